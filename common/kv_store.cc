@@ -1,0 +1,218 @@
+#include "common/kv_store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include <lmdb.h>
+
+namespace ember {
+namespace {
+
+Status LmdbError(const std::string& what, int rc) {
+  return Status::IOError(what + ": " + mdb_strerror(rc));
+}
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+}  // namespace
+
+struct KvStore::Impl {
+  MDB_env* env = nullptr;
+  std::map<std::string, MDB_dbi, std::less<>> dbis;
+  std::string dir;
+  int64_t map_bytes = 0;
+
+  ~Impl() {
+    if (env != nullptr) mdb_env_close(env);
+  }
+
+  Result<MDB_dbi> Dbi(std::string_view name) const {
+    auto it = dbis.find(name);
+    if (it == dbis.end()) return Status::InvalidArgument("unknown database '" + std::string(name) + "'");
+    return it->second;
+  }
+};
+
+namespace {
+
+class LmdbWriter final : public KvWriter {
+ public:
+  LmdbWriter(KvStore::Impl* impl, MDB_txn* txn) : impl_(impl), txn_(txn) {}
+
+  Status Put(std::string_view db, std::string_view key, std::string_view value) override {
+    Result<MDB_dbi> dbi = impl_->Dbi(db);
+    if (!dbi.ok()) return dbi.status();
+    MDB_val k = Val(key), v = Val(value);
+    int rc = mdb_put(txn_, *dbi, &k, &v, 0);
+    if (rc != 0) {
+      last_rc_ = rc;
+      return LmdbError("put into '" + std::string(db) + "'", rc);
+    }
+    return Status::Ok();
+  }
+
+  Status Delete(std::string_view db, std::string_view key) override {
+    Result<MDB_dbi> dbi = impl_->Dbi(db);
+    if (!dbi.ok()) return dbi.status();
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn_, *dbi, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      last_rc_ = rc;
+      return LmdbError("delete from '" + std::string(db) + "'", rc);
+    }
+    return Status::Ok();
+  }
+
+  Status DeletePrefix(std::string_view db, std::string_view prefix) override {
+    Result<MDB_dbi> dbi = impl_->Dbi(db);
+    if (!dbi.ok()) return dbi.status();
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, *dbi, &cursor);
+    if (rc != 0) return LmdbError("open cursor", rc);
+    MDB_val k = Val(prefix), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
+      rc = mdb_cursor_del(cursor, 0);
+      if (rc != 0) break;
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      last_rc_ = rc;
+      return LmdbError("delete range from '" + std::string(db) + "'", rc);
+    }
+    return Status::Ok();
+  }
+
+  int last_rc() const { return last_rc_; }
+
+ private:
+  KvStore::Impl* impl_;
+  MDB_txn* txn_;
+  int last_rc_ = 0;
+};
+
+}  // namespace
+
+KvStore::KvStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KvStore::~KvStore() = default;
+
+Result<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
+  if (!options.read_only && ::mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return Status::IOError("cannot create state directory '" + options.dir +
+                           "': " + std::strerror(errno));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = options.dir;
+  const std::string where = "LMDB environment '" + options.dir + "'";
+  int rc = mdb_env_create(&impl->env);
+  if (rc != 0) return LmdbError(where, rc);
+  mdb_env_set_maxdbs(impl->env, static_cast<MDB_dbi>(options.databases.size() + 1));
+  // A read-only opener keeps the size the writer chose; 0 means "use the file's size".
+  impl->map_bytes = options.initial_map_bytes;
+  rc = mdb_env_set_mapsize(impl->env, options.read_only ? 0 : options.initial_map_bytes);
+  if (rc != 0) return LmdbError(where, rc);
+  unsigned flags = MDB_NOTLS;
+  if (options.read_only) flags |= MDB_RDONLY;
+  if (!options.sync) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0640);
+  if (rc != 0) return LmdbError(where, rc);
+  MDB_envinfo info;
+  if (mdb_env_info(impl->env, &info) == 0) {
+    impl->map_bytes = std::max<int64_t>(impl->map_bytes, static_cast<int64_t>(info.me_mapsize));
+  }
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
+  if (rc != 0) return LmdbError(where, rc);
+  for (const auto& name : options.databases) {
+    MDB_dbi dbi;
+    rc = mdb_dbi_open(txn, name.c_str(), options.read_only ? 0 : MDB_CREATE, &dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return LmdbError(where + ", database '" + name + "'", rc);
+    }
+    impl->dbis.emplace(name, dbi);
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return LmdbError(where, rc);
+  return std::unique_ptr<KvStore>(new KvStore(std::move(impl)));
+}
+
+Status KvStore::Write(const std::function<Status(KvWriter&)>& fn) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(impl_->env, nullptr, 0, &txn);
+    if (rc != 0) return LmdbError("begin write in '" + impl_->dir + "'", rc);
+    LmdbWriter writer(impl_.get(), txn);
+    Status s = fn(writer);
+    if (s.ok()) {
+      rc = mdb_txn_commit(txn);
+      if (rc == 0) return Status::Ok();
+      s = LmdbError("commit in '" + impl_->dir + "'", rc);
+    } else {
+      rc = writer.last_rc();
+      mdb_txn_abort(txn);
+    }
+    if (rc != MDB_MAP_FULL) return s;
+    // Grow and retry: no transaction is open now, as mdb_env_set_mapsize requires.
+    impl_->map_bytes *= 2;
+    rc = mdb_env_set_mapsize(impl_->env, static_cast<size_t>(impl_->map_bytes));
+    if (rc != 0) return LmdbError("grow map of '" + impl_->dir + "'", rc);
+  }
+  return Status::IOError("LMDB map of '" + impl_->dir + "' still full after growing it");
+}
+
+Result<std::string> KvStore::Get(std::string_view db, std::string_view key) const {
+  Result<MDB_dbi> dbi = impl_->Dbi(db);
+  if (!dbi.ok()) return dbi.status();
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError("begin read", rc);
+  MDB_val k = Val(key), v;
+  rc = mdb_get(txn, *dbi, &k, &v);
+  std::string out;
+  if (rc == 0) out.assign(View(v));
+  mdb_txn_abort(txn);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("key not found");
+  if (rc != 0) return LmdbError("get", rc);
+  return out;
+}
+
+Status KvStore::Scan(std::string_view db, std::string_view prefix,
+                     const std::function<void(std::string_view, std::string_view)>& fn) const {
+  Result<MDB_dbi> dbi = impl_->Dbi(db);
+  if (!dbi.ok()) return dbi.status();
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError("begin read", rc);
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn, *dbi, &cursor);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return LmdbError("open cursor", rc);
+  }
+  MDB_val k = Val(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
+    fn(View(k), View(v));
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  mdb_txn_abort(txn);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("scan", rc);
+  return Status::Ok();
+}
+
+int64_t KvStore::map_bytes() const { return impl_->map_bytes; }
+
+}  // namespace ember

@@ -1,0 +1,208 @@
+#include "common/wire.h"
+
+#include <cstring>
+
+namespace ember::wire {
+namespace {
+
+template <typename T>
+void PutInt(std::string& buf, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    buf.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
+  }
+}
+
+template <typename T>
+void PatchInt(std::string& buf, size_t pos, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    buf[pos + i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+  }
+}
+
+void PutStr16(std::string& buf, std::string_view s) {
+  if (s.size() > 0xffff) s = s.substr(0, 0xffff);
+  PutInt<uint16_t>(buf, static_cast<uint16_t>(s.size()));
+  buf.append(s);
+}
+
+void PutHeader(std::string& buf, FrameType type) {
+  buf.push_back(static_cast<char>(kMagic));
+  buf.push_back(static_cast<char>(kWireVersion));
+  buf.push_back(static_cast<char>(type));
+}
+
+// Bounds-checked reader over a frame. Every getter fails rather than read past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+
+  template <typename T>
+  bool Int(T* out) {
+    if (data_.size() - pos_ < sizeof(T)) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    }
+    pos_ += sizeof(T);
+    *out = static_cast<T>(v);
+    return true;
+  }
+  bool Bytes(size_t n, std::string_view* out) {
+    if (data_.size() - pos_ < n) return false;
+    *out = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool Str16(std::string_view* out) {
+    uint16_t n = 0;
+    return Int(&n) && Bytes(n, out);
+  }
+  size_t pos() const { return pos_; }
+  size_t remaining() const { return data_.size() - pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+Status Truncated(const char* field, const Reader& r) {
+  return Status::InvalidArgument(std::string("truncated frame: field '") + field +
+                                 "' runs past the end at byte " + std::to_string(r.pos()));
+}
+
+Status CheckHeader(std::string_view frame, FrameType expected) {
+  Result<FrameType> type = PeekType(frame);
+  if (!type.ok()) return type.status();
+  if (*type != expected) {
+    return Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
+                                   " where " + std::to_string(static_cast<int>(expected)) +
+                                   " was expected");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host,
+                                   std::string_view path, uint64_t stream_id,
+                                   uint64_t start_offset, int64_t read_time_ms) {
+  buf_.reserve(64 * 1024);
+  PutHeader(buf_, FrameType::kData);
+  PutStr16(buf_, agent);
+  PutStr16(buf_, host);
+  PutStr16(buf_, path);
+  PutInt<uint64_t>(buf_, stream_id);
+  PutInt<uint64_t>(buf_, start_offset);
+  end_offset_pos_ = buf_.size();
+  PutInt<uint64_t>(buf_, 0);
+  PutInt<int64_t>(buf_, read_time_ms);
+  count_pos_ = buf_.size();
+  PutInt<uint32_t>(buf_, 0);
+}
+
+void DataFrameBuilder::AddLine(std::string_view line) {
+  PutInt<uint32_t>(buf_, static_cast<uint32_t>(line.size()));
+  buf_.append(line);
+  ++line_count_;
+}
+
+std::string DataFrameBuilder::Finish(uint64_t end_offset) {
+  PatchInt<uint64_t>(buf_, end_offset_pos_, end_offset);
+  PatchInt<uint32_t>(buf_, count_pos_, line_count_);
+  return std::move(buf_);
+}
+
+Result<FrameType> PeekType(std::string_view frame) {
+  if (frame.size() < 3) {
+    return Status::InvalidArgument("frame of " + std::to_string(frame.size()) +
+                                   " bytes is shorter than the 3-byte header");
+  }
+  if (static_cast<uint8_t>(frame[0]) != kMagic) {
+    return Status::InvalidArgument("not an ember frame (bad magic byte)");
+  }
+  uint8_t version = static_cast<uint8_t>(frame[1]);
+  if (version != kWireVersion) {
+    return Status::InvalidArgument("unsupported wire version " + std::to_string(version) +
+                                   " (this build speaks version " +
+                                   std::to_string(kWireVersion) + ")");
+  }
+  uint8_t type = static_cast<uint8_t>(frame[2]);
+  if (type != static_cast<uint8_t>(FrameType::kData) &&
+      type != static_cast<uint8_t>(FrameType::kAck)) {
+    return Status::InvalidArgument("unknown frame type " + std::to_string(type));
+  }
+  return static_cast<FrameType>(type);
+}
+
+Result<DataFrame> DecodeData(std::string_view frame) {
+  if (frame.size() > kMaxFrameBytes) {
+    return Status::InvalidArgument("frame of " + std::to_string(frame.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(kMaxFrameBytes));
+  }
+  Status s = CheckHeader(frame, FrameType::kData);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  DataFrame f;
+  if (!r.Str16(&f.agent)) return Truncated("agent", r);
+  if (!r.Str16(&f.host)) return Truncated("host", r);
+  if (!r.Str16(&f.path)) return Truncated("path", r);
+  if (!r.Int(&f.stream_id)) return Truncated("stream_id", r);
+  if (!r.Int(&f.start_offset)) return Truncated("start_offset", r);
+  if (!r.Int(&f.end_offset)) return Truncated("end_offset", r);
+  if (!r.Int(&f.read_time_ms)) return Truncated("read_time_ms", r);
+  uint32_t count = 0;
+  if (!r.Int(&count)) return Truncated("line_count", r);
+  if (f.end_offset < f.start_offset) {
+    return Status::InvalidArgument("end_offset " + std::to_string(f.end_offset) +
+                                   " is before start_offset " + std::to_string(f.start_offset));
+  }
+  // Each line needs at least its 4-byte length: a larger count cannot be honest.
+  if (count > r.remaining() / 4) {
+    return Status::InvalidArgument("line_count " + std::to_string(count) +
+                                   " cannot fit in the remaining " +
+                                   std::to_string(r.remaining()) + " bytes");
+  }
+  f.lines.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t len = 0;
+    std::string_view line;
+    if (!r.Int(&len) || !r.Bytes(len, &line)) return Truncated("line", r);
+    f.lines.push_back(line);
+  }
+  if (r.remaining() != 0) {
+    return Status::InvalidArgument(std::to_string(r.remaining()) +
+                                   " trailing bytes after the last line");
+  }
+  return f;
+}
+
+std::string EncodeAck(const std::vector<AckEntry>& entries) {
+  std::string buf;
+  PutHeader(buf, FrameType::kAck);
+  PutInt<uint32_t>(buf, static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    PutInt<uint64_t>(buf, e.stream_id);
+    PutInt<uint64_t>(buf, e.offset);
+  }
+  return buf;
+}
+
+Result<std::vector<AckEntry>> DecodeAck(std::string_view frame) {
+  Status s = CheckHeader(frame, FrameType::kAck);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  uint32_t count = 0;
+  if (!r.Int(&count)) return Truncated("count", r);
+  if (count > r.remaining() / 16) {
+    return Status::InvalidArgument("ack count " + std::to_string(count) + " cannot fit");
+  }
+  std::vector<AckEntry> out(count);
+  for (auto& e : out) {
+    if (!r.Int(&e.stream_id) || !r.Int(&e.offset)) return Truncated("ack entry", r);
+  }
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the acks");
+  return out;
+}
+
+}  // namespace ember::wire

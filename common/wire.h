@@ -1,0 +1,85 @@
+// The agent <-> aggregator frame codec. One ZeroMQ message is one frame.
+//
+// Layout, all integers little-endian. THIS FORMAT IS PERSISTED IN FLIGHT BETWEEN VERSIONS OF
+// THE BINARIES: never change it without bumping kWireVersion.
+//
+//   u8 magic = 0xEB   u8 version = kWireVersion   u8 type (FrameType)
+//   DATA (agent -> aggregator): a run of consecutive lines of one stream
+//     str agent, str host, str path          (str = u16 length + bytes)
+//     u64 stream_id                          (agent-chosen id of one file identity)
+//     u64 start_offset, u64 end_offset       (byte range of the stream the lines cover)
+//     i64 read_time_ms                       (agent's wall clock when it read them, Unix ms)
+//     u32 line_count, then per line: u32 length + bytes (without '\n' or trailing '\r')
+//   ACK (aggregator -> agent): offsets whose effects are durable
+//     u32 count, then per stream: u64 stream_id + u64 offset
+//
+// Decoding checks every length against the frame; nothing is read out of bounds. Pure
+// functions and value types; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ember::wire {
+
+inline constexpr uint8_t kMagic = 0xEB;
+inline constexpr uint8_t kWireVersion = 1;
+// Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
+inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
+
+enum class FrameType : uint8_t { kData = 1, kAck = 2 };
+
+// A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
+// as that buffer.
+struct DataFrame {
+  std::string_view agent;
+  std::string_view host;
+  std::string_view path;
+  uint64_t stream_id = 0;
+  uint64_t start_offset = 0;
+  uint64_t end_offset = 0;
+  int64_t read_time_ms = 0;
+  std::vector<std::string_view> lines;
+};
+
+struct AckEntry {
+  uint64_t stream_id;
+  uint64_t offset;
+};
+
+// Builds one DATA frame incrementally, so the agent appends lines without copying them twice.
+// Not thread-safe.
+class DataFrameBuilder {
+ public:
+  // Starts a frame; strings longer than 65535 bytes are cut to that length.
+  DataFrameBuilder(std::string_view agent, std::string_view host, std::string_view path,
+                   uint64_t stream_id, uint64_t start_offset, int64_t read_time_ms);
+  void AddLine(std::string_view line);
+  size_t line_count() const { return line_count_; }
+  size_t size_bytes() const { return buf_.size(); }
+  // Completes the frame with the stream offset just past its last line. Call once.
+  std::string Finish(uint64_t end_offset);
+
+ private:
+  std::string buf_;
+  size_t end_offset_pos_ = 0;
+  size_t count_pos_ = 0;
+  uint32_t line_count_ = 0;
+};
+
+// Peeks at the type of a frame. InvalidArgument for a short frame, a wrong magic byte, an
+// unknown version (the message names both versions) or an unknown type.
+Result<FrameType> PeekType(std::string_view frame);
+
+// Decodes a DATA frame. InvalidArgument (with the field and byte position) for any
+// truncation, overlong length, trailing bytes or end_offset < start_offset.
+Result<DataFrame> DecodeData(std::string_view frame);
+
+std::string EncodeAck(const std::vector<AckEntry>& entries);
+Result<std::vector<AckEntry>> DecodeAck(std::string_view frame);
+
+}  // namespace ember::wire

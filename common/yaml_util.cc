@@ -1,0 +1,177 @@
+#include "common/yaml_util.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "common/units.h"
+
+namespace ember {
+namespace {
+
+std::string MarkText(const std::string& path, const YAML::Mark& mark) {
+  if (mark.is_null()) return path;
+  return path + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+Result<YAML::Node> LoadYamlFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError(path + ": cannot open for reading");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  try {
+    return YAML::Load(buf.str());
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(MarkText(path, e.mark) + ": error: " + e.msg);
+  }
+}
+
+std::string YamlWhere(const std::string& path, const YAML::Node& node) {
+  return MarkText(path, node.Mark());
+}
+
+std::string ClosestWord(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+YamlMap::YamlMap(YAML::Node node, std::string path) : node_(node), path_(std::move(path)) {}
+
+Status YamlMap::Check(const std::string& what) const {
+  if (!node_.IsMap()) {
+    return Status::InvalidArgument(Where() + ": error: " + what + " must be a mapping of keys");
+  }
+  return Status::Ok();
+}
+
+bool YamlMap::Has(const std::string& key) const { return node_.IsMap() && node_[key]; }
+
+YAML::Node YamlMap::Get(const std::string& key) {
+  known_.insert(key);
+  if (!node_.IsMap()) return YAML::Node();
+  return node_[key];
+}
+
+std::string YamlMap::Where(const std::string& key) const {
+  if (!Has(key)) return Where();
+  return YamlWhere(path_, node_[key]);
+}
+
+Status YamlMap::Error(const std::string& key, const std::string& message) const {
+  return Status::InvalidArgument(Where(key) + ": error: '" + key + "': " + message);
+}
+
+Status YamlMap::Missing(const std::string& key) const {
+  return Status::InvalidArgument(Where() + ": error: missing required key '" + key + "'");
+}
+
+Status YamlMap::GetString(const std::string& key, std::string* out, bool required) {
+  YAML::Node v = Get(key);
+  if (!v || v.IsNull()) return required ? Missing(key) : Status::Ok();
+  if (!v.IsScalar()) return Error(key, "expected a string");
+  *out = v.Scalar();
+  return Status::Ok();
+}
+
+Status YamlMap::GetInt(const std::string& key, int64_t* out, bool required) {
+  YAML::Node v = Get(key);
+  if (!v || v.IsNull()) return required ? Missing(key) : Status::Ok();
+  try {
+    if (!v.IsScalar()) return Error(key, "expected a whole number");
+    *out = v.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    return Error(key, "expected a whole number, got '" + v.Scalar() + "'");
+  }
+  return Status::Ok();
+}
+
+Status YamlMap::GetBool(const std::string& key, bool* out) {
+  YAML::Node v = Get(key);
+  if (!v || v.IsNull()) return Status::Ok();
+  try {
+    if (!v.IsScalar()) return Error(key, "expected true or false");
+    *out = v.as<bool>();
+  } catch (const YAML::Exception&) {
+    return Error(key, "expected true or false, got '" + v.Scalar() + "'");
+  }
+  return Status::Ok();
+}
+
+Status YamlMap::GetDurationMs(const std::string& key, int64_t* out, bool required) {
+  std::string text;
+  Status s = GetString(key, &text, required);
+  if (!s.ok() || text.empty()) return s;
+  Result<int64_t> ms = ParseDurationMs(text);
+  if (!ms.ok()) return Error(key, ms.status().message());
+  *out = *ms;
+  return Status::Ok();
+}
+
+Status YamlMap::GetSizeBytes(const std::string& key, int64_t* out) {
+  std::string text;
+  Status s = GetString(key, &text);
+  if (!s.ok() || text.empty()) return s;
+  Result<int64_t> bytes = ParseSizeBytes(text);
+  if (!bytes.ok()) return Error(key, bytes.status().message());
+  *out = *bytes;
+  return Status::Ok();
+}
+
+Status YamlMap::GetStringList(const std::string& key, std::vector<std::string>* out) {
+  YAML::Node v = Get(key);
+  if (!v || v.IsNull()) return Status::Ok();
+  out->clear();
+  if (v.IsScalar()) {
+    out->push_back(v.Scalar());
+    return Status::Ok();
+  }
+  if (!v.IsSequence()) return Error(key, "expected a string or a list of strings");
+  for (const auto& item : v) {
+    if (!item.IsScalar()) {
+      return Status::InvalidArgument(YamlWhere(path_, item) + ": error: '" + key +
+                                     "': expected a string");
+    }
+    out->push_back(item.Scalar());
+  }
+  return Status::Ok();
+}
+
+Status YamlMap::RejectUnknownKeys() const {
+  if (!node_.IsMap()) return Status::Ok();
+  std::vector<std::string> known(known_.begin(), known_.end());
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.Scalar();
+    if (known_.count(key)) continue;
+    std::string message = YamlWhere(path_, kv.first) + ": error: unknown key '" + key + "'";
+    std::string hint = ClosestWord(key, known);
+    if (!hint.empty()) message += " (did you mean '" + hint + "'?)";
+    return Status::InvalidArgument(message);
+  }
+  return Status::Ok();
+}
+
+}  // namespace ember

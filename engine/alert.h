@@ -1,0 +1,39 @@
+// Alert: one alert event (a key starts firing or resolves) as the engine raises it and every
+// output prints it. A value type; safe to copy between threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace ember::engine {
+
+enum class AlertState { kFiring, kResolved };
+const char* AlertStateName(AlertState s);
+
+struct Alert {
+  // Stable for the whole episode (rule, key, first firing window end): a re-delivery or the
+  // resolve event of the same episode carries the same id.
+  std::string id;
+  std::string rule;
+  std::string rule_digest;
+  AlertState state = AlertState::kFiring;
+  rules::Severity severity = rules::Severity::kWarning;
+  std::vector<std::pair<std::string, std::string>> fields;  // key fields, in `by` order
+  uint64_t count = 0;              // matches in the window
+  int64_t window_start_ms = 0;     // window covers [start, end)
+  int64_t window_end_ms = 0;
+  std::string message;             // rendered template
+  std::string sample;              // first matching line in the window (bounded)
+};
+
+// One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).
+std::string AlertToJson(const Alert& alert);
+
+// "2026-11-22T18:38:53.000Z"
+std::string FormatIsoMs(int64_t unix_ms);
+
+}  // namespace ember::engine

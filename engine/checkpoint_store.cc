@@ -1,0 +1,223 @@
+#include "engine/checkpoint_store.h"
+
+#include <charconv>
+#include <set>
+
+#include "common/kv_store.h"
+
+namespace ember::engine {
+namespace {
+
+constexpr const char* kSchema = "1";
+constexpr const char* kApp = "ember-aggregator";
+
+void PutU64BigEndian(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetU64BigEndian(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+void PutU64Le(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetU64Le(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
+
+std::string PartialKey(const std::string& rule, int64_t batch, const std::string& key) {
+  std::string k = RulePrefix(rule);
+  PutU64BigEndian(k, static_cast<uint64_t>(batch));
+  k += key;
+  return k;
+}
+
+bool ParseInt(std::string_view s, int64_t* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::unique_ptr<KvStore> kv) : kv_(std::move(kv)) {}
+CheckpointStore::~CheckpointStore() = default;
+
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
+    const CheckpointStoreOptions& options) {
+  KvStoreOptions kv_options;
+  kv_options.dir = options.dir;
+  kv_options.databases = {"meta", "partials", "keystate", "offsets"};
+  kv_options.sync = options.sync;
+  kv_options.read_only = options.read_only;
+  Result<std::unique_ptr<KvStore>> kv = KvStore::Open(kv_options);
+  if (!kv.ok()) return kv.status();
+  std::unique_ptr<CheckpointStore> store(new CheckpointStore(std::move(*kv)));
+  Status s = store->CheckSchema();
+  if (!s.ok()) return s;
+  return store;
+}
+
+Status CheckpointStore::CheckSchema() {
+  Result<std::string> app = kv_->Get("meta", "app");
+  Result<std::string> schema = kv_->Get("meta", "schema");
+  if (!app.ok() && !schema.ok()) {
+    bool has_data = false;
+    Status s = kv_->Scan("partials", "", [&](std::string_view, std::string_view) {
+      has_data = true;
+    });
+    if (!s.ok()) return s;
+    if (has_data) {
+      return Status::Corruption("the state directory holds data without an ember schema: "
+                                "refusing to use or overwrite it");
+    }
+    return Status::Ok();  // a new environment; the first Commit stamps it
+  }
+  if (!app.ok() || *app != kApp) {
+    return Status::Corruption("the state directory belongs to '" +
+                              (app.ok() ? *app : std::string("?")) +
+                              "', not ember-aggregator: refusing to use or overwrite it");
+  }
+  if (!schema.ok() || *schema != kSchema) {
+    return Status::Corruption("checkpoint schema '" + (schema.ok() ? *schema : "?") +
+                              "' is not the schema " + kSchema +
+                              " this build reads (written by a newer ember?): refusing to "
+                              "use or overwrite it");
+  }
+  return Status::Ok();
+}
+
+Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules,
+                                          int64_t batch_interval_ms) {
+  Snapshot snap;
+  Result<std::string> closed = kv_->Get("meta", "closed_until");
+  if (!closed.ok()) return snap;  // never committed
+  int64_t stored_interval = 0;
+  Result<std::string> interval = kv_->Get("meta", "batch_interval_ms");
+  if (!ParseInt(*closed, &snap.closed_until) || !interval.ok() ||
+      !ParseInt(*interval, &stored_interval)) {
+    return Status::Corruption("checkpoint meta data is unreadable");
+  }
+
+  // Which rules' state is still valid?
+  std::set<std::string> valid;
+  std::set<std::string> stored_rules;
+  Status s = kv_->Scan("meta", "digest/", [&](std::string_view k, std::string_view v) {
+    std::string name(k.substr(7));
+    stored_rules.insert(name);
+    int index = rules.Find(name);
+    if (stored_interval == batch_interval_ms && index >= 0 &&
+        rules.rules()[static_cast<size_t>(index)].digest == v) {
+      valid.insert(name);
+    }
+  });
+  if (!s.ok()) return s;
+  for (const auto& name : stored_rules) {
+    if (!valid.count(name)) snap.reset_rules.push_back(name);
+  }
+  if (!snap.reset_rules.empty()) {
+    s = kv_->Write([&](KvWriter& w) -> Status {
+      for (const auto& name : snap.reset_rules) {
+        if (Status e = w.DeletePrefix("partials", RulePrefix(name)); !e.ok()) return e;
+        if (Status e = w.DeletePrefix("keystate", RulePrefix(name)); !e.ok()) return e;
+        if (Status e = w.Delete("meta", "digest/" + name); !e.ok()) return e;
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+  }
+  if (stored_interval != batch_interval_ms) {
+    // Batch indices of another interval mean other times: the stored windows are void.
+    snap.closed_until = 0;
+    return snap;
+  }
+  snap.empty = false;
+
+  s = kv_->Scan("partials", "", [&](std::string_view k, std::string_view v) {
+    size_t nul = k.find('\0');
+    if (nul == std::string_view::npos || k.size() < nul + 9 || v.size() < 8) return;
+    PartialRecord r;
+    r.rule.assign(k.substr(0, nul));
+    if (!valid.count(r.rule)) return;
+    r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
+    r.key.assign(k.substr(nul + 9));
+    r.partial.count = GetU64Le(v);
+    r.partial.sample.assign(v.substr(8));
+    snap.partials.push_back(std::move(r));
+  });
+  if (!s.ok()) return s;
+  s = kv_->Scan("keystate", "", [&](std::string_view k, std::string_view v) {
+    size_t nul = k.find('\0');
+    if (nul == std::string_view::npos || v.size() < 8) return;
+    KeyStateRecord r;
+    r.rule.assign(k.substr(0, nul));
+    if (!valid.count(r.rule)) return;
+    r.key.assign(k.substr(nul + 1));
+    r.state.first_end_batch = static_cast<int64_t>(GetU64Le(v));
+    r.state.alert_id.assign(v.substr(8));
+    snap.key_states.push_back(std::move(r));
+  });
+  if (!s.ok()) return s;
+  s = kv_->Scan("offsets", "", [&](std::string_view k, std::string_view v) {
+    int64_t offset = 0;
+    if (ParseInt(v, &offset)) snap.offsets[std::string(k)] = static_cast<uint64_t>(offset);
+  });
+  if (!s.ok()) return s;
+  return snap;
+}
+
+Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interval_ms) {
+  return kv_->Write([&](KvWriter& w) -> Status {
+    Status s = w.Put("meta", "app", kApp);
+    if (s.ok()) s = w.Put("meta", "schema", kSchema);
+    if (s.ok()) s = w.Put("meta", "batch_interval_ms", std::to_string(batch_interval_ms));
+    for (const auto& rule : rules.rules()) {
+      if (s.ok()) s = w.Put("meta", "digest/" + rule.name, rule.digest);
+    }
+    return s;
+  });
+}
+
+Status CheckpointStore::Commit(const CheckpointDelta& delta,
+                               const std::map<std::string, uint64_t>& offsets) {
+  return kv_->Write([&](KvWriter& w) -> Status {
+    Status s = w.Put("meta", "closed_until", std::to_string(delta.closed_until));
+    if (!s.ok()) return s;
+    for (const auto& r : delta.partials) {
+      if (r.erased) {
+        std::string prefix = RulePrefix(r.rule);
+        PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
+        s = w.DeletePrefix("partials", prefix);
+      } else {
+        std::string value;
+        PutU64Le(value, r.partial.count);
+        value += r.partial.sample;
+        s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), value);
+      }
+      if (!s.ok()) return s;
+    }
+    for (const auto& r : delta.key_states) {
+      std::string key = RulePrefix(r.rule) + r.key;
+      if (r.erased) {
+        s = w.Delete("keystate", key);
+      } else {
+        std::string value;
+        PutU64Le(value, static_cast<uint64_t>(r.state.first_end_batch));
+        value += r.state.alert_id;
+        s = w.Put("keystate", key, value);
+      }
+      if (!s.ok()) return s;
+    }
+    for (const auto& [stream, offset] : offsets) {
+      s = w.Put("offsets", stream, std::to_string(offset));
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace ember::engine

@@ -1,0 +1,68 @@
+// CheckpointStore: the engine's state in the aggregator's LMDB environment. One Commit is one
+// durable write transaction holding the batch watermark, the changed per-batch partials, the
+// changed per-key alert states and the stream offsets consumed, so they can never disagree.
+// Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
+//
+// Layout (schema 1; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema):
+//   meta      "schema" -> "1", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+//             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
+//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <count: u64 LE> <sample>
+//   keystate  <rule> 0x00 <key>                          -> <first_end_batch: i64 LE> <alert id>
+//   offsets   <agent> 0x00 <path>                        -> decimal offset consumed
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace ember {
+class KvStore;
+}
+
+namespace ember::engine {
+
+struct CheckpointStoreOptions {
+  std::string dir;        // the aggregator's state directory
+  bool sync = true;       // fsync each commit (durability); false only in tests and benches
+  bool read_only = false; // for the CLI beside a running aggregator
+};
+
+struct Snapshot {
+  bool empty = true;  // no checkpoint was ever committed
+  int64_t closed_until = 0;
+  std::vector<PartialRecord> partials;
+  std::vector<KeyStateRecord> key_states;
+  std::map<std::string, uint64_t> offsets;  // "<agent>\0<path>" -> offset
+  std::vector<std::string> reset_rules;     // rules whose stored state was discarded
+};
+
+class CheckpointStore {
+ public:
+  // Errors: IOError (cannot open), Corruption (a foreign or newer environment: refused,
+  // never overwritten).
+  static Result<std::unique_ptr<CheckpointStore>> Open(const CheckpointStoreOptions& options);
+  ~CheckpointStore();
+
+  // Reads the last checkpoint for `rules`. Stored state of rules that changed (digest) or
+  // vanished is deleted and named in reset_rules; a changed batch interval discards all state.
+  Result<Snapshot> Recover(const rules::RuleSet& rules, int64_t batch_interval_ms);
+
+  // Records the rules' digests and the batch interval the coming commits are made with.
+  // Call after Recover, before the first Commit.
+  Status Stamp(const rules::RuleSet& rules, int64_t batch_interval_ms);
+
+  // Writes `delta` and the offsets in one durable transaction.
+  Status Commit(const CheckpointDelta& delta, const std::map<std::string, uint64_t>& offsets);
+
+ private:
+  explicit CheckpointStore(std::unique_ptr<KvStore> kv);
+  Status CheckSchema();
+  std::unique_ptr<KvStore> kv_;
+};
+
+}  // namespace ember::engine

@@ -1,0 +1,124 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+namespace ember::engine {
+
+// Routes each rule match of one line into that rule's window.
+class Engine::Collector final : public rules::MatchVisitor {
+ public:
+  Collector(Engine& engine, int64_t batch, std::string_view line)
+      : engine_(engine), batch_(batch), line_(line) {}
+  void OnMatch(size_t rule_index, std::string_view key) override {
+    engine_.windows_[rule_index]->Add(batch_, key, line_);
+    ++engine_.stats_.matches;
+  }
+
+ private:
+  Engine& engine_;
+  int64_t batch_;
+  std::string_view line_;
+};
+
+Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options)
+    : rules_(std::move(rules)), options_(options) {
+  for (const auto& rule : rules_->rules()) {
+    windows_.push_back(std::make_unique<RuleWindow>(rule, options_.batch_interval_ms));
+  }
+}
+
+void Engine::Ingest(const InputLine& line) {
+  ++stats_.lines;
+  int64_t batch = std::max<int64_t>(line.time_ms, 0) / options_.batch_interval_ms;
+  if (has_closed_ && batch < closed_until_) {
+    if (options_.late == LatePolicy::kDrop) {
+      ++stats_.dropped_late;
+      return;
+    }
+    ++stats_.late_lines;
+    batch = closed_until_;
+  }
+  max_batch_ = std::max(max_batch_, batch);
+  Collector collector(*this, batch, line.text);
+  rules_->Match(line.text, line.host, line.file, scratch_, collector);
+}
+
+void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
+  if (watermark_ms < 0) return;
+  CloseUntil(watermark_ms / options_.batch_interval_ms, out);
+}
+
+void Engine::Finish(std::vector<Alert>* out) {
+  if (max_batch_ < 0) return;
+  int64_t horizon = 0;
+  for (const auto& w : windows_) {
+    horizon = std::max(horizon, w->window_batches() + w->slide_batches());
+  }
+  CloseUntil(max_batch_ + 1 + horizon, out);
+}
+
+void Engine::CloseUntil(int64_t closed_until, std::vector<Alert>* out) {
+  if (has_closed_ && closed_until <= closed_until_) return;
+  if (has_closed_) stats_.batches_closed += static_cast<uint64_t>(closed_until - closed_until_);
+  has_closed_ = true;
+  closed_until_ = closed_until;
+  const size_t before = out->size();
+  for (auto& w : windows_) w->Advance(closed_until_, out);
+  for (size_t i = before; i < out->size(); ++i) {
+    if ((*out)[i].state == AlertState::kFiring) {
+      ++stats_.alerts_firing;
+    } else {
+      ++stats_.alerts_resolved;
+    }
+  }
+}
+
+CheckpointDelta Engine::TakeDelta() {
+  CheckpointDelta delta;
+  delta.closed_until = closed_until_;
+  for (auto& w : windows_) {
+    const std::string& rule = w->rule().name;
+    RuleWindow::Dirty dirty = w->TakeDirty();
+    for (int64_t batch : dirty.dropped_batches) {
+      PartialRecord r;
+      r.rule = rule;
+      r.batch = batch;
+      r.erased = true;
+      delta.partials.push_back(std::move(r));
+    }
+    for (auto& [batch, keys] : dirty.batches) {
+      for (auto& key : keys) {
+        const Partial* p = w->FindPartial(batch, key);
+        if (p == nullptr) continue;
+        delta.partials.push_back(PartialRecord{rule, batch, std::move(key), false, *p});
+      }
+    }
+    for (auto& key : dirty.keys) {
+      const KeyState* s = w->FindKeyState(key);
+      KeyStateRecord r{rule, key, s == nullptr, s ? *s : KeyState{}};
+      delta.key_states.push_back(std::move(r));
+    }
+  }
+  return delta;
+}
+
+void Engine::Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
+                     const std::vector<KeyStateRecord>& key_states) {
+  for (const auto& r : partials) {
+    int index = rules_->Find(r.rule);
+    if (index < 0 || r.erased) continue;
+    windows_[static_cast<size_t>(index)]->RestorePartial(r.batch, r.key, r.partial);
+    max_batch_ = std::max(max_batch_, r.batch);
+  }
+  for (const auto& r : key_states) {
+    int index = rules_->Find(r.rule);
+    if (index < 0 || r.erased) continue;
+    windows_[static_cast<size_t>(index)]->RestoreKeyState(r.key, r.state);
+  }
+  has_closed_ = true;
+  closed_until_ = closed_until;
+  for (auto& w : windows_) w->FinishRestore(closed_until);
+  TakeDelta();  // what was just loaded is already stored
+}
+
+}  // namespace ember::engine

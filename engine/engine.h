@@ -1,0 +1,112 @@
+// Engine: the deterministic heart of ember. Lines with a time go in; micro-batches of
+// batch_interval_ms are closed as the watermark passes their end; each rule's windows are
+// updated incrementally and alert events come out. No sockets, no clock, no threads: the
+// daemon, `ember replay` and the tests drive the same code and get the same alerts.
+// Not thread-safe: one owner (the pipeline thread) calls every method.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/alert.h"
+#include "engine/rule_window.h"
+#include "rules/rule_set.h"
+
+namespace ember::engine {
+
+enum class LatePolicy {
+  kCurrent,  // a line for an already closed batch joins the oldest open batch (counted)
+  kDrop,     // such a line is dropped (counted)
+};
+
+struct EngineOptions {
+  int64_t batch_interval_ms = 1000;  // Δ: 100ms..10s
+  LatePolicy late = LatePolicy::kCurrent;
+};
+
+// One line as the engine sees it. Views must live only for the Ingest call.
+struct InputLine {
+  std::string_view text;
+  std::string_view host;
+  std::string_view file;
+  int64_t time_ms = 0;  // ingestion or event time, Unix ms; negative is treated as 0
+};
+
+struct EngineStats {
+  uint64_t lines = 0;
+  uint64_t matches = 0;          // (line, rule) pairs
+  uint64_t late_lines = 0;       // moved to the oldest open batch
+  uint64_t dropped_late = 0;     // dropped under LatePolicy::kDrop
+  uint64_t batches_closed = 0;
+  uint64_t alerts_firing = 0;
+  uint64_t alerts_resolved = 0;
+};
+
+// Everything a checkpoint must write since the previous one.
+struct PartialRecord {
+  std::string rule;
+  int64_t batch = 0;
+  std::string key;
+  bool erased = false;  // the whole (rule, batch) left every window; key and counts unused
+  Partial partial;
+};
+struct KeyStateRecord {
+  std::string rule;
+  std::string key;
+  bool erased = false;
+  KeyState state;
+};
+struct CheckpointDelta {
+  int64_t closed_until = 0;  // every batch below this index is closed
+  std::vector<PartialRecord> partials;
+  std::vector<KeyStateRecord> key_states;
+};
+
+class Engine {
+ public:
+  // REQUIRES: rules validated against options.batch_interval_ms (RuleSet::Load does).
+  Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options);
+
+  void Ingest(const InputLine& line);
+
+  // Closes every batch whose end is at or before `watermark_ms` and appends the alert events
+  // of the windows that end there. A watermark that goes backwards does nothing.
+  void AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out);
+
+  // End of a bounded input (replay, tests): closes every batch and evaluates windows until
+  // every window holding a match has slid past, so firing keys resolve.
+  void Finish(std::vector<Alert>* out);
+
+  // Checkpoint support. TakeDelta returns what changed since the last call.
+  CheckpointDelta TakeDelta();
+  // Recovery: feeds stored state back. Records of rules not in the current rule set are
+  // ignored. REQUIRES: called once, before any Ingest.
+  void Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
+               const std::vector<KeyStateRecord>& key_states);
+
+  bool has_closed() const { return has_closed_; }
+  int64_t closed_until() const { return closed_until_; }  // batch index
+  const EngineStats& stats() const { return stats_; }
+  const rules::RuleSet& rules() const { return *rules_; }
+  const RuleWindow& window(size_t rule_index) const { return *windows_[rule_index]; }
+  int64_t batch_interval_ms() const { return options_.batch_interval_ms; }
+
+ private:
+  class Collector;
+  void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
+
+  std::shared_ptr<const rules::RuleSet> rules_;
+  EngineOptions options_;
+  std::vector<std::unique_ptr<RuleWindow>> windows_;
+  rules::MatchScratch scratch_;
+  bool has_closed_ = false;
+  int64_t closed_until_ = 0;
+  int64_t max_batch_ = -1;
+  EngineStats stats_;
+};
+
+}  // namespace ember::engine

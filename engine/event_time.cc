@@ -1,0 +1,263 @@
+#include "engine/event_time.h"
+
+#include <cstring>
+
+namespace ember::engine {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlnum(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// A cursor that reads fixed-width fields; any mismatch makes ok() false.
+class Cursor {
+ public:
+  Cursor(std::string_view s, size_t pos) : s_(s), pos_(pos) {}
+  int Digits(size_t n) {
+    if (!ok_ || pos_ + n > s_.size()) return Fail();
+    int v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      char c = s_[pos_ + i];
+      if (!IsDigit(c)) return Fail();
+      v = v * 10 + (c - '0');
+    }
+    pos_ += n;
+    return v;
+  }
+  // One or two digits (a day padded with a space or not).
+  int Digits12() {
+    if (!ok_ || pos_ >= s_.size() || !IsDigit(s_[pos_])) return Fail();
+    int v = s_[pos_++] - '0';
+    if (pos_ < s_.size() && IsDigit(s_[pos_])) v = v * 10 + (s_[pos_++] - '0');
+    return v;
+  }
+  void Lit(char c) {
+    if (!ok_ || pos_ >= s_.size() || s_[pos_] != c) {
+      Fail();
+      return;
+    }
+    ++pos_;
+  }
+  bool TryLit(char c) {
+    if (ok_ && pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void Spaces() {
+    if (!ok_ || pos_ >= s_.size() || s_[pos_] != ' ') {
+      Fail();
+      return;
+    }
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+  }
+  // Optional fraction after '.' or ',' (or `sep` when given): returns milliseconds.
+  int Fraction(const char* seps) {
+    if (!ok_ || pos_ >= s_.size() || std::strchr(seps, s_[pos_]) == nullptr ||
+        pos_ + 1 >= s_.size() || !IsDigit(s_[pos_ + 1])) {
+      return 0;
+    }
+    ++pos_;
+    int ms = 0, n = 0;
+    while (pos_ < s_.size() && IsDigit(s_[pos_])) {
+      if (n < 3) ms = ms * 10 + (s_[pos_] - '0');
+      ++n;
+      ++pos_;
+    }
+    for (; n < 3; ++n) ms *= 10;
+    return ms;
+  }
+  // True when the next character does not continue a number.
+  bool AtNumberEnd() const { return pos_ >= s_.size() || !IsDigit(s_[pos_]); }
+  bool ok() const { return ok_; }
+  size_t pos() const { return pos_; }
+
+ private:
+  int Fail() {
+    ok_ = false;
+    return 0;
+  }
+  std::string_view s_;
+  size_t pos_;
+  bool ok_ = true;
+};
+
+bool ValidTime(int month, int day, int hour, int minute, int second) {
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 &&
+         second <= 60;
+}
+
+int MonthFromName(std::string_view s, size_t pos) {
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (pos + 3 > s.size()) return 0;
+  for (int m = 0; m < 12; ++m) {
+    if (s.compare(pos, 3, kMonths[m]) == 0) return m + 1;
+  }
+  return 0;
+}
+
+// Returns ms or -1. `year_digits` is 4 or 2 (20yy).
+int64_t TryIso(std::string_view s, size_t p) {
+  Cursor c(s, p);
+  int year = c.Digits(4);
+  c.Lit('-');
+  int month = c.Digits(2);
+  c.Lit('-');
+  int day = c.Digits(2);
+  if (!c.ok()) return -1;
+  bool bgl = false;  // BGL: 2005-06-03-15.42.50.675872
+  if (!c.TryLit('T') && !c.TryLit(' ')) {
+    c.Lit('-');
+    bgl = true;
+  }
+  int hour = c.Digits(2);
+  c.Lit(bgl ? '.' : ':');
+  int minute = c.Digits(2);
+  c.Lit(bgl ? '.' : ':');
+  int second = c.Digits(2);
+  int ms = c.Fraction(".,");
+  if (!c.ok() || !ValidTime(month, day, hour, minute, second)) return -1;
+  return CivilToUnixMs(year, month, day, hour, minute, second, ms);
+}
+
+// 20171223-22:15:29:606
+int64_t TryCompactDash(std::string_view s, size_t p) {
+  Cursor c(s, p);
+  int year = c.Digits(4), month = c.Digits(2), day = c.Digits(2);
+  c.Lit('-');
+  int hour = c.Digits(2);
+  c.Lit(':');
+  int minute = c.Digits(2);
+  c.Lit(':');
+  int second = c.Digits(2);
+  int ms = c.Fraction(":.,");
+  if (!c.ok() || !ValidTime(month, day, hour, minute, second)) return -1;
+  return CivilToUnixMs(year, month, day, hour, minute, second, ms);
+}
+
+// 17/06/09 20:10:40 (Spark) and 081109 203615 (HDFS): two-digit years mean 20yy.
+int64_t TryShortYear(std::string_view s, size_t p) {
+  {
+    Cursor c(s, p);
+    int year = c.Digits(2);
+    c.Lit('/');
+    int month = c.Digits(2);
+    c.Lit('/');
+    int day = c.Digits(2);
+    c.Lit(' ');
+    int hour = c.Digits(2);
+    c.Lit(':');
+    int minute = c.Digits(2);
+    c.Lit(':');
+    int second = c.Digits(2);
+    if (c.ok() && c.AtNumberEnd() && ValidTime(month, day, hour, minute, second)) {
+      return CivilToUnixMs(2000 + year, month, day, hour, minute, second, 0);
+    }
+  }
+  if (p != 0) return -1;  // six-digit pairs are too ambiguous anywhere but the line start
+  Cursor c(s, p);
+  int year = c.Digits(2), month = c.Digits(2), day = c.Digits(2);
+  c.Lit(' ');
+  int hour = c.Digits(2), minute = c.Digits(2), second = c.Digits(2);
+  if (c.ok() && c.AtNumberEnd() && ValidTime(month, day, hour, minute, second)) {
+    return CivilToUnixMs(2000 + year, month, day, hour, minute, second, 0);
+  }
+  return -1;
+}
+
+int64_t TryEpoch(std::string_view s, size_t p) {
+  size_t n = 0;
+  while (p + n < s.size() && IsDigit(s[p + n])) ++n;
+  if (n != 10 && n != 13) return -1;
+  if (p + n < s.size() && (IsAlnum(s[p + n]) || s[p + n] == '.')) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = v * 10 + (s[p + i] - '0');
+  if (n == 10) v *= 1000;
+  // 2000-01-01 .. 2100-01-01: anything else is a counter, not a time.
+  if (v < 946684800000LL || v >= 4102444800000LL) return -1;
+  return v;
+}
+
+}  // namespace
+
+int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second,
+                      int millis) {
+  // Howard Hinnant's days_from_civil.
+  const int y = year - (month <= 2 ? 1 : 0);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * static_cast<unsigned>(month + (month > 2 ? -3 : 9)) + 2) / 5 +
+                       static_cast<unsigned>(day) - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + static_cast<int64_t>(doe) - 719468;
+  return ((days * 24 + hour) * 60 + minute) * 60'000LL + second * 1000LL + millis;
+}
+
+std::optional<int64_t> EventTimeParser::YearlessToMs(int month, int day, int hour, int minute,
+                                                     int second, int millis) {
+  if (!ValidTime(month, day, hour, minute, second)) return std::nullopt;
+  if (last_month_ != 0 && month + 6 < last_month_) ++year_;
+  last_month_ = month;
+  return CivilToUnixMs(year_, month, day, hour, minute, second, millis);
+}
+
+std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
+  const size_t limit = std::min(line.size(), kScanBytes);
+  for (size_t p = 0; p < limit; ++p) {
+    char ch = line[p];
+    if (p > 0 && IsAlnum(line[p - 1])) continue;  // only at the start of a word
+    if (IsDigit(ch)) {
+      int64_t ms = TryIso(line, p);
+      if (ms < 0) ms = TryCompactDash(line, p);
+      if (ms < 0) ms = TryShortYear(line, p);
+      if (ms < 0) ms = TryEpoch(line, p);
+      if (ms >= 0) return ms;
+      // Yearless numeric forms: logcat "03-17 16:13:38.811", Proxifier "10.30 16:49:06".
+      Cursor c(line, p);
+      int month = c.Digits(2);
+      char sep = p + 2 < line.size() ? line[p + 2] : 0;
+      if (sep != '-' && sep != '.') continue;
+      c.Lit(sep);
+      int day = c.Digits(2);
+      c.Lit(' ');
+      int hour = c.Digits(2);
+      c.Lit(':');
+      int minute = c.Digits(2);
+      c.Lit(':');
+      int second = c.Digits(2);
+      int millis = c.Fraction(".");
+      if (c.ok() && c.AtNumberEnd()) {
+        if (auto t = YearlessToMs(month, day, hour, minute, second, millis)) return t;
+      }
+      continue;
+    }
+    if (int month = MonthFromName(line, p); month != 0) {
+      // syslog "Jun 14 15:16:01", "Jul  1 09:00:55"; Apache adds " 2005" after the time.
+      Cursor c(line, p + 3);
+      c.Spaces();
+      int day = c.Digits12();
+      c.Lit(' ');
+      int hour = c.Digits(2);
+      c.Lit(':');
+      int minute = c.Digits(2);
+      c.Lit(':');
+      int second = c.Digits(2);
+      int millis = c.Fraction(".");
+      if (!c.ok()) continue;
+      Cursor year_cursor(line, c.pos());
+      year_cursor.Lit(' ');
+      int year = year_cursor.Digits(4);
+      if (year_cursor.ok() && year_cursor.AtNumberEnd() &&
+          ValidTime(month, day, hour, minute, second)) {
+        return CivilToUnixMs(year, month, day, hour, minute, second, millis);
+      }
+      if (auto t = YearlessToMs(month, day, hour, minute, second, millis)) return t;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace ember::engine

@@ -1,0 +1,39 @@
+// EventTimeParser: finds the timestamp a log line carries near its start and turns it into
+// Unix milliseconds (UTC). Knows the common formats of real logs: ISO-8601 (with ',' or '.'
+// fractions, 'T' or ' '), syslog "Mon dd HH:MM:SS" (no year), Apache "[Www Mon dd HH:MM:SS
+// YYYY]", BGL "YYYY-MM-DD-HH.MM.SS.ffffff", HDFS "yyMMdd HHmmss", Spark "yy/MM/dd HH:MM:SS",
+// logcat "MM-dd HH:MM:SS.fff", "yyyyMMdd-HH:MM:SS:fff", "[MM.dd HH:MM:SS]", and 10/13-digit
+// epochs. Times without a zone are taken as UTC.
+// Not thread-safe: it keeps per-stream year inference, so use one parser per input stream.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace ember::engine {
+
+class EventTimeParser {
+ public:
+  // `default_year` is used for formats without a year; it moves forward by one when the
+  // month steps back by more than six (December -> January).
+  explicit EventTimeParser(int default_year) : year_(default_year) {}
+
+  // The first timestamp starting within the first kScanBytes bytes, or nullopt.
+  std::optional<int64_t> Parse(std::string_view line);
+
+  static constexpr size_t kScanBytes = 64;
+
+ private:
+  std::optional<int64_t> YearlessToMs(int month, int day, int hour, int minute, int second,
+                                      int millis);
+
+  int year_;
+  int last_month_ = 0;
+};
+
+// Unix milliseconds of a UTC civil time. REQUIRES: fields in range.
+int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second,
+                      int millis);
+
+}  // namespace ember::engine

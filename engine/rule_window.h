@@ -1,0 +1,98 @@
+// RuleWindow: the sliding-window state of one rule, maintained incrementally in the manner
+// of Spark's reduceByKeyAndWindow with an inverse function: at each window end the batches
+// entering the window are added and the batches leaving it subtracted, keys whose count
+// returns to zero are pruned. Per-key alert state (updateStateByKey) lives here too.
+// Batch indices are time / batch interval; a window of W batches sliding by S ends at every
+// multiple of S and covers batches [end - W, end). Not thread-safe: owned by the Engine.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/alert.h"
+#include "rules/rule.h"
+
+namespace ember::engine {
+
+// Matches of one key in one batch: the partial aggregate, and the first line as a sample.
+struct Partial {
+  uint64_t count = 0;
+  std::string sample;
+};
+
+// A firing key's episode.
+struct KeyState {
+  std::string alert_id;
+  int64_t first_end_batch = 0;  // window end at which the episode started firing
+};
+
+// Samples are cut to this many bytes: a window's memory must not grow with line length.
+inline constexpr size_t kMaxSampleBytes = 1024;
+
+class RuleWindow {
+ public:
+  // REQUIRES: rule.window_ms and rule.every_ms are positive multiples of batch_interval_ms,
+  // the window a multiple of the slide. `rule` must outlive this object.
+  RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms);
+
+  // Adds one match of `key` to batch `batch` (>= 0). `line` is kept as the sample if first.
+  void Add(int64_t batch, std::string_view key, std::string_view line);
+
+  // Evaluates every window end not yet evaluated up to `closed_until` (every batch below it
+  // is closed) and appends the alert events they raise. Window ends whose window holds no
+  // match and no firing key are skipped without work.
+  void Advance(int64_t closed_until, std::vector<Alert>* out);
+
+  // Restores one stored partial / firing key (recovery). Call before the first Advance.
+  void RestorePartial(int64_t batch, const std::string& key, Partial partial);
+  void RestoreKeyState(const std::string& key, KeyState state);
+  // Rebuilds the window aggregate after the Restore* calls, as of `closed_until`.
+  void FinishRestore(int64_t closed_until);
+
+  // Checkpoint support: what changed since the last TakeDirty().
+  struct Dirty {
+    std::vector<std::pair<int64_t, std::vector<std::string>>> batches;  // (batch, keys)
+    std::vector<int64_t> dropped_batches;
+    std::vector<std::string> keys;  // key states changed (firing or erased)
+  };
+  Dirty TakeDirty();
+  const Partial* FindPartial(int64_t batch, const std::string& key) const;
+  const KeyState* FindKeyState(const std::string& key) const;
+
+  // Count of `key` in the window that ended at the last evaluated end (0 if absent).
+  uint64_t WindowCount(const std::string& key) const;
+  size_t window_keys() const { return window_.size(); }
+  size_t stored_batches() const { return partials_.size(); }
+  int64_t window_batches() const { return window_batches_; }
+  int64_t slide_batches() const { return slide_batches_; }
+  const rules::Rule& rule() const { return rule_; }
+
+ private:
+  void Step(int64_t end, std::vector<Alert>* out);
+  Alert MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
+                  const std::string& id) const;
+  std::string SampleFor(const std::string& key, int64_t end) const;
+  int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
+
+  const rules::Rule& rule_;
+  const int64_t batch_ms_;
+  const int64_t window_batches_;
+  const int64_t slide_batches_;
+
+  std::map<int64_t, std::unordered_map<std::string, Partial>> partials_;  // by batch
+  std::unordered_map<std::string, uint64_t> window_;  // aggregate at evaluated_end_
+  std::unordered_map<std::string, KeyState> firing_;
+  bool started_ = false;
+  int64_t evaluated_end_ = 0;  // meaningful once started_
+
+  std::map<int64_t, std::set<std::string>> dirty_partials_;
+  std::set<int64_t> dropped_batches_;
+  std::set<std::string> dirty_keys_;
+};
+
+}  // namespace ember::engine

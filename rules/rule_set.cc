@@ -1,0 +1,166 @@
+#include "rules/rule_set.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <set>
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+namespace ember::rules {
+
+struct MatchScratch::Impl {
+  std::vector<int> hits;
+  std::vector<re2::StringPiece> groups;
+  std::string key;
+};
+
+MatchScratch::MatchScratch() : impl_(std::make_unique<Impl>()) {}
+MatchScratch::~MatchScratch() = default;
+
+struct RuleSet::Impl {
+  std::unique_ptr<re2::RE2::Set> set;
+  size_t max_groups = 0;
+};
+
+RuleSet::~RuleSet() = default;
+
+std::vector<std::string> SplitKey(std::string_view key) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t sep = key.find(kKeySeparator, start);
+    out.emplace_back(key.substr(start, sep == std::string_view::npos ? sep : sep - start));
+    if (sep == std::string_view::npos) break;
+    start = sep + 1;
+  }
+  return out;
+}
+
+namespace {
+
+Result<std::vector<std::string>> ListRuleFiles(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::NotFound(path + ": no such file or directory");
+  }
+  if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{path};
+  std::vector<std::string> files;
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return Status::IOError(path + ": cannot open directory");
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    auto ends_with = [&](const std::string& suffix) {
+      return name.size() > suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (name[0] != '.' && (ends_with(".yaml") || ends_with(".yml"))) {
+      files.push_back(path + "/" + name);
+    }
+  }
+  ::closedir(dir);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void AppendKeyValue(std::string& key, std::string_view value) {
+  size_t start = key.size();
+  key.append(value);
+  std::replace(key.begin() + static_cast<std::ptrdiff_t>(start), key.end(), kKeySeparator, '?');
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
+                                                     const RuleSetOptions& options,
+                                                     Diagnostics* diagnostics) {
+  Result<std::vector<std::string>> files = ListRuleFiles(path);
+  if (!files.ok()) {
+    diagnostics->push_back(files.status().message());
+    return files.status();
+  }
+  std::vector<Rule> all;
+  std::set<std::string> names;
+  for (const auto& file : *files) {
+    for (auto& rule : ParseRulesFile(file, options, diagnostics)) {
+      if (!names.insert(rule.name).second) {
+        diagnostics->push_back(rule.source + ": error: rule name '" + rule.name +
+                               "' is used twice; names identify a rule's state");
+        continue;
+      }
+      all.push_back(std::move(rule));
+    }
+  }
+  if (!diagnostics->empty()) {
+    return Status::InvalidArgument(std::to_string(diagnostics->size()) +
+                                   " error(s) in rules at '" + path + "'");
+  }
+  return FromRules(std::move(all));
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules) {
+  std::shared_ptr<RuleSet> set(new RuleSet());
+  set->impl_ = std::make_unique<Impl>();
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(256 << 20);
+  set->impl_->set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (const auto& rule : rules) {
+    std::string error;
+    if (set->impl_->set->Add(rule.pattern, &error) < 0) {
+      return Status::InvalidArgument(rule.source + ": error: invalid pattern: " + error);
+    }
+    set->impl_->max_groups =
+        std::max(set->impl_->max_groups, static_cast<size_t>(rule.regex->NumberOfCapturingGroups()));
+  }
+  if (!rules.empty() && !set->impl_->set->Compile()) {
+    return Status::InvalidArgument("the rules' patterns are too large to compile together");
+  }
+  set->rules_ = std::move(rules);
+  return std::shared_ptr<const RuleSet>(std::move(set));
+}
+
+int RuleSet::Find(std::string_view name) const {
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void RuleSet::Match(std::string_view line, std::string_view host, std::string_view file,
+                    MatchScratch& scratch, MatchVisitor& visitor) const {
+  if (rules_.empty()) return;
+  MatchScratch::Impl& s = scratch.impl();
+  s.hits.clear();
+  if (!impl_->set->Match(re2::StringPiece(line.data(), line.size()), &s.hits)) return;
+  std::sort(s.hits.begin(), s.hits.end());
+  s.groups.resize(impl_->max_groups + 1);
+  for (int index : s.hits) {
+    const Rule& rule = rules_[static_cast<size_t>(index)];
+    s.key.clear();
+    if (!rule.by.empty()) {
+      const int n = rule.regex->NumberOfCapturingGroups() + 1;
+      if (!rule.regex->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(),
+                             RE2::UNANCHORED, s.groups.data(), n)) {
+        continue;  // cannot happen: the set said it matches
+      }
+      for (size_t f = 0; f < rule.by_groups.size(); ++f) {
+        if (f > 0) s.key.push_back(kKeySeparator);
+        int g = rule.by_groups[f];
+        if (g == -1) {
+          AppendKeyValue(s.key, host);
+        } else if (g == -2) {
+          AppendKeyValue(s.key, file);
+        } else {
+          const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
+          AppendKeyValue(s.key, std::string_view(piece.data(), piece.size()));
+        }
+      }
+    }
+    visitor.OnMatch(static_cast<size_t>(index), s.key);
+  }
+}
+
+}  // namespace ember::rules

@@ -1,0 +1,84 @@
+// RuleSet: every rule from a rules directory, compiled, and matched against a line in one
+// pass (an RE2::Set picks the rules whose pattern matches; only those run their own RE2 to
+// extract key fields). Immutable after Load; safe to share between threads. Match() needs a
+// per-thread MatchScratch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "rules/rule.h"
+
+namespace ember::rules {
+
+struct RuleSetOptions {
+  // Every rule's `every` must be a multiple of this, and its window a multiple of `every`.
+  int64_t batch_interval_ms = 1000;
+};
+
+// One problem found while loading, already formatted "file:line:col: error: message".
+using Diagnostics = std::vector<std::string>;
+
+// Reusable buffers for Match(); one per thread. Opaque so RE2 stays out of this header.
+class MatchScratch {
+ public:
+  MatchScratch();
+  ~MatchScratch();
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Receives the rules a line matched, in rule order.
+class MatchVisitor {
+ public:
+  virtual ~MatchVisitor() = default;
+  // `key` is the rule's key fields joined by kKeySeparator; valid only during the call.
+  virtual void OnMatch(size_t rule_index, std::string_view key) = 0;
+};
+
+// Separates field values inside a key string. A unit separator cannot appear in a sane log
+// field; one that does is replaced by '?' so keys always split back correctly.
+inline constexpr char kKeySeparator = '\x1f';
+
+// Splits a key string back into its field values.
+std::vector<std::string> SplitKey(std::string_view key);
+
+class RuleSet {
+ public:
+  // Loads every *.yaml / *.yml file directly in `path` (sorted by name), or the single file
+  // `path`. Every problem is appended to *diagnostics; the result fails if there was any.
+  static Result<std::shared_ptr<const RuleSet>> Load(const std::string& path,
+                                                     const RuleSetOptions& options,
+                                                     Diagnostics* diagnostics);
+  // Builds a set from rules already parsed (tests, `ember test`). REQUIRES: each rule's
+  // regex is compiled and by_groups filled (as ParseRulesFile does).
+  static Result<std::shared_ptr<const RuleSet>> FromRules(std::vector<Rule> rules);
+
+  ~RuleSet();
+  const std::vector<Rule>& rules() const { return rules_; }
+  // Index of the rule named `name`, or -1.
+  int Find(std::string_view name) const;
+
+  // Reports each rule `line` matches. host and file feed the built-in key fields.
+  void Match(std::string_view line, std::string_view host, std::string_view file,
+             MatchScratch& scratch, MatchVisitor& visitor) const;
+
+ private:
+  struct Impl;
+  RuleSet() = default;
+  std::vector<Rule> rules_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses and compiles the rules of one YAML file; problems go to *diagnostics.
+std::vector<Rule> ParseRulesFile(const std::string& path, const RuleSetOptions& options,
+                                 Diagnostics* diagnostics);
+
+}  // namespace ember::rules
