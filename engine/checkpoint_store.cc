@@ -67,13 +67,13 @@ Status CheckpointStore::CheckSchema() {
   Result<std::string> schema = kv_->Get("meta", "schema");
   if (!app.ok() && !schema.ok()) {
     bool has_data = false;
-    Status s = kv_->Scan("partials", "", [&](std::string_view, std::string_view) {
-      has_data = true;
-    });
+    Status s =
+        kv_->Scan("partials", "", [&](std::string_view, std::string_view) { has_data = true; });
     if (!s.ok()) return s;
     if (has_data) {
-      return Status::Corruption("the state directory holds data without an ember schema: "
-                                "refusing to use or overwrite it");
+      return Status::Corruption(
+          "the state directory holds data without an ember schema: "
+          "refusing to use or overwrite it");
     }
     return Status::Ok();  // a new environment; the first Commit stamps it
   }
@@ -91,8 +91,7 @@ Status CheckpointStore::CheckSchema() {
   return Status::Ok();
 }
 
-Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules,
-                                          int64_t batch_interval_ms) {
+Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t batch_interval_ms) {
   Snapshot snap;
   Result<std::string> closed = kv_->Get("meta", "closed_until");
   if (!closed.ok()) return snap;  // never committed
@@ -182,34 +181,13 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
   });
 }
 
-Status CheckpointStore::Commit(const CheckpointDelta& delta,
+Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::map<std::string, uint64_t>& offsets) {
   return kv_->Write([&](KvWriter& w) -> Status {
-    Status s = w.Put("meta", "closed_until", std::to_string(delta.closed_until));
+    Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
     if (!s.ok()) return s;
-    for (const auto& r : delta.partials) {
-      if (r.erased) {
-        std::string prefix = RulePrefix(r.rule);
-        PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
-        s = w.DeletePrefix("partials", prefix);
-      } else {
-        std::string value;
-        PutU64Le(value, r.partial.count);
-        value += r.partial.sample;
-        s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), value);
-      }
-      if (!s.ok()) return s;
-    }
-    for (const auto& r : delta.key_states) {
-      std::string key = RulePrefix(r.rule) + r.key;
-      if (r.erased) {
-        s = w.Delete("keystate", key);
-      } else {
-        std::string value;
-        PutU64Le(value, static_cast<uint64_t>(r.state.first_end_batch));
-        value += r.state.alert_id;
-        s = w.Put("keystate", key, value);
-      }
+    for (const auto& delta : deltas) {
+      s = WriteDelta(w, delta);
       if (!s.ok()) return s;
     }
     for (const auto& [stream, offset] : offsets) {
@@ -218,6 +196,36 @@ Status CheckpointStore::Commit(const CheckpointDelta& delta,
     }
     return Status::Ok();
   });
+}
+
+Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {
+  Status s;
+  for (const auto& r : delta.partials) {
+    if (r.erased) {
+      std::string prefix = RulePrefix(r.rule);
+      PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
+      s = w.DeletePrefix("partials", prefix);
+    } else {
+      std::string value;
+      PutU64Le(value, r.partial.count);
+      value += r.partial.sample;
+      s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), value);
+    }
+    if (!s.ok()) return s;
+  }
+  for (const auto& r : delta.key_states) {
+    std::string key = RulePrefix(r.rule) + r.key;
+    if (r.erased) {
+      s = w.Delete("keystate", key);
+    } else {
+      std::string value;
+      PutU64Le(value, static_cast<uint64_t>(r.state.first_end_batch));
+      value += r.state.alert_id;
+      s = w.Put("keystate", key, value);
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 }  // namespace ember::engine

@@ -22,6 +22,7 @@
 
 namespace ember {
 class KvStore;
+class KvWriter;
 }
 
 namespace ember::engine {
@@ -56,12 +57,15 @@ class CheckpointStore {
   // Call after Recover, before the first Commit.
   Status Stamp(const rules::RuleSet& rules, int64_t batch_interval_ms);
 
-  // Writes `delta` and the offsets in one durable transaction.
-  Status Commit(const CheckpointDelta& delta, const std::map<std::string, uint64_t>& offsets);
+  // Writes the deltas (oldest first: several when earlier commits failed, e.g. on a full
+  // disk) and the offsets in one durable transaction. REQUIRES: deltas not empty.
+  Status Commit(const std::vector<CheckpointDelta>& deltas,
+                const std::map<std::string, uint64_t>& offsets);
 
  private:
   explicit CheckpointStore(std::unique_ptr<KvStore> kv);
   Status CheckSchema();
+  static Status WriteDelta(KvWriter& w, const CheckpointDelta& delta);
   std::unique_ptr<KvStore> kv_;
 };
 

@@ -1,0 +1,15 @@
+// Agent: ember-agent's event loop. A Boost.Asio io_context thread rescans the globs, reads
+// the files (TailSet) and hands frames to the Forwarder, pausing while the Forwarder's queue
+// is full. Stops cleanly on SIGINT/SIGTERM, handing over what it read (bounded wait).
+// Not thread-safe: Run() owns everything until it returns.
+#pragma once
+
+#include "agent/agent_config.h"
+#include "common/status.h"
+
+namespace ember::agent {
+
+// Runs until SIGINT or SIGTERM. Errors: the forwarder cannot be set up.
+Status RunAgent(const AgentConfig& config);
+
+}  // namespace ember::agent

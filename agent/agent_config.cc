@@ -1,0 +1,87 @@
+#include "agent/agent_config.h"
+
+#include <unistd.h>
+
+#include "common/yaml_util.h"
+
+namespace ember::agent {
+
+std::string LocalHostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  Result<YAML::Node> doc = LoadYamlFile(path);
+  if (!doc.ok()) return doc.status();
+  AgentConfig config;
+  config.name = config.host = LocalHostName();
+  YamlMap top(*doc, path);
+  if (Status s = top.Check("the agent configuration"); !s.ok()) return s;
+  std::vector<Status> errors;
+  errors.push_back(top.GetString("name", &config.name));
+  errors.push_back(top.GetString("host", &config.host));
+
+  YamlMap inputs(top.Get("inputs"), path);
+  if (!top.Has("inputs")) {
+    return Status::InvalidArgument(top.Where() + ": error: missing required key 'inputs'");
+  }
+  if (Status s = inputs.Check("'inputs'"); !s.ok()) return s;
+  TailOptions& t = config.tail;
+  errors.push_back(inputs.GetStringList("paths", &t.paths));
+  errors.push_back(inputs.GetStringList("exclude", &t.exclude));
+  std::string read_from = "beginning";
+  errors.push_back(inputs.GetString("read_from", &read_from));
+  errors.push_back(inputs.GetDurationMs("poll_interval", &t.poll_interval_ms));
+  errors.push_back(inputs.GetDurationMs("rescan_interval", &t.rescan_interval_ms));
+  errors.push_back(inputs.GetSizeBytes("max_line_bytes", &t.max_line_bytes));
+  errors.push_back(inputs.GetDurationMs("partial_line_timeout", &t.partial_line_timeout_ms));
+  errors.push_back(inputs.GetSizeBytes("read_chunk_bytes", &t.read_chunk_bytes));
+  errors.push_back(inputs.RejectUnknownKeys());
+
+  YamlMap output(top.Get("output"), path);
+  if (top.Has("output")) {
+    if (Status s = output.Check("'output'"); !s.ok()) return s;
+    errors.push_back(output.GetString("endpoint", &config.forward.endpoint));
+    errors.push_back(output.GetSizeBytes("max_frame_bytes", &config.forward.max_frame_bytes));
+    errors.push_back(output.RejectUnknownKeys());
+  }
+  errors.push_back(top.RejectUnknownKeys());
+  for (const auto& s : errors) {
+    if (!s.ok()) return s;
+  }
+
+  if (t.paths.empty()) {
+    return Status::InvalidArgument(inputs.Where("paths") +
+                                   ": error: 'paths' needs at least one file or glob");
+  }
+  if (read_from != "beginning" && read_from != "end") {
+    return Status::InvalidArgument(inputs.Where("read_from") + ": error: 'read_from' is '" +
+                                   read_from + "': use beginning or end");
+  }
+  t.read_from_beginning = read_from == "beginning";
+  if (t.poll_interval_ms < 10) {
+    return Status::InvalidArgument(inputs.Where("poll_interval") +
+                                   ": error: 'poll_interval' must be at least 10ms");
+  }
+  if (t.max_line_bytes < 16 || t.max_line_bytes > 16 * 1024 * 1024) {
+    return Status::InvalidArgument(inputs.Where("max_line_bytes") +
+                                   ": error: 'max_line_bytes' must be between 16B and 16MiB");
+  }
+  if (config.forward.max_frame_bytes < t.max_line_bytes + 1024 ||
+      config.forward.max_frame_bytes > 8 * 1024 * 1024) {
+    return Status::InvalidArgument(output.Where("max_frame_bytes") +
+                                   ": error: 'max_frame_bytes' must hold one longest line "
+                                   "(max_line_bytes + 1KiB) and be at most 8MiB");
+  }
+  if (config.forward.endpoint.rfind("tcp://", 0) != 0 &&
+      config.forward.endpoint.rfind("ipc://", 0) != 0) {
+    return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint '" +
+                                   config.forward.endpoint +
+                                   "' must start with tcp:// or ipc://");
+  }
+  return config;
+}
+
+}  // namespace ember::agent

@@ -1,0 +1,43 @@
+// Forwarder: owns the agent's ZeroMQ DEALER socket to the aggregator and sends DATA frames
+// without ever blocking the reading loop: frames ZeroMQ does not take yet stay queued here,
+// and the reader pauses while the queue is full, so memory stays bounded when the
+// aggregator is slow or away. Not thread-safe; owned by the agent's io_context thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/agent_config.h"
+#include "common/status.h"
+
+namespace ember::agent {
+
+class Forwarder {
+ public:
+  // Creates the socket and starts connecting (ZeroMQ reconnects by itself). Errors:
+  // InvalidArgument for an endpoint ZeroMQ rejects.
+  static Result<std::unique_ptr<Forwarder>> Connect(const ForwarderOptions& options);
+  ~Forwarder();
+
+  void Enqueue(std::vector<std::string>&& frames);
+  // Hands queued frames to ZeroMQ while it accepts them; drains incoming ACK frames.
+  void Pump();
+  // Frames waiting for ZeroMQ to accept them.
+  size_t queued() const { return queue_.size(); }
+  uint64_t frames_sent() const { return frames_sent_; }
+  // Tries for up to `timeout_ms` to hand over every queued frame and let ZeroMQ deliver it
+  // (shutdown). Returns the frames that could not be handed over.
+  size_t Drain(int64_t timeout_ms);
+
+ private:
+  struct Impl;
+  explicit Forwarder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::deque<std::string> queue_;
+  uint64_t frames_sent_ = 0;
+};
+
+}  // namespace ember::agent

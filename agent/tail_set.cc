@@ -1,0 +1,154 @@
+#include "agent/tail_set.h"
+
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+namespace ember::agent {
+namespace {
+
+void AddCounters(TailCounters& into, const TailCounters& c) {
+  into.lines += c.lines;
+  into.bytes += c.bytes;
+  into.truncated_lines += c.truncated_lines;
+  into.truncations += c.truncations;
+}
+
+}  // namespace
+
+TailSet::TailSet(const TailOptions& options, FrameContext context)
+    : options_(options), context_(std::move(context)) {}
+
+bool TailSet::Excluded(const std::string& path) const {
+  for (const auto& pattern : options_.exclude) {
+    if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+void TailSet::Rescan(int64_t now_ms) {
+  std::set<std::string> found;
+  for (const auto& pattern : options_.paths) {
+    glob_t g{};
+    if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        std::string path = g.gl_pathv[i];
+        struct stat st;
+        if (!Excluded(path) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+          found.insert(path);
+        }
+      }
+    }
+    ::globfree(&g);
+  }
+  const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
+  for (const auto& path : found) {
+    if (active_.count(path)) continue;
+    Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_);
+    if (!tailer.ok()) {
+      spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
+      continue;
+    }
+    spdlog::info("Tailing '{}' from byte {}.", path, (*tailer)->read_offset());
+    active_.emplace(path, std::move(*tailer));
+  }
+  std::vector<std::string> gone;
+  for (const auto& [path, tailer] : active_) {
+    if (!found.count(path)) gone.push_back(path);
+  }
+  for (const auto& path : gone) Detach(path, now_ms);
+  initial_scan_done_ = true;
+}
+
+void TailSet::Detach(const std::string& path, int64_t now_ms) {
+  auto it = active_.find(path);
+  if (it == active_.end()) return;
+  spdlog::info("'{}' was rotated or deleted; reading the old file to its end.", path);
+  draining_.push_back(Draining{std::move(it->second), now_ms});
+  active_.erase(it);
+}
+
+void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
+  std::vector<std::string> rotated;
+  for (auto& [path, tailer] : active_) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      rotated.push_back(path);  // deleted or renamed away
+      continue;
+    }
+    if (!(FileIdentity{st.st_dev, st.st_ino} == tailer->identity())) {
+      rotated.push_back(path);  // a new file now has this name
+      continue;
+    }
+    if (static_cast<uint64_t>(st.st_size) < tailer->read_offset()) {
+      // Truncated in place (copytruncate): what was not read yet is gone; start over.
+      if (tailer->has_partial_line()) tailer->FlushPartial(context_, now_ms, frames);
+      spdlog::warn("'{}' shrank from {} to {} bytes (truncated); reading it again from the "
+                   "start.",
+                   path, tailer->read_offset(), st.st_size);
+      tailer->Restart();
+    }
+  }
+  for (const auto& path : rotated) {
+    Detach(path, now_ms);
+    // Open the new file (if any) now, so its first lines wait no longer than a poll.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path)) {
+      Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_);
+      if (tailer.ok()) {
+        spdlog::info("Tailing new '{}' from byte 0.", path);
+        active_.emplace(path, std::move(*tailer));
+      }
+    }
+  }
+}
+
+void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames) {
+  CheckRotation(now_ms, frames);
+  bool progress = true;
+  while (progress && frames->size() < max_frames) {
+    progress = false;
+    for (auto& d : draining_) {
+      Result<size_t> n = d.tailer->ReadSome(context_, now_ms, frames);
+      if (n.ok() && *n > 0) {
+        d.last_data_ms = now_ms;
+        progress = true;
+      }
+    }
+    for (auto& [path, tailer] : active_) {
+      if (frames->size() >= max_frames) break;
+      Result<size_t> n = tailer->ReadSome(context_, now_ms, frames);
+      if (!n.ok()) {
+        spdlog::warn("{}", n.status().message());
+      } else if (*n > 0) {
+        progress = true;
+      }
+    }
+  }
+  // A rotated file is closed once it was read to its end and stayed quiet for a while (a
+  // writer may still add a few lines before it reopens the new file).
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms) {
+      it->tailer->FlushPartial(context_, now_ms, frames);
+      spdlog::info("Closed rotated '{}' at byte {}.", it->tailer->path(),
+                   it->tailer->read_offset());
+      AddCounters(closed_counters_, it->tailer->counters());
+      it = draining_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+TailCounters TailSet::counters() const {
+  TailCounters total = closed_counters_;
+  for (const auto& [path, t] : active_) AddCounters(total, t->counters());
+  for (const auto& d : draining_) AddCounters(total, d.tailer->counters());
+  return total;
+}
+
+}  // namespace ember::agent

@@ -1,0 +1,54 @@
+// TailSet: the files an agent tails. Expands the configured globs, opens new files, follows
+// rename rotation (the old file is read to its end before it is closed), truncation in place
+// (read again from byte 0 as a new stream) and deletion (read to the end, then closed), and
+// reads the files in turn so one busy file cannot starve the others.
+// Not thread-safe; owned by the agent's io_context thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/agent_config.h"
+#include "agent/file_tailer.h"
+
+namespace ember::agent {
+
+class TailSet {
+ public:
+  // `options` must outlive the TailSet.
+  TailSet(const TailOptions& options, FrameContext context);
+
+  // Expands the globs again: opens files that appeared and lets go of paths that vanished.
+  // The first call applies read_from to files already there; later ones read new files from
+  // their beginning.
+  void Rescan(int64_t now_ms);
+
+  // Reads from every file in turn, one chunk per file per round, until `max_frames` frames
+  // are ready or no file has data. Appends the frames to *frames.
+  void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames);
+
+  size_t open_files() const { return active_.size() + draining_.size(); }
+  TailCounters counters() const;
+
+ private:
+  void CheckRotation(int64_t now_ms, std::vector<std::string>* frames);
+  void Detach(const std::string& path, int64_t now_ms);
+  bool Excluded(const std::string& path) const;
+
+  struct Draining {
+    std::unique_ptr<FileTailer> tailer;
+    int64_t last_data_ms;
+  };
+
+  const TailOptions& options_;
+  FrameContext context_;
+  bool initial_scan_done_ = false;
+  std::map<std::string, std::unique_ptr<FileTailer>> active_;  // by path
+  std::vector<Draining> draining_;  // rotated or deleted, still being read to the end
+  TailCounters closed_counters_;    // of tailers already closed
+};
+
+}  // namespace ember::agent

@@ -1,0 +1,296 @@
+#include "aggregator/aggregator.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "aggregator/sinks/alert_sink.h"
+#include "common/wire.h"
+#include "engine/checkpoint_store.h"
+#include "engine/engine.h"
+#include "engine/event_time.h"
+
+namespace ember::aggregator {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int CurrentYear() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return tm.tm_year + 1900;
+}
+
+Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& config) {
+  rules::Diagnostics diagnostics;
+  rules::RuleSetOptions options;
+  options.batch_interval_ms = config.engine.batch_interval_ms;
+  auto set = rules::RuleSet::Load(config.rules_dir, options, &diagnostics);
+  for (const auto& d : diagnostics) spdlog::error("{}", d);
+  return set;
+}
+
+class Server {
+ public:
+  Server(const AggregatorConfig& config, std::unique_ptr<engine::CheckpointStore> store,
+         std::vector<std::unique_ptr<AlertSink>> sinks, int signal_fd)
+      : config_(config),
+        store_(std::move(store)),
+        sinks_(std::move(sinks)),
+        signal_fd_(signal_fd),
+        socket_(context_, zmq::socket_type::router) {}
+
+  Status Start(std::shared_ptr<const rules::RuleSet> rules) {
+    Status s = InstallRules(std::move(rules));
+    if (!s.ok()) return s;
+    try {
+      socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+      socket_.set(zmq::sockopt::linger, 0);
+      socket_.set(zmq::sockopt::rcvhwm, 1000);
+      socket_.bind(config_.listen);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
+    }
+    spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.",
+                 config_.listen, engine_->rules().rules().size(), config_.state_dir);
+    return Status::Ok();
+  }
+
+  void Run() {
+    const int64_t batch = config_.engine.batch_interval_ms;
+    int64_t next_tick = (WallMs() / batch + 1) * batch;
+    while (!stopping_) {
+      const int64_t wait = std::max<int64_t>(0, next_tick - WallMs());
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(wait));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) spdlog::error("Polling failed: {}", e.what());
+      }
+      if (items[1].revents & ZMQ_POLLIN) HandleSignal();
+      if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
+      if (WallMs() >= next_tick) {
+        Tick();
+        next_tick = (WallMs() / batch + 1) * batch;
+      }
+    }
+    Tick();
+    const engine::EngineStats& st = engine_->stats();
+    spdlog::info("Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "
+                 "resolved, {} late, {} bad frames.",
+                 st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines,
+                 bad_frames_);
+  }
+
+ private:
+  Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
+    auto engine = std::make_unique<engine::Engine>(rules, config_.engine);
+    Result<engine::Snapshot> snap = store_->Recover(*rules, config_.engine.batch_interval_ms);
+    if (!snap.ok()) return snap.status().WithContext("state directory '" + config_.state_dir + "'");
+    for (const auto& name : snap->reset_rules) {
+      spdlog::warn("Rule '{}' changed or was removed since the last checkpoint; its window "
+                   "state starts empty.",
+                   name);
+    }
+    if (!snap->empty) {
+      engine->Restore(snap->closed_until, snap->partials, snap->key_states);
+      spdlog::info("Recovered {} partial counts and {} firing keys up to batch {}.",
+                   snap->partials.size(), snap->key_states.size(), snap->closed_until);
+    }
+    if (offsets_.empty()) offsets_ = snap->offsets;
+    Status s = store_->Stamp(*rules, config_.engine.batch_interval_ms);
+    if (!s.ok()) return s;
+    engine_ = std::move(engine);
+    return Status::Ok();
+  }
+
+  void HandleSignal() {
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+      if (info.ssi_signo == SIGHUP) {
+        Reload();
+      } else {
+        spdlog::info("Received signal {}; stopping.", info.ssi_signo);
+        stopping_ = true;
+      }
+    }
+  }
+
+  void Reload() {
+    spdlog::info("SIGHUP: reloading rules from '{}' and reopening outputs.", config_.rules_dir);
+    for (auto& sink : sinks_) {
+      if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());
+    }
+    Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config_);
+    if (!rules.ok()) {
+      spdlog::error("Kept the rules in force: {}.", rules.status().message());
+      return;
+    }
+    Tick();  // commit the current state; the new engine starts from it
+    if (!uncommitted_.empty()) {
+      spdlog::error("Kept the rules in force: the current state could not be checkpointed.");
+      return;
+    }
+    auto previous = std::move(engine_);
+    Status s = InstallRules(*rules);
+    if (!s.ok()) {
+      spdlog::error("Kept the rules in force: {}", s.message());
+      engine_ = std::move(previous);
+      return;
+    }
+    spdlog::info("Loaded {} rules.", engine_->rules().rules().size());
+  }
+
+  void ReceiveFrames() {
+    // A bounded number per call, so a flood cannot delay batch ticks.
+    for (int i = 0; i < 256; ++i) {
+      std::vector<zmq::message_t> parts;
+      zmq::recv_result_t got;
+      try {
+        got = zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        spdlog::error("Receiving failed: {}", e.what());
+        return;
+      }
+      if (!got) return;
+      if (parts.size() != 2) {
+        ++bad_frames_;
+        spdlog::warn("Dropped a message of {} parts (expected one frame).", parts.size() - 1);
+        continue;
+      }
+      HandleFrame(parts[0].to_string(), parts[1].to_string_view());
+    }
+  }
+
+  void HandleFrame(const std::string& routing_id, std::string_view frame) {
+    Result<wire::DataFrame> data = wire::DecodeData(frame);
+    if (!data.ok()) {
+      ++bad_frames_;
+      spdlog::warn("Dropped a bad frame ({} bytes): {}", frame.size(), data.status().message());
+      return;
+    }
+    const wire::DataFrame& f = *data;
+    std::string stream = std::string(f.agent) + '\0' + std::string(f.path) + '\0' +
+                         std::to_string(f.stream_id);
+    auto mark = offsets_.find(stream);
+    if (mark != offsets_.end() && f.end_offset <= mark->second) {
+      ++duplicate_frames_;  // already counted before (a resend)
+      return;
+    }
+    engine::EventTimeParser* parser = nullptr;
+    if (config_.time == TimeSource::kEvent) {
+      auto it = parsers_.try_emplace(stream, CurrentYear()).first;
+      parser = &it->second;
+    }
+    for (std::string_view line : f.lines) {
+      engine::InputLine in{line, f.host, f.path, f.read_time_ms};
+      if (parser != nullptr) {
+        if (auto t = parser->Parse(line)) in.time_ms = *t;
+      }
+      engine_->Ingest(in);
+    }
+    offsets_[stream] = f.end_offset;
+    acks_[routing_id].push_back(wire::AckEntry{f.stream_id, f.end_offset});
+  }
+
+  void Tick() {
+    std::vector<engine::Alert> alerts;
+    engine_->AdvanceWatermark(WallMs() - config_.allowed_lateness_ms, &alerts);
+    for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
+    uncommitted_.push_back(engine_->TakeDelta());
+    auto started = std::chrono::steady_clock::now();
+    Status s = store_->Commit(uncommitted_, offsets_);
+    if (!s.ok()) {
+      // Nothing is acknowledged or announced until it is durable; retried every batch.
+      spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(),
+                    s.message());
+      return;
+    }
+    uncommitted_.clear();
+    auto took = std::chrono::steady_clock::now() - started;
+    spdlog::debug("Checkpoint committed in {} us.",
+                  std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    for (const auto& alert : pending_alerts_) {
+      for (auto& sink : sinks_) {
+        if (Status e = sink->Send(alert); !e.ok()) spdlog::error("{}", e.message());
+      }
+    }
+    pending_alerts_.clear();
+    for (auto& sink : sinks_) {
+      if (Status e = sink->Flush(); !e.ok()) spdlog::error("{}", e.message());
+    }
+    for (auto& [routing_id, entries] : acks_) {
+      try {
+        std::string ack = wire::EncodeAck(entries);
+        std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing_id), zmq::buffer(ack)};
+        (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        spdlog::debug("Could not send an ACK: {}", e.what());
+      }
+    }
+    acks_.clear();
+  }
+
+  const AggregatorConfig& config_;
+  std::unique_ptr<engine::CheckpointStore> store_;
+  std::vector<std::unique_ptr<AlertSink>> sinks_;
+  int signal_fd_;
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::map<std::string, uint64_t> offsets_;  // stream -> offset consumed
+  std::map<std::string, engine::EventTimeParser> parsers_;
+  std::map<std::string, std::vector<wire::AckEntry>> acks_;  // routing id -> acks to send
+  std::vector<engine::CheckpointDelta> uncommitted_;
+  std::vector<engine::Alert> pending_alerts_;
+  bool stopping_ = false;
+  uint64_t bad_frames_ = 0;
+  uint64_t duplicate_frames_ = 0;
+};
+
+}  // namespace
+
+Status RunAggregator(const AggregatorConfig& config) {
+  Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config);
+  if (!rules.ok()) return rules.status();
+  engine::CheckpointStoreOptions store_options;
+  store_options.dir = config.state_dir;
+  store_options.sync = config.sync;
+  auto store = engine::CheckpointStore::Open(store_options);
+  if (!store.ok()) {
+    return store.status().WithContext("state directory '" + config.state_dir + "'");
+  }
+  auto sinks = MakeSinks(config.outputs);
+  if (!sinks.ok()) return sinks.status();
+
+  // Signals arrive through a signalfd that zmq::poll watches with the socket.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  int signal_fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) return Status::IOError("cannot create a signalfd");
+
+  Server server(config, std::move(*store), std::move(*sinks), signal_fd);
+  Status s = server.Start(std::move(*rules));
+  if (s.ok()) server.Run();
+  ::close(signal_fd);
+  return s;
+}
+
+}  // namespace ember::aggregator

@@ -1,0 +1,84 @@
+#include "aggregator/aggregator_config.h"
+
+#include "common/yaml_util.h"
+
+namespace ember::aggregator {
+namespace {
+
+std::string Resolve(const std::string& config_path, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  size_t slash = config_path.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_path.substr(0, slash + 1) + path;
+}
+
+}  // namespace
+
+Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
+  Result<YAML::Node> doc = LoadYamlFile(path);
+  if (!doc.ok()) return doc.status();
+  AggregatorConfig c;
+  YamlMap top(*doc, path);
+  if (Status s = top.Check("the aggregator configuration"); !s.ok()) return s;
+  std::vector<Status> errors;
+  errors.push_back(top.GetString("listen", &c.listen));
+  errors.push_back(top.GetString("state_dir", &c.state_dir));
+  errors.push_back(top.GetString("rules_dir", &c.rules_dir));
+  errors.push_back(top.GetDurationMs("batch_interval", &c.engine.batch_interval_ms));
+  errors.push_back(top.GetDurationMs("allowed_lateness", &c.allowed_lateness_ms));
+  std::string late = "current", time = "ingestion";
+  errors.push_back(top.GetString("late", &late));
+  errors.push_back(top.GetString("time", &time));
+  errors.push_back(top.GetBool("sync", &c.sync));
+  if (top.Has("outputs")) {
+    YamlMap out(top.Get("outputs"), path);
+    if (Status s = out.Check("'outputs'"); !s.ok()) return s;
+    errors.push_back(out.GetBool("terminal", &c.outputs.terminal));
+    errors.push_back(out.GetString("terminal_color", &c.outputs.terminal_color));
+    errors.push_back(out.GetString("jsonl", &c.outputs.jsonl_path));
+    errors.push_back(out.RejectUnknownKeys());
+    if (c.outputs.terminal_color != "auto" && c.outputs.terminal_color != "always" &&
+        c.outputs.terminal_color != "never") {
+      return Status::InvalidArgument(out.Where("terminal_color") +
+                                     ": error: 'terminal_color' must be auto, always or never");
+    }
+  }
+  errors.push_back(top.RejectUnknownKeys());
+  for (const auto& s : errors) {
+    if (!s.ok()) return s;
+  }
+  if (c.engine.batch_interval_ms < 100 || c.engine.batch_interval_ms > 10'000) {
+    return Status::InvalidArgument(top.Where("batch_interval") +
+                                   ": error: 'batch_interval' must be between 100ms and 10s");
+  }
+  if (c.allowed_lateness_ms < 0) {
+    return Status::InvalidArgument(top.Where("allowed_lateness") +
+                                   ": error: 'allowed_lateness' must not be negative");
+  }
+  if (late == "current") {
+    c.engine.late = engine::LatePolicy::kCurrent;
+  } else if (late == "drop") {
+    c.engine.late = engine::LatePolicy::kDrop;
+  } else {
+    return Status::InvalidArgument(top.Where("late") + ": error: 'late' is '" + late +
+                                   "': use current or drop");
+  }
+  if (time == "ingestion") {
+    c.time = TimeSource::kIngestion;
+  } else if (time == "event") {
+    c.time = TimeSource::kEvent;
+  } else {
+    return Status::InvalidArgument(top.Where("time") + ": error: 'time' is '" + time +
+                                   "': use ingestion or event");
+  }
+  if (c.listen.rfind("tcp://", 0) != 0 && c.listen.rfind("ipc://", 0) != 0) {
+    return Status::InvalidArgument(top.Where("listen") + ": error: 'listen' ('" + c.listen +
+                                   "') must start with tcp:// or ipc://");
+  }
+  c.state_dir = Resolve(path, c.state_dir);
+  c.rules_dir = Resolve(path, c.rules_dir);
+  c.outputs.jsonl_path = Resolve(path, c.outputs.jsonl_path);
+  return c;
+}
+
+}  // namespace ember::aggregator

@@ -1,0 +1,39 @@
+// AggregatorConfig: everything ember-aggregator reads from aggregator.yaml, as plain option
+// structs with defaults. Immutable once loaded; safe to share.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace ember::aggregator {
+
+enum class TimeSource {
+  kIngestion,  // the agent's read time: batches close on the wall clock
+  kEvent,      // the time stamp parsed from the line (agent read time when it has none)
+};
+
+struct OutputOptions {
+  bool terminal = true;              // one line per alert event on stdout
+  std::string terminal_color = "auto";  // auto (tty and NO_COLOR unset), always, never
+  std::string jsonl_path;            // append alerts as JSON lines here; "" = off
+};
+
+struct AggregatorConfig {
+  std::string listen = "tcp://127.0.0.1:7450";  // ZeroMQ ROUTER endpoint
+  std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
+  std::string rules_dir = "/etc/ember/rules.d";
+  engine::EngineOptions engine;
+  int64_t allowed_lateness_ms = 2000;  // a batch closes this long after its end
+  TimeSource time = TimeSource::kIngestion;
+  bool sync = true;  // fsync each checkpoint
+  OutputOptions outputs;
+};
+
+// Loads and validates aggregator.yaml. Unknown keys are rejected; errors name file:line:col.
+// Relative paths are taken relative to the configuration file's directory.
+Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path);
+
+}  // namespace ember::aggregator

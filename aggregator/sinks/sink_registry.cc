@@ -1,0 +1,22 @@
+// The one place that turns output options into sinks.
+#include "aggregator/sinks/alert_sink.h"
+#include "aggregator/sinks/jsonl_sink.h"
+#include "aggregator/sinks/terminal_sink.h"
+
+namespace ember::aggregator {
+
+Result<std::vector<std::unique_ptr<AlertSink>>> MakeSinks(const OutputOptions& options) {
+  std::vector<std::unique_ptr<AlertSink>> sinks;
+  if (options.terminal) {
+    sinks.push_back(
+        std::make_unique<TerminalSink>(stdout, UseColor(options.terminal_color, stdout)));
+  }
+  if (!options.jsonl_path.empty()) {
+    Result<std::unique_ptr<JsonlSink>> jsonl = JsonlSink::Open(options.jsonl_path);
+    if (!jsonl.ok()) return jsonl.status();
+    sinks.push_back(std::move(*jsonl));
+  }
+  return sinks;
+}
+
+}  // namespace ember::aggregator

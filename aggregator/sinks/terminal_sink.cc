@@ -1,0 +1,81 @@
+#include "aggregator/sinks/terminal_sink.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "common/units.h"
+
+namespace ember::aggregator {
+namespace {
+
+const char* SeverityColor(rules::Severity s) {
+  switch (s) {
+    case rules::Severity::kCritical:
+      return "\x1b[1;97;41m";  // bold white on red
+    case rules::Severity::kError:
+      return "\x1b[1;31m";
+    case rules::Severity::kWarning:
+      return "\x1b[1;33m";
+    case rules::Severity::kNotice:
+      return "\x1b[1;36m";
+    default:
+      return "\x1b[2m";
+  }
+}
+
+std::string Upper(const char* s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+bool UseColor(const std::string& mode, std::FILE* out) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  return ::isatty(::fileno(out)) && (no_color == nullptr || no_color[0] == '\0');
+}
+
+std::string TerminalSink::Format(const engine::Alert& a, bool color) {
+  std::string key;
+  for (const auto& [name, value] : a.fields) {
+    if (!key.empty()) key += ' ';
+    key += name + "=" + value;
+  }
+  if (key.empty()) key = "-";
+  const std::string severity = Upper(rules::SeverityName(a.severity));
+  const bool firing = a.state == engine::AlertState::kFiring;
+  const std::string state = firing ? "FIRING" : "RESOLVED";
+  const std::string count =
+      fmt::format("{}/{}", a.count, FormatDurationMs(a.window_end_ms - a.window_start_ms));
+  const std::string time = engine::FormatIsoMs(a.window_end_ms).substr(0, 19) + "Z";
+  if (!color) {
+    return fmt::format("{}  {:<8}  {:<8}  {:<20}  {:<24}  {:>9}  {}", time, severity, state,
+                       a.rule, key, count, a.message);
+  }
+  return fmt::format("\x1b[2m{}\x1b[0m  {}{:<8}\x1b[0m  {}{:<8}\x1b[0m  \x1b[1m{:<20}\x1b[0m  "
+                     "{:<24}  {:>9}  {}",
+                     time, SeverityColor(a.severity), severity,
+                     firing ? "\x1b[1;31m" : "\x1b[32m", state, a.rule, key, count, a.message);
+}
+
+Status TerminalSink::Send(const engine::Alert& alert) {
+  std::string line = Format(alert, color_);
+  line += '\n';
+  if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
+    return Status::IOError("cannot write an alert to the terminal");
+  }
+  return Status::Ok();
+}
+
+Status TerminalSink::Flush() {
+  std::fflush(out_);
+  return Status::Ok();
+}
+
+}  // namespace ember::aggregator

@@ -1,0 +1,17 @@
+// The `ember` CLI's subcommands. Each registers its options on a CLI11 app and runs when
+// chosen; each returns the process exit status.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace ember::cli {
+
+// `ember check PATH`: validates rules; prints file:line:col: error: … and exits 1 on errors.
+void AddCheckCommand(CLI::App& app, int* exit_code);
+// `ember replay --rules DIR FILE...`: runs the engine over files in event time; prints the
+// alerts as JSON lines on stdout and a summary on stderr.
+void AddReplayCommand(CLI::App& app, int* exit_code);
+
+}  // namespace ember::cli

@@ -1,0 +1,17 @@
+// ember: the operator's command-line tool.
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember: check rules and replay logs through the ember engine."};
+  app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  ember::cli::AddCheckCommand(app, &exit_code);
+  ember::cli::AddReplayCommand(app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

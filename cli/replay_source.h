@@ -1,0 +1,47 @@
+// ReplaySource: reads one log file from start to end as engine InputLines with event times
+// parsed from the lines. Handles real files as they are: CRLF, a last line without '\n',
+// lines without a time stamp (continuations: they take the previous line's time; lines before
+// the first stamp take the first stamp), years missing from the stamps. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace ember::cli {
+
+struct ReplaySourceOptions {
+  std::string host;          // built-in host field; "" = this machine's name
+  int year = 0;              // for stamps without a year; 0 = the file's modification year
+  size_t max_line_bytes = 64 * 1024;
+  size_t chunk_bytes = 1 << 20;
+};
+
+class ReplaySource {
+ public:
+  // Errors: IOError naming the path.
+  static Result<std::unique_ptr<ReplaySource>> Open(const std::string& path,
+                                                    const ReplaySourceOptions& options);
+  ~ReplaySource();
+
+  // Calls on_line for every line, in file order. The line's views live during the call only.
+  Status ReadAll(const std::function<void(const engine::InputLine&)>& on_line);
+
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t untimed_lines() const { return untimed_lines_; }
+
+ private:
+  ReplaySource(std::string path, int fd, ReplaySourceOptions options, int64_t mtime_ms);
+  std::string path_;
+  int fd_;
+  ReplaySourceOptions options_;
+  int64_t mtime_ms_;
+  uint64_t bytes_read_ = 0;
+  uint64_t untimed_lines_ = 0;
+};
+
+}  // namespace ember::cli
