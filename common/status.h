@@ -68,6 +68,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   // OK when ok(), else the failure.
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
 

@@ -1,6 +1,7 @@
 #include "engine/rule_window.h"
 
 #include <cassert>
+#include <algorithm>
 #include <cstdio>
 
 #include "common/units.h"
@@ -54,7 +55,8 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
   if (!started_) {
     if (partials_.empty()) return;  // nothing to evaluate yet; start at the first match
     started_ = true;
-    evaluated_end_ = FloorToSlide(partials_.begin()->first);
+    // Matches may sit in open batches beyond closed_until: never start past last_end.
+    evaluated_end_ = std::min(FloorToSlide(partials_.begin()->first), last_end);
   }
   while (evaluated_end_ + slide_batches_ <= closed_until) {
     if (window_.empty() && firing_.empty()) {

@@ -1,0 +1,39 @@
+#include <catch2/catch.hpp>
+
+#include "agent/agent_config.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+
+TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config]") {
+  auto c = agent::LoadAgentConfig(std::string(EMBER_SOURCE_DIR) + "/packaging/config/agent.yaml");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->forward.endpoint == "tcp://127.0.0.1:7450");
+  CHECK_FALSE(c->tail.read_from_beginning);
+  CHECK(c->tail.max_line_bytes == 64 * 1024);
+  CHECK(c->tail.paths.size() == 3);
+}
+
+TEST_CASE("AgentConfig: errors name the file, the line and the cause", "[agent][config]") {
+  test::TempDir dir;
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"inputs:\n  paths: [/x]\n  read_from: middle\n", ":3:14: error: 'read_from'"},
+           {"inputs:\n  paths: [/x]\n  poll_interval: 5\n", ":3:18: error: 'poll_interval'"},
+           {"inputs:\n  pathz: [/x]\n", "unknown key 'pathz' (did you mean 'paths'?)"},
+           {"output: {endpoint: x}\n", "missing required key 'inputs'"},
+           {"inputs:\n  paths: [/x]\noutput:\n  endpoint: http://x\n", "must start with tcp://"},
+           {"inputs: [1, 2\n", "error:"},
+       }) {
+    std::string path = dir.Write("agent.yaml", c.yaml);
+    auto r = agent::LoadAgentConfig(path);
+    INFO(c.yaml);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find(c.expected) != std::string::npos);
+    CHECK(r.status().message().rfind(path, 0) == 0);
+  }
+}

@@ -1,0 +1,50 @@
+#include <catch2/catch.hpp>
+
+#include "aggregator/aggregator_config.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+
+TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults",
+          "[aggregator][config]") {
+  auto c = aggregator::LoadAggregatorConfig(std::string(EMBER_SOURCE_DIR) +
+                                            "/packaging/config/aggregator.yaml");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->listen == "tcp://127.0.0.1:7450");
+  CHECK(c->engine.batch_interval_ms == 1000);
+  CHECK(c->allowed_lateness_ms == 2000);
+  CHECK(c->time == aggregator::TimeSource::kIngestion);
+}
+
+TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
+          "[aggregator][config]") {
+  test::TempDir dir;
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"batch_interval: 50ms\n", ":1:17: error: 'batch_interval' must be between"},
+           {"late: sometimes\n", ":1:7: error: 'late' is 'sometimes'"},
+           {"time: wall\n", "use ingestion or event"},
+           {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},
+           {"outputs:\n  terminal_color: pink\n", ":2:19: error: 'terminal_color'"},
+       }) {
+    std::string path = dir.Write("aggregator.yaml", c.yaml);
+    auto r = aggregator::LoadAggregatorConfig(path);
+    INFO(c.yaml);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find(c.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("AggregatorConfig: relative paths are relative to the config file",
+          "[aggregator][config]") {
+  test::TempDir dir;
+  std::string path = dir.Write("etc/aggregator.yaml", "state_dir: state\nrules_dir: /abs\n");
+  auto r = aggregator::LoadAggregatorConfig(path);
+  REQUIRE(r.ok());
+  CHECK(r->state_dir == dir.Sub("etc/state"));
+  CHECK(r->rules_dir == "/abs");
+}

@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+#include "common/kv_store.h"
+#include "tests/support/temp_dir.h"
+
+using ember::KvStore;
+using ember::KvStoreOptions;
+using ember::KvWriter;
+using ember::Status;
+
+namespace {
+
+std::unique_ptr<KvStore> OpenStore(const std::string& dir, int64_t map_bytes = 1 << 20) {
+  KvStoreOptions o;
+  o.dir = dir;
+  o.databases = {"a", "b"};
+  o.initial_map_bytes = map_bytes;
+  o.sync = false;
+  auto kv = KvStore::Open(o);
+  REQUIRE(kv.ok());
+  return std::move(*kv);
+}
+
+std::map<std::string, std::string> ScanAll(const KvStore& kv, const std::string& db,
+                                           const std::string& prefix = "") {
+  std::map<std::string, std::string> out;
+  REQUIRE(kv.Scan(db, prefix, [&](std::string_view k, std::string_view v) {
+              out.emplace(k, v);
+            }).ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("KvStore: a write is all or nothing", "[common][kv_store]") {
+  ember::test::TempDir dir;
+  auto kv = OpenStore(dir.path());
+  REQUIRE(kv->Write([](KvWriter& w) { return w.Put("a", "k1", "v1"); }).ok());
+  Status failed = kv->Write([](KvWriter& w) {
+    Status s = w.Put("a", "k2", "v2");
+    if (!s.ok()) return s;
+    return Status::IOError("simulated failure after a put");
+  });
+  CHECK_FALSE(failed.ok());
+  CHECK(ScanAll(*kv, "a") == std::map<std::string, std::string>{{"k1", "v1"}});
+}
+
+TEST_CASE("KvStore: data survives reopening", "[common][kv_store]") {
+  ember::test::TempDir dir;
+  {
+    auto kv = OpenStore(dir.path());
+    REQUIRE(kv->Write([](KvWriter& w) { return w.Put("b", "x", std::string("\0\1", 2)); }).ok());
+  }
+  auto kv = OpenStore(dir.path());
+  auto v = kv->Get("b", "x");
+  REQUIRE(v.ok());
+  CHECK(*v == std::string("\0\1", 2));
+  CHECK(kv->Get("b", "missing").status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix",
+          "[common][kv_store]") {
+  ember::test::TempDir dir;
+  auto kv = OpenStore(dir.path());
+  REQUIRE(kv->Write([](KvWriter& w) {
+              for (const char* k : {"r1\0a", "r1b", "r2", "r", "r1"}) {
+                Status s = w.Put("a", k, "v");
+                if (!s.ok()) return s;
+              }
+              return Status::Ok();
+            }).ok());
+  REQUIRE(kv->Write([](KvWriter& w) { return w.DeletePrefix("a", "r1"); }).ok());
+  auto left = ScanAll(*kv, "a");
+  CHECK(left.size() == 2);
+  CHECK(left.count("r"));
+  CHECK(left.count("r2"));
+}
+
+TEST_CASE("KvStore: a full map grows instead of failing", "[common][kv_store]") {
+  ember::test::TempDir dir;
+  auto kv = OpenStore(dir.path(), 64 * 1024);  // far too small for what follows
+  const std::string value(4000, 'v');
+  for (int t = 0; t < 10; ++t) {
+    Status s = kv->Write([&](KvWriter& w) {
+      for (int i = 0; i < 100; ++i) {
+        Status e = w.Put("a", std::to_string(t) + "/" + std::to_string(i), value);
+        if (!e.ok()) return e;
+      }
+      return Status::Ok();
+    });
+    REQUIRE(s.ok());
+  }
+  CHECK(ScanAll(*kv, "a").size() == 1000);
+  CHECK(kv->map_bytes() > 64 * 1024);
+}
+
+TEST_CASE("KvStore: an unknown database name is an error, not a crash", "[common][kv_store]") {
+  ember::test::TempDir dir;
+  auto kv = OpenStore(dir.path());
+  CHECK_FALSE(kv->Write([](KvWriter& w) { return w.Put("nope", "k", "v"); }).ok());
+  CHECK_FALSE(kv->Get("nope", "k").ok());
+}

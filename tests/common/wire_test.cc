@@ -1,0 +1,121 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "common/wire.h"
+
+using namespace ember::wire;
+
+namespace {
+
+std::string SampleFrame() {
+  DataFrameBuilder b("agent-1", "web1", "/var/log/auth.log", 77, 1000, 1700000000123);
+  b.AddLine("first line");
+  b.AddLine("");
+  b.AddLine(std::string("bin\0ary\xff", 8));
+  return b.Finish(1029);
+}
+
+}  // namespace
+
+TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire]") {
+  std::string frame = SampleFrame();
+  auto f = DecodeData(frame);
+  REQUIRE(f.ok());
+  CHECK(f->agent == "agent-1");
+  CHECK(f->host == "web1");
+  CHECK(f->path == "/var/log/auth.log");
+  CHECK(f->stream_id == 77);
+  CHECK(f->start_offset == 1000);
+  CHECK(f->end_offset == 1029);
+  CHECK(f->read_time_ms == 1700000000123);
+  REQUIRE(f->lines.size() == 3);
+  CHECK(f->lines[0] == "first line");
+  CHECK(f->lines[1].empty());
+  CHECK(f->lines[2] == std::string_view("bin\0ary\xff", 8));
+  CHECK(*PeekType(frame) == FrameType::kData);
+}
+
+TEST_CASE("Wire: every truncation of a DATA frame is rejected with a message", "[common][wire]") {
+  std::string frame = SampleFrame();
+  for (size_t n = 0; n < frame.size(); ++n) {
+    auto f = DecodeData(std::string_view(frame).substr(0, n));
+    INFO("length " << n);
+    REQUIRE_FALSE(f.ok());
+    CHECK_FALSE(f.status().message().empty());
+  }
+}
+
+TEST_CASE("Wire: trailing bytes, bad magic, unknown versions and types are refused",
+          "[common][wire]") {
+  std::string frame = SampleFrame();
+  CHECK_FALSE(DecodeData(frame + "x").ok());
+  std::string bad_magic = frame;
+  bad_magic[0] = 'X';
+  CHECK(DecodeData(bad_magic).status().message().find("magic") != std::string::npos);
+  std::string future = frame;
+  future[1] = 9;
+  auto f = DecodeData(future);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.status().message().find("unsupported wire version 9") != std::string::npos);
+  std::string bad_type = frame;
+  bad_type[2] = 42;
+  CHECK_FALSE(DecodeData(bad_type).ok());
+  CHECK_FALSE(DecodeData(EncodeAck({{1, 2}})).ok());  // an ACK is not DATA
+}
+
+TEST_CASE("Wire: a line count larger than the frame can hold is refused before allocating",
+          "[common][wire]") {
+  DataFrameBuilder b("a", "h", "p", 1, 0, 0);
+  std::string frame = b.Finish(0);
+  // Patch line_count (the last 4 bytes) to 0xffffffff.
+  for (int i = 1; i <= 4; ++i) frame[frame.size() - i] = '\xff';
+  auto f = DecodeData(frame);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.status().message().find("line_count") != std::string::npos);
+}
+
+TEST_CASE("Wire: end offset before start offset is refused", "[common][wire]") {
+  DataFrameBuilder b("a", "h", "p", 1, 500, 0);
+  CHECK_FALSE(DecodeData(b.Finish(400)).ok());
+}
+
+TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") {
+  std::mt19937 rng(7);
+  std::string valid = SampleFrame();
+  for (int i = 0; i < 20000; ++i) {
+    std::string junk;
+    if (i % 2 == 0) {
+      junk = valid;  // mutate a valid frame
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
+        junk[rng() % junk.size()] = static_cast<char>(rng());
+      }
+    } else {
+      junk.resize(rng() % 80);
+      for (auto& c : junk) c = static_cast<char>(rng());
+      if (junk.size() > 2 && rng() % 2) {
+        junk[0] = static_cast<char>(kMagic);
+        junk[1] = static_cast<char>(kWireVersion);
+        junk[2] = 1;
+      }
+    }
+    auto f = DecodeData(junk);  // must not crash; under ASan, must not read out of bounds
+    if (f.ok()) {
+      size_t total = 0;
+      for (auto l : f->lines) total += l.size();
+      CHECK(total <= junk.size());
+    }
+  }
+}
+
+TEST_CASE("Wire: ACK frames round-trip and reject truncation", "[common][wire]") {
+  std::vector<AckEntry> acks = {{1, 100}, {0xffffffffffffffffULL, 0}};
+  std::string frame = EncodeAck(acks);
+  auto back = DecodeAck(frame);
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0].stream_id == 1);
+  CHECK((*back)[0].offset == 100);
+  CHECK((*back)[1].stream_id == 0xffffffffffffffffULL);
+  CHECK_FALSE(DecodeAck(frame.substr(0, frame.size() - 1)).ok());
+}

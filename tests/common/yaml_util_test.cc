@@ -1,0 +1,45 @@
+#include <catch2/catch.hpp>
+
+#include "common/yaml_util.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+
+TEST_CASE("YamlMap: errors name file, line and column", "[common][yaml]") {
+  test::TempDir dir;
+  std::string path = dir.Write("c.yaml", "a: 1\nwindow: ten\nlist: [x, y]\n");
+  auto doc = LoadYamlFile(path);
+  REQUIRE(doc.ok());
+  YamlMap m(*doc, path);
+  int64_t ms = 0;
+  Status s = m.GetDurationMs("window", &ms);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().rfind(path + ":2:9: error: 'window'", 0) == 0);
+  std::vector<std::string> list;
+  REQUIRE(m.GetStringList("list", &list).ok());
+  CHECK(list == std::vector<std::string>{"x", "y"});
+}
+
+TEST_CASE("YamlMap: an unknown key is rejected with a did-you-mean hint", "[common][yaml]") {
+  test::TempDir dir;
+  std::string path = dir.Write("c.yaml", "name: x\nwindwo: 5s\n");
+  YamlMap m(*LoadYamlFile(path), path);
+  std::string name;
+  int64_t window = 0;
+  REQUIRE(m.GetString("name", &name).ok());
+  REQUIRE(m.GetDurationMs("window", &window).ok());
+  Status s = m.RejectUnknownKeys();
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message() == path + ":2:1: error: unknown key 'windwo' (did you mean 'window'?)");
+}
+
+TEST_CASE("LoadYamlFile: malformed YAML and missing files are errors with a location",
+          "[common][yaml]") {
+  test::TempDir dir;
+  std::string path = dir.Write("bad.yaml", "rules:\n  - name: [unclosed\n");
+  auto doc = LoadYamlFile(path);
+  REQUIRE_FALSE(doc.ok());
+  CHECK(doc.status().message().rfind(path + ":", 0) == 0);
+  CHECK(doc.status().message().find("error:") != std::string::npos);
+  CHECK_FALSE(LoadYamlFile(dir.Sub("missing.yaml")).ok());
+}

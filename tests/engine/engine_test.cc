@@ -1,0 +1,124 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+using namespace ember::engine;
+
+namespace {
+
+std::shared_ptr<const rules::RuleSet> LoadRules(const test::TempDir& dir, const std::string& yaml,
+                                                int64_t batch_ms = 1000) {
+  rules::Diagnostics d;
+  rules::RuleSetOptions o;
+  o.batch_interval_ms = batch_ms;
+  auto set = rules::RuleSet::Load(dir.Write("rules.yaml", yaml), o, &d);
+  INFO((d.empty() ? "" : d[0]));
+  REQUIRE(set.ok());
+  return *set;
+}
+
+const char* kFailRule = R"(rules:
+  - name: fails
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+    every: 5s
+    when: count >= 3
+    severity: error
+    message: '{{count}} fails from {{ip}} in {{window}}'
+)";
+
+InputLine Line(std::string_view text, int64_t ms) { return InputLine{text, "h", "f", ms}; }
+
+}  // namespace
+
+TEST_CASE("Engine: a line stamped after a batch boundary goes to the next batch",
+          "[engine][batching]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, kFailRule), EngineOptions{});
+  // Three fails, the third exactly at 10.000 s: it belongs to batch 10, so the window ending
+  // at 10 s holds two and the alert comes only with the window ending at 15 s.
+  e.Ingest(Line("fail from 1.1.1.1", 8000));
+  e.Ingest(Line("fail from 1.1.1.1", 9999));
+  e.Ingest(Line("fail from 1.1.1.1", 10000));
+  std::vector<Alert> alerts;
+  e.AdvanceWatermark(10000, &alerts);
+  CHECK(alerts.empty());
+  e.AdvanceWatermark(14999, &alerts);
+  CHECK(alerts.empty());  // batch 14 not closed yet
+  e.AdvanceWatermark(15000, &alerts);
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].rule == "fails");
+  CHECK(alerts[0].count == 3);
+  CHECK(alerts[0].window_start_ms == 5000);
+  CHECK(alerts[0].window_end_ms == 15000);
+  CHECK(alerts[0].fields == std::vector<std::pair<std::string, std::string>>{{"ip", "1.1.1.1"}});
+  CHECK(alerts[0].message == "3 fails from 1.1.1.1 in 10s");
+  CHECK(alerts[0].sample == "fail from 1.1.1.1");
+  CHECK(alerts[0].severity == rules::Severity::kError);
+}
+
+TEST_CASE("Engine: late lines join the oldest open batch or are dropped, and are counted",
+          "[engine][batching]") {
+  test::TempDir dir;
+  for (LatePolicy policy : {LatePolicy::kCurrent, LatePolicy::kDrop}) {
+    EngineOptions o;
+    o.late = policy;
+    Engine e(LoadRules(dir, kFailRule), o);
+    std::vector<Alert> alerts;
+    e.AdvanceWatermark(20000, &alerts);  // batches below 20 are closed
+    for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 2.2.2.2", 3000));  // long late
+    e.AdvanceWatermark(25000, &alerts);
+    if (policy == LatePolicy::kCurrent) {
+      CHECK(e.stats().late_lines == 3);
+      REQUIRE(alerts.size() == 1);
+      CHECK(alerts[0].window_end_ms == 25000);
+    } else {
+      CHECK(e.stats().dropped_late == 3);
+      CHECK(alerts.empty());
+    }
+  }
+}
+
+TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
+          "[engine][batching]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, kFailRule), EngineOptions{});
+  for (int i = 0; i < 4; ++i) e.Ingest(Line("fail from 3.3.3.3", 100000 + i));
+  std::vector<Alert> alerts;
+  e.Finish(&alerts);
+  REQUIRE(alerts.size() == 2);
+  CHECK(alerts[0].state == AlertState::kFiring);
+  CHECK(alerts[1].state == AlertState::kResolved);
+  CHECK(alerts[0].id == alerts[1].id);
+}
+
+TEST_CASE("Engine: the same input gives the same alerts whatever the watermark steps",
+          "[engine][batching]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, kFailRule);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 200; ++i) lines.push_back("fail from 10.0.0." + std::to_string(i % 7));
+  auto run = [&](int64_t step_ms) {
+    Engine e(rules, EngineOptions{});
+    std::vector<Alert> alerts;
+    for (int i = 0; i < 200; ++i) {
+      int64_t t = 1000 + i * 337;
+      e.Ingest(Line(lines[i], t));
+      if (i % 10 == 9) e.AdvanceWatermark(t - t % step_ms, &alerts);
+    }
+    e.Finish(&alerts);
+    std::vector<std::string> ids;
+    for (const auto& a : alerts) ids.push_back(a.id + AlertStateName(a.state));
+    return ids;
+  };
+  const auto reference = run(1000);
+  CHECK_FALSE(reference.empty());
+  CHECK(run(5000) == reference);
+  CHECK(run(100000000) == reference);
+}

@@ -1,0 +1,152 @@
+// Property test: the incremental sliding window (add entering batches, subtract leaving ones,
+// prune zero keys, skip empty stretches) must equal a brute-force recount of every window,
+// and its alert events must be exactly the threshold crossings of those recounts.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/rule_window.h"
+
+using namespace ember;
+using namespace ember::engine;
+
+namespace {
+
+rules::Rule MakeRule(int64_t window_batches, int64_t slide_batches, int64_t threshold,
+                     int64_t batch_ms) {
+  rules::Rule r;
+  r.name = "prop";
+  r.by = {"k"};
+  r.window_ms = window_batches * batch_ms;
+  r.every_ms = slide_batches * batch_ms;
+  r.when.op = rules::CompareOp::kGreaterEqual;
+  r.when.threshold = threshold;
+  r.message = *rules::MessageTemplate::Parse("{{count}} for {{k}}");
+  return r;
+}
+
+struct Event {
+  int64_t batch;
+  std::string key;
+};
+
+uint64_t BruteCount(const std::vector<Event>& events, const std::string& key, int64_t start,
+                    int64_t end) {
+  uint64_t n = 0;
+  for (const auto& e : events) {
+    if (e.key == key && e.batch >= start && e.batch < end) ++n;
+  }
+  return n;
+}
+
+// (window end batch, key, state, count)
+using Transition = std::tuple<int64_t, std::string, AlertState, uint64_t>;
+
+}  // namespace
+
+TEST_CASE("RuleWindow: incremental windows equal a brute-force recount of every window",
+          "[engine][window][property]") {
+  const int64_t batch_ms = 1000;
+  const std::vector<std::string> keys = {"a", "b", "c", "d", "e"};
+  for (uint32_t seed = 1; seed <= 100; ++seed) {
+    std::mt19937 rng(seed);
+    const int64_t slide = 1 + rng() % 4;
+    const int64_t window = slide * (1 + rng() % 5);
+    const int64_t threshold = 1 + rng() % 6;
+    rules::Rule rule = MakeRule(window, slide, threshold, batch_ms);
+    RuleWindow w(rule, batch_ms);
+
+    std::vector<Event> events;
+    int64_t closed = rng() % 50;  // the first batch need not be 0
+    std::set<std::string> firing;
+    // Every match lands at or after the initial `closed`, so windows ending there are empty.
+    int64_t model_end = closed / slide * slide;
+
+    for (int step = 0; step < 80; ++step) {
+      const int n = rng() % 6;
+      for (int i = 0; i < n; ++i) {
+        int64_t batch = closed + static_cast<int64_t>(rng() % 3);  // only open batches
+        std::string key = keys[rng() % keys.size()];
+        w.Add(batch, key, "line " + std::to_string(events.size()));
+        events.push_back({batch, key});
+      }
+      closed += rng() % 10 == 0 ? static_cast<int64_t>(rng() % 40)
+                                : static_cast<int64_t>(rng() % 3);
+      std::vector<Alert> alerts;
+      w.Advance(closed, &alerts);
+
+      // The model: every window end up to `closed`, every key, counted from scratch.
+      std::vector<Transition> expected;
+      for (int64_t end = model_end + slide; end <= closed; end += slide) {
+        for (const auto& key : keys) {
+          uint64_t count = BruteCount(events, key, end - window, end);
+          bool holds = count >= static_cast<uint64_t>(threshold);
+          if (holds && !firing.count(key)) {
+            firing.insert(key);
+            expected.emplace_back(end, key, AlertState::kFiring, count);
+          } else if (!holds && firing.count(key)) {
+            firing.erase(key);
+            expected.emplace_back(end, key, AlertState::kResolved, count);
+          }
+        }
+        model_end = end;
+      }
+      std::vector<Transition> got;
+      for (const auto& a : alerts) {
+        REQUIRE(a.fields.size() == 1);
+        got.emplace_back(a.window_end_ms / batch_ms, a.fields[0].second, a.state, a.count);
+        CHECK(a.window_end_ms - a.window_start_ms == window * batch_ms);
+        CHECK(a.message == std::to_string(a.count) + " for " + a.fields[0].second);
+      }
+      INFO("seed " << seed << " step " << step << " window " << window << " slide " << slide
+                   << " threshold " << threshold);
+      REQUIRE(got == expected);
+
+      const int64_t end = closed / slide * slide;
+      for (const auto& key : keys) {
+        INFO("key " << key << " end " << end);
+        REQUIRE(w.WindowCount(key) == BruteCount(events, key, end - window, end));
+      }
+    }
+    // Memory stays bounded: only batches still inside some future window are kept.
+    CHECK(w.stored_batches() <= static_cast<size_t>(window + 3 + 40));
+  }
+}
+
+TEST_CASE("RuleWindow: a firing alert carries the first matching line of its window",
+          "[engine][window]") {
+  rules::Rule rule = MakeRule(3, 1, 2, 1000);
+  RuleWindow w(rule, 1000);
+  w.Add(10, "k1", "first");
+  w.Add(11, "k1", "second");
+  std::vector<Alert> alerts;
+  w.Advance(12, &alerts);
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].state == AlertState::kFiring);
+  CHECK(alerts[0].sample == "first");
+  CHECK(alerts[0].count == 2);
+  CHECK(alerts[0].window_start_ms == 9000);
+  CHECK(alerts[0].window_end_ms == 12000);
+  const std::string id = alerts[0].id;
+  alerts.clear();
+  w.Advance(15, &alerts);  // both matches leave the window
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].state == AlertState::kResolved);
+  CHECK(alerts[0].id == id);  // the same episode
+  CHECK(w.window_keys() == 0);
+  CHECK(w.stored_batches() == 0);
+}
+
+TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window]") {
+  rules::Rule rule = MakeRule(1, 1, 1, 1000);
+  RuleWindow w(rule, 1000);
+  w.Add(0, "k", std::string(100000, 'x'));
+  std::vector<Alert> alerts;
+  w.Advance(1, &alerts);
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].sample.size() == kMaxSampleBytes);
+}

@@ -1,0 +1,197 @@
+// End to end over real processes: a real ember-aggregator and a real ember-agent on
+// tcp://127.0.0.1, a real log file appended to by the test, alerts read from the aggregator's
+// alerts.jsonl. Every wait is bounded; every process is stopped by the test (or SIGKILLed by
+// the Process destructor when an assertion fails).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "common/kv_store.h"
+#include "common/wire.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+using namespace ember::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Cluster {
+  explicit Cluster(const std::string& rules) : port(FreeLoopbackPort()) {
+    endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+    dir.Write("rules/test.yaml", rules);
+    dir.Write("aggregator.yaml", "listen: " + endpoint + "\nstate_dir: " + dir.Sub("state") +
+                                     "\nrules_dir: " + dir.Sub("rules") +
+                                     "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
+                                     "sync: false\noutputs:\n  terminal_color: never\n  jsonl: " +
+                                     dir.Sub("alerts.jsonl") + "\n");
+    dir.Write("agent.yaml", "name: test-agent\nhost: testhost\ninputs:\n  paths: [" +
+                                dir.Sub("logs/*.log") +
+                                "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
+                                "output:\n  endpoint: " + endpoint + "\n");
+    dir.Write("logs/app.log", "");
+  }
+  // Each start logs to its own aggregator.<n>.err; returns that path.
+  std::string StartAggregator() {
+    const std::string err = dir.Sub("aggregator." + std::to_string(++starts) + ".err");
+    aggregator = std::make_unique<Process>(
+        std::vector<std::string>{EMBER_AGGREGATOR_BIN, "-c", dir.Sub("aggregator.yaml")},
+        dir.Sub("aggregator.out"), err);
+    REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
+    return err;
+  }
+  void StartAgent() {
+    agent = std::make_unique<Process>(
+        std::vector<std::string>{EMBER_AGENT_BIN, "-c", dir.Sub("agent.yaml")},
+        dir.Sub("agent.out"), dir.Sub("agent.err"));
+    REQUIRE(WaitUntil([&] { return ReadFile(dir.Sub("agent.err")).find("Tailing") !=
+                                   std::string::npos; },
+                      10s));
+  }
+  std::vector<nlohmann::json> Alerts() const {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(ReadFile(dir.Sub("alerts.jsonl")));
+    std::string line;
+    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  // Sum of all partial counts the aggregator has checkpointed, read from its LMDB as a
+  // separate reader process would.
+  uint64_t CheckpointedMatches() const {
+    KvStoreOptions o;
+    o.dir = dir.Sub("state");
+    o.databases = {"meta", "partials", "keystate", "offsets"};
+    o.read_only = true;
+    auto kv = KvStore::Open(o);
+    if (!kv.ok()) return 0;
+    uint64_t total = 0;
+    (void)(*kv)->Scan("partials", "", [&](std::string_view, std::string_view v) {
+      uint64_t n = 0;
+      for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(v[static_cast<size_t>(i)]);
+      total += n;
+    });
+    return total;
+  }
+
+  TempDir dir;
+  int starts = 0;
+  int port;
+  std::string endpoint;
+  std::unique_ptr<Process> aggregator;
+  std::unique_ptr<Process> agent;
+};
+
+const char* kFailRule = R"(rules:
+  - name: fails
+    match: 'auth fail from (?P<ip>[\d.]+)'
+    by: [ip, host]
+    window: 30s
+    every: 500ms
+    when: count >= 6
+    severity: critical
+    message: '{{count}} fails from {{ip}} on {{host}}'
+)";
+
+bool HasFiring(const std::vector<nlohmann::json>& alerts, const std::string& ip) {
+  for (const auto& a : alerts) {
+    if (a["state"] == "firing" && a["key"]["ip"] == ip) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("Pipeline: lines appended to a tailed file raise an alert at the aggregator",
+          "[integration]") {
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::string lines;
+  for (int i = 0; i < 7; ++i) lines += "sshd: auth fail from 192.0.2.7 port " + std::to_string(i) + "\r\n";
+  c.dir.Append("logs/app.log", lines + "unrelated line\n");
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.7"); }, 20s));
+  auto alerts = c.Alerts();
+  const auto& a = alerts[0];
+  CHECK(a["rule"] == "fails");
+  CHECK(a["key"]["host"] == "testhost");
+  CHECK(a["count"].get<int>() >= 6);
+  CHECK(a["severity"] == "critical");
+  CHECK(a["sample"] == "sshd: auth fail from 192.0.2.7 port 0");
+  CHECK(a["message"].get<std::string>().find("fails from 192.0.2.7 on testhost") !=
+        std::string::npos);
+  // The terminal output has the same alert, one line, no colour codes (not a tty).
+  std::string terminal = ReadFile(c.dir.Sub("aggregator.out"));
+  CHECK(terminal.find("CRITICAL  FIRING    fails") != std::string::npos);
+  CHECK(terminal.find('\x1b') == std::string::npos);
+
+  c.agent->Signal(SIGTERM);
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.agent->Wait(10s));
+  REQUIRE(c.aggregator->Wait(10s));
+  CHECK(c.agent->exit_code() == 0);
+  CHECK(c.aggregator->exit_code() == 0);
+}
+
+TEST_CASE("Pipeline: an aggregator killed with SIGKILL continues its windows after restart",
+          "[integration]") {
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::string four;
+  for (int i = 0; i < 4; ++i) four += "auth fail from 198.51.100.3\n";
+  c.dir.Append("logs/app.log", four);
+  // Wait until the four matches are in a committed checkpoint.
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() == 4; }, 20s));
+  c.aggregator->Signal(SIGKILL);
+  REQUIRE(c.aggregator->Wait(10s));
+  CHECK(c.aggregator->term_signal() == SIGKILL);
+  CHECK(c.Alerts().empty());
+
+  const std::string err = c.StartAggregator();
+  CHECK(ReadFile(err).find("Recovered") != std::string::npos);
+  c.dir.Append("logs/app.log", "auth fail from 198.51.100.3\nauth fail from 198.51.100.3\n");
+  // Only 2 matches since the restart: the alert needs the 4 recovered from the checkpoint.
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "198.51.100.3"); }, 20s));
+  CHECK(c.Alerts()[0]["count"] == 6);
+}
+
+TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregator keeps serving",
+          "[integration]") {
+  Cluster c(kFailRule);
+  const std::string err = c.StartAggregator();
+  zmq::context_t ctx(1);
+  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+  sock.set(zmq::sockopt::linger, 1000);
+  sock.connect(c.endpoint);
+  std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x01\x01\x05\x00ab",
+                                   std::string("\xeb\x09\x01", 3)};
+  for (const auto& j : junk) sock.send(zmq::buffer(j), zmq::send_flags::none);
+  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", 1, 0, 1);
+  for (int i = 0; i < 6; ++i) b.AddLine("auth fail from 203.0.113.99");
+  std::string frame = b.Finish(6 * 28);
+  sock.send(zmq::buffer(frame), zmq::send_flags::none);
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
+  std::string log = ReadFile(err);
+  CHECK(log.find("Dropped a bad frame") != std::string::npos);
+  CHECK(log.find("unsupported wire version 9") != std::string::npos);
+  // An ACK for the good frame comes back once its checkpoint is durable.
+  zmq::message_t ack;
+  sock.set(zmq::sockopt::rcvtimeo, 10000);
+  REQUIRE(sock.recv(ack));
+  auto acks = wire::DecodeAck(ack.to_string_view());
+  REQUIRE(acks.ok());
+  REQUIRE(acks->size() == 1);
+  CHECK((*acks)[0].offset == 6 * 28);
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.aggregator->Wait(10s));
+  CHECK(c.aggregator->exit_code() == 0);
+  CHECK(ReadFile(err).find("5 bad frames") != std::string::npos);
+}

@@ -1,0 +1,171 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "rules/rule_set.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+using namespace ember::rules;
+
+namespace {
+
+class Recorder final : public MatchVisitor {
+ public:
+  void OnMatch(size_t rule, std::string_view key) override {
+    hits.emplace_back(rule, std::string(key));
+  }
+  std::vector<std::pair<size_t, std::string>> hits;
+};
+
+const char* kGoodRules = R"(rules:
+  - name: ssh-bruteforce
+    match: 'Failed password for (?:invalid user )?(?P<user>\S+) from (?P<ip>[\d.]+)'
+    by: [ip]
+    window: 60s
+    every: 10s
+    when: count >= 5
+    severity: critical
+    message: '{{count}} failed logins from {{ip}} in {{window}}'
+  - name: errors
+    match: 'ERROR'
+    by: [host, file]
+    window: 30s
+    when: count > 2
+)";
+
+}  // namespace
+
+TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rules][rule_set]") {
+  test::TempDir dir;
+  dir.Write("rules/a.yaml", kGoodRules);
+  dir.Write("rules/ignored.txt", "not yaml at all: [");
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Sub("rules"), RuleSetOptions{}, &d);
+  INFO(d.size());
+  REQUIRE(set.ok());
+  REQUIRE((*set)->rules().size() == 2);
+  const Rule& r = (*set)->rules()[0];
+  CHECK(r.name == "ssh-bruteforce");
+  CHECK(r.window_ms == 60000);
+  CHECK(r.every_ms == 10000);
+  CHECK(r.when.op == CompareOp::kGreaterEqual);
+  CHECK(r.when.threshold == 5);
+  CHECK(r.severity == Severity::kCritical);
+  CHECK(r.source == dir.Sub("rules/a.yaml") + ":2:5");
+  const Rule& e = (*set)->rules()[1];
+  CHECK(e.every_ms == 1000);  // defaults to the batch interval
+  CHECK(e.severity == Severity::kWarning);
+  CHECK(e.when.Holds(3));
+  CHECK_FALSE(e.when.Holds(2));
+}
+
+TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", kGoodRules), RuleSetOptions{}, &d);
+  REQUIRE(set.ok());
+  MatchScratch scratch;
+  Recorder rec;
+  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22",
+                "web1", "/var/log/auth.log", scratch, rec);
+  REQUIRE(rec.hits.size() == 2);
+  CHECK(rec.hits[0] == std::make_pair(size_t{0}, std::string("10.1.2.3")));
+  CHECK(rec.hits[1] ==
+        std::make_pair(size_t{1}, std::string("web1") + kKeySeparator + "/var/log/auth.log"));
+  rec.hits.clear();
+  (*set)->Match("all quiet", "web1", "f", scratch, rec);
+  CHECK(rec.hits.empty());
+  CHECK(SplitKey(std::string("a") + kKeySeparator + "b") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", kGoodRules), RuleSetOptions{}, &d);
+  REQUIRE(set.ok());
+  MatchScratch scratch;
+  Recorder rec;
+  (*set)->Match("ERROR", std::string("h") + kKeySeparator + "x", "f", scratch, rec);
+  REQUIRE(rec.hits.size() == 1);
+  CHECK(SplitKey(rec.hits[0].second) == std::vector<std::string>{"h?x", "f"});
+}
+
+TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules][rule_set]") {
+  struct Case {
+    const char* what;
+    std::string yaml;
+    std::string expected;  // substring of the diagnostic
+    std::string location;  // ":line:col:" of the diagnostic
+  };
+  const std::vector<Case> cases = {
+      {"bad pattern", "rules:\n  - name: x\n    match: 'a(b'\n    window: 10s\n",
+       "invalid pattern: missing ): a(b", ":3:12:"},
+      {"unknown field", "rules:\n  - name: x\n    match: a\n    window: 10s\n    severty: info\n",
+       "unknown key 'severty' (did you mean 'severity'?)", ":5:5:"},
+      {"unknown by field",
+       "rules:\n  - name: x\n    match: '(?P<ip>\\S+)'\n    by: [ipp]\n    window: 10s\n",
+       "'ipp' is neither a named capture", ":4:9:"},
+      {"window not multiple", "rules:\n  - name: x\n    match: a\n    window: 15s\n    every: 10s\n",
+       "must be a positive multiple of 'every'", ":4:13:"},
+      {"every not multiple of batch", "rules:\n  - name: x\n    match: a\n    window: 3s\n    every: 1500ms\n",
+       "multiple of the batch interval", ":5:12:"},
+      {"duration without unit", "rules:\n  - name: x\n    match: a\n    window: 10\n",
+       "has no unit", ":4:13:"},
+      {"bad template field",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    message: '{{user}} did it'\n",
+       "template field '{{user}}'", ":5:14:"},
+      {"bad condition", "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: count < 3\n",
+       "operator '<' is not supported", ":5:11:"},
+      {"missing match", "rules:\n  - name: x\n    window: 10s\n", "missing required key 'match'",
+       ":2:5:"},
+      {"bad yaml", "rules:\n  - name: [x\n", "error:", ":"},
+      {"not a list", "rules: 5\n", "'rules' must be a list", ":1:8:"},
+      {"bad severity", "rules:\n  - name: x\n    match: a\n    window: 10s\n    severity: loud\n",
+       "unknown severity 'loud'", ":5:15:"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.what) {
+      test::TempDir dir;
+      std::string path = dir.Write("r.yaml", c.yaml);
+      Diagnostics d;
+      auto set = RuleSet::Load(path, RuleSetOptions{}, &d);
+      CHECK_FALSE(set.ok());
+      REQUIRE_FALSE(d.empty());
+      INFO(d[0]);
+      CHECK(d[0].rfind(path + c.location, 0) == 0);
+      CHECK(d[0].find(c.expected) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("RuleSet: duplicate rule names across files are refused", "[rules][rule_set]") {
+  test::TempDir dir;
+  dir.Write("d/a.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n");
+  dir.Write("d/b.yml", "rules:\n  - name: x\n    match: b\n    window: 10s\n");
+  Diagnostics d;
+  CHECK_FALSE(RuleSet::Load(dir.Sub("d"), RuleSetOptions{}, &d).ok());
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].find("rule name 'x' is used twice") != std::string::npos);
+}
+
+TEST_CASE("RuleSet: a changed definition changes the digest, a reformatted one does not",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  Diagnostics d;
+  auto a = RuleSet::Load(dir.Write("a.yaml", "rules:\n  - {name: x, match: a, window: 10s}\n"),
+                         RuleSetOptions{}, &d);
+  auto b = RuleSet::Load(
+      dir.Write("b.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n"),
+      RuleSetOptions{}, &d);
+  auto c = RuleSet::Load(dir.Write("c.yaml", "rules:\n  - {name: x, match: a, window: 20s}\n"),
+                         RuleSetOptions{}, &d);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  CHECK((*a)->rules()[0].digest == (*b)->rules()[0].digest);
+  CHECK((*a)->rules()[0].digest != (*c)->rules()[0].digest);
+}
