@@ -10,15 +10,10 @@
 
 #include "agent/forwarder.h"
 #include "agent/tail_set.h"
+#include "common/system.h"
 
 namespace ember::agent {
 namespace {
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr size_t kMaxQueuedFrames = 64;
 
@@ -46,7 +41,7 @@ class Loop {
  private:
   void Tick() {
     if (stopping_) return Stop();
-    const int64_t now = WallMs();
+    const int64_t now = WallClockMs();
     if (now - last_rescan_ms_ >= config_.tail.rescan_interval_ms) {
       tails_.Rescan(now);
       last_rescan_ms_ = now;
@@ -71,7 +66,7 @@ class Loop {
   void Stop() {
     // Hand over every line already read, so a stop loses nothing that was read.
     std::vector<std::string> frames;
-    const int64_t now = WallMs();
+    const int64_t now = WallClockMs();
     tails_.Poll(now, 4 * kMaxQueuedFrames, &frames);
     forwarder_->Enqueue(std::move(frames));
     size_t left = forwarder_->Drain(2000);

@@ -1,16 +1,9 @@
 #include "agent/agent_config.h"
 
-#include <unistd.h>
-
+#include "common/system.h"
 #include "common/yaml_util.h"
 
 namespace ember::agent {
-
-std::string LocalHostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   Result<YAML::Node> doc = LoadYamlFile(path);
@@ -78,8 +71,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   if (config.forward.endpoint.rfind("tcp://", 0) != 0 &&
       config.forward.endpoint.rfind("ipc://", 0) != 0) {
     return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint '" +
-                                   config.forward.endpoint +
-                                   "' must start with tcp:// or ipc://");
+                                   config.forward.endpoint + "' must start with tcp:// or ipc://");
   }
   return config;
 }

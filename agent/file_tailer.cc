@@ -42,7 +42,8 @@ class FramePacker {
 
   void Add(const SplitLine& line, size_t max_frame_bytes) {
     if (!builder_) Begin();
-    if (builder_->line_count() > 0 && builder_->size_bytes() + line.text.size() + 4 > max_frame_bytes) {
+    if (builder_->line_count() > 0 &&
+        builder_->size_bytes() + line.text.size() + 4 > max_frame_bytes) {
       End();
       Begin();
     }

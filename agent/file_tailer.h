@@ -49,7 +49,8 @@ class FileTailer {
   // Reads at most read_chunk_bytes and appends the frames of the lines completed to *frames.
   // A held partial line older than partial_line_timeout_ms (by `now_ms`) is sent as a line.
   // Returns the bytes read (0 at end of file).
-  Result<size_t> ReadSome(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames);
+  Result<size_t> ReadSome(const FrameContext& ctx, int64_t now_ms,
+                          std::vector<std::string>* frames);
 
   // Sends a held partial line now (the file was rotated away and read to its end).
   void FlushPartial(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames);

@@ -55,8 +55,7 @@ void Forwarder::Pump() {
       // now they are checked and logged.
       auto acks = wire::DecodeAck(in.to_string_view());
       if (!acks.ok()) {
-        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint,
-                     acks.status().message());
+        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint, acks.status().message());
       }
     }
   } catch (const zmq::error_t& e) {

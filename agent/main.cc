@@ -14,8 +14,7 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/ember/agent.yaml";
   std::string log_level = "info";
   bool check = false;
-  app.add_option("-c,--config", config_path, "Agent configuration file")
-      ->capture_default_str();
+  app.add_option("-c,--config", config_path, "Agent configuration file")->capture_default_str();
   app.add_flag("--check", check, "Validate the configuration and exit (0 if valid)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

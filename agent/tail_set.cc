@@ -87,9 +87,10 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
     if (static_cast<uint64_t>(st.st_size) < tailer->read_offset()) {
       // Truncated in place (copytruncate): what was not read yet is gone; start over.
       if (tailer->has_partial_line()) tailer->FlushPartial(context_, now_ms, frames);
-      spdlog::warn("'{}' shrank from {} to {} bytes (truncated); reading it again from the "
-                   "start.",
-                   path, tailer->read_offset(), st.st_size);
+      spdlog::warn(
+          "'{}' shrank from {} to {} bytes (truncated); reading it again from the "
+          "start.",
+          path, tailer->read_offset(), st.st_size);
       tailer->Restart();
     }
   }

@@ -12,6 +12,7 @@
 #include <zmq_addon.hpp>
 
 #include "aggregator/sinks/alert_sink.h"
+#include "common/system.h"
 #include "common/wire.h"
 #include "engine/checkpoint_store.h"
 #include "engine/engine.h"
@@ -19,19 +20,6 @@
 
 namespace ember::aggregator {
 namespace {
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int CurrentYear() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  return tm.tm_year + 1900;
-}
 
 Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& config) {
   rules::Diagnostics diagnostics;
@@ -63,16 +51,16 @@ class Server {
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
     }
-    spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.",
-                 config_.listen, engine_->rules().rules().size(), config_.state_dir);
+    spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
+                 engine_->rules().rules().size(), config_.state_dir);
     return Status::Ok();
   }
 
   void Run() {
     const int64_t batch = config_.engine.batch_interval_ms;
-    int64_t next_tick = (WallMs() / batch + 1) * batch;
+    int64_t next_tick = (WallClockMs() / batch + 1) * batch;
     while (!stopping_) {
-      const int64_t wait = std::max<int64_t>(0, next_tick - WallMs());
+      const int64_t wait = std::max<int64_t>(0, next_tick - WallClockMs());
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
       try {
@@ -82,17 +70,17 @@ class Server {
       }
       if (items[1].revents & ZMQ_POLLIN) HandleSignal();
       if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
-      if (WallMs() >= next_tick) {
+      if (WallClockMs() >= next_tick) {
         Tick();
-        next_tick = (WallMs() / batch + 1) * batch;
+        next_tick = (WallClockMs() / batch + 1) * batch;
       }
     }
     Tick();
     const engine::EngineStats& st = engine_->stats();
-    spdlog::info("Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "
-                 "resolved, {} late, {} bad frames.",
-                 st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines,
-                 bad_frames_);
+    spdlog::info(
+        "Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "
+        "resolved, {} late, {} bad frames.",
+        st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines, bad_frames_);
   }
 
  private:
@@ -101,9 +89,10 @@ class Server {
     Result<engine::Snapshot> snap = store_->Recover(*rules, config_.engine.batch_interval_ms);
     if (!snap.ok()) return snap.status().WithContext("state directory '" + config_.state_dir + "'");
     for (const auto& name : snap->reset_rules) {
-      spdlog::warn("Rule '{}' changed or was removed since the last checkpoint; its window "
-                   "state starts empty.",
-                   name);
+      spdlog::warn(
+          "Rule '{}' changed or was removed since the last checkpoint; its window "
+          "state starts empty.",
+          name);
     }
     if (!snap->empty) {
       engine->Restore(snap->closed_until, snap->partials, snap->key_states);
@@ -183,8 +172,8 @@ class Server {
       return;
     }
     const wire::DataFrame& f = *data;
-    std::string stream = std::string(f.agent) + '\0' + std::string(f.path) + '\0' +
-                         std::to_string(f.stream_id);
+    std::string stream =
+        std::string(f.agent) + '\0' + std::string(f.path) + '\0' + std::to_string(f.stream_id);
     auto mark = offsets_.find(stream);
     if (mark != offsets_.end() && f.end_offset <= mark->second) {
       ++duplicate_frames_;  // already counted before (a resend)
@@ -192,7 +181,7 @@ class Server {
     }
     engine::EventTimeParser* parser = nullptr;
     if (config_.time == TimeSource::kEvent) {
-      auto it = parsers_.try_emplace(stream, CurrentYear()).first;
+      auto it = parsers_.try_emplace(stream, CurrentYearUtc()).first;
       parser = &it->second;
     }
     for (std::string_view line : f.lines) {
@@ -208,15 +197,14 @@ class Server {
 
   void Tick() {
     std::vector<engine::Alert> alerts;
-    engine_->AdvanceWatermark(WallMs() - config_.allowed_lateness_ms, &alerts);
+    engine_->AdvanceWatermark(WallClockMs() - config_.allowed_lateness_ms, &alerts);
     for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
     uncommitted_.push_back(engine_->TakeDelta());
     auto started = std::chrono::steady_clock::now();
     Status s = store_->Commit(uncommitted_, offsets_);
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.
-      spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(),
-                    s.message());
+      spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
       return;
     }
     uncommitted_.clear();

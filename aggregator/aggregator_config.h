@@ -16,13 +16,13 @@ enum class TimeSource {
 };
 
 struct OutputOptions {
-  bool terminal = true;              // one line per alert event on stdout
+  bool terminal = true;                 // one line per alert event on stdout
   std::string terminal_color = "auto";  // auto (tty and NO_COLOR unset), always, never
-  std::string jsonl_path;            // append alerts as JSON lines here; "" = off
+  std::string jsonl_path;               // append alerts as JSON lines here; "" = off
 };
 
 struct AggregatorConfig {
-  std::string listen = "tcp://127.0.0.1:7450";  // ZeroMQ ROUTER endpoint
+  std::string listen = "tcp://127.0.0.1:7450";          // ZeroMQ ROUTER endpoint
   std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
   std::string rules_dir = "/etc/ember/rules.d";
   engine::EngineOptions engine;

@@ -11,14 +11,16 @@
 #include "rules/rule_set.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-aggregator: receives lines from ember agents, evaluates alert rules over "
-               "micro-batched windows and raises alerts."};
+  CLI::App app{
+      "ember-aggregator: receives lines from ember agents, evaluates alert rules over "
+      "micro-batched windows and raises alerts."};
   std::string config_path = "/etc/ember/aggregator.yaml";
   std::string log_level = "info";
   bool check = false;
   app.add_option("-c,--config", config_path, "Aggregator configuration file")
       ->capture_default_str();
-  app.add_flag("--check", check, "Validate the configuration and the rules, then exit (0 if valid)");
+  app.add_flag("--check", check,
+               "Validate the configuration and the rules, then exit (0 if valid)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("ember-aggregator ") + EMBER_VERSION);

@@ -14,8 +14,7 @@ void AddCheckCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("check", "Validate a rules directory or file");
   auto path = std::make_shared<std::string>();
   auto interval = std::make_shared<std::string>("1s");
-  cmd->add_option("path", *path, "Rules directory (*.yaml, *.yml) or one rules file")
-      ->required();
+  cmd->add_option("path", *path, "Rules directory (*.yaml, *.yml) or one rules file")->required();
   cmd->add_option("--batch-interval", *interval,
                   "The aggregator's batch interval; windows must be multiples of it")
       ->capture_default_str();

@@ -50,8 +50,7 @@ int RunReplay(const ReplayArgs& args) {
   if (!args.allowed_lateness.empty()) {
     Result<int64_t> l = ParseDurationMs(args.allowed_lateness);
     if (!l.ok()) {
-      std::fprintf(stderr, "ember replay: --allowed-lateness: %s\n",
-                   l.status().message().c_str());
+      std::fprintf(stderr, "ember replay: --allowed-lateness: %s\n", l.status().message().c_str());
       return 2;
     }
     lateness_ms = *l;
@@ -122,8 +121,9 @@ int RunReplay(const ReplayArgs& args) {
 
 void AddReplayCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand(
-      "replay", "Run the rules over log files at full speed in event time; print the alerts "
-                "that would have fired as JSON lines");
+      "replay",
+      "Run the rules over log files at full speed in event time; print the alerts "
+      "that would have fired as JSON lines");
   auto args = std::make_shared<ReplayArgs>();
   cmd->add_option("--rules", args->rules, "Rules directory or file")->required();
   cmd->add_option("files", args->files, "Log files to replay, in order")->required();

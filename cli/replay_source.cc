@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/line_splitter.h"
+#include "common/system.h"
 #include "engine/event_time.h"
 
 namespace ember::cli {
@@ -18,12 +19,6 @@ namespace {
 // Lines held while waiting for the first time stamp of a file; beyond this many, the file's
 // modification time stands in.
 constexpr size_t kMaxHeldLines = 10'000;
-
-std::string HostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
 
 }  // namespace
 
@@ -38,7 +33,7 @@ Result<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& path
   }
   int64_t mtime_ms = static_cast<int64_t>(st.st_mtime) * 1000;
   ReplaySourceOptions o = options;
-  if (o.host.empty()) o.host = HostName();
+  if (o.host.empty()) o.host = LocalHostName();
   if (o.year == 0) {
     std::time_t t = st.st_mtime;
     std::tm tm{};
@@ -48,8 +43,7 @@ Result<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& path
   return std::unique_ptr<ReplaySource>(new ReplaySource(path, fd, o, mtime_ms));
 }
 
-ReplaySource::ReplaySource(std::string path, int fd, ReplaySourceOptions options,
-                           int64_t mtime_ms)
+ReplaySource::ReplaySource(std::string path, int fd, ReplaySourceOptions options, int64_t mtime_ms)
     : path_(std::move(path)), fd_(fd), options_(std::move(options)), mtime_ms_(mtime_ms) {}
 
 ReplaySource::~ReplaySource() { ::close(fd_); }
@@ -99,7 +93,7 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     bytes_read_ += static_cast<uint64_t>(n);
     splitter.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), handle);
   }
-  splitter.Flush(handle);  // the file is complete: a last line without '\n' is a line
+  splitter.Flush(handle);   // the file is complete: a last line without '\n' is a line
   release_held(mtime_ms_);  // a file with no time stamp at all
   return Status::Ok();
 }

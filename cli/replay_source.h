@@ -15,8 +15,8 @@
 namespace ember::cli {
 
 struct ReplaySourceOptions {
-  std::string host;          // built-in host field; "" = this machine's name
-  int year = 0;              // for stamps without a year; 0 = the file's modification year
+  std::string host;  // built-in host field; "" = this machine's name
+  int year = 0;      // for stamps without a year; 0 = the file's modification year
   size_t max_line_bytes = 64 * 1024;
   size_t chunk_bytes = 1 << 20;
 };

@@ -15,9 +15,7 @@ Status LmdbError(const std::string& what, int rc) {
   return Status::IOError(what + ": " + mdb_strerror(rc));
 }
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 
 std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
@@ -37,7 +35,8 @@ struct KvStore::Impl {
 
   Result<MDB_dbi> Dbi(std::string_view name) const {
     auto it = dbis.find(name);
-    if (it == dbis.end()) return Status::InvalidArgument("unknown database '" + std::string(name) + "'");
+    if (it == dbis.end())
+      return Status::InvalidArgument("unknown database '" + std::string(name) + "'");
     return it->second;
   }
 };

@@ -16,11 +16,11 @@
 namespace ember {
 
 struct KvStoreOptions {
-  std::string dir;                          // created if missing; holds data.mdb and lock.mdb
-  std::vector<std::string> databases;       // named databases, created on open unless read_only
-  int64_t initial_map_bytes = 64LL << 20;   // map size; doubled on MDB_MAP_FULL
-  bool read_only = false;                   // for the `ember` CLI beside a live aggregator
-  bool sync = true;                         // fsync every commit; false only for tests/benches
+  std::string dir;                         // created if missing; holds data.mdb and lock.mdb
+  std::vector<std::string> databases;      // named databases, created on open unless read_only
+  int64_t initial_map_bytes = 64LL << 20;  // map size; doubled on MDB_MAP_FULL
+  bool read_only = false;                  // for the `ember` CLI beside a live aggregator
+  bool sync = true;                        // fsync every commit; false only for tests/benches
 };
 
 // The write side of one transaction. Valid only inside KvStore::Write's function.

@@ -56,9 +56,9 @@ class LineSplitter {
   }
 
   size_t max_line_bytes_;
-  uint64_t offset_;             // offset just past the last byte fed
-  size_t pending_bytes_ = 0;    // bytes fed since the last emitted line
-  std::string partial_;         // kept bytes of the held partial line (at most max_line_bytes_)
+  uint64_t offset_;           // offset just past the last byte fed
+  size_t pending_bytes_ = 0;  // bytes fed since the last emitted line
+  std::string partial_;       // kept bytes of the held partial line (at most max_line_bytes_)
   bool partial_truncated_ = false;
   uint64_t truncated_lines_ = 0;
 };

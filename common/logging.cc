@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,8 +20,7 @@ class SyslogPriorityFlag final : public spdlog::custom_flag_formatter {
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
     // trace, debug, info, warn, err, critical, off
-    static constexpr std::string_view kPrefix[] = {"<7>", "<7>", "<6>", "<4>",
-                                                   "<3>", "<2>", "<6>"};
+    static constexpr std::string_view kPrefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
     std::string_view p = kPrefix[static_cast<int>(msg.level)];
     dest.append(p.data(), p.data() + p.size());
   }
@@ -32,11 +31,11 @@ class SyslogPriorityFlag final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-bool StderrIsJournal() {
+bool StreamIsJournal(int fd) {
   const char* stream = std::getenv("JOURNAL_STREAM");
   if (stream == nullptr) return false;
   struct stat st;
-  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  if (fstat(fd, &st) != 0) return false;
   unsigned long long dev = 0, ino = 0;
   if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
   return st.st_dev == dev && st.st_ino == ino;
@@ -49,7 +48,7 @@ Status SetupLogging(const std::string& level) {
                                    "': use trace, debug, info, warn, error or off");
   }
   std::shared_ptr<spdlog::logger> logger;
-  if (StderrIsJournal()) {
+  if (StreamIsJournal(STDERR_FILENO)) {
     logger = spdlog::stderr_logger_mt("ember-journal");
     // sd-daemon(3) priority prefixes; journald strips them and sets PRIORITY.
     auto formatter = std::make_unique<spdlog::pattern_formatter>();

@@ -11,7 +11,8 @@ namespace ember {
 // `level` is trace, debug, info, warn, error or off. InvalidArgument for any other word.
 Status SetupLogging(const std::string& level);
 
-// True when stderr is connected to the systemd journal (JOURNAL_STREAM names its inode).
-bool StderrIsJournal();
+// True when file descriptor `fd` is connected to the systemd journal (JOURNAL_STREAM names
+// its device and inode).
+bool StreamIsJournal(int fd);
 
 }  // namespace ember

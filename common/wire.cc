@@ -84,8 +84,8 @@ Status CheckHeader(std::string_view frame, FrameType expected) {
 }  // namespace
 
 DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host,
-                                   std::string_view path, uint64_t stream_id,
-                                   uint64_t start_offset, int64_t read_time_ms) {
+                                   std::string_view path, uint64_t stream_id, uint64_t start_offset,
+                                   int64_t read_time_ms) {
   buf_.reserve(64 * 1024);
   PutHeader(buf_, FrameType::kData);
   PutStr16(buf_, agent);
@@ -123,8 +123,8 @@ Result<FrameType> PeekType(std::string_view frame) {
   uint8_t version = static_cast<uint8_t>(frame[1]);
   if (version != kWireVersion) {
     return Status::InvalidArgument("unsupported wire version " + std::to_string(version) +
-                                   " (this build speaks version " +
-                                   std::to_string(kWireVersion) + ")");
+                                   " (this build speaks version " + std::to_string(kWireVersion) +
+                                   ")");
   }
   uint8_t type = static_cast<uint8_t>(frame[2]);
   if (type != static_cast<uint8_t>(FrameType::kData) &&
@@ -137,8 +137,7 @@ Result<FrameType> PeekType(std::string_view frame) {
 Result<DataFrame> DecodeData(std::string_view frame) {
   if (frame.size() > kMaxFrameBytes) {
     return Status::InvalidArgument("frame of " + std::to_string(frame.size()) +
-                                   " bytes exceeds the limit of " +
-                                   std::to_string(kMaxFrameBytes));
+                                   " bytes exceeds the limit of " + std::to_string(kMaxFrameBytes));
   }
   Status s = CheckHeader(frame, FrameType::kData);
   if (!s.ok()) return s;
@@ -160,8 +159,8 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   // Each line needs at least its 4-byte length: a larger count cannot be honest.
   if (count > r.remaining() / 4) {
     return Status::InvalidArgument("line_count " + std::to_string(count) +
-                                   " cannot fit in the remaining " +
-                                   std::to_string(r.remaining()) + " bytes");
+                                   " cannot fit in the remaining " + std::to_string(r.remaining()) +
+                                   " bytes");
   }
   f.lines.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {

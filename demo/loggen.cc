@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "common/system.h"
 #include "common/units.h"
 
 namespace {
@@ -20,12 +21,11 @@ namespace {
 const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 const char* kUsers[] = {"root", "admin", "oracle", "test", "ubuntu", "git", "postgres", "pi"};
-const char* kPaths[] = {"/api/users", "/api/orders", "/login", "/static/app.js", "/health",
-                        "/api/search", "/api/cart", "/metrics"};
-const char* kErrors[] = {"database timeout after 5000ms on pool 'main'",
-                         "upstream 'payments' returned 502",
-                         "cannot write session: disk quota exceeded",
-                         "failed to decode request body: unexpected EOF"};
+const char* kPaths[] = {"/api/users", "/api/orders", "/login",    "/static/app.js",
+                        "/health",    "/api/search", "/api/cart", "/metrics"};
+const char* kErrors[] = {
+    "database timeout after 5000ms on pool 'main'", "upstream 'payments' returned 502",
+    "cannot write session: disk quota exceeded", "failed to decode request body: unexpected EOF"};
 
 struct Options {
   std::string output;
@@ -106,10 +106,10 @@ class Generator {
     std::time_t t = ms / 1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
-    *out += fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} api[{}]: {} {}",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, static_cast<int>(ms % 1000), o_.host, 4000 + rng_() % 8,
-                        level, msg);
+    *out +=
+        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} api[{}]: {} {}",
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    static_cast<int>(ms % 1000), o_.host, 4000 + rng_() % 8, level, msg);
   }
 
   const Options& o_;
@@ -120,12 +120,6 @@ class Generator {
   std::string burst_ip_;
   unsigned burst_error_ = 0;
 };
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -177,7 +171,7 @@ int main(int argc, char** argv) {
       const auto due = static_cast<int64_t>(elapsed * o.rate) + 1;
       buf.clear();
       for (; written < due; ++written) {
-        gen.Line(WallMs(), &buf);
+        gen.Line(ember::WallClockMs(), &buf);
         buf += '\n';
       }
       std::fwrite(buf.data(), 1, buf.size(), out);

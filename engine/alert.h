@@ -23,11 +23,11 @@ struct Alert {
   AlertState state = AlertState::kFiring;
   rules::Severity severity = rules::Severity::kWarning;
   std::vector<std::pair<std::string, std::string>> fields;  // key fields, in `by` order
-  uint64_t count = 0;              // matches in the window
-  int64_t window_start_ms = 0;     // window covers [start, end)
+  uint64_t count = 0;                                       // matches in the window
+  int64_t window_start_ms = 0;                              // window covers [start, end)
   int64_t window_end_ms = 0;
-  std::string message;             // rendered template
-  std::string sample;              // first matching line in the window (bounded)
+  std::string message;  // rendered template
+  std::string sample;   // first matching line in the window (bounded)
 };
 
 // One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).

@@ -23,14 +23,14 @@
 namespace ember {
 class KvStore;
 class KvWriter;
-}
+}  // namespace ember
 
 namespace ember::engine {
 
 struct CheckpointStoreOptions {
-  std::string dir;        // the aggregator's state directory
-  bool sync = true;       // fsync each commit (durability); false only in tests and benches
-  bool read_only = false; // for the CLI beside a running aggregator
+  std::string dir;         // the aggregator's state directory
+  bool sync = true;        // fsync each commit (durability); false only in tests and benches
+  bool read_only = false;  // for the CLI beside a running aggregator
 };
 
 struct Snapshot {

@@ -38,9 +38,9 @@ struct InputLine {
 
 struct EngineStats {
   uint64_t lines = 0;
-  uint64_t matches = 0;          // (line, rule) pairs
-  uint64_t late_lines = 0;       // moved to the oldest open batch
-  uint64_t dropped_late = 0;     // dropped under LatePolicy::kDrop
+  uint64_t matches = 0;       // (line, rule) pairs
+  uint64_t late_lines = 0;    // moved to the oldest open batch
+  uint64_t dropped_late = 0;  // dropped under LatePolicy::kDrop
   uint64_t batches_closed = 0;
   uint64_t alerts_firing = 0;
   uint64_t alerts_resolved = 0;

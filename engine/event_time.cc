@@ -6,9 +6,7 @@ namespace ember::engine {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlnum(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // A cursor that reads fixed-width fields; any mismatch makes ok() false.
 class Cursor {
@@ -183,8 +181,7 @@ int64_t TryEpoch(std::string_view s, size_t p) {
 
 }  // namespace
 
-int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second,
-                      int millis) {
+int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second, int millis) {
   // Howard Hinnant's days_from_civil.
   const int y = year - (month <= 2 ? 1 : 0);
   const int era = (y >= 0 ? y : y - 399) / 400;

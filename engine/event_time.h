@@ -33,7 +33,6 @@ class EventTimeParser {
 };
 
 // Unix milliseconds of a UTC civil time. REQUIRES: fields in range.
-int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second,
-                      int millis);
+int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second, int millis);
 
 }  // namespace ember::engine

@@ -1,7 +1,7 @@
 #include "engine/rule_window.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 #include "common/units.h"
@@ -77,9 +77,8 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
 void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   // Keys whose count changes at this end; only their condition can change.
   std::set<std::string> touched;
-  for (auto it = partials_.lower_bound(end - slide_batches_); it != partials_.end() &&
-                                                              it->first < end;
-       ++it) {
+  for (auto it = partials_.lower_bound(end - slide_batches_);
+       it != partials_.end() && it->first < end; ++it) {
     for (const auto& [key, p] : it->second) {
       window_[key] += p.count;
       touched.insert(key);
@@ -132,8 +131,8 @@ std::string RuleWindow::SampleFor(const std::string& key, int64_t end) const {
   return "";
 }
 
-Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, uint64_t count,
-                            int64_t end, const std::string& id) const {
+Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
+                            const std::string& id) const {
   Alert a;
   a.id = id;
   a.rule = rule_.name;

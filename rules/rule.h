@@ -36,15 +36,15 @@ inline constexpr const char* kFieldFile = "file";
 
 struct Rule {
   std::string name;
-  std::string source;      // "file:line" where the rule is defined
-  std::string pattern;     // RE2 syntax
+  std::string source;           // "file:line" where the rule is defined
+  std::string pattern;          // RE2 syntax
   std::vector<std::string> by;  // key fields: named captures or host/file, in key order
-  int64_t window_ms = 0;   // window length, a multiple of every_ms
-  int64_t every_ms = 0;    // slide, a multiple of the batch interval
+  int64_t window_ms = 0;        // window length, a multiple of every_ms
+  int64_t every_ms = 0;         // slide, a multiple of the batch interval
   Condition when;
   Severity severity = Severity::kWarning;
   MessageTemplate message;
-  std::string digest;      // 16 hex digits over the definition; changes when the rule does
+  std::string digest;  // 16 hex digits over the definition; changes when the rule does
 
   std::shared_ptr<const re2::RE2> regex;  // compiled `pattern`
   // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file.

@@ -16,8 +16,8 @@ namespace {
 
 const std::vector<std::string> kRuleKeys = {"name",  "match", "by",       "window",
                                             "every", "when",  "severity", "message"};
-const std::set<std::string> kTemplateBuiltins = {"count", "window", "rule", "severity",
-                                                 "window_start", "window_end"};
+const std::set<std::string> kTemplateBuiltins = {"count",    "window",       "rule",
+                                                 "severity", "window_start", "window_end"};
 
 std::string Fnv1aHex(const std::string& text) {
   uint64_t h = 1469598103934665603ULL;
@@ -35,8 +35,8 @@ Result<Condition> ParseCondition(const std::string& text) {
   char field[16] = {0}, op[4] = {0};
   long long threshold = 0;
   int consumed = 0;
-  if (std::sscanf(text.c_str(), " %15[a-z_] %3[<>=!] %lld %n", field, op, &threshold,
-                  &consumed) != 3 ||
+  if (std::sscanf(text.c_str(), " %15[a-z_] %3[<>=!] %lld %n", field, op, &threshold, &consumed) !=
+          3 ||
       static_cast<size_t>(consumed) != text.size()) {
     return Status::InvalidArgument("cannot read condition '" + text +
                                    "': expected e.g. 'count >= 5'");
@@ -60,17 +60,18 @@ Result<Condition> ParseCondition(const std::string& text) {
                                    "holds for zero matches needs an absence rule)");
   }
   if (c.threshold < 1 || (c.op == CompareOp::kGreater && c.threshold < 0)) {
-    return Status::InvalidArgument("threshold must be at least 1: a window with no match "
-                                   "has no key to alert on");
+    return Status::InvalidArgument(
+        "threshold must be at least 1: a window with no match "
+        "has no key to alert on");
   }
   return c;
 }
 
 Result<Severity> ParseSeverity(const std::string& text) {
   static const std::map<std::string, Severity> kByName = {
-      {"debug", Severity::kDebug},     {"info", Severity::kInfo},
-      {"notice", Severity::kNotice},   {"warning", Severity::kWarning},
-      {"error", Severity::kError},     {"critical", Severity::kCritical}};
+      {"debug", Severity::kDebug},   {"info", Severity::kInfo},
+      {"notice", Severity::kNotice}, {"warning", Severity::kWarning},
+      {"error", Severity::kError},   {"critical", Severity::kCritical}};
   auto it = kByName.find(text);
   if (it != kByName.end()) return it->second;
   return Status::InvalidArgument("unknown severity '" + text +
@@ -130,8 +131,9 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
           rule->by_groups.push_back(-2);
         } else {
           std::string hint = ClosestWord(field, names);
-          error_at("by", "'" + field + "' is neither a named capture of the pattern nor a "
-                         "built-in field (host, file)" +
+          error_at("by", "'" + field +
+                             "' is neither a named capture of the pattern nor a "
+                             "built-in field (host, file)" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         }
       }

@@ -94,8 +94,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
     }
   }
   if (!diagnostics->empty()) {
-    return Status::InvalidArgument(std::to_string(diagnostics->size()) +
-                                   " error(s) in rules at '" + path + "'");
+    return Status::InvalidArgument(std::to_string(diagnostics->size()) + " error(s) in rules at '" +
+                                   path + "'");
   }
   return FromRules(std::move(all));
 }
@@ -112,8 +112,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
     if (set->impl_->set->Add(rule.pattern, &error) < 0) {
       return Status::InvalidArgument(rule.source + ": error: invalid pattern: " + error);
     }
-    set->impl_->max_groups =
-        std::max(set->impl_->max_groups, static_cast<size_t>(rule.regex->NumberOfCapturingGroups()));
+    set->impl_->max_groups = std::max(set->impl_->max_groups,
+                                      static_cast<size_t>(rule.regex->NumberOfCapturingGroups()));
   }
   if (!rules.empty() && !set->impl_->set->Compile()) {
     return Status::InvalidArgument("the rules' patterns are too large to compile together");

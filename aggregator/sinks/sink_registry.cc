@@ -9,7 +9,7 @@ Result<std::vector<std::unique_ptr<AlertSink>>> MakeSinks(const OutputOptions& o
   std::vector<std::unique_ptr<AlertSink>> sinks;
   if (options.terminal) {
     sinks.push_back(
-        std::make_unique<TerminalSink>(stdout, UseColor(options.terminal_color, stdout)));
+        std::make_unique<TerminalSink>(stdout, ChooseStyle(options.terminal_color, stdout)));
   }
   if (!options.jsonl_path.empty()) {
     Result<std::unique_ptr<JsonlSink>> jsonl = JsonlSink::Open(options.jsonl_path);

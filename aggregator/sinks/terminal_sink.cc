@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/logging.h"
 #include "common/units.h"
 
 namespace ember::aggregator {
@@ -34,14 +35,16 @@ std::string Upper(const char* s) {
 
 }  // namespace
 
-bool UseColor(const std::string& mode, std::FILE* out) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
+TerminalStyle ChooseStyle(const std::string& mode, std::FILE* out) {
+  if (StreamIsJournal(::fileno(out))) return TerminalStyle::kJournal;
+  if (mode == "always") return TerminalStyle::kColor;
+  if (mode == "never") return TerminalStyle::kPlain;
   const char* no_color = std::getenv("NO_COLOR");
-  return ::isatty(::fileno(out)) && (no_color == nullptr || no_color[0] == '\0');
+  const bool color = ::isatty(::fileno(out)) && (no_color == nullptr || no_color[0] == '\0');
+  return color ? TerminalStyle::kColor : TerminalStyle::kPlain;
 }
 
-std::string TerminalSink::Format(const engine::Alert& a, bool color) {
+std::string TerminalSink::Format(const engine::Alert& a, TerminalStyle style) {
   std::string key;
   for (const auto& [name, value] : a.fields) {
     if (!key.empty()) key += ' ';
@@ -54,18 +57,22 @@ std::string TerminalSink::Format(const engine::Alert& a, bool color) {
   const std::string count =
       fmt::format("{}/{}", a.count, FormatDurationMs(a.window_end_ms - a.window_start_ms));
   const std::string time = engine::FormatIsoMs(a.window_end_ms).substr(0, 19) + "Z";
-  if (!color) {
-    return fmt::format("{}  {:<8}  {:<8}  {:<20}  {:<24}  {:>9}  {}", time, severity, state,
-                       a.rule, key, count, a.message);
+  if (style != TerminalStyle::kColor) {
+    static constexpr const char* kPriority[] = {"<7>", "<6>", "<5>", "<4>", "<3>", "<2>"};
+    return fmt::format(
+        "{}{}  {:<8}  {:<8}  {:<20}  {:<24}  {:>9}  {}",
+        style == TerminalStyle::kJournal ? kPriority[static_cast<int>(a.severity)] : "", time,
+        severity, state, a.rule, key, count, a.message);
   }
-  return fmt::format("\x1b[2m{}\x1b[0m  {}{:<8}\x1b[0m  {}{:<8}\x1b[0m  \x1b[1m{:<20}\x1b[0m  "
-                     "{:<24}  {:>9}  {}",
-                     time, SeverityColor(a.severity), severity,
-                     firing ? "\x1b[1;31m" : "\x1b[32m", state, a.rule, key, count, a.message);
+  return fmt::format(
+      "\x1b[2m{}\x1b[0m  {}{:<8}\x1b[0m  {}{:<8}\x1b[0m  \x1b[1m{:<20}\x1b[0m  "
+      "{:<24}  {:>9}  {}",
+      time, SeverityColor(a.severity), severity, firing ? "\x1b[1;31m" : "\x1b[32m", state, a.rule,
+      key, count, a.message);
 }
 
 Status TerminalSink::Send(const engine::Alert& alert) {
-  std::string line = Format(alert, color_);
+  std::string line = Format(alert, style_);
   line += '\n';
   if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
     return Status::IOError("cannot write an alert to the terminal");

@@ -9,23 +9,31 @@
 
 namespace ember::aggregator {
 
+enum class TerminalStyle {
+  kPlain,    // aligned columns
+  kColor,    // aligned columns, severity and state in colour (a terminal)
+  kJournal,  // aligned columns behind an sd-daemon(3) priority prefix, so that
+             // `journalctl -p err` selects alerts by severity
+};
+
 class TerminalSink final : public AlertSink {
  public:
   // `out` is not owned and must outlive the sink.
-  TerminalSink(std::FILE* out, bool color) : out_(out), color_(color) {}
+  TerminalSink(std::FILE* out, TerminalStyle style) : out_(out), style_(style) {}
   Status Send(const engine::Alert& alert) override;
   Status Flush() override;
 
-  // The line Send prints, without colour codes when `color` is false. No trailing newline.
-  static std::string Format(const engine::Alert& alert, bool color);
+  // The line Send prints, without a trailing newline.
+  static std::string Format(const engine::Alert& alert, TerminalStyle style);
 
  private:
   std::FILE* out_;
-  bool color_;
+  TerminalStyle style_;
 };
 
-// Whether colour should be used for `out` under `mode` (auto, always, never): auto means a
-// terminal and NO_COLOR unset (https://no-color.org).
-bool UseColor(const std::string& mode, std::FILE* out);
+// The style for `out` under colour `mode` (auto, always, never): the journal when `out` is
+// connected to it; colour when asked, or in auto mode on a terminal with NO_COLOR unset
+// (https://no-color.org).
+TerminalStyle ChooseStyle(const std::string& mode, std::FILE* out);
 
 }  // namespace ember::aggregator

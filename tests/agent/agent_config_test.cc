@@ -1,6 +1,7 @@
+#include "agent/agent_config.h"
+
 #include <catch2/catch.hpp>
 
-#include "agent/agent_config.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;

@@ -1,11 +1,12 @@
 // TailSet against real files: appends, partial lines, rename rotation, truncation, new files.
-#include <catch2/catch.hpp>
+#include "agent/tail_set.h"
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "agent/tail_set.h"
+#include <catch2/catch.hpp>
+
 #include "common/wire.h"
 #include "tests/support/temp_dir.h"
 
@@ -49,8 +50,8 @@ TEST_CASE("TailSet: appended lines arrive once, in order, across small reads", "
   dir.Write("app.log", "one\r\ntwo\n");
   h.Start();
   h.tails->Rescan(0);
-  CHECK(h.Poll(0) == std::vector<std::string>{dir.Sub("app.log") + "|one",
-                                              dir.Sub("app.log") + "|two"});
+  CHECK(h.Poll(0) ==
+        std::vector<std::string>{dir.Sub("app.log") + "|one", dir.Sub("app.log") + "|two"});
   const std::string three = "three is a much longer line than the 64-byte read chunk we use here";
   dir.Append("app.log", three + "\n");
   auto lines = h.Poll(10);
@@ -121,12 +122,11 @@ TEST_CASE("TailSet: read_from end skips old content but reads new files from the
   h.tails->Rescan(100);
   auto lines = h.Poll(100);
   std::sort(lines.begin(), lines.end());
-  CHECK(lines == std::vector<std::string>{dir.Sub("new.log") + "|first",
-                                          dir.Sub("old.log") + "|fresh"});
+  CHECK(lines ==
+        std::vector<std::string>{dir.Sub("new.log") + "|first", dir.Sub("old.log") + "|fresh"});
 }
 
-TEST_CASE("TailSet: an overlong line is truncated and the next line is intact",
-          "[agent][tail]") {
+TEST_CASE("TailSet: an overlong line is truncated and the next line is intact", "[agent][tail]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.max_line_bytes = 100;

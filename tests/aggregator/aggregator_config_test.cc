@@ -1,6 +1,7 @@
+#include "aggregator/aggregator_config.h"
+
 #include <catch2/catch.hpp>
 
-#include "aggregator/aggregator_config.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -17,8 +18,7 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->time == aggregator::TimeSource::kIngestion);
 }
 
-TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
-          "[aggregator][config]") {
+TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggregator][config]") {
   test::TempDir dir;
   struct Case {
     std::string yaml;

@@ -16,8 +16,8 @@ TEST_CASE("ember check: the shipped example rules pass", "[cli][check]") {
 TEST_CASE("ember check: a bad pattern is reported as file:line:col with RE2's message",
           "[cli][check]") {
   TempDir dir;
-  std::string good = dir.Write("rules/good.yaml",
-                               "rules:\n  - name: ok\n    match: fine\n    window: 10s\n");
+  std::string good =
+      dir.Write("rules/good.yaml", "rules:\n  - name: ok\n    match: fine\n    window: 10s\n");
   std::string bad = dir.Write("rules/bad.yaml",
                               "rules:\n"
                               "  - name: broken\n"

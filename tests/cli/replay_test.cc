@@ -1,7 +1,5 @@
 // `ember replay` on a generated log whose expected alerts are computed here, independently of
 // the engine: every sliding window is recounted from the list of events.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <ctime>
 #include <map>
@@ -10,6 +8,7 @@
 #include <sstream>
 #include <tuple>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/process.h"
@@ -111,9 +110,8 @@ TEST_CASE("ember replay: alerts equal an independent recount of every window", "
     CHECK(j["window_end_ms"].get<int64_t>() - j["window_start_ms"].get<int64_t>() == 10000);
     CHECK(j["message"] == std::to_string(j["count"].get<uint64_t>()) + " fails from " +
                               j["key"]["ip"].get<std::string>());
-    CHECK(j["sample"].get<std::string>().find("auth fail from " +
-                                              j["key"]["ip"].get<std::string>()) !=
-          std::string::npos);
+    CHECK(j["sample"].get<std::string>().find(
+              "auth fail from " + j["key"]["ip"].get<std::string>()) != std::string::npos);
     got.emplace(j["key"]["ip"], j["window_end_ms"], j["count"]);
   }
   CHECK(got == expected);
@@ -124,26 +122,26 @@ TEST_CASE("ember replay: alerts equal an independent recount of every window", "
 
 TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][replay]") {
   const std::string loghub = std::string(EMBER_SHARED_DIR) + "/loghub/";
-  for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Zookeeper_2k.log",
-                           "Apache_2k.log", "HDFS_2k.log", "Proxifier_2k.log"}) {
+  for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Zookeeper_2k.log", "Apache_2k.log",
+                           "HDFS_2k.log", "Proxifier_2k.log"}) {
     INFO(name);
     auto r = RunCommand({EMBER_CLI_BIN, "replay", "--rules",
-                         std::string(EMBER_SOURCE_DIR) + "/rules/examples", "--host", "h",
-                         "--year", "2005", loghub + name});
+                         std::string(EMBER_SOURCE_DIR) + "/rules/examples", "--host", "h", "--year",
+                         "2005", loghub + name});
     REQUIRE(r.exit_code == 0);
     // All 2,000 lines counted, including a last line without '\n'.
     CHECK(r.err.find(": 2000 lines,") != std::string::npos);
   }
 }
 
-TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count",
-          "[cli][replay]") {
+TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count", "[cli][replay]") {
   // Cross-check with a peer tool: the address with the most failures in the whole file must
   // be among the ssh-bruteforce alerts.
   const std::string file = std::string(EMBER_SHARED_DIR) + "/loghub/OpenSSH_2k.log";
-  auto grep = RunCommand({"/bin/sh", "-c",
-                          "grep -oE 'Failed password for (invalid user )?[^ ]+ from [0-9.]+' '" +
-                              file + "' | awk '{print $NF}' | sort | uniq -c | sort -rn | head -1"});
+  auto grep =
+      RunCommand({"/bin/sh", "-c",
+                  "grep -oE 'Failed password for (invalid user )?[^ ]+ from [0-9.]+' '" + file +
+                      "' | awk '{print $NF}' | sort | uniq -c | sort -rn | head -1"});
   REQUIRE(grep.exit_code == 0);
   std::istringstream top(grep.out);
   int count = 0;
@@ -151,8 +149,8 @@ TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count",
   top >> count >> ip;
   REQUIRE(count >= 5);
   auto r = RunCommand({EMBER_CLI_BIN, "replay", "--rules",
-                       std::string(EMBER_SOURCE_DIR) + "/rules/examples/ssh.yaml", "--year",
-                       "2005", file});
+                       std::string(EMBER_SOURCE_DIR) + "/rules/examples/ssh.yaml", "--year", "2005",
+                       file});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("\"ip\":\"" + ip + "\"") != std::string::npos);
 }

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "common/kv_store.h"
 
 #include <map>
 #include <string>
 
-#include "common/kv_store.h"
+#include <catch2/catch.hpp>
+
 #include "tests/support/temp_dir.h"
 
 using ember::KvStore;
@@ -27,9 +28,8 @@ std::unique_ptr<KvStore> OpenStore(const std::string& dir, int64_t map_bytes = 1
 std::map<std::string, std::string> ScanAll(const KvStore& kv, const std::string& db,
                                            const std::string& prefix = "") {
   std::map<std::string, std::string> out;
-  REQUIRE(kv.Scan(db, prefix, [&](std::string_view k, std::string_view v) {
-              out.emplace(k, v);
-            }).ok());
+  REQUIRE(
+      kv.Scan(db, prefix, [&](std::string_view k, std::string_view v) { out.emplace(k, v); }).ok());
   return out;
 }
 
@@ -61,8 +61,7 @@ TEST_CASE("KvStore: data survives reopening", "[common][kv_store]") {
   CHECK(kv->Get("b", "missing").status().code() == Status::Code::kNotFound);
 }
 
-TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix",
-          "[common][kv_store]") {
+TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix", "[common][kv_store]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path());
   REQUIRE(kv->Write([](KvWriter& w) {

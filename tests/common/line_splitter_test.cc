@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "common/line_splitter.h"
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include "common/line_splitter.h"
+#include <catch2/catch.hpp>
 
 using ember::LineSplitter;
 using ember::SplitLine;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/units.h"
+
+#include <catch2/catch.hpp>
 
 using ember::FormatDurationMs;
 using ember::ParseDurationMs;
@@ -11,9 +11,9 @@ TEST_CASE("Units: durations need a known unit and become milliseconds", "[common
     const char* text;
     int64_t ms;
   };
-  for (const Case& c : {Case{"500ms", 500}, Case{"1s", 1000}, Case{"60s", 60000},
-                        Case{"5m", 300000}, Case{"2h", 7200000}, Case{"1d", 86400000},
-                        Case{"0s", 0}}) {
+  for (const Case& c :
+       {Case{"500ms", 500}, Case{"1s", 1000}, Case{"60s", 60000}, Case{"5m", 300000},
+        Case{"2h", 7200000}, Case{"1d", 86400000}, Case{"0s", 0}}) {
     INFO(c.text);
     auto r = ParseDurationMs(c.text);
     REQUIRE(r.ok());

@@ -1,8 +1,8 @@
-#include <catch2/catch.hpp>
+#include "common/wire.h"
 
 #include <random>
 
-#include "common/wire.h"
+#include <catch2/catch.hpp>
 
 using namespace ember::wire;
 

@@ -1,6 +1,7 @@
+#include "common/yaml_util.h"
+
 #include <catch2/catch.hpp>
 
-#include "common/yaml_util.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;

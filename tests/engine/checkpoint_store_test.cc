@@ -1,14 +1,15 @@
 // The checkpoint must let a restarted aggregator continue exactly where it stopped: state
 // recovered from LMDB at any batch boundary, then fed the rest of the input, raises the same
 // alerts as an engine that never stopped.
-#include <catch2/catch.hpp>
+#include "engine/checkpoint_store.h"
 
 #include <random>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "common/kv_store.h"
-#include "engine/checkpoint_store.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -161,11 +162,13 @@ TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overw
     o.sync = false;
     auto kv = KvStore::Open(o);
     REQUIRE(kv.ok());
-    REQUIRE((*kv)->Write([](KvWriter& w) {
-                   Status s = w.Put("meta", "app", "ember-aggregator");
-                   if (s.ok()) s = w.Put("meta", "schema", "99");
-                   return s;
-                 }).ok());
+    REQUIRE((*kv)
+                ->Write([](KvWriter& w) {
+                  Status s = w.Put("meta", "app", "ember-aggregator");
+                  if (s.ok()) s = w.Put("meta", "schema", "99");
+                  return s;
+                })
+                .ok());
   }
   CheckpointStoreOptions o;
   o.dir = state;

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "engine/engine.h"
 
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include <catch2/catch.hpp>
+
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -85,8 +86,7 @@ TEST_CASE("Engine: late lines join the oldest open batch or are dropped, and are
   }
 }
 
-TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
-          "[engine][batching]") {
+TEST_CASE("Engine: Finish closes every batch and resolves every firing key", "[engine][batching]") {
   test::TempDir dir;
   Engine e(LoadRules(dir, kFailRule), EngineOptions{});
   for (int i = 0; i < 4; ++i) e.Ingest(Line("fail from 3.3.3.3", 100000 + i));

@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "engine/event_time.h"
 
 #include <ctime>
 #include <fstream>
 #include <string>
 
-#include "engine/event_time.h"
+#include <catch2/catch.hpp>
 
 using ember::engine::CivilToUnixMs;
 using ember::engine::EventTimeParser;

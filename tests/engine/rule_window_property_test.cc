@@ -1,13 +1,13 @@
 // Property test: the incremental sliding window (add entering batches, subtract leaving ones,
 // prune zero keys, skip empty stretches) must equal a brute-force recount of every window,
 // and its alert events must be exactly the threshold crossings of those recounts.
-#include <catch2/catch.hpp>
-
 #include <random>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "engine/rule_window.h"
 
@@ -74,8 +74,8 @@ TEST_CASE("RuleWindow: incremental windows equal a brute-force recount of every 
         w.Add(batch, key, "line " + std::to_string(events.size()));
         events.push_back({batch, key});
       }
-      closed += rng() % 10 == 0 ? static_cast<int64_t>(rng() % 40)
-                                : static_cast<int64_t>(rng() % 3);
+      closed +=
+          rng() % 10 == 0 ? static_cast<int64_t>(rng() % 40) : static_cast<int64_t>(rng() % 3);
       std::vector<Alert> alerts;
       w.Advance(closed, &alerts);
 

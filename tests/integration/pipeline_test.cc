@@ -2,14 +2,13 @@
 // tcp://127.0.0.1, a real log file appended to by the test, alerts read from the aggregator's
 // alerts.jsonl. Every wait is bounded; every process is stopped by the test (or SIGKILLed by
 // the Process destructor when an assertion fails).
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -36,7 +35,8 @@ struct Cluster {
     dir.Write("agent.yaml", "name: test-agent\nhost: testhost\ninputs:\n  paths: [" +
                                 dir.Sub("logs/*.log") +
                                 "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
-                                "output:\n  endpoint: " + endpoint + "\n");
+                                "output:\n  endpoint: " +
+                                endpoint + "\n");
     dir.Write("logs/app.log", "");
   }
   // Each start logs to its own aggregator.<n>.err; returns that path.
@@ -52,9 +52,8 @@ struct Cluster {
     agent = std::make_unique<Process>(
         std::vector<std::string>{EMBER_AGENT_BIN, "-c", dir.Sub("agent.yaml")},
         dir.Sub("agent.out"), dir.Sub("agent.err"));
-    REQUIRE(WaitUntil([&] { return ReadFile(dir.Sub("agent.err")).find("Tailing") !=
-                                   std::string::npos; },
-                      10s));
+    REQUIRE(WaitUntil(
+        [&] { return ReadFile(dir.Sub("agent.err")).find("Tailing") != std::string::npos; }, 10s));
   }
   std::vector<nlohmann::json> Alerts() const {
     std::vector<nlohmann::json> out;
@@ -115,7 +114,8 @@ TEST_CASE("Pipeline: lines appended to a tailed file raise an alert at the aggre
   c.StartAggregator();
   c.StartAgent();
   std::string lines;
-  for (int i = 0; i < 7; ++i) lines += "sshd: auth fail from 192.0.2.7 port " + std::to_string(i) + "\r\n";
+  for (int i = 0; i < 7; ++i)
+    lines += "sshd: auth fail from 192.0.2.7 port " + std::to_string(i) + "\r\n";
   c.dir.Append("logs/app.log", lines + "unrelated line\n");
   REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.7"); }, 20s));
   auto alerts = c.Alerts();

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "rules/message_template.h"
+
+#include <catch2/catch.hpp>
 
 using ember::rules::MessageTemplate;
 

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "rules/rule_set.h"
 
 #include <string>
 #include <vector>
 
-#include "rules/rule_set.h"
+#include <catch2/catch.hpp>
+
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -69,8 +70,8 @@ TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
   REQUIRE(set.ok());
   MatchScratch scratch;
   Recorder rec;
-  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22",
-                "web1", "/var/log/auth.log", scratch, rec);
+  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22", "web1",
+                "/var/log/auth.log", scratch, rec);
   REQUIRE(rec.hits.size() == 2);
   CHECK(rec.hits[0] == std::make_pair(size_t{0}, std::string("10.1.2.3")));
   CHECK(rec.hits[1] ==
@@ -109,9 +110,11 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
       {"unknown by field",
        "rules:\n  - name: x\n    match: '(?P<ip>\\S+)'\n    by: [ipp]\n    window: 10s\n",
        "'ipp' is neither a named capture", ":4:9:"},
-      {"window not multiple", "rules:\n  - name: x\n    match: a\n    window: 15s\n    every: 10s\n",
+      {"window not multiple",
+       "rules:\n  - name: x\n    match: a\n    window: 15s\n    every: 10s\n",
        "must be a positive multiple of 'every'", ":4:13:"},
-      {"every not multiple of batch", "rules:\n  - name: x\n    match: a\n    window: 3s\n    every: 1500ms\n",
+      {"every not multiple of batch",
+       "rules:\n  - name: x\n    match: a\n    window: 3s\n    every: 1500ms\n",
        "multiple of the batch interval", ":5:12:"},
       {"duration without unit", "rules:\n  - name: x\n    match: a\n    window: 10\n",
        "has no unit", ":4:13:"},
@@ -158,9 +161,9 @@ TEST_CASE("RuleSet: a changed definition changes the digest, a reformatted one d
   Diagnostics d;
   auto a = RuleSet::Load(dir.Write("a.yaml", "rules:\n  - {name: x, match: a, window: 10s}\n"),
                          RuleSetOptions{}, &d);
-  auto b = RuleSet::Load(
-      dir.Write("b.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n"),
-      RuleSetOptions{}, &d);
+  auto b =
+      RuleSet::Load(dir.Write("b.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n"),
+                    RuleSetOptions{}, &d);
   auto c = RuleSet::Load(dir.Write("c.yaml", "rules:\n  - {name: x, match: a, window: 20s}\n"),
                          RuleSetOptions{}, &d);
   REQUIRE(a.ok());

@@ -66,8 +66,7 @@ bool Process::Wait(std::chrono::milliseconds timeout) {
   }
 }
 
-ProcessResult RunCommand(const std::vector<std::string>& argv,
-                         std::chrono::milliseconds timeout) {
+ProcessResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   TempDir dir;
   ProcessResult result;
   {

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""ember replay throughput, with grep (and ripgrep when installed) on the same file and the
+same patterns as baselines in the same run. Median of N runs (min and max shown), printed
+as a table and written as JSON.
+
+  bench/run.sh                         # builds release, 200 MiB log, 5 runs
+  bench/replay_bench.py --bin build/release --size 1GiB --runs 5
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# 20 patterns over the generator's lines. The first is the single-rule case. Named captures
+# feed `by`; the grep/rg versions drop them (same language otherwise).
+PATTERNS = [
+    (r"\bERROR\b", []),
+    (r"sshd\[[0-9]+\]: Failed password for (?:invalid user )?(?P<user>[^ ]+) from (?P<ip>[0-9.]+)", ["ip"]),
+    (r"Accepted publickey for (?P<user>[^ ]+) from (?P<ip>[0-9.]+)", ["user"]),
+    (r"status=404", []),
+    (r"took=2[0-9][0-9]ms", []),
+    (r"upstream '(?P<svc>[a-z]+)' returned (?P<code>5[0-9][0-9])", ["svc", "code"]),
+    (r"disk quota exceeded", []),
+    (r"database timeout after (?P<ms>[0-9]+)ms", []),
+    (r"GET /api/cart/(?P<id>[0-9]+)", []),
+    (r"GET /login/", []),
+    (r"\bWARN\b", []),
+    (r"failed to decode request body", []),
+    (r"api\[400[0-3]\]: ERROR", []),
+    (r"from 203\.0\.113\.(?P<last>[0-9]+) ", ["last"]),
+    (r"port 6[0-9][0-9][0-9][0-9] ssh2", []),
+    (r"GET /metrics/[0-9]+ status=404", []),
+    (r"invalid user (?P<user>oracle|postgres|pi)", ["user"]),
+    (r"GET /api/search/[0-9]*7 ", []),
+    (r"took=1[0-9]ms", []),
+    (r"segfault|Out of memory|PANIC", []),
+]
+
+
+def to_ere(p):
+    p = re.sub(r"\(\?P<[a-z]+>", "(", p)
+    return p.replace("(?:", "(")
+
+
+def write_rules(path, n):
+    with open(path, "w") as f:
+        f.write("rules:\n")
+        for i, (pattern, by) in enumerate(PATTERNS[:n]):
+            f.write(f"  - name: r{i}\n    match: '{pattern}'\n")
+            if by:
+                f.write(f"    by: [{', '.join(by)}]\n")
+            f.write("    window: 60s\n    every: 10s\n    when: count >= 100\n")
+
+
+def timed(cmd):
+    start = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if p.returncode not in (0, 1):
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return elapsed, p
+
+
+def measure(cmd, runs):
+    times, last = [], None
+    for _ in range(runs):
+        t, last = timed(cmd)
+        times.append(t)
+    return times, last
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/release")
+    ap.add_argument("--size", default="200MiB")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--json", default="bench/results/replay.json")
+    ap.add_argument("--workdir", default=None)
+    a = ap.parse_args()
+
+    work = a.workdir or tempfile.mkdtemp(prefix="ember-bench.")
+    os.makedirs(work, exist_ok=True)
+    log = os.path.join(work, f"bench-{a.size}-{a.seed}.log")
+    if not os.path.exists(log):
+        subprocess.run([os.path.join(a.bin, "demo/ember-loggen"), "--output", log, "--bytes",
+                        a.size, "--seed", str(a.seed), "--error-rate", "0.01"], check=True)
+    size = os.path.getsize(log)
+    with open(log, "rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+    subprocess.run(["cat", log], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+
+    ember = os.path.join(a.bin, "cli/ember")
+    rows = []
+    for n in (1, 20):
+        rules = os.path.join(work, f"rules{n}.yaml")
+        write_rules(rules, n)
+        ere = "|".join(to_ere(p) for p, _ in PATTERNS[:n])
+        cases = [(f"ember replay, {n} rule{'s' if n > 1 else ''}",
+                  [ember, "replay", "--rules", rules, "--host", "bench", "--year", "2023", log]),
+                 (f"grep -cE, {n} pattern{'s' if n > 1 else ''}", ["grep", "-cE", ere, log])]
+        if shutil.which("rg"):
+            cases.append((f"rg -c, {n} pattern{'s' if n > 1 else ''}", ["rg", "-c", ere, log]))
+        results = {}
+        for name, cmd in cases:
+            times, last = measure(cmd, a.runs)
+            med = statistics.median(times)
+            row = {"case": name, "rules": n, "median_s": med, "min_s": min(times),
+                   "max_s": max(times), "lines_per_s": lines / med, "mib_per_s": size / 2**20 / med}
+            if name.startswith("ember"):
+                m = re.search(r"; (\d+) matches", last.stderr)
+                row["matches"] = int(m.group(1)) if m else None
+            else:
+                row["matches"] = int(last.stdout.strip() or 0)
+            results[name] = row
+            rows.append(row)
+        base = results[cases[1][0]]["median_s"]
+        for name, _ in cases:
+            results[name]["time_vs_grep"] = results[name]["median_s"] / base
+
+    print(f"\nember replay throughput: {size / 2**20:.0f} MiB, {lines:,} lines (ember-loggen seed "
+          f"{a.seed}, 1% ERROR), median of {a.runs} runs, page cache warm")
+    print(f"machine: {machine()}\n")
+    hdr = f"| {'case':<26} | {'median s':>8} | {'min s':>6} | {'max s':>6} | {'lines/s':>11} | {'MiB/s':>7} | {'time vs grep':>12} | {'matches':>9} |"
+    print(hdr)
+    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+    for r in rows:
+        print(f"| {r['case']:<26} | {r['median_s']:>8.3f} | {r['min_s']:>6.3f} | {r['max_s']:>6.3f} | "
+              f"{r['lines_per_s']:>11,.0f} | {r['mib_per_s']:>7.1f} | {r['time_vs_grep']:>11.2f}x | "
+              f"{r['matches'] if r['matches'] is not None else '?':>9} |")
+    print("\nmatches: ember counts (line, rule) pairs; grep/rg count matching lines. With one rule "
+          "the two must be equal.")
+    one = [r for r in rows if r["rules"] == 1]
+    if one[0]["matches"] != one[1]["matches"]:
+        print(f"WARNING: 1-rule match counts differ: ember {one[0]['matches']} vs grep {one[1]['matches']}")
+    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump({"machine": machine(), "bytes": size, "lines": lines, "runs": a.runs, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

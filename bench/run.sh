@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One command for the benchmarks: installs dependencies, builds the release preset, runs
+# bench/replay_bench.py (args pass through, e.g. --size 1GiB --runs 5).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bash "$repo/.ci/install-deps"
+cmake --preset release -S "$repo" >/dev/null
+cmake --build "$repo/build/release" -j"$(nproc)" --target ember ember-loggen
+cd "$repo"
+exec python3 bench/replay_bench.py --bin build/release "$@"
