@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/forwarder.h"
+#include "agent/offset_store.h"
 #include "agent/tail_set.h"
 #include "common/system.h"
 
@@ -19,11 +21,15 @@ constexpr size_t kMaxQueuedFrames = 64;
 
 class Loop {
  public:
-  Loop(const AgentConfig& config, std::unique_ptr<Forwarder> forwarder)
+  Loop(const AgentConfig& config, std::unique_ptr<Forwarder> forwarder,
+       std::unique_ptr<OffsetStore> store)
       : config_(config),
         forwarder_(std::move(forwarder)),
-        tails_(config.tail, FrameContext{config.name, config.host,
-                                         static_cast<size_t>(config.forward.max_frame_bytes)}),
+        store_(std::move(store)),
+        tails_(config.tail,
+               FrameContext{config.name, config.host,
+                            static_cast<size_t>(config.forward.max_frame_bytes)},
+               *store_),
         timer_(io_),
         signals_(io_, SIGINT, SIGTERM) {}
 
@@ -46,15 +52,20 @@ class Loop {
       tails_.Rescan(now);
       last_rescan_ms_ = now;
     }
+    // New streams must be on disk before their first frame leaves: a crash in between would
+    // otherwise send the same lines again under a new stream id.
+    FlushStore();
     bool more = false;
     if (forwarder_->queued() < kMaxQueuedFrames) {
       std::vector<std::string> frames;
       const size_t room = kMaxQueuedFrames - forwarder_->queued();
       tails_.Poll(now, room, &frames);
       more = frames.size() >= room;  // a file still has data: come back at once
+      FlushStore();
       forwarder_->Enqueue(std::move(frames));
     }
-    forwarder_->Pump();
+    PumpAndDispatch(now);
+    tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     const auto wait = more ? std::chrono::milliseconds(0)
                       : forwarder_->queued() > 0
                           ? std::chrono::milliseconds(20)
@@ -63,21 +74,53 @@ class Loop {
     timer_.async_wait([this](const boost::system::error_code&) { Tick(); });
   }
 
+  void PumpAndDispatch(int64_t now) {
+    std::vector<Forwarder::Control> control;
+    forwarder_->Pump(&control);
+    for (const auto& c : control) {
+      if (c.type == wire::FrameType::kAck) {
+        tails_.OnAck(c.stream_id, c.offset, now);
+      } else {
+        tails_.OnNack(c.stream_id, c.offset, now);
+      }
+    }
+    if (!control.empty()) FlushStore();
+  }
+
+  void FlushStore() {
+    if (Status s = store_->Flush(); !s.ok()) {
+      spdlog::error("Cannot save acknowledged offsets: {}", s.message());
+    }
+  }
+
   void Stop() {
-    // Hand over every line already read, so a stop loses nothing that was read.
+    // Hand over what was read and wait (bounded) for its acknowledgement, so a stop followed
+    // by a start neither loses nor repeats a line.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.forward.stop_timeout_ms);
     std::vector<std::string> frames;
-    const int64_t now = WallClockMs();
-    tails_.Poll(now, 4 * kMaxQueuedFrames, &frames);
+    tails_.Poll(WallClockMs(), 4 * kMaxQueuedFrames, &frames);
+    FlushStore();
     forwarder_->Enqueue(std::move(frames));
-    size_t left = forwarder_->Drain(2000);
+    while (std::chrono::steady_clock::now() < deadline &&
+           (forwarder_->queued() > 0 || !tails_.AllAcked())) {
+      PumpAndDispatch(WallClockMs());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FlushStore();
+    forwarder_->SetLinger(0);
     TailCounters c = tails_.counters();
-    spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {} frames not handed over.",
-                 c.lines, c.bytes, forwarder_->frames_sent(), left);
+    spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
+                 forwarder_->frames_sent(),
+                 tails_.AllAcked() ? "all acknowledged"
+                                   : "some not acknowledged yet (they are sent again at the "
+                                     "next start)");
     signals_.cancel();
   }
 
   const AgentConfig& config_;
   std::unique_ptr<Forwarder> forwarder_;
+  std::unique_ptr<OffsetStore> store_;
   TailSet tails_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
@@ -89,10 +132,12 @@ class Loop {
 }  // namespace
 
 Status RunAgent(const AgentConfig& config) {
+  Result<std::unique_ptr<OffsetStore>> store = OffsetStore::Open(config.state_dir);
+  if (!store.ok()) return store.status();
   Result<std::unique_ptr<Forwarder>> forwarder = Forwarder::Connect(config.forward);
   if (!forwarder.ok()) return forwarder.status();
   spdlog::info("ember-agent '{}' sending to '{}'.", config.name, config.forward.endpoint);
-  Loop loop(config, std::move(*forwarder));
+  Loop loop(config, std::move(*forwarder), std::move(*store));
   loop.Run();
   return Status::Ok();
 }

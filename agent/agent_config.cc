@@ -15,6 +15,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   std::vector<Status> errors;
   errors.push_back(top.GetString("name", &config.name));
   errors.push_back(top.GetString("host", &config.host));
+  errors.push_back(top.GetString("state_dir", &config.state_dir));
 
   YamlMap inputs(top.Get("inputs"), path);
   if (!top.Has("inputs")) {
@@ -38,6 +39,8 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     if (Status s = output.Check("'output'"); !s.ok()) return s;
     errors.push_back(output.GetString("endpoint", &config.forward.endpoint));
     errors.push_back(output.GetSizeBytes("max_frame_bytes", &config.forward.max_frame_bytes));
+    errors.push_back(output.GetDurationMs("ack_timeout", &config.forward.ack_timeout_ms));
+    errors.push_back(output.GetDurationMs("stop_timeout", &config.forward.stop_timeout_ms));
     errors.push_back(output.RejectUnknownKeys());
   }
   errors.push_back(top.RejectUnknownKeys());
@@ -72,6 +75,14 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
       config.forward.endpoint.rfind("ipc://", 0) != 0) {
     return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint '" +
                                    config.forward.endpoint + "' must start with tcp:// or ipc://");
+  }
+  if (config.forward.ack_timeout_ms < 1000) {
+    return Status::InvalidArgument(output.Where("ack_timeout") +
+                                   ": error: 'ack_timeout' must be at least 1s");
+  }
+  if (!config.state_dir.empty() && config.state_dir[0] != '/') {
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) config.state_dir = path.substr(0, slash + 1) + config.state_dir;
   }
   return config;
 }

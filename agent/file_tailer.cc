@@ -8,6 +8,8 @@
 #include <cstring>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 #include "common/wire.h"
 
 namespace ember::agent {
@@ -15,17 +17,6 @@ namespace {
 
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " '" + path + "': " + std::strerror(errno));
-}
-
-uint64_t StreamId(const FileIdentity& id, uint64_t generation) {
-  uint64_t h = 1469598103934665603ULL;
-  for (uint64_t v : {static_cast<uint64_t>(id.dev), static_cast<uint64_t>(id.ino), generation}) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= (v >> (8 * i)) & 0xff;
-      h *= 1099511628211ULL;
-    }
-  }
-  return h;
 }
 
 // Packs lines into frames no larger than max_frame_bytes.
@@ -76,8 +67,13 @@ class FramePacker {
 
 }  // namespace
 
+// A NACK for the offset just gone back to, arriving this soon after, echoes frames that were
+// already on their way; it is not a new loss.
+constexpr int64_t kNackEchoMs = 2000;
+
 Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bool from_end,
-                                                     const TailOptions& options) {
+                                                     const TailOptions& options,
+                                                     OffsetStore& store) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return Errno("cannot open", path);
   struct stat st;
@@ -90,28 +86,103 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bo
     ::close(fd);
     return Status::InvalidArgument("'" + path + "' is not a regular file");
   }
-  uint64_t offset = from_end ? static_cast<uint64_t>(st.st_size) : 0;
-  return std::unique_ptr<FileTailer>(
-      new FileTailer(path, fd, FileIdentity{st.st_dev, st.st_ino}, offset, options));
+  std::unique_ptr<FileTailer> tailer(
+      new FileTailer(path, fd, FileIdentity{st.st_dev, st.st_ino}, options, store));
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (const StreamRecord* r = store.FindByInode(st.st_dev, st.st_ino)) {
+    uint64_t n = 0;
+    const uint64_t fp = FingerprintFile(fd, r->fingerprint_bytes, &n);
+    if (n == r->fingerprint_bytes && fp == r->fingerprint && size >= r->acked_offset) {
+      tailer->stream_id_ = r->stream_id;
+      tailer->acked_offset_ = r->acked_offset;
+      tailer->read_offset_ = r->acked_offset;
+      tailer->splitter_ = LineSplitter(static_cast<size_t>(options.max_line_bytes), r->acked_offset);
+      return tailer;
+    }
+    spdlog::info("'{}' is not the file last read under its inode (replaced or truncated); "
+                 "reading it as a new file.",
+                 path);
+    tailer->NewStream(0);
+    return tailer;
+  }
+  tailer->NewStream(from_end ? size : 0);
+  return tailer;
 }
 
-FileTailer::FileTailer(std::string path, int fd, FileIdentity id, uint64_t offset,
-                       const TailOptions& options)
+FileTailer::FileTailer(std::string path, int fd, FileIdentity id, const TailOptions& options,
+                       OffsetStore& store)
     : path_(std::move(path)),
       fd_(fd),
       identity_(id),
       options_(options),
-      read_offset_(offset),
-      splitter_(static_cast<size_t>(options.max_line_bytes), offset) {
-  NewStream(offset);
-}
+      store_(store),
+      splitter_(static_cast<size_t>(options.max_line_bytes), 0) {}
 
 FileTailer::~FileTailer() { ::close(fd_); }
 
 void FileTailer::NewStream(uint64_t offset) {
-  stream_id_ = StreamId(identity_, generation_++);
+  stream_id_ = NewStreamId();
   read_offset_ = offset;
+  acked_offset_ = offset;  // nothing before `offset` is to be sent
+  at_eof_ = false;
   splitter_ = LineSplitter(static_cast<size_t>(options_.max_line_bytes), offset);
+  StreamRecord r;
+  r.stream_id = stream_id_;
+  r.path = path_;
+  r.dev = identity_.dev;
+  r.ino = identity_.ino;
+  r.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &r.fingerprint_bytes);
+  r.acked_offset = offset;
+  store_.Put(r);
+}
+
+void FileTailer::Rewind(uint64_t offset, int64_t now_ms) {
+  ++counters_.rewinds;
+  read_offset_ = offset;
+  at_eof_ = false;
+  splitter_ = LineSplitter(static_cast<size_t>(options_.max_line_bytes), offset);
+  rewound_to_ = offset;
+  rewound_at_ms_ = now_ms;
+  last_ack_progress_ms_ = now_ms;
+  ack_clock_started_ = true;
+}
+
+void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
+  if (offset <= acked_offset_) return;
+  acked_offset_ = offset;
+  last_ack_progress_ms_ = now_ms;
+  store_.Ack(stream_id_, offset);
+  const StreamRecord* r = store_.Find(stream_id_);
+  if (r != nullptr && r->fingerprint_bytes < kFingerprintBytes) {
+    // The file was shorter than a fingerprint when first seen: identify it by more bytes now.
+    StreamRecord updated = *r;
+    updated.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &updated.fingerprint_bytes);
+    store_.Put(updated);
+  }
+}
+
+void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
+  if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return;
+  if (offset < acked_offset_ || offset > read_offset_) {
+    spdlog::warn("Ignored a resend request for '{}' from byte {}: outside the {}..{} not yet "
+                 "acknowledged.",
+                 path_, offset, acked_offset_, read_offset_);
+    return;
+  }
+  spdlog::info("The aggregator asks for '{}' again from byte {}; resending.", path_, offset);
+  Rewind(offset, now_ms);
+}
+
+void FileTailer::CheckAckTimeout(int64_t now_ms, int64_t timeout_ms) {
+  if (sent_offset() <= acked_offset_ || !ack_clock_started_) {
+    ack_clock_started_ = true;
+    last_ack_progress_ms_ = now_ms;
+    return;
+  }
+  if (now_ms - last_ack_progress_ms_ < timeout_ms) return;
+  spdlog::info("No acknowledgement for '{}' in {} ms; resending from byte {}.", path_,
+               timeout_ms, acked_offset_);
+  Rewind(acked_offset_, now_ms);
 }
 
 void FileTailer::Restart() {
@@ -138,8 +209,12 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
     read_offset_ += static_cast<uint64_t>(n);
     counters_.bytes += static_cast<uint64_t>(n);
     last_data_ms_ = now_ms;
+    at_eof_ = false;
     splitter_.Feed(std::string_view(buffer_.data(), static_cast<size_t>(n)), on_line);
-  } else if (splitter_.pending_bytes() > 0 &&
+  } else if (n == 0) {
+    at_eof_ = true;
+  }
+  if (n == 0 && splitter_.pending_bytes() > 0 &&
              now_ms - last_data_ms_ >= options_.partial_line_timeout_ms) {
     splitter_.Flush(on_line);  // the writer left a last line without '\n'
   }

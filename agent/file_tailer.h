@@ -1,16 +1,20 @@
-// FileTailer: reads one open file from an offset and packs its complete lines into wire DATA
-// frames. The file stays open, so a renamed or deleted file is read to its end. Not
-// thread-safe; owned by the TailSet.
+// FileTailer: reads one open file (one stream) from an offset and packs its complete lines
+// into wire DATA frames. The file stays open, so a renamed or deleted file is read to its end.
+// It tracks what the aggregator acknowledged: on a NACK or when acknowledgements stop coming
+// it goes back and reads again from there (go-back-N), and it resumes at the acknowledged
+// offset after a restart. Not thread-safe; owned by the TailSet.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/agent_config.h"
+#include "agent/offset_store.h"
 #include "common/line_splitter.h"
 #include "common/status.h"
 
@@ -34,14 +38,21 @@ struct TailCounters {
   uint64_t bytes = 0;
   uint64_t truncated_lines = 0;
   uint64_t truncations = 0;  // files found shorter than the offset read (copytruncate)
+  uint64_t rewinds = 0;      // go-back-N: NACKs honoured and acknowledgement timeouts
 };
+
+// Bytes of a file's start that identify it beside its device and inode.
+inline constexpr uint64_t kFingerprintBytes = 1024;
 
 class FileTailer {
  public:
-  // Opens `path`; reading starts at byte 0, or at the current end when `from_end`.
-  // Errors: IOError naming the path and errno's text.
+  // Opens `path`. A file the store knows (same device, inode and fingerprint, not shorter
+  // than the acknowledged offset) resumes at its acknowledged offset as the same stream;
+  // any other file is a new stream read from byte 0, or from its end when `from_end`.
+  // `store` must outlive the tailer. Errors: IOError naming the path and errno's text.
   static Result<std::unique_ptr<FileTailer>> Open(const std::string& path, bool from_end,
-                                                  const TailOptions& options);
+                                                  const TailOptions& options,
+                                                  OffsetStore& store);
   ~FileTailer();
   FileTailer(const FileTailer&) = delete;
   FileTailer& operator=(const FileTailer&) = delete;
@@ -58,25 +69,48 @@ class FileTailer {
   // Starts over at byte 0 as a new stream (the file was truncated in place).
   void Restart();
 
+  // The aggregator holds everything below `offset` durably.
+  void OnAck(uint64_t offset, int64_t now_ms);
+  // The aggregator wants the stream again from `offset` (its high-water mark). A NACK for the
+  // offset this tailer just went back to is a late echo of frames sent before, and ignored.
+  void OnNack(uint64_t offset, int64_t now_ms);
+  // Goes back to the acknowledged offset if data was sent but nothing was acknowledged for
+  // `timeout_ms` (frames lost with a dead aggregator).
+  void CheckAckTimeout(int64_t now_ms, int64_t timeout_ms);
+  // Read to the end of the file so far, nothing held back, everything acknowledged.
+  bool FullyAcked() const {
+    return at_eof_ && splitter_.pending_bytes() == 0 && acked_offset_ == read_offset_;
+  }
+
   const std::string& path() const { return path_; }
   const FileIdentity& identity() const { return identity_; }
   uint64_t stream_id() const { return stream_id_; }
   uint64_t read_offset() const { return read_offset_; }  // bytes consumed from the file
+  uint64_t sent_offset() const { return splitter_.committed_offset(); }  // bytes in frames
+  uint64_t acked_offset() const { return acked_offset_; }
   bool has_partial_line() const { return splitter_.pending_bytes() > 0; }
   const TailCounters& counters() const { return counters_; }
 
  private:
-  FileTailer(std::string path, int fd, FileIdentity id, uint64_t offset,
-             const TailOptions& options);
+  FileTailer(std::string path, int fd, FileIdentity id, const TailOptions& options,
+             OffsetStore& store);
+  // Becomes a new stream starting at `offset`, recorded in the store.
   void NewStream(uint64_t offset);
+  void Rewind(uint64_t offset, int64_t now_ms);
 
   std::string path_;
   int fd_;
   FileIdentity identity_;
   const TailOptions& options_;
-  uint64_t read_offset_;
-  uint64_t generation_ = 0;
+  OffsetStore& store_;
+  uint64_t read_offset_ = 0;
+  uint64_t acked_offset_ = 0;
   uint64_t stream_id_ = 0;
+  bool at_eof_ = false;
+  int64_t last_ack_progress_ms_ = 0;  // last ACK progress (or when waiting began)
+  bool ack_clock_started_ = false;
+  std::optional<uint64_t> rewound_to_;
+  int64_t rewound_at_ms_ = 0;
   LineSplitter splitter_;
   std::string buffer_;
   int64_t last_data_ms_ = 0;

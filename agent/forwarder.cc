@@ -1,8 +1,5 @@
 #include "agent/forwarder.h"
 
-#include <chrono>
-#include <thread>
-
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -41,7 +38,7 @@ void Forwarder::Enqueue(std::vector<std::string>&& frames) {
   frames.clear();
 }
 
-void Forwarder::Pump() {
+void Forwarder::Pump(std::vector<Control>* control) {
   try {
     while (!queue_.empty()) {
       zmq::message_t msg(queue_.front().data(), queue_.front().size());
@@ -51,29 +48,22 @@ void Forwarder::Pump() {
     }
     zmq::message_t in;
     while (impl_->socket.recv(in, zmq::recv_flags::dontwait)) {
-      // ACK frames: durable offsets. Persisting them is the delivery work of issue #4; for
-      // now they are checked and logged.
-      auto acks = wire::DecodeAck(in.to_string_view());
-      if (!acks.ok()) {
-        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint, acks.status().message());
+      wire::FrameType type = wire::FrameType::kAck;
+      auto entries = wire::DecodeOffsets(in.to_string_view(), &type);
+      if (!entries.ok()) {
+        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint,
+                     entries.status().message());
+        continue;
       }
+      for (const auto& e : *entries) control->push_back(Control{type, e.stream_id, e.offset});
     }
   } catch (const zmq::error_t& e) {
     spdlog::error("ZeroMQ error on '{}': {}", impl_->endpoint, e.what());
   }
 }
 
-size_t Forwarder::Drain(int64_t timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!queue_.empty() && std::chrono::steady_clock::now() < deadline) {
-    Pump();
-    if (!queue_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  // Give ZeroMQ's I/O thread the rest of the time to put accepted frames on the wire.
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  impl_->socket.set(zmq::sockopt::linger, static_cast<int>(std::max<int64_t>(left.count(), 0)));
-  return queue_.size();
+void Forwarder::SetLinger(int64_t linger_ms) {
+  impl_->socket.set(zmq::sockopt::linger, static_cast<int>(linger_ms));
 }
 
 }  // namespace ember::agent

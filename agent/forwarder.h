@@ -12,6 +12,7 @@
 
 #include "agent/agent_config.h"
 #include "common/status.h"
+#include "common/wire.h"
 
 namespace ember::agent {
 
@@ -22,15 +23,22 @@ class Forwarder {
   static Result<std::unique_ptr<Forwarder>> Connect(const ForwarderOptions& options);
   ~Forwarder();
 
+  // An ACK or NACK from the aggregator.
+  struct Control {
+    wire::FrameType type;
+    uint64_t stream_id;
+    uint64_t offset;
+  };
+
   void Enqueue(std::vector<std::string>&& frames);
-  // Hands queued frames to ZeroMQ while it accepts them; drains incoming ACK frames.
-  void Pump();
+  // Hands queued frames to ZeroMQ while it accepts them; appends the ACKs and NACKs that
+  // arrived to *control.
+  void Pump(std::vector<Control>* control);
   // Frames waiting for ZeroMQ to accept them.
   size_t queued() const { return queue_.size(); }
   uint64_t frames_sent() const { return frames_sent_; }
-  // Tries for up to `timeout_ms` to hand over every queued frame and let ZeroMQ deliver it
-  // (shutdown). Returns the frames that could not be handed over.
-  size_t Drain(int64_t timeout_ms);
+  // Lets ZeroMQ try for up to `linger_ms` to deliver what it accepted when the socket closes.
+  void SetLinger(int64_t linger_ms);
 
  private:
   struct Impl;

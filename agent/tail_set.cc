@@ -16,12 +16,46 @@ void AddCounters(TailCounters& into, const TailCounters& c) {
   into.bytes += c.bytes;
   into.truncated_lines += c.truncated_lines;
   into.truncations += c.truncations;
+  into.rewinds += c.rewinds;
 }
 
 }  // namespace
 
-TailSet::TailSet(const TailOptions& options, FrameContext context)
-    : options_(options), context_(std::move(context)) {}
+TailSet::TailSet(const TailOptions& options, FrameContext context, OffsetStore& store)
+    : options_(options), context_(std::move(context)), store_(store) {}
+
+FileTailer* TailSet::FindStream(uint64_t stream_id) {
+  for (auto& [path, t] : active_) {
+    if (t->stream_id() == stream_id) return t.get();
+  }
+  for (auto& d : draining_) {
+    if (d.tailer->stream_id() == stream_id) return d.tailer.get();
+  }
+  return nullptr;
+}
+
+void TailSet::OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
+  if (FileTailer* t = FindStream(stream_id)) t->OnAck(offset, now_ms);
+}
+
+void TailSet::OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
+  if (FileTailer* t = FindStream(stream_id)) t->OnNack(offset, now_ms);
+}
+
+void TailSet::CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms) {
+  for (auto& [path, t] : active_) t->CheckAckTimeout(now_ms, timeout_ms);
+  for (auto& d : draining_) d.tailer->CheckAckTimeout(now_ms, timeout_ms);
+}
+
+bool TailSet::AllAcked() const {
+  for (const auto& [path, t] : active_) {
+    if (t->sent_offset() != t->acked_offset()) return false;
+  }
+  for (const auto& d : draining_) {
+    if (d.tailer->sent_offset() != d.tailer->acked_offset()) return false;
+  }
+  return true;
+}
 
 bool TailSet::Excluded(const std::string& path) const {
   for (const auto& pattern : options_.exclude) {
@@ -48,7 +82,8 @@ void TailSet::Rescan(int64_t now_ms) {
   const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
   for (const auto& path : found) {
     if (active_.count(path)) continue;
-    Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_);
+    Result<std::unique_ptr<FileTailer>> tailer =
+        FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
       continue;
@@ -99,7 +134,8 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
     // Open the new file (if any) now, so its first lines wait no longer than a poll.
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path)) {
-      Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_);
+      Result<std::unique_ptr<FileTailer>> tailer =
+          FileTailer::Open(path, false, options_, store_);
       if (tailer.ok()) {
         spdlog::info("Tailing new '{}' from byte 0.", path);
         active_.emplace(path, std::move(*tailer));
@@ -130,13 +166,17 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
       }
     }
   }
-  // A rotated file is closed once it was read to its end and stayed quiet for a while (a
-  // writer may still add a few lines before it reopens the new file).
+  // A rotated file is closed once it stayed quiet for a while (a writer may still add a few
+  // lines before it reopens the new file), was read to its end and is fully acknowledged.
   for (auto it = draining_.begin(); it != draining_.end();) {
-    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms) {
+    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms &&
+        it->tailer->has_partial_line()) {
       it->tailer->FlushPartial(context_, now_ms, frames);
-      spdlog::info("Closed rotated '{}' at byte {}.", it->tailer->path(),
-                   it->tailer->read_offset());
+    }
+    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms &&
+        it->tailer->FullyAcked()) {
+      spdlog::info("Closed rotated '{}' at byte {}, all of it acknowledged.",
+                   it->tailer->path(), it->tailer->read_offset());
       AddCounters(closed_counters_, it->tailer->counters());
       it = draining_.erase(it);
     } else {

@@ -1,7 +1,8 @@
 // TailSet: the files an agent tails. Expands the configured globs, opens new files, follows
 // rename rotation (the old file is read to its end before it is closed), truncation in place
 // (read again from byte 0 as a new stream) and deletion (read to the end, then closed), and
-// reads the files in turn so one busy file cannot starve the others.
+// reads the files in turn so one busy file cannot starve the others. A rotated or deleted file
+// stays open until it was read to its end and the aggregator acknowledged all of it.
 // Not thread-safe; owned by the agent's io_context thread.
 #pragma once
 
@@ -18,8 +19,8 @@ namespace ember::agent {
 
 class TailSet {
  public:
-  // `options` must outlive the TailSet.
-  TailSet(const TailOptions& options, FrameContext context);
+  // `options` and `store` must outlive the TailSet.
+  TailSet(const TailOptions& options, FrameContext context, OffsetStore& store);
 
   // Expands the globs again: opens files that appeared and lets go of paths that vanished.
   // The first call applies read_from to files already there; later ones read new files from
@@ -30,11 +31,20 @@ class TailSet {
   // are ready or no file has data. Appends the frames to *frames.
   void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames);
 
+  // Acknowledgement and resend request for one stream (unknown streams are ignored).
+  void OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms);
+  void OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms);
+  // Resends from the acknowledged offset for streams whose acknowledgements stopped coming.
+  void CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms);
+  // Everything read so far has been acknowledged (graceful stop).
+  bool AllAcked() const;
+
   size_t open_files() const { return active_.size() + draining_.size(); }
   TailCounters counters() const;
 
  private:
   void CheckRotation(int64_t now_ms, std::vector<std::string>* frames);
+  FileTailer* FindStream(uint64_t stream_id);
   void Detach(const std::string& path, int64_t now_ms);
   bool Excluded(const std::string& path) const;
 
@@ -45,6 +55,7 @@ class TailSet {
 
   const TailOptions& options_;
   FrameContext context_;
+  OffsetStore& store_;
   bool initial_scan_done_ = false;
   std::map<std::string, std::unique_ptr<FileTailer>> active_;  // by path
   std::vector<Draining> draining_;  // rotated or deleted, still being read to the end

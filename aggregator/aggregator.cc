@@ -79,8 +79,9 @@ class Server {
     const engine::EngineStats& st = engine_->stats();
     spdlog::info(
         "Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "
-        "resolved, {} late, {} bad frames.",
-        st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines, bad_frames_);
+        "resolved, {} late, {} bad frames, {} duplicate frames dropped, {} resends requested.",
+        st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines, bad_frames_,
+        duplicate_frames_, resend_requests_);
   }
 
  private:
@@ -172,11 +173,22 @@ class Server {
       return;
     }
     const wire::DataFrame& f = *data;
-    std::string stream =
-        std::string(f.agent) + '\0' + std::string(f.path) + '\0' + std::to_string(f.stream_id);
+    // Streams are the agent's (its name) file identities (its random stream id).
+    std::string stream = std::string(f.agent) + '\0' + std::to_string(f.stream_id);
     auto mark = offsets_.find(stream);
-    if (mark != offsets_.end() && f.end_offset <= mark->second) {
-      ++duplicate_frames_;  // already counted before (a resend)
+    // Accept a frame only where the stream's high-water mark stands: below it the frame is a
+    // resend of what was already counted; past it, or straddling it, lines are missing or
+    // would count twice, so ask for the stream again from the mark (go-back-N).
+    if (mark != offsets_.end() && f.start_offset != mark->second) {
+      if (f.end_offset <= mark->second) {
+        ++duplicate_frames_;
+        // Acknowledge again: the agent resent because an ACK did not reach it.
+        uint64_t& ack = acks_[routing_id][f.stream_id];
+        ack = std::max(ack, mark->second);
+      } else {
+        ++resend_requests_;
+        SendOffsets(routing_id, wire::FrameType::kNack, {{f.stream_id, mark->second}});
+      }
       return;
     }
     engine::EventTimeParser* parser = nullptr;
@@ -192,7 +204,18 @@ class Server {
       engine_->Ingest(in);
     }
     offsets_[stream] = f.end_offset;
-    acks_[routing_id].push_back(wire::AckEntry{f.stream_id, f.end_offset});
+    acks_[routing_id][f.stream_id] = f.end_offset;
+  }
+
+  void SendOffsets(const std::string& routing_id, wire::FrameType type,
+                   const std::vector<wire::AckEntry>& entries) {
+    try {
+      std::string body = wire::EncodeOffsets(type, entries);
+      std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing_id), zmq::buffer(body)};
+      (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::debug("Could not answer an agent: {}", e.what());
+    }
   }
 
   void Tick() {
@@ -220,14 +243,11 @@ class Server {
     for (auto& sink : sinks_) {
       if (Status e = sink->Flush(); !e.ok()) spdlog::error("{}", e.message());
     }
-    for (auto& [routing_id, entries] : acks_) {
-      try {
-        std::string ack = wire::EncodeAck(entries);
-        std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing_id), zmq::buffer(ack)};
-        (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
-      } catch (const zmq::error_t& e) {
-        spdlog::debug("Could not send an ACK: {}", e.what());
-      }
+    // The checkpoint holds everything accepted so far: acknowledge it.
+    for (const auto& [routing_id, streams] : acks_) {
+      std::vector<wire::AckEntry> entries;
+      for (const auto& [stream_id, offset] : streams) entries.push_back({stream_id, offset});
+      SendOffsets(routing_id, wire::FrameType::kAck, entries);
     }
     acks_.clear();
   }
@@ -241,12 +261,14 @@ class Server {
   std::unique_ptr<engine::Engine> engine_;
   std::map<std::string, uint64_t> offsets_;  // stream -> offset consumed
   std::map<std::string, engine::EventTimeParser> parsers_;
-  std::map<std::string, std::vector<wire::AckEntry>> acks_;  // routing id -> acks to send
+  // routing id -> stream id -> offset accepted since the last checkpoint
+  std::map<std::string, std::map<uint64_t, uint64_t>> acks_;
   std::vector<engine::CheckpointDelta> uncommitted_;
   std::vector<engine::Alert> pending_alerts_;
   bool stopping_ = false;
   uint64_t bad_frames_ = 0;
   uint64_t duplicate_frames_ = 0;
+  uint64_t resend_requests_ = 0;
 };
 
 }  // namespace

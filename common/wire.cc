@@ -127,8 +127,8 @@ Result<FrameType> PeekType(std::string_view frame) {
                                    ")");
   }
   uint8_t type = static_cast<uint8_t>(frame[2]);
-  if (type != static_cast<uint8_t>(FrameType::kData) &&
-      type != static_cast<uint8_t>(FrameType::kAck)) {
+  if (type < static_cast<uint8_t>(FrameType::kData) ||
+      type > static_cast<uint8_t>(FrameType::kNack)) {
     return Status::InvalidArgument("unknown frame type " + std::to_string(type));
   }
   return static_cast<FrameType>(type);
@@ -176,9 +176,9 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   return f;
 }
 
-std::string EncodeAck(const std::vector<AckEntry>& entries) {
+std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries) {
   std::string buf;
-  PutHeader(buf, FrameType::kAck);
+  PutHeader(buf, type);
   PutInt<uint32_t>(buf, static_cast<uint32_t>(entries.size()));
   for (const auto& e : entries) {
     PutInt<uint64_t>(buf, e.stream_id);
@@ -187,9 +187,13 @@ std::string EncodeAck(const std::vector<AckEntry>& entries) {
   return buf;
 }
 
-Result<std::vector<AckEntry>> DecodeAck(std::string_view frame) {
-  Status s = CheckHeader(frame, FrameType::kAck);
-  if (!s.ok()) return s;
+Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type) {
+  Result<FrameType> t = PeekType(frame);
+  if (!t.ok()) return t.status();
+  if (*t != FrameType::kAck && *t != FrameType::kNack) {
+    return Status::InvalidArgument("expected an ACK or NACK frame");
+  }
+  *type = *t;
   Reader r(frame.substr(3));
   uint32_t count = 0;
   if (!r.Int(&count)) return Truncated("count", r);

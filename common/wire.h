@@ -12,6 +12,8 @@
 //     u32 line_count, then per line: u32 length + bytes (without '\n' or trailing '\r')
 //   ACK (aggregator -> agent): offsets whose effects are durable
 //     u32 count, then per stream: u64 stream_id + u64 offset
+//   NACK (aggregator -> agent): "resend this stream from this offset" (go-back-N): sent for
+//     a frame that does not start at the stream's high-water mark; same body as ACK
 //
 // Decoding checks every length against the frame; nothing is read out of bounds. Pure
 // functions and value types; thread-safe.
@@ -31,7 +33,7 @@ inline constexpr uint8_t kWireVersion = 1;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
 
-enum class FrameType : uint8_t { kData = 1, kAck = 2 };
+enum class FrameType : uint8_t { kData = 1, kAck = 2, kNack = 3 };
 
 // A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
 // as that buffer.
@@ -79,7 +81,9 @@ Result<FrameType> PeekType(std::string_view frame);
 // truncation, overlong length, trailing bytes or end_offset < start_offset.
 Result<DataFrame> DecodeData(std::string_view frame);
 
-std::string EncodeAck(const std::vector<AckEntry>& entries);
-Result<std::vector<AckEntry>> DecodeAck(std::string_view frame);
+// ACK and NACK frames: `type` must be kAck or kNack.
+std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries);
+// Decodes an ACK or NACK frame; *type receives which.
+Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type);
 
 }  // namespace ember::wire

@@ -27,6 +27,7 @@ YAML
 cat >"$work/agent.yaml" <<YAML
 name: demo-agent
 host: web1
+state_dir: $work/agent-state
 inputs:
   paths: [$work/logs/*.log]
   read_from: beginning

@@ -16,7 +16,7 @@ using namespace ember::agent;
 namespace {
 
 struct Harness {
-  explicit Harness(const test::TempDir& dir) {
+  explicit Harness(const test::TempDir& dir) : state_dir(dir.Sub("state")) {
     options.paths = {dir.Sub("*.log")};
     options.partial_line_timeout_ms = 1000;
     options.read_chunk_bytes = 64;  // small reads exercise lines split across reads
@@ -33,13 +33,29 @@ struct Harness {
       CHECK(d->agent == "a");
       for (auto l : d->lines) lines.push_back(std::string(d->path) + "|" + std::string(l));
       last_end[std::string(d->path)] = d->end_offset;
+      last_stream_end[d->stream_id] = d->end_offset;
     }
     return lines;
   }
+  // Acknowledges everything sent so far, as the aggregator would after a checkpoint.
+  void AckAll(int64_t now) {
+    for (const auto& [stream, end] : last_stream_end) tails->OnAck(stream, end, now);
+    REQUIRE(store->Flush().ok());
+  }
   TailOptions options;
+  std::string state_dir;
+  std::unique_ptr<OffsetStore> store;
   std::unique_ptr<TailSet> tails;
   std::map<std::string, uint64_t> last_end;
-  void Start() { tails = std::make_unique<TailSet>(options, FrameContext{"a", "h", 4096}); }
+  std::map<uint64_t, uint64_t> last_stream_end;
+  // (Re)starts the tail set as a fresh agent process would, from the stored offsets.
+  void Start() {
+    tails.reset();
+    auto s = OffsetStore::Open(state_dir);
+    REQUIRE(s.ok());
+    store = std::move(*s);
+    tails = std::make_unique<TailSet>(options, FrameContext{"a", "h", 4096}, *store);
+  }
 };
 
 }  // namespace
@@ -138,4 +154,100 @@ TEST_CASE("TailSet: an overlong line is truncated and the next line is intact", 
   CHECK(lines[0] == dir.Sub("app.log") + "|" + std::string(100, 'z'));
   CHECK(lines[1] == dir.Sub("app.log") + "|after");
   CHECK(h.tails->counters().truncated_lines == 1);
+}
+
+TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  const std::string log = dir.Sub("app.log");
+  dir.Write("app.log", "l1\nl2\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 2);
+  h.AckAll(0);
+  dir.Append("app.log", "l3\n");
+  CHECK(h.Poll(10) == std::vector<std::string>{log + "|l3"});  // sent, never acknowledged
+  REQUIRE(h.store->Flush().ok());
+
+  h.Start();  // the agent restarts (after a crash)
+  dir.Append("app.log", "l4\n");
+  h.tails->Rescan(100);
+  // l1 and l2 were acknowledged: not again. l3 was not: sent again, then l4.
+  CHECK(h.Poll(100) == std::vector<std::string>{log + "|l3", log + "|l4"});
+}
+
+TEST_CASE("TailSet: a reused inode with other content is a new stream read from the start",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  h.options.read_from_beginning = false;  // applies to unknown files only
+  dir.Write("app.log", "original content line\n");
+  h.Start();
+  h.tails->Rescan(0);
+  dir.Append("app.log", "more\n");
+  CHECK(h.Poll(0).size() == 1);
+  h.AckAll(0);
+  const uint64_t first_stream = h.last_stream_end.begin()->first;
+  // While the agent is stopped the file is replaced in place by different content of at
+  // least the acknowledged length (same inode: truncate + write, as some tools do).
+  dir.Write("app.log", "REPLACED content, longer than before\n");
+  h.Start();
+  h.last_stream_end.clear();
+  h.tails->Rescan(10);
+  CHECK(h.Poll(10) ==
+        std::vector<std::string>{dir.Sub("app.log") + "|REPLACED content, longer than before"});
+  CHECK(h.last_stream_end.count(first_stream) == 0);
+}
+
+TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("app.log", "a\nb\nc\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 3);
+  const uint64_t stream = h.last_stream_end.begin()->first;
+  h.tails->OnAck(stream, 2, 0);   // "a\n" is durable
+  h.tails->OnNack(stream, 4, 0);  // the aggregator holds "a\nb\n" and wants the rest
+  CHECK(h.Poll(10) == std::vector<std::string>{dir.Sub("app.log") + "|c"});
+  h.tails->OnNack(stream, 4, 20);  // a late echo of the same request: ignored
+  CHECK(h.Poll(30).empty());
+}
+
+TEST_CASE("TailSet: without acknowledgements the unacknowledged data is sent again",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("app.log", "x\ny\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 2);
+  h.tails->CheckAckTimeouts(0, 1000);
+  h.tails->CheckAckTimeouts(500, 1000);
+  CHECK(h.Poll(500).empty());
+  h.tails->CheckAckTimeouts(1500, 1000);  // the aggregator may have lost them
+  CHECK(h.Poll(1500).size() == 2);
+  CHECK(h.tails->counters().rewinds == 1);
+}
+
+TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  const std::string log = dir.Sub("app.log");
+  dir.Write("app.log", "old\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 1);
+  REQUIRE(std::rename(log.c_str(), dir.Sub("app.log.1").c_str()) == 0);
+  dir.Write("app.log", "new\n");
+  CHECK(h.Poll(100).size() == 1);
+  CHECK(h.tails->open_files() == 2);
+  h.Poll(60000);  // long quiet, but the old file's line is not acknowledged
+  CHECK(h.tails->open_files() == 2);
+  h.AckAll(60000);
+  h.Poll(60001);
+  CHECK(h.tails->open_files() == 1);
 }

@@ -61,7 +61,7 @@ TEST_CASE("Wire: trailing bytes, bad magic, unknown versions and types are refus
   std::string bad_type = frame;
   bad_type[2] = 42;
   CHECK_FALSE(DecodeData(bad_type).ok());
-  CHECK_FALSE(DecodeData(EncodeAck({{1, 2}})).ok());  // an ACK is not DATA
+  CHECK_FALSE(DecodeData(EncodeOffsets(FrameType::kAck, {{1, 2}})).ok());  // not DATA
 }
 
 TEST_CASE("Wire: a line count larger than the frame can hold is refused before allocating",
@@ -108,14 +108,21 @@ TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") 
   }
 }
 
-TEST_CASE("Wire: ACK frames round-trip and reject truncation", "[common][wire]") {
+TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common][wire]") {
   std::vector<AckEntry> acks = {{1, 100}, {0xffffffffffffffffULL, 0}};
-  std::string frame = EncodeAck(acks);
-  auto back = DecodeAck(frame);
+  FrameType type = FrameType::kData;
+  REQUIRE(DecodeOffsets(EncodeOffsets(FrameType::kNack, acks), &type).ok());
+  CHECK(type == FrameType::kNack);
+  std::string frame = EncodeOffsets(FrameType::kAck, acks);
+  auto back = DecodeOffsets(frame, &type);
   REQUIRE(back.ok());
+  CHECK(type == FrameType::kAck);
   REQUIRE(back->size() == 2);
   CHECK((*back)[0].stream_id == 1);
   CHECK((*back)[0].offset == 100);
   CHECK((*back)[1].stream_id == 0xffffffffffffffffULL);
-  CHECK_FALSE(DecodeAck(frame.substr(0, frame.size() - 1)).ok());
+  CHECK_FALSE(DecodeOffsets(frame.substr(0, frame.size() - 1), &type).ok());
+  CHECK_FALSE(DecodeOffsets(frame + "x", &type).ok());
+  DataFrameBuilder b("a", "h", "p", 1, 0, 0);
+  CHECK_FALSE(DecodeOffsets(b.Finish(0), &type).ok());  // DATA is not an ACK
 }

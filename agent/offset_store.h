@@ -1,0 +1,67 @@
+// OffsetStore: what the agent must remember across restarts, one record per stream (one file
+// identity): its id, where it was found, a fingerprint of its first bytes, and the offset the
+// aggregator has acknowledged as durable. Kept in <state_dir>/offsets.json, replaced
+// atomically (write, fsync, rename, fsync the directory), so a crash leaves the old or the
+// new file, never a torn one. Not thread-safe; owned by the agent's io_context thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace ember::agent {
+
+struct StreamRecord {
+  uint64_t stream_id = 0;
+  std::string path;           // where the file was last seen
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t fingerprint = 0;   // hash of the first fingerprint_bytes bytes
+  uint64_t fingerprint_bytes = 0;
+  uint64_t acked_offset = 0;  // every byte below this is durable at the aggregator
+};
+
+class OffsetStore {
+ public:
+  // Loads <dir>/offsets.json if present (creating `dir` if needed). Errors: IOError when the
+  // directory cannot be created; Corruption (naming the file) when the file is unreadable —
+  // it is never overwritten then.
+  static Result<std::unique_ptr<OffsetStore>> Open(const std::string& dir);
+
+  // The record of the stream with this device and inode, if any.
+  const StreamRecord* FindByInode(uint64_t dev, uint64_t ino) const;
+  const StreamRecord* Find(uint64_t stream_id) const;
+
+  // Adds or replaces a record; marks the store dirty. A stream that replaces another with the
+  // same device and inode (the file was replaced, the inode reused) drops the old record.
+  void Put(const StreamRecord& record);
+  // Records an acknowledgement; ignored for unknown streams or offsets that go backwards.
+  void Ack(uint64_t stream_id, uint64_t offset);
+  // Forgets a stream (its file was read to the end, acknowledged and closed).
+  void Remove(uint64_t stream_id);
+
+  // Writes the file if anything changed since the last Flush.
+  Status Flush();
+  size_t size() const { return records_.size(); }
+
+ private:
+  explicit OffsetStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+  std::map<uint64_t, StreamRecord> records_;  // by stream id
+  bool dirty_ = false;
+};
+
+// A new random stream id (never 0).
+uint64_t NewStreamId();
+
+// Hash of the first `bytes` bytes of the open file `fd` (fewer if the file is shorter; the
+// count read goes to *bytes_read).
+uint64_t FingerprintFile(int fd, uint64_t bytes, uint64_t* bytes_read);
+
+}  // namespace ember::agent

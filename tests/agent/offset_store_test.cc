@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "agent/offset_store.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+using namespace ember::agent;
+
+TEST_CASE("OffsetStore: acknowledged offsets survive a reopen", "[agent][offsets]") {
+  test::TempDir dir;
+  {
+    auto store = OffsetStore::Open(dir.Sub("state"));
+    REQUIRE(store.ok());
+    StreamRecord r{42, "/var/log/app.log", 1, 2, 99, 10, 0};
+    (*store)->Put(r);
+    (*store)->Ack(42, 500);
+    (*store)->Ack(42, 400);  // backwards: ignored
+    (*store)->Ack(7, 100);   // unknown stream: ignored
+    REQUIRE((*store)->Flush().ok());
+  }
+  auto store = OffsetStore::Open(dir.Sub("state"));
+  REQUIRE(store.ok());
+  REQUIRE((*store)->size() == 1);
+  const StreamRecord* r = (*store)->FindByInode(1, 2);
+  REQUIRE(r != nullptr);
+  CHECK(r->stream_id == 42);
+  CHECK(r->acked_offset == 500);
+  CHECK(r->path == "/var/log/app.log");
+  CHECK(r->fingerprint == 99);
+}
+
+TEST_CASE("OffsetStore: a new stream on a reused inode replaces the old record",
+          "[agent][offsets]") {
+  test::TempDir dir;
+  auto store = OffsetStore::Open(dir.path());
+  REQUIRE(store.ok());
+  (*store)->Put(StreamRecord{1, "/a", 5, 6, 0, 0, 100});
+  (*store)->Put(StreamRecord{2, "/a", 5, 6, 0, 0, 0});
+  CHECK((*store)->size() == 1);
+  CHECK((*store)->Find(1) == nullptr);
+  CHECK((*store)->FindByInode(5, 6)->stream_id == 2);
+}
+
+TEST_CASE("OffsetStore: an unreadable offsets file is refused and left untouched",
+          "[agent][offsets]") {
+  test::TempDir dir;
+  dir.Write("offsets.json", "{not json");
+  auto store = OffsetStore::Open(dir.path());
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().message().find("offsets.json") != std::string::npos);
+  CHECK(test::ReadFile(dir.Sub("offsets.json")) == "{not json");
+}
+
+TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets]") {
+  test::TempDir dir;
+  int fd = ::open(dir.Write("f", "hello world").c_str(), O_RDONLY);
+  uint64_t n = 0;
+  uint64_t a = FingerprintFile(fd, 5, &n);
+  CHECK(n == 5);
+  uint64_t b = FingerprintFile(fd, 1024, &n);
+  CHECK(n == 11);
+  CHECK(a != b);
+  ::close(fd);
+  int fd2 = ::open(dir.Write("g", "hello there").c_str(), O_RDONLY);
+  CHECK(FingerprintFile(fd2, 5, &n) == a);
+  ::close(fd2);
+}
