@@ -4,6 +4,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/.ci/install-deps"
+# ripgrep is a baseline only; the benchmark runs without it if it cannot be installed.
+command -v rg >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep || true
 cmake --preset release -S "$repo" >/dev/null
 cmake --build "$repo/build/release" -j"$(nproc)" --target ember ember-loggen
 cd "$repo"
