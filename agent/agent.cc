@@ -96,8 +96,8 @@ class Loop {
   void Stop() {
     // Hand over what was read and wait (bounded) for its acknowledgement, so a stop followed
     // by a start neither loses nor repeats a line.
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.forward.stop_timeout_ms);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(config_.forward.stop_timeout_ms);
     std::vector<std::string> frames;
     tails_.Poll(WallClockMs(), 4 * kMaxQueuedFrames, &frames);
     FlushStore();

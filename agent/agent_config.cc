@@ -44,9 +44,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     errors.push_back(output.RejectUnknownKeys());
   }
   errors.push_back(top.RejectUnknownKeys());
-  for (const auto& s : errors) {
-    if (!s.ok()) return s;
-  }
+  if (Status s = FirstError(errors); !s.ok()) return s;
 
   if (t.paths.empty()) {
     return Status::InvalidArgument(inputs.Where("paths") +
@@ -80,10 +78,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     return Status::InvalidArgument(output.Where("ack_timeout") +
                                    ": error: 'ack_timeout' must be at least 1s");
   }
-  if (!config.state_dir.empty() && config.state_dir[0] != '/') {
-    size_t slash = path.rfind('/');
-    if (slash != std::string::npos) config.state_dir = path.substr(0, slash + 1) + config.state_dir;
-  }
+  config.state_dir = ResolvePath(path, config.state_dir);
   return config;
 }
 

@@ -96,12 +96,14 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bo
       tailer->stream_id_ = r->stream_id;
       tailer->acked_offset_ = r->acked_offset;
       tailer->read_offset_ = r->acked_offset;
-      tailer->splitter_ = LineSplitter(static_cast<size_t>(options.max_line_bytes), r->acked_offset);
+      tailer->splitter_ =
+          LineSplitter(static_cast<size_t>(options.max_line_bytes), r->acked_offset);
       return tailer;
     }
-    spdlog::info("'{}' is not the file last read under its inode (replaced or truncated); "
-                 "reading it as a new file.",
-                 path);
+    spdlog::info(
+        "'{}' is not the file last read under its inode (replaced or truncated); "
+        "reading it as a new file.",
+        path);
     tailer->NewStream(0);
     return tailer;
   }
@@ -164,9 +166,10 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
 void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
   if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return;
   if (offset < acked_offset_ || offset > read_offset_) {
-    spdlog::warn("Ignored a resend request for '{}' from byte {}: outside the {}..{} not yet "
-                 "acknowledged.",
-                 path_, offset, acked_offset_, read_offset_);
+    spdlog::warn(
+        "Ignored a resend request for '{}' from byte {}: outside the {}..{} not yet "
+        "acknowledged.",
+        path_, offset, acked_offset_, read_offset_);
     return;
   }
   spdlog::info("The aggregator asks for '{}' again from byte {}; resending.", path_, offset);
@@ -180,8 +183,8 @@ void FileTailer::CheckAckTimeout(int64_t now_ms, int64_t timeout_ms) {
     return;
   }
   if (now_ms - last_ack_progress_ms_ < timeout_ms) return;
-  spdlog::info("No acknowledgement for '{}' in {} ms; resending from byte {}.", path_,
-               timeout_ms, acked_offset_);
+  spdlog::info("No acknowledgement for '{}' in {} ms; resending from byte {}.", path_, timeout_ms,
+               acked_offset_);
   Rewind(acked_offset_, now_ms);
 }
 
@@ -215,7 +218,7 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
     at_eof_ = true;
   }
   if (n == 0 && splitter_.pending_bytes() > 0 &&
-             now_ms - last_data_ms_ >= options_.partial_line_timeout_ms) {
+      now_ms - last_data_ms_ >= options_.partial_line_timeout_ms) {
     splitter_.Flush(on_line);  // the writer left a last line without '\n'
   }
   counters_.truncated_lines += splitter_.truncated_lines() - truncated_before;

@@ -51,8 +51,7 @@ class FileTailer {
   // any other file is a new stream read from byte 0, or from its end when `from_end`.
   // `store` must outlive the tailer. Errors: IOError naming the path and errno's text.
   static Result<std::unique_ptr<FileTailer>> Open(const std::string& path, bool from_end,
-                                                  const TailOptions& options,
-                                                  OffsetStore& store);
+                                                  const TailOptions& options, OffsetStore& store);
   ~FileTailer();
   FileTailer(const FileTailer&) = delete;
   FileTailer& operator=(const FileTailer&) = delete;

@@ -79,8 +79,7 @@ uint64_t FingerprintFile(int fd, uint64_t bytes, uint64_t* bytes_read) {
 
 Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return Status::IOError("cannot create state directory '" + dir + "': " +
-                           std::strerror(errno));
+    return Status::IOError("cannot create state directory '" + dir + "': " + std::strerror(errno));
   }
   std::unique_ptr<OffsetStore> store(new OffsetStore(dir));
   const std::string path = dir + "/offsets.json";
@@ -89,9 +88,9 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
   std::stringstream buf;
   buf << in.rdbuf();
   nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("streams") ||
-      !j["streams"].is_array()) {
-    return Status::Corruption("'" + path + "' is not an ember-agent offsets file; move it away "
+  if (j.is_discarded() || !j.is_object() || !j.contains("streams") || !j["streams"].is_array()) {
+    return Status::Corruption("'" + path +
+                              "' is not an ember-agent offsets file; move it away "
                               "to start over (files are then read per read_from)");
   }
   if (j.value("version", 0) != kFormatVersion) {
@@ -163,8 +162,8 @@ Status OffsetStore::Flush() {
                        {"acked_offset", r.acked_offset}});
   }
   nlohmann::json j = {{"version", kFormatVersion}, {"streams", streams}};
-  Status s = WriteFileDurably(
-      dir_, "offsets.json", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
+  Status s = WriteFileDurably(dir_, "offsets.json",
+                              j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (s.ok()) dirty_ = false;
   return s;
 }

@@ -19,10 +19,10 @@ namespace ember::agent {
 
 struct StreamRecord {
   uint64_t stream_id = 0;
-  std::string path;           // where the file was last seen
+  std::string path;  // where the file was last seen
   uint64_t dev = 0;
   uint64_t ino = 0;
-  uint64_t fingerprint = 0;   // hash of the first fingerprint_bytes bytes
+  uint64_t fingerprint = 0;  // hash of the first fingerprint_bytes bytes
   uint64_t fingerprint_bytes = 0;
   uint64_t acked_offset = 0;  // every byte below this is durable at the aggregator
 };

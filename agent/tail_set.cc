@@ -82,8 +82,7 @@ void TailSet::Rescan(int64_t now_ms) {
   const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
   for (const auto& path : found) {
     if (active_.count(path)) continue;
-    Result<std::unique_ptr<FileTailer>> tailer =
-        FileTailer::Open(path, from_end, options_, store_);
+    Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
       continue;
@@ -134,8 +133,7 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
     // Open the new file (if any) now, so its first lines wait no longer than a poll.
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path)) {
-      Result<std::unique_ptr<FileTailer>> tailer =
-          FileTailer::Open(path, false, options_, store_);
+      Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
       if (tailer.ok()) {
         spdlog::info("Tailing new '{}' from byte 0.", path);
         active_.emplace(path, std::move(*tailer));
@@ -173,10 +171,9 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
         it->tailer->has_partial_line()) {
       it->tailer->FlushPartial(context_, now_ms, frames);
     }
-    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms &&
-        it->tailer->FullyAcked()) {
-      spdlog::info("Closed rotated '{}' at byte {}, all of it acknowledged.",
-                   it->tailer->path(), it->tailer->read_offset());
+    if (now_ms - it->last_data_ms >= options_.partial_line_timeout_ms && it->tailer->FullyAcked()) {
+      spdlog::info("Closed rotated '{}' at byte {}, all of it acknowledged.", it->tailer->path(),
+                   it->tailer->read_offset());
       AddCounters(closed_counters_, it->tailer->counters());
       it = draining_.erase(it);
     } else {

@@ -3,17 +3,6 @@
 #include "common/yaml_util.h"
 
 namespace ember::aggregator {
-namespace {
-
-std::string Resolve(const std::string& config_path, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  size_t slash = config_path.rfind('/');
-  if (slash == std::string::npos) return path;
-  return config_path.substr(0, slash + 1) + path;
-}
-
-}  // namespace
-
 Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   Result<YAML::Node> doc = LoadYamlFile(path);
   if (!doc.ok()) return doc.status();
@@ -44,9 +33,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     }
   }
   errors.push_back(top.RejectUnknownKeys());
-  for (const auto& s : errors) {
-    if (!s.ok()) return s;
-  }
+  if (Status s = FirstError(errors); !s.ok()) return s;
   if (c.engine.batch_interval_ms < 100 || c.engine.batch_interval_ms > 10'000) {
     return Status::InvalidArgument(top.Where("batch_interval") +
                                    ": error: 'batch_interval' must be between 100ms and 10s");
@@ -75,9 +62,9 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("listen") + ": error: 'listen' ('" + c.listen +
                                    "') must start with tcp:// or ipc://");
   }
-  c.state_dir = Resolve(path, c.state_dir);
-  c.rules_dir = Resolve(path, c.rules_dir);
-  c.outputs.jsonl_path = Resolve(path, c.outputs.jsonl_path);
+  c.state_dir = ResolvePath(path, c.state_dir);
+  c.rules_dir = ResolvePath(path, c.rules_dir);
+  c.outputs.jsonl_path = ResolvePath(path, c.outputs.jsonl_path);
   return c;
 }
 

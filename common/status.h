@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace ember {
 
@@ -74,5 +75,13 @@ class [[nodiscard]] Result {
  private:
   std::variant<T, Status> v_;
 };
+
+// The first non-OK status of `statuses`, or OK (for validating many fields in a row).
+inline Status FirstError(const std::vector<Status>& statuses) {
+  for (const auto& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
 
 }  // namespace ember

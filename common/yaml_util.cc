@@ -46,6 +46,13 @@ std::string YamlWhere(const std::string& path, const YAML::Node& node) {
   return MarkText(path, node.Mark());
 }
 
+std::string ResolvePath(const std::string& config_path, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  size_t slash = config_path.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_path.substr(0, slash + 1) + path;
+}
+
 std::string ClosestWord(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;

@@ -21,6 +21,10 @@ Result<YAML::Node> LoadYamlFile(const std::string& path);
 // "path:line:col" of `node` (1-based), or just "path" when the node has no mark.
 std::string YamlWhere(const std::string& path, const YAML::Node& node);
 
+// `path` as written in the configuration file `config_path`: absolute paths stay, relative
+// ones are taken relative to the file's directory; "" stays "".
+std::string ResolvePath(const std::string& config_path, const std::string& path);
+
 // The closest of `candidates` to `word` within a small edit distance, or "" if none is close.
 std::string ClosestWord(const std::string& word, const std::vector<std::string>& candidates);
 

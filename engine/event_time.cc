@@ -97,73 +97,80 @@ int MonthFromName(std::string_view s, size_t pos) {
   return 0;
 }
 
-// Returns ms or -1. `year_digits` is 4 or 2 (20yy).
+// A civil time being read; fields not in a format keep their defaults.
+struct Civil {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
+};
+
+// Reads "HH<sep>MM<sep>SS" into t.
+void ReadClock(Cursor& c, char sep, Civil* t) {
+  t->hour = c.Digits(2);
+  c.Lit(sep);
+  t->minute = c.Digits(2);
+  c.Lit(sep);
+  t->second = c.Digits(2);
+}
+
+// Unix ms of t if the cursor read it cleanly and it is a valid time, else -1.
+int64_t Finish(const Cursor& c, const Civil& t) {
+  if (!c.ok() || !ValidTime(t.month, t.day, t.hour, t.minute, t.second)) return -1;
+  return CivilToUnixMs(t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis);
+}
+
+// 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 and BGL's 2005-06-03-15.42.50.675872.
 int64_t TryIso(std::string_view s, size_t p) {
   Cursor c(s, p);
-  int year = c.Digits(4);
+  Civil t;
+  t.year = c.Digits(4);
   c.Lit('-');
-  int month = c.Digits(2);
+  t.month = c.Digits(2);
   c.Lit('-');
-  int day = c.Digits(2);
+  t.day = c.Digits(2);
   if (!c.ok()) return -1;
-  bool bgl = false;  // BGL: 2005-06-03-15.42.50.675872
-  if (!c.TryLit('T') && !c.TryLit(' ')) {
-    c.Lit('-');
-    bgl = true;
-  }
-  int hour = c.Digits(2);
-  c.Lit(bgl ? '.' : ':');
-  int minute = c.Digits(2);
-  c.Lit(bgl ? '.' : ':');
-  int second = c.Digits(2);
-  int ms = c.Fraction(".,");
-  if (!c.ok() || !ValidTime(month, day, hour, minute, second)) return -1;
-  return CivilToUnixMs(year, month, day, hour, minute, second, ms);
+  const bool bgl = !c.TryLit('T') && !c.TryLit(' ');
+  if (bgl) c.Lit('-');
+  ReadClock(c, bgl ? '.' : ':', &t);
+  t.millis = c.Fraction(".,");
+  return Finish(c, t);
 }
 
 // 20171223-22:15:29:606
 int64_t TryCompactDash(std::string_view s, size_t p) {
   Cursor c(s, p);
-  int year = c.Digits(4), month = c.Digits(2), day = c.Digits(2);
+  Civil t;
+  t.year = c.Digits(4);
+  t.month = c.Digits(2);
+  t.day = c.Digits(2);
   c.Lit('-');
-  int hour = c.Digits(2);
-  c.Lit(':');
-  int minute = c.Digits(2);
-  c.Lit(':');
-  int second = c.Digits(2);
-  int ms = c.Fraction(":.,");
-  if (!c.ok() || !ValidTime(month, day, hour, minute, second)) return -1;
-  return CivilToUnixMs(year, month, day, hour, minute, second, ms);
+  ReadClock(c, ':', &t);
+  t.millis = c.Fraction(":.,");
+  return Finish(c, t);
 }
 
 // 17/06/09 20:10:40 (Spark) and 081109 203615 (HDFS): two-digit years mean 20yy.
 int64_t TryShortYear(std::string_view s, size_t p) {
-  {
-    Cursor c(s, p);
-    int year = c.Digits(2);
-    c.Lit('/');
-    int month = c.Digits(2);
-    c.Lit('/');
-    int day = c.Digits(2);
-    c.Lit(' ');
-    int hour = c.Digits(2);
-    c.Lit(':');
-    int minute = c.Digits(2);
-    c.Lit(':');
-    int second = c.Digits(2);
-    if (c.ok() && c.AtNumberEnd() && ValidTime(month, day, hour, minute, second)) {
-      return CivilToUnixMs(2000 + year, month, day, hour, minute, second, 0);
-    }
+  Cursor slashed(s, p);
+  Civil t;
+  t.year = 2000 + slashed.Digits(2);
+  slashed.Lit('/');
+  t.month = slashed.Digits(2);
+  slashed.Lit('/');
+  t.day = slashed.Digits(2);
+  slashed.Lit(' ');
+  ReadClock(slashed, ':', &t);
+  if (slashed.AtNumberEnd()) {
+    if (int64_t ms = Finish(slashed, t); ms >= 0) return ms;
   }
   if (p != 0) return -1;  // six-digit pairs are too ambiguous anywhere but the line start
-  Cursor c(s, p);
-  int year = c.Digits(2), month = c.Digits(2), day = c.Digits(2);
-  c.Lit(' ');
-  int hour = c.Digits(2), minute = c.Digits(2), second = c.Digits(2);
-  if (c.ok() && c.AtNumberEnd() && ValidTime(month, day, hour, minute, second)) {
-    return CivilToUnixMs(2000 + year, month, day, hour, minute, second, 0);
-  }
-  return -1;
+  Cursor packed(s, p);
+  t.year = 2000 + packed.Digits(2);
+  t.month = packed.Digits(2);
+  t.day = packed.Digits(2);
+  packed.Lit(' ');
+  t.hour = packed.Digits(2);
+  t.minute = packed.Digits(2);
+  t.second = packed.Digits(2);
+  return packed.AtNumberEnd() ? Finish(packed, t) : -1;
 }
 
 int64_t TryEpoch(std::string_view s, size_t p) {
@@ -214,44 +221,42 @@ std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
       if (ms >= 0) return ms;
       // Yearless numeric forms: logcat "03-17 16:13:38.811", Proxifier "10.30 16:49:06".
       Cursor c(line, p);
-      int month = c.Digits(2);
+      Civil t;
+      t.month = c.Digits(2);
       char sep = p + 2 < line.size() ? line[p + 2] : 0;
       if (sep != '-' && sep != '.') continue;
       c.Lit(sep);
-      int day = c.Digits(2);
+      t.day = c.Digits(2);
       c.Lit(' ');
-      int hour = c.Digits(2);
-      c.Lit(':');
-      int minute = c.Digits(2);
-      c.Lit(':');
-      int second = c.Digits(2);
-      int millis = c.Fraction(".");
+      ReadClock(c, ':', &t);
+      t.millis = c.Fraction(".");
       if (c.ok() && c.AtNumberEnd()) {
-        if (auto t = YearlessToMs(month, day, hour, minute, second, millis)) return t;
+        if (auto ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis)) {
+          return ms;
+        }
       }
       continue;
     }
     if (int month = MonthFromName(line, p); month != 0) {
       // syslog "Jun 14 15:16:01", "Jul  1 09:00:55"; Apache adds " 2005" after the time.
       Cursor c(line, p + 3);
+      Civil t;
+      t.month = month;
       c.Spaces();
-      int day = c.Digits12();
+      t.day = c.Digits12();
       c.Lit(' ');
-      int hour = c.Digits(2);
-      c.Lit(':');
-      int minute = c.Digits(2);
-      c.Lit(':');
-      int second = c.Digits(2);
-      int millis = c.Fraction(".");
+      ReadClock(c, ':', &t);
+      t.millis = c.Fraction(".");
       if (!c.ok()) continue;
       Cursor year_cursor(line, c.pos());
       year_cursor.Lit(' ');
-      int year = year_cursor.Digits(4);
-      if (year_cursor.ok() && year_cursor.AtNumberEnd() &&
-          ValidTime(month, day, hour, minute, second)) {
-        return CivilToUnixMs(year, month, day, hour, minute, second, millis);
+      t.year = year_cursor.Digits(4);
+      if (year_cursor.AtNumberEnd()) {
+        if (int64_t ms = Finish(year_cursor, t); ms >= 0) return ms;
       }
-      if (auto t = YearlessToMs(month, day, hour, minute, second, millis)) return t;
+      if (auto ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis)) {
+        return ms;
+      }
     }
   }
   return std::nullopt;

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "agent/offset_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "agent/offset_store.h"
+#include <catch2/catch.hpp>
+
 #include "tests/support/temp_dir.h"
 
 using namespace ember;

@@ -156,8 +156,7 @@ TEST_CASE("TailSet: an overlong line is truncated and the next line is intact", 
   CHECK(h.tails->counters().truncated_lines == 1);
 }
 
-TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset",
-          "[agent][tail]") {
+TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset", "[agent][tail]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string log = dir.Sub("app.log");
@@ -200,8 +199,7 @@ TEST_CASE("TailSet: a reused inode with other content is a new stream read from 
   CHECK(h.last_stream_end.count(first_stream) == 0);
 }
 
-TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark",
-          "[agent][tail]") {
+TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark", "[agent][tail]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "a\nb\nc\n");
@@ -232,8 +230,7 @@ TEST_CASE("TailSet: without acknowledgements the unacknowledged data is sent aga
   CHECK(h.tails->counters().rewinds == 1);
 }
 
-TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged",
-          "[agent][tail]") {
+TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged", "[agent][tail]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string log = dir.Sub("app.log");

@@ -6,8 +6,8 @@
 
 #include <functional>
 #include <sstream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -34,12 +34,12 @@ struct Cluster {
                                      "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
                                      "sync: false\noutputs:\n  terminal_color: never\n  jsonl: " +
                                      dir.Sub("alerts.jsonl") + "\n");
-    dir.Write("agent.yaml", "name: test-agent\nhost: testhost\nstate_dir: " + dir.Sub("agent-state") +
-                                "\ninputs:\n  paths: [" +
-                                dir.Sub("logs/*.log") +
-                                "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
-                                "output:\n  endpoint: " +
-                                endpoint + "\n");
+    dir.Write("agent.yaml",
+              "name: test-agent\nhost: testhost\nstate_dir: " + dir.Sub("agent-state") +
+                  "\ninputs:\n  paths: [" + dir.Sub("logs/*.log") +
+                  "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
+                  "output:\n  endpoint: " +
+                  endpoint + "\n");
     dir.Write("logs/app.log", "");
   }
   // Each start logs to its own aggregator.<n>.err; returns that path.
@@ -219,7 +219,8 @@ void WriteEvents(Cluster& c, int n, const std::function<void()>& midway) {
   int written = 0;
   for (int burst = 0; written < n; ++burst) {
     std::string lines;
-    for (int i = 0; i < 50 && written < n; ++i) lines += "event " + std::to_string(written++) + "\n";
+    for (int i = 0; i < 50 && written < n; ++i)
+      lines += "event " + std::to_string(written++) + "\n";
     c.dir.Append("logs/app.log", lines);
     if (written == n / 2) midway();
     std::this_thread::sleep_for(30ms);
