@@ -47,7 +47,8 @@ class FramePacker {
 
  private:
   void Begin() {
-    builder_.emplace(ctx_.agent, ctx_.host, path_, stream_id_, start_, read_time_ms_);
+    builder_ = std::make_unique<wire::DataFrameBuilder>(ctx_.agent, ctx_.host, path_, stream_id_,
+                                                        start_, read_time_ms_);
   }
   void End() {
     out_->push_back(builder_->Finish(end_));
@@ -61,7 +62,7 @@ class FramePacker {
   int64_t read_time_ms_;
   uint64_t start_;
   uint64_t end_ = 0;
-  std::optional<wire::DataFrameBuilder> builder_;
+  std::unique_ptr<wire::DataFrameBuilder> builder_;
   std::vector<std::string>* out_;
 };
 
