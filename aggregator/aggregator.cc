@@ -12,6 +12,7 @@
 #include <zmq_addon.hpp>
 
 #include "aggregator/sinks/alert_sink.h"
+#include "common/crash_point.h"
 #include "common/system.h"
 #include "common/wire.h"
 #include "engine/checkpoint_store.h"
@@ -51,6 +52,7 @@ class Server {
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
     }
+    DeliverOutbox();  // alerts a crash left between commit and delivery
     spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
                  engine_->rules().rules().size(), config_.state_dir);
     return Status::Ok();
@@ -207,6 +209,39 @@ class Server {
     acks_[routing_id][f.stream_id] = f.end_offset;
   }
 
+  // Sends the committed alerts still in the outbox to every sink, then marks them delivered.
+  // An alert a sink failed on stays in the outbox and is sent again next batch, with the same
+  // id and content; so is one whose delivery a crash interrupted.
+  void DeliverOutbox() {
+    Result<std::vector<std::pair<uint64_t, engine::Alert>>> outbox = store_->Outbox();
+    if (!outbox.ok()) {
+      spdlog::error("Cannot read the alert outbox: {}", outbox.status().message());
+      return;
+    }
+    if (outbox->empty()) return;
+    std::vector<uint64_t> delivered;
+    for (const auto& [seq, alert] : *outbox) {
+      bool ok = true;
+      for (auto& sink : sinks_) {
+        if (Status e = sink->Send(alert); !e.ok()) {
+          spdlog::error("{}", e.message());
+          ok = false;
+        }
+      }
+      if (ok) delivered.push_back(seq);
+    }
+    for (auto& sink : sinks_) {
+      if (Status e = sink->Flush(); !e.ok()) {
+        spdlog::error("{}", e.message());
+        delivered.clear();  // not known to be out: send again
+      }
+    }
+    CrashPoint("after_send_before_mark");
+    if (Status e = store_->MarkDelivered(delivered); !e.ok()) {
+      spdlog::error("Cannot mark alerts delivered: {}", e.message());
+    }
+  }
+
   void SendOffsets(const std::string& routing_id, wire::FrameType type,
                    const std::vector<wire::AckEntry>& entries) {
     try {
@@ -224,25 +259,20 @@ class Server {
     for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
     uncommitted_.push_back(engine_->TakeDelta());
     auto started = std::chrono::steady_clock::now();
-    Status s = store_->Commit(uncommitted_, offsets_);
+    const bool raised_alerts = !pending_alerts_.empty();
+    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_);
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.
       spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
       return;
     }
+    if (raised_alerts) CrashPoint("after_commit_before_send");
     uncommitted_.clear();
+    pending_alerts_.clear();
     auto took = std::chrono::steady_clock::now() - started;
     spdlog::debug("Checkpoint committed in {} us.",
                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());
-    for (const auto& alert : pending_alerts_) {
-      for (auto& sink : sinks_) {
-        if (Status e = sink->Send(alert); !e.ok()) spdlog::error("{}", e.message());
-      }
-    }
-    pending_alerts_.clear();
-    for (auto& sink : sinks_) {
-      if (Status e = sink->Flush(); !e.ok()) spdlog::error("{}", e.message());
-    }
+    DeliverOutbox();
     // The checkpoint holds everything accepted so far: acknowledge it.
     for (const auto& [routing_id, streams] : acks_) {
       std::vector<wire::AckEntry> entries;

@@ -71,6 +71,16 @@ class LmdbWriter final : public KvWriter {
     return Status::Ok();
   }
 
+  Result<std::string> Get(std::string_view db, std::string_view key) override {
+    Result<MDB_dbi> dbi = impl_->Dbi(db);
+    if (!dbi.ok()) return dbi.status();
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn_, *dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::NotFound("key not found");
+    if (rc != 0) return LmdbError("get from '" + std::string(db) + "'", rc);
+    return std::string(View(v));
+  }
+
   Status DeletePrefix(std::string_view db, std::string_view prefix) override {
     Result<MDB_dbi> dbi = impl_->Dbi(db);
     if (!dbi.ok()) return dbi.status();

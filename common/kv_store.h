@@ -30,6 +30,8 @@ class KvWriter {
   virtual Status Put(std::string_view db, std::string_view key, std::string_view value) = 0;
   // Deleting an absent key is not an error.
   virtual Status Delete(std::string_view db, std::string_view key) = 0;
+  // Reads inside the transaction (sees its own writes). NotFound if absent.
+  virtual Result<std::string> Get(std::string_view db, std::string_view key) = 0;
   // Deletes every key that starts with `prefix`.
   virtual Status DeletePrefix(std::string_view db, std::string_view prefix) = 0;
 };

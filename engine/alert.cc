@@ -42,4 +42,33 @@ std::string AlertToJson(const Alert& a) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+Result<Alert> AlertFromJson(std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not an alert object");
+  try {
+    Alert a;
+    a.id = j.at("id").get<std::string>();
+    a.rule = j.at("rule").get<std::string>();
+    a.rule_digest = j.at("rule_digest").get<std::string>();
+    a.state = j.at("state") == "firing" ? AlertState::kFiring : AlertState::kResolved;
+    const std::string severity = j.at("severity").get<std::string>();
+    for (int s = 0; s <= static_cast<int>(rules::Severity::kCritical); ++s) {
+      if (severity == rules::SeverityName(static_cast<rules::Severity>(s))) {
+        a.severity = static_cast<rules::Severity>(s);
+      }
+    }
+    for (const auto& [name, value] : j.at("key").items()) {
+      a.fields.emplace_back(name, value.get<std::string>());
+    }
+    a.count = j.at("count").get<uint64_t>();
+    a.window_start_ms = j.at("window_start_ms").get<int64_t>();
+    a.window_end_ms = j.at("window_end_ms").get<int64_t>();
+    a.message = j.at("message").get<std::string>();
+    a.sample = j.at("sample").get<std::string>();
+    return a;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("not an alert object: ") + e.what());
+  }
+}
+
 }  // namespace ember::engine

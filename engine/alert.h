@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "rules/rule.h"
 
 namespace ember::engine {
@@ -32,6 +33,8 @@ struct Alert {
 
 // One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).
 std::string AlertToJson(const Alert& alert);
+// Reads back what AlertToJson wrote. InvalidArgument for anything else.
+Result<Alert> AlertFromJson(std::string_view json);
 
 // "2026-11-22T18:38:53.000Z"
 std::string FormatIsoMs(int64_t unix_ms);

@@ -51,7 +51,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     const CheckpointStoreOptions& options) {
   KvStoreOptions kv_options;
   kv_options.dir = options.dir;
-  kv_options.databases = {"meta", "partials", "keystate", "offsets"};
+  kv_options.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
   kv_options.sync = options.sync;
   kv_options.read_only = options.read_only;
   Result<std::unique_ptr<KvStore>> kv = KvStore::Open(kv_options);
@@ -59,6 +59,10 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(std::move(*kv)));
   Status s = store->CheckSchema();
   if (!s.ok()) return s;
+  if (auto seq = store->kv_->Get("meta", "next_alert_seq"); seq.ok()) {
+    int64_t v = 0;
+    if (ParseInt(*seq, &v) && v > 0) store->next_alert_seq_ = static_cast<uint64_t>(v);
+  }
   return store;
 }
 
@@ -182,8 +186,10 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
 }
 
 Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
-                               const std::map<std::string, uint64_t>& offsets) {
-  return kv_->Write([&](KvWriter& w) -> Status {
+                               const std::map<std::string, uint64_t>& offsets,
+                               const std::vector<Alert>& alerts) {
+  const uint64_t first_seq = next_alert_seq_;
+  Status committed = kv_->Write([&](KvWriter& w) -> Status {
     Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
     if (!s.ok()) return s;
     for (const auto& delta : deltas) {
@@ -194,8 +200,66 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
       s = w.Put("offsets", stream, std::to_string(offset));
       if (!s.ok()) return s;
     }
+    uint64_t seq = first_seq;
+    for (const auto& alert : alerts) {
+      std::string key;
+      PutU64BigEndian(key, seq++);
+      s = w.Put("outbox", key, AlertToJson(alert));
+      if (!s.ok()) return s;
+    }
+    return w.Put("meta", "next_alert_seq", std::to_string(seq));
+  });
+  if (committed.ok()) next_alert_seq_ = first_seq + alerts.size();
+  return committed;
+}
+
+Result<std::vector<std::pair<uint64_t, Alert>>> CheckpointStore::Outbox() const {
+  std::vector<std::pair<uint64_t, Alert>> out;
+  Status bad;
+  Status s = kv_->Scan("outbox", "", [&](std::string_view k, std::string_view v) {
+    if (k.size() != 8) return;
+    Result<Alert> a = AlertFromJson(v);
+    if (!a.ok()) {
+      bad = Status::Corruption("outbox entry " + std::to_string(GetU64BigEndian(k)) + ": " +
+                               a.status().message());
+      return;
+    }
+    out.emplace_back(GetU64BigEndian(k), std::move(*a));
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+Status CheckpointStore::MarkDelivered(const std::vector<uint64_t>& seqs) {
+  constexpr uint64_t kHistoryLimit = 10000;
+  return kv_->Write([&](KvWriter& w) -> Status {
+    for (uint64_t seq : seqs) {
+      std::string key;
+      PutU64BigEndian(key, seq);
+      Result<std::string> json = w.Get("outbox", key);
+      if (!json.ok()) continue;
+      Status s = w.Put("history", key, *json);
+      if (s.ok()) s = w.Delete("outbox", key);
+      if (s.ok() && seq > kHistoryLimit) {
+        std::string old;
+        PutU64BigEndian(old, seq - kHistoryLimit);
+        s = w.Delete("history", old);
+      }
+      if (!s.ok()) return s;
+    }
     return Status::Ok();
   });
+}
+
+Result<std::vector<Alert>> CheckpointStore::History(size_t limit) const {
+  std::vector<Alert> all;
+  Status s = kv_->Scan("history", "", [&](std::string_view, std::string_view v) {
+    if (Result<Alert> a = AlertFromJson(v); a.ok()) all.push_back(std::move(*a));
+  });
+  if (!s.ok()) return s;
+  if (all.size() > limit) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(limit));
+  return all;
 }
 
 Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {

@@ -8,7 +8,10 @@
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
 //   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <count: u64 LE> <sample>
 //   keystate  <rule> 0x00 <key>                          -> <first_end_batch: i64 LE> <alert id>
-//   offsets   <agent> 0x00 <path>                        -> decimal offset consumed
+//   offsets   <agent> 0x00 <stream id, decimal>          -> decimal offset consumed
+//   outbox    <seq: u64 big-endian>  -> alert JSON, committed with the state that raised it
+//   history   <seq: u64 big-endian>  -> alert JSON, delivered to every sink (last 10000)
+//   meta      "next_alert_seq" -> decimal
 #pragma once
 
 #include <cstdint>
@@ -38,7 +41,7 @@ struct Snapshot {
   int64_t closed_until = 0;
   std::vector<PartialRecord> partials;
   std::vector<KeyStateRecord> key_states;
-  std::map<std::string, uint64_t> offsets;  // "<agent>\0<path>" -> offset
+  std::map<std::string, uint64_t> offsets;  // "<agent>\0<stream id>" -> offset
   std::vector<std::string> reset_rules;     // rules whose stored state was discarded
 };
 
@@ -58,15 +61,24 @@ class CheckpointStore {
   Status Stamp(const rules::RuleSet& rules, int64_t batch_interval_ms);
 
   // Writes the deltas (oldest first: several when earlier commits failed, e.g. on a full
-  // disk) and the offsets in one durable transaction. REQUIRES: deltas not empty.
+  // disk), the offsets and the alerts they raised (into the outbox) in one durable
+  // transaction. REQUIRES: deltas not empty.
   Status Commit(const std::vector<CheckpointDelta>& deltas,
-                const std::map<std::string, uint64_t>& offsets);
+                const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts);
+
+  // Alerts committed but not yet delivered, oldest first, with their sequence numbers.
+  Result<std::vector<std::pair<uint64_t, Alert>>> Outbox() const;
+  // Moves delivered alerts from the outbox to the history (one transaction).
+  Status MarkDelivered(const std::vector<uint64_t>& seqs);
+  // The last `limit` delivered alerts, oldest first.
+  Result<std::vector<Alert>> History(size_t limit) const;
 
  private:
   explicit CheckpointStore(std::unique_ptr<KvStore> kv);
   Status CheckSchema();
   static Status WriteDelta(KvWriter& w, const CheckpointDelta& delta);
   std::unique_ptr<KvStore> kv_;
+  uint64_t next_alert_seq_ = 1;
 };
 
 }  // namespace ember::engine

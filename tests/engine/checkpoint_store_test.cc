@@ -115,7 +115,7 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
       }
       engine->AdvanceWatermark(input[i].ms - 1500, &got);
       engine->Ingest(InputLine{input[i].text, "h", "f", input[i].ms});
-      REQUIRE(store->Commit({engine->TakeDelta()}, {}).ok());
+      REQUIRE(store->Commit({engine->TakeDelta()}, {}, {}).ok());
     }
     engine->Finish(&got);
     INFO("seed " << seed << " crash at " << crash_at);
@@ -135,7 +135,7 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
     Engine e(rules, EngineOptions{});
     e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000});
     e.Ingest(InputLine{"ERROR x", "h", "f", 5000});
-    REQUIRE(store->Commit({e.TakeDelta()}, {{std::string("agent\0path", 10), 42}}).ok());
+    REQUIRE(store->Commit({e.TakeDelta()}, {{std::string("agent\0path", 10), 42}}, {}).ok());
   }
   std::string changed = kRules;
   changed.replace(changed.find("window: 3s"), 10, "window: 6s");
@@ -184,4 +184,49 @@ TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overw
   auto j = CheckpointStore::Open(o);
   REQUIRE_FALSE(j.ok());
   CHECK(test::ReadFile(junk + "/data.mdb") == std::string(8192, 'j'));
+}
+
+TEST_CASE(
+    "CheckpointStore: alerts wait in the outbox until marked delivered, then move to "
+    "the history",
+    "[engine][checkpoint][outbox]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  Alert a;
+  a.id = "00ff";
+  a.rule = "fails";
+  a.rule_digest = "d";
+  a.severity = rules::Severity::kError;
+  a.fields = {{"ip", "10.0.0.1"}};
+  a.count = 4;
+  a.window_start_ms = 1000;
+  a.window_end_ms = 21000;
+  a.message = "four";
+  a.sample = "fail from 10.0.0.1";
+  Alert b = a;
+  b.state = AlertState::kResolved;
+  {
+    auto store = OpenStore(state);
+    Engine e(rules, EngineOptions{});
+    REQUIRE(store->Commit({e.TakeDelta()}, {}, {a, b}).ok());
+  }
+  auto store = OpenStore(state);  // as after a crash between commit and delivery
+  auto outbox = store->Outbox();
+  REQUIRE(outbox.ok());
+  REQUIRE(outbox->size() == 2);
+  CHECK(AlertToJson((*outbox)[0].second) == AlertToJson(a));  // the same content, id included
+  CHECK(AlertToJson((*outbox)[1].second) == AlertToJson(b));
+  REQUIRE(store->MarkDelivered({(*outbox)[0].first}).ok());
+  CHECK(store->Outbox()->size() == 1);
+  auto history = store->History(10);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 1);
+  CHECK(history->at(0).id == "00ff");
+  // Sequence numbers keep growing across reopenings.
+  Engine e(rules, EngineOptions{});
+  REQUIRE(store->Commit({e.TakeDelta()}, {}, {a}).ok());
+  auto again = store->Outbox();
+  REQUIRE(again->size() == 2);
+  CHECK(again->at(1).first > again->at(0).first);
 }

@@ -43,11 +43,11 @@ struct Cluster {
     dir.Write("logs/app.log", "");
   }
   // Each start logs to its own aggregator.<n>.err; returns that path.
-  std::string StartAggregator() {
+  std::string StartAggregator(const std::vector<std::string>& env = {}) {
     const std::string err = dir.Sub("aggregator." + std::to_string(++starts) + ".err");
     aggregator = std::make_unique<Process>(
         std::vector<std::string>{EMBER_AGGREGATOR_BIN, "-c", dir.Sub("aggregator.yaml")},
-        dir.Sub("aggregator.out"), err);
+        dir.Sub("aggregator.out"), err, env);
     REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
     return err;
   }
@@ -284,4 +284,38 @@ TEST_CASE("Pipeline: logrotate-style rotation while the agent is down loses and 
   // Every line written before the stop was acknowledged at the graceful stop, so nothing of
   // the rotated file is missing; the new file is read from its start.
   ExpectExactly(c, 1000);
+}
+
+TEST_CASE("Pipeline: an alert committed just before a crash is delivered after the restart",
+          "[integration][outbox]") {
+  for (const char* point : {"after_commit_before_send", "after_send_before_mark"}) {
+    SECTION(point) {
+      Cluster c(kFailRule);
+      c.StartAggregator({std::string("EMBER_CRASH_POINT=") + point});
+      c.StartAgent();
+      std::string lines;
+      for (int i = 0; i < 6; ++i) lines += "auth fail from 203.0.113.50\n";
+      c.dir.Append("logs/app.log", lines);
+      // The aggregator kills itself at the crash point, once the alert is committed.
+      REQUIRE(c.aggregator->Wait(20s));
+      CHECK(c.aggregator->term_signal() == SIGKILL);
+      const size_t before = c.Alerts().size();
+      c.StartAggregator();
+      REQUIRE(WaitUntil([&] { return c.Alerts().size() > before; }, 10s));
+      auto alerts = c.Alerts();
+      if (std::string(point) == "after_commit_before_send") {
+        // Never printed before the crash: delivered once, from the outbox.
+        REQUIRE(alerts.size() == 1);
+      } else {
+        // Printed, but not marked delivered: printed again, the same alert to the byte.
+        REQUIRE(alerts.size() == 2);
+        CHECK(alerts[0] == alerts[1]);
+      }
+      CHECK(alerts.back()["key"]["ip"] == "203.0.113.50");
+      CHECK(alerts.back()["state"] == "firing");
+      // Nothing more comes: the outbox is empty once marked.
+      std::this_thread::sleep_for(1500ms);
+      CHECK(c.Alerts().size() == alerts.size());
+    }
+  }
 }

@@ -16,7 +16,7 @@
 namespace ember::test {
 
 Process::Process(const std::vector<std::string>& argv, const std::string& out_path,
-                 const std::string& err_path) {
+                 const std::string& err_path, const std::vector<std::string>& env) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -32,6 +32,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& out_pa
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     ::execv(args[0], args.data());
     ::_exit(127);
   }

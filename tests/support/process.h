@@ -21,9 +21,10 @@ struct ProcessResult {
 
 class Process {
  public:
-  // Starts argv[0] with the arguments; output goes to `out_path` / `err_path`.
+  // Starts argv[0] with the arguments; output goes to `out_path` / `err_path`. `env` entries
+  // ("NAME=value") are added to the inherited environment.
   Process(const std::vector<std::string>& argv, const std::string& out_path,
-          const std::string& err_path);
+          const std::string& err_path, const std::vector<std::string>& env = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
