@@ -1,5 +1,6 @@
 #include "agent/agent_config.h"
 
+#include "common/curve_keys.h"
 #include "common/system.h"
 #include "common/yaml_util.h"
 
@@ -41,6 +42,8 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     errors.push_back(output.GetSizeBytes("max_frame_bytes", &config.forward.max_frame_bytes));
     errors.push_back(output.GetDurationMs("ack_timeout", &config.forward.ack_timeout_ms));
     errors.push_back(output.GetDurationMs("stop_timeout", &config.forward.stop_timeout_ms));
+    errors.push_back(output.GetString("curve_key_file", &config.forward.curve_key_file));
+    errors.push_back(output.GetString("curve_server_key", &config.forward.curve_server_key));
     errors.push_back(output.RejectUnknownKeys());
   }
   errors.push_back(top.RejectUnknownKeys());
@@ -79,6 +82,15 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
                                    ": error: 'ack_timeout' must be at least 1s");
   }
   config.state_dir = ResolvePath(path, config.state_dir);
+  if (config.forward.curve_key_file.empty() != config.forward.curve_server_key.empty()) {
+    return Status::InvalidArgument(output.Where() +
+                                   ": error: CURVE needs both 'curve_key_file' (this agent's "
+                                   "keys) and 'curve_server_key' (the aggregator's public key)");
+  }
+  config.forward.curve_key_file = ResolvePath(path, config.forward.curve_key_file);
+  if (!IsZ85Key(config.forward.curve_server_key) || config.forward.curve_server_key[0] == '/') {
+    config.forward.curve_server_key = ResolvePath(path, config.forward.curve_server_key);
+  }
   return config;
 }
 

@@ -27,6 +27,8 @@ struct ForwarderOptions {
   int sndhwm_frames = 64;                         // frames queued in ZeroMQ before reading pauses
   int64_t ack_timeout_ms = 10'000;  // no ACK for sent data this long: resend from the last ACK
   int64_t stop_timeout_ms = 5'000;  // on SIGTERM, wait this long for the last ACKs
+  std::string curve_key_file;       // this agent's key pair (ember keygen); "" = CURVE off
+  std::string curve_server_key;     // the aggregator's public key: its .pub file or the key
 };
 
 struct AgentConfig {

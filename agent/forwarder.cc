@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "common/curve_keys.h"
 #include "common/wire.h"
 
 namespace ember::agent {
@@ -20,6 +21,19 @@ Forwarder::~Forwarder() = default;
 Result<std::unique_ptr<Forwarder>> Forwarder::Connect(const ForwarderOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->endpoint = options.endpoint;
+  if (!options.curve_key_file.empty()) {
+    Result<CurveKeyPair> keys = ReadCurveKeyFile(options.curve_key_file);
+    if (!keys.ok()) return keys.status();
+    Result<std::string> server = ReadCurvePublicKey(options.curve_server_key);
+    if (!server.ok()) return server.status();
+    try {
+      impl->socket.set(zmq::sockopt::curve_serverkey, *server);
+      impl->socket.set(zmq::sockopt::curve_publickey, keys->public_z85);
+      impl->socket.set(zmq::sockopt::curve_secretkey, keys->secret_z85);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable(std::string("cannot enable CURVE: ") + e.what());
+    }
+  }
   try {
     impl->socket.set(zmq::sockopt::sndhwm, options.sndhwm_frames);
     impl->socket.set(zmq::sockopt::linger, 0);

@@ -12,7 +12,9 @@
 #include <zmq_addon.hpp>
 
 #include "aggregator/sinks/alert_sink.h"
+#include "aggregator/zap_handler.h"
 #include "common/crash_point.h"
+#include "common/curve_keys.h"
 #include "common/system.h"
 #include "common/wire.h"
 #include "engine/checkpoint_store.h"
@@ -44,6 +46,10 @@ class Server {
   Status Start(std::shared_ptr<const rules::RuleSet> rules) {
     Status s = InstallRules(std::move(rules));
     if (!s.ok()) return s;
+    if (config_.security.curve()) {
+      s = EnableCurve();
+      if (!s.ok()) return s;
+    }
     try {
       socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
       socket_.set(zmq::sockopt::linger, 0);
@@ -87,6 +93,28 @@ class Server {
   }
 
  private:
+  // Binds the ZAP handler first (without it libzmq would let any key in), then makes the
+  // socket a CURVE server.
+  Status EnableCurve() {
+    Result<CurveKeyPair> keys = ReadCurveKeyFile(config_.security.curve_key_file);
+    if (!keys.ok()) return keys.status();
+    auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
+    if (!authorized.ok()) return authorized.status();
+    auto zap = ZapHandler::Start(context_, *authorized);
+    if (!zap.ok()) return zap.status();
+    zap_ = std::move(*zap);
+    try {
+      socket_.set(zmq::sockopt::zap_domain, "ember");
+      socket_.set(zmq::sockopt::curve_server, true);
+      socket_.set(zmq::sockopt::curve_secretkey, keys->secret_z85);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable(std::string("cannot enable CURVE: ") + e.what());
+    }
+    spdlog::info("CURVE on: {} authorized agent keys in '{}'.", authorized->size(),
+                 config_.security.authorized_keys_dir);
+    return Status::Ok();
+  }
+
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
     auto engine = std::make_unique<engine::Engine>(rules, config_.engine);
     Result<engine::Snapshot> snap = store_->Recover(*rules, config_.engine.batch_interval_ms);
@@ -126,6 +154,15 @@ class Server {
     for (auto& sink : sinks_) {
       if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());
     }
+    if (zap_) {
+      auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
+      if (authorized.ok()) {
+        zap_->SetAuthorized(*authorized);
+        spdlog::info("Reloaded {} authorized agent keys.", authorized->size());
+      } else {
+        spdlog::error("Kept the authorized keys in force: {}", authorized.status().message());
+      }
+    }
     Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config_);
     if (!rules.ok()) {
       spdlog::error("Kept the rules in force: {}.", rules.status().message());
@@ -163,11 +200,21 @@ class Server {
         spdlog::warn("Dropped a message of {} parts (expected one frame).", parts.size() - 1);
         continue;
       }
-      HandleFrame(parts[0].to_string(), parts[1].to_string_view());
+      // With CURVE the agent's identity is the name of its authenticated key, never what the
+      // payload claims.
+      std::string identity;
+      if (zap_) {
+        try {
+          identity = parts[1].gets("User-Id");
+        } catch (const zmq::error_t&) {
+        }
+      }
+      HandleFrame(parts[0].to_string(), parts[1].to_string_view(), identity);
     }
   }
 
-  void HandleFrame(const std::string& routing_id, std::string_view frame) {
+  void HandleFrame(const std::string& routing_id, std::string_view frame,
+                   const std::string& identity) {
     Result<wire::DataFrame> data = wire::DecodeData(frame);
     if (!data.ok()) {
       ++bad_frames_;
@@ -175,8 +222,10 @@ class Server {
       return;
     }
     const wire::DataFrame& f = *data;
-    // Streams are the agent's (its name) file identities (its random stream id).
-    std::string stream = std::string(f.agent) + '\0' + std::to_string(f.stream_id);
+    // Streams are the agent's (its key's name, or its own name without CURVE) file
+    // identities (its random stream id).
+    std::string stream =
+        (identity.empty() ? std::string(f.agent) : identity) + '\0' + std::to_string(f.stream_id);
     auto mark = offsets_.find(stream);
     // Accept a frame only where the stream's high-water mark stands: below it the frame is a
     // resend of what was already counted; past it, or straddling it, lines are missing or
@@ -287,6 +336,7 @@ class Server {
   std::vector<std::unique_ptr<AlertSink>> sinks_;
   int signal_fd_;
   zmq::context_t context_{1};
+  std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
   zmq::socket_t socket_;
   std::unique_ptr<engine::Engine> engine_;
   std::map<std::string, uint64_t> offsets_;  // stream -> offset consumed

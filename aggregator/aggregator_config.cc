@@ -3,6 +3,15 @@
 #include "common/yaml_util.h"
 
 namespace ember::aggregator {
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  if (endpoint.rfind("tcp://", 0) != 0) return false;
+  std::string host = endpoint.substr(6);
+  if (host.rfind("[::1]:", 0) == 0) return true;
+  host = host.substr(0, host.rfind(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
 Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   Result<YAML::Node> doc = LoadYamlFile(path);
   if (!doc.ok()) return doc.status();
@@ -30,6 +39,19 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
         c.outputs.terminal_color != "never") {
       return Status::InvalidArgument(out.Where("terminal_color") +
                                      ": error: 'terminal_color' must be auto, always or never");
+    }
+  }
+  if (top.Has("security")) {
+    YamlMap sec(top.Get("security"), path);
+    if (Status s = sec.Check("'security'"); !s.ok()) return s;
+    errors.push_back(sec.GetString("curve_key_file", &c.security.curve_key_file));
+    errors.push_back(sec.GetString("authorized_keys_dir", &c.security.authorized_keys_dir));
+    errors.push_back(sec.GetBool("insecure", &c.security.insecure));
+    errors.push_back(sec.RejectUnknownKeys());
+    if (c.security.curve() && c.security.authorized_keys_dir.empty()) {
+      return Status::InvalidArgument(sec.Where() +
+                                     ": error: 'curve_key_file' needs 'authorized_keys_dir' "
+                                     "(the agents' public keys)");
     }
   }
   errors.push_back(top.RejectUnknownKeys());
@@ -62,6 +84,15 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("listen") + ": error: 'listen' ('" + c.listen +
                                    "') must start with tcp:// or ipc://");
   }
+  if (!IsLoopbackEndpoint(c.listen) && !c.security.curve() && !c.security.insecure) {
+    return Status::InvalidArgument(
+        top.Where("listen") + ": error: 'listen' ('" + c.listen +
+        "') accepts other hosts, but CURVE is off: set security.curve_key_file and "
+        "security.authorized_keys_dir (see `ember keygen`), or security.insecure: true to send "
+        "logs in clear text");
+  }
+  c.security.curve_key_file = ResolvePath(path, c.security.curve_key_file);
+  c.security.authorized_keys_dir = ResolvePath(path, c.security.authorized_keys_dir);
   c.state_dir = ResolvePath(path, c.state_dir);
   c.rules_dir = ResolvePath(path, c.rules_dir);
   c.outputs.jsonl_path = ResolvePath(path, c.outputs.jsonl_path);

@@ -21,6 +21,14 @@ struct OutputOptions {
   std::string jsonl_path;               // append alerts as JSON lines here; "" = off
 };
 
+// CURVE encryption and authentication of agents (ember keygen makes the keys).
+struct SecurityOptions {
+  std::string curve_key_file;       // this aggregator's key pair; "" = CURVE off
+  std::string authorized_keys_dir;  // agents' *.pub files; required with CURVE
+  bool insecure = false;            // allow a non-loopback `listen` without CURVE
+  bool curve() const { return !curve_key_file.empty(); }
+};
+
 struct AggregatorConfig {
   std::string listen = "tcp://127.0.0.1:7450";          // ZeroMQ ROUTER endpoint
   std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
@@ -30,7 +38,12 @@ struct AggregatorConfig {
   TimeSource time = TimeSource::kIngestion;
   bool sync = true;  // fsync each checkpoint
   OutputOptions outputs;
+  SecurityOptions security;
 };
+
+// Whether a ZeroMQ endpoint only accepts connections from this machine (127.0.0.0/8, ::1,
+// localhost, ipc://).
+bool IsLoopbackEndpoint(const std::string& endpoint);
 
 // Loads and validates aggregator.yaml. Unknown keys are rejected; errors name file:line:col.
 // Relative paths are taken relative to the configuration file's directory.

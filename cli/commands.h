@@ -13,5 +13,7 @@ void AddCheckCommand(CLI::App& app, int* exit_code);
 // `ember replay --rules DIR FILE...`: runs the engine over files in event time; prints the
 // alerts as JSON lines on stdout and a summary on stderr.
 void AddReplayCommand(CLI::App& app, int* exit_code);
+// `ember keygen PREFIX`: writes a CURVE key pair and prints how to configure it.
+void AddKeygenCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ember::cli

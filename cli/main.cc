@@ -6,12 +6,13 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember: check rules and replay logs through the ember engine."};
+  CLI::App app{"ember: check rules, replay logs through the ember engine, make CURVE keys."};
   app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
   app.require_subcommand(1);
   int exit_code = 0;
   ember::cli::AddCheckCommand(app, &exit_code);
   ember::cli::AddReplayCommand(app, &exit_code);
+  ember::cli::AddKeygenCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -39,6 +39,31 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggr
   }
 }
 
+TEST_CASE("AggregatorConfig: listening beyond loopback needs CURVE or an explicit insecure",
+          "[aggregator][config][security]") {
+  test::TempDir dir;
+  auto refused = aggregator::LoadAggregatorConfig(dir.Write("a.yaml", "listen: tcp://*:7450\n"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("CURVE is off") != std::string::npos);
+  CHECK(aggregator::LoadAggregatorConfig(
+            dir.Write("b.yaml", "listen: tcp://0.0.0.0:7450\nsecurity:\n  insecure: true\n"))
+            .ok());
+  auto half =
+      aggregator::LoadAggregatorConfig(dir.Write("c.yaml", "security:\n  curve_key_file: k.key\n"));
+  REQUIRE_FALSE(half.ok());
+  CHECK(half.status().message().find("needs 'authorized_keys_dir'") != std::string::npos);
+  using aggregator::IsLoopbackEndpoint;
+  CHECK(IsLoopbackEndpoint("tcp://127.0.0.1:7450"));
+  CHECK(IsLoopbackEndpoint("tcp://127.1.2.3:1"));
+  CHECK(IsLoopbackEndpoint("tcp://[::1]:7450"));
+  CHECK(IsLoopbackEndpoint("tcp://localhost:7450"));
+  CHECK(IsLoopbackEndpoint("ipc:///run/ember.sock"));
+  CHECK_FALSE(IsLoopbackEndpoint("tcp://*:7450"));
+  CHECK_FALSE(IsLoopbackEndpoint("tcp://0.0.0.0:7450"));
+  CHECK_FALSE(IsLoopbackEndpoint("tcp://10.1.2.3:7450"));
+  CHECK_FALSE(IsLoopbackEndpoint("tcp://eth0:7450"));
+}
+
 TEST_CASE("AggregatorConfig: relative paths are relative to the config file",
           "[aggregator][config]") {
   test::TempDir dir;

@@ -4,6 +4,8 @@
 // the Process destructor when an assertion fails).
 #include <signal.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "common/curve_keys.h"
 #include "common/kv_store.h"
 #include "common/wire.h"
 #include "tests/support/process.h"
@@ -81,6 +84,23 @@ struct Cluster {
       total += n;
     });
     return total;
+  }
+
+  // The streams the aggregator has marks for, as "<agent identity>/<stream id>".
+  std::vector<std::string> CheckpointedStreams() const {
+    KvStoreOptions o;
+    o.dir = dir.Sub("state");
+    o.databases = {"meta", "partials", "keystate", "offsets"};
+    o.read_only = true;
+    std::vector<std::string> out;
+    auto kv = KvStore::Open(o);
+    if (!kv.ok()) return out;
+    (void)(*kv)->Scan("offsets", "", [&](std::string_view k, std::string_view) {
+      std::string key(k);
+      std::replace(key.begin(), key.end(), '\0', '/');
+      out.push_back(key);
+    });
+    return out;
   }
 
   TempDir dir;
@@ -316,6 +336,76 @@ TEST_CASE("Pipeline: an alert committed just before a crash is delivered after t
       // Nothing more comes: the outbox is empty once marked.
       std::this_thread::sleep_for(1500ms);
       CHECK(c.Alerts().size() == alerts.size());
+    }
+  }
+}
+
+namespace {
+
+// Makes key pairs with `ember keygen` (aggregator, web1, intruder), authorizes web1 only and
+// turns CURVE on in the aggregator's config.
+void EnableCurve(Cluster& c) {
+  std::filesystem::create_directories(c.dir.Sub("keys/agents.d"));
+  for (const char* name : {"aggregator", "web1", "intruder"}) {
+    auto r = RunCommand({EMBER_CLI_BIN, "keygen", c.dir.Sub(std::string("keys/") + name)});
+    REQUIRE(r.exit_code == 0);
+  }
+  std::filesystem::copy_file(c.dir.Sub("keys/web1.pub"), c.dir.Sub("keys/agents.d/web1.pub"));
+  c.dir.Append("aggregator.yaml",
+               "security:\n  curve_key_file: " + c.dir.Sub("keys/aggregator.key") +
+                   "\n  authorized_keys_dir: " + c.dir.Sub("keys/agents.d") + "\n");
+}
+
+void UseAgentKey(Cluster& c, const std::string& name) {
+  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
+  agent += "  curve_key_file: " + c.dir.Sub("keys/" + name + ".key") +
+           "\n  curve_server_key: " + c.dir.Sub("keys/aggregator.pub") + "\n";
+  c.dir.Write("agent.yaml", agent);
+}
+
+}  // namespace
+
+TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get nothing",
+          "[integration][security]") {
+  SECTION("authorized key") {
+    Cluster c(kFailRule);
+    EnableCurve(c);
+    UseAgentKey(c, "web1");
+    const std::string err = c.StartAggregator();
+    CHECK(ReadFile(err).find("CURVE on: 1 authorized agent keys") != std::string::npos);
+    c.StartAgent();
+    std::string lines;
+    for (int i = 0; i < 6; ++i) lines += "auth fail from 192.0.2.200\n";
+    c.dir.Append("logs/app.log", lines);
+    REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.200"); }, 20s));
+    // The agent calls itself "test-agent" in its frames, but its marks are kept under the
+    // name of the key it authenticated with: a payload cannot move another agent's marks.
+    REQUIRE(WaitUntil([&] { return !c.CheckpointedStreams().empty(); }, 10s));
+    for (const auto& stream : c.CheckpointedStreams()) {
+      CHECK(stream.rfind("web1/", 0) == 0);
+    }
+  }
+  SECTION("unknown key, and no key at all") {
+    for (const bool plaintext : {false, true}) {
+      Cluster c(kFailRule);
+      EnableCurve(c);
+      if (!plaintext) UseAgentKey(c, "intruder");
+      const std::string err = c.StartAggregator();
+      c.StartAgent();
+      std::string lines;
+      for (int i = 0; i < 6; ++i) lines += "auth fail from 192.0.2.201\n";
+      c.dir.Append("logs/app.log", lines);
+      if (!plaintext) {
+        REQUIRE(WaitUntil(
+            [&] { return ReadFile(err).find("Refused an agent") != std::string::npos; }, 20s));
+        auto intruder = ReadCurvePublicKey(c.dir.Sub("keys/intruder.pub"));
+        REQUIRE(intruder.ok());
+        CHECK(ReadFile(err).find(*intruder) != std::string::npos);
+      } else {
+        std::this_thread::sleep_for(3s);
+      }
+      CHECK(c.Alerts().empty());
+      CHECK(c.CheckpointedMatches() == 0);
     }
   }
 }
