@@ -40,6 +40,11 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Connect(const ForwarderOptions& op
     impl->socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
     impl->socket.set(zmq::sockopt::reconnect_ivl, 100);
     impl->socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
+    // ZMTP heartbeats: a dead or unreachable aggregator is noticed within seconds and the
+    // connection re-made, instead of waiting on TCP's timeouts.
+    impl->socket.set(zmq::sockopt::heartbeat_ivl, 2000);
+    impl->socket.set(zmq::sockopt::heartbeat_timeout, 6000);
+    impl->socket.set(zmq::sockopt::heartbeat_ttl, 6000);
     impl->socket.connect(options.endpoint);
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("cannot connect to '" + options.endpoint + "': " + e.what());

@@ -54,6 +54,9 @@ class Server {
       socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
       socket_.set(zmq::sockopt::linger, 0);
       socket_.set(zmq::sockopt::rcvhwm, 1000);
+      // ZMTP heartbeats drop connections of agents that died without closing them.
+      socket_.set(zmq::sockopt::heartbeat_ivl, 2000);
+      socket_.set(zmq::sockopt::heartbeat_timeout, 6000);
       socket_.bind(config_.listen);
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
