@@ -22,8 +22,9 @@ constexpr size_t kMaxQueuedFrames = 64;
 class Loop {
  public:
   Loop(const AgentConfig& config, std::unique_ptr<Forwarder> forwarder,
-       std::unique_ptr<OffsetStore> store)
+       std::unique_ptr<OffsetStore> store, SystemdNotifier& notifier)
       : config_(config),
+        notifier_(notifier),
         forwarder_(std::move(forwarder)),
         store_(std::move(store)),
         tails_(config.tail,
@@ -41,6 +42,7 @@ class Loop {
       timer_.cancel();
     });
     Tick();
+    notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
     io_.run();
   }
 
@@ -48,6 +50,7 @@ class Loop {
   void Tick() {
     if (stopping_) return Stop();
     const int64_t now = WallClockMs();
+    notifier_.WatchdogIfDue(now);
     if (now - last_rescan_ms_ >= config_.tail.rescan_interval_ms) {
       tails_.Rescan(now);
       last_rescan_ms_ = now;
@@ -66,10 +69,12 @@ class Loop {
     }
     PumpAndDispatch(now);
     tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
-    const auto wait = more ? std::chrono::milliseconds(0)
-                      : forwarder_->queued() > 0
-                          ? std::chrono::milliseconds(20)
-                          : std::chrono::milliseconds(config_.tail.poll_interval_ms);
+    auto wait = more ? std::chrono::milliseconds(0)
+                : forwarder_->queued() > 0 ? std::chrono::milliseconds(20)
+                                           : std::chrono::milliseconds(config_.tail.poll_interval_ms);
+    if (notifier_.watchdog_interval_ms() > 0) {
+      wait = std::min(wait, std::chrono::milliseconds(notifier_.watchdog_interval_ms()));
+    }
     timer_.expires_after(wait);
     timer_.async_wait([this](const boost::system::error_code&) { Tick(); });
   }
@@ -94,6 +99,7 @@ class Loop {
   }
 
   void Stop() {
+    notifier_.Stopping();
     // Hand over what was read and wait (bounded) for its acknowledgement, so a stop followed
     // by a start neither loses nor repeats a line.
     const auto deadline = std::chrono::steady_clock::now() +
@@ -119,6 +125,7 @@ class Loop {
   }
 
   const AgentConfig& config_;
+  SystemdNotifier& notifier_;
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<OffsetStore> store_;
   TailSet tails_;
@@ -131,13 +138,13 @@ class Loop {
 
 }  // namespace
 
-Status RunAgent(const AgentConfig& config) {
+Status RunAgent(const AgentConfig& config, SystemdNotifier& notifier) {
   Result<std::unique_ptr<OffsetStore>> store = OffsetStore::Open(config.state_dir);
   if (!store.ok()) return store.status();
   Result<std::unique_ptr<Forwarder>> forwarder = Forwarder::Connect(config.forward);
   if (!forwarder.ok()) return forwarder.status();
   spdlog::info("ember-agent '{}' sending to '{}'.", config.name, config.forward.endpoint);
-  Loop loop(config, std::move(*forwarder), std::move(*store));
+  Loop loop(config, std::move(*forwarder), std::move(*store), notifier);
   loop.Run();
   return Status::Ok();
 }

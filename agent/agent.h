@@ -6,10 +6,12 @@
 
 #include "agent/agent_config.h"
 #include "common/status.h"
+#include "common/systemd_notifier.h"
 
 namespace ember::agent {
 
-// Runs until SIGINT or SIGTERM. Errors: the forwarder cannot be set up.
-Status RunAgent(const AgentConfig& config);
+// Runs until SIGINT or SIGTERM, telling systemd through `notifier` when it is ready and
+// stopping, and pinging its watchdog. Errors: the state or the forwarder cannot be set up.
+Status RunAgent(const AgentConfig& config, SystemdNotifier& notifier);
 
 }  // namespace ember::agent

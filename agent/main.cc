@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     std::printf("%s: OK\n", config_path.c_str());
     return 0;
   }
-  ember::Status s = ember::agent::RunAgent(*config);
+  ember::SystemdNotifier notifier = ember::SystemdNotifier::FromEnvironment();
+  ember::Status s = ember::agent::RunAgent(*config, notifier);
   if (!s.ok()) {
     spdlog::error("{}", s.message());
     return 1;

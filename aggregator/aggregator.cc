@@ -16,6 +16,7 @@
 #include "common/crash_point.h"
 #include "common/curve_keys.h"
 #include "common/system.h"
+#include "common/systemd_notifier.h"
 #include "common/wire.h"
 #include "engine/checkpoint_store.h"
 #include "engine/engine.h"
@@ -36,11 +37,12 @@ Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& 
 class Server {
  public:
   Server(const AggregatorConfig& config, std::unique_ptr<engine::CheckpointStore> store,
-         std::vector<std::unique_ptr<AlertSink>> sinks, int signal_fd)
+         std::vector<std::unique_ptr<AlertSink>> sinks, int signal_fd, SystemdNotifier& notifier)
       : config_(config),
         store_(std::move(store)),
         sinks_(std::move(sinks)),
         signal_fd_(signal_fd),
+        notifier_(notifier),
         socket_(context_, zmq::socket_type::router) {}
 
   Status Start(std::shared_ptr<const rules::RuleSet> rules) {
@@ -70,8 +72,14 @@ class Server {
   void Run() {
     const int64_t batch = config_.engine.batch_interval_ms;
     int64_t next_tick = (WallClockMs() / batch + 1) * batch;
+    notifier_.Ready("Listening on " + config_.listen + " with " +
+                    std::to_string(engine_->rules().rules().size()) + " rules");
     while (!stopping_) {
-      const int64_t wait = std::max<int64_t>(0, next_tick - WallClockMs());
+      notifier_.WatchdogIfDue(WallClockMs());
+      int64_t wait = std::max<int64_t>(0, next_tick - WallClockMs());
+      if (notifier_.watchdog_interval_ms() > 0) {
+        wait = std::min(wait, notifier_.watchdog_interval_ms());
+      }
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
       try {
@@ -86,6 +94,7 @@ class Server {
         next_tick = (WallClockMs() / batch + 1) * batch;
       }
     }
+    notifier_.Stopping();
     Tick();
     const engine::EngineStats& st = engine_->stats();
     spdlog::info(
@@ -153,6 +162,13 @@ class Server {
   }
 
   void Reload() {
+    notifier_.Reloading();
+    ReloadNow();
+    notifier_.Ready("Listening on " + config_.listen + " with " +
+                    std::to_string(engine_->rules().rules().size()) + " rules");
+  }
+
+  void ReloadNow() {
     spdlog::info("SIGHUP: reloading rules from '{}' and reopening outputs.", config_.rules_dir);
     for (auto& sink : sinks_) {
       if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());
@@ -338,6 +354,7 @@ class Server {
   std::unique_ptr<engine::CheckpointStore> store_;
   std::vector<std::unique_ptr<AlertSink>> sinks_;
   int signal_fd_;
+  SystemdNotifier& notifier_;
   zmq::context_t context_{1};
   std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
   zmq::socket_t socket_;
@@ -356,7 +373,7 @@ class Server {
 
 }  // namespace
 
-Status RunAggregator(const AggregatorConfig& config) {
+Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier) {
   Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config);
   if (!rules.ok()) return rules.status();
   engine::CheckpointStoreOptions store_options;
@@ -379,7 +396,7 @@ Status RunAggregator(const AggregatorConfig& config) {
   int signal_fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) return Status::IOError("cannot create a signalfd");
 
-  Server server(config, std::move(*store), std::move(*sinks), signal_fd);
+  Server server(config, std::move(*store), std::move(*sinks), signal_fd, notifier);
   Status s = server.Start(std::move(*rules));
   if (s.ok()) server.Run();
   ::close(signal_fd);

@@ -7,11 +7,13 @@
 
 #include "aggregator/aggregator_config.h"
 #include "common/status.h"
+#include "common/systemd_notifier.h"
 
 namespace ember::aggregator {
 
-// Runs until SIGINT or SIGTERM. Errors: rules, state or socket cannot be set up (the message
-// names the file or endpoint and the cause).
-Status RunAggregator(const AggregatorConfig& config);
+// Runs until SIGINT or SIGTERM, telling systemd through `notifier` when it is ready,
+// reloading and stopping, and pinging its watchdog. Errors: rules, state or socket cannot be
+// set up (the message names the file or endpoint and the cause).
+Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier);
 
 }  // namespace ember::aggregator

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     std::printf("%s: OK (%zu rules)\n", config_path.c_str(), (*rules)->rules().size());
     return 0;
   }
-  ember::Status s = ember::aggregator::RunAggregator(*config);
+  ember::SystemdNotifier notifier = ember::SystemdNotifier::FromEnvironment();
+  ember::Status s = ember::aggregator::RunAggregator(*config, notifier);
   if (!s.ok()) {
     spdlog::error("{}", s.message());
     return 1;

@@ -3,6 +3,9 @@
 // alerts.jsonl. Every wait is bounded; every process is stopped by the test (or SIGKILLed by
 // the Process destructor when an assertion fails).
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -42,7 +45,7 @@ struct Cluster {
                   "\ninputs:\n  paths: [" + dir.Sub("logs/*.log") +
                   "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
                   "output:\n  endpoint: " +
-                  endpoint + "\n");
+                  endpoint + "\n  ack_timeout: 2s\n");
     dir.Write("logs/app.log", "");
   }
   // Each start logs to its own aggregator.<n>.err; returns that path.
@@ -54,12 +57,13 @@ struct Cluster {
     REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
     return err;
   }
-  void StartAgent() {
+  // Each start logs to its own agent.<n>.err.
+  void StartAgent(const std::vector<std::string>& env = {}) {
+    const std::string err = dir.Sub("agent." + std::to_string(++agent_starts) + ".err");
     agent = std::make_unique<Process>(
         std::vector<std::string>{EMBER_AGENT_BIN, "-c", dir.Sub("agent.yaml")},
-        dir.Sub("agent.out"), dir.Sub("agent.err"));
-    REQUIRE(WaitUntil(
-        [&] { return ReadFile(dir.Sub("agent.err")).find("Tailing") != std::string::npos; }, 10s));
+        dir.Sub("agent.out"), err, env);
+    REQUIRE(WaitUntil([&] { return ReadFile(err).find("Tailing") != std::string::npos; }, 10s));
   }
   std::vector<nlohmann::json> Alerts() const {
     std::vector<nlohmann::json> out;
@@ -408,4 +412,65 @@ TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get 
       CHECK(c.CheckpointedMatches() == 0);
     }
   }
+}
+
+namespace {
+
+// A NOTIFY_SOCKET as systemd provides it: a datagram socket the test reads.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // Waits (bounded) for a datagram containing `what`; earlier ones are kept in seen().
+  bool WaitFor(const std::string& what, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) continue;
+      seen_.emplace_back(buf, static_cast<size_t>(n));
+      if (seen_.back().find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string env() const { return "NOTIFY_SOCKET=" + path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<std::string> seen_;
+};
+
+}  // namespace
+
+TEST_CASE("Pipeline: the daemons speak sd_notify: READY, WATCHDOG, RELOADING and STOPPING",
+          "[integration][systemd]") {
+  Cluster c(kFailRule);
+  NotifySocket aggregator_socket(c.dir.Sub("notify-aggregator"));
+  NotifySocket agent_socket(c.dir.Sub("notify-agent"));
+  c.StartAggregator({aggregator_socket.env(), "WATCHDOG_USEC=400000"});
+  CHECK(aggregator_socket.WaitFor("READY=1", 10s));
+  CHECK(aggregator_socket.WaitFor("WATCHDOG=1", 5s));
+  c.aggregator->Signal(SIGHUP);
+  CHECK(aggregator_socket.WaitFor("RELOADING=1", 5s));
+  CHECK(aggregator_socket.WaitFor("READY=1", 5s));
+  c.StartAgent({agent_socket.env(), "WATCHDOG_USEC=400000"});
+  CHECK(agent_socket.WaitFor("READY=1", 10s));
+  CHECK(agent_socket.WaitFor("WATCHDOG=1", 5s));
+  c.agent->Signal(SIGTERM);
+  CHECK(agent_socket.WaitFor("STOPPING=1", 5s));
+  c.aggregator->Signal(SIGTERM);
+  CHECK(aggregator_socket.WaitFor("STOPPING=1", 5s));
+  REQUIRE(c.agent->Wait(10s));
+  REQUIRE(c.aggregator->Wait(10s));
+  CHECK(c.agent->exit_code() == 0);
+  CHECK(c.aggregator->exit_code() == 0);
 }
