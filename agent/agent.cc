@@ -32,21 +32,32 @@ class Loop {
                             static_cast<size_t>(config.forward.max_frame_bytes)},
                *store_),
         timer_(io_),
-        signals_(io_, SIGINT, SIGTERM) {}
+        signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
 
   void Run() {
-    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      spdlog::info("Received signal {}; stopping.", signo);
-      stopping_ = true;
-      timer_.cancel();
-    });
+    WaitForSignal();
     Tick();
     notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
     io_.run();
   }
 
  private:
+  // SIGINT/SIGTERM stop; SIGHUP expands the globs again at once.
+  void WaitForSignal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        spdlog::info("SIGHUP: looking for new files now.");
+        last_rescan_ms_ = INT64_MIN / 2;
+        WaitForSignal();
+        return;
+      }
+      spdlog::info("Received signal {}; stopping.", signo);
+      stopping_ = true;
+      timer_.cancel();
+    });
+  }
+
   void Tick() {
     if (stopping_) return Stop();
     const int64_t now = WallClockMs();
@@ -70,8 +81,9 @@ class Loop {
     PumpAndDispatch(now);
     tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     auto wait = more ? std::chrono::milliseconds(0)
-                : forwarder_->queued() > 0 ? std::chrono::milliseconds(20)
-                                           : std::chrono::milliseconds(config_.tail.poll_interval_ms);
+                : forwarder_->queued() > 0
+                    ? std::chrono::milliseconds(20)
+                    : std::chrono::milliseconds(config_.tail.poll_interval_ms);
     if (notifier_.watchdog_interval_ms() > 0) {
       wait = std::min(wait, std::chrono::milliseconds(notifier_.watchdog_interval_ms()));
     }
