@@ -10,7 +10,8 @@
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-agent: tails log files and forwards their lines to ember-aggregator."};
+  CLI::App app{"ember-agent: tails log files and forwards their lines to ember-aggregator.",
+               "ember-agent"};
   std::string config_path = "/etc/ember/agent.yaml";
   std::string log_level = "info";
   bool check = false;

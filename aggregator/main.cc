@@ -13,7 +13,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "ember-aggregator: receives lines from ember agents, evaluates alert rules over "
-      "micro-batched windows and raises alerts."};
+      "micro-batched windows and raises alerts.",
+      "ember-aggregator"};
   std::string config_path = "/etc/ember/aggregator.yaml";
   std::string log_level = "info";
   bool check = false;

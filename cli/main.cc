@@ -6,7 +6,8 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember: check rules, replay logs through the ember engine, make CURVE keys."};
+  CLI::App app{"ember: check rules, replay logs through the ember engine, make CURVE keys.",
+               "ember"};
   app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
   app.require_subcommand(1);
   int exit_code = 0;

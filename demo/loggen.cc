@@ -124,7 +124,7 @@ class Generator {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-loggen: writes realistic, seeded log lines"};
+  CLI::App app{"ember-loggen: writes realistic, seeded log lines", "ember-loggen"};
   Options o;
   std::string bytes_text;
   app.add_option("-o,--output", o.output, "File to append to ('-' for stdout)")->required();

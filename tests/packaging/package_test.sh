@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Package test (a CI step; it installs packages, so it needs root and changes the machine):
+# builds the .deb packages, inspects them, installs them with dpkg, runs the installed
+# binaries with the installed configs as the `ember` user exactly as the units' ExecStart
+# would, checks an alert for a line appended to a log under /var/log, then removes and purges
+# the packages. Usage: tests/packaging/package_test.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+fail() { echo "package test: FAILED: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || fail "needs root (it installs the packages)"
+
+testlog=/var/log/ember-package-test.log
+work=$(mktemp -d /tmp/ember-pkgtest.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  dpkg --purge ember-agent ember-aggregator >/dev/null 2>&1 || true
+  rm -f "$testlog"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+dpkg --purge ember-agent ember-aggregator >/dev/null 2>&1 || true
+
+echo "== building the packages"
+(cd "$build" && cpack -G DEB >/dev/null)
+agent_deb=$(ls "$build"/ember-agent_*.deb)
+aggregator_deb=$(ls "$build"/ember-aggregator_*.deb)
+
+echo "== inspecting them with dpkg-deb"
+agent_files=$(dpkg-deb -c "$agent_deb" | awk '{print $6}')
+aggregator_files=$(dpkg-deb -c "$aggregator_deb" | awk '{print $6}')
+for f in ./usr/bin/ember-agent ./etc/ember/agent.yaml ./usr/lib/systemd/system/ember-agent.service \
+         ./usr/share/man/man1/ember-agent.1.gz; do
+  grep -qx "$f" <<<"$agent_files" || fail "$f missing from the agent package"
+done
+for f in ./usr/bin/ember-aggregator ./usr/bin/ember ./etc/ember/rules.d/ssh.yaml \
+         ./usr/lib/systemd/system/ember-aggregator.service ./usr/share/man/man1/ember.1.gz; do
+  grep -qx "$f" <<<"$aggregator_files" || fail "$f missing from the aggregator package"
+done
+dpkg-deb -I "$agent_deb" conffiles | grep -qx /etc/ember/agent.yaml || fail "agent.yaml is not a conffile"
+dpkg-deb -I "$aggregator_deb" conffiles | grep -qx /etc/ember/aggregator.yaml || fail "aggregator.yaml is not a conffile"
+for deb in "$agent_deb" "$aggregator_deb"; do
+  depends=$(dpkg-deb -f "$deb" Depends)
+  for lib in libzmq5 libyaml-cpp adduser; do
+    echo "$depends" | grep -q "$lib" || fail "$(basename "$deb") does not depend on $lib: $depends"
+  done
+  for script in postinst prerm postrm; do
+    dpkg-deb -I "$deb" "$script" >/dev/null || fail "$(basename "$deb") has no $script"
+  done
+done
+dpkg-deb -f "$aggregator_deb" Depends | grep -q liblmdb0 || fail "aggregator does not depend on liblmdb0"
+
+echo "== installing"
+dpkg -i "$agent_deb" "$aggregator_deb" >/dev/null
+getent passwd ember >/dev/null || fail "no ember user"
+id -nG ember | grep -qw adm || fail "ember is not in adm (cannot read /var/log)"
+[ "$(stat -c %U /var/lib/ember-agent)" = ember ] || fail "/var/lib/ember-agent is not ember's"
+for unit in ember-agent ember-aggregator; do
+  systemd-analyze verify "/usr/lib/systemd/system/$unit.service" 2>"$work/verify.err" ||
+    fail "systemd-analyze verify $unit: $(cat "$work/verify.err")"
+  ! grep -q "$unit" "$work/verify.err" || fail "systemd-analyze warns about $unit: $(cat "$work/verify.err")"
+  man -w "$unit" >/dev/null 2>&1 || [ -f "/usr/share/man/man1/$unit.1.gz" ] || fail "no man page for $unit"
+done
+/usr/bin/ember --version | grep -q '^ember ' || fail "ember --version"
+
+echo "== running the installed services as the ember user"
+if (exec 3<>/dev/tcp/127.0.0.1/7450) 2>/dev/null; then fail "port 7450 is taken on this machine"; fi
+install -o root -g adm -m 0640 /dev/null "$testlog"  # a log only root and adm can read
+# setpriv execs the binary itself (runuser would stay as a parent and turn SIGTERM into its own
+# exit status), with ember's groups, adm included, as User=/Group=/SupplementaryGroups= would.
+as_ember=(setpriv --reuid=ember --regid=ember --init-groups --)
+"${as_ember[@]}" /usr/bin/ember-aggregator --config /etc/ember/aggregator.yaml --check >/dev/null ||
+  fail "ember-aggregator --check with the installed config"
+"${as_ember[@]}" /usr/bin/ember-agent --config /etc/ember/agent.yaml --check >/dev/null ||
+  fail "ember-agent --check with the installed config"
+"${as_ember[@]}" /usr/bin/ember-aggregator --config /etc/ember/aggregator.yaml \
+  >"$work/aggregator.out" 2>"$work/aggregator.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$work/aggregator.err" && break; sleep 0.1; done
+grep -q listening "$work/aggregator.err" || fail "aggregator did not start: $(cat "$work/aggregator.err")"
+"${as_ember[@]}" /usr/bin/ember-agent --config /etc/ember/agent.yaml >/dev/null 2>"$work/agent.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "$testlog" "$work/agent.err" && break; sleep 0.1; done
+grep -q "Tailing '$testlog'" "$work/agent.err" || fail "agent does not tail $testlog: $(cat "$work/agent.err")"
+for i in 1 2 3 4 5 6; do
+  echo "$(date '+%b %e %H:%M:%S') host sshd[4242]: Failed password for root from 203.0.113.77 port 5$i ssh2" >>"$testlog"
+done
+for _ in $(seq 200); do grep -q "ip=203.0.113.77" "$work/aggregator.out" && break; sleep 0.1; done
+grep -q "ssh-bruteforce.*ip=203.0.113.77" "$work/aggregator.out" ||
+  fail "no alert; aggregator said: $(cat "$work/aggregator.err")"
+echo "   alert: $(grep ip=203.0.113.77 "$work/aggregator.out" | head -1)"
+kill -TERM "${pids[@]}"
+for pid in "${pids[@]}"; do
+  rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" -eq 0 ] || fail "a daemon exited with status $rc on SIGTERM: $(tail -3 "$work"/*.err)"
+done
+pids=()
+
+echo "== removing keeps the configuration, purging removes everything"
+dpkg -r ember-agent ember-aggregator >/dev/null
+[ -f /etc/ember/agent.yaml ] && [ -f /etc/ember/aggregator.yaml ] || fail "remove deleted the configuration"
+[ ! -e /usr/bin/ember-agent ] || fail "remove left the binary"
+dpkg --purge ember-agent ember-aggregator >/dev/null
+[ ! -e /etc/ember ] || fail "purge left /etc/ember"
+[ ! -e /var/lib/ember-agent ] && [ ! -e /var/lib/ember-aggregator ] || fail "purge left state"
+echo "package test: 1 passed, 0 failed"
