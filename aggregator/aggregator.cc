@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -185,8 +187,10 @@ class Server {
     Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config_);
     if (!rules.ok()) {
       spdlog::error("Kept the rules in force: {}.", rules.status().message());
+      last_reload_error_ = rules.status().message();
       return;
     }
+    last_reload_error_.clear();
     Tick();  // commit the current state; the new engine starts from it
     if (!uncommitted_.empty()) {
       spdlog::error("Kept the rules in force: the current state could not be checkpointed.");
@@ -275,6 +279,13 @@ class Server {
     }
     offsets_[stream] = f.end_offset;
     acks_[routing_id][f.stream_id] = f.end_offset;
+    AgentStats& agent = agents_[identity.empty() ? std::string(f.agent) : identity];
+    agent.last_seen_ms = WallClockMs();
+    agent.lag_ms = agent.last_seen_ms - f.read_time_ms;
+    ++agent.frames;
+    agent.lines += f.lines.size();
+    agent.bytes += f.end_offset - f.start_offset;
+    agent.streams.insert(f.stream_id);
   }
 
   // Sends the committed alerts still in the outbox to every sink, then marks them delivered.
@@ -310,6 +321,40 @@ class Server {
     }
   }
 
+  // What `ember status` shows, written with every checkpoint.
+  std::string StatusJson() const {
+    const engine::EngineStats& st = engine_->stats();
+    nlohmann::json agents = nlohmann::json::array();
+    for (const auto& [name, a] : agents_) {
+      agents.push_back({{"name", name},
+                        {"last_seen_ms", a.last_seen_ms},
+                        {"lag_ms", a.lag_ms},
+                        {"frames", a.frames},
+                        {"lines", a.lines},
+                        {"bytes", a.bytes},
+                        {"streams", a.streams.size()}});
+    }
+    nlohmann::json j = {{"pid", static_cast<int64_t>(::getpid())},
+                        {"started_ms", started_ms_},
+                        {"checkpoint_ms", WallClockMs()},
+                        {"listen", config_.listen},
+                        {"batch_interval_ms", config_.engine.batch_interval_ms},
+                        {"rules", engine_->rules().rules().size()},
+                        {"reload_error", last_reload_error_},
+                        {"counters",
+                         {{"lines", st.lines},
+                          {"matches", st.matches},
+                          {"late_lines", st.late_lines},
+                          {"dropped_late", st.dropped_late},
+                          {"bad_frames", bad_frames_},
+                          {"duplicate_frames", duplicate_frames_},
+                          {"resend_requests", resend_requests_},
+                          {"alerts_firing", st.alerts_firing},
+                          {"alerts_resolved", st.alerts_resolved}}},
+                        {"agents", agents}};
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
   void SendOffsets(const std::string& routing_id, wire::FrameType type,
                    const std::vector<wire::AckEntry>& entries) {
     try {
@@ -328,7 +373,7 @@ class Server {
     uncommitted_.push_back(engine_->TakeDelta());
     auto started = std::chrono::steady_clock::now();
     const bool raised_alerts = !pending_alerts_.empty();
-    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_);
+    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_, StatusJson());
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.
       spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
@@ -369,6 +414,15 @@ class Server {
   uint64_t bad_frames_ = 0;
   uint64_t duplicate_frames_ = 0;
   uint64_t resend_requests_ = 0;
+  struct AgentStats {
+    int64_t last_seen_ms = 0;
+    int64_t lag_ms = 0;  // receive time minus the agent's read time of the last frame
+    uint64_t frames = 0, lines = 0, bytes = 0;
+    std::set<uint64_t> streams;
+  };
+  std::map<std::string, AgentStats> agents_;  // by identity
+  int64_t started_ms_ = WallClockMs();
+  std::string last_reload_error_;
 };
 
 }  // namespace

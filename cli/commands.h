@@ -15,5 +15,8 @@ void AddCheckCommand(CLI::App& app, int* exit_code);
 void AddReplayCommand(CLI::App& app, int* exit_code);
 // `ember keygen PREFIX`: writes a CURVE key pair and prints how to configure it.
 void AddKeygenCommand(CLI::App& app, int* exit_code);
+// `ember status [--state-dir DIR]`: the aggregator's health, counters and agents, read from
+// its LMDB environment without disturbing it; exit 1 when unhealthy, 2 when unreadable.
+void AddStatusCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ember::cli

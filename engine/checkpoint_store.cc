@@ -187,7 +187,7 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
 
 Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::map<std::string, uint64_t>& offsets,
-                               const std::vector<Alert>& alerts) {
+                               const std::vector<Alert>& alerts, const std::string& status_json) {
   const uint64_t first_seq = next_alert_seq_;
   Status committed = kv_->Write([&](KvWriter& w) -> Status {
     Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
@@ -207,11 +207,17 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
       s = w.Put("outbox", key, AlertToJson(alert));
       if (!s.ok()) return s;
     }
+    if (!status_json.empty()) {
+      s = w.Put("meta", "status", status_json);
+      if (!s.ok()) return s;
+    }
     return w.Put("meta", "next_alert_seq", std::to_string(seq));
   });
   if (committed.ok()) next_alert_seq_ = first_seq + alerts.size();
   return committed;
 }
+
+Result<std::string> CheckpointStore::StatusJson() const { return kv_->Get("meta", "status"); }
 
 Result<std::vector<std::pair<uint64_t, Alert>>> CheckpointStore::Outbox() const {
   std::vector<std::pair<uint64_t, Alert>> out;

@@ -11,7 +11,7 @@
 //   offsets   <agent> 0x00 <stream id, decimal>          -> decimal offset consumed
 //   outbox    <seq: u64 big-endian>  -> alert JSON, committed with the state that raised it
 //   history   <seq: u64 big-endian>  -> alert JSON, delivered to every sink (last 10000)
-//   meta      "next_alert_seq" -> decimal
+//   meta      "next_alert_seq" -> decimal, "status" -> JSON (agents, counters; ember status)
 #pragma once
 
 #include <cstdint>
@@ -64,7 +64,12 @@ class CheckpointStore {
   // disk), the offsets and the alerts they raised (into the outbox) in one durable
   // transaction. REQUIRES: deltas not empty.
   Status Commit(const std::vector<CheckpointDelta>& deltas,
-                const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts);
+                const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts,
+                const std::string& status_json = "");
+
+  // The aggregator's status as of the last commit (JSON written by the daemon), for
+  // `ember status`. NotFound before the first commit that carried one.
+  Result<std::string> StatusJson() const;
 
   // Alerts committed but not yet delivered, oldest first, with their sequence numbers.
   Result<std::vector<std::pair<uint64_t, Alert>>> Outbox() const;

@@ -474,3 +474,40 @@ TEST_CASE("Pipeline: the daemons speak sd_notify: READY, WATCHDOG, RELOADING and
   CHECK(c.agent->exit_code() == 0);
   CHECK(c.aggregator->exit_code() == 0);
 }
+
+TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator is gone",
+          "[integration][status]") {
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", "auth fail from 192.0.2.1\nhello\n");
+  ProcessResult r;
+  REQUIRE(WaitUntil(
+      [&] {
+        r = RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("state")});
+        return r.out.find("test-agent") != std::string::npos;
+      },
+      20s));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("status            OK") != std::string::npos);
+  CHECK(r.out.find("1 loaded") != std::string::npos);
+  auto json = RunCommand({EMBER_CLI_BIN, "status", "--json", "--state-dir", c.dir.Sub("state")});
+  auto j = nlohmann::json::parse(json.out);
+  CHECK(j["healthy"] == true);
+  REQUIRE(j["agents"].size() == 1);
+  CHECK(j["agents"][0]["lines"] == 2);
+  CHECK(j["counters"]["matches"] == 1);
+
+  c.aggregator->Signal(SIGKILL);
+  REQUIRE(c.aggregator->Wait(10s));
+  // With batches of 500 ms, a checkpoint older than 5 s means the aggregator is gone.
+  REQUIRE(WaitUntil(
+      [&] {
+        r = RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("state")});
+        return r.exit_code == 1;
+      },
+      15s));
+  CHECK(r.out.find("STALE") != std::string::npos);
+  CHECK(RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("nowhere")}).exit_code == 2);
+}

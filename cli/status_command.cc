@@ -1,0 +1,103 @@
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/system.h"
+#include "common/units.h"
+#include "engine/alert.h"
+#include "engine/checkpoint_store.h"
+
+namespace ember::cli {
+namespace {
+
+std::string Ago(int64_t ms) {
+  if (ms < 0) ms = 0;
+  if (ms < 10'000) return std::to_string(ms / 100 / 10.0).substr(0, 3) + "s ago";
+  return FormatDurationMs(ms / 1000 * 1000) + " ago";
+}
+
+int RunStatus(const std::string& state_dir, bool json) {
+  engine::CheckpointStoreOptions o;
+  o.dir = state_dir;
+  o.read_only = true;
+  auto store = engine::CheckpointStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "ember status: cannot read '%s': %s\n", state_dir.c_str(),
+                 store.status().message().c_str());
+    return 2;
+  }
+  Result<std::string> raw = (*store)->StatusJson();
+  if (!raw.ok()) {
+    std::fprintf(stderr, "ember status: '%s' has no status yet (the aggregator never ran)\n",
+                 state_dir.c_str());
+    return 2;
+  }
+  nlohmann::json s = nlohmann::json::parse(*raw, nullptr, false);
+  if (s.is_discarded()) {
+    std::fprintf(stderr, "ember status: unreadable status in '%s'\n", state_dir.c_str());
+    return 2;
+  }
+  const int64_t now = WallClockMs();
+  const int64_t batch = s.value("batch_interval_ms", int64_t{1000});
+  const int64_t since = now - s.value("checkpoint_ms", int64_t{0});
+  // The daemon checkpoints every batch: a checkpoint this old means it is down or stuck.
+  const bool stale = since > std::max<int64_t>(5000, 5 * batch);
+  const std::string reload_error = s.value("reload_error", std::string());
+  const bool healthy = !stale && reload_error.empty();
+  if (json) {
+    s["healthy"] = healthy;
+    s["checkpoint_age_ms"] = since;
+    std::printf("%s\n", s.dump().c_str());
+    return healthy ? 0 : 1;
+  }
+  const auto& c = s["counters"];
+  std::printf("ember-aggregator  pid %lld, up since %s, listening on %s\n",
+              static_cast<long long>(s.value("pid", int64_t{0})),
+              engine::FormatIsoMs(s.value("started_ms", int64_t{0})).c_str(),
+              s.value("listen", std::string("?")).c_str());
+  std::printf("rules             %zu loaded%s%s\n", s.value("rules", size_t{0}),
+              reload_error.empty() ? "" : "; last reload FAILED: ", reload_error.c_str());
+  std::printf("last checkpoint   %s (batch interval %s)\n", Ago(since).c_str(),
+              FormatDurationMs(batch).c_str());
+  std::printf("lines             %llu in, %llu matches, %llu late, %llu dropped late\n",
+              c.value("lines", 0ULL), c.value("matches", 0ULL), c.value("late_lines", 0ULL),
+              c.value("dropped_late", 0ULL));
+  std::printf("frames            %llu bad, %llu duplicates dropped, %llu resends requested\n",
+              c.value("bad_frames", 0ULL), c.value("duplicate_frames", 0ULL),
+              c.value("resend_requests", 0ULL));
+  std::printf("alerts            %llu fired, %llu resolved\n", c.value("alerts_firing", 0ULL),
+              c.value("alerts_resolved", 0ULL));
+  std::printf("\n%-24s %-12s %10s %12s %8s %10s\n", "AGENT", "LAST SEEN", "LINES", "BYTES",
+              "STREAMS", "LAG");
+  for (const auto& a : s["agents"]) {
+    std::printf("%-24s %-12s %10llu %12llu %8llu %10s\n", a.value("name", std::string("?")).c_str(),
+                Ago(now - a.value("last_seen_ms", int64_t{0})).c_str(), a.value("lines", 0ULL),
+                a.value("bytes", 0ULL), a.value("streams", 0ULL),
+                FormatDurationMs(std::max<int64_t>(0, a.value("lag_ms", int64_t{0}))).c_str());
+  }
+  if (s["agents"].empty()) std::printf("(no agent has sent anything since the start)\n");
+  std::printf("\nstatus            %s\n",
+              healthy ? "OK"
+              : stale ? "STALE: no checkpoint recently; is ember-aggregator running?"
+                      : "DEGRADED: the last rules reload failed; the old rules are in force");
+  return healthy ? 0 : 1;
+}
+
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, int* exit_code) {
+  auto* cmd = app.add_subcommand(
+      "status", "Show the aggregator's health, counters and agents (exit 1 when unhealthy)");
+  auto dir = std::make_shared<std::string>("/var/lib/ember-aggregator");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("--state-dir", *dir, "The aggregator's state directory")->capture_default_str();
+  cmd->add_flag("--json", *json, "Print the status as one JSON object");
+  cmd->callback([=] { *exit_code = RunStatus(*dir, *json); });
+}
+
+}  // namespace ember::cli
