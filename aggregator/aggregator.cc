@@ -97,7 +97,14 @@ class Server {
       }
     }
     notifier_.Stopping();
+    // Take what already arrived, checkpoint it, and give the ACKs a moment to leave, so a
+    // stop followed by a start neither loses nor repeats anything (and agents stop waiting).
+    ReceiveFrames();
     Tick();
+    try {
+      socket_.set(zmq::sockopt::linger, 1000);
+    } catch (const zmq::error_t&) {
+    }
     const engine::EngineStats& st = engine_->stats();
     spdlog::info(
         "Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "

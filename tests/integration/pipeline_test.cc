@@ -511,3 +511,25 @@ TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator
   CHECK(r.out.find("STALE") != std::string::npos);
   CHECK(RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("nowhere")}).exit_code == 2);
 }
+
+TEST_CASE("Pipeline: stopping and starting either daemon with SIGTERM mid-stream is exact",
+          "[integration][delivery]") {
+  for (const bool stop_aggregator : {true, false}) {
+    INFO((stop_aggregator ? "aggregator" : "agent") << " restarted");
+    Cluster c(kCountRule);
+    c.StartAggregator();
+    c.StartAgent();
+    WriteEvents(c, 1500, [&] {
+      Process& p = stop_aggregator ? *c.aggregator : *c.agent;
+      p.Signal(SIGTERM);
+      REQUIRE(p.Wait(15s));
+      CHECK(p.exit_code() == 0);
+      if (stop_aggregator) {
+        c.StartAggregator();
+      } else {
+        c.StartAgent();
+      }
+    });
+    ExpectExactly(c, 1500);
+  }
+}
