@@ -12,6 +12,7 @@
 #include "agent/forwarder.h"
 #include "agent/offset_store.h"
 #include "agent/tail_set.h"
+#include "common/crash_point.h"
 #include "common/system.h"
 
 namespace ember::agent {
@@ -94,13 +95,16 @@ class Loop {
   void PumpAndDispatch(int64_t now) {
     std::vector<Forwarder::Control> control;
     forwarder_->Pump(&control);
+    bool acked = false;
     for (const auto& c : control) {
       if (c.type == wire::FrameType::kAck) {
         tails_.OnAck(c.stream_id, c.offset, now);
+        acked = true;
       } else {
         tails_.OnNack(c.stream_id, c.offset, now);
       }
     }
+    if (acked) CrashPoint("agent_after_ack_before_persist");
     if (!control.empty()) FlushStore();
   }
 

@@ -23,9 +23,11 @@ Status Errno(const std::string& what, const std::string& path) {
 class FramePacker {
  public:
   FramePacker(const FrameContext& ctx, const std::string& path, uint64_t stream_id,
-              uint64_t start_offset, int64_t read_time_ms, std::vector<std::string>* out)
+              uint64_t origin_offset, uint64_t start_offset, int64_t read_time_ms,
+              std::vector<std::string>* out)
       : ctx_(ctx),
         path_(path),
+        origin_(origin_offset),
         stream_id_(stream_id),
         read_time_ms_(read_time_ms),
         start_(start_offset),
@@ -49,6 +51,7 @@ class FramePacker {
   void Begin() {
     builder_ = std::make_unique<wire::DataFrameBuilder>(ctx_.agent, ctx_.host, path_, stream_id_,
                                                         start_, read_time_ms_);
+    builder_->SetOriginOffset(origin_);
   }
   void End() {
     out_->push_back(builder_->Finish(end_));
@@ -58,6 +61,7 @@ class FramePacker {
 
   const FrameContext& ctx_;
   const std::string& path_;
+  uint64_t origin_;
   uint64_t stream_id_;
   int64_t read_time_ms_;
   uint64_t start_;
@@ -96,6 +100,7 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bo
     if (n == r->fingerprint_bytes && fp == r->fingerprint && size >= r->acked_offset) {
       tailer->stream_id_ = r->stream_id;
       tailer->acked_offset_ = r->acked_offset;
+      tailer->origin_offset_ = r->origin_offset;
       tailer->read_offset_ = r->acked_offset;
       tailer->splitter_ =
           LineSplitter(static_cast<size_t>(options.max_line_bytes), r->acked_offset);
@@ -127,6 +132,7 @@ void FileTailer::NewStream(uint64_t offset) {
   stream_id_ = NewStreamId();
   read_offset_ = offset;
   acked_offset_ = offset;  // nothing before `offset` is to be sent
+  origin_offset_ = offset;
   at_eof_ = false;
   splitter_ = LineSplitter(static_cast<size_t>(options_.max_line_bytes), offset);
   StreamRecord r;
@@ -136,6 +142,7 @@ void FileTailer::NewStream(uint64_t offset) {
   r.ino = identity_.ino;
   r.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &r.fingerprint_bytes);
   r.acked_offset = offset;
+  r.origin_offset = offset;
   store_.Put(r);
 }
 
@@ -166,7 +173,18 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
 
 void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
   if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return;
-  if (offset < acked_offset_ || offset > read_offset_) {
+  if (offset < acked_offset_ && offset >= origin_offset_) {
+    // The aggregator no longer has what it acknowledged (its state directory was lost or
+    // restored from an older copy): send it again, or those lines would be missing.
+    spdlog::warn(
+        "The aggregator asks for '{}' from byte {}, before the acknowledged byte {}: "
+        "it lost state; resending.",
+        path_, offset, acked_offset_);
+    acked_offset_ = offset;
+    Rewind(offset, now_ms);
+    return;
+  }
+  if (offset < origin_offset_ || offset > read_offset_) {
     spdlog::warn(
         "Ignored a resend request for '{}' from byte {}: outside the {}..{} not yet "
         "acknowledged.",
@@ -203,7 +221,8 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Errno("cannot read", path_);
 
-  FramePacker packer(ctx, path_, stream_id_, splitter_.committed_offset(), now_ms, frames);
+  FramePacker packer(ctx, path_, stream_id_, origin_offset_, splitter_.committed_offset(), now_ms,
+                     frames);
   auto on_line = [&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);
@@ -229,7 +248,8 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
 
 void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,
                               std::vector<std::string>* frames) {
-  FramePacker packer(ctx, path_, stream_id_, splitter_.committed_offset(), now_ms, frames);
+  FramePacker packer(ctx, path_, stream_id_, origin_offset_, splitter_.committed_offset(), now_ms,
+                     frames);
   splitter_.Flush([&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);

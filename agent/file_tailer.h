@@ -87,6 +87,7 @@ class FileTailer {
   uint64_t read_offset() const { return read_offset_; }  // bytes consumed from the file
   uint64_t sent_offset() const { return splitter_.committed_offset(); }  // bytes in frames
   uint64_t acked_offset() const { return acked_offset_; }
+  uint64_t origin_offset() const { return origin_offset_; }
   bool has_partial_line() const { return splitter_.pending_bytes() > 0; }
   const TailCounters& counters() const { return counters_; }
 
@@ -104,6 +105,7 @@ class FileTailer {
   OffsetStore& store_;
   uint64_t read_offset_ = 0;
   uint64_t acked_offset_ = 0;
+  uint64_t origin_offset_ = 0;  // where this stream began
   uint64_t stream_id_ = 0;
   bool at_eof_ = false;
   int64_t last_ack_progress_ms_ = 0;  // last ACK progress (or when waiting began)

@@ -108,6 +108,7 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
     r.fingerprint = s.value("fingerprint", uint64_t{0});
     r.fingerprint_bytes = s.value("fingerprint_bytes", uint64_t{0});
     r.acked_offset = s.value("acked_offset", uint64_t{0});
+    r.origin_offset = s.value("origin_offset", uint64_t{0});
     if (r.stream_id != 0) store->records_[r.stream_id] = r;
   }
   return store;
@@ -159,7 +160,8 @@ Status OffsetStore::Flush() {
                        {"ino", r.ino},
                        {"fingerprint", r.fingerprint},
                        {"fingerprint_bytes", r.fingerprint_bytes},
-                       {"acked_offset", r.acked_offset}});
+                       {"acked_offset", r.acked_offset},
+                       {"origin_offset", r.origin_offset}});
   }
   nlohmann::json j = {{"version", kFormatVersion}, {"streams", streams}};
   Status s = WriteFileDurably(dir_, "offsets.json",

@@ -24,7 +24,8 @@ struct StreamRecord {
   uint64_t ino = 0;
   uint64_t fingerprint = 0;  // hash of the first fingerprint_bytes bytes
   uint64_t fingerprint_bytes = 0;
-  uint64_t acked_offset = 0;  // every byte below this is durable at the aggregator
+  uint64_t acked_offset = 0;   // every byte below this is durable at the aggregator
+  uint64_t origin_offset = 0;  // where the stream began (0, or the size at first sight)
 };
 
 class OffsetStore {

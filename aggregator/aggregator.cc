@@ -257,6 +257,13 @@ class Server {
     std::string stream =
         (identity.empty() ? std::string(f.agent) : identity) + '\0' + std::to_string(f.stream_id);
     auto mark = offsets_.find(stream);
+    // A stream never seen must start at its origin: a later frame means the first ones were
+    // lost (with a crashed aggregator, say), so ask for the stream from its origin.
+    if (mark == offsets_.end() && f.start_offset != f.origin_offset) {
+      ++resend_requests_;
+      SendOffsets(routing_id, wire::FrameType::kNack, {{f.stream_id, f.origin_offset}});
+      return;
+    }
     // Accept a frame only where the stream's high-water mark stands: below it the frame is a
     // resend of what was already counted; past it, or straddling it, lines are missing or
     // would count twice, so ask for the stream again from the mark (go-back-N).
@@ -380,6 +387,8 @@ class Server {
     uncommitted_.push_back(engine_->TakeDelta());
     auto started = std::chrono::steady_clock::now();
     const bool raised_alerts = !pending_alerts_.empty();
+    const bool has_frames = !acks_.empty();
+    if (has_frames) CrashPoint("before_commit");
     Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_, StatusJson());
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.
@@ -392,6 +401,7 @@ class Server {
     auto took = std::chrono::steady_clock::now() - started;
     spdlog::debug("Checkpoint committed in {} us.",
                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    if (has_frames) CrashPoint("after_commit_before_ack");
     DeliverOutbox();
     // The checkpoint holds everything accepted so far: acknowledge it.
     for (const auto& [routing_id, streams] : acks_) {

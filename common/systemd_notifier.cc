@@ -38,9 +38,7 @@ void SystemdNotifier::Send(const std::string& message) {
   ::close(fd);
 }
 
-void SystemdNotifier::Ready(const std::string& status) {
-  Send("READY=1\nSTATUS=" + status);
-}
+void SystemdNotifier::Ready(const std::string& status) { Send("READY=1\nSTATUS=" + status); }
 
 void SystemdNotifier::Reloading() {
   timespec ts{};

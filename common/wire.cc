@@ -92,12 +92,18 @@ DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host
   PutStr16(buf_, host);
   PutStr16(buf_, path);
   PutInt<uint64_t>(buf_, stream_id);
+  origin_offset_pos_ = buf_.size();
+  PutInt<uint64_t>(buf_, start_offset);
   PutInt<uint64_t>(buf_, start_offset);
   end_offset_pos_ = buf_.size();
   PutInt<uint64_t>(buf_, 0);
   PutInt<int64_t>(buf_, read_time_ms);
   count_pos_ = buf_.size();
   PutInt<uint32_t>(buf_, 0);
+}
+
+void DataFrameBuilder::SetOriginOffset(uint64_t origin_offset) {
+  PatchInt<uint64_t>(buf_, origin_offset_pos_, origin_offset);
 }
 
 void DataFrameBuilder::AddLine(std::string_view line) {
@@ -147,6 +153,7 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   if (!r.Str16(&f.host)) return Truncated("host", r);
   if (!r.Str16(&f.path)) return Truncated("path", r);
   if (!r.Int(&f.stream_id)) return Truncated("stream_id", r);
+  if (!r.Int(&f.origin_offset)) return Truncated("origin_offset", r);
   if (!r.Int(&f.start_offset)) return Truncated("start_offset", r);
   if (!r.Int(&f.end_offset)) return Truncated("end_offset", r);
   if (!r.Int(&f.read_time_ms)) return Truncated("read_time_ms", r);
@@ -155,6 +162,10 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   if (f.end_offset < f.start_offset) {
     return Status::InvalidArgument("end_offset " + std::to_string(f.end_offset) +
                                    " is before start_offset " + std::to_string(f.start_offset));
+  }
+  if (f.start_offset < f.origin_offset) {
+    return Status::InvalidArgument("start_offset " + std::to_string(f.start_offset) +
+                                   " is before origin_offset " + std::to_string(f.origin_offset));
   }
   // Each line needs at least its 4-byte length: a larger count cannot be honest.
   if (count > r.remaining() / 4) {

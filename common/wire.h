@@ -7,6 +7,8 @@
 //   DATA (agent -> aggregator): a run of consecutive lines of one stream
 //     str agent, str host, str path          (str = u16 length + bytes)
 //     u64 stream_id                          (agent-chosen id of one file identity)
+//     u64 origin_offset                      (where the stream began: 0, or the file's size
+//                                             when first seen with read_from: end)
 //     u64 start_offset, u64 end_offset       (byte range of the stream the lines cover)
 //     i64 read_time_ms                       (agent's wall clock when it read them, Unix ms)
 //     u32 line_count, then per line: u32 length + bytes (without '\n' or trailing '\r')
@@ -42,6 +44,7 @@ struct DataFrame {
   std::string_view host;
   std::string_view path;
   uint64_t stream_id = 0;
+  uint64_t origin_offset = 0;
   uint64_t start_offset = 0;
   uint64_t end_offset = 0;
   int64_t read_time_ms = 0;
@@ -57,9 +60,11 @@ struct AckEntry {
 // Not thread-safe.
 class DataFrameBuilder {
  public:
-  // Starts a frame; strings longer than 65535 bytes are cut to that length.
+  // Starts a frame; strings longer than 65535 bytes are cut to that length. The origin offset
+  // is start_offset until SetOriginOffset says otherwise.
   DataFrameBuilder(std::string_view agent, std::string_view host, std::string_view path,
                    uint64_t stream_id, uint64_t start_offset, int64_t read_time_ms);
+  void SetOriginOffset(uint64_t origin_offset);
   void AddLine(std::string_view line);
   size_t line_count() const { return line_count_; }
   size_t size_bytes() const { return buf_.size(); }
@@ -68,6 +73,7 @@ class DataFrameBuilder {
 
  private:
   std::string buf_;
+  size_t origin_offset_pos_ = 0;
   size_t end_offset_pos_ = 0;
   size_t count_pos_ = 0;
   uint32_t line_count_ = 0;
@@ -78,7 +84,8 @@ class DataFrameBuilder {
 Result<FrameType> PeekType(std::string_view frame);
 
 // Decodes a DATA frame. InvalidArgument (with the field and byte position) for any
-// truncation, overlong length, trailing bytes or end_offset < start_offset.
+// truncation, overlong length, trailing bytes, end_offset < start_offset or
+// start_offset < origin_offset.
 Result<DataFrame> DecodeData(std::string_view frame);
 
 // ACK and NACK frames: `type` must be kAck or kNack.

@@ -10,6 +10,7 @@ namespace {
 
 std::string SampleFrame() {
   DataFrameBuilder b("agent-1", "web1", "/var/log/auth.log", 77, 1000, 1700000000123);
+  b.SetOriginOffset(10);
   b.AddLine("first line");
   b.AddLine("");
   b.AddLine(std::string("bin\0ary\xff", 8));
@@ -26,6 +27,7 @@ TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire]") {
   CHECK(f->host == "web1");
   CHECK(f->path == "/var/log/auth.log");
   CHECK(f->stream_id == 77);
+  CHECK(f->origin_offset == 10);
   CHECK(f->start_offset == 1000);
   CHECK(f->end_offset == 1029);
   CHECK(f->read_time_ms == 1700000000123);
@@ -75,9 +77,13 @@ TEST_CASE("Wire: a line count larger than the frame can hold is refused before a
   CHECK(f.status().message().find("line_count") != std::string::npos);
 }
 
-TEST_CASE("Wire: end offset before start offset is refused", "[common][wire]") {
+TEST_CASE("Wire: end offset before start offset, or start before origin, is refused",
+          "[common][wire]") {
   DataFrameBuilder b("a", "h", "p", 1, 500, 0);
   CHECK_FALSE(DecodeData(b.Finish(400)).ok());
+  DataFrameBuilder c("a", "h", "p", 1, 500, 0);
+  c.SetOriginOffset(600);
+  CHECK_FALSE(DecodeData(c.Finish(700)).ok());
 }
 
 TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") {

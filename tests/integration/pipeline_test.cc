@@ -202,7 +202,7 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x01\x01\x05\x00ab",
                                    std::string("\xeb\x09\x01", 3)};
   for (const auto& j : junk) sock.send(zmq::buffer(j), zmq::send_flags::none);
-  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", 1, 0, 1);
+  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", 1, 0, 1);  // origin 0
   for (int i = 0; i < 6; ++i) b.AddLine("auth fail from 203.0.113.99");
   std::string frame = b.Finish(6 * 28);
   sock.send(zmq::buffer(frame), zmq::send_flags::none);
@@ -531,5 +531,42 @@ TEST_CASE("Pipeline: stopping and starting either daemon with SIGTERM mid-stream
       }
     });
     ExpectExactly(c, 1500);
+  }
+}
+
+TEST_CASE("Pipeline: a crash at any compiled-in crash point loses and repeats nothing",
+          "[integration][delivery][crash]") {
+  // Each point kills the process (SIGKILL) the first time it is reached with data in
+  // flight; the test restarts it without the point and checks the exact count.
+  struct Point {
+    const char* name;
+    bool in_aggregator;
+  };
+  for (const Point& point : {Point{"before_commit", true}, Point{"after_commit_before_ack", true},
+                             Point{"agent_after_ack_before_persist", false}}) {
+    INFO(point.name);
+    Cluster c(kCountRule);
+    const std::string env = std::string("EMBER_CRASH_POINT=") + point.name;
+    if (point.in_aggregator) {
+      c.StartAggregator({env});
+      c.StartAgent();
+    } else {
+      c.StartAggregator();
+      c.StartAgent({env});
+    }
+    bool restarted = false;
+    WriteEvents(c, 1200, [&] {
+      Process& p = point.in_aggregator ? *c.aggregator : *c.agent;
+      REQUIRE(p.Wait(10s));  // it has killed itself by now
+      CHECK(p.term_signal() == SIGKILL);
+      if (point.in_aggregator) {
+        c.StartAggregator();
+      } else {
+        c.StartAgent();
+      }
+      restarted = true;
+    });
+    CHECK(restarted);
+    ExpectExactly(c, 1200);
   }
 }
