@@ -457,6 +457,10 @@ Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier) 
   auto sinks = MakeSinks(config.outputs);
   if (!sinks.ok()) return sinks.status();
 
+  // A write past RLIMIT_FSIZE must fail with EFBIG (and be retried like a full disk), not
+  // kill the process.
+  ::signal(SIGXFSZ, SIG_IGN);
+
   // Signals arrive through a signalfd that zmq::poll watches with the socket.
   sigset_t mask;
   sigemptyset(&mask);

@@ -570,3 +570,38 @@ TEST_CASE("Pipeline: a crash at any compiled-in crash point loses and repeats no
     ExpectExactly(c, 1200);
   }
 }
+
+TEST_CASE("Pipeline: a full disk stops acknowledgements and loses nothing once space returns",
+          "[integration][delivery][disk]") {
+  // Every line a new key, so the checkpoint keeps growing.
+  Cluster c(R"(rules:
+  - name: count-all
+    match: 'event (?P<n>\d+)'
+    by: [n]
+    window: 1h
+    every: 500ms
+    when: count >= 100000000
+)");
+  // The aggregator may not grow any file past 96 KiB (soft limit; the hard one stays open so
+  // the limit can be lifted again): its LMDB checkpoint soon cannot grow.
+  const std::string err = c.dir.Sub("aggregator.full.err");
+  c.aggregator = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/prlimit", "--fsize=98304:unlimited", "--",
+                               EMBER_AGGREGATOR_BIN, "-c", c.dir.Sub("aggregator.yaml")},
+      c.dir.Sub("aggregator.out"), err);
+  REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
+  c.StartAgent();
+  WriteEvents(c, 3000, [] {});
+  REQUIRE(
+      WaitUntil([&] { return ReadFile(err).find("Checkpoint failed") != std::string::npos; }, 20s));
+  const uint64_t stuck = c.CheckpointedMatches();
+  CHECK(stuck < 3000);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(c.CheckpointedMatches() == stuck);  // nothing more is committed, nothing acknowledged
+  CHECK(c.aggregator->running());           // and the aggregator keeps running
+  // Space returns.
+  auto r = RunCommand(
+      {"/usr/bin/prlimit", "--pid", std::to_string(c.aggregator->pid()), "--fsize=unlimited"});
+  REQUIRE(r.exit_code == 0);
+  ExpectExactly(c, 3000);
+}
