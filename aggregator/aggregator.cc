@@ -100,7 +100,7 @@ class Server {
     // Take what already arrived, checkpoint it, and give the ACKs a moment to leave, so a
     // stop followed by a start neither loses nor repeats anything (and agents stop waiting).
     ReceiveFrames();
-    Tick();
+    Tick(/*force=*/true);
     try {
       socket_.set(zmq::sockopt::linger, 1000);
     } catch (const zmq::error_t&) {
@@ -198,7 +198,7 @@ class Server {
       return;
     }
     last_reload_error_.clear();
-    Tick();  // commit the current state; the new engine starts from it
+    Tick(/*force=*/true);  // commit the current state; the new engine starts from it
     if (!uncommitted_.empty()) {
       spdlog::error("Kept the rules in force: the current state could not be checkpointed.");
       return;
@@ -380,10 +380,15 @@ class Server {
     }
   }
 
-  void Tick() {
+  // Closes the batches the watermark passed and, every checkpoint_interval (and always when
+  // `force`), commits a checkpoint, delivers its alerts and sends the ACKs.
+  void Tick(bool force = false) {
     std::vector<engine::Alert> alerts;
-    engine_->AdvanceWatermark(WallClockMs() - config_.allowed_lateness_ms, &alerts);
+    const int64_t now = WallClockMs();
+    engine_->AdvanceWatermark(now - config_.allowed_lateness_ms, &alerts);
     for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
+    if (!force && now - last_checkpoint_ms_ < config_.checkpoint_interval_ms) return;
+    last_checkpoint_ms_ = now / config_.engine.batch_interval_ms * config_.engine.batch_interval_ms;
     uncommitted_.push_back(engine_->TakeDelta());
     auto started = std::chrono::steady_clock::now();
     const bool raised_alerts = !pending_alerts_.empty();
@@ -439,6 +444,7 @@ class Server {
   };
   std::map<std::string, AgentStats> agents_;  // by identity
   int64_t started_ms_ = WallClockMs();
+  int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;
 };
 

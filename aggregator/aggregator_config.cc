@@ -28,6 +28,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetString("late", &late));
   errors.push_back(top.GetString("time", &time));
   errors.push_back(top.GetBool("sync", &c.sync));
+  errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -59,6 +60,12 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   if (c.engine.batch_interval_ms < 100 || c.engine.batch_interval_ms > 10'000) {
     return Status::InvalidArgument(top.Where("batch_interval") +
                                    ": error: 'batch_interval' must be between 100ms and 10s");
+  }
+  if (c.checkpoint_interval_ms == 0) c.checkpoint_interval_ms = c.engine.batch_interval_ms;
+  if (c.checkpoint_interval_ms % c.engine.batch_interval_ms != 0) {
+    return Status::InvalidArgument(top.Where("checkpoint_interval") +
+                                   ": error: 'checkpoint_interval' must be a multiple of "
+                                   "'batch_interval'");
   }
   if (c.allowed_lateness_ms < 0) {
     return Status::InvalidArgument(top.Where("allowed_lateness") +

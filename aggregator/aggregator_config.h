@@ -36,7 +36,12 @@ struct AggregatorConfig {
   engine::EngineOptions engine;
   int64_t allowed_lateness_ms = 2000;  // a batch closes this long after its end
   TimeSource time = TimeSource::kIngestion;
-  bool sync = true;  // fsync each checkpoint
+  // fsync each checkpoint. false keeps the guarantees across process crashes but not across
+  // power loss: ACKs could then cover commits the disk never got.
+  bool sync = true;
+  // Checkpoint (and so acknowledge and deliver alerts) every this long; a multiple of the
+  // batch interval. Longer means fewer fsyncs and later ACKs and alerts.
+  int64_t checkpoint_interval_ms = 0;  // 0 = every batch
   OutputOptions outputs;
   SecurityOptions security;
 };

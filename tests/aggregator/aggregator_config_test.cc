@@ -16,6 +16,7 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->engine.batch_interval_ms == 1000);
   CHECK(c->allowed_lateness_ms == 2000);
   CHECK(c->time == aggregator::TimeSource::kIngestion);
+  CHECK(c->checkpoint_interval_ms == 1000);
 }
 
 TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggregator][config]") {
@@ -28,6 +29,7 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggr
            {"batch_interval: 50ms\n", ":1:17: error: 'batch_interval' must be between"},
            {"late: sometimes\n", ":1:7: error: 'late' is 'sometimes'"},
            {"time: wall\n", "use ingestion or event"},
+           {"checkpoint_interval: 1500ms\n", "must be a multiple of 'batch_interval'"},
            {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},
            {"outputs:\n  terminal_color: pink\n", ":2:19: error: 'terminal_color'"},
        }) {

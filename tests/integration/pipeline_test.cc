@@ -605,3 +605,17 @@ TEST_CASE("Pipeline: a full disk stops acknowledgements and loses nothing once s
   REQUIRE(r.exit_code == 0);
   ExpectExactly(c, 3000);
 }
+
+TEST_CASE("Pipeline: with checkpoints every 2 s a SIGKILL still loses and repeats nothing",
+          "[integration][delivery]") {
+  Cluster c(kCountRule);
+  c.dir.Append("aggregator.yaml", "checkpoint_interval: 2s\n");
+  c.StartAggregator();
+  c.StartAgent();
+  WriteEvents(c, 1000, [&] {
+    c.aggregator->Signal(SIGKILL);
+    REQUIRE(c.aggregator->Wait(10s));
+    c.StartAggregator();
+  });
+  ExpectExactly(c, 1000);
+}
