@@ -18,5 +18,7 @@ void AddKeygenCommand(CLI::App& app, int* exit_code);
 // `ember status [--state-dir DIR]`: the aggregator's health, counters and agents, read from
 // its LMDB environment without disturbing it; exit 1 when unhealthy, 2 when unreadable.
 void AddStatusCommand(CLI::App& app, int* exit_code);
+// `ember alerts [filters] [-f] [--json]`: the delivered alerts from the aggregator's history.
+void AddAlertsCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ember::cli

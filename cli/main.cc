@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   ember::cli::AddReplayCommand(app, &exit_code);
   ember::cli::AddKeygenCommand(app, &exit_code);
   ember::cli::AddStatusCommand(app, &exit_code);
+  ember::cli::AddAlertsCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -725,3 +725,43 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
   CHECK(dup_effect == 0);
   CHECK(unexpected == 0);
 }
+
+TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
+          "[integration][alerts]") {
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::string lines;
+  for (int i = 0; i < 6; ++i) lines += "auth fail from 198.51.100.1\n";
+  c.dir.Append("logs/app.log", lines);
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "198.51.100.1"); }, 20s));
+  const std::string state = c.dir.Sub("state");
+  auto all = RunCommand({EMBER_CLI_BIN, "alerts", "--state-dir", state});
+  CHECK(all.exit_code == 0);
+  CHECK(all.out.find("FIRING    fails") != std::string::npos);
+  CHECK(all.out.find("ip=198.51.100.1") != std::string::npos);
+  auto json = RunCommand({EMBER_CLI_BIN, "alerts", "--json", "--state-dir", state});
+  REQUIRE(json.exit_code == 0);
+  auto first = nlohmann::json::parse(json.out.substr(0, json.out.find('\n')));
+  CHECK(first == c.Alerts().at(0));  // the history holds exactly what the sinks got
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "--rule", "other", "--state-dir", state}).out.empty());
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "--severity", "critical", "--key", "ip=198.51.100.1",
+                    "--state-dir", state})
+            .out.find("198.51.100.1") != std::string::npos);
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "--state", "resolved", "--state-dir", state})
+            .out.empty());
+
+  Process follow({EMBER_CLI_BIN, "alerts", "-f", "--state-dir", state}, c.dir.Sub("follow.out"),
+                 c.dir.Sub("follow.err"));
+  std::string more;
+  for (int i = 0; i < 6; ++i) more += "auth fail from 198.51.100.2\n";
+  c.dir.Append("logs/app.log", more);
+  CHECK(WaitUntil(
+      [&] {
+        return ReadFile(c.dir.Sub("follow.out")).find("ip=198.51.100.2") != std::string::npos;
+      },
+      20s));
+  // The first alert is printed once, not again at every poll.
+  const std::string out = ReadFile(c.dir.Sub("follow.out"));
+  CHECK(out.find("ip=198.51.100.1") == out.rfind("ip=198.51.100.1"));
+}

@@ -1,0 +1,138 @@
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "aggregator/sinks/terminal_sink.h"
+#include "cli/commands.h"
+#include "common/system.h"
+#include "common/units.h"
+#include "engine/alert.h"
+#include "engine/checkpoint_store.h"
+
+namespace ember::cli {
+namespace {
+
+struct AlertsArgs {
+  std::string state_dir = "/var/lib/ember-aggregator";
+  std::string since;     // duration back from now, e.g. 1h
+  std::string rule;      // exact rule name
+  std::string severity;  // minimum severity
+  std::string state;     // firing or resolved
+  std::string key;       // substring of "field=value ..."
+  bool json = false;
+  bool follow = false;
+  size_t limit = 10000;
+};
+
+// Applies the filters; `severity_min` is -1 when unset.
+bool Keep(const engine::Alert& a, const AlertsArgs& args, int64_t since_ms, int severity_min) {
+  if (a.window_end_ms < since_ms) return false;
+  if (!args.rule.empty() && a.rule != args.rule) return false;
+  if (severity_min >= 0 && static_cast<int>(a.severity) < severity_min) return false;
+  if (!args.state.empty() && args.state != engine::AlertStateName(a.state)) return false;
+  if (!args.key.empty()) {
+    std::string key;
+    for (const auto& [name, value] : a.fields) key += name + "=" + value + " ";
+    if (key.find(args.key) == std::string::npos) return false;
+  }
+  return true;
+}
+
+int RunAlerts(const AlertsArgs& args) {
+  int64_t since_ms = 0;
+  if (!args.since.empty()) {
+    Result<int64_t> d = ParseDurationMs(args.since);
+    if (!d.ok()) {
+      std::fprintf(stderr, "ember alerts: --since: %s\n", d.status().message().c_str());
+      return 2;
+    }
+    since_ms = WallClockMs() - *d;
+  }
+  int severity_min = -1;
+  if (!args.severity.empty()) {
+    for (int s = 0; s <= static_cast<int>(rules::Severity::kCritical); ++s) {
+      if (args.severity == rules::SeverityName(static_cast<rules::Severity>(s))) severity_min = s;
+    }
+    if (severity_min < 0) {
+      std::fprintf(stderr,
+                   "ember alerts: --severity '%s': use debug, info, notice, warning, "
+                   "error or critical\n",
+                   args.severity.c_str());
+      return 2;
+    }
+  }
+  if (!args.state.empty() && args.state != "firing" && args.state != "resolved") {
+    std::fprintf(stderr, "ember alerts: --state '%s': use firing or resolved\n",
+                 args.state.c_str());
+    return 2;
+  }
+  const auto style = aggregator::ChooseStyle("auto", stdout);
+  std::string last_id_state;  // the newest alert printed, to follow from
+  size_t printed_total = 0;
+  while (true) {
+    engine::CheckpointStoreOptions o;
+    o.dir = args.state_dir;
+    o.read_only = true;
+    auto store = engine::CheckpointStore::Open(o);
+    if (!store.ok()) {
+      std::fprintf(stderr, "ember alerts: cannot read '%s': %s\n", args.state_dir.c_str(),
+                   store.status().message().c_str());
+      return 2;
+    }
+    auto history = (*store)->History(args.limit);
+    if (!history.ok()) {
+      std::fprintf(stderr, "ember alerts: %s\n", history.status().message().c_str());
+      return 2;
+    }
+    // Print what came after the newest alert already printed.
+    size_t start = 0;
+    if (!last_id_state.empty()) {
+      start = history->size();
+      for (size_t i = history->size(); i-- > 0;) {
+        const auto& a = (*history)[i];
+        if (a.id + engine::AlertStateName(a.state) == last_id_state) {
+          start = i + 1;
+          break;
+        }
+      }
+    }
+    for (size_t i = start; i < history->size(); ++i) {
+      const engine::Alert& a = (*history)[i];
+      last_id_state = a.id + engine::AlertStateName(a.state);
+      if (!Keep(a, args, since_ms, severity_min)) continue;
+      std::string line =
+          args.json ? engine::AlertToJson(a) : aggregator::TerminalSink::Format(a, style);
+      std::printf("%s\n", line.c_str());
+      ++printed_total;
+    }
+    std::fflush(stdout);
+    if (!args.follow) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (printed_total == 0 && !args.json) std::fprintf(stderr, "(no alerts match)\n");
+  return 0;
+}
+
+}  // namespace
+
+void AddAlertsCommand(CLI::App& app, int* exit_code) {
+  auto* cmd = app.add_subcommand(
+      "alerts", "Show the alert history of the local aggregator; -f follows new alerts");
+  auto args = std::make_shared<AlertsArgs>();
+  cmd->add_option("--state-dir", args->state_dir, "The aggregator's state directory")
+      ->capture_default_str();
+  cmd->add_option("--since", args->since, "Only alerts whose window ended within this long");
+  cmd->add_option("--rule", args->rule, "Only this rule");
+  cmd->add_option("--severity", args->severity, "Only this severity and above");
+  cmd->add_option("--state", args->state, "Only firing or resolved events");
+  cmd->add_option("--key", args->key, "Only keys containing this text (e.g. ip=203.0.113.9)");
+  cmd->add_flag("--json", args->json, "One JSON object per alert");
+  cmd->add_flag("-f,--follow", args->follow, "Keep printing new alerts as they come");
+  cmd->callback([=] { *exit_code = RunAlerts(*args); });
+}
+
+}  // namespace ember::cli
