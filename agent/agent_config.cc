@@ -24,7 +24,28 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   }
   if (Status s = inputs.Check("'inputs'"); !s.ok()) return s;
   TailOptions& t = config.tail;
-  errors.push_back(inputs.GetStringList("paths", &t.paths));
+  // Each entry: "GLOB", or {path: GLOB, tag: NAME}.
+  YAML::Node paths = inputs.Get("paths");
+  if (paths && paths.IsScalar()) {
+    t.paths.push_back(PathSpec{paths.Scalar(), ""});
+  } else if (paths && paths.IsSequence()) {
+    for (const auto& item : paths) {
+      if (item.IsScalar()) {
+        t.paths.push_back(PathSpec{item.Scalar(), ""});
+        continue;
+      }
+      YamlMap entry(item, path);
+      PathSpec spec;
+      if (Status s = entry.Check("a 'paths' entry"); !s.ok()) return s;
+      errors.push_back(entry.GetString("path", &spec.glob, true));
+      errors.push_back(entry.GetString("tag", &spec.tag));
+      errors.push_back(entry.RejectUnknownKeys());
+      t.paths.push_back(spec);
+    }
+  } else if (paths && !paths.IsNull()) {
+    return Status::InvalidArgument(inputs.Where("paths") +
+                                   ": error: 'paths' must be a list of globs or {path, tag}");
+  }
   errors.push_back(inputs.GetStringList("exclude", &t.exclude));
   std::string read_from = "beginning";
   errors.push_back(inputs.GetString("read_from", &read_from));

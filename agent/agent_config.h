@@ -10,9 +10,15 @@
 
 namespace ember::agent {
 
+// One `paths` entry: a glob (`*`, `?`, `[...]`, `**`) and the tag its files carry.
+struct PathSpec {
+  std::string glob;
+  std::string tag;  // reaches the aggregator as the built-in field `tag`; "" = none
+};
+
 struct TailOptions {
-  std::vector<std::string> paths;          // glob(7) patterns of files to tail
-  std::vector<std::string> exclude;        // glob(7) patterns matched against the full path
+  std::vector<PathSpec> paths;             // files to tail
+  std::vector<std::string> exclude;        // globs matched against the full path
   bool read_from_beginning = true;         // for files found at start: from byte 0, or from the end
   int64_t poll_interval_ms = 250;          // how often files are checked for new data and rotation
   int64_t rescan_interval_ms = 1000;       // how often the globs are expanded again (new files)

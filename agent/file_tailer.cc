@@ -22,11 +22,12 @@ Status Errno(const std::string& what, const std::string& path) {
 // Packs lines into frames no larger than max_frame_bytes.
 class FramePacker {
  public:
-  FramePacker(const FrameContext& ctx, const std::string& path, uint64_t stream_id,
-              uint64_t origin_offset, uint64_t start_offset, int64_t read_time_ms,
-              std::vector<std::string>* out)
+  FramePacker(const FrameContext& ctx, const std::string& path, const std::string& tag,
+              uint64_t stream_id, uint64_t origin_offset, uint64_t start_offset,
+              int64_t read_time_ms, std::vector<std::string>* out)
       : ctx_(ctx),
         path_(path),
+        tag_(tag),
         origin_(origin_offset),
         stream_id_(stream_id),
         read_time_ms_(read_time_ms),
@@ -49,8 +50,8 @@ class FramePacker {
 
  private:
   void Begin() {
-    builder_ = std::make_unique<wire::DataFrameBuilder>(ctx_.agent, ctx_.host, path_, stream_id_,
-                                                        start_, read_time_ms_);
+    builder_ = std::make_unique<wire::DataFrameBuilder>(ctx_.agent, ctx_.host, path_, tag_,
+                                                        stream_id_, start_, read_time_ms_);
     builder_->SetOriginOffset(origin_);
   }
   void End() {
@@ -61,6 +62,7 @@ class FramePacker {
 
   const FrameContext& ctx_;
   const std::string& path_;
+  const std::string& tag_;
   uint64_t origin_;
   uint64_t stream_id_;
   int64_t read_time_ms_;
@@ -221,8 +223,8 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Errno("cannot read", path_);
 
-  FramePacker packer(ctx, path_, stream_id_, origin_offset_, splitter_.committed_offset(), now_ms,
-                     frames);
+  FramePacker packer(ctx, path_, tag_, stream_id_, origin_offset_, splitter_.committed_offset(),
+                     now_ms, frames);
   auto on_line = [&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);
@@ -248,8 +250,8 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
 
 void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,
                               std::vector<std::string>* frames) {
-  FramePacker packer(ctx, path_, stream_id_, origin_offset_, splitter_.committed_offset(), now_ms,
-                     frames);
+  FramePacker packer(ctx, path_, tag_, stream_id_, origin_offset_, splitter_.committed_offset(),
+                     now_ms, frames);
   splitter_.Flush([&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);

@@ -52,6 +52,9 @@ class FileTailer {
   // `store` must outlive the tailer. Errors: IOError naming the path and errno's text.
   static Result<std::unique_ptr<FileTailer>> Open(const std::string& path, bool from_end,
                                                   const TailOptions& options, OffsetStore& store);
+  // The tag frames of this file carry (the input's tag).
+  void set_tag(std::string tag) { tag_ = std::move(tag); }
+  const std::string& tag() const { return tag_; }
   ~FileTailer();
   FileTailer(const FileTailer&) = delete;
   FileTailer& operator=(const FileTailer&) = delete;
@@ -99,6 +102,7 @@ class FileTailer {
   void Rewind(uint64_t offset, int64_t now_ms);
 
   std::string path_;
+  std::string tag_;
   int fd_;
   FileIdentity identity_;
   const TailOptions& options_;

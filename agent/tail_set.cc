@@ -1,12 +1,12 @@
 #include "agent/tail_set.h"
 
-#include <fnmatch.h>
-#include <glob.h>
 #include <sys/stat.h>
 
 #include <set>
 
 #include <spdlog/spdlog.h>
+
+#include "agent/path_glob.h"
 
 namespace ember::agent {
 namespace {
@@ -59,34 +59,28 @@ bool TailSet::AllAcked() const {
 
 bool TailSet::Excluded(const std::string& path) const {
   for (const auto& pattern : options_.exclude) {
-    if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return true;
+    if (GlobMatch(pattern, path)) return true;
   }
   return false;
 }
 
 void TailSet::Rescan(int64_t now_ms) {
-  std::set<std::string> found;
-  for (const auto& pattern : options_.paths) {
-    glob_t g{};
-    if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        std::string path = g.gl_pathv[i];
-        struct stat st;
-        if (!Excluded(path) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-          found.insert(path);
-        }
-      }
+  std::map<std::string, std::string> found;  // path -> tag of the first input matching it
+  for (const auto& spec : options_.paths) {
+    for (auto& path : GlobFiles(spec.glob)) {
+      if (!Excluded(path)) found.emplace(std::move(path), spec.tag);
     }
-    ::globfree(&g);
   }
+  tags_ = found;
   const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
-  for (const auto& path : found) {
+  for (const auto& [path, tag] : found) {
     if (active_.count(path)) continue;
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
       continue;
     }
+    (*tailer)->set_tag(tag);
     spdlog::info("Tailing '{}' from byte {}.", path, (*tailer)->read_offset());
     active_.emplace(path, std::move(*tailer));
   }
@@ -135,6 +129,8 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path)) {
       Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
       if (tailer.ok()) {
+        auto tag = tags_.find(path);
+        if (tag != tags_.end()) (*tailer)->set_tag(tag->second);
         spdlog::info("Tailing new '{}' from byte 0.", path);
         active_.emplace(path, std::move(*tailer));
       }

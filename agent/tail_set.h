@@ -58,8 +58,9 @@ class TailSet {
   OffsetStore& store_;
   bool initial_scan_done_ = false;
   std::map<std::string, std::unique_ptr<FileTailer>> active_;  // by path
-  std::vector<Draining> draining_;  // rotated or deleted, still being read to the end
-  TailCounters closed_counters_;    // of tailers already closed
+  std::vector<Draining> draining_;           // rotated or deleted, still being read to the end
+  std::map<std::string, std::string> tags_;  // path -> input tag, as of the last rescan
+  TailCounters closed_counters_;             // of tailers already closed
 };
 
 }  // namespace ember::agent

@@ -285,7 +285,7 @@ class Server {
       parser = &it->second;
     }
     for (std::string_view line : f.lines) {
-      engine::InputLine in{line, f.host, f.path, f.read_time_ms};
+      engine::InputLine in{line, f.host, f.path, f.read_time_ms, f.tag};
       if (parser != nullptr) {
         if (auto t = parser->Parse(line)) in.time_ms = *t;
       }

@@ -56,7 +56,7 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
   int64_t last_time = 0;
 
   auto emit = [&](std::string_view text, int64_t time_ms) {
-    on_line(engine::InputLine{text, options_.host, path_, time_ms});
+    on_line(engine::InputLine{text, options_.host, path_, time_ms, ""});
   };
   auto release_held = [&](int64_t time_ms) {
     for (const auto& h : held) emit(h, time_ms);

@@ -84,13 +84,14 @@ Status CheckHeader(std::string_view frame, FrameType expected) {
 }  // namespace
 
 DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host,
-                                   std::string_view path, uint64_t stream_id, uint64_t start_offset,
-                                   int64_t read_time_ms) {
+                                   std::string_view path, std::string_view tag, uint64_t stream_id,
+                                   uint64_t start_offset, int64_t read_time_ms) {
   buf_.reserve(64 * 1024);
   PutHeader(buf_, FrameType::kData);
   PutStr16(buf_, agent);
   PutStr16(buf_, host);
   PutStr16(buf_, path);
+  PutStr16(buf_, tag);
   PutInt<uint64_t>(buf_, stream_id);
   origin_offset_pos_ = buf_.size();
   PutInt<uint64_t>(buf_, start_offset);
@@ -152,6 +153,7 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   if (!r.Str16(&f.agent)) return Truncated("agent", r);
   if (!r.Str16(&f.host)) return Truncated("host", r);
   if (!r.Str16(&f.path)) return Truncated("path", r);
+  if (!r.Str16(&f.tag)) return Truncated("tag", r);
   if (!r.Int(&f.stream_id)) return Truncated("stream_id", r);
   if (!r.Int(&f.origin_offset)) return Truncated("origin_offset", r);
   if (!r.Int(&f.start_offset)) return Truncated("start_offset", r);

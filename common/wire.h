@@ -5,7 +5,7 @@
 //
 //   u8 magic = 0xEB   u8 version = kWireVersion   u8 type (FrameType)
 //   DATA (agent -> aggregator): a run of consecutive lines of one stream
-//     str agent, str host, str path          (str = u16 length + bytes)
+//     str agent, str host, str path, str tag (str = u16 length + bytes; tag may be empty)
 //     u64 stream_id                          (agent-chosen id of one file identity)
 //     u64 origin_offset                      (where the stream began: 0, or the file's size
 //                                             when first seen with read_from: end)
@@ -43,6 +43,7 @@ struct DataFrame {
   std::string_view agent;
   std::string_view host;
   std::string_view path;
+  std::string_view tag;
   uint64_t stream_id = 0;
   uint64_t origin_offset = 0;
   uint64_t start_offset = 0;
@@ -63,7 +64,8 @@ class DataFrameBuilder {
   // Starts a frame; strings longer than 65535 bytes are cut to that length. The origin offset
   // is start_offset until SetOriginOffset says otherwise.
   DataFrameBuilder(std::string_view agent, std::string_view host, std::string_view path,
-                   uint64_t stream_id, uint64_t start_offset, int64_t read_time_ms);
+                   std::string_view tag, uint64_t stream_id, uint64_t start_offset,
+                   int64_t read_time_ms);
   void SetOriginOffset(uint64_t origin_offset);
   void AddLine(std::string_view line);
   size_t line_count() const { return line_count_; }

@@ -40,7 +40,7 @@ void Engine::Ingest(const InputLine& line) {
   }
   max_batch_ = std::max(max_batch_, batch);
   Collector collector(*this, batch, line.text);
-  rules_->Match(line.text, line.host, line.file, scratch_, collector);
+  rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {

@@ -33,7 +33,8 @@ struct InputLine {
   std::string_view text;
   std::string_view host;
   std::string_view file;
-  int64_t time_ms = 0;  // ingestion or event time, Unix ms; negative is treated as 0
+  int64_t time_ms = 0;   // ingestion or event time, Unix ms; negative is treated as 0
+  std::string_view tag;  // the agent input's tag, "" if none
 };
 
 struct EngineStats {

@@ -33,6 +33,7 @@ const char* SeverityName(Severity s);
 // Built-in key fields every rule may group by.
 inline constexpr const char* kFieldHost = "host";
 inline constexpr const char* kFieldFile = "file";
+inline constexpr const char* kFieldTag = "tag";
 
 struct Rule {
   std::string name;
@@ -47,7 +48,8 @@ struct Rule {
   std::string digest;  // 16 hex digits over the definition; changes when the rule does
 
   std::shared_ptr<const re2::RE2> regex;  // compiled `pattern`
-  // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file.
+  // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file,
+  // -3 for tag.
   std::vector<int> by_groups;
 };
 

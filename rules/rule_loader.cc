@@ -121,6 +121,7 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
       for (const auto& [name, index] : groups) names.push_back(name);
       names.push_back(kFieldHost);
       names.push_back(kFieldFile);
+      names.push_back(kFieldTag);
       for (const auto& field : rule->by) {
         auto it = groups.find(field);
         if (it != groups.end()) {
@@ -129,11 +130,13 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
           rule->by_groups.push_back(-1);
         } else if (field == kFieldFile) {
           rule->by_groups.push_back(-2);
+        } else if (field == kFieldTag) {
+          rule->by_groups.push_back(-3);
         } else {
           std::string hint = ClosestWord(field, names);
           error_at("by", "'" + field +
                              "' is neither a named capture of the pattern nor a "
-                             "built-in field (host, file)" +
+                             "built-in field (host, file, tag)" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         }
       }

@@ -129,8 +129,8 @@ int RuleSet::Find(std::string_view name) const {
   return -1;
 }
 
-void RuleSet::Match(std::string_view line, std::string_view host, std::string_view file,
-                    MatchScratch& scratch, MatchVisitor& visitor) const {
+void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
+                    MatchVisitor& visitor) const {
   if (rules_.empty()) return;
   MatchScratch::Impl& s = scratch.impl();
   s.hits.clear();
@@ -150,9 +150,11 @@ void RuleSet::Match(std::string_view line, std::string_view host, std::string_vi
         if (f > 0) s.key.push_back(kKeySeparator);
         int g = rule.by_groups[f];
         if (g == -1) {
-          AppendKeyValue(s.key, host);
+          AppendKeyValue(s.key, source.host);
         } else if (g == -2) {
-          AppendKeyValue(s.key, file);
+          AppendKeyValue(s.key, source.file);
+        } else if (g == -3) {
+          AppendKeyValue(s.key, source.tag);
         } else {
           const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
           AppendKeyValue(s.key, std::string_view(piece.data(), piece.size()));

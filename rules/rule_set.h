@@ -47,6 +47,13 @@ class MatchVisitor {
 // field; one that does is replaced by '?' so keys always split back correctly.
 inline constexpr char kKeySeparator = '\x1f';
 
+// Where a line comes from: the built-in key fields. Views live for the Match call only.
+struct LineSource {
+  std::string_view host;
+  std::string_view file;
+  std::string_view tag;  // the agent input's tag; "" when untagged
+};
+
 // Splits a key string back into its field values.
 std::vector<std::string> SplitKey(std::string_view key);
 
@@ -66,9 +73,9 @@ class RuleSet {
   // Index of the rule named `name`, or -1.
   int Find(std::string_view name) const;
 
-  // Reports each rule `line` matches. host and file feed the built-in key fields.
-  void Match(std::string_view line, std::string_view host, std::string_view file,
-             MatchScratch& scratch, MatchVisitor& visitor) const;
+  // Reports each rule `line` matches; `source` feeds the built-in key fields.
+  void Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
+             MatchVisitor& visitor) const;
 
  private:
   struct Impl;

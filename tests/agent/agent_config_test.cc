@@ -16,6 +16,25 @@ TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config]") {
   CHECK(c->tail.paths.size() == 3);
 }
 
+TEST_CASE("AgentConfig: paths take plain globs or {path, tag}", "[agent][config]") {
+  test::TempDir dir;
+  auto c = agent::LoadAgentConfig(dir.Write(
+      "agent.yaml",
+      "inputs:\n  paths:\n    - /var/log/syslog\n    - {path: /srv/**/*.log, tag: app}\n"));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->tail.paths.size() == 2);
+  CHECK(c->tail.paths[0].glob == "/var/log/syslog");
+  CHECK(c->tail.paths[0].tag.empty());
+  CHECK(c->tail.paths[1].glob == "/srv/**/*.log");
+  CHECK(c->tail.paths[1].tag == "app");
+  auto bad = agent::LoadAgentConfig(
+      dir.Write("bad.yaml", "inputs:\n  paths:\n    - {path: /x, tags: y}\n"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("unknown key 'tags' (did you mean 'tag'?)") !=
+        std::string::npos);
+}
+
 TEST_CASE("AgentConfig: errors name the file, the line and the cause", "[agent][config]") {
   test::TempDir dir;
   struct Case {

@@ -17,7 +17,7 @@ namespace {
 
 struct Harness {
   explicit Harness(const test::TempDir& dir) : state_dir(dir.Sub("state")) {
-    options.paths = {dir.Sub("*.log")};
+    options.paths = {PathSpec{dir.Sub("*.log"), "app"}};
     options.partial_line_timeout_ms = 1000;
     options.read_chunk_bytes = 64;  // small reads exercise lines split across reads
     options.max_line_bytes = 1024;
@@ -31,6 +31,7 @@ struct Harness {
       auto d = wire::DecodeData(f);
       REQUIRE(d.ok());
       CHECK(d->agent == "a");
+      CHECK(d->tag == "app");
       for (auto l : d->lines) lines.push_back(std::string(d->path) + "|" + std::string(l));
       last_end[std::string(d->path)] = d->end_offset;
       last_stream_end[d->stream_id] = d->end_offset;

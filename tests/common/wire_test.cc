@@ -9,7 +9,7 @@ using namespace ember::wire;
 namespace {
 
 std::string SampleFrame() {
-  DataFrameBuilder b("agent-1", "web1", "/var/log/auth.log", 77, 1000, 1700000000123);
+  DataFrameBuilder b("agent-1", "web1", "/var/log/auth.log", "auth", 77, 1000, 1700000000123);
   b.SetOriginOffset(10);
   b.AddLine("first line");
   b.AddLine("");
@@ -26,6 +26,7 @@ TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire]") {
   CHECK(f->agent == "agent-1");
   CHECK(f->host == "web1");
   CHECK(f->path == "/var/log/auth.log");
+  CHECK(f->tag == "auth");
   CHECK(f->stream_id == 77);
   CHECK(f->origin_offset == 10);
   CHECK(f->start_offset == 1000);
@@ -68,7 +69,7 @@ TEST_CASE("Wire: trailing bytes, bad magic, unknown versions and types are refus
 
 TEST_CASE("Wire: a line count larger than the frame can hold is refused before allocating",
           "[common][wire]") {
-  DataFrameBuilder b("a", "h", "p", 1, 0, 0);
+  DataFrameBuilder b("a", "h", "p", "", 1, 0, 0);
   std::string frame = b.Finish(0);
   // Patch line_count (the last 4 bytes) to 0xffffffff.
   for (int i = 1; i <= 4; ++i) frame[frame.size() - i] = '\xff';
@@ -79,9 +80,9 @@ TEST_CASE("Wire: a line count larger than the frame can hold is refused before a
 
 TEST_CASE("Wire: end offset before start offset, or start before origin, is refused",
           "[common][wire]") {
-  DataFrameBuilder b("a", "h", "p", 1, 500, 0);
+  DataFrameBuilder b("a", "h", "p", "", 1, 500, 0);
   CHECK_FALSE(DecodeData(b.Finish(400)).ok());
-  DataFrameBuilder c("a", "h", "p", 1, 500, 0);
+  DataFrameBuilder c("a", "h", "p", "", 1, 500, 0);
   c.SetOriginOffset(600);
   CHECK_FALSE(DecodeData(c.Finish(700)).ok());
 }
@@ -129,6 +130,6 @@ TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common
   CHECK((*back)[1].stream_id == 0xffffffffffffffffULL);
   CHECK_FALSE(DecodeOffsets(frame.substr(0, frame.size() - 1), &type).ok());
   CHECK_FALSE(DecodeOffsets(frame + "x", &type).ok());
-  DataFrameBuilder b("a", "h", "p", 1, 0, 0);
+  DataFrameBuilder b("a", "h", "p", "", 1, 0, 0);
   CHECK_FALSE(DecodeOffsets(b.Finish(0), &type).ok());  // DATA is not an ACK
 }

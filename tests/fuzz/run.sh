@@ -15,7 +15,7 @@ cat >"$out/seed.cc" <<'CC'
 #include <cstdio>
 #include "common/wire.h"
 int main(int, char** argv) {
-  ember::wire::DataFrameBuilder b("agent", "host", "/var/log/x.log", 7, 100, 1700000000000);
+  ember::wire::DataFrameBuilder b("agent", "host", "/var/log/x.log", "", 7, 100, 1700000000000);
   b.AddLine("Failed password for root from 203.0.113.9 port 22 ssh2");
   b.AddLine("");
   std::string data = b.Finish(160);

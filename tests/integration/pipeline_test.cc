@@ -205,7 +205,7 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x01\x01\x05\x00ab",
                                    std::string("\xeb\x09\x01", 3)};
   for (const auto& j : junk) sock.send(zmq::buffer(j), zmq::send_flags::none);
-  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", 1, 0, 1);  // origin 0
+  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", 1, 0, 1);  // origin 0
   for (int i = 0; i < 6; ++i) b.AddLine("auth fail from 203.0.113.99");
   std::string frame = b.Finish(6 * 28);
   sock.send(zmq::buffer(frame), zmq::send_flags::none);
@@ -764,4 +764,31 @@ TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
   // The first alert is printed once, not again at every poll.
   const std::string out = ReadFile(c.dir.Sub("follow.out"));
   CHECK(out.find("ip=198.51.100.1") == out.rfind("ip=198.51.100.1"));
+}
+
+TEST_CASE("Pipeline: an input's tag and a ** glob reach the rules as the built-in field tag",
+          "[integration][tag]") {
+  Cluster c(R"(rules:
+  - name: by-tag
+    match: 'ERROR'
+    by: [tag, file]
+    window: 30s
+    every: 500ms
+    when: count >= 3
+    message: '{{count}} errors in {{tag}}'
+)");
+  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
+  const std::string plain = "[" + c.dir.Sub("logs/*.log") + "]";
+  agent.replace(agent.find(plain), plain.size(),
+                "[{path: '" + c.dir.Sub("logs/**/*.log") + "', tag: payments}]");
+  c.dir.Write("agent.yaml", agent);
+  c.dir.Write("logs/svc/deep/pay.log", "");
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/svc/deep/pay.log", "ERROR a\nERROR b\nERROR c\n");
+  REQUIRE(WaitUntil([&] { return !c.Alerts().empty(); }, 20s));
+  auto a = c.Alerts()[0];
+  CHECK(a["key"]["tag"] == "payments");
+  CHECK(a["key"]["file"] == c.dir.Sub("logs/svc/deep/pay.log"));
+  CHECK(a["message"] == "3 errors in payments");
 }

@@ -70,14 +70,14 @@ TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
   REQUIRE(set.ok());
   MatchScratch scratch;
   Recorder rec;
-  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22", "web1",
-                "/var/log/auth.log", scratch, rec);
+  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22",
+                LineSource{"web1", "/var/log/auth.log", ""}, scratch, rec);
   REQUIRE(rec.hits.size() == 2);
   CHECK(rec.hits[0] == std::make_pair(size_t{0}, std::string("10.1.2.3")));
   CHECK(rec.hits[1] ==
         std::make_pair(size_t{1}, std::string("web1") + kKeySeparator + "/var/log/auth.log"));
   rec.hits.clear();
-  (*set)->Match("all quiet", "web1", "f", scratch, rec);
+  (*set)->Match("all quiet", LineSource{"web1", "f", ""}, scratch, rec);
   CHECK(rec.hits.empty());
   CHECK(SplitKey(std::string("a") + kKeySeparator + "b") == std::vector<std::string>{"a", "b"});
 }
@@ -90,7 +90,8 @@ TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
   REQUIRE(set.ok());
   MatchScratch scratch;
   Recorder rec;
-  (*set)->Match("ERROR", std::string("h") + kKeySeparator + "x", "f", scratch, rec);
+  const std::string host = std::string("h") + kKeySeparator + "x";
+  (*set)->Match("ERROR", LineSource{host, "f", ""}, scratch, rec);
   REQUIRE(rec.hits.size() == 1);
   CHECK(SplitKey(rec.hits[0].second) == std::vector<std::string>{"h?x", "f"});
 }
