@@ -71,10 +71,13 @@ class Loop {
     // otherwise send the same lines again under a new stream id.
     FlushStore();
     bool more = false;
-    if (forwarder_->queued() < kMaxQueuedFrames) {
+    // Flow control: never more read-but-unacknowledged bytes than the aggregator granted.
+    const uint64_t unacked = tails_.UnackedBytes();
+    const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
+    if (forwarder_->queued() < kMaxQueuedFrames && budget > 0) {
       std::vector<std::string> frames;
       const size_t room = kMaxQueuedFrames - forwarder_->queued();
-      tails_.Poll(now, room, &frames);
+      tails_.Poll(now, room, &frames, static_cast<size_t>(budget));
       more = frames.size() >= room;  // a file still has data: come back at once
       FlushStore();
       forwarder_->Enqueue(std::move(frames));
@@ -100,6 +103,11 @@ class Loop {
       if (c.type == wire::FrameType::kAck) {
         tails_.OnAck(c.stream_id, c.offset, now);
         acked = true;
+      } else if (c.type == wire::FrameType::kCredit) {
+        if (c.offset != credit_bytes_) {
+          spdlog::info("The aggregator grants {} bytes in flight.", c.offset);
+          credit_bytes_ = c.offset;
+        }
       } else {
         tails_.OnNack(c.stream_id, c.offset, now);
       }
@@ -150,6 +158,8 @@ class Loop {
   boost::asio::signal_set signals_;
   bool stopping_ = false;
   int64_t last_rescan_ms_ = INT64_MIN / 2;
+  // Until the aggregator grants its own, a modest credit lets the first frames go out.
+  uint64_t credit_bytes_ = 1 << 20;
 };
 
 }  // namespace

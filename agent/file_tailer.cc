@@ -215,8 +215,8 @@ void FileTailer::Restart() {
 }
 
 Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
-                                    std::vector<std::string>* frames) {
-  buffer_.resize(static_cast<size_t>(options_.read_chunk_bytes));
+                                    std::vector<std::string>* frames, size_t max_bytes) {
+  buffer_.resize(std::min(static_cast<size_t>(options_.read_chunk_bytes), max_bytes));
   ssize_t n;
   do {
     n = ::pread(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(read_offset_));

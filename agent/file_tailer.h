@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -62,8 +63,9 @@ class FileTailer {
   // Reads at most read_chunk_bytes and appends the frames of the lines completed to *frames.
   // A held partial line older than partial_line_timeout_ms (by `now_ms`) is sent as a line.
   // Returns the bytes read (0 at end of file).
-  Result<size_t> ReadSome(const FrameContext& ctx, int64_t now_ms,
-                          std::vector<std::string>* frames);
+  // Reads at most `max_bytes` (flow-control credit left) in this call.
+  Result<size_t> ReadSome(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames,
+                          size_t max_bytes = SIZE_MAX);
 
   // Sends a held partial line now (the file was rotated away and read to its end).
   void FlushPartial(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames);
@@ -90,6 +92,8 @@ class FileTailer {
   uint64_t read_offset() const { return read_offset_; }  // bytes consumed from the file
   uint64_t sent_offset() const { return splitter_.committed_offset(); }  // bytes in frames
   uint64_t acked_offset() const { return acked_offset_; }
+  // Bytes read but not acknowledged: what flow control counts against the credit.
+  uint64_t unacked_bytes() const { return read_offset_ - acked_offset_; }
   uint64_t origin_offset() const { return origin_offset_; }
   bool has_partial_line() const { return splitter_.pending_bytes() > 0; }
   const TailCounters& counters() const { return counters_; }

@@ -47,6 +47,13 @@ void TailSet::CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms) {
   for (auto& d : draining_) d.tailer->CheckAckTimeout(now_ms, timeout_ms);
 }
 
+uint64_t TailSet::UnackedBytes() const {
+  uint64_t total = 0;
+  for (const auto& [path, t] : active_) total += t->unacked_bytes();
+  for (const auto& d : draining_) total += d.tailer->unacked_bytes();
+  return total;
+}
+
 bool TailSet::AllAcked() const {
   for (const auto& [path, t] : active_) {
     if (t->sent_offset() != t->acked_offset()) return false;
@@ -138,24 +145,29 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
   }
 }
 
-void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames) {
+void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
+                   size_t max_bytes) {
   CheckRotation(now_ms, frames);
+  size_t read = 0;
   bool progress = true;
-  while (progress && frames->size() < max_frames) {
+  while (progress && frames->size() < max_frames && read < max_bytes) {
     progress = false;
     for (auto& d : draining_) {
-      Result<size_t> n = d.tailer->ReadSome(context_, now_ms, frames);
+      if (read >= max_bytes) break;
+      Result<size_t> n = d.tailer->ReadSome(context_, now_ms, frames, max_bytes - read);
       if (n.ok() && *n > 0) {
         d.last_data_ms = now_ms;
+        read += *n;
         progress = true;
       }
     }
     for (auto& [path, tailer] : active_) {
-      if (frames->size() >= max_frames) break;
-      Result<size_t> n = tailer->ReadSome(context_, now_ms, frames);
+      if (frames->size() >= max_frames || read >= max_bytes) break;
+      Result<size_t> n = tailer->ReadSome(context_, now_ms, frames, max_bytes - read);
       if (!n.ok()) {
         spdlog::warn("{}", n.status().message());
       } else if (*n > 0) {
+        read += *n;
         progress = true;
       }
     }

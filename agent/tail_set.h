@@ -6,6 +6,7 @@
 // Not thread-safe; owned by the agent's io_context thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,8 +29,12 @@ class TailSet {
   void Rescan(int64_t now_ms);
 
   // Reads from every file in turn, one chunk per file per round, until `max_frames` frames
-  // are ready or no file has data. Appends the frames to *frames.
-  void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames);
+  // are ready, `max_bytes` were read (flow-control credit) or no file has data. Appends the
+  // frames to *frames.
+  void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
+            size_t max_bytes = SIZE_MAX);
+  // Bytes read from all files and not acknowledged yet.
+  uint64_t UnackedBytes() const;
 
   // Acknowledgement and resend request for one stream (unknown streams are ignored).
   void OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms);

@@ -252,6 +252,11 @@ class Server {
       return;
     }
     const wire::DataFrame& f = *data;
+    // Every connection is told its credit once, on its first valid frame.
+    if (credited_.insert(routing_id).second) {
+      SendOffsets(routing_id, wire::FrameType::kCredit,
+                  {{0, static_cast<uint64_t>(config_.agent_credit_bytes)}});
+    }
     // Streams are the agent's (its key's name, or its own name without CURVE) file
     // identities (its random stream id).
     std::string stream =
@@ -443,6 +448,7 @@ class Server {
     std::set<uint64_t> streams;
   };
   std::map<std::string, AgentStats> agents_;  // by identity
+  std::set<std::string> credited_;            // routing ids told their credit
   int64_t started_ms_ = WallClockMs();
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;

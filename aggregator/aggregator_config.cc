@@ -29,6 +29,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetString("time", &time));
   errors.push_back(top.GetBool("sync", &c.sync));
   errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
+  errors.push_back(top.GetSizeBytes("agent_credit", &c.agent_credit_bytes));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -66,6 +67,10 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("checkpoint_interval") +
                                    ": error: 'checkpoint_interval' must be a multiple of "
                                    "'batch_interval'");
+  }
+  if (c.agent_credit_bytes < 64 * 1024) {
+    return Status::InvalidArgument(top.Where("agent_credit") +
+                                   ": error: 'agent_credit' must be at least 64KiB");
   }
   if (c.allowed_lateness_ms < 0) {
     return Status::InvalidArgument(top.Where("allowed_lateness") +

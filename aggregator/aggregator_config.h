@@ -42,6 +42,9 @@ struct AggregatorConfig {
   // Checkpoint (and so acknowledge and deliver alerts) every this long; a multiple of the
   // batch interval. Longer means fewer fsyncs and later ACKs and alerts.
   int64_t checkpoint_interval_ms = 0;  // 0 = every batch
+  // Bytes each agent may have read and not yet had acknowledged (flow control). Bounds the
+  // aggregator's memory at about agents x credit; must cover a checkpoint interval of data.
+  int64_t agent_credit_bytes = 16 << 20;
   OutputOptions outputs;
   SecurityOptions security;
 };

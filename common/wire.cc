@@ -135,7 +135,7 @@ Result<FrameType> PeekType(std::string_view frame) {
   }
   uint8_t type = static_cast<uint8_t>(frame[2]);
   if (type < static_cast<uint8_t>(FrameType::kData) ||
-      type > static_cast<uint8_t>(FrameType::kNack)) {
+      type > static_cast<uint8_t>(FrameType::kCredit)) {
     return Status::InvalidArgument("unknown frame type " + std::to_string(type));
   }
   return static_cast<FrameType>(type);
@@ -203,8 +203,8 @@ std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries) 
 Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type) {
   Result<FrameType> t = PeekType(frame);
   if (!t.ok()) return t.status();
-  if (*t != FrameType::kAck && *t != FrameType::kNack) {
-    return Status::InvalidArgument("expected an ACK or NACK frame");
+  if (*t == FrameType::kData) {
+    return Status::InvalidArgument("expected an ACK, NACK or CREDIT frame");
   }
   *type = *t;
   Reader r(frame.substr(3));

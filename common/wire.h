@@ -16,6 +16,8 @@
 //     u32 count, then per stream: u64 stream_id + u64 offset
 //   NACK (aggregator -> agent): "resend this stream from this offset" (go-back-N): sent for
 //     a frame that does not start at the stream's high-water mark; same body as ACK
+//   CREDIT (aggregator -> agent): the bytes the agent may have read and not yet had
+//     acknowledged; same body as ACK with one entry (stream_id 0, offset = bytes)
 //
 // Decoding checks every length against the frame; nothing is read out of bounds. Pure
 // functions and value types; thread-safe.
@@ -35,7 +37,7 @@ inline constexpr uint8_t kWireVersion = 1;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
 
-enum class FrameType : uint8_t { kData = 1, kAck = 2, kNack = 3 };
+enum class FrameType : uint8_t { kData = 1, kAck = 2, kNack = 3, kCredit = 4 };
 
 // A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
 // as that buffer.
@@ -90,9 +92,9 @@ Result<FrameType> PeekType(std::string_view frame);
 // start_offset < origin_offset.
 Result<DataFrame> DecodeData(std::string_view frame);
 
-// ACK and NACK frames: `type` must be kAck or kNack.
+// ACK, NACK and CREDIT frames: `type` must be kAck, kNack or kCredit.
 std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries);
-// Decodes an ACK or NACK frame; *type receives which.
+// Decodes an ACK, NACK or CREDIT frame; *type receives which.
 Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type);
 
 }  // namespace ember::wire
