@@ -88,7 +88,7 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
       Engine e(rules, EngineOptions{});
       for (const auto& in : input) {
         e.AdvanceWatermark(in.ms - 1500, &reference);
-        e.Ingest(InputLine{in.text, "h", "f", in.ms});
+        e.Ingest(InputLine{in.text, "h", "f", in.ms, ""});
       }
       e.Finish(&reference);
     }
@@ -114,7 +114,7 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
         engine->Restore(snap->closed_until, snap->partials, snap->key_states);
       }
       engine->AdvanceWatermark(input[i].ms - 1500, &got);
-      engine->Ingest(InputLine{input[i].text, "h", "f", input[i].ms});
+      engine->Ingest(InputLine{input[i].text, "h", "f", input[i].ms, ""});
       REQUIRE(store->Commit({engine->TakeDelta()}, {}, {}).ok());
     }
     engine->Finish(&got);
@@ -133,8 +133,8 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
     Engine e(rules, EngineOptions{});
-    e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000});
-    e.Ingest(InputLine{"ERROR x", "h", "f", 5000});
+    e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000, ""});
+    e.Ingest(InputLine{"ERROR x", "h", "f", 5000, ""});
     REQUIRE(store->Commit({e.TakeDelta()}, {{std::string("agent\0path", 10), 42}}, {}).ok());
   }
   std::string changed = kRules;

@@ -34,7 +34,7 @@ const char* kFailRule = R"(rules:
     message: '{{count}} fails from {{ip}} in {{window}}'
 )";
 
-InputLine Line(std::string_view text, int64_t ms) { return InputLine{text, "h", "f", ms}; }
+InputLine Line(std::string_view text, int64_t ms) { return InputLine{text, "h", "f", ms, ""}; }
 
 }  // namespace
 
