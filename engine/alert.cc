@@ -43,7 +43,8 @@ std::string AlertToJson(const Alert& a) {
 }
 
 Result<Alert> AlertFromJson(std::string_view json) {
-  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not an alert object");
   try {
     Alert a;
