@@ -1,15 +1,19 @@
 #include "agent/agent.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "agent/forwarder.h"
+#include "agent/fs_watcher.h"
 #include "agent/offset_store.h"
 #include "agent/tail_set.h"
 #include "common/crash_point.h"
@@ -37,6 +41,17 @@ class Loop {
 
   void Run() {
     WaitForSignal();
+    if (config_.tail.inotify) {
+      Result<std::unique_ptr<FsWatcher>> watcher = FsWatcher::Create();
+      if (watcher.ok()) {
+        watcher_ = std::move(*watcher);
+        watch_fd_.assign(::dup(watcher_->fd()));
+        WaitForFsEvents();
+      } else {
+        spdlog::warn("{}; polling every {} ms instead.", watcher.status().message(),
+                     config_.tail.poll_interval_ms);
+      }
+    }
     Tick();
     notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
     io_.run();
@@ -59,6 +74,19 @@ class Loop {
     });
   }
 
+  // inotify: a write wakes the loop at once; a new, moved or deleted file also makes it
+  // expand the globs again.
+  void WaitForFsEvents() {
+    watch_fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (ec || stopping_) return;
+                           FsWatcher::Events events = watcher_->Drain();
+                           if (events.names) last_rescan_ms_ = INT64_MIN / 2;
+                           if (events.names || events.data) timer_.cancel();
+                           WaitForFsEvents();
+                         });
+  }
+
   void Tick() {
     if (stopping_) return Stop();
     const int64_t now = WallClockMs();
@@ -66,6 +94,7 @@ class Loop {
     if (now - last_rescan_ms_ >= config_.tail.rescan_interval_ms) {
       tails_.Rescan(now);
       last_rescan_ms_ = now;
+      if (watcher_) watcher_->Watch(tails_.WatchDirs());
     }
     // New streams must be on disk before their first frame leaves: a crash in between would
     // otherwise send the same lines again under a new stream id.
@@ -146,6 +175,7 @@ class Loop {
                                    : "some not acknowledged yet (they are sent again at the "
                                      "next start)");
     signals_.cancel();
+    if (watcher_) watch_fd_.cancel();
   }
 
   const AgentConfig& config_;
@@ -156,6 +186,8 @@ class Loop {
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
   boost::asio::signal_set signals_;
+  std::unique_ptr<FsWatcher> watcher_;
+  boost::asio::posix::stream_descriptor watch_fd_{io_};
   bool stopping_ = false;
   int64_t last_rescan_ms_ = INT64_MIN / 2;
   // Until the aggregator grants its own, a modest credit lets the first frames go out.

@@ -47,6 +47,22 @@ void TailSet::CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms) {
   for (auto& d : draining_) d.tailer->CheckAckTimeout(now_ms, timeout_ms);
 }
 
+std::set<std::string> TailSet::WatchDirs() const {
+  std::set<std::string> dirs;
+  auto parent = [](const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return std::string(".");
+    return slash == 0 ? std::string("/") : path.substr(0, slash);
+  };
+  for (const auto& spec : options_.paths) {
+    const std::string& g = spec.glob;
+    size_t wild = g.find_first_of("*?[");
+    dirs.insert(parent(wild == std::string::npos ? g : g.substr(0, wild + 1)));
+  }
+  for (const auto& [path, tailer] : active_) dirs.insert(parent(path));
+  return dirs;
+}
+
 uint64_t TailSet::UnackedBytes() const {
   uint64_t total = 0;
   for (const auto& [path, t] : active_) total += t->unacked_bytes();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class TailSet {
   // frames to *frames.
   void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
             size_t max_bytes = SIZE_MAX);
+  // The directories to watch for changes: each glob's wildcard-free base and the directory
+  // of every open file.
+  std::set<std::string> WatchDirs() const;
   // Bytes read from all files and not acknowledged yet.
   uint64_t UnackedBytes() const;
 
