@@ -50,6 +50,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   std::string read_from = "beginning";
   errors.push_back(inputs.GetString("read_from", &read_from));
   errors.push_back(inputs.GetBool("inotify", &t.inotify));
+  errors.push_back(inputs.GetDurationMs("ignore_older", &t.ignore_older_ms));
   errors.push_back(inputs.GetDurationMs("poll_interval", &t.poll_interval_ms));
   errors.push_back(inputs.GetDurationMs("rescan_interval", &t.rescan_interval_ms));
   errors.push_back(inputs.GetSizeBytes("max_line_bytes", &t.max_line_bytes));

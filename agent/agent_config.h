@@ -17,13 +17,14 @@ struct PathSpec {
 };
 
 struct TailOptions {
-  std::vector<PathSpec> paths;         // files to tail
-  std::vector<std::string> exclude;    // globs matched against the full path
-  bool read_from_beginning = true;     // for files found at start: from byte 0, or from the end
-  bool inotify = true;                 // wake on file system events; polling remains the fallback
-  int64_t poll_interval_ms = 250;      // how often files are checked for new data and rotation
-  int64_t rescan_interval_ms = 1000;   // how often the globs are expanded again (new files)
-  int64_t max_line_bytes = 64 * 1024;  // longer lines are truncated and counted
+  std::vector<PathSpec> paths;        // files to tail
+  std::vector<std::string> exclude;   // globs matched against the full path
+  bool read_from_beginning = true;    // for files found at start: from byte 0, or from the end
+  bool inotify = true;                // wake on file system events; polling remains the fallback
+  int64_t ignore_older_ms = 0;        // skip files not modified for this long when found; 0 = never
+  int64_t poll_interval_ms = 250;     // how often files are checked for new data and rotation
+  int64_t rescan_interval_ms = 1000;  // how often the globs are expanded again (new files)
+  int64_t max_line_bytes = 64 * 1024;      // longer lines are truncated and counted
   int64_t partial_line_timeout_ms = 5000;  // a last line without '\n' is sent after this
   int64_t read_chunk_bytes = 256 * 1024;   // bytes read from one file per poll, at most
 };

@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
+#include "agent/agent_status.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
   bool check = false;
   app.add_option("-c,--config", config_path, "Agent configuration file")->capture_default_str();
   app.add_flag("--check", check, "Validate the configuration and exit (0 if valid)");
+  bool status = false;
+  app.add_flag("--status", status,
+               "Print each file's acknowledged offset, size, lag and state, then exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("ember-agent ") + EMBER_VERSION);
@@ -31,6 +35,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ember-agent: %s\n", config.status().message().c_str());
     return 1;
   }
+  if (status) return ember::agent::PrintAgentStatus(*config, stdout);
   if (check) {
     std::printf("%s: OK\n", config_path.c_str());
     return 0;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -50,6 +51,12 @@ class OffsetStore {
   // Writes the file if anything changed since the last Flush.
   Status Flush();
   size_t size() const { return records_.size(); }
+  // Every record, by stream id.
+  std::vector<StreamRecord> records() const {
+    std::vector<StreamRecord> out;
+    for (const auto& [id, r] : records_) out.push_back(r);
+    return out;
+  }
 
  private:
   explicit OffsetStore(std::string dir) : dir_(std::move(dir)) {}

@@ -98,6 +98,18 @@ void TailSet::Rescan(int64_t now_ms) {
   const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
   for (const auto& [path, tag] : found) {
     if (active_.count(path)) continue;
+    if (options_.ignore_older_ms > 0) {
+      struct stat st;
+      const int64_t mtime_ms =
+          ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) * 1000 : now_ms;
+      if (now_ms - mtime_ms > options_.ignore_older_ms) {
+        if (ignored_.insert(path).second) {
+          spdlog::info("Ignoring '{}': not modified for longer than ignore_older.", path);
+        }
+        continue;
+      }
+      ignored_.erase(path);
+    }
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());

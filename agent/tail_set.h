@@ -69,6 +69,7 @@ class TailSet {
   std::map<std::string, std::unique_ptr<FileTailer>> active_;  // by path
   std::vector<Draining> draining_;           // rotated or deleted, still being read to the end
   std::map<std::string, std::string> tags_;  // path -> input tag, as of the last rescan
+  std::set<std::string> ignored_;            // skipped by ignore_older (logged once)
   TailCounters closed_counters_;             // of tailers already closed
 };
 

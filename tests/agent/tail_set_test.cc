@@ -1,7 +1,11 @@
 // TailSet against real files: appends, partial lines, rename rotation, truncation, new files.
 #include "agent/tail_set.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -248,4 +252,23 @@ TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged", 
   h.AckAll(60000);
   h.Poll(60001);
   CHECK(h.tails->open_files() == 1);
+}
+
+TEST_CASE("TailSet: ignore_older skips stale files until they are written again", "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  h.options.ignore_older_ms = 60'000;
+  dir.Write("old.log", "stale\n");
+  dir.Write("new.log", "fresh\n");
+  // old.log was last modified two hours ago.
+  struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 7200, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, dir.Sub("old.log").c_str(), times, 0) == 0);
+  h.Start();
+  const int64_t now = static_cast<int64_t>(::time(nullptr)) * 1000;
+  h.tails->Rescan(now);
+  CHECK(h.Poll(now) == std::vector<std::string>{dir.Sub("new.log") + "|fresh"});
+  dir.Append("old.log", "written again\n");  // mtime is now: it is tailed from the start
+  h.tails->Rescan(now + 1000);
+  CHECK(h.Poll(now + 1000) == std::vector<std::string>{dir.Sub("old.log") + "|stale",
+                                                       dir.Sub("old.log") + "|written again"});
 }

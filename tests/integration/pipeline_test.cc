@@ -879,3 +879,26 @@ TEST_CASE("Pipeline: inotify picks up new files and appends at once, polling is 
     CHECK(took < 5s);
   }
 }
+
+TEST_CASE("Pipeline: ember-agent --status shows each file's acknowledged offset and lag",
+          "[integration][status]") {
+  Cluster c(kCountRule);
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", "event 1\nevent 2\n");  // 16 bytes
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() == 2; }, 20s));
+  ProcessResult r;
+  REQUIRE(WaitUntil(
+      [&] {
+        r = RunCommand({EMBER_AGENT_BIN, "--status", "-c", c.dir.Sub("agent.yaml")});
+        return r.out.find(" 16           16          0  tailing") != std::string::npos;
+      },
+      10s));
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find(c.dir.Sub("logs/app.log")) != std::string::npos);
+  c.agent->Signal(SIGSTOP);  // the agent stops reading: a lag appears
+  c.dir.Append("logs/app.log", "event 3\n");
+  r = RunCommand({EMBER_AGENT_BIN, "--status", "-c", c.dir.Sub("agent.yaml")});
+  CHECK(r.out.find(" 16           24          8  tailing") != std::string::npos);
+  c.agent->Signal(SIGCONT);
+}
