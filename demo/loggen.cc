@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host, "Host name written into the lines")->capture_default_str();
   app.add_option("--start-ms", o.start_ms, "Bulk mode: Unix ms of the first line")
       ->capture_default_str();
+  app.set_version_flag("--version", std::string("ember-loggen ") + EMBER_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   if (!bytes_text.empty()) {

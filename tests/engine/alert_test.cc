@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "engine/alert.h"
+
+#include <catch2/catch.hpp>
 
 using namespace ember;
 using namespace ember::engine;
