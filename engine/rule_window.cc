@@ -41,7 +41,7 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
 void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line) {
   assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
   auto& batch_map = partials_[batch];
-  auto it = batch_map.find(std::string(key));
+  auto it = batch_map.find(key);  // no allocation for a key already in this batch
   if (it == batch_map.end()) {
     it = batch_map.emplace(std::string(key), Partial{}).first;
     it->second.sample.assign(line.substr(0, kMaxSampleBytes));

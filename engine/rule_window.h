@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -84,7 +85,14 @@ class RuleWindow {
   const int64_t window_batches_;
   const int64_t slide_batches_;
 
-  std::map<int64_t, std::unordered_map<std::string, Partial>> partials_;  // by batch
+  // Hashes std::string and std::string_view alike, so a lookup by view allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using BatchPartials = std::unordered_map<std::string, Partial, KeyHash, std::equal_to<>>;
+
+  std::map<int64_t, BatchPartials> partials_;         // by batch
   std::unordered_map<std::string, uint64_t> window_;  // aggregate at evaluated_end_
   std::unordered_map<std::string, KeyState> firing_;
   bool started_ = false;

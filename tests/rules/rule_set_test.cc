@@ -36,6 +36,13 @@ const char* kGoodRules = R"(rules:
     when: count > 2
 )";
 
+std::shared_ptr<const RuleSet> LoadGoodRules(const test::TempDir& dir) {
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", kGoodRules), RuleSetOptions{}, &d);
+  REQUIRE(set.ok());
+  return *set;
+}
+
 }  // namespace
 
 TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rules][rule_set]") {
@@ -65,19 +72,17 @@ TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rule
 TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
           "[rules][rule_set]") {
   test::TempDir dir;
-  Diagnostics d;
-  auto set = RuleSet::Load(dir.Write("r.yaml", kGoodRules), RuleSetOptions{}, &d);
-  REQUIRE(set.ok());
+  auto set = LoadGoodRules(dir);
   MatchScratch scratch;
   Recorder rec;
-  (*set)->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22",
-                LineSource{"web1", "/var/log/auth.log", ""}, scratch, rec);
+  set->Match("sshd[1]: ERROR Failed password for invalid user bob from 10.1.2.3 port 22",
+             LineSource{"web1", "/var/log/auth.log", ""}, scratch, rec);
   REQUIRE(rec.hits.size() == 2);
   CHECK(rec.hits[0] == std::make_pair(size_t{0}, std::string("10.1.2.3")));
   CHECK(rec.hits[1] ==
         std::make_pair(size_t{1}, std::string("web1") + kKeySeparator + "/var/log/auth.log"));
   rec.hits.clear();
-  (*set)->Match("all quiet", LineSource{"web1", "f", ""}, scratch, rec);
+  set->Match("all quiet", LineSource{"web1", "f", ""}, scratch, rec);
   CHECK(rec.hits.empty());
   CHECK(SplitKey(std::string("a") + kKeySeparator + "b") == std::vector<std::string>{"a", "b"});
 }
@@ -85,13 +90,11 @@ TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
 TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
           "[rules][rule_set]") {
   test::TempDir dir;
-  Diagnostics d;
-  auto set = RuleSet::Load(dir.Write("r.yaml", kGoodRules), RuleSetOptions{}, &d);
-  REQUIRE(set.ok());
+  auto set = LoadGoodRules(dir);
   MatchScratch scratch;
   Recorder rec;
   const std::string host = std::string("h") + kKeySeparator + "x";
-  (*set)->Match("ERROR", LineSource{host, "f", ""}, scratch, rec);
+  set->Match("ERROR", LineSource{host, "f", ""}, scratch, rec);
   REQUIRE(rec.hits.size() == 1);
   CHECK(SplitKey(rec.hits[0].second) == std::vector<std::string>{"h?x", "f"});
 }
