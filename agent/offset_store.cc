@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
+
 namespace ember::agent {
 namespace {
 
@@ -69,12 +71,7 @@ uint64_t FingerprintFile(int fd, uint64_t bytes, uint64_t* bytes_read) {
   ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
   if (n < 0) n = 0;
   *bytes_read = static_cast<uint64_t>(n);
-  uint64_t h = 1469598103934665603ULL;
-  for (ssize_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(buf[static_cast<size_t>(i)]);
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return Fnv1a64(std::string_view(buf.data(), static_cast<size_t>(n)));
 }
 
 Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {

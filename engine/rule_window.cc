@@ -4,28 +4,22 @@
 #include <cassert>
 #include <cstdio>
 
+#include "common/hash.h"
 #include "common/units.h"
 #include "rules/rule_set.h"
 
 namespace ember::engine {
 namespace {
 
+// Hash of (rule, key, episode start), each piece followed by a 0xff separator.
 std::string AlertId(const std::string& rule, const std::string& key, int64_t end_batch) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ULL;
-  };
-  mix(rule);
-  mix(key);
-  mix(std::to_string(end_batch));
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  constexpr std::string_view kSep("\xff", 1);
+  uint64_t h = kFnv1aOffset;
+  for (std::string_view piece : {std::string_view(rule), std::string_view(key)}) {
+    h = Fnv1a64(kSep, Fnv1a64(piece, h));
+  }
+  h = Fnv1a64(kSep, Fnv1a64(std::to_string(end_batch), h));
+  return HashHex(h);
 }
 
 }  // namespace

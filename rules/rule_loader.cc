@@ -7,6 +7,7 @@
 
 #include <re2/re2.h>
 
+#include "common/hash.h"
 #include "common/units.h"
 #include "common/yaml_util.h"
 #include "rules/rule_set.h"
@@ -18,17 +19,6 @@ const std::vector<std::string> kRuleKeys = {"name",  "match", "by",       "windo
                                             "every", "when",  "severity", "message"};
 const std::set<std::string> kTemplateBuiltins = {"count",    "window",       "rule",
                                                  "severity", "window_start", "window_end"};
-
-std::string Fnv1aHex(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
 
 Result<Condition> ParseCondition(const std::string& text) {
   // Grammar: "count" OP INTEGER, with OP one of >=, >, ==.
@@ -180,12 +170,10 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
       }
     }
   }
-  rule->digest = Fnv1aHex(rule->pattern + '\0' + when + '\0' + std::to_string(rule->window_ms) +
-                          '\0' + std::to_string(rule->every_ms) + '\0' + [&] {
-                            std::string b;
-                            for (const auto& f : rule->by) b += f + ',';
-                            return b;
-                          }());
+  std::string definition = rule->pattern + '\0' + when + '\0' + std::to_string(rule->window_ms) +
+                           '\0' + std::to_string(rule->every_ms) + '\0';
+  for (const auto& f : rule->by) definition += f + ',';
+  rule->digest = HashHex(Fnv1a64(definition));
   return diagnostics->size() == errors_before;
 }
 
