@@ -23,6 +23,9 @@ namespace ember::agent {
 namespace {
 
 constexpr size_t kMaxQueuedFrames = 64;
+// An unanswered HELLO is repeated after 1 s, then less and less often, up to every 30 s.
+constexpr int64_t kFirstHelloRetryMs = 1000;
+constexpr int64_t kMaxHelloRetryMs = 30'000;
 
 class Loop {
  public:
@@ -99,11 +102,15 @@ class Loop {
     // New streams must be on disk before their first frame leaves: a crash in between would
     // otherwise send the same lines again under a new stream id.
     FlushStore();
+    if (!welcomed_ && now - hello_sent_ms_ >= hello_retry_ms_) {
+      SendHello(now);
+      hello_retry_ms_ = std::min<int64_t>(hello_retry_ms_ * 2, kMaxHelloRetryMs);
+    }
     bool more = false;
     // Flow control: never more read-but-unacknowledged bytes than the aggregator granted.
     const uint64_t unacked = tails_.UnackedBytes();
     const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
-    if (forwarder_->queued() < kMaxQueuedFrames && budget > 0) {
+    if (welcomed_ && forwarder_->queued() < kMaxQueuedFrames && budget > 0) {
       std::vector<std::string> frames;
       const size_t room = kMaxQueuedFrames - forwarder_->queued();
       tails_.Poll(now, room, &frames, static_cast<size_t>(budget));
@@ -112,9 +119,9 @@ class Loop {
       forwarder_->Enqueue(std::move(frames));
     }
     PumpAndDispatch(now);
-    tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
+    if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     auto wait = more ? std::chrono::milliseconds(0)
-                : forwarder_->queued() > 0
+                : forwarder_->queued() > 0 || !welcomed_
                     ? std::chrono::milliseconds(20)
                     : std::chrono::milliseconds(config_.tail.poll_interval_ms);
     if (notifier_.watchdog_interval_ms() > 0) {
@@ -124,25 +131,72 @@ class Loop {
     timer_.async_wait([this](const boost::system::error_code&) { Tick(); });
   }
 
+  // Opens a session (again): no DATA leaves until the aggregator's WELCOME says where each
+  // stream stands. Frames queued for the previous session are dropped; the WELCOME rewinds
+  // their streams.
+  void SendHello(int64_t now) {
+    wire::Hello hello{config_.name,    config_.host, EMBER_VERSION,
+                      store_->epoch(), ++hello_seq_, tails_.Streams()};
+    forwarder_->Restart(wire::EncodeHello(hello));
+    hello_sent_ms_ = now;
+  }
+
   void PumpAndDispatch(int64_t now) {
     std::vector<Forwarder::Control> control;
     forwarder_->Pump(&control);
     bool acked = false;
     for (const auto& c : control) {
-      if (c.type == wire::FrameType::kAck) {
-        tails_.OnAck(c.stream_id, c.offset, now);
-        acked = true;
-      } else if (c.type == wire::FrameType::kCredit) {
-        if (c.offset != credit_bytes_) {
-          spdlog::info("The aggregator grants {} bytes in flight.", c.offset);
-          credit_bytes_ = c.offset;
-        }
-      } else {
-        tails_.OnNack(c.stream_id, c.offset, now);
+      switch (c.type) {
+        case wire::FrameType::kAck:
+          for (const auto& e : c.entries) tails_.OnAck(e.stream_id, e.offset, now);
+          acked = true;
+          break;
+        case wire::FrameType::kNack:
+          for (const auto& e : c.entries) tails_.OnNack(e.stream_id, e.offset, now);
+          break;
+        case wire::FrameType::kCredit:
+          for (const auto& e : c.entries) SetCredit(e.offset);
+          break;
+        case wire::FrameType::kWelcome:
+          if (c.welcome.hello_seq != hello_seq_) break;  // answers an older HELLO
+          if (!welcomed_) {
+            spdlog::info("Session open with '{}': it knows {} of our {} streams.",
+                         config_.forward.endpoint, c.welcome.marks.size(), tails_.open_files());
+          }
+          welcomed_ = true;
+          hello_retry_ms_ = kFirstHelloRetryMs;
+          SetCredit(c.welcome.credit_bytes);
+          tails_.Resync(c.welcome.marks, now);
+          acked = true;
+          break;
+        case wire::FrameType::kHelloRequired:
+          if (welcomed_) {
+            spdlog::info("'{}' has no session for us (it restarted): saying HELLO again.",
+                         config_.forward.endpoint);
+            welcomed_ = false;
+            SendHello(now);
+          }
+          break;
+        case wire::FrameType::kRefused:
+          if (now - last_refusal_log_ms_ >= 60'000) {
+            spdlog::error("'{}' refused this agent: {}. Retrying every {} s.",
+                          config_.forward.endpoint, c.reason, kMaxHelloRetryMs / 1000);
+            last_refusal_log_ms_ = now;
+          }
+          welcomed_ = false;
+          break;
+        default:
+          break;
       }
     }
     if (acked) CrashPoint("agent_after_ack_before_persist");
     if (!control.empty()) FlushStore();
+  }
+
+  void SetCredit(uint64_t bytes) {
+    if (bytes == credit_bytes_) return;
+    spdlog::info("The aggregator grants {} bytes in flight.", bytes);
+    credit_bytes_ = bytes;
   }
 
   void FlushStore() {
@@ -158,7 +212,7 @@ class Loop {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(config_.forward.stop_timeout_ms);
     std::vector<std::string> frames;
-    tails_.Poll(WallClockMs(), 4 * kMaxQueuedFrames, &frames);
+    if (welcomed_) tails_.Poll(WallClockMs(), 4 * kMaxQueuedFrames, &frames);
     FlushStore();
     forwarder_->Enqueue(std::move(frames));
     while (std::chrono::steady_clock::now() < deadline &&
@@ -190,8 +244,14 @@ class Loop {
   boost::asio::posix::stream_descriptor watch_fd_{io_};
   bool stopping_ = false;
   int64_t last_rescan_ms_ = INT64_MIN / 2;
-  // Until the aggregator grants its own, a modest credit lets the first frames go out.
+  // The aggregator's WELCOME grants the real credit.
   uint64_t credit_bytes_ = 1 << 20;
+  // The session: DATA flows only after the WELCOME that answers the latest HELLO.
+  bool welcomed_ = false;
+  uint64_t hello_seq_ = 0;
+  int64_t hello_sent_ms_ = INT64_MIN / 2;
+  int64_t hello_retry_ms_ = kFirstHelloRetryMs;
+  int64_t last_refusal_log_ms_ = INT64_MIN / 2;
 };
 
 }  // namespace

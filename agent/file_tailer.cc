@@ -197,6 +197,27 @@ void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
   Rewind(offset, now_ms);
 }
 
+void FileTailer::Resync(std::optional<uint64_t> mark, int64_t now_ms) {
+  auto go_to = [&](uint64_t offset) {
+    // Nothing in flight and nothing held: already where the aggregator is.
+    if (offset == read_offset_ && sent_offset() == read_offset_) return;
+    Rewind(offset, now_ms);
+  };
+  if (!mark || *mark < origin_offset_) {
+    go_to(acked_offset_);
+  } else if (*mark >= acked_offset_) {
+    OnAck(*mark, now_ms);
+    go_to(*mark);
+  } else {
+    spdlog::warn(
+        "The aggregator holds '{}' up to byte {}, before the acknowledged byte {}: it lost "
+        "state; resending.",
+        path_, *mark, acked_offset_);
+    acked_offset_ = *mark;
+    Rewind(*mark, now_ms);
+  }
+}
+
 void FileTailer::CheckAckTimeout(int64_t now_ms, int64_t timeout_ms) {
   if (sent_offset() <= acked_offset_ || !ack_clock_started_) {
     ack_clock_started_ = true;

@@ -78,6 +78,9 @@ class FileTailer {
   // The aggregator wants the stream again from `offset` (its high-water mark). A NACK for the
   // offset this tailer just went back to is a late echo of frames sent before, and ignored.
   void OnNack(uint64_t offset, int64_t now_ms);
+  // A new session with the aggregator: continue from its high-water mark `mark` (which also
+  // acknowledges everything below it), or from the acknowledged offset when it has none.
+  void Resync(std::optional<uint64_t> mark, int64_t now_ms);
   // Goes back to the acknowledged offset if data was sent but nothing was acknowledged for
   // `timeout_ms` (frames lost with a dead aggregator).
   void CheckAckTimeout(int64_t now_ms, int64_t timeout_ms);

@@ -14,6 +14,43 @@ struct Forwarder::Impl {
   std::string endpoint;
 };
 
+namespace {
+
+Result<Forwarder::Control> Decode(std::string_view frame) {
+  Result<wire::FrameType> type = wire::PeekType(frame);
+  if (!type.ok()) return type.status();
+  Forwarder::Control c{*type, {}, {}, {}};
+  switch (*type) {
+    case wire::FrameType::kAck:
+    case wire::FrameType::kNack:
+    case wire::FrameType::kCredit: {
+      auto entries = wire::DecodeOffsets(frame, &c.type);
+      if (!entries.ok()) return entries.status();
+      c.entries = std::move(*entries);
+      return c;
+    }
+    case wire::FrameType::kWelcome: {
+      auto welcome = wire::DecodeWelcome(frame);
+      if (!welcome.ok()) return welcome.status();
+      c.welcome = std::move(*welcome);
+      return c;
+    }
+    case wire::FrameType::kRefused: {
+      auto reason = wire::DecodeRefused(frame);
+      if (!reason.ok()) return reason.status();
+      c.reason = std::move(*reason);
+      return c;
+    }
+    case wire::FrameType::kHelloRequired:
+      return c;
+    default:
+      return Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
+                                     " is not one an aggregator sends");
+  }
+}
+
+}  // namespace
+
 Forwarder::Forwarder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Forwarder::~Forwarder() = default;
@@ -57,6 +94,11 @@ void Forwarder::Enqueue(std::vector<std::string>&& frames) {
   frames.clear();
 }
 
+void Forwarder::Restart(std::string frame) {
+  queue_.clear();
+  queue_.push_back(std::move(frame));
+}
+
 void Forwarder::Pump(std::vector<Control>* control) {
   try {
     while (!queue_.empty()) {
@@ -67,14 +109,12 @@ void Forwarder::Pump(std::vector<Control>* control) {
     }
     zmq::message_t in;
     while (impl_->socket.recv(in, zmq::recv_flags::dontwait)) {
-      wire::FrameType type = wire::FrameType::kAck;
-      auto entries = wire::DecodeOffsets(in.to_string_view(), &type);
-      if (!entries.ok()) {
-        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint,
-                     entries.status().message());
+      Result<Control> c = Decode(in.to_string_view());
+      if (!c.ok()) {
+        spdlog::warn("Ignored a bad frame from '{}': {}", impl_->endpoint, c.status().message());
         continue;
       }
-      for (const auto& e : *entries) control->push_back(Control{type, e.stream_id, e.offset});
+      control->push_back(std::move(*c));
     }
   } catch (const zmq::error_t& e) {
     spdlog::error("ZeroMQ error on '{}': {}", impl_->endpoint, e.what());

@@ -23,16 +23,19 @@ class Forwarder {
   static Result<std::unique_ptr<Forwarder>> Connect(const ForwarderOptions& options);
   ~Forwarder();
 
-  // An ACK or NACK from the aggregator.
+  // A frame from the aggregator, decoded.
   struct Control {
     wire::FrameType type;
-    uint64_t stream_id;
-    uint64_t offset;
+    std::vector<wire::AckEntry> entries;  // ACK, NACK, CREDIT (one entry: 0, bytes)
+    wire::Welcome welcome;                // WELCOME
+    std::string reason;                   // REFUSED
   };
 
   void Enqueue(std::vector<std::string>&& frames);
-  // Hands queued frames to ZeroMQ while it accepts them; appends the ACKs and NACKs that
-  // arrived to *control.
+  // Drops the frames not yet handed to ZeroMQ and queues `frame` (a HELLO) to go first.
+  void Restart(std::string frame);
+  // Hands queued frames to ZeroMQ while it accepts them; appends the frames that arrived
+  // to *control.
   void Pump(std::vector<Control>* control);
   // Frames waiting for ZeroMQ to accept them.
   size_t queued() const { return queue_.size(); }

@@ -81,6 +81,10 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
   std::unique_ptr<OffsetStore> store(new OffsetStore(dir));
   const std::string path = dir + "/offsets.json";
   std::ifstream in(path);
+  // A new epoch (a random id, kept from now on) tells the aggregator this agent starts
+  // without memory of what it sent before.
+  store->epoch_ = NewStreamId();
+  store->dirty_ = true;
   if (!in) return store;  // first start
   std::stringstream buf;
   buf << in.rdbuf();
@@ -94,6 +98,10 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
     return Status::Corruption("'" + path + "' has format version " +
                               std::to_string(j.value("version", 0)) + "; this build reads " +
                               std::to_string(kFormatVersion));
+  }
+  if (j.contains("epoch") && j["epoch"].is_number_unsigned()) {
+    store->epoch_ = j["epoch"].get<uint64_t>();
+    store->dirty_ = false;
   }
   for (const auto& s : j["streams"]) {
     if (!s.is_object()) continue;
@@ -160,7 +168,7 @@ Status OffsetStore::Flush() {
                        {"acked_offset", r.acked_offset},
                        {"origin_offset", r.origin_offset}});
   }
-  nlohmann::json j = {{"version", kFormatVersion}, {"streams", streams}};
+  nlohmann::json j = {{"version", kFormatVersion}, {"epoch", epoch_}, {"streams", streams}};
   Status s = WriteFileDurably(dir_, "offsets.json",
                               j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (s.ok()) dirty_ = false;

@@ -48,6 +48,9 @@ class OffsetStore {
   // Forgets a stream (its file was read to the end, acknowledged and closed).
   void Remove(uint64_t stream_id);
 
+  // This agent's epoch: a random id made when the state directory was (re)created.
+  uint64_t epoch() const { return epoch_; }
+
   // Writes the file if anything changed since the last Flush.
   Status Flush();
   size_t size() const { return records_.size(); }
@@ -63,6 +66,7 @@ class OffsetStore {
   std::string dir_;
   std::map<uint64_t, StreamRecord> records_;  // by stream id
   bool dirty_ = false;
+  uint64_t epoch_ = 0;
 };
 
 // A new random stream id (never 0).

@@ -25,13 +25,26 @@ TailSet::TailSet(const TailOptions& options, FrameContext context, OffsetStore& 
     : options_(options), context_(std::move(context)), store_(store) {}
 
 FileTailer* TailSet::FindStream(uint64_t stream_id) {
-  for (auto& [path, t] : active_) {
-    if (t->stream_id() == stream_id) return t.get();
-  }
-  for (auto& d : draining_) {
-    if (d.tailer->stream_id() == stream_id) return d.tailer.get();
-  }
-  return nullptr;
+  FileTailer* found = nullptr;
+  ForEachTailer([&](FileTailer& t) {
+    if (t.stream_id() == stream_id) found = &t;
+  });
+  return found;
+}
+
+std::vector<wire::AckEntry> TailSet::Streams() const {
+  std::vector<wire::AckEntry> out;
+  ForEachTailer([&](const FileTailer& t) { out.push_back({t.stream_id(), t.acked_offset()}); });
+  return out;
+}
+
+void TailSet::Resync(const std::vector<wire::AckEntry>& marks, int64_t now_ms) {
+  std::map<uint64_t, uint64_t> by_stream;
+  for (const auto& m : marks) by_stream[m.stream_id] = m.offset;
+  ForEachTailer([&](FileTailer& t) {
+    auto it = by_stream.find(t.stream_id());
+    t.Resync(it == by_stream.end() ? std::nullopt : std::optional<uint64_t>(it->second), now_ms);
+  });
 }
 
 void TailSet::OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
@@ -43,8 +56,7 @@ void TailSet::OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
 }
 
 void TailSet::CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms) {
-  for (auto& [path, t] : active_) t->CheckAckTimeout(now_ms, timeout_ms);
-  for (auto& d : draining_) d.tailer->CheckAckTimeout(now_ms, timeout_ms);
+  ForEachTailer([&](FileTailer& t) { t.CheckAckTimeout(now_ms, timeout_ms); });
 }
 
 std::set<std::string> TailSet::WatchDirs() const {
@@ -71,13 +83,9 @@ uint64_t TailSet::UnackedBytes() const {
 }
 
 bool TailSet::AllAcked() const {
-  for (const auto& [path, t] : active_) {
-    if (t->sent_offset() != t->acked_offset()) return false;
-  }
-  for (const auto& d : draining_) {
-    if (d.tailer->sent_offset() != d.tailer->acked_offset()) return false;
-  }
-  return true;
+  bool all = true;
+  ForEachTailer([&](const FileTailer& t) { all = all && t.sent_offset() == t.acked_offset(); });
+  return all;
 }
 
 bool TailSet::Excluded(const std::string& path) const {

@@ -16,6 +16,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/file_tailer.h"
+#include "common/wire.h"
 
 namespace ember::agent {
 
@@ -45,6 +46,11 @@ class TailSet {
   void OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms);
   // Resends from the acknowledged offset for streams whose acknowledgements stopped coming.
   void CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms);
+  // Every open stream with its acknowledged offset (for HELLO).
+  std::vector<wire::AckEntry> Streams() const;
+  // A new session: each stream continues from the aggregator's mark in `marks`, or from its
+  // acknowledged offset when the aggregator does not know it.
+  void Resync(const std::vector<wire::AckEntry>& marks, int64_t now_ms);
   // Everything read so far has been acknowledged (graceful stop).
   bool AllAcked() const;
 
@@ -54,6 +60,12 @@ class TailSet {
  private:
   void CheckRotation(int64_t now_ms, std::vector<std::string>* frames);
   FileTailer* FindStream(uint64_t stream_id);
+  // Calls fn(FileTailer&) for every open file, active and draining.
+  template <typename Fn>
+  void ForEachTailer(Fn&& fn) const {
+    for (const auto& [path, t] : active_) fn(*t);
+    for (const auto& d : draining_) fn(*d.tailer);
+  }
   void Detach(const std::string& path, int64_t now_ms);
   bool Excluded(const std::string& path) const;
 

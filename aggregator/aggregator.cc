@@ -151,7 +151,7 @@ class Server {
       spdlog::info("Recovered {} partial counts and {} firing keys up to batch {}.",
                    snap->partials.size(), snap->key_states.size(), snap->closed_until);
     }
-    if (offsets_.empty()) offsets_ = snap->offsets;
+    if (offsets_.empty()) offsets_ = committed_offsets_ = snap->offsets;
     Status s = store_->Stamp(*rules, config_.engine.batch_interval_ms);
     if (!s.ok()) return s;
     engine_ = std::move(engine);
@@ -216,51 +216,85 @@ class Server {
   void ReceiveFrames() {
     // A bounded number per call, so a flood cannot delay batch ticks.
     for (int i = 0; i < 256; ++i) {
-      std::vector<zmq::message_t> parts;
-      zmq::recv_result_t got;
+      zmq::message_t routing_id, frame, extra;
       try {
-        got = zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+        if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) return;
+        // One frame per message: the parts of a malformed message are drained one at a time,
+        // so a message of a million tiny parts costs no memory.
+        size_t parts = 0;
+        if (routing_id.more()) {
+          (void)socket_.recv(frame);
+          ++parts;
+          for (bool more = frame.more(); more; more = extra.more()) {
+            (void)socket_.recv(extra);
+            ++parts;
+          }
+        }
+        if (parts != 1) {
+          ++bad_frames_;
+          spdlog::warn("Dropped a message of {} parts (expected one frame).", parts);
+          continue;
+        }
       } catch (const zmq::error_t& e) {
         spdlog::error("Receiving failed: {}", e.what());
         return;
-      }
-      if (!got) return;
-      if (parts.size() != 2) {
-        ++bad_frames_;
-        spdlog::warn("Dropped a message of {} parts (expected one frame).", parts.size() - 1);
-        continue;
       }
       // With CURVE the agent's identity is the name of its authenticated key, never what the
       // payload claims.
       std::string identity;
       if (zap_) {
         try {
-          identity = parts[1].gets("User-Id");
+          identity = frame.gets("User-Id");
         } catch (const zmq::error_t&) {
         }
       }
-      HandleFrame(parts[0].to_string(), parts[1].to_string_view(), identity);
+      HandleFrame(routing_id.to_string(), frame.to_string_view(), identity);
     }
   }
 
   void HandleFrame(const std::string& routing_id, std::string_view frame,
                    const std::string& identity) {
-    Result<wire::DataFrame> data = wire::DecodeData(frame);
+    std::optional<uint8_t> version = wire::PeekVersion(frame);
+    if (version && *version != wire::kWireVersion) {
+      ++bad_frames_;
+      ++refused_;
+      const std::string reason = "wire version " + std::to_string(*version) +
+                                 " is not spoken here: ember-aggregator " EMBER_VERSION
+                                 " speaks version " +
+                                 std::to_string(wire::kWireVersion);
+      spdlog::warn("Refused a peer{}: {}.", identity.empty() ? "" : " ('" + identity + "')",
+                   reason);
+      Send(routing_id, wire::EncodeRefused(reason));
+      return;
+    }
+    Result<wire::FrameType> type = wire::PeekType(frame);
+    if (type.ok() && *type == wire::FrameType::kHello)
+      return HandleHello(routing_id, frame, identity);
+    if (type.ok() && *type != wire::FrameType::kData) {
+      type = Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
+                                     " is not one an agent sends");
+    }
+    Result<wire::DataFrame> data =
+        type.ok() ? wire::DecodeData(frame) : Result<wire::DataFrame>(type.status());
     if (!data.ok()) {
       ++bad_frames_;
       spdlog::warn("Dropped a bad frame ({} bytes): {}", frame.size(), data.status().message());
       return;
     }
-    const wire::DataFrame& f = *data;
-    // Every connection is told its credit once, on its first valid frame.
-    if (credited_.insert(routing_id).second) {
-      SendOffsets(routing_id, wire::FrameType::kCredit,
-                  {{0, static_cast<uint64_t>(config_.agent_credit_bytes)}});
+    auto session = sessions_.find(routing_id);
+    if (session == sessions_.end()) {
+      // The connection never said HELLO to this process (it restarted): its frames may be
+      // old; drop them and ask for a new session, whose WELCOME tells the agent where to go on.
+      ++frames_without_session_;
+      Send(routing_id, wire::EncodeHelloRequired());
+      return;
     }
-    // Streams are the agent's (its key's name, or its own name without CURVE) file
+    session->second.last_ms = WallClockMs();
+    const wire::DataFrame& f = *data;
+    const std::string& agent_name = session->second.agent;
+    // Streams are the agent's (its key's name, or the name it said HELLO with) file
     // identities (its random stream id).
-    std::string stream =
-        (identity.empty() ? std::string(f.agent) : identity) + '\0' + std::to_string(f.stream_id);
+    std::string stream = agent_name + '\0' + std::to_string(f.stream_id);
     auto mark = offsets_.find(stream);
     // A stream never seen must start at its origin: a later frame means the first ones were
     // lost (with a crashed aggregator, say), so ask for the stream from its origin.
@@ -298,13 +332,55 @@ class Server {
     }
     offsets_[stream] = f.end_offset;
     acks_[routing_id][f.stream_id] = f.end_offset;
-    AgentStats& agent = agents_[identity.empty() ? std::string(f.agent) : identity];
+    AgentStats& agent = agents_[agent_name];
     agent.last_seen_ms = WallClockMs();
     agent.lag_ms = agent.last_seen_ms - f.read_time_ms;
     ++agent.frames;
     agent.lines += f.lines.size();
     agent.bytes += f.end_offset - f.start_offset;
     agent.streams.insert(f.stream_id);
+  }
+
+  // Opens a session for a connection: records who the agent is and answers with its credit
+  // and the high-water marks of the streams it names, so it resumes exactly there.
+  void HandleHello(const std::string& routing_id, std::string_view frame,
+                   const std::string& identity) {
+    Result<wire::Hello> hello = wire::DecodeHello(frame);
+    if (!hello.ok()) {
+      ++bad_frames_;
+      spdlog::warn("Dropped a bad HELLO ({} bytes): {}", frame.size(), hello.status().message());
+      return;
+    }
+    const std::string name = identity.empty() ? hello->agent : identity;
+    if (name.empty() || name.find('\0') != std::string::npos) {
+      ++refused_;
+      Send(routing_id, wire::EncodeRefused("the agent name is empty or contains a NUL byte"));
+      return;
+    }
+    AgentStats& agent = agents_[name];
+    if (agent.epoch != 0 && agent.epoch != hello->epoch) {
+      ++new_epochs_;
+      spdlog::warn(
+          "Agent '{}' came back with a new epoch (its state directory was lost or replaced): "
+          "its files are new streams, read again as its read_from says.",
+          name);
+    }
+    if (agent.epoch != hello->epoch || agent.version != hello->software_version) {
+      spdlog::info("Agent '{}' (host '{}', ember-agent {}) opened a session with {} streams.", name,
+                   hello->host, hello->software_version, hello->streams.size());
+    }
+    agent.epoch = hello->epoch;
+    agent.version = hello->software_version;
+    agent.host = hello->host;
+    agent.last_seen_ms = WallClockMs();
+    sessions_[routing_id] = Session{name, WallClockMs()};
+    wire::Welcome welcome{hello->hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
+    // Committed marks only: the agent takes them as acknowledgements.
+    for (const auto& s : hello->streams) {
+      auto mark = committed_offsets_.find(name + '\0' + std::to_string(s.stream_id));
+      if (mark != committed_offsets_.end()) welcome.marks.push_back({s.stream_id, mark->second});
+    }
+    Send(routing_id, wire::EncodeWelcome(welcome));
   }
 
   // Sends the committed alerts still in the outbox to every sink, then marks them delivered.
@@ -351,7 +427,9 @@ class Server {
                         {"frames", a.frames},
                         {"lines", a.lines},
                         {"bytes", a.bytes},
-                        {"streams", a.streams.size()}});
+                        {"streams", a.streams.size()},
+                        {"host", a.host},
+                        {"version", a.version}});
     }
     nlohmann::json j = {{"pid", static_cast<int64_t>(::getpid())},
                         {"started_ms", started_ms_},
@@ -368,6 +446,9 @@ class Server {
                           {"bad_frames", bad_frames_},
                           {"duplicate_frames", duplicate_frames_},
                           {"resend_requests", resend_requests_},
+                          {"refused", refused_},
+                          {"frames_without_session", frames_without_session_},
+                          {"new_epochs", new_epochs_},
                           {"alerts_firing", st.alerts_firing},
                           {"alerts_resolved", st.alerts_resolved}}},
                         {"agents", agents}};
@@ -376,8 +457,11 @@ class Server {
 
   void SendOffsets(const std::string& routing_id, wire::FrameType type,
                    const std::vector<wire::AckEntry>& entries) {
+    Send(routing_id, wire::EncodeOffsets(type, entries));
+  }
+
+  void Send(const std::string& routing_id, const std::string& body) {
     try {
-      std::string body = wire::EncodeOffsets(type, entries);
       std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing_id), zmq::buffer(body)};
       (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
@@ -392,6 +476,8 @@ class Server {
     const int64_t now = WallClockMs();
     engine_->AdvanceWatermark(now - config_.allowed_lateness_ms, &alerts);
     for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
+    // A connection quiet for 10 minutes says HELLO again when it next sends.
+    std::erase_if(sessions_, [&](const auto& s) { return now - s.second.last_ms > 600'000; });
     if (!force && now - last_checkpoint_ms_ < config_.checkpoint_interval_ms) return;
     last_checkpoint_ms_ = now / config_.engine.batch_interval_ms * config_.engine.batch_interval_ms;
     uncommitted_.push_back(engine_->TakeDelta());
@@ -399,13 +485,15 @@ class Server {
     const bool raised_alerts = !pending_alerts_.empty();
     const bool has_frames = !acks_.empty();
     if (has_frames) CrashPoint("before_commit");
-    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_, StatusJson());
+    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_, StatusJson(),
+                              has_frames ? "after_commit_before_sync" : nullptr);
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.
       spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
       return;
     }
     if (raised_alerts) CrashPoint("after_commit_before_send");
+    committed_offsets_ = offsets_;
     uncommitted_.clear();
     pending_alerts_.clear();
     auto took = std::chrono::steady_clock::now() - started;
@@ -431,7 +519,8 @@ class Server {
   std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
   zmq::socket_t socket_;
   std::unique_ptr<engine::Engine> engine_;
-  std::map<std::string, uint64_t> offsets_;  // stream -> offset consumed
+  std::map<std::string, uint64_t> offsets_;            // stream -> offset consumed
+  std::map<std::string, uint64_t> committed_offsets_;  // ... as of the last checkpoint
   std::map<std::string, engine::EventTimeParser> parsers_;
   // routing id -> stream id -> offset accepted since the last checkpoint
   std::map<std::string, std::map<uint64_t, uint64_t>> acks_;
@@ -446,9 +535,18 @@ class Server {
     int64_t lag_ms = 0;  // receive time minus the agent's read time of the last frame
     uint64_t frames = 0, lines = 0, bytes = 0;
     std::set<uint64_t> streams;
+    uint64_t epoch = 0;
+    std::string version, host;
   };
   std::map<std::string, AgentStats> agents_;  // by identity
-  std::set<std::string> credited_;            // routing ids told their credit
+  struct Session {
+    std::string agent;  // its key's name with CURVE, else the name it said HELLO with
+    int64_t last_ms = 0;
+  };
+  std::map<std::string, Session> sessions_;  // by routing id
+  uint64_t refused_ = 0;
+  uint64_t frames_without_session_ = 0;
+  uint64_t new_epochs_ = 0;
   int64_t started_ms_ = WallClockMs();
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;

@@ -8,6 +8,8 @@
 
 #include <lmdb.h>
 
+#include "common/crash_point.h"
+
 namespace ember {
 namespace {
 
@@ -28,6 +30,7 @@ struct KvStore::Impl {
   std::map<std::string, MDB_dbi, std::less<>> dbis;
   std::string dir;
   int64_t map_bytes = 0;
+  bool sync = false;  // flush the meta page after each commit (MDB_NOMETASYNC)
 
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
@@ -132,7 +135,11 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
   if (rc != 0) return LmdbError(where, rc);
   unsigned flags = MDB_NOTLS;
   if (options.read_only) flags |= MDB_RDONLY;
-  if (!options.sync) flags |= MDB_NOSYNC;
+  // With sync, a commit flushes the data pages and writes the meta page; Write() then flushes
+  // the meta page itself (MDB_NOMETASYNC keeps the database consistent either way), so there
+  // is a real moment "committed, not yet durable" for the crash-point tests.
+  flags |= options.sync ? MDB_NOMETASYNC : MDB_NOSYNC;
+  impl->sync = options.sync && !options.read_only;
   rc = mdb_env_open(impl->env, options.dir.c_str(), flags, 0640);
   if (rc != 0) return LmdbError(where, rc);
   MDB_envinfo info;
@@ -157,7 +164,7 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
   return std::unique_ptr<KvStore>(new KvStore(std::move(impl)));
 }
 
-Status KvStore::Write(const std::function<Status(KvWriter&)>& fn) {
+Status KvStore::Write(const std::function<Status(KvWriter&)>& fn, const char* crash_point) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(impl_->env, nullptr, 0, &txn);
@@ -166,7 +173,13 @@ Status KvStore::Write(const std::function<Status(KvWriter&)>& fn) {
     Status s = fn(writer);
     if (s.ok()) {
       rc = mdb_txn_commit(txn);
-      if (rc == 0) return Status::Ok();
+      if (rc == 0 && !impl_->sync) return Status::Ok();
+      if (rc == 0) {
+        if (crash_point != nullptr) CrashPoint(crash_point);
+        rc = mdb_env_sync(impl_->env, 1);
+        if (rc == 0) return Status::Ok();
+        return LmdbError("sync of '" + impl_->dir + "'", rc);
+      }
       s = LmdbError("commit in '" + impl_->dir + "'", rc);
     } else {
       rc = writer.last_rc();

@@ -46,7 +46,8 @@ class KvStore {
 
   // Runs `fn` in one write transaction and commits it if fn returns OK; aborts otherwise. On
   // MDB_MAP_FULL the map is doubled and fn runs again from scratch, so fn must only write.
-  Status Write(const std::function<Status(KvWriter&)>& fn);
+  // `crash_point` (tests) names a CrashPoint between the commit and its sync.
+  Status Write(const std::function<Status(KvWriter&)>& fn, const char* crash_point = nullptr);
 
   // NotFound if the key is absent.
   Result<std::string> Get(std::string_view db, std::string_view key) const;

@@ -81,6 +81,29 @@ Status CheckHeader(std::string_view frame, FrameType expected) {
   return Status::Ok();
 }
 
+// u32 count, then per entry u64 stream_id + u64 offset.
+void PutEntries(std::string& buf, const std::vector<AckEntry>& entries) {
+  PutInt<uint32_t>(buf, static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    PutInt<uint64_t>(buf, e.stream_id);
+    PutInt<uint64_t>(buf, e.offset);
+  }
+}
+
+Status ReadEntries(Reader& r, std::vector<AckEntry>* out) {
+  uint32_t count = 0;
+  if (!r.Int(&count)) return Truncated("count", r);
+  if (count > r.remaining() / 16) {
+    return Status::InvalidArgument("entry count " + std::to_string(count) + " cannot fit in " +
+                                   std::to_string(r.remaining()) + " bytes");
+  }
+  out->resize(count);
+  for (auto& e : *out) {
+    if (!r.Int(&e.stream_id) || !r.Int(&e.offset)) return Truncated("entry", r);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host,
@@ -119,6 +142,11 @@ std::string DataFrameBuilder::Finish(uint64_t end_offset) {
   return std::move(buf_);
 }
 
+std::optional<uint8_t> PeekVersion(std::string_view frame) {
+  if (frame.size() < 3 || static_cast<uint8_t>(frame[0]) != kMagic) return std::nullopt;
+  return static_cast<uint8_t>(frame[1]);
+}
+
 Result<FrameType> PeekType(std::string_view frame) {
   if (frame.size() < 3) {
     return Status::InvalidArgument("frame of " + std::to_string(frame.size()) +
@@ -126,6 +154,9 @@ Result<FrameType> PeekType(std::string_view frame) {
   }
   if (static_cast<uint8_t>(frame[0]) != kMagic) {
     return Status::InvalidArgument("not an ember frame (bad magic byte)");
+  }
+  if (static_cast<uint8_t>(frame[2]) == static_cast<uint8_t>(FrameType::kRefused)) {
+    return FrameType::kRefused;  // readable whatever the version
   }
   uint8_t version = static_cast<uint8_t>(frame[1]);
   if (version != kWireVersion) {
@@ -135,7 +166,7 @@ Result<FrameType> PeekType(std::string_view frame) {
   }
   uint8_t type = static_cast<uint8_t>(frame[2]);
   if (type < static_cast<uint8_t>(FrameType::kData) ||
-      type > static_cast<uint8_t>(FrameType::kCredit)) {
+      type > static_cast<uint8_t>(FrameType::kHelloRequired)) {
     return Status::InvalidArgument("unknown frame type " + std::to_string(type));
   }
   return static_cast<FrameType>(type);
@@ -192,33 +223,100 @@ Result<DataFrame> DecodeData(std::string_view frame) {
 std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries) {
   std::string buf;
   PutHeader(buf, type);
-  PutInt<uint32_t>(buf, static_cast<uint32_t>(entries.size()));
-  for (const auto& e : entries) {
-    PutInt<uint64_t>(buf, e.stream_id);
-    PutInt<uint64_t>(buf, e.offset);
-  }
+  PutEntries(buf, entries);
   return buf;
 }
 
 Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type) {
   Result<FrameType> t = PeekType(frame);
   if (!t.ok()) return t.status();
-  if (*t == FrameType::kData) {
+  if (*t != FrameType::kAck && *t != FrameType::kNack && *t != FrameType::kCredit) {
     return Status::InvalidArgument("expected an ACK, NACK or CREDIT frame");
   }
   *type = *t;
   Reader r(frame.substr(3));
-  uint32_t count = 0;
-  if (!r.Int(&count)) return Truncated("count", r);
-  if (count > r.remaining() / 16) {
-    return Status::InvalidArgument("ack count " + std::to_string(count) + " cannot fit");
-  }
-  std::vector<AckEntry> out(count);
-  for (auto& e : out) {
-    if (!r.Int(&e.stream_id) || !r.Int(&e.offset)) return Truncated("ack entry", r);
-  }
+  std::vector<AckEntry> out;
+  Status s = ReadEntries(r, &out);
+  if (!s.ok()) return s;
   if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the acks");
   return out;
+}
+
+std::string EncodeHello(const Hello& hello) {
+  std::string buf;
+  PutHeader(buf, FrameType::kHello);
+  PutStr16(buf, hello.agent);
+  PutStr16(buf, hello.host);
+  PutStr16(buf, hello.software_version);
+  PutInt<uint64_t>(buf, hello.epoch);
+  PutInt<uint64_t>(buf, hello.hello_seq);
+  PutEntries(buf, hello.streams);
+  return buf;
+}
+
+Result<Hello> DecodeHello(std::string_view frame) {
+  Status s = CheckHeader(frame, FrameType::kHello);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  Hello h;
+  std::string_view agent, host, version;
+  if (!r.Str16(&agent)) return Truncated("agent", r);
+  if (!r.Str16(&host)) return Truncated("host", r);
+  if (!r.Str16(&version)) return Truncated("software_version", r);
+  if (!r.Int(&h.epoch)) return Truncated("epoch", r);
+  if (!r.Int(&h.hello_seq)) return Truncated("hello_seq", r);
+  s = ReadEntries(r, &h.streams);
+  if (!s.ok()) return s;
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the streams");
+  h.agent = agent;
+  h.host = host;
+  h.software_version = version;
+  return h;
+}
+
+std::string EncodeWelcome(const Welcome& welcome) {
+  std::string buf;
+  PutHeader(buf, FrameType::kWelcome);
+  PutInt<uint64_t>(buf, welcome.hello_seq);
+  PutInt<uint64_t>(buf, welcome.credit_bytes);
+  PutEntries(buf, welcome.marks);
+  return buf;
+}
+
+Result<Welcome> DecodeWelcome(std::string_view frame) {
+  Status s = CheckHeader(frame, FrameType::kWelcome);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  Welcome w;
+  if (!r.Int(&w.hello_seq)) return Truncated("hello_seq", r);
+  if (!r.Int(&w.credit_bytes)) return Truncated("credit_bytes", r);
+  s = ReadEntries(r, &w.marks);
+  if (!s.ok()) return s;
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the marks");
+  return w;
+}
+
+std::string EncodeHelloRequired() {
+  std::string buf;
+  PutHeader(buf, FrameType::kHelloRequired);
+  return buf;
+}
+
+std::string EncodeRefused(std::string_view reason) {
+  std::string buf;
+  PutHeader(buf, FrameType::kRefused);
+  PutStr16(buf, reason);
+  return buf;
+}
+
+Result<std::string> DecodeRefused(std::string_view frame) {
+  Status s = CheckHeader(frame, FrameType::kRefused);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  std::string_view reason;
+  if (!r.Str16(&reason)) return Truncated("reason", r);
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the reason");
+  return std::string(reason);
 }
 
 }  // namespace ember::wire

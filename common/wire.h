@@ -18,12 +18,25 @@
 //     a frame that does not start at the stream's high-water mark; same body as ACK
 //   CREDIT (aggregator -> agent): the bytes the agent may have read and not yet had
 //     acknowledged; same body as ACK with one entry (stream_id 0, offset = bytes)
+//   HELLO (agent -> aggregator): opens a session on a connection; no DATA is accepted before
+//     str agent, str host, str software_version, u64 epoch (random, kept in the agent's
+//     state directory: a new one means the agent lost its state), u64 hello_seq,
+//     u32 count, then per stream: u64 stream_id + u64 acknowledged offset
+//   WELCOME (aggregator -> agent): answers a HELLO
+//     u64 hello_seq (echoed), u64 credit_bytes, u32 count, then per stream the aggregator
+//     knows: u64 stream_id + u64 high-water mark
+//   HELLO_REQUIRED (aggregator -> agent): empty body; DATA came on a connection without a
+//     session (the aggregator restarted): say HELLO again
+//   REFUSED (either way): str reason. ITS LAYOUT IS FROZEN FOR EVERY VERSION (magic, any
+//     version byte, type 0x7F, str reason), so a peer of another version can still read why
+//     it was turned away.
 //
 // Decoding checks every length against the frame; nothing is read out of bounds. Pure
 // functions and value types; thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,11 +46,20 @@
 namespace ember::wire {
 
 inline constexpr uint8_t kMagic = 0xEB;
-inline constexpr uint8_t kWireVersion = 1;
+inline constexpr uint8_t kWireVersion = 2;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
 
-enum class FrameType : uint8_t { kData = 1, kAck = 2, kNack = 3, kCredit = 4 };
+enum class FrameType : uint8_t {
+  kData = 1,
+  kAck = 2,
+  kNack = 3,
+  kCredit = 4,
+  kHello = 5,
+  kWelcome = 6,
+  kHelloRequired = 7,
+  kRefused = 0x7F,
+};
 
 // A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
 // as that buffer.
@@ -57,6 +79,21 @@ struct DataFrame {
 struct AckEntry {
   uint64_t stream_id;
   uint64_t offset;
+};
+
+struct Hello {
+  std::string agent;
+  std::string host;
+  std::string software_version;
+  uint64_t epoch = 0;
+  uint64_t hello_seq = 0;
+  std::vector<AckEntry> streams;  // stream id, acknowledged offset
+};
+
+struct Welcome {
+  uint64_t hello_seq = 0;
+  uint64_t credit_bytes = 0;
+  std::vector<AckEntry> marks;  // stream id, the aggregator's high-water mark
 };
 
 // Builds one DATA frame incrementally, so the agent appends lines without copying them twice.
@@ -84,7 +121,8 @@ class DataFrameBuilder {
 };
 
 // Peeks at the type of a frame. InvalidArgument for a short frame, a wrong magic byte, an
-// unknown version (the message names both versions) or an unknown type.
+// unknown version (the message names both versions) or an unknown type. REFUSED is
+// recognised whatever its version byte.
 Result<FrameType> PeekType(std::string_view frame);
 
 // Decodes a DATA frame. InvalidArgument (with the field and byte position) for any
@@ -96,5 +134,16 @@ Result<DataFrame> DecodeData(std::string_view frame);
 std::string EncodeOffsets(FrameType type, const std::vector<AckEntry>& entries);
 // Decodes an ACK, NACK or CREDIT frame; *type receives which.
 Result<std::vector<AckEntry>> DecodeOffsets(std::string_view frame, FrameType* type);
+
+std::string EncodeHello(const Hello& hello);
+Result<Hello> DecodeHello(std::string_view frame);
+std::string EncodeWelcome(const Welcome& welcome);
+Result<Welcome> DecodeWelcome(std::string_view frame);
+std::string EncodeHelloRequired();
+// REFUSED: the reason is cut to 65535 bytes.
+std::string EncodeRefused(std::string_view reason);
+Result<std::string> DecodeRefused(std::string_view frame);
+// The version byte of a frame with the right magic, if it has one.
+std::optional<uint8_t> PeekVersion(std::string_view frame);
 
 }  // namespace ember::wire

@@ -187,32 +187,35 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
 
 Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::map<std::string, uint64_t>& offsets,
-                               const std::vector<Alert>& alerts, const std::string& status_json) {
+                               const std::vector<Alert>& alerts, const std::string& status_json,
+                               const char* crash_point) {
   const uint64_t first_seq = next_alert_seq_;
-  Status committed = kv_->Write([&](KvWriter& w) -> Status {
-    Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
-    if (!s.ok()) return s;
-    for (const auto& delta : deltas) {
-      s = WriteDelta(w, delta);
-      if (!s.ok()) return s;
-    }
-    for (const auto& [stream, offset] : offsets) {
-      s = w.Put("offsets", stream, std::to_string(offset));
-      if (!s.ok()) return s;
-    }
-    uint64_t seq = first_seq;
-    for (const auto& alert : alerts) {
-      std::string key;
-      PutU64BigEndian(key, seq++);
-      s = w.Put("outbox", key, AlertToJson(alert));
-      if (!s.ok()) return s;
-    }
-    if (!status_json.empty()) {
-      s = w.Put("meta", "status", status_json);
-      if (!s.ok()) return s;
-    }
-    return w.Put("meta", "next_alert_seq", std::to_string(seq));
-  });
+  Status committed = kv_->Write(
+      [&](KvWriter& w) -> Status {
+        Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
+        if (!s.ok()) return s;
+        for (const auto& delta : deltas) {
+          s = WriteDelta(w, delta);
+          if (!s.ok()) return s;
+        }
+        for (const auto& [stream, offset] : offsets) {
+          s = w.Put("offsets", stream, std::to_string(offset));
+          if (!s.ok()) return s;
+        }
+        uint64_t seq = first_seq;
+        for (const auto& alert : alerts) {
+          std::string key;
+          PutU64BigEndian(key, seq++);
+          s = w.Put("outbox", key, AlertToJson(alert));
+          if (!s.ok()) return s;
+        }
+        if (!status_json.empty()) {
+          s = w.Put("meta", "status", status_json);
+          if (!s.ok()) return s;
+        }
+        return w.Put("meta", "next_alert_seq", std::to_string(seq));
+      },
+      crash_point);
   if (committed.ok()) next_alert_seq_ = first_seq + alerts.size();
   return committed;
 }

@@ -62,10 +62,11 @@ class CheckpointStore {
 
   // Writes the deltas (oldest first: several when earlier commits failed, e.g. on a full
   // disk), the offsets and the alerts they raised (into the outbox) in one durable
-  // transaction. REQUIRES: deltas not empty.
+  // transaction. REQUIRES: deltas not empty. `crash_point` (tests) names a CrashPoint between
+  // the commit and its sync.
   Status Commit(const std::vector<CheckpointDelta>& deltas,
                 const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts,
-                const std::string& status_json = "");
+                const std::string& status_json = "", const char* crash_point = nullptr);
 
   // The aggregator's status as of the last commit (JSON written by the daemon), for
   // `ember status`. NotFound before the first commit that carried one.

@@ -133,3 +133,55 @@ TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common
   DataFrameBuilder b("a", "h", "p", "", 1, 0, 0);
   CHECK_FALSE(DecodeOffsets(b.Finish(0), &type).ok());  // DATA is not an ACK
 }
+
+TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation", "[common][wire]") {
+  Hello hello{"web1", "host-a", "0.1.0", 0x1234567890abcdefULL, 7, {{5, 100}, {6, 0}}};
+  std::string frame = EncodeHello(hello);
+  CHECK(*PeekType(frame) == FrameType::kHello);
+  auto back = DecodeHello(frame);
+  REQUIRE(back.ok());
+  CHECK(back->agent == "web1");
+  CHECK(back->host == "host-a");
+  CHECK(back->software_version == "0.1.0");
+  CHECK(back->epoch == 0x1234567890abcdefULL);
+  CHECK(back->hello_seq == 7);
+  REQUIRE(back->streams.size() == 2);
+  CHECK(back->streams[0].stream_id == 5);
+  CHECK(back->streams[0].offset == 100);
+  for (size_t n = 0; n < frame.size(); ++n) CHECK_FALSE(DecodeHello(frame.substr(0, n)).ok());
+  CHECK_FALSE(DecodeHello(frame + "x").ok());
+
+  Welcome welcome{7, 1 << 20, {{5, 4096}}};
+  frame = EncodeWelcome(welcome);
+  auto w = DecodeWelcome(frame);
+  REQUIRE(w.ok());
+  CHECK(w->hello_seq == 7);
+  CHECK(w->credit_bytes == 1 << 20);
+  REQUIRE(w->marks.size() == 1);
+  CHECK(w->marks[0].offset == 4096);
+  for (size_t n = 0; n < frame.size(); ++n) CHECK_FALSE(DecodeWelcome(frame.substr(0, n)).ok());
+  CHECK_FALSE(DecodeHello(frame).ok());  // a WELCOME is not a HELLO
+  FrameType type;
+  CHECK_FALSE(DecodeOffsets(frame, &type).ok());
+  CHECK(*PeekType(EncodeHelloRequired()) == FrameType::kHelloRequired);
+}
+
+TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it; other frames are not",
+          "[common][wire]") {
+  std::string refused = EncodeRefused("wire version 9 is not spoken here");
+  for (uint8_t version : {uint8_t{1}, kWireVersion, uint8_t{200}}) {
+    refused[1] = static_cast<char>(version);
+    auto reason = DecodeRefused(refused);
+    REQUIRE(reason.ok());
+    CHECK(*reason == "wire version 9 is not spoken here");
+    CHECK(*PeekVersion(refused) == version);
+  }
+  std::string hello = EncodeHello({"a", "h", "v", 1, 1, {}});
+  hello[1] = static_cast<char>(kWireVersion + 1);
+  auto decoded = DecodeHello(hello);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.status().message().find("unsupported wire version " +
+                                        std::to_string(kWireVersion + 1)) != std::string::npos);
+  CHECK_FALSE(PeekVersion("x").has_value());
+  CHECK_FALSE(DecodeRefused(EncodeRefused("why") + "x").ok());
+}

@@ -17,5 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   ember::wire::FrameType type;
   (void)ember::wire::DecodeOffsets(frame, &type);
+  (void)ember::wire::DecodeHello(frame);
+  (void)ember::wire::DecodeWelcome(frame);
+  (void)ember::wire::DecodeRefused(frame);
+  (void)ember::wire::PeekVersion(frame);
   return 0;
 }

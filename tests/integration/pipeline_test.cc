@@ -194,40 +194,76 @@ TEST_CASE("Pipeline: an aggregator killed with SIGKILL continues its windows aft
   CHECK(c.Alerts()[0]["count"] == 6);
 }
 
+namespace {
+
+// A test client speaking the wire protocol on a DEALER socket, as an agent would.
+struct RawPeer {
+  explicit RawPeer(const std::string& endpoint) {
+    sock.set(zmq::sockopt::linger, 1000);
+    sock.set(zmq::sockopt::rcvtimeo, 10000);
+    sock.connect(endpoint);
+  }
+  void Send(std::string_view frame) { sock.send(zmq::buffer(frame), zmq::send_flags::none); }
+  // The next frame from the aggregator ("" after 10 s of silence).
+  std::string Receive() {
+    zmq::message_t msg;
+    if (!sock.recv(msg)) return "";
+    return msg.to_string();
+  }
+  wire::Welcome Hello(const std::string& name, std::vector<wire::AckEntry> streams = {}) {
+    Send(wire::EncodeHello({name, "probehost", "test", 42, 1, std::move(streams)}));
+    auto welcome = wire::DecodeWelcome(Receive());
+    REQUIRE(welcome.ok());
+    CHECK(welcome->hello_seq == 1);
+    return *welcome;
+  }
+  zmq::context_t ctx{1};
+  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+};
+
+std::string FailFrame(uint64_t stream_id, uint64_t start, int lines) {
+  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", stream_id, start, 1);
+  b.SetOriginOffset(0);
+  for (int i = 0; i < lines; ++i) b.AddLine("auth fail from 203.0.113.99");
+  return b.Finish(start + 28 * static_cast<uint64_t>(lines));
+}
+
+}  // namespace
+
 TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregator keeps serving",
           "[integration]") {
   Cluster c(kFailRule);
   const std::string err = c.StartAggregator();
-  zmq::context_t ctx(1);
-  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
-  sock.set(zmq::sockopt::linger, 1000);
-  sock.connect(c.endpoint);
-  std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x01\x01\x05\x00ab",
-                                   std::string("\xeb\x09\x01", 3)};
-  for (const auto& j : junk) sock.send(zmq::buffer(j), zmq::send_flags::none);
-  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", 1, 0, 1);  // origin 0
-  for (int i = 0; i < 6; ++i) b.AddLine("auth fail from 203.0.113.99");
-  std::string frame = b.Finish(6 * 28);
-  sock.send(zmq::buffer(frame), zmq::send_flags::none);
+  RawPeer peer(c.endpoint);
+  // DATA before HELLO: dropped, and the peer is asked for a session.
+  peer.Send(FailFrame(1, 0, 6));
+  auto type = wire::PeekType(peer.Receive());
+  REQUIRE(type.ok());
+  CHECK(*type == wire::FrameType::kHelloRequired);
+  wire::Welcome welcome = peer.Hello("probe", {{1, 0}});
+  CHECK(welcome.credit_bytes == 16u << 20);
+  CHECK(welcome.marks.empty());  // a stream it never saw
+  std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x02\x01\x05\x00ab",
+                                   std::string("\xeb\x02\x09", 3)};
+  for (const auto& j : junk) peer.Send(j);
+  peer.Send(FailFrame(1, 0, 6));
   REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
   std::string log = ReadFile(err);
   CHECK(log.find("Dropped a bad frame") != std::string::npos);
-  CHECK(log.find("unsupported wire version 9") != std::string::npos);
+  CHECK(log.find("unknown frame type 9") != std::string::npos);
   // An ACK for the good frame comes back once its checkpoint is durable.
-  // First the connection's flow-control credit, then the ACK.
-  zmq::message_t credit, ack;
-  sock.set(zmq::sockopt::rcvtimeo, 10000);
-  REQUIRE(sock.recv(credit));
-  wire::FrameType type = wire::FrameType::kData;
-  auto granted = wire::DecodeOffsets(credit.to_string_view(), &type);
-  REQUIRE(granted.ok());
-  CHECK(type == wire::FrameType::kCredit);
-  REQUIRE(sock.recv(ack));
-  auto acks = wire::DecodeOffsets(ack.to_string_view(), &type);
+  wire::FrameType ack_type = wire::FrameType::kData;
+  auto acks = wire::DecodeOffsets(peer.Receive(), &ack_type);
   REQUIRE(acks.ok());
-  CHECK(type == wire::FrameType::kAck);
+  CHECK(ack_type == wire::FrameType::kAck);
   REQUIRE(acks->size() == 1);
   CHECK((*acks)[0].offset == 6 * 28);
+  // A new session (a reconnect) is told the committed mark of the stream it names.
+  RawPeer again(c.endpoint);
+  welcome = again.Hello("probe", {{1, 0}, {2, 0}});
+  REQUIRE(welcome.marks.size() == 1);
+  CHECK(welcome.marks[0].stream_id == 1);
+  CHECK(welcome.marks[0].offset == 6 * 28);
   c.aggregator->Signal(SIGTERM);
   REQUIRE(c.aggregator->Wait(10s));
   CHECK(c.aggregator->exit_code() == 0);
@@ -269,6 +305,88 @@ void ExpectExactly(Cluster& c, uint64_t n) {
 }
 
 }  // namespace
+
+TEST_CASE("Pipeline: an agent says HELLO first, and reports a refusal or another version",
+          "[integration][delivery]") {
+  Cluster c(kCountRule);
+  // A stand-in aggregator: a ROUTER socket on the agent's endpoint.
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::rcvtimeo, 10000);
+  router.bind(c.endpoint);
+  c.dir.Append("logs/app.log", "event 1\n");
+  c.StartAgent();
+  auto receive = [&](std::string* routing_id) {
+    zmq::message_t id, body;
+    REQUIRE(router.recv(id));
+    REQUIRE(router.recv(body));
+    *routing_id = id.to_string();
+    return body.to_string();
+  };
+  std::string routing_id;
+  auto hello = wire::DecodeHello(receive(&routing_id));
+  REQUIRE(hello.ok());  // the first frame is a HELLO, not DATA
+  CHECK(hello->agent == "test-agent");
+  CHECK(hello->host == "testhost");
+  CHECK(hello->epoch != 0);
+  REQUIRE(hello->streams.size() == 1);
+  auto reply = [&](const std::string& frame) {
+    router.send(zmq::buffer(routing_id), zmq::send_flags::sndmore);
+    router.send(zmq::buffer(frame), zmq::send_flags::none);
+  };
+  // A WELCOME of another wire version is ignored, with the versions named.
+  std::string welcome = wire::EncodeWelcome({hello->hello_seq, 1 << 20, {}});
+  welcome[1] = 9;
+  reply(welcome);
+  // A refusal is logged with its reason; the agent keeps asking (the aggregator may be
+  // upgraded), and sends no DATA meanwhile.
+  std::string refused = wire::EncodeRefused("wire version 2 is not spoken here");
+  refused[1] = 9;
+  reply(refused);
+  const std::string log = c.dir.Sub("agent.1.err");
+  REQUIRE(WaitUntil(
+      [&] { return ReadFile(log).find("refused this agent: wire version 2") != std::string::npos; },
+      10s));
+  CHECK(ReadFile(log).find("unsupported wire version 9") != std::string::npos);
+  auto again = wire::DecodeHello(receive(&routing_id));
+  REQUIRE(again.ok());
+  CHECK(again->hello_seq > hello->hello_seq);
+  CHECK(again->epoch == hello->epoch);  // the same agent, the same state
+}
+
+TEST_CASE(
+    "Pipeline: a wrong-version HELLO and a message of a million parts are refused, "
+    "and other agents do not notice",
+    "[integration][delivery]") {
+  Cluster c(kCountRule);
+  const std::string err = c.StartAggregator();
+  c.StartAgent();
+  bool attacked = false;
+  WriteEvents(c, 2000, [&] {
+    // A peer from the future: its HELLO is refused with a reason it can read.
+    RawPeer future(c.endpoint);
+    std::string hello = wire::EncodeHello({"future", "h", "9.0", 1, 1, {}});
+    hello[1] = 99;
+    future.Send(hello);
+    Result<std::string> reason = wire::DecodeRefused(future.Receive());
+    REQUIRE(reason.ok());
+    CHECK(reason->find("wire version 99") != std::string::npos);
+    CHECK(reason->find("speaks version " + std::to_string(wire::kWireVersion)) !=
+          std::string::npos);
+    // A million one-byte parts in one message: drained part by part and dropped.
+    RawPeer flood(c.endpoint);
+    for (int i = 0; i < 999'999; ++i)
+      flood.sock.send(zmq::buffer("x", 1), zmq::send_flags::sndmore);
+    flood.sock.send(zmq::buffer("x", 1), zmq::send_flags::none);
+    REQUIRE(
+        WaitUntil([&] { return ReadFile(err).find("1000000 parts") != std::string::npos; }, 20s));
+    attacked = true;
+  });
+  CHECK(attacked);
+  ExpectExactly(c, 2000);
+  CHECK(ReadFile(err).find("Refused a peer: wire version 99") != std::string::npos);
+}
 
 TEST_CASE("Pipeline: an agent killed with SIGKILL and restarted loses and repeats no line",
           "[integration][delivery]") {
@@ -493,7 +611,9 @@ TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator
   REQUIRE(WaitUntil(
       [&] {
         r = RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("state")});
-        return r.out.find("test-agent") != std::string::npos;
+        // The agent is listed from its HELLO on; wait for its lines too.
+        return r.out.find("test-agent") != std::string::npos &&
+               r.out.find("lines             2 in") != std::string::npos;
       },
       20s));
   INFO(r.out << r.err);
@@ -550,10 +670,15 @@ TEST_CASE("Pipeline: a crash at any compiled-in crash point loses and repeats no
     const char* name;
     bool in_aggregator;
   };
-  for (const Point& point : {Point{"before_commit", true}, Point{"after_commit_before_ack", true},
-                             Point{"agent_after_ack_before_persist", false}}) {
+  for (const Point& point :
+       {Point{"before_commit", true}, Point{"after_commit_before_sync", true},
+        Point{"after_commit_before_ack", true}, Point{"agent_after_ack_before_persist", false}}) {
     INFO(point.name);
     Cluster c(kCountRule);
+    // Commits are synced only with sync: true (the tests' default is false, for speed).
+    std::string config = ReadFile(c.dir.Sub("aggregator.yaml"));
+    config.replace(config.find("sync: false"), 11, "sync: true");
+    c.dir.Write("aggregator.yaml", config);
     const std::string env = std::string("EMBER_CRASH_POINT=") + point.name;
     if (point.in_aggregator) {
       c.StartAggregator({env});
