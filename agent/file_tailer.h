@@ -90,6 +90,8 @@ class FileTailer {
   }
 
   const std::string& path() const { return path_; }
+  // The file is known under another name now (a glob matched its rotated name).
+  void set_path(std::string path) { path_ = std::move(path); }
   const FileIdentity& identity() const { return identity_; }
   uint64_t stream_id() const { return stream_id_; }
   uint64_t read_offset() const { return read_offset_; }  // bytes consumed from the file

@@ -1,6 +1,9 @@
 #include "agent/tail_set.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -118,6 +121,10 @@ void TailSet::Rescan(int64_t now_ms) {
       }
       ignored_.erase(path);
     }
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && Readopt(path, FileIdentity{st.st_dev, st.st_ino})) {
+      continue;
+    }
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
@@ -132,7 +139,92 @@ void TailSet::Rescan(int64_t now_ms) {
     if (!found.count(path)) gone.push_back(path);
   }
   for (const auto& path : gone) Detach(path, now_ms);
+  if (!initial_scan_done_) ResumeRotatedAway(now_ms);
   initial_scan_done_ = true;
+}
+
+bool TailSet::Readopt(const std::string& path, const FileIdentity& id) {
+  for (auto it = draining_.begin(); it != draining_.end(); ++it) {
+    if (!(it->tailer->identity() == id)) continue;
+    spdlog::info("'{}' (rotated from '{}') matches the inputs: tailing it on.", path,
+                 it->tailer->path());
+    it->tailer->set_path(path);
+    auto tag = tags_.find(path);
+    if (tag != tags_.end()) it->tailer->set_tag(tag->second);
+    active_.emplace(path, std::move(it->tailer));
+    draining_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The path of the file with this device and inode in `dir`, or "".
+std::string FindInDir(const std::string& dir, uint64_t dev, uint64_t ino) {
+  std::string found;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return found;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_ino != ino) continue;
+    const std::string path = (dir == "/" ? "" : dir) + "/" + e->d_name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino) {
+      found = path;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+// Whether `path` still holds the stream of `r` (same first bytes), and its size.
+bool HoldsStream(const std::string& path, const StreamRecord& r, uint64_t* size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return false;
+  struct stat st;
+  uint64_t n = 0;
+  const bool same = ::fstat(fd, &st) == 0 &&
+                    FingerprintFile(fd, r.fingerprint_bytes, &n) == r.fingerprint &&
+                    n == r.fingerprint_bytes;
+  *size = static_cast<uint64_t>(st.st_size);
+  ::close(fd);
+  return same && *size >= r.acked_offset;
+}
+
+}  // namespace
+
+void TailSet::ResumeRotatedAway(int64_t now_ms) {
+  std::set<uint64_t> open_streams;
+  ForEachTailer([&](const FileTailer& t) { open_streams.insert(t.stream_id()); });
+  for (const StreamRecord& r : store_.records()) {
+    if (open_streams.count(r.stream_id) || ignored_.count(r.path)) continue;
+    const std::string path = FindInDir(DirName(r.path), r.dev, r.ino);
+    uint64_t size = 0;
+    if (path.empty() || !HoldsStream(path, r, &size)) {
+      spdlog::info("'{}' (acknowledged up to byte {}) is gone; forgetting it.", r.path,
+                   r.acked_offset);
+      store_.Remove(r.stream_id);
+      continue;
+    }
+    if (size == r.acked_offset) continue;  // read and acknowledged to its end
+    Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
+    if (!tailer.ok() || (*tailer)->stream_id() != r.stream_id) continue;
+    auto tag = tags_.find(r.path);
+    if (tag != tags_.end()) (*tailer)->set_tag(tag->second);
+    spdlog::info(
+        "'{}' was rotated to '{}' while the agent was stopped; reading it from byte {} to its "
+        "end.",
+        r.path, path, r.acked_offset);
+    draining_.push_back(Draining{std::move(*tailer), now_ms});
+  }
 }
 
 void TailSet::Detach(const std::string& path, int64_t now_ms) {

@@ -59,6 +59,14 @@ class TailSet {
 
  private:
   void CheckRotation(int64_t now_ms, std::vector<std::string>* frames);
+  // At the first scan: streams of the state whose file is not open under its old name were
+  // rotated away while the agent was stopped. Each is looked for (by device, inode and
+  // fingerprint) in the directory it was in and, with bytes not yet acknowledged, read to
+  // its end like any rotated file; streams whose file is gone are forgotten (logged).
+  void ResumeRotatedAway(int64_t now_ms);
+  // A rotated file being read to its end that a glob now matches under `path` becomes an
+  // active file again (instead of a second reader of the same stream). True if it did.
+  bool Readopt(const std::string& path, const FileIdentity& id);
   FileTailer* FindStream(uint64_t stream_id);
   // Calls fn(FileTailer&) for every open file, active and draining.
   template <typename Fn>

@@ -272,3 +272,59 @@ TEST_CASE("TailSet: ignore_older skips stale files until they are written again"
   CHECK(h.Poll(now + 1000) == std::vector<std::string>{dir.Sub("old.log") + "|stale",
                                                        dir.Sub("old.log") + "|written again"});
 }
+
+TEST_CASE("TailSet: a file rotated away while the agent was stopped is found and read to its end",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("app.log", "a1\na2\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 2);
+  h.AckAll(0);
+  // The agent stops (it had acknowledgements up to a2); the writer adds a3 and a4, logrotate
+  // renames the file to a name no glob matches and creates a new one.
+  dir.Append("app.log", "a3\na4\n");
+  REQUIRE(std::rename(dir.Sub("app.log").c_str(), dir.Sub("app.log.1").c_str()) == 0);
+  dir.Write("app.log", "b1\n");
+  // Gone for good: a stream whose file was deleted is forgotten, not searched forever.
+  dir.Write("old.log", "x\n");
+  h.Start();
+  h.tails->Rescan(1);
+  CHECK(h.Poll(1).size() == 4);  // a3, a4 (found as app.log.1), b1, and old.log's x
+  h.AckAll(1);
+  REQUIRE(std::remove(dir.Sub("old.log").c_str()) == 0);
+  dir.Append("app.log", "b2\n");
+  REQUIRE(std::rename(dir.Sub("app.log").c_str(), dir.Sub("app.log.1").c_str()) == 0);
+  dir.Write("app.log", "c1\n");
+  h.Start();
+  h.tails->Rescan(2);
+  auto lines = h.Poll(2);
+  std::sort(lines.begin(), lines.end());
+  // b2, from the file rotated while stopped (read from its acknowledged byte), and c1.
+  CHECK(lines ==
+        std::vector<std::string>{dir.Sub("app.log.1") + "|b2", dir.Sub("app.log") + "|c1"});
+  CHECK(h.store->size() == 2);  // old.log was forgotten
+}
+
+TEST_CASE("TailSet: a rotated file that a glob also matches is read by one reader only",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  h.options.paths = {PathSpec{dir.Sub("app.log*"), "app"}};
+  dir.Write("app.log", "a1\n");
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0).size() == 1);
+  REQUIRE(std::rename(dir.Sub("app.log").c_str(), dir.Sub("app.log.1").c_str()) == 0);
+  dir.Write("app.log", "b1\n");
+  dir.Append("app.log.1", "a2\n");
+  auto lines = h.Poll(1);  // notices the rotation: the old file is read on
+  h.tails->Rescan(2);      // the glob finds app.log.1: the same stream, not a second reader
+  for (const auto& l : h.Poll(3)) lines.push_back(l);
+  std::sort(lines.begin(), lines.end());
+  CHECK(lines == std::vector<std::string>{dir.Sub("app.log") + "|a2", dir.Sub("app.log") + "|b1"});
+  dir.Append("app.log.1", "a3\n");
+  lines = h.Poll(4);
+  CHECK(lines == std::vector<std::string>{dir.Sub("app.log.1") + "|a3"});
+}

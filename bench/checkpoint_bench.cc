@@ -1,0 +1,237 @@
+// Checkpoint benchmark (issue #4): the cost of exactly-once state in LMDB, measured on the
+// real CheckpointStore with durable commits (fsync), in a state directory on the disk under
+// test. Prints a table (median of --runs, with min and max) and writes JSON.
+//
+//   ember-checkpoint-bench --dir /var/tmp/ember-bench --runs 5 --json bench/results/checkpoint.json
+//
+// 1. Commit time and bytes written vs changed keys (1k, 10k, 100k, 1M): each commit carries that
+//    many new per-key partials (one new batch of distinct keys).
+// 2. Recovery time of a state with 1M keys: Recover + Engine::Restore.
+// 3. Pipeline throughput (RE2 match, windows, alerts) with a durable checkpoint every batch
+//    vs none, 100k lines per batch over 10k keys.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/checkpoint_store.h"
+#include "engine/engine.h"
+#include "rules/rule_set.h"
+
+namespace {
+
+using namespace ember;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+struct Stats {
+  double median, min, max;
+};
+
+Stats Summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Bytes this process caused to be written to storage (/proc/self/io), 0 if unavailable.
+uint64_t WriteBytes() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return 0;
+}
+
+std::shared_ptr<const rules::RuleSet> LoadRules(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/bench.yaml") << R"(rules:
+  - name: per-user
+    match: 'login failed user=(?P<user>\d+)'
+    by: [user]
+    window: 5m
+    every: 1s
+    when: count >= 1000000
+  - name: errors
+    match: '\bERROR\b'
+    by: [host]
+    window: 1m
+    when: count >= 1000000000
+)";
+  rules::Diagnostics d;
+  auto set = rules::RuleSet::Load(dir, rules::RuleSetOptions{}, &d);
+  if (!set.ok()) {
+    std::fprintf(stderr, "rules: %s\n", set.status().ToString().c_str());
+    std::exit(1);
+  }
+  return *set;
+}
+
+std::unique_ptr<engine::CheckpointStore> OpenStore(const std::string& dir, bool sync) {
+  engine::CheckpointStoreOptions o;
+  o.dir = dir;
+  o.sync = sync;
+  auto store = engine::CheckpointStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*store);
+}
+
+std::string Line(int64_t user) { return "login failed user=" + std::to_string(user); }
+
+void Check(const Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember checkpoint benchmark"};
+  std::string dir = "/var/tmp/ember-checkpoint-bench";
+  std::string json_path;
+  int runs = 5;
+  app.add_option("--dir", dir, "scratch directory on the disk under test (emptied)");
+  app.add_option("--runs", runs, "runs per figure (median reported)");
+  app.add_option("--json", json_path, "also write the results here");
+  CLI11_PARSE(app, argc, argv);
+  std::filesystem::remove_all(dir);
+  auto rules = LoadRules(dir + "/rules");
+  nlohmann::json out;
+  out["runs"] = runs;
+
+  std::printf("%-44s %12s %12s %12s\n", "checkpoint (durable, fsync)", "median", "min", "max");
+  // 1. Commit time and bytes vs changed keys.
+  for (int64_t keys : {1'000, 10'000, 100'000, 1'000'000}) {
+    const std::string state = dir + "/commit-" + std::to_string(keys);
+    auto store = OpenStore(state, /*sync=*/true);
+    Check(store->Stamp(*rules, 1000));
+    engine::Engine engine(rules, engine::EngineOptions{});
+    std::vector<double> ms, mib;
+    std::vector<engine::Alert> alerts;
+    for (int r = 0; r < runs; ++r) {
+      // A new batch in which `keys` distinct users appear: that many changed partials.
+      for (int64_t u = 0; u < keys; ++u) {
+        engine.Ingest(engine::InputLine{Line(u), "h", "f", kT0 + r * 1000, ""});
+      }
+      engine.AdvanceWatermark(kT0 + (r + 1) * 1000, &alerts);
+      std::vector<engine::CheckpointDelta> delta{engine.TakeDelta()};
+      const uint64_t written = WriteBytes();
+      auto start = Clock::now();
+      Check(store->Commit(delta, {{std::string("agent\0001", 7), 42}}, {}));
+      ms.push_back(Seconds(start) * 1e3);
+      mib.push_back(static_cast<double>(WriteBytes() - written) / (1 << 20));
+    }
+    Stats t = Summarize(ms), b = Summarize(mib);
+    char label[64];
+    std::snprintf(label, sizeof label, "commit, %lld changed keys (ms)", (long long)keys);
+    std::printf("%-44s %12.2f %12.2f %12.2f\n", label, t.median, t.min, t.max);
+    std::snprintf(label, sizeof label, "commit, %lld changed keys (MiB written)", (long long)keys);
+    std::printf("%-44s %12.2f %12.2f %12.2f\n", label, b.median, b.min, b.max);
+    out["commit"].push_back(
+        {{"changed_keys", keys},
+         {"ms", {{"median", t.median}, {"min", t.min}, {"max", t.max}}},
+         {"mib_written", {{"median", b.median}, {"min", b.min}, {"max", b.max}}}});
+  }
+
+  // 2. Recovery of 1M keys (the state left by the 1M commits above holds runs x 1M partials:
+  // build a dedicated one with exactly 1M).
+  {
+    const std::string state = dir + "/recover-1m";
+    {
+      auto store = OpenStore(state, /*sync=*/false);
+      Check(store->Stamp(*rules, 1000));
+      engine::Engine engine(rules, engine::EngineOptions{});
+      for (int64_t u = 0; u < 1'000'000; ++u) {
+        engine.Ingest(engine::InputLine{Line(u), "h", "f", kT0, ""});
+      }
+      std::vector<engine::Alert> alerts;
+      engine.AdvanceWatermark(kT0 + 1000, &alerts);
+      Check(store->Commit({engine.TakeDelta()}, {}, {}));
+    }
+    std::vector<double> secs;
+    size_t partials = 0;
+    for (int r = 0; r < runs; ++r) {
+      auto start = Clock::now();
+      auto store = OpenStore(state, /*sync=*/false);
+      auto snap = store->Recover(*rules, 1000);
+      if (!snap.ok()) Check(snap.status());
+      engine::Engine engine(rules, engine::EngineOptions{});
+      engine.Restore(snap->closed_until, snap->partials, snap->key_states);
+      secs.push_back(Seconds(start) * 1e3);
+      partials = snap->partials.size();
+    }
+    Stats t = Summarize(secs);
+    std::printf("%-44s %12.1f %12.1f %12.1f\n", "recovery of 1M keys (ms)", t.median, t.min, t.max);
+    out["recovery_1m_keys_ms"] = {
+        {"median", t.median}, {"min", t.min}, {"max", t.max}, {"partials", partials}};
+  }
+
+  // 3. Throughput with a durable checkpoint every batch vs none.
+  {
+    constexpr int kBatches = 20;
+    constexpr int kLinesPerBatch = 100'000;
+    std::vector<std::string> lines;
+    lines.reserve(kLinesPerBatch);
+    for (int i = 0; i < kLinesPerBatch; ++i) {
+      lines.push_back(i % 100 == 0 ? "2024-01-01 ERROR disk full on /var"
+                                   : Line((i * 7919) % 10'000) + " from 10.0.0.1 port 22");
+    }
+    std::vector<double> with, without;
+    for (int r = 0; r < runs; ++r) {
+      for (bool checkpoint : {false, true}) {
+        const std::string state = dir + "/throughput-" + std::to_string(r);
+        std::filesystem::remove_all(state);
+        auto store = OpenStore(state, /*sync=*/true);
+        Check(store->Stamp(*rules, 1000));
+        engine::Engine engine(rules, engine::EngineOptions{});
+        std::vector<engine::Alert> alerts;
+        auto start = Clock::now();
+        for (int b = 0; b < kBatches; ++b) {
+          for (const auto& l : lines) {
+            engine.Ingest(engine::InputLine{l, "h", "f", kT0 + b * 1000, ""});
+          }
+          engine.AdvanceWatermark(kT0 + (b + 1) * 1000, &alerts);
+          engine::CheckpointDelta delta = engine.TakeDelta();
+          if (checkpoint) Check(store->Commit({std::move(delta)}, {}, alerts));
+          alerts.clear();
+        }
+        const double lines_per_s = kBatches * kLinesPerBatch / Seconds(start);
+        (checkpoint ? with : without).push_back(lines_per_s / 1e6);
+      }
+    }
+    Stats w = Summarize(with), n = Summarize(without);
+    std::printf("%-44s %12.3f %12.3f %12.3f\n", "pipeline, no checkpoint (M lines/s)", n.median,
+                n.min, n.max);
+    std::printf("%-44s %12.3f %12.3f %12.3f\n", "pipeline, checkpoint every batch (M lines/s)",
+                w.median, w.min, w.max);
+    const double cost = 100.0 * (1.0 - w.median / n.median);
+    std::printf("%-44s %12.1f\n", "checkpoint cost (% of throughput)", cost);
+    out["throughput"] = {
+        {"lines_per_batch", kLinesPerBatch},
+        {"keys", 10'000},
+        {"no_checkpoint_mlines_s", {{"median", n.median}, {"min", n.min}, {"max", n.max}}},
+        {"checkpoint_mlines_s", {{"median", w.median}, {"min", w.min}, {"max", w.max}}},
+        {"cost_percent", cost}};
+  }
+  std::filesystem::remove_all(dir);
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  return 0;
+}

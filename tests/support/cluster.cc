@@ -1,0 +1,87 @@
+#include "tests/support/cluster.h"
+
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "common/kv_store.h"
+
+namespace ember::test {
+
+const char* kFailRule = R"(rules:
+  - name: fails
+    match: 'auth fail from (?P<ip>[\d.]+)'
+    by: [ip, host]
+    window: 30s
+    every: 500ms
+    when: count >= 6
+    severity: critical
+    message: '{{count}} fails from {{ip}} on {{host}}'
+)";
+
+bool HasFiring(const std::vector<nlohmann::json>& alerts, const std::string& ip) {
+  for (const auto& a : alerts) {
+    if (a["state"] == "firing" && a["key"]["ip"] == ip) return true;
+  }
+  return false;
+}
+
+// Counts every matching line for an hour: nothing leaves the window during a test, so the
+// checkpointed partial counts must equal the matching lines written, exactly.
+const char* kCountRule = R"(rules:
+  - name: count-all
+    match: 'event (?P<n>\d+)'
+    window: 1h
+    every: 500ms
+    when: count >= 100000000
+)";
+
+// Appends `n` matching lines in bursts, calling `midway` once at half.
+void WriteEvents(Cluster& c, int n, const std::function<void()>& midway) {
+  int written = 0;
+  for (int burst = 0; written < n; ++burst) {
+    std::string lines;
+    for (int i = 0; i < 50 && written < n; ++i)
+      lines += "event " + std::to_string(written++) + "\n";
+    c.dir.Append("logs/app.log", lines);
+    if (written == n / 2) midway();
+    std::this_thread::sleep_for(30ms);
+  }
+}
+
+// Waits (bounded) for the checkpointed count to reach `n`, then checks it stays there.
+void ExpectExactly(Cluster& c, uint64_t n) {
+  bool reached = WaitUntil([&] { return c.CheckpointedMatches() >= n; }, 30s);
+  std::this_thread::sleep_for(2500ms);  // longer than the agent's ack timeout: resends settle
+  INFO("aggregator log:\n" << ReadFile(c.dir.Sub("aggregator.1.err")));
+  CHECK(reached);
+  CHECK(c.CheckpointedMatches() == n);
+}
+
+// The fault oracle: for every line key (its sequence number) the count the aggregator
+// committed, summed over batches, read from its LMDB like `ember` would.
+std::map<std::string, uint64_t> CommittedCountsByKey(const Cluster& c, const std::string& rule) {
+  KvStoreOptions o;
+  o.dir = c.dir.Sub("state");
+  o.databases = {"meta", "partials", "keystate", "offsets"};
+  o.read_only = true;
+  std::map<std::string, uint64_t> counts;
+  auto kv = KvStore::Open(o);
+  if (!kv.ok()) return counts;
+  (void)(*kv)->Scan("partials", "", [&](std::string_view k, std::string_view v) {
+    size_t nul = k.find('\0');
+    if (!rule.empty() && k.substr(0, nul) != rule) return;
+    std::string key(k.substr(nul + 1 + 8));  // <rule> 0x00 <batch: 8 bytes> <key>
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(v[static_cast<size_t>(i)]);
+    counts[key] += n;
+  });
+  return counts;
+}
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
+}  // namespace ember::test
