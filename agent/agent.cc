@@ -110,14 +110,16 @@ class Loop {
     // Flow control: never more read-but-unacknowledged bytes than the aggregator granted.
     const uint64_t unacked = tails_.UnackedBytes();
     const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
-    if (welcomed_ && forwarder_->queued() < kMaxQueuedFrames && budget > 0) {
-      std::vector<std::string> frames;
-      const size_t room = kMaxQueuedFrames - forwarder_->queued();
-      tails_.Poll(now, room, &frames, static_cast<size_t>(budget));
-      more = frames.size() >= room;  // a file still has data: come back at once
-      FlushStore();
-      forwarder_->Enqueue(std::move(frames));
-    }
+    const bool can_send = welcomed_ && forwarder_->queued() < kMaxQueuedFrames && budget > 0;
+    // Even when nothing may be read (no session, no credit, a full queue) the files are
+    // checked for rotation, so a file rotated away meanwhile is held open by its inode and
+    // read later, however many rotations happen before then.
+    std::vector<std::string> frames;
+    const size_t room = can_send ? kMaxQueuedFrames - forwarder_->queued() : 0;
+    tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0);
+    more = can_send && frames.size() >= room;  // a file still has data: come back at once
+    FlushStore();
+    forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     auto wait = more ? std::chrono::milliseconds(0)

@@ -264,9 +264,26 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
       now_ms - last_data_ms_ >= options_.partial_line_timeout_ms) {
     splitter_.Flush(on_line);  // the writer left a last line without '\n'
   }
-  counters_.truncated_lines += splitter_.truncated_lines() - truncated_before;
+  const uint64_t cut = splitter_.truncated_lines() - truncated_before;
+  if (cut > 0 && counters_.truncated_lines == 0) {
+    spdlog::warn(
+        "'{}': a line longer than max_line_bytes ({}) was truncated and flagged; the rest of it "
+        "was skipped (counted per file in --status; logged once per file).",
+        path_, options_.max_line_bytes);
+  }
+  counters_.truncated_lines += cut;
   packer.Finish();
   return static_cast<size_t>(n);
+}
+
+bool FileTailer::ContentReplaced(uint64_t size) {
+  if (size == last_checked_size_) return false;
+  last_checked_size_ = size;
+  const StreamRecord* r = store_.Find(stream_id_);
+  if (r == nullptr) return false;
+  uint64_t n = 0;
+  const uint64_t fp = FingerprintFile(fd_, r->fingerprint_bytes, &n);
+  return n != r->fingerprint_bytes || fp != r->fingerprint;
 }
 
 void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,

@@ -70,6 +70,9 @@ class FileTailer {
   // Sends a held partial line now (the file was rotated away and read to its end).
   void FlushPartial(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames);
 
+  // Whether the file's first bytes are no longer those of this stream (truncated and written
+  // again, even past the old size). Reads them only when `size` changed since the last call.
+  bool ContentReplaced(uint64_t size);
   // Starts over at byte 0 as a new stream (the file was truncated in place).
   void Restart();
 
@@ -128,6 +131,7 @@ class FileTailer {
   LineSplitter splitter_;
   std::string buffer_;
   int64_t last_data_ms_ = 0;
+  uint64_t last_checked_size_ = UINT64_MAX;
   TailCounters counters_;
 };
 

@@ -247,13 +247,15 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
       rotated.push_back(path);  // a new file now has this name
       continue;
     }
-    if (static_cast<uint64_t>(st.st_size) < tailer->read_offset()) {
-      // Truncated in place (copytruncate): what was not read yet is gone; start over.
-      if (tailer->has_partial_line()) tailer->FlushPartial(context_, now_ms, frames);
-      spdlog::warn(
-          "'{}' shrank from {} to {} bytes (truncated); reading it again from the "
-          "start.",
-          path, tailer->read_offset(), st.st_size);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const bool shrank = size < tailer->read_offset();
+    if (shrank || tailer->ContentReplaced(size)) {
+      // Truncated in place (copytruncate), perhaps written past the old size again: what was
+      // not read yet is gone; start over.
+      if (tailer->has_partial_line() && shrank) tailer->FlushPartial(context_, now_ms, frames);
+      spdlog::warn("'{}' {} (truncated); reading it again from the start.", path,
+                   shrank ? fmt::format("shrank from {} to {} bytes", tailer->read_offset(), size)
+                          : std::string("has new first bytes"));
       tailer->Restart();
     }
   }

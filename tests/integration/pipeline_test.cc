@@ -692,33 +692,15 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
   }
-  std::map<std::string, uint64_t> counts;
-  WaitUntil(
-      [&] {
-        counts = CommittedCountsByKey(c, "seq");
-        return counts.size() >= static_cast<size_t>(lines);
-      },
-      60s);
+  WaitUntil([&] { return CommittedCountsByKey(c, "seq").size() >= static_cast<size_t>(lines); },
+            60s);
   std::this_thread::sleep_for(2500ms);  // resends settle
-  counts = CommittedCountsByKey(c, "seq");
-  uint64_t lost = 0, dup_effect = 0, unexpected = 0;
-  for (int i = 0; i < lines; ++i) {
-    auto it = counts.find(std::to_string(i));
-    if (it == counts.end()) {
-      ++lost;
-    } else if (it->second > 1) {
-      dup_effect += it->second - 1;
-    }
-  }
-  for (const auto& [key, n] : counts) {
-    const long v = std::atol(key.c_str());
-    if (std::to_string(v) != key || v < 0 || v >= lines) unexpected += n;
-  }
-  INFO("lines " << lines << ", kills " << 2 * kills << ": lost " << lost << ", dup_effect "
-                << dup_effect << ", unexpected " << unexpected);
-  CHECK(lost == 0);
-  CHECK(dup_effect == 0);
-  CHECK(unexpected == 0);
+  const SeqOracle o = CheckSeq(c, lines);
+  INFO("lines " << lines << ", kills " << 2 * kills << ": lost " << o.lost << ", dup_effect "
+                << o.dup_effect << ", unexpected " << o.unexpected);
+  CHECK(o.lost == 0);
+  CHECK(o.dup_effect == 0);
+  CHECK(o.unexpected == 0);
 
   // Alerts: the reference is `ember replay` of the same file with the same rules, no faults.
   // Every alert it raises (firing and resolved, same id, same content) must have been

@@ -84,4 +84,44 @@ int EnvInt(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
+const char* kSeqRule = R"(rules:
+  - name: seq
+    match: 'seq=(?P<n>\d+) '
+    by: [n]
+    window: 1h
+    every: 500ms
+    when: count >= 100000000
+)";
+
+SeqOracle CheckSeq(const Cluster& c, int lines, const std::string& rule) {
+  SeqOracle o;
+  const std::map<std::string, uint64_t> counts = CommittedCountsByKey(c, rule);
+  for (int i = 0; i < lines; ++i) {
+    auto it = counts.find(std::to_string(i));
+    if (it == counts.end()) {
+      ++o.lost;
+    } else if (it->second > 1) {
+      o.dup_effect += it->second - 1;
+    }
+  }
+  for (const auto& [key, n] : counts) {
+    const long v = std::atol(key.c_str());
+    if (std::to_string(v) != key || v < 0 || v >= lines) o.unexpected += n;
+  }
+  return o;
+}
+
+void ExpectSeqExactly(const Cluster& c, int lines) {
+  WaitUntil([&] { return CommittedCountsByKey(c, "seq").size() >= static_cast<size_t>(lines); },
+            60s);
+  std::this_thread::sleep_for(2500ms);  // longer than the agent's ack timeout: resends settle
+  const SeqOracle o = CheckSeq(c, lines);
+  INFO("lines " << lines << ": lost " << o.lost << ", dup_effect " << o.dup_effect
+                << ", unexpected " << o.unexpected << "\nagent log:\n"
+                << ReadFile(c.dir.Sub("agent.1.err")));
+  CHECK(o.lost == 0);
+  CHECK(o.dup_effect == 0);
+  CHECK(o.unexpected == 0);
+}
+
 }  // namespace ember::test

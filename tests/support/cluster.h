@@ -124,6 +124,19 @@ void ExpectExactly(Cluster& c, uint64_t n);
 // The checkpointed count per key (of one rule, or all), summed over batches.
 std::map<std::string, uint64_t> CommittedCountsByKey(const Cluster& c,
                                                      const std::string& rule = "");
+// Counts every "seq=<n>" line by its number for an hour (the oracle's rule).
+extern const char* kSeqRule;
+
+// The fault oracle over the sequence numbers 0..lines-1: written but never counted, counted
+// more than once (the extra counts), and counted but never written.
+struct SeqOracle {
+  uint64_t lost = 0, dup_effect = 0, unexpected = 0;
+};
+SeqOracle CheckSeq(const Cluster& c, int lines, const std::string& rule = "seq");
+// Waits (bounded) until every sequence number was counted and resends settled, then checks
+// lost = dup_effect = unexpected = 0.
+void ExpectSeqExactly(const Cluster& c, int lines);
+
 // An integer from the environment, or `fallback`.
 int EnvInt(const char* name, int fallback);
 
