@@ -248,7 +248,8 @@ TEST_CASE("CheckpointStore: a state of 1M keys is recovered whole", "[engine][ch
   Engine original(rules, EngineOptions{});
   std::vector<Alert> alerts;
   for (int u = 0; u < kKeys; ++u) original.Ingest(InputLine{line(u), "h", "f", t0, ""});
-  for (int u = 0; u < kKeys; u += 1000) original.Ingest(InputLine{line(u), "h", "f", t0 + 1000, ""});
+  for (int u = 0; u < kKeys; u += 1000)
+    original.Ingest(InputLine{line(u), "h", "f", t0 + 1000, ""});
   original.AdvanceWatermark(t0 + 2000, &alerts);
   CHECK(alerts.empty());
   {
