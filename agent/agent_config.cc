@@ -56,6 +56,8 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   errors.push_back(inputs.GetSizeBytes("max_line_bytes", &t.max_line_bytes));
   errors.push_back(inputs.GetDurationMs("partial_line_timeout", &t.partial_line_timeout_ms));
   errors.push_back(inputs.GetSizeBytes("read_chunk_bytes", &t.read_chunk_bytes));
+  errors.push_back(inputs.GetInt("max_open_files", &t.max_open_files));
+  errors.push_back(inputs.GetSizeBytes("fingerprint_skip_bytes", &t.fingerprint_skip_bytes));
   errors.push_back(inputs.RejectUnknownKeys());
 
   YamlMap output(top.Get("output"), path);
@@ -84,6 +86,10 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   if (t.poll_interval_ms < 10) {
     return Status::InvalidArgument(inputs.Where("poll_interval") +
                                    ": error: 'poll_interval' must be at least 10ms");
+  }
+  if (t.max_open_files < 8) {
+    return Status::InvalidArgument(inputs.Where("max_open_files") +
+                                   ": error: 'max_open_files' must be at least 8");
   }
   if (t.max_line_bytes < 16 || t.max_line_bytes > 16 * 1024 * 1024) {
     return Status::InvalidArgument(inputs.Where("max_line_bytes") +

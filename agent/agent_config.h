@@ -27,6 +27,12 @@ struct TailOptions {
   int64_t max_line_bytes = 64 * 1024;      // longer lines are truncated and counted
   int64_t partial_line_timeout_ms = 5000;  // a last line without '\n' is sent after this
   int64_t read_chunk_bytes = 256 * 1024;   // bytes read from one file per poll, at most
+  // The fd budget: beyond this many open files, idle ones (read to their end, all of it
+  // acknowledged) are closed and reopened by identity when they grow.
+  int64_t max_open_files = 512;
+  // Bytes at a file's start skipped before the fingerprint (a fixed header every file of a
+  // kind shares would otherwise make them all look alike).
+  int64_t fingerprint_skip_bytes = 0;
 };
 
 struct ForwarderOptions {

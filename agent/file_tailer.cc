@@ -128,7 +128,33 @@ FileTailer::FileTailer(std::string path, int fd, FileIdentity id, const TailOpti
       store_(store),
       splitter_(static_cast<size_t>(options.max_line_bytes), 0) {}
 
-FileTailer::~FileTailer() { ::close(fd_); }
+FileTailer::~FileTailer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileTailer::Suspend() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+}
+
+Status FileTailer::Resume(const std::string& path) {
+  if (fd_ >= 0) return Status::Ok();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Errno("cannot open", path);
+  struct stat st;
+  const StreamRecord* r = store_.Find(stream_id_);
+  uint64_t n = 0;
+  if (::fstat(fd, &st) != 0 || !(FileIdentity{st.st_dev, st.st_ino} == identity_) ||
+      (r != nullptr && (FingerprintFile(fd, r->fingerprint_bytes, &n) != r->fingerprint ||
+                        n != r->fingerprint_bytes))) {
+    ::close(fd);
+    return Status::NotFound("'" + path + "' is no longer the file that was closed");
+  }
+  fd_ = fd;
+  path_ = path;
+  return Status::Ok();
+}
 
 void FileTailer::NewStream(uint64_t offset) {
   stream_id_ = NewStreamId();
@@ -165,7 +191,7 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
   last_ack_progress_ms_ = now_ms;
   store_.Ack(stream_id_, offset);
   const StreamRecord* r = store_.Find(stream_id_);
-  if (r != nullptr && r->fingerprint_bytes < kFingerprintBytes) {
+  if (r != nullptr && r->fingerprint_bytes < kFingerprintBytes && fd_ >= 0) {
     // The file was shorter than a fingerprint when first seen: identify it by more bytes now.
     StreamRecord updated = *r;
     updated.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &updated.fingerprint_bytes);
@@ -235,12 +261,13 @@ void FileTailer::Restart() {
   NewStream(0);
 }
 
-Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
-                                    std::vector<std::string>* frames, size_t max_bytes) {
-  buffer_.resize(std::min(static_cast<size_t>(options_.read_chunk_bytes), max_bytes));
+Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer,
+                                    int64_t now_ms, std::vector<std::string>* frames,
+                                    size_t max_bytes) {
+  buffer->resize(std::min(static_cast<size_t>(options_.read_chunk_bytes), max_bytes));
   ssize_t n;
   do {
-    n = ::pread(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(read_offset_));
+    n = ::pread(fd_, buffer->data(), buffer->size(), static_cast<off_t>(read_offset_));
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Errno("cannot read", path_);
 
@@ -256,7 +283,7 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, int64_t now_ms,
     counters_.bytes += static_cast<uint64_t>(n);
     last_data_ms_ = now_ms;
     at_eof_ = false;
-    splitter_.Feed(std::string_view(buffer_.data(), static_cast<size_t>(n)), on_line);
+    splitter_.Feed(std::string_view(buffer->data(), static_cast<size_t>(n)), on_line);
   } else if (n == 0) {
     at_eof_ = true;
   }
@@ -280,7 +307,7 @@ bool FileTailer::ContentReplaced(uint64_t size) {
   if (size == last_checked_size_) return false;
   last_checked_size_ = size;
   const StreamRecord* r = store_.Find(stream_id_);
-  if (r == nullptr) return false;
+  if (r == nullptr || fd_ < 0) return false;
   uint64_t n = 0;
   const uint64_t fp = FingerprintFile(fd_, r->fingerprint_bytes, &n);
   return n != r->fingerprint_bytes || fp != r->fingerprint;

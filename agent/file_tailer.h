@@ -64,8 +64,18 @@ class FileTailer {
   // A held partial line older than partial_line_timeout_ms (by `now_ms`) is sent as a line.
   // Returns the bytes read (0 at end of file).
   // Reads at most `max_bytes` (flow-control credit left) in this call.
-  Result<size_t> ReadSome(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames,
-                          size_t max_bytes = SIZE_MAX);
+  // `buffer` is scratch space shared by all tailers (one read buffer per agent, not per file).
+  // REQUIRES: !suspended().
+  Result<size_t> ReadSome(const FrameContext& ctx, std::string* buffer, int64_t now_ms,
+                          std::vector<std::string>* frames, size_t max_bytes = SIZE_MAX);
+
+  // The fd budget: a suspended tailer has closed its file and keeps only its identity and
+  // offsets. Resume reopens `path` (the file's name now) if it is still the same file (device,
+  // inode, first bytes); FailedPrecondition otherwise.
+  void Suspend();
+  Status Resume(const std::string& path);
+  bool suspended() const { return fd_ < 0; }
+  int64_t last_data_ms() const { return last_data_ms_; }
 
   // Sends a held partial line now (the file was rotated away and read to its end).
   void FlushPartial(const FrameContext& ctx, int64_t now_ms, std::vector<std::string>* frames);
@@ -129,7 +139,6 @@ class FileTailer {
   std::optional<uint64_t> rewound_to_;
   int64_t rewound_at_ms_ = 0;
   LineSplitter splitter_;
-  std::string buffer_;
   int64_t last_data_ms_ = 0;
   uint64_t last_checked_size_ = UINT64_MAX;
   TailCounters counters_;

@@ -125,11 +125,16 @@ void TailSet::Rescan(int64_t now_ms) {
     if (::stat(path.c_str(), &st) == 0 && Readopt(path, FileIdentity{st.st_dev, st.st_ino})) {
       continue;
     }
+    if (!MakeRoom(nullptr)) break;  // every open file is busy: the rest wait for a rescan
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
-      spdlog::warn("Cannot tail '{}': {}", path, tailer.status().message());
+      if (unreadable_.insert(path).second) {
+        spdlog::warn("Cannot tail '{}': {} (logged once; retried at every rescan)", path,
+                     tailer.status().message());
+      }
       continue;
     }
+    unreadable_.erase(path);
     (*tailer)->set_tag(tag);
     spdlog::info("Tailing '{}' from byte {}.", path, (*tailer)->read_offset());
     active_.emplace(path, std::move(*tailer));
@@ -231,19 +236,37 @@ void TailSet::Detach(const std::string& path, int64_t now_ms) {
   auto it = active_.find(path);
   if (it == active_.end()) return;
   spdlog::info("'{}' was rotated or deleted; reading the old file to its end.", path);
+  wake_.erase(it->second.get());
   draining_.push_back(Draining{std::move(it->second), now_ms});
   active_.erase(it);
 }
 
 void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
   std::vector<std::string> rotated;
+  std::vector<std::string> lost;
   for (auto& [path, tailer] : active_) {
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
+    const bool exists = ::stat(path.c_str(), &st) == 0;
+    const bool same = exists && FileIdentity{st.st_dev, st.st_ino} == tailer->identity();
+    if (tailer->suspended()) {
+      if (same && static_cast<uint64_t>(st.st_size) != tailer->read_offset()) {
+        wake_.insert(tailer.get());  // it grew (or shrank): reopen it to look
+        continue;
+      }
+      if (same) continue;
+      // Rotated away while closed for the fd budget: find it by its inode to read the rest.
+      const std::string moved =
+          FindInDir(DirName(path), tailer->identity().dev, tailer->identity().ino);
+      if (moved.empty() || !MakeRoom(tailer.get()) || !tailer->Resume(moved).ok()) {
+        lost.push_back(path);
+        continue;
+      }
+    }
+    if (!exists) {
       rotated.push_back(path);  // deleted or renamed away
       continue;
     }
-    if (!(FileIdentity{st.st_dev, st.st_ino} == tailer->identity())) {
+    if (!same) {
       rotated.push_back(path);  // a new file now has this name
       continue;
     }
@@ -259,11 +282,25 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
       tailer->Restart();
     }
   }
+  for (const auto& path : lost) {
+    auto it = active_.find(path);
+    spdlog::warn(
+        "'{}' was rotated or deleted while closed for the fd budget (max_open_files) and is "
+        "gone: lines appended to it after byte {} in the meantime, if any, are lost.",
+        path, it->second->read_offset());
+    ++lost_while_closed_;
+    AddCounters(closed_counters_, it->second->counters());
+    store_.Remove(it->second->stream_id());
+    wake_.erase(it->second.get());
+    active_.erase(it);
+    rotated.push_back(path);  // open the file now under the name, if any
+  }
   for (const auto& path : rotated) {
     Detach(path, now_ms);
     // Open the new file (if any) now, so its first lines wait no longer than a poll.
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path)) {
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !Excluded(path) &&
+        MakeRoom(nullptr)) {
       Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
       if (tailer.ok()) {
         auto tag = tags_.find(path);
@@ -284,7 +321,8 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
     progress = false;
     for (auto& d : draining_) {
       if (read >= max_bytes) break;
-      Result<size_t> n = d.tailer->ReadSome(context_, now_ms, frames, max_bytes - read);
+      Result<size_t> n =
+          d.tailer->ReadSome(context_, &read_buffer_, now_ms, frames, max_bytes - read);
       if (n.ok() && *n > 0) {
         d.last_data_ms = now_ms;
         read += *n;
@@ -293,7 +331,12 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
     }
     for (auto& [path, tailer] : active_) {
       if (frames->size() >= max_frames || read >= max_bytes) break;
-      Result<size_t> n = tailer->ReadSome(context_, now_ms, frames, max_bytes - read);
+      if (tailer->suspended()) {
+        if (!wake_.count(tailer.get()) || !MakeRoom(tailer.get())) continue;
+        if (Status s = tailer->Resume(path); !s.ok()) continue;  // CheckRotation sorts it out
+        wake_.erase(tailer.get());
+      }
+      Result<size_t> n = tailer->ReadSome(context_, &read_buffer_, now_ms, frames, max_bytes - read);
       if (!n.ok()) {
         spdlog::warn("{}", n.status().message());
       } else if (*n > 0) {
@@ -301,6 +344,10 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
         progress = true;
       }
     }
+  }
+  // Keep to the fd budget (opening files may have gone past it while some were busy).
+  if (OpenFds() > static_cast<size_t>(options_.max_open_files)) {
+    MakeRoom(nullptr);
   }
   // A rotated file is closed once it stayed quiet for a while (a writer may still add a few
   // lines before it reopens the new file), was read to its end and is fully acknowledged.
@@ -318,6 +365,29 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
       ++it;
     }
   }
+}
+
+size_t TailSet::OpenFds() const {
+  size_t n = 0;
+  ForEachTailer([&](const FileTailer& t) { n += t.suspended() ? 0 : 1; });
+  return n;
+}
+
+bool TailSet::MakeRoom(const FileTailer* keep) {
+  const auto budget = static_cast<size_t>(options_.max_open_files);
+  size_t open = OpenFds();
+  while (open >= budget) {
+    // The least recently written file that has nothing left to read or to be acknowledged.
+    FileTailer* idle = nullptr;
+    for (auto& [path, t] : active_) {
+      if (t.get() == keep || t->suspended() || !t->FullyAcked()) continue;
+      if (idle == nullptr || t->last_data_ms() < idle->last_data_ms()) idle = t.get();
+    }
+    if (idle == nullptr) return false;
+    idle->Suspend();
+    --open;
+  }
+  return true;
 }
 
 TailCounters TailSet::counters() const {

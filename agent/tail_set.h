@@ -55,6 +55,7 @@ class TailSet {
   bool AllAcked() const;
 
   size_t open_files() const { return active_.size() + draining_.size(); }
+  size_t open_fds() const { return OpenFds(); }
   TailCounters counters() const;
 
  private:
@@ -76,6 +77,11 @@ class TailSet {
   }
   void Detach(const std::string& path, int64_t now_ms);
   bool Excluded(const std::string& path) const;
+  // Open file descriptors (tailers not suspended).
+  size_t OpenFds() const;
+  // Suspends idle files (least recently written first; never `keep`) until opening one more
+  // stays within max_open_files. False if every open file is busy.
+  bool MakeRoom(const FileTailer* keep);
 
   struct Draining {
     std::unique_ptr<FileTailer> tailer;
@@ -91,6 +97,10 @@ class TailSet {
   std::map<std::string, std::string> tags_;  // path -> input tag, as of the last rescan
   std::set<std::string> ignored_;            // skipped by ignore_older (logged once)
   TailCounters closed_counters_;             // of tailers already closed
+  std::string read_buffer_;                  // one read buffer for all files
+  std::set<FileTailer*> wake_;               // suspended files that changed: reopen them
+  std::set<std::string> unreadable_;         // paths that failed to open (logged once)
+  uint64_t lost_while_closed_ = 0;
 };
 
 }  // namespace ember::agent

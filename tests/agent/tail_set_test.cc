@@ -328,3 +328,34 @@ TEST_CASE("TailSet: a rotated file that a glob also matches is read by one reade
   lines = h.Poll(4);
   CHECK(lines == std::vector<std::string>{dir.Sub("app.log.1") + "|a3"});
 }
+
+TEST_CASE("TailSet: files closed for the fd budget are reopened by identity, even when rotated",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  h.options.max_open_files = 8;
+  for (int i = 0; i < 12; ++i) dir.Write("f" + std::to_string(i) + ".log", "x\n");
+  h.Start();
+  h.tails->Rescan(0);
+  size_t lines = 0;
+  for (int round = 0; round < 4; ++round) {  // the files wait their turn for an fd
+    lines += h.Poll(round).size();
+    h.AckAll(round);
+    h.tails->Rescan(round);
+  }
+  CHECK(lines == 12);
+  CHECK(h.tails->open_files() == 12);
+  CHECK(h.tails->open_fds() <= 8);
+  // A closed file grows, and another is appended to and then rotated away while closed.
+  dir.Append("f0.log", "grew\n");
+  dir.Append("f1.log", "before rotation\n");
+  REQUIRE(std::rename(dir.Sub("f1.log").c_str(), dir.Sub("f1.log.1").c_str()) == 0);
+  std::vector<std::string> got;
+  for (int round = 10; round < 14; ++round) {
+    for (const auto& l : h.Poll(round)) got.push_back(l.substr(l.find('|') + 1));
+    h.AckAll(round);
+  }
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"before rotation", "grew"});
+  CHECK(h.tails->open_fds() <= 8);
+}

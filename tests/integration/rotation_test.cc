@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,4 +209,43 @@ TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[integr
   r.Finish();
   // Lines above max_line_bytes (64 KiB) were cut, flagged and counted, not split.
   CHECK(ReadFile(r.c.dir.Sub("agent.1.err")).find("truncated") != std::string::npos);
+}
+
+TEST_CASE("Tailing: 2000 files under an fd budget of 100 lose and repeat nothing",
+          "[integration][tail]") {
+  Cluster c(kSeqRule);
+  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
+  agent.replace(agent.find("  poll_interval"), 0, "  max_open_files: 100\n");
+  c.dir.Write("agent.yaml", agent);
+  constexpr int kFiles = 2000;
+  auto file = [&](int i) { return "logs/f" + std::to_string(i) + ".log"; };
+  int seq = 0;
+  for (int i = 0; i < kFiles; ++i)
+    c.dir.Write(file(i), "seq=" + std::to_string(seq++) + " first\n");
+  c.StartAggregator();
+  c.StartAgent();
+  auto open_fds = [&] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(c.agent->pid()) + "/fd")) {
+      ++n;
+    }
+    return n;
+  };
+  std::mt19937 rng(7);
+  size_t max_fds = 0;
+  for (int round = 0; round < 10; ++round) {
+    // Appends to 200 random files (some closed for the budget, reopened by identity).
+    for (int k = 0; k < 200; ++k) {
+      std::string lines;
+      for (int j = 0; j < 5; ++j) lines += "seq=" + std::to_string(seq++) + " more\n";
+      c.dir.Append(file(static_cast<int>(rng() % kFiles)), lines);
+    }
+    std::this_thread::sleep_for(300ms);
+    max_fds = std::max(max_fds, open_fds());
+  }
+  ExpectSeqExactly(c, seq);
+  // 100 log files at most, plus the agent's own: stdio, ZeroMQ, inotify, the state file.
+  INFO("most open fds seen: " << max_fds);
+  CHECK(max_fds <= 100 + 30);
 }
