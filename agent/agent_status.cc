@@ -31,9 +31,7 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
       state = "tailing";
       int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
-        uint64_t n = 0;
-        if (FingerprintFile(fd, r.fingerprint_bytes, &n) != r.fingerprint ||
-            n != r.fingerprint_bytes) {
+        if (!MatchesFingerprint(fd, r)) {
           state = "replaced (different first bytes)";
         }
         ::close(fd);

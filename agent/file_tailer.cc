@@ -97,9 +97,7 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bo
       new FileTailer(path, fd, FileIdentity{st.st_dev, st.st_ino}, options, store));
   const auto size = static_cast<uint64_t>(st.st_size);
   if (const StreamRecord* r = store.FindByInode(st.st_dev, st.st_ino)) {
-    uint64_t n = 0;
-    const uint64_t fp = FingerprintFile(fd, r->fingerprint_bytes, &n);
-    if (n == r->fingerprint_bytes && fp == r->fingerprint && size >= r->acked_offset) {
+    if (MatchesFingerprint(fd, *r) && size >= r->acked_offset) {
       tailer->stream_id_ = r->stream_id;
       tailer->acked_offset_ = r->acked_offset;
       tailer->origin_offset_ = r->origin_offset;
@@ -144,10 +142,8 @@ Status FileTailer::Resume(const std::string& path) {
   if (fd < 0) return Errno("cannot open", path);
   struct stat st;
   const StreamRecord* r = store_.Find(stream_id_);
-  uint64_t n = 0;
   if (::fstat(fd, &st) != 0 || !(FileIdentity{st.st_dev, st.st_ino} == identity_) ||
-      (r != nullptr && (FingerprintFile(fd, r->fingerprint_bytes, &n) != r->fingerprint ||
-                        n != r->fingerprint_bytes))) {
+      (r != nullptr && !MatchesFingerprint(fd, *r))) {
     ::close(fd);
     return Status::NotFound("'" + path + "' is no longer the file that was closed");
   }
@@ -168,7 +164,7 @@ void FileTailer::NewStream(uint64_t offset) {
   r.path = path_;
   r.dev = identity_.dev;
   r.ino = identity_.ino;
-  r.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &r.fingerprint_bytes);
+  TakeFingerprint(fd_, static_cast<uint64_t>(options_.fingerprint_skip_bytes), &r);
   r.acked_offset = offset;
   r.origin_offset = offset;
   store_.Put(r);
@@ -194,7 +190,7 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
   if (r != nullptr && r->fingerprint_bytes < kFingerprintBytes && fd_ >= 0) {
     // The file was shorter than a fingerprint when first seen: identify it by more bytes now.
     StreamRecord updated = *r;
-    updated.fingerprint = FingerprintFile(fd_, kFingerprintBytes, &updated.fingerprint_bytes);
+    TakeFingerprint(fd_, r->fingerprint_skip, &updated);
     store_.Put(updated);
   }
 }
@@ -261,9 +257,8 @@ void FileTailer::Restart() {
   NewStream(0);
 }
 
-Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer,
-                                    int64_t now_ms, std::vector<std::string>* frames,
-                                    size_t max_bytes) {
+Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer, int64_t now_ms,
+                                    std::vector<std::string>* frames, size_t max_bytes) {
   buffer->resize(std::min(static_cast<size_t>(options_.read_chunk_bytes), max_bytes));
   ssize_t n;
   do {
@@ -308,9 +303,7 @@ bool FileTailer::ContentReplaced(uint64_t size) {
   last_checked_size_ = size;
   const StreamRecord* r = store_.Find(stream_id_);
   if (r == nullptr || fd_ < 0) return false;
-  uint64_t n = 0;
-  const uint64_t fp = FingerprintFile(fd_, r->fingerprint_bytes, &n);
-  return n != r->fingerprint_bytes || fp != r->fingerprint;
+  return !MatchesFingerprint(fd_, *r);
 }
 
 void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,

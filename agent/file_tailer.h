@@ -42,9 +42,6 @@ struct TailCounters {
   uint64_t rewinds = 0;      // go-back-N: NACKs honoured and acknowledgement timeouts
 };
 
-// Bytes of a file's start that identify it beside its device and inode.
-inline constexpr uint64_t kFingerprintBytes = 1024;
-
 class FileTailer {
  public:
   // Opens `path`. A file the store knows (same device, inode and fingerprint, not shorter

@@ -66,9 +66,9 @@ uint64_t NewStreamId() {
   return id;
 }
 
-uint64_t FingerprintFile(int fd, uint64_t bytes, uint64_t* bytes_read) {
+uint64_t FingerprintFile(int fd, uint64_t skip, uint64_t bytes, uint64_t* bytes_read) {
   std::vector<char> buf(bytes);
-  ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
+  ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(skip));
   if (n < 0) n = 0;
   *bytes_read = static_cast<uint64_t>(n);
   return Fnv1a64(std::string_view(buf.data(), static_cast<size_t>(n)));
@@ -112,6 +112,7 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
     r.ino = s.value("ino", uint64_t{0});
     r.fingerprint = s.value("fingerprint", uint64_t{0});
     r.fingerprint_bytes = s.value("fingerprint_bytes", uint64_t{0});
+    r.fingerprint_skip = s.value("fingerprint_skip", uint64_t{0});
     r.acked_offset = s.value("acked_offset", uint64_t{0});
     r.origin_offset = s.value("origin_offset", uint64_t{0});
     if (r.stream_id != 0) store->records_[r.stream_id] = r;
@@ -165,6 +166,7 @@ Status OffsetStore::Flush() {
                        {"ino", r.ino},
                        {"fingerprint", r.fingerprint},
                        {"fingerprint_bytes", r.fingerprint_bytes},
+                       {"fingerprint_skip", r.fingerprint_skip},
                        {"acked_offset", r.acked_offset},
                        {"origin_offset", r.origin_offset}});
   }
@@ -173,6 +175,17 @@ Status OffsetStore::Flush() {
                               j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (s.ok()) dirty_ = false;
   return s;
+}
+
+void TakeFingerprint(int fd, uint64_t skip, StreamRecord* r) {
+  r->fingerprint_skip = skip;
+  r->fingerprint = FingerprintFile(fd, skip, kFingerprintBytes, &r->fingerprint_bytes);
+}
+
+bool MatchesFingerprint(int fd, const StreamRecord& r) {
+  uint64_t n = 0;
+  const uint64_t fp = FingerprintFile(fd, r.fingerprint_skip, r.fingerprint_bytes, &n);
+  return n == r.fingerprint_bytes && fp == r.fingerprint;
 }
 
 }  // namespace ember::agent

@@ -25,8 +25,9 @@ struct StreamRecord {
   uint64_t ino = 0;
   uint64_t fingerprint = 0;  // hash of the first fingerprint_bytes bytes
   uint64_t fingerprint_bytes = 0;
-  uint64_t acked_offset = 0;   // every byte below this is durable at the aggregator
-  uint64_t origin_offset = 0;  // where the stream began (0, or the size at first sight)
+  uint64_t acked_offset = 0;      // every byte below this is durable at the aggregator
+  uint64_t origin_offset = 0;     // where the stream began (0, or the size at first sight)
+  uint64_t fingerprint_skip = 0;  // header bytes skipped before the fingerprinted ones
 };
 
 class OffsetStore {
@@ -72,8 +73,16 @@ class OffsetStore {
 // A new random stream id (never 0).
 uint64_t NewStreamId();
 
-// Hash of the first `bytes` bytes of the open file `fd` (fewer if the file is shorter; the
-// count read goes to *bytes_read).
-uint64_t FingerprintFile(int fd, uint64_t bytes, uint64_t* bytes_read);
+// Bytes of a file's start (after the skipped header) that identify it beside its device and
+// inode.
+inline constexpr uint64_t kFingerprintBytes = 1024;
+
+// Hash of the `bytes` bytes of the open file `fd` that follow its first `skip` bytes (fewer if
+// the file is shorter; the count read goes to *bytes_read).
+uint64_t FingerprintFile(int fd, uint64_t skip, uint64_t bytes, uint64_t* bytes_read);
+// Fills r's fingerprint fields from the open file `fd`.
+void TakeFingerprint(int fd, uint64_t skip, StreamRecord* r);
+// Whether the open file `fd` starts (after r's skipped header) with r's fingerprinted bytes.
+bool MatchesFingerprint(int fd, const StreamRecord& r);
 
 }  // namespace ember::agent

@@ -195,10 +195,7 @@ bool HoldsStream(const std::string& path, const StreamRecord& r, uint64_t* size)
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return false;
   struct stat st;
-  uint64_t n = 0;
-  const bool same = ::fstat(fd, &st) == 0 &&
-                    FingerprintFile(fd, r.fingerprint_bytes, &n) == r.fingerprint &&
-                    n == r.fingerprint_bytes;
+  const bool same = ::fstat(fd, &st) == 0 && MatchesFingerprint(fd, r);
   *size = static_cast<uint64_t>(st.st_size);
   ::close(fd);
   return same && *size >= r.acked_offset;
@@ -336,7 +333,8 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
         if (Status s = tailer->Resume(path); !s.ok()) continue;  // CheckRotation sorts it out
         wake_.erase(tailer.get());
       }
-      Result<size_t> n = tailer->ReadSome(context_, &read_buffer_, now_ms, frames, max_bytes - read);
+      Result<size_t> n =
+          tailer->ReadSome(context_, &read_buffer_, now_ms, frames, max_bytes - read);
       if (!n.ok()) {
         spdlog::warn("{}", n.status().message());
       } else if (*n > 0) {

@@ -59,13 +59,42 @@ TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets]")
   test::TempDir dir;
   int fd = ::open(dir.Write("f", "hello world").c_str(), O_RDONLY);
   uint64_t n = 0;
-  uint64_t a = FingerprintFile(fd, 5, &n);
+  uint64_t a = FingerprintFile(fd, 0, 5, &n);
   CHECK(n == 5);
-  uint64_t b = FingerprintFile(fd, 1024, &n);
+  uint64_t b = FingerprintFile(fd, 0, 1024, &n);
   CHECK(n == 11);
   CHECK(a != b);
   ::close(fd);
   int fd2 = ::open(dir.Write("g", "hello there").c_str(), O_RDONLY);
-  CHECK(FingerprintFile(fd2, 5, &n) == a);
+  CHECK(FingerprintFile(fd2, 0, 5, &n) == a);
   ::close(fd2);
+}
+
+TEST_CASE("Fingerprints skip a configured header, so files sharing one are told apart",
+          "[agent][offsets]") {
+  test::TempDir dir;
+  const std::string header(1500, 'H');  // e.g. a CSV or a banner every file starts with
+  int a = ::open(dir.Write("a.log", header + "first file\n").c_str(), O_RDONLY);
+  int b = ::open(dir.Write("b.log", header + "second file\n").c_str(), O_RDONLY);
+  StreamRecord plain, skipping;
+  TakeFingerprint(a, 0, &plain);
+  TakeFingerprint(a, header.size(), &skipping);
+  CHECK(plain.fingerprint_bytes == kFingerprintBytes);
+  CHECK(skipping.fingerprint_skip == header.size());
+  CHECK(skipping.fingerprint_bytes == 11);  // what follows the header so far
+  CHECK(MatchesFingerprint(a, plain));
+  CHECK(MatchesFingerprint(a, skipping));
+  CHECK(MatchesFingerprint(b, plain));           // the header alone cannot tell them apart
+  CHECK_FALSE(MatchesFingerprint(b, skipping));  // past it, they differ
+  ::close(a);
+  ::close(b);
+  // The skip is kept with the record.
+  auto store = OffsetStore::Open(dir.Sub("state"));
+  REQUIRE(store.ok());
+  skipping.stream_id = 7;
+  (*store)->Put(skipping);
+  REQUIRE((*store)->Flush().ok());
+  auto again = OffsetStore::Open(dir.Sub("state"));
+  REQUIRE(again.ok());
+  CHECK((*again)->Find(7)->fingerprint_skip == header.size());
 }
