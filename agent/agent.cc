@@ -17,6 +17,7 @@
 #include "agent/offset_store.h"
 #include "agent/tail_set.h"
 #include "common/crash_point.h"
+#include "common/file_util.h"
 #include "common/system.h"
 
 namespace ember::agent {
@@ -26,6 +27,7 @@ constexpr size_t kMaxQueuedFrames = 64;
 // An unanswered HELLO is repeated after 1 s, then less and less often, up to every 30 s.
 constexpr int64_t kFirstHelloRetryMs = 1000;
 constexpr int64_t kMaxHelloRetryMs = 30'000;
+constexpr int64_t kStatusIntervalMs = 2000;
 
 class Loop {
  public:
@@ -122,6 +124,7 @@ class Loop {
     forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
+    if (now - last_status_ms_ >= kStatusIntervalMs) WriteStatus(now);
     auto wait = more ? std::chrono::milliseconds(0)
                 : forwarder_->queued() > 0 || !welcomed_
                     ? std::chrono::milliseconds(20)
@@ -195,6 +198,22 @@ class Loop {
     if (!control.empty()) FlushStore();
   }
 
+  // <state_dir>/status.json, for `ember-agent --status`: per-file counters and state. Not
+  // fsynced: it is a view, rewritten every few seconds.
+  void WriteStatus(int64_t now) {
+    last_status_ms_ = now;
+    const std::string json = "{\"pid\": " + std::to_string(::getpid()) +
+                             ", \"written_ms\": " + std::to_string(now) +
+                             ", \"session\": " + (welcomed_ ? "true" : "false") +
+                             ", \"credit_bytes\": " + std::to_string(credit_bytes_) +
+                             ", \"tails\": " + tails_.StatusJson() + "}\n";
+    if (Status s = ReplaceFile(config_.state_dir, "status.json", json, /*durable=*/false);
+        !s.ok() && !status_error_logged_) {
+      spdlog::warn("{} (logged once)", s.message());
+      status_error_logged_ = true;
+    }
+  }
+
   void SetCredit(uint64_t bytes) {
     if (bytes == credit_bytes_) return;
     spdlog::info("The aggregator grants {} bytes in flight.", bytes);
@@ -223,6 +242,7 @@ class Loop {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FlushStore();
+    WriteStatus(WallClockMs());
     forwarder_->SetLinger(0);
     TailCounters c = tails_.counters();
     spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
@@ -254,6 +274,8 @@ class Loop {
   int64_t hello_sent_ms_ = INT64_MIN / 2;
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;
   int64_t last_refusal_log_ms_ = INT64_MIN / 2;
+  int64_t last_status_ms_ = INT64_MIN / 2;
+  bool status_error_logged_ = false;
 };
 
 }  // namespace

@@ -1,11 +1,19 @@
 #include "agent/agent_status.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include "agent/file_tailer.h"
 #include "agent/offset_store.h"
+#include "common/system.h"
 
 namespace ember::agent {
 
@@ -15,8 +23,32 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
     std::fprintf(stderr, "ember-agent: %s\n", store.status().message().c_str());
     return 2;
   }
-  std::fprintf(out, "%-48s %-16s %-14s %12s %12s %10s  %s\n", "FILE", "STREAM", "DEV:INODE",
-               "ACKED", "SIZE", "LAG", "STATE");
+  // The running agent's view (per-file counters), if it wrote one.
+  nlohmann::json live;
+  {
+    std::ifstream in(config.state_dir + "/status.json");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    live = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+    if (!live.is_object()) live = nlohmann::json::object();
+  }
+  std::map<uint64_t, nlohmann::json> live_files;
+  if (live.contains("tails") && live["tails"].contains("files")) {
+    for (const auto& f : live["tails"]["files"]) {
+      live_files[f.value("stream_id", uint64_t{0})] = f;
+    }
+  }
+  if (live.contains("written_ms")) {
+    const bool running = live.contains("pid") && ::kill(live["pid"].get<int>(), 0) == 0;
+    const double age_s =
+        static_cast<double>(WallClockMs() - live["written_ms"].get<int64_t>()) / 1e3;
+    std::fprintf(out, "agent: %s; counters as of %.1fs ago; session with the aggregator: %s\n\n",
+                 running ? ("running, pid " + std::to_string(live["pid"].get<int>())).c_str()
+                         : "not running",
+                 age_s, live.value("session", false) ? "open" : "not open");
+  }
+  std::fprintf(out, "%-48s %-16s %-14s %12s %12s %10s %10s %6s %6s  %s\n", "FILE", "STREAM",
+               "DEV:INODE", "ACKED", "SIZE", "LAG", "LINES", "CUT", "RESETS", "STATE");
   for (const StreamRecord& r : (*store)->records()) {
     struct stat st;
     std::string state;
@@ -29,7 +61,7 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
     } else {
       size = static_cast<long long>(st.st_size);
       state = "tailing";
-      int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC);
+      int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       if (fd >= 0) {
         if (!MatchesFingerprint(fd, r)) {
           state = "replaced (different first bytes)";
@@ -41,12 +73,42 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
         size >= 0 ? std::to_string(size - static_cast<long long>(r.acked_offset)) : "-";
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(r.stream_id));
-    std::fprintf(out, "%-48s %-16s %-14s %12llu %12s %10s  %s\n", r.path.c_str(), id,
+    // Counters since the agent started: lines read, lines cut at max_line_bytes, resets
+    // (truncations, replaced content).
+    std::string lines = "-", cut = "-", resets = "-";
+    auto f = live_files.find(r.stream_id);
+    if (f != live_files.end()) {
+      lines = std::to_string(f->second.value("lines", uint64_t{0}));
+      cut = std::to_string(f->second.value("truncated_lines", uint64_t{0}));
+      resets = std::to_string(f->second.value("truncations", uint64_t{0}));
+      const std::string live_state = f->second.value("state", std::string());
+      if (state == "tailing" || live_state.rfind("rotated", 0) == 0) state = live_state;
+      if (f->second.value("path", r.path) != r.path) {
+        state += " (now '" + f->second.value("path", r.path) + "')";
+      }
+    }
+    std::fprintf(out, "%-48s %-16s %-14s %12llu %12s %10s %10s %6s %6s  %s\n", r.path.c_str(), id,
                  (std::to_string(r.dev) + ":" + std::to_string(r.ino)).c_str(),
                  static_cast<unsigned long long>(r.acked_offset),
-                 size >= 0 ? std::to_string(size).c_str() : "-", lag.c_str(), state.c_str());
+                 size >= 0 ? std::to_string(size).c_str() : "-", lag.c_str(), lines.c_str(),
+                 cut.c_str(), resets.c_str(), state.c_str());
   }
   if ((*store)->size() == 0) std::fprintf(out, "(no file read yet)\n");
+  if (live.contains("tails")) {
+    const auto& t = live["tails"];
+    const nlohmann::json unreadable = t.value("unreadable", nlohmann::json::object());
+    for (const auto& [path, why] : unreadable.items()) {
+      std::fprintf(out, "not tailed: %s: %s\n", path.c_str(), why.get<std::string>().c_str());
+    }
+    const nlohmann::json ignored = t.value("ignored_older", nlohmann::json::array());
+    for (const auto& path : ignored) {
+      std::fprintf(out, "ignored (older than ignore_older): %s\n", path.get<std::string>().c_str());
+    }
+    if (t.value("lost_while_closed", 0) > 0) {
+      std::fprintf(out, "files gone while closed for the fd budget: %d\n",
+                   t.value("lost_while_closed", 0));
+    }
+  }
   return 0;
 }
 

@@ -81,7 +81,7 @@ constexpr int64_t kNackEchoMs = 2000;
 Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bool from_end,
                                                      const TailOptions& options,
                                                      OffsetStore& store) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return Errno("cannot open", path);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -138,7 +138,7 @@ void FileTailer::Suspend() {
 
 Status FileTailer::Resume(const std::string& path) {
   if (fd_ >= 0) return Status::Ok();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return Errno("cannot open", path);
   struct stat st;
   const StreamRecord* r = store_.Find(stream_id_);

@@ -55,7 +55,7 @@ void Walk(const std::string& dir, int depth, int max_depth, const std::string& p
     if (::stat(path.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
       if (depth < max_depth) subdirs.push_back(path);
-    } else if (S_ISREG(st.st_mode) && GlobMatch(pattern, path)) {
+    } else if (GlobMatch(pattern, path)) {
       out->push_back(path);
     }
   }
@@ -80,7 +80,7 @@ std::vector<std::string> GlobFiles(const std::string& pattern, int max_depth) {
   if (base.empty()) base = "/";
   if (i == parts.size()) {  // no wildcard: one file
     struct stat st;
-    if (::stat(pattern.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(pattern);
+    if (::stat(pattern.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) out.push_back(pattern);
     return out;
   }
   // Without `**` the walk needs go no deeper than the pattern has segments.

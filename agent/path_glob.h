@@ -11,7 +11,8 @@ namespace ember::agent {
 // Whether `path` matches `pattern`. Both absolute or both relative.
 bool GlobMatch(const std::string& pattern, const std::string& path);
 
-// Every regular file (symlinks followed) whose path matches `pattern`, sorted. Directories are
+// Every file that is not a directory (symlinks followed) whose path matches `pattern`, sorted
+// (FIFOs and devices too, so the agent can say why it does not tail them). Directories are
 // walked from the longest wildcard-free prefix of the pattern, at most `max_depth` levels
 // below it for `**`; unreadable directories are skipped.
 std::vector<std::string> GlobFiles(const std::string& pattern, int max_depth = 16);

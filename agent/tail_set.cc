@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "agent/path_glob.h"
@@ -128,7 +129,7 @@ void TailSet::Rescan(int64_t now_ms) {
     if (!MakeRoom(nullptr)) break;  // every open file is busy: the rest wait for a rescan
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
-      if (unreadable_.insert(path).second) {
+      if (unreadable_.emplace(path, tailer.status().message()).second) {
         spdlog::warn("Cannot tail '{}': {} (logged once; retried at every rescan)", path,
                      tailer.status().message());
       }
@@ -192,7 +193,7 @@ std::string FindInDir(const std::string& dir, uint64_t dev, uint64_t ino) {
 
 // Whether `path` still holds the stream of `r` (same first bytes), and its size.
 bool HoldsStream(const std::string& path, const StreamRecord& r, uint64_t* size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return false;
   struct stat st;
   const bool same = ::fstat(fd, &st) == 0 && MatchesFingerprint(fd, r);
@@ -386,6 +387,33 @@ bool TailSet::MakeRoom(const FileTailer* keep) {
     --open;
   }
   return true;
+}
+
+std::string TailSet::StatusJson() const {
+  nlohmann::json files = nlohmann::json::array();
+  auto add = [&](const FileTailer& t, const char* state) {
+    const TailCounters& c = t.counters();
+    files.push_back({{"stream_id", t.stream_id()},
+                     {"path", t.path()},
+                     {"state", t.suspended() ? "idle, closed (fd budget)" : state},
+                     {"read_offset", t.read_offset()},
+                     {"acked_offset", t.acked_offset()},
+                     {"lines", c.lines},
+                     {"bytes", c.bytes},
+                     {"truncated_lines", c.truncated_lines},
+                     {"truncations", c.truncations},
+                     {"rewinds", c.rewinds}});
+  };
+  for (const auto& [path, t] : active_) add(*t, "tailing");
+  for (const auto& d : draining_) add(*d.tailer, "rotated, reading to its end");
+  nlohmann::json unreadable = nlohmann::json::object();
+  for (const auto& [path, why] : unreadable_) unreadable[path] = why;
+  nlohmann::json j = {{"files", files},
+                      {"unreadable", unreadable},
+                      {"ignored_older", ignored_},
+                      {"lost_while_closed", lost_while_closed_},
+                      {"open_fds", OpenFds()}};
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 TailCounters TailSet::counters() const {

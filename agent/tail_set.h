@@ -54,6 +54,9 @@ class TailSet {
   // Everything read so far has been acknowledged (graceful stop).
   bool AllAcked() const;
 
+  // Per file (state, offsets, counters of skips, truncations and resets) and what could not
+  // be tailed, as JSON for `ember-agent --status`.
+  std::string StatusJson() const;
   size_t open_files() const { return active_.size() + draining_.size(); }
   size_t open_fds() const { return OpenFds(); }
   TailCounters counters() const;
@@ -99,7 +102,7 @@ class TailSet {
   TailCounters closed_counters_;             // of tailers already closed
   std::string read_buffer_;                  // one read buffer for all files
   std::set<FileTailer*> wake_;               // suspended files that changed: reopen them
-  std::set<std::string> unreadable_;         // paths that failed to open (logged once)
+  std::map<std::string, std::string> unreadable_;  // path -> why it cannot be opened
   uint64_t lost_while_closed_ = 0;
 };
 

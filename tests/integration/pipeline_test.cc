@@ -4,6 +4,7 @@
 // the Process destructor when an assertion fails).
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -901,25 +902,63 @@ TEST_CASE("Pipeline: inotify picks up new files and appends at once, polling is 
   }
 }
 
-TEST_CASE("Pipeline: ember-agent --status shows each file's acknowledged offset and lag",
+namespace {
+
+// The fields of the `ember-agent --status` row of `path`: FILE STREAM DEV:INODE ACKED SIZE
+// LAG LINES CUT RESETS STATE...
+std::vector<std::string> StatusRow(const std::string& out, const std::string& path) {
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(path + " ", 0) != 0) continue;
+    std::istringstream fields(line);
+    std::vector<std::string> row;
+    for (std::string f; fields >> f;) row.push_back(f);
+    return row;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Pipeline: ember-agent --status shows each file's offsets, lag, counters and skips",
           "[integration][status]") {
   Cluster c(kCountRule);
+  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
+  agent.replace(agent.find("  poll_interval"), 0, "  max_line_bytes: 64B\n");
+  c.dir.Write("agent.yaml", agent);
+  REQUIRE(::mkfifo(c.dir.Sub("logs/pipe.log").c_str(), 0644) == 0);  // matches, cannot be tailed
   c.StartAggregator();
   c.StartAgent();
-  c.dir.Append("logs/app.log", "event 1\nevent 2\n");  // 16 bytes
-  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() == 2; }, 20s));
+  // 16 bytes, then a line of 100 bytes cut at 64: 116 bytes, 3 lines, 1 cut.
+  c.dir.Append("logs/app.log", "event 1\nevent 2\nevent 3 " + std::string(91, 'x') + "\n");
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() == 3; }, 20s));
   ProcessResult r;
-  REQUIRE(WaitUntil(
+  std::vector<std::string> row;
+  const bool counted = WaitUntil(
       [&] {
         r = RunCommand({EMBER_AGENT_BIN, "--status", "-c", c.dir.Sub("agent.yaml")});
-        return r.out.find(" 16           16          0  tailing") != std::string::npos;
+        row = StatusRow(r.out, c.dir.Sub("logs/app.log"));
+        return row.size() >= 10 && row[3] == "116" && row[6] == "3";  // acked, and counted
       },
-      10s));
+      10s);
+  INFO(r.out);
+  REQUIRE(counted);
   CHECK(r.exit_code == 0);
-  CHECK(r.out.find(c.dir.Sub("logs/app.log")) != std::string::npos);
+  CHECK(row[4] == "116");  // size
+  CHECK(row[5] == "0");    // lag
+  CHECK(row[7] == "1");    // the line cut at max_line_bytes
+  CHECK(row[8] == "0");    // no truncation of the file
+  CHECK(row[9] == "tailing");
+  CHECK(r.out.find("agent: running") != std::string::npos);
+  CHECK(r.out.find("not tailed: " + c.dir.Sub("logs/pipe.log") + ": '" +
+                   c.dir.Sub("logs/pipe.log") + "' is not a regular file") != std::string::npos);
   c.agent->Signal(SIGSTOP);  // the agent stops reading: a lag appears
-  c.dir.Append("logs/app.log", "event 3\n");
+  c.dir.Append("logs/app.log", "event 4\n");
   r = RunCommand({EMBER_AGENT_BIN, "--status", "-c", c.dir.Sub("agent.yaml")});
-  CHECK(r.out.find(" 16           24          8  tailing") != std::string::npos);
+  row = StatusRow(r.out, c.dir.Sub("logs/app.log"));
+  REQUIRE(row.size() >= 6);
+  CHECK(row[3] == "116");
+  CHECK(row[4] == "124");
+  CHECK(row[5] == "8");
   c.agent->Signal(SIGCONT);
 }

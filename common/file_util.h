@@ -1,0 +1,18 @@
+// Whole-file replacement: write a temporary file beside the target, then rename it over the
+// target, so a reader (or a crash) sees the old file or the new one, never a torn one.
+// Thread-safe as far as the file system is.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace ember {
+
+// Replaces <dir>/<name> with `content`. With `durable`, the data and the rename are fsynced
+// before it returns (offsets that must survive a power loss); without, a crash of the
+// machine may leave the old content (status files). Errors: IOError naming the file.
+Status ReplaceFile(const std::string& dir, const std::string& name, const std::string& content,
+                   bool durable);
+
+}  // namespace ember
