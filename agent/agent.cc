@@ -23,7 +23,7 @@
 namespace ember::agent {
 namespace {
 
-constexpr size_t kMaxQueuedFrames = 64;
+constexpr size_t kMaxQueuedFrames = 16;
 // An unanswered HELLO is repeated after 1 s, then less and less often, up to every 30 s.
 constexpr int64_t kFirstHelloRetryMs = 1000;
 constexpr int64_t kMaxHelloRetryMs = 30'000;
@@ -87,6 +87,7 @@ class Loop {
                            if (ec || stopping_) return;
                            FsWatcher::Events events = watcher_->Drain();
                            if (events.names) last_rescan_ms_ = INT64_MIN / 2;
+                           if (events.names || events.data) files_changed_ = true;
                            if (events.names || events.data) timer_.cancel();
                            WaitForFsEvents();
                          });
@@ -96,9 +97,16 @@ class Loop {
     if (stopping_) return Stop();
     const int64_t now = WallClockMs();
     notifier_.WatchdogIfDue(now);
-    if (now - last_rescan_ms_ >= config_.tail.rescan_interval_ms) {
-      tails_.Rescan(now);
-      last_rescan_ms_ = now;
+    // With inotify, events drive the checks and polling is a slow safety net: quiet files
+    // cost no CPU. Without it, files are polled every poll_interval.
+    const int64_t rescan_every = config_.tail.rescan_interval_ms * (watcher_ ? 10 : 1);
+    const int64_t check_every = watcher_
+                                    ? std::max<int64_t>(1000, 20 * config_.tail.poll_interval_ms)
+                                    : config_.tail.poll_interval_ms;
+    if (now - last_rescan_ms_ >= rescan_every) {
+      // Files waiting for an fd are looked at again after a poll interval, not a rescan one.
+      last_rescan_ms_ =
+          tails_.Rescan(now) ? now - rescan_every + config_.tail.poll_interval_ms : now;
       if (watcher_) watcher_->Watch(tails_.WatchDirs());
     }
     // New streams must be on disk before their first frame leaves: a crash in between would
@@ -118,17 +126,24 @@ class Loop {
     // read later, however many rotations happen before then.
     std::vector<std::string> frames;
     const size_t room = can_send ? kMaxQueuedFrames - forwarder_->queued() : 0;
-    tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0);
+    const bool check_files = files_changed_ || now - last_file_check_ms_ >= check_every;
+    if (check_files) {
+      files_changed_ = false;
+      last_file_check_ms_ = now;
+    }
+    tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0, check_files);
     more = can_send && frames.size() >= room;  // a file still has data: come back at once
     FlushStore();
     forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     if (now - last_status_ms_ >= kStatusIntervalMs) WriteStatus(now);
+    // Come back at once while a file has data; soon while frames wait for ZeroMQ, a session
+    // or acknowledgements (ACKs are read here); else at the next check.
     auto wait = more ? std::chrono::milliseconds(0)
-                : forwarder_->queued() > 0 || !welcomed_
+                : forwarder_->queued() > 0 || !welcomed_ || tails_.UnackedBytes() > 0
                     ? std::chrono::milliseconds(20)
-                    : std::chrono::milliseconds(config_.tail.poll_interval_ms);
+                    : std::chrono::milliseconds(std::min(check_every, rescan_every));
     if (notifier_.watchdog_interval_ms() > 0) {
       wait = std::min(wait, std::chrono::milliseconds(notifier_.watchdog_interval_ms()));
     }
@@ -275,6 +290,8 @@ class Loop {
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;
   int64_t last_refusal_log_ms_ = INT64_MIN / 2;
   int64_t last_status_ms_ = INT64_MIN / 2;
+  int64_t last_file_check_ms_ = INT64_MIN / 2;
+  bool files_changed_ = true;  // an inotify event since the last check
   bool status_error_logged_ = false;
 };
 

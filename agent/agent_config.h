@@ -37,8 +37,8 @@ struct TailOptions {
 
 struct ForwarderOptions {
   std::string endpoint = "tcp://127.0.0.1:7450";  // the aggregator's ROUTER socket
-  int64_t max_frame_bytes = 1024 * 1024;          // lines are packed into frames up to this
-  int sndhwm_frames = 64;                         // frames queued in ZeroMQ before reading pauses
+  int64_t max_frame_bytes = 128 * 1024;           // lines are packed into frames up to this
+  int sndhwm_frames = 16;                         // frames queued in ZeroMQ before reading pauses
   int64_t ack_timeout_ms = 10'000;  // no ACK for sent data this long: resend from the last ACK
   int64_t stop_timeout_ms = 5'000;  // on SIGTERM, wait this long for the last ACKs
   std::string curve_key_file;       // this agent's key pair (ember keygen); "" = CURVE off

@@ -99,7 +99,8 @@ bool TailSet::Excluded(const std::string& path) const {
   return false;
 }
 
-void TailSet::Rescan(int64_t now_ms) {
+bool TailSet::Rescan(int64_t now_ms) {
+  bool waiting = false;
   std::map<std::string, std::string> found;  // path -> tag of the first input matching it
   for (const auto& spec : options_.paths) {
     for (auto& path : GlobFiles(spec.glob)) {
@@ -126,7 +127,10 @@ void TailSet::Rescan(int64_t now_ms) {
     if (::stat(path.c_str(), &st) == 0 && Readopt(path, FileIdentity{st.st_dev, st.st_ino})) {
       continue;
     }
-    if (!MakeRoom(nullptr)) break;  // every open file is busy: the rest wait for a rescan
+    if (!MakeRoom(nullptr)) {  // every open file is busy: the rest wait for the next rescan
+      waiting = true;
+      break;
+    }
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, from_end, options_, store_);
     if (!tailer.ok()) {
       if (unreadable_.emplace(path, tailer.status().message()).second) {
@@ -147,6 +151,7 @@ void TailSet::Rescan(int64_t now_ms) {
   for (const auto& path : gone) Detach(path, now_ms);
   if (!initial_scan_done_) ResumeRotatedAway(now_ms);
   initial_scan_done_ = true;
+  return waiting;
 }
 
 bool TailSet::Readopt(const std::string& path, const FileIdentity& id) {
@@ -311,8 +316,8 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
 }
 
 void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
-                   size_t max_bytes) {
-  CheckRotation(now_ms, frames);
+                   size_t max_bytes, bool check_files) {
+  if (check_files) CheckRotation(now_ms, frames);
   size_t read = 0;
   bool progress = true;
   while (progress && frames->size() < max_frames && read < max_bytes) {

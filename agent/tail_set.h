@@ -28,13 +28,17 @@ class TailSet {
   // Expands the globs again: opens files that appeared and lets go of paths that vanished.
   // The first call applies read_from to files already there; later ones read new files from
   // their beginning.
-  void Rescan(int64_t now_ms);
+  // Returns whether some matching files wait for an fd (every open file was busy): call
+  // again soon.
+  bool Rescan(int64_t now_ms);
 
   // Reads from every file in turn, one chunk per file per round, until `max_frames` frames
   // are ready, `max_bytes` were read (flow-control credit) or no file has data. Appends the
   // frames to *frames.
+  // `check_files`: look for rotation, truncation and growth of idle (closed) files first (a
+  // stat per file; the agent does it on file system events and every poll interval).
   void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
-            size_t max_bytes = SIZE_MAX);
+            size_t max_bytes = SIZE_MAX, bool check_files = true);
   // The directories to watch for changes: each glob's wildcard-free base and the directory
   // of every open file.
   std::set<std::string> WatchDirs() const;

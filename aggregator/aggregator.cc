@@ -91,6 +91,15 @@ class Server {
       }
       if (items[1].revents & ZMQ_POLLIN) HandleSignal();
       if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
+      // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
+      // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
+      // throughput is not capped at credit / batch_interval.
+      // (At most every 50 ms, so a failing commit — a full disk — is not retried in a loop.)
+      if (accepted_bytes_ >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 &&
+          WallClockMs() - last_early_commit_ms_ >= 50) {
+        last_early_commit_ms_ = WallClockMs();
+        Tick(/*force=*/true);
+      }
       if (WallClockMs() >= next_tick) {
         Tick();
         next_tick = (WallClockMs() / batch + 1) * batch;
@@ -332,6 +341,7 @@ class Server {
     }
     offsets_[stream] = f.end_offset;
     acks_[routing_id][f.stream_id] = f.end_offset;
+    accepted_bytes_ += f.end_offset - f.start_offset;
     AgentStats& agent = agents_[agent_name];
     agent.last_seen_ms = WallClockMs();
     agent.lag_ms = agent.last_seen_ms - f.read_time_ms;
@@ -494,6 +504,7 @@ class Server {
     }
     if (raised_alerts) CrashPoint("after_commit_before_send");
     committed_offsets_ = offsets_;
+    accepted_bytes_ = 0;
     uncommitted_.clear();
     pending_alerts_.clear();
     auto took = std::chrono::steady_clock::now() - started;
@@ -547,6 +558,8 @@ class Server {
   uint64_t refused_ = 0;
   uint64_t frames_without_session_ = 0;
   uint64_t new_epochs_ = 0;
+  uint64_t accepted_bytes_ = 0;  // accepted since the last commit
+  int64_t last_early_commit_ms_ = 0;
   int64_t started_ms_ = WallClockMs();
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;

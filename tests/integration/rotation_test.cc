@@ -211,11 +211,11 @@ TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[integr
   CHECK(ReadFile(r.c.dir.Sub("agent.1.err")).find("truncated") != std::string::npos);
 }
 
-TEST_CASE("Tailing: 2000 files under an fd budget of 100 lose and repeat nothing",
+TEST_CASE("Tailing: 2000 files under an fd budget of 200 lose and repeat nothing",
           "[integration][tail]") {
   Cluster c(kSeqRule);
   std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
-  agent.replace(agent.find("  poll_interval"), 0, "  max_open_files: 100\n");
+  agent.replace(agent.find("  poll_interval"), 0, "  max_open_files: 200\n");
   c.dir.Write("agent.yaml", agent);
   constexpr int kFiles = 2000;
   auto file = [&](int i) { return "logs/f" + std::to_string(i) + ".log"; };
@@ -245,7 +245,7 @@ TEST_CASE("Tailing: 2000 files under an fd budget of 100 lose and repeat nothing
     max_fds = std::max(max_fds, open_fds());
   }
   ExpectSeqExactly(c, seq);
-  // 100 log files at most, plus the agent's own: stdio, ZeroMQ, inotify, the state file.
+  // 200 log files at most, plus the agent's own: stdio, ZeroMQ, inotify, the state file.
   INFO("most open fds seen: " << max_fds);
-  CHECK(max_fds <= 100 + 30);
+  CHECK(max_fds <= 200 + 30);
 }

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""ember-agent benchmarks (issue #3): shipping a file from page cache to a real aggregator on
+loopback, the agent's memory with 1 and 2,000 files, and its CPU while 2,000 files are quiet.
+socat (file -> TCP, 128 KiB buffers) is the ceiling baseline of the same run. Median of N runs
+(min and max shown), printed as a table and written as JSON.
+
+  bench/agent_bench.py --bin build/release --size 1GiB --runs 5
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replay_bench import machine  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def rss_kib(pid, key="VmRSS"):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    sys.exit(f"timed out waiting for {what}")
+
+
+class Pair:
+    """A real aggregator and agent in a scratch directory."""
+
+    def __init__(self, bindir, work, paths):
+        self.work = work
+        port = free_port()
+        os.makedirs(f"{work}/rules", exist_ok=True)
+        with open(f"{work}/rules/bench.yaml", "w") as f:
+            f.write("rules:\n  - name: errors\n    match: '\\bERROR\\b'\n    by: [host]\n"
+                    "    window: 60s\n    every: 10s\n    when: count >= 1000000000\n")
+        with open(f"{work}/aggregator.yaml", "w") as f:
+            f.write(f"listen: tcp://127.0.0.1:{port}\nstate_dir: {work}/agg-state\n"
+                    f"rules_dir: {work}/rules\nbatch_interval: 1s\n"
+                    "outputs:\n  terminal_color: never\n")
+        with open(f"{work}/agent.yaml", "w") as f:
+            f.write(f"name: bench\nstate_dir: {work}/agent-state\ninputs:\n"
+                    f"  paths: [{', '.join(paths)}]\n"
+                    f"output:\n  endpoint: tcp://127.0.0.1:{port}\n")
+        self.agg_log = open(f"{work}/aggregator.log", "w")
+        self.agent_log = open(f"{work}/agent.log", "w")
+        self.aggregator = subprocess.Popen(
+            [f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml"],
+            stdout=subprocess.DEVNULL, stderr=self.agg_log)
+        wait_for(lambda: "listening" in open(f"{work}/aggregator.log").read(), 10, "aggregator")
+        self.started = time.monotonic()
+        self.agent = subprocess.Popen(
+            [f"{bindir}/agent/ember-agent", "-c", f"{work}/agent.yaml"],
+            stdout=subprocess.DEVNULL, stderr=self.agent_log)
+
+    def acked(self):
+        """Stream count and total acknowledged bytes, from the agent's offsets file."""
+        try:
+            with open(f"{self.work}/agent-state/offsets.json") as f:
+                streams = json.load(f)["streams"]
+        except (OSError, ValueError, KeyError):
+            return 0, 0
+        return len(streams), sum(s["acked_offset"] for s in streams)
+
+    def stop(self):
+        for p in (self.agent, self.aggregator):
+            p.send_signal(signal.SIGTERM)
+        for p in (self.agent, self.aggregator):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def ship(bindir, log, size, lines, scratch):
+    work = tempfile.mkdtemp(dir=scratch)
+    pair = Pair(bindir, work, [log])
+    wait_for(lambda: pair.acked()[1] >= size, 600, "the file to be acknowledged")
+    elapsed = time.monotonic() - pair.started
+    result = {
+        "seconds": elapsed,
+        "mib_s": size / 2**20 / elapsed,
+        "lines_s": lines / elapsed,
+        "agent_cpu_percent": 100 * cpu_seconds(pair.agent.pid) / elapsed,
+        "agent_peak_rss_mib": rss_kib(pair.agent.pid, "VmHWM") / 1024,
+        "agent_rss_mib": rss_kib(pair.agent.pid) / 1024,
+    }
+    pair.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def socat_ship(log, size):
+    if not shutil.which("socat"):
+        return None
+    port = free_port()
+    sink = subprocess.Popen(["socat", "-u", f"TCP-LISTEN:{port},reuseaddr", "OPEN:/dev/null"])
+    time.sleep(0.2)
+    start = time.monotonic()
+    subprocess.run(["socat", "-u", "-b", "131072", log, f"TCP:127.0.0.1:{port}"], check=True)
+    sink.wait(30)
+    elapsed = time.monotonic() - start
+    return {"seconds": elapsed, "mib_s": size / 2**20 / elapsed}
+
+
+def many_files(bindir, n, scratch, idle_seconds):
+    work = tempfile.mkdtemp(dir=scratch)
+    os.makedirs(f"{work}/logs")
+    total = 0
+    for i in range(n):
+        text = "".join(f"2026-11-22T10:00:00Z host app[{i}]: line {j} of file {i}\n" for j in range(10))
+        with open(f"{work}/logs/f{i}.log", "w") as f:
+            f.write(text)
+        total += len(text)
+    pair = Pair(bindir, work, [f"{work}/logs/*.log"])
+    wait_for(lambda: pair.acked() == (n, total), 120, f"{n} files to be acknowledged")
+    time.sleep(2)
+    rss = rss_kib(pair.agent.pid) / 1024
+    before = cpu_seconds(pair.agent.pid)
+    time.sleep(idle_seconds)
+    idle = 100 * (cpu_seconds(pair.agent.pid) - before) / idle_seconds
+    fds = len(os.listdir(f"/proc/{pair.agent.pid}/fd"))
+    pair.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return {"rss_mib": rss, "idle_cpu_percent": idle, "open_fds": fds}
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/release")
+    ap.add_argument("--size", default="1GiB")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--idle-seconds", type=float, default=10)
+    ap.add_argument("--scratch", default="/var/tmp")
+    ap.add_argument("--json", default="bench/results/agent.json")
+    args = ap.parse_args()
+    bindir = os.path.abspath(args.bin)
+    scratch = tempfile.mkdtemp(prefix="ember-agent-bench.", dir=args.scratch)
+    try:
+        log = f"{scratch}/bench.log"
+        subprocess.run([f"{bindir}/demo/ember-loggen", "-o", log, "--bytes", args.size, "--seed", "42"],
+                       check=True)
+        size = os.path.getsize(log)
+        with open(log, "rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        subprocess.run(["cat", log], stdout=subprocess.DEVNULL, check=True)  # page cache
+        runs = [ship(bindir, log, size, lines, scratch) for _ in range(args.runs)]
+        socat = [r for r in (socat_ship(log, size) for _ in range(args.runs)) if r]
+        many = [many_files(bindir, args.files, scratch, args.idle_seconds) for _ in range(min(args.runs, 3))]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    out = {
+        "machine": machine(),
+        "file_bytes": size,
+        "file_lines": lines,
+        "runs": args.runs,
+        "ship": {k: summary([r[k] for r in runs]) for k in runs[0]},
+        "socat": {k: summary([r[k] for r in socat]) for k in socat[0]} if socat else None,
+        "many_files": {"files": args.files, **{k: summary([r[k] for r in many]) for k in many[0]}},
+    }
+    print(f"ember-agent: {size / 2**20:.0f} MiB, {lines:,} lines from page cache to ember-aggregator on "
+          f"loopback (durable checkpoints), median of {args.runs} runs")
+    print(f"machine: {out['machine']}\n")
+    print("| measure                                   |     median |        min |        max |")
+    print("|-------------------------------------------|------------|------------|------------|")
+
+    def row(label, s, fmt="{:10.1f}"):
+        print(f"| {label:41} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
+
+    row("agent -> aggregator, MiB/s", out["ship"]["mib_s"])
+    row("agent -> aggregator, lines/s", out["ship"]["lines_s"], "{:10,.0f}")
+    row("agent CPU while shipping, % of one core", out["ship"]["agent_cpu_percent"])
+    row("agent peak RSS shipping 1 file, MiB", out["ship"]["agent_peak_rss_mib"])
+    if socat:
+        row("socat -b 131072 file -> TCP, MiB/s", out["socat"]["mib_s"])
+        ratio = out["ship"]["mib_s"]["median"] / out["socat"]["mib_s"]["median"]
+        out["ship_vs_socat"] = ratio
+    row(f"agent RSS with {args.files} files, MiB", out["many_files"]["rss_mib"])
+    row(f"agent idle CPU, {args.files} quiet files, %", out["many_files"]["idle_cpu_percent"], "{:10.2f}")
+    row(f"agent open fds with {args.files} files", out["many_files"]["open_fds"], "{:10.0f}")
+    if socat:
+        print(f"\nember-agent ships at {out['ship_vs_socat']:.2f}x the socat ceiling of the same run.")
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
