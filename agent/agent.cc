@@ -131,8 +131,9 @@ class Loop {
       files_changed_ = false;
       last_file_check_ms_ = now;
     }
-    tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0, check_files);
-    more = can_send && frames.size() >= room;  // a file still has data: come back at once
+    const bool unread =
+        tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0, check_files);
+    more = can_send && unread;  // a file still has data: come back at once
     FlushStore();
     forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
@@ -141,7 +142,7 @@ class Loop {
     // Come back at once while a file has data; soon while frames wait for ZeroMQ, a session
     // or acknowledgements (ACKs are read here); else at the next check.
     auto wait = more ? std::chrono::milliseconds(0)
-                : forwarder_->queued() > 0 || !welcomed_ || tails_.UnackedBytes() > 0
+                : forwarder_->queued() > 0 || !welcomed_ || tails_.UnackedBytes() > 0 || unread
                     ? std::chrono::milliseconds(20)
                     : std::chrono::milliseconds(std::min(check_every, rescan_every));
     if (notifier_.watchdog_interval_ms() > 0) {

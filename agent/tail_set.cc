@@ -315,7 +315,7 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
   }
 }
 
-void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
+bool TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
                    size_t max_bytes, bool check_files) {
   if (check_files) CheckRotation(now_ms, frames);
   size_t read = 0;
@@ -369,6 +369,8 @@ void TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
       ++it;
     }
   }
+  // Stopped by a limit while files still gave data: there is more to read.
+  return progress;
 }
 
 size_t TailSet::OpenFds() const {

@@ -37,7 +37,9 @@ class TailSet {
   // frames to *frames.
   // `check_files`: look for rotation, truncation and growth of idle (closed) files first (a
   // stat per file; the agent does it on file system events and every poll interval).
-  void Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
+  // Returns whether a file may have more to read (a limit stopped the reading, not the end
+  // of every file).
+  bool Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
             size_t max_bytes = SIZE_MAX, bool check_files = true);
   // The directories to watch for changes: each glob's wildcard-free base and the directory
   // of every open file.

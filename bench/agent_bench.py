@@ -63,7 +63,7 @@ class Pair:
                     "    window: 60s\n    every: 10s\n    when: count >= 1000000000\n")
         with open(f"{work}/aggregator.yaml", "w") as f:
             f.write(f"listen: tcp://127.0.0.1:{port}\nstate_dir: {work}/agg-state\n"
-                    f"rules_dir: {work}/rules\nbatch_interval: 1s\n"
+                    f"rules_dir: {work}/rules\nbatch_interval: " + os.environ.get("EMBER_BENCH_BATCH", "1s") + "\n" + os.environ.get("EMBER_BENCH_AGG_EXTRA", "") + "\n"
                     "outputs:\n  terminal_color: never\n")
         with open(f"{work}/agent.yaml", "w") as f:
             f.write(f"name: bench\nstate_dir: {work}/agent-state\ninputs:\n"
@@ -72,7 +72,7 @@ class Pair:
         self.agg_log = open(f"{work}/aggregator.log", "w")
         self.agent_log = open(f"{work}/agent.log", "w")
         self.aggregator = subprocess.Popen(
-            [f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml"],
+            [f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml", "--log-level", os.environ.get("EMBER_BENCH_LOG", "info")],
             stdout=subprocess.DEVNULL, stderr=self.agg_log)
         wait_for(lambda: "listening" in open(f"{work}/aggregator.log").read(), 10, "aggregator")
         self.started = time.monotonic()
