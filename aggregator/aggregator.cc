@@ -495,7 +495,13 @@ class Server {
     const bool raised_alerts = !pending_alerts_.empty();
     const bool has_frames = !acks_.empty();
     if (has_frames) CrashPoint("before_commit");
-    Status s = store_->Commit(uncommitted_, offsets_, pending_alerts_, StatusJson(),
+    // Only the marks that moved since the last checkpoint are written.
+    std::map<std::string, uint64_t> moved;
+    for (const auto& [stream, offset] : offsets_) {
+      auto it = committed_offsets_.find(stream);
+      if (it == committed_offsets_.end() || it->second != offset) moved.emplace(stream, offset);
+    }
+    Status s = store_->Commit(uncommitted_, moved, pending_alerts_, StatusJson(),
                               has_frames ? "after_commit_before_sync" : nullptr);
     if (!s.ok()) {
       // Nothing is acknowledged or announced until it is durable; retried every batch.

@@ -70,15 +70,22 @@ int RunStatus(const std::string& state_dir, bool json) {
   std::printf("frames            %llu bad, %llu duplicates dropped, %llu resends requested\n",
               c.value("bad_frames", 0ULL), c.value("duplicate_frames", 0ULL),
               c.value("resend_requests", 0ULL));
+  std::printf(
+      "sessions          %llu peers refused, %llu frames before HELLO, %llu new agent "
+      "epochs\n",
+      c.value("refused", 0ULL), c.value("frames_without_session", 0ULL),
+      c.value("new_epochs", 0ULL));
   std::printf("alerts            %llu fired, %llu resolved\n", c.value("alerts_firing", 0ULL),
               c.value("alerts_resolved", 0ULL));
-  std::printf("\n%-24s %-12s %10s %12s %8s %10s\n", "AGENT", "LAST SEEN", "LINES", "BYTES",
-              "STREAMS", "LAG");
+  std::printf("\n%-24s %-12s %10s %12s %8s %10s  %s\n", "AGENT", "LAST SEEN", "LINES", "BYTES",
+              "STREAMS", "LAG", "VERSION");
   for (const auto& a : s["agents"]) {
-    std::printf("%-24s %-12s %10llu %12llu %8llu %10s\n", a.value("name", std::string("?")).c_str(),
+    std::printf("%-24s %-12s %10llu %12llu %8llu %10s  %s\n",
+                a.value("name", std::string("?")).c_str(),
                 Ago(now - a.value("last_seen_ms", int64_t{0})).c_str(), a.value("lines", 0ULL),
                 a.value("bytes", 0ULL), a.value("streams", 0ULL),
-                FormatDurationMs(std::max<int64_t>(0, a.value("lag_ms", int64_t{0}))).c_str());
+                FormatDurationMs(std::max<int64_t>(0, a.value("lag_ms", int64_t{0}))).c_str(),
+                a.value("version", std::string("?")).c_str());
   }
   if (s["agents"].empty()) std::printf("(no agent has sent anything since the start)\n");
   std::printf("\nstatus            %s\n",

@@ -636,7 +636,7 @@ TEST_CASE("Pipeline: with checkpoints every 2 s a SIGKILL still loses and repeat
 TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unexpected = 0",
           "[integration][fault]") {
   const int lines = EnvInt("EMBER_FAULT_LINES", 200000);
-  const int kills = EnvInt("EMBER_FAULT_KILLS", 5);  // of each daemon
+  const int kills = EnvInt("EMBER_FAULT_KILLS", 5);  // x2 kill points: aggregator, agent, both
   // Two rules: one counts every sequence number (the oracle), one raises alerts over
   // 2-second event-time windows of a skewed key, to compare with a fault-free replay.
   Cluster c(R"(rules:
@@ -679,16 +679,16 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
     }
     c.dir.Append("logs/app.log", chunk);
     while (next_kill < kill_at.size() && written >= kill_at[next_kill]) {
-      const bool aggregator = next_kill % 2 == 0;
-      Process& p = aggregator ? *c.aggregator : *c.agent;
-      p.Signal(SIGKILL);
-      REQUIRE(p.Wait(10s));
+      // The aggregator, the agent, or both at once, in turn.
+      const bool aggregator = next_kill % 3 != 1;
+      const bool agent = next_kill % 3 != 0;
+      if (aggregator) c.aggregator->Signal(SIGKILL);
+      if (agent) c.agent->Signal(SIGKILL);
+      if (aggregator) REQUIRE(c.aggregator->Wait(10s));
+      if (agent) REQUIRE(c.agent->Wait(10s));
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
-      if (aggregator) {
-        c.StartAggregator();
-      } else {
-        c.StartAgent();
-      }
+      if (aggregator) c.StartAggregator();
+      if (agent) c.StartAgent();
       ++next_kill;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
@@ -874,6 +874,11 @@ TEST_CASE("Pipeline: an agent whose state directory was deleted comes back as a 
   c.dir.Append("logs/app.log", second);
   ExpectExactly(c, 150);  // the new data is accepted; the old is not sent again
   CHECK(c.CheckpointedStreams().size() == 2);  // two epochs of the same file
+  // The aggregator saw the new epoch in the HELLO: logged, and counted for `ember status`.
+  CHECK(ReadFile(c.dir.Sub("aggregator.1.err")).find("came back with a new epoch") !=
+        std::string::npos);
+  auto status = RunCommand({EMBER_CLI_BIN, "status", "--json", "--state-dir", c.dir.Sub("state")});
+  CHECK(nlohmann::json::parse(status.out)["counters"]["new_epochs"] == 1);
 }
 
 TEST_CASE("Pipeline: inotify picks up new files and appends at once, polling is the fallback",
