@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +29,7 @@ constexpr size_t kMaxQueuedFrames = 16;
 constexpr int64_t kFirstHelloRetryMs = 1000;
 constexpr int64_t kMaxHelloRetryMs = 30'000;
 constexpr int64_t kStatusIntervalMs = 2000;
+constexpr int64_t kQuietStatusIntervalMs = 30'000;
 
 class Loop {
  public:
@@ -138,7 +140,16 @@ class Loop {
     forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
-    if (now - last_status_ms_ >= kStatusIntervalMs) WriteStatus(now);
+    // The status view is rewritten every 2 s while something happens, every 30 s when quiet.
+    if (now - last_status_ms_ >= kStatusIntervalMs) {
+      const TailCounters c = tails_.counters();
+      const uint64_t signature = c.bytes ^ (c.rewinds << 20) ^ (c.truncations << 40) ^
+                                 tails_.open_files() ^ (welcomed_ ? 1 : 0) ^ unacked;
+      if (signature != last_status_signature_ || now - last_status_ms_ >= kQuietStatusIntervalMs) {
+        last_status_signature_ = signature;
+        WriteStatus(now);
+      }
+    }
     // Come back at once while a file has data; soon while frames wait for ZeroMQ, a session
     // or acknowledgements (ACKs are read here); else at the next check.
     auto wait = more ? std::chrono::milliseconds(0)
@@ -218,6 +229,10 @@ class Loop {
   // fsynced: it is a view, rewritten every few seconds.
   void WriteStatus(int64_t now) {
     last_status_ms_ = now;
+    // Building the view allocates per file; give the memory back to the system afterwards.
+    struct Trim {
+      ~Trim() { ::malloc_trim(0); }
+    } trim;
     const std::string json = "{\"pid\": " + std::to_string(::getpid()) +
                              ", \"written_ms\": " + std::to_string(now) +
                              ", \"session\": " + (welcomed_ ? "true" : "false") +
@@ -237,9 +252,12 @@ class Loop {
   }
 
   void FlushStore() {
+    if (!store_->dirty()) return;
     if (Status s = store_->Flush(); !s.ok()) {
       spdlog::error("Cannot save acknowledged offsets: {}", s.message());
     }
+    // Serialising thousands of records allocates; return it to the system while idle.
+    if (tails_.UnackedBytes() == 0) ::malloc_trim(0);
   }
 
   void Stop() {
@@ -291,6 +309,7 @@ class Loop {
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;
   int64_t last_refusal_log_ms_ = INT64_MIN / 2;
   int64_t last_status_ms_ = INT64_MIN / 2;
+  uint64_t last_status_signature_ = 0;
   int64_t last_file_check_ms_ = INT64_MIN / 2;
   bool files_changed_ = true;  // an inotify event since the last check
   bool status_error_logged_ = false;

@@ -52,6 +52,7 @@ class OffsetStore {
   // This agent's epoch: a random id made when the state directory was (re)created.
   uint64_t epoch() const { return epoch_; }
 
+  bool dirty() const { return dirty_; }
   // Writes the file if anything changed since the last Flush.
   Status Flush();
   size_t size() const { return records_.size(); }

@@ -111,6 +111,7 @@ def ship(bindir, log, size, lines, scratch):
         "agent_cpu_percent": 100 * cpu_seconds(pair.agent.pid) / elapsed,
         "agent_peak_rss_mib": rss_kib(pair.agent.pid, "VmHWM") / 1024,
         "agent_rss_mib": rss_kib(pair.agent.pid) / 1024,
+        "agent_anon_mib": rss_kib(pair.agent.pid, "RssAnon") / 1024,
     }
     pair.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -143,13 +144,14 @@ def many_files(bindir, n, scratch, idle_seconds):
     wait_for(lambda: pair.acked() == (n, total), 120, f"{n} files to be acknowledged")
     time.sleep(2)
     rss = rss_kib(pair.agent.pid) / 1024
+    anon = rss_kib(pair.agent.pid, "RssAnon") / 1024
     before = cpu_seconds(pair.agent.pid)
     time.sleep(idle_seconds)
     idle = 100 * (cpu_seconds(pair.agent.pid) - before) / idle_seconds
     fds = len(os.listdir(f"/proc/{pair.agent.pid}/fd"))
     pair.stop()
     shutil.rmtree(work, ignore_errors=True)
-    return {"rss_mib": rss, "idle_cpu_percent": idle, "open_fds": fds}
+    return {"rss_mib": rss, "anon_mib": anon, "idle_cpu_percent": idle, "open_fds": fds}
 
 
 def summary(values):
@@ -204,11 +206,13 @@ def main():
     row("agent -> aggregator, lines/s", out["ship"]["lines_s"], "{:10,.0f}")
     row("agent CPU while shipping, % of one core", out["ship"]["agent_cpu_percent"])
     row("agent peak RSS shipping 1 file, MiB", out["ship"]["agent_peak_rss_mib"])
+    row("  of which private (RssAnon) at the end", out["ship"]["agent_anon_mib"])
     if socat:
         row("socat -b 131072 file -> TCP, MiB/s", out["socat"]["mib_s"])
         ratio = out["ship"]["mib_s"]["median"] / out["socat"]["mib_s"]["median"]
         out["ship_vs_socat"] = ratio
     row(f"agent RSS with {args.files} files, MiB", out["many_files"]["rss_mib"])
+    row("  of which private (RssAnon)", out["many_files"]["anon_mib"])
     row(f"agent idle CPU, {args.files} quiet files, %", out["many_files"]["idle_cpu_percent"], "{:10.2f}")
     row(f"agent open fds with {args.files} files", out["many_files"]["open_fds"], "{:10.0f}")
     if socat:

@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# One command for the benchmarks: installs dependencies, builds the release preset, runs
-# bench/replay_bench.py (args pass through, e.g. --size 1GiB --runs 5) and the checkpoint
-# benchmark (EMBER_BENCH_RUNS runs, default 5). Results go to bench/results/*.json.
+# One command for the benchmarks: installs dependencies, builds the release preset and runs
+#   bench/replay_bench.py      ember replay vs grep/rg (args pass through, e.g. --size 1GiB)
+#   ember-checkpoint-bench     LMDB checkpoint cost (EMBER_BENCH_RUNS runs, default 5)
+#   bench/agent_bench.py       agent shipping vs socat, RSS, idle CPU (EMBER_AGENT_BENCH_SIZE)
+# Results go to bench/results/*.json.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/.ci/install-deps"
-# ripgrep is a baseline only; the benchmark runs without it if it cannot be installed.
-command -v rg >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep || true
+# Baselines only; each benchmark runs without them if they cannot be installed.
+for tool in rg socat; do
+  pkg=$tool; [ "$tool" = rg ] && pkg=ripgrep
+  command -v "$tool" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" || true
+done
 cmake --preset release -S "$repo" >/dev/null
-cmake --build "$repo/build/release" -j"$(nproc)" --target ember ember-loggen ember-checkpoint-bench
+cmake --build "$repo/build/release" -j"$(nproc)" \
+  --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench
 cd "$repo"
+runs=${EMBER_BENCH_RUNS:-5}
 python3 bench/replay_bench.py --bin build/release "$@"
 echo
-build/release/bench/ember-checkpoint-bench --runs "${EMBER_BENCH_RUNS:-5}" \
+build/release/bench/ember-checkpoint-bench --runs "$runs" \
   --dir "${EMBER_BENCH_DIR:-/var/tmp/ember-checkpoint-bench}" --json bench/results/checkpoint.json
+echo
+python3 bench/agent_bench.py --bin build/release --runs "$runs" \
+  --size "${EMBER_AGENT_BENCH_SIZE:-1GiB}"

@@ -139,6 +139,8 @@ void DataFrameBuilder::AddLine(std::string_view line) {
 std::string DataFrameBuilder::Finish(uint64_t end_offset) {
   PatchInt<uint64_t>(buf_, end_offset_pos_, end_offset);
   PatchInt<uint32_t>(buf_, count_pos_, line_count_);
+  // Frames wait in queues: do not let a small one keep its 64 KiB reservation.
+  if (buf_.capacity() > 2 * buf_.size()) buf_.shrink_to_fit();
   return std::move(buf_);
 }
 
