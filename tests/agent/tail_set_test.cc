@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -358,4 +359,16 @@ TEST_CASE("TailSet: files closed for the fd budget are reopened by identity, eve
   std::sort(got.begin(), got.end());
   CHECK(got == std::vector<std::string>{"before rotation", "grew"});
   CHECK(h.tails->open_fds() <= 8);
+}
+
+TEST_CASE("TailSet: a symlink matching a glob is followed to its file", "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  const std::string target = dir.Write("elsewhere/real.txt", "via link\n");
+  REQUIRE(::symlink(target.c_str(), dir.Sub("linked.log").c_str()) == 0);
+  h.Start();
+  h.tails->Rescan(0);
+  CHECK(h.Poll(0) == std::vector<std::string>{dir.Sub("linked.log") + "|via link"});
+  dir.Append("elsewhere/real.txt", "more\n");
+  CHECK(h.Poll(1) == std::vector<std::string>{dir.Sub("linked.log") + "|more"});
 }

@@ -639,14 +639,7 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
   const int kills = EnvInt("EMBER_FAULT_KILLS", 5);  // x2 kill points: aggregator, agent, both
   // Two rules: one counts every sequence number (the oracle), one raises alerts over
   // 2-second event-time windows of a skewed key, to compare with a fault-free replay.
-  Cluster c(R"(rules:
-  - name: seq
-    match: 'seq=(?P<n>\d+) '
-    by: [n]
-    window: 1h
-    every: 500ms
-    when: count >= 100000000
-  - name: burst
+  Cluster c(std::string(kSeqRule) + R"(  - name: burst
     match: 'key=(?P<k>k\d+)'
     by: [k]
     window: 2s
@@ -865,9 +858,7 @@ TEST_CASE("Pipeline: an agent whose state directory was deleted comes back as a 
   c.agent->Signal(SIGTERM);
   REQUIRE(c.agent->Wait(15s));
   std::filesystem::remove_all(c.dir.Sub("agent-state"));
-  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
-  agent.replace(agent.find("inputs:\n"), 8, "inputs:\n  read_from: end\n");
-  c.dir.Write("agent.yaml", agent);
+  c.AddAgentInputs("  read_from: end\n");
   c.StartAgent();
   std::string second;
   for (int i = 100; i < 150; ++i) second += "event " + std::to_string(i) + "\n";
@@ -928,9 +919,7 @@ std::vector<std::string> StatusRow(const std::string& out, const std::string& pa
 TEST_CASE("Pipeline: ember-agent --status shows each file's offsets, lag, counters and skips",
           "[integration][status]") {
   Cluster c(kCountRule);
-  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
-  agent.replace(agent.find("  poll_interval"), 0, "  max_line_bytes: 64B\n");
-  c.dir.Write("agent.yaml", agent);
+  c.AddAgentInputs("  max_line_bytes: 64B\n");
   REQUIRE(::mkfifo(c.dir.Sub("logs/pipe.log").c_str(), 0644) == 0);  // matches, cannot be tailed
   c.StartAggregator();
   c.StartAgent();

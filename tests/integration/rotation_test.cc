@@ -214,9 +214,7 @@ TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[integr
 TEST_CASE("Tailing: 2000 files under an fd budget of 200 lose and repeat nothing",
           "[integration][tail]") {
   Cluster c(kSeqRule);
-  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
-  agent.replace(agent.find("  poll_interval"), 0, "  max_open_files: 200\n");
-  c.dir.Write("agent.yaml", agent);
+  c.AddAgentInputs("  max_open_files: 200\n");
   constexpr int kFiles = 2000;
   auto file = [&](int i) { return "logs/f" + std::to_string(i) + ".log"; };
   int seq = 0;

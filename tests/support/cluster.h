@@ -51,6 +51,12 @@ struct Cluster {
     REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
     return err;
   }
+  // Adds `yaml` (indented lines) to the `inputs:` section of agent.yaml.
+  void AddAgentInputs(const std::string& yaml) {
+    std::string agent = ReadFile(dir.Sub("agent.yaml"));
+    agent.replace(agent.find("inputs:\n") + 8, 0, yaml);
+    dir.Write("agent.yaml", agent);
+  }
   // Each start logs to its own agent.<n>.err.
   void StartAgent(const std::vector<std::string>& env = {}) {
     const std::string err = dir.Sub("agent." + std::to_string(++agent_starts) + ".err");
