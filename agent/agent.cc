@@ -59,6 +59,9 @@ class Loop {
                      config_.tail.poll_interval_ms);
       }
     }
+    // ACKs and room to send wake the loop at once, through ZeroMQ's notification fd.
+    zmq_fd_.assign(::dup(forwarder_->notify_fd()));
+    WaitForZmq();
     Tick();
     notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
     io_.run();
@@ -93,6 +96,15 @@ class Loop {
                            if (events.names || events.data) timer_.cancel();
                            WaitForFsEvents();
                          });
+  }
+
+  void WaitForZmq() {
+    zmq_fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec || stopping_) return;
+                         zmq_woke_ = true;
+                         timer_.cancel();
+                       });
   }
 
   void Tick() {
@@ -152,12 +164,21 @@ class Loop {
     }
     // Come back at once while a file has data; soon while frames wait for ZeroMQ, a session
     // or acknowledgements (ACKs are read here); else at the next check.
-    auto wait = more ? std::chrono::milliseconds(0)
-                : forwarder_->queued() > 0 || !welcomed_ || tails_.UnackedBytes() > 0 || unread
-                    ? std::chrono::milliseconds(20)
+    // (ZeroMQ's queue drains in well under a millisecond per frame on loopback: frames
+    // waiting for it are retried after 1 ms, or they would cap shipping at 16 frames / 20 ms.)
+    auto wait = more                       ? std::chrono::milliseconds(0)
+                : forwarder_->queued() > 0 ? std::chrono::milliseconds(1)
+                : !welcomed_ || tails_.UnackedBytes() > 0 || unread
+                    ? std::chrono::milliseconds(50)
                     : std::chrono::milliseconds(std::min(check_every, rescan_every));
     if (notifier_.watchdog_interval_ms() > 0) {
       wait = std::min(wait, std::chrono::milliseconds(notifier_.watchdog_interval_ms()));
+    }
+    if (zmq_woke_) {
+      // Re-armed only now that Pump drained the socket: ZMQ_FD signals edges, and stays
+      // readable until the socket's events are read.
+      zmq_woke_ = false;
+      WaitForZmq();
     }
     timer_.expires_after(wait);
     timer_.async_wait([this](const boost::system::error_code&) { Tick(); });
@@ -286,6 +307,7 @@ class Loop {
                                      "next start)");
     signals_.cancel();
     if (watcher_) watch_fd_.cancel();
+    zmq_fd_.cancel();
   }
 
   const AgentConfig& config_;
@@ -298,6 +320,8 @@ class Loop {
   boost::asio::signal_set signals_;
   std::unique_ptr<FsWatcher> watcher_;
   boost::asio::posix::stream_descriptor watch_fd_{io_};
+  boost::asio::posix::stream_descriptor zmq_fd_{io_};
+  bool zmq_woke_ = false;
   bool stopping_ = false;
   int64_t last_rescan_ms_ = INT64_MIN / 2;
   // The aggregator's WELCOME grants the real credit.

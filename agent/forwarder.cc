@@ -121,6 +121,8 @@ void Forwarder::Pump(std::vector<Control>* control) {
   }
 }
 
+int Forwarder::notify_fd() const { return impl_->socket.get(zmq::sockopt::fd); }
+
 void Forwarder::SetLinger(int64_t linger_ms) {
   impl_->socket.set(zmq::sockopt::linger, static_cast<int>(linger_ms));
 }

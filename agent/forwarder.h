@@ -40,6 +40,9 @@ class Forwarder {
   // Frames waiting for ZeroMQ to accept them.
   size_t queued() const { return queue_.size(); }
   uint64_t frames_sent() const { return frames_sent_; }
+  // ZeroMQ's notification descriptor (ZMQ_FD): readable when the socket's events may have
+  // changed (a frame arrived, room to send). Owned by the socket; poll it, never read it.
+  int notify_fd() const;
   // Lets ZeroMQ try for up to `linger_ms` to deliver what it accepted when the socket closes.
   void SetLinger(int64_t linger_ms);
 

@@ -9,9 +9,12 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include "rules/literal_prefilter.h"
+
 namespace ember::rules {
 
 struct MatchScratch::Impl {
+  LiteralPrefilter::Scratch prefilter;
   std::vector<int> hits;
   std::vector<re2::StringPiece> groups;
   std::string key;
@@ -21,6 +24,7 @@ MatchScratch::MatchScratch() : impl_(std::make_unique<Impl>()) {}
 MatchScratch::~MatchScratch() = default;
 
 struct RuleSet::Impl {
+  std::unique_ptr<LiteralPrefilter> prefilter;  // null: every line goes to the set
   std::unique_ptr<re2::RE2::Set> set;
   size_t max_groups = 0;
 };
@@ -100,7 +104,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
   return FromRules(std::move(all));
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules) {
+Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules, bool prefilter) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->impl_ = std::make_unique<Impl>();
   RE2::Options options;
@@ -118,9 +122,16 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
   if (!rules.empty() && !set->impl_->set->Compile()) {
     return Status::InvalidArgument("the rules' patterns are too large to compile together");
   }
+  if (prefilter) {
+    std::vector<std::string> patterns;
+    for (const auto& rule : rules) patterns.push_back(rule.pattern);
+    set->impl_->prefilter = LiteralPrefilter::Build(patterns);
+  }
   set->rules_ = std::move(rules);
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
+
+bool RuleSet::prefiltered() const { return impl_->prefilter != nullptr; }
 
 int RuleSet::Find(std::string_view name) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
@@ -133,6 +144,7 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
                     MatchVisitor& visitor) const {
   if (rules_.empty()) return;
   MatchScratch::Impl& s = scratch.impl();
+  if (impl_->prefilter && !impl_->prefilter->MayMatch(line, s.prefilter)) return;
   s.hits.clear();
   if (!impl_->set->Match(re2::StringPiece(line.data(), line.size()), &s.hits)) return;
   std::sort(s.hits.begin(), s.hits.end());

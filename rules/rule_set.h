@@ -65,11 +65,15 @@ class RuleSet {
                                                      const RuleSetOptions& options,
                                                      Diagnostics* diagnostics);
   // Builds a set from rules already parsed (tests, `ember test`). REQUIRES: each rule's
-  // regex is compiled and by_groups filled (as ParseRulesFile does).
-  static Result<std::shared_ptr<const RuleSet>> FromRules(std::vector<Rule> rules);
+  // regex is compiled and by_groups filled (as ParseRulesFile does). `prefilter: false`
+  // sends every line to the RE2::Set (tests compare the two).
+  static Result<std::shared_ptr<const RuleSet>> FromRules(std::vector<Rule> rules,
+                                                          bool prefilter = true);
 
   ~RuleSet();
   const std::vector<Rule>& rules() const { return rules_; }
+  // Whether lines are screened by the rules' required literals before RE2 runs.
+  bool prefiltered() const;
   // Index of the rule named `name`, or -1.
   int Find(std::string_view name) const;
 

@@ -1,5 +1,8 @@
 #include "rules/rule_set.h"
 
+#include <cctype>
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -175,4 +178,87 @@ TEST_CASE("RuleSet: a changed definition changes the digest, a reformatted one d
   REQUIRE(c.ok());
   CHECK((*a)->rules()[0].digest == (*b)->rules()[0].digest);
   CHECK((*a)->rules()[0].digest != (*c)->rules()[0].digest);
+}
+
+namespace {
+
+// Every line of the 16 Loghub samples, and each again with its case flipped.
+std::vector<std::string> LoghubLines() {
+  std::vector<std::string> lines;
+  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
+    if (entry.path().extension() != ".log") continue;
+    std::istringstream in(test::ReadFile(entry.path().string()));
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(line);
+      for (char& c : line)
+        c = std::isupper(static_cast<unsigned char>(c)) ? std::tolower(c) : std::toupper(c);
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("RuleSet: the literal prefilter never changes what matches",
+          "[rules][rule_set][prefilter]") {
+  test::TempDir dir;
+  const std::vector<std::string> lines = LoghubLines();
+  REQUIRE(lines.size() > 30000);
+  const std::vector<std::pair<std::string, bool>> sets = {
+      {kGoodRules, true},
+      {R"(rules:
+  - name: failures
+    match: '(?i)error|fail(ed|ure)'
+    by: [host]
+    window: 1m
+    when: count >= 3
+  - name: sessions
+    match: 'session opened for user (?P<u>\w+)'
+    by: [u]
+    window: 1m
+    when: count >= 3
+  - name: closed
+    match: 'Connection closed by [\d.]+'
+    window: 1m
+    when: count >= 3
+)",
+       true},
+      // A pattern with no required literal: every line is a candidate, so no prefilter.
+      {R"(rules:
+  - name: dates
+    match: '\d{4}-\d\d-\d\d'
+    window: 1m
+    when: count >= 3
+  - name: errors
+    match: 'ERROR'
+    window: 1m
+    when: count >= 3
+)",
+       false},
+  };
+  for (const auto& [yaml, expect_prefilter] : sets) {
+    Diagnostics d;
+    const std::string file = dir.Write("set.yaml", yaml);
+    std::vector<Rule> rules = ParseRulesFile(file, RuleSetOptions{}, &d);
+    REQUIRE(d.empty());
+    auto with = RuleSet::FromRules(rules, true);
+    auto without = RuleSet::FromRules(rules, false);
+    REQUIRE(with.ok());
+    REQUIRE(without.ok());
+    CHECK((*with)->prefiltered() == expect_prefilter);
+    CHECK_FALSE((*without)->prefiltered());
+    MatchScratch s1, s2;
+    size_t matched = 0, differ = 0;
+    for (const auto& line : lines) {
+      Recorder a, b;
+      (*with)->Match(line, LineSource{"h", "f", "t"}, s1, a);
+      (*without)->Match(line, LineSource{"h", "f", "t"}, s2, b);
+      if (a.hits != b.hits) ++differ;
+      matched += b.hits.size();
+    }
+    INFO(yaml);
+    CHECK(differ == 0);
+    CHECK(matched > 100);
+  }
 }
