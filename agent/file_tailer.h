@@ -111,6 +111,8 @@ class FileTailer {
   uint64_t unacked_bytes() const { return read_offset_ - acked_offset_; }
   uint64_t origin_offset() const { return origin_offset_; }
   bool has_partial_line() const { return splitter_.pending_bytes() > 0; }
+  // The last read found the end of the file (and nothing rewound it since).
+  bool at_eof() const { return at_eof_; }
   const TailCounters& counters() const { return counters_; }
 
  private:

@@ -334,6 +334,9 @@ bool TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
     }
     for (auto& [path, tailer] : active_) {
       if (frames->size() >= max_frames || read >= max_bytes) break;
+      // A file already read to its end is only read again after a check (a file system
+      // event or the poll interval): quiet files cost no read per round.
+      if (!check_files && tailer->at_eof() && !tailer->has_partial_line()) continue;
       if (tailer->suspended()) {
         if (!wake_.count(tailer.get()) || !MakeRoom(tailer.get())) continue;
         if (Status s = tailer->Resume(path); !s.ok()) continue;  // CheckRotation sorts it out
