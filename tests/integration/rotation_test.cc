@@ -54,6 +54,11 @@ struct Rig {
     }
     REQUIRE(WaitUntil([&] { return CommittedCountsByKey(c, "seq").size() >= lines; }, 20s));
   }
+  // Stops the writer (SIGSTOP) once the aggregator counted everything in app.log.
+  void FreezeWriterCaughtUp() {
+    writer->Signal(SIGSTOP);
+    WaitCaughtUp({log()});
+  }
   void Finish() {
     REQUIRE(writer->Wait(60s));
     CHECK(writer->exit_code() == 0);
@@ -105,8 +110,7 @@ TEST_CASE("Rotation: copytruncate, with the agent caught up before each truncati
   r.StartWriter();
   for (int i = 0; i < 2; ++i) {
     Pause(800ms);
-    r.writer->Signal(SIGSTOP);
-    r.WaitCaughtUp({r.log()});
+    r.FreezeWriterCaughtUp();
     std::filesystem::copy_file(r.log(), r.log(".1"),
                                std::filesystem::copy_options::overwrite_existing);
     std::filesystem::resize_file(r.log(), 0);
@@ -123,8 +127,7 @@ TEST_CASE("Rotation: truncated and refilled past the old size while the agent wa
   Rig r;
   r.StartWriter();
   Pause(600ms);
-  r.writer->Signal(SIGSTOP);
-  r.WaitCaughtUp({r.log()});
+  r.FreezeWriterCaughtUp();
   const auto size = std::filesystem::file_size(r.log());
   r.c.agent->Signal(SIGSTOP);
   std::filesystem::resize_file(r.log(), 0);
@@ -152,8 +155,7 @@ TEST_CASE("Rotation: a new file that reuses the old inode is a new stream",
   Rig r;
   r.StartWriter();
   Pause(600ms);
-  r.writer->Signal(SIGSTOP);
-  r.WaitCaughtUp({r.log()});
+  r.FreezeWriterCaughtUp();
   struct stat before {};
   REQUIRE(::stat(r.log().c_str(), &before) == 0);
   REQUIRE(std::remove(r.log().c_str()) == 0);
