@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -117,6 +118,54 @@ int RunAlerts(const AlertsArgs& args) {
   return 0;
 }
 
+// `ember alerts show ID`: every event of one alert episode with its provenance, from the
+// delivered history and the outbox (committed, not yet delivered).
+int ShowAlert(const std::string& state_dir, const std::string& id) {
+  engine::CheckpointStoreOptions o;
+  o.dir = state_dir;
+  o.read_only = true;
+  auto store = engine::CheckpointStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "ember alerts show: cannot read '%s': %s\n", state_dir.c_str(),
+                 store.status().message().c_str());
+    return 2;
+  }
+  std::vector<std::pair<engine::Alert, const char*>> events;
+  auto history = (*store)->History(SIZE_MAX);
+  if (history.ok()) {
+    for (const auto& a : *history) {
+      if (a.id == id) events.emplace_back(a, "delivered to every output");
+    }
+  }
+  auto outbox = (*store)->Outbox();
+  if (outbox.ok()) {
+    for (const auto& [seq, a] : *outbox) {
+      if (a.id == id) events.emplace_back(a, "committed, waiting in the outbox");
+    }
+  }
+  if (events.empty()) {
+    std::fprintf(stderr, "ember alerts show: no alert with id '%s' in '%s'\n", id.c_str(),
+                 state_dir.c_str());
+    return 1;
+  }
+  for (const auto& [a, delivery] : events) {
+    std::string key;
+    for (const auto& [name, value] : a.fields) key += (key.empty() ? "" : " ") + name + "=" + value;
+    std::printf("alert      %s (%s)\n", a.id.c_str(), engine::AlertStateName(a.state));
+    std::printf("rule       %s (definition digest %s)\n", a.rule.c_str(), a.rule_digest.c_str());
+    std::printf("severity   %s\n", rules::SeverityName(a.severity));
+    std::printf("key        %s\n", key.empty() ? "(none)" : key.c_str());
+    std::printf("count      %llu in the window\n", static_cast<unsigned long long>(a.count));
+    std::printf("window     %s .. %s (%s)\n", engine::FormatIsoMs(a.window_start_ms).c_str(),
+                engine::FormatIsoMs(a.window_end_ms).c_str(),
+                FormatDurationMs(a.window_end_ms - a.window_start_ms).c_str());
+    std::printf("message    %s\n", a.message.c_str());
+    std::printf("sample     %s\n", a.sample.c_str());
+    std::printf("delivery   %s\n\n", delivery);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddAlertsCommand(CLI::App& app, int* exit_code) {
@@ -132,7 +181,15 @@ void AddAlertsCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--key", args->key, "Only keys containing this text (e.g. ip=203.0.113.9)");
   cmd->add_flag("--json", args->json, "One JSON object per alert");
   cmd->add_flag("-f,--follow", args->follow, "Keep printing new alerts as they come");
-  cmd->callback([=] { *exit_code = RunAlerts(*args); });
+  auto* show = cmd->add_subcommand(
+      "show", "Print one alert's events with their provenance (rule, key, window, sample)");
+  auto id = std::make_shared<std::string>();
+  show->add_option("id", *id, "The alert id (the `id` field of --json)")->required();
+  show->fallthrough();  // `ember alerts show ID --state-dir DIR` works too
+  show->callback([=] { *exit_code = ShowAlert(args->state_dir, *id); });
+  cmd->callback([=] {
+    if (!show->parsed()) *exit_code = RunAlerts(*args);
+  });
 }
 
 }  // namespace ember::cli

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/progress_bar.h"
 #include "cli/replay_source.h"
 #include "common/units.h"
 #include "engine/engine.h"
@@ -68,6 +69,13 @@ int RunReplay(const ReplayArgs& args) {
   std::vector<engine::Alert> alerts;
   uint64_t printed = 0, bytes = 0, untimed = 0;
   const auto started = std::chrono::steady_clock::now();
+  uint64_t total_bytes = 0;
+  for (const auto& path : args.files) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) total_bytes += static_cast<uint64_t>(st.st_size);
+  }
+  ProgressBar progress(total_bytes, stderr);  // on a terminal only
+  uint64_t lines_seen = 0;
 
   for (const auto& path : args.files) {
     ReplaySourceOptions source_options;
@@ -79,8 +87,10 @@ int RunReplay(const ReplayArgs& args) {
       return 1;
     }
     int64_t max_time = INT64_MIN;
+    ReplaySource* current = source->get();
     Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
       engine.Ingest(line);
+      if ((++lines_seen & 0xffff) == 0) progress.Update(bytes + current->bytes_read());
       if (lateness_ms >= 0 && line.time_ms > max_time) {
         max_time = line.time_ms;
         engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
@@ -94,6 +104,7 @@ int RunReplay(const ReplayArgs& args) {
     bytes += (*source)->bytes_read();
     untimed += (*source)->untimed_lines();
   }
+  progress.Finish();
   engine.Finish(&alerts);
   PrintAlerts(alerts, args.resolved, &printed);
   std::fflush(stdout);

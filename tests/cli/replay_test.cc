@@ -154,3 +154,22 @@ TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count", 
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("\"ip\":\"" + ip + "\"") != std::string::npos);
 }
+
+TEST_CASE("ember replay: a progress bar on a terminal, none in a pipe", "[cli][replay]") {
+  TempDir dir;
+  const std::string log = dir.Sub("big.log");
+  REQUIRE(RunCommand({EMBER_LOGGEN_BIN, "-o", log, "--bytes", "100MiB"}).exit_code == 0);
+  const std::string rules = std::string(EMBER_SOURCE_DIR) + "/rules/examples";
+  // `script` gives the command a pseudo-terminal, as an operator's shell would.
+  auto tty = RunCommand(
+      {"/usr/bin/script", "-qec",
+       std::string(EMBER_CLI_BIN) + " replay --rules " + rules + " " + log + " > /dev/null",
+       "/dev/null"});
+  INFO(tty.out);
+  CHECK(tty.exit_code == 0);
+  CHECK(tty.out.find("MiB/s  ETA") != std::string::npos);
+  CHECK(tty.out.find("%") != std::string::npos);
+  auto pipe = RunCommand({EMBER_CLI_BIN, "replay", "--rules", rules, log});
+  CHECK(pipe.exit_code == 0);
+  CHECK(pipe.err.find("ETA") == std::string::npos);
+}

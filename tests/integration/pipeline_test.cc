@@ -770,6 +770,18 @@ TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
             .out.find("198.51.100.1") != std::string::npos);
   CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "--state", "resolved", "--state-dir", state})
             .out.empty());
+  // One alert's provenance by its id.
+  auto show = RunCommand(
+      {EMBER_CLI_BIN, "alerts", "show", first["id"].get<std::string>(), "--state-dir", state});
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("rule       fails") != std::string::npos);
+  CHECK(show.out.find("key        ip=198.51.100.1 host=testhost") != std::string::npos);
+  CHECK(show.out.find("count      6 in the window") != std::string::npos);
+  CHECK(show.out.find("sample     auth fail from 198.51.100.1") != std::string::npos);
+  CHECK(show.out.find("delivery   delivered to every output") != std::string::npos);
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "show", "0000000000000000", "--state-dir", state})
+            .exit_code == 1);
 
   Process follow({EMBER_CLI_BIN, "alerts", "-f", "--state-dir", state}, c.dir.Sub("follow.out"),
                  c.dir.Sub("follow.err"));
