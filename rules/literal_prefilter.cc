@@ -36,10 +36,15 @@ std::unique_ptr<LiteralPrefilter> LiteralPrefilter::Build(
 
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
   s.lowered.resize(line.size());
+  unsigned char high = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     const auto c = static_cast<unsigned char>(line[i]);
+    high |= c;
     s.lowered[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
   }
+  // Non-ASCII text may match a case-folded literal through Unicode folding (the Kelvin sign
+  // folds to 'k', the long s to 's'), which byte-wise lowercasing cannot see: let RE2 decide.
+  if (high >= 0x80) return true;
   s.atoms.clear();
   for (size_t i = 0; i < atoms_.size(); ++i) {
     if (::memmem(s.lowered.data(), s.lowered.size(), atoms_[i].data(), atoms_[i].size()) !=

@@ -33,7 +33,8 @@ class LiteralPrefilter {
   static std::unique_ptr<LiteralPrefilter> Build(const std::vector<std::string>& patterns);
   ~LiteralPrefilter();
 
-  // False only if no pattern can match `line`.
+  // False only if no pattern can match `line` (lines with non-ASCII bytes are always let
+  // through).
   bool MayMatch(std::string_view line, Scratch& scratch) const;
 
   const std::vector<std::string>& atoms() const { return atoms_; }

@@ -190,6 +190,8 @@ std::vector<std::string> LoghubLines() {
     std::istringstream in(test::ReadFile(entry.path().string()));
     for (std::string line; std::getline(in, line);) {
       lines.push_back(line);
+      lines.push_back("\xE2\x84\xAA" + line);  // a Kelvin sign, which folds to 'k'
+      lines.push_back("\xE2\x84\xAA" "ernel: " + line);
       for (char& c : line)
         c = std::isupper(static_cast<unsigned char>(c)) ? std::tolower(c) : std::toupper(c);
       lines.push_back(line);
@@ -216,6 +218,10 @@ TEST_CASE("RuleSet: the literal prefilter never changes what matches",
   - name: sessions
     match: 'session opened for user (?P<u>\w+)'
     by: [u]
+    window: 1m
+    when: count >= 3
+  - name: kernel
+    match: '(?i)kernel'
     window: 1m
     when: count >= 3
   - name: closed
