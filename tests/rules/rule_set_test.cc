@@ -191,7 +191,10 @@ std::vector<std::string> LoghubLines() {
     for (std::string line; std::getline(in, line);) {
       lines.push_back(line);
       lines.push_back("\xE2\x84\xAA" + line);  // a Kelvin sign, which folds to 'k'
-      lines.push_back("\xE2\x84\xAA" "ernel: " + line);
+      lines.push_back(
+          "\xE2\x84\xAA"
+          "ernel: " +
+          line);
       for (char& c : line)
         c = std::isupper(static_cast<unsigned char>(c)) ? std::tolower(c) : std::toupper(c);
       lines.push_back(line);
