@@ -9,6 +9,7 @@
 
 #include "aggregator/sinks/terminal_sink.h"
 #include "cli/commands.h"
+#include "cli/state_reader.h"
 #include "common/system.h"
 #include "common/units.h"
 #include "engine/alert.h"
@@ -75,16 +76,9 @@ int RunAlerts(const AlertsArgs& args) {
   std::string last_id_state;  // the newest alert printed, to follow from
   size_t printed_total = 0;
   while (true) {
-    engine::CheckpointStoreOptions o;
-    o.dir = args.state_dir;
-    o.read_only = true;
-    auto store = engine::CheckpointStore::Open(o);
-    if (!store.ok()) {
-      std::fprintf(stderr, "ember alerts: cannot read '%s': %s\n", args.state_dir.c_str(),
-                   store.status().message().c_str());
-      return 2;
-    }
-    auto history = (*store)->History(args.limit);
+    auto store = OpenStateForReading(args.state_dir, "ember alerts");
+    if (!store) return 2;
+    auto history = store->History(args.limit);
     if (!history.ok()) {
       std::fprintf(stderr, "ember alerts: %s\n", history.status().message().c_str());
       return 2;
@@ -121,23 +115,16 @@ int RunAlerts(const AlertsArgs& args) {
 // `ember alerts show ID`: every event of one alert episode with its provenance, from the
 // delivered history and the outbox (committed, not yet delivered).
 int ShowAlert(const std::string& state_dir, const std::string& id) {
-  engine::CheckpointStoreOptions o;
-  o.dir = state_dir;
-  o.read_only = true;
-  auto store = engine::CheckpointStore::Open(o);
-  if (!store.ok()) {
-    std::fprintf(stderr, "ember alerts show: cannot read '%s': %s\n", state_dir.c_str(),
-                 store.status().message().c_str());
-    return 2;
-  }
+  auto store = OpenStateForReading(state_dir, "ember alerts show");
+  if (!store) return 2;
   std::vector<std::pair<engine::Alert, const char*>> events;
-  auto history = (*store)->History(SIZE_MAX);
+  auto history = store->History(SIZE_MAX);
   if (history.ok()) {
     for (const auto& a : *history) {
       if (a.id == id) events.emplace_back(a, "delivered to every output");
     }
   }
-  auto outbox = (*store)->Outbox();
+  auto outbox = store->Outbox();
   if (outbox.ok()) {
     for (const auto& [seq, a] : *outbox) {
       if (a.id == id) events.emplace_back(a, "committed, waiting in the outbox");

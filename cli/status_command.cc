@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/state_reader.h"
 #include "common/system.h"
 #include "common/units.h"
 #include "engine/alert.h"
@@ -22,16 +23,9 @@ std::string Ago(int64_t ms) {
 }
 
 int RunStatus(const std::string& state_dir, bool json) {
-  engine::CheckpointStoreOptions o;
-  o.dir = state_dir;
-  o.read_only = true;
-  auto store = engine::CheckpointStore::Open(o);
-  if (!store.ok()) {
-    std::fprintf(stderr, "ember status: cannot read '%s': %s\n", state_dir.c_str(),
-                 store.status().message().c_str());
-    return 2;
-  }
-  Result<std::string> raw = (*store)->StatusJson();
+  auto store = OpenStateForReading(state_dir, "ember status");
+  if (!store) return 2;
+  Result<std::string> raw = store->StatusJson();
   if (!raw.ok()) {
     std::fprintf(stderr, "ember status: '%s' has no status yet (the aggregator never ran)\n",
                  state_dir.c_str());
