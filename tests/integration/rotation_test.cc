@@ -31,7 +31,7 @@ struct Rig {
     c.StartAgent();
   }
   void StartWriter(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {EMBER_TEST_WRITER_BIN, log(), std::to_string(kLines),
+    std::vector<std::string> argv = {EMBER_TEST_WRITER_BIN, log(), std::to_string(lines),
                                      std::to_string(kRate)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     writer = std::make_unique<Process>(argv, c.dir.Sub("writer.out"), c.dir.Sub("writer.err"));
@@ -62,8 +62,9 @@ struct Rig {
   void Finish() {
     REQUIRE(writer->Wait(60s));
     CHECK(writer->exit_code() == 0);
-    ExpectSeqExactly(c, kLines);
+    ExpectSeqExactly(c, lines);
   }
+  int lines = kLines;  // the writer's total
   Cluster c;
   std::unique_ptr<Process> writer;
 };
@@ -189,6 +190,7 @@ TEST_CASE("Rotation: the aggregator down while the file rotates twice",
   // CI: 3 s down; the full variant: EMBER_OUTAGE_MS=30000.
   const int outage_ms = EnvInt("EMBER_OUTAGE_MS", 3000);
   Rig r;
+  r.lines = kRate * (outage_ms / 1000 + 2);  // the writer writes through the whole outage
   r.StartWriter();
   Pause(500ms);
   r.c.aggregator->Signal(SIGKILL);
