@@ -509,7 +509,8 @@ class Server {
       return;
     }
     if (raised_alerts) CrashPoint("after_commit_before_send");
-    committed_offsets_ = offsets_;
+    // The committed marks are the previous ones plus what this checkpoint wrote.
+    for (const auto& [stream, offset] : moved) committed_offsets_[stream] = offset;
     accepted_bytes_ = 0;
     uncommitted_.clear();
     pending_alerts_.clear();
