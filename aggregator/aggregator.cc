@@ -4,7 +4,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -13,10 +15,15 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "aggregator/alert_dispatcher.h"
+#include "aggregator/live_view.h"
+#include "aggregator/metrics_page.h"
 #include "aggregator/sinks/alert_sink.h"
 #include "aggregator/zap_handler.h"
 #include "common/crash_point.h"
 #include "common/curve_keys.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 #include "common/system.h"
 #include "common/systemd_notifier.h"
 #include "common/wire.h"
@@ -42,7 +49,7 @@ class Server {
          std::vector<std::unique_ptr<AlertSink>> sinks, int signal_fd, SystemdNotifier& notifier)
       : config_(config),
         store_(std::move(store)),
-        sinks_(std::move(sinks)),
+        dispatcher_(std::move(sinks)),
         signal_fd_(signal_fd),
         notifier_(notifier),
         socket_(context_, zmq::socket_type::router) {}
@@ -65,7 +72,17 @@ class Server {
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
     }
-    DeliverOutbox();  // alerts a crash left between commit and delivery
+    if (!config_.http_listen.empty()) {
+      auto http = HttpServer::Start(config_.http_listen,
+                                    [this](const HttpRequest& r) { return ServeHttp(r); });
+      if (!http.ok()) {
+        return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
+      }
+      http_ = std::move(*http);
+      spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
+    }
+    PublishMetrics();
+    dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery
     spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
                  engine_->rules().rules().size(), config_.state_dir);
     return Status::Ok();
@@ -101,7 +118,11 @@ class Server {
         Tick(/*force=*/true);
       }
       if (WallClockMs() >= next_tick) {
+        auto started = std::chrono::steady_clock::now();
         Tick();
+        batch_processing_.Observe(SecondsSince(started));
+        last_processing_ms_ = SecondsSince(started) * 1000;
+        PublishMetrics();
         next_tick = (WallClockMs() / batch + 1) * batch;
       }
     }
@@ -110,6 +131,7 @@ class Server {
     // stop followed by a start neither loses nor repeats anything (and agents stop waiting).
     ReceiveFrames();
     Tick(/*force=*/true);
+    http_.reset();
     try {
       socket_.set(zmq::sockopt::linger, 1000);
     } catch (const zmq::error_t&) {
@@ -188,9 +210,7 @@ class Server {
 
   void ReloadNow() {
     spdlog::info("SIGHUP: reloading rules from '{}' and reopening outputs.", config_.rules_dir);
-    for (auto& sink : sinks_) {
-      if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());
-    }
+    dispatcher_.Reopen();
     if (zap_) {
       auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
       if (authorized.ok()) {
@@ -204,6 +224,7 @@ class Server {
     if (!rules.ok()) {
       spdlog::error("Kept the rules in force: {}.", rules.status().message());
       last_reload_error_ = rules.status().message();
+      ++reload_failures_;
       return;
     }
     last_reload_error_.clear();
@@ -349,6 +370,8 @@ class Server {
     agent.lines += f.lines.size();
     agent.bytes += f.end_offset - f.start_offset;
     agent.streams.insert(f.stream_id);
+    bytes_in_ += f.end_offset - f.start_offset;
+    ++frames_in_;
   }
 
   // Opens a session for a connection: records who the agent is and answers with its credit
@@ -391,39 +414,6 @@ class Server {
       if (mark != committed_offsets_.end()) welcome.marks.push_back({s.stream_id, mark->second});
     }
     Send(routing_id, wire::EncodeWelcome(welcome));
-  }
-
-  // Sends the committed alerts still in the outbox to every sink, then marks them delivered.
-  // An alert a sink failed on stays in the outbox and is sent again next batch, with the same
-  // id and content; so is one whose delivery a crash interrupted.
-  void DeliverOutbox() {
-    Result<std::vector<std::pair<uint64_t, engine::Alert>>> outbox = store_->Outbox();
-    if (!outbox.ok()) {
-      spdlog::error("Cannot read the alert outbox: {}", outbox.status().message());
-      return;
-    }
-    if (outbox->empty()) return;
-    std::vector<uint64_t> delivered;
-    for (const auto& [seq, alert] : *outbox) {
-      bool ok = true;
-      for (auto& sink : sinks_) {
-        if (Status e = sink->Send(alert); !e.ok()) {
-          spdlog::error("{}", e.message());
-          ok = false;
-        }
-      }
-      if (ok) delivered.push_back(seq);
-    }
-    for (auto& sink : sinks_) {
-      if (Status e = sink->Flush(); !e.ok()) {
-        spdlog::error("{}", e.message());
-        delivered.clear();  // not known to be out: send again
-      }
-    }
-    CrashPoint("after_send_before_mark");
-    if (Status e = store_->MarkDelivered(delivered); !e.ok()) {
-      spdlog::error("Cannot mark alerts delivered: {}", e.message());
-    }
   }
 
   // What `ember status` shows, written with every checkpoint.
@@ -484,7 +474,14 @@ class Server {
   void Tick(bool force = false) {
     std::vector<engine::Alert> alerts;
     const int64_t now = WallClockMs();
+    const int64_t closed_before = engine_->closed_until();
     engine_->AdvanceWatermark(now - config_.allowed_lateness_ms, &alerts);
+    if (engine_->closed_until() != closed_before) {
+      // Spark's scheduling delay: how long after it could close (its end plus the allowed
+      // lateness) the last batch was closed.
+      scheduling_delay_ms_ = now - config_.allowed_lateness_ms -
+                             engine_->closed_until() * config_.engine.batch_interval_ms;
+    }
     for (auto& a : alerts) pending_alerts_.push_back(std::move(a));
     // A connection quiet for 10 minutes says HELLO again when it next sends.
     std::erase_if(sessions_, [&](const auto& s) { return now - s.second.last_ms > 600'000; });
@@ -503,7 +500,9 @@ class Server {
     }
     Status s = store_->Commit(uncommitted_, moved, pending_alerts_, StatusJson(),
                               has_frames ? "after_commit_before_sync" : nullptr);
+    checkpoint_duration_.Observe(SecondsSince(started));
     if (!s.ok()) {
+      ++checkpoint_failures_;
       // Nothing is acknowledged or announced until it is durable; retried every batch.
       spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
       return;
@@ -512,13 +511,14 @@ class Server {
     // The committed marks are the previous ones plus what this checkpoint wrote.
     for (const auto& [stream, offset] : moved) committed_offsets_[stream] = offset;
     accepted_bytes_ = 0;
+    ++checkpoints_;
     uncommitted_.clear();
     pending_alerts_.clear();
     auto took = std::chrono::steady_clock::now() - started;
     spdlog::debug("Checkpoint committed in {} us.",
                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());
     if (has_frames) CrashPoint("after_commit_before_ack");
-    DeliverOutbox();
+    dispatcher_.Deliver(*store_);
     // The checkpoint holds everything accepted so far: acknowledge it.
     for (const auto& [routing_id, streams] : acks_) {
       std::vector<wire::AckEntry> entries;
@@ -528,9 +528,107 @@ class Server {
     acks_.clear();
   }
 
+  static double SecondsSince(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+
+  // The HTTP thread's side: serves the last published snapshots.
+  HttpResponse ServeHttp(const HttpRequest& r) {
+    if (r.path == "/metrics") {
+      return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_text_.Get()};
+    }
+    if (r.path == "/api/v1/top") {
+      // Built by the pipeline thread while someone asked within the last 10 s.
+      live_view_wanted_ms_.store(WallClockMs());
+      auto view = live_view_.Get();
+      if (view->empty()) return {503, "application/json", "{\"error\":\"warming up\"}"};
+      return {200, "application/json", *view};
+    }
+    if (r.path == "/") {
+      return {200, "text/plain; charset=utf-8",
+              "ember-aggregator " EMBER_VERSION "\n/metrics      Prometheus metrics\n"
+              "/api/v1/top  what `ember top` shows (JSON)\n"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
+  }
+
+  // Pipeline thread: renders /metrics (and the live view while watched) once per batch.
+  void PublishMetrics() {
+    const int64_t now = WallClockMs();
+    AggregatorVitals v;
+    v.started_ms = started_ms_;
+    v.batch_interval_ms = config_.engine.batch_interval_ms;
+    v.rules = engine_->rules().rules().size();
+    v.reload_failures = reload_failures_;
+    v.last_reload_failed = !last_reload_error_.empty();
+    v.engine = engine_->stats();
+    std::vector<uint64_t> rule_matches;
+    for (size_t i = 0; i < v.rules; ++i) {
+      const engine::RuleWindow& w = engine_->window(i);
+      v.matches_by_rule.emplace_back(w.rule().name, w.matches());
+      v.window_keys_by_rule.emplace_back(w.rule().name, w.window_keys());
+      rule_matches.push_back(w.matches());
+    }
+    v.bytes_in = bytes_in_;
+    v.frames_in = frames_in_;
+    v.bad_frames = bad_frames_;
+    v.duplicate_frames = duplicate_frames_;
+    v.resend_requests = resend_requests_;
+    v.refused = refused_;
+    v.frames_without_session = frames_without_session_;
+    v.new_epochs = new_epochs_;
+    v.checkpoints = checkpoints_;
+    v.checkpoint_failures = checkpoint_failures_;
+    v.alerts_delivered = dispatcher_.delivered();
+    v.alerts_undelivered = dispatcher_.in_flight();
+    for (const auto& sink : dispatcher_.sinks()) {
+      if (sink->asynchronous()) v.output_failures.emplace_back(sink->Describe(), sink->failures());
+    }
+    v.sessions = sessions_.size();
+    std::vector<uint64_t> agent_bytes;
+    for (const auto& [name, a] : agents_) {
+      v.agents.push_back({name, a.host, static_cast<double>(a.lag_ms) / 1000.0, a.last_seen_ms,
+                          a.bytes, a.lines});
+      agent_bytes.push_back(a.bytes);
+    }
+    v.scheduling_delay_seconds = static_cast<double>(scheduling_delay_ms_) / 1000.0;
+    v.batch_processing = &batch_processing_;
+    v.checkpoint_duration = &checkpoint_duration_;
+    metrics_text_.Set(RenderAggregatorMetrics(v));
+
+    // Rates over the last 5 s or so, from samples taken at each publish.
+    rate_samples_.push_back({now, engine_->stats().lines, bytes_in_, rule_matches, agent_bytes});
+    while (rate_samples_.size() > 2 && now - rate_samples_[1].ms >= 5000) rate_samples_.pop_front();
+    if (http_ == nullptr || now - live_view_wanted_ms_.load() > 10'000) return;
+    const RateSample& old = rate_samples_.front();
+    const double dt = std::max<double>(0.001, static_cast<double>(now - old.ms) / 1000.0);
+    auto rate = [&](uint64_t now_value, uint64_t old_value) {
+      return now_value >= old_value ? static_cast<double>(now_value - old_value) / dt : 0.0;
+    };
+    LiveViewInput in;
+    in.engine = engine_.get();
+    in.now_ms = now;
+    for (size_t i = 0; i < rule_matches.size(); ++i) {
+      // Rules reloaded within the span: their counters restarted.
+      in.rule_rates.push_back(
+          i < old.rule_matches.size() ? rate(rule_matches[i], old.rule_matches[i]) : 0.0);
+    }
+    in.lines_per_s = rate(engine_->stats().lines, old.lines);
+    in.bytes_per_s = rate(bytes_in_, old.bytes);
+    in.agents = v.agents;
+    for (size_t i = 0; i < agent_bytes.size(); ++i) {
+      in.agent_bytes_per_s.push_back(
+          i < old.agent_bytes.size() ? rate(agent_bytes[i], old.agent_bytes[i]) : 0.0);
+    }
+    in.processing_ms = last_processing_ms_;
+    in.scheduling_delay_ms = static_cast<double>(scheduling_delay_ms_);
+    in.pending_checkpoints = uncommitted_.size();
+    live_view_.Set(BuildLiveViewJson(in));
+  }
+
   const AggregatorConfig& config_;
   std::unique_ptr<engine::CheckpointStore> store_;
-  std::vector<std::unique_ptr<AlertSink>> sinks_;
+  AlertDispatcher dispatcher_;
   int signal_fd_;
   SystemdNotifier& notifier_;
   zmq::context_t context_{1};
@@ -570,6 +668,24 @@ class Server {
   int64_t started_ms_ = WallClockMs();
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;
+  // Self-monitoring.
+  uint64_t reload_failures_ = 0;
+  uint64_t bytes_in_ = 0, frames_in_ = 0;
+  uint64_t checkpoints_ = 0, checkpoint_failures_ = 0;
+  int64_t scheduling_delay_ms_ = 0;
+  double last_processing_ms_ = 0;
+  Histogram batch_processing_{DurationBucketsSeconds()};
+  Histogram checkpoint_duration_{DurationBucketsSeconds()};
+  struct RateSample {
+    int64_t ms;
+    uint64_t lines, bytes;
+    std::vector<uint64_t> rule_matches, agent_bytes;
+  };
+  std::deque<RateSample> rate_samples_;
+  PublishedText metrics_text_;
+  PublishedText live_view_;
+  std::atomic<int64_t> live_view_wanted_ms_{0};
+  std::unique_ptr<HttpServer> http_;  // last: stopped before what its handler reads
 };
 
 }  // namespace
@@ -590,6 +706,8 @@ Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier) 
   // A write past RLIMIT_FSIZE must fail with EFBIG (and be retried like a full disk), not
   // kill the process.
   ::signal(SIGXFSZ, SIG_IGN);
+  // A command run by an exec output may close its stdin early: a write error, not death.
+  ::signal(SIGPIPE, SIG_IGN);
 
   // Signals arrive through a signalfd that zmq::poll watches with the socket.
   sigset_t mask;

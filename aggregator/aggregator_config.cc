@@ -1,8 +1,103 @@
 #include "aggregator/aggregator_config.h"
 
+#include <functional>
+
 #include "common/yaml_util.h"
 
 namespace ember::aggregator {
+namespace {
+
+// Each of exec / webhook / alertmanager is a list of mappings (or one mapping).
+Status ForEachOutput(YamlMap& outputs, const std::string& key, const std::string& path,
+                     const std::function<Status(YamlMap&)>& load) {
+  if (!outputs.Has(key)) return Status::Ok();
+  YAML::Node node = outputs.Get(key);
+  std::vector<YAML::Node> items;
+  if (node.IsSequence()) {
+    for (const auto& item : node) items.push_back(item);
+  } else {
+    items.push_back(node);
+  }
+  for (auto& item : items) {
+    YamlMap m(item, path);
+    if (Status s = m.Check("an '" + key + "' output"); !s.ok()) return s;
+    if (Status s = load(m); !s.ok()) return s;
+    if (Status s = m.RejectUnknownKeys(); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status GetStringMap(YamlMap& m, const std::string& key,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+  if (!m.Has(key)) return Status::Ok();
+  YAML::Node node = m.Get(key);
+  if (!node.IsMap()) {
+    return Status::InvalidArgument(m.Where(key) + ": error: '" + key +
+                                   "' must be a mapping of names to strings");
+  }
+  for (const auto& kv : node) {
+    if (!kv.second.IsScalar()) {
+      return Status::InvalidArgument(YamlWhere(m.path(), kv.second) + ": error: '" + key +
+                                     "' values must be strings");
+    }
+    out->emplace_back(kv.first.Scalar(), kv.second.Scalar());
+  }
+  return Status::Ok();
+}
+
+Status CheckHttpUrl(YamlMap& m, const std::string& url) {
+  if (url.rfind("http://", 0) != 0) {
+    return Status::InvalidArgument(m.Where("url") + ": error: 'url' must start with http:// "
+                                   "(https is not supported; use a local relay)");
+  }
+  return Status::Ok();
+}
+
+Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) {
+  Status s = ForEachOutput(out, "exec", path, [&](YamlMap& m) {
+    ExecOutput e;
+    std::vector<Status> errors = {m.GetStringList("command", &e.command),
+                                  m.GetDurationMs("timeout", &e.timeout_ms)};
+    if (Status f = FirstError(errors); !f.ok()) return f;
+    if (e.command.empty()) {
+      return Status::InvalidArgument(m.Where() + ": error: an exec output needs 'command'");
+    }
+    o->exec.push_back(std::move(e));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  s = ForEachOutput(out, "webhook", path, [&](YamlMap& m) {
+    WebhookOutput w;
+    std::vector<Status> errors = {m.GetString("url", &w.url, true),
+                                  m.GetDurationMs("timeout", &w.timeout_ms),
+                                  m.GetDurationMs("retry_for", &w.retry_for_ms),
+                                  GetStringMap(m, "headers", &w.headers)};
+    if (Status f = FirstError(errors); !f.ok()) return f;
+    if (Status f = CheckHttpUrl(m, w.url); !f.ok()) return f;
+    o->webhooks.push_back(std::move(w));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return ForEachOutput(out, "alertmanager", path, [&](YamlMap& m) {
+    AlertmanagerOutput a;
+    std::vector<Status> errors = {m.GetString("url", &a.url, true),
+                                  m.GetDurationMs("timeout", &a.timeout_ms),
+                                  m.GetDurationMs("retry_for", &a.retry_for_ms),
+                                  m.GetDurationMs("resend_interval", &a.resend_interval_ms),
+                                  GetStringMap(m, "labels", &a.labels)};
+    if (Status f = FirstError(errors); !f.ok()) return f;
+    if (Status f = CheckHttpUrl(m, a.url); !f.ok()) return f;
+    if (a.resend_interval_ms < 1000) {
+      return Status::InvalidArgument(m.Where("resend_interval") +
+                                     ": error: 'resend_interval' must be at least 1s");
+    }
+    o->alertmanagers.push_back(std::move(a));
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
 bool IsLoopbackEndpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
   if (endpoint.rfind("tcp://", 0) != 0) return false;
@@ -20,6 +115,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   if (Status s = top.Check("the aggregator configuration"); !s.ok()) return s;
   std::vector<Status> errors;
   errors.push_back(top.GetString("listen", &c.listen));
+  errors.push_back(top.GetString("http_listen", &c.http_listen));
   errors.push_back(top.GetString("state_dir", &c.state_dir));
   errors.push_back(top.GetString("rules_dir", &c.rules_dir));
   errors.push_back(top.GetDurationMs("batch_interval", &c.engine.batch_interval_ms));
@@ -36,6 +132,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     errors.push_back(out.GetBool("terminal", &c.outputs.terminal));
     errors.push_back(out.GetString("terminal_color", &c.outputs.terminal_color));
     errors.push_back(out.GetString("jsonl", &c.outputs.jsonl_path));
+    if (Status s = LoadHttpOutputs(out, path, &c.outputs); !s.ok()) return s;
     errors.push_back(out.RejectUnknownKeys());
     if (c.outputs.terminal_color != "auto" && c.outputs.terminal_color != "always" &&
         c.outputs.terminal_color != "never") {

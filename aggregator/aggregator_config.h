@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/engine.h"
@@ -15,10 +17,40 @@ enum class TimeSource {
   kEvent,      // the time stamp parsed from the line (agent read time when it has none)
 };
 
+// Runs a command per alert event: the alert as JSON on stdin and EMBER_* environment
+// variables; killed after the timeout. Failures are logged, never retried.
+struct ExecOutput {
+  std::vector<std::string> command;  // argv; no shell unless it names one
+  int64_t timeout_ms = 10'000;
+};
+
+// POSTs each alert event as JSON to an http:// URL, retrying with backoff on connection
+// errors, 429 and 5xx for up to retry_for.
+struct WebhookOutput {
+  std::string url;
+  int64_t timeout_ms = 5000;
+  int64_t retry_for_ms = 3600'000;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Prometheus Alertmanager's v2 API: firing alerts are POSTed to /api/v2/alerts and re-sent
+// every resend_interval while they fire (endsAt a few intervals ahead); resolved ones with
+// endsAt set to the resolve time.
+struct AlertmanagerOutput {
+  std::string url;  // base URL, e.g. http://127.0.0.1:9093
+  int64_t timeout_ms = 5000;
+  int64_t retry_for_ms = 3600'000;
+  int64_t resend_interval_ms = 60'000;
+  std::vector<std::pair<std::string, std::string>> labels;  // added to every alert
+};
+
 struct OutputOptions {
   bool terminal = true;                 // one line per alert event on stdout
   std::string terminal_color = "auto";  // auto (tty and NO_COLOR unset), always, never
   std::string jsonl_path;               // append alerts as JSON lines here; "" = off
+  std::vector<ExecOutput> exec;
+  std::vector<WebhookOutput> webhooks;
+  std::vector<AlertmanagerOutput> alertmanagers;
 };
 
 // CURVE encryption and authentication of agents (ember keygen makes the keys).
@@ -31,6 +63,7 @@ struct SecurityOptions {
 
 struct AggregatorConfig {
   std::string listen = "tcp://127.0.0.1:7450";          // ZeroMQ ROUTER endpoint
+  std::string http_listen = "127.0.0.1:7451";           // /metrics and `ember top`; "" = off
   std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
   std::string rules_dir = "/etc/ember/rules.d";
   engine::EngineOptions engine;

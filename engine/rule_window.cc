@@ -41,7 +41,36 @@ void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line)
     it->second.sample.assign(line.substr(0, kMaxSampleBytes));
   }
   ++it->second.count;
+  ++matches_;
   dirty_partials_[batch].insert(it->first);
+}
+
+std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) const {
+  using Entry = const std::pair<const std::string, uint64_t>*;
+  std::vector<Entry> entries;
+  entries.reserve(window_.size());
+  for (const auto& e : window_) entries.push_back(&e);
+  auto higher = [](Entry a, Entry b) {
+    return a->second != b->second ? a->second > b->second : a->first < b->first;
+  };
+  n = std::min(n, entries.size());
+  std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
+                    entries.end(), higher);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[i]->first, entries[i]->second);
+  return out;
+}
+
+std::vector<uint64_t> RuleWindow::KeyHistory(const std::string& key, int64_t end_batch,
+                                             size_t n) const {
+  std::vector<uint64_t> out(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    auto batch = partials_.find(end_batch - static_cast<int64_t>(n - i));
+    if (batch == partials_.end()) continue;
+    auto it = batch->second.find(key);
+    if (it != batch->second.end()) out[i] = it->second.count;
+  }
+  return out;
 }
 
 void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {

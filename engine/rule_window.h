@@ -68,6 +68,14 @@ class RuleWindow {
   // Count of `key` in the window that ended at the last evaluated end (0 if absent).
   uint64_t WindowCount(const std::string& key) const;
   size_t window_keys() const { return window_.size(); }
+  // Matches added since this window was created (live view and /metrics).
+  uint64_t matches() const { return matches_; }
+  // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
+  // key). Costs one pass over the window's keys.
+  std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t n) const;
+  // Matches of `key` in each of the `n` batches before `end_batch`, oldest first.
+  std::vector<uint64_t> KeyHistory(const std::string& key, int64_t end_batch, size_t n) const;
+  const std::unordered_map<std::string, KeyState>& firing() const { return firing_; }
   size_t stored_batches() const { return partials_.size(); }
   int64_t window_batches() const { return window_batches_; }
   int64_t slide_batches() const { return slide_batches_; }
@@ -95,6 +103,7 @@ class RuleWindow {
   std::map<int64_t, BatchPartials> partials_;         // by batch
   std::unordered_map<std::string, uint64_t> window_;  // aggregate at evaluated_end_
   std::unordered_map<std::string, KeyState> firing_;
+  uint64_t matches_ = 0;
   bool started_ = false;
   int64_t evaluated_end_ = 0;  // meaningful once started_
 

@@ -3,7 +3,9 @@
 // thread only; not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "aggregator/aggregator_config.h"
@@ -15,12 +17,22 @@ namespace ember::aggregator {
 class AlertSink {
  public:
   virtual ~AlertSink() = default;
-  // Delivers one alert event. Failures are reported, never thrown; the caller logs them.
-  virtual Status Send(const engine::Alert& alert) = 0;
+  // What the sink is, for log lines ("webhook http://…").
+  virtual std::string Describe() const = 0;
+  // Synchronous sinks deliver alert event `seq` here; asynchronous ones queue it and report
+  // it later through TakeFinished. An error means neither: the caller offers it again next
+  // batch. Never throws.
+  virtual Status Send(uint64_t seq, const engine::Alert& alert) = 0;
   // Pushes out anything buffered (called once per batch).
   virtual Status Flush() { return Status::Ok(); }
   // Reopens files (SIGHUP, after logrotate moved them).
   virtual Status Reopen() { return Status::Ok(); }
+  virtual bool asynchronous() const { return false; }
+  // Asynchronous sinks: the events finished since the last call — delivered, or given up on
+  // after their retries (which the sink logs and counts).
+  virtual std::vector<uint64_t> TakeFinished() { return {}; }
+  // Events given up on since start (asynchronous sinks).
+  virtual uint64_t failures() const { return 0; }
 };
 
 // Builds the sinks the configuration turns on. Errors: a sink cannot be opened.

@@ -28,7 +28,9 @@ Status JsonlSink::Reopen() {
   return Status::Ok();
 }
 
-Status JsonlSink::Send(const engine::Alert& alert) {
+std::string JsonlSink::Describe() const { return "jsonl '" + path_ + "'"; }
+
+Status JsonlSink::Send(uint64_t /*seq*/, const engine::Alert& alert) {
   std::string line = engine::AlertToJson(alert);
   line += '\n';
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {

@@ -15,7 +15,8 @@ class JsonlSink final : public AlertSink {
   // Errors: IOError naming the path when it cannot be opened for appending.
   static Result<std::unique_ptr<JsonlSink>> Open(const std::string& path);
   ~JsonlSink() override;
-  Status Send(const engine::Alert& alert) override;
+  std::string Describe() const override;
+  Status Send(uint64_t seq, const engine::Alert& alert) override;
   Status Flush() override;
   Status Reopen() override;
 

@@ -1,7 +1,10 @@
 // The one place that turns output options into sinks.
 #include "aggregator/sinks/alert_sink.h"
+#include "aggregator/sinks/alertmanager_sink.h"
+#include "aggregator/sinks/exec_sink.h"
 #include "aggregator/sinks/jsonl_sink.h"
 #include "aggregator/sinks/terminal_sink.h"
+#include "aggregator/sinks/webhook_sink.h"
 
 namespace ember::aggregator {
 
@@ -15,6 +18,11 @@ Result<std::vector<std::unique_ptr<AlertSink>>> MakeSinks(const OutputOptions& o
     Result<std::unique_ptr<JsonlSink>> jsonl = JsonlSink::Open(options.jsonl_path);
     if (!jsonl.ok()) return jsonl.status();
     sinks.push_back(std::move(*jsonl));
+  }
+  for (const auto& e : options.exec) sinks.push_back(std::make_unique<ExecSink>(e));
+  for (const auto& w : options.webhooks) sinks.push_back(std::make_unique<WebhookSink>(w));
+  for (const auto& a : options.alertmanagers) {
+    sinks.push_back(std::make_unique<AlertmanagerSink>(a));
   }
   return sinks;
 }

@@ -71,7 +71,9 @@ std::string TerminalSink::Format(const engine::Alert& a, TerminalStyle style) {
       key, count, a.message);
 }
 
-Status TerminalSink::Send(const engine::Alert& alert) {
+std::string TerminalSink::Describe() const { return "terminal"; }
+
+Status TerminalSink::Send(uint64_t /*seq*/, const engine::Alert& alert) {
   std::string line = Format(alert, style_);
   line += '\n';
   if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {

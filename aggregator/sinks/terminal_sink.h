@@ -20,7 +20,8 @@ class TerminalSink final : public AlertSink {
  public:
   // `out` is not owned and must outlive the sink.
   TerminalSink(std::FILE* out, TerminalStyle style) : out_(out), style_(style) {}
-  Status Send(const engine::Alert& alert) override;
+  std::string Describe() const override;
+  Status Send(uint64_t seq, const engine::Alert& alert) override;
   Status Flush() override;
 
   // The line Send prints, without a trailing newline.

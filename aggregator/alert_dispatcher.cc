@@ -1,0 +1,72 @@
+#include "aggregator/alert_dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/crash_point.h"
+
+namespace ember::aggregator {
+
+void AlertDispatcher::Deliver(engine::CheckpointStore& store) {
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    if (!sinks_[i]->asynchronous()) continue;
+    for (uint64_t seq : sinks_[i]->TakeFinished()) {
+      auto it = deliveries_.find(seq);
+      if (it != deliveries_.end()) it->second[i] = Progress::kDone;
+    }
+  }
+  Result<std::vector<std::pair<uint64_t, engine::Alert>>> outbox = store.Outbox();
+  if (!outbox.ok()) {
+    spdlog::error("Cannot read the alert outbox: {}", outbox.status().message());
+    return;
+  }
+  if (outbox->empty()) return;
+  std::vector<std::pair<uint64_t, size_t>> sent_now;  // to synchronous sinks, before Flush
+  for (const auto& [seq, alert] : *outbox) {
+    auto& progress = deliveries_.try_emplace(seq, sinks_.size(), Progress::kToSend).first->second;
+    for (size_t i = 0; i < sinks_.size(); ++i) {
+      if (progress[i] != Progress::kToSend) continue;
+      if (Status e = sinks_[i]->Send(seq, alert); !e.ok()) {
+        spdlog::error("{}", e.message());
+        continue;
+      }
+      if (sinks_[i]->asynchronous()) {
+        progress[i] = Progress::kQueued;
+      } else {
+        progress[i] = Progress::kDone;
+        sent_now.emplace_back(seq, i);
+      }
+    }
+  }
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    if (sinks_[i]->asynchronous()) continue;
+    if (Status e = sinks_[i]->Flush(); !e.ok()) {
+      spdlog::error("{}", e.message());
+      for (const auto& [seq, sink] : sent_now) {
+        if (sink == i) deliveries_[seq][i] = Progress::kToSend;  // not known to be out
+      }
+    }
+  }
+  CrashPoint("after_send_before_mark");
+  std::vector<uint64_t> done;
+  for (const auto& [seq, progress] : deliveries_) {
+    if (std::all_of(progress.begin(), progress.end(),
+                    [](Progress p) { return p == Progress::kDone; })) {
+      done.push_back(seq);
+    }
+  }
+  if (done.empty()) return;
+  if (Status e = store.MarkDelivered(done); !e.ok()) {
+    spdlog::error("Cannot mark alerts delivered: {}", e.message());
+    return;
+  }
+  for (uint64_t seq : done) deliveries_.erase(seq);
+  delivered_ += done.size();
+}
+
+void AlertDispatcher::Reopen() {
+  for (auto& sink : sinks_) {
+    if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());
+  }
+}
+
+}  // namespace ember::aggregator
