@@ -19,6 +19,8 @@
 #include "agent/tail_set.h"
 #include "common/crash_point.h"
 #include "common/file_util.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 #include "common/system.h"
 
 namespace ember::agent {
@@ -45,6 +47,22 @@ class Loop {
                *store_),
         timer_(io_),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+
+  // Errors: the HTTP address cannot be bound.
+  Status StartHttp() {
+    if (config_.http_listen.empty()) return Status::Ok();
+    auto http = HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
+      if (r.path == "/metrics") {
+        return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_.Get()};
+      }
+      return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
+    });
+    if (!http.ok()) return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
+    http_ = std::move(*http);
+    PublishMetrics(WallClockMs());
+    spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
+    return Status::Ok();
+  }
 
   void Run() {
     WaitForSignal();
@@ -152,6 +170,7 @@ class Loop {
     forwarder_->Enqueue(std::move(frames));
     PumpAndDispatch(now);
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
+    if (http_ && now - last_metrics_ms_ >= 1000) PublishMetrics(now);
     // The status view is rewritten every 2 s while something happens, every 30 s when quiet.
     if (now - last_status_ms_ >= kStatusIntervalMs) {
       const TailCounters c = tails_.counters();
@@ -266,6 +285,22 @@ class Loop {
     }
   }
 
+  // Renders /metrics for the HTTP thread (once a second).
+  void PublishMetrics(int64_t now) {
+    last_metrics_ms_ = now;
+    MetricsText m;
+    tails_.WriteMetrics(m);
+    m.Gauge("ember_agent_session_up", "1 while the aggregator has welcomed this agent",
+            welcomed_ ? 1 : 0);
+    m.Gauge("ember_agent_credit_bytes", "Bytes the aggregator lets this agent have in flight",
+            static_cast<double>(credit_bytes_));
+    m.Counter("ember_agent_frames_sent_total", "Frames handed to ZeroMQ",
+              static_cast<double>(forwarder_->frames_sent()));
+    m.Gauge("ember_agent_queued_frames", "Frames waiting for ZeroMQ",
+            static_cast<double>(forwarder_->queued()));
+    metrics_.Set(m.text());
+  }
+
   void SetCredit(uint64_t bytes) {
     if (bytes == credit_bytes_) return;
     spdlog::info("The aggregator grants {} bytes in flight.", bytes);
@@ -337,6 +372,9 @@ class Loop {
   int64_t last_file_check_ms_ = INT64_MIN / 2;
   bool files_changed_ = true;  // an inotify event since the last check
   bool status_error_logged_ = false;
+  int64_t last_metrics_ms_ = INT64_MIN / 2;
+  PublishedText metrics_;
+  std::unique_ptr<HttpServer> http_;  // last: stopped before what it reads
 };
 
 }  // namespace
@@ -348,6 +386,7 @@ Status RunAgent(const AgentConfig& config, SystemdNotifier& notifier) {
   if (!forwarder.ok()) return forwarder.status();
   spdlog::info("ember-agent '{}' sending to '{}'.", config.name, config.forward.endpoint);
   Loop loop(config, std::move(*forwarder), std::move(*store), notifier);
+  if (Status s = loop.StartHttp(); !s.ok()) return s;
   loop.Run();
   return Status::Ok();
 }

@@ -17,6 +17,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   errors.push_back(top.GetString("name", &config.name));
   errors.push_back(top.GetString("host", &config.host));
   errors.push_back(top.GetString("state_dir", &config.state_dir));
+  errors.push_back(top.GetString("http_listen", &config.http_listen));
 
   YamlMap inputs(top.Get("inputs"), path);
   if (!top.Has("inputs")) {

@@ -426,6 +426,44 @@ std::string TailSet::StatusJson() const {
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void TailSet::WriteMetrics(MetricsText& m) const {
+  const TailCounters c = counters();
+  auto d = [](uint64_t n) { return static_cast<double>(n); };
+  m.Counter("ember_agent_lines_total", "Lines read from files", d(c.lines));
+  m.Counter("ember_agent_bytes_read_total", "Bytes read from files", d(c.bytes));
+  m.Counter("ember_agent_truncated_lines_total",
+            "Lines longer than max_line_bytes, cut there (the rest skipped)", d(c.truncated_lines));
+  m.Counter("ember_agent_file_truncations_total",
+            "Files found truncated or refilled in place (copytruncate), read again from 0",
+            d(c.truncations));
+  m.Counter("ember_agent_rewinds_total", "Streams read again from the acknowledged offset",
+            d(c.rewinds));
+  m.Gauge("ember_agent_files_tailed", "Files followed by their name", d(active_.size()));
+  m.Gauge("ember_agent_files_draining", "Rotated or deleted files read to their end",
+          d(draining_.size()));
+  m.Gauge("ember_agent_files_unreadable", "Matched files that cannot be tailed",
+          d(unreadable_.size()));
+  m.Gauge("ember_agent_files_ignored_older", "Files skipped by ignore_older", d(ignored_.size()));
+  m.Counter("ember_agent_files_lost_while_closed_total",
+            "Idle files closed for the fd budget that were gone when reopened",
+            d(lost_while_closed_));
+  m.Gauge("ember_agent_open_fds", "File descriptors held for log files", d(OpenFds()));
+  m.Gauge("ember_agent_unacked_bytes", "Bytes read and not yet acknowledged", d(UnackedBytes()));
+  m.Family("ember_agent_file_unacked_bytes", "gauge",
+           "Per file: bytes read and not yet acknowledged");
+  auto file = [&](const FileTailer& t) {
+    m.Sample("ember_agent_file_unacked_bytes", d(t.read_offset() - t.acked_offset()),
+             {{"path", t.path()}, {"stream", std::to_string(t.stream_id())}});
+  };
+  for (const auto& [path, t] : active_) file(*t);
+  for (const auto& dr : draining_) file(*dr.tailer);
+  m.Family("ember_agent_file_lines_total", "counter", "Per file: lines read");
+  for (const auto& [path, t] : active_) {
+    m.Sample("ember_agent_file_lines_total", d(t->counters().lines),
+             {{"path", t->path()}, {"stream", std::to_string(t->stream_id())}});
+  }
+}
+
 TailCounters TailSet::counters() const {
   TailCounters total = closed_counters_;
   for (const auto& [path, t] : active_) AddCounters(total, t->counters());

@@ -16,6 +16,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/file_tailer.h"
+#include "common/metrics.h"
 #include "common/wire.h"
 
 namespace ember::agent {
@@ -63,6 +64,8 @@ class TailSet {
   // Per file (state, offsets, counters of skips, truncations and resets) and what could not
   // be tailed, as JSON for `ember-agent --status`.
   std::string StatusJson() const;
+  // Totals and per-file series for /metrics.
+  void WriteMetrics(MetricsText& out) const;
   size_t open_files() const { return active_.size() + draining_.size(); }
   size_t open_fds() const { return OpenFds(); }
   TailCounters counters() const;

@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "tests/support/temp_dir.h"
 
 namespace ember::test {
+
+int AnyFreeLoopbackPort();
 
 Process::Process(const std::vector<std::string>& argv, const std::string& out_path,
                  const std::string& err_path, const std::vector<std::string>& env) {
@@ -92,6 +95,16 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 }
 
 int FreeLoopbackPort() {
+  // Never the same port twice in one test process (a cluster takes several at once).
+  static std::set<int> handed_out;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int port = AnyFreeLoopbackPort();
+    if (handed_out.insert(port).second) return port;
+  }
+  return AnyFreeLoopbackPort();
+}
+
+int AnyFreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
