@@ -51,12 +51,13 @@ class Loop {
   // Errors: the HTTP address cannot be bound.
   Status StartHttp() {
     if (config_.http_listen.empty()) return Status::Ok();
-    auto http = HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
-      if (r.path == "/metrics") {
-        return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_.Get()};
-      }
-      return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
-    });
+    auto http =
+        HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
+          if (r.path == "/metrics") {
+            return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_.Get()};
+          }
+          return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
+        });
     if (!http.ok()) return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
     http_ = std::move(*http);
     PublishMetrics(WallClockMs());

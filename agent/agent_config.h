@@ -49,7 +49,7 @@ struct AgentConfig {
   std::string name;  // this agent's name in alerts; default: the host name
   std::string host;  // the built-in `host` field; default: the host name
   std::string state_dir = "/var/lib/ember-agent";  // acknowledged offsets (offsets.json)
-  std::string http_listen = "127.0.0.1:7452";       // /metrics; "" = off
+  std::string http_listen = "127.0.0.1:7452";      // /metrics; "" = off
   TailOptions tail;
   ForwarderOptions forward;
 };

@@ -546,7 +546,8 @@ class Server {
     }
     if (r.path == "/") {
       return {200, "text/plain; charset=utf-8",
-              "ember-aggregator " EMBER_VERSION "\n/metrics      Prometheus metrics\n"
+              "ember-aggregator " EMBER_VERSION
+              "\n/metrics      Prometheus metrics\n"
               "/api/v1/top  what `ember top` shows (JSON)\n"};
     }
     return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
@@ -587,8 +588,8 @@ class Server {
     v.sessions = sessions_.size();
     std::vector<uint64_t> agent_bytes;
     for (const auto& [name, a] : agents_) {
-      v.agents.push_back({name, a.host, static_cast<double>(a.lag_ms) / 1000.0, a.last_seen_ms,
-                          a.bytes, a.lines});
+      v.agents.push_back(
+          {name, a.host, static_cast<double>(a.lag_ms) / 1000.0, a.last_seen_ms, a.bytes, a.lines});
       agent_bytes.push_back(a.bytes);
     }
     v.scheduling_delay_seconds = static_cast<double>(scheduling_delay_ms_) / 1000.0;

@@ -47,7 +47,8 @@ Status GetStringMap(YamlMap& m, const std::string& key,
 
 Status CheckHttpUrl(YamlMap& m, const std::string& url) {
   if (url.rfind("http://", 0) != 0) {
-    return Status::InvalidArgument(m.Where("url") + ": error: 'url' must start with http:// "
+    return Status::InvalidArgument(m.Where("url") +
+                                   ": error: 'url' must start with http:// "
                                    "(https is not supported; use a local relay)");
   }
   return Status::Ok();
@@ -68,10 +69,9 @@ Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) 
   if (!s.ok()) return s;
   s = ForEachOutput(out, "webhook", path, [&](YamlMap& m) {
     WebhookOutput w;
-    std::vector<Status> errors = {m.GetString("url", &w.url, true),
-                                  m.GetDurationMs("timeout", &w.timeout_ms),
-                                  m.GetDurationMs("retry_for", &w.retry_for_ms),
-                                  GetStringMap(m, "headers", &w.headers)};
+    std::vector<Status> errors = {
+        m.GetString("url", &w.url, true), m.GetDurationMs("timeout", &w.timeout_ms),
+        m.GetDurationMs("retry_for", &w.retry_for_ms), GetStringMap(m, "headers", &w.headers)};
     if (Status f = FirstError(errors); !f.ok()) return f;
     if (Status f = CheckHttpUrl(m, w.url); !f.ok()) return f;
     o->webhooks.push_back(std::move(w));

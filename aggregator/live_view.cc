@@ -49,28 +49,28 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
   nlohmann::json agents = nlohmann::json::array();
   for (size_t i = 0; i < in.agents.size(); ++i) {
     const auto& a = in.agents[i];
-    agents.push_back({{"name", a.name},
-                      {"host", a.host},
-                      {"lag_ms", static_cast<int64_t>(a.lag_seconds * 1000)},
-                      {"last_seen_ms", a.last_seen_ms},
-                      {"lines", a.lines},
-                      {"bytes_per_s", i < in.agent_bytes_per_s.size() ? in.agent_bytes_per_s[i] : 0.0}});
+    agents.push_back(
+        {{"name", a.name},
+         {"host", a.host},
+         {"lag_ms", static_cast<int64_t>(a.lag_seconds * 1000)},
+         {"last_seen_ms", a.last_seen_ms},
+         {"lines", a.lines},
+         {"bytes_per_s", i < in.agent_bytes_per_s.size() ? in.agent_bytes_per_s[i] : 0.0}});
   }
-  nlohmann::json j = {
-      {"now_ms", in.now_ms},
-      {"batch_interval_ms", batch_ms},
-      {"batch",
-       {{"processing_ms", in.processing_ms},
-        {"scheduling_delay_ms", in.scheduling_delay_ms},
-        {"pending_checkpoints", in.pending_checkpoints}}},
-      {"totals",
-       {{"lines", e.stats().lines},
-        {"matches", e.stats().matches},
-        {"lines_per_s", in.lines_per_s},
-        {"bytes_per_s", in.bytes_per_s}}},
-      {"rules", rules},
-      {"firing", firing},
-      {"agents", agents}};
+  nlohmann::json j = {{"now_ms", in.now_ms},
+                      {"batch_interval_ms", batch_ms},
+                      {"batch",
+                       {{"processing_ms", in.processing_ms},
+                        {"scheduling_delay_ms", in.scheduling_delay_ms},
+                        {"pending_checkpoints", in.pending_checkpoints}}},
+                      {"totals",
+                       {{"lines", e.stats().lines},
+                        {"matches", e.stats().matches},
+                        {"lines_per_s", in.lines_per_s},
+                        {"bytes_per_s", in.bytes_per_s}}},
+                      {"rules", rules},
+                      {"firing", firing},
+                      {"agents", agents}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

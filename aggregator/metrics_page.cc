@@ -18,9 +18,11 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_bytes_total", "Bytes of log received from agents and accepted", d(v.bytes_in));
   m.Counter("ember_frames_total", "DATA frames accepted", d(v.frames_in));
   m.Family("ember_rule_matches_total", "counter", "Lines matched, per rule (since load)");
-  for (const auto& [rule, n] : v.matches_by_rule) m.Sample("ember_rule_matches_total", d(n), {{"rule", rule}});
+  for (const auto& [rule, n] : v.matches_by_rule)
+    m.Sample("ember_rule_matches_total", d(n), {{"rule", rule}});
   m.Family("ember_rule_window_keys", "gauge", "Keys in the rule's current window");
-  for (const auto& [rule, n] : v.window_keys_by_rule) m.Sample("ember_rule_window_keys", d(n), {{"rule", rule}});
+  for (const auto& [rule, n] : v.window_keys_by_rule)
+    m.Sample("ember_rule_window_keys", d(n), {{"rule", rule}});
   m.Counter("ember_late_lines_total", "Lines for a closed batch, moved to the oldest open one",
             d(v.engine.late_lines));
   m.Counter("ember_dropped_lines_total", "Lines dropped: late under `late: drop`",

@@ -41,7 +41,8 @@ Result<HttpReply> ParseReply(const std::string& raw) {
     for (;;) {
       size_t eol = body.find("\r\n", pos);
       size_t size = 0;
-      if (eol == std::string::npos || !ParseHex(std::string_view(body).substr(pos, eol - pos), &size)) {
+      if (eol == std::string::npos ||
+          !ParseHex(std::string_view(body).substr(pos, eol - pos), &size)) {
         return Status::Unavailable("malformed chunked HTTP reply");
       }
       if (size == 0) break;
@@ -91,9 +92,8 @@ Result<HttpReply> HttpRequest(const std::string& method, const std::string& url,
                               int64_t timeout_ms) {
   Result<HttpUrl> u = ParseHttpUrl(url);
   if (!u.ok()) return u.status();
-  std::string request = method + " " + u->target + " HTTP/1.1\r\nHost: " + u->host + ":" +
-                        u->port + "\r\nUser-Agent: ember/" EMBER_VERSION
-                        "\r\nConnection: close\r\n";
+  std::string request = method + " " + u->target + " HTTP/1.1\r\nHost: " + u->host + ":" + u->port +
+                        "\r\nUser-Agent: ember/" EMBER_VERSION "\r\nConnection: close\r\n";
   bool has_type = false;
   for (const auto& [name, value] : headers) {
     request += name + ": " + value + "\r\n";
@@ -127,26 +127,29 @@ Result<HttpReply> HttpRequest(const std::string& method, const std::string& url,
       }
     });
   };
-  resolver.async_resolve(u->host, u->port, [&](const boost::system::error_code& e,
-                                               tcp::resolver::results_type results) {
-    if (e) {
-      failure = e;
-      return;
-    }
-    asio::async_connect(socket, results, [&](const boost::system::error_code& ce, const tcp::endpoint&) {
-      if (ce) {
-        failure = ce;
-        return;
-      }
-      asio::async_write(socket, asio::buffer(request), [&](const boost::system::error_code& we, size_t) {
-        if (we) {
-          failure = we;
+  resolver.async_resolve(
+      u->host, u->port,
+      [&](const boost::system::error_code& e, tcp::resolver::results_type results) {
+        if (e) {
+          failure = e;
           return;
         }
-        read_more();
+        asio::async_connect(socket, results,
+                            [&](const boost::system::error_code& ce, const tcp::endpoint&) {
+                              if (ce) {
+                                failure = ce;
+                                return;
+                              }
+                              asio::async_write(socket, asio::buffer(request),
+                                                [&](const boost::system::error_code& we, size_t) {
+                                                  if (we) {
+                                                    failure = we;
+                                                    return;
+                                                  }
+                                                  read_more();
+                                                });
+                            });
       });
-    });
-  });
   io.run_for(std::chrono::milliseconds(timeout_ms));
   if (!done && !failure) {
     return Status::Unavailable(method + " " + url + ": no complete reply within " +

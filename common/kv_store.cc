@@ -91,11 +91,16 @@ class LmdbWriter final : public KvWriter {
     int rc = mdb_cursor_open(txn_, *dbi, &cursor);
     if (rc != 0) return LmdbError("open cursor", rc);
     MDB_val k = Val(prefix), v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    // LMDB has no empty key to seek to: the empty prefix starts at the first key.
+    const MDB_cursor_op seek = prefix.empty() ? MDB_FIRST : MDB_SET_RANGE;
+    rc = mdb_cursor_get(cursor, &k, &v, seek);
     while (rc == 0 && View(k).substr(0, prefix.size()) == prefix) {
       rc = mdb_cursor_del(cursor, 0);
       if (rc != 0) break;
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+      // Seek again rather than MDB_GET_CURRENT: once the database's last key is deleted the
+      // cursor is uninitialised and LMDB answers EINVAL.
+      k = Val(prefix);
+      rc = mdb_cursor_get(cursor, &k, &v, seek);
     }
     mdb_cursor_close(cursor);
     if (rc != 0 && rc != MDB_NOTFOUND) {

@@ -39,7 +39,8 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
       {"ember_alert_id", a.id},
       {"ember_rule_digest", a.rule_digest},
       {"count", std::to_string(a.count)},
-      {"window", engine::FormatIsoMs(a.window_start_ms) + "/" + engine::FormatIsoMs(a.window_end_ms)},
+      {"window",
+       engine::FormatIsoMs(a.window_start_ms) + "/" + engine::FormatIsoMs(a.window_end_ms)},
   };
   if (!a.sample.empty()) annotations["sample"] = a.sample;
   const int64_t ends_at = a.state == engine::AlertState::kResolved
@@ -53,8 +54,8 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
 }
 
 bool AlertmanagerSink::Post(const std::string& array_json, const std::string& what) {
-  return PostWithRetry(*this, endpoint_, array_json, {}, options_.timeout_ms,
-                       options_.retry_for_ms, what);
+  return PostWithRetry(*this, endpoint_, array_json, {}, options_.timeout_ms, options_.retry_for_ms,
+                       what);
 }
 
 bool AlertmanagerSink::Deliver(const engine::Alert& alert) {

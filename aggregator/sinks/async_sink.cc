@@ -4,7 +4,9 @@ namespace ember::aggregator {
 
 AsyncSink::~AsyncSink() { Stop(); }
 
-void AsyncSink::StartWorker() { worker_ = std::thread([this] { Run(); }); }
+void AsyncSink::StartWorker() {
+  worker_ = std::thread([this] { Run(); });
+}
 
 void AsyncSink::Stop() {
   {

@@ -126,8 +126,7 @@ bool ExecSink::Deliver(const engine::Alert& alert) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  const int spawn_error =
-      posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  const int spawn_error = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(in[0]);
@@ -158,8 +157,8 @@ bool ExecSink::Deliver(const engine::Alert& alert) {
     if (stdin_fd >= 0) fds[n++] = {stdin_fd, POLLOUT, 0};
     if (stdout_fd >= 0) fds[n++] = {stdout_fd, POLLIN, 0};
     // With both pipes done, wait for the exit in short steps.
-    ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(n == 0 ? std::min<int64_t>(left, 10)
-                                                                : std::min<int64_t>(left, 100)));
+    ::poll(fds, static_cast<nfds_t>(n),
+           static_cast<int>(n == 0 ? std::min<int64_t>(left, 10) : std::min<int64_t>(left, 100)));
     for (int i = 0; i < n; ++i) {
       if (fds[i].fd == stdin_fd && fds[i].revents != 0) {
         ssize_t w = ::write(stdin_fd, input.data() + written, input.size() - written);

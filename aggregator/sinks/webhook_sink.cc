@@ -26,11 +26,13 @@ bool PostWithRetry(AsyncSink& sink, const std::string& url, const std::string& b
     if (!reply.ok()) {
       problem = reply.status().message();
     } else if (reply->status >= 200 && reply->status < 300) {
-      if (attempt > 1) spdlog::info("{}: {} delivered on attempt {}.", sink.Describe(), what, attempt);
+      if (attempt > 1)
+        spdlog::info("{}: {} delivered on attempt {}.", sink.Describe(), what, attempt);
       return true;
     } else {
       problem = "HTTP " + std::to_string(reply->status) + ": " + reply->body.substr(0, 512);
-      while (!problem.empty() && (problem.back() == '\n' || problem.back() == '\r')) problem.pop_back();
+      while (!problem.empty() && (problem.back() == '\n' || problem.back() == '\r'))
+        problem.pop_back();
       if (reply->status != 429 && reply->status < 500) {
         spdlog::error("{}: {} rejected, not retried: {}", sink.Describe(), what, problem);
         return false;

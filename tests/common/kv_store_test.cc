@@ -78,6 +78,50 @@ TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix", "[c
   CHECK(left.count("r2"));
 }
 
+// Deleting a database's last remaining key leaves the cursor uninitialised, and LMDB answers
+// EINVAL to MDB_GET_CURRENT: every checkpoint after a window emptied out failed with it.
+TEST_CASE("KvStore: DeletePrefix of the last keys of a database succeeds", "[common][kv_store]") {
+  ember::test::TempDir dir;
+  auto kv = OpenStore(dir.path());
+  // The only key: deleting it leaves the database empty.
+  REQUIRE(kv->Write([](KvWriter& w) { return w.Put("a", "k1", "v"); }).ok());
+  REQUIRE(kv->Write([](KvWriter& w) { return w.DeletePrefix("a", "k"); }).ok());
+  CHECK(ScanAll(*kv, "a").empty());
+  for (const std::string prefix : {"z", "a"}) {  // last keys; then every key
+    REQUIRE(kv->Write([](KvWriter& w) {
+                for (const char* k : {"a1", "a2", "z1", "z2", "z3"}) {
+                  Status s = w.Put("a", k, "v");
+                  if (!s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+    Status s = kv->Write([&](KvWriter& w) { return w.DeletePrefix("a", prefix); });
+    INFO(s.message());
+    REQUIRE(s.ok());
+    auto left = ScanAll(*kv, "a");
+    CHECK(left.count(prefix + "1") == 0);
+    CHECK(left.size() == (prefix == "z" ? 2u : 3u));
+  }
+  // Ranges over many pages, at the end and in the middle, as a window's batches leave.
+  REQUIRE(kv->Write([](KvWriter& w) {
+              for (int i = 0; i < 3000; ++i) {
+                char key[16];
+                std::snprintf(key, sizeof key, "%c/%05d", "bmz"[i % 3], i);
+                Status s = w.Put("a", key, std::string(40, 'v'));
+                if (!s.ok()) return s;
+              }
+              return Status::Ok();
+            }).ok());
+  for (const std::string prefix : {"z/", "b/", "m/"}) {
+    Status s = kv->Write([&](KvWriter& w) { return w.DeletePrefix("a", prefix); });
+    INFO(prefix << ": " << s.message());
+    REQUIRE(s.ok());
+  }
+  CHECK(ScanAll(*kv, "a").size() == 3);  // from the first part
+  REQUIRE(kv->Write([](KvWriter& w) { return w.DeletePrefix("a", ""); }).ok());
+  CHECK(ScanAll(*kv, "a").empty());
+}
+
 TEST_CASE("KvStore: a full map grows instead of failing", "[common][kv_store]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path(), 64 * 1024);  // far too small for what follows

@@ -27,22 +27,24 @@ using namespace std::chrono_literals;
 
 struct Cluster {
   explicit Cluster(const std::string& rules)
-      : port(FreeLoopbackPort()), http_port(FreeLoopbackPort()), agent_http_port(FreeLoopbackPort()) {
+      : port(FreeLoopbackPort()),
+        http_port(FreeLoopbackPort()),
+        agent_http_port(FreeLoopbackPort()) {
     endpoint = "tcp://127.0.0.1:" + std::to_string(port);
     dir.Write("rules/test.yaml", rules);
-    dir.Write("aggregator.yaml", "listen: " + endpoint + "\nhttp_listen: 127.0.0.1:" +
-                                     std::to_string(http_port) + "\nstate_dir: " + dir.Sub("state") +
-                                     "\nrules_dir: " + dir.Sub("rules") +
-                                     "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
-                                     "sync: false\noutputs:\n  terminal_color: never\n  jsonl: " +
-                                     dir.Sub("alerts.jsonl") + "\n");
-    dir.Write("agent.yaml",
-              "name: test-agent\nhost: testhost\nhttp_listen: 127.0.0.1:" +
-                  std::to_string(agent_http_port) + "\nstate_dir: " + dir.Sub("agent-state") +
-                  "\ninputs:\n  paths: [" + dir.Sub("logs/*.log") +
-                  "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
-                  "output:\n  endpoint: " +
-                  endpoint + "\n  ack_timeout: 2s\n");
+    dir.Write("aggregator.yaml",
+              "listen: " + endpoint + "\nhttp_listen: 127.0.0.1:" + std::to_string(http_port) +
+                  "\nstate_dir: " + dir.Sub("state") + "\nrules_dir: " + dir.Sub("rules") +
+                  "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
+                  "sync: false\noutputs:\n  terminal_color: never\n  jsonl: " +
+                  dir.Sub("alerts.jsonl") + "\n");
+    dir.Write("agent.yaml", "name: test-agent\nhost: testhost\nhttp_listen: 127.0.0.1:" +
+                                std::to_string(agent_http_port) +
+                                "\nstate_dir: " + dir.Sub("agent-state") + "\ninputs:\n  paths: [" +
+                                dir.Sub("logs/*.log") +
+                                "]\n  poll_interval: 50ms\n  rescan_interval: 200ms\n"
+                                "output:\n  endpoint: " +
+                                endpoint + "\n  ack_timeout: 2s\n");
     dir.Write("logs/app.log", "");
   }
   // Each start logs to its own aggregator.<n>.err; returns that path.

@@ -36,7 +36,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& out_pa
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    ::execv(args[0], args.data());
+    ::execvp(args[0], args.data());  // PATH lookup for curl, python3, ...
     ::_exit(127);
   }
   running_ = true;

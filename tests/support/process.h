@@ -44,7 +44,8 @@ class Process {
   int signal_ = 0;
 };
 
-// Runs a command to completion (bounded by `timeout`), capturing its output.
+// Runs a command (argv[0] looked up on PATH) to completion (bounded by `timeout`), capturing
+// its output.
 ProcessResult RunCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
