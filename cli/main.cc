@@ -6,8 +6,9 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember: check rules, replay logs through the ember engine, make CURVE keys.",
-               "ember"};
+  CLI::App app{
+      "ember: check rules, replay logs, read alerts and status, watch the live view, make keys.",
+      "ember"};
   app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
   app.require_subcommand(1);
   int exit_code = 0;
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   ember::cli::AddKeygenCommand(app, &exit_code);
   ember::cli::AddStatusCommand(app, &exit_code);
   ember::cli::AddAlertsCommand(app, &exit_code);
+  ember::cli::AddTopCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

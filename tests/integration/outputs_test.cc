@@ -76,21 +76,19 @@ TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what 
   const double lines = 26;
   std::map<std::string, double> agg, agent;
   std::string raw;
-  INFO(ReadFile(c.dir.Sub("aggregator.1.err")));
-  CHECK(WaitUntil(
+  REQUIRE(WaitUntil(
       [&] {
         agg = Scrape(c.http_port, &raw);
         return Get(agg, "ember_lines_total") == lines &&
                Get(agg, "ember_alerts_total{state=\"firing\"}") == 1;
       },
       20s));
-  INFO(raw);
   CHECK(Get(agg, "ember_rule_matches_total{rule=\"fails\"}") == 5);
   CHECK(Get(agg, "ember_agents_connected") == 1);
   CHECK(Get(agg, "ember_rules_loaded") == 1);
   CHECK(Get(agg, "ember_agent_lines_total{agent=\"test-agent\",host=\"testhost\"}") == lines);
   CHECK(Get(agg, "ember_agent_lag_seconds{agent=\"test-agent\",host=\"testhost\"}") >= 0);
-  CHECK(Get(agg, "ember_bytes_total") > 100'000 * 0 + 65'000);  // the cut line's bytes count
+  CHECK(Get(agg, "ember_bytes_total") > 100'000);  // the cut line's skipped bytes count too
   CHECK(Get(agg, "ember_duplicate_frames_total") == 0);
   CHECK(Get(agg, "ember_late_lines_total") == 0);
   // Histograms: cumulative buckets, +Inf equal to the count.
