@@ -82,6 +82,11 @@ class Server {
       spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
     }
     PublishMetrics();
+    std::set<std::string> firing;
+    for (size_t i = 0; i < engine_->rules().rules().size(); ++i) {
+      for (const auto& [key, state] : engine_->window(i).firing()) firing.insert(state.alert_id);
+    }
+    dispatcher_.RestoreFiring(firing, *store_);
     dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery
     spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
                  engine_->rules().rules().size(), config_.state_dir);
@@ -420,8 +425,20 @@ class Server {
   std::string StatusJson() const {
     const engine::EngineStats& st = engine_->stats();
     nlohmann::json agents = nlohmann::json::array();
+    // Bytes per second over the last few seconds, from the rate samples of /metrics.
+    const RateSample* old = rate_samples_.empty() ? nullptr : &rate_samples_.front();
+    const double span_s =
+        old == nullptr ? 0 : static_cast<double>(WallClockMs() - old->ms) / 1000.0;
+    size_t index = 0;
     for (const auto& [name, a] : agents_) {
+      double bytes_per_s = 0;
+      if (old != nullptr && span_s > 0.5 && index < old->agent_bytes.size() &&
+          a.bytes >= old->agent_bytes[index]) {
+        bytes_per_s = static_cast<double>(a.bytes - old->agent_bytes[index]) / span_s;
+      }
+      ++index;
       agents.push_back({{"name", name},
+                        {"bytes_per_s", bytes_per_s},
                         {"last_seen_ms", a.last_seen_ms},
                         {"lag_ms", a.lag_ms},
                         {"frames", a.frames},
@@ -438,6 +455,15 @@ class Server {
                         {"batch_interval_ms", config_.engine.batch_interval_ms},
                         {"rules", engine_->rules().rules().size()},
                         {"reload_error", last_reload_error_},
+                        {"http_listen", config_.http_listen},
+                        // Batches the watermark could have closed and has not (ingestion time).
+                        {"batches_behind",
+                         config_.time == TimeSource::kIngestion
+                             ? std::max<int64_t>(0, (WallClockMs() - config_.allowed_lateness_ms) /
+                                                            config_.engine.batch_interval_ms -
+                                                        engine_->closed_until())
+                             : 0},
+                        {"sessions", sessions_.size()},
                         {"counters",
                          {{"lines", st.lines},
                           {"matches", st.matches},
@@ -449,6 +475,9 @@ class Server {
                           {"refused", refused_},
                           {"frames_without_session", frames_without_session_},
                           {"new_epochs", new_epochs_},
+                          {"checkpoints", checkpoints_ + 1},  // with the one writing this
+                          {"checkpoint_failures", checkpoint_failures_},
+                          {"alerts_undelivered", dispatcher_.in_flight()},
                           {"alerts_firing", st.alerts_firing},
                           {"alerts_resolved", st.alerts_resolved}}},
                         {"agents", agents}};
@@ -692,6 +721,14 @@ class Server {
 }  // namespace
 
 Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier) {
+  // Signals arrive through a signalfd that zmq::poll watches with the socket. Blocked before
+  // any thread starts (outputs, HTTP, ZeroMQ's I/O), so none of them can take one and die.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config);
   if (!rules.ok()) return rules.status();
   engine::CheckpointStoreOptions store_options;
@@ -710,13 +747,6 @@ Status RunAggregator(const AggregatorConfig& config, SystemdNotifier& notifier) 
   // A command run by an exec output may close its stdin early: a write error, not death.
   ::signal(SIGPIPE, SIG_IGN);
 
-  // Signals arrive through a signalfd that zmq::poll watches with the socket.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   int signal_fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) return Status::IOError("cannot create a signalfd");
 

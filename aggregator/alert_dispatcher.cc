@@ -63,6 +63,23 @@ void AlertDispatcher::Deliver(engine::CheckpointStore& store) {
   delivered_ += done.size();
 }
 
+void AlertDispatcher::RestoreFiring(const std::set<std::string>& firing_ids,
+                                    engine::CheckpointStore& store) {
+  if (firing_ids.empty()) return;
+  Result<std::vector<engine::Alert>> history = store.History(SIZE_MAX);
+  if (!history.ok()) {
+    spdlog::error("Cannot read the alert history: {}", history.status().message());
+    return;
+  }
+  std::map<std::string, engine::Alert> latest;
+  for (const auto& a : *history) {
+    if (a.state == engine::AlertState::kFiring && firing_ids.count(a.id)) latest[a.id] = a;
+  }
+  std::vector<engine::Alert> firing;
+  for (auto& [id, a] : latest) firing.push_back(std::move(a));
+  for (auto& sink : sinks_) sink->RestoreFiring(firing);
+}
+
 void AlertDispatcher::Reopen() {
   for (auto& sink : sinks_) {
     if (Status s = sink->Reopen(); !s.ok()) spdlog::error("{}", s.message());

@@ -7,6 +7,8 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "aggregator/sinks/alert_sink.h"
@@ -22,6 +24,8 @@ class AlertDispatcher {
   // Offers outbox events to the sinks that still need them; marks finished ones delivered.
   void Deliver(engine::CheckpointStore& store);
   void Reopen();  // SIGHUP
+  // Startup: tells the sinks which alerts fire (by id, looked up in the store's history).
+  void RestoreFiring(const std::set<std::string>& firing_ids, engine::CheckpointStore& store);
 
   uint64_t delivered() const { return delivered_; }
   size_t in_flight() const { return deliveries_.size(); }

@@ -69,15 +69,22 @@ int RunStatus(const std::string& state_dir, bool json) {
       "epochs\n",
       c.value("refused", 0ULL), c.value("frames_without_session", 0ULL),
       c.value("new_epochs", 0ULL));
-  std::printf("alerts            %llu fired, %llu resolved\n", c.value("alerts_firing", 0ULL),
-              c.value("alerts_resolved", 0ULL));
-  std::printf("\n%-24s %-12s %10s %12s %8s %10s  %s\n", "AGENT", "LAST SEEN", "LINES", "BYTES",
-              "STREAMS", "LAG", "VERSION");
+  std::printf("alerts            %llu fired, %llu resolved, %llu being delivered\n",
+              c.value("alerts_firing", 0ULL), c.value("alerts_resolved", 0ULL),
+              c.value("alerts_undelivered", 0ULL));
+  std::printf("checkpoints       %llu committed, %llu failed; %lld batches behind\n",
+              c.value("checkpoints", 0ULL), c.value("checkpoint_failures", 0ULL),
+              static_cast<long long>(s.value("batches_behind", int64_t{0})));
+  std::printf(
+      "                  (lines cut at max_line_bytes are counted by each agent: "
+      "ember-agent --status)\n");
+  std::printf("\n%-20s %-12s %10s %12s %10s %7s %8s  %s\n", "AGENT", "LAST SEEN", "LINES", "BYTES",
+              "BYTES/S", "STREAMS", "LAG", "VERSION");
   for (const auto& a : s["agents"]) {
-    std::printf("%-24s %-12s %10llu %12llu %8llu %10s  %s\n",
+    std::printf("%-20s %-12s %10llu %12llu %10.0f %7llu %8s  %s\n",
                 a.value("name", std::string("?")).c_str(),
                 Ago(now - a.value("last_seen_ms", int64_t{0})).c_str(), a.value("lines", 0ULL),
-                a.value("bytes", 0ULL), a.value("streams", 0ULL),
+                a.value("bytes", 0ULL), a.value("bytes_per_s", 0.0), a.value("streams", 0ULL),
                 FormatDurationMs(std::max<int64_t>(0, a.value("lag_ms", int64_t{0}))).c_str(),
                 a.value("version", std::string("?")).c_str());
   }

@@ -33,6 +33,9 @@ class AlertSink {
   virtual std::vector<uint64_t> TakeFinished() { return {}; }
   // Events given up on since start (asynchronous sinks).
   virtual uint64_t failures() const { return 0; }
+  // At startup: the alerts firing as of the recovered checkpoint (their last firing event),
+  // for outputs that keep re-announcing what fires (Alertmanager).
+  virtual void RestoreFiring(const std::vector<engine::Alert>& /*firing*/) {}
 };
 
 // Builds the sinks the configuration turns on. Errors: a sink cannot be opened.

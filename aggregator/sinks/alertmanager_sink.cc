@@ -58,7 +58,26 @@ bool AlertmanagerSink::Post(const std::string& array_json, const std::string& wh
                        what);
 }
 
+void AlertmanagerSink::RestoreFiring(const std::vector<engine::Alert>& firing) {
+  std::lock_guard<std::mutex> lock(restored_mu_);
+  restored_.insert(restored_.end(), firing.begin(), firing.end());
+}
+
+void AlertmanagerSink::TakeRestored() {
+  std::vector<engine::Alert> restored;
+  {
+    std::lock_guard<std::mutex> lock(restored_mu_);
+    restored.swap(restored_);
+  }
+  for (auto& a : restored) {
+    const int64_t starts_at = a.window_end_ms;
+    firing_.try_emplace(a.id, Firing{std::move(a), starts_at});
+  }
+  if (!restored.empty()) last_resend_ms_ = 0;  // announce them again now
+}
+
 bool AlertmanagerSink::Deliver(const engine::Alert& alert) {
+  TakeRestored();
   const int64_t now = WallClockMs();
   int64_t starts_at = alert.window_end_ms;
   if (alert.state == engine::AlertState::kFiring) {
@@ -74,6 +93,7 @@ bool AlertmanagerSink::Deliver(const engine::Alert& alert) {
 }
 
 void AlertmanagerSink::Idle() {
+  TakeRestored();
   const int64_t now = WallClockMs();
   if (firing_.empty() || now - last_resend_ms_ < options_.resend_interval_ms) return;
   last_resend_ms_ = now;

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "aggregator/sinks/async_sink.h"
 
@@ -17,6 +19,7 @@ class AlertmanagerSink final : public AsyncSink {
   explicit AlertmanagerSink(const AlertmanagerOutput& options);
   ~AlertmanagerSink() override { Stop(); }
   std::string Describe() const override { return "alertmanager " + options_.url; }
+  void RestoreFiring(const std::vector<engine::Alert>& firing) override;
 
   // The v2 API object for one alert event, sent at `now_ms`.
   static std::string ToApiJson(const engine::Alert& alert, int64_t starts_at_ms, int64_t now_ms,
@@ -35,6 +38,9 @@ class AlertmanagerSink final : public AsyncSink {
     int64_t starts_at_ms;
   };
   std::map<std::string, Firing> firing_;
+  std::mutex restored_mu_;
+  std::vector<engine::Alert> restored_;  // handed over by the pipeline thread at startup
+  void TakeRestored();
   int64_t last_resend_ms_ = 0;
 };
 

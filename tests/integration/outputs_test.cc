@@ -1,9 +1,12 @@
 // The aggregator's outputs and self-monitoring against real receivers: /metrics scraped with
 // curl, exec running real shell commands, a webhook receiver that is down and then fails
 // before it accepts, and a real Prometheus Alertmanager started on loopback.
+#include <signal.h>
+
 #include <fstream>
 #include <map>
 #include <regex>
+#include <thread>
 
 #include "tests/support/cluster.h"
 
@@ -32,6 +35,18 @@ bool HasState(const std::vector<nlohmann::json>& alerts, const std::string& stat
   return std::any_of(alerts.begin(), alerts.end(),
                      [&](const nlohmann::json& a) { return a["state"] == state; });
 }
+
+// Counts every "auth fail" per IP for an hour: an alert that stays firing.
+const char* kLongRule = R"(rules:
+  - name: fails
+    match: 'auth fail from (?P<ip>[\d.]+)'
+    by: [ip]
+    window: 1h
+    every: 500ms
+    when: count >= 3
+    severity: critical
+    message: '{{count}} fails from {{ip}}'
+)";
 
 // Scrapes a /metrics page with curl; every sample line by its series ("name{labels}").
 std::map<std::string, double> Scrape(int port, std::string* raw = nullptr) {
@@ -150,6 +165,28 @@ TEST_CASE("Metrics: a taken http_listen port is a clear startup error") {
   CHECK(r.err.find("http_listen") != std::string::npos);
   CHECK(r.err.find("127.0.0.1:" + std::to_string(c.http_port)) != std::string::npos);
   CHECK(r.err.find("in use") != std::string::npos);
+}
+
+TEST_CASE("Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP; nothing lost") {
+  Cluster c(kShortRule);
+  c.StartAggregator();
+  c.StartAgent();
+  WriteFails(c, 5);
+  REQUIRE(WaitUntil([&] { return HasState(c.Alerts(), "resolved"); }, 20s));
+  // logrotate: rename, then SIGHUP (postrotate); the old file keeps what it had.
+  REQUIRE(std::rename(c.dir.Sub("alerts.jsonl").c_str(), c.dir.Sub("alerts.jsonl.1").c_str()) == 0);
+  c.aggregator->Signal(SIGHUP);
+  REQUIRE(WaitUntil([&] { return std::ifstream(c.dir.Sub("alerts.jsonl")).good(); }, 10s));
+  c.dir.Append("logs/app.log",
+               "sshd: auth fail from 198.51.100.1\nsshd: auth fail from 198.51.100.1\n"
+               "sshd: auth fail from 198.51.100.1\n");
+  REQUIRE(WaitUntil([&] { return HasState(c.Alerts(), "firing"); }, 20s));
+  const std::vector<nlohmann::json> rotated = JsonLines(c.dir.Sub("alerts.jsonl.1"));
+  const std::vector<nlohmann::json> current = c.Alerts();
+  REQUIRE(rotated.size() == 2);
+  CHECK(rotated[0]["key"]["ip"] == "203.0.113.9");
+  REQUIRE(current.size() == 1);
+  CHECK(current[0]["key"]["ip"] == "198.51.100.1");
 }
 
 TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ variables") {
@@ -301,6 +338,40 @@ TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resol
   // The resolution reaches Alertmanager: the alert leaves its active list.
   REQUIRE(WaitUntil([&] { return HasState(c.Alerts(), "resolved"); }, 20s));
   CHECK(WaitUntil([&] { return active().empty(); }, 20s));
+}
+
+// Alertmanager forgets an alert that is not re-sent before its endsAt: a restarted
+// aggregator must go on announcing what was firing when it stopped.
+TEST_CASE("Outputs: Alertmanager keeps an alert active across an aggregator restart") {
+  Cluster c(kLongRule);
+  const int am_port = FreeLoopbackPort();
+  const std::string am_url = "http://127.0.0.1:" + std::to_string(am_port);
+  c.dir.Write("am/alertmanager.yml",
+              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
+  Process am(
+      {"prometheus-alertmanager", "--config.file=" + c.dir.Sub("am/alertmanager.yml"),
+       "--storage.path=" + c.dir.Sub("am/data"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      c.dir.Sub("am.out"), c.dir.Sub("am.err"));
+  c.dir.Append("aggregator.yaml",
+               "  alertmanager:\n    - url: " + am_url + "\n      resend_interval: 1s\n");
+  c.StartAggregator();
+  c.StartAgent();
+  WriteFails(c, 3);
+  auto active = [&] {
+    ProcessResult r = RunCommand({"curl", "-sS", am_url + "/api/v2/alerts"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_array() ? j.size() : 0;
+  };
+  REQUIRE(WaitUntil([&] { return active() == 1; }, 30s));
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.aggregator->Wait(10s));
+  c.StartAggregator();
+  // endsAt was 4 resend intervals (4 s) ahead: without re-announcing, it would be gone by now.
+  std::this_thread::sleep_for(8s);
+  CHECK(active() == 1);
+  INFO(ReadFile(c.dir.Sub("aggregator.1.err")) + ReadFile(c.dir.Sub("aggregator.2.err")));
+  CHECK(c.Alerts().size() == 1);  // and it did not fire a second time
 }
 
 }  // namespace ember::test

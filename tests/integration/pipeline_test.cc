@@ -503,7 +503,14 @@ TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator
   CHECK(j["healthy"] == true);
   REQUIRE(j["agents"].size() == 1);
   CHECK(j["agents"][0]["lines"] == 2);
+  CHECK(j["agents"][0]["bytes_per_s"].get<double>() >= 0);
   CHECK(j["counters"]["matches"] == 1);
+  CHECK(j["counters"]["checkpoints"].get<int>() > 0);
+  CHECK(j["counters"]["checkpoint_failures"] == 0);
+  CHECK(j["counters"]["alerts_undelivered"] == 0);
+  CHECK(j["batches_behind"].get<int>() <= 2);
+  CHECK(r.out.find("BYTES/S") != std::string::npos);
+  CHECK(r.out.find("checkpoints       ") != std::string::npos);
 
   c.aggregator->Signal(SIGKILL);
   REQUIRE(c.aggregator->Wait(10s));
