@@ -359,7 +359,8 @@ class Server {
       parser = &it->second;
     }
     for (std::string_view line : f.lines) {
-      engine::InputLine in{line, f.host, f.path, f.read_time_ms, f.tag};
+      engine::InputLine in{line,  f.host,         f.path,      f.read_time_ms,
+                           f.tag, f.start_offset, f.end_offset};
       if (parser != nullptr) {
         if (auto t = parser->Parse(line)) in.time_ms = *t;
       }

@@ -147,7 +147,17 @@ int ShowAlert(const std::string& state_dir, const std::string& id) {
                 engine::FormatIsoMs(a.window_end_ms).c_str(),
                 FormatDurationMs(a.window_end_ms - a.window_start_ms).c_str());
     std::printf("message    %s\n", a.message.c_str());
-    std::printf("sample     %s\n", a.sample.c_str());
+    if (a.evidence.empty()) std::printf("sample     %s\n", a.sample.c_str());
+    for (size_t i = 0; i < a.evidence.size(); ++i) {
+      const engine::Evidence& e = a.evidence[i];
+      std::printf("%s%s\n", i == 0 ? "evidence   " : "           ", e.line.c_str());
+      std::printf(
+          "             from %s:%s, bytes %llu..%llu (the frame that carried it), batch %s\n",
+          e.host.empty() ? "?" : e.host.c_str(), e.file.empty() ? "?" : e.file.c_str(),
+          static_cast<unsigned long long>(e.offset_start),
+          static_cast<unsigned long long>(e.offset_end),
+          engine::FormatIsoMs(e.batch_start_ms).c_str());
+    }
     std::printf("delivery   %s\n\n", delivery);
   }
   return 0;

@@ -38,6 +38,19 @@ std::string AlertToJson(const Alert& a) {
       {"message", a.message},
       {"sample", a.sample},
   };
+  if (!a.evidence.empty()) {
+    nlohmann::ordered_json evidence = nlohmann::ordered_json::array();
+    for (const auto& e : a.evidence) {
+      evidence.push_back({{"line", e.line},
+                          {"host", e.host},
+                          {"file", e.file},
+                          {"offset_start", e.offset_start},
+                          {"offset_end", e.offset_end},
+                          {"batch_start", FormatIsoMs(e.batch_start_ms)},
+                          {"batch_start_ms", e.batch_start_ms}});
+    }
+    j["evidence"] = evidence;
+  }
   // Log lines may hold invalid UTF-8: replace it rather than throw.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
@@ -66,6 +79,14 @@ Result<Alert> AlertFromJson(std::string_view json) {
     a.window_end_ms = j.at("window_end_ms").get<int64_t>();
     a.message = j.at("message").get<std::string>();
     a.sample = j.at("sample").get<std::string>();
+    if (j.contains("evidence")) {
+      for (const auto& e : j.at("evidence")) {
+        a.evidence.push_back(
+            Evidence{e.at("line").get<std::string>(), e.at("host").get<std::string>(),
+                     e.at("file").get<std::string>(), e.at("offset_start").get<uint64_t>(),
+                     e.at("offset_end").get<uint64_t>(), e.at("batch_start_ms").get<int64_t>()});
+      }
+    }
     return a;
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("not an alert object: ") + e.what());

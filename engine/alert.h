@@ -15,6 +15,18 @@ namespace ember::engine {
 enum class AlertState { kFiring, kResolved };
 const char* AlertStateName(AlertState s);
 
+// One of the first matches behind an alert: the line, where it came from, and its batch.
+struct Evidence {
+  std::string line;  // bounded by kMaxSampleBytes
+  std::string host;
+  std::string file;
+  uint64_t offset_start = 0;  // byte range in `file` holding the line (an agent's frame)
+  uint64_t offset_end = 0;
+  int64_t batch_start_ms = 0;
+  bool operator==(const Evidence&) const = default;
+};
+inline constexpr size_t kMaxEvidence = 3;
+
 struct Alert {
   // Stable for the whole episode (rule, key, first firing window end): a re-delivery or the
   // resolve event of the same episode carries the same id.
@@ -29,6 +41,8 @@ struct Alert {
   int64_t window_end_ms = 0;
   std::string message;  // rendered template
   std::string sample;   // first matching line in the window (bounded)
+  // Firing events: the first match of each of the window's first batches (up to kMaxEvidence).
+  std::vector<Evidence> evidence;
 };
 
 // One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/kv_store.h"
+#include "engine/interned.h"
 
 namespace ember::engine {
 namespace {
@@ -35,6 +36,57 @@ std::string PartialKey(const std::string& rule, int64_t batch, const std::string
   PutU64BigEndian(k, static_cast<uint64_t>(batch));
   k += key;
   return k;
+}
+
+// A partial's value after its count: a marker, the origin of its sample, then the sample.
+// Values written before provenance existed hold only the sample: without the marker (or
+// with lengths that do not add up) the rest is read as that.
+constexpr std::string_view kOriginMarker("\0Pv2", 4);
+
+void EncodePartialOrigin(const Partial& p, std::string* out) {
+  *out += kOriginMarker;
+  PutU64Le(*out, p.offset_start);
+  PutU64Le(*out, p.offset_end);
+  for (const std::string* name : {p.host, p.file}) {
+    const std::string_view v = name != nullptr ? std::string_view(*name).substr(0, 0xffff) : "";
+    out->push_back(static_cast<char>(v.size() & 0xff));
+    out->push_back(static_cast<char>(v.size() >> 8));
+    *out += v;
+  }
+  *out += p.sample;
+}
+
+void DecodePartialOrigin(std::string_view v, Partial* p) {
+  if (v.substr(0, kOriginMarker.size()) == kOriginMarker && v.size() >= 4 + 16 + 4) {
+    std::string_view rest = v.substr(4);
+    const uint64_t start = GetU64Le(rest), end = GetU64Le(rest.substr(8));
+    rest.remove_prefix(16);
+    std::string_view names[2];
+    bool ok = true;
+    for (auto& name : names) {
+      if (rest.size() < 2) {
+        ok = false;
+        break;
+      }
+      const size_t len =
+          static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(static_cast<uint8_t>(rest[1])) << 8);
+      if (rest.size() < 2 + len) {
+        ok = false;
+        break;
+      }
+      name = rest.substr(2, len);
+      rest.remove_prefix(2 + len);
+    }
+    if (ok) {
+      p->offset_start = start;
+      p->offset_end = end;
+      if (!names[0].empty()) p->host = Intern(names[0]);
+      if (!names[1].empty()) p->file = Intern(names[1]);
+      p->sample.assign(rest);
+      return;
+    }
+  }
+  p->sample.assign(v);
 }
 
 bool ParseInt(std::string_view s, int64_t* out) {
@@ -149,7 +201,7 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     r.key.assign(k.substr(nul + 9));
     r.partial.count = GetU64Le(v);
-    r.partial.sample.assign(v.substr(8));
+    DecodePartialOrigin(v.substr(8), &r.partial);
     snap.partials.push_back(std::move(r));
   });
   if (!s.ok()) return s;
@@ -281,7 +333,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {
     } else {
       std::string value;
       PutU64Le(value, r.partial.count);
-      value += r.partial.sample;
+      EncodePartialOrigin(r.partial, &value);
       s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), value);
     }
     if (!s.ok()) return s;

@@ -7,17 +7,19 @@ namespace ember::engine {
 // Routes each rule match of one line into that rule's window.
 class Engine::Collector final : public rules::MatchVisitor {
  public:
-  Collector(Engine& engine, int64_t batch, std::string_view line)
+  Collector(Engine& engine, int64_t batch, const InputLine& line)
       : engine_(engine), batch_(batch), line_(line) {}
   void OnMatch(size_t rule_index, std::string_view key) override {
-    engine_.windows_[rule_index]->Add(batch_, key, line_);
+    engine_.windows_[rule_index]->Add(
+        batch_, key, line_.text,
+        LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end});
     ++engine_.stats_.matches;
   }
 
  private:
   Engine& engine_;
   int64_t batch_;
-  std::string_view line_;
+  const InputLine& line_;
 };
 
 Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options)
@@ -39,7 +41,7 @@ void Engine::Ingest(const InputLine& line) {
     batch = closed_until_;
   }
   max_batch_ = std::max(max_batch_, batch);
-  Collector collector(*this, batch, line.text);
+  Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);
 }
 

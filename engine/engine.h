@@ -35,6 +35,10 @@ struct InputLine {
   std::string_view file;
   int64_t time_ms = 0;   // ingestion or event time, Unix ms; negative is treated as 0
   std::string_view tag;  // the agent input's tag, "" if none
+  // Where the line came from in its file: the byte range of the frame (or line) holding it;
+  // 0, 0 when unknown. Recorded with the first match of a key in a batch (provenance).
+  uint64_t offset_start = 0;
+  uint64_t offset_end = 0;
 };
 
 struct EngineStats {

@@ -6,6 +6,7 @@
 
 #include "common/hash.h"
 #include "common/units.h"
+#include "engine/interned.h"
 #include "rules/rule_set.h"
 
 namespace ember::engine {
@@ -32,13 +33,19 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
 }
 
-void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line) {
+void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line,
+                     const LineOrigin& origin) {
   assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
   auto& batch_map = partials_[batch];
   auto it = batch_map.find(key);  // no allocation for a key already in this batch
   if (it == batch_map.end()) {
     it = batch_map.emplace(std::string(key), Partial{}).first;
-    it->second.sample.assign(line.substr(0, kMaxSampleBytes));
+    Partial& p = it->second;
+    p.sample.assign(line.substr(0, kMaxSampleBytes));
+    if (!origin.host.empty()) p.host = Intern(origin.host);
+    if (!origin.file.empty()) p.file = Intern(origin.file);
+    p.offset_start = origin.offset_start;
+    p.offset_end = origin.offset_end;
   }
   ++it->second.count;
   ++matches_;
@@ -145,13 +152,18 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   }
 }
 
-std::string RuleWindow::SampleFor(const std::string& key, int64_t end) const {
+std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t end) const {
+  std::vector<Evidence> out;
   for (auto it = partials_.lower_bound(end - window_batches_);
-       it != partials_.end() && it->first < end; ++it) {
+       it != partials_.end() && it->first < end && out.size() < kMaxEvidence; ++it) {
     auto p = it->second.find(key);
-    if (p != it->second.end()) return p->second.sample;
+    if (p == it->second.end()) continue;
+    const Partial& partial = p->second;
+    out.push_back(Evidence{partial.sample, partial.host ? *partial.host : "",
+                           partial.file ? *partial.file : "", partial.offset_start,
+                           partial.offset_end, it->first * batch_ms_});
   }
-  return "";
+  return out;
 }
 
 Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
@@ -171,7 +183,10 @@ Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, uint64_t c
       a.fields.emplace_back(rule_.by[i], values[i]);
     }
   }
-  a.sample = state == AlertState::kFiring ? SampleFor(key, end) : "";
+  if (state == AlertState::kFiring) {
+    a.evidence = EvidenceFor(key, end);
+    if (!a.evidence.empty()) a.sample = a.evidence[0].line;
+  }
   a.message = rule_.message.Render([&](std::string_view field) -> std::string {
     if (field == "count") return std::to_string(count);
     if (field == "window") return FormatDurationMs(rule_.window_ms);

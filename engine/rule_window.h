@@ -20,10 +20,23 @@
 
 namespace ember::engine {
 
-// Matches of one key in one batch: the partial aggregate, and the first line as a sample.
+// Where a line came from (views valid for the call that passes them).
+struct LineOrigin {
+  std::string_view host;
+  std::string_view file;
+  uint64_t offset_start = 0;  // byte range in the file holding the line; 0, 0 if unknown
+  uint64_t offset_end = 0;
+};
+
+// Matches of one key in one batch: the partial aggregate, and the first line as a sample
+// with where it came from (host and file interned: see engine/interned.h).
 struct Partial {
   uint64_t count = 0;
   std::string sample;
+  const std::string* host = nullptr;  // null when unknown
+  const std::string* file = nullptr;
+  uint64_t offset_start = 0;
+  uint64_t offset_end = 0;
 };
 
 // A firing key's episode.
@@ -41,8 +54,10 @@ class RuleWindow {
   // the window a multiple of the slide. `rule` must outlive this object.
   RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms);
 
-  // Adds one match of `key` to batch `batch` (>= 0). `line` is kept as the sample if first.
-  void Add(int64_t batch, std::string_view key, std::string_view line);
+  // Adds one match of `key` to batch `batch` (>= 0). `line` and `origin` are kept as the
+  // sample if first.
+  void Add(int64_t batch, std::string_view key, std::string_view line,
+           const LineOrigin& origin = {});
 
   // Evaluates every window end not yet evaluated up to `closed_until` (every batch below it
   // is closed) and appends the alert events they raise. Window ends whose window holds no
@@ -85,7 +100,8 @@ class RuleWindow {
   void Step(int64_t end, std::vector<Alert>* out);
   Alert MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
                   const std::string& id) const;
-  std::string SampleFor(const std::string& key, int64_t end) const;
+  // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
+  std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
   int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
 
   const rules::Rule& rule_;

@@ -133,7 +133,7 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
     Engine e(rules, EngineOptions{});
-    e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000, ""});
+    e.Ingest(InputLine{"fail from 1.2.3.4", "h", "/var/log/f", 5000, "", 1000, 2048});
     e.Ingest(InputLine{"ERROR x", "h", "f", 5000, ""});
     REQUIRE(store->Commit({e.TakeDelta()}, {{std::string("agent\0path", 10), 42}}, {}).ok());
   }
@@ -148,7 +148,51 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
   CHECK(snap->partials[0].rule == "fails");
   CHECK(snap->partials[0].partial.count == 1);
   CHECK(snap->partials[0].partial.sample == "fail from 1.2.3.4");
+  // Where the sample came from survives too.
+  REQUIRE(snap->partials[0].partial.host != nullptr);
+  CHECK(*snap->partials[0].partial.host == "h");
+  REQUIRE(snap->partials[0].partial.file != nullptr);
+  CHECK(*snap->partials[0].partial.file == "/var/log/f");
+  CHECK(snap->partials[0].partial.offset_start == 1000);
+  CHECK(snap->partials[0].partial.offset_end == 2048);
   CHECK(snap->offsets.at(std::string("agent\0path", 10)) == 42);
+}
+
+// Partials written before provenance existed (count, then the sample) still read back.
+TEST_CASE("CheckpointStore: partials without provenance read back as count and sample",
+          "[engine][checkpoint]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  {
+    auto store = OpenStore(state);
+    REQUIRE(store->Stamp(*rules, 1000).ok());
+  }
+  {
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    std::string key = std::string("fails") + '\0';
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((5 >> (8 * i)) & 0xff));
+    key += "1.2.3.4";
+    std::string value("\x03\0\0\0\0\0\0\0", 8);
+    value += "fail from 1.2.3.4";
+    REQUIRE((*kv)
+                ->Write([&](KvWriter& w) {
+                  Status s = w.Put("meta", "closed_until", "6");
+                  return s.ok() ? w.Put("partials", key, value) : s;
+                })
+                .ok());
+  }
+  auto store = OpenStore(state);
+  auto snap = store->Recover(*rules, 1000);
+  REQUIRE(snap.ok());
+  REQUIRE(snap->partials.size() == 1);
+  CHECK(snap->partials[0].partial.count == 3);
+  CHECK(snap->partials[0].partial.sample == "fail from 1.2.3.4");
+  CHECK(snap->partials[0].partial.host == nullptr);
 }
 
 TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overwritten",

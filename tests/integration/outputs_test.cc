@@ -189,6 +189,44 @@ TEST_CASE("Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP; 
   CHECK(current[0]["key"]["ip"] == "198.51.100.1");
 }
 
+TEST_CASE("Provenance: an alert names the host, file and bytes of its first matches") {
+  Cluster c(kShortRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::string noise;
+  for (int i = 0; i < 200; ++i) noise += "GET /index.html 200 " + std::to_string(i) + "\n";
+  c.dir.Append("logs/app.log", noise);
+  REQUIRE(WaitUntil(
+      [&] {
+        return RunCommand({EMBER_CLI_BIN, "status", "--json", "--state-dir", c.dir.Sub("state")})
+                   .out.find("\"lines\":200") != std::string::npos;
+      },
+      15s));
+  WriteFails(c, 4);
+  REQUIRE(WaitUntil([&] { return HasState(c.Alerts(), "firing"); }, 20s));
+  const nlohmann::json a = c.Alerts()[0];
+  INFO(a.dump());
+  REQUIRE(a.contains("evidence"));
+  REQUIRE(!a["evidence"].empty());
+  const std::string file = ReadFile(c.dir.Sub("logs/app.log"));
+  for (const auto& e : a["evidence"]) {
+    CHECK(e["host"] == "testhost");
+    CHECK(e["file"] == c.dir.Sub("logs/app.log"));
+    CHECK(e["line"] == "sshd: auth fail from 203.0.113.9");
+    const uint64_t start = e["offset_start"], end = e["offset_end"];
+    // The bytes named hold the line, and lie after the 200 lines of noise.
+    REQUIRE(end <= file.size());
+    CHECK(start >= noise.size());
+    CHECK(file.substr(start, end - start).find(e["line"].get<std::string>()) != std::string::npos);
+  }
+  ProcessResult show = RunCommand({EMBER_CLI_BIN, "alerts", "show", a["id"].get<std::string>(),
+                                   "--state-dir", c.dir.Sub("state")});
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("from testhost:" + c.dir.Sub("logs/app.log") + ", bytes " +
+                      std::to_string(a["evidence"][0]["offset_start"].get<uint64_t>())) !=
+        std::string::npos);
+}
+
 TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ variables") {
   Cluster c(kShortRule);
   const std::string out = c.dir.Sub("exec");

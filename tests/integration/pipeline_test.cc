@@ -785,7 +785,9 @@ TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
   CHECK(show.out.find("rule       fails") != std::string::npos);
   CHECK(show.out.find("key        ip=198.51.100.1 host=testhost") != std::string::npos);
   CHECK(show.out.find("count      6 in the window") != std::string::npos);
-  CHECK(show.out.find("sample     auth fail from 198.51.100.1") != std::string::npos);
+  CHECK(show.out.find("evidence   auth fail from 198.51.100.1") != std::string::npos);
+  CHECK(show.out.find("from testhost:" + c.dir.Sub("logs/app.log") + ", bytes ") !=
+        std::string::npos);
   CHECK(show.out.find("delivery   delivered to every output") != std::string::npos);
   CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "show", "0000000000000000", "--state-dir", state})
             .exit_code == 1);

@@ -64,7 +64,9 @@ done
 /usr/bin/ember --version | grep -q '^ember ' || fail "ember --version"
 
 echo "== running the installed services as the ember user"
-if (exec 3<>/dev/tcp/127.0.0.1/7450) 2>/dev/null; then fail "port 7450 is taken on this machine"; fi
+for port in 7450 7451 7452; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then fail "port $port is taken on this machine"; fi
+done
 install -o root -g adm -m 0640 /dev/null "$testlog"  # a log only root and adm can read
 # setpriv execs the binary itself (runuser would stay as a parent and turn SIGTERM into its own
 # exit status), with ember's groups, adm included, as User=/Group=/SupplementaryGroups= would.
@@ -89,6 +91,15 @@ for _ in $(seq 200); do grep -q "ip=203.0.113.77" "$work/aggregator.out" && brea
 grep -q "ssh-bruteforce.*ip=203.0.113.77" "$work/aggregator.out" ||
   fail "no alert; aggregator said: $(cat "$work/aggregator.err")"
 echo "   alert: $(grep ip=203.0.113.77 "$work/aggregator.out" | head -1)"
+# Self-monitoring on the default loopback ports, scraped as Prometheus would.
+for _ in $(seq 50); do  # published once per batch, just after the alert
+  curl -sSf http://127.0.0.1:7451/metrics | grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' && break
+  sleep 0.1
+done
+curl -sSf http://127.0.0.1:7451/metrics | grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' ||
+  fail "aggregator /metrics: $(curl -sS http://127.0.0.1:7451/metrics | grep matches)"
+curl -sSf http://127.0.0.1:7452/metrics | grep -q '^ember_agent_session_up 1$' ||
+  fail "agent /metrics: $(curl -sS http://127.0.0.1:7452/metrics | head)"
 kill -TERM "${pids[@]}"
 for pid in "${pids[@]}"; do
   rc=0
