@@ -43,6 +43,11 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
        engine::FormatIsoMs(a.window_start_ms) + "/" + engine::FormatIsoMs(a.window_end_ms)},
   };
   if (!a.sample.empty()) annotations["sample"] = a.sample;
+  if (!a.evidence.empty()) {
+    const engine::Evidence& e = a.evidence[0];
+    annotations["source"] = e.host + ":" + e.file + " bytes " + std::to_string(e.offset_start) +
+                            ".." + std::to_string(e.offset_end);
+  }
   const int64_t ends_at = a.state == engine::AlertState::kResolved
                               ? std::max(a.window_end_ms, starts_at_ms)
                               : now_ms + 4 * options.resend_interval_ms;

@@ -77,6 +77,10 @@ std::vector<std::string> ExecSink::AlertEnvironment(const engine::Alert& a) {
       "EMBER_MESSAGE=" + a.message,
   };
   for (const auto& [name, value] : a.fields) env.push_back(EnvName(name) + "=" + value);
+  if (!a.evidence.empty()) {  // where the first match came from
+    env.push_back("EMBER_SOURCE_HOST=" + a.evidence[0].host);
+    env.push_back("EMBER_SOURCE_FILE=" + a.evidence[0].file);
+  }
   // A NUL byte would cut a variable short; the JSON on stdin carries the exact bytes.
   for (auto& e : env) std::replace(e.begin(), e.end(), '\0', ' ');
   return env;

@@ -258,6 +258,9 @@ TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ varia
     CHECK(env.find("EMBER_SEVERITY=critical\n") != std::string::npos);
     CHECK(env.find("EMBER_FIELD_IP=203.0.113.9\n") != std::string::npos);
     CHECK(env.find("EMBER_KEY=ip=203.0.113.9\n") != std::string::npos);
+    if (a["state"] == "firing") {
+      CHECK(env.find("EMBER_SOURCE_FILE=" + c.dir.Sub("logs/app.log") + "\n") != std::string::npos);
+    }
   }
   // The failing and the hanging command are logged with their cause, once per event.
   REQUIRE(WaitUntil(
@@ -371,6 +374,8 @@ TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resol
   const std::vector<nlohmann::json> ours = c.Alerts();
   REQUIRE(!ours.empty());
   CHECK(a["annotations"]["ember_alert_id"] == ours[0]["id"]);
+  CHECK(a["annotations"]["source"].get<std::string>().rfind("testhost:" + c.dir.Sub("logs/app.log"),
+                                                            0) == 0);
   CHECK(a["startsAt"].get<std::string>().substr(0, 19) ==
         ours[0]["window_end"].get<std::string>().substr(0, 19));
   // The resolution reaches Alertmanager: the alert leaves its active list.
