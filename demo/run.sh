@@ -7,6 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${EMBER_DEMO_SECONDS:-60}
 port=${EMBER_DEMO_PORT:-7450}
+http_port=$((port + 1))  # /metrics and `ember top`
 
 bash "$repo/.ci/install-deps"
 cmake --preset release -S "$repo" >/dev/null
@@ -16,6 +17,7 @@ bin="$repo/build/release"
 work=$(mktemp -d /tmp/ember-demo.XXXXXX)
 cat >"$work/aggregator.yaml" <<YAML
 listen: tcp://127.0.0.1:$port
+http_listen: 127.0.0.1:$http_port
 state_dir: $work/state
 rules_dir: $repo/rules/examples
 batch_interval: 1s
@@ -28,6 +30,7 @@ cat >"$work/agent.yaml" <<YAML
 name: demo-agent
 host: web1
 state_dir: $work/agent-state
+http_listen: ""
 inputs:
   paths: [$work/logs/*.log]
   read_from: beginning
@@ -48,6 +51,7 @@ trap cleanup EXIT INT TERM
 
 "$bin/cli/ember" check "$repo/rules/examples"
 echo "Starting ember-aggregator and ember-agent; writing $work/logs/app.log for ${seconds}s..."
+echo "Live view in another terminal: $bin/cli/ember top --url http://127.0.0.1:$http_port"
 echo
 "$bin/aggregator/ember-aggregator" -c "$work/aggregator.yaml" 2>"$work/aggregator.log" &
 pids+=($!)
