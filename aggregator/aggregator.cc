@@ -30,6 +30,7 @@
 #include "engine/checkpoint_store.h"
 #include "engine/engine.h"
 #include "engine/event_time.h"
+#include "rules/rule_warnings.h"
 
 namespace ember::aggregator {
 namespace {
@@ -40,6 +41,9 @@ Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& 
   options.batch_interval_ms = config.engine.batch_interval_ms;
   auto set = rules::RuleSet::Load(config.rules_dir, options, &diagnostics);
   for (const auto& d : diagnostics) spdlog::error("{}", d);
+  if (set.ok()) {
+    for (const auto& w : rules::RuleWarnings((*set)->rules())) spdlog::warn("{}", w);
+  }
   return set;
 }
 
@@ -116,9 +120,11 @@ class Server {
       // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
       // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
       // throughput is not capped at credit / batch_interval.
-      // (At most every 50 ms, so a failing commit — a full disk — is not retried in a loop.)
+      // (After a failed commit — a full disk — at most every 50 ms, not in a loop.)
       if (accepted_bytes_ >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 &&
-          WallClockMs() - last_early_commit_ms_ >= 50) {
+          (checkpoint_failures_ == failures_at_last_commit_ ||
+           WallClockMs() - last_early_commit_ms_ >= 50)) {
+        failures_at_last_commit_ = checkpoint_failures_;
         last_early_commit_ms_ = WallClockMs();
         Tick(/*force=*/true);
       }
@@ -696,6 +702,7 @@ class Server {
   uint64_t new_epochs_ = 0;
   uint64_t accepted_bytes_ = 0;  // accepted since the last commit
   int64_t last_early_commit_ms_ = 0;
+  uint64_t failures_at_last_commit_ = 0;  // checkpoint_failures_ before the last early commit
   int64_t started_ms_ = WallClockMs();
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;

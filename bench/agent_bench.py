@@ -62,11 +62,11 @@ class Pair:
             f.write("rules:\n  - name: errors\n    match: '\\bERROR\\b'\n    by: [host]\n"
                     "    window: 60s\n    every: 10s\n    when: count >= 1000000000\n")
         with open(f"{work}/aggregator.yaml", "w") as f:
-            f.write(f"listen: tcp://127.0.0.1:{port}\nstate_dir: {work}/agg-state\n"
+            f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: \"\"\nstate_dir: {work}/agg-state\n"
                     f"rules_dir: {work}/rules\nbatch_interval: " + os.environ.get("EMBER_BENCH_BATCH", "1s") + "\n" + os.environ.get("EMBER_BENCH_AGG_EXTRA", "") + "\n"
                     "outputs:\n  terminal_color: never\n")
         with open(f"{work}/agent.yaml", "w") as f:
-            f.write(f"name: bench\nstate_dir: {work}/agent-state\ninputs:\n"
+            f.write(f"name: bench\nhttp_listen: \"\"\nstate_dir: {work}/agent-state\ninputs:\n"
                     f"  paths: [{', '.join(paths)}]\n"
                     f"output:\n  endpoint: tcp://127.0.0.1:{port}\n")
         self.agg_log = open(f"{work}/aggregator.log", "w")

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "common/units.h"
 #include "rules/rule_set.h"
+#include "rules/rule_warnings.h"
 
 namespace ember::cli {
 
@@ -36,7 +37,11 @@ void AddCheckCommand(CLI::App& app, int* exit_code) {
       *exit_code = 1;
       return;
     }
-    std::printf("%s: %zu rule(s) OK\n", path->c_str(), (*set)->rules().size());
+    const rules::Diagnostics warnings = rules::RuleWarnings((*set)->rules());
+    for (const auto& w : warnings) std::fprintf(stderr, "%s\n", w.c_str());
+    std::printf(
+        "%s: %zu rule(s) OK%s\n", path->c_str(), (*set)->rules().size(),
+        warnings.empty() ? "" : (", " + std::to_string(warnings.size()) + " warning(s)").c_str());
     *exit_code = 0;
   });
 }

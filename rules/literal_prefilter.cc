@@ -34,6 +34,19 @@ std::unique_ptr<LiteralPrefilter> LiteralPrefilter::Build(
   return p;
 }
 
+bool LiteralPrefilter::HasRequiredLiteral(const std::string& pattern) {
+  re2::FilteredRE2 filter(3);
+  RE2::Options options;
+  options.set_log_errors(false);
+  int id = 0;
+  if (filter.Add(pattern, options, &id) != RE2::NoError) return false;
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  std::vector<int> always;
+  filter.AllPotentials({}, &always);
+  return !atoms.empty() && always.empty();
+}
+
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
   s.lowered.resize(line.size());
   unsigned char high = 0;

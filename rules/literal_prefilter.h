@@ -39,6 +39,10 @@ class LiteralPrefilter {
 
   const std::vector<std::string>& atoms() const { return atoms_; }
 
+  // Whether every match of `pattern` must contain some literal of 3 or more characters (so
+  // lines can be screened for it). False for patterns like `\d+ \w+` or an invalid one.
+  static bool HasRequiredLiteral(const std::string& pattern);
+
   static constexpr size_t kMaxAtoms = 8;
 
  private:

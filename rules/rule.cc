@@ -11,12 +11,18 @@ bool Condition::Holds(uint64_t count) const {
       return c > threshold;
     case CompareOp::kEqual:
       return c == threshold;
+    case CompareOp::kLess:
+      return c < threshold;
+    case CompareOp::kLessEqual:
+      return c <= threshold;
+    case CompareOp::kNotEqual:
+      return c != threshold;
   }
   return false;
 }
 
 std::string Condition::ToString() const {
-  const char* ops[] = {">=", ">", "=="};
+  const char* ops[] = {">=", ">", "==", "<", "<=", "!="};
   return std::string("count ") + ops[static_cast<int>(op)] + " " + std::to_string(threshold);
 }
 

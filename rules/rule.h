@@ -16,9 +16,10 @@ class RE2;
 
 namespace ember::rules {
 
-enum class CompareOp { kGreaterEqual, kGreater, kEqual };
+enum class CompareOp { kGreaterEqual, kGreater, kEqual, kLess, kLessEqual, kNotEqual };
 
-// `count <op> threshold`, e.g. "count >= 5".
+// `count <op> threshold`, e.g. "count >= 5". Only keys with at least one match in the window
+// are evaluated, so `count < 3` means "one or two".
 struct Condition {
   CompareOp op = CompareOp::kGreaterEqual;
   int64_t threshold = 1;
@@ -37,8 +38,13 @@ inline constexpr const char* kFieldTag = "tag";
 
 struct Rule {
   std::string name;
-  std::string source;           // "file:line" where the rule is defined
-  std::string pattern;          // RE2 syntax
+  std::string source;               // "file:line" where the rule is defined
+  std::string pattern;              // RE2 syntax
+  std::vector<std::string> unless;  // RE2 patterns: a line matching any of them is not counted
+  std::string unless_source;        // "file:line:col" of `unless`
+  // Scope: globs (fnmatch(3), `*` also crosses '/') the line's host, file and tag must match;
+  // empty = any.
+  std::vector<std::string> hosts, files, tags;
   std::vector<std::string> by;  // key fields: named captures or host/file, in key order
   int64_t window_ms = 0;        // window length, a multiple of every_ms
   int64_t every_ms = 0;         // slide, a multiple of the batch interval
@@ -47,7 +53,8 @@ struct Rule {
   MessageTemplate message;
   std::string digest;  // 16 hex digits over the definition; changes when the rule does
 
-  std::shared_ptr<const re2::RE2> regex;  // compiled `pattern`
+  std::shared_ptr<const re2::RE2> regex;                      // compiled `pattern`
+  std::vector<std::shared_ptr<const re2::RE2>> unless_regex;  // compiled `unless`
   // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file,
   // -3 for tag.
   std::vector<int> by_groups;

@@ -15,8 +15,6 @@
 namespace ember::rules {
 namespace {
 
-const std::vector<std::string> kRuleKeys = {"name",  "match", "by",       "window",
-                                            "every", "when",  "severity", "message"};
 const std::set<std::string> kTemplateBuiltins = {"count",    "window",       "rule",
                                                  "severity", "window_start", "window_end"};
 
@@ -44,15 +42,29 @@ Result<Condition> ParseCondition(const std::string& text) {
     c.op = CompareOp::kGreater;
   } else if (o == "==") {
     c.op = CompareOp::kEqual;
+  } else if (o == "<") {
+    c.op = CompareOp::kLess;
+  } else if (o == "<=") {
+    c.op = CompareOp::kLessEqual;
+  } else if (o == "!=") {
+    c.op = CompareOp::kNotEqual;
   } else {
     return Status::InvalidArgument("operator '" + o +
-                                   "' is not supported: use >=, > or == (a condition that "
-                                   "holds for zero matches needs an absence rule)");
+                                   "' is not supported: use >=, >, ==, <, <= or !=");
   }
-  if (c.threshold < 1 || (c.op == CompareOp::kGreater && c.threshold < 0)) {
+  // Only keys with a match in the window are evaluated: a condition no count of 1 or more
+  // can satisfy would never fire.
+  const bool can_hold = c.op == CompareOp::kGreaterEqual || c.op == CompareOp::kGreater ||
+                                c.op == CompareOp::kNotEqual
+                            ? true
+                        : c.op == CompareOp::kEqual ? c.threshold >= 1
+                        : c.op == CompareOp::kLess  ? c.threshold > 1
+                                                    : c.threshold >= 1;
+  if (!can_hold || c.threshold < 0) {
     return Status::InvalidArgument(
-        "threshold must be at least 1: a window with no match "
-        "has no key to alert on");
+        "'" + text +
+        "' can never hold: a window with no match has no key to alert on (a "
+        "silent key needs an absence rule)");
   }
   return c;
 }
@@ -91,6 +103,11 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
   report(map.GetString("when", &when));
   report(map.GetString("severity", &severity));
   report(map.GetString("message", &message));
+  report(map.GetStringList("unless", &rule->unless));
+  if (map.Has("unless")) rule->unless_source = map.Where("unless");
+  report(map.GetStringList("hosts", &rule->hosts));
+  report(map.GetStringList("files", &rule->files));
+  report(map.GetStringList("tags", &rule->tags));
   report(map.RejectUnknownKeys());
 
   auto error_at = [&](const std::string& key, const std::string& what) {
@@ -130,6 +147,17 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         }
       }
+    }
+  }
+
+  for (const auto& pattern : rule->unless) {
+    RE2::Options re_options;
+    re_options.set_log_errors(false);
+    auto re = std::make_shared<RE2>(pattern, re_options);
+    if (!re->ok()) {
+      error_at("unless", "invalid pattern '" + pattern + "': " + re->error());
+    } else {
+      rule->unless_regex.push_back(re);
     }
   }
 
@@ -173,6 +201,15 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
   std::string definition = rule->pattern + '\0' + when + '\0' + std::to_string(rule->window_ms) +
                            '\0' + std::to_string(rule->every_ms) + '\0';
   for (const auto& f : rule->by) definition += f + ',';
+  // Unless and scopes change what counts: part of the definition (digest) only when used,
+  // so rules written before they existed keep their state.
+  for (const auto& [name, list] :
+       {std::pair{"unless", &rule->unless}, std::pair{"hosts", &rule->hosts},
+        std::pair{"files", &rule->files}, std::pair{"tags", &rule->tags}}) {
+    if (list->empty()) continue;
+    definition += std::string("\0") + name + ':';
+    for (const auto& v : *list) definition += v + '\x1e';
+  }
   rule->digest = HashHex(Fnv1a64(definition));
   return diagnostics->size() == errors_before;
 }

@@ -1,6 +1,7 @@
 #include "rules/rule_set.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -44,6 +45,21 @@ std::vector<std::string> SplitKey(std::string_view key) {
 }
 
 namespace {
+
+// Empty globs match anything; a value must match one of them.
+bool MatchesAny(const std::vector<std::string>& globs, std::string_view value) {
+  if (globs.empty()) return true;
+  const std::string v(value);
+  for (const auto& g : globs) {
+    if (::fnmatch(g.c_str(), v.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+bool InScope(const Rule& rule, const LineSource& source) {
+  return MatchesAny(rule.hosts, source.host) && MatchesAny(rule.files, source.file) &&
+         MatchesAny(rule.tags, source.tag);
+}
 
 Result<std::vector<std::string>> ListRuleFiles(const std::string& path) {
   struct stat st;
@@ -151,6 +167,15 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
   s.groups.resize(impl_->max_groups + 1);
   for (int index : s.hits) {
     const Rule& rule = rules_[static_cast<size_t>(index)];
+    if (!InScope(rule, source)) continue;
+    bool excluded = false;
+    for (const auto& re : rule.unless_regex) {
+      if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) {
+        excluded = true;
+        break;
+      }
+    }
+    if (excluded) continue;
     s.key.clear();
     if (!rule.by.empty()) {
       const int n = rule.regex->NumberOfCapturingGroups() + 1;

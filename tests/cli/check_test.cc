@@ -47,3 +47,30 @@ TEST_CASE("ember check: broken YAML and a missing path are clear errors, not cra
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("no such file or directory") != std::string::npos);
 }
+
+TEST_CASE("ember check: warns about expensive patterns and rules that can never fire",
+          "[cli][check]") {
+  TempDir dir;
+  std::string path = dir.Write("rules/w.yaml",
+                               "rules:\n"
+                               "  - name: digits\n"
+                               "    match: '\\d+ \\w+'\n"
+                               "    window: 10s\n"
+                               "  - name: never\n"
+                               "    match: 'ERROR'\n"
+                               "    window: 10s\n"
+                               "    unless: ['x*']\n"
+                               "  - name: fine\n"
+                               "    match: 'ERROR (?P<code>\\d+)'\n"
+                               "    window: 10s\n");
+  auto r = RunCommand({EMBER_CLI_BIN, "check", dir.Sub("rules")});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);  // warnings do not fail the check
+  CHECK(r.err.find(path + ":2:5: warning: rule 'digits': pattern '\\d+ \\w+' has no fixed text") !=
+        std::string::npos);
+  CHECK(
+      r.err.find(path + ":8:13: warning: rule 'never' can never fire: its 'unless' pattern 'x*'") !=
+      std::string::npos);
+  CHECK(r.err.find("'fine'") == std::string::npos);
+  CHECK(r.out.find("3 rule(s) OK, 2 warning(s)") != std::string::npos);
+}

@@ -128,8 +128,14 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
       {"bad template field",
        "rules:\n  - name: x\n    match: a\n    window: 10s\n    message: '{{user}} did it'\n",
        "template field '{{user}}'", ":5:14:"},
-      {"bad condition", "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: count < 3\n",
-       "operator '<' is not supported", ":5:11:"},
+      {"bad condition", "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: count ~ 3\n",
+       "cannot read condition 'count ~ 3'", ":5:11:"},
+      {"condition that never holds",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: count < 1\n",
+       "'count < 1' can never hold", ":5:11:"},
+      {"bad unless pattern",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    unless: ['ok', 'x(']\n",
+       "invalid pattern 'x(': missing ): x(", ":5:13:"},
       {"missing match", "rules:\n  - name: x\n    window: 10s\n", "missing required key 'match'",
        ":2:5:"},
       {"bad yaml", "rules:\n  - name: [x\n", "error:", ":"},
@@ -270,4 +276,71 @@ TEST_CASE("RuleSet: the literal prefilter never changes what matches",
     CHECK(differ == 0);
     CHECK(matched > 100);
   }
+}
+
+TEST_CASE("RuleSet: unless patterns and host/file/tag scopes decide what counts",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", R"(rules:
+  - name: fails
+    match: 'auth fail from (?P<ip>[\d.]+)'
+    by: [ip]
+    window: 10s
+    unless: ['from 10\.', 'user=monitor']
+  - name: web-errors
+    match: 'ERROR'
+    window: 10s
+    hosts: ['web*']
+    files: ['/var/log/nginx/*']
+  - name: tagged
+    match: 'ERROR'
+    window: 10s
+    tags: [payments]
+    when: count < 3
+)"),
+                           RuleSetOptions{}, &d);
+  INFO((d.empty() ? "" : d[0]));
+  REQUIRE(set.ok());
+  MatchScratch scratch;
+  auto rules_hit = [&](std::string_view line, LineSource source) {
+    Recorder r;
+    (*set)->Match(line, source, scratch, r);
+    std::vector<size_t> out;
+    for (const auto& [rule, key] : r.hits) out.push_back(rule);
+    return out;
+  };
+  const LineSource web{"web1", "/var/log/nginx/error.log", ""};
+  CHECK(rules_hit("auth fail from 203.0.113.9", web) == std::vector<size_t>{0});
+  CHECK(rules_hit("auth fail from 10.1.2.3", web).empty());                  // unless
+  CHECK(rules_hit("auth fail from 203.0.113.9 user=monitor", web).empty());  // unless
+  CHECK(rules_hit("ERROR upstream", web) == std::vector<size_t>{1});
+  CHECK(rules_hit("ERROR upstream", {"db1", "/var/log/nginx/error.log", ""}).empty());
+  CHECK(rules_hit("ERROR upstream", {"web1", "/var/log/syslog", ""}).empty());
+  CHECK(rules_hit("ERROR upstream", {"db1", "/x", "payments"}) == std::vector<size_t>{2});
+  CHECK(rules_hit("ERROR upstream", {"web2", "/var/log/nginx/a/b.log", "payments"}) ==
+        std::vector<size_t>{1, 2});  // fnmatch: `*` crosses '/'
+  // `count < 3`: one or two matches in the window.
+  const Rule& tagged = (*set)->rules()[2];
+  CHECK(tagged.when.Holds(1));
+  CHECK(tagged.when.Holds(2));
+  CHECK_FALSE(tagged.when.Holds(3));
+}
+
+TEST_CASE("RuleSet: adding unless or a scope changes the digest; rules without them keep theirs",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  auto digest = [&](const std::string& extra) {
+    Diagnostics d;
+    auto set = RuleSet::Load(
+        dir.Write("r.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n" + extra),
+        RuleSetOptions{}, &d);
+    REQUIRE(set.ok());
+    return (*set)->rules()[0].digest;
+  };
+  const std::string plain = digest("");
+  CHECK(digest("    unless: b\n") != plain);
+  CHECK(digest("    hosts: [web*]\n") != plain);
+  CHECK(digest("    tags: [web*]\n") != digest("    hosts: [web*]\n"));
+  CHECK(digest("    severity: info\n") == plain);  // presentation only
 }
