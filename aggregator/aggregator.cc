@@ -1,11 +1,14 @@
 #include "aggregator/aggregator.h"
 
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
@@ -58,6 +61,10 @@ class Server {
         notifier_(notifier),
         socket_(context_, zmq::socket_type::router) {}
 
+  ~Server() {
+    if (rules_watch_fd_ >= 0) ::close(rules_watch_fd_);
+  }
+
   Status Start(std::shared_ptr<const rules::RuleSet> rules) {
     Status s = InstallRules(std::move(rules));
     if (!s.ok()) return s;
@@ -76,6 +83,7 @@ class Server {
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot listen on '" + config_.listen + "': " + e.what());
     }
+    WatchRulesDir();
     if (!config_.http_listen.empty()) {
       auto http = HttpServer::Start(config_.http_listen,
                                     [this](const HttpRequest& r) { return ServeHttp(r); });
@@ -108,14 +116,29 @@ class Server {
       if (notifier_.watchdog_interval_ms() > 0) {
         wait = std::min(wait, notifier_.watchdog_interval_ms());
       }
+      if (rules_changed_ms_ > 0)
+        wait = std::min(wait, std::max<int64_t>(0, rules_changed_ms_ + 500 - WallClockMs()));
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+                                 {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+                                 {nullptr, rules_watch_fd_, ZMQ_POLLIN, 0}};
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(wait));
+        zmq::poll(items, rules_watch_fd_ >= 0 ? 3 : 2, std::chrono::milliseconds(wait));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) spdlog::error("Polling failed: {}", e.what());
       }
       if (items[1].revents & ZMQ_POLLIN) HandleSignal();
+      if (rules_watch_fd_ >= 0 && (items[2].revents & ZMQ_POLLIN)) {
+        char events[4096];
+        while (::read(rules_watch_fd_, events, sizeof events) > 0) {
+        }
+        // Editors write in several steps: reload once the directory has been quiet 500 ms.
+        rules_changed_ms_ = WallClockMs();
+      }
+      if (rules_changed_ms_ > 0 && WallClockMs() - rules_changed_ms_ >= 500) {
+        rules_changed_ms_ = 0;
+        spdlog::info("The rules directory '{}' changed.", config_.rules_dir);
+        Reload();
+      }
       if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
       // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
       // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
@@ -176,6 +199,31 @@ class Server {
     spdlog::info("CURVE on: {} authorized agent keys in '{}'.", authorized->size(),
                  config_.security.authorized_keys_dir);
     return Status::Ok();
+  }
+
+  // inotify on the rules directory (or the single rules file's directory): a change reloads
+  // the rules as SIGHUP does. Without inotify, SIGHUP still works (logged).
+  void WatchRulesDir() {
+    rules_watch_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (rules_watch_fd_ < 0) {
+      spdlog::warn("Cannot watch '{}' for changes (reload with SIGHUP): {}", config_.rules_dir,
+                   std::strerror(errno));
+      return;
+    }
+    struct stat st;
+    std::string dir = config_.rules_dir;
+    if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      dir = dir.substr(0, dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+      if (dir.empty()) dir = ".";
+    }
+    if (::inotify_add_watch(rules_watch_fd_, dir.c_str(),
+                            IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) <
+        0) {
+      spdlog::warn("Cannot watch '{}' for changes (reload with SIGHUP): {}", dir,
+                   std::strerror(errno));
+      ::close(rules_watch_fd_);
+      rules_watch_fd_ = -1;
+    }
   }
 
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
@@ -244,6 +292,19 @@ class Server {
       spdlog::error("Kept the rules in force: the current state could not be checkpointed.");
       return;
     }
+    // What the reload does to each rule: unchanged rules keep their state (same digest).
+    std::map<std::string, std::string> before;
+    for (const auto& r : engine_->rules().rules()) before[r.name] = r.digest;
+    std::vector<std::string> kept, changed, added;
+    for (const auto& r : (*rules)->rules()) {
+      auto it = before.find(r.name);
+      if (it == before.end()) {
+        added.push_back(r.name);
+      } else {
+        (it->second == r.digest ? kept : changed).push_back(r.name);
+        before.erase(it);
+      }
+    }
     auto previous = std::move(engine_);
     Status s = InstallRules(*rules);
     if (!s.ok()) {
@@ -251,7 +312,17 @@ class Server {
       engine_ = std::move(previous);
       return;
     }
-    spdlog::info("Loaded {} rules.", engine_->rules().rules().size());
+    std::vector<std::string> removed;
+    for (const auto& [name, digest] : before) removed.push_back(name);
+    auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& n : v) out += (out.empty() ? "" : ", ") + n;
+      return v.empty() ? std::string("none") : out;
+    };
+    spdlog::info(
+        "Loaded {} rules: kept with their state: {}; changed (state reset): {}; added: {}; "
+        "removed: {}.",
+        engine_->rules().rules().size(), names(kept), names(changed), names(added), names(removed));
   }
 
   void ReceiveFrames() {
@@ -667,6 +738,8 @@ class Server {
   std::unique_ptr<engine::CheckpointStore> store_;
   AlertDispatcher dispatcher_;
   int signal_fd_;
+  int rules_watch_fd_ = -1;
+  int64_t rules_changed_ms_ = 0;  // last change seen in the rules directory, not yet reloaded
   SystemdNotifier& notifier_;
   zmq::context_t context_{1};
   std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_

@@ -166,7 +166,7 @@ TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation", "[co
   CHECK(*PeekType(EncodeHelloRequired()) == FrameType::kHelloRequired);
 }
 
-TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it; other frames are not",
+TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it but other frames are not",
           "[common][wire]") {
   std::string refused = EncodeRefused("wire version 9 is not spoken here");
   for (uint8_t version : {uint8_t{1}, kWireVersion, uint8_t{200}}) {

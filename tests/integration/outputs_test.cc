@@ -167,7 +167,8 @@ TEST_CASE("Metrics: a taken http_listen port is a clear startup error") {
   CHECK(r.err.find("in use") != std::string::npos);
 }
 
-TEST_CASE("Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP; nothing lost") {
+TEST_CASE(
+    "Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP and nothing is lost") {
   Cluster c(kShortRule);
   c.StartAggregator();
   c.StartAgent();

@@ -710,11 +710,23 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
       RunCommand({EMBER_CLI_BIN, "replay", "--rules", c.dir.Sub("rules"), "--batch-interval",
                   "500ms", "--host", "testhost", "--resolved", c.dir.Sub("logs/app.log")});
   REQUIRE(replay.exit_code == 0);
+  // Evidence names byte ranges: the live aggregator knows the agent's frame, replay the line
+  // itself, so those are left out of the comparison (the lines, hosts and files are not).
+  auto normalized = [](const std::string& line) {
+    auto j = nlohmann::ordered_json::parse(line);
+    if (j.contains("evidence")) {
+      for (auto& e : j["evidence"]) {
+        e.erase("offset_start");
+        e.erase("offset_end");
+      }
+    }
+    return j.dump();
+  };
   std::set<std::string> expected;
   {
     std::istringstream in(replay.out);
     for (std::string line; std::getline(in, line);) {
-      if (line.find("\"rule\":\"burst\"") != std::string::npos) expected.insert(line);
+      if (line.find("\"rule\":\"burst\"") != std::string::npos) expected.insert(normalized(line));
     }
   }
   REQUIRE(expected.size() >= 4);  // the rule fires and resolves several times
@@ -725,7 +737,7 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
     std::istringstream in(ReadFile(c.dir.Sub("alerts.jsonl")));
     for (std::string line; std::getline(in, line);) {
       if (line.find("\"rule\":\"burst\"") == std::string::npos) continue;
-      out.insert(line);
+      out.insert(normalized(line));
       // Firing and resolved events of one episode share its id.
       auto j = nlohmann::json::parse(line);
       delivered_by_id[j["id"].get<std::string>() + "/" + j["state"].get<std::string>()].insert(

@@ -327,7 +327,7 @@ TEST_CASE("RuleSet: unless patterns and host/file/tag scopes decide what counts"
   CHECK_FALSE(tagged.when.Holds(3));
 }
 
-TEST_CASE("RuleSet: adding unless or a scope changes the digest; rules without them keep theirs",
+TEST_CASE("RuleSet: adding unless or a scope changes the digest and rules without them keep theirs",
           "[rules][rule_set]") {
   test::TempDir dir;
   auto digest = [&](const std::string& extra) {
