@@ -150,6 +150,8 @@ class Loop {
       hello_retry_ms_ = std::min<int64_t>(hello_retry_ms_ * 2, kMaxHelloRetryMs);
     }
     bool more = false;
+    // ACKs that arrived since the last tick free credit before it is computed.
+    PumpAndDispatch(now);
     // Flow control: never more read-but-unacknowledged bytes than the aggregator granted.
     const uint64_t unacked = tails_.UnackedBytes();
     const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
@@ -169,7 +171,9 @@ class Loop {
     more = can_send && unread;  // a file still has data: come back at once
     FlushStore();
     forwarder_->Enqueue(std::move(frames));
-    PumpAndDispatch(now);
+    // ACKs read here free credit: with data left to read, come back at once rather than
+    // after the 50 ms wait below (which capped shipping at a few credits a second).
+    if (PumpAndDispatch(now) && unread) more = true;
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
     if (http_ && now - last_metrics_ms_ >= 1000) PublishMetrics(now);
     // The status view is rewritten every 2 s while something happens, every 30 s when quiet.
@@ -214,7 +218,9 @@ class Loop {
     hello_sent_ms_ = now;
   }
 
-  void PumpAndDispatch(int64_t now) {
+  // Reads what the aggregator sent and acts on it. Returns whether an ACK or a WELCOME moved
+  // acknowledged offsets (freeing credit).
+  bool PumpAndDispatch(int64_t now) {
     std::vector<Forwarder::Control> control;
     forwarder_->Pump(&control);
     bool acked = false;
@@ -264,6 +270,7 @@ class Loop {
     }
     if (acked) CrashPoint("agent_after_ack_before_persist");
     if (!control.empty()) FlushStore();
+    return acked;
   }
 
   // <state_dir>/status.json, for `ember-agent --status`: per-file counters and state. Not
