@@ -1,5 +1,6 @@
 #include "rules/literal_prefilter.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include <re2/filtered_re2.h>
@@ -47,14 +48,42 @@ bool LiteralPrefilter::HasRequiredLiteral(const std::string& pattern) {
   return !atoms.empty() && always.empty();
 }
 
+namespace {
+
+// Lowercases ASCII letters of `in` into `out` (same length), eight bytes at a time (SWAR: for
+// each byte, 'A' <= b <= 'Z' is computed in its high bit without carries between bytes), and
+// returns the OR of all bytes (>= 0x80 when the text is not pure ASCII).
+unsigned char LowerAscii(std::string_view in, char* out) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= in.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, in.data() + i, 8);
+    any |= x;
+    const uint64_t low = x & kLow7;
+    const uint64_t ge_a = low + 0x3F3F3F3F3F3F3F3FULL;  // high bit set when byte >= 'A'
+    const uint64_t gt_z = low + 0x2525252525252525ULL;  // high bit set when byte > 'Z'
+    const uint64_t upper = ge_a & ~gt_z & ~x & kHigh;   // ASCII and in 'A'..'Z'
+    x |= upper >> 2;                                    // 0x80 >> 2 = 0x20: to lowercase
+    std::memcpy(out + i, &x, 8);
+  }
+  unsigned char high = 0;
+  for (uint64_t rest = any; rest != 0; rest >>= 8) high |= static_cast<unsigned char>(rest);
+  for (; i < in.size(); ++i) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    high |= c;
+    out[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+  }
+  return high;
+}
+
+}  // namespace
+
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
   s.lowered.resize(line.size());
-  unsigned char high = 0;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const auto c = static_cast<unsigned char>(line[i]);
-    high |= c;
-    s.lowered[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-  }
+  const unsigned char high = LowerAscii(line, s.lowered.data());
   // Non-ASCII text may match a case-folded literal through Unicode folding (the Kelvin sign
   // folds to 'k', the long s to 's'), which byte-wise lowercasing cannot see: let RE2 decide.
   if (high >= 0x80) return true;
