@@ -326,7 +326,9 @@ class Server {
   }
 
   void ReceiveFrames() {
-    // A bounded number per call, so a flood cannot delay batch ticks.
+    // A bounded number per call, so a flood cannot delay batch ticks; and back to the loop
+    // once a quarter of the credit was accepted, so it is committed and acknowledged while the
+    // agents read on (draining all of it first would make them wait in lockstep).
     for (int i = 0; i < 256; ++i) {
       zmq::message_t routing_id, frame, extra;
       try {
@@ -435,13 +437,16 @@ class Server {
       auto it = parsers_.try_emplace(stream, CurrentYearUtc()).first;
       parser = &it->second;
     }
-    for (std::string_view line : f.lines) {
+    // Lines no rule can match are found for the whole frame at once (most lines).
+    engine_->Screen(f.lines, &may_match_);
+    for (size_t i = 0; i < f.lines.size(); ++i) {
+      const std::string_view line = f.lines[i];
       engine::InputLine in{line,  f.host,         f.path,      f.read_time_ms,
                            f.tag, f.start_offset, f.end_offset};
       if (parser != nullptr) {
         if (auto t = parser->Parse(line)) in.time_ms = *t;
       }
-      engine_->Ingest(in);
+      engine_->Ingest(in, may_match_[i] != 0);
     }
     offsets_[stream] = f.end_offset;
     acks_[routing_id][f.stream_id] = f.end_offset;
@@ -752,6 +757,7 @@ class Server {
   std::map<std::string, std::map<uint64_t, uint64_t>> acks_;
   std::vector<engine::CheckpointDelta> uncommitted_;
   std::vector<engine::Alert> pending_alerts_;
+  std::vector<uint8_t> may_match_;  // per line of the frame being handled (Screen)
   bool stopping_ = false;
   uint64_t bad_frames_ = 0;
   uint64_t duplicate_frames_ = 0;

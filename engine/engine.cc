@@ -29,7 +29,7 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
   }
 }
 
-void Engine::Ingest(const InputLine& line) {
+void Engine::Ingest(const InputLine& line, bool may_match) {
   ++stats_.lines;
   int64_t batch = std::max<int64_t>(line.time_ms, 0) / options_.batch_interval_ms;
   if (has_closed_ && batch < closed_until_) {
@@ -41,6 +41,7 @@ void Engine::Ingest(const InputLine& line) {
     batch = closed_until_;
   }
   max_batch_ = std::max(max_batch_, batch);
+  if (!may_match) return;
   Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);
 }

@@ -1,5 +1,6 @@
 #include "rules/literal_prefilter.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -80,6 +81,49 @@ unsigned char LowerAscii(std::string_view in, char* out) {
 }
 
 }  // namespace
+
+bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, Scratch& s,
+                                   std::vector<uint8_t>* may_match) const {
+  if (lines.empty()) return true;
+  const char* begin = lines.front().data();
+  const char* prev_end = begin;
+  for (const auto& line : lines) {
+    if (line.data() < prev_end) return false;  // not one buffer in order
+    prev_end = line.data() + line.size();
+  }
+  const size_t region = static_cast<size_t>(prev_end - begin);
+  // Bytes between lines (an agent frame's length prefixes) become NUL, which no literal
+  // holds, so no literal is found across a line boundary.
+  s.lowered.assign(region, '\0');
+  may_match->assign(lines.size(), 0);
+  std::vector<size_t>& starts = s.line_starts;
+  starts.clear();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t offset = static_cast<size_t>(lines[i].data() - begin);
+    starts.push_back(offset);
+    // Non-ASCII lines go to RE2 whatever they hold (see MayMatch).
+    if (LowerAscii(lines[i], s.lowered.data() + offset) >= 0x80) (*may_match)[i] = 1;
+  }
+  // glibc's memmem (two-way, with a fast skip loop over long texts); string_view::find
+  // would memcmp at every occurrence of the literal's first letter.
+  const char* text = s.lowered.data();
+  const size_t size = s.lowered.size();
+  for (const auto& atom : atoms_) {
+    size_t from = 0;
+    while (from < size) {
+      const void* hit = ::memmem(text + from, size - from, atom.data(), atom.size());
+      if (hit == nullptr) break;
+      const size_t pos = static_cast<size_t>(static_cast<const char*>(hit) - text);
+      const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), pos) -
+                                           starts.begin()) -
+                       1;
+      (*may_match)[i] = 1;
+      // The rest of this line is decided: go on after it.
+      from = i + 1 < starts.size() ? starts[i + 1] : size;
+    }
+  }
+  return true;
+}
 
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
   s.lowered.resize(line.size());

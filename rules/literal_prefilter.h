@@ -6,6 +6,7 @@
 // takes per-thread scratch.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@ class LiteralPrefilter {
     std::string lowered;
     std::vector<int> atoms;
     std::vector<int> potentials;
+    std::vector<size_t> line_starts;
   };
 
   // nullptr when prefiltering cannot help or cannot be exact: a pattern without a required
@@ -36,6 +38,14 @@ class LiteralPrefilter {
   // False only if no pattern can match `line` (lines with non-ASCII bytes are always let
   // through).
   bool MayMatch(std::string_view line, Scratch& scratch) const;
+
+  // The same screening for many lines at once: sets (*may_match)[i] to false for the lines
+  // that contain no literal at all (and are pure ASCII), true for the others. Lines must be
+  // views into one buffer in increasing order (an agent's frame): the buffer is lowercased
+  // once and each literal searched once across it, instead of once per line. Returns false,
+  // leaving *may_match alone, when the lines are not laid out so.
+  bool ScreenLines(const std::vector<std::string_view>& lines, Scratch& scratch,
+                   std::vector<uint8_t>* may_match) const;
 
   const std::vector<std::string>& atoms() const { return atoms_; }
 

@@ -156,6 +156,18 @@ int RuleSet::Find(std::string_view name) const {
   return -1;
 }
 
+void RuleSet::Screen(const std::vector<std::string_view>& lines, MatchScratch& scratch,
+                     std::vector<uint8_t>* may_match) const {
+  if (rules_.empty()) {
+    may_match->assign(lines.size(), 0);
+    return;
+  }
+  if (!impl_->prefilter ||
+      !impl_->prefilter->ScreenLines(lines, scratch.impl().prefilter, may_match)) {
+    may_match->assign(lines.size(), 1);
+  }
+}
+
 void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
                     MatchVisitor& visitor) const {
   if (rules_.empty()) return;

@@ -275,6 +275,38 @@ TEST_CASE("RuleSet: the literal prefilter never changes what matches",
     INFO(yaml);
     CHECK(differ == 0);
     CHECK(matched > 100);
+
+    // Screening whole frames: the lines packed as an agent frame packs them (a 4-byte length
+    // before each), 500 to a frame; a line screened out must match nothing.
+    size_t screened_out = 0, missed = 0;
+    std::vector<uint8_t> may;
+    for (size_t first = 0; first < lines.size(); first += 500) {
+      std::string frame;
+      std::vector<size_t> offsets;
+      const size_t last = std::min(lines.size(), first + 500);
+      for (size_t i = first; i < last; ++i) {
+        const uint32_t len = static_cast<uint32_t>(lines[i].size());
+        frame.append(reinterpret_cast<const char*>(&len), 4);
+        offsets.push_back(frame.size());
+        frame += lines[i];
+      }
+      std::vector<std::string_view> views;
+      for (size_t i = first; i < last; ++i) {
+        views.emplace_back(frame.data() + offsets[i - first], lines[i].size());
+      }
+      (*with)->Screen(views, s1, &may);
+      REQUIRE(may.size() == views.size());
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (may[i]) continue;
+        ++screened_out;
+        Recorder b;
+        (*without)->Match(views[i], LineSource{"h", "f", "t"}, s2, b);
+        if (!b.hits.empty()) ++missed;
+      }
+    }
+    CHECK(missed == 0);
+    if (expect_prefilter) CHECK(screened_out > lines.size() / 4);  // it does screen
+    if (!expect_prefilter) CHECK(screened_out == 0);
   }
 }
 
