@@ -185,6 +185,14 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
   if (offset <= acked_offset_) return;
   acked_offset_ = offset;
   last_ack_progress_ms_ = now_ms;
+  // The ACK of frames sent before a rewind can overtake the re-read: what it covers need not
+  // be read again (ACKs fall on line boundaries). Reading on from behind it would leave the
+  // read offset below the acknowledged one, and no credit ever free again.
+  if (read_offset_ < offset) {
+    read_offset_ = offset;
+    at_eof_ = false;
+    splitter_ = LineSplitter(static_cast<size_t>(options_.max_line_bytes), offset);
+  }
   store_.Ack(stream_id_, offset);
   const StreamRecord* r = store_.Find(stream_id_);
   if (r != nullptr && r->fingerprint_bytes < kFingerprintBytes && fd_ >= 0) {

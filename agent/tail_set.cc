@@ -452,7 +452,7 @@ void TailSet::WriteMetrics(MetricsText& m) const {
   m.Family("ember_agent_file_unacked_bytes", "gauge",
            "Per file: bytes read and not yet acknowledged");
   auto file = [&](const FileTailer& t) {
-    m.Sample("ember_agent_file_unacked_bytes", d(t.read_offset() - t.acked_offset()),
+    m.Sample("ember_agent_file_unacked_bytes", d(t.unacked_bytes()),
              {{"path", t.path()}, {"stream", std::to_string(t.stream_id())}});
   };
   for (const auto& [path, t] : active_) file(*t);

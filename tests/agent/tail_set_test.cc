@@ -372,3 +372,26 @@ TEST_CASE("TailSet: a symlink matching a glob is followed to its file", "[agent]
   dir.Append("elsewhere/real.txt", "more\n");
   CHECK(h.Poll(1) == std::vector<std::string>{dir.Sub("linked.log") + "|more"});
 }
+
+// An ACK for frames sent before a go-back-N rewind can arrive after the rewind: it must move
+// the read offset forward too, or unacknowledged bytes (read − acked) wrap below zero and no
+// credit is ever free again (an agent stalled this way after an aggregator SIGSTOP).
+TEST_CASE("TailSet: an ACK overtaking a rewind moves reading past what it acknowledges",
+          "[agent][tail]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("a.log", "one\ntwo\nthree\n");
+  h.Start();
+  h.tails->Rescan(0);
+  REQUIRE(h.Poll(0).size() == 3);
+  const auto [stream, end] = *h.last_stream_end.begin();
+  REQUIRE(end == 14);
+  // The aggregator asks for everything again, then the ACK of the first send arrives.
+  h.tails->OnNack(stream, 0, 10);
+  h.tails->OnAck(stream, end, 20);
+  CHECK(h.tails->UnackedBytes() == 0);
+  CHECK(h.tails->AllAcked());
+  // Reading goes on after the acknowledged bytes: the new line only, nothing again.
+  dir.Append("a.log", "four\n");
+  CHECK(h.Poll(5000) == std::vector<std::string>{dir.Sub("a.log") + "|four"});
+}

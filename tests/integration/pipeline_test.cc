@@ -874,7 +874,10 @@ TEST_CASE("Pipeline: an agent never reads more than its credit ahead of acknowle
   const unsigned long long read_while_stopped = rchar();
   CHECK(read_while_stopped < (2u << 20));
   c.aggregator->Signal(SIGCONT);
-  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() > 100000; }, 60s));
+  const bool caught_up = WaitUntil([&] { return c.CheckpointedMatches() > 100000; }, 60s);
+  INFO(ReadFile(c.dir.Sub("agent.1.err"))
+       << ReadFile(c.dir.Sub("aggregator.1.err")) << "checkpointed " << c.CheckpointedMatches());
+  REQUIRE(caught_up);
 }
 
 TEST_CASE("Pipeline: an agent whose state directory was deleted comes back as a new epoch",
