@@ -4,9 +4,10 @@
 
 using namespace ember;
 
-TEST_CASE(
-    "TerminalSink: one aligned line per alert, colour only when asked, priorities under journald",
-    "[aggregator][terminal]") {
+namespace {
+
+// 7 failed logins from one address in the minute up to 2023-11-14T22:13:20Z.
+engine::Alert SshAlert() {
   engine::Alert a;
   a.rule = "ssh-bruteforce";
   a.severity = rules::Severity::kCritical;
@@ -15,6 +16,15 @@ TEST_CASE(
   a.window_start_ms = 1700000000000 - 60000;
   a.window_end_ms = 1700000000000;
   a.message = "7 failed logins";
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "TerminalSink: one aligned line per alert, colour only when asked, priorities under journald",
+    "[aggregator][terminal]") {
+  engine::Alert a = SshAlert();
   using aggregator::TerminalStyle;
   std::string plain = aggregator::TerminalSink::Format(a, TerminalStyle::kPlain);
   CHECK(plain.rfind("2023-11-14T22:13:20Z  CRITICAL  FIRING    ssh-bruteforce", 0) == 0);
@@ -36,14 +46,7 @@ TEST_CASE(
 // Whole-line snapshots: columns of fixed width (time, severity 8, state 8, rule 20, key 24,
 // count right-aligned in 9, message), two spaces apart; escapes only in the colour style.
 TEST_CASE("TerminalSink: line snapshots with and without colour", "[aggregator][terminal]") {
-  engine::Alert a;
-  a.rule = "ssh-bruteforce";
-  a.severity = rules::Severity::kCritical;
-  a.fields = {{"ip", "203.0.113.9"}};
-  a.count = 7;
-  a.window_start_ms = 1700000000000 - 60000;
-  a.window_end_ms = 1700000000000;
-  a.message = "7 failed logins";
+  engine::Alert a = SshAlert();
   using aggregator::TerminalStyle;
   const std::string pad_rule(6 + 2, ' '), pad_key(10 + 2 + 5, ' ');
   CHECK(aggregator::TerminalSink::Format(a, TerminalStyle::kPlain) ==

@@ -77,6 +77,42 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
   return out;
 }
 
+// A real prometheus-alertmanager on a free loopback port, routing to nowhere; ready when
+// constructed, SIGKILLed with the test.
+struct Alertmanager {
+  explicit Alertmanager(const TempDir& dir) : port(FreeLoopbackPort()) {
+    url = "http://127.0.0.1:" + std::to_string(port);
+    dir.Write("am/alertmanager.yml",
+              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
+    process = std::make_unique<Process>(
+        std::vector<std::string>{
+            "prometheus-alertmanager", "--config.file=" + dir.Sub("am/alertmanager.yml"),
+            "--storage.path=" + dir.Sub("am/data"),
+            "--web.listen-address=127.0.0.1:" + std::to_string(port), "--cluster.listen-address="},
+        dir.Sub("am.out"), dir.Sub("am.err"));
+    REQUIRE(WaitUntil(
+        [&] {
+          return RunCommand(
+                     {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"})
+                     .out == "200";
+        },
+        20s));
+  }
+  // The alerts it lists as not resolved (GET /api/v2/alerts).
+  std::vector<nlohmann::json> Active() const {
+    std::vector<nlohmann::json> out;
+    auto j = nlohmann::json::parse(RunCommand({"curl", "-sS", url + "/api/v2/alerts"}).out, nullptr,
+                                   false);
+    if (j.is_array()) {
+      for (auto& a : j) out.push_back(a);
+    }
+    return out;
+  }
+  int port;
+  std::string url;
+  std::unique_ptr<Process> process;
+};
+
 }  // namespace
 
 TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what was shipped") {
@@ -331,36 +367,14 @@ TEST_CASE("Outputs: a webhook that is down then failing is retried until it take
 
 TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resolution") {
   Cluster c(kShortRule);
-  const int am_port = FreeLoopbackPort();
-  const std::string am_url = "http://127.0.0.1:" + std::to_string(am_port);
-  c.dir.Write("am/alertmanager.yml",
-              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
-  Process am(
-      {"prometheus-alertmanager", "--config.file=" + c.dir.Sub("am/alertmanager.yml"),
-       "--storage.path=" + c.dir.Sub("am/data"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
-      c.dir.Sub("am.out"), c.dir.Sub("am.err"));
-  REQUIRE(WaitUntil(
-      [&] {
-        return RunCommand(
-                   {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", am_url + "/-/ready"})
-                   .out == "200";
-      },
-      20s));
+  Alertmanager am(c.dir);
+  const std::string& am_url = am.url;
   c.dir.Append("aggregator.yaml", "  alertmanager:\n    - url: " + am_url +
                                       "\n      resend_interval: 1s\n      labels: {team: ops}\n");
   c.StartAggregator();
   c.StartAgent();
   WriteFails(c, 5);
-  auto active = [&] {
-    std::vector<nlohmann::json> out;
-    ProcessResult r = RunCommand({"curl", "-sS", am_url + "/api/v2/alerts"});
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    if (j.is_array()) {
-      for (auto& a : j) out.push_back(a);
-    }
-    return out;
-  };
+  auto active = [&] { return am.Active(); };
   std::vector<nlohmann::json> seen;
   REQUIRE(WaitUntil([&] { return !(seen = active()).empty(); }, 20s));
   REQUIRE(seen.size() == 1);
@@ -388,25 +402,14 @@ TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resol
 // aggregator must go on announcing what was firing when it stopped.
 TEST_CASE("Outputs: Alertmanager keeps an alert active across an aggregator restart") {
   Cluster c(kLongRule);
-  const int am_port = FreeLoopbackPort();
-  const std::string am_url = "http://127.0.0.1:" + std::to_string(am_port);
-  c.dir.Write("am/alertmanager.yml",
-              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
-  Process am(
-      {"prometheus-alertmanager", "--config.file=" + c.dir.Sub("am/alertmanager.yml"),
-       "--storage.path=" + c.dir.Sub("am/data"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
-      c.dir.Sub("am.out"), c.dir.Sub("am.err"));
+  Alertmanager am(c.dir);
+  const std::string& am_url = am.url;
   c.dir.Append("aggregator.yaml",
                "  alertmanager:\n    - url: " + am_url + "\n      resend_interval: 1s\n");
   c.StartAggregator();
   c.StartAgent();
   WriteFails(c, 3);
-  auto active = [&] {
-    ProcessResult r = RunCommand({"curl", "-sS", am_url + "/api/v2/alerts"});
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    return j.is_array() ? j.size() : 0;
-  };
+  auto active = [&] { return am.Active().size(); };
   REQUIRE(WaitUntil([&] { return active() == 1; }, 30s));
   c.aggregator->Signal(SIGTERM);
   REQUIRE(c.aggregator->Wait(10s));
