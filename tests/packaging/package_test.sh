@@ -98,7 +98,15 @@ for _ in $(seq 50); do  # published once per batch, just after the alert
 done
 curl -sSf http://127.0.0.1:7451/metrics | grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' ||
   fail "aggregator /metrics: $(curl -sS http://127.0.0.1:7451/metrics | grep matches)"
-curl -sSf http://127.0.0.1:7452/metrics | grep -q '^ember_agent_session_up 1$' ||
+agent_read_them() {  # the six lines (and whatever else the installed config tails), in session
+  curl -sSf http://127.0.0.1:7452/metrics | awk '$1 == "ember_agent_lines_total" && $2 >= 6 { n = 1 }
+    $1 == "ember_agent_session_up" && $2 == 1 { s = 1 } END { exit !(n && s) }'
+}
+for _ in $(seq 50); do  # the agent renders its page once a second
+  agent_read_them && break
+  sleep 0.1
+done
+agent_read_them ||
   fail "agent /metrics: $(curl -sS http://127.0.0.1:7452/metrics | head)"
 kill -TERM "${pids[@]}"
 for pid in "${pids[@]}"; do
