@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -53,14 +55,11 @@ class Loop {
     if (config_.http_listen.empty()) return Status::Ok();
     auto http =
         HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
-          if (r.path == "/metrics") {
-            return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_.Get()};
-          }
+          if (r.path == "/metrics") return ServeMetrics();
           return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
         });
     if (!http.ok()) return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
     http_ = std::move(*http);
-    PublishMetrics(WallClockMs());
     spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
     return Status::Ok();
   }
@@ -175,7 +174,6 @@ class Loop {
     // after the 50 ms wait below (which capped shipping at a few credits a second).
     if (PumpAndDispatch(now) && unread) more = true;
     if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
-    if (http_ && now - last_metrics_ms_ >= 1000) PublishMetrics(now);
     // The status view is rewritten every 2 s while something happens, every 30 s when quiet.
     if (now - last_status_ms_ >= kStatusIntervalMs) {
       const TailCounters c = tails_.counters();
@@ -293,9 +291,23 @@ class Loop {
     }
   }
 
-  // Renders /metrics for the HTTP thread (once a second).
-  void PublishMetrics(int64_t now) {
-    last_metrics_ms_ = now;
+  // HTTP thread: has the loop render the page (it owns the tails) and waits for it. Nothing
+  // is rendered unless scraped, so 2,000 quiet files cost no CPU between scrapes.
+  HttpResponse ServeMetrics() {
+    auto page = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> rendered = page->get_future();
+    boost::asio::post(io_, [this, page] { page->set_value(RenderMetrics()); });
+    try {
+      if (rendered.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
+        return {200, "text/plain; version=0.0.4; charset=utf-8", rendered.get()};
+      }
+    } catch (const std::future_error&) {  // the loop ended without running it (stopping)
+    }
+    return {503, "text/plain; charset=utf-8", "ember-agent is busy or stopping\n"};
+  }
+
+  // Loop thread: the /metrics page.
+  std::string RenderMetrics() {
     MetricsText m;
     tails_.WriteMetrics(m);
     m.Gauge("ember_agent_session_up", "1 while the aggregator has welcomed this agent",
@@ -306,7 +318,7 @@ class Loop {
               static_cast<double>(forwarder_->frames_sent()));
     m.Gauge("ember_agent_queued_frames", "Frames waiting for ZeroMQ",
             static_cast<double>(forwarder_->queued()));
-    metrics_.Set(m.text());
+    return m.text();
   }
 
   void SetCredit(uint64_t bytes) {
@@ -380,8 +392,6 @@ class Loop {
   int64_t last_file_check_ms_ = INT64_MIN / 2;
   bool files_changed_ = true;  // an inotify event since the last check
   bool status_error_logged_ = false;
-  int64_t last_metrics_ms_ = INT64_MIN / 2;
-  PublishedText metrics_;
   std::unique_ptr<HttpServer> http_;  // last: stopped before what it reads
 };
 
