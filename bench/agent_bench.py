@@ -66,7 +66,8 @@ class Pair:
                     f"rules_dir: {work}/rules\nbatch_interval: " + os.environ.get("EMBER_BENCH_BATCH", "1s") + "\n" + os.environ.get("EMBER_BENCH_AGG_EXTRA", "") + "\n"
                     "outputs:\n  terminal_color: never\n")
         with open(f"{work}/agent.yaml", "w") as f:
-            f.write(f"name: bench\nhttp_listen: \"\"\nstate_dir: {work}/agent-state\ninputs:\n"
+            # /metrics on, as by default (on a free port): its cost is part of the agent's.
+            f.write(f"name: bench\nhttp_listen: 127.0.0.1:{free_port()}\nstate_dir: {work}/agent-state\ninputs:\n"
                     f"  paths: [{', '.join(paths)}]\n"
                     f"output:\n  endpoint: tcp://127.0.0.1:{port}\n")
         self.agg_log = open(f"{work}/aggregator.log", "w")
