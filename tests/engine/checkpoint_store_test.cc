@@ -175,7 +175,7 @@ TEST_CASE("CheckpointStore: partials without provenance read back as count and s
     auto kv = KvStore::Open(o);
     REQUIRE(kv.ok());
     std::string key = std::string("fails") + '\0';
-    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((5 >> (8 * i)) & 0xff));
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((uint64_t{5} >> (8 * i)) & 0xff));
     key += "1.2.3.4";
     std::string value("\x03\0\0\0\0\0\0\0", 8);
     value += "fail from 1.2.3.4";
