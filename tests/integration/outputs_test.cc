@@ -13,18 +13,6 @@
 namespace ember::test {
 namespace {
 
-// Fires at 3 fails from one IP within 2 s and resolves 2 s after they stop.
-const char* kShortRule = R"(rules:
-  - name: fails
-    match: 'auth fail from (?P<ip>[\d.]+)'
-    by: [ip]
-    window: 2s
-    every: 500ms
-    when: count >= 3
-    severity: critical
-    message: '{{count}} fails from {{ip}}'
-)";
-
 void WriteFails(Cluster& c, int n) {
   std::string lines;
   for (int i = 0; i < n; ++i) lines += "sshd: auth fail from 203.0.113.9\n";

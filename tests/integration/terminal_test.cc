@@ -11,16 +11,8 @@
 namespace ember::test {
 namespace {
 
-const char* kTwoRules = R"(rules:
-  - name: fails
-    match: 'auth fail from (?P<ip>[\d.]+)'
-    by: [ip]
-    window: 2s
-    every: 500ms
-    when: count >= 3
-    severity: critical
-    message: '{{count}} fails from {{ip}}'
-  - name: timeouts
+// kShortRule's `fails`, and a rule that counts timeouts per peer and never fires.
+const std::string kTwoRules = std::string(kShortRule) + R"(  - name: timeouts
     match: 'timeout talking to (?P<peer>\S+)'
     by: [peer]
     window: 10s

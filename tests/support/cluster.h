@@ -125,6 +125,8 @@ struct Cluster {
 
 // Six "auth fail from <ip>" lines per host in 30 s raise a critical alert.
 extern const char* kFailRule;
+// Rule `fails`: 3 "auth fail from <ip>" in 2 s fire per IP; resolves 2 s after they stop.
+extern const char* kShortRule;
 // Counts every "event <n>" line for an hour: nothing leaves the window during a test, so the
 // checkpointed partial counts must equal the matching lines written, exactly.
 extern const char* kCountRule;
