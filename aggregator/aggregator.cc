@@ -96,7 +96,9 @@ class Server {
     PublishMetrics();
     std::set<std::string> firing;
     for (size_t i = 0; i < engine_->rules().rules().size(); ++i) {
-      for (const auto& [key, state] : engine_->window(i).firing()) firing.insert(state.alert_id);
+      for (const auto& [key, state] : engine_->window(i).states()) {
+        if (state.phase == engine::KeyPhase::kFiring) firing.insert(state.alert_id);
+      }
     }
     dispatcher_.RestoreFiring(firing, *store_);
     dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery

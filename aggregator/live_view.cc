@@ -29,7 +29,8 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
                      {"count", count},
                      {"history", w.KeyHistory(key, e.closed_until(), in.history_batches)}});
     }
-    for (const auto& [key, state] : w.firing()) {
+    for (const auto& [key, state] : w.states()) {
+      if (state.phase != engine::KeyPhase::kFiring) continue;
       firing.push_back({{"rule", rule.name},
                         {"severity", rules::SeverityName(rule.severity)},
                         {"key", DescribeKey(rule, key)},
@@ -43,7 +44,7 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
                      {"rate_per_s", i < in.rule_rates.size() ? in.rule_rates[i] : 0.0},
                      {"window_ms", rule.window_ms},
                      {"window_keys", w.window_keys()},
-                     {"firing", w.firing().size()},
+                     {"firing", w.firing_count()},
                      {"top", top}});
   }
   nlohmann::json agents = nlohmann::json::array();

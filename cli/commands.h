@@ -20,6 +20,9 @@ void AddKeygenCommand(CLI::App& app, int* exit_code);
 void AddStatusCommand(CLI::App& app, int* exit_code);
 // `ember alerts [filters] [-f] [--json]`: the delivered alerts from the aggregator's history.
 void AddAlertsCommand(CLI::App& app, int* exit_code);
+// `ember test FILE|DIR...`: rule unit tests with a synthetic clock; exit 0 when all pass, 1
+// when one fails (with a diff), 2 when a test file or its rules are unusable.
+void AddTestCommand(CLI::App& app, int* exit_code);
 // `ember top [--url URL | -c aggregator.yaml] [--once]`: the live view, from the aggregator's
 // HTTP /api/v1/top; a plain snapshot when not a terminal.
 void AddTopCommand(CLI::App& app, int* exit_code);

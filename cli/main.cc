@@ -7,7 +7,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "ember: check rules, replay logs, read alerts and status, watch the live view, make keys.",
+      "ember: check and test rules, replay logs, read alerts and status, watch the live view, make "
+      "keys.",
       "ember"};
   app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
   app.require_subcommand(1);
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   ember::cli::AddStatusCommand(app, &exit_code);
   ember::cli::AddAlertsCommand(app, &exit_code);
   ember::cli::AddTopCommand(app, &exit_code);
+  ember::cli::AddTestCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -8,7 +8,7 @@
 namespace ember::engine {
 
 const char* AlertStateName(AlertState s) {
-  return s == AlertState::kFiring ? "firing" : "resolved";
+  return s == AlertState::kFiring ? "firing" : s == AlertState::kResolved ? "resolved" : "pending";
 }
 
 std::string FormatIsoMs(int64_t unix_ms) {
@@ -38,6 +38,8 @@ std::string AlertToJson(const Alert& a) {
       {"message", a.message},
       {"sample", a.sample},
   };
+  if (!a.labels.empty()) j["labels"] = a.labels;
+  if (a.repeat) j["repeat"] = true;
   if (!a.evidence.empty()) {
     nlohmann::ordered_json evidence = nlohmann::ordered_json::array();
     for (const auto& e : a.evidence) {
@@ -64,7 +66,10 @@ Result<Alert> AlertFromJson(std::string_view json) {
     a.id = j.at("id").get<std::string>();
     a.rule = j.at("rule").get<std::string>();
     a.rule_digest = j.at("rule_digest").get<std::string>();
-    a.state = j.at("state") == "firing" ? AlertState::kFiring : AlertState::kResolved;
+    const std::string state = j.at("state").get<std::string>();
+    a.state = state == "firing"    ? AlertState::kFiring
+              : state == "pending" ? AlertState::kPending
+                                   : AlertState::kResolved;
     const std::string severity = j.at("severity").get<std::string>();
     for (int s = 0; s <= static_cast<int>(rules::Severity::kCritical); ++s) {
       if (severity == rules::SeverityName(static_cast<rules::Severity>(s))) {
@@ -79,6 +84,12 @@ Result<Alert> AlertFromJson(std::string_view json) {
     a.window_end_ms = j.at("window_end_ms").get<int64_t>();
     a.message = j.at("message").get<std::string>();
     a.sample = j.at("sample").get<std::string>();
+    if (j.contains("labels")) {
+      for (const auto& [name, value] : j.at("labels").items()) {
+        a.labels[name] = value.get<std::string>();
+      }
+    }
+    a.repeat = j.value("repeat", false);
     if (j.contains("evidence")) {
       for (const auto& e : j.at("evidence")) {
         a.evidence.push_back(

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,7 +13,9 @@
 
 namespace ember::engine {
 
-enum class AlertState { kFiring, kResolved };
+// Pending: the condition holds but `for` has not passed (only `ember test` and replay with
+// pending events asked for see these; outputs get firing and resolved).
+enum class AlertState { kFiring, kResolved, kPending };
 const char* AlertStateName(AlertState s);
 
 // One of the first matches behind an alert: the line, where it came from, and its batch.
@@ -43,6 +46,8 @@ struct Alert {
   std::string sample;   // first matching line in the window (bounded)
   // Firing events: the first match of each of the window's first batches (up to kMaxEvidence).
   std::vector<Evidence> evidence;
+  std::map<std::string, std::string> labels;  // the rule's labels
+  bool repeat = false;  // a firing episode announced again (the rule's `repeat`)
 };
 
 // One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).

@@ -1,6 +1,8 @@
 #include "engine/checkpoint_store.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <set>
 
 #include "common/kv_store.h"
@@ -87,6 +89,114 @@ void DecodePartialOrigin(std::string_view v, Partial* p) {
     }
   }
   p->sample.assign(v);
+}
+
+// Partial aggregates after the origin (format Pv3): total, numeric, sum/min/max as IEEE bits,
+// the distinct hashes (count, then each), then the sample.
+constexpr std::string_view kAggregatesMarker("\0Pv3", 4);
+
+void PutDouble(std::string& out, double v) {
+  uint64_t bits;
+  static_assert(sizeof bits == sizeof v);
+  std::memcpy(&bits, &v, sizeof bits);
+  PutU64Le(out, bits);
+}
+double GetDouble(std::string_view s) {
+  const uint64_t bits = GetU64Le(s);
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+std::string EncodePartial(const Partial& p) {
+  std::string out;
+  PutU64Le(out, p.count);
+  Partial origin_only = p;
+  origin_only.sample.clear();
+  EncodePartialOrigin(origin_only, &out);  // marker Pv2, offsets, host, file
+  out += kAggregatesMarker;
+  PutU64Le(out, p.total);
+  PutU64Le(out, p.numeric);
+  PutDouble(out, p.sum);
+  PutDouble(out, p.min);
+  PutDouble(out, p.max);
+  PutU64Le(out, p.distinct.size());
+  for (uint64_t h : p.distinct) PutU64Le(out, h);
+  out += p.sample;
+  return out;
+}
+
+// Reads what EncodePartial wrote, or the older formats (count + sample; count + origin +
+// sample).
+void DecodePartial(std::string_view v, Partial* p) {
+  p->count = GetU64Le(v);
+  DecodePartialOrigin(v.substr(8), p);
+  std::string_view rest = p->sample;
+  if (rest.substr(0, kAggregatesMarker.size()) != kAggregatesMarker || rest.size() < 4 + 48) {
+    return;  // an older format: the rest is the sample
+  }
+  rest.remove_prefix(4);
+  const uint64_t distinct = GetU64Le(rest.substr(40));
+  if (distinct > kMaxDistinct || rest.size() < 48 + distinct * 8) return;
+  Partial q = *p;
+  q.total = GetU64Le(rest);
+  q.numeric = GetU64Le(rest.substr(8));
+  q.sum = GetDouble(rest.substr(16));
+  q.min = GetDouble(rest.substr(24));
+  q.max = GetDouble(rest.substr(32));
+  rest.remove_prefix(48);
+  for (uint64_t i = 0; i < distinct; ++i) q.distinct.push_back(GetU64Le(rest.substr(i * 8)));
+  q.sample.assign(rest.substr(distinct * 8));
+  *p = std::move(q);
+}
+
+// Key states: the first format held only firing keys as <first_end_batch: i64 LE><alert id>
+// (24 bytes). Now: a marker, the phase, the batch fields, the id, the flap starts.
+constexpr std::string_view kKeyStateMarker("\0Kv2", 4);
+
+std::string EncodeKeyState(const KeyState& k) {
+  std::string out(kKeyStateMarker);
+  out.push_back(static_cast<char>(k.phase));
+  for (int64_t v : {k.first_end_batch, k.active_since, k.clear_since, k.last_notified, k.first_seen,
+                    k.last_seen}) {
+    PutU64Le(out, static_cast<uint64_t>(v));
+  }
+  out.push_back(static_cast<char>(std::min<size_t>(k.alert_id.size(), 255)));
+  out += k.alert_id.substr(0, 255);
+  PutU64Le(out, k.starts.size());
+  for (int64_t v : k.starts) PutU64Le(out, static_cast<uint64_t>(v));
+  return out;
+}
+
+bool DecodeKeyState(std::string_view v, KeyState* k) {
+  if (v.size() == 24) {  // the first format: a firing key
+    k->phase = KeyPhase::kFiring;
+    k->first_end_batch = static_cast<int64_t>(GetU64Le(v));
+    k->alert_id.assign(v.substr(8));
+    k->last_notified = k->first_end_batch;
+    return true;
+  }
+  if (v.substr(0, 4) != kKeyStateMarker || v.size() < 4 + 1 + 48 + 1) return false;
+  v.remove_prefix(4);
+  const auto phase = static_cast<uint8_t>(v[0]);
+  if (phase > static_cast<uint8_t>(KeyPhase::kFiring)) return false;
+  k->phase = static_cast<KeyPhase>(phase);
+  v.remove_prefix(1);
+  for (int64_t* f : {&k->first_end_batch, &k->active_since, &k->clear_since, &k->last_notified,
+                     &k->first_seen, &k->last_seen}) {
+    *f = static_cast<int64_t>(GetU64Le(v));
+    v.remove_prefix(8);
+  }
+  const size_t id_len = static_cast<uint8_t>(v[0]);
+  if (v.size() < 1 + id_len + 8) return false;
+  k->alert_id.assign(v.substr(1, id_len));
+  v.remove_prefix(1 + id_len);
+  const uint64_t n = GetU64Le(v);
+  v.remove_prefix(8);
+  if (n > 4096 || v.size() != n * 8) return false;
+  for (uint64_t i = 0; i < n; ++i)
+    k->starts.push_back(static_cast<int64_t>(GetU64Le(v.substr(i * 8))));
+  return true;
 }
 
 bool ParseInt(std::string_view s, int64_t* out) {
@@ -200,20 +310,18 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     if (!valid.count(r.rule)) return;
     r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     r.key.assign(k.substr(nul + 9));
-    r.partial.count = GetU64Le(v);
-    DecodePartialOrigin(v.substr(8), &r.partial);
+    DecodePartial(v, &r.partial);
     snap.partials.push_back(std::move(r));
   });
   if (!s.ok()) return s;
   s = kv_->Scan("keystate", "", [&](std::string_view k, std::string_view v) {
     size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || v.size() < 8) return;
+    if (nul == std::string_view::npos) return;
     KeyStateRecord r;
     r.rule.assign(k.substr(0, nul));
     if (!valid.count(r.rule)) return;
     r.key.assign(k.substr(nul + 1));
-    r.state.first_end_batch = static_cast<int64_t>(GetU64Le(v));
-    r.state.alert_id.assign(v.substr(8));
+    if (!DecodeKeyState(v, &r.state)) return;
     snap.key_states.push_back(std::move(r));
   });
   if (!s.ok()) return s;
@@ -331,10 +439,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {
       PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
       s = w.DeletePrefix("partials", prefix);
     } else {
-      std::string value;
-      PutU64Le(value, r.partial.count);
-      EncodePartialOrigin(r.partial, &value);
-      s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), value);
+      s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), EncodePartial(r.partial));
     }
     if (!s.ok()) return s;
   }
@@ -343,10 +448,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {
     if (r.erased) {
       s = w.Delete("keystate", key);
     } else {
-      std::string value;
-      PutU64Le(value, static_cast<uint64_t>(r.state.first_end_batch));
-      value += r.state.alert_id;
-      s = w.Put("keystate", key, value);
+      s = w.Put("keystate", key, EncodeKeyState(r.state));
     }
     if (!s.ok()) return s;
   }

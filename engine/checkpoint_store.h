@@ -6,8 +6,11 @@
 // Layout (schema 1; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema):
 //   meta      "schema" -> "1", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
-//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <count: u64 LE> <sample>
-//   keystate  <rule> 0x00 <key>                          -> <first_end_batch: i64 LE> <alert id>
+//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <count: u64 LE> "\0Pv2" <origin>
+//                                                          "\0Pv3" <aggregates> <sample>
+//   keystate  <rule> 0x00 <key>                          -> "\0Kv2" <phase> <batches> <alert id>
+//                                                          <flap starts>
+//   (older values — count + sample; 24-byte firing key states — are still read)
 //   offsets   <agent> 0x00 <stream id, decimal>          -> decimal offset consumed
 //   outbox    <seq: u64 big-endian>  -> alert JSON, committed with the state that raised it
 //   history   <seq: u64 big-endian>  -> alert JSON, delivered to every sink (last 10000)

@@ -9,11 +9,11 @@ class Engine::Collector final : public rules::MatchVisitor {
  public:
   Collector(Engine& engine, int64_t batch, const InputLine& line)
       : engine_(engine), batch_(batch), line_(line) {}
-  void OnMatch(size_t rule_index, std::string_view key) override {
+  void OnMatch(size_t rule_index, const rules::RuleMatch& match) override {
     engine_.windows_[rule_index]->Add(
-        batch_, key, line_.text,
+        batch_, match, line_.text,
         LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end});
-    ++engine_.stats_.matches;
+    if (!match.total) ++engine_.stats_.matches;
   }
 
  private:
@@ -54,9 +54,9 @@ void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
 void Engine::Finish(std::vector<Alert>* out) {
   if (max_batch_ < 0) return;
   int64_t horizon = 0;
-  for (const auto& w : windows_) {
-    horizon = std::max(horizon, w->window_batches() + w->slide_batches());
-  }
+  for (const auto& w : windows_) horizon = std::max(horizon, w->horizon_batches());
+  // Past the end of the input nothing is silent: absence rules stop where the data does.
+  absence_until_ = max_batch_ + 1;
   CloseUntil(max_batch_ + 1 + horizon, out);
 }
 
@@ -66,11 +66,19 @@ void Engine::CloseUntil(int64_t closed_until, std::vector<Alert>* out) {
   has_closed_ = true;
   closed_until_ = closed_until;
   const size_t before = out->size();
-  for (auto& w : windows_) w->Advance(closed_until_, out);
+  for (auto& w : windows_) {
+    const bool absence = w->rule().kind == rules::RuleKind::kAbsence;
+    w->Advance(absence ? std::min(closed_until_, absence_until_) : closed_until_, out);
+  }
+  if (!options_.emit_pending) {
+    out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(before), out->end(),
+                              [](const Alert& a) { return a.state == AlertState::kPending; }),
+               out->end());
+  }
   for (size_t i = before; i < out->size(); ++i) {
-    if ((*out)[i].state == AlertState::kFiring) {
+    if ((*out)[i].state == AlertState::kFiring && !(*out)[i].repeat) {
       ++stats_.alerts_firing;
-    } else {
+    } else if ((*out)[i].state == AlertState::kResolved) {
       ++stats_.alerts_resolved;
     }
   }

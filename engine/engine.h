@@ -26,6 +26,8 @@ enum class LatePolicy {
 struct EngineOptions {
   int64_t batch_interval_ms = 1000;  // Δ: 100ms..10s
   LatePolicy late = LatePolicy::kCurrent;
+  // Whether pending alert events (a condition holding while `for` runs) are returned.
+  bool emit_pending = false;
 };
 
 // One line as the engine sees it. Views must live only for the Ingest call.
@@ -117,6 +119,7 @@ class Engine {
   bool has_closed_ = false;
   int64_t closed_until_ = 0;
   int64_t max_batch_ = -1;
+  int64_t absence_until_ = INT64_MAX;  // set by Finish
   EngineStats stats_;
 };
 

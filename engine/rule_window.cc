@@ -7,7 +7,6 @@
 #include "common/hash.h"
 #include "common/units.h"
 #include "engine/interned.h"
-#include "rules/rule_set.h"
 
 namespace ember::engine {
 namespace {
@@ -23,48 +22,85 @@ std::string AlertId(const std::string& rule, const std::string& key, int64_t end
   return HashHex(h);
 }
 
+std::string FormatValue(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 }  // namespace
 
 RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
     : rule_(rule),
       batch_ms_(batch_interval_ms),
       window_batches_(rule.window_ms / batch_interval_ms),
-      slide_batches_(rule.every_ms / batch_interval_ms) {
+      slide_batches_(rule.every_ms / batch_interval_ms),
+      for_batches_(rule.for_ms / batch_interval_ms),
+      keep_batches_(rule.keep_firing_for_ms / batch_interval_ms),
+      repeat_batches_(rule.repeat_ms / batch_interval_ms),
+      flap_within_batches_(rule.flap_within_ms / batch_interval_ms),
+      forget_batches_(rule.forget_after_ms / batch_interval_ms),
+      rescan_(rule.NeedsRescan()) {
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
 }
 
 void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line,
                      const LineOrigin& origin) {
+  rules::RuleMatch m;
+  m.key = key;
+  Add(batch, m, line, origin);
+}
+
+void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
+                     const LineOrigin& origin) {
   assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
   auto& batch_map = partials_[batch];
-  auto it = batch_map.find(key);  // no allocation for a key already in this batch
-  if (it == batch_map.end()) {
-    it = batch_map.emplace(std::string(key), Partial{}).first;
-    Partial& p = it->second;
+  auto it = batch_map.find(match.key);  // no allocation for a key already in this batch
+  if (it == batch_map.end()) it = batch_map.emplace(std::string(match.key), Partial{}).first;
+  Partial& p = it->second;
+  dirty_partials_[batch].insert(it->first);
+  if (match.total) {
+    ++p.total;
+    return;
+  }
+  if (p.count == 0) {
     p.sample.assign(line.substr(0, kMaxSampleBytes));
     if (!origin.host.empty()) p.host = Intern(origin.host);
     if (!origin.file.empty()) p.file = Intern(origin.file);
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
   }
-  ++it->second.count;
+  ++p.count;
   ++matches_;
-  dirty_partials_[batch].insert(it->first);
+  if (match.has_value) {
+    p.min = p.numeric == 0 ? match.value : std::min(p.min, match.value);
+    p.max = p.numeric == 0 ? match.value : std::max(p.max, match.value);
+    p.sum += match.value;
+    ++p.numeric;
+  }
+  if (rule_.distinct_group > 0 && p.distinct.size() < kMaxDistinct) {
+    const uint64_t h = Fnv1a64(match.distinct);
+    auto pos = std::lower_bound(p.distinct.begin(), p.distinct.end(), h);
+    if (pos == p.distinct.end() || *pos != h) p.distinct.insert(pos, h);
+  }
 }
 
 std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) const {
-  using Entry = const std::pair<const std::string, uint64_t>*;
+  using Entry = const std::pair<const std::string, WindowSum>*;
   std::vector<Entry> entries;
   entries.reserve(window_.size());
-  for (const auto& e : window_) entries.push_back(&e);
+  for (const auto& e : window_) {
+    if (e.second.count > 0) entries.push_back(&e);
+  }
   auto higher = [](Entry a, Entry b) {
-    return a->second != b->second ? a->second > b->second : a->first < b->first;
+    return a->second.count != b->second.count ? a->second.count > b->second.count
+                                              : a->first < b->first;
   };
   n = std::min(n, entries.size());
   std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
                     entries.end(), higher);
   std::vector<std::pair<std::string, uint64_t>> out;
-  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[i]->first, entries[i]->second);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[i]->first, entries[i]->second.count);
   return out;
 }
 
@@ -89,7 +125,7 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
     evaluated_end_ = std::min(FloorToSlide(partials_.begin()->first), last_end);
   }
   while (evaluated_end_ + slide_batches_ <= closed_until) {
-    if (window_.empty() && firing_.empty()) {
+    if (window_.empty() && states_.empty()) {
       // Every stored batch below evaluated_end_ has left the window: jump to the end just
       // before the next batch that holds matches.
       auto next = partials_.lower_bound(evaluated_end_);
@@ -104,14 +140,58 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
   }
 }
 
+rules::WindowValues RuleWindow::Values(const std::string& key) const {
+  rules::WindowValues v;
+  v.window_seconds = static_cast<double>(rule_.window_ms) / 1000.0;
+  auto w = window_.find(key);
+  if (w == window_.end()) return v;
+  v.count = w->second.count;
+  v.total = w->second.total;
+  v.numeric = w->second.numeric;
+  v.sum = w->second.sum;
+  if (rescan_ && started_) {
+    std::vector<uint64_t> distinct;
+    bool first = true;
+    for (auto it = partials_.lower_bound(evaluated_end_ - window_batches_);
+         it != partials_.end() && it->first < evaluated_end_; ++it) {
+      auto p = it->second.find(key);
+      if (p == it->second.end()) continue;
+      if (p->second.numeric > 0) {
+        v.min = first ? p->second.min : std::min(v.min, p->second.min);
+        v.max = first ? p->second.max : std::max(v.max, p->second.max);
+        first = false;
+      }
+      distinct.insert(distinct.end(), p->second.distinct.begin(), p->second.distinct.end());
+    }
+    std::sort(distinct.begin(), distinct.end());
+    v.distinct =
+        static_cast<uint64_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  }
+  return v;
+}
+
 void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
-  // Keys whose count changes at this end; only their condition can change.
+  // Keys whose aggregates change at this end.
   std::set<std::string> touched;
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
     for (const auto& [key, p] : it->second) {
-      window_[key] += p.count;
+      WindowSum& w = window_[key];
+      w.count += p.count;
+      w.total += p.total;
+      w.numeric += p.numeric;
+      w.sum += p.sum;
       touched.insert(key);
+      if (p.count > 0 &&
+          (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey)) {
+        auto [s, inserted] = states_.try_emplace(key);
+        if (inserted) {
+          s->second.phase = KeyPhase::kIdle;
+          s->second.first_seen = it->first;
+        }
+        s->second.last_seen = std::max(s->second.last_seen, it->first);
+        dirty_keys_.insert(key);
+      }
     }
   }
   const int64_t leave_end = end - window_batches_;
@@ -119,29 +199,54 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
        it != partials_.end() && it->first < leave_end; ++it) {
     for (const auto& [key, p] : it->second) {
       auto w = window_.find(key);
-      assert(w != window_.end() && w->second >= p.count);
-      w->second -= p.count;
-      if (w->second == 0) window_.erase(w);
+      assert(w != window_.end() && w->second.count >= p.count && w->second.total >= p.total);
+      w->second.count -= p.count;
+      w->second.total -= p.total;
+      w->second.numeric -= p.numeric;
+      w->second.sum -= p.sum;
+      if (w->second.count == 0 && w->second.total == 0) window_.erase(w);
       touched.insert(key);
     }
   }
   evaluated_end_ = end;
 
-  for (const auto& key : touched) {
-    auto w = window_.find(key);
-    const uint64_t count = w == window_.end() ? 0 : w->second;
-    const bool holds = count > 0 && rule_.when.Holds(count);
-    auto f = firing_.find(key);
-    if (holds && f == firing_.end()) {
-      KeyState state{AlertId(rule_.name, key, end), end};
-      out->push_back(MakeAlert(AlertState::kFiring, key, count, end, state.alert_id));
-      firing_.emplace(key, std::move(state));
-      dirty_keys_.insert(key);
-    } else if (!holds && f != firing_.end()) {
-      out->push_back(MakeAlert(AlertState::kResolved, key, count, end, f->second.alert_id));
-      firing_.erase(f);
-      dirty_keys_.insert(key);
+  // Keys whose condition may change: those touched, and every key with state (time passes
+  // for `for`, `keep_firing_for`, `repeat`, absence and top-K membership).
+  for (const auto& [key, state] : states_) touched.insert(key);
+  std::set<std::string> top;
+  if (rule_.kind == rules::RuleKind::kTopK) {
+    for (auto& [key, count] : TopKeys(static_cast<size_t>(rule_.top_k))) {
+      touched.insert(key);
+      top.insert(std::move(key));
     }
+  }
+
+  for (const auto& key : touched) {
+    const rules::WindowValues v = Values(key);
+    bool fire = false, resolve = false;
+    switch (rule_.kind) {
+      case rules::RuleKind::kThreshold:
+      case rules::RuleKind::kTopK: {
+        const bool in_top = rule_.kind == rules::RuleKind::kThreshold || top.count(key);
+        fire = v.count > 0 && in_top && rule_.when.Holds(v);
+        resolve = rule_.resolve_when.all.empty() ? !fire : !in_top || rule_.resolve_when.Holds(v);
+        break;
+      }
+      case rules::RuleKind::kAbsence: {
+        auto s = states_.find(key);
+        // Silent for a whole window, and not because the key was only just learnt.
+        fire = v.count == 0 && s != states_.end() && s->second.last_seen < end - window_batches_;
+        resolve = !fire;
+        break;
+      }
+      case rules::RuleKind::kNewKey: {
+        auto s = states_.find(key);
+        fire = s != states_.end() && s->second.first_seen >= end - window_batches_;
+        resolve = !fire;
+        break;
+      }
+    }
+    Evaluate(key, fire, resolve, end, out);
   }
 
   // Batches that left the window are no longer needed by any future window.
@@ -152,12 +257,99 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   }
 }
 
+bool RuleWindow::Forgettable(const KeyState& state, int64_t end) const {
+  if (state.phase != KeyPhase::kIdle) return false;
+  if (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey) {
+    return state.last_seen < end - forget_batches_;
+  }
+  return state.starts.empty();
+}
+
+void RuleWindow::StartFiring(const std::string& key, KeyState& state, int64_t end,
+                             std::vector<Alert>* out) {
+  state.phase = KeyPhase::kFiring;
+  state.alert_id = AlertId(rule_.name, key, end);
+  state.first_end_batch = end;
+  state.clear_since = -1;
+  state.last_notified = end;
+  if (rule_.flap_starts > 0) state.starts.push_back(end);
+  out->push_back(MakeAlert(AlertState::kFiring, key, end, state.alert_id));
+}
+
+void RuleWindow::Evaluate(const std::string& key, bool fire, bool resolve, int64_t end,
+                          std::vector<Alert>* out) {
+  auto it = states_.find(key);
+  if (it == states_.end()) {
+    if (!fire) return;
+    it = states_.emplace(key, KeyState{}).first;
+    it->second.phase = KeyPhase::kIdle;
+  }
+  KeyState& s = it->second;
+  const KeyState before = s;
+  // Flap damping remembers only the episode starts within its period.
+  while (!s.starts.empty() && s.starts.front() <= end - flap_within_batches_) {
+    s.starts.erase(s.starts.begin());
+  }
+  switch (s.phase) {
+    case KeyPhase::kIdle:
+      if (!fire) break;
+      if (for_batches_ == 0) {
+        StartFiring(key, s, end, out);
+      } else {
+        s.phase = KeyPhase::kPending;
+        s.active_since = end;
+        out->push_back(MakeAlert(AlertState::kPending, key, end, ""));
+      }
+      break;
+    case KeyPhase::kPending:
+      if (!fire) {
+        s.phase = KeyPhase::kIdle;
+        s.active_since = -1;
+      } else if (end - s.active_since >= for_batches_) {
+        StartFiring(key, s, end, out);
+      }
+      break;
+    case KeyPhase::kFiring: {
+      const bool forgotten =
+          rule_.kind == rules::RuleKind::kAbsence && s.last_seen < end - forget_batches_;
+      if (!resolve && !forgotten) {
+        s.clear_since = -1;
+        if (repeat_batches_ > 0 && end - s.last_notified >= repeat_batches_) {
+          s.last_notified = end;
+          Alert again = MakeAlert(AlertState::kFiring, key, end, s.alert_id);
+          again.repeat = true;
+          out->push_back(std::move(again));
+        }
+        break;
+      }
+      if (s.clear_since < 0) s.clear_since = end;
+      int64_t hold = keep_batches_;
+      const bool flapping =
+          rule_.flap_starts > 0 && static_cast<int64_t>(s.starts.size()) >= rule_.flap_starts;
+      if (flapping) hold = std::max(hold, flap_within_batches_);
+      if (forgotten || end - s.clear_since >= hold) {
+        out->push_back(MakeAlert(AlertState::kResolved, key, end, s.alert_id));
+        s.phase = KeyPhase::kIdle;
+        s.clear_since = -1;
+        s.active_since = -1;
+      }
+      break;
+    }
+  }
+  if (Forgettable(s, end)) {
+    states_.erase(it);
+    dirty_keys_.insert(key);
+  } else if (!(s == before)) {
+    dirty_keys_.insert(key);
+  }
+}
+
 std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t end) const {
   std::vector<Evidence> out;
   for (auto it = partials_.lower_bound(end - window_batches_);
        it != partials_.end() && it->first < end && out.size() < kMaxEvidence; ++it) {
     auto p = it->second.find(key);
-    if (p == it->second.end()) continue;
+    if (p == it->second.end() || p->second.count == 0) continue;
     const Partial& partial = p->second;
     out.push_back(Evidence{partial.sample, partial.host ? *partial.host : "",
                            partial.file ? *partial.file : "", partial.offset_start,
@@ -166,37 +358,48 @@ std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t en
   return out;
 }
 
-Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
+Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t end,
                             const std::string& id) const {
+  const rules::WindowValues v = Values(key);
   Alert a;
   a.id = id;
   a.rule = rule_.name;
   a.rule_digest = rule_.digest;
   a.state = state;
   a.severity = rule_.severity;
-  a.count = count;
+  a.count = v.count;
   a.window_end_ms = end * batch_ms_;
   a.window_start_ms = (end - window_batches_) * batch_ms_;
+  a.labels = rule_.labels;
   if (!rule_.by.empty()) {
     std::vector<std::string> values = rules::SplitKey(key);
     for (size_t i = 0; i < rule_.by.size() && i < values.size(); ++i) {
       a.fields.emplace_back(rule_.by[i], values[i]);
     }
   }
-  if (state == AlertState::kFiring) {
+  if (state != AlertState::kResolved) {
     a.evidence = EvidenceFor(key, end);
     if (!a.evidence.empty()) a.sample = a.evidence[0].line;
   }
   a.message = rule_.message.Render([&](std::string_view field) -> std::string {
-    if (field == "count") return std::to_string(count);
+    if (field == "count") return std::to_string(v.count);
     if (field == "window") return FormatDurationMs(rule_.window_ms);
     if (field == "rule") return rule_.name;
     if (field == "severity") return rules::SeverityName(rule_.severity);
     if (field == "window_start") return FormatIsoMs(a.window_start_ms);
     if (field == "window_end") return FormatIsoMs(a.window_end_ms);
+    static const std::pair<const char*, rules::Aggregate> kAggregates[] = {
+        {"rate", rules::Aggregate::kRate},   {"sum", rules::Aggregate::kSum},
+        {"min", rules::Aggregate::kMin},     {"max", rules::Aggregate::kMax},
+        {"avg", rules::Aggregate::kAvg},     {"distinct", rules::Aggregate::kDistinct},
+        {"ratio", rules::Aggregate::kRatio}, {"total", rules::Aggregate::kTotal}};
+    for (const auto& [name, aggregate] : kAggregates) {
+      if (field == name) return FormatValue(v.Get(aggregate));
+    }
     for (const auto& [name, value] : a.fields) {
       if (name == field) return value;
     }
+    if (auto l = rule_.labels.find(std::string(field)); l != rule_.labels.end()) return l->second;
     return "";
   });
   return a;
@@ -207,19 +410,25 @@ void RuleWindow::RestorePartial(int64_t batch, const std::string& key, Partial p
 }
 
 void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
-  firing_[key] = std::move(state);
+  states_[key] = std::move(state);
 }
 
 void RuleWindow::FinishRestore(int64_t closed_until) {
   window_.clear();
-  if (partials_.empty() && firing_.empty()) return;
+  if (partials_.empty() && states_.empty()) return;
   started_ = true;
   evaluated_end_ = FloorToSlide(closed_until);
   // Partials below the window of the last evaluated end were dropped before the checkpoint;
   // any still stored there belong to no window and are ignored.
   for (auto it = partials_.lower_bound(evaluated_end_ - window_batches_);
        it != partials_.end() && it->first < evaluated_end_; ++it) {
-    for (const auto& [key, p] : it->second) window_[key] += p.count;
+    for (const auto& [key, p] : it->second) {
+      WindowSum& w = window_[key];
+      w.count += p.count;
+      w.total += p.total;
+      w.numeric += p.numeric;
+      w.sum += p.sum;
+    }
   }
 }
 
@@ -244,13 +453,26 @@ const Partial* RuleWindow::FindPartial(int64_t batch, const std::string& key) co
 }
 
 const KeyState* RuleWindow::FindKeyState(const std::string& key) const {
-  auto it = firing_.find(key);
-  return it == firing_.end() ? nullptr : &it->second;
+  auto it = states_.find(key);
+  return it == states_.end() ? nullptr : &it->second;
+}
+
+Alert RuleWindow::Describe(const std::string& key) const {
+  const KeyState* s = FindKeyState(key);
+  const bool firing = s != nullptr && s->phase == KeyPhase::kFiring;
+  return MakeAlert(firing ? AlertState::kFiring : AlertState::kPending, key, evaluated_end_,
+                   firing ? s->alert_id : "");
+}
+
+size_t RuleWindow::firing_count() const {
+  size_t n = 0;
+  for (const auto& [key, state] : states_) n += state.phase == KeyPhase::kFiring;
+  return n;
 }
 
 uint64_t RuleWindow::WindowCount(const std::string& key) const {
   auto it = window_.find(key);
-  return it == window_.end() ? 0 : it->second;
+  return it == window_.end() ? 0 : it->second.count;
 }
 
 }  // namespace ember::engine

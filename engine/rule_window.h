@@ -17,6 +17,7 @@
 
 #include "engine/alert.h"
 #include "rules/rule.h"
+#include "rules/rule_set.h"
 
 namespace ember::engine {
 
@@ -28,21 +29,42 @@ struct LineOrigin {
   uint64_t offset_end = 0;
 };
 
-// Matches of one key in one batch: the partial aggregate, and the first line as a sample
+// Matches of one key in one batch: the partial aggregates, and the first line as a sample
 // with where it came from (host and file interned: see engine/interned.h).
 struct Partial {
-  uint64_t count = 0;
+  uint64_t count = 0;                // lines matching the rule's pattern
+  uint64_t total = 0;                // lines matching its `ratio_of` pattern
+  uint64_t numeric = 0;              // matching lines whose `value` capture is a number
+  double sum = 0, min = 0, max = 0;  // of those numbers (min/max meaningful when numeric > 0)
+  std::vector<uint64_t> distinct;    // sorted hashes of `distinct` values, at most kMaxDistinct
   std::string sample;
   const std::string* host = nullptr;  // null when unknown
   const std::string* file = nullptr;
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
 };
+// Distinct values kept per key and batch; beyond it `distinct` counts a lower bound.
+inline constexpr size_t kMaxDistinct = 1024;
 
-// A firing key's episode.
+// Where a key stands in the alert lifecycle (updateStateByKey).
+enum class KeyPhase : uint8_t {
+  kIdle,     // not alerting; remembered for absence / new-key / flap damping
+  kPending,  // the condition holds, waiting for `for`
+  kFiring,
+};
+
+// One key's alert state. Batch indices are window ends; -1 means "not set".
 struct KeyState {
-  std::string alert_id;
+  KeyPhase phase = KeyPhase::kFiring;
+  std::string alert_id;         // the current or last episode's id
   int64_t first_end_batch = 0;  // window end at which the episode started firing
+  int64_t active_since = -1;    // window end at which the condition started holding (pending)
+  int64_t clear_since = -1;     // window end at which a firing key's resolve condition held
+  int64_t last_notified = -1;   // last firing announcement (repeat)
+  int64_t first_seen = -1;      // absence / new key: first and last batch with a match
+  int64_t last_seen = -1;
+  std::vector<int64_t> starts;  // flap damping: window ends of recent episode starts
+  bool operator==(const KeyState&) const = default;
 };
 
 // Samples are cut to this many bytes: a window's memory must not grow with line length.
@@ -58,13 +80,17 @@ class RuleWindow {
   // sample if first.
   void Add(int64_t batch, std::string_view key, std::string_view line,
            const LineOrigin& origin = {});
+  // The same for a match with its numbers (total, value, distinct: see rules::RuleMatch).
+  void Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
+           const LineOrigin& origin);
 
   // Evaluates every window end not yet evaluated up to `closed_until` (every batch below it
-  // is closed) and appends the alert events they raise. Window ends whose window holds no
-  // match and no firing key are skipped without work.
+  // is closed) and appends the alert events they raise (pending ones too: the Engine drops
+  // them unless asked). Window ends whose window holds no match and no key state are
+  // skipped without work.
   void Advance(int64_t closed_until, std::vector<Alert>* out);
 
-  // Restores one stored partial / firing key (recovery). Call before the first Advance.
+  // Restores one stored partial / key state (recovery). Call before the first Advance.
   void RestorePartial(int64_t batch, const std::string& key, Partial partial);
   void RestoreKeyState(const std::string& key, KeyState state);
   // Rebuilds the window aggregate after the Restore* calls, as of `closed_until`.
@@ -82,6 +108,8 @@ class RuleWindow {
 
   // Count of `key` in the window that ended at the last evaluated end (0 if absent).
   uint64_t WindowCount(const std::string& key) const;
+  // Every aggregate of `key` in the window that ended at the last evaluated end.
+  rules::WindowValues Values(const std::string& key) const;
   size_t window_keys() const { return window_.size(); }
   // Matches added since this window was created (live view and /metrics).
   uint64_t matches() const { return matches_; }
@@ -90,15 +118,36 @@ class RuleWindow {
   std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t n) const;
   // Matches of `key` in each of the `n` batches before `end_batch`, oldest first.
   std::vector<uint64_t> KeyHistory(const std::string& key, int64_t end_batch, size_t n) const;
-  const std::unordered_map<std::string, KeyState>& firing() const { return firing_; }
+  // Every key with alert state (any phase: check KeyState::phase for firing ones).
+  const std::unordered_map<std::string, KeyState>& states() const { return states_; }
+  size_t firing_count() const;
+  // The alert a pending or firing key stands for, as of the last evaluated window end.
+  Alert Describe(const std::string& key) const;
   size_t stored_batches() const { return partials_.size(); }
   int64_t window_batches() const { return window_batches_; }
   int64_t slide_batches() const { return slide_batches_; }
+  // Window ends past the last match after which every key of this rule has resolved.
+  int64_t horizon_batches() const {
+    return window_batches_ + slide_batches_ + keep_batches_ + flap_within_batches_;
+  }
   const rules::Rule& rule() const { return rule_; }
 
  private:
+  // Running sums of one key over the window (the invertible aggregates).
+  struct WindowSum {
+    uint64_t count = 0, total = 0, numeric = 0;
+    double sum = 0;
+  };
+
   void Step(int64_t end, std::vector<Alert>* out);
-  Alert MakeAlert(AlertState state, const std::string& key, uint64_t count, int64_t end,
+  // Moves `key` through the lifecycle at window end `end` given whether its firing and
+  // resolve conditions hold.
+  void Evaluate(const std::string& key, bool fire, bool resolve, int64_t end,
+                std::vector<Alert>* out);
+  void StartFiring(const std::string& key, KeyState& state, int64_t end, std::vector<Alert>* out);
+  // Whether an idle key's state can be dropped at `end` (nothing left to remember).
+  bool Forgettable(const KeyState& state, int64_t end) const;
+  Alert MakeAlert(AlertState state, const std::string& key, int64_t end,
                   const std::string& id) const;
   // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
@@ -108,6 +157,9 @@ class RuleWindow {
   const int64_t batch_ms_;
   const int64_t window_batches_;
   const int64_t slide_batches_;
+  // Lifecycle durations of the rule, in batches.
+  const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
+  const bool rescan_;  // min/max/distinct are needed: recomputed from the partials
 
   // Hashes std::string and std::string_view alike, so a lookup by view allocates nothing.
   struct KeyHash {
@@ -116,9 +168,9 @@ class RuleWindow {
   };
   using BatchPartials = std::unordered_map<std::string, Partial, KeyHash, std::equal_to<>>;
 
-  std::map<int64_t, BatchPartials> partials_;         // by batch
-  std::unordered_map<std::string, uint64_t> window_;  // aggregate at evaluated_end_
-  std::unordered_map<std::string, KeyState> firing_;
+  std::map<int64_t, BatchPartials> partials_;          // by batch
+  std::unordered_map<std::string, WindowSum> window_;  // aggregate at evaluated_end_
+  std::unordered_map<std::string, KeyState> states_;
   uint64_t matches_ = 0;
   bool started_ = false;
   int64_t evaluated_end_ = 0;  // meaningful once started_

@@ -1,9 +1,11 @@
 // ParseRulesFile: YAML rules file -> compiled Rules, with every problem located at
 // file:line:col.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <re2/re2.h>
 
@@ -15,58 +17,116 @@
 namespace ember::rules {
 namespace {
 
-const std::set<std::string> kTemplateBuiltins = {"count",    "window",       "rule",
-                                                 "severity", "window_start", "window_end"};
+const std::set<std::string> kTemplateBuiltins = {
+    "count", "window", "rule", "severity", "window_start", "window_end", "rate",
+    "sum",   "min",    "max",  "avg",      "distinct",     "ratio",      "total"};
 
-Result<Condition> ParseCondition(const std::string& text) {
-  // Grammar: "count" OP INTEGER, with OP one of >=, >, ==.
+const std::map<std::string, Aggregate> kAggregates = {
+    {"count", Aggregate::kCount},       {"rate", Aggregate::kRate},   {"sum", Aggregate::kSum},
+    {"min", Aggregate::kMin},           {"max", Aggregate::kMax},     {"avg", Aggregate::kAvg},
+    {"distinct", Aggregate::kDistinct}, {"ratio", Aggregate::kRatio}, {"total", Aggregate::kTotal}};
+
+Result<Comparison> ParseComparison(const std::string& text) {
+  // Grammar: AGGREGATE OP NUMBER, e.g. "count >= 5", "ratio > 0.05".
   char field[16] = {0}, op[4] = {0};
-  long long threshold = 0;
+  double threshold = 0;
   int consumed = 0;
-  if (std::sscanf(text.c_str(), " %15[a-z_] %3[<>=!] %lld %n", field, op, &threshold, &consumed) !=
+  if (std::sscanf(text.c_str(), " %15[a-z_] %3[<>=!] %lf %n", field, op, &threshold, &consumed) !=
           3 ||
       static_cast<size_t>(consumed) != text.size()) {
     return Status::InvalidArgument("cannot read condition '" + text +
-                                   "': expected e.g. 'count >= 5'");
+                                   "': expected e.g. 'count >= 5' or 'ratio > 0.05 and total "
+                                   ">= 100'");
   }
-  if (std::string(field) != "count") {
-    return Status::InvalidArgument("unknown aggregate '" + std::string(field) +
-                                   "' in condition: only 'count' is supported so far");
+  Comparison c;
+  auto agg = kAggregates.find(field);
+  if (agg == kAggregates.end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, a] : kAggregates) names.push_back(name);
+    std::string hint = ClosestWord(field, names);
+    return Status::InvalidArgument(
+        "unknown aggregate '" + std::string(field) +
+        "': use count, rate, sum, min, max, avg, distinct, ratio or total" +
+        (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
   }
-  Condition c;
+  c.aggregate = agg->second;
   c.threshold = threshold;
-  std::string o = op;
-  if (o == ">=") {
-    c.op = CompareOp::kGreaterEqual;
-  } else if (o == ">") {
-    c.op = CompareOp::kGreater;
-  } else if (o == "==") {
-    c.op = CompareOp::kEqual;
-  } else if (o == "<") {
-    c.op = CompareOp::kLess;
-  } else if (o == "<=") {
-    c.op = CompareOp::kLessEqual;
-  } else if (o == "!=") {
-    c.op = CompareOp::kNotEqual;
-  } else {
-    return Status::InvalidArgument("operator '" + o +
+  static const std::map<std::string, CompareOp> kOps = {
+      {">=", CompareOp::kGreaterEqual}, {">", CompareOp::kGreater},
+      {"==", CompareOp::kEqual},        {"<", CompareOp::kLess},
+      {"<=", CompareOp::kLessEqual},    {"!=", CompareOp::kNotEqual}};
+  auto o = kOps.find(op);
+  if (o == kOps.end()) {
+    return Status::InvalidArgument("operator '" + std::string(op) +
                                    "' is not supported: use >=, >, ==, <, <= or !=");
   }
-  // Only keys with a match in the window are evaluated: a condition no count of 1 or more
-  // can satisfy would never fire.
-  const bool can_hold = c.op == CompareOp::kGreaterEqual || c.op == CompareOp::kGreater ||
-                                c.op == CompareOp::kNotEqual
-                            ? true
-                        : c.op == CompareOp::kEqual ? c.threshold >= 1
-                        : c.op == CompareOp::kLess  ? c.threshold > 1
-                                                    : c.threshold >= 1;
-  if (!can_hold || c.threshold < 0) {
-    return Status::InvalidArgument(
-        "'" + text +
-        "' can never hold: a window with no match has no key to alert on (a "
-        "silent key needs an absence rule)");
+  c.op = o->second;
+  if (c.aggregate == Aggregate::kCount) {
+    // Only keys with a match in the window are evaluated: a count condition no count of 1
+    // or more can satisfy would never fire.
+    const bool can_hold = c.op == CompareOp::kGreaterEqual || c.op == CompareOp::kGreater ||
+                                  c.op == CompareOp::kNotEqual
+                              ? true
+                          : c.op == CompareOp::kEqual ? c.threshold >= 1
+                          : c.op == CompareOp::kLess  ? c.threshold > 1
+                                                      : c.threshold >= 1;
+    if (!can_hold || c.threshold < 0) {
+      return Status::InvalidArgument(
+          "'" + text +
+          "' can never hold: a window with no match has no key to alert on (a "
+          "silent key needs an absence rule)");
+    }
   }
   return c;
+}
+
+// Splits on the word "and".
+Result<Condition> ParseCondition(const std::string& text) {
+  Condition cond;
+  size_t start = 0;
+  while (true) {
+    size_t sep = text.find(" and ", start);
+    std::string term = text.substr(start, sep == std::string::npos ? sep : sep - start);
+    while (!term.empty() && term.front() == ' ') term.erase(0, 1);
+    while (!term.empty() && term.back() == ' ') term.pop_back();
+    Result<Comparison> c = ParseComparison(term);
+    if (!c.ok()) return c.status();
+    cond.all.push_back(*c);
+    if (sep == std::string::npos) break;
+    start = sep + 5;
+  }
+  return cond;
+}
+
+// The capture group index of `field` in `re`, or host/file/tag as -1/-2/-3; 0 if neither.
+int FieldGroup(const RE2& re, const std::string& field) {
+  const auto& groups = re.NamedCapturingGroups();
+  auto it = groups.find(field);
+  if (it != groups.end()) return it->second;
+  if (field == kFieldHost) return -1;
+  if (field == kFieldFile) return -2;
+  if (field == kFieldTag) return -3;
+  return 0;
+}
+
+std::vector<std::string> FieldNames(const RE2& re) {
+  std::vector<std::string> names;
+  for (const auto& [name, index] : re.NamedCapturingGroups()) names.push_back(name);
+  names.push_back(kFieldHost);
+  names.push_back(kFieldFile);
+  names.push_back(kFieldTag);
+  return names;
+}
+
+std::shared_ptr<const RE2> CompilePattern(const std::string& pattern, std::string* error) {
+  RE2::Options re_options;
+  re_options.set_log_errors(false);
+  auto re = std::make_shared<RE2>(pattern, re_options);
+  if (!re->ok()) {
+    *error = re->error();
+    return nullptr;
+  }
+  return re;
 }
 
 Result<Severity> ParseSeverity(const std::string& text) {
@@ -96,11 +156,24 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
   report(map.GetString("name", &rule->name, true));
   report(map.GetString("match", &rule->pattern, true));
   report(map.GetStringList("by", &rule->by));
+  std::string kind = "threshold";
+  report(map.GetString("kind", &kind));
   report(map.GetDurationMs("window", &rule->window_ms, true));
   rule->every_ms = options.batch_interval_ms;
   report(map.GetDurationMs("every", &rule->every_ms));
-  std::string when = "count >= 1", severity = "warning", message;
+  std::string when, resolve_when, severity = "warning", message;
   report(map.GetString("when", &when));
+  report(map.GetString("resolve_when", &resolve_when));
+  report(map.GetString("value", &rule->value_field));
+  report(map.GetString("distinct", &rule->distinct_field));
+  report(map.GetString("ratio_of", &rule->ratio_of));
+  report(map.GetInt("top", &rule->top_k));
+  report(map.GetDurationMs("for", &rule->for_ms));
+  report(map.GetDurationMs("keep_firing_for", &rule->keep_firing_for_ms));
+  report(map.GetDurationMs("repeat", &rule->repeat_ms));
+  report(map.GetDurationMs("forget_after", &rule->forget_after_ms));
+  YAML::Node flap = map.Get("flap_damping");
+  YAML::Node labels = map.Get("labels");
   report(map.GetString("severity", &severity));
   report(map.GetString("message", &message));
   report(map.GetStringList("unless", &rule->unless));
@@ -114,53 +187,108 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
     diagnostics->push_back(map.Where(key) + ": error: " + what);
   };
 
-  // Pattern: compile on its own to report RE2's message at the pattern's location.
-  if (!rule->pattern.empty()) {
-    RE2::Options re_options;
-    re_options.set_log_errors(false);
-    auto re = std::make_shared<RE2>(rule->pattern, re_options);
-    if (!re->ok()) {
-      error_at("match", "invalid pattern: " + re->error());
+  static const std::map<std::string, RuleKind> kKinds = {{"threshold", RuleKind::kThreshold},
+                                                         {"absence", RuleKind::kAbsence},
+                                                         {"new_key", RuleKind::kNewKey},
+                                                         {"top_k", RuleKind::kTopK}};
+  if (auto k = kKinds.find(kind); k != kKinds.end()) {
+    rule->kind = k->second;
+  } else {
+    error_at("kind", "unknown kind '" + kind + "': use threshold, absence, new_key or top_k");
+  }
+
+  if (flap && !flap.IsNull()) {
+    YamlMap flap_map(flap, path);
+    if (Status s = flap_map.Check("flap_damping (starts, within)"); !s.ok()) {
+      report(s);
     } else {
-      rule->regex = re;
-      const auto& groups = re->NamedCapturingGroups();
-      std::vector<std::string> names;
-      for (const auto& [name, index] : groups) names.push_back(name);
-      names.push_back(kFieldHost);
-      names.push_back(kFieldFile);
-      names.push_back(kFieldTag);
-      for (const auto& field : rule->by) {
-        auto it = groups.find(field);
-        if (it != groups.end()) {
-          rule->by_groups.push_back(it->second);
-        } else if (field == kFieldHost) {
-          rule->by_groups.push_back(-1);
-        } else if (field == kFieldFile) {
-          rule->by_groups.push_back(-2);
-        } else if (field == kFieldTag) {
-          rule->by_groups.push_back(-3);
+      report(flap_map.GetInt("starts", &rule->flap_starts, true));
+      report(flap_map.GetDurationMs("within", &rule->flap_within_ms, true));
+      report(flap_map.RejectUnknownKeys());
+      if (rule->flap_starts < 2) {
+        error_at("flap_damping", "'starts' must be 2 or more (episodes started within 'within')");
+      }
+    }
+  }
+  if (labels && !labels.IsNull()) {
+    if (!labels.IsMap()) {
+      error_at("labels", "'labels' must be a mapping of names to strings");
+    } else {
+      for (const auto& kv : labels) {
+        const std::string name = kv.first.as<std::string>();
+        const bool valid_name = !name.empty() &&
+                                !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                                std::all_of(name.begin(), name.end(), [](char c) {
+                                  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                                });
+        if (!valid_name) {
+          diagnostics->push_back(YamlWhere(path, kv.first) + ": error: label name '" + name +
+                                 "' must be letters, digits and '_' (not starting with a digit)");
+        } else if (!kv.second.IsScalar()) {
+          diagnostics->push_back(YamlWhere(path, kv.second) + ": error: label '" + name +
+                                 "' must be a string");
         } else {
-          std::string hint = ClosestWord(field, names);
-          error_at("by", "'" + field +
-                             "' is neither a named capture of the pattern nor a "
-                             "built-in field (host, file, tag)" +
-                             (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+          rule->labels[name] = kv.second.Scalar();
         }
       }
     }
   }
 
-  for (const auto& pattern : rule->unless) {
-    RE2::Options re_options;
-    re_options.set_log_errors(false);
-    auto re = std::make_shared<RE2>(pattern, re_options);
-    if (!re->ok()) {
-      error_at("unless", "invalid pattern '" + pattern + "': " + re->error());
-    } else {
-      rule->unless_regex.push_back(re);
+  // Pattern: compile on its own to report RE2's message at the pattern's location.
+  std::string re_error;
+  if (!rule->pattern.empty()) {
+    rule->regex = CompilePattern(rule->pattern, &re_error);
+    if (!rule->regex) error_at("match", "invalid pattern: " + re_error);
+  }
+  if (!rule->ratio_of.empty()) {
+    rule->ratio_regex = CompilePattern(rule->ratio_of, &re_error);
+    if (!rule->ratio_regex) error_at("ratio_of", "invalid pattern: " + re_error);
+  }
+  if (rule->regex) {
+    for (const auto& field : rule->by) {
+      const int group = FieldGroup(*rule->regex, field);
+      rule->by_groups.push_back(group);
+      if (group == 0) {
+        std::string hint = ClosestWord(field, FieldNames(*rule->regex));
+        error_at("by", "'" + field +
+                           "' is neither a named capture of the pattern nor a "
+                           "built-in field (host, file, tag)" +
+                           (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      }
+      if (rule->ratio_regex) {
+        const int ratio_group = FieldGroup(*rule->ratio_regex, field);
+        rule->ratio_by_groups.push_back(ratio_group);
+        if (ratio_group == 0) {
+          error_at("ratio_of", "the 'ratio_of' pattern has no capture named '" + field +
+                                   "' (every 'by' field must come from both patterns)");
+        }
+      }
+    }
+    for (auto [key, field, group] :
+         {std::tuple{"value", &rule->value_field, &rule->value_group},
+          std::tuple{"distinct", &rule->distinct_field, &rule->distinct_group}}) {
+      if (field->empty()) continue;
+      const auto& groups = rule->regex->NamedCapturingGroups();
+      auto it = groups.find(*field);
+      if (it == groups.end()) {
+        std::string hint = ClosestWord(*field, FieldNames(*rule->regex));
+        error_at(key, "'" + *field + "' is not a named capture of the pattern" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      } else {
+        *group = it->second;
+      }
     }
   }
 
+  for (const auto& pattern : rule->unless) {
+    if (auto re = CompilePattern(pattern, &re_error)) {
+      rule->unless_regex.push_back(re);
+    } else {
+      error_at("unless", "invalid pattern '" + pattern + "': " + re_error);
+    }
+  }
+
+  bool durations_ok = false;
   if (rule->every_ms <= 0 || rule->every_ms % options.batch_interval_ms != 0) {
     error_at("every", "'every' (" + FormatDurationMs(rule->every_ms) +
                           ") must be a positive multiple of the batch interval (" +
@@ -169,13 +297,78 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
     error_at("window", "'window' (" + FormatDurationMs(rule->window_ms) +
                            ") must be a positive multiple of 'every' (" +
                            FormatDurationMs(rule->every_ms) + ")");
+  } else {
+    durations_ok = true;
+  }
+  if (durations_ok) {
+    for (auto [key, ms] :
+         {std::pair{"for", rule->for_ms}, std::pair{"keep_firing_for", rule->keep_firing_for_ms},
+          std::pair{"repeat", rule->repeat_ms}, std::pair{"forget_after", rule->forget_after_ms},
+          std::pair{"flap_damping", rule->flap_within_ms}}) {
+      if (ms < 0 || ms % rule->every_ms != 0) {
+        error_at(key, "'" + std::string(key == std::string("flap_damping") ? "within" : key) +
+                          "' (" + FormatDurationMs(ms) + ") must be a multiple of 'every' (" +
+                          FormatDurationMs(rule->every_ms) +
+                          "): rules are evaluated once per 'every'");
+      }
+    }
   }
 
-  Result<Condition> cond = ParseCondition(when);
-  if (cond.ok()) {
-    rule->when = *cond;
-  } else {
-    error_at("when", cond.status().message());
+  // Kind-specific fields.
+  const bool counts_window = rule->kind == RuleKind::kThreshold || rule->kind == RuleKind::kTopK;
+  if (!counts_window) {
+    for (const char* key : {"when", "resolve_when", "value", "distinct", "ratio_of", "top"}) {
+      if (map.Has(key)) {
+        error_at(key, std::string("'") + key + "' does not apply to kind '" + kind +
+                          "': it fires on " +
+                          (rule->kind == RuleKind::kAbsence ? "a key's silence for a window"
+                                                            : "a key's first appearance"));
+      }
+    }
+    if (rule->kind == RuleKind::kNewKey && rule->by.empty()) {
+      error_at("kind", "a new_key rule needs 'by': the fields whose new values it reports");
+    }
+    if (rule->forget_after_ms == 0) rule->forget_after_ms = 7 * 24 * 3600 * 1000LL;
+    if (durations_ok && rule->forget_after_ms < rule->window_ms) {
+      error_at("forget_after", "'forget_after' must be at least the window");
+    }
+  } else if (map.Has("forget_after")) {
+    error_at("forget_after", "'forget_after' applies only to kinds absence and new_key");
+  }
+  if (rule->kind == RuleKind::kTopK && rule->top_k <= 0) {
+    error_at(map.Has("top") ? "top" : "kind",
+             "a top_k rule needs 'top': a positive number of keys");
+  } else if (rule->kind != RuleKind::kTopK && map.Has("top") && counts_window) {
+    error_at("top", "'top' applies only to kind top_k");
+  }
+
+  if (counts_window) {
+    if (when.empty()) when = "count >= 1";
+    for (auto [key, text, cond] :
+         {std::tuple{"when", &when, &rule->when},
+          std::tuple{"resolve_when", &resolve_when, &rule->resolve_when}}) {
+      if (text->empty()) continue;
+      Result<Condition> parsed = ParseCondition(*text);
+      if (!parsed.ok()) {
+        error_at(key, parsed.status().message());
+        continue;
+      }
+      *cond = *parsed;
+      for (const auto& c : cond->all) {
+        const bool numeric = c.aggregate == Aggregate::kSum || c.aggregate == Aggregate::kMin ||
+                             c.aggregate == Aggregate::kMax || c.aggregate == Aggregate::kAvg;
+        if (numeric && rule->value_field.empty()) {
+          error_at(key, std::string("'") + AggregateName(c.aggregate) +
+                            "' needs 'value': the named capture holding the number");
+        } else if (c.aggregate == Aggregate::kDistinct && rule->distinct_field.empty()) {
+          error_at(key, "'distinct' needs 'distinct': the named capture whose values to count");
+        } else if ((c.aggregate == Aggregate::kRatio || c.aggregate == Aggregate::kTotal) &&
+                   rule->ratio_of.empty()) {
+          error_at(key, std::string("'") + AggregateName(c.aggregate) +
+                            "' needs 'ratio_of': the pattern of the lines to divide by");
+        }
+      }
+    }
   }
   Result<Severity> sev = ParseSeverity(severity);
   if (sev.ok()) {
@@ -183,7 +376,12 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
   } else {
     error_at("severity", sev.status().message());
   }
-  if (message.empty()) message = "{{count}} matches of " + rule->name + " in {{window}}";
+  if (message.empty()) {
+    message = rule->kind == RuleKind::kAbsence ? "no match of " + rule->name + " for {{window}}"
+              : rule->kind == RuleKind::kNewKey
+                  ? "new key for " + rule->name
+                  : "{{count}} matches of " + rule->name + " in {{window}}";
+  }
   Result<MessageTemplate> tmpl = MessageTemplate::Parse(message);
   if (!tmpl.ok()) {
     error_at("message", tmpl.status().message());
@@ -191,24 +389,39 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
     rule->message = *tmpl;
     for (const auto& field : rule->message.Fields()) {
       bool in_by = std::find(rule->by.begin(), rule->by.end(), field) != rule->by.end();
-      if (!in_by && !kTemplateBuiltins.count(field)) {
+      if (!in_by && !kTemplateBuiltins.count(field) && !rule->labels.count(field)) {
         error_at("message", "template field '{{" + field +
-                                "}}' is not a key field ('by') nor one of count, window, "
-                                "window_start, window_end, rule, severity");
+                                "}}' is not a key field ('by'), a label, nor one of count, "
+                                "window, window_start, window_end, rule, severity, rate, sum, "
+                                "min, max, avg, distinct, ratio, total");
       }
     }
   }
   std::string definition = rule->pattern + '\0' + when + '\0' + std::to_string(rule->window_ms) +
                            '\0' + std::to_string(rule->every_ms) + '\0';
   for (const auto& f : rule->by) definition += f + ',';
-  // Unless and scopes change what counts: part of the definition (digest) only when used,
-  // so rules written before they existed keep their state.
+  // Later additions change what counts or when a key fires: part of the definition (digest)
+  // only when used, so rules written before they existed keep their state.
   for (const auto& [name, list] :
        {std::pair{"unless", &rule->unless}, std::pair{"hosts", &rule->hosts},
         std::pair{"files", &rule->files}, std::pair{"tags", &rule->tags}}) {
     if (list->empty()) continue;
     definition += std::string("\0") + name + ':';
     for (const auto& v : *list) definition += v + '\x1e';
+  }
+  for (const auto& [name, text] :
+       {std::pair{"kind", rule->kind == RuleKind::kThreshold ? std::string() : kind},
+        std::pair{"resolve_when", resolve_when}, std::pair{"value", rule->value_field},
+        std::pair{"distinct", rule->distinct_field}, std::pair{"ratio_of", rule->ratio_of},
+        std::pair{"top", rule->top_k ? std::to_string(rule->top_k) : ""},
+        std::pair{"for", rule->for_ms ? std::to_string(rule->for_ms) : ""},
+        std::pair{"keep", rule->keep_firing_for_ms ? std::to_string(rule->keep_firing_for_ms) : ""},
+        std::pair{"flap", rule->flap_starts ? std::to_string(rule->flap_starts) + "/" +
+                                                  std::to_string(rule->flap_within_ms)
+                                            : ""},
+        std::pair{"forget",
+                  map.Has("forget_after") ? std::to_string(rule->forget_after_ms) : ""}}) {
+    if (!text.empty()) definition += std::string("\0") + name + ':' + text;
   }
   rule->digest = HashHex(Fnv1a64(definition));
   return diagnostics->size() == errors_before;

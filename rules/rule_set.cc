@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include <re2/re2.h>
@@ -27,6 +30,9 @@ MatchScratch::~MatchScratch() = default;
 struct RuleSet::Impl {
   std::unique_ptr<LiteralPrefilter> prefilter;  // null: every line goes to the set
   std::unique_ptr<re2::RE2::Set> set;
+  // Set entry i: entries[i] = (rule index, whether it is the rule's `ratio_of`). Every
+  // rule's `match` first, in rule order, then the `ratio_of` patterns.
+  std::vector<std::pair<size_t, bool>> entries;
   size_t max_groups = 0;
 };
 
@@ -91,6 +97,20 @@ void AppendKeyValue(std::string& key, std::string_view value) {
   std::replace(key.begin() + static_cast<std::ptrdiff_t>(start), key.end(), kKeySeparator, '?');
 }
 
+// A number as logs write it: "12", "-3.5", "1e3" (the whole capture; no units).
+bool ParseNumber(std::string_view text, double* out) {
+  if (text.empty() || text.size() > 64) return false;
+  char buf[65];
+  text.copy(buf, text.size());
+  buf[text.size()] = '\0';
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(buf, &end);
+  if (end != buf + text.size() || errno == ERANGE || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
@@ -127,22 +147,27 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
   options.set_log_errors(false);
   options.set_max_mem(256 << 20);
   set->impl_->set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
-  for (const auto& rule : rules) {
-    std::string error;
-    if (set->impl_->set->Add(rule.pattern, &error) < 0) {
-      return Status::InvalidArgument(rule.source + ": error: invalid pattern: " + error);
+  std::vector<std::string> patterns;
+  for (bool ratio : {false, true}) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const Rule& rule = rules[i];
+      const std::string& pattern = ratio ? rule.ratio_of : rule.pattern;
+      if (ratio && pattern.empty()) continue;
+      std::string error;
+      if (set->impl_->set->Add(pattern, &error) < 0) {
+        return Status::InvalidArgument(rule.source + ": error: invalid pattern: " + error);
+      }
+      set->impl_->entries.emplace_back(i, ratio);
+      patterns.push_back(pattern);
+      const RE2& re = ratio ? *rule.ratio_regex : *rule.regex;
+      set->impl_->max_groups =
+          std::max(set->impl_->max_groups, static_cast<size_t>(re.NumberOfCapturingGroups()));
     }
-    set->impl_->max_groups = std::max(set->impl_->max_groups,
-                                      static_cast<size_t>(rule.regex->NumberOfCapturingGroups()));
   }
   if (!rules.empty() && !set->impl_->set->Compile()) {
     return Status::InvalidArgument("the rules' patterns are too large to compile together");
   }
-  if (prefilter) {
-    std::vector<std::string> patterns;
-    for (const auto& rule : rules) patterns.push_back(rule.pattern);
-    set->impl_->prefilter = LiteralPrefilter::Build(patterns);
-  }
+  if (prefilter) set->impl_->prefilter = LiteralPrefilter::Build(patterns);
   set->rules_ = std::move(rules);
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
@@ -177,8 +202,9 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
   if (!impl_->set->Match(re2::StringPiece(line.data(), line.size()), &s.hits)) return;
   std::sort(s.hits.begin(), s.hits.end());
   s.groups.resize(impl_->max_groups + 1);
-  for (int index : s.hits) {
-    const Rule& rule = rules_[static_cast<size_t>(index)];
+  for (int entry : s.hits) {
+    const auto [index, ratio] = impl_->entries[static_cast<size_t>(entry)];
+    const Rule& rule = rules_[index];
     if (!InScope(rule, source)) continue;
     bool excluded = false;
     for (const auto& re : rule.unless_regex) {
@@ -188,29 +214,36 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
       }
     }
     if (excluded) continue;
+    RuleMatch m;
+    m.total = ratio;
     s.key.clear();
-    if (!rule.by.empty()) {
-      const int n = rule.regex->NumberOfCapturingGroups() + 1;
-      if (!rule.regex->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(),
-                             RE2::UNANCHORED, s.groups.data(), n)) {
+    const bool numbers = !ratio && (rule.value_group > 0 || rule.distinct_group > 0);
+    if (!rule.by.empty() || numbers) {
+      const RE2& re = ratio ? *rule.ratio_regex : *rule.regex;
+      const int n = re.NumberOfCapturingGroups() + 1;
+      if (!re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED,
+                    s.groups.data(), n)) {
         continue;  // cannot happen: the set said it matches
       }
-      for (size_t f = 0; f < rule.by_groups.size(); ++f) {
+      auto group = [&](int g) {
+        const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
+        return std::string_view(piece.data(), piece.size());
+      };
+      const std::vector<int>& by_groups = ratio ? rule.ratio_by_groups : rule.by_groups;
+      for (size_t f = 0; f < by_groups.size(); ++f) {
         if (f > 0) s.key.push_back(kKeySeparator);
-        int g = rule.by_groups[f];
-        if (g == -1) {
-          AppendKeyValue(s.key, source.host);
-        } else if (g == -2) {
-          AppendKeyValue(s.key, source.file);
-        } else if (g == -3) {
-          AppendKeyValue(s.key, source.tag);
-        } else {
-          const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
-          AppendKeyValue(s.key, std::string_view(piece.data(), piece.size()));
-        }
+        const int g = by_groups[f];
+        AppendKeyValue(s.key, g == -1   ? source.host
+                              : g == -2 ? source.file
+                              : g == -3 ? source.tag
+                                        : group(g));
       }
+      if (!ratio && rule.value_group > 0)
+        m.has_value = ParseNumber(group(rule.value_group), &m.value);
+      if (!ratio && rule.distinct_group > 0) m.distinct = group(rule.distinct_group);
     }
-    visitor.OnMatch(static_cast<size_t>(index), s.key);
+    m.key = s.key;
+    visitor.OnMatch(index, m);
   }
 }
 

@@ -35,12 +35,20 @@ class MatchScratch {
   std::unique_ptr<Impl> impl_;
 };
 
-// Receives the rules a line matched, in rule order.
+// One rule's match of one line. Views are valid only during OnMatch.
+struct RuleMatch {
+  std::string_view key;    // the rule's key fields joined by kKeySeparator
+  bool total = false;      // the line matched the rule's `ratio_of` pattern, not `match`
+  bool has_value = false;  // the `value` capture parsed as a number
+  double value = 0;
+  std::string_view distinct;  // the `distinct` capture ("" if none)
+};
+
+// Receives the rules a line matched, in rule order (a rule's `ratio_of` after every `match`).
 class MatchVisitor {
  public:
   virtual ~MatchVisitor() = default;
-  // `key` is the rule's key fields joined by kKeySeparator; valid only during the call.
-  virtual void OnMatch(size_t rule_index, std::string_view key) = 0;
+  virtual void OnMatch(size_t rule_index, const RuleMatch& match) = 0;
 };
 
 // Separates field values inside a key string. A unit separator cannot appear in a sane log

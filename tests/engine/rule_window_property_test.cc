@@ -23,8 +23,8 @@ rules::Rule MakeRule(int64_t window_batches, int64_t slide_batches, int64_t thre
   r.by = {"k"};
   r.window_ms = window_batches * batch_ms;
   r.every_ms = slide_batches * batch_ms;
-  r.when.op = rules::CompareOp::kGreaterEqual;
-  r.when.threshold = threshold;
+  r.when.all = {rules::Comparison{rules::Aggregate::kCount, rules::CompareOp::kGreaterEqual,
+                                  static_cast<double>(threshold)}};
   r.message = *rules::MessageTemplate::Parse("{{count}} for {{k}}");
   return r;
 }

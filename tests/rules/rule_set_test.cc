@@ -17,8 +17,8 @@ namespace {
 
 class Recorder final : public MatchVisitor {
  public:
-  void OnMatch(size_t rule, std::string_view key) override {
-    hits.emplace_back(rule, std::string(key));
+  void OnMatch(size_t rule, const RuleMatch& match) override {
+    hits.emplace_back(rule, std::string(match.key));
   }
   std::vector<std::pair<size_t, std::string>> hits;
 };
@@ -61,8 +61,7 @@ TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rule
   CHECK(r.name == "ssh-bruteforce");
   CHECK(r.window_ms == 60000);
   CHECK(r.every_ms == 10000);
-  CHECK(r.when.op == CompareOp::kGreaterEqual);
-  CHECK(r.when.threshold == 5);
+  CHECK(r.when.ToString() == "count >= 5");
   CHECK(r.severity == Severity::kCritical);
   CHECK(r.source == dir.Sub("rules/a.yaml") + ":2:5");
   const Rule& e = (*set)->rules()[1];
