@@ -28,7 +28,8 @@ struct ExpectedAlert {
   bool has_count = false;
   uint64_t count = 0;
   std::string message, severity;
-  bool has_message = false, has_severity = false, has_labels = false;
+  bool has_message = false, has_severity = false, has_labels = false, has_repeat = false;
+  bool repeat = false;
   std::map<std::string, std::string> labels;
 };
 
@@ -68,7 +69,8 @@ std::map<std::string, std::string> ReadStringMap(const YAML::Node& node, const s
   }
   for (const auto& kv : node) {
     if (!kv.second.IsScalar()) {
-      errors->push_back(YamlWhere(path, kv.second) + ": error: '" + what + "' values must be strings");
+      errors->push_back(YamlWhere(path, kv.second) + ": error: '" + what +
+                        "' values must be strings");
       continue;
     }
     out[kv.first.as<std::string>()] = kv.second.Scalar();
@@ -79,7 +81,8 @@ std::map<std::string, std::string> ReadStringMap(const YAML::Node& node, const s
 ExpectedAlert ReadAlert(const YAML::Node& node, const std::string& path, Errors* errors) {
   ExpectedAlert a;
   YamlMap m(node, path);
-  if (Status s = m.Check("an alert (rule, state, key, count, message, severity, labels)"); !s.ok()) {
+  if (Status s = m.Check("an alert (rule, state, key, count, message, severity, labels, repeat)");
+      !s.ok()) {
     Report(errors, s);
     return a;
   }
@@ -100,6 +103,8 @@ ExpectedAlert ReadAlert(const YAML::Node& node, const std::string& path, Errors*
   Report(errors, m.GetString("severity", &a.severity));
   a.has_labels = m.Has("labels");
   a.labels = ReadStringMap(m.Get("labels"), path, "labels", errors);
+  a.has_repeat = m.Has("repeat");
+  Report(errors, m.GetBool("repeat", &a.repeat));
   Report(errors, m.RejectUnknownKeys());
   return a;
 }
@@ -271,9 +276,11 @@ std::map<std::string, std::string> KeyOf(const engine::Alert& a) {
 
 std::string DescribeActual(const engine::Alert& a) {
   std::string out = Describe(a.rule, engine::AlertStateName(a.state), KeyOf(a)) +
-                    " count=" + std::to_string(a.count) + " severity=" +
-                    rules::SeverityName(a.severity) + " message=\"" + a.message + "\"";
+                    " count=" + std::to_string(a.count) +
+                    " severity=" + rules::SeverityName(a.severity) + " message=\"" + a.message +
+                    "\"";
   for (const auto& [k, v] : a.labels) out += " " + k + "=" + v;
+  if (a.repeat) out += " repeat";
   return out;
 }
 
@@ -283,6 +290,7 @@ std::string DescribeExpected(const ExpectedAlert& e) {
   if (e.has_severity) out += " severity=" + e.severity;
   if (e.has_message) out += " message=\"" + e.message + "\"";
   for (const auto& [k, v] : e.labels) out += " " + k + "=" + v;
+  if (e.has_repeat && e.repeat) out += " repeat";
   return out;
 }
 
@@ -290,7 +298,7 @@ bool Matches(const ExpectedAlert& e, const engine::Alert& a) {
   return e.rule == a.rule && e.state == engine::AlertStateName(a.state) && e.key == KeyOf(a) &&
          (!e.has_count || e.count == a.count) && (!e.has_message || e.message == a.message) &&
          (!e.has_severity || e.severity == rules::SeverityName(a.severity)) &&
-         (!e.has_labels || e.labels == a.labels);
+         (!e.has_labels || e.labels == a.labels) && (!e.has_repeat || e.repeat == a.repeat);
 }
 
 // Pairs expected with actual alerts (order-insensitive for `alerts`, in order for `events`)

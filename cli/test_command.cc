@@ -17,13 +17,15 @@ namespace ember::cli {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The test files named, a directory standing for its *.test.yaml / *.test.yml files.
 std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths) {
   std::vector<std::string> out;
-  for (const auto& path : paths) {
+  for (std::string path : paths) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       out.push_back(path);

@@ -50,8 +50,28 @@ constexpr Unit kSizeUnits[] = {
 }  // namespace
 
 Result<int64_t> ParseDurationMs(std::string_view text) {
-  return ParseWithUnits(text, kDurationUnits, std::size(kDurationUnits), "duration",
-                        "500ms, 10s, 5m, 1h, 1d");
+  // A sum of parts, each a number and a unit: "90s", "1h30m", "2m10s".
+  int64_t total = 0;
+  size_t start = 0;
+  do {
+    size_t end = start;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    while (end < text.size() && !(text[end] >= '0' && text[end] <= '9')) ++end;
+    const std::string_view part =
+        start == 0 && end == text.size() ? text : text.substr(start, end - start);
+    Result<int64_t> ms = ParseWithUnits(part, kDurationUnits, std::size(kDurationUnits), "duration",
+                                        "500ms, 10s, 5m, 1h30m, 1d");
+    if (!ms.ok()) {
+      if (part.size() == text.size()) return ms.status();
+      return Status::InvalidArgument("'" + std::string(text) + "': " + ms.status().message());
+    }
+    if (*ms > std::numeric_limits<int64_t>::max() - total) {
+      return Status::InvalidArgument("'" + std::string(text) + "' is too large");
+    }
+    total += *ms;
+    start = end;
+  } while (start < text.size());
+  return total;
 }
 
 Result<int64_t> ParseSizeBytes(std::string_view text) {

@@ -156,7 +156,7 @@ constexpr std::string_view kKeyStateMarker("\0Kv2", 4);
 
 std::string EncodeKeyState(const KeyState& k) {
   std::string out(kKeyStateMarker);
-  out.push_back(static_cast<char>(k.phase));
+  out.push_back(static_cast<char>(static_cast<uint8_t>(k.phase) | (k.flapping ? 0x80 : 0)));
   for (int64_t v : {k.first_end_batch, k.active_since, k.clear_since, k.last_notified, k.first_seen,
                     k.last_seen}) {
     PutU64Le(out, static_cast<uint64_t>(v));
@@ -178,9 +178,10 @@ bool DecodeKeyState(std::string_view v, KeyState* k) {
   }
   if (v.substr(0, 4) != kKeyStateMarker || v.size() < 4 + 1 + 48 + 1) return false;
   v.remove_prefix(4);
-  const auto phase = static_cast<uint8_t>(v[0]);
+  const auto phase = static_cast<uint8_t>(v[0] & 0x7f);
   if (phase > static_cast<uint8_t>(KeyPhase::kFiring)) return false;
   k->phase = static_cast<KeyPhase>(phase);
+  k->flapping = (v[0] & 0x80) != 0;
   v.remove_prefix(1);
   for (int64_t* f : {&k->first_end_batch, &k->active_since, &k->clear_since, &k->last_notified,
                      &k->first_seen, &k->last_seen}) {

@@ -273,6 +273,8 @@ void RuleWindow::StartFiring(const std::string& key, KeyState& state, int64_t en
   state.clear_since = -1;
   state.last_notified = end;
   if (rule_.flap_starts > 0) state.starts.push_back(end);
+  state.flapping =
+      rule_.flap_starts > 0 && static_cast<int64_t>(state.starts.size()) >= rule_.flap_starts;
   out->push_back(MakeAlert(AlertState::kFiring, key, end, state.alert_id));
 }
 
@@ -323,15 +325,15 @@ void RuleWindow::Evaluate(const std::string& key, bool fire, bool resolve, int64
         break;
       }
       if (s.clear_since < 0) s.clear_since = end;
-      int64_t hold = keep_batches_;
-      const bool flapping =
-          rule_.flap_starts > 0 && static_cast<int64_t>(s.starts.size()) >= rule_.flap_starts;
-      if (flapping) hold = std::max(hold, flap_within_batches_);
+      // A flapping episode resolves only after its resolve condition held a whole period.
+      const int64_t hold =
+          s.flapping ? std::max(keep_batches_, flap_within_batches_) : keep_batches_;
       if (forgotten || end - s.clear_since >= hold) {
         out->push_back(MakeAlert(AlertState::kResolved, key, end, s.alert_id));
         s.phase = KeyPhase::kIdle;
         s.clear_since = -1;
         s.active_since = -1;
+        s.flapping = false;
       }
       break;
     }

@@ -64,6 +64,7 @@ struct KeyState {
   int64_t first_seen = -1;      // absence / new key: first and last batch with a match
   int64_t last_seen = -1;
   std::vector<int64_t> starts;  // flap damping: window ends of recent episode starts
+  bool flapping = false;        // this episode started as the flap_damping.starts-th in its period
   bool operator==(const KeyState&) const = default;
 };
 

@@ -13,13 +13,15 @@ TEST_CASE("Units: durations need a known unit and become milliseconds", "[common
   };
   for (const Case& c :
        {Case{"500ms", 500}, Case{"1s", 1000}, Case{"60s", 60000}, Case{"5m", 300000},
-        Case{"2h", 7200000}, Case{"1d", 86400000}, Case{"0s", 0}}) {
+        Case{"2h", 7200000}, Case{"1d", 86400000}, Case{"0s", 0}, Case{"1h30m", 5400000},
+        Case{"2m10s", 130000}, Case{"1m500ms", 60500}}) {
     INFO(c.text);
     auto r = ParseDurationMs(c.text);
     REQUIRE(r.ok());
     CHECK(*r == c.ms);
   }
-  for (const char* bad : {"", "10", "s", "10x", "-1s", "1.5s", "99999999999999999999s"}) {
+  for (const char* bad :
+       {"", "10", "s", "10x", "-1s", "1.5s", "99999999999999999999s", "1h30", "1h 30m"}) {
     INFO(bad);
     auto r = ParseDurationMs(bad);
     REQUIRE_FALSE(r.ok());

@@ -4,6 +4,7 @@
 #include "engine/checkpoint_store.h"
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,56 @@ const char* kRules = R"(rules:
     when: count >= 2
 )";
 
+// Every rule kind, aggregate and lifecycle setting: their state must survive recovery too.
+const char* kLifecycleRules = R"(rules:
+  - name: fails
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 20s
+    every: 5s
+    when: count >= 4
+    for: 10s
+    keep_firing_for: 10s
+    repeat: 15s
+    flap_damping: {starts: 2, within: 2m}
+  - name: ratio
+    match: 'req (?P<v>\w+) 5\d\d'
+    ratio_of: 'req (?P<v>\w+) \d\d\d'
+    by: [v]
+    window: 10s
+    every: 2s
+    when: ratio > 0.3 and total >= 3
+    resolve_when: ratio < 0.1
+  - name: numbers
+    match: 'req (?P<v>\w+) \d+ ms=(?P<ms>\d+) user=(?P<u>\w+)'
+    by: [v]
+    value: ms
+    distinct: u
+    window: 6s
+    every: 2s
+    when: avg > 50 and max >= 90 and distinct >= 2
+    message: '{{min}} {{max}} {{avg}} {{sum}} {{distinct}}'
+  - name: absent
+    kind: absence
+    match: 'ERROR'
+    by: [host]
+    window: 4s
+    forget_after: 20s
+  - name: newkey
+    kind: new_key
+    match: 'user=(?P<u>\w+)'
+    by: [u]
+    window: 5s
+    forget_after: 15s
+  - name: top
+    kind: top_k
+    top: 2
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+    every: 5s
+)";
+
 std::shared_ptr<const rules::RuleSet> Load(const test::TempDir& dir, const std::string& yaml) {
   rules::Diagnostics d;
   auto set = rules::RuleSet::Load(dir.Write("rules.yaml", yaml), rules::RuleSetOptions{}, &d);
@@ -51,6 +102,7 @@ std::unique_ptr<CheckpointStore> OpenStore(const std::string& dir) {
 struct Input {
   std::string text;
   int64_t ms;
+  std::string host = "h";
 };
 
 std::vector<Input> MakeInput(uint32_t seed) {
@@ -58,11 +110,21 @@ std::vector<Input> MakeInput(uint32_t seed) {
   std::vector<Input> in;
   int64_t t = 1'700'000'000'000;
   for (int i = 0; i < 600; ++i) {
-    t += rng() % 400;
-    if (rng() % 3 == 0) {
-      in.push_back({"ERROR boom", t});
-    } else {
-      in.push_back({"fail from 10.0.0." + std::to_string(rng() % 5), t});
+    // Quiet stretches now and then, so keys go silent, resolve and are forgotten.
+    t += rng() % 25 == 0 ? 3000 + rng() % 9000 : rng() % 400;
+    const std::string host = "h" + std::to_string(rng() % 3);
+    switch (rng() % 4) {
+      case 0:
+        in.push_back({"ERROR boom", t, host});
+        break;
+      case 1:
+        in.push_back({"fail from 10.0.0." + std::to_string(rng() % 5), t, host});
+        break;
+      default:
+        in.push_back({"req v" + std::to_string(rng() % 3) + " " +
+                          std::to_string(rng() % 3 == 0 ? 503 : 200) + " ms=" +
+                          std::to_string(rng() % 120) + " user=u" + std::to_string(rng() % 6),
+                      t, host});
     }
   }
   return in;
@@ -79,16 +141,21 @@ std::vector<std::string> Describe(const std::vector<Alert>& alerts) {
 TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identical alerts",
           "[engine][checkpoint][property]") {
   test::TempDir dir;
-  auto rules = Load(dir, kRules);
+  const bool lifecycle = GENERATE(false, true);
+  INFO((lifecycle ? "every kind, aggregate and lifecycle setting" : "count thresholds"));
+  auto rules = Load(dir, lifecycle ? kLifecycleRules : kRules);
+  EngineOptions options;
+  options.emit_pending = lifecycle;
+  std::set<std::string> rules_alerting, states;
   for (uint32_t seed = 1; seed <= 8; ++seed) {
     const auto input = MakeInput(seed);
     // Reference: one engine, never stopped, ticking every second.
     std::vector<Alert> reference;
     {
-      Engine e(rules, EngineOptions{});
+      Engine e(rules, options);
       for (const auto& in : input) {
         e.AdvanceWatermark(in.ms - 1500, &reference);
-        e.Ingest(InputLine{in.text, "h", "f", in.ms, ""});
+        e.Ingest(InputLine{in.text, in.host, "f", in.ms, ""});
       }
       e.Finish(&reference);
     }
@@ -100,9 +167,10 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
     std::vector<Alert> got;
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
-    auto engine = std::make_unique<Engine>(rules, EngineOptions{});
+    auto engine = std::make_unique<Engine>(rules, options);
     for (size_t i = 0; i < input.size(); ++i) {
-      if (i == crash_at) {
+      // One crash, or (lifecycle) one every 61 lines, so some fall inside long episodes.
+      if (i == crash_at || (lifecycle && i > 0 && i % 61 == crash_at % 61)) {
         engine.reset();
         store.reset();
         store = OpenStore(state);
@@ -110,17 +178,26 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
         REQUIRE(snap.ok());
         REQUIRE_FALSE(snap->empty);
         CHECK(snap->reset_rules.empty());
-        engine = std::make_unique<Engine>(rules, EngineOptions{});
+        engine = std::make_unique<Engine>(rules, options);
         engine->Restore(snap->closed_until, snap->partials, snap->key_states);
       }
       engine->AdvanceWatermark(input[i].ms - 1500, &got);
-      engine->Ingest(InputLine{input[i].text, "h", "f", input[i].ms, ""});
+      engine->Ingest(InputLine{input[i].text, input[i].host, "f", input[i].ms, ""});
       REQUIRE(store->Commit({engine->TakeDelta()}, {}, {}).ok());
     }
     engine->Finish(&got);
     INFO("seed " << seed << " crash at " << crash_at);
     CHECK(Describe(got) == Describe(reference));
     CHECK_FALSE(reference.empty());
+    for (const auto& a : reference) {
+      rules_alerting.insert(a.rule);
+      states.insert(a.repeat ? "repeat" : AlertStateName(a.state));
+    }
+  }
+  // The inputs must exercise what they claim to: every rule raised something, in every state.
+  CHECK(rules_alerting.size() == rules->rules().size());
+  if (lifecycle) {
+    CHECK(states == std::set<std::string>{"firing", "pending", "repeat", "resolved"});
   }
 }
 
@@ -193,6 +270,57 @@ TEST_CASE("CheckpointStore: partials without provenance read back as count and s
   CHECK(snap->partials[0].partial.count == 3);
   CHECK(snap->partials[0].partial.sample == "fail from 1.2.3.4");
   CHECK(snap->partials[0].partial.host == nullptr);
+}
+
+// Key states written before the alert lifecycle existed (24 bytes: first window end, then the
+// alert id) read back as firing keys, so an upgrade keeps its firing alerts.
+TEST_CASE("CheckpointStore: key states of the first format read back as firing",
+          "[engine][checkpoint]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  {
+    auto store = OpenStore(state);
+    REQUIRE(store->Stamp(*rules, 1000).ok());
+  }
+  {
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    std::string value("\x0a\0\0\0\0\0\0\0", 8);  // window end 10
+    value += "0123456789abcdef";
+    REQUIRE((*kv)
+                ->Write([&](KvWriter& w) {
+                  Status s = w.Put("meta", "closed_until", "12");
+                  return s.ok() ? w.Put("keystate",
+                                        std::string("fails\0"
+                                                    "1.2.3.4",
+                                                    13),
+                                        value)
+                                : s;
+                })
+                .ok());
+  }
+  auto store = OpenStore(state);
+  auto snap = store->Recover(*rules, 1000);
+  REQUIRE(snap.ok());
+  REQUIRE(snap->key_states.size() == 1);
+  const KeyStateRecord& r = snap->key_states[0];
+  CHECK(r.rule == "fails");
+  CHECK(r.key == "1.2.3.4");
+  CHECK(r.state.phase == KeyPhase::kFiring);
+  CHECK(r.state.first_end_batch == 10);
+  CHECK(r.state.alert_id == "0123456789abcdef");
+  // The restored key resolves like any firing key once its window holds nothing.
+  Engine e(rules, EngineOptions{});
+  e.Restore(snap->closed_until, snap->partials, snap->key_states);
+  std::vector<Alert> out;
+  e.AdvanceWatermark(30000, &out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].state == AlertState::kResolved);
+  CHECK(out[0].id == "0123456789abcdef");
 }
 
 TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overwritten",

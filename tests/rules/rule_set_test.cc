@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -141,6 +142,50 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
       {"not a list", "rules: 5\n", "'rules' must be a list", ":1:8:"},
       {"bad severity", "rules:\n  - name: x\n    match: a\n    window: 10s\n    severity: loud\n",
        "unknown severity 'loud'", ":5:15:"},
+      {"unknown aggregate",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: cout >= 3\n",
+       "unknown aggregate 'cout': use count, rate, sum, min, max, avg, distinct, ratio or total; "
+       "did you mean 'count'?",
+       ":5:11:"},
+      {"avg without value",
+       "rules:\n  - name: x\n    match: 'took (?P<ms>\\d+)'\n    window: 10s\n    when: avg > 5\n",
+       "'avg' needs 'value': the named capture holding the number", ":5:11:"},
+      {"value not a capture",
+       "rules:\n  - name: x\n    match: 'took (?P<ms>\\d+)'\n    window: 10s\n    value: mss\n",
+       "'mss' is not a named capture of the pattern; did you mean 'ms'?", ":5:12:"},
+      {"ratio without ratio_of",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: ratio > 0.1 and total >= 5\n",
+       "'ratio' needs 'ratio_of'", ":5:11:"},
+      {"ratio_of without the by capture",
+       "rules:\n  - name: x\n    match: '(?P<vhost>\\S+) 500'\n    ratio_of: '\\S+ \\d+'\n"
+       "    by: [vhost]\n    window: 10s\n    when: ratio > 0.1\n",
+       "the 'ratio_of' pattern has no capture named 'vhost'", ":4:15:"},
+      {"for not a multiple of every",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    every: 5s\n    for: 7s\n",
+       "'for' (7s) must be a multiple of 'every' (5s)", ":6:10:"},
+      {"unknown kind", "rules:\n  - name: x\n    match: a\n    window: 10s\n    kind: absent\n",
+       "unknown kind 'absent': use threshold, absence, new_key or top_k", ":5:11:"},
+      {"when on an absence rule",
+       "rules:\n  - name: x\n    kind: absence\n    match: a\n    window: 10s\n"
+       "    when: count > 3\n",
+       "'when' does not apply to kind 'absence'", ":6:11:"},
+      {"new_key without by",
+       "rules:\n  - name: x\n    kind: new_key\n    match: a\n    window: 10s\n",
+       "a new_key rule needs 'by'", ":3:11:"},
+      {"top_k without top",
+       "rules:\n  - name: x\n    kind: top_k\n    match: '(?P<k>\\w+)'\n    by: [k]\n"
+       "    window: 10s\n",
+       "a top_k rule needs 'top'", ":3:11:"},
+      {"bad flap damping",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n"
+       "    flap_damping: {starts: 1, within: 1m}\n",
+       "'starts' must be 2 or more", ":5:19:"},
+      {"bad label name",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    labels: {9team: web}\n",
+       "label name '9team' must be letters, digits and '_'", ":5:14:"},
+      {"template field from nowhere",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    message: '{{avg}} {{team}}'\n",
+       "template field '{{team}}'", ":5:14:"},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {
@@ -374,4 +419,71 @@ TEST_CASE("RuleSet: adding unless or a scope changes the digest and rules withou
   CHECK(digest("    hosts: [web*]\n") != plain);
   CHECK(digest("    tags: [web*]\n") != digest("    hosts: [web*]\n"));
   CHECK(digest("    severity: info\n") == plain);  // presentation only
+}
+
+TEST_CASE("RuleSet: a match carries its number, its distinct value and whether it is a total",
+          "[rules][rule_set]") {
+  test::TempDir dir;
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", R"(rules:
+  - name: web
+    match: '^(?P<vhost>\S+) (?P<status>5\d\d) (?P<ms>\S+) (?P<user>\S+)$'
+    ratio_of: '^(?P<vhost>\S+) \d\d\d '
+    by: [vhost]
+    value: ms
+    distinct: user
+    window: 10s
+    when: ratio > 0.5 and avg >= 10 and distinct >= 2
+    labels: {team: web}
+)"),
+                           RuleSetOptions{}, &d);
+  INFO((d.empty() ? "" : d[0]));
+  REQUIRE(set.ok());
+  const Rule& rule = (*set)->rules()[0];
+  CHECK(rule.when.ToString() == "ratio > 0.5 and avg >= 10 and distinct >= 2");
+  CHECK(rule.labels == std::map<std::string, std::string>{{"team", "web"}});
+  struct Seen {
+    std::string key;
+    bool total, has_value;
+    double value;
+    std::string distinct;
+  };
+  class Collect final : public MatchVisitor {
+   public:
+    void OnMatch(size_t, const RuleMatch& m) override {
+      seen.push_back({std::string(m.key), m.total, m.has_value, m.value, std::string(m.distinct)});
+    }
+    std::vector<Seen> seen;
+  } rec;
+  MatchScratch scratch;
+  (*set)->Match("a.example 503 12.5 bob", LineSource{"h", "f", ""}, scratch, rec);
+  (*set)->Match("a.example 200 3 bob", LineSource{"h", "f", ""}, scratch, rec);
+  (*set)->Match("b.example 500 n/a eve", LineSource{"h", "f", ""}, scratch, rec);
+  REQUIRE(rec.seen.size() == 5);
+  // The 503: a match (with its number and user) and a total.
+  CHECK(rec.seen[0].key == "a.example");
+  CHECK_FALSE(rec.seen[0].total);
+  CHECK(rec.seen[0].has_value);
+  CHECK(rec.seen[0].value == 12.5);
+  CHECK(rec.seen[0].distinct == "bob");
+  CHECK(rec.seen[1].total);
+  CHECK(rec.seen[1].key == "a.example");
+  // The 200 only counts towards the total.
+  CHECK(rec.seen[2].total);
+  // "n/a" is not a number: the line counts, without a value.
+  CHECK(rec.seen[3].key == "b.example");
+  CHECK_FALSE(rec.seen[3].has_value);
+  CHECK(rec.seen[4].total);
+
+  // Conditions on numbers hold only where there are numbers.
+  WindowValues v;
+  v.count = 2;
+  v.total = 3;
+  CHECK_FALSE(rule.when.Holds(v));  // no number: avg undefined
+  v.numeric = 2;
+  v.sum = 30;
+  v.distinct = 2;
+  CHECK(rule.when.Holds(v));  // ratio 0.67, avg 15, 2 users
+  v.total = 4;
+  CHECK_FALSE(rule.when.Holds(v));  // ratio 0.5 is not > 0.5
 }
