@@ -1,6 +1,9 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "engine/event_time.h"
 
 namespace ember::engine {
 
@@ -10,8 +13,29 @@ class Engine::Collector final : public rules::MatchVisitor {
   Collector(Engine& engine, int64_t batch, const InputLine& line)
       : engine_(engine), batch_(batch), line_(line) {}
   void OnMatch(size_t rule_index, const rules::RuleMatch& match) override {
+    int64_t batch = batch_;
+    if (!match.time.empty()) {
+      // The rule reads its own time stamp: the line may fall in another batch for this rule.
+      const rules::Rule& rule = engine_.windows_[rule_index]->rule();
+      std::optional<int64_t> t =
+          ParseRuleTimestamp(match.time, rule.time_format, rule.time_offset_ms, line_.time_ms);
+      if (!t) {
+        ++engine_.stats_.unparsed_times;
+      } else {
+        batch = std::max<int64_t>(*t, 0) / engine_.options_.batch_interval_ms;
+        if (engine_.has_closed_ && batch < engine_.closed_until_) {
+          if (engine_.options_.late == LatePolicy::kDrop) {
+            ++engine_.stats_.dropped_late;
+            return;
+          }
+          ++engine_.stats_.late_lines;
+          batch = engine_.closed_until_;
+        }
+        engine_.max_batch_ = std::max(engine_.max_batch_, batch);
+      }
+    }
     engine_.windows_[rule_index]->Add(
-        batch_, match, line_.text,
+        batch, match, line_.text,
         LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end});
     if (!match.total) ++engine_.stats_.matches;
   }

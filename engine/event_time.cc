@@ -1,6 +1,11 @@
 #include "engine/event_time.h"
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstring>
+#include <ctime>
+#include <string>
 
 namespace ember::engine {
 namespace {
@@ -260,6 +265,50 @@ std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
     }
   }
   return std::nullopt;
+}
+
+namespace {
+
+std::optional<int64_t> ParseWithYear(std::string_view text, const std::string& format, int year) {
+  if (format == "auto") return EventTimeParser(year).Parse(text);
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mday = 1;
+  const std::string copy(text.substr(0, 256));
+  const char* end = ::strptime(copy.c_str(), format.c_str(), &tm);
+  if (end == nullptr) return std::nullopt;
+  int millis = 0;
+  if (*end == '.' || *end == ',') {  // a fraction strptime cannot read
+    int digits = 0;
+    for (const char* p = end + 1; *p >= '0' && *p <= '9'; ++p, ++digits) {
+      if (digits < 3) millis = millis * 10 + (*p - '0');
+    }
+    for (; digits > 0 && digits < 3; ++digits) millis *= 10;
+  }
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  return CivilToUnixMs(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                       std::min(tm.tm_sec, 59), millis);
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseRuleTimestamp(std::string_view text, const std::string& format,
+                                          int64_t utc_offset_ms, int64_t reference_ms) {
+  std::time_t ref = static_cast<std::time_t>(std::max<int64_t>(reference_ms, 0) / 1000);
+  std::tm ref_tm{};
+  gmtime_r(&ref, &ref_tm);
+  const int year = ref_tm.tm_year + 1900;
+  constexpr int64_t kDayMs = 86'400'000;
+  std::optional<int64_t> t = ParseWithYear(text, format, year);
+  if (t && *t - utc_offset_ms > reference_ms + kDayMs) {
+    std::optional<int64_t> before = ParseWithYear(text, format, year - 1);
+    if (before) t = before;
+  }
+  if (!t) return std::nullopt;
+  return *t - utc_offset_ms;
 }
 
 }  // namespace ember::engine

@@ -117,6 +117,12 @@ struct Rule {
   // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file,
   // -3 for tag. ratio_by_groups: the same for `ratio_of`.
   std::vector<int> by_groups, ratio_by_groups;
+  // Event time from the line itself (`timestamp`): the capture holding it, its format ("auto"
+  // or a strptime(3) pattern) and the zone it is written in, as an offset east of UTC.
+  std::string time_field;
+  int time_group = 0;
+  std::string time_format = "auto";
+  int64_t time_offset_ms = 0;
   int value_group = 0;     // capture group of value_field, 0 if none
   int distinct_group = 0;  // capture group of distinct_field, 0 if none
 

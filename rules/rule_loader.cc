@@ -80,6 +80,25 @@ Result<Comparison> ParseComparison(const std::string& text) {
   return c;
 }
 
+// "UTC", "Z", "+02:00", "-0530" -> milliseconds east of UTC.
+Result<int64_t> ParseUtcOffsetMs(const std::string& text) {
+  if (text == "UTC" || text == "Z" || text == "utc") return int64_t{0};
+  int hours = 0, minutes = 0, consumed = 0;
+  char sign = 0;
+  const bool ok =
+      (std::sscanf(text.c_str(), "%c%2d:%2d%n", &sign, &hours, &minutes, &consumed) == 3 ||
+       std::sscanf(text.c_str(), "%c%2d%2d%n", &sign, &hours, &minutes, &consumed) == 3) &&
+      static_cast<size_t>(consumed) == text.size() && (sign == '+' || sign == '-') && hours <= 14 &&
+      minutes < 60;
+  if (!ok) {
+    return Status::InvalidArgument("timezone '" + text +
+                                   "' is not UTC nor an offset such as +02:00 or -0530 (named "
+                                   "zones are not supported: their offsets change)");
+  }
+  const int64_t ms = (hours * 60 + minutes) * 60'000LL;
+  return sign == '-' ? -ms : ms;
+}
+
 // Splits on the word "and".
 Result<Condition> ParseCondition(const std::string& text) {
   Condition cond;
@@ -172,6 +191,7 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
   report(map.GetDurationMs("keep_firing_for", &rule->keep_firing_for_ms));
   report(map.GetDurationMs("repeat", &rule->repeat_ms));
   report(map.GetDurationMs("forget_after", &rule->forget_after_ms));
+  YAML::Node timestamp = map.Get("timestamp");
   YAML::Node flap = map.Get("flap_damping");
   YAML::Node labels = map.Get("labels");
   report(map.GetString("severity", &severity));
@@ -207,6 +227,32 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
       report(flap_map.RejectUnknownKeys());
       if (rule->flap_starts < 2) {
         error_at("flap_damping", "'starts' must be 2 or more (episodes started within 'within')");
+      }
+    }
+  }
+  std::string timezone = "UTC";
+  if (timestamp && !timestamp.IsNull()) {
+    YamlMap ts(timestamp, path);
+    if (Status s = ts.Check("timestamp (field, format, timezone)"); !s.ok()) {
+      report(s);
+    } else {
+      report(ts.GetString("field", &rule->time_field, true));
+      report(ts.GetString("format", &rule->time_format));
+      report(ts.GetString("timezone", &timezone));
+      report(ts.RejectUnknownKeys());
+      if (rule->time_format == "syslog") rule->time_format = "%b %e %H:%M:%S";
+      if (rule->time_format == "iso8601" || rule->time_format == "epoch")
+        rule->time_format = "auto";
+      if (rule->time_format != "auto" && rule->time_format.find('%') == std::string::npos) {
+        diagnostics->push_back(ts.Where("format") + ": error: format '" + rule->time_format +
+                               "' is neither auto, syslog, iso8601, epoch nor a strptime "
+                               "pattern such as '%b %e %H:%M:%S'");
+      }
+      Result<int64_t> offset = ParseUtcOffsetMs(timezone);
+      if (offset.ok()) {
+        rule->time_offset_ms = *offset;
+      } else {
+        diagnostics->push_back(ts.Where("timezone") + ": error: " + offset.status().message());
       }
     }
   }
@@ -266,7 +312,8 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
     }
     for (auto [key, field, group] :
          {std::tuple{"value", &rule->value_field, &rule->value_group},
-          std::tuple{"distinct", &rule->distinct_field, &rule->distinct_group}}) {
+          std::tuple{"distinct", &rule->distinct_field, &rule->distinct_group},
+          std::tuple{"timestamp", &rule->time_field, &rule->time_group}}) {
       if (field->empty()) continue;
       const auto& groups = rule->regex->NamedCapturingGroups();
       auto it = groups.find(*field);
@@ -419,8 +466,11 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
         std::pair{"flap", rule->flap_starts ? std::to_string(rule->flap_starts) + "/" +
                                                   std::to_string(rule->flap_within_ms)
                                             : ""},
-        std::pair{"forget",
-                  map.Has("forget_after") ? std::to_string(rule->forget_after_ms) : ""}}) {
+        std::pair{"forget", map.Has("forget_after") ? std::to_string(rule->forget_after_ms) : ""},
+        std::pair{"time", rule->time_field.empty()
+                              ? ""
+                              : rule->time_field + "/" + rule->time_format + "/" +
+                                    std::to_string(rule->time_offset_ms)}}) {
     if (!text.empty()) definition += std::string("\0") + name + ':' + text;
   }
   rule->digest = HashHex(Fnv1a64(definition));

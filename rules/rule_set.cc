@@ -217,7 +217,8 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
     RuleMatch m;
     m.total = ratio;
     s.key.clear();
-    const bool numbers = !ratio && (rule.value_group > 0 || rule.distinct_group > 0);
+    const bool numbers =
+        !ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0);
     if (!rule.by.empty() || numbers) {
       const RE2& re = ratio ? *rule.ratio_regex : *rule.regex;
       const int n = re.NumberOfCapturingGroups() + 1;
@@ -241,6 +242,7 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
       if (!ratio && rule.value_group > 0)
         m.has_value = ParseNumber(group(rule.value_group), &m.value);
       if (!ratio && rule.distinct_group > 0) m.distinct = group(rule.distinct_group);
+      if (!ratio && rule.time_group > 0) m.time = group(rule.time_group);
     }
     m.key = s.key;
     visitor.OnMatch(index, m);

@@ -42,6 +42,7 @@ struct RuleMatch {
   bool has_value = false;  // the `value` capture parsed as a number
   double value = 0;
   std::string_view distinct;  // the `distinct` capture ("" if none)
+  std::string_view time;      // the `timestamp` capture ("" if the rule has none)
 };
 
 // Receives the rules a line matched, in rule order (a rule's `ratio_of` after every `match`).

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/event_time.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -121,4 +122,60 @@ TEST_CASE("Engine: the same input gives the same alerts whatever the watermark s
   CHECK_FALSE(reference.empty());
   CHECK(run(5000) == reference);
   CHECK(run(100000000) == reference);
+}
+
+TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its time zone",
+          "[engine][event_time]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: stamped
+    match: '^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ app: fail'
+    timestamp: {field: ts, format: syslog, timezone: '+02:00'}
+    window: 10s
+    when: count >= 2
+  - name: arrival
+    match: 'fail'
+    window: 10s
+    when: count >= 2
+)");
+  Engine e(rules, EngineOptions{});
+  // Both lines arrive at 2026-11-22 12:00:00 UTC; they were written at 13:58:00 and 13:58:03
+  // in UTC+2, i.e. 11:58:00 and 11:58:03 UTC — two minutes earlier.
+  const int64_t arrival = CivilToUnixMs(2026, 11, 22, 12, 0, 0, 0);
+  const int64_t written = CivilToUnixMs(2026, 11, 22, 11, 58, 0, 0);
+  e.Ingest(InputLine{"Nov 22 13:58:00 web1 app: fail", "h", "f", arrival, ""});
+  e.Ingest(InputLine{"Nov 22 13:58:03 web1 app: fail", "h", "f", arrival, ""});
+  e.Ingest(InputLine{"garbage stamp: fail", "h", "f", arrival, ""});  // only `arrival` matches
+  std::vector<Alert> alerts;
+  e.AdvanceWatermark(arrival + 1000, &alerts);
+  // "stamped" fired when its window held both (11:58:04) and resolved when they had left it
+  // (11:58:11), both long before the arrival; "arrival" fired at 12:00:01 with all three.
+  REQUIRE(alerts.size() == 3);
+  CHECK(alerts[0].rule == "stamped");
+  CHECK(alerts[0].state == AlertState::kFiring);
+  CHECK(alerts[0].window_end_ms == written + 4000);
+  CHECK(alerts[0].count == 2);
+  CHECK(alerts[1].rule == "stamped");
+  CHECK(alerts[1].state == AlertState::kResolved);
+  CHECK(alerts[1].window_end_ms == written + 11000);
+  CHECK(alerts[2].rule == "arrival");
+  CHECK(alerts[2].window_end_ms == arrival + 1000);
+  CHECK(alerts[2].count == 3);
+  CHECK(e.stats().unparsed_times == 0);
+}
+
+TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
+          "[engine][event_time]") {
+  const int64_t new_year = CivilToUnixMs(2027, 1, 1, 0, 0, 30, 0);
+  CHECK(ParseRuleTimestamp("Dec 31 23:59:50", "%b %e %H:%M:%S", 0, new_year) ==
+        CivilToUnixMs(2026, 12, 31, 23, 59, 50, 0));
+  CHECK(ParseRuleTimestamp("Jan  1 00:00:10", "%b %e %H:%M:%S", 0, new_year) ==
+        CivilToUnixMs(2027, 1, 1, 0, 0, 10, 0));
+  CHECK(ParseRuleTimestamp("2026-11-22T10:00:00.250", "auto", -5 * 3600000LL, new_year) ==
+        CivilToUnixMs(2026, 11, 22, 15, 0, 0, 250));
+  CHECK(ParseRuleTimestamp("22/Nov/2026:10:00:00.5", "%d/%b/%Y:%H:%M:%S", 0, new_year) ==
+        CivilToUnixMs(2026, 11, 22, 10, 0, 0, 500));
+  CHECK(ParseRuleTimestamp("1700000000", "auto", 0, new_year) == int64_t{1700000000000});
+  CHECK_FALSE(ParseRuleTimestamp("not a time", "%b %e %H:%M:%S", 0, new_year).has_value());
+  CHECK_FALSE(ParseRuleTimestamp("nope", "auto", 0, new_year).has_value());
 }

@@ -183,6 +183,14 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
       {"bad label name",
        "rules:\n  - name: x\n    match: a\n    window: 10s\n    labels: {9team: web}\n",
        "label name '9team' must be letters, digits and '_'", ":5:14:"},
+      {"bad time zone",
+       "rules:\n  - name: x\n    match: '(?P<ts>\\S+) a'\n    window: 10s\n"
+       "    timestamp: {field: ts, timezone: Europe/Paris}\n",
+       "timezone 'Europe/Paris' is not UTC nor an offset such as +02:00", ":5:38:"},
+      {"time stamp field not a capture",
+       "rules:\n  - name: x\n    match: '(?P<ts>\\S+) a'\n    window: 10s\n"
+       "    timestamp: {field: time}\n",
+       "'time' is not a named capture of the pattern", ":5:16:"},
       {"template field from nowhere",
        "rules:\n  - name: x\n    match: a\n    window: 10s\n    message: '{{avg}} {{team}}'\n",
        "template field '{{team}}'", ":5:14:"},
