@@ -31,6 +31,7 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
                                         int64_t now_ms, const AlertmanagerOutput& options) {
   nlohmann::json labels = nlohmann::json::object();
   for (const auto& [name, value] : options.labels) labels[name] = value;
+  for (const auto& [name, value] : a.labels) labels[LabelName(name)] = value;  // the rule's
   for (const auto& [name, value] : a.fields) labels[LabelName(name)] = value;
   labels["alertname"] = a.rule;
   labels["severity"] = rules::SeverityName(a.severity);

@@ -28,8 +28,8 @@ int64_t NowMs() {
       .count();
 }
 
-std::string EnvName(const std::string& field) {
-  std::string out = "EMBER_FIELD_";
+std::string EnvName(const char* prefix, const std::string& field) {
+  std::string out = prefix;
   for (char c : field) {
     out += std::isalnum(static_cast<unsigned char>(c))
                ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
@@ -76,7 +76,13 @@ std::vector<std::string> ExecSink::AlertEnvironment(const engine::Alert& a) {
       "EMBER_WINDOW_END=" + engine::FormatIsoMs(a.window_end_ms),
       "EMBER_MESSAGE=" + a.message,
   };
-  for (const auto& [name, value] : a.fields) env.push_back(EnvName(name) + "=" + value);
+  for (const auto& [name, value] : a.fields) {
+    env.push_back(EnvName("EMBER_FIELD_", name) + "=" + value);
+  }
+  for (const auto& [name, value] : a.labels) {
+    env.push_back(EnvName("EMBER_LABEL_", name) + "=" + value);
+  }
+  if (a.repeat) env.push_back("EMBER_REPEAT=1");
   if (!a.evidence.empty()) {  // where the first match came from
     env.push_back("EMBER_SOURCE_HOST=" + a.evidence[0].host);
     env.push_back("EMBER_SOURCE_FILE=" + a.evidence[0].file);
