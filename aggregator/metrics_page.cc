@@ -27,6 +27,9 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
             d(v.engine.late_lines));
   m.Counter("ember_dropped_lines_total", "Lines dropped: late under `late: drop`",
             d(v.engine.dropped_late));
+  m.Counter("ember_rule_time_unparsed_total",
+            "Matches whose rule `timestamp` capture could not be read (line time kept)",
+            d(v.engine.unparsed_times));
   m.Counter("ember_duplicate_frames_total", "Frames already counted (resends), dropped",
             d(v.duplicate_frames));
   m.Counter("ember_bad_frames_total", "Malformed or refused frames, dropped", d(v.bad_frames));

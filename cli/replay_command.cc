@@ -125,6 +125,10 @@ int RunReplay(const ReplayArgs& args) {
                static_cast<unsigned long long>(st.alerts_resolved),
                static_cast<unsigned long long>(st.late_lines),
                static_cast<unsigned long long>(untimed));
+  if (st.unparsed_times > 0) {
+    std::fprintf(stderr, "%llu matches with a rule time stamp that could not be read\n",
+                 static_cast<unsigned long long>(st.unparsed_times));
+  }
   return 0;
 }
 
