@@ -173,3 +173,32 @@ TEST_CASE("ember replay: a progress bar on a terminal, none in a pipe", "[cli][r
   CHECK(pipe.exit_code == 0);
   CHECK(pipe.err.find("ETA") == std::string::npos);
 }
+
+TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time",
+          "[cli][replay]") {
+  // The time sits past the first 64 bytes, where the line-level parser does not look: only
+  // the rule's `timestamp` setting can place these lines (written in UTC-5).
+  TempDir dir;
+  const std::string pad(70, '.');
+  std::string log;
+  for (int s = 0; s < 3; ++s) {
+    log += pad + " job=backup at=22/Nov/2026:05:00:0" + std::to_string(s) + " status=failed\n";
+  }
+  dir.Write("jobs.log", log);
+  dir.Write("rules.yaml", R"(rules:
+  - name: backup-failures
+    match: 'job=(?P<job>\w+) at=(?P<ts>\S+) status=failed'
+    by: [job]
+    timestamp: {field: ts, format: '%d/%b/%Y:%H:%M:%S', timezone: '-05:00'}
+    window: 10s
+    when: count >= 3
+)");
+  auto r = RunCommand({EMBER_CLI_BIN, "replay", "--rules", dir.Sub("rules.yaml"),
+                       dir.Sub("jobs.log")});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto alert = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  CHECK(alert.at("rule") == "backup-failures");
+  CHECK(alert.at("state") == "firing");
+  CHECK(alert.at("window_end") == "2026-11-22T10:00:03.000Z");
+}
