@@ -18,7 +18,7 @@ class Engine::Collector final : public rules::MatchVisitor {
       // The rule reads its own time stamp: the line may fall in another batch for this rule.
       const rules::Rule& rule = engine_.windows_[rule_index]->rule();
       std::optional<int64_t> t =
-          ParseRuleTimestamp(match.time, rule.time_format, rule.time_offset_ms, line_.time_ms);
+          ParseRuleTimestamp(match.time, rule.time_format, rule.time_zone.get(), line_.time_ms);
       if (!t) {
         ++engine_.stats_.unparsed_times;
       } else {

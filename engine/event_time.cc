@@ -296,19 +296,20 @@ std::optional<int64_t> ParseWithYear(std::string_view text, const std::string& f
 }  // namespace
 
 std::optional<int64_t> ParseRuleTimestamp(std::string_view text, const std::string& format,
-                                          int64_t utc_offset_ms, int64_t reference_ms) {
+                                          const TimeZone* zone, int64_t reference_ms) {
+  auto to_utc = [&](int64_t local) { return zone != nullptr ? zone->LocalToUtc(local) : local; };
   std::time_t ref = static_cast<std::time_t>(std::max<int64_t>(reference_ms, 0) / 1000);
   std::tm ref_tm{};
   gmtime_r(&ref, &ref_tm);
   const int year = ref_tm.tm_year + 1900;
   constexpr int64_t kDayMs = 86'400'000;
   std::optional<int64_t> t = ParseWithYear(text, format, year);
-  if (t && *t - utc_offset_ms > reference_ms + kDayMs) {
+  if (t && to_utc(*t) > reference_ms + kDayMs) {
     std::optional<int64_t> before = ParseWithYear(text, format, year - 1);
     if (before) t = before;
   }
   if (!t) return std::nullopt;
-  return *t - utc_offset_ms;
+  return to_utc(*t);
 }
 
 }  // namespace ember::engine

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/time_zone.h"
+
 namespace ember::engine {
 
 class EventTimeParser {
@@ -35,11 +37,11 @@ class EventTimeParser {
 
 // A rule's own time stamp: `text` (a capture) read with `format` — "auto" (any format
 // EventTimeParser knows) or a strptime(3) pattern such as "%b %e %H:%M:%S" — as a time
-// `utc_offset_ms` east of UTC. Formats without a year take the year of `reference_ms` (the
-// line's arrival time), or the year before when that would put the time more than a day
-// after the reference (a December line read in January). nullopt if unreadable.
+// wall-clock time in `zone` (null: UTC). Formats without a year take the year of `reference_ms`
+// (the line's arrival time), or the year before when that would put the time more than a day after
+// the reference (a December line read in January). nullopt if unreadable.
 std::optional<int64_t> ParseRuleTimestamp(std::string_view text, const std::string& format,
-                                          int64_t utc_offset_ms, int64_t reference_ms);
+                                          const TimeZone* zone, int64_t reference_ms);
 
 // Unix milliseconds of a UTC civil time. REQUIRES: fields in range.
 int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int second, int millis);

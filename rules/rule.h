@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time_zone.h"
 #include "rules/message_template.h"
 
 namespace re2 {
@@ -118,13 +119,13 @@ struct Rule {
   // -3 for tag. ratio_by_groups: the same for `ratio_of`.
   std::vector<int> by_groups, ratio_by_groups;
   // Event time from the line itself (`timestamp`): the capture holding it, its format ("auto"
-  // or a strptime(3) pattern) and the zone it is written in, as an offset east of UTC.
+  // or a strptime(3) pattern) and the zone it is written in.
   std::string time_field;
   int time_group = 0;
   std::string time_format = "auto";
-  int64_t time_offset_ms = 0;
-  int value_group = 0;     // capture group of value_field, 0 if none
-  int distinct_group = 0;  // capture group of distinct_field, 0 if none
+  std::shared_ptr<const TimeZone> time_zone;  // null: UTC
+  int value_group = 0;                        // capture group of value_field, 0 if none
+  int distinct_group = 0;                     // capture group of distinct_field, 0 if none
 
   // Whether evaluating this rule needs min/max/distinct, which are recomputed from the
   // window's batches (they have no inverse).

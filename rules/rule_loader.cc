@@ -80,25 +80,6 @@ Result<Comparison> ParseComparison(const std::string& text) {
   return c;
 }
 
-// "UTC", "Z", "+02:00", "-0530" -> milliseconds east of UTC.
-Result<int64_t> ParseUtcOffsetMs(const std::string& text) {
-  if (text == "UTC" || text == "Z" || text == "utc") return int64_t{0};
-  int hours = 0, minutes = 0, consumed = 0;
-  char sign = 0;
-  const bool ok =
-      (std::sscanf(text.c_str(), "%c%2d:%2d%n", &sign, &hours, &minutes, &consumed) == 3 ||
-       std::sscanf(text.c_str(), "%c%2d%2d%n", &sign, &hours, &minutes, &consumed) == 3) &&
-      static_cast<size_t>(consumed) == text.size() && (sign == '+' || sign == '-') && hours <= 14 &&
-      minutes < 60;
-  if (!ok) {
-    return Status::InvalidArgument("timezone '" + text +
-                                   "' is not UTC nor an offset such as +02:00 or -0530 (named "
-                                   "zones are not supported: their offsets change)");
-  }
-  const int64_t ms = (hours * 60 + minutes) * 60'000LL;
-  return sign == '-' ? -ms : ms;
-}
-
 // Splits on the word "and".
 Result<Condition> ParseCondition(const std::string& text) {
   Condition cond;
@@ -230,7 +211,7 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
       }
     }
   }
-  std::string timezone = "UTC";
+  std::string zone_name = "UTC";
   if (timestamp && !timestamp.IsNull()) {
     YamlMap ts(timestamp, path);
     if (Status s = ts.Check("timestamp (field, format, timezone)"); !s.ok()) {
@@ -238,7 +219,7 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
     } else {
       report(ts.GetString("field", &rule->time_field, true));
       report(ts.GetString("format", &rule->time_format));
-      report(ts.GetString("timezone", &timezone));
+      report(ts.GetString("timezone", &zone_name));
       report(ts.RejectUnknownKeys());
       if (rule->time_format == "syslog") rule->time_format = "%b %e %H:%M:%S";
       if (rule->time_format == "iso8601" || rule->time_format == "epoch")
@@ -248,11 +229,11 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
                                "' is neither auto, syslog, iso8601, epoch nor a strptime "
                                "pattern such as '%b %e %H:%M:%S'");
       }
-      Result<int64_t> offset = ParseUtcOffsetMs(timezone);
-      if (offset.ok()) {
-        rule->time_offset_ms = *offset;
+      Result<TimeZone> zone = TimeZone::Parse(zone_name);
+      if (zone.ok()) {
+        rule->time_zone = std::make_shared<const TimeZone>(std::move(*zone));
       } else {
-        diagnostics->push_back(ts.Where("timezone") + ": error: " + offset.status().message());
+        diagnostics->push_back(ts.Where("timezone") + ": error: " + zone.status().message());
       }
     }
   }
@@ -469,8 +450,7 @@ bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOpt
         std::pair{"forget", map.Has("forget_after") ? std::to_string(rule->forget_after_ms) : ""},
         std::pair{"time", rule->time_field.empty()
                               ? ""
-                              : rule->time_field + "/" + rule->time_format + "/" +
-                                    std::to_string(rule->time_offset_ms)}}) {
+                              : rule->time_field + "/" + rule->time_format + "/" + zone_name}}) {
     if (!text.empty()) definition += std::string("\0") + name + ':' + text;
   }
   rule->digest = HashHex(Fnv1a64(definition));

@@ -193,8 +193,8 @@ TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time
     window: 10s
     when: count >= 3
 )");
-  auto r = RunCommand({EMBER_CLI_BIN, "replay", "--rules", dir.Sub("rules.yaml"),
-                       dir.Sub("jobs.log")});
+  auto r =
+      RunCommand({EMBER_CLI_BIN, "replay", "--rules", dir.Sub("rules.yaml"), dir.Sub("jobs.log")});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   auto alert = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));

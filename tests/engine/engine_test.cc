@@ -167,15 +167,16 @@ TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its ti
 TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
           "[engine][event_time]") {
   const int64_t new_year = CivilToUnixMs(2027, 1, 1, 0, 0, 30, 0);
-  CHECK(ParseRuleTimestamp("Dec 31 23:59:50", "%b %e %H:%M:%S", 0, new_year) ==
+  CHECK(ParseRuleTimestamp("Dec 31 23:59:50", "%b %e %H:%M:%S", nullptr, new_year) ==
         CivilToUnixMs(2026, 12, 31, 23, 59, 50, 0));
-  CHECK(ParseRuleTimestamp("Jan  1 00:00:10", "%b %e %H:%M:%S", 0, new_year) ==
+  CHECK(ParseRuleTimestamp("Jan  1 00:00:10", "%b %e %H:%M:%S", nullptr, new_year) ==
         CivilToUnixMs(2027, 1, 1, 0, 0, 10, 0));
-  CHECK(ParseRuleTimestamp("2026-11-22T10:00:00.250", "auto", -5 * 3600000LL, new_year) ==
+  const TimeZone new_york = *TimeZone::Parse("-05:00");
+  CHECK(ParseRuleTimestamp("2026-11-22T10:00:00.250", "auto", &new_york, new_year) ==
         CivilToUnixMs(2026, 11, 22, 15, 0, 0, 250));
-  CHECK(ParseRuleTimestamp("22/Nov/2026:10:00:00.5", "%d/%b/%Y:%H:%M:%S", 0, new_year) ==
+  CHECK(ParseRuleTimestamp("22/Nov/2026:10:00:00.5", "%d/%b/%Y:%H:%M:%S", nullptr, new_year) ==
         CivilToUnixMs(2026, 11, 22, 10, 0, 0, 500));
-  CHECK(ParseRuleTimestamp("1700000000", "auto", 0, new_year) == int64_t{1700000000000});
-  CHECK_FALSE(ParseRuleTimestamp("not a time", "%b %e %H:%M:%S", 0, new_year).has_value());
-  CHECK_FALSE(ParseRuleTimestamp("nope", "auto", 0, new_year).has_value());
+  CHECK(ParseRuleTimestamp("1700000000", "auto", nullptr, new_year) == int64_t{1700000000000});
+  CHECK_FALSE(ParseRuleTimestamp("not a time", "%b %e %H:%M:%S", nullptr, new_year).has_value());
+  CHECK_FALSE(ParseRuleTimestamp("nope", "auto", nullptr, new_year).has_value());
 }

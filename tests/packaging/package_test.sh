@@ -62,6 +62,9 @@ for unit in ember-agent ember-aggregator; do
   man -w "$unit" >/dev/null 2>&1 || [ -f "/usr/share/man/man1/$unit.1.gz" ] || fail "no man page for $unit"
 done
 /usr/bin/ember --version | grep -q '^ember ' || fail "ember --version"
+/usr/bin/ember test /usr/share/doc/ember-aggregator/examples/rules/tests >/dev/null ||
+  fail "the installed example rules fail their own ember tests"
+/usr/bin/ember check /etc/ember/rules.d >/dev/null || fail "ember check /etc/ember/rules.d"
 
 echo "== running the installed services as the ember user"
 for port in 7450 7451 7452; do

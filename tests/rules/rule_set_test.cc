@@ -185,8 +185,10 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
        "label name '9team' must be letters, digits and '_'", ":5:14:"},
       {"bad time zone",
        "rules:\n  - name: x\n    match: '(?P<ts>\\S+) a'\n    window: 10s\n"
-       "    timestamp: {field: ts, timezone: Europe/Paris}\n",
-       "timezone 'Europe/Paris' is not UTC nor an offset such as +02:00", ":5:38:"},
+       "    timestamp: {field: ts, timezone: Europe/Atlantis}\n",
+       "timezone 'Europe/Atlantis' is not UTC, an offset such as +02:00, nor a zone in "
+       "/usr/share/zoneinfo",
+       ":5:38:"},
       {"time stamp field not a capture",
        "rules:\n  - name: x\n    match: '(?P<ts>\\S+) a'\n    window: 10s\n"
        "    timestamp: {field: time}\n",

@@ -1,0 +1,50 @@
+// Time zones from the system's tz database (Debian's tzdata), against offsets known from
+// the zones' published rules.
+#include "common/time_zone.h"
+
+#include <catch2/catch.hpp>
+
+#include "engine/event_time.h"
+
+using ember::TimeZone;
+using ember::engine::CivilToUnixMs;
+
+TEST_CASE("TimeZone: a named zone follows its daylight saving changes", "[common][time_zone]") {
+  auto paris = TimeZone::Parse("Europe/Paris");
+  INFO(paris.status().ToString());
+  REQUIRE(paris.ok());
+  const int64_t hour = 3'600'000;
+  // Winter UTC+1, summer UTC+2; in 2026 summer time runs from 29 March 01:00 UTC to
+  // 25 October 01:00 UTC.
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2026, 1, 15, 12, 0, 0, 0)) == 1 * hour);
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2026, 7, 1, 12, 0, 0, 0)) == 2 * hour);
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2026, 3, 29, 0, 59, 59, 0)) == 1 * hour);
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2026, 3, 29, 1, 0, 0, 0)) == 2 * hour);
+  CHECK(paris->LocalToUtc(CivilToUnixMs(2026, 7, 1, 12, 0, 0, 0)) ==
+        CivilToUnixMs(2026, 7, 1, 10, 0, 0, 0));
+  CHECK(paris->LocalToUtc(CivilToUnixMs(2026, 1, 15, 12, 0, 0, 0)) ==
+        CivilToUnixMs(2026, 1, 15, 11, 0, 0, 0));
+
+  auto new_york = TimeZone::Parse("America/New_York");
+  REQUIRE(new_york.ok());
+  CHECK(new_york->LocalToUtc(CivilToUnixMs(2026, 11, 22, 10, 0, 0, 0)) ==
+        CivilToUnixMs(2026, 11, 22, 15, 0, 0, 0));
+  CHECK(new_york->LocalToUtc(CivilToUnixMs(2026, 6, 1, 10, 0, 0, 0)) ==
+        CivilToUnixMs(2026, 6, 1, 14, 0, 0, 0));
+}
+
+TEST_CASE("TimeZone: fixed offsets, UTC, and what is refused", "[common][time_zone]") {
+  CHECK(TimeZone::Parse("UTC")->OffsetAtUtc(0) == 0);
+  CHECK(TimeZone::Parse("+05:30")->OffsetAtUtc(0) == 19'800'000);
+  CHECK(TimeZone::Parse("-0800")->LocalToUtc(0) == 28'800'000);
+  for (const char* bad : {"Mars/Olympus", "+25:00", "../../etc/passwd", "", "+1"}) {
+    INFO(bad);
+    auto z = TimeZone::Parse(bad);
+    REQUIRE_FALSE(z.ok());
+    CHECK(z.status().message().find(std::string("timezone '") + bad + "'") == 0);
+  }
+  // A file that is not TZif is named as such.
+  auto z = TimeZone::Parse("hosts", "/etc");
+  REQUIRE_FALSE(z.ok());
+  CHECK(z.status().message().find("/etc/hosts is not a TZif file") != std::string::npos);
+}
