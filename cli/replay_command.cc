@@ -15,6 +15,7 @@
 #include "cli/replay_source.h"
 #include "common/units.h"
 #include "engine/engine.h"
+#include "engine/parallel_matcher.h"
 
 namespace ember::cli {
 namespace {
@@ -27,6 +28,38 @@ struct ReplayArgs {
   std::string host;
   int year = 0;
   bool resolved = false;
+  unsigned threads = 0;  // matching threads; 0 = one per CPU
+};
+
+// Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
+// a whole chunk at once.
+struct LineChunk {
+  static constexpr size_t kMaxLines = 16384;
+  static constexpr size_t kMaxBytes = 4 << 20;
+  std::string text;  // every line's bytes, back to back
+  struct Meta {
+    size_t offset, size;
+    int64_t time_ms;
+  };
+  std::vector<Meta> meta;
+  std::vector<engine::InputLine> lines;  // views into `text`, built by Seal()
+  bool full() const { return meta.size() >= kMaxLines || text.size() >= kMaxBytes; }
+  void Add(const engine::InputLine& line) {
+    meta.push_back({text.size(), line.text.size(), line.time_ms});
+    text.append(line.text);
+  }
+  void Seal(std::string_view host, std::string_view file) {
+    lines.clear();
+    for (const Meta& m : meta) {
+      lines.push_back(engine::InputLine{std::string_view(text).substr(m.offset, m.size), host, file,
+                                        m.time_ms, ""});
+    }
+  }
+  void Clear() {
+    text.clear();
+    meta.clear();
+    lines.clear();
+  }
 };
 
 void PrintAlerts(std::vector<engine::Alert>& alerts, bool resolved, uint64_t* printed) {
@@ -75,7 +108,8 @@ int RunReplay(const ReplayArgs& args) {
     if (::stat(path.c_str(), &st) == 0) total_bytes += static_cast<uint64_t>(st.st_size);
   }
   ProgressBar progress(total_bytes, stderr);  // on a terminal only
-  uint64_t lines_seen = 0;
+  engine::ParallelMatcher matcher(args.threads);
+  LineChunk chunk;
 
   for (const auto& path : args.files) {
     ReplaySourceOptions source_options;
@@ -88,15 +122,33 @@ int RunReplay(const ReplayArgs& args) {
     }
     int64_t max_time = INT64_MIN;
     ReplaySource* current = source->get();
-    Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
-      engine.Ingest(line);
-      if ((++lines_seen & 0xffff) == 0) progress.Update(bytes + current->bytes_read());
-      if (lateness_ms >= 0 && line.time_ms > max_time) {
-        max_time = line.time_ms;
-        engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
-        PrintAlerts(alerts, args.resolved, &printed);
+    std::string host, file;
+    // Matching runs on the worker threads a chunk at a time; the engine then takes the lines
+    // in order, with the watermark moving between lines exactly as it would line by line.
+    auto flush = [&] {
+      chunk.Seal(host, file);
+      matcher.Match(engine.rules(), chunk.lines);
+      for (size_t i = 0; i < chunk.lines.size(); ++i) {
+        const engine::InputLine& line = chunk.lines[i];
+        engine.IngestMatched(line, matcher.MatchesOf(i));
+        if (lateness_ms >= 0 && line.time_ms > max_time) {
+          max_time = line.time_ms;
+          engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
+          PrintAlerts(alerts, args.resolved, &printed);
+        }
       }
+      chunk.Clear();
+      progress.Update(bytes + current->bytes_read());
+    };
+    Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
+      if (host.empty()) {  // the same for every line of a source
+        host.assign(line.host);
+        file.assign(line.file);
+      }
+      chunk.Add(line);
+      if (chunk.full()) flush();
     });
+    if (s.ok()) flush();
     if (!s.ok()) {
       std::fprintf(stderr, "ember replay: %s\n", s.message().c_str());
       return 1;
@@ -152,6 +204,9 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--year", args->year,
                   "Year for time stamps without one (default: the file's modification year)");
   cmd->add_flag("--resolved", args->resolved, "Also print resolved events");
+  cmd->add_option("--threads", args->threads,
+                  "Threads matching the rules (default: one per CPU); alerts are the same for "
+                  "any number");
   cmd->callback([=] { *exit_code = RunReplay(*args); });
 }
 

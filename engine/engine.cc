@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "engine/event_time.h"
+#include "engine/parallel_matcher.h"
 
 namespace ember::engine {
 
@@ -53,21 +54,33 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
   }
 }
 
-void Engine::Ingest(const InputLine& line, bool may_match) {
+bool Engine::Admit(const InputLine& line, int64_t* batch) {
   ++stats_.lines;
-  int64_t batch = std::max<int64_t>(line.time_ms, 0) / options_.batch_interval_ms;
-  if (has_closed_ && batch < closed_until_) {
+  *batch = std::max<int64_t>(line.time_ms, 0) / options_.batch_interval_ms;
+  if (has_closed_ && *batch < closed_until_) {
     if (options_.late == LatePolicy::kDrop) {
       ++stats_.dropped_late;
-      return;
+      return false;
     }
     ++stats_.late_lines;
-    batch = closed_until_;
+    *batch = closed_until_;
   }
-  max_batch_ = std::max(max_batch_, batch);
-  if (!may_match) return;
+  max_batch_ = std::max(max_batch_, *batch);
+  return true;
+}
+
+void Engine::Ingest(const InputLine& line, bool may_match) {
+  int64_t batch = 0;
+  if (!Admit(line, &batch) || !may_match) return;
   Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);
+}
+
+void Engine::IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches) {
+  int64_t batch = 0;
+  if (!Admit(line, &batch)) return;
+  Collector collector(*this, batch, line);
+  for (const RecordedMatch& m : matches) collector.OnMatch(m.rule, m.match);
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,8 @@ struct CheckpointDelta {
   std::vector<KeyStateRecord> key_states;
 };
 
+struct RecordedMatch;  // engine/parallel_matcher.h
+
 class Engine {
  public:
   // REQUIRES: rules validated against options.batch_interval_ms (RuleSet::Load does).
@@ -84,6 +87,9 @@ class Engine {
   // `may_match` false (from Screen) skips the rules for a line known to match none; the line
   // still counts and moves the batches as any other.
   void Ingest(const InputLine& line, bool may_match = true);
+  // Ingest with the line's rule matches already found (by a ParallelMatcher): the same
+  // effect as Ingest(line), without running the rules here.
+  void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);
   // Screens lines in one buffer at once (see RuleSet::Screen).
   void Screen(const std::vector<std::string_view>& lines, std::vector<uint8_t>* may_match) {
     rules_->Screen(lines, scratch_, may_match);
@@ -113,6 +119,8 @@ class Engine {
 
  private:
   class Collector;
+  // Counts the line and finds its batch; false if it is dropped (late under kDrop).
+  bool Admit(const InputLine& line, int64_t* batch);
   void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
 
   std::shared_ptr<const rules::RuleSet> rules_;

@@ -202,3 +202,24 @@ TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time
   CHECK(alert.at("state") == "firing");
   CHECK(alert.at("window_end") == "2026-11-22T10:00:03.000Z");
 }
+
+TEST_CASE("ember replay: the same alerts with one matching thread or several", "[cli][replay]") {
+  const std::string rules = std::string(EMBER_SOURCE_DIR) + "/rules/examples";
+  const std::string loghub = std::string(EMBER_SHARED_DIR) + "/loghub/";
+  std::vector<std::string> args = {EMBER_CLI_BIN, "replay", "--resolved", "--rules", rules,
+                                   "--host",      "h",      "--year",     "2005"};
+  for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Apache_2k.log"}) {
+    args.push_back(loghub + name);
+  }
+  auto with_threads = [&](const char* n) {
+    auto a = args;
+    a.insert(a.begin() + 2, {"--threads", n});
+    return RunCommand(a);
+  };
+  auto one = with_threads("1");
+  auto three = with_threads("3");
+  REQUIRE(one.exit_code == 0);
+  REQUIRE(three.exit_code == 0);
+  CHECK(std::count(one.out.begin(), one.out.end(), '\n') > 10);
+  CHECK(one.out == three.out);
+}

@@ -1,0 +1,83 @@
+#include "engine/parallel_matcher.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace ember::engine {
+
+// The lines one thread matches, and what it found. Keys are copied into `keys` (the matcher
+// reuses its key buffer); the other views point into the lines.
+struct ParallelMatcher::Slice {
+  rules::MatchScratch scratch;
+  std::vector<RecordedMatch> matches;
+  std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
+  std::vector<std::pair<size_t, size_t>> key_spans;  // per match: (offset, size) in keys
+  std::string keys;
+};
+
+namespace {
+
+class Recorder final : public rules::MatchVisitor {
+ public:
+  Recorder(std::vector<RecordedMatch>& matches, std::vector<std::pair<size_t, size_t>>& spans,
+           std::string& keys)
+      : matches_(matches), spans_(spans), keys_(keys) {}
+  void OnMatch(size_t rule, const rules::RuleMatch& match) override {
+    spans_.emplace_back(keys_.size(), match.key.size());
+    keys_.append(match.key);
+    matches_.push_back(RecordedMatch{rule, match});
+  }
+
+ private:
+  std::vector<RecordedMatch>& matches_;
+  std::vector<std::pair<size_t, size_t>>& spans_;
+  std::string& keys_;
+};
+
+}  // namespace
+
+ParallelMatcher::ParallelMatcher(unsigned threads)
+    : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {
+  for (unsigned i = 0; i < threads_; ++i) slices_.push_back(std::make_unique<Slice>());
+}
+
+ParallelMatcher::~ParallelMatcher() = default;
+
+void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLine> lines) {
+  lines_per_slice_ = std::max<size_t>(1, (lines.size() + threads_ - 1) / threads_);
+  auto run = [&](unsigned index) {
+    Slice& s = *slices_[index];
+    s.matches.clear();
+    s.line_begin.clear();
+    s.key_spans.clear();
+    s.keys.clear();
+    const size_t begin = std::min(lines.size(), index * lines_per_slice_);
+    const size_t end = std::min(lines.size(), begin + lines_per_slice_);
+    Recorder recorder(s.matches, s.key_spans, s.keys);
+    for (size_t i = begin; i < end; ++i) {
+      s.line_begin.push_back(s.matches.size());
+      const InputLine& line = lines[i];
+      rules.Match(line.text, rules::LineSource{line.host, line.file, line.tag}, s.scratch,
+                  recorder);
+    }
+    s.line_begin.push_back(s.matches.size());
+    // Keys were appended to a growing string: point the views at their final place.
+    for (size_t m = 0; m < s.matches.size(); ++m) {
+      s.matches[m].match.key =
+          std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads_; ++i) workers.emplace_back(run, i);
+  run(0);
+  for (auto& w : workers) w.join();
+}
+
+std::span<const RecordedMatch> ParallelMatcher::MatchesOf(size_t line) const {
+  const Slice& s = *slices_[line / lines_per_slice_];
+  const size_t local = line % lines_per_slice_;
+  return std::span<const RecordedMatch>(s.matches).subspan(
+      s.line_begin[local], s.line_begin[local + 1] - s.line_begin[local]);
+}
+
+}  // namespace ember::engine

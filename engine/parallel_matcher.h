@@ -1,0 +1,45 @@
+// ParallelMatcher: runs the rules over many lines on worker threads and records every match,
+// so the single-threaded Engine can apply them in line order (Engine::IngestMatched) with
+// exactly the result of matching line by line. Matching is the expensive part (RE2); applying
+// a recorded match is a hash-map update. One matcher per caller; Match is not reentrant.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/engine.h"
+#include "rules/rule_set.h"
+
+namespace ember::engine {
+
+// One rule match of one line; views point into the line or the matcher's key storage and
+// stay valid until the next Match call.
+struct RecordedMatch {
+  size_t rule = 0;
+  rules::RuleMatch match;
+};
+
+class ParallelMatcher {
+ public:
+  // `threads` 0: one per CPU. The calling thread is one of them.
+  explicit ParallelMatcher(unsigned threads = 0);
+  ~ParallelMatcher();
+
+  // Matches every line against `rules`; afterwards MatchesOf(i) lists line i's matches in
+  // the order RuleSet::Match reports them. `lines` must outlive the use of the results.
+  void Match(const rules::RuleSet& rules, std::span<const InputLine> lines);
+  std::span<const RecordedMatch> MatchesOf(size_t line) const;
+  unsigned threads() const { return threads_; }
+
+ private:
+  struct Slice;
+  unsigned threads_;
+  std::vector<std::unique_ptr<Slice>> slices_;
+  size_t lines_per_slice_ = 0;
+};
+
+}  // namespace ember::engine
