@@ -109,7 +109,13 @@ class Server {
 
   void Run() {
     const int64_t batch = config_.engine.batch_interval_ms;
-    int64_t next_tick = (WallClockMs() / batch + 1) * batch;
+    // Ticks fall when a batch may close: its end plus the allowed lateness. (Ticking on batch
+    // boundaries instead would hold every alert up to one more batch interval.)
+    const int64_t lateness = config_.allowed_lateness_ms;
+    auto next_tick_after = [&](int64_t now) {
+      return ((now - lateness) / batch + 1) * batch + lateness;
+    };
+    int64_t next_tick = next_tick_after(WallClockMs());
     notifier_.Ready("Listening on " + config_.listen + " with " +
                     std::to_string(engine_->rules().rules().size()) + " rules");
     while (!stopping_) {
@@ -159,7 +165,7 @@ class Server {
         batch_processing_.Observe(SecondsSince(started));
         last_processing_ms_ = SecondsSince(started) * 1000;
         PublishMetrics();
-        next_tick = (WallClockMs() / batch + 1) * batch;
+        next_tick = next_tick_after(WallClockMs());
       }
     }
     notifier_.Stopping();
