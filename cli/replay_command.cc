@@ -166,13 +166,15 @@ int RunReplay(const ReplayArgs& args) {
   const engine::EngineStats& st = engine.stats();
   std::fprintf(stderr,
                "replayed %zu file(s): %llu lines, %.1f MiB in %.3f s (%.0f lines/s, %.1f "
-               "MiB/s); %llu matches, %llu alerts firing, %llu resolved, %llu late lines, "
+               "MiB/s); %llu matches in %llu matching lines, %llu alerts firing, %llu "
+               "resolved, %llu late lines, "
                "%llu lines without a time stamp (given the previous line's time)\n",
                args.files.size(), static_cast<unsigned long long>(st.lines),
                static_cast<double>(bytes) / (1 << 20), secs,
                secs > 0 ? static_cast<double>(st.lines) / secs : 0.0,
                secs > 0 ? static_cast<double>(bytes) / (1 << 20) / secs : 0.0,
                static_cast<unsigned long long>(st.matches),
+               static_cast<unsigned long long>(st.matched_lines),
                static_cast<unsigned long long>(st.alerts_firing),
                static_cast<unsigned long long>(st.alerts_resolved),
                static_cast<unsigned long long>(st.late_lines),

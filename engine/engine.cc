@@ -72,15 +72,19 @@ bool Engine::Admit(const InputLine& line, int64_t* batch) {
 void Engine::Ingest(const InputLine& line, bool may_match) {
   int64_t batch = 0;
   if (!Admit(line, &batch) || !may_match) return;
+  const uint64_t before = stats_.matches;
   Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);
+  if (stats_.matches != before) ++stats_.matched_lines;
 }
 
 void Engine::IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches) {
   int64_t batch = 0;
   if (!Admit(line, &batch)) return;
+  const uint64_t before = stats_.matches;
   Collector collector(*this, batch, line);
   for (const RecordedMatch& m : matches) collector.OnMatch(m.rule, m.match);
+  if (stats_.matches != before) ++stats_.matched_lines;
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {

@@ -46,9 +46,10 @@ struct InputLine {
 
 struct EngineStats {
   uint64_t lines = 0;
-  uint64_t matches = 0;       // (line, rule) pairs
-  uint64_t late_lines = 0;    // moved to the oldest open batch
-  uint64_t dropped_late = 0;  // dropped under LatePolicy::kDrop
+  uint64_t matches = 0;        // (line, rule) pairs
+  uint64_t matched_lines = 0;  // lines at least one rule's `match` matched (grep -c's count)
+  uint64_t late_lines = 0;     // moved to the oldest open batch
+  uint64_t dropped_late = 0;   // dropped under LatePolicy::kDrop
   // Matches of rules with their own `timestamp` whose capture could not be read (they keep
   // the line's time).
   uint64_t unparsed_times = 0;
