@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Aggregator load test (issue #8): many agent connections on loopback — ember-load-agents,
+one process speaking the real protocol on each connection — each sending at a steady rate to
+a real aggregator (durable checkpoints, the example rules). The aggregator keeps up when every
+agent's last line is acknowledged within a couple of batch intervals after the traffic
+stops. Median of N runs, printed as a table and written as JSON.
+
+  bench/load_bench.py --bin build/release --agents 500 --rate 200 --seconds 20 --runs 3
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_bench import cpu_seconds, free_port, rss_kib, wait_for  # noqa: E402
+from replay_bench import machine  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def one_run(bindir, scratch, agents, rate, seconds):
+    work = tempfile.mkdtemp(dir=scratch)
+    port = free_port()
+    with open(f"{work}/aggregator.yaml", "w") as f:
+        f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: \"\"\nstate_dir: {work}/state\n"
+                f"rules_dir: {REPO}/rules/examples\nbatch_interval: 1s\n"
+                "outputs:\n  terminal: false\n")
+    log = open(f"{work}/aggregator.log", "w")
+    agg = subprocess.Popen([f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml"],
+                           stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_for(lambda: "listening" in open(f"{work}/aggregator.log").read(), 10, "aggregator")
+        cpu0, t0 = cpu_seconds(agg.pid), time.monotonic()
+        load = subprocess.run([f"{bindir}/bench/ember-load-agents", "--endpoint", f"tcp://127.0.0.1:{port}",
+                               "--agents", str(agents), "--lines-per-second", str(rate),
+                               "--seconds", str(seconds), "--threads", "4"],
+                              stdout=subprocess.PIPE, text=True, timeout=seconds + 60)
+        elapsed = time.monotonic() - t0
+        result = json.loads(load.stdout)
+        result["aggregator_cpu_percent"] = 100 * (cpu_seconds(agg.pid) - cpu0) / elapsed
+        result["aggregator_peak_rss_mib"] = rss_kib(agg.pid, "VmHWM") / 1024
+        result["kept_up"] = load.returncode == 0
+    finally:
+        agg.terminate()
+        try:
+            agg.wait(30)
+        except subprocess.TimeoutExpired:
+            agg.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/release")
+    ap.add_argument("--agents", type=int, default=500)
+    ap.add_argument("--rate", type=int, default=200, help="lines per second per agent")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scratch", default="/var/tmp")
+    ap.add_argument("--json", default="bench/results/load.json")
+    a = ap.parse_args()
+    bindir = os.path.abspath(a.bin)
+    scratch = tempfile.mkdtemp(prefix="ember-load-bench.", dir=a.scratch)
+    try:
+        runs = [one_run(bindir, scratch, a.agents, a.rate, a.seconds) for _ in range(a.runs)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def med(key):
+        values = [r[key] for r in runs]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    out = {"machine": machine(), "agents": a.agents, "lines_per_second_per_agent": a.rate,
+           "seconds": a.seconds, "runs": runs,
+           "kept_up_every_run": all(r["kept_up"] for r in runs)}
+    for key in ("drain_seconds", "aggregator_cpu_percent", "aggregator_peak_rss_mib"):
+        out[key] = med(key)
+    lines = statistics.median(r["lines_sent"] for r in runs)
+    mib = statistics.median(r["bytes_sent"] for r in runs) / 2**20
+    print(f"aggregator load: {a.agents} agent connections on loopback, {a.rate} lines/s each "
+          f"({a.agents * a.rate:,} lines/s offered), {a.seconds:.0f} s, median of {a.runs} runs")
+    print(f"machine: {out['machine']}\n")
+    print("| measure                                        |     median |        min |        max |")
+    print("|------------------------------------------------|------------|------------|------------|")
+    print(f"| {'lines sent (all agents)':46} | {lines:10,.0f} |            |            |")
+    print(f"| {'MiB sent':46} | {mib:10.1f} |            |            |")
+    for label, key, fmt in (("last ACK after traffic stopped, s", "drain_seconds", "{:10.2f}"),
+                            ("aggregator CPU, % of one core", "aggregator_cpu_percent", "{:10.1f}"),
+                            ("aggregator peak RSS, MiB", "aggregator_peak_rss_mib", "{:10.1f}")):
+        s = out[key]
+        print(f"| {label:46} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
+    print(f"\nevery agent welcomed and fully acknowledged in every run: {out['kept_up_every_run']}")
+    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(out, f, indent=2)
+    if not out["kept_up_every_run"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
