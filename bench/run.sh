@@ -3,6 +3,8 @@
 #   bench/replay_bench.py      ember replay vs grep/rg (args pass through, e.g. --size 1GiB)
 #   ember-checkpoint-bench     LMDB checkpoint cost (EMBER_BENCH_RUNS runs, default 5)
 #   bench/agent_bench.py       agent shipping vs socat, RSS, idle CPU (EMBER_AGENT_BENCH_SIZE)
+#   bench/latency_bench.py     append -> alert p50/p99 with 1 s and 100 ms batches
+#   bench/load_bench.py        500 agent connections against one aggregator
 # Results go to bench/results/*.json.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +16,8 @@ for tool in rg socat; do
 done
 cmake --preset release -S "$repo" >/dev/null
 cmake --build "$repo/build/release" -j"$(nproc)" \
-  --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench
+  --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench \
+  ember-load-agents
 cd "$repo"
 runs=${EMBER_BENCH_RUNS:-5}
 python3 bench/replay_bench.py --bin build/release "$@"
@@ -24,3 +27,7 @@ build/release/bench/ember-checkpoint-bench --runs "$runs" \
 echo
 python3 bench/agent_bench.py --bin build/release --runs "$runs" \
   --size "${EMBER_AGENT_BENCH_SIZE:-1GiB}"
+echo
+python3 bench/latency_bench.py --bin build/release --runs "$runs"
+echo
+python3 bench/load_bench.py --bin build/release --runs 3
