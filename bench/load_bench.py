@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_bench import cpu_seconds, free_port, rss_kib, wait_for  # noqa: E402
@@ -24,11 +25,29 @@ from replay_bench import machine  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def batch_processing(http_port):
+    """Mean and (bucket-resolution) p99 batch processing time from the aggregator's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5).read().decode()
+    buckets, total, count = [], 0.0, 0
+    for line in text.splitlines():
+        if line.startswith("ember_batch_processing_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("ember_batch_processing_seconds_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("ember_batch_processing_seconds_count"):
+            count = int(float(line.rsplit(" ", 1)[1]))
+    p99 = next((le for le, n in sorted(buckets) if count and n >= 0.99 * count), float("nan"))
+    return {"batches": count, "batch_processing_mean_ms": 1000 * total / max(count, 1),
+            "batch_processing_p99_le_ms": 1000 * p99}
+
+
 def one_run(bindir, scratch, agents, rate, seconds):
     work = tempfile.mkdtemp(dir=scratch)
     port = free_port()
+    http = free_port()
     with open(f"{work}/aggregator.yaml", "w") as f:
-        f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: \"\"\nstate_dir: {work}/state\n"
+        f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: 127.0.0.1:{http}\nstate_dir: {work}/state\n"
                 f"rules_dir: {REPO}/rules/examples\nbatch_interval: 1s\n"
                 "outputs:\n  terminal: false\n")
     log = open(f"{work}/aggregator.log", "w")
@@ -46,6 +65,7 @@ def one_run(bindir, scratch, agents, rate, seconds):
         result["aggregator_cpu_percent"] = 100 * (cpu_seconds(agg.pid) - cpu0) / elapsed
         result["aggregator_peak_rss_mib"] = rss_kib(agg.pid, "VmHWM") / 1024
         result["kept_up"] = load.returncode == 0
+        result.update(batch_processing(http))
     finally:
         agg.terminate()
         try:
@@ -80,7 +100,8 @@ def main():
     out = {"machine": machine(), "agents": a.agents, "lines_per_second_per_agent": a.rate,
            "seconds": a.seconds, "runs": runs,
            "kept_up_every_run": all(r["kept_up"] for r in runs)}
-    for key in ("drain_seconds", "aggregator_cpu_percent", "aggregator_peak_rss_mib"):
+    for key in ("drain_seconds", "aggregator_cpu_percent", "aggregator_peak_rss_mib",
+                "batch_processing_mean_ms", "batch_processing_p99_le_ms"):
         out[key] = med(key)
     lines = statistics.median(r["lines_sent"] for r in runs)
     mib = statistics.median(r["bytes_sent"] for r in runs) / 2**20
@@ -93,7 +114,11 @@ def main():
     print(f"| {'MiB sent':46} | {mib:10.1f} |            |            |")
     for label, key, fmt in (("last ACK after traffic stopped, s", "drain_seconds", "{:10.2f}"),
                             ("aggregator CPU, % of one core", "aggregator_cpu_percent", "{:10.1f}"),
-                            ("aggregator peak RSS, MiB", "aggregator_peak_rss_mib", "{:10.1f}")):
+                            ("aggregator peak RSS, MiB", "aggregator_peak_rss_mib", "{:10.1f}"),
+                            ("batch processing, mean ms (1 s batches)", "batch_processing_mean_ms",
+                             "{:10.1f}"),
+                            ("batch processing p99 at most, ms (bucket)", "batch_processing_p99_le_ms",
+                             "{:10.0f}")):
         s = out[key]
         print(f"| {label:46} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
     print(f"\nevery agent welcomed and fully acknowledged in every run: {out['kept_up_every_run']}")
