@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
@@ -51,33 +55,77 @@ bool LiteralPrefilter::HasRequiredLiteral(const std::string& pattern) {
 
 namespace {
 
-// Lowercases ASCII letters of `in` into `out` (same length), eight bytes at a time (SWAR: for
-// each byte, 'A' <= b <= 'Z' is computed in its high bit without carries between bytes), and
-// returns the OR of all bytes (>= 0x80 when the text is not pure ASCII).
-unsigned char LowerAscii(std::string_view in, char* out) {
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+// ASCII lowercase of one byte; other bytes unchanged.
+inline char FoldByte(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// Whether text[0, n) equals the (lowercase) `atom` when ASCII letters are folded.
+inline bool EqualsFolded(const char* text, std::string_view atom) {
+  for (size_t k = 0; k < atom.size(); ++k) {
+    if (FoldByte(text[k]) != atom[k]) return false;
+  }
+  return true;
+}
+
+// The OR of all bytes of `text` (>= 0x80 when it is not pure ASCII), 16 (SSE2) or 8 at a
+// time.
+unsigned char OrOfBytes(std::string_view text) {
   uint64_t any = 0;
   size_t i = 0;
-  for (; i + 8 <= in.size(); i += 8) {
+#if defined(__SSE2__)
+  __m128i acc = _mm_setzero_si128();
+  for (; i + 16 <= text.size(); i += 16) {
+    acc = _mm_or_si128(acc, _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i)));
+  }
+  alignas(16) uint64_t halves[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(halves), acc);
+  any = halves[0] | halves[1];
+#endif
+  for (; i + 8 <= text.size(); i += 8) {
     uint64_t x;
-    std::memcpy(&x, in.data() + i, 8);
+    std::memcpy(&x, text.data() + i, 8);
     any |= x;
-    const uint64_t low = x & kLow7;
-    const uint64_t ge_a = low + 0x3F3F3F3F3F3F3F3FULL;  // high bit set when byte >= 'A'
-    const uint64_t gt_z = low + 0x2525252525252525ULL;  // high bit set when byte > 'Z'
-    const uint64_t upper = ge_a & ~gt_z & ~x & kHigh;   // ASCII and in 'A'..'Z'
-    x |= upper >> 2;                                    // 0x80 >> 2 = 0x20: to lowercase
-    std::memcpy(out + i, &x, 8);
   }
   unsigned char high = 0;
-  for (uint64_t rest = any; rest != 0; rest >>= 8) high |= static_cast<unsigned char>(rest);
-  for (; i < in.size(); ++i) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    high |= c;
-    out[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-  }
+  for (; any != 0; any >>= 8) high |= static_cast<unsigned char>(any);
+  for (; i < text.size(); ++i) high |= static_cast<unsigned char>(text[i]);
   return high;
+}
+
+// The first place in text[0, size) where the lowercase `atom` occurs with ASCII letters
+// folded, or null; no copy of the text is lowercased. With SSE2 (every x86-64 CPU) 16
+// positions are tested at a time against the atom's first and last bytes, both sides with
+// the 0x20 bit set (which lowercases letters, and lets a few other bytes through), and the
+// few candidates are confirmed byte by byte (W. Muła's SIMD-friendly substring search).
+const char* FindAtomFolded(const char* text, size_t size, std::string_view atom) {
+  const size_t n = atom.size();
+  if (n == 0 || size < n) return n == 0 ? text : nullptr;
+  size_t i = 0;
+#if defined(__SSE2__)
+  if (n >= 2) {
+    const __m128i bit = _mm_set1_epi8(0x20);
+    const __m128i first = _mm_set1_epi8(static_cast<char>(atom[0] | 0x20));
+    const __m128i last = _mm_set1_epi8(static_cast<char>(atom[n - 1] | 0x20));
+    for (; i + n - 1 + 16 <= size; i += 16) {
+      const __m128i a =
+          _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(text + i)), bit);
+      const __m128i b =
+          _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(text + i + n - 1)), bit);
+      auto mask = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+      while (mask != 0) {
+        const unsigned at = static_cast<unsigned>(__builtin_ctz(mask));
+        if (EqualsFolded(text + i + at, atom)) return text + i + at;
+        mask &= mask - 1;
+      }
+    }
+  }
+#endif
+  for (; i + n <= size; ++i) {
+    if (FoldByte(text[i]) == atom[0] && EqualsFolded(text + i, atom)) return text + i;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -91,32 +139,30 @@ bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, S
     if (line.data() < prev_end) return false;  // not one buffer in order
     prev_end = line.data() + line.size();
   }
-  const size_t region = static_cast<size_t>(prev_end - begin);
-  // Bytes between lines (an agent frame's length prefixes) become NUL, which no literal
-  // holds, so no literal is found across a line boundary.
-  s.lowered.assign(region, '\0');
+  const size_t size = static_cast<size_t>(prev_end - begin);
   may_match->assign(lines.size(), 0);
   std::vector<size_t>& starts = s.line_starts;
   starts.clear();
   for (size_t i = 0; i < lines.size(); ++i) {
-    const size_t offset = static_cast<size_t>(lines[i].data() - begin);
-    starts.push_back(offset);
+    starts.push_back(static_cast<size_t>(lines[i].data() - begin));
     // Non-ASCII lines go to RE2 whatever they hold (see MayMatch).
-    if (LowerAscii(lines[i], s.lowered.data() + offset) >= 0x80) (*may_match)[i] = 1;
+    if (OrOfBytes(lines[i]) >= 0x80) (*may_match)[i] = 1;
   }
-  // glibc's memmem (two-way, with a fast skip loop over long texts); string_view::find
-  // would memcmp at every occurrence of the literal's first letter.
-  const char* text = s.lowered.data();
-  const size_t size = s.lowered.size();
+  // The atoms are searched in the buffer itself (an agent frame: lines with length prefixes
+  // between them); a hit that is not wholly inside one line is skipped.
   for (const auto& atom : atoms_) {
     size_t from = 0;
     while (from < size) {
-      const void* hit = ::memmem(text + from, size - from, atom.data(), atom.size());
+      const char* hit = FindAtomFolded(begin + from, size - from, atom);
       if (hit == nullptr) break;
-      const size_t pos = static_cast<size_t>(static_cast<const char*>(hit) - text);
+      const size_t pos = static_cast<size_t>(hit - begin);
       const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), pos) -
                                            starts.begin()) -
                        1;
+      if (pos + atom.size() > starts[i] + lines[i].size()) {
+        from = pos + 1;  // across a line's end: not a match
+        continue;
+      }
       (*may_match)[i] = 1;
       // The rest of this line is decided: go on after it.
       from = i + 1 < starts.size() ? starts[i + 1] : size;
@@ -126,15 +172,12 @@ bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, S
 }
 
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
-  s.lowered.resize(line.size());
-  const unsigned char high = LowerAscii(line, s.lowered.data());
   // Non-ASCII text may match a case-folded literal through Unicode folding (the Kelvin sign
   // folds to 'k', the long s to 's'), which byte-wise lowercasing cannot see: let RE2 decide.
-  if (high >= 0x80) return true;
+  if (OrOfBytes(line) >= 0x80) return true;
   s.atoms.clear();
   for (size_t i = 0; i < atoms_.size(); ++i) {
-    if (::memmem(s.lowered.data(), s.lowered.size(), atoms_[i].data(), atoms_[i].size()) !=
-        nullptr) {
+    if (FindAtomFolded(line.data(), line.size(), atoms_[i]) != nullptr) {
       s.atoms.push_back(static_cast<int>(i));
     }
   }

@@ -22,7 +22,6 @@ class LiteralPrefilter {
  public:
   // Scratch for MayMatch; one per thread.
   struct Scratch {
-    std::string lowered;
     std::vector<int> atoms;
     std::vector<int> potentials;
     std::vector<size_t> line_starts;
@@ -31,7 +30,7 @@ class LiteralPrefilter {
   // nullptr when prefiltering cannot help or cannot be exact: a pattern without a required
   // literal (every line would pass), a literal that is not ASCII (lowercasing the text
   // byte-wise would not match RE2's Unicode folding), or more than kMaxAtoms literals (one
-  // memmem each would cost more than the RE2::Set pass it saves).
+  // search each would cost more than the RE2::Set pass it saves).
   static std::unique_ptr<LiteralPrefilter> Build(const std::vector<std::string>& patterns);
   ~LiteralPrefilter();
 
@@ -41,8 +40,9 @@ class LiteralPrefilter {
 
   // The same screening for many lines at once: sets (*may_match)[i] to false for the lines
   // that contain no literal at all (and are pure ASCII), true for the others. Lines must be
-  // views into one buffer in increasing order (an agent's frame): the buffer is lowercased
-  // once and each literal searched once across it, instead of once per line. Returns false,
+  // views into one buffer in increasing order (an agent's frame): each literal is searched
+  // once across the buffer (ASCII case folded on the fly, no copy), instead of once per
+  // line. Returns false,
   // leaving *may_match alone, when the lines are not laid out so.
   bool ScreenLines(const std::vector<std::string_view>& lines, Scratch& scratch,
                    std::vector<uint8_t>* may_match) const;

@@ -6,9 +6,9 @@
 
 using ember::rules::LiteralPrefilter;
 
-// The eight-bytes-at-a-time lowercasing must agree with byte-wise ASCII lowercasing for every
-// byte value at every position of a word: the prefilter may let a line through that RE2 then
-// rejects, never the reverse.
+// The folded search (16 positions at a time, letters lowered by setting the 0x20 bit) must
+// agree with byte-wise ASCII lowercasing for every byte value at every position of a word: the
+// prefilter may let a line through that RE2 then rejects, never the reverse.
 TEST_CASE("LiteralPrefilter: case-insensitive screening agrees with byte-wise lowercasing",
           "[rules][prefilter]") {
   auto filter = LiteralPrefilter::Build({"(?i)error"});
@@ -40,4 +40,41 @@ TEST_CASE("LiteralPrefilter: case-insensitive screening agrees with byte-wise lo
     CHECK(filter->MayMatch(std::string(pad, 'z') + "ERROR", scratch));
     CHECK_FALSE(filter->MayMatch(std::string(pad, 'z') + "ERRO", scratch));
   }
+}
+
+TEST_CASE(
+    "LiteralPrefilter: a literal is found at every position, in any case, and only inside a line",
+    "[rules][prefilter]") {
+  auto filter = LiteralPrefilter::Build({"(?i)error"});
+  REQUIRE(filter != nullptr);
+  LiteralPrefilter::Scratch scratch;
+  for (size_t pos = 0; pos + 5 <= 100; ++pos) {
+    std::string line(100, 'r');  // 'r' everywhere: every position is a partial candidate
+    line.replace(pos, 5, pos % 2 ? "ErRoR" : "error");
+    INFO(pos);
+    CHECK(filter->MayMatch(line, scratch));
+    line[pos + 2] = 'x';
+    CHECK_FALSE(filter->MayMatch(line, scratch));
+  }
+  // A frame: [len]"... err" [len = 0x726f: bytes 'o' 'r' 0 0] then a long line. "error"
+  // appears in the raw buffer across the first line's end, and must not count for either.
+  const std::string first = "the first line ends with err";
+  const std::string second(0x726f, 'z');
+  std::string frame;
+  auto append = [&](const std::string& line) {
+    const uint32_t len = static_cast<uint32_t>(line.size());
+    frame.append(reinterpret_cast<const char*>(&len), 4);
+    frame += line;
+  };
+  append(first);
+  append(second);
+  append("and an ERROR in the third");
+  REQUIRE(frame.find("error") != std::string::npos);  // the trap is there
+  const std::vector<std::string_view> lines = {
+      std::string_view(frame).substr(4, first.size()),
+      std::string_view(frame).substr(8 + first.size(), second.size()),
+      std::string_view(frame).substr(12 + first.size() + second.size())};
+  std::vector<uint8_t> may;
+  REQUIRE(filter->ScreenLines(lines, scratch, &may));
+  CHECK(may == std::vector<uint8_t>{0, 0, 1});
 }
