@@ -176,11 +176,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
     for (const auto& [key, p] : it->second) {
-      WindowSum& w = window_[key];
-      w.count += p.count;
-      w.total += p.total;
-      w.numeric += p.numeric;
-      w.sum += p.sum;
+      window_[key].Add(p);
       touched.insert(key);
       if (p.count > 0 &&
           (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey)) {
@@ -200,10 +196,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
     for (const auto& [key, p] : it->second) {
       auto w = window_.find(key);
       assert(w != window_.end() && w->second.count >= p.count && w->second.total >= p.total);
-      w->second.count -= p.count;
-      w->second.total -= p.total;
-      w->second.numeric -= p.numeric;
-      w->second.sum -= p.sum;
+      w->second.Subtract(p);
       if (w->second.count == 0 && w->second.total == 0) window_.erase(w);
       touched.insert(key);
     }
@@ -424,13 +417,7 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   // any still stored there belong to no window and are ignored.
   for (auto it = partials_.lower_bound(evaluated_end_ - window_batches_);
        it != partials_.end() && it->first < evaluated_end_; ++it) {
-    for (const auto& [key, p] : it->second) {
-      WindowSum& w = window_[key];
-      w.count += p.count;
-      w.total += p.total;
-      w.numeric += p.numeric;
-      w.sum += p.sum;
-    }
+    for (const auto& [key, p] : it->second) window_[key].Add(p);
   }
 }
 

@@ -138,6 +138,18 @@ class RuleWindow {
   struct WindowSum {
     uint64_t count = 0, total = 0, numeric = 0;
     double sum = 0;
+    void Add(const Partial& p) {
+      count += p.count;
+      total += p.total;
+      numeric += p.numeric;
+      sum += p.sum;
+    }
+    void Subtract(const Partial& p) {
+      count -= p.count;
+      total -= p.total;
+      numeric -= p.numeric;
+      sum -= p.sum;
+    }
   };
 
   void Step(int64_t end, std::vector<Alert>* out);

@@ -89,6 +89,23 @@ std::shared_ptr<const rules::RuleSet> Load(const test::TempDir& dir, const std::
   return *set;
 }
 
+// Writes one raw record (as an older version would have) and the closed batch index into the
+// stamped environment at `state`, bypassing CheckpointStore.
+void WriteRawRecord(const std::string& state, const char* db, const std::string& key,
+                    const std::string& value, const char* closed_until) {
+  KvStoreOptions o;
+  o.dir = state;
+  o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+  auto kv = KvStore::Open(o);
+  REQUIRE(kv.ok());
+  REQUIRE((*kv)
+              ->Write([&](KvWriter& w) {
+                Status s = w.Put("meta", "closed_until", closed_until);
+                return s.ok() ? w.Put(db, key, value) : s;
+              })
+              .ok());
+}
+
 std::unique_ptr<CheckpointStore> OpenStore(const std::string& dir) {
   CheckpointStoreOptions o;
   o.dir = dir;
@@ -245,24 +262,12 @@ TEST_CASE("CheckpointStore: partials without provenance read back as count and s
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
   }
-  {
-    KvStoreOptions o;
-    o.dir = state;
-    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
-    auto kv = KvStore::Open(o);
-    REQUIRE(kv.ok());
-    std::string key = std::string("fails") + '\0';
-    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((uint64_t{5} >> (8 * i)) & 0xff));
-    key += "1.2.3.4";
-    std::string value("\x03\0\0\0\0\0\0\0", 8);
-    value += "fail from 1.2.3.4";
-    REQUIRE((*kv)
-                ->Write([&](KvWriter& w) {
-                  Status s = w.Put("meta", "closed_until", "6");
-                  return s.ok() ? w.Put("partials", key, value) : s;
-                })
-                .ok());
-  }
+  std::string key = std::string("fails") + '\0';
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((uint64_t{5} >> (8 * i)) & 0xff));
+  key += "1.2.3.4";
+  std::string value("\x03\0\0\0\0\0\0\0", 8);
+  value += "fail from 1.2.3.4";
+  WriteRawRecord(state, "partials", key, value, "6");
   auto store = OpenStore(state);
   auto snap = store->Recover(*rules, 1000);
   REQUIRE(snap.ok());
@@ -283,26 +288,13 @@ TEST_CASE("CheckpointStore: key states of the first format read back as firing",
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
   }
-  {
-    KvStoreOptions o;
-    o.dir = state;
-    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
-    auto kv = KvStore::Open(o);
-    REQUIRE(kv.ok());
-    std::string value("\x0a\0\0\0\0\0\0\0", 8);  // window end 10
-    value += "0123456789abcdef";
-    REQUIRE((*kv)
-                ->Write([&](KvWriter& w) {
-                  Status s = w.Put("meta", "closed_until", "12");
-                  return s.ok() ? w.Put("keystate",
-                                        std::string("fails\0"
-                                                    "1.2.3.4",
-                                                    13),
-                                        value)
-                                : s;
-                })
-                .ok());
-  }
+  std::string value("\x0a\0\0\0\0\0\0\0", 8);  // window end 10
+  value += "0123456789abcdef";
+  WriteRawRecord(state, "keystate",
+                 std::string("fails\0"
+                             "1.2.3.4",
+                             13),
+                 value, "12");
   auto store = OpenStore(state);
   auto snap = store->Recover(*rules, 1000);
   REQUIRE(snap.ok());
