@@ -50,6 +50,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 "$bin/cli/ember" check "$repo/rules/examples"
+"$bin/cli/ember" test "$repo/rules/examples/tests" | tail -n 1
 echo "Starting ember-aggregator and ember-agent; writing $work/logs/app.log for ${seconds}s..."
 echo "Live view in another terminal: $bin/cli/ember top --url http://127.0.0.1:$http_port"
 echo
