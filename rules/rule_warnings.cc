@@ -15,6 +15,12 @@ Diagnostics RuleWarnings(const std::vector<Rule>& rules) {
                     "line runs it in full and no line can be screened out early (expensive); "
                     "anchor it on a word that always appears");
     }
+    if (!rule.ratio_of.empty() && !LiteralPrefilter::HasRequiredLiteral(rule.ratio_of)) {
+      out.push_back(rule.source + ": warning: rule '" + rule.name + "': 'ratio_of' pattern '" +
+                    rule.ratio_of +
+                    "' has no fixed text of 3+ characters that every match contains, so no line "
+                    "can be screened out early (expensive)");
+    }
     for (size_t i = 0; i < rule.unless_regex.size(); ++i) {
       const std::string& u = rule.unless[i];
       // Matching the empty string means matching (somewhere in) every line.

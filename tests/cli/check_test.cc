@@ -62,7 +62,17 @@ TEST_CASE("ember check: warns about expensive patterns and rules that can never 
                                "    unless: ['x*']\n"
                                "  - name: fine\n"
                                "    match: 'ERROR (?P<code>\\d+)'\n"
-                               "    window: 10s\n");
+                               "    window: 10s\n"
+                               "  - name: ratio\n"
+                               "    match: 'status=5\\d\\d'\n"
+                               "    ratio_of: 'status=\\d+'\n"
+                               "    window: 10s\n"
+                               "    when: ratio > 0.5\n"
+                               "  - name: ratio-any\n"
+                               "    match: 'status=5\\d\\d'\n"
+                               "    ratio_of: '\\d+'\n"
+                               "    window: 10s\n"
+                               "    when: ratio > 0.5\n");
   auto r = RunCommand({EMBER_CLI_BIN, "check", dir.Sub("rules")});
   INFO(r.err);
   CHECK(r.exit_code == 0);  // warnings do not fail the check
@@ -71,6 +81,9 @@ TEST_CASE("ember check: warns about expensive patterns and rules that can never 
   CHECK(
       r.err.find(path + ":8:13: warning: rule 'never' can never fire: its 'unless' pattern 'x*'") !=
       std::string::npos);
+  CHECK(r.err.find(path + ":17:5: warning: rule 'ratio-any': 'ratio_of' pattern '\\d+' has no "
+                          "fixed text") != std::string::npos);
   CHECK(r.err.find("'fine'") == std::string::npos);
-  CHECK(r.out.find("3 rule(s) OK, 2 warning(s)") != std::string::npos);
+  CHECK(r.err.find("rule 'ratio'") == std::string::npos);
+  CHECK(r.out.find("5 rule(s) OK, 3 warning(s)") != std::string::npos);
 }
