@@ -171,13 +171,14 @@ rules::WindowValues RuleWindow::Values(const std::string& key) const {
 }
 
 void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
-  // Keys whose aggregates change at this end.
-  std::set<std::string> touched;
+  // Keys whose aggregates change at this end: views into partials_ (erased only at the end
+  // of this step), states_ and top_keys, never copied.
+  std::vector<std::string_view> touched;
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
     for (const auto& [key, p] : it->second) {
       window_[key].Add(p);
-      touched.insert(key);
+      touched.push_back(key);
       if (p.count > 0 &&
           (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey)) {
         auto [s, inserted] = states_.try_emplace(key);
@@ -198,23 +199,29 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
       assert(w != window_.end() && w->second.count >= p.count && w->second.total >= p.total);
       w->second.Subtract(p);
       if (w->second.count == 0 && w->second.total == 0) window_.erase(w);
-      touched.insert(key);
+      touched.push_back(key);
     }
   }
   evaluated_end_ = end;
 
   // Keys whose condition may change: those touched, and every key with state (time passes
   // for `for`, `keep_firing_for`, `repeat`, absence and top-K membership).
-  for (const auto& [key, state] : states_) touched.insert(key);
-  std::set<std::string> top;
+  for (const auto& [key, state] : states_) touched.push_back(key);
+  std::vector<std::pair<std::string, uint64_t>> top_keys;
+  std::set<std::string_view> top;
   if (rule_.kind == rules::RuleKind::kTopK) {
-    for (auto& [key, count] : TopKeys(static_cast<size_t>(rule_.top_k))) {
-      touched.insert(key);
-      top.insert(std::move(key));
+    top_keys = TopKeys(static_cast<size_t>(rule_.top_k));
+    for (const auto& [key, count] : top_keys) {
+      touched.push_back(key);
+      top.insert(key);
     }
   }
+  // In key order, each once: the order of the events is part of the output.
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
 
-  for (const auto& key : touched) {
+  for (const std::string_view key_view : touched) {
+    const std::string key(key_view);  // Evaluate may erase the state the view points into
     const rules::WindowValues v = Values(key);
     bool fire = false, resolve = false;
     switch (rule_.kind) {
