@@ -5,6 +5,7 @@
 #   bench/agent_bench.py       agent shipping vs socat, RSS, idle CPU (EMBER_AGENT_BENCH_SIZE)
 #   bench/latency_bench.py     append -> alert p50/p99 with 1 s and 100 ms batches
 #   bench/load_bench.py        500 agent connections against one aggregator
+#   bench/keys_bench.py        1M distinct keys in a 5-minute window: memory and time
 # Results go to bench/results/*.json.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,3 +32,5 @@ echo
 python3 bench/latency_bench.py --bin build/release --runs "$runs"
 echo
 python3 bench/load_bench.py --bin build/release --runs 3
+echo
+python3 bench/keys_bench.py --bin build/release --runs 3
