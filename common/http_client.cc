@@ -15,7 +15,10 @@ bool ParseHex(std::string_view s, size_t* out) {
   size_t i = 0;
   for (; i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i])); ++i) {
     if (v > (kMaxReplyBytes >> 4)) return false;
-    v = v * 16 + static_cast<size_t>(std::stoi(std::string(1, s[i]), nullptr, 16));
+    const char c = s[i];
+    const size_t digit = c <= '9' ? static_cast<size_t>(c - '0')
+                                  : static_cast<size_t>((c | 0x20) - 'a' + 10);  // a-f, A-F
+    v = v * 16 + digit;
   }
   *out = v;
   return i > 0;
