@@ -58,7 +58,10 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   auto it = batch_map.find(match.key);  // no allocation for a key already in this batch
   if (it == batch_map.end()) it = batch_map.emplace(std::string(match.key), Partial{}).first;
   Partial& p = it->second;
-  dirty_partials_[batch].insert(it->first);
+  if (!p.dirty) {
+    p.dirty = true;
+    dirty_batches_.insert(batch);
+  }
   if (match.total) {
     ++p.total;
     return;
@@ -252,7 +255,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   // Batches that left the window are no longer needed by any future window.
   while (!partials_.empty() && partials_.begin()->first < leave_end) {
     dropped_batches_.insert(partials_.begin()->first);
-    dirty_partials_.erase(partials_.begin()->first);
+    dirty_batches_.erase(partials_.begin()->first);
     partials_.erase(partials_.begin());
   }
 }
@@ -430,12 +433,21 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
 
 RuleWindow::Dirty RuleWindow::TakeDirty() {
   Dirty d;
-  for (auto& [batch, keys] : dirty_partials_) {
-    d.batches.emplace_back(batch, std::vector<std::string>(keys.begin(), keys.end()));
+  for (int64_t batch : dirty_batches_) {
+    auto b = partials_.find(batch);
+    if (b == partials_.end()) continue;
+    std::vector<std::string> keys;
+    for (auto& [key, partial] : b->second) {
+      if (!partial.dirty) continue;
+      partial.dirty = false;
+      keys.push_back(key);
+    }
+    std::sort(keys.begin(), keys.end());
+    d.batches.emplace_back(batch, std::move(keys));
   }
   d.dropped_batches.assign(dropped_batches_.begin(), dropped_batches_.end());
   d.keys.assign(dirty_keys_.begin(), dirty_keys_.end());
-  dirty_partials_.clear();
+  dirty_batches_.clear();
   dropped_batches_.clear();
   dirty_keys_.clear();
   return d;

@@ -42,6 +42,7 @@ struct Partial {
   const std::string* file = nullptr;
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
+  bool dirty = false;  // changed since the last checkpoint delta (RuleWindow::TakeDirty)
 };
 // Distinct values kept per key and batch; beyond it `distinct` counts a lower bound.
 inline constexpr size_t kMaxDistinct = 1024;
@@ -188,7 +189,9 @@ class RuleWindow {
   bool started_ = false;
   int64_t evaluated_end_ = 0;  // meaningful once started_
 
-  std::map<int64_t, std::set<std::string>> dirty_partials_;
+  // Batches holding a partial with `dirty` set: a flag in the partial costs nothing where a
+  // set of key copies cost about 80 bytes per key.
+  std::set<int64_t> dirty_batches_;
   std::set<int64_t> dropped_batches_;
   std::set<std::string> dirty_keys_;
 };
