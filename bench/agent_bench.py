@@ -159,6 +159,11 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def print_row(label, s, width=41, fmt="{:10.1f}"):
+    """One table row: label, then the median, min and max of a summary()."""
+    print(f"| {label:{width}} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/release")
@@ -201,7 +206,7 @@ def main():
     print("|-------------------------------------------|------------|------------|------------|")
 
     def row(label, s, fmt="{:10.1f}"):
-        print(f"| {label:41} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
+        print_row(label, s, 41, fmt)
 
     row("agent -> aggregator, MiB/s", out["ship"]["mib_s"])
     row("agent -> aggregator, lines/s", out["ship"]["lines_s"], "{:10,.0f}")

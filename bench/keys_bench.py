@@ -10,12 +10,12 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_bench import print_row, summary  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
 RULE = """rules:
@@ -58,15 +58,13 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     out = {"machine": machine(), "keys": a.keys, "runs": runs}
     for k in ("peak_rss_mib", "seconds"):
-        v = [r[k] for r in runs]
-        out[k] = {"median": statistics.median(v), "min": min(v), "max": max(v)}
+        out[k] = summary([r[k] for r in runs])
     print(f"{a.keys:,} distinct keys in one 5-minute window (ember replay), median of {a.runs} runs")
     print(f"machine: {out['machine']}\n")
     print("| measure                      |     median |        min |        max |")
     print("|------------------------------|------------|------------|------------|")
     for label, k in (("peak RSS, MiB", "peak_rss_mib"), ("time, s", "seconds")):
-        s = out[k]
-        print(f"| {label:28} | {s['median']:10.1f} | {s['min']:10.1f} | {s['max']:10.1f} |")
+        print_row(label, out[k], 28)
     os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(out, f, indent=2)

@@ -12,14 +12,13 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_bench import free_port, wait_for  # noqa: E402
+from agent_bench import free_port, summary, wait_for  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
 FILLER = b"Nov 23 10:00:00 web1 app[42]: INFO request served in 12ms path=/api/v1/items status=200 bytes=5120\n"
@@ -117,10 +116,6 @@ def one_run(bindir, scratch, batch, lateness, seconds, rate):
     missing = len(appended) - len(latencies)
     return {"probes": len(appended), "missing": missing, "lines_s": rate,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
-
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main():

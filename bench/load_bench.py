@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_bench import cpu_seconds, free_port, rss_kib, wait_for  # noqa: E402
+from agent_bench import cpu_seconds, free_port, print_row, rss_kib, summary, wait_for  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,8 +94,7 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     def med(key):
-        values = [r[key] for r in runs]
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        return summary([r[key] for r in runs])
 
     out = {"machine": machine(), "agents": a.agents, "lines_per_second_per_agent": a.rate,
            "seconds": a.seconds, "runs": runs,
@@ -119,8 +118,7 @@ def main():
                              "{:10.1f}"),
                             ("batch processing p99 at most, ms (bucket)", "batch_processing_p99_le_ms",
                              "{:10.0f}")):
-        s = out[key]
-        print(f"| {label:46} | {fmt.format(s['median'])} | {fmt.format(s['min'])} | {fmt.format(s['max'])} |")
+        print_row(label, out[key], 46, fmt)
     print(f"\nevery agent welcomed and fully acknowledged in every run: {out['kept_up_every_run']}")
     os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
     with open(a.json, "w") as f:
