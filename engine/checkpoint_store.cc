@@ -55,10 +55,11 @@ void EncodePartialOrigin(const Partial& p, std::string* out) {
     out->push_back(static_cast<char>(v.size() >> 8));
     *out += v;
   }
-  *out += p.sample;
 }
 
-void DecodePartialOrigin(std::string_view v, Partial* p) {
+// Reads what EncodePartialOrigin wrote into *p and returns what follows it; without the
+// marker (or with lengths that do not add up) returns `v` whole.
+std::string_view DecodePartialOrigin(std::string_view v, Partial* p) {
   if (v.substr(0, kOriginMarker.size()) == kOriginMarker && v.size() >= 4 + 16 + 4) {
     std::string_view rest = v.substr(4);
     const uint64_t start = GetU64Le(rest), end = GetU64Le(rest.substr(8));
@@ -84,11 +85,10 @@ void DecodePartialOrigin(std::string_view v, Partial* p) {
       p->offset_end = end;
       if (!names[0].empty()) p->host = Intern(names[0]);
       if (!names[1].empty()) p->file = Intern(names[1]);
-      p->sample.assign(rest);
-      return;
+      return rest;
     }
   }
-  p->sample.assign(v);
+  return v;
 }
 
 // Partial aggregates after the origin (format Pv3): total, numeric, sum/min/max as IEEE bits,
@@ -111,9 +111,7 @@ double GetDouble(std::string_view s) {
 std::string EncodePartial(const Partial& p) {
   std::string out;
   PutU64Le(out, p.count);
-  Partial origin_only = p;
-  origin_only.sample.clear();
-  EncodePartialOrigin(origin_only, &out);  // marker Pv2, offsets, host, file
+  EncodePartialOrigin(p, &out);  // marker Pv2, offsets, host, file
   out += kAggregatesMarker;
   PutU64Le(out, p.total);
   PutU64Le(out, p.numeric);
@@ -130,24 +128,25 @@ std::string EncodePartial(const Partial& p) {
 // sample).
 void DecodePartial(std::string_view v, Partial* p) {
   p->count = GetU64Le(v);
-  DecodePartialOrigin(v.substr(8), p);
-  std::string_view rest = p->sample;
+  const std::string_view rest = DecodePartialOrigin(v.substr(8), p);
   if (rest.substr(0, kAggregatesMarker.size()) != kAggregatesMarker || rest.size() < 4 + 48) {
-    return;  // an older format: the rest is the sample
+    p->sample.assign(rest);  // an older format: the rest is the sample
+    return;
   }
-  rest.remove_prefix(4);
-  const uint64_t distinct = GetU64Le(rest.substr(40));
-  if (distinct > kMaxDistinct || rest.size() < 48 + distinct * 8) return;
-  Partial q = *p;
-  q.total = GetU64Le(rest);
-  q.numeric = GetU64Le(rest.substr(8));
-  q.sum = GetDouble(rest.substr(16));
-  q.min = GetDouble(rest.substr(24));
-  q.max = GetDouble(rest.substr(32));
-  rest.remove_prefix(48);
-  for (uint64_t i = 0; i < distinct; ++i) q.distinct.push_back(GetU64Le(rest.substr(i * 8)));
-  q.sample.assign(rest.substr(distinct * 8));
-  *p = std::move(q);
+  const std::string_view a = rest.substr(4);
+  const uint64_t distinct = GetU64Le(a.substr(40));
+  if (distinct > kMaxDistinct || a.size() < 48 + distinct * 8) {
+    p->sample.assign(rest);
+    return;
+  }
+  p->total = GetU64Le(a);
+  p->numeric = GetU64Le(a.substr(8));
+  p->sum = GetDouble(a.substr(16));
+  p->min = GetDouble(a.substr(24));
+  p->max = GetDouble(a.substr(32));
+  p->distinct.clear();
+  for (uint64_t i = 0; i < distinct; ++i) p->distinct.push_back(GetU64Le(a.substr(48 + i * 8)));
+  p->sample.assign(a.substr(48 + distinct * 8));
 }
 
 // Key states: the first format held only firing keys as <first_end_batch: i64 LE><alert id>
