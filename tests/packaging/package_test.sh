@@ -95,15 +95,24 @@ grep -q "ssh-bruteforce.*ip=203.0.113.77" "$work/aggregator.out" ||
   fail "no alert; aggregator said: $(cat "$work/aggregator.err")"
 echo "   alert: $(grep ip=203.0.113.77 "$work/aggregator.out" | head -1)"
 # Self-monitoring on the default loopback ports, scraped as Prometheus would.
+# The page is fetched whole before it is searched: `curl | grep -q` under pipefail fails when
+# grep stops reading before curl has written the rest of a long page.
+aggregator_counted_them() {
+  local page
+  page=$(curl -sSf http://127.0.0.1:7451/metrics) &&
+    grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' <<<"$page"
+}
 for _ in $(seq 50); do  # published once per batch, just after the alert
-  curl -sSf http://127.0.0.1:7451/metrics | grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' && break
+  aggregator_counted_them && break
   sleep 0.1
 done
-curl -sSf http://127.0.0.1:7451/metrics | grep -q '^ember_rule_matches_total{rule="ssh-bruteforce"} 6$' ||
+aggregator_counted_them ||
   fail "aggregator /metrics: $(curl -sS http://127.0.0.1:7451/metrics | grep matches)"
 agent_read_them() {  # the six lines (and whatever else the installed config tails), in session
-  curl -sSf http://127.0.0.1:7452/metrics | awk '$1 == "ember_agent_lines_total" && $2 >= 6 { n = 1 }
-    $1 == "ember_agent_session_up" && $2 == 1 { s = 1 } END { exit !(n && s) }'
+  local page
+  page=$(curl -sSf http://127.0.0.1:7452/metrics) || return 1
+  awk '$1 == "ember_agent_lines_total" && $2 >= 6 { n = 1 }
+    $1 == "ember_agent_session_up" && $2 == 1 { s = 1 } END { exit !(n && s) }' <<<"$page"
 }
 for _ in $(seq 50); do  # the agent renders its page once a second
   agent_read_them && break
