@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """ember-agent benchmarks (issue #3): shipping a file from page cache to a real aggregator on
 loopback, the agent's memory with 1 and 2,000 files, and its CPU while 2,000 files are quiet.
-socat (file -> TCP, 128 KiB buffers) is the ceiling baseline of the same run. Median of N runs
-(min and max shown), printed as a table and written as JSON.
+socat (file -> TCP, 128 KiB buffers) is the ceiling baseline of the same run; rsyslog and
+syslog-ng (configs in bench/peers/, installed by bench/peers/install.sh) ship the first
+--peer-size bytes of the same file to a TCP sink in the same run. Median of N runs (min and max
+shown), printed as a table and written as JSON.
 
   bench/agent_bench.py --bin build/release --size 1GiB --runs 5
 """
@@ -20,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from replay_bench import machine  # noqa: E402
+import peer_agents  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -155,6 +158,44 @@ def many_files(bindir, n, scratch, idle_seconds):
     return {"rss_mib": rss, "anon_mib": anon, "idle_cpu_percent": idle, "open_fds": fds}
 
 
+def peer_runs(log, peer_size, runs, scratch):
+    """{peer: {"bytes", "lines", "runs": [...]}} for each installed peer, on a prefix of `log`
+    cut at a line end."""
+    available = peer_agents.available()
+    if not available:
+        print("rsyslog and syslog-ng not found: bench/peers/install.sh puts them in place")
+        return {}
+    limit = parse_size(peer_size)
+    prefix = f"{scratch}/peer.log"
+    with open(log, "rb") as src, open(prefix, "wb") as dst:
+        data = src.read(limit)
+        data = data[: data.rfind(b"\n") + 1]
+        dst.write(data)
+    size, lines = len(data), data.count(b"\n")
+    del data
+    out = {}
+    for name in available:
+        done, failed = [], []
+        for _ in range(runs):
+            try:
+                done.append(peer_agents.ship(name, prefix, size, lines, scratch))
+            except RuntimeError as e:  # reported, and left out of the median
+                print(f"{name}: a run failed: {e}")
+                failed.append(str(e))
+        if done:
+            out[name] = {"bytes": size, "lines": lines, "runs": done, "failed_runs": failed}
+    os.unlink(prefix)
+    return out
+
+
+def parse_size(text):
+    units = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(text)
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -171,6 +212,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--idle-seconds", type=float, default=10)
+    ap.add_argument("--peer-size", default="256MiB",
+                    help="prefix of the file shipped by rsyslog and syslog-ng (they are slow)")
     ap.add_argument("--scratch", default="/var/tmp")
     ap.add_argument("--json", default="bench/results/agent.json")
     args = ap.parse_args()
@@ -186,6 +229,7 @@ def main():
         subprocess.run(["cat", log], stdout=subprocess.DEVNULL, check=True)  # page cache
         runs = [ship(bindir, log, size, lines, scratch) for _ in range(args.runs)]
         socat = [r for r in (socat_ship(log, size) for _ in range(args.runs)) if r]
+        peers = peer_runs(log, args.peer_size, args.runs, scratch)
         many = [many_files(bindir, args.files, scratch, args.idle_seconds) for _ in range(min(args.runs, 3))]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -198,6 +242,9 @@ def main():
         "ship": {k: summary([r[k] for r in runs]) for k in runs[0]},
         "socat": {k: summary([r[k] for r in socat]) for k in socat[0]} if socat else None,
         "many_files": {"files": args.files, **{k: summary([r[k] for r in many]) for k in many[0]}},
+        "peers": {name: {"bytes": p["bytes"], "lines": p["lines"], "failed_runs": p["failed_runs"],
+                         **{k: summary([r[k] for r in p["runs"]]) for k in p["runs"][0]}}
+                  for name, p in peers.items()},
     }
     print(f"ember-agent: {size / 2**20:.0f} MiB, {lines:,} lines from page cache to ember-aggregator on "
           f"loopback (durable checkpoints), median of {args.runs} runs")
@@ -217,12 +264,22 @@ def main():
         row("socat -b 131072 file -> TCP, MiB/s", out["socat"]["mib_s"])
         ratio = out["ship"]["mib_s"]["median"] / out["socat"]["mib_s"]["median"]
         out["ship_vs_socat"] = ratio
+    labels = {"rsyslog": "rsyslog imfile -> omfwd", "syslog-ng": "syslog-ng file() -> network()"}
+    for name, p in out["peers"].items():
+        failed = f" ({len(p['failed_runs'])} runs stalled)" if p["failed_runs"] else ""
+        row(f"{labels[name]}, MiB/s{failed}", p["mib_s"])
+        row(f"  lines/s", p["lines_s"], "{:10,.0f}")
+        row(f"  CPU, % of one core", p["cpu_percent"])
+        out[f"ship_vs_{name}"] = out["ship"]["mib_s"]["median"] / p["mib_s"]["median"]
     row(f"agent RSS with {args.files} files, MiB", out["many_files"]["rss_mib"])
     row("  of which private (RssAnon)", out["many_files"]["anon_mib"])
     row(f"agent idle CPU, {args.files} quiet files, %", out["many_files"]["idle_cpu_percent"], "{:10.2f}")
     row(f"agent open fds with {args.files} files", out["many_files"]["open_fds"], "{:10.0f}")
     if socat:
         print(f"\nember-agent ships at {out['ship_vs_socat']:.2f}x the socat ceiling of the same run.")
+    for name in out["peers"]:
+        print(f"ember-agent ships at {out[f'ship_vs_{name}']:.1f}x {name} "
+              f"({out['peers'][name]['bytes'] / 2**20:.0f} MiB prefix of the same file).")
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(out, f, indent=2)

@@ -11,6 +11,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/.ci/install-deps"
 # Baselines only; each benchmark runs without them if they cannot be installed.
+bash "$repo/bench/peers/install.sh" || echo "rsyslog/syslog-ng could not be installed: the agent bench runs without them"
 for tool in rg socat; do
   pkg=$tool; [ "$tool" = rg ] && pkg=ripgrep
   command -v "$tool" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" || true
