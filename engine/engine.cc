@@ -140,9 +140,9 @@ CheckpointDelta Engine::TakeDelta() {
     }
     for (auto& [batch, keys] : dirty.batches) {
       for (auto& key : keys) {
-        const Partial* p = w->FindPartial(batch, key);
-        if (p == nullptr) continue;
-        delta.partials.push_back(PartialRecord{rule, batch, std::move(key), false, *p});
+        std::optional<Partial> p = w->FindPartial(batch, key);
+        if (!p) continue;
+        delta.partials.push_back(PartialRecord{rule, batch, std::move(key), false, std::move(*p)});
       }
     }
     for (auto& key : dirty.keys) {

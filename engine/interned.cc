@@ -18,4 +18,17 @@ const std::string* Intern(std::string_view s) {
   return &*it;
 }
 
+const Origin* InternOrigin(const std::string* host, const std::string* file) {
+  if (host == nullptr && file == nullptr) return nullptr;
+  struct Hash {
+    size_t operator()(const Origin& o) const {
+      return std::hash<const void*>{}(o.host) * 31 + std::hash<const void*>{}(o.file);
+    }
+  };
+  static std::mutex mu;
+  static auto* origins = new std::unordered_set<Origin, Hash>();
+  std::lock_guard<std::mutex> lock(mu);
+  return &*origins->insert(Origin{host, file}).first;
+}
+
 }  // namespace ember::engine

@@ -11,4 +11,14 @@ namespace ember::engine {
 // A stable pointer to a string equal to `s`; the same pointer for equal strings.
 const std::string* Intern(std::string_view s);
 
+// Where a line came from: an interned host and file (each null when unknown).
+struct Origin {
+  const std::string* host = nullptr;
+  const std::string* file = nullptr;
+  bool operator==(const Origin&) const = default;
+};
+// A stable pointer to the one Origin equal to {host, file} (interned pointers); null for
+// {null, null}, so that a record of an unknown origin costs one null pointer.
+const Origin* InternOrigin(const std::string* host, const std::string* file);
+
 }  // namespace ember::engine

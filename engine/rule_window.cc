@@ -40,7 +40,8 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
       repeat_batches_(rule.repeat_ms / batch_interval_ms),
       flap_within_batches_(rule.flap_within_ms / batch_interval_ms),
       forget_batches_(rule.forget_after_ms / batch_interval_ms),
-      rescan_(rule.NeedsRescan()) {
+      rescan_(rule.NeedsRescan()),
+      keys_(rule.value_group > 0) {
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
 }
 
@@ -54,67 +55,105 @@ void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line,
 void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
                      const LineOrigin& origin) {
   assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
-  auto& batch_map = partials_[batch];
-  auto it = batch_map.find(match.key);  // no allocation for a key already in this batch
-  if (it == batch_map.end()) it = batch_map.emplace(std::string(match.key), Partial{}).first;
-  Partial& p = it->second;
+  BatchSlots& b = partials_[batch];
+  Slot& p = SlotFor(b, match.key);
   if (!p.dirty) {
     p.dirty = true;
     dirty_batches_.insert(batch);
   }
   if (match.total) {
-    ++p.total;
+    ++p.mutable_extras().total;
     return;
   }
   if (p.count == 0) {
-    p.sample.assign(line.substr(0, kMaxSampleBytes));
-    if (!origin.host.empty()) p.host = Intern(origin.host);
-    if (!origin.file.empty()) p.file = Intern(origin.file);
+    b.SetSample(p, line);
+    p.origin = InternOrigin(origin.host.empty() ? nullptr : Intern(origin.host),
+                            origin.file.empty() ? nullptr : Intern(origin.file));
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
   }
   ++p.count;
   ++matches_;
   if (match.has_value) {
-    p.min = p.numeric == 0 ? match.value : std::min(p.min, match.value);
-    p.max = p.numeric == 0 ? match.value : std::max(p.max, match.value);
-    p.sum += match.value;
-    ++p.numeric;
+    SlotExtras& x = p.mutable_extras();
+    x.min = x.numeric == 0 ? match.value : std::min(x.min, match.value);
+    x.max = x.numeric == 0 ? match.value : std::max(x.max, match.value);
+    x.sum += match.value;
+    ++x.numeric;
   }
-  if (rule_.distinct_group > 0 && p.distinct.size() < kMaxDistinct) {
-    const uint64_t h = Fnv1a64(match.distinct);
-    auto pos = std::lower_bound(p.distinct.begin(), p.distinct.end(), h);
-    if (pos == p.distinct.end() || *pos != h) p.distinct.insert(pos, h);
+  if (rule_.distinct_group > 0) {
+    SlotExtras& x = p.mutable_extras();
+    if (x.distinct.size() < kMaxDistinct) {
+      const uint64_t h = Fnv1a64(match.distinct);
+      auto pos = std::lower_bound(x.distinct.begin(), x.distinct.end(), h);
+      if (pos == x.distinct.end() || *pos != h) x.distinct.insert(pos, h);
+    }
   }
 }
 
-std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) const {
-  using Entry = const std::pair<const std::string, WindowSum>*;
-  std::vector<Entry> entries;
-  entries.reserve(window_.size());
-  for (const auto& e : window_) {
-    if (e.second.count > 0) entries.push_back(&e);
+Slot& RuleWindow::SlotFor(BatchSlots& batch, std::string_view key) {
+  uint32_t id = keys_.Find(key);  // no allocation for a key already stored
+  if (id != KeyTable::kNone) {
+    if (Slot* s = batch.Find(id)) return *s;
+    keys_.AddRef(id);
+  } else {
+    id = keys_.AcquireNew(key);
   }
-  auto higher = [](Entry a, Entry b) {
-    return a->second.count != b->second.count ? a->second.count > b->second.count
-                                              : a->first < b->first;
+  return batch.Insert(id);
+}
+
+namespace {
+WindowSum SumOf(const Slot& slot) {
+  WindowSum d{slot.count, 0, 0, 0};
+  if (slot.extras) {
+    d.total = slot.extras->total;
+    d.numeric = slot.extras->numeric;
+    d.sum = slot.extras->sum;
+  }
+  return d;
+}
+}  // namespace
+
+void RuleWindow::AddToWindow(const Slot& slot) {
+  if (keys_.AddSum(slot.key, SumOf(slot))) ++window_keys_;
+}
+
+void RuleWindow::SubtractFromWindow(const Slot& slot) {
+  if (keys_.SubtractSum(slot.key, SumOf(slot))) --window_keys_;
+}
+
+void RuleWindow::DropBatch(std::map<int64_t, BatchSlots>::iterator it) {
+  for (const Slot& slot : it->second.slots()) keys_.Release(slot.key);
+  partials_.erase(it);
+}
+
+std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) const {
+  using Entry = std::pair<std::string_view, uint64_t>;
+  std::vector<Entry> entries;
+  entries.reserve(window_keys_);
+  keys_.ForEach([&](uint32_t, std::string_view key, uint64_t count) {
+    if (count > 0) entries.emplace_back(key, count);
+  });
+  auto higher = [](const Entry& a, const Entry& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
   n = std::min(n, entries.size());
   std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
                     entries.end(), higher);
   std::vector<std::pair<std::string, uint64_t>> out;
-  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[i]->first, entries[i]->second.count);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[i].first, entries[i].second);
   return out;
 }
 
 std::vector<uint64_t> RuleWindow::KeyHistory(const std::string& key, int64_t end_batch,
                                              size_t n) const {
   std::vector<uint64_t> out(n, 0);
+  const uint32_t id = keys_.Find(key);
+  if (id == KeyTable::kNone) return out;
   for (size_t i = 0; i < n; ++i) {
     auto batch = partials_.find(end_batch - static_cast<int64_t>(n - i));
     if (batch == partials_.end()) continue;
-    auto it = batch->second.find(key);
-    if (it != batch->second.end()) out[i] = it->second.count;
+    if (const Slot* s = batch->second.Find(id)) out[i] = s->count;
   }
   return out;
 }
@@ -128,7 +167,7 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
     evaluated_end_ = std::min(FloorToSlide(partials_.begin()->first), last_end);
   }
   while (evaluated_end_ + slide_batches_ <= closed_until) {
-    if (window_.empty() && states_.empty()) {
+    if (window_keys_ == 0 && states_.empty()) {
       // Every stored batch below evaluated_end_ has left the window: jump to the end just
       // before the next batch that holds matches.
       auto next = partials_.lower_bound(evaluated_end_);
@@ -144,27 +183,32 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
 }
 
 rules::WindowValues RuleWindow::Values(const std::string& key) const {
+  return ValuesOf(keys_.Find(key));
+}
+
+rules::WindowValues RuleWindow::ValuesOf(uint32_t id) const {
   rules::WindowValues v;
   v.window_seconds = static_cast<double>(rule_.window_ms) / 1000.0;
-  auto w = window_.find(key);
-  if (w == window_.end()) return v;
-  v.count = w->second.count;
-  v.total = w->second.total;
-  v.numeric = w->second.numeric;
-  v.sum = w->second.sum;
+  if (id == KeyTable::kNone || keys_.sum(id).empty()) return v;
+  const WindowSum w = keys_.sum(id);
+  v.count = w.count;
+  v.total = w.total;
+  v.numeric = w.numeric;
+  v.sum = w.sum;
   if (rescan_ && started_) {
     std::vector<uint64_t> distinct;
     bool first = true;
     for (auto it = partials_.lower_bound(evaluated_end_ - window_batches_);
          it != partials_.end() && it->first < evaluated_end_; ++it) {
-      auto p = it->second.find(key);
-      if (p == it->second.end()) continue;
-      if (p->second.numeric > 0) {
-        v.min = first ? p->second.min : std::min(v.min, p->second.min);
-        v.max = first ? p->second.max : std::max(v.max, p->second.max);
+      const Slot* p = it->second.Find(id);
+      if (p == nullptr || !p->extras) continue;
+      const SlotExtras& x = *p->extras;
+      if (x.numeric > 0) {
+        v.min = first ? x.min : std::min(v.min, x.min);
+        v.max = first ? x.max : std::max(v.max, x.max);
         first = false;
       }
-      distinct.insert(distinct.end(), p->second.distinct.begin(), p->second.distinct.end());
+      distinct.insert(distinct.end(), x.distinct.begin(), x.distinct.end());
     }
     std::sort(distinct.begin(), distinct.end());
     v.distinct =
@@ -174,58 +218,63 @@ rules::WindowValues RuleWindow::Values(const std::string& key) const {
 }
 
 void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
-  // Keys whose aggregates change at this end: views into partials_ (erased only at the end
-  // of this step), states_ and top_keys, never copied.
-  std::vector<std::string_view> touched;
+  // Keys whose aggregates change at this end: views into keys_ (freed only at the end of this
+  // step, when the batches leaving the window are dropped), states_ and top_keys, never copied.
+  // Each with its KeyTable id (kNone for a key only in states_), so that evaluating it needs
+  // no second lookup.
+  std::vector<std::pair<std::string_view, uint32_t>> touched;
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
-    for (const auto& [key, p] : it->second) {
-      window_[key].Add(p);
-      touched.push_back(key);
+    it->second.Seal();  // closed: no more matches arrive for this batch
+    for (const Slot& p : it->second.slots()) {
+      AddToWindow(p);
+      const std::string_view key = keys_.key(p.key);
+      touched.emplace_back(key, p.key);
       if (p.count > 0 &&
           (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey)) {
-        auto [s, inserted] = states_.try_emplace(key);
+        auto [s, inserted] = states_.try_emplace(std::string(key));
         if (inserted) {
           s->second.phase = KeyPhase::kIdle;
           s->second.first_seen = it->first;
         }
         s->second.last_seen = std::max(s->second.last_seen, it->first);
-        dirty_keys_.insert(key);
+        dirty_keys_.insert(s->first);
       }
     }
   }
   const int64_t leave_end = end - window_batches_;
   for (auto it = partials_.lower_bound(leave_end - slide_batches_);
        it != partials_.end() && it->first < leave_end; ++it) {
-    for (const auto& [key, p] : it->second) {
-      auto w = window_.find(key);
-      assert(w != window_.end() && w->second.count >= p.count && w->second.total >= p.total);
-      w->second.Subtract(p);
-      if (w->second.count == 0 && w->second.total == 0) window_.erase(w);
-      touched.push_back(key);
+    for (const Slot& p : it->second.slots()) {
+      SubtractFromWindow(p);
+      touched.emplace_back(keys_.key(p.key), p.key);
     }
   }
   evaluated_end_ = end;
 
   // Keys whose condition may change: those touched, and every key with state (time passes
   // for `for`, `keep_firing_for`, `repeat`, absence and top-K membership).
-  for (const auto& [key, state] : states_) touched.push_back(key);
+  for (const auto& [key, state] : states_) touched.emplace_back(key, KeyTable::kNone);
   std::vector<std::pair<std::string, uint64_t>> top_keys;
   std::set<std::string_view> top;
   if (rule_.kind == rules::RuleKind::kTopK) {
     top_keys = TopKeys(static_cast<size_t>(rule_.top_k));
     for (const auto& [key, count] : top_keys) {
-      touched.push_back(key);
+      touched.emplace_back(key, KeyTable::kNone);
       top.insert(key);
     }
   }
-  // In key order, each once: the order of the events is part of the output.
+  // In key order, each once (the order of the events is part of the output), keeping the
+  // entry that carries an id (kNone sorts last).
   std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                touched.end());
 
-  for (const std::string_view key_view : touched) {
+  for (const auto& [key_view, touched_id] : touched) {
     const std::string key(key_view);  // Evaluate may erase the state the view points into
-    const rules::WindowValues v = Values(key);
+    const rules::WindowValues v =
+        ValuesOf(touched_id != KeyTable::kNone ? touched_id : keys_.Find(key));
     bool fire = false, resolve = false;
     switch (rule_.kind) {
       case rules::RuleKind::kThreshold:
@@ -256,7 +305,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   while (!partials_.empty() && partials_.begin()->first < leave_end) {
     dropped_batches_.insert(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
-    partials_.erase(partials_.begin());
+    DropBatch(partials_.begin());
   }
 }
 
@@ -351,14 +400,16 @@ void RuleWindow::Evaluate(const std::string& key, bool fire, bool resolve, int64
 
 std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t end) const {
   std::vector<Evidence> out;
+  const uint32_t id = keys_.Find(key);
+  if (id == KeyTable::kNone) return out;
   for (auto it = partials_.lower_bound(end - window_batches_);
        it != partials_.end() && it->first < end && out.size() < kMaxEvidence; ++it) {
-    auto p = it->second.find(key);
-    if (p == it->second.end() || p->second.count == 0) continue;
-    const Partial& partial = p->second;
-    out.push_back(Evidence{partial.sample, partial.host ? *partial.host : "",
-                           partial.file ? *partial.file : "", partial.offset_start,
-                           partial.offset_end, it->first * batch_ms_});
+    const Slot* p = it->second.Find(id);
+    if (p == nullptr || p->count == 0) continue;
+    const bool host = p->origin && p->origin->host, file = p->origin && p->origin->file;
+    out.push_back(Evidence{std::string(it->second.Sample(*p)), host ? *p->origin->host : "",
+                           file ? *p->origin->file : "", p->offset_start, p->offset_end,
+                           it->first * batch_ms_});
   }
   return out;
 }
@@ -411,7 +462,23 @@ Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t en
 }
 
 void RuleWindow::RestorePartial(int64_t batch, const std::string& key, Partial partial) {
-  partials_[batch][key] = std::move(partial);
+  BatchSlots& b = partials_[batch];
+  Slot& p = SlotFor(b, key);
+  p.count = partial.count;
+  b.SetSample(p, partial.sample);
+  p.origin = InternOrigin(partial.host, partial.file);
+  p.offset_start = partial.offset_start;
+  p.offset_end = partial.offset_end;
+  p.extras.reset();
+  if (partial.total > 0 || partial.numeric > 0 || !partial.distinct.empty()) {
+    SlotExtras& x = p.mutable_extras();
+    x.total = partial.total;
+    x.numeric = partial.numeric;
+    x.sum = partial.sum;
+    x.min = partial.min;
+    x.max = partial.max;
+    x.distinct = std::move(partial.distinct);
+  }
 }
 
 void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
@@ -419,7 +486,8 @@ void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
 }
 
 void RuleWindow::FinishRestore(int64_t closed_until) {
-  window_.clear();
+  keys_.ClearSums();
+  window_keys_ = 0;
   if (partials_.empty() && states_.empty()) return;
   started_ = true;
   evaluated_end_ = FloorToSlide(closed_until);
@@ -427,7 +495,8 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   // any still stored there belong to no window and are ignored.
   for (auto it = partials_.lower_bound(evaluated_end_ - window_batches_);
        it != partials_.end() && it->first < evaluated_end_; ++it) {
-    for (const auto& [key, p] : it->second) window_[key].Add(p);
+    it->second.Seal();
+    for (const Slot& p : it->second.slots()) AddToWindow(p);
   }
 }
 
@@ -437,10 +506,10 @@ RuleWindow::Dirty RuleWindow::TakeDirty() {
     auto b = partials_.find(batch);
     if (b == partials_.end()) continue;
     std::vector<std::string> keys;
-    for (auto& [key, partial] : b->second) {
-      if (!partial.dirty) continue;
-      partial.dirty = false;
-      keys.push_back(key);
+    for (Slot& slot : b->second.slots()) {
+      if (!slot.dirty) continue;
+      slot.dirty = false;
+      keys.emplace_back(keys_.key(slot.key));
     }
     std::sort(keys.begin(), keys.end());
     d.batches.emplace_back(batch, std::move(keys));
@@ -453,11 +522,30 @@ RuleWindow::Dirty RuleWindow::TakeDirty() {
   return d;
 }
 
-const Partial* RuleWindow::FindPartial(int64_t batch, const std::string& key) const {
+std::optional<Partial> RuleWindow::FindPartial(int64_t batch, const std::string& key) const {
   auto b = partials_.find(batch);
-  if (b == partials_.end()) return nullptr;
-  auto p = b->second.find(key);
-  return p == b->second.end() ? nullptr : &p->second;
+  const uint32_t id = keys_.Find(key);
+  if (b == partials_.end() || id == KeyTable::kNone) return std::nullopt;
+  const Slot* s = b->second.Find(id);
+  if (s == nullptr) return std::nullopt;
+  Partial p;
+  p.count = s->count;
+  if (s->extras) {
+    p.total = s->extras->total;
+    p.numeric = s->extras->numeric;
+    p.sum = s->extras->sum;
+    p.min = s->extras->min;
+    p.max = s->extras->max;
+    p.distinct = s->extras->distinct;
+  }
+  p.sample.assign(b->second.Sample(*s));
+  if (s->origin) {
+    p.host = s->origin->host;
+    p.file = s->origin->file;
+  }
+  p.offset_start = s->offset_start;
+  p.offset_end = s->offset_end;
+  return p;
 }
 
 const KeyState* RuleWindow::FindKeyState(const std::string& key) const {
@@ -479,8 +567,8 @@ size_t RuleWindow::firing_count() const {
 }
 
 uint64_t RuleWindow::WindowCount(const std::string& key) const {
-  auto it = window_.find(key);
-  return it == window_.end() ? 0 : it->second.count;
+  const uint32_t id = keys_.Find(key);
+  return id == KeyTable::kNone ? 0 : keys_.sum(id).count;
 }
 
 }  // namespace ember::engine

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "engine/alert.h"
+#include "engine/batch_slots.h"
+#include "engine/key_table.h"
 #include "rules/rule.h"
 #include "rules/rule_set.h"
 
@@ -30,7 +33,8 @@ struct LineOrigin {
 };
 
 // Matches of one key in one batch: the partial aggregates, and the first line as a sample
-// with where it came from (host and file interned: see engine/interned.h).
+// with where it came from (host and file interned: see engine/interned.h). The value a
+// checkpoint stores; RuleWindow keeps the same in a compact form (engine/batch_slots.h).
 struct Partial {
   uint64_t count = 0;                // lines matching the rule's pattern
   uint64_t total = 0;                // lines matching its `ratio_of` pattern
@@ -42,7 +46,6 @@ struct Partial {
   const std::string* file = nullptr;
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
-  bool dirty = false;  // changed since the last checkpoint delta (RuleWindow::TakeDirty)
 };
 // Distinct values kept per key and batch; beyond it `distinct` counts a lower bound.
 inline constexpr size_t kMaxDistinct = 1024;
@@ -68,9 +71,6 @@ struct KeyState {
   bool flapping = false;        // this episode started as the flap_damping.starts-th in its period
   bool operator==(const KeyState&) const = default;
 };
-
-// Samples are cut to this many bytes: a window's memory must not grow with line length.
-inline constexpr size_t kMaxSampleBytes = 1024;
 
 class RuleWindow {
  public:
@@ -105,14 +105,15 @@ class RuleWindow {
     std::vector<std::string> keys;  // key states changed (firing or erased)
   };
   Dirty TakeDirty();
-  const Partial* FindPartial(int64_t batch, const std::string& key) const;
+  // A copy of the stored partial of `key` in `batch`, if any.
+  std::optional<Partial> FindPartial(int64_t batch, const std::string& key) const;
   const KeyState* FindKeyState(const std::string& key) const;
 
   // Count of `key` in the window that ended at the last evaluated end (0 if absent).
   uint64_t WindowCount(const std::string& key) const;
   // Every aggregate of `key` in the window that ended at the last evaluated end.
   rules::WindowValues Values(const std::string& key) const;
-  size_t window_keys() const { return window_.size(); }
+  size_t window_keys() const { return window_keys_; }
   // Matches added since this window was created (live view and /metrics).
   uint64_t matches() const { return matches_; }
   // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
@@ -135,25 +136,9 @@ class RuleWindow {
   const rules::Rule& rule() const { return rule_; }
 
  private:
-  // Running sums of one key over the window (the invertible aggregates).
-  struct WindowSum {
-    uint64_t count = 0, total = 0, numeric = 0;
-    double sum = 0;
-    void Add(const Partial& p) {
-      count += p.count;
-      total += p.total;
-      numeric += p.numeric;
-      sum += p.sum;
-    }
-    void Subtract(const Partial& p) {
-      count -= p.count;
-      total -= p.total;
-      numeric -= p.numeric;
-      sum -= p.sum;
-    }
-  };
-
   void Step(int64_t end, std::vector<Alert>* out);
+  // Values() of the key with KeyTable id `id` (kNone: a key with no stored matches).
+  rules::WindowValues ValuesOf(uint32_t id) const;
   // Moves `key` through the lifecycle at window end `end` given whether its firing and
   // resolve conditions hold.
   void Evaluate(const std::string& key, bool fire, bool resolve, int64_t end,
@@ -166,6 +151,13 @@ class RuleWindow {
   // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
   int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
+  // Adds / subtracts one batch's slot to / from its key's window sums.
+  void AddToWindow(const Slot& slot);
+  void SubtractFromWindow(const Slot& slot);
+  // The slot of `key` in `batch`, created (with a key reference) if absent.
+  Slot& SlotFor(BatchSlots& batch, std::string_view key);
+  // Drops the stored batch `it` and its key references.
+  void DropBatch(std::map<int64_t, BatchSlots>::iterator it);
 
   const rules::Rule& rule_;
   const int64_t batch_ms_;
@@ -175,15 +167,9 @@ class RuleWindow {
   const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
   const bool rescan_;  // min/max/distinct are needed: recomputed from the partials
 
-  // Hashes std::string and std::string_view alike, so a lookup by view allocates nothing.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using BatchPartials = std::unordered_map<std::string, Partial, KeyHash, std::equal_to<>>;
-
-  std::map<int64_t, BatchPartials> partials_;          // by batch
-  std::unordered_map<std::string, WindowSum> window_;  // aggregate at evaluated_end_
+  KeyTable keys_;                           // every key stored in a batch, with window sums
+  std::map<int64_t, BatchSlots> partials_;  // by batch
+  size_t window_keys_ = 0;                  // keys with non-empty window sums
   std::unordered_map<std::string, KeyState> states_;
   uint64_t matches_ = 0;
   bool started_ = false;

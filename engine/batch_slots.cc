@@ -1,0 +1,29 @@
+#include "engine/batch_slots.h"
+
+namespace ember::engine {
+
+Slot* BatchSlots::Find(uint32_t key) {
+  const uint32_t pos = index_.Find(MixId(key), [&](uint32_t p) { return slots_[p].key == key; });
+  return pos == OpenIndex::kNone ? nullptr : &slots_[pos];
+}
+
+const Slot* BatchSlots::Find(uint32_t key) const {
+  return const_cast<BatchSlots*>(this)->Find(key);
+}
+
+Slot& BatchSlots::Insert(uint32_t key) {
+  const auto pos = static_cast<uint32_t>(slots_.size());
+  slots_.emplace_back().key = key;
+  index_.Insert(MixId(key), pos, [&](uint32_t p) { return MixId(slots_[p].key); });
+  return slots_.back();
+}
+
+void BatchSlots::SetSample(Slot& slot, std::string_view line) {
+  line = line.substr(0, kMaxSampleBytes);
+  if (samples_.size() + line.size() > UINT32_MAX) line = {};
+  slot.sample_offset = static_cast<uint32_t>(samples_.size());
+  slot.sample_size = static_cast<uint16_t>(line.size());
+  samples_.append(line);
+}
+
+}  // namespace ember::engine

@@ -1,0 +1,74 @@
+// BatchSlots: the partial aggregates of one batch of one rule, one compact slot per key (a
+// KeyTable id, looked up through an OpenIndex), each key's first line kept as its sample in
+// one buffer owned by the batch, cut to its exact size when the batch closes. A key costs
+// about 56 bytes plus its sample's bytes, where a node-based map of strings cost about 330.
+// Slot addresses stay valid until the batch is destroyed. Not thread-safe: owned by a
+// RuleWindow.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/interned.h"
+#include "engine/open_index.h"
+
+namespace ember::engine {
+
+// The aggregates only some rules need (ratio_of, value, distinct): allocated on first use.
+struct SlotExtras {
+  uint64_t total = 0;                // lines matching the rule's `ratio_of` pattern
+  uint64_t numeric = 0;              // matching lines whose `value` capture is a number
+  double sum = 0, min = 0, max = 0;  // of those numbers (min/max meaningful when numeric > 0)
+  std::vector<uint64_t> distinct;    // sorted hashes of `distinct` values (bounded by the caller)
+};
+
+struct Slot {
+  uint32_t key = 0;            // KeyTable id
+  uint32_t sample_offset = 0;  // in the batch's sample buffer (BatchSlots::Sample)
+  uint16_t sample_size = 0;
+  bool dirty = false;              // changed since the last checkpoint delta
+  uint64_t count = 0;              // lines matching the rule's pattern
+  const Origin* origin = nullptr;  // host and file of the sample (engine/interned.h)
+  uint64_t offset_start = 0;       // byte range in the file holding the sample; 0, 0 if unknown
+  uint64_t offset_end = 0;
+  std::unique_ptr<SlotExtras> extras;
+
+  uint64_t total() const { return extras ? extras->total : 0; }
+  SlotExtras& mutable_extras() {
+    if (!extras) extras = std::make_unique<SlotExtras>();
+    return *extras;
+  }
+};
+
+// Samples are cut to this many bytes: a window's memory must not grow with line length.
+inline constexpr size_t kMaxSampleBytes = 1024;
+
+class BatchSlots {
+ public:
+  Slot* Find(uint32_t key);
+  const Slot* Find(uint32_t key) const;
+  // REQUIRES: `key` has no slot yet.
+  Slot& Insert(uint32_t key);
+  // Copies up to kMaxSampleBytes bytes of `line` into the buffer as the slot's sample (none
+  // once the buffer holds 4 GiB).
+  void SetSample(Slot& slot, std::string_view line);
+  std::string_view Sample(const Slot& slot) const {
+    return std::string_view(samples_).substr(slot.sample_offset, slot.sample_size);
+  }
+  // No more samples are coming: the buffer gives back what it reserved for growth.
+  void Seal() { samples_.shrink_to_fit(); }
+
+  std::deque<Slot>& slots() { return slots_; }
+  const std::deque<Slot>& slots() const { return slots_; }
+
+ private:
+  std::deque<Slot> slots_;  // a deque: growing never moves a slot
+  OpenIndex index_;         // key id -> position in slots_
+  std::string samples_;     // every slot's sample, back to back
+};
+
+}  // namespace ember::engine

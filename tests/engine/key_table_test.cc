@@ -1,0 +1,111 @@
+// The compact window storage: OpenIndex (linear probing with backward-shift deletion, checked
+// against std::set under colliding hashes that wrap around the table), KeyTable (reference
+// counts, id reuse) and BatchSlots (stable slots, samples cut and kept through Seal).
+#include "engine/key_table.h"
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "engine/batch_slots.h"
+#include "engine/open_index.h"
+
+using namespace ember::engine;
+
+TEST_CASE("OpenIndex: inserts and erases under heavy collisions match a std::set",
+          "[engine][index]") {
+  // Few distinct hashes, most near the top of the table: long runs that wrap around.
+  for (uint64_t buckets : {1u, 3u, 7u, 64u}) {
+    OpenIndex index;
+    std::set<uint32_t> model;
+    auto hash_of = [&](uint32_t id) { return ~uint64_t{0} - id % buckets; };  // at the top
+    std::mt19937 rng(static_cast<uint32_t>(buckets));
+    for (int step = 0; step < 20000; ++step) {
+      const uint32_t id = rng() % 300;
+      auto is = [&](uint32_t stored) { return stored == id; };
+      const bool present = index.Find(hash_of(id), is) == id;
+      REQUIRE(present == (model.count(id) == 1));
+      if (!present && rng() % 3 != 0) {
+        index.Insert(hash_of(id), id, hash_of);
+        model.insert(id);
+      } else if (present) {
+        index.Erase(hash_of(id), is, hash_of);
+        model.erase(id);
+      }
+      REQUIRE(index.size() == model.size());
+    }
+    for (uint32_t id = 0; id < 300; ++id) {
+      const bool found =
+          index.Find(hash_of(id), [&](uint32_t stored) { return stored == id; }) == id;
+      CHECK(found == (model.count(id) == 1));
+    }
+  }
+}
+
+TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused", "[engine][index]") {
+  KeyTable t(false);
+  const uint32_t a = t.Acquire("10.0.0.1");
+  const uint32_t b = t.Acquire(std::string(200, 'k'));  // a key too long for SSO
+  CHECK(a != b);
+  CHECK(t.Acquire("10.0.0.1") == a);  // a second reference
+  CHECK(t.Find("10.0.0.1") == a);
+  CHECK(t.key(b) == std::string(200, 'k'));
+  CHECK(t.size() == 2);
+  t.Release(a);
+  CHECK(t.Find("10.0.0.1") == a);  // one reference left
+  t.Release(a);
+  CHECK(t.Find("10.0.0.1") == KeyTable::kNone);
+  CHECK(t.size() == 1);
+  const uint32_t c = t.Acquire("10.0.0.2");
+  CHECK(c == a);  // the freed id
+  CHECK(t.key(c) == "10.0.0.2");
+  CHECK(t.Find(std::string(200, 'k')) == b);
+
+  // Many keys in and out: every live key is found, every released one is gone.
+  std::map<std::string, uint32_t> live;
+  for (int i = 0; i < 5000; ++i) live["u" + std::to_string(i)] = t.Acquire("u" + std::to_string(i));
+  for (int i = 0; i < 5000; i += 2) {
+    t.Release(live["u" + std::to_string(i)]);
+    live.erase("u" + std::to_string(i));
+  }
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = "u" + std::to_string(i);
+    auto it = live.find(k);
+    CHECK(t.Find(k) == (it == live.end() ? KeyTable::kNone : it->second));
+  }
+  size_t visited = 0;
+  t.ForEach([&](uint32_t id, std::string_view key, uint64_t) {
+    ++visited;
+    CHECK(t.Find(key) == id);
+  });
+  CHECK(visited == t.size());
+}
+
+TEST_CASE("BatchSlots: slots stay put while the batch grows, samples are cut and kept",
+          "[engine][index]") {
+  BatchSlots b;
+  Slot& first = b.Insert(7);
+  b.SetSample(first, "the first line");
+  std::vector<Slot*> addresses;
+  for (uint32_t key = 100; key < 20100; ++key) {
+    Slot& s = b.Insert(key);
+    b.SetSample(s, std::string(key % 50, 'x') + std::to_string(key));
+    addresses.push_back(&s);
+  }
+  CHECK(b.Find(7) == &first);
+  CHECK(b.Sample(first) == "the first line");
+  CHECK(b.Find(8) == nullptr);
+  for (uint32_t key = 100; key < 20100; ++key) {
+    REQUIRE(b.Find(key) == addresses[key - 100]);
+    CHECK(b.Sample(*b.Find(key)) == std::string(key % 50, 'x') + std::to_string(key));
+  }
+  Slot& long_line = b.Insert(9);
+  b.SetSample(long_line, std::string(5000, 'y'));
+  CHECK(b.Sample(long_line) == std::string(kMaxSampleBytes, 'y'));
+  b.Seal();
+  CHECK(b.Sample(first) == "the first line");
+  CHECK(b.Sample(*b.Find(20099)) == std::string(20099 % 50, 'x') + "20099");
+}
