@@ -240,6 +240,19 @@ Status KvStore::Scan(std::string_view db, std::string_view prefix,
   return Status::Ok();
 }
 
+Result<uint64_t> KvStore::Count(std::string_view db) const {
+  Result<MDB_dbi> dbi = impl_->Dbi(db);
+  if (!dbi.ok()) return dbi.status();
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError("begin read", rc);
+  MDB_stat stat{};
+  rc = mdb_stat(txn, *dbi, &stat);
+  mdb_txn_abort(txn);
+  if (rc != 0) return LmdbError("stat", rc);
+  return static_cast<uint64_t>(stat.ms_entries);
+}
+
 int64_t KvStore::map_bytes() const { return impl_->map_bytes; }
 
 }  // namespace ember

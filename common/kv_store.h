@@ -56,6 +56,9 @@ class KvStore {
   Status Scan(std::string_view db, std::string_view prefix,
               const std::function<void(std::string_view, std::string_view)>& fn) const;
 
+  // Number of keys in `db` (LMDB keeps it: no scan), e.g. to size a vector before a Scan.
+  Result<uint64_t> Count(std::string_view db) const;
+
   int64_t map_bytes() const;
 
   struct Impl;  // defined in kv_store.cc only

@@ -11,6 +11,10 @@ const Slot* BatchSlots::Find(uint32_t key) const {
   return const_cast<BatchSlots*>(this)->Find(key);
 }
 
+void BatchSlots::Reserve(size_t n) {
+  index_.Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
+}
+
 Slot& BatchSlots::Insert(uint32_t key) {
   const auto pos = static_cast<uint32_t>(slots_.size());
   slots_.emplace_back().key = key;

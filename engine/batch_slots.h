@@ -51,6 +51,8 @@ class BatchSlots {
  public:
   Slot* Find(uint32_t key);
   const Slot* Find(uint32_t key) const;
+  // Makes room for `n` more slots at once (recovery).
+  void Reserve(size_t n);
   // REQUIRES: `key` has no slot yet.
   Slot& Insert(uint32_t key);
   // Copies up to kMaxSampleBytes bytes of `line` into the buffer as the slot's sample (none

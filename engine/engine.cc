@@ -156,8 +156,22 @@ CheckpointDelta Engine::TakeDelta() {
 
 void Engine::Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
                      const std::vector<KeyStateRecord>& key_states) {
-  for (const auto& r : partials) {
-    int index = rules_->Find(r.rule);
+  // Records come grouped by rule and batch (the store's key order): each run is one batch of
+  // one rule, whose room is made once before its partials go in.
+  int index = -1;
+  for (size_t i = 0; i < partials.size(); ++i) {
+    const PartialRecord& r = partials[i];
+    const bool run_start =
+        i == 0 || r.rule != partials[i - 1].rule || r.batch != partials[i - 1].batch;
+    if (run_start) {
+      if (i == 0 || r.rule != partials[i - 1].rule) index = rules_->Find(r.rule);
+      size_t run = 1;
+      while (i + run < partials.size() && partials[i + run].rule == r.rule &&
+             partials[i + run].batch == r.batch) {
+        ++run;
+      }
+      if (index >= 0) windows_[static_cast<size_t>(index)]->ReserveForRestore(r.batch, run);
+    }
     if (index < 0 || r.erased) continue;
     windows_[static_cast<size_t>(index)]->RestorePartial(r.batch, r.key, r.partial);
     max_batch_ = std::max(max_batch_, r.batch);

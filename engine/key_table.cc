@@ -52,6 +52,10 @@ void KeyTable::Release(uint32_t id) {
   free_.push_back(id);
 }
 
+void KeyTable::Reserve(size_t n) {
+  index_.Reserve(index_.size() + n, [&](uint32_t i) { return Hash(entries_[i].key); });
+}
+
 WindowSum KeyTable::sum(uint32_t id) const {
   const Entry& e = entries_[id];
   WindowSum s{e.count, e.total, 0, 0};

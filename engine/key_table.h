@@ -51,6 +51,8 @@ class KeyTable {
   // Empties every entry's sums (a window rebuilt from scratch).
   void ClearSums();
   size_t size() const { return index_.size(); }
+  // Makes room for `n` more keys at once (recovery): the index grows once, not twenty times.
+  void Reserve(size_t n);
 
   // Calls f(id, key, count) for every live entry, in no particular order.
   template <class F>

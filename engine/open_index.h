@@ -56,6 +56,12 @@ class OpenIndex {
     --size_;
   }
 
+  // Grows now so that `n` ids fit without growing again (bulk loads).
+  template <class HashOf>
+  void Reserve(size_t n, HashOf hash_of) {
+    while (2 * n > slots_.size()) Grow(hash_of);
+  }
+
   size_t size() const { return size_; }
   size_t bytes() const { return slots_.capacity() * sizeof(uint32_t); }
 

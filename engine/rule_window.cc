@@ -461,7 +461,12 @@ Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t en
   return a;
 }
 
-void RuleWindow::RestorePartial(int64_t batch, const std::string& key, Partial partial) {
+void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
+  keys_.Reserve(n);
+  partials_[batch].Reserve(n);
+}
+
+void RuleWindow::RestorePartial(int64_t batch, const std::string& key, const Partial& partial) {
   BatchSlots& b = partials_[batch];
   Slot& p = SlotFor(b, key);
   p.count = partial.count;
@@ -477,7 +482,7 @@ void RuleWindow::RestorePartial(int64_t batch, const std::string& key, Partial p
     x.sum = partial.sum;
     x.min = partial.min;
     x.max = partial.max;
-    x.distinct = std::move(partial.distinct);
+    x.distinct = partial.distinct;
   }
 }
 

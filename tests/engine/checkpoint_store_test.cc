@@ -277,6 +277,82 @@ TEST_CASE("CheckpointStore: partials without provenance read back as count and s
   CHECK(snap->partials[0].partial.host == nullptr);
 }
 
+// A count-only partial is stored without the aggregates block; samples that begin like a
+// format marker, and partials with aggregates, still read back exactly.
+TEST_CASE("CheckpointStore: count-only partials are stored compactly and read back exactly",
+          "[engine][checkpoint]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  std::vector<Partial> partials(4);
+  partials[0].count = 3;
+  partials[0].sample = "fail from 1.2.3.4";
+  partials[1].count = 1;
+  partials[1].sample = std::string("\0Pv3", 4) + std::string(60, 'x');  // binary input
+  partials[2].count = 2;
+  partials[2].sample = std::string("\0Pv4", 4) + "y";
+  partials[3].count = 5;
+  partials[3].total = 9;
+  partials[3].numeric = 2;
+  partials[3].sum = 1.5;
+  partials[3].min = -1;
+  partials[3].max = 2.5;
+  partials[3].distinct = {7, 11};
+  partials[3].sample = "with aggregates";
+  for (Partial& p : partials) {
+    p.host = Intern("web1");
+    p.file = Intern("/var/log/auth.log");
+    p.offset_start = 100;
+    p.offset_end = 200;
+  }
+  {
+    auto store = OpenStore(state);
+    REQUIRE(store->Stamp(*rules, 1000).ok());
+    CheckpointDelta delta;
+    for (size_t i = 0; i < partials.size(); ++i) {
+      delta.partials.push_back(
+          PartialRecord{"fails", 5, "10.0.0." + std::to_string(i), false, partials[i]});
+    }
+    REQUIRE(store->Commit({delta}, {}, {}).ok());
+  }
+  {  // Stored sizes: count, origin (marker, offsets, host, file), then 4 bytes or aggregates.
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    std::vector<size_t> sizes;
+    REQUIRE((*kv)
+                ->Scan("partials", "",
+                       [&](std::string_view, std::string_view v) { sizes.push_back(v.size()); })
+                .ok());
+    const size_t origin = 4 + 16 + 2 + 4 + 2 + 17;
+    REQUIRE(sizes.size() == 4);
+    CHECK(sizes[0] == 8 + origin + 4 + partials[0].sample.size());
+    CHECK(sizes[3] == 8 + origin + 4 + 48 + 16 + partials[3].sample.size());
+  }
+  auto store = OpenStore(state);
+  auto snap = store->Recover(*rules, 1000);
+  REQUIRE(snap.ok());
+  REQUIRE(snap->partials.size() == partials.size());
+  for (size_t i = 0; i < partials.size(); ++i) {
+    INFO("partial " << i);
+    const Partial& got = snap->partials[i].partial;
+    CHECK(snap->partials[i].key == "10.0.0." + std::to_string(i));
+    CHECK(got.count == partials[i].count);
+    CHECK(got.sample == partials[i].sample);
+    CHECK(got.total == partials[i].total);
+    CHECK(got.numeric == partials[i].numeric);
+    CHECK(got.sum == partials[i].sum);
+    CHECK(got.min == partials[i].min);
+    CHECK(got.max == partials[i].max);
+    CHECK(got.distinct == partials[i].distinct);
+    CHECK(got.host == partials[i].host);
+    CHECK(got.file == partials[i].file);
+    CHECK(got.offset_end == 200);
+  }
+}
+
 // Key states written before the alert lifecycle existed (24 bytes: first window end, then the
 // alert id) read back as firing keys, so an upgrade keeps its firing alerts.
 TEST_CASE("CheckpointStore: key states of the first format read back as firing",
