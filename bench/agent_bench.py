@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -23,26 +22,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from replay_bench import machine  # noqa: E402
 import peer_agents  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
+from procs import cpu_seconds, rss_kib, stop  # noqa: E402,F401 (load_bench imports them here)
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def rss_kib(pid, key="VmRSS"):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def wait_for(cond, timeout, what):
@@ -94,13 +79,7 @@ class Pair:
         return len(streams), sum(s["acked_offset"] for s in streams)
 
     def stop(self):
-        for p in (self.agent, self.aggregator):
-            p.send_signal(signal.SIGTERM)
-        for p in (self.agent, self.aggregator):
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(self.agent, self.aggregator)
 
 
 def ship(bindir, log, size, lines, scratch):

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_bench import free_port, summary, wait_for  # noqa: E402
+from procs import stop  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
 FILLER = b"Nov 23 10:00:00 web1 app[42]: INFO request served in 12ms path=/api/v1/items status=200 bytes=5120\n"
@@ -104,13 +105,7 @@ def one_run(bindir, scratch, batch, lateness, seconds, rate):
                 read_alerts()
                 time.sleep(0.001)
     finally:
-        for p in (agent, aggregator):
-            p.terminate()
-        for p in (agent, aggregator):
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(agent, aggregator)
         shutil.rmtree(work, ignore_errors=True)
     latencies = [(seen[i] - appended[i]) * 1000 for i in appended if i in seen]
     missing = len(appended) - len(latencies)

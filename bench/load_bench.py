@@ -20,6 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_bench import cpu_seconds, free_port, print_row, rss_kib, summary, wait_for  # noqa: E402
+from procs import stop  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,11 +68,7 @@ def one_run(bindir, scratch, agents, rate, seconds):
         result["kept_up"] = load.returncode == 0
         result.update(batch_processing(http))
     finally:
-        agg.terminate()
-        try:
-            agg.wait(30)
-        except subprocess.TimeoutExpired:
-            agg.kill()
+        stop(agg)
         shutil.rmtree(work, ignore_errors=True)
     return result
 

@@ -11,9 +11,10 @@ import tempfile
 import threading
 import time
 
+from procs import cpu_seconds, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS_DIR = os.environ.get("EMBER_PEERS_DIR", "/var/tmp/ember-peers")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _find(package, binary):
@@ -111,17 +112,12 @@ def ship(name, log, size, lines, scratch, timeout=900, stall_seconds=30):
             elif now - progress[1] > stall_seconds:
                 break
             try:
-                fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
-                cpu = (int(fields[11]) + int(fields[12])) / TICKS
+                cpu = cpu_seconds(proc.pid)
             except OSError:
                 pass
             time.sleep(0.05)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         err.close()
     if sink.done_at is None:
         with open(f"{work}/{name}.err") as f:
