@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <lmdb.h>
 
@@ -28,6 +29,9 @@ std::string_view View(const MDB_val& v) {
 struct KvStore::Impl {
   MDB_env* env = nullptr;
   std::map<std::string, MDB_dbi, std::less<>> dbis;
+  // Named in the options but not in a read-only environment written by an older version:
+  // read as empty.
+  std::set<std::string, std::less<>> absent;
   std::string dir;
   int64_t map_bytes = 0;
   bool sync = false;  // flush the meta page after each commit (MDB_NOMETASYNC)
@@ -158,6 +162,10 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
   for (const auto& name : options.databases) {
     MDB_dbi dbi;
     rc = mdb_dbi_open(txn, name.c_str(), options.read_only ? 0 : MDB_CREATE, &dbi);
+    if (rc == MDB_NOTFOUND && options.read_only) {
+      impl->absent.insert(name);
+      continue;
+    }
     if (rc != 0) {
       mdb_txn_abort(txn);
       return LmdbError(where + ", database '" + name + "'", rc);
@@ -200,6 +208,7 @@ Status KvStore::Write(const std::function<Status(KvWriter&)>& fn, const char* cr
 }
 
 Result<std::string> KvStore::Get(std::string_view db, std::string_view key) const {
+  if (impl_->absent.count(db)) return Status::NotFound(std::string(key));
   Result<MDB_dbi> dbi = impl_->Dbi(db);
   if (!dbi.ok()) return dbi.status();
   MDB_txn* txn = nullptr;
@@ -217,6 +226,7 @@ Result<std::string> KvStore::Get(std::string_view db, std::string_view key) cons
 
 Status KvStore::Scan(std::string_view db, std::string_view prefix,
                      const std::function<void(std::string_view, std::string_view)>& fn) const {
+  if (impl_->absent.count(db)) return Status::Ok();
   Result<MDB_dbi> dbi = impl_->Dbi(db);
   if (!dbi.ok()) return dbi.status();
   MDB_txn* txn = nullptr;
@@ -241,6 +251,7 @@ Status KvStore::Scan(std::string_view db, std::string_view prefix,
 }
 
 Result<uint64_t> KvStore::Count(std::string_view db) const {
+  if (impl_->absent.count(db)) return uint64_t{0};
   Result<MDB_dbi> dbi = impl_->Dbi(db);
   if (!dbi.ok()) return dbi.status();
   MDB_txn* txn = nullptr;

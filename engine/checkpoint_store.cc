@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 #include <set>
+#include <unordered_map>
 
 #include "common/kv_store.h"
 #include "engine/interned.h"
@@ -22,6 +23,14 @@ uint64_t GetU64BigEndian(std::string_view s) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;
 }
+void PutU32Le(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t GetU32Le(std::string_view s) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
 void PutU64Le(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
@@ -32,13 +41,6 @@ uint64_t GetU64Le(std::string_view s) {
 }
 
 std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
-
-std::string PartialKey(const std::string& rule, int64_t batch, const std::string& key) {
-  std::string k = RulePrefix(rule);
-  PutU64BigEndian(k, static_cast<uint64_t>(batch));
-  k += key;
-  return k;
-}
 
 // A partial's value after its count: a marker, the origin of its sample, then the sample.
 // Values written before provenance existed hold only the sample: without the marker (or
@@ -112,9 +114,12 @@ double GetDouble(std::string_view s) {
 // directly, 4 bytes where the aggregates took 52.
 constexpr std::string_view kCountOnlyMarker("\0Pv4", 4);
 
-std::string EncodePartial(const Partial& p) {
+// Writes the stored value of `p` to *out_buffer (replacing it; the buffer is reused across
+// records so that a commit of many partials does not allocate one string each).
+void EncodePartial(const Partial& p, std::string* out_buffer) {
   const bool aggregates = p.total > 0 || p.numeric > 0 || !p.distinct.empty();
-  std::string out;
+  std::string& out = *out_buffer;
+  out.clear();
   out.reserve(8 + 4 + 16 + 4 + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0) + 4 +
               (aggregates ? 48 + 8 * p.distinct.size() : 0) + p.sample.size());
   PutU64Le(out, p.count);
@@ -132,7 +137,6 @@ std::string EncodePartial(const Partial& p) {
     out += kCountOnlyMarker;
   }
   out += p.sample;
-  return out;
 }
 
 // Reads what EncodePartial wrote, or the older formats (count + sample; count + origin +
@@ -228,7 +232,8 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     const CheckpointStoreOptions& options) {
   KvStoreOptions kv_options;
   kv_options.dir = options.dir;
-  kv_options.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+  kv_options.databases = {"meta",    "partials", "segments", "keystate",
+                          "offsets", "outbox",   "history"};
   kv_options.sync = options.sync;
   kv_options.read_only = options.read_only;
   Result<std::unique_ptr<KvStore>> kv = KvStore::Open(kv_options);
@@ -239,6 +244,10 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
   if (auto seq = store->kv_->Get("meta", "next_alert_seq"); seq.ok()) {
     int64_t v = 0;
     if (ParseInt(*seq, &v) && v > 0) store->next_alert_seq_ = static_cast<uint64_t>(v);
+  }
+  if (auto seg = store->kv_->Get("meta", "next_segment"); seg.ok()) {
+    int64_t v = 0;
+    if (ParseInt(*seg, &v) && v > 0) store->next_segment_ = static_cast<uint64_t>(v);
   }
   return store;
 }
@@ -272,6 +281,68 @@ Status CheckpointStore::CheckSchema() {
   return Status::Ok();
 }
 
+Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules,
+                                        std::vector<PartialRecord>* out) const {
+  // Sized first from the segments' entry counts: the million records of a large state are
+  // not moved by a doubling vector.
+  size_t total = out->size();
+  Status s = kv_->Scan("segments", "", [&](std::string_view, std::string_view v) {
+    if (v.size() >= 4) total += GetU32Le(v);
+  });
+  if (!s.ok()) return s;
+  out->reserve(total);
+  std::string run_rule;  // the rule and batch of the segments being read
+  int64_t run_batch = -1;
+  bool run_valid = false;
+  size_t run_start = 0;
+  std::unordered_map<std::string, size_t> run_index;  // built once a batch has 2 segments
+  bool run_indexed = false;
+  return kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
+    const size_t nul = k.find('\0');
+    if (nul == std::string_view::npos || k.size() != nul + 17 || v.size() < 4) return;
+    const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
+    if (k.substr(0, nul) != run_rule || batch != run_batch) {
+      run_rule.assign(k.substr(0, nul));
+      run_batch = batch;
+      run_valid = valid_rules.count(run_rule) > 0;
+      run_start = out->size();
+      run_index.clear();
+      run_indexed = false;
+    } else if (run_valid && !run_indexed) {
+      for (size_t i = run_start; i < out->size(); ++i) run_index.emplace((*out)[i].key, i);
+      run_indexed = true;
+    }
+    if (!run_valid) return;
+    uint32_t n = GetU32Le(v);
+    std::string_view rest = v.substr(4);
+    for (; n > 0; --n) {
+      if (rest.size() < 4) return;
+      const uint32_t key_size = GetU32Le(rest);
+      if (rest.size() < 8 + size_t{key_size}) return;
+      const std::string_view key = rest.substr(4, key_size);
+      const uint32_t value_size = GetU32Le(rest.substr(4 + key_size));
+      if (rest.size() < 8 + size_t{key_size} + value_size || value_size < 8) return;
+      const std::string_view value = rest.substr(8 + key_size, value_size);
+      rest.remove_prefix(8 + size_t{key_size} + value_size);
+      if (run_indexed) {
+        if (auto it = run_index.find(std::string(key)); it != run_index.end()) {
+          Partial& p = (*out)[it->second].partial;
+          p = Partial{};
+          DecodePartial(value, &p);
+          continue;
+        }
+        run_index.emplace(std::string(key), out->size());
+      }
+      PartialRecord r;
+      r.rule = run_rule;
+      r.batch = batch;
+      r.key.assign(key);
+      DecodePartial(value, &r.partial);
+      out->push_back(std::move(r));
+    }
+  });
+}
+
 Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t batch_interval_ms) {
   Snapshot snap;
   Result<std::string> closed = kv_->Get("meta", "closed_until");
@@ -303,6 +374,7 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     s = kv_->Write([&](KvWriter& w) -> Status {
       for (const auto& name : snap.reset_rules) {
         if (Status e = w.DeletePrefix("partials", RulePrefix(name)); !e.ok()) return e;
+        if (Status e = w.DeletePrefix("segments", RulePrefix(name)); !e.ok()) return e;
         if (Status e = w.DeletePrefix("keystate", RulePrefix(name)); !e.ok()) return e;
         if (Status e = w.Delete("meta", "digest/" + name); !e.ok()) return e;
       }
@@ -337,6 +409,8 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     DecodePartial(v, &r.partial);
     snap.partials.push_back(std::move(r));
   });
+  if (!s.ok()) return s;
+  s = RecoverSegments(valid, &snap.partials);
   if (!s.ok()) return s;
   s = kv_->Scan("keystate", "", [&](std::string_view k, std::string_view v) {
     size_t nul = k.find('\0');
@@ -374,12 +448,18 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::vector<Alert>& alerts, const std::string& status_json,
                                const char* crash_point) {
   const uint64_t first_seq = next_alert_seq_;
+  uint64_t segment = next_segment_;
   Status committed = kv_->Write(
       [&](KvWriter& w) -> Status {
         Status s = w.Put("meta", "closed_until", std::to_string(deltas.back().closed_until));
         if (!s.ok()) return s;
+        segment = next_segment_;  // from scratch when the transaction is retried
         for (const auto& delta : deltas) {
-          s = WriteDelta(w, delta);
+          s = WriteDelta(w, delta, &segment);
+          if (!s.ok()) return s;
+        }
+        if (segment != next_segment_) {
+          s = w.Put("meta", "next_segment", std::to_string(segment));
           if (!s.ok()) return s;
         }
         for (const auto& [stream, offset] : offsets) {
@@ -400,7 +480,10 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
         return w.Put("meta", "next_alert_seq", std::to_string(seq));
       },
       crash_point);
-  if (committed.ok()) next_alert_seq_ = first_seq + alerts.size();
+  if (committed.ok()) {
+    next_alert_seq_ = first_seq + alerts.size();
+    next_segment_ = segment;
+  }
   return committed;
 }
 
@@ -455,16 +538,38 @@ Result<std::vector<Alert>> CheckpointStore::History(size_t limit) const {
   return all;
 }
 
-Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta) {
+Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment) {
   Status s;
-  for (const auto& r : delta.partials) {
+  std::string key, value, partial;
+  const auto& records = delta.partials;
+  for (size_t i = 0; i < records.size();) {
+    const PartialRecord& r = records[i];
+    std::string prefix = RulePrefix(r.rule);
+    PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
     if (r.erased) {
-      std::string prefix = RulePrefix(r.rule);
-      PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
       s = w.DeletePrefix("partials", prefix);
-    } else {
-      s = w.Put("partials", PartialKey(r.rule, r.batch, r.key), EncodePartial(r.partial));
+      if (s.ok()) s = w.DeletePrefix("segments", prefix);
+      if (!s.ok()) return s;
+      ++i;
+      continue;
     }
+    // The run of this rule and batch (TakeDelta emits each batch's keys together) becomes one
+    // segment.
+    value.assign(4, '\0');
+    uint32_t n = 0;
+    for (; i < records.size() && !records[i].erased && records[i].batch == r.batch &&
+           records[i].rule == r.rule;
+         ++i, ++n) {
+      EncodePartial(records[i].partial, &partial);
+      PutU32Le(value, static_cast<uint32_t>(records[i].key.size()));
+      value += records[i].key;
+      PutU32Le(value, static_cast<uint32_t>(partial.size()));
+      value += partial;
+    }
+    for (int b = 0; b < 4; ++b) value[b] = static_cast<char>((n >> (8 * b)) & 0xff);
+    key = prefix;
+    PutU64BigEndian(key, (*segment)++);
+    s = w.Put("segments", key, value);
     if (!s.ok()) return s;
   }
   for (const auto& r : delta.key_states) {

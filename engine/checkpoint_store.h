@@ -6,20 +6,28 @@
 // Layout (schema 1; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema):
 //   meta      "schema" -> "1", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
-//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <count: u64 LE> "\0Pv2" <origin>
-//                                                          "\0Pv3" <aggregates> <sample>
+//   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> <n: u32 LE>, then n times
+//             <key length: u32 LE> <key> <partial length: u32 LE> <partial>: the partials of
+//             one batch that one commit changed, one B-tree insert for all of them; a later
+//             segment's partial of a key replaces an earlier one's
+//   partial   <count: u64 LE> "\0Pv2" <origin> then "\0Pv3" <aggregates> or "\0Pv4" (count
+//             only), then <sample>
+//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <partial>: one record per key, as
+//             written before segments; still read (before the segments) and deleted
 //   keystate  <rule> 0x00 <key>                          -> "\0Kv2" <phase> <batches> <alert id>
 //                                                          <flap starts>
 //   (older values — count + sample; 24-byte firing key states — are still read)
 //   offsets   <agent> 0x00 <stream id, decimal>          -> decimal offset consumed
 //   outbox    <seq: u64 big-endian>  -> alert JSON, committed with the state that raised it
 //   history   <seq: u64 big-endian>  -> alert JSON, delivered to every sink (last 10000)
-//   meta      "next_alert_seq" -> decimal, "status" -> JSON (agents, counters; ember status)
+//   meta      "next_alert_seq" -> decimal, "status" -> JSON (agents, counters; ember status),
+//             "next_segment" -> decimal
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,9 +93,15 @@ class CheckpointStore {
  private:
   explicit CheckpointStore(std::unique_ptr<KvStore> kv);
   Status CheckSchema();
-  static Status WriteDelta(KvWriter& w, const CheckpointDelta& delta);
+  // Appends the partials stored in segments, in order (a later segment replaces a key's
+  // partial of the same batch), for the rules in `valid_rules`.
+  Status RecoverSegments(const std::set<std::string>& valid_rules,
+                         std::vector<PartialRecord>* out) const;
+  // Writes one delta; segments are numbered from *segment on.
+  static Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;
   uint64_t next_alert_seq_ = 1;
+  uint64_t next_segment_ = 1;
 };
 
 }  // namespace ember::engine

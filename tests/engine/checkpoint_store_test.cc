@@ -3,6 +3,7 @@
 // alerts as an engine that never stopped.
 #include "engine/checkpoint_store.h"
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -315,19 +316,32 @@ TEST_CASE("CheckpointStore: count-only partials are stored compactly and read ba
     }
     REQUIRE(store->Commit({delta}, {}, {}).ok());
   }
-  {  // Stored sizes: count, origin (marker, offsets, host, file), then 4 bytes or aggregates.
+  {  // One segment holding the four; each partial: count, origin (marker, offsets, host, file),
+     // then 4 bytes or the aggregates, then the sample.
     KvStoreOptions o;
     o.dir = state;
-    o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+    o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
     auto kv = KvStore::Open(o);
     REQUIRE(kv.ok());
-    std::vector<size_t> sizes;
+    std::vector<std::string> segments;
     REQUIRE((*kv)
-                ->Scan("partials", "",
-                       [&](std::string_view, std::string_view v) { sizes.push_back(v.size()); })
+                ->Scan("segments", "",
+                       [&](std::string_view, std::string_view v) { segments.emplace_back(v); })
                 .ok());
+    REQUIRE(segments.size() == 1);
+    auto u32 = [&](size_t at) {
+      uint32_t n = 0;
+      for (size_t i = 4; i-- > 0;) n = (n << 8) | static_cast<uint8_t>(segments[0][at + i]);
+      return n;
+    };
+    REQUIRE(u32(0) == 4);
+    std::vector<size_t> sizes;
+    for (size_t at = 4, i = 0; i < 4; ++i) {
+      const size_t key = u32(at);
+      sizes.push_back(u32(at + 4 + key));
+      at += 8 + key + sizes.back();
+    }
     const size_t origin = 4 + 16 + 2 + 4 + 2 + 17;
-    REQUIRE(sizes.size() == 4);
     CHECK(sizes[0] == 8 + origin + 4 + partials[0].sample.size());
     CHECK(sizes[3] == 8 + origin + 4 + 48 + 16 + partials[3].sample.size());
   }
@@ -351,6 +365,61 @@ TEST_CASE("CheckpointStore: count-only partials are stored compactly and read ba
     CHECK(got.file == partials[i].file);
     CHECK(got.offset_end == 200);
   }
+}
+
+// A batch changed by several commits: each commit writes one segment for it, and recovery
+// keeps each key's latest partial once.
+TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
+          "[engine][checkpoint]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  auto record = [](const std::string& key, uint64_t count, int64_t batch) {
+    Partial p;
+    p.count = count;
+    p.sample = "fail from " + key + " #" + std::to_string(count);
+    return PartialRecord{"fails", batch, key, false, p};
+  };
+  {
+    auto store = OpenStore(state);
+    REQUIRE(store->Stamp(*rules, 1000).ok());
+    CheckpointDelta first, second, third;
+    first.partials = {record("10.0.0.1", 1, 5), record("10.0.0.2", 4, 5), record("10.0.0.9", 2, 4)};
+    second.partials = {record("10.0.0.1", 3, 5), record("10.0.0.3", 1, 5)};
+    REQUIRE(store->Commit({first}, {}, {}).ok());
+    REQUIRE(store->Commit({second}, {}, {}).ok());
+    // Reopened: segment numbers continue, so a later commit still wins.
+    store = OpenStore(state);
+    third.partials = {record("10.0.0.1", 7, 5)};
+    REQUIRE(store->Commit({third}, {}, {}).ok());
+  }
+  auto store = OpenStore(state);
+  auto snap = store->Recover(*rules, 1000);
+  REQUIRE(snap.ok());
+  std::map<std::pair<int64_t, std::string>, std::pair<uint64_t, std::string>> got;
+  for (const auto& r : snap->partials) {
+    CHECK(got.emplace(std::pair(r.batch, r.key), std::pair(r.partial.count, r.partial.sample))
+              .second);  // each key of a batch once
+  }
+  CHECK(got == std::map<std::pair<int64_t, std::string>, std::pair<uint64_t, std::string>>{
+                   {{4, "10.0.0.9"}, {2, "fail from 10.0.0.9 #2"}},
+                   {{5, "10.0.0.1"}, {7, "fail from 10.0.0.1 #7"}},
+                   {{5, "10.0.0.2"}, {4, "fail from 10.0.0.2 #4"}},
+                   {{5, "10.0.0.3"}, {1, "fail from 10.0.0.3 #1"}}});
+  // Dropping batch 5 removes all its segments.
+  {
+    CheckpointDelta drop;
+    PartialRecord erased;
+    erased.rule = "fails";
+    erased.batch = 5;
+    erased.erased = true;
+    drop.partials = {erased};
+    REQUIRE(store->Commit({drop}, {}, {}).ok());
+  }
+  auto after = store->Recover(*rules, 1000);
+  REQUIRE(after.ok());
+  REQUIRE(after->partials.size() == 1);
+  CHECK(after->partials[0].key == "10.0.0.9");
 }
 
 // Key states written before the alert lifecycle existed (24 bytes: first window end, then the

@@ -70,24 +70,60 @@ void ExpectExactly(Cluster& c, uint64_t n) {
   CHECK(c.CheckpointedMatches() == n);
 }
 
+namespace {
+uint64_t LittleEndian(std::string_view v, size_t bytes) {
+  uint64_t n = 0;
+  for (size_t i = bytes; i-- > 0;) n = (n << 8) | static_cast<uint8_t>(v[i]);
+  return n;
+}
+uint64_t BigEndian(std::string_view v) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < 8; ++i) n = (n << 8) | static_cast<uint8_t>(v[i]);
+  return n;
+}
+}  // namespace
+
+std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> StoredPartialCounts(
+    const std::string& state_dir) {
+  std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> out;
+  KvStoreOptions o;
+  o.dir = state_dir;
+  o.databases = {"meta", "partials", "segments", "keystate", "offsets"};
+  o.read_only = true;
+  auto kv = KvStore::Open(o);
+  if (!kv.ok()) return out;
+  // <rule> 0x00 <batch: 8 bytes> <key> -> <count: u64 LE> ...
+  (void)(*kv)->Scan("partials", "", [&](std::string_view k, std::string_view v) {
+    const size_t nul = k.find('\0');
+    out[{std::string(k.substr(0, nul)), BigEndian(k.substr(nul + 1)),
+         std::string(k.substr(nul + 9))}] = LittleEndian(v, 8);
+  });
+  // <rule> 0x00 <batch: 8> <segment: 8> -> <n: u32> n x (<u32 len> <key> <u32 len> <partial>)
+  (void)(*kv)->Scan("segments", "", [&](std::string_view k, std::string_view v) {
+    const size_t nul = k.find('\0');
+    const std::string rule(k.substr(0, nul));
+    const uint64_t batch = BigEndian(k.substr(nul + 1));
+    uint64_t n = LittleEndian(v, 4);
+    size_t at = 4;
+    for (; n > 0; --n) {
+      const size_t key_size = LittleEndian(v.substr(at), 4);
+      const std::string key(v.substr(at + 4, key_size));
+      const size_t value_size = LittleEndian(v.substr(at + 4 + key_size), 4);
+      out[{rule, batch, key}] = LittleEndian(v.substr(at + 8 + key_size), 8);
+      at += 8 + key_size + value_size;
+    }
+  });
+  return out;
+}
+
 // The fault oracle: for every line key (its sequence number) the count the aggregator
 // committed, summed over batches, read from its LMDB like `ember` would.
 std::map<std::string, uint64_t> CommittedCountsByKey(const Cluster& c, const std::string& rule) {
-  KvStoreOptions o;
-  o.dir = c.dir.Sub("state");
-  o.databases = {"meta", "partials", "keystate", "offsets"};
-  o.read_only = true;
   std::map<std::string, uint64_t> counts;
-  auto kv = KvStore::Open(o);
-  if (!kv.ok()) return counts;
-  (void)(*kv)->Scan("partials", "", [&](std::string_view k, std::string_view v) {
-    size_t nul = k.find('\0');
-    if (!rule.empty() && k.substr(0, nul) != rule) return;
-    std::string key(k.substr(nul + 1 + 8));  // <rule> 0x00 <batch: 8 bytes> <key>
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(v[static_cast<size_t>(i)]);
-    counts[key] += n;
-  });
+  for (const auto& [where, n] : StoredPartialCounts(c.dir.Sub("state"))) {
+    const auto& [stored_rule, batch, key] = where;
+    if (rule.empty() || stored_rule == rule) counts[key] += n;
+  }
   return counts;
 }
 

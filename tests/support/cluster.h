@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -24,6 +25,12 @@
 namespace ember::test {
 
 using namespace std::chrono_literals;
+
+// The count of every partial an aggregator's LMDB at `state_dir` holds, keyed by
+// (rule, batch, key), decoded here independently of CheckpointStore: per-key records
+// ("partials"), then the segments in order, a later one replacing a key's count.
+std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> StoredPartialCounts(
+    const std::string& state_dir);
 
 struct Cluster {
   explicit Cluster(const std::string& rules)
@@ -80,18 +87,8 @@ struct Cluster {
   // Sum of all partial counts the aggregator has checkpointed, read from its LMDB as a
   // separate reader process would.
   uint64_t CheckpointedMatches() const {
-    KvStoreOptions o;
-    o.dir = dir.Sub("state");
-    o.databases = {"meta", "partials", "keystate", "offsets"};
-    o.read_only = true;
-    auto kv = KvStore::Open(o);
-    if (!kv.ok()) return 0;
     uint64_t total = 0;
-    (void)(*kv)->Scan("partials", "", [&](std::string_view, std::string_view v) {
-      uint64_t n = 0;
-      for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(v[static_cast<size_t>(i)]);
-      total += n;
-    });
+    for (const auto& [where, n] : StoredPartialCounts(dir.Sub("state"))) total += n;
     return total;
   }
 
