@@ -146,3 +146,30 @@ TEST_CASE("KvStore: an unknown database name is an error, not a crash", "[common
   CHECK_FALSE(kv->Write([](KvWriter& w) { return w.Put("nope", "k", "v"); }).ok());
   CHECK_FALSE(kv->Get("nope", "k").ok());
 }
+
+// A newer reader (the `ember` CLI) on an environment an older aggregator wrote: a database the
+// writer never created reads as empty instead of failing the open.
+TEST_CASE("KvStore: read-only, a database the writer never created reads as empty",
+          "[common][kv_store]") {
+  ember::test::TempDir dir;
+  {
+    auto kv = OpenStore(dir.path());
+    REQUIRE(kv->Write([](KvWriter& w) { return w.Put("a", "k", "v"); }).ok());
+  }
+  KvStoreOptions o;
+  o.dir = dir.path();
+  o.databases = {"a", "b", "newer"};
+  o.read_only = true;
+  auto kv = KvStore::Open(o);
+  REQUIRE(kv.ok());
+  CHECK(ScanAll(**kv, "a") == std::map<std::string, std::string>{{"k", "v"}});
+  CHECK(ScanAll(**kv, "newer").empty());
+  CHECK((*kv)->Get("newer", "k").status().code() == Status::Code::kNotFound);
+  auto n = (*kv)->Count("newer");
+  REQUIRE(n.ok());
+  CHECK(*n == 0);
+  CHECK(*(*kv)->Count("a") == 1);
+  // A writer creates it.
+  o.read_only = false;
+  CHECK(KvStore::Open(o).ok());
+}
