@@ -23,22 +23,21 @@ uint64_t GetU64BigEndian(std::string_view s) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;
 }
-void PutU32Le(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+// Little-endian unsigned integers of sizeof(T) bytes.
+template <class T>
+void PutLe(std::string& out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-uint32_t GetU32Le(std::string_view s) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+template <class T>
+T GetLe(std::string_view s) {
+  T v = 0;
+  for (size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | static_cast<uint8_t>(s[i]));
   return v;
 }
-void PutU64Le(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetU64Le(std::string_view s) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[i]);
-  return v;
-}
+void PutU32Le(std::string& out, uint32_t v) { PutLe(out, v); }
+uint32_t GetU32Le(std::string_view s) { return GetLe<uint32_t>(s); }
+void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
+uint64_t GetU64Le(std::string_view s) { return GetLe<uint64_t>(s); }
 
 std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
 
