@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -24,7 +25,7 @@ class FramePacker {
  public:
   FramePacker(const FrameContext& ctx, const std::string& path, const std::string& tag,
               uint64_t stream_id, uint64_t origin_offset, uint64_t start_offset,
-              int64_t read_time_ms, std::vector<std::string>* out)
+              int64_t read_time_ms, size_t bytes_hint, std::vector<std::string>* out)
       : ctx_(ctx),
         path_(path),
         tag_(tag),
@@ -32,6 +33,8 @@ class FramePacker {
         stream_id_(stream_id),
         read_time_ms_(read_time_ms),
         start_(start_offset),
+        // Lines plus their 4-byte lengths (a line is rarely under 32 bytes) and the header.
+        reserve_(std::min(ctx.max_frame_bytes, bytes_hint + bytes_hint / 8 + 1024)),
         out_(out) {}
 
   void Add(const SplitLine& line, size_t max_frame_bytes) {
@@ -50,8 +53,8 @@ class FramePacker {
 
  private:
   void Begin() {
-    builder_ = std::make_unique<wire::DataFrameBuilder>(ctx_.agent, ctx_.host, path_, tag_,
-                                                        stream_id_, start_, read_time_ms_);
+    builder_ = std::make_unique<wire::DataFrameBuilder>(
+        ctx_.agent, ctx_.host, path_, tag_, stream_id_, start_, read_time_ms_, reserve_);
     builder_->SetOriginOffset(origin_);
   }
   void End() {
@@ -68,6 +71,7 @@ class FramePacker {
   int64_t read_time_ms_;
   uint64_t start_;
   uint64_t end_ = 0;
+  size_t reserve_;
   std::unique_ptr<wire::DataFrameBuilder> builder_;
   std::vector<std::string>* out_;
 };
@@ -274,8 +278,9 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Errno("cannot read", path_);
 
-  FramePacker packer(ctx, path_, tag_, stream_id_, origin_offset_, splitter_.committed_offset(),
-                     now_ms, frames);
+  FramePacker packer(
+      ctx, path_, tag_, stream_id_, origin_offset_, splitter_.committed_offset(), now_ms,
+      splitter_.pending_bytes() + static_cast<size_t>(std::max<ssize_t>(n, 0)), frames);
   auto on_line = [&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);
@@ -317,7 +322,7 @@ bool FileTailer::ContentReplaced(uint64_t size) {
 void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,
                               std::vector<std::string>* frames) {
   FramePacker packer(ctx, path_, tag_, stream_id_, origin_offset_, splitter_.committed_offset(),
-                     now_ms, frames);
+                     now_ms, splitter_.pending_bytes(), frames);
   splitter_.Flush([&](const SplitLine& line) {
     ++counters_.lines;
     packer.Add(line, ctx.max_frame_bytes);

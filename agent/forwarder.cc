@@ -1,5 +1,7 @@
 #include "agent/forwarder.h"
 
+#include <deque>
+
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -12,9 +14,20 @@ struct Forwarder::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   std::string endpoint;
+  // Frames not yet accepted by ZeroMQ, each owning its bytes (see ZeroCopy).
+  std::deque<zmq::message_t> queue;
 };
 
 namespace {
+
+// A message that sends `frame`'s own bytes: ZeroMQ frees the string (on its I/O thread) when
+// it is done with it, so a frame is never copied on its way to the socket.
+zmq::message_t ZeroCopy(std::string&& frame) {
+  auto* owned = new std::string(std::move(frame));
+  return zmq::message_t(
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+}
 
 Result<Forwarder::Control> Decode(std::string_view frame) {
   Result<wire::FrameType> type = wire::PeekType(frame);
@@ -90,21 +103,23 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Connect(const ForwarderOptions& op
 }
 
 void Forwarder::Enqueue(std::vector<std::string>&& frames) {
-  for (auto& f : frames) queue_.push_back(std::move(f));
+  for (auto& f : frames) impl_->queue.push_back(ZeroCopy(std::move(f)));
   frames.clear();
 }
 
 void Forwarder::Restart(std::string frame) {
-  queue_.clear();
-  queue_.push_back(std::move(frame));
+  impl_->queue.clear();
+  impl_->queue.push_back(ZeroCopy(std::move(frame)));
 }
+
+size_t Forwarder::queued() const { return impl_->queue.size(); }
 
 void Forwarder::Pump(std::vector<Control>* control) {
   try {
-    while (!queue_.empty()) {
-      zmq::message_t msg(queue_.front().data(), queue_.front().size());
-      if (!impl_->socket.send(msg, zmq::send_flags::dontwait)) break;  // HWM: try later
-      queue_.pop_front();
+    while (!impl_->queue.empty()) {
+      // On EAGAIN (HWM) the message stays ours, unchanged: try later.
+      if (!impl_->socket.send(impl_->queue.front(), zmq::send_flags::dontwait)) break;
+      impl_->queue.pop_front();
       ++frames_sent_;
     }
     zmq::message_t in;

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +30,8 @@ class Forwarder {
     std::string reason;                   // REFUSED
   };
 
+  // Takes the frames; ZeroMQ sends them from their own buffers (no copy) and frees them on its
+  // I/O thread once sent.
   void Enqueue(std::vector<std::string>&& frames);
   // Drops the frames not yet handed to ZeroMQ and queues `frame` (a HELLO) to go first.
   void Restart(std::string frame);
@@ -38,7 +39,7 @@ class Forwarder {
   // to *control.
   void Pump(std::vector<Control>* control);
   // Frames waiting for ZeroMQ to accept them.
-  size_t queued() const { return queue_.size(); }
+  size_t queued() const;
   uint64_t frames_sent() const { return frames_sent_; }
   // ZeroMQ's notification descriptor (ZMQ_FD): readable when the socket's events may have
   // changed (a frame arrived, room to send). Owned by the socket; poll it, never read it.
@@ -50,7 +51,6 @@ class Forwarder {
   struct Impl;
   explicit Forwarder(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  std::deque<std::string> queue_;
   uint64_t frames_sent_ = 0;
 };
 

@@ -8,9 +8,12 @@
 #include "aggregator/aggregator.h"
 #include "aggregator/aggregator_config.h"
 #include "common/logging.h"
+#include "common/system.h"
 #include "rules/rule_set.h"
 
 int main(int argc, char** argv) {
+  // Agent frames arrive on ZeroMQ's thread and are freed on this one: reuse their heap.
+  ember::KeepFreedMemory(4 << 20, 16 << 20);
   CLI::App app{
       "ember-aggregator: receives lines from ember agents, evaluates alert rules over "
       "micro-batched windows and raises alerts.",

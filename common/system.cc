@@ -1,5 +1,6 @@
 #include "common/system.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +25,12 @@ int CurrentYearUtc() {
   std::tm tm{};
   gmtime_r(&now, &tm);
   return tm.tm_year + 1900;
+}
+
+void KeepFreedMemory(size_t mmap_threshold_bytes, size_t keep_free_bytes) {
+  // Setting either turns off glibc's own adjustment of both.
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_threshold_bytes));
+  ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(keep_free_bytes));
 }
 
 }  // namespace ember

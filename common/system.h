@@ -2,6 +2,7 @@
 // place these are read, so the engine and the tests can stay free of them. Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -15,5 +16,12 @@ std::string LocalHostName();
 
 // The current year (UTC), for time stamps that carry none.
 int CurrentYearUtc();
+
+// Tunes malloc for a process that streams buffers of up to a few hundred KiB between threads:
+// blocks under `mmap_threshold_bytes` come from the heap (not a fresh mmap each), and up to
+// `keep_free_bytes` of freed heap stays mapped instead of being returned and faulted in again
+// for the next buffer. malloc_trim(0) still returns everything when the process goes idle.
+// Call once at start, before threads exist.
+void KeepFreedMemory(size_t mmap_threshold_bytes, size_t keep_free_bytes);
 
 }  // namespace ember

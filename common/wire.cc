@@ -108,8 +108,9 @@ Status ReadEntries(Reader& r, std::vector<AckEntry>* out) {
 
 DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host,
                                    std::string_view path, std::string_view tag, uint64_t stream_id,
-                                   uint64_t start_offset, int64_t read_time_ms) {
-  buf_.reserve(64 * 1024);
+                                   uint64_t start_offset, int64_t read_time_ms,
+                                   size_t reserve_bytes) {
+  buf_.reserve(reserve_bytes);
   PutHeader(buf_, FrameType::kData);
   PutStr16(buf_, agent);
   PutStr16(buf_, host);
@@ -131,7 +132,10 @@ void DataFrameBuilder::SetOriginOffset(uint64_t origin_offset) {
 }
 
 void DataFrameBuilder::AddLine(std::string_view line) {
-  PutInt<uint32_t>(buf_, static_cast<uint32_t>(line.size()));
+  const auto n = static_cast<uint32_t>(line.size());
+  const char length[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                          static_cast<char>((n >> 16) & 0xff), static_cast<char>(n >> 24)};
+  buf_.append(length, sizeof length);
   buf_.append(line);
   ++line_count_;
 }

@@ -101,10 +101,11 @@ struct Welcome {
 class DataFrameBuilder {
  public:
   // Starts a frame; strings longer than 65535 bytes are cut to that length. The origin offset
-  // is start_offset until SetOriginOffset says otherwise.
+  // is start_offset until SetOriginOffset says otherwise. `reserve_bytes`: the frame's
+  // expected size, allocated once (a frame that outgrows it reallocates).
   DataFrameBuilder(std::string_view agent, std::string_view host, std::string_view path,
                    std::string_view tag, uint64_t stream_id, uint64_t start_offset,
-                   int64_t read_time_ms);
+                   int64_t read_time_ms, size_t reserve_bytes = 64 * 1024);
   void SetOriginOffset(uint64_t origin_offset);
   void AddLine(std::string_view line);
   size_t line_count() const { return line_count_; }

@@ -93,7 +93,7 @@ class Engine {
   void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);
   // Screens lines in one buffer at once (see RuleSet::Screen).
   void Screen(const std::vector<std::string_view>& lines, std::vector<uint8_t>* may_match) {
-    rules_->Screen(lines, scratch_, may_match);
+    rules_->Screen(lines, may_match);
   }
 
   // Closes every batch whose end is at or before `watermark_ms` and appends the alert events

@@ -68,29 +68,26 @@ inline bool EqualsFolded(const char* text, std::string_view atom) {
   return true;
 }
 
-// The OR of all bytes of `text` (>= 0x80 when it is not pure ASCII), 16 (SSE2) or 8 at a
-// time.
-unsigned char OrOfBytes(std::string_view text) {
-  uint64_t any = 0;
+// Whether `text` holds a byte >= 0x80 (it is not pure ASCII): 16 bytes (SSE2) or 8 at a time.
+bool HasNonAscii(std::string_view text) {
   size_t i = 0;
 #if defined(__SSE2__)
-  __m128i acc = _mm_setzero_si128();
-  for (; i + 16 <= text.size(); i += 16) {
-    acc = _mm_or_si128(acc, _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i)));
+  if (text.size() >= 16) {
+    __m128i acc = _mm_setzero_si128();
+    for (; i + 16 <= text.size(); i += 16) {
+      acc = _mm_or_si128(acc, _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i)));
+    }
+    if (_mm_movemask_epi8(acc) != 0) return true;
   }
-  alignas(16) uint64_t halves[2];
-  _mm_store_si128(reinterpret_cast<__m128i*>(halves), acc);
-  any = halves[0] | halves[1];
 #endif
+  uint64_t any = 0;
   for (; i + 8 <= text.size(); i += 8) {
     uint64_t x;
     std::memcpy(&x, text.data() + i, 8);
     any |= x;
   }
-  unsigned char high = 0;
-  for (; any != 0; any >>= 8) high |= static_cast<unsigned char>(any);
-  for (; i < text.size(); ++i) high |= static_cast<unsigned char>(text[i]);
-  return high;
+  for (; i < text.size(); ++i) any |= static_cast<unsigned char>(text[i]);
+  return (any & 0x8080808080808080ULL) != 0;
 }
 
 // The first place in text[0, size) where the lowercase `atom` occurs with ASCII letters
@@ -130,7 +127,7 @@ const char* FindAtomFolded(const char* text, size_t size, std::string_view atom)
 
 }  // namespace
 
-bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, Scratch& s,
+bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines,
                                    std::vector<uint8_t>* may_match) const {
   if (lines.empty()) return true;
   const char* begin = lines.front().data();
@@ -141,13 +138,17 @@ bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, S
   }
   const size_t size = static_cast<size_t>(prev_end - begin);
   may_match->assign(lines.size(), 0);
-  std::vector<size_t>& starts = s.line_starts;
-  starts.clear();
+  // Non-ASCII lines go to RE2 whatever they hold (see MayMatch).
   for (size_t i = 0; i < lines.size(); ++i) {
-    starts.push_back(static_cast<size_t>(lines[i].data() - begin));
-    // Non-ASCII lines go to RE2 whatever they hold (see MayMatch).
-    if (OrOfBytes(lines[i]) >= 0x80) (*may_match)[i] = 1;
+    if (HasNonAscii(lines[i])) (*may_match)[i] = 1;
   }
+  // The line holding buffer position `pos`: the last one starting at or before it.
+  auto line_at = [&](const char* pos) {
+    return static_cast<size_t>(
+        std::upper_bound(lines.begin(), lines.end(), pos,
+                         [](const char* p, std::string_view line) { return p < line.data(); }) -
+        lines.begin() - 1);
+  };
   // The atoms are searched in the buffer itself (an agent frame: lines with length prefixes
   // between them); a hit that is not wholly inside one line is skipped.
   for (const auto& atom : atoms_) {
@@ -156,16 +157,14 @@ bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, S
       const char* hit = FindAtomFolded(begin + from, size - from, atom);
       if (hit == nullptr) break;
       const size_t pos = static_cast<size_t>(hit - begin);
-      const size_t i = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), pos) -
-                                           starts.begin()) -
-                       1;
-      if (pos + atom.size() > starts[i] + lines[i].size()) {
+      const size_t i = line_at(hit);
+      if (hit + atom.size() > lines[i].data() + lines[i].size()) {
         from = pos + 1;  // across a line's end: not a match
         continue;
       }
       (*may_match)[i] = 1;
       // The rest of this line is decided: go on after it.
-      from = i + 1 < starts.size() ? starts[i + 1] : size;
+      from = i + 1 < lines.size() ? static_cast<size_t>(lines[i + 1].data() - begin) : size;
     }
   }
   return true;
@@ -174,7 +173,7 @@ bool LiteralPrefilter::ScreenLines(const std::vector<std::string_view>& lines, S
 bool LiteralPrefilter::MayMatch(std::string_view line, Scratch& s) const {
   // Non-ASCII text may match a case-folded literal through Unicode folding (the Kelvin sign
   // folds to 'k', the long s to 's'), which byte-wise lowercasing cannot see: let RE2 decide.
-  if (OrOfBytes(line) >= 0x80) return true;
+  if (HasNonAscii(line)) return true;
   s.atoms.clear();
   for (size_t i = 0; i < atoms_.size(); ++i) {
     if (FindAtomFolded(line.data(), line.size(), atoms_[i]) != nullptr) {

@@ -24,7 +24,6 @@ class LiteralPrefilter {
   struct Scratch {
     std::vector<int> atoms;
     std::vector<int> potentials;
-    std::vector<size_t> line_starts;
   };
 
   // nullptr when prefiltering cannot help or cannot be exact: a pattern without a required
@@ -44,7 +43,7 @@ class LiteralPrefilter {
   // once across the buffer (ASCII case folded on the fly, no copy), instead of once per
   // line. Returns false,
   // leaving *may_match alone, when the lines are not laid out so.
-  bool ScreenLines(const std::vector<std::string_view>& lines, Scratch& scratch,
+  bool ScreenLines(const std::vector<std::string_view>& lines,
                    std::vector<uint8_t>* may_match) const;
 
   const std::vector<std::string>& atoms() const { return atoms_; }

@@ -181,14 +181,13 @@ int RuleSet::Find(std::string_view name) const {
   return -1;
 }
 
-void RuleSet::Screen(const std::vector<std::string_view>& lines, MatchScratch& scratch,
+void RuleSet::Screen(const std::vector<std::string_view>& lines,
                      std::vector<uint8_t>* may_match) const {
   if (rules_.empty()) {
     may_match->assign(lines.size(), 0);
     return;
   }
-  if (!impl_->prefilter ||
-      !impl_->prefilter->ScreenLines(lines, scratch.impl().prefilter, may_match)) {
+  if (!impl_->prefilter || !impl_->prefilter->ScreenLines(lines, may_match)) {
     may_match->assign(lines.size(), 1);
   }
 }

@@ -89,8 +89,7 @@ class RuleSet {
   // Screens many lines at once (views into one buffer, in order, as in an agent's frame):
   // (*may_match)[i] false means no rule can match line i, so Match need not see it. All
   // true when the rules have no prefilter or the lines are not laid out in one buffer.
-  void Screen(const std::vector<std::string_view>& lines, MatchScratch& scratch,
-              std::vector<uint8_t>* may_match) const;
+  void Screen(const std::vector<std::string_view>& lines, std::vector<uint8_t>* may_match) const;
 
   // Reports each rule `line` matches; `source` feeds the built-in key fields.
   void Match(std::string_view line, const LineSource& source, MatchScratch& scratch,

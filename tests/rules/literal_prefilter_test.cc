@@ -1,6 +1,9 @@
 #include "rules/literal_prefilter.h"
 
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -75,6 +78,35 @@ TEST_CASE(
       std::string_view(frame).substr(8 + first.size(), second.size()),
       std::string_view(frame).substr(12 + first.size() + second.size())};
   std::vector<uint8_t> may;
-  REQUIRE(filter->ScreenLines(lines, scratch, &may));
+  REQUIRE(filter->ScreenLines(lines, &may));
   CHECK(may == std::vector<uint8_t>{0, 0, 1});
+}
+
+// A line that is not pure ASCII goes to RE2 whatever it holds (RE2's Unicode case folding can
+// match where byte-wise folding cannot): one high byte at any position of a line of any length
+// (the 16- and 8-byte strides and the byte tail) must be seen, by MayMatch and ScreenLines.
+TEST_CASE("LiteralPrefilter: a non-ASCII byte anywhere sends the line to RE2",
+          "[rules][prefilter]") {
+  auto filter = LiteralPrefilter::Build({"ERROR"});
+  REQUIRE(filter != nullptr);
+  LiteralPrefilter::Scratch scratch;
+  int checked = 0;
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      std::string line(len, 'x');
+      line[pos] = '\xC3';
+      const std::string frame = "ok ascii line|" + line + "|another ascii line";
+      const std::vector<std::string_view> lines = {std::string_view(frame).substr(0, 13),
+                                                   std::string_view(frame).substr(14, len),
+                                                   std::string_view(frame).substr(15 + len)};
+      std::vector<uint8_t> may;
+      REQUIRE(filter->ScreenLines(lines, &may));
+      CHECK(may == std::vector<uint8_t>{0, 1, 0});
+      CHECK(filter->MayMatch(line, scratch));
+      line[pos] = 'y';
+      CHECK_FALSE(filter->MayMatch(line, scratch));
+      ++checked;
+    }
+  }
+  CHECK(checked == 820);
 }
