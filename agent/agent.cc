@@ -332,8 +332,12 @@ class Loop {
     if (Status s = store_->Flush(); !s.ok()) {
       spdlog::error("Cannot save acknowledged offsets: {}", s.message());
     }
-    // Serialising thousands of records allocates; return it to the system while idle.
-    if (tails_.UnackedBytes() == 0) ::malloc_trim(0);
+    // Serialising thousands of records allocates; return it, and the read buffer, to the
+    // system while idle.
+    if (tails_.UnackedBytes() == 0) {
+      tails_.ReleaseReadBuffer();
+      ::malloc_trim(0);
+    }
   }
 
   void Stop() {

@@ -80,6 +80,12 @@ class FileTailer {
   // Whether the file's first bytes are no longer those of this stream (truncated and written
   // again, even past the old size). Reads them only when `size` changed since the last call.
   bool ContentReplaced(uint64_t size);
+  // The file's size as of the last check (stat); a file read to its end that has not grown
+  // since needs no read.
+  void NoteSize(uint64_t size) { noted_size_ = size; }
+  bool NothingNew() const {
+    return at_eof_ && splitter_.pending_bytes() == 0 && noted_size_ == read_offset_;
+  }
   // Starts over at byte 0 as a new stream (the file was truncated in place).
   void Restart();
 
@@ -140,6 +146,7 @@ class FileTailer {
   LineSplitter splitter_;
   int64_t last_data_ms_ = 0;
   uint64_t last_checked_size_ = UINT64_MAX;
+  uint64_t noted_size_ = UINT64_MAX;
   TailCounters counters_;
 };
 

@@ -107,7 +107,12 @@ bool TailSet::Rescan(int64_t now_ms) {
       if (!Excluded(path)) found.emplace(std::move(path), spec.tag);
     }
   }
-  tags_ = found;
+  // Only tagged paths are kept: with 2,000 untagged files a copy of every path is memory
+  // for nothing.
+  tags_.clear();
+  for (const auto& [path, tag] : found) {
+    if (!tag.empty()) tags_.emplace(path, tag);
+  }
   const bool from_end = !initial_scan_done_ && !options_.read_from_beginning;
   for (const auto& [path, tag] : found) {
     if (active_.count(path)) continue;
@@ -161,7 +166,7 @@ bool TailSet::Readopt(const std::string& path, const FileIdentity& id) {
                  it->tailer->path());
     it->tailer->set_path(path);
     auto tag = tags_.find(path);
-    if (tag != tags_.end()) it->tailer->set_tag(tag->second);
+    it->tailer->set_tag(tag != tags_.end() ? tag->second : std::string());
     active_.emplace(path, std::move(it->tailer));
     draining_.erase(it);
     return true;
@@ -226,7 +231,7 @@ void TailSet::ResumeRotatedAway(int64_t now_ms) {
     Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
     if (!tailer.ok() || (*tailer)->stream_id() != r.stream_id) continue;
     auto tag = tags_.find(r.path);
-    if (tag != tags_.end()) (*tailer)->set_tag(tag->second);
+    (*tailer)->set_tag(tag != tags_.end() ? tag->second : std::string());
     spdlog::info(
         "'{}' was rotated to '{}' while the agent was stopped; reading it from byte {} to its "
         "end.",
@@ -251,6 +256,7 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
     struct stat st;
     const bool exists = ::stat(path.c_str(), &st) == 0;
     const bool same = exists && FileIdentity{st.st_dev, st.st_ino} == tailer->identity();
+    if (same) tailer->NoteSize(static_cast<uint64_t>(st.st_size));
     if (tailer->suspended()) {
       if (same && static_cast<uint64_t>(st.st_size) != tailer->read_offset()) {
         wake_.insert(tailer.get());  // it grew (or shrank): reopen it to look
@@ -307,7 +313,7 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
       Result<std::unique_ptr<FileTailer>> tailer = FileTailer::Open(path, false, options_, store_);
       if (tailer.ok()) {
         auto tag = tags_.find(path);
-        if (tag != tags_.end()) (*tailer)->set_tag(tag->second);
+        (*tailer)->set_tag(tag != tags_.end() ? tag->second : std::string());
         spdlog::info("Tailing new '{}' from byte 0.", path);
         active_.emplace(path, std::move(*tailer));
       }
@@ -335,8 +341,11 @@ bool TailSet::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* 
     for (auto& [path, tailer] : active_) {
       if (frames->size() >= max_frames || read >= max_bytes) break;
       // A file already read to its end is only read again after a check (a file system
-      // event or the poll interval): quiet files cost no read per round.
-      if (!check_files && tailer->at_eof() && !tailer->has_partial_line()) continue;
+      // event or the poll interval) found it grown: quiet files cost no read.
+      if (!tailer->suspended() && tailer->at_eof() && !tailer->has_partial_line() &&
+          (!check_files || tailer->NothingNew())) {
+        continue;
+      }
       if (tailer->suspended()) {
         if (!wake_.count(tailer.get()) || !MakeRoom(tailer.get())) continue;
         if (Status s = tailer->Resume(path); !s.ok()) continue;  // CheckRotation sorts it out

@@ -68,6 +68,9 @@ class TailSet {
   void WriteMetrics(MetricsText& out) const;
   size_t open_files() const { return active_.size() + draining_.size(); }
   size_t open_fds() const { return OpenFds(); }
+  // Frees the read buffer (read_chunk_bytes) while nothing is being read; the next read
+  // allocates it again.
+  void ReleaseReadBuffer() { std::string().swap(read_buffer_); }
   TailCounters counters() const;
 
  private:
@@ -105,12 +108,13 @@ class TailSet {
   OffsetStore& store_;
   bool initial_scan_done_ = false;
   std::map<std::string, std::unique_ptr<FileTailer>> active_;  // by path
-  std::vector<Draining> draining_;           // rotated or deleted, still being read to the end
-  std::map<std::string, std::string> tags_;  // path -> input tag, as of the last rescan
-  std::set<std::string> ignored_;            // skipped by ignore_older (logged once)
-  TailCounters closed_counters_;             // of tailers already closed
-  std::string read_buffer_;                  // one read buffer for all files
-  std::set<FileTailer*> wake_;               // suspended files that changed: reopen them
+  std::vector<Draining> draining_;  // rotated or deleted, still being read to the end
+  std::map<std::string, std::string>
+      tags_;                       // path -> input tag (tagged paths only), as of the last rescan
+  std::set<std::string> ignored_;  // skipped by ignore_older (logged once)
+  TailCounters closed_counters_;   // of tailers already closed
+  std::string read_buffer_;        // one read buffer for all files
+  std::set<FileTailer*> wake_;     // suspended files that changed: reopen them
   std::map<std::string, std::string> unreadable_;  // path -> why it cannot be opened
   uint64_t lost_while_closed_ = 0;
 };

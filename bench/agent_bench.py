@@ -85,12 +85,31 @@ class Pair:
 def ship(bindir, log, size, lines, scratch):
     work = tempfile.mkdtemp(dir=scratch)
     pair = Pair(bindir, work, [log])
-    wait_for(lambda: pair.acked()[1] >= size, 600, "the file to be acknowledged")
-    elapsed = time.monotonic() - pair.started
+    # The aggregator acknowledges at every checkpoint (each batch, 1 s) and, under a heavy
+    # stream, each time a quarter of the credit (16 MiB) arrived. The shipping rate is that of
+    # the stream: bytes acknowledged by the last of those early commits over the time they
+    # took. The rest (< 4 MiB) is acknowledged at the next checkpoint, up to 1 s later: the
+    # time to the last ACK is reported too.
+    bulk = size - 4 * 2**20
+    bulk_at = bulk_bytes = None
+    deadline = time.monotonic() + 600
+    while True:
+        acked = pair.acked()[1]
+        now = time.monotonic()
+        if bulk_at is None and acked >= bulk:
+            bulk_at, bulk_bytes = now, acked
+        if acked >= size:
+            break
+        if now > deadline:
+            sys.exit("timed out waiting for the file to be acknowledged")
+        time.sleep(0.005)
+    elapsed = now - pair.started
+    streaming = bulk_at - pair.started
     result = {
         "seconds": elapsed,
-        "mib_s": size / 2**20 / elapsed,
-        "lines_s": lines / elapsed,
+        "mib_s": bulk_bytes / 2**20 / streaming,
+        "lines_s": lines * (bulk_bytes / size) / streaming,
+        "mib_s_to_last_ack": size / 2**20 / elapsed,
         "agent_cpu_percent": 100 * cpu_seconds(pair.agent.pid) / elapsed,
         "agent_peak_rss_mib": rss_kib(pair.agent.pid, "VmHWM") / 1024,
         "agent_rss_mib": rss_kib(pair.agent.pid) / 1024,
@@ -236,6 +255,7 @@ def main():
 
     row("agent -> aggregator, MiB/s", out["ship"]["mib_s"])
     row("agent -> aggregator, lines/s", out["ship"]["lines_s"], "{:10,.0f}")
+    row("  incl. wait for the last ACK, MiB/s", out["ship"]["mib_s_to_last_ack"])
     row("agent CPU while shipping, % of one core", out["ship"]["agent_cpu_percent"])
     row("agent peak RSS shipping 1 file, MiB", out["ship"]["agent_peak_rss_mib"])
     row("  of which private (RssAnon) at the end", out["ship"]["agent_anon_mib"])

@@ -45,19 +45,22 @@ struct Rig {
     c.dir.Write("logs/app.log", "");
     writer->Signal(SIGHUP);
   }
-  // Waits (bounded) until the aggregator counted every line now in `files`.
-  void WaitCaughtUp(const std::vector<std::string>& files) {
-    size_t lines = 0;
+  // Waits (bounded) until the aggregator counted every line now in `files`, plus `earlier`
+  // lines no longer in them (cut away by an earlier truncation).
+  size_t WaitCaughtUp(const std::vector<std::string>& files, size_t earlier = 0) {
+    size_t lines = earlier;
     for (const auto& f : files) {
       const std::string text = ReadFile(f);
       lines += static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
     }
     REQUIRE(WaitUntil([&] { return CommittedCountsByKey(c, "seq").size() >= lines; }, 20s));
+    return lines;
   }
-  // Stops the writer (SIGSTOP) once the aggregator counted everything in app.log.
-  void FreezeWriterCaughtUp() {
+  // Stops the writer (SIGSTOP) once the aggregator counted everything in app.log (and the
+  // `earlier` lines truncated away before). Returns the lines counted so.
+  size_t FreezeWriterCaughtUp(size_t earlier = 0) {
     writer->Signal(SIGSTOP);
-    WaitCaughtUp({log()});
+    return WaitCaughtUp({log()}, earlier);
   }
   void Finish() {
     REQUIRE(writer->Wait(60s));
@@ -109,9 +112,11 @@ TEST_CASE("Rotation: copytruncate, with the agent caught up before each truncati
   // not read yet; the writer pauses there so the scenario tests the agent, not logrotate.
   Rig r;
   r.StartWriter();
+  // The lines truncated away so far: the aggregator's count includes them, app.log does not.
+  size_t truncated = 0;
   for (int i = 0; i < 2; ++i) {
     Pause(800ms);
-    r.FreezeWriterCaughtUp();
+    truncated = r.FreezeWriterCaughtUp(truncated);
     std::filesystem::copy_file(r.log(), r.log(".1"),
                                std::filesystem::copy_options::overwrite_existing);
     std::filesystem::resize_file(r.log(), 0);
