@@ -33,6 +33,7 @@
 #include "engine/checkpoint_store.h"
 #include "engine/engine.h"
 #include "engine/event_time.h"
+#include "engine/parallel_matcher.h"
 #include "rules/rule_warnings.h"
 
 namespace ember::aggregator {
@@ -59,7 +60,9 @@ class Server {
         dispatcher_(std::move(sinks)),
         signal_fd_(signal_fd),
         notifier_(notifier),
-        socket_(context_, zmq::socket_type::router) {}
+        socket_(context_, zmq::socket_type::router),
+        matcher_(std::make_unique<engine::ParallelMatcher>(
+            static_cast<unsigned>(config.match_threads))) {}
 
   ~Server() {
     if (rules_watch_fd_ >= 0) ::close(rules_watch_fd_);
@@ -334,6 +337,11 @@ class Server {
   }
 
   void ReceiveFrames() {
+    ReceiveFrameBatch();
+    ProcessPending();  // nothing accepted stays unapplied past this call
+  }
+
+  void ReceiveFrameBatch() {
     // A bounded number per call, so a flood cannot delay batch ticks; and back to the loop
     // once a quarter of the credit was accepted, so it is committed and acknowledged while the
     // agents read on (draining all of it first would make them wait in lockstep).
@@ -370,12 +378,16 @@ class Server {
         } catch (const zmq::error_t&) {
         }
       }
-      HandleFrame(routing_id.to_string(), frame.to_string_view(), identity);
+      HandleFrame(routing_id.to_string(), std::make_unique<zmq::message_t>(std::move(frame)),
+                  identity);
     }
   }
 
-  void HandleFrame(const std::string& routing_id, std::string_view frame,
+  // Decides whether a frame is accepted (and acknowledged later) at once, in arrival order;
+  // the lines of accepted DATA frames wait in pending_ to be matched together.
+  void HandleFrame(const std::string& routing_id, std::unique_ptr<zmq::message_t> message,
                    const std::string& identity) {
+    const std::string_view frame = message->to_string_view();
     std::optional<uint8_t> version = wire::PeekVersion(frame);
     if (version && *version != wire::kWireVersion) {
       ++bad_frames_;
@@ -390,8 +402,10 @@ class Server {
       return;
     }
     Result<wire::FrameType> type = wire::PeekType(frame);
-    if (type.ok() && *type == wire::FrameType::kHello)
+    if (type.ok() && *type == wire::FrameType::kHello) {
+      ProcessPending();  // a session (re)opens after what came before it
       return HandleHello(routing_id, frame, identity);
+    }
     if (type.ok() && *type != wire::FrameType::kData) {
       type = Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
                                      " is not one an agent sends");
@@ -445,17 +459,6 @@ class Server {
       auto it = parsers_.try_emplace(stream, CurrentYearUtc()).first;
       parser = &it->second;
     }
-    // Lines no rule can match are found for the whole frame at once (most lines).
-    engine_->Screen(f.lines, &may_match_);
-    for (size_t i = 0; i < f.lines.size(); ++i) {
-      const std::string_view line = f.lines[i];
-      engine::InputLine in{line,  f.host,         f.path,      f.read_time_ms,
-                           f.tag, f.start_offset, f.end_offset};
-      if (parser != nullptr) {
-        if (auto t = parser->Parse(line)) in.time_ms = *t;
-      }
-      engine_->Ingest(in, may_match_[i] != 0);
-    }
     offsets_[stream] = f.end_offset;
     acks_[routing_id][f.stream_id] = f.end_offset;
     accepted_bytes_ += f.end_offset - f.start_offset;
@@ -468,6 +471,45 @@ class Server {
     agent.streams.insert(f.stream_id);
     bytes_in_ += f.end_offset - f.start_offset;
     ++frames_in_;
+    pending_lines_ += f.lines.size();
+    pending_.push_back(PendingFrame{std::move(message), std::move(*data), parser});
+    if (pending_lines_ >= kMaxPendingLines) ProcessPending();
+  }
+
+  // Applies the accepted frames' lines to the engine in arrival order. Lines no rule can
+  // match are found per frame at once (most lines); the others are matched on the matcher's
+  // threads together, and their matches applied in line order: the same result as line by
+  // line.
+  void ProcessPending() {
+    if (pending_.empty()) return;
+    batch_lines_.clear();
+    candidates_.clear();
+    is_candidate_.clear();
+    for (const PendingFrame& p : pending_) {
+      const wire::DataFrame& f = p.frame;
+      engine_->Screen(f.lines, &may_match_);
+      for (size_t i = 0; i < f.lines.size(); ++i) {
+        engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
+                             f.tag,      f.start_offset, f.end_offset};
+        if (p.parser != nullptr) {
+          if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
+        }
+        batch_lines_.push_back(in);
+        is_candidate_.push_back(may_match_[i]);
+        if (may_match_[i] != 0) candidates_.push_back(in);
+      }
+    }
+    matcher_->Match(engine_->rules(), candidates_);
+    size_t c = 0;
+    for (size_t i = 0; i < batch_lines_.size(); ++i) {
+      if (is_candidate_[i] != 0) {
+        engine_->IngestMatched(batch_lines_[i], matcher_->MatchesOf(c++));
+      } else {
+        engine_->Ingest(batch_lines_[i], /*may_match=*/false);
+      }
+    }
+    pending_.clear();
+    pending_lines_ = 0;
   }
 
   // Opens a session for a connection: records who the agent is and answers with its credit
@@ -765,7 +807,21 @@ class Server {
   std::map<std::string, std::map<uint64_t, uint64_t>> acks_;
   std::vector<engine::CheckpointDelta> uncommitted_;
   std::vector<engine::Alert> pending_alerts_;
-  std::vector<uint8_t> may_match_;  // per line of the frame being handled (Screen)
+  // Accepted DATA frames whose lines are not applied yet (ProcessPending); each owns its
+  // message, which the decoded views point into.
+  struct PendingFrame {
+    std::unique_ptr<zmq::message_t> message;
+    wire::DataFrame frame;
+    engine::EventTimeParser* parser;  // the stream's, with event time; else null
+  };
+  static constexpr size_t kMaxPendingLines = 64 * 1024;
+  std::vector<PendingFrame> pending_;
+  size_t pending_lines_ = 0;
+  std::unique_ptr<engine::ParallelMatcher> matcher_;
+  std::vector<engine::InputLine> batch_lines_;  // ProcessPending's scratch
+  std::vector<engine::InputLine> candidates_;
+  std::vector<uint8_t> is_candidate_;
+  std::vector<uint8_t> may_match_;  // per line of one frame (Screen)
   bool stopping_ = false;
   uint64_t bad_frames_ = 0;
   uint64_t duplicate_frames_ = 0;

@@ -126,6 +126,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetBool("sync", &c.sync));
   errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
   errors.push_back(top.GetSizeBytes("agent_credit", &c.agent_credit_bytes));
+  errors.push_back(top.GetInt("match_threads", &c.match_threads));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -168,6 +169,11 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   if (c.agent_credit_bytes < 64 * 1024) {
     return Status::InvalidArgument(top.Where("agent_credit") +
                                    ": error: 'agent_credit' must be at least 64KiB");
+  }
+  if (c.match_threads < 0 || c.match_threads > 64) {
+    return Status::InvalidArgument(top.Where("match_threads") +
+                                   ": error: 'match_threads' must be between 0 (one per CPU) "
+                                   "and 64");
   }
   if (c.allowed_lateness_ms < 0) {
     return Status::InvalidArgument(top.Where("allowed_lateness") +

@@ -78,6 +78,9 @@ struct AggregatorConfig {
   // Bytes each agent may have read and not yet had acknowledged (flow control). Bounds the
   // aggregator's memory at about agents x credit; must cover a checkpoint interval of data.
   int64_t agent_credit_bytes = 16 << 20;
+  // Threads that match lines against the rules (the pipeline thread is one of them); 0 = one
+  // per CPU. The engine still applies matches in line order: results do not depend on it.
+  int64_t match_threads = 0;
   OutputOptions outputs;
   SecurityOptions security;
 };

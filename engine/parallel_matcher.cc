@@ -1,6 +1,8 @@
 #include "engine/parallel_matcher.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace ember::engine {
@@ -36,41 +38,89 @@ class Recorder final : public rules::MatchVisitor {
 
 }  // namespace
 
+// Worker threads 1..threads-1, woken for each call by a new generation number.
+struct ParallelMatcher::Pool {
+  std::mutex mu;
+  std::condition_variable wake;  // workers: a new generation, or stop
+  std::condition_variable done;  // caller: every worker finished the generation
+  uint64_t generation = 0;
+  unsigned running = 0;
+  bool stop = false;
+  std::vector<std::thread> threads;
+};
+
 ParallelMatcher::ParallelMatcher(unsigned threads)
-    : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {
+    : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+      pool_(std::make_unique<Pool>()) {
   for (unsigned i = 0; i < threads_; ++i) slices_.push_back(std::make_unique<Slice>());
+  for (unsigned i = 1; i < threads_; ++i) {
+    pool_->threads.emplace_back([this, i] {
+      uint64_t seen = 0;
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(pool_->mu);
+          pool_->wake.wait(lock, [&] { return pool_->stop || pool_->generation != seen; });
+          if (pool_->stop) return;
+          seen = pool_->generation;
+        }
+        RunSlice(i);
+        std::lock_guard<std::mutex> lock(pool_->mu);
+        if (--pool_->running == 0) pool_->done.notify_one();
+      }
+    });
+  }
 }
 
-ParallelMatcher::~ParallelMatcher() = default;
+ParallelMatcher::~ParallelMatcher() {
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    pool_->stop = true;
+  }
+  pool_->wake.notify_all();
+  for (auto& t : pool_->threads) t.join();
+}
+
+void ParallelMatcher::RunSlice(unsigned index) {
+  Slice& s = *slices_[index];
+  s.matches.clear();
+  s.line_begin.clear();
+  s.key_spans.clear();
+  s.keys.clear();
+  const size_t begin = std::min(lines_.size(), index * lines_per_slice_);
+  const size_t end = std::min(lines_.size(), begin + lines_per_slice_);
+  Recorder recorder(s.matches, s.key_spans, s.keys);
+  for (size_t i = begin; i < end; ++i) {
+    s.line_begin.push_back(s.matches.size());
+    const InputLine& line = lines_[i];
+    rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, s.scratch,
+                  recorder);
+  }
+  s.line_begin.push_back(s.matches.size());
+  // Keys were appended to a growing string: point the views at their final place.
+  for (size_t m = 0; m < s.matches.size(); ++m) {
+    s.matches[m].match.key =
+        std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
+  }
+}
 
 void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLine> lines) {
-  lines_per_slice_ = std::max<size_t>(1, (lines.size() + threads_ - 1) / threads_);
-  auto run = [&](unsigned index) {
-    Slice& s = *slices_[index];
-    s.matches.clear();
-    s.line_begin.clear();
-    s.key_spans.clear();
-    s.keys.clear();
-    const size_t begin = std::min(lines.size(), index * lines_per_slice_);
-    const size_t end = std::min(lines.size(), begin + lines_per_slice_);
-    Recorder recorder(s.matches, s.key_spans, s.keys);
-    for (size_t i = begin; i < end; ++i) {
-      s.line_begin.push_back(s.matches.size());
-      const InputLine& line = lines[i];
-      rules.Match(line.text, rules::LineSource{line.host, line.file, line.tag}, s.scratch,
-                  recorder);
-    }
-    s.line_begin.push_back(s.matches.size());
-    // Keys were appended to a growing string: point the views at their final place.
-    for (size_t m = 0; m < s.matches.size(); ++m) {
-      s.matches[m].match.key =
-          std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
-    }
-  };
-  std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads_; ++i) workers.emplace_back(run, i);
-  run(0);
-  for (auto& w : workers) w.join();
+  rules_ = &rules;
+  lines_ = lines;
+  if (threads_ == 1 || lines.size() < kMinParallelLines) {
+    lines_per_slice_ = std::max<size_t>(1, lines.size());
+    RunSlice(0);
+    return;
+  }
+  lines_per_slice_ = (lines.size() + threads_ - 1) / threads_;
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    pool_->running = threads_ - 1;
+    ++pool_->generation;
+  }
+  pool_->wake.notify_all();
+  RunSlice(0);
+  std::unique_lock<std::mutex> lock(pool_->mu);
+  pool_->done.wait(lock, [&] { return pool_->running == 0; });
 }
 
 std::span<const RecordedMatch> ParallelMatcher::MatchesOf(size_t line) const {

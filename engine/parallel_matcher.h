@@ -2,6 +2,8 @@
 // so the single-threaded Engine can apply them in line order (Engine::IngestMatched) with
 // exactly the result of matching line by line. Matching is the expensive part (RE2); applying
 // a recorded match is a hash-map update. One matcher per caller; Match is not reentrant.
+// The worker threads live as long as the matcher and sleep between calls; a call with few
+// lines runs on the calling thread alone.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,11 @@ class ParallelMatcher {
   // `threads` 0: one per CPU. The calling thread is one of them.
   explicit ParallelMatcher(unsigned threads = 0);
   ~ParallelMatcher();
+  ParallelMatcher(const ParallelMatcher&) = delete;
+  ParallelMatcher& operator=(const ParallelMatcher&) = delete;
+
+  // Calls with fewer lines than this are matched on the calling thread only.
+  static constexpr size_t kMinParallelLines = 512;
 
   // Matches every line against `rules`; afterwards MatchesOf(i) lists line i's matches in
   // the order RuleSet::Match reports them. `lines` must outlive the use of the results.
@@ -37,9 +44,15 @@ class ParallelMatcher {
 
  private:
   struct Slice;
+  struct Pool;
+  void RunSlice(unsigned index);
   unsigned threads_;
   std::vector<std::unique_ptr<Slice>> slices_;
   size_t lines_per_slice_ = 0;
+  // The call being served (read by the workers while it runs).
+  const rules::RuleSet* rules_ = nullptr;
+  std::span<const InputLine> lines_;
+  std::unique_ptr<Pool> pool_;  // last: its threads stop before the rest is destroyed
 };
 
 }  // namespace ember::engine

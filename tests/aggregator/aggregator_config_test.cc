@@ -17,6 +17,7 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->allowed_lateness_ms == 2000);
   CHECK(c->time == aggregator::TimeSource::kIngestion);
   CHECK(c->checkpoint_interval_ms == 1000);
+  CHECK(c->match_threads == 0);  // one per CPU
 }
 
 TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggregator][config]") {
@@ -32,6 +33,8 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggr
            {"checkpoint_interval: 1500ms\n", "must be a multiple of 'batch_interval'"},
            {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},
            {"outputs:\n  terminal_color: pink\n", ":2:19: error: 'terminal_color'"},
+           {"match_threads: -1\n", ":1:16: error: 'match_threads' must be between 0"},
+           {"match_threads: 65\n", "'match_threads' must be between 0 (one per CPU) and 64"},
        }) {
     std::string path = dir.Write("aggregator.yaml", c.yaml);
     auto r = aggregator::LoadAggregatorConfig(path);

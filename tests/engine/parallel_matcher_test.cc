@@ -38,8 +38,13 @@ TEST_CASE("ParallelMatcher: threads change nothing but the speed", "[engine][par
     Engine engine(*rules, options);
     std::vector<Alert> alerts;
     ParallelMatcher matcher(threads);
-    const size_t chunk = 997;
-    for (size_t start = 0; start < lines.size(); start += chunk) {
+    // Calls large enough for the worker threads and small ones the caller matches alone, on
+    // the same matcher (its threads persist between calls).
+    const size_t chunks[] = {997, 101, 1500, ParallelMatcher::kMinParallelLines - 1,
+                             ParallelMatcher::kMinParallelLines};
+    size_t call = 0;
+    for (size_t start = 0, chunk = 0; start < lines.size(); start += chunk) {
+      chunk = chunks[call++ % std::size(chunks)];
       std::span<const InputLine> part(lines.data() + start, std::min(chunk, lines.size() - start));
       if (threads == 0) {
         for (const auto& line : part) {
