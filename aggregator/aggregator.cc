@@ -476,18 +476,14 @@ class Server {
     if (pending_lines_ >= kMaxPendingLines) ProcessPending();
   }
 
-  // Applies the accepted frames' lines to the engine in arrival order. Lines no rule can
-  // match are found per frame at once (most lines); the others are matched on the matcher's
-  // threads together, and their matches applied in line order: the same result as line by
-  // line.
+  // Applies the accepted frames' lines to the engine in arrival order. The lines are matched
+  // together on the matcher's threads (each thread screens its share of them at once) and
+  // their matches applied in line order: the same result as line by line.
   void ProcessPending() {
     if (pending_.empty()) return;
     batch_lines_.clear();
-    candidates_.clear();
-    is_candidate_.clear();
     for (const PendingFrame& p : pending_) {
       const wire::DataFrame& f = p.frame;
-      engine_->Screen(f.lines, &may_match_);
       for (size_t i = 0; i < f.lines.size(); ++i) {
         engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
                              f.tag,      f.start_offset, f.end_offset};
@@ -495,18 +491,11 @@ class Server {
           if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
         }
         batch_lines_.push_back(in);
-        is_candidate_.push_back(may_match_[i]);
-        if (may_match_[i] != 0) candidates_.push_back(in);
       }
     }
-    matcher_->Match(engine_->rules(), candidates_);
-    size_t c = 0;
+    matcher_->Match(engine_->rules(), batch_lines_);
     for (size_t i = 0; i < batch_lines_.size(); ++i) {
-      if (is_candidate_[i] != 0) {
-        engine_->IngestMatched(batch_lines_[i], matcher_->MatchesOf(c++));
-      } else {
-        engine_->Ingest(batch_lines_[i], /*may_match=*/false);
-      }
+      engine_->IngestMatched(batch_lines_[i], matcher_->MatchesOf(i));
     }
     pending_.clear();
     pending_lines_ = 0;
@@ -819,9 +808,6 @@ class Server {
   size_t pending_lines_ = 0;
   std::unique_ptr<engine::ParallelMatcher> matcher_;
   std::vector<engine::InputLine> batch_lines_;  // ProcessPending's scratch
-  std::vector<engine::InputLine> candidates_;
-  std::vector<uint8_t> is_candidate_;
-  std::vector<uint8_t> may_match_;  // per line of one frame (Screen)
   bool stopping_ = false;
   uint64_t bad_frames_ = 0;
   uint64_t duplicate_frames_ = 0;

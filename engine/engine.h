@@ -85,17 +85,12 @@ class Engine {
   // REQUIRES: rules validated against options.batch_interval_ms (RuleSet::Load does).
   Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options);
 
-  // `may_match` false (from Screen) skips the rules for a line known to match none; the line
+  // `may_match` false skips the rules for a line known to match none; the line
   // still counts and moves the batches as any other.
   void Ingest(const InputLine& line, bool may_match = true);
   // Ingest with the line's rule matches already found (by a ParallelMatcher): the same
   // effect as Ingest(line), without running the rules here.
   void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);
-  // Screens lines in one buffer at once (see RuleSet::Screen).
-  void Screen(const std::vector<std::string_view>& lines, std::vector<uint8_t>* may_match) {
-    rules_->Screen(lines, may_match);
-  }
-
   // Closes every batch whose end is at or before `watermark_ms` and appends the alert events
   // of the windows that end there. A watermark that goes backwards does nothing.
   void AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out);

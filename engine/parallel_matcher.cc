@@ -11,6 +11,7 @@ namespace ember::engine {
 // reuses its key buffer); the other views point into the lines.
 struct ParallelMatcher::Slice {
   rules::MatchScratch scratch;
+  std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
   std::vector<RecordedMatch> matches;
   std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
   std::vector<std::pair<size_t, size_t>> key_spans;  // per match: (offset, size) in keys
@@ -19,19 +20,27 @@ struct ParallelMatcher::Slice {
 
 namespace {
 
-class Recorder final : public rules::MatchVisitor {
+// Records the matches of a slice's lines, which arrive in line order.
+class Recorder final : public rules::LineMatchVisitor {
  public:
-  Recorder(std::vector<RecordedMatch>& matches, std::vector<std::pair<size_t, size_t>>& spans,
-           std::string& keys)
-      : matches_(matches), spans_(spans), keys_(keys) {}
-  void OnMatch(size_t rule, const rules::RuleMatch& match) override {
+  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin,
+           std::vector<std::pair<size_t, size_t>>& spans, std::string& keys)
+      : matches_(matches), line_begin_(line_begin), spans_(spans), keys_(keys) {}
+  void OnMatch(size_t line, size_t rule, const rules::RuleMatch& match) override {
+    // Lines up to this one start here (the earlier ones had no more matches).
+    while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
     spans_.emplace_back(keys_.size(), match.key.size());
     keys_.append(match.key);
     matches_.push_back(RecordedMatch{rule, match});
   }
+  // Closes the slice: every line has a start, and the end follows.
+  void Finish(size_t lines) {
+    while (line_begin_.size() <= lines) line_begin_.push_back(matches_.size());
+  }
 
  private:
   std::vector<RecordedMatch>& matches_;
+  std::vector<size_t>& line_begin_;
   std::vector<std::pair<size_t, size_t>>& spans_;
   std::string& keys_;
 };
@@ -88,14 +97,14 @@ void ParallelMatcher::RunSlice(unsigned index) {
   s.keys.clear();
   const size_t begin = std::min(lines_.size(), index * lines_per_slice_);
   const size_t end = std::min(lines_.size(), begin + lines_per_slice_);
-  Recorder recorder(s.matches, s.key_spans, s.keys);
+  s.refs.clear();
   for (size_t i = begin; i < end; ++i) {
-    s.line_begin.push_back(s.matches.size());
     const InputLine& line = lines_[i];
-    rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, s.scratch,
-                  recorder);
+    s.refs.push_back(rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag}});
   }
-  s.line_begin.push_back(s.matches.size());
+  Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
+  rules_->MatchLines(s.refs, s.scratch, recorder);
+  recorder.Finish(s.refs.size());
   // Keys were appended to a growing string: point the views at their final place.
   for (size_t m = 0; m < s.matches.size(); ++m) {
     s.matches[m].match.key =

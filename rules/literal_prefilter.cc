@@ -68,7 +68,8 @@ inline bool EqualsFolded(const char* text, std::string_view atom) {
   return true;
 }
 
-// Whether `text` holds a byte >= 0x80 (it is not pure ASCII): 16 bytes (SSE2) or 8 at a time.
+}  // namespace
+
 bool HasNonAscii(std::string_view text) {
   size_t i = 0;
 #if defined(__SSE2__)
@@ -89,6 +90,8 @@ bool HasNonAscii(std::string_view text) {
   for (; i < text.size(); ++i) any |= static_cast<unsigned char>(text[i]);
   return (any & 0x8080808080808080ULL) != 0;
 }
+
+namespace {
 
 // The first place in text[0, size) where the lowercase `atom` occurs with ASCII letters
 // folded, or null; no copy of the text is lowercased. With SSE2 (every x86-64 CPU) 16

@@ -60,4 +60,7 @@ class LiteralPrefilter {
   std::vector<std::string> atoms_;  // lowercase
 };
 
+// Whether `text` holds a byte >= 0x80 (it is not pure ASCII); 16 bytes at a time with SSE2.
+bool HasNonAscii(std::string_view text);
+
 }  // namespace ember::rules

@@ -14,11 +14,19 @@
 #include <re2/set.h>
 
 #include "rules/literal_prefilter.h"
+#include "rules/pattern_prefix.h"
+#include "rules/pattern_screen.h"
 
 namespace ember::rules {
 
 struct MatchScratch::Impl {
   LiteralPrefilter::Scratch prefilter;
+  PatternScreen::Scratch screen;
+  std::string joined;                   // the lines of one scan, each followed by '\n'
+  std::vector<uint32_t> starts;         // where each line begins in `joined`, then its size
+  std::vector<uint64_t> bits;           // per line: the set entries that may match it
+  std::vector<std::string_view> views;  // for the literal prefilter's frame screening
+  std::vector<uint8_t> may_match;
   std::vector<int> hits;
   std::vector<re2::StringPiece> groups;
   std::string key;
@@ -27,13 +35,26 @@ struct MatchScratch::Impl {
 MatchScratch::MatchScratch() : impl_(std::make_unique<Impl>()) {}
 MatchScratch::~MatchScratch() = default;
 
+// One pattern of the RE2::Set: a rule's `match`, or its `ratio_of`.
+struct SetEntry {
+  size_t rule = 0;
+  bool ratio = false;
+  const RE2* regex = nullptr;
+  bool captures = false;  // key fields or numbers come from its groups
+  std::string prefix;     // LiteralPrefix of the pattern ("" if none)
+};
+
 struct RuleSet::Impl {
-  std::unique_ptr<LiteralPrefilter> prefilter;  // null: every line goes to the set
+  std::unique_ptr<LiteralPrefilter> prefilter;  // without a screen; null: every line to the set
+  std::unique_ptr<PatternScreen> screen;        // null: the set decides every line
   std::unique_ptr<re2::RE2::Set> set;
-  // Set entry i: entries[i] = (rule index, whether it is the rule's `ratio_of`). Every
-  // rule's `match` first, in rule order, then the `ratio_of` patterns.
-  std::vector<std::pair<size_t, bool>> entries;
+  // With a screen, the entries it does not take, matched by their own set on every line.
+  std::unique_ptr<re2::RE2::Set> unscreened;
+  std::vector<size_t> unscreened_entries;  // index in `unscreened` -> entry
+  // Set entry i: every rule's `match` first, in rule order, then the `ratio_of` patterns.
+  std::vector<SetEntry> entries;
   size_t max_groups = 0;
+  size_t words = 0;  // 64-bit words per line of screen candidates
 };
 
 RuleSet::~RuleSet() = default;
@@ -140,13 +161,15 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
   return FromRules(std::move(all));
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules, bool prefilter) {
+Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules,
+                                                          Screening screening) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->impl_ = std::make_unique<Impl>();
+  Impl& impl = *set->impl_;
   RE2::Options options;
   options.set_log_errors(false);
   options.set_max_mem(256 << 20);
-  set->impl_->set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  impl.set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
   std::vector<std::string> patterns;
   for (bool ratio : {false, true}) {
     for (size_t i = 0; i < rules.size(); ++i) {
@@ -154,25 +177,58 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
       const std::string& pattern = ratio ? rule.ratio_of : rule.pattern;
       if (ratio && pattern.empty()) continue;
       std::string error;
-      if (set->impl_->set->Add(pattern, &error) < 0) {
+      if (impl.set->Add(pattern, &error) < 0) {
         return Status::InvalidArgument(rule.source + ": error: invalid pattern: " + error);
       }
-      set->impl_->entries.emplace_back(i, ratio);
+      SetEntry entry;
+      entry.rule = i;
+      entry.ratio = ratio;
+      entry.regex = ratio ? rule.ratio_regex.get() : rule.regex.get();
+      entry.captures =
+          !rule.by.empty() ||
+          (!ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0));
+      entry.prefix = LiteralPrefix(pattern);
+      impl.entries.push_back(std::move(entry));
       patterns.push_back(pattern);
-      const RE2& re = ratio ? *rule.ratio_regex : *rule.regex;
-      set->impl_->max_groups =
-          std::max(set->impl_->max_groups, static_cast<size_t>(re.NumberOfCapturingGroups()));
+      impl.max_groups =
+          std::max(impl.max_groups,
+                   static_cast<size_t>(impl.entries.back().regex->NumberOfCapturingGroups()));
     }
   }
-  if (!rules.empty() && !set->impl_->set->Compile()) {
+  if (!rules.empty() && !impl.set->Compile()) {
     return Status::InvalidArgument("the rules' patterns are too large to compile together");
   }
-  if (prefilter) set->impl_->prefilter = LiteralPrefilter::Build(patterns);
+  if (screening == Screening::kBest) impl.screen = PatternScreen::Build(patterns);
+  if (impl.screen && impl.screen->screened_count() < patterns.size()) {
+    impl.unscreened = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+    for (size_t e = 0; e < patterns.size(); ++e) {
+      if (impl.screen->screened(e)) continue;
+      impl.unscreened->Add(patterns[e], nullptr);
+      impl.unscreened_entries.push_back(e);
+    }
+    if (!impl.unscreened->Compile()) impl.screen.reset();
+  }
+  impl.words = (patterns.size() + 63) / 64;
+  if (screening != Screening::kNone && !impl.screen) {
+    impl.prefilter = LiteralPrefilter::Build(patterns);
+  }
   set->rules_ = std::move(rules);
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
-bool RuleSet::prefiltered() const { return impl_->prefilter != nullptr; }
+bool RuleSet::prefiltered() const {
+  return impl_->screen != nullptr || impl_->prefilter != nullptr;
+}
+
+size_t RuleSet::pattern_count() const { return impl_->entries.size(); }
+
+size_t RuleSet::screened_patterns() const {
+  return impl_->screen ? impl_->screen->screened_count() : 0;
+}
+
+std::string_view RuleSet::screen_kind() const {
+  return impl_->screen ? "hyperscan" : impl_->prefilter ? "literals" : "none";
+}
 
 int RuleSet::Find(std::string_view name) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
@@ -181,71 +237,162 @@ int RuleSet::Find(std::string_view name) const {
   return -1;
 }
 
-void RuleSet::Screen(const std::vector<std::string_view>& lines,
-                     std::vector<uint8_t>* may_match) const {
-  if (rules_.empty()) {
-    may_match->assign(lines.size(), 0);
-    return;
+namespace {
+
+// Adapts a one-line visitor to the many-line interface.
+class OneLine final : public LineMatchVisitor {
+ public:
+  explicit OneLine(MatchVisitor& visitor) : visitor_(visitor) {}
+  void OnMatch(size_t, size_t rule, const RuleMatch& match) override {
+    visitor_.OnMatch(rule, match);
   }
-  if (!impl_->prefilter || !impl_->prefilter->ScreenLines(lines, may_match)) {
-    may_match->assign(lines.size(), 1);
+
+ private:
+  MatchVisitor& visitor_;
+};
+
+// RE2's unanchored match with groups, found as the first match anchored at a place where the
+// pattern's literal prefix occurs (every match starts with it, so the leftmost match starts at
+// one of them: the same match and groups, without RE2's search for where it starts).
+bool MatchGroups(const RE2& re, std::string_view prefix, std::string_view text,
+                 re2::StringPiece* groups, int n) {
+  const re2::StringPiece piece(text.data(), text.size());
+  if (prefix.empty()) return re.Match(piece, 0, text.size(), RE2::UNANCHORED, groups, n);
+  for (size_t at = text.find(prefix); at != std::string_view::npos;
+       at = text.find(prefix, at + 1)) {
+    if (re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) return true;
   }
+  return false;
 }
+
+// Lines of one Hyperscan scan: enough to amortise the call, few enough to stay in cache.
+constexpr size_t kScanBytes = 256 << 10;
+constexpr size_t kScanBitWords = 1 << 15;
+
+}  // namespace
 
 void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
                     MatchVisitor& visitor) const {
+  const LineRef ref{line, source};
+  OneLine adapter(visitor);
+  MatchLines(std::span<const LineRef>(&ref, 1), scratch, adapter);
+}
+
+void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
+                         LineMatchVisitor& visitor) const {
   if (rules_.empty()) return;
   MatchScratch::Impl& s = scratch.impl();
-  if (impl_->prefilter && !impl_->prefilter->MayMatch(line, s.prefilter)) return;
-  s.hits.clear();
-  if (!impl_->set->Match(re2::StringPiece(line.data(), line.size()), &s.hits)) return;
-  std::sort(s.hits.begin(), s.hits.end());
   s.groups.resize(impl_->max_groups + 1);
-  for (int entry : s.hits) {
-    const auto [index, ratio] = impl_->entries[static_cast<size_t>(entry)];
-    const Rule& rule = rules_[index];
-    if (!InScope(rule, source)) continue;
-    bool excluded = false;
-    for (const auto& re : rule.unless_regex) {
-      if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) {
-        excluded = true;
-        break;
-      }
+  if (!impl_->screen) {
+    // Lines laid out in one buffer (an agent frame) are screened for the literals at once.
+    bool screened = false;
+    if (impl_->prefilter && lines.size() > 1) {
+      s.views.clear();
+      for (const LineRef& line : lines) s.views.push_back(line.text);
+      screened = impl_->prefilter->ScreenLines(s.views, &s.may_match);
     }
-    if (excluded) continue;
-    RuleMatch m;
-    m.total = ratio;
-    s.key.clear();
-    const bool numbers =
-        !ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0);
-    if (!rule.by.empty() || numbers) {
-      const RE2& re = ratio ? *rule.ratio_regex : *rule.regex;
-      const int n = re.NumberOfCapturingGroups() + 1;
-      if (!re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED,
-                    s.groups.data(), n)) {
-        continue;  // cannot happen: the set said it matches
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (screened ? s.may_match[i] == 0
+                   : impl_->prefilter && !impl_->prefilter->MayMatch(lines[i].text, s.prefilter)) {
+        continue;
       }
-      auto group = [&](int g) {
-        const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
-        return std::string_view(piece.data(), piece.size());
-      };
-      const std::vector<int>& by_groups = ratio ? rule.ratio_by_groups : rule.by_groups;
-      for (size_t f = 0; f < by_groups.size(); ++f) {
-        if (f > 0) s.key.push_back(kKeySeparator);
-        const int g = by_groups[f];
-        AppendKeyValue(s.key, g == -1   ? source.host
-                              : g == -2 ? source.file
-                              : g == -3 ? source.tag
-                                        : group(g));
-      }
-      if (!ratio && rule.value_group > 0)
-        m.has_value = ParseNumber(group(rule.value_group), &m.value);
-      if (!ratio && rule.distinct_group > 0) m.distinct = group(rule.distinct_group);
-      if (!ratio && rule.time_group > 0) m.time = group(rule.time_group);
+      MatchBySet(i, lines[i], s, visitor);
     }
-    m.key = s.key;
-    visitor.OnMatch(index, m);
+    return;
   }
+  const size_t words = impl_->words;
+  const size_t max_lines = std::max<size_t>(1, kScanBitWords / words);
+  for (size_t first = 0; first < lines.size();) {
+    s.joined.clear();
+    s.starts.clear();
+    size_t last = first;
+    while (last < lines.size() && last - first < max_lines &&
+           (last == first || s.joined.size() + lines[last].text.size() < kScanBytes)) {
+      s.starts.push_back(static_cast<uint32_t>(s.joined.size()));
+      s.joined.append(lines[last].text);
+      s.joined.push_back('\n');
+      ++last;
+    }
+    s.starts.push_back(static_cast<uint32_t>(s.joined.size()));
+    s.bits.assign((last - first) * words, 0);
+    const bool scanned = impl_->screen->Scan(s.joined, s.starts, words, s.bits.data(), s.screen);
+    for (size_t i = first; i < last; ++i) {
+      const LineRef& line = lines[i];
+      // Without a scan, or on a line Hyperscan reads differently (not ASCII): the set decides.
+      if (!scanned || HasNonAscii(line.text)) {
+        MatchBySet(i, line, s, visitor);
+        continue;
+      }
+      uint64_t* row = s.bits.data() + (i - first) * words;
+      if (impl_->unscreened) {
+        s.hits.clear();
+        impl_->unscreened->Match(re2::StringPiece(line.text.data(), line.text.size()), &s.hits);
+        for (int h : s.hits) {
+          const size_t e = impl_->unscreened_entries[static_cast<size_t>(h)];
+          row[e / 64] |= uint64_t{1} << (e % 64);
+        }
+      }
+      for (size_t w = 0; w < words; ++w) {
+        for (uint64_t m = row[w]; m != 0; m &= m - 1) {
+          Report(w * 64 + static_cast<size_t>(__builtin_ctzll(m)), /*known=*/false, i, line, s,
+                 visitor);
+        }
+      }
+    }
+    first = last;
+  }
+}
+
+void RuleSet::MatchBySet(size_t index, const LineRef& line, MatchScratch::Impl& s,
+                         LineMatchVisitor& visitor) const {
+  s.hits.clear();
+  if (!impl_->set->Match(re2::StringPiece(line.text.data(), line.text.size()), &s.hits)) return;
+  std::sort(s.hits.begin(), s.hits.end());
+  for (int entry : s.hits)
+    Report(static_cast<size_t>(entry), /*known=*/true, index, line, s, visitor);
+}
+
+void RuleSet::Report(size_t entry_index, bool known, size_t index, const LineRef& line,
+                     MatchScratch::Impl& s, LineMatchVisitor& visitor) const {
+  const SetEntry& entry = impl_->entries[entry_index];
+  const Rule& rule = rules_[entry.rule];
+  const std::string_view text = line.text;
+  if (!InScope(rule, line.source)) return;
+  const RE2& re = *entry.regex;
+  const int n = entry.captures ? re.NumberOfCapturingGroups() + 1 : 0;
+  if (entry.captures) {
+    if (!MatchGroups(re, entry.prefix, text, s.groups.data(), n)) return;
+  } else if (!known && !re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
+                                 RE2::UNANCHORED, nullptr, 0)) {
+    return;
+  }
+  for (const auto& unless : rule.unless_regex) {
+    if (RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *unless)) return;
+  }
+  RuleMatch m;
+  m.total = entry.ratio;
+  s.key.clear();
+  if (entry.captures) {
+    auto group = [&](int g) {
+      const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
+      return std::string_view(piece.data(), piece.size());
+    };
+    const std::vector<int>& by_groups = entry.ratio ? rule.ratio_by_groups : rule.by_groups;
+    for (size_t f = 0; f < by_groups.size(); ++f) {
+      if (f > 0) s.key.push_back(kKeySeparator);
+      const int g = by_groups[f];
+      AppendKeyValue(s.key, g == -1   ? line.source.host
+                            : g == -2 ? line.source.file
+                            : g == -3 ? line.source.tag
+                                      : group(g));
+    }
+    if (!entry.ratio && rule.value_group > 0)
+      m.has_value = ParseNumber(group(rule.value_group), &m.value);
+    if (!entry.ratio && rule.distinct_group > 0) m.distinct = group(rule.distinct_group);
+    if (!entry.ratio && rule.time_group > 0) m.time = group(rule.time_group);
+  }
+  m.key = s.key;
+  visitor.OnMatch(index, entry.rule, m);
 }
 
 }  // namespace ember::rules

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,20 @@ struct LineSource {
   std::string_view tag;  // the agent input's tag; "" when untagged
 };
 
+// One line of many to match at once, and where it comes from.
+struct LineRef {
+  std::string_view text;
+  LineSource source;
+};
+
+// Receives the rules each of many lines matched: lines in order, each line's rules in rule
+// order (a rule's `ratio_of` after every `match`). Views are valid only during OnMatch.
+class LineMatchVisitor {
+ public:
+  virtual ~LineMatchVisitor() = default;
+  virtual void OnMatch(size_t line, size_t rule_index, const RuleMatch& match) = 0;
+};
+
 // Splits a key string back into its field values.
 std::vector<std::string> SplitKey(std::string_view key);
 
@@ -73,31 +88,49 @@ class RuleSet {
   static Result<std::shared_ptr<const RuleSet>> Load(const std::string& path,
                                                      const RuleSetOptions& options,
                                                      Diagnostics* diagnostics);
+  // How lines are screened before RE2 runs (tests compare them; the daemon uses kBest).
+  enum class Screening {
+    kBest,      // Hyperscan when built with it and it takes the patterns, else literals
+    kLiterals,  // the rules' required literals only
+    kNone,      // RE2::Set on every line
+  };
   // Builds a set from rules already parsed (tests, `ember test`). REQUIRES: each rule's
-  // regex is compiled and by_groups filled (as ParseRulesFile does). `prefilter: false`
-  // sends every line to the RE2::Set (tests compare the two).
+  // regex is compiled and by_groups filled (as ParseRulesFile does).
   static Result<std::shared_ptr<const RuleSet>> FromRules(std::vector<Rule> rules,
-                                                          bool prefilter = true);
+                                                          Screening screening = Screening::kBest);
 
   ~RuleSet();
   const std::vector<Rule>& rules() const { return rules_; }
-  // Whether lines are screened by the rules' required literals before RE2 runs.
+  // Whether lines are screened before RE2 runs: by a Hyperscan pass over many lines
+  // (screen_kind() "hyperscan"), or by the rules' required literals ("literals"); "none":
+  // RE2::Set decides every line.
   bool prefiltered() const;
+  std::string_view screen_kind() const;
+  // Patterns (each `match` and `ratio_of`) in the set, and how many the Hyperscan screen
+  // takes (the others run RE2 on every line); 0 without a screen.
+  size_t pattern_count() const;
+  size_t screened_patterns() const;
   // Index of the rule named `name`, or -1.
   int Find(std::string_view name) const;
-
-  // Screens many lines at once (views into one buffer, in order, as in an agent's frame):
-  // (*may_match)[i] false means no rule can match line i, so Match need not see it. All
-  // true when the rules have no prefilter or the lines are not laid out in one buffer.
-  void Screen(const std::vector<std::string_view>& lines, std::vector<uint8_t>* may_match) const;
 
   // Reports each rule `line` matches; `source` feeds the built-in key fields.
   void Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
              MatchVisitor& visitor) const;
+  // The same for many lines at once, with the same result as Match line by line: with a
+  // Hyperscan screen, the lines are scanned together and only each line's candidate rules
+  // run their RE2.
+  void MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
+                  LineMatchVisitor& visitor) const;
 
  private:
   struct Impl;
   RuleSet() = default;
+  // The Set's verdict for one line (no screen, a non-ASCII line, or a failed scan).
+  void MatchBySet(size_t index, const LineRef& line, MatchScratch::Impl& s,
+                  LineMatchVisitor& visitor) const;
+  // Reports set entry `entry` for the line if it matches there (`known`: RE2 said so already).
+  void Report(size_t entry, bool known, size_t index, const LineRef& line, MatchScratch::Impl& s,
+              LineMatchVisitor& visitor) const;
   std::vector<Rule> rules_;
   std::unique_ptr<Impl> impl_;
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <re2/re2.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -265,11 +266,95 @@ std::vector<std::string> LoghubLines() {
 
 }  // namespace
 
-TEST_CASE("RuleSet: the literal prefilter never changes what matches",
+namespace {
+
+// What RE2 alone says a line matches: every rule's `match`, then every `ratio_of`, each
+// searched unanchored with its groups, the key joined from the `by` fields. Written apart
+// from RuleSet (no set, no screen, no prefix anchoring) to be the oracle for its fast paths.
+std::vector<std::pair<size_t, std::string>> Re2Alone(const std::vector<Rule>& rules,
+                                                     std::string_view line,
+                                                     const LineSource& source) {
+  std::vector<std::pair<size_t, std::string>> out;
+  for (bool ratio : {false, true}) {
+    for (size_t r = 0; r < rules.size(); ++r) {
+      const Rule& rule = rules[r];
+      const re2::RE2* re = ratio ? rule.ratio_regex.get() : rule.regex.get();
+      if (re == nullptr) continue;
+      std::vector<re2::StringPiece> groups(static_cast<size_t>(re->NumberOfCapturingGroups()) + 1);
+      if (!re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED,
+                     groups.data(), static_cast<int>(groups.size()))) {
+        continue;
+      }
+      bool excluded = false;
+      for (const auto& u : rule.unless_regex) {
+        excluded = excluded || RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *u);
+      }
+      if (excluded) continue;
+      std::string key;
+      const std::vector<int>& by = ratio ? rule.ratio_by_groups : rule.by_groups;
+      for (size_t f = 0; f < by.size(); ++f) {
+        if (f > 0) key.push_back(kKeySeparator);
+        const int g = by[f];
+        key += g == -1   ? std::string(source.host)
+               : g == -2 ? std::string(source.file)
+               : g == -3 ? std::string(source.tag)
+                         : std::string(groups[static_cast<size_t>(g)].data(),
+                                       groups[static_cast<size_t>(g)].size());
+      }
+      out.emplace_back(r, key);
+    }
+  }
+  return out;
+}
+
+class LinesRecorder final : public LineMatchVisitor {
+ public:
+  explicit LinesRecorder(size_t lines) : hits(lines) {}
+  void OnMatch(size_t line, size_t rule, const RuleMatch& match) override {
+    if (line < last_line) out_of_order = true;
+    last_line = line;
+    hits[line].emplace_back(rule, std::string(match.key));
+  }
+  std::vector<std::vector<std::pair<size_t, std::string>>> hits;
+  size_t last_line = 0;
+  bool out_of_order = false;
+};
+
+// Lines that test the edges of screening: a prefix occurring before the real match, words
+// at a line's very start and end, non-ASCII and binary bytes, an empty line, a long line.
+std::vector<std::string> EdgeLines() {
+  std::vector<std::string> lines = {
+      "",
+      "ERROR",
+      "xERRORx",
+      "ERROR at the start",
+      "at the end ERROR",
+      "connect from host from 10.0.0.1 port 22 ssh2",
+      "Failed password for from from 1.2.3.4",
+      "Failed password for invalid user bob from 192.168.0.1 port 22 ssh2",
+      "Failed password for invalid user  from 1.1.1.1",
+      "session opened for user root by (uid=0)",
+      "\x01\x02\x7f binary ERROR \x03",
+      "caf\xC3\xA9 ERROR \xC3\xA9" "chec",
+      "\xE2\x84\xAA"
+      "ernel: oops",
+      "Nov 14 kernel: panic ssh2",
+      "kernel:",
+      "ERR\nOR",
+      std::string(100000, 'a') + " ERROR " + std::string(1000, 'b') + " from 9.9.9.9",
+  };
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
           "[rules][rule_set][prefilter]") {
   test::TempDir dir;
-  const std::vector<std::string> lines = LoghubLines();
+  std::vector<std::string> lines = LoghubLines();
   REQUIRE(lines.size() > 30000);
+  for (const auto& e : EdgeLines()) lines.push_back(e);
+  // (rules, whether Hyperscan should take every pattern when ember is built with it)
   const std::vector<std::pair<std::string, bool>> sets = {
       {kGoodRules, true},
       {R"(rules:
@@ -289,78 +374,160 @@ TEST_CASE("RuleSet: the literal prefilter never changes what matches",
     when: count >= 3
   - name: closed
     match: 'Connection closed by [\d.]+'
+    unless: ['port 2[0-9]']
     window: 1m
     when: count >= 3
+  - name: from
+    match: 'from (?P<ip>\d+\.\d+\.\d+\.\d+)'
+    by: [ip, file]
+    window: 1m
+    when: count >= 3
+  - name: ratio
+    match: '(?P<h>[a-z]+) ERROR'
+    ratio_of: '(?P<h>[a-z]+) '
+    by: [h]
+    window: 1m
+    when: ratio > 0.5
 )",
        true},
-      // A pattern with no required literal: every line is a candidate, so no prefilter.
+      // Anchors, boundaries, classes and dots; no required literal in some.
       {R"(rules:
   - name: dates
     match: '\d{4}-\d\d-\d\d'
     window: 1m
     when: count >= 3
-  - name: errors
+  - name: words
+    match: '\bERROR\b'
+    window: 1m
+    when: count >= 3
+  - name: starts
+    match: '^Nov \d+'
+    window: 1m
+    when: count >= 3
+  - name: ends
+    match: 'ssh2$'
+    window: 1m
+    when: count >= 3
+  - name: spaces
+    match: '\s+session\s+(?P<what>\S+)'
+    by: [what]
+    window: 1m
+    when: count >= 3
+  - name: dot
+    match: 'k.rnel:'
+    window: 1m
+    when: count >= 3
+  - name: posix
+    match: '[[:digit:]]{2}:[[:digit:]]{2}:[[:digit:]]{2} (?P<w>[[:alpha:]]+)'
+    by: [w]
+    window: 1m
+    when: count >= 3
+)",
+       true},
+      // Patterns Hyperscan is not given: they run RE2 on every line beside the screen.
+      {R"(rules:
+  - name: text-start
+    match: '\AJun'
+    window: 1m
+    when: count >= 3
+  - name: ungreedy
+    match: '(?U)user (?P<u>\w+)'
+    by: [u]
+    window: 1m
+    when: count >= 3
+  - name: unicode
+    match: '(?i)\x{e9}chec|caf\x{e9}'
+    window: 1m
+    when: count >= 3
+  - name: letters
+    match: '\pL+ERROR'
+    window: 1m
+    when: count >= 3
+  - name: plain
     match: 'ERROR'
     window: 1m
     when: count >= 3
 )",
        false},
   };
-  for (const auto& [yaml, expect_prefilter] : sets) {
+  for (const auto& [yaml, all_screened] : sets) {
+    INFO(yaml);
     Diagnostics d;
     const std::string file = dir.Write("set.yaml", yaml);
     std::vector<Rule> rules = ParseRulesFile(file, RuleSetOptions{}, &d);
+    for (const auto& e : d) UNSCOPED_INFO(e);
     REQUIRE(d.empty());
-    auto with = RuleSet::FromRules(rules, true);
-    auto without = RuleSet::FromRules(rules, false);
-    REQUIRE(with.ok());
-    REQUIRE(without.ok());
-    CHECK((*with)->prefiltered() == expect_prefilter);
-    CHECK_FALSE((*without)->prefiltered());
-    MatchScratch s1, s2;
-    size_t matched = 0, differ = 0;
+    const LineSource source{"h", "f", "t"};
+    std::vector<std::vector<std::pair<size_t, std::string>>> expected;
+    size_t matched = 0;
     for (const auto& line : lines) {
-      Recorder a, b;
-      (*with)->Match(line, LineSource{"h", "f", "t"}, s1, a);
-      (*without)->Match(line, LineSource{"h", "f", "t"}, s2, b);
-      if (a.hits != b.hits) ++differ;
-      matched += b.hits.size();
+      expected.push_back(Re2Alone(rules, line, source));
+      matched += expected.back().size();
     }
-    INFO(yaml);
-    CHECK(differ == 0);
     CHECK(matched > 100);
-
-    // Screening whole frames: the lines packed as an agent frame packs them (a 4-byte length
-    // before each), 500 to a frame; a line screened out must match nothing.
-    size_t screened_out = 0, missed = 0;
-    std::vector<uint8_t> may;
-    for (size_t first = 0; first < lines.size(); first += 500) {
-      std::string frame;
-      std::vector<size_t> offsets;
-      const size_t last = std::min(lines.size(), first + 500);
-      for (size_t i = first; i < last; ++i) {
-        const uint32_t len = static_cast<uint32_t>(lines[i].size());
-        frame.append(reinterpret_cast<const char*>(&len), 4);
-        offsets.push_back(frame.size());
-        frame += lines[i];
+    for (auto screening :
+         {RuleSet::Screening::kBest, RuleSet::Screening::kLiterals, RuleSet::Screening::kNone}) {
+      auto set = RuleSet::FromRules(rules, screening);
+      REQUIRE(set.ok());
+      const std::string kind((*set)->screen_kind());
+      INFO("screening: " << kind);
+#if defined(EMBER_HAVE_HYPERSCAN)
+      if (screening == RuleSet::Screening::kBest) {
+        CHECK(kind == "hyperscan");
+        if (all_screened) CHECK((*set)->screened_patterns() == (*set)->pattern_count());
+        // 'plain', and 'unicode' (written in ASCII: on ASCII lines it matches nothing either
+        // way, and other lines go to RE2::Set).
+        if (!all_screened) CHECK((*set)->screened_patterns() == 2);
       }
-      std::vector<std::string_view> views;
-      for (size_t i = first; i < last; ++i) {
-        views.emplace_back(frame.data() + offsets[i - first], lines[i].size());
+#endif
+      if (screening == RuleSet::Screening::kNone) CHECK(kind == "none");
+      MatchScratch scratch;
+      // One line at a time.
+      size_t differ = 0;
+      for (size_t i = 0; i < lines.size(); ++i) {
+        Recorder r;
+        (*set)->Match(lines[i], source, scratch, r);
+        if (r.hits != expected[i]) ++differ;
       }
-      (*with)->Screen(views, &may);
-      REQUIRE(may.size() == views.size());
-      for (size_t i = 0; i < views.size(); ++i) {
-        if (may[i]) continue;
-        ++screened_out;
-        Recorder b;
-        (*without)->Match(views[i], LineSource{"h", "f", "t"}, s2, b);
-        if (!b.hits.empty()) ++missed;
+      CHECK(differ == 0);
+      // Many lines at once, in runs of varying length, once as separate strings and once
+      // packed as an agent frame packs them (a 4-byte length before each line).
+      for (bool packed : {false, true}) {
+        INFO("packed: " << packed);
+        size_t differ_many = 0;
+        bool out_of_order = false;
+        size_t step = 1;
+        for (size_t first = 0; first < lines.size(); first += step, step = step * 3 % 2039 + 1) {
+          const size_t last = std::min(lines.size(), first + step);
+          std::string frame;
+          std::vector<size_t> offsets;
+          for (size_t i = first; i < last; ++i) {
+            const auto len = static_cast<uint32_t>(lines[i].size());
+            frame.append(reinterpret_cast<const char*>(&len), 4);
+            offsets.push_back(frame.size());
+            frame += lines[i];
+          }
+          std::vector<LineRef> refs;
+          for (size_t i = first; i < last; ++i) {
+            refs.push_back(
+                LineRef{packed ? std::string_view(frame).substr(offsets[i - first], lines[i].size())
+                               : std::string_view(lines[i]),
+                        source});
+          }
+          LinesRecorder r(refs.size());
+          (*set)->MatchLines(refs, scratch, r);
+          out_of_order = out_of_order || r.out_of_order;
+          for (size_t i = first; i < last; ++i) {
+            if (r.hits[i - first] != expected[i]) ++differ_many;
+          }
+        }
+        CHECK(differ_many == 0);
+        CHECK_FALSE(out_of_order);
       }
     }
-    CHECK(missed == 0);
-    if (expect_prefilter) CHECK(screened_out > lines.size() / 4);  // it does screen
-    if (!expect_prefilter) CHECK(screened_out == 0);
+#if !defined(EMBER_HAVE_HYPERSCAN)
+    (void)all_screened;
+#endif
   }
 }
 

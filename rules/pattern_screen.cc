@@ -1,0 +1,141 @@
+#include "rules/pattern_screen.h"
+
+#include <algorithm>
+
+#if defined(EMBER_HAVE_HYPERSCAN)
+#include <hs/hs.h>
+#endif
+
+namespace ember::rules {
+
+bool ScreenableSyntax(std::string_view pattern) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const auto c = static_cast<unsigned char>(pattern[i]);
+    if (c >= 0x80) return false;  // RE2 reads UTF-8, Hyperscan (here) bytes
+    if (c == '\\' && i + 1 < pattern.size()) {
+      // \A \z: text ends, which the joined lines do not have; \C: one byte, not one char;
+      // \p \P: Unicode classes.
+      const char e = pattern[++i];
+      if (e == 'A' || e == 'z' || e == 'C' || e == 'p' || e == 'P') return false;
+      continue;
+    }
+    if (c == '(' && i + 1 < pattern.size() && pattern[i + 1] == '?') {
+      // A flag group: RE2's U (ungreedy) means something else to Hyperscan.
+      for (size_t j = i + 2; j < pattern.size(); ++j) {
+        const char f = pattern[j];
+        if (f == 'U') return false;
+        if (!((f >= 'a' && f <= 'z') || f == '-')) break;
+      }
+    }
+  }
+  return true;
+}
+
+#if defined(EMBER_HAVE_HYPERSCAN)
+
+struct PatternScreen::Database {
+  hs_database_t* db = nullptr;
+  ~Database() { hs_free_database(db); }
+};
+
+struct PatternScreen::Scratch::Impl {
+  hs_scratch_t* scratch = nullptr;
+  const hs_database_t* sized_for = nullptr;
+  ~Impl() { hs_free_scratch(scratch); }
+};
+
+PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
+PatternScreen::Scratch::~Scratch() = default;
+PatternScreen::~PatternScreen() = default;
+
+std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>& patterns) {
+  if (patterns.empty() || hs_valid_platform() != HS_SUCCESS) return nullptr;
+  std::unique_ptr<PatternScreen> screen(new PatternScreen());
+  screen->screened_.assign(patterns.size(), 0);
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    if (ScreenableSyntax(patterns[i])) ids.push_back(static_cast<unsigned>(i));
+  }
+  // Compile the screenable ones together; drop each pattern Hyperscan refuses and try again.
+  while (!ids.empty()) {
+    std::vector<const char*> expressions;
+    for (unsigned id : ids) expressions.push_back(patterns[id].c_str());
+    // Prefilter: a superset of the matches; multiline: ^ and $ at each line's ends, as RE2
+    // sees them on one line.
+    const std::vector<unsigned> flags(ids.size(), HS_FLAG_PREFILTER | HS_FLAG_MULTILINE);
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(ids.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &error) == HS_SUCCESS) {
+      screen->db_ = std::make_unique<Database>();
+      screen->db_->db = db;
+      break;
+    }
+    const int bad = error != nullptr ? error->expression : -1;
+    hs_free_compile_error(error);
+    if (bad < 0 || static_cast<size_t>(bad) >= ids.size()) return nullptr;
+    ids.erase(ids.begin() + bad);
+  }
+  if (ids.empty()) return nullptr;
+  for (unsigned id : ids) screen->screened_[id] = 1;
+  screen->screened_count_ = ids.size();
+  return screen;
+}
+
+namespace {
+
+struct ScanContext {
+  const std::vector<uint32_t>* starts;
+  size_t words;
+  uint64_t* bits;
+  size_t line = 0;  // the line of the previous match: most matches come in order
+};
+
+int OnScreenMatch(unsigned id, unsigned long long, unsigned long long to, unsigned, void* arg) {
+  auto& c = *static_cast<ScanContext*>(arg);
+  const std::vector<uint32_t>& starts = *c.starts;
+  const auto last = static_cast<uint32_t>(to - 1);  // matches are never empty
+  if (!(starts[c.line] <= last && last < starts[c.line + 1])) {
+    c.line = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) -
+                                 starts.begin() - 1);
+  }
+  c.bits[c.line * c.words + id / 64] |= uint64_t{1} << (id % 64);
+  return 0;
+}
+
+}  // namespace
+
+bool PatternScreen::Scan(std::string_view text, const std::vector<uint32_t>& starts, size_t words,
+                         uint64_t* bits, Scratch& scratch) const {
+  if (starts.size() < 2) return true;
+  Scratch::Impl& s = scratch.impl();
+  if (s.sized_for != db_->db) {
+    if (hs_alloc_scratch(db_->db, &s.scratch) != HS_SUCCESS) return false;
+    s.sized_for = db_->db;
+  }
+  ScanContext context{&starts, words, bits};
+  return hs_scan(db_->db, text.data(), static_cast<unsigned>(text.size()), 0, s.scratch,
+                 OnScreenMatch, &context) == HS_SUCCESS;
+}
+
+#else  // built without Hyperscan: no screen, RE2::Set decides every line
+
+struct PatternScreen::Database {};
+struct PatternScreen::Scratch::Impl {};
+PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
+PatternScreen::Scratch::~Scratch() = default;
+PatternScreen::~PatternScreen() = default;
+
+std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>&) {
+  return nullptr;
+}
+
+bool PatternScreen::Scan(std::string_view, const std::vector<uint32_t>&, size_t, uint64_t*,
+                         Scratch&) const {
+  return false;
+}
+
+#endif
+
+}  // namespace ember::rules

@@ -1,0 +1,66 @@
+// PatternScreen: finds, for many lines at once, which patterns may match each line, with one
+// Hyperscan scan of the lines joined by '\n' (the patterns compiled in Hyperscan's prefilter
+// mode, which reports a superset of their matches). RE2 stays the meaning of every pattern:
+// a candidate is confirmed by the pattern's own RE2; a pattern the screen reports nothing for
+// on a pure-ASCII line cannot match it. Patterns Hyperscan cannot take exactly enough (not
+// ASCII, \A \z \C, ungreedy mode, empty matches, or a compile error) are left unscreened:
+// the caller runs RE2 for them on every line. Built without Hyperscan (EMBER_HAVE_HYPERSCAN
+// unset, or a CPU without SSSE3), Build returns null and the caller keeps RE2::Set.
+// Immutable after Build and thread-safe; Scan takes a per-thread Scratch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ember::rules {
+
+class PatternScreen {
+ public:
+  // Per-thread scan state (Hyperscan scratch space), sized for whichever screen uses it.
+  class Scratch {
+   public:
+    Scratch();
+    ~Scratch();
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+   private:
+    std::unique_ptr<Impl> impl_;
+  };
+
+  // Null when Hyperscan is unavailable or takes none of the patterns.
+  static std::unique_ptr<PatternScreen> Build(const std::vector<std::string>& patterns);
+  ~PatternScreen();
+
+  // Whether pattern i is screened (else the caller must run it on every line).
+  bool screened(size_t i) const { return screened_[i] != 0; }
+  size_t screened_count() const { return screened_count_; }
+  size_t pattern_count() const { return screened_.size(); }
+
+  // Scans `text`: lines each followed by '\n', line k spanning [starts[k], starts[k+1] - 1)
+  // (starts: one entry per line, then text.size()). Sets bit i of line k's row in
+  // `bits` (rows of `words` 64-bit words, zeroed by the caller) when pattern i may match
+  // line k. A match that crosses a line's end only ever adds candidates. False on a
+  // Hyperscan error (then every line must be treated as a candidate for every pattern).
+  bool Scan(std::string_view text, const std::vector<uint32_t>& starts, size_t words,
+            uint64_t* bits, Scratch& scratch) const;
+
+ private:
+  PatternScreen() = default;
+  struct Database;
+  std::unique_ptr<Database> db_;
+  std::vector<uint8_t> screened_;
+  size_t screened_count_ = 0;
+};
+
+// Whether `pattern` is one Hyperscan's prefilter mode reads as RE2 does on ASCII text (a
+// syntax check only: the screen also needs Hyperscan to compile it).
+bool ScreenableSyntax(std::string_view pattern);
+
+}  // namespace ember::rules

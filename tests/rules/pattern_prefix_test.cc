@@ -1,0 +1,93 @@
+#include "rules/pattern_prefix.h"
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <re2/re2.h>
+
+#include "rules/pattern_screen.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember::rules;
+
+TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may drop",
+          "[rules][prefix]") {
+  CHECK(LiteralPrefix("Accepted publickey for (?P<user>[^ ]+) from") == "Accepted publickey for ");
+  CHECK(LiteralPrefix("sshd\\[[0-9]+\\]: Failed") == "sshd[");
+  CHECK(LiteralPrefix("\\[x\\]y z") == "[x]y z");
+  CHECK(LiteralPrefix("ab+c") == "a");
+  CHECK(LiteralPrefix("abc?") == "ab");
+  CHECK(LiteralPrefix("abc*d") == "ab");
+  CHECK(LiteralPrefix("ab{2}") == "a");
+  CHECK(LiteralPrefix("a\\++") == "a");
+  CHECK(LiteralPrefix("a(b|c)") == "a");
+  CHECK(LiteralPrefix("a[|]b") == "a");
+  CHECK(LiteralPrefix("a\\|b") == "a|b");
+  CHECK(LiteralPrefix("status=404 x") == "status=404 x");
+  // No prefix can be proven.
+  CHECK(LiteralPrefix("a|b").empty());
+  CHECK(LiteralPrefix("abc|abd").empty());
+  CHECK(LiteralPrefix("a[|]|b").empty());
+  CHECK(LiteralPrefix("(?i)abc").empty());
+  CHECK(LiteralPrefix("^abc").empty());
+  CHECK(LiteralPrefix("\\babc").empty());
+  CHECK(LiteralPrefix("\\d+ms").empty());
+  CHECK(LiteralPrefix(".abc").empty());
+  CHECK(LiteralPrefix("a*bc").empty());
+  CHECK(LiteralPrefix("\\Qa|b\\E").empty());
+  CHECK(LiteralPrefix("caf\xC3\xA9").substr(0, 3) == "caf");
+  CHECK(LiteralPrefix("caf\xC3\xA9").size() == 3);
+}
+
+TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix", "[rules][prefix]") {
+  const std::vector<std::string> patterns = {
+      "Failed password for (?:invalid user )?(?P<user>\\S+) from (?P<ip>[\\d.]+)",
+      "session opened for user (?P<u>\\w+)",
+      "Connection closed by [\\d.]+",
+      "from (?P<ip>\\d+\\.\\d+\\.\\d+\\.\\d+)",
+      "combo kernel: *[A-Z]+",
+      "user(name)?=",
+      "authentication failure;",
+      "INFO [a-z]+",
+      "ab*",
+  };
+  std::vector<std::string> lines;
+  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
+    if (entry.path().extension() != ".log") continue;
+    std::istringstream in(ember::test::ReadFile(entry.path().string()));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  REQUIRE(lines.size() > 20000);
+  for (const auto& p : patterns) {
+    INFO(p);
+    RE2 re(p);
+    REQUIRE(re.ok());
+    const std::string prefix = LiteralPrefix(p);
+    size_t matched = 0, wrong = 0;
+    for (const auto& line : lines) {
+      re2::StringPiece whole;
+      if (!re.Match(line, 0, line.size(), RE2::UNANCHORED, &whole, 1)) continue;
+      ++matched;
+      if (std::string_view(whole.data(), whole.size()).substr(0, prefix.size()) != prefix) ++wrong;
+    }
+    CHECK(wrong == 0);
+    if (p != "ab*" && p != "user(name)?=") CHECK(matched > 0);
+  }
+}
+
+TEST_CASE("ScreenableSyntax: patterns Hyperscan would read unlike RE2 are not screened",
+          "[rules][prefix]") {
+  CHECK(ScreenableSyntax("Failed password for (?P<u>\\S+)"));
+  CHECK(ScreenableSyntax("(?i)error|\\bWARN\\b"));
+  CHECK(ScreenableSyntax("a\\\\A"));  // an escaped backslash, then A
+  CHECK_FALSE(ScreenableSyntax("\\Aabc"));
+  CHECK_FALSE(ScreenableSyntax("abc\\z"));
+  CHECK_FALSE(ScreenableSyntax("a\\Cb"));
+  CHECK_FALSE(ScreenableSyntax("\\pL+"));
+  CHECK_FALSE(ScreenableSyntax("(?U)a+"));
+  CHECK_FALSE(ScreenableSyntax("(?iU:a+)"));
+  CHECK_FALSE(ScreenableSyntax("caf\xC3\xA9"));
+}
