@@ -1,6 +1,8 @@
 #include "rules/pattern_screen.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 
 #if defined(EMBER_HAVE_HYPERSCAN)
 #include <hs/hs.h>
@@ -31,6 +33,146 @@ bool ScreenableSyntax(std::string_view pattern) {
   return true;
 }
 
+namespace {
+
+enum class Token { kAtom, kZeroWidth, kOpen, kClose, kAlternation, kQuantifier };
+
+struct Piece {
+  Token kind;
+  size_t begin, end;  // in the pattern
+  size_t open = 0;    // kClose: index of its kOpen
+};
+
+// Splits an RE2 pattern into the pieces ScreenPattern needs; false if it holds something not
+// followed here (\Q quoting, an unbalanced group, a class that does not end).
+bool Tokenize(std::string_view p, std::vector<Piece>* out) {
+  out->clear();
+  std::vector<size_t> opens;
+  size_t i = 0;
+  while (i < p.size()) {
+    const size_t begin = i;
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 >= p.size()) return false;
+      const char e = p[i + 1];
+      if (e == 'Q' || e == 'E') return false;
+      i += 2;
+      if ((e == 'x' || e == 'p' || e == 'P') && i < p.size() && p[i] == '{') {
+        const size_t close = p.find('}', i);
+        if (close == std::string_view::npos) return false;
+        i = close + 1;
+      } else if (e == 'x') {
+        i = std::min(p.size(), i + 2);
+      } else if ((e == 'p' || e == 'P') && i < p.size()) {
+        ++i;
+      }
+      const bool zero = e == 'b' || e == 'B' || e == 'A' || e == 'z';
+      out->push_back({zero ? Token::kZeroWidth : Token::kAtom, begin, i});
+    } else if (c == '[') {
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      for (; j < p.size() && p[j] != ']'; ++j) {
+        if (p[j] == '\\') {
+          ++j;
+        } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+          const size_t close = p.find(":]", j + 2);
+          if (close == std::string_view::npos) return false;
+          j = close + 1;
+        }
+      }
+      if (j >= p.size()) return false;
+      i = j + 1;
+      out->push_back({Token::kAtom, begin, i});
+    } else if (c == '(') {
+      // (?flags) alone sets flags: zero width. Other groups open.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '?') {
+        ++j;
+        while (j < p.size() && ((p[j] >= 'a' && p[j] <= 'z') || p[j] == '-')) ++j;
+        if (j < p.size() && p[j] == ')') {
+          i = j + 1;
+          out->push_back({Token::kZeroWidth, begin, i});
+          continue;
+        }
+      }
+      ++i;
+      opens.push_back(out->size());
+      out->push_back({Token::kOpen, begin, i});
+    } else if (c == ')') {
+      if (opens.empty()) return false;
+      ++i;
+      out->push_back({Token::kClose, begin, i, opens.back()});
+      opens.pop_back();
+    } else if (c == '|') {
+      ++i;
+      out->push_back({Token::kAlternation, begin, i});
+    } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+      if (c == '{') {
+        // A repetition {n}, {n,} or {n,m}; anything else is a literal '{'.
+        size_t j = i + 1;
+        while (j < p.size() && (std::isdigit(static_cast<unsigned char>(p[j])) || p[j] == ',')) ++j;
+        if (j >= p.size() || p[j] != '}' || j == i + 1 ||
+            !std::isdigit(static_cast<unsigned char>(p[i + 1]))) {
+          ++i;
+          out->push_back({Token::kAtom, begin, i});
+          continue;
+        }
+        i = j + 1;
+      } else {
+        ++i;
+      }
+      if (i < p.size() && p[i] == '?') ++i;  // lazy
+      out->push_back({Token::kQuantifier, begin, i});
+    } else {
+      ++i;
+      const bool zero = c == '^' || c == '$';
+      out->push_back({zero ? Token::kZeroWidth : Token::kAtom, begin, i});
+    }
+  }
+  return opens.empty();
+}
+
+}  // namespace
+
+std::string ScreenPattern(std::string_view pattern) {
+  std::string p(pattern);
+  std::vector<Piece> pieces;
+  for (int round = 0; round < 64 && Tokenize(p, &pieces); ++round) {
+    // The last piece that is not a group's end: a quantifier, or nothing to cut.
+    size_t q = pieces.size();
+    while (q > 0 && pieces[q - 1].kind == Token::kClose) --q;
+    if (q < 2 || pieces[q - 1].kind != Token::kQuantifier) break;
+    const Piece& quant = pieces[q - 1];
+    const Piece& atom = pieces[q - 2];
+    if (atom.kind != Token::kAtom && atom.kind != Token::kClose) break;
+    const size_t atom_begin = atom.kind == Token::kClose ? pieces[atom.open].begin : atom.begin;
+    const size_t atom_first = atom.kind == Token::kClose ? atom.open : q - 2;
+    const std::string_view q_text =
+        std::string_view(p).substr(quant.begin, quant.end - quant.begin);
+    size_t min = 0;
+    if (q_text[0] == '+') {
+      min = 1;
+    } else if (q_text[0] == '{') {
+      min = static_cast<size_t>(std::strtoul(std::string(q_text.substr(1)).c_str(), nullptr, 10));
+    }
+    if (min >= 1) {
+      // Exactly `min` repetitions: "+" goes, "{n,m}" becomes "{n}".
+      const std::string keep = min == 1 ? "" : "{" + std::to_string(min) + "}";
+      if (q_text == keep) break;  // already exact
+      p.replace(quant.begin, quant.end - quant.begin, keep);
+    } else {
+      // Zero repetitions do: the atom goes, unless it is all of its branch (an empty branch
+      // would let every line match).
+      if (atom_first == 0) break;
+      const Token before = pieces[atom_first - 1].kind;
+      if (before == Token::kOpen || before == Token::kAlternation) break;
+      p.erase(atom_begin, quant.end - atom_begin);
+    }
+  }
+  return p;
+}
+
 #if defined(EMBER_HAVE_HYPERSCAN)
 
 struct PatternScreen::Database {
@@ -58,8 +200,10 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   }
   // Compile the screenable ones together; drop each pattern Hyperscan refuses and try again.
   while (!ids.empty()) {
+    std::vector<std::string> texts;
     std::vector<const char*> expressions;
-    for (unsigned id : ids) expressions.push_back(patterns[id].c_str());
+    for (unsigned id : ids) texts.push_back(ScreenPattern(patterns[id]));
+    for (const auto& text : texts) expressions.push_back(text.c_str());
     // Prefilter: a superset of the matches; multiline: ^ and $ at each line's ends, as RE2
     // sees them on one line.
     const std::vector<unsigned> flags(ids.size(), HS_FLAG_PREFILTER | HS_FLAG_MULTILINE);

@@ -63,4 +63,10 @@ class PatternScreen {
 // syntax check only: the screen also needs Hyperscan to compile it).
 bool ScreenableSyntax(std::string_view pattern);
 
+// The pattern as the screen compiles it: a line holds a match of it exactly when it holds a
+// match of `pattern`, with repetition at the very end cut to what a match needs at least
+// (`from [0-9.]+` -> `from [0-9.]`, `ERROR: .*` -> `ERROR: `), so Hyperscan reports one end
+// per match instead of one per repeated character. Unchanged when unsure.
+std::string ScreenPattern(std::string_view pattern);
+
 }  // namespace ember::rules
