@@ -42,13 +42,16 @@ def wait_for(cond, timeout, what):
 class Pair:
     """A real aggregator and agent in a scratch directory."""
 
-    def __init__(self, bindir, work, paths):
+    def __init__(self, bindir, work, paths, rules_file=None):
         self.work = work
         port = free_port()
         os.makedirs(f"{work}/rules", exist_ok=True)
-        with open(f"{work}/rules/bench.yaml", "w") as f:
-            f.write("rules:\n  - name: errors\n    match: '\\bERROR\\b'\n    by: [host]\n"
-                    "    window: 60s\n    every: 10s\n    when: count >= 1000000000\n")
+        if rules_file:
+            shutil.copy(rules_file, f"{work}/rules/bench.yaml")
+        else:
+            with open(f"{work}/rules/bench.yaml", "w") as f:
+                f.write("rules:\n  - name: errors\n    match: '\\bERROR\\b'\n    by: [host]\n"
+                        "    window: 60s\n    every: 10s\n    when: count >= 1000000000\n")
         with open(f"{work}/aggregator.yaml", "w") as f:
             f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: \"\"\nstate_dir: {work}/agg-state\n"
                     f"rules_dir: {work}/rules\nbatch_interval: " + os.environ.get("EMBER_BENCH_BATCH", "1s") + "\n" + os.environ.get("EMBER_BENCH_AGG_EXTRA", "") + "\n"
@@ -82,9 +85,9 @@ class Pair:
         stop(self.agent, self.aggregator)
 
 
-def ship(bindir, log, size, lines, scratch):
+def ship(bindir, log, size, lines, scratch, rules_file=None):
     work = tempfile.mkdtemp(dir=scratch)
-    pair = Pair(bindir, work, [log])
+    pair = Pair(bindir, work, [log], rules_file)
     # The aggregator acknowledges at every checkpoint (each batch, 1 s) and, under a heavy
     # stream, each time a quarter of the credit (16 MiB) arrived. The shipping rate is that of
     # the stream: bytes acknowledged by the last of those early commits over the time they

@@ -100,6 +100,20 @@ def machine():
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
+def bench_log(bindir, work, size_text, seed):
+    """The benchmarks' seeded log in `work` (made once), its size and lines, in page cache."""
+    os.makedirs(work, exist_ok=True)
+    log = os.path.join(work, f"bench-{size_text}-{seed}.log")
+    if not os.path.exists(log):
+        subprocess.run([os.path.join(bindir, "demo/ember-loggen"), "--output", log, "--bytes",
+                        size_text, "--seed", str(seed), "--error-rate", "0.01"], check=True)
+    size = os.path.getsize(log)
+    with open(log, "rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+    subprocess.run(["cat", log], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    return log, size, lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/release")
@@ -111,18 +125,11 @@ def main():
     a = ap.parse_args()
 
     work = a.workdir or tempfile.mkdtemp(prefix="ember-bench.")
-    os.makedirs(work, exist_ok=True)
-    log = os.path.join(work, f"bench-{a.size}-{a.seed}.log")
-    if not os.path.exists(log):
-        subprocess.run([os.path.join(a.bin, "demo/ember-loggen"), "--output", log, "--bytes",
-                        a.size, "--seed", str(a.seed), "--error-rate", "0.01"], check=True)
-    size = os.path.getsize(log)
-    with open(log, "rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
-    subprocess.run(["cat", log], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    log, size, lines = bench_log(a.bin, work, a.size, a.seed)
 
     ember = os.path.join(a.bin, "cli/ember")
     rows = []
+    per_core = []  # (rules, filter throughput / rg's, replay throughput / rg's)
     for n in RULE_COUNTS:
         rules = os.path.join(work, f"rules{n}.yaml")
         write_rules(rules, n)
@@ -133,6 +140,19 @@ def main():
         if shutil.which("rg"):
             cases.append((f"rg -c, {n} pattern{'s' if n > 1 else ''}", ["rg", "-c", ere, log]))
         results = {}
+        # The aggregator's matching stage alone on one thread (ember-filter-bench times its own
+        # runs over the file held in memory), to compare per core with rg, which searches one
+        # file on one thread.
+        fb = subprocess.run([os.path.join(a.bin, "bench/ember-filter-bench"), "--rules", rules,
+                             "--runs", str(a.runs), log], stdout=subprocess.PIPE, text=True, check=True)
+        fj = json.loads(fb.stdout)
+        ftimes = fj["seconds"]
+        fname = f"ember filter 1 core, {n} rule{'s' if n > 1 else ''}"
+        fmed = statistics.median(ftimes)
+        results[fname] = {"case": fname, "rules": n, "median_s": fmed, "min_s": min(ftimes),
+                          "max_s": max(ftimes), "lines_per_s": lines / fmed,
+                          "mib_per_s": size / 2**20 / fmed, "matches": fj["matched_lines"],
+                          "screen": fj["screen"]}
         for name, cmd in cases:
             times, last = measure(cmd, a.runs)
             med = statistics.median(times)
@@ -146,28 +166,40 @@ def main():
                 row["matches"] = int(last.stdout.strip() or 0)
             results[name] = row
             rows.append(row)
+        rows.append(results[fname])
         base = results[cases[1][0]]["median_s"]
-        for name, _ in cases:
+        for name in [c[0] for c in cases] + [fname]:
             results[name]["time_vs_grep"] = results[name]["median_s"] / base
+        rg_name = cases[2][0] if len(cases) > 2 else None
+        if rg_name:
+            per_core.append((n, results[rg_name]["median_s"] / fmed,
+                             results[rg_name]["median_s"] / results[cases[0][0]]["median_s"]))
 
     print(f"\nember replay throughput: {size / 2**20:.0f} MiB, {lines:,} lines (ember-loggen seed "
           f"{a.seed}, 1% ERROR), median of {a.runs} runs, page cache warm")
     print(f"machine: {machine()}\n")
-    hdr = f"| {'case':<26} | {'median s':>8} | {'min s':>6} | {'max s':>6} | {'lines/s':>11} | {'MiB/s':>7} | {'time vs grep':>12} | {'matches':>9} |"
+    hdr = f"| {'case':<32} | {'median s':>8} | {'min s':>6} | {'max s':>6} | {'lines/s':>11} | {'MiB/s':>7} | {'time vs grep':>12} | {'matches':>9} |"
     print(hdr)
     print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
     for r in rows:
-        print(f"| {r['case']:<26} | {r['median_s']:>8.3f} | {r['min_s']:>6.3f} | {r['max_s']:>6.3f} | "
+        print(f"| {r['case']:<32} | {r['median_s']:>8.3f} | {r['min_s']:>6.3f} | {r['max_s']:>6.3f} | "
               f"{r['lines_per_s']:>11,.0f} | {r['mib_per_s']:>7.1f} | {r['time_vs_grep']:>11.2f}x | "
               f"{r['matches'] if r['matches'] is not None else '?':>9} |")
     print("\nmatches: lines at least one pattern matches; ember, grep and rg must agree exactly.")
+    if per_core:
+        print("\n| rules | ember filter on 1 core / rg -c (1 thread) | ember replay (all cores) / rg -c |")
+        print("|-------|-------------------------------------------|----------------------------------|")
+        for n, f, r in per_core:
+            print(f"| {n:>5} | {f:>40.2f}x | {r:>31.2f}x |")
     for n in RULE_COUNTS:
         counts = {r["case"]: r["matches"] for r in rows if r["rules"] == n}
         if len(set(counts.values())) != 1:
             sys.exit(f"matched-line counts differ with {n} patterns: {counts}")
     os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
     with open(a.json, "w") as f:
-        json.dump({"machine": machine(), "bytes": size, "lines": lines, "runs": a.runs, "rows": rows}, f, indent=2)
+        json.dump({"machine": machine(), "bytes": size, "lines": lines, "runs": a.runs, "rows": rows,
+                   "per_core_vs_rg": [{"rules": n, "filter_1_core": f, "replay": r}
+                                      for n, f, r in per_core]}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ done
 cmake --preset release -S "$repo" >/dev/null
 cmake --build "$repo/build/release" -j"$(nproc)" \
   --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench \
-  ember-load-agents
+  ember-load-agents ember-filter-bench
 cd "$repo"
 runs=${EMBER_BENCH_RUNS:-5}
 python3 bench/replay_bench.py --bin build/release "$@"

@@ -23,20 +23,8 @@ bool HasTopLevelAlternation(std::string_view p) {
       if (i + 1 < p.size() && p[i + 1] == 'Q') return true;  // \Q...\E: not followed here
       ++i;
     } else if (c == '[') {
-      // A class ends at the first ']' that is not its first member; [:name:] inside.
-      size_t j = i + 1;
-      if (j < p.size() && p[j] == '^') ++j;
-      if (j < p.size() && p[j] == ']') ++j;
-      for (; j < p.size() && p[j] != ']'; ++j) {
-        if (p[j] == '\\') {
-          ++j;
-        } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
-          const size_t close = p.find(":]", j + 2);
-          if (close == std::string_view::npos) return true;
-          j = close + 1;
-        }
-      }
-      i = j;
+      i = ClassEnd(p, i);
+      if (i == std::string_view::npos) return true;
     } else if (c == '(') {
       ++depth;
     } else if (c == ')') {
@@ -49,6 +37,22 @@ bool HasTopLevelAlternation(std::string_view p) {
 }
 
 }  // namespace
+
+size_t ClassEnd(std::string_view p, size_t open) {
+  size_t j = open + 1;
+  if (j < p.size() && p[j] == '^') ++j;
+  if (j < p.size() && p[j] == ']') ++j;
+  for (; j < p.size() && p[j] != ']'; ++j) {
+    if (p[j] == '\\') {
+      ++j;
+    } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+      const size_t close = p.find(":]", j + 2);
+      if (close == std::string_view::npos) return std::string_view::npos;
+      j = close + 1;
+    }
+  }
+  return j < p.size() ? j : std::string_view::npos;
+}
 
 std::string LiteralPrefix(std::string_view p) {
   if (HasTopLevelAlternation(p)) return "";

@@ -14,4 +14,8 @@ namespace ember::rules {
 // "" when no prefix can be proven (a leading class, group, anchor, flag or escape like \d).
 std::string LiteralPrefix(std::string_view pattern);
 
+// Where the character class opening at pattern[open] ('[') ends: the index of its closing
+// ']' (the first that is not its first member, outside [:name:] and escapes), or npos.
+size_t ClassEnd(std::string_view pattern, size_t open);
+
 }  // namespace ember::rules

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "rules/pattern_prefix.h"
+
 #if defined(EMBER_HAVE_HYPERSCAN)
 #include <hs/hs.h>
 #endif
@@ -69,20 +71,9 @@ bool Tokenize(std::string_view p, std::vector<Piece>* out) {
       const bool zero = e == 'b' || e == 'B' || e == 'A' || e == 'z';
       out->push_back({zero ? Token::kZeroWidth : Token::kAtom, begin, i});
     } else if (c == '[') {
-      size_t j = i + 1;
-      if (j < p.size() && p[j] == '^') ++j;
-      if (j < p.size() && p[j] == ']') ++j;
-      for (; j < p.size() && p[j] != ']'; ++j) {
-        if (p[j] == '\\') {
-          ++j;
-        } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
-          const size_t close = p.find(":]", j + 2);
-          if (close == std::string_view::npos) return false;
-          j = close + 1;
-        }
-      }
-      if (j >= p.size()) return false;
-      i = j + 1;
+      const size_t close = ClassEnd(p, i);
+      if (close == std::string_view::npos) return false;
+      i = close + 1;
       out->push_back({Token::kAtom, begin, i});
     } else if (c == '(') {
       // (?flags) alone sets flags: zero width. Other groups open.

@@ -13,6 +13,20 @@
 
 using namespace ember::rules;
 
+namespace {
+
+std::vector<std::string> LoghubLines() {
+  std::vector<std::string> lines;
+  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
+    if (entry.path().extension() != ".log") continue;
+    std::istringstream in(ember::test::ReadFile(entry.path().string()));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace
+
 TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may drop",
           "[rules][prefix]") {
   CHECK(LiteralPrefix("Accepted publickey for (?P<user>[^ ]+) from") == "Accepted publickey for ");
@@ -54,12 +68,7 @@ TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix", 
       "INFO [a-z]+",
       "ab*",
   };
-  std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
-    if (entry.path().extension() != ".log") continue;
-    std::istringstream in(ember::test::ReadFile(entry.path().string()));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
+  const std::vector<std::string> lines = LoghubLines();
   REQUIRE(lines.size() > 20000);
   for (const auto& p : patterns) {
     INFO(p);
@@ -126,12 +135,7 @@ TEST_CASE("ScreenPattern: a line holds a match of the cut pattern exactly when o
       "port \\d{2,5}",           "(?:error|fail(?:ed|ure)?)\\s*",       "uid=[0-9]*",
       "[A-Z][a-z]+(?: [a-z]+)*",
   };
-  std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
-    if (entry.path().extension() != ".log") continue;
-    std::istringstream in(ember::test::ReadFile(entry.path().string()));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
+  const std::vector<std::string> lines = LoghubLines();
   for (const auto& p : patterns) {
     const std::string cut = ScreenPattern(p);
     INFO(p << " -> " << cut);

@@ -335,7 +335,8 @@ std::vector<std::string> EdgeLines() {
       "Failed password for invalid user  from 1.1.1.1",
       "session opened for user root by (uid=0)",
       "\x01\x02\x7f binary ERROR \x03",
-      "caf\xC3\xA9 ERROR \xC3\xA9" "chec",
+      "caf\xC3\xA9 ERROR \xC3\xA9"
+      "chec",
       "\xE2\x84\xAA"
       "ernel: oops",
       "Nov 14 kernel: panic ssh2",
