@@ -6,6 +6,7 @@
 #   bench/latency_bench.py     append -> alert p50/p99 with 1 s and 100 ms batches
 #   bench/load_bench.py        500 agent connections against one aggregator
 #   bench/keys_bench.py        1M distinct keys in a 5-minute window: memory and time
+#   bench/pipeline_bench.py    agent -> aggregator with 10 rules vs rg -c on the same file
 # Results go to bench/results/*.json.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,3 +36,5 @@ echo
 python3 bench/load_bench.py --bin build/release --runs 3
 echo
 python3 bench/keys_bench.py --bin build/release --runs 3
+echo
+python3 bench/pipeline_bench.py --bin build/release --runs "$runs"
