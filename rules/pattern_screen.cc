@@ -1,6 +1,7 @@
 #include "rules/pattern_screen.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 
@@ -173,9 +174,15 @@ struct PatternScreen::Database {
 
 struct PatternScreen::Scratch::Impl {
   hs_scratch_t* scratch = nullptr;
-  const hs_database_t* sized_for = nullptr;
+  // The screen the scratch was last sized for, by serial number: a new screen (a rules
+  // reload) may get the address of a freed one.
+  uint64_t sized_for = 0;
   ~Impl() { hs_free_scratch(scratch); }
 };
+
+namespace {
+std::atomic<uint64_t> next_serial{1};
+}  // namespace
 
 PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
 PatternScreen::Scratch::~Scratch() = default;
@@ -213,6 +220,7 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
     ids.erase(ids.begin() + bad);
   }
   if (ids.empty()) return nullptr;
+  screen->serial_ = next_serial.fetch_add(1);
   for (unsigned id : ids) screen->screened_[id] = 1;
   screen->screened_count_ = ids.size();
   return screen;
@@ -245,9 +253,9 @@ bool PatternScreen::Scan(std::string_view text, const std::vector<uint32_t>& sta
                          uint64_t* bits, Scratch& scratch) const {
   if (starts.size() < 2) return true;
   Scratch::Impl& s = scratch.impl();
-  if (s.sized_for != db_->db) {
+  if (s.sized_for != serial_) {
     if (hs_alloc_scratch(db_->db, &s.scratch) != HS_SUCCESS) return false;
-    s.sized_for = db_->db;
+    s.sized_for = serial_;
   }
   ScanContext context{&starts, words, bits};
   return hs_scan(db_->db, text.data(), static_cast<unsigned>(text.size()), 0, s.scratch,

@@ -57,6 +57,7 @@ class PatternScreen {
   std::unique_ptr<Database> db_;
   std::vector<uint8_t> screened_;
   size_t screened_count_ = 0;
+  uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for
 };
 
 // Whether `pattern` is one Hyperscan's prefilter mode reads as RE2 does on ASCII text (a
