@@ -69,9 +69,9 @@ bool Engine::Admit(const InputLine& line, int64_t* batch) {
   return true;
 }
 
-void Engine::Ingest(const InputLine& line, bool may_match) {
+void Engine::Ingest(const InputLine& line) {
   int64_t batch = 0;
-  if (!Admit(line, &batch) || !may_match) return;
+  if (!Admit(line, &batch)) return;
   const uint64_t before = stats_.matches;
   Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag}, scratch_, collector);

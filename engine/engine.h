@@ -85,9 +85,9 @@ class Engine {
   // REQUIRES: rules validated against options.batch_interval_ms (RuleSet::Load does).
   Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options);
 
-  // `may_match` false skips the rules for a line known to match none; the line
-  // still counts and moves the batches as any other.
-  void Ingest(const InputLine& line, bool may_match = true);
+  // Matches one line against the rules and applies it (the line counts and moves the
+  // batches whether or not it matches).
+  void Ingest(const InputLine& line);
   // Ingest with the line's rule matches already found (by a ParallelMatcher): the same
   // effect as Ingest(line), without running the rules here.
   void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);

@@ -1,6 +1,7 @@
 // PatternScreen: finds, for many lines at once, which patterns may match each line, with one
 // Hyperscan scan of the lines joined by '\n' (the patterns compiled in Hyperscan's prefilter
-// mode, which reports a superset of their matches). RE2 stays the meaning of every pattern:
+// mode, which reports a superset of their matches; their tails cut by ScreenPattern in
+// rules/pattern_syntax.h). RE2 stays the meaning of every pattern:
 // a candidate is confirmed by the pattern's own RE2; a pattern the screen reports nothing for
 // on a pure-ASCII line cannot match it. Patterns Hyperscan cannot take exactly enough (not
 // ASCII, \A \z \C, ungreedy mode, empty matches, or a compile error) are left unscreened:
@@ -59,15 +60,5 @@ class PatternScreen {
   size_t screened_count_ = 0;
   uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for
 };
-
-// Whether `pattern` is one Hyperscan's prefilter mode reads as RE2 does on ASCII text (a
-// syntax check only: the screen also needs Hyperscan to compile it).
-bool ScreenableSyntax(std::string_view pattern);
-
-// The pattern as the screen compiles it: a line holds a match of it exactly when it holds a
-// match of `pattern`, with repetition at the very end cut to what a match needs at least
-// (`from [0-9.]+` -> `from [0-9.]`, `ERROR: .*` -> `ERROR: `), so Hyperscan reports one end
-// per match instead of one per repeated character. Unchanged when unsure.
-std::string ScreenPattern(std::string_view pattern);
 
 }  // namespace ember::rules

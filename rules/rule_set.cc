@@ -14,8 +14,8 @@
 #include <re2/set.h>
 
 #include "rules/literal_prefilter.h"
-#include "rules/pattern_prefix.h"
 #include "rules/pattern_screen.h"
+#include "rules/pattern_syntax.h"
 
 namespace ember::rules {
 

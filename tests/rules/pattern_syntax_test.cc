@@ -1,4 +1,4 @@
-#include "rules/pattern_prefix.h"
+#include "rules/pattern_syntax.h"
 
 #include <filesystem>
 #include <sstream>
@@ -8,7 +8,6 @@
 #include <catch2/catch.hpp>
 #include <re2/re2.h>
 
-#include "rules/pattern_screen.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember::rules;

@@ -1,0 +1,234 @@
+#include "rules/pattern_syntax.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <vector>
+
+namespace ember::rules {
+namespace {
+
+// Characters that stand for themselves in RE2 outside a class.
+bool IsPlainLiteral(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x80 || u < 0x20) return false;
+  return std::string_view(".[](){}*+?^$|\\").find(c) == std::string_view::npos;
+}
+
+// Where the class opening at p[open] ('[') ends: its closing ']' (the first that is not its
+// first member, outside [:name:] and escapes), or npos.
+size_t ClassEnd(std::string_view p, size_t open) {
+  size_t j = open + 1;
+  if (j < p.size() && p[j] == '^') ++j;
+  if (j < p.size() && p[j] == ']') ++j;
+  for (; j < p.size() && p[j] != ']'; ++j) {
+    if (p[j] == '\\') {
+      ++j;
+    } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+      const size_t close = p.find(":]", j + 2);
+      if (close == std::string_view::npos) return std::string_view::npos;
+      j = close + 1;
+    }
+  }
+  return j < p.size() ? j : std::string_view::npos;
+}
+
+enum class Token { kAtom, kZeroWidth, kOpen, kClose, kAlternation, kQuantifier };
+
+struct Piece {
+  Token kind;
+  size_t begin, end;  // in the pattern
+  size_t open = 0;    // kClose: index of its kOpen
+};
+
+// Splits an RE2 pattern into pieces; false if it holds something not followed here (\Q
+// quoting, an unknown group syntax, an unbalanced group, a class that does not end).
+bool Tokenize(std::string_view p, std::vector<Piece>* out) {
+  out->clear();
+  std::vector<size_t> opens;
+  size_t i = 0;
+  while (i < p.size()) {
+    const size_t begin = i;
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 >= p.size()) return false;
+      const char e = p[i + 1];
+      if (e == 'Q' || e == 'E') return false;
+      i += 2;
+      if ((e == 'x' || e == 'p' || e == 'P') && i < p.size() && p[i] == '{') {
+        const size_t close = p.find('}', i);
+        if (close == std::string_view::npos) return false;
+        i = close + 1;
+      } else if (e == 'x') {
+        i = std::min(p.size(), i + 2);
+      } else if ((e == 'p' || e == 'P') && i < p.size()) {
+        ++i;
+      }
+      const bool zero = e == 'b' || e == 'B' || e == 'A' || e == 'z';
+      out->push_back({zero ? Token::kZeroWidth : Token::kAtom, begin, i});
+    } else if (c == '[') {
+      const size_t close = ClassEnd(p, i);
+      if (close == std::string_view::npos) return false;
+      i = close + 1;
+      out->push_back({Token::kAtom, begin, i});
+    } else if (c == '(') {
+      // "(?flags)" sets flags: zero width. "(", "(?flags:", "(?P<name>" open a group.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '?') {
+        ++j;
+        while (j < p.size() && (std::isalpha(static_cast<unsigned char>(p[j])) || p[j] == '-')) {
+          if (p[j] == 'P' && j + 1 < p.size() && p[j + 1] == '<') break;
+          ++j;
+        }
+        if (j >= p.size()) return false;
+        if (p[j] == ')') {
+          i = j + 1;
+          out->push_back({Token::kZeroWidth, begin, i});
+          continue;
+        }
+        if (p[j] == ':') {
+          j += 1;
+        } else if (p[j] == 'P' || p[j] == '<') {
+          const size_t close = p.find('>', j);
+          if (close == std::string_view::npos) return false;
+          j = close + 1;
+        } else {
+          return false;
+        }
+      }
+      i = j;
+      opens.push_back(out->size());
+      out->push_back({Token::kOpen, begin, i});
+    } else if (c == ')') {
+      if (opens.empty()) return false;
+      ++i;
+      out->push_back({Token::kClose, begin, i, opens.back()});
+      opens.pop_back();
+    } else if (c == '|') {
+      ++i;
+      out->push_back({Token::kAlternation, begin, i});
+    } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+      if (c == '{') {
+        // A repetition {n}, {n,} or {n,m}; anything else is a literal '{'.
+        size_t j = i + 1;
+        while (j < p.size() && (std::isdigit(static_cast<unsigned char>(p[j])) || p[j] == ',')) ++j;
+        if (j >= p.size() || p[j] != '}' || j == i + 1 ||
+            !std::isdigit(static_cast<unsigned char>(p[i + 1]))) {
+          ++i;
+          out->push_back({Token::kAtom, begin, i});
+          continue;
+        }
+        i = j + 1;
+      } else {
+        ++i;
+      }
+      if (i < p.size() && p[i] == '?') ++i;  // lazy
+      out->push_back({Token::kQuantifier, begin, i});
+    } else {
+      ++i;
+      const bool zero = c == '^' || c == '$';
+      out->push_back({zero ? Token::kZeroWidth : Token::kAtom, begin, i});
+    }
+  }
+  return opens.empty();
+}
+
+// The '|' outside every group, if any.
+bool HasTopLevelAlternation(const std::vector<Piece>& pieces) {
+  int depth = 0;
+  for (const Piece& piece : pieces) {
+    if (piece.kind == Token::kOpen) ++depth;
+    if (piece.kind == Token::kClose) --depth;
+    if (piece.kind == Token::kAlternation && depth == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string LiteralPrefix(std::string_view p) {
+  std::vector<Piece> pieces;
+  if (!Tokenize(p, &pieces) || HasTopLevelAlternation(pieces)) return "";
+  std::string prefix;
+  size_t k = 0;
+  for (; k < pieces.size() && pieces[k].kind == Token::kAtom; ++k) {
+    const std::string_view text = p.substr(pieces[k].begin, pieces[k].end - pieces[k].begin);
+    if (text.size() == 1 && IsPlainLiteral(text[0])) {
+      prefix.push_back(text[0]);
+    } else if (text.size() == 2 && text[0] == '\\' &&
+               !std::isalnum(static_cast<unsigned char>(text[1])) &&
+               static_cast<unsigned char>(text[1]) >= 0x20 &&
+               static_cast<unsigned char>(text[1]) < 0x80) {
+      prefix.push_back(text[1]);  // escaped punctuation: \[ \. \| ...
+    } else {
+      break;
+    }
+  }
+  // A quantifier after the run applies to its last character, which may then be absent.
+  if (!prefix.empty() && k < pieces.size() && pieces[k].kind == Token::kQuantifier) {
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+bool ScreenableSyntax(std::string_view pattern) {
+  for (unsigned char c : pattern) {
+    if (c >= 0x80) return false;  // RE2 reads UTF-8, Hyperscan (here) bytes
+  }
+  std::vector<Piece> pieces;
+  if (!Tokenize(pattern, &pieces)) return false;
+  for (const Piece& piece : pieces) {
+    const std::string_view text = pattern.substr(piece.begin, piece.end - piece.begin);
+    // \A \z: text ends, which the joined lines do not have; \C: one byte, not one char;
+    // \p \P: Unicode classes.
+    if (text.size() >= 2 && text[0] == '\\' &&
+        std::string_view("AzCpP").find(text[1]) != std::string_view::npos) {
+      return false;
+    }
+    // A flag group: RE2's U (ungreedy) means something else to Hyperscan.
+    if (text.size() >= 2 && text[0] == '(' && text[1] == '?' &&
+        text.substr(0, text.find_first_of(":)<")).find('U') != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ScreenPattern(std::string_view pattern) {
+  std::string p(pattern);
+  std::vector<Piece> pieces;
+  for (int round = 0; round < 64 && Tokenize(p, &pieces); ++round) {
+    // The last piece that is not a group's end: a quantifier, or nothing to cut.
+    size_t q = pieces.size();
+    while (q > 0 && pieces[q - 1].kind == Token::kClose) --q;
+    if (q < 2 || pieces[q - 1].kind != Token::kQuantifier) break;
+    const Piece& quant = pieces[q - 1];
+    const Piece& atom = pieces[q - 2];
+    if (atom.kind != Token::kAtom && atom.kind != Token::kClose) break;
+    const size_t atom_begin = atom.kind == Token::kClose ? pieces[atom.open].begin : atom.begin;
+    const size_t atom_first = atom.kind == Token::kClose ? atom.open : q - 2;
+    const std::string_view q_text =
+        std::string_view(p).substr(quant.begin, quant.end - quant.begin);
+    size_t min = 0;
+    if (q_text[0] == '+') {
+      min = 1;
+    } else if (q_text[0] == '{') {
+      min = static_cast<size_t>(std::strtoul(std::string(q_text.substr(1)).c_str(), nullptr, 10));
+    }
+    if (min >= 1) {
+      // Exactly `min` repetitions: "+" goes, "{n,m}" becomes "{n}".
+      const std::string keep = min == 1 ? "" : "{" + std::to_string(min) + "}";
+      if (q_text == keep) break;  // already exact
+      p.replace(quant.begin, quant.end - quant.begin, keep);
+    } else {
+      // Zero repetitions do: the atom goes, unless it is all of its branch (an empty branch
+      // would let every line match).
+      if (atom_first == 0) break;
+      const Token before = pieces[atom_first - 1].kind;
+      if (before == Token::kOpen || before == Token::kAlternation) break;
+      p.erase(atom_begin, quant.end - atom_begin);
+    }
+  }
+  return p;
+}
+
+}  // namespace ember::rules

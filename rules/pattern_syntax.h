@@ -1,0 +1,31 @@
+// Reading RE2 pattern text, for the rewrites the matcher makes without changing what matches:
+// one tokenizer (escapes, classes, groups, alternation, quantifiers) serves the literal
+// prefix of captures, the check of what Hyperscan may screen, and the screen's cut pattern.
+// Each function proves its answer from the text alone and gives up ("" / false / unchanged)
+// on anything it does not follow (\Q quoting, unknown group syntax). Pure; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ember::rules {
+
+// The literal text every match of an RE2 pattern begins with: its leading run of plain ASCII
+// characters and escaped punctuation, when nothing at its top level is an alternation; a
+// run followed by a quantifier loses its last character. Used to run a capturing match
+// anchored at each place the prefix occurs instead of an unanchored search: RE2's leftmost
+// match starts at one of them, so the first anchored match found is the same match with the
+// same groups. "" when no prefix can be proven (a leading class, group, anchor, flag or \d).
+std::string LiteralPrefix(std::string_view pattern);
+
+// Whether `pattern` is one Hyperscan's prefilter mode reads as RE2 does on ASCII text (a
+// syntax check only: the screen also needs Hyperscan to compile it).
+bool ScreenableSyntax(std::string_view pattern);
+
+// The pattern as the screen compiles it: a line holds a match of it exactly when it holds a
+// match of `pattern`, with repetition at the very end cut to what a match needs at least
+// (`from [0-9.]+` -> `from [0-9.]`, `ERROR: .*` -> `ERROR: `), so Hyperscan reports one end
+// per match instead of one per repeated character. Unchanged when unsure.
+std::string ScreenPattern(std::string_view pattern);
+
+}  // namespace ember::rules
