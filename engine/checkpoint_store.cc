@@ -6,8 +6,10 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/byte_order.h"
 #include "common/kv_store.h"
 #include "engine/interned.h"
+#include "engine/segment_codec.h"
 
 namespace ember::engine {
 namespace {
@@ -15,157 +17,9 @@ namespace {
 constexpr const char* kSchema = "1";
 constexpr const char* kApp = "ember-aggregator";
 
-void PutU64BigEndian(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetU64BigEndian(std::string_view s) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
-  return v;
-}
-// Little-endian unsigned integers of sizeof(T) bytes.
-template <class T>
-void PutLe(std::string& out, T v) {
-  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-template <class T>
-T GetLe(std::string_view s) {
-  T v = 0;
-  for (size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | static_cast<uint8_t>(s[i]));
-  return v;
-}
-void PutU32Le(std::string& out, uint32_t v) { PutLe(out, v); }
-uint32_t GetU32Le(std::string_view s) { return GetLe<uint32_t>(s); }
 void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
-uint64_t GetU64Le(std::string_view s) { return GetLe<uint64_t>(s); }
 
 std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
-
-// A partial's value after its count: a marker, the origin of its sample, then the sample.
-// Values written before provenance existed hold only the sample: without the marker (or
-// with lengths that do not add up) the rest is read as that.
-constexpr std::string_view kOriginMarker("\0Pv2", 4);
-
-void EncodePartialOrigin(const Partial& p, std::string* out) {
-  *out += kOriginMarker;
-  PutU64Le(*out, p.offset_start);
-  PutU64Le(*out, p.offset_end);
-  for (const std::string* name : {p.host, p.file}) {
-    const std::string_view v = name != nullptr ? std::string_view(*name).substr(0, 0xffff) : "";
-    out->push_back(static_cast<char>(v.size() & 0xff));
-    out->push_back(static_cast<char>(v.size() >> 8));
-    *out += v;
-  }
-}
-
-// Reads what EncodePartialOrigin wrote into *p and returns what follows it; without the
-// marker (or with lengths that do not add up) returns `v` whole.
-std::string_view DecodePartialOrigin(std::string_view v, Partial* p) {
-  if (v.substr(0, kOriginMarker.size()) == kOriginMarker && v.size() >= 4 + 16 + 4) {
-    std::string_view rest = v.substr(4);
-    const uint64_t start = GetU64Le(rest), end = GetU64Le(rest.substr(8));
-    rest.remove_prefix(16);
-    std::string_view names[2];
-    bool ok = true;
-    for (auto& name : names) {
-      if (rest.size() < 2) {
-        ok = false;
-        break;
-      }
-      const size_t len =
-          static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(static_cast<uint8_t>(rest[1])) << 8);
-      if (rest.size() < 2 + len) {
-        ok = false;
-        break;
-      }
-      name = rest.substr(2, len);
-      rest.remove_prefix(2 + len);
-    }
-    if (ok) {
-      p->offset_start = start;
-      p->offset_end = end;
-      if (!names[0].empty()) p->host = Intern(names[0]);
-      if (!names[1].empty()) p->file = Intern(names[1]);
-      return rest;
-    }
-  }
-  return v;
-}
-
-// Partial aggregates after the origin (format Pv3): total, numeric, sum/min/max as IEEE bits,
-// the distinct hashes (count, then each), then the sample.
-constexpr std::string_view kAggregatesMarker("\0Pv3", 4);
-
-void PutDouble(std::string& out, double v) {
-  uint64_t bits;
-  static_assert(sizeof bits == sizeof v);
-  std::memcpy(&bits, &v, sizeof bits);
-  PutU64Le(out, bits);
-}
-double GetDouble(std::string_view s) {
-  const uint64_t bits = GetU64Le(s);
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
-// A partial with no aggregates beyond its count (most rules): the sample follows this marker
-// directly, 4 bytes where the aggregates took 52.
-constexpr std::string_view kCountOnlyMarker("\0Pv4", 4);
-
-// Writes the stored value of `p` to *out_buffer (replacing it; the buffer is reused across
-// records so that a commit of many partials does not allocate one string each).
-void EncodePartial(const Partial& p, std::string* out_buffer) {
-  const bool aggregates = p.total > 0 || p.numeric > 0 || !p.distinct.empty();
-  std::string& out = *out_buffer;
-  out.clear();
-  out.reserve(8 + 4 + 16 + 4 + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0) + 4 +
-              (aggregates ? 48 + 8 * p.distinct.size() : 0) + p.sample.size());
-  PutU64Le(out, p.count);
-  EncodePartialOrigin(p, &out);  // marker Pv2, offsets, host, file
-  if (aggregates) {
-    out += kAggregatesMarker;
-    PutU64Le(out, p.total);
-    PutU64Le(out, p.numeric);
-    PutDouble(out, p.sum);
-    PutDouble(out, p.min);
-    PutDouble(out, p.max);
-    PutU64Le(out, p.distinct.size());
-    for (uint64_t h : p.distinct) PutU64Le(out, h);
-  } else {
-    out += kCountOnlyMarker;
-  }
-  out += p.sample;
-}
-
-// Reads what EncodePartial wrote, or the older formats (count + sample; count + origin +
-// sample; count + origin + aggregates + sample).
-void DecodePartial(std::string_view v, Partial* p) {
-  p->count = GetU64Le(v);
-  const std::string_view rest = DecodePartialOrigin(v.substr(8), p);
-  if (rest.data() != v.data() + 8 && rest.substr(0, kCountOnlyMarker.size()) == kCountOnlyMarker) {
-    p->sample.assign(rest.substr(kCountOnlyMarker.size()));
-    return;
-  }
-  if (rest.substr(0, kAggregatesMarker.size()) != kAggregatesMarker || rest.size() < 4 + 48) {
-    p->sample.assign(rest);  // an older format: the rest is the sample
-    return;
-  }
-  const std::string_view a = rest.substr(4);
-  const uint64_t distinct = GetU64Le(a.substr(40));
-  if (distinct > kMaxDistinct || a.size() < 48 + distinct * 8) {
-    p->sample.assign(rest);
-    return;
-  }
-  p->total = GetU64Le(a);
-  p->numeric = GetU64Le(a.substr(8));
-  p->sum = GetDouble(a.substr(16));
-  p->min = GetDouble(a.substr(24));
-  p->max = GetDouble(a.substr(32));
-  p->distinct.clear();
-  for (uint64_t i = 0; i < distinct; ++i) p->distinct.push_back(GetU64Le(a.substr(48 + i * 8)));
-  p->sample.assign(a.substr(48 + distinct * 8));
-}
 
 // Key states: the first format held only firing keys as <first_end_batch: i64 LE><alert id>
 // (24 bytes). Now: a marker, the phase, the batch fields, the id, the flap starts.
@@ -282,11 +136,11 @@ Status CheckpointStore::CheckSchema() {
 
 Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules,
                                         std::vector<PartialRecord>* out) const {
-  // Sized first from the segments' entry counts: the million records of a large state are
+  // Sized first from the segments' record counts: the million records of a large state are
   // not moved by a doubling vector.
   size_t total = out->size();
   Status s = kv_->Scan("segments", "", [&](std::string_view, std::string_view v) {
-    if (v.size() >= 4) total += GetU32Le(v);
+    total += SegmentRecordCount(v);
   });
   if (!s.ok()) return s;
   out->reserve(total);
@@ -298,7 +152,7 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
   bool run_indexed = false;
   return kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
     const size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 17 || v.size() < 4) return;
+    if (nul == std::string_view::npos || k.size() != nul + 17) return;
     const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     if (k.substr(0, nul) != run_rule || batch != run_batch) {
       run_rule.assign(k.substr(0, nul));
@@ -312,33 +166,16 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
       run_indexed = true;
     }
     if (!run_valid) return;
-    uint32_t n = GetU32Le(v);
-    std::string_view rest = v.substr(4);
-    for (; n > 0; --n) {
-      if (rest.size() < 4) return;
-      const uint32_t key_size = GetU32Le(rest);
-      if (rest.size() < 8 + size_t{key_size}) return;
-      const std::string_view key = rest.substr(4, key_size);
-      const uint32_t value_size = GetU32Le(rest.substr(4 + key_size));
-      if (rest.size() < 8 + size_t{key_size} + value_size || value_size < 8) return;
-      const std::string_view value = rest.substr(8 + key_size, value_size);
-      rest.remove_prefix(8 + size_t{key_size} + value_size);
+    DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
       if (run_indexed) {
         if (auto it = run_index.find(std::string(key)); it != run_index.end()) {
-          Partial& p = (*out)[it->second].partial;
-          p = Partial{};
-          DecodePartial(value, &p);
-          continue;
+          (*out)[it->second].partial = std::move(partial);
+          return;
         }
         run_index.emplace(std::string(key), out->size());
       }
-      PartialRecord r;
-      r.rule = run_rule;
-      r.batch = batch;
-      r.key.assign(key);
-      DecodePartial(value, &r.partial);
-      out->push_back(std::move(r));
-    }
+      out->push_back(PartialRecord{run_rule, batch, std::string(key), false, std::move(partial)});
+    });
   });
 }
 
@@ -405,7 +242,7 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     r.rule = last_rule;
     r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     r.key.assign(k.substr(nul + 9));
-    DecodePartial(v, &r.partial);
+    DecodePartialValue(v, &r.partial);
     snap.partials.push_back(std::move(r));
   });
   if (!s.ok()) return s;
@@ -539,7 +376,7 @@ Result<std::vector<Alert>> CheckpointStore::History(size_t limit) const {
 
 Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment) {
   Status s;
-  std::string key, value, partial;
+  std::string key;
   const auto& records = delta.partials;
   for (size_t i = 0; i < records.size();) {
     const PartialRecord& r = records[i];
@@ -554,21 +391,16 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, ui
     }
     // The run of this rule and batch (TakeDelta emits each batch's keys together) becomes one
     // segment.
-    value.assign(4, '\0');
-    uint32_t n = 0;
-    for (; i < records.size() && !records[i].erased && records[i].batch == r.batch &&
-           records[i].rule == r.rule;
-         ++i, ++n) {
-      EncodePartial(records[i].partial, &partial);
-      PutU32Le(value, static_cast<uint32_t>(records[i].key.size()));
-      value += records[i].key;
-      PutU32Le(value, static_cast<uint32_t>(partial.size()));
-      value += partial;
+    size_t end = i;
+    while (end < records.size() && !records[end].erased && records[end].batch == r.batch &&
+           records[end].rule == r.rule) {
+      ++end;
     }
-    for (int b = 0; b < 4; ++b) value[b] = static_cast<char>((n >> (8 * b)) & 0xff);
+    EncodeSegment(std::span(records).subspan(i, end - i), &segment_buffer_);
+    i = end;
     key = prefix;
     PutU64BigEndian(key, (*segment)++);
-    s = w.Put("segments", key, value);
+    s = w.Put("segments", key, segment_buffer_);
     if (!s.ok()) return s;
   }
   for (const auto& r : delta.key_states) {

@@ -6,12 +6,14 @@
 // Layout (schema 1; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema):
 //   meta      "schema" -> "1", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
-//   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> <n: u32 LE>, then n times
-//             <key length: u32 LE> <key> <partial length: u32 LE> <partial>: the partials of
-//             one batch that one commit changed, one B-tree insert for all of them; a later
-//             segment's partial of a key replaces an earlier one's
+//   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> the partials of one batch that
+//             one commit changed, one B-tree insert for all of them; a later segment's partial
+//             of a key replaces an earlier one's. Version 2 (written): "\0Sv2" <n: u32 LE>,
+//             the segment's origins (host, file) once, then n compact records of varints
+//             (engine/segment_codec.cc has the bytes). Version 1 (still read): <n: u32 LE>,
+//             then n times <key length: u32 LE> <key> <partial length: u32 LE> <partial>
 //   partial   <count: u64 LE> "\0Pv2" <origin> then "\0Pv3" <aggregates> or "\0Pv4" (count
-//             only), then <sample>
+//             only), then <sample> (version-1 segments and the partials database)
 //   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <partial>: one record per key, as
 //             written before segments; still read (before the segments) and deleted
 //   keystate  <rule> 0x00 <key>                          -> "\0Kv2" <phase> <batches> <alert id>
@@ -98,10 +100,11 @@ class CheckpointStore {
   Status RecoverSegments(const std::set<std::string>& valid_rules,
                          std::vector<PartialRecord>* out) const;
   // Writes one delta; segments are numbered from *segment on.
-  static Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
+  Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;
   uint64_t next_alert_seq_ = 1;
   uint64_t next_segment_ = 1;
+  std::string segment_buffer_;  // reused by every commit: a segment is encoded here
 };
 
 }  // namespace ember::engine

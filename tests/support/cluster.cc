@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/kv_store.h"
+#include "engine/segment_codec.h"
 
 namespace ember::test {
 
@@ -98,20 +99,15 @@ std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> StoredPartial
     out[{std::string(k.substr(0, nul)), BigEndian(k.substr(nul + 1)),
          std::string(k.substr(nul + 9))}] = LittleEndian(v, 8);
   });
-  // <rule> 0x00 <batch: 8> <segment: 8> -> <n: u32> n x (<u32 len> <key> <u32 len> <partial>)
+  // <rule> 0x00 <batch: 8> <segment: 8> -> a segment (its bytes: segment_codec_test.cc); a
+  // later segment's count of a key replaces an earlier one's.
   (void)(*kv)->Scan("segments", "", [&](std::string_view k, std::string_view v) {
     const size_t nul = k.find('\0');
     const std::string rule(k.substr(0, nul));
     const uint64_t batch = BigEndian(k.substr(nul + 1));
-    uint64_t n = LittleEndian(v, 4);
-    size_t at = 4;
-    for (; n > 0; --n) {
-      const size_t key_size = LittleEndian(v.substr(at), 4);
-      const std::string key(v.substr(at + 4, key_size));
-      const size_t value_size = LittleEndian(v.substr(at + 4 + key_size), 4);
-      out[{rule, batch, key}] = LittleEndian(v.substr(at + 8 + key_size), 8);
-      at += 8 + key_size + value_size;
-    }
+    engine::DecodeSegment(v, [&](std::string_view key, engine::Partial&& p) {
+      out[{rule, batch, std::string(key)}] = p.count;
+    });
   });
   return out;
 }

@@ -1,0 +1,310 @@
+#include "engine/segment_codec.h"
+
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "common/byte_order.h"
+#include "engine/interned.h"
+
+namespace ember::engine {
+namespace {
+
+double DoubleFromBits(uint64_t bits) {
+  double v;
+  static_assert(sizeof bits == sizeof v);
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+uint64_t BitsOfDouble(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+// ---- Partial values (the "partials" database, version-1 segments) ----
+//
+// <count: u64 LE> "\0Pv2" <offset_start: u64 LE> <offset_end: u64 LE> <host: u16 LE length +
+// bytes> <file: likewise>, then "\0Pv3" <total> <numeric> <sum> <min> <max> (u64 LE / IEEE
+// bits) <distinct count: u64 LE> <hashes: u64 LE each>, or "\0Pv4" (count only), then the
+// sample. The oldest values hold only <count> <sample>; without a marker (or with lengths that
+// do not add up) the rest is read as the sample.
+constexpr std::string_view kOriginMarker("\0Pv2", 4);
+constexpr std::string_view kAggregatesMarker("\0Pv3", 4);
+constexpr std::string_view kCountOnlyMarker("\0Pv4", 4);
+
+// Reads the origin block into *p and returns what follows it; `v` whole when there is none.
+std::string_view DecodePartialOrigin(std::string_view v, Partial* p) {
+  if (v.substr(0, kOriginMarker.size()) != kOriginMarker || v.size() < 4 + 16 + 4) return v;
+  std::string_view rest = v.substr(4);
+  const uint64_t start = GetU64Le(rest), end = GetU64Le(rest.substr(8));
+  rest.remove_prefix(16);
+  std::string_view names[2];
+  for (auto& name : names) {
+    if (rest.size() < 2) return v;
+    const size_t len =
+        static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(static_cast<uint8_t>(rest[1])) << 8);
+    if (rest.size() < 2 + len) return v;
+    name = rest.substr(2, len);
+    rest.remove_prefix(2 + len);
+  }
+  p->offset_start = start;
+  p->offset_end = end;
+  if (!names[0].empty()) p->host = Intern(names[0]);
+  if (!names[1].empty()) p->file = Intern(names[1]);
+  return rest;
+}
+
+// ---- Version-2 segments ----
+//
+// "\0Sv2" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
+// <file: likewise> (empty = unknown), then per record:
+//   <key: varint length + bytes> <count: varint> <origin index: varint>
+//   <offset_start: varint> <offset_end - offset_start: zigzag varint> <flags: u8>
+//   [flags & 1: <total: varint> <numeric: varint> <sum> <min> <max: IEEE bits, u64 LE>
+//               <distinct: varint count> <hashes: u64 LE each>]
+//   <sample: varint length + bytes>
+// A version-1 segment begins with its record count (u32 LE); one beginning with this marker
+// would have to hold 846 million records.
+constexpr std::string_view kSegmentV2("\0Sv2", 4);
+constexpr uint8_t kHasAggregates = 1;
+constexpr size_t kMaxVarint = 10;
+
+char* PutVarint(char* out, uint64_t v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<char>(v);
+  return out;
+}
+char* PutBytes(char* out, std::string_view s) {
+  out = PutVarint(out, s.size());
+  std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
+char* PutU64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) *out++ = static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// A bounds-checked reader: every Get fails (returns false) rather than read past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool Varint(uint64_t* v) {
+    uint64_t out = 0;
+    for (size_t i = 0; i < kMaxVarint && i < s_.size(); ++i) {
+      const auto byte = static_cast<uint8_t>(s_[i]);
+      out |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) {
+        s_.remove_prefix(i + 1);
+        *v = out;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Bytes(std::string_view* v) {
+    uint64_t n;
+    if (!Varint(&n) || n > s_.size()) return false;
+    *v = s_.substr(0, n);
+    s_.remove_prefix(n);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (s_.size() < 8) return false;
+    *v = GetU64Le(s_);
+    s_.remove_prefix(8);
+    return true;
+  }
+  bool U8(uint8_t* v) {
+    if (s_.empty()) return false;
+    *v = static_cast<uint8_t>(s_[0]);
+    s_.remove_prefix(1);
+    return true;
+  }
+  size_t left() const { return s_.size(); }
+
+ private:
+  std::string_view s_;
+};
+
+bool DecodeSegmentV2(std::string_view segment,
+                     const std::function<void(std::string_view, Partial&&)>& fn) {
+  if (segment.size() < 8) return false;
+  uint32_t n = GetU32Le(segment.substr(4));
+  Reader in(segment.substr(8));
+  uint64_t origin_count;
+  if (!in.Varint(&origin_count) || origin_count > in.left() / 2) return false;
+  std::vector<Origin> origins(origin_count);
+  for (Origin& o : origins) {
+    std::string_view host, file;
+    if (!in.Bytes(&host) || !in.Bytes(&file)) return false;
+    if (!host.empty()) o.host = Intern(host);
+    if (!file.empty()) o.file = Intern(file);
+  }
+  for (; n > 0; --n) {
+    std::string_view key, sample;
+    uint64_t origin, span;
+    uint8_t flags;
+    Partial p;
+    if (!in.Bytes(&key) || !in.Varint(&p.count) || !in.Varint(&origin) ||
+        origin >= origins.size() || !in.Varint(&p.offset_start) || !in.Varint(&span) ||
+        !in.U8(&flags)) {
+      return false;
+    }
+    p.host = origins[origin].host;
+    p.file = origins[origin].file;
+    p.offset_end = p.offset_start + static_cast<uint64_t>(UnZigZag(span));
+    if ((flags & kHasAggregates) != 0) {
+      uint64_t sum, min, max, distinct;
+      if (!in.Varint(&p.total) || !in.Varint(&p.numeric) || !in.U64(&sum) || !in.U64(&min) ||
+          !in.U64(&max) || !in.Varint(&distinct) || distinct > kMaxDistinct ||
+          distinct * 8 > in.left()) {
+        return false;
+      }
+      p.sum = DoubleFromBits(sum);
+      p.min = DoubleFromBits(min);
+      p.max = DoubleFromBits(max);
+      p.distinct.resize(distinct);
+      for (uint64_t& h : p.distinct) in.U64(&h);
+    }
+    if (!in.Bytes(&sample)) return false;
+    p.sample.assign(sample);
+    fn(key, std::move(p));
+  }
+  return true;
+}
+
+// Version 1: <n: u32 LE>, then n times <key length: u32 LE> <key> <value length: u32 LE>
+// <partial value>.
+bool DecodeSegmentV1(std::string_view segment,
+                     const std::function<void(std::string_view, Partial&&)>& fn) {
+  if (segment.size() < 4) return false;
+  uint32_t n = GetU32Le(segment);
+  std::string_view rest = segment.substr(4);
+  for (; n > 0; --n) {
+    if (rest.size() < 4) return false;
+    const uint32_t key_size = GetU32Le(rest);
+    if (rest.size() < 8 + size_t{key_size}) return false;
+    const std::string_view key = rest.substr(4, key_size);
+    const uint32_t value_size = GetU32Le(rest.substr(4 + key_size));
+    if (rest.size() < 8 + size_t{key_size} + value_size || value_size < 8) return false;
+    Partial p;
+    DecodePartialValue(rest.substr(8 + key_size, value_size), &p);
+    rest.remove_prefix(8 + size_t{key_size} + value_size);
+    fn(key, std::move(p));
+  }
+  return true;
+}
+
+struct OriginHash {
+  size_t operator()(const std::pair<const std::string*, const std::string*>& o) const {
+    return std::hash<const void*>()(o.first) * 31 + std::hash<const void*>()(o.second);
+  }
+};
+
+}  // namespace
+
+void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
+  // The origins first (most segments have one: consecutive records usually share it).
+  std::vector<std::pair<const std::string*, const std::string*>> origins;
+  std::unordered_map<std::pair<const std::string*, const std::string*>, uint32_t, OriginHash>
+      origin_index;
+  std::vector<uint32_t> record_origin(records.size());
+  size_t bound = kSegmentV2.size() + 4 + kMaxVarint;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Partial& p = records[i].partial;
+    const std::pair origin(p.host, p.file);
+    if (i > 0 && origins[record_origin[i - 1]] == origin) {
+      record_origin[i] = record_origin[i - 1];
+    } else {
+      auto [it, added] = origin_index.emplace(origin, static_cast<uint32_t>(origins.size()));
+      if (added) {
+        origins.push_back(origin);
+        bound += 2 * kMaxVarint + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0);
+      }
+      record_origin[i] = it->second;
+    }
+    bound += 7 * kMaxVarint + 1 + records[i].key.size() + p.sample.size() +
+             (kMaxVarint + 8) * (3 + p.distinct.size());
+  }
+  out->resize(bound);
+  char* const begin = out->data();
+  char* at = begin;
+  std::memcpy(at, kSegmentV2.data(), kSegmentV2.size());
+  at += kSegmentV2.size();
+  const auto n = static_cast<uint32_t>(records.size());
+  for (int b = 0; b < 4; ++b) *at++ = static_cast<char>((n >> (8 * b)) & 0xff);
+  at = PutVarint(at, origins.size());
+  for (const auto& [host, file] : origins) {
+    at = PutBytes(at, host ? std::string_view(*host) : std::string_view());
+    at = PutBytes(at, file ? std::string_view(*file) : std::string_view());
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Partial& p = records[i].partial;
+    at = PutBytes(at, records[i].key);
+    at = PutVarint(at, p.count);
+    at = PutVarint(at, record_origin[i]);
+    at = PutVarint(at, p.offset_start);
+    at = PutVarint(at, ZigZag(static_cast<int64_t>(p.offset_end - p.offset_start)));
+    const bool aggregates = p.total > 0 || p.numeric > 0 || !p.distinct.empty();
+    *at++ = static_cast<char>(aggregates ? kHasAggregates : 0);
+    if (aggregates) {
+      at = PutVarint(at, p.total);
+      at = PutVarint(at, p.numeric);
+      for (double d : {p.sum, p.min, p.max}) at = PutU64(at, BitsOfDouble(d));
+      at = PutVarint(at, p.distinct.size());
+      for (uint64_t h : p.distinct) at = PutU64(at, h);
+    }
+    at = PutBytes(at, p.sample);
+  }
+  out->resize(static_cast<size_t>(at - begin));
+}
+
+uint32_t SegmentRecordCount(std::string_view segment) {
+  if (segment.substr(0, kSegmentV2.size()) == kSegmentV2) {
+    return segment.size() >= 8 ? GetU32Le(segment.substr(4)) : 0;
+  }
+  return segment.size() >= 4 ? GetU32Le(segment) : 0;
+}
+
+bool DecodeSegment(std::string_view segment,
+                   const std::function<void(std::string_view, Partial&&)>& fn) {
+  if (segment.substr(0, kSegmentV2.size()) == kSegmentV2) return DecodeSegmentV2(segment, fn);
+  return DecodeSegmentV1(segment, fn);
+}
+
+void DecodePartialValue(std::string_view v, Partial* p) {
+  p->count = GetU64Le(v);
+  const std::string_view rest = DecodePartialOrigin(v.substr(8), p);
+  if (rest.data() != v.data() + 8 && rest.substr(0, kCountOnlyMarker.size()) == kCountOnlyMarker) {
+    p->sample.assign(rest.substr(kCountOnlyMarker.size()));
+    return;
+  }
+  if (rest.substr(0, kAggregatesMarker.size()) != kAggregatesMarker || rest.size() < 4 + 48) {
+    p->sample.assign(rest);  // an older format: the rest is the sample
+    return;
+  }
+  const std::string_view a = rest.substr(4);
+  const uint64_t distinct = GetU64Le(a.substr(40));
+  if (distinct > kMaxDistinct || a.size() < 48 + distinct * 8) {
+    p->sample.assign(rest);
+    return;
+  }
+  p->total = GetU64Le(a);
+  p->numeric = GetU64Le(a.substr(8));
+  p->sum = DoubleFromBits(GetU64Le(a.substr(16)));
+  p->min = DoubleFromBits(GetU64Le(a.substr(24)));
+  p->max = DoubleFromBits(GetU64Le(a.substr(32)));
+  p->distinct.clear();
+  for (uint64_t i = 0; i < distinct; ++i) p->distinct.push_back(GetU64Le(a.substr(48 + i * 8)));
+  p->sample.assign(a.substr(48 + distinct * 8));
+}
+
+}  // namespace ember::engine
