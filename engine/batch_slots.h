@@ -67,6 +67,10 @@ class BatchSlots {
   std::deque<Slot>& slots() { return slots_; }
   const std::deque<Slot>& slots() const { return slots_; }
 
+  // How many checkpoint deltas wrote this batch since it was last written whole (each is one
+  // stored segment); a batch restored from a checkpoint counts as written more than once.
+  uint32_t deltas_written = 0;
+
  private:
   std::deque<Slot> slots_;  // a deque: growing never moves a slot
   OpenIndex index_;         // key id -> position in slots_

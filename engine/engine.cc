@@ -130,7 +130,7 @@ CheckpointDelta Engine::TakeDelta() {
   delta.closed_until = closed_until_;
   for (auto& w : windows_) {
     const std::string& rule = w->rule().name;
-    RuleWindow::Dirty dirty = w->TakeDirty();
+    RuleWindow::Dirty dirty = w->TakeDirty(closed_until_);
     for (int64_t batch : dirty.dropped_batches) {
       PartialRecord r;
       r.rule = rule;
@@ -138,7 +138,14 @@ CheckpointDelta Engine::TakeDelta() {
       r.erased = true;
       delta.partials.push_back(std::move(r));
     }
-    for (auto& [batch, keys] : dirty.batches) {
+    for (auto& [batch, whole, keys] : dirty.batches) {
+      if (whole) {  // an erased record first: the store replaces what it held of the batch
+        PartialRecord r;
+        r.rule = rule;
+        r.batch = batch;
+        r.erased = true;
+        delta.partials.push_back(std::move(r));
+      }
       for (auto& key : keys) {
         std::optional<Partial> p = w->FindPartial(batch, key);
         if (!p) continue;

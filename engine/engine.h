@@ -63,7 +63,9 @@ struct PartialRecord {
   std::string rule;
   int64_t batch = 0;
   std::string key;
-  bool erased = false;  // the whole (rule, batch) left every window; key and counts unused
+  // The whole (rule, batch) left every window, or (followed by records of the same batch) is
+  // replaced by them; key and counts unused.
+  bool erased = false;
   Partial partial;
 };
 struct KeyStateRecord {

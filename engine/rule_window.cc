@@ -468,6 +468,7 @@ void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
 
 void RuleWindow::RestorePartial(int64_t batch, const std::string& key, const Partial& partial) {
   BatchSlots& b = partials_[batch];
+  b.deltas_written = 2;  // how many segments hold it is not known: rewrite it when it closes
   Slot& p = SlotFor(b, key);
   p.count = partial.count;
   b.SetSample(p, partial.sample);
@@ -491,6 +492,7 @@ void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
 }
 
 void RuleWindow::FinishRestore(int64_t closed_until) {
+  compacted_until_ = closed_until;  // batches closed before the restart stay as stored
   keys_.ClearSums();
   window_keys_ = 0;
   if (partials_.empty() && states_.empty()) return;
@@ -505,19 +507,33 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   }
 }
 
-RuleWindow::Dirty RuleWindow::TakeDirty() {
+RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   Dirty d;
-  for (int64_t batch : dirty_batches_) {
+  // Batches that closed since the last call and were (or are now) written by two deltas or
+  // more are written whole.
+  std::set<int64_t> whole;
+  for (auto it = partials_.lower_bound(compacted_until_);
+       it != partials_.end() && it->first < closed_until; ++it) {
+    const uint32_t written = it->second.deltas_written + (dirty_batches_.count(it->first) ? 1 : 0);
+    if (written >= 2) whole.insert(it->first);
+  }
+  compacted_until_ = std::max(compacted_until_, closed_until);
+  std::set<int64_t> batches = std::move(dirty_batches_);
+  batches.insert(whole.begin(), whole.end());
+  for (int64_t batch : batches) {
     auto b = partials_.find(batch);
     if (b == partials_.end()) continue;
-    std::vector<std::string> keys;
+    DirtyBatch out;
+    out.batch = batch;
+    out.whole = whole.count(batch) > 0;
     for (Slot& slot : b->second.slots()) {
-      if (!slot.dirty) continue;
+      if (!slot.dirty && !out.whole) continue;
       slot.dirty = false;
-      keys.emplace_back(keys_.key(slot.key));
+      out.keys.emplace_back(keys_.key(slot.key));
     }
-    std::sort(keys.begin(), keys.end());
-    d.batches.emplace_back(batch, std::move(keys));
+    std::sort(out.keys.begin(), out.keys.end());
+    b->second.deltas_written = out.whole ? 1 : b->second.deltas_written + 1;
+    d.batches.push_back(std::move(out));
   }
   d.dropped_batches.assign(dropped_batches_.begin(), dropped_batches_.end());
   d.keys.assign(dirty_keys_.begin(), dirty_keys_.end());

@@ -100,13 +100,21 @@ class RuleWindow {
   // Rebuilds the window aggregate after the Restore* calls, as of `closed_until`.
   void FinishRestore(int64_t closed_until);
 
-  // Checkpoint support: what changed since the last TakeDirty().
+  // Checkpoint support: what changed since the last TakeDirty(). A batch below `closed_until`
+  // (closed: no line will change it) that two or more deltas wrote is given whole, `whole` set,
+  // once: what was stored of it is to be replaced, so the store keeps one segment per closed
+  // batch instead of one per delta that changed it while it was open.
+  struct DirtyBatch {
+    int64_t batch = 0;
+    bool whole = false;             // every key of the batch, replacing what was stored
+    std::vector<std::string> keys;  // sorted
+  };
   struct Dirty {
-    std::vector<std::pair<int64_t, std::vector<std::string>>> batches;  // (batch, keys)
+    std::vector<DirtyBatch> batches;  // by batch
     std::vector<int64_t> dropped_batches;
     std::vector<std::string> keys;  // key states changed (firing or erased)
   };
-  Dirty TakeDirty();
+  Dirty TakeDirty(int64_t closed_until);
   // A copy of the stored partial of `key` in `batch`, if any.
   std::optional<Partial> FindPartial(int64_t batch, const std::string& key) const;
   const KeyState* FindKeyState(const std::string& key) const;
@@ -181,6 +189,7 @@ class RuleWindow {
   // set of key copies cost about 80 bytes per key.
   std::set<int64_t> dirty_batches_;
   std::set<int64_t> dropped_batches_;
+  int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;
 };
 

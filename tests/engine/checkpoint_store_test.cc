@@ -365,6 +365,82 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
   }
 }
 
+// The number of stored segments of a rule's batch (the store at `state` must be closed).
+size_t SegmentsOf(const std::string& state, const std::string& rule, int64_t batch) {
+  KvStoreOptions o;
+  o.dir = state;
+  o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
+  o.read_only = true;
+  auto kv = KvStore::Open(o);
+  REQUIRE(kv.ok());
+  std::string prefix = rule + '\0';
+  for (int i = 7; i >= 0; --i) prefix.push_back(static_cast<char>((batch >> (8 * i)) & 0xff));
+  size_t n = 0;
+  REQUIRE((*kv)->Scan("segments", prefix, [&](std::string_view, std::string_view) { ++n; }).ok());
+  return n;
+}
+
+// A batch changed by several commits while it was open is written whole once it closes, after
+// an erase of what was stored: the store keeps one segment of it instead of one per commit,
+// and recovers the same partials. A batch one commit wrote is not written again.
+TEST_CASE("CheckpointStore: a closed batch is stored as one segment", "[engine][checkpoint]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  auto store = OpenStore(state);
+  REQUIRE(store->Stamp(*rules, 1000).ok());
+  Engine e(rules, EngineOptions{});
+  std::vector<Alert> alerts;
+  std::map<std::string, uint64_t> expected;  // key -> count in batch 5
+  for (int commit = 0; commit < 3; ++commit) {
+    for (int k = 0; k < 4; ++k) {
+      const std::string ip = "10.0.0." + std::to_string(k + commit);
+      e.Ingest(InputLine{"fail from " + ip, "h", "f", 5000 + commit * 100, ""});
+      ++expected[ip];
+    }
+    REQUIRE(store->Commit({e.TakeDelta()}, {}, {}).ok());
+  }
+  store.reset();
+  CHECK(SegmentsOf(state, "fails", 5) == 3);
+  store = OpenStore(state);
+
+  e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 6100, ""});  // batch 6, open
+  e.AdvanceWatermark(6000, &alerts);                              // batch 5 closes
+  const CheckpointDelta closing = e.TakeDelta();
+  std::vector<std::string> batch5;
+  bool erased_first = false;
+  for (const auto& r : closing.partials) {
+    if (r.rule != "fails" || r.batch != 5) continue;
+    if (r.erased) {
+      erased_first = batch5.empty();
+      continue;
+    }
+    batch5.push_back(r.key);
+  }
+  CHECK(erased_first);
+  CHECK(batch5.size() == expected.size());  // every key of the batch, not only changed ones
+  REQUIRE(store->Commit({closing}, {}, {}).ok());
+  store.reset();
+  CHECK(SegmentsOf(state, "fails", 5) == 1);
+  CHECK(SegmentsOf(state, "fails", 6) == 1);
+  store = OpenStore(state);
+
+  e.AdvanceWatermark(7000, &alerts);  // batch 6 closes: one delta wrote it, it is kept as is
+  const CheckpointDelta second = e.TakeDelta();
+  for (const auto& r : second.partials) CHECK_FALSE((r.batch == 6 && r.erased));
+  REQUIRE(store->Commit({second}, {}, {}).ok());
+
+  auto snap = store->Recover(*rules, 1000);
+  REQUIRE(snap.ok());
+  std::map<std::string, uint64_t> got;
+  for (const auto& r : snap->partials) {
+    if (r.rule == "fails" && r.batch == 5) CHECK(got.emplace(r.key, r.partial.count).second);
+  }
+  CHECK(got == expected);
+  store.reset();
+  CHECK(SegmentsOf(state, "fails", 6) == 1);
+}
+
 // A batch changed by several commits: each commit writes one segment for it, and recovery
 // keeps each key's latest partial once.
 TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
