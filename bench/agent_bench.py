@@ -117,6 +117,8 @@ def ship(bindir, log, size, lines, scratch, rules_file=None):
         "agent_peak_rss_mib": rss_kib(pair.agent.pid, "VmHWM") / 1024,
         "agent_rss_mib": rss_kib(pair.agent.pid) / 1024,
         "agent_anon_mib": rss_kib(pair.agent.pid, "RssAnon") / 1024,
+        # Pages of the binary and its shared libraries mapped in (shared with other processes).
+        "agent_file_mib": rss_kib(pair.agent.pid, "RssFile") / 1024,
     }
     pair.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -262,6 +264,7 @@ def main():
     row("agent CPU while shipping, % of one core", out["ship"]["agent_cpu_percent"])
     row("agent peak RSS shipping 1 file, MiB", out["ship"]["agent_peak_rss_mib"])
     row("  of which private (RssAnon) at the end", out["ship"]["agent_anon_mib"])
+    row("  of which binary + shared libs (RssFile)", out["ship"]["agent_file_mib"])
     if socat:
         row("socat -b 131072 file -> TCP, MiB/s", out["socat"]["mib_s"])
         ratio = out["ship"]["mib_s"]["median"] / out["socat"]["mib_s"]["median"]
