@@ -117,6 +117,29 @@ std::unique_ptr<CheckpointStore> OpenStore(const std::string& dir) {
   return std::move(*s);
 }
 
+// The stored segments whose key begins with `prefix` (the store at `state` must be closed).
+std::vector<std::string> StoredSegments(const std::string& state, const std::string& prefix) {
+  KvStoreOptions o;
+  o.dir = state;
+  o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
+  o.read_only = true;
+  auto kv = KvStore::Open(o);
+  REQUIRE(kv.ok());
+  std::vector<std::string> out;
+  REQUIRE((*kv)
+              ->Scan("segments", prefix,
+                     [&](std::string_view, std::string_view v) { out.emplace_back(v); })
+              .ok());
+  return out;
+}
+
+// The number of stored segments of a rule's batch (the store at `state` must be closed).
+size_t SegmentsOf(const std::string& state, const std::string& rule, int64_t batch) {
+  std::string prefix = rule + '\0';
+  for (int i = 7; i >= 0; --i) prefix.push_back(static_cast<char>((batch >> (8 * i)) & 0xff));
+  return StoredSegments(state, prefix).size();
+}
+
 struct Input {
   std::string text;
   int64_t ms;
@@ -317,16 +340,7 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
     REQUIRE(store->Commit({delta}, {}, {}).ok());
   }
   {  // One segment holding the four, their shared origin stored once.
-    KvStoreOptions o;
-    o.dir = state;
-    o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
-    auto kv = KvStore::Open(o);
-    REQUIRE(kv.ok());
-    std::vector<std::string> segments;
-    REQUIRE((*kv)
-                ->Scan("segments", "",
-                       [&](std::string_view, std::string_view v) { segments.emplace_back(v); })
-                .ok());
+    const std::vector<std::string> segments = StoredSegments(state, "");
     REQUIRE(segments.size() == 1);
     auto occurrences = [&](std::string_view what) {
       size_t n = 0;
@@ -363,21 +377,6 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
     CHECK(got.file == partials[i].file);
     CHECK(got.offset_end == 200);
   }
-}
-
-// The number of stored segments of a rule's batch (the store at `state` must be closed).
-size_t SegmentsOf(const std::string& state, const std::string& rule, int64_t batch) {
-  KvStoreOptions o;
-  o.dir = state;
-  o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
-  o.read_only = true;
-  auto kv = KvStore::Open(o);
-  REQUIRE(kv.ok());
-  std::string prefix = rule + '\0';
-  for (int i = 7; i >= 0; --i) prefix.push_back(static_cast<char>((batch >> (8 * i)) & 0xff));
-  size_t n = 0;
-  REQUIRE((*kv)->Scan("segments", prefix, [&](std::string_view, std::string_view) { ++n; }).ok());
-  return n;
 }
 
 // A batch changed by several commits while it was open is written whole once it closes, after
