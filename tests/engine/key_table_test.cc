@@ -17,11 +17,17 @@ using namespace ember::engine;
 
 TEST_CASE("OpenIndex: inserts and erases under heavy collisions match a std::set",
           "[engine][index]") {
-  // Few distinct hashes, most near the top of the table: long runs that wrap around.
+  // Few distinct hashes, most near the top of the table: long runs that wrap around. With the
+  // same top bits (the 4 kept in a slot beside the id) for every id, or with 16 different.
+  const bool same_tags = GENERATE(true, false);
+  INFO((same_tags ? "one tag for all" : "16 tags"));
   for (uint64_t buckets : {1u, 3u, 7u, 64u}) {
     OpenIndex index;
     std::set<uint32_t> model;
-    auto hash_of = [&](uint32_t id) { return ~uint64_t{0} - id % buckets; };  // at the top
+    auto hash_of = [&](uint32_t id) {
+      const uint64_t low = ~uint64_t{0} - id % buckets;  // at the top of any table
+      return same_tags ? low : (low >> 4) | (uint64_t{id % 16} << 60);
+    };
     std::mt19937 rng(static_cast<uint32_t>(buckets));
     for (int step = 0; step < 20000; ++step) {
       const uint32_t id = rng() % 300;
@@ -43,6 +49,18 @@ TEST_CASE("OpenIndex: inserts and erases under heavy collisions match a std::set
       CHECK(found == (model.count(id) == 1));
     }
   }
+}
+
+TEST_CASE("OpenIndex: the largest id is stored and found", "[engine][index]") {
+  OpenIndex index;
+  auto hash_of = [](uint32_t id) { return MixId(id); };
+  for (uint32_t id : {OpenIndex::kMaxId, 0u, OpenIndex::kMaxId - 1, 5u}) {
+    index.Insert(hash_of(id), id, hash_of);
+  }
+  for (uint32_t id : {OpenIndex::kMaxId, 0u, OpenIndex::kMaxId - 1, 5u}) {
+    CHECK(index.Find(hash_of(id), [&](uint32_t stored) { return stored == id; }) == id);
+  }
+  CHECK(index.Find(hash_of(7), [](uint32_t stored) { return stored == 7; }) == OpenIndex::kNone);
 }
 
 TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused", "[engine][index]") {
