@@ -15,12 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/kv_store.h"
 #include "engine/checkpoint_store.h"
 #include "engine/engine.h"
 #include "rules/rule_set.h"
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "runs per figure (median reported)");
   app.add_option("--json", json_path, "also write the results here");
   std::string only;
-  app.add_option("--only", only, "run one part: commit, tail, recovery or throughput");
+  app.add_option("--only", only, "run one part: commit, tail, baseline, recovery or throughput");
   CLI11_PARSE(app, argc, argv);
   const auto part = [&](const char* name) { return only.empty() || only == name; };
   std::filesystem::remove_all(dir);
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   out["runs"] = runs;
 
   std::printf("%-50s %12s %12s %12s\n", "checkpoint (durable, fsync)", "median", "min", "max");
+  double commit_10k_ms = 0;  // for the ratio to the baseline
   // 1. Commit time and bytes vs changed keys.
   for (int64_t keys : {1'000, 10'000, 100'000, 1'000'000}) {
     if (!part("commit")) break;
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
       mib.push_back(static_cast<double>(WriteBytes() - written) / (1 << 20));
     }
     Stats t = Summarize(ms), b = Summarize(mib);
+    if (keys == 10'000) commit_10k_ms = t.median;
     char label[64];
     std::snprintf(label, sizeof label, "commit, %lld changed keys (ms)", (long long)keys);
     std::printf("%-50s %12.2f %12.2f %12.2f\n", label, t.median, t.min, t.max);
@@ -204,6 +208,47 @@ int main(int argc, char** argv) {
       std::printf("%-50s %12.2f %12.2f %12.2f\n", label, t.median, t.min, t.max);
       j[std::string(name) + "_ms"] = {{"median", t.median}, {"min", t.min}, {"max", t.max}};
     }
+  }
+
+  // 1c. Baselines on the same disk, in the same run: LMDB alone, through the same KvStore.
+  // An empty durable commit (one small put: the fsync floor), and the layout a checkpoint
+  // would have with one record per key: 10k random keys with values of a partial's size in
+  // one durable transaction, into a table that holds the 10k keys of each earlier commit.
+  if (part("baseline")) {
+    std::vector<double> floor_ms, per_key_ms;
+    KvStoreOptions o;
+    o.dir = dir + "/baseline";
+    o.databases = {"t"};
+    auto kv = KvStore::Open(o);
+    if (!kv.ok()) Check(kv.status());
+    std::mt19937_64 random(1);
+    const std::string value(35, 'v');
+    for (int r = 0; r < runs; ++r) {
+      auto start = Clock::now();
+      Check((*kv)->Write([&](KvWriter& w) { return w.Put("t", "watermark", std::to_string(r)); }));
+      floor_ms.push_back(Seconds(start) * 1e3);
+      start = Clock::now();
+      Check((*kv)->Write([&](KvWriter& w) -> Status {
+        for (int i = 0; i < 10'000; ++i) {
+          const std::string key = "per-user" + std::string(1, '\0') + std::to_string(random());
+          if (Status s = w.Put("t", key, value); !s.ok()) return s;
+        }
+        return Status::Ok();
+      }));
+      per_key_ms.push_back(Seconds(start) * 1e3);
+    }
+    const Stats f = Summarize(floor_ms), k = Summarize(per_key_ms);
+    std::printf("%-50s %12.2f %12.2f %12.2f\n", "LMDB alone: empty durable commit (ms)", f.median,
+                f.min, f.max);
+    std::printf("%-50s %12.2f %12.2f %12.2f\n", "LMDB alone: 10k random puts, one commit (ms)",
+                k.median, k.min, k.max);
+    if (commit_10k_ms > 0) {
+      std::printf("%-50s %11.1fx\n", "  ember's 10k-key commit is faster by",
+                  k.median / commit_10k_ms);
+    }
+    out["baseline"] = {
+        {"empty_commit_ms", {{"median", f.median}, {"min", f.min}, {"max", f.max}}},
+        {"random_puts_10k_ms", {{"median", k.median}, {"min", k.min}, {"max", k.max}}}};
   }
 
   // 2. Recovery of 1M keys (the state left by the 1M commits above holds runs x 1M partials:
