@@ -33,8 +33,8 @@ python3 bench/agent_bench.py --bin build/release --runs "$runs" \
 echo
 python3 bench/latency_bench.py --bin build/release --runs "$runs"
 echo
-python3 bench/load_bench.py --bin build/release --runs 3
+python3 bench/load_bench.py --bin build/release --runs "$runs"
 echo
-python3 bench/keys_bench.py --bin build/release --runs 3
+python3 bench/keys_bench.py --bin build/release --runs "$runs"
 echo
 python3 bench/pipeline_bench.py --bin build/release --runs "$runs"
