@@ -239,7 +239,8 @@ class Server {
 
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
     auto engine = std::make_unique<engine::Engine>(rules, config_.engine);
-    Result<engine::Snapshot> snap = store_->Recover(*rules, config_.engine.batch_interval_ms);
+    Result<engine::Snapshot> snap =
+        store_->Recover(*rules, config_.engine.batch_interval_ms, &engine->restore_sink());
     if (!snap.ok()) return snap.status().WithContext("state directory '" + config_.state_dir + "'");
     for (const auto& name : snap->reset_rules) {
       spdlog::warn(
@@ -248,9 +249,9 @@ class Server {
           name);
     }
     if (!snap->empty) {
-      engine->Restore(snap->closed_until, snap->partials, snap->key_states);
+      engine->FinishRestore(snap->closed_until, snap->key_states);
       spdlog::info("Recovered {} partial counts and {} firing keys up to batch {}.",
-                   snap->partials.size(), snap->key_states.size(), snap->closed_until);
+                   engine->restored_partials(), snap->key_states.size(), snap->closed_until);
     }
     if (offsets_.empty()) offsets_ = committed_offsets_ = snap->offsets;
     Status s = store_->Stamp(*rules, config_.engine.batch_interval_ms);

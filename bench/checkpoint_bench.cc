@@ -61,6 +61,21 @@ uint64_t WriteBytes() {
   return 0;
 }
 
+// A /proc/self/status field in KiB ("VmRSS:", "VmHWM:"), 0 if unavailable.
+double RssKib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == field) {
+      double kib = 0;
+      in >> kib;
+      return kib;
+    }
+    in.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
 std::shared_ptr<const rules::RuleSet> LoadRules(const std::string& dir) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/bench.yaml") << R"(rules:
@@ -106,6 +121,33 @@ void Check(const Status& s) {
   }
 }
 
+// One recovery of `state` (streamed into the engine or through a vector), printed as
+// "<ms> <ms of FinishRestore/Restore> <partials> <peak RSS KiB>".
+int RecoverChild(const std::string& state, const std::string& rules_dir, bool streamed) {
+  auto rules = LoadRules(rules_dir);
+  auto start = Clock::now();
+  auto store = OpenStore(state, /*sync=*/false);
+  engine::Engine engine(rules, engine::EngineOptions{});
+  Clock::time_point finish_start;
+  size_t partials = 0;
+  if (streamed) {
+    auto snap = store->Recover(*rules, 1000, &engine.restore_sink());
+    if (!snap.ok()) Check(snap.status());
+    finish_start = Clock::now();
+    engine.FinishRestore(snap->closed_until, snap->key_states);
+    partials = engine.restored_partials();
+  } else {
+    auto snap = store->Recover(*rules, 1000);
+    if (!snap.ok()) Check(snap.status());
+    finish_start = Clock::now();
+    engine.Restore(snap->closed_until, snap->partials, snap->key_states);
+    partials = snap->partials.size();
+  }
+  const double ms = Seconds(start) * 1e3, finish = Seconds(finish_start) * 1e3;
+  std::printf("%.3f %.3f %zu %.0f\n", ms, finish, partials, RssKib("VmHWM:"));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,7 +160,12 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the results here");
   std::string only;
   app.add_option("--only", only, "run one part: commit, tail, baseline, recovery or throughput");
+  std::string recover_state;  // child mode: one recovery of this state in a fresh process
+  bool streamed = true;
+  app.add_option("--recover-child", recover_state, "(internal) recover this state and report");
+  app.add_option("--streamed", streamed, "(internal) with --recover-child: into the engine");
   CLI11_PARSE(app, argc, argv);
+  if (!recover_state.empty()) return RecoverChild(recover_state, dir + "/rules", streamed);
   const auto part = [&](const char* name) { return only.empty() || only == name; };
   std::filesystem::remove_all(dir);
   auto rules = LoadRules(dir + "/rules");
@@ -266,33 +313,45 @@ int main(int argc, char** argv) {
       engine.AdvanceWatermark(kT0 + 1000, &alerts);
       Check(store->Commit({engine.TakeDelta()}, {}, {}));
     }
-    std::vector<double> secs, read_ms, rebuild_ms;
-    size_t partials = 0;
-    for (int r = 0; r < runs; ++r) {
-      auto start = Clock::now();
-      auto store = OpenStore(state, /*sync=*/false);
-      auto snap = store->Recover(*rules, 1000);
-      if (!snap.ok()) Check(snap.status());
-      read_ms.push_back(Seconds(start) * 1e3);
-      engine::Engine engine(rules, engine::EngineOptions{});
-      engine.Restore(snap->closed_until, snap->partials, snap->key_states);
-      secs.push_back(Seconds(start) * 1e3);
-      rebuild_ms.push_back(secs.back() - read_ms.back());
-      partials = snap->partials.size();
+    // Streamed into the engine (as the aggregator recovers), and through a vector of every
+    // record (as before session 8) for comparison; each in a new process of this program, so
+    // that its peak RSS is that of recovering alone.
+    for (bool stream : {true, false}) {
+      std::vector<double> secs, finish_ms, peak_mib;
+      size_t partials = 0;
+      for (int r = 0; r < runs; ++r) {
+        const std::string command = std::string(argv[0]) + " --dir " + dir + " --recover-child " +
+                                    state + " --streamed " + (stream ? "1" : "0");
+        FILE* child = ::popen(command.c_str(), "r");
+        double ms = 0, finish = 0, hwm_kib = 0;
+        if (child == nullptr ||
+            std::fscanf(child, "%lf %lf %zu %lf", &ms, &finish, &partials, &hwm_kib) != 4 ||
+            ::pclose(child) != 0) {
+          std::fprintf(stderr, "recovery child failed: %s\n", command.c_str());
+          return 1;
+        }
+        secs.push_back(ms);
+        finish_ms.push_back(finish);
+        peak_mib.push_back(hwm_kib / 1024);
+      }
+      const Stats t = Summarize(secs), f = Summarize(finish_ms), m = Summarize(peak_mib);
+      std::printf("%-50s %12.1f %12.1f %12.1f\n",
+                  stream ? "recovery of 1M keys (ms)" : "  through a vector of records (ms)",
+                  t.median, t.min, t.max);
+      if (stream) {
+        std::printf("%-50s %12.1f %12.1f %12.1f\n", "  of which the windows' sums (ms)", f.median,
+                    f.min, f.max);
+      }
+      std::printf("%-50s %12.1f %12.1f %12.1f\n",
+                  stream ? "  peak RSS of the process (MiB)" : "  through a vector: peak RSS (MiB)",
+                  m.median, m.min, m.max);
+      out[stream ? "recovery_1m_keys_ms" : "recovery_1m_keys_vector_ms"] = {
+          {"median", t.median},
+          {"min", t.min},
+          {"max", t.max},
+          {"partials", partials},
+          {"peak_rss_mib", {{"median", m.median}, {"min", m.min}, {"max", m.max}}}};
     }
-    Stats t = Summarize(secs);
-    std::printf("%-50s %12.1f %12.1f %12.1f\n", "recovery of 1M keys (ms)", t.median, t.min, t.max);
-    const Stats read = Summarize(read_ms), rebuild = Summarize(rebuild_ms);
-    std::printf("%-50s %12.1f %12.1f %12.1f\n", "  of which reading LMDB (ms)", read.median,
-                read.min, read.max);
-    std::printf("%-50s %12.1f %12.1f %12.1f\n", "  of which rebuilding the windows (ms)",
-                rebuild.median, rebuild.min, rebuild.max);
-    out["recovery_1m_keys_ms"] = {{"median", t.median},
-                                  {"min", t.min},
-                                  {"max", t.max},
-                                  {"partials", partials},
-                                  {"read_lmdb_median", read.median},
-                                  {"rebuild_median", rebuild.median}};
   }
 
   // 3. Throughput with a durable checkpoint every batch vs none.

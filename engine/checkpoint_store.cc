@@ -134,52 +134,69 @@ Status CheckpointStore::CheckSchema() {
   return Status::Ok();
 }
 
+namespace {
+
+// Collects recovered partials into a vector, a later partial of a key in a batch replacing
+// the earlier one (the engine's sink does that by itself).
+class VectorSink : public PartialSink {
+ public:
+  explicit VectorSink(std::vector<PartialRecord>* out) : out_(out) {}
+  void Reserve(std::string_view rule, int64_t batch, size_t) override {
+    if (rule != run_rule_ || batch != run_batch_) {
+      run_rule_.assign(rule);
+      run_batch_ = batch;
+      run_start_ = out_->size();
+      index_.clear();
+      indexed_ = false;
+    } else if (!indexed_) {  // a second segment of the batch: its keys may repeat
+      for (size_t i = run_start_; i < out_->size(); ++i) index_.emplace((*out_)[i].key, i);
+      indexed_ = true;
+    }
+  }
+  void Add(PartialRecord&& r) override {
+    if (indexed_) {
+      auto [it, added] = index_.emplace(r.key, out_->size());
+      if (!added) {
+        (*out_)[it->second].partial = std::move(r.partial);
+        return;
+      }
+    }
+    out_->push_back(std::move(r));
+  }
+
+ private:
+  std::vector<PartialRecord>* out_;
+  std::string run_rule_;  // the rule and batch of the segments being read
+  int64_t run_batch_ = -1;
+  size_t run_start_ = 0;
+  std::unordered_map<std::string, size_t> index_;  // built once a batch has 2 segments
+  bool indexed_ = false;
+};
+
+}  // namespace
+
 Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules,
-                                        std::vector<PartialRecord>* out) const {
-  // Sized first from the segments' record counts: the million records of a large state are
-  // not moved by a doubling vector.
-  size_t total = out->size();
-  Status s = kv_->Scan("segments", "", [&](std::string_view, std::string_view v) {
-    total += SegmentRecordCount(v);
-  });
-  if (!s.ok()) return s;
-  out->reserve(total);
-  std::string run_rule;  // the rule and batch of the segments being read
-  int64_t run_batch = -1;
-  bool run_valid = false;
-  size_t run_start = 0;
-  std::unordered_map<std::string, size_t> run_index;  // built once a batch has 2 segments
-  bool run_indexed = false;
+                                        PartialSink* sink) const {
+  std::string rule;
+  bool valid = false;
   return kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
     const size_t nul = k.find('\0');
     if (nul == std::string_view::npos || k.size() != nul + 17) return;
-    const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
-    if (k.substr(0, nul) != run_rule || batch != run_batch) {
-      run_rule.assign(k.substr(0, nul));
-      run_batch = batch;
-      run_valid = valid_rules.count(run_rule) > 0;
-      run_start = out->size();
-      run_index.clear();
-      run_indexed = false;
-    } else if (run_valid && !run_indexed) {
-      for (size_t i = run_start; i < out->size(); ++i) run_index.emplace((*out)[i].key, i);
-      run_indexed = true;
+    if (k.substr(0, nul) != rule) {
+      rule.assign(k.substr(0, nul));
+      valid = valid_rules.count(rule) > 0;
     }
-    if (!run_valid) return;
+    if (!valid) return;
+    const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
+    sink->Reserve(rule, batch, SegmentRecordCount(v));
     DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
-      if (run_indexed) {
-        if (auto it = run_index.find(std::string(key)); it != run_index.end()) {
-          (*out)[it->second].partial = std::move(partial);
-          return;
-        }
-        run_index.emplace(std::string(key), out->size());
-      }
-      out->push_back(PartialRecord{run_rule, batch, std::string(key), false, std::move(partial)});
+      sink->Add(PartialRecord{rule, batch, std::string(key), false, std::move(partial)});
     });
   });
 }
 
-Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t batch_interval_ms) {
+Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t batch_interval_ms,
+                                          PartialSink* partials) {
   Snapshot snap;
   Result<std::string> closed = kv_->Get("meta", "closed_until");
   if (!closed.ok()) return snap;  // never committed
@@ -225,9 +242,19 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
   }
   snap.empty = false;
 
-  // Sized once (a million records moved on every doubling cost a third of recovery), and the
-  // rule's validity looked up once per run of its records.
-  if (Result<uint64_t> n = kv_->Count("partials"); n.ok()) snap.partials.reserve(*n);
+  VectorSink collect(&snap.partials);
+  PartialSink* sink = partials != nullptr ? partials : &collect;
+  if (partials == nullptr) {
+    // Sized once (a million records moved on every doubling cost a third of recovery).
+    size_t total = 0;
+    if (Result<uint64_t> n = kv_->Count("partials"); n.ok()) total = *n;
+    s = kv_->Scan("segments", "",
+                  [&](std::string_view, std::string_view v) { total += SegmentRecordCount(v); });
+    if (!s.ok()) return s;
+    snap.partials.reserve(total);
+  }
+  // Per-key records of versions before segments, then the segments; the rule's validity is
+  // looked up once per run of its records.
   std::string last_rule;
   bool last_valid = false;
   s = kv_->Scan("partials", "", [&](std::string_view k, std::string_view v) {
@@ -243,10 +270,10 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     r.key.assign(k.substr(nul + 9));
     DecodePartialValue(v, &r.partial);
-    snap.partials.push_back(std::move(r));
+    sink->Add(std::move(r));
   });
   if (!s.ok()) return s;
-  s = RecoverSegments(valid, &snap.partials);
+  s = RecoverSegments(valid, sink);
   if (!s.ok()) return s;
   s = kv_->Scan("keystate", "", [&](std::string_view k, std::string_view v) {
     size_t nul = k.find('\0');

@@ -67,7 +67,11 @@ class CheckpointStore {
 
   // Reads the last checkpoint for `rules`. Stored state of rules that changed (digest) or
   // vanished is deleted and named in reset_rules; a changed batch interval discards all state.
-  Result<Snapshot> Recover(const rules::RuleSet& rules, int64_t batch_interval_ms);
+  // The partials go to `partials` when given (Engine::restore_sink(): streamed, no copy of the
+  // whole state in memory), snap.partials staying empty; otherwise into snap.partials, each
+  // key of a batch once.
+  Result<Snapshot> Recover(const rules::RuleSet& rules, int64_t batch_interval_ms,
+                           PartialSink* partials = nullptr);
 
   // Records the rules' digests and the batch interval the coming commits are made with.
   // Call after Recover, before the first Commit.
@@ -95,10 +99,9 @@ class CheckpointStore {
  private:
   explicit CheckpointStore(std::unique_ptr<KvStore> kv);
   Status CheckSchema();
-  // Appends the partials stored in segments, in order (a later segment replaces a key's
-  // partial of the same batch), for the rules in `valid_rules`.
-  Status RecoverSegments(const std::set<std::string>& valid_rules,
-                         std::vector<PartialRecord>* out) const;
+  // Gives `sink` the partials stored in segments, in order (a later segment's partial of a
+  // key replaces an earlier one's of the same batch), for the rules in `valid_rules`.
+  Status RecoverSegments(const std::set<std::string>& valid_rules, PartialSink* sink) const;
   // Writes one delta; segments are numbered from *segment on.
   Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;

@@ -161,28 +161,67 @@ CheckpointDelta Engine::TakeDelta() {
   return delta;
 }
 
+// Finds each record's window once per run of one rule.
+class Engine::RestoreSink : public PartialSink {
+ public:
+  explicit RestoreSink(Engine* engine) : engine_(engine) {}
+  void Reserve(std::string_view rule, int64_t batch, size_t n) override {
+    if (RuleWindow* w = Window(rule)) w->ReserveForRestore(batch, n);
+  }
+  void Add(PartialRecord&& r) override {
+    ++added_;
+    RuleWindow* w = Window(r.rule);
+    if (w == nullptr || r.erased) return;
+    w->RestorePartial(r.batch, r.key, r.partial);
+    engine_->max_batch_ = std::max(engine_->max_batch_, r.batch);
+  }
+  size_t added() const { return added_; }
+
+ private:
+  RuleWindow* Window(std::string_view rule) {
+    if (rule != rule_) {
+      rule_.assign(rule);
+      const int index = engine_->rules_->Find(rule_);
+      window_ = index < 0 ? nullptr : engine_->windows_[static_cast<size_t>(index)].get();
+    }
+    return window_;
+  }
+  Engine* engine_;
+  std::string rule_ = std::string(1, '\0');  // no rule's name
+  RuleWindow* window_ = nullptr;
+  size_t added_ = 0;
+};
+
+Engine::~Engine() = default;
+
+PartialSink& Engine::restore_sink() {
+  if (!restore_sink_) restore_sink_ = std::make_unique<RestoreSink>(this);
+  return *restore_sink_;
+}
+
+size_t Engine::restored_partials() const { return restore_sink_ ? restore_sink_->added() : 0; }
+
 void Engine::Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
                      const std::vector<KeyStateRecord>& key_states) {
   // Records come grouped by rule and batch (the store's key order): each run is one batch of
   // one rule, whose room is made once before its partials go in.
-  int index = -1;
+  PartialSink& sink = restore_sink();
   for (size_t i = 0; i < partials.size(); ++i) {
     const PartialRecord& r = partials[i];
-    const bool run_start =
-        i == 0 || r.rule != partials[i - 1].rule || r.batch != partials[i - 1].batch;
-    if (run_start) {
-      if (i == 0 || r.rule != partials[i - 1].rule) index = rules_->Find(r.rule);
+    if (i == 0 || r.rule != partials[i - 1].rule || r.batch != partials[i - 1].batch) {
       size_t run = 1;
       while (i + run < partials.size() && partials[i + run].rule == r.rule &&
              partials[i + run].batch == r.batch) {
         ++run;
       }
-      if (index >= 0) windows_[static_cast<size_t>(index)]->ReserveForRestore(r.batch, run);
+      sink.Reserve(r.rule, r.batch, run);
     }
-    if (index < 0 || r.erased) continue;
-    windows_[static_cast<size_t>(index)]->RestorePartial(r.batch, r.key, r.partial);
-    max_batch_ = std::max(max_batch_, r.batch);
+    sink.Add(PartialRecord(r));
   }
+  FinishRestore(closed_until, key_states);
+}
+
+void Engine::FinishRestore(int64_t closed_until, const std::vector<KeyStateRecord>& key_states) {
   for (const auto& r : key_states) {
     int index = rules_->Find(r.rule);
     if (index < 0 || r.erased) continue;

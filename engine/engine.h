@@ -80,12 +80,24 @@ struct CheckpointDelta {
   std::vector<KeyStateRecord> key_states;
 };
 
+// Receives stored partials one at a time (recovery, streamed: no copy of the whole state in
+// between). They come grouped by rule and batch; a key may come more than once in a batch,
+// the later replacing the earlier.
+class PartialSink {
+ public:
+  virtual ~PartialSink() = default;
+  // About `n` partials of (rule, batch) follow: a hint for sizing.
+  virtual void Reserve(std::string_view rule, int64_t batch, size_t n) = 0;
+  virtual void Add(PartialRecord&& record) = 0;
+};
+
 struct RecordedMatch;  // engine/parallel_matcher.h
 
 class Engine {
  public:
   // REQUIRES: rules validated against options.batch_interval_ms (RuleSet::Load does).
   Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options);
+  ~Engine();
 
   // Matches one line against the rules and applies it (the line counts and moves the
   // batches whether or not it matches).
@@ -107,6 +119,11 @@ class Engine {
   // ignored. REQUIRES: called once, before any Ingest.
   void Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
                const std::vector<KeyStateRecord>& key_states);
+  // The same streamed: give the partials to restore_sink() (CheckpointStore::Recover does),
+  // then call FinishRestore once. REQUIRES: before any Ingest.
+  PartialSink& restore_sink();
+  void FinishRestore(int64_t closed_until, const std::vector<KeyStateRecord>& key_states);
+  size_t restored_partials() const;  // given to restore_sink() so far
 
   bool has_closed() const { return has_closed_; }
   int64_t closed_until() const { return closed_until_; }  // batch index
@@ -117,6 +134,7 @@ class Engine {
 
  private:
   class Collector;
+  class RestoreSink;
   // Counts the line and finds its batch; false if it is dropped (late under kDrop).
   bool Admit(const InputLine& line, int64_t* batch);
   void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
@@ -130,6 +148,7 @@ class Engine {
   int64_t max_batch_ = -1;
   int64_t absence_until_ = INT64_MAX;  // set by Finish
   EngineStats stats_;
+  std::unique_ptr<RestoreSink> restore_sink_;
 };
 
 }  // namespace ember::engine
