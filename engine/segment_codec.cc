@@ -80,7 +80,7 @@ char* PutVarint(char* out, uint64_t v) {
 }
 char* PutBytes(char* out, std::string_view s) {
   out = PutVarint(out, s.size());
-  std::memcpy(out, s.data(), s.size());
+  if (!s.empty()) std::memcpy(out, s.data(), s.size());  // an empty view's data may be null
   return out + s.size();
 }
 char* PutU64(char* out, uint64_t v) {
