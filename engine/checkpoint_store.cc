@@ -153,15 +153,16 @@ class VectorSink : public PartialSink {
       indexed_ = true;
     }
   }
-  void Add(PartialRecord&& r) override {
+  void Add(std::string_view rule, int64_t batch, std::string_view key,
+           const Partial& partial) override {
     if (indexed_) {
-      auto [it, added] = index_.emplace(r.key, out_->size());
+      auto [it, added] = index_.emplace(std::string(key), out_->size());
       if (!added) {
-        (*out_)[it->second].partial = std::move(r.partial);
+        (*out_)[it->second].partial = partial;
         return;
       }
     }
-    out_->push_back(std::move(r));
+    out_->push_back(PartialRecord{std::string(rule), batch, std::string(key), false, partial});
   }
 
  private:
@@ -189,9 +190,8 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
     if (!valid) return;
     const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
     sink->Reserve(rule, batch, SegmentRecordCount(v));
-    DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
-      sink->Add(PartialRecord{rule, batch, std::string(key), false, std::move(partial)});
-    });
+    DecodeSegment(
+        v, [&](std::string_view key, Partial&& partial) { sink->Add(rule, batch, key, partial); });
   });
 }
 
@@ -244,15 +244,6 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
 
   VectorSink collect(&snap.partials);
   PartialSink* sink = partials != nullptr ? partials : &collect;
-  if (partials == nullptr) {
-    // Sized once (a million records moved on every doubling cost a third of recovery).
-    size_t total = 0;
-    if (Result<uint64_t> n = kv_->Count("partials"); n.ok()) total = *n;
-    s = kv_->Scan("segments", "",
-                  [&](std::string_view, std::string_view v) { total += SegmentRecordCount(v); });
-    if (!s.ok()) return s;
-    snap.partials.reserve(total);
-  }
   // Per-key records of versions before segments, then the segments; the rule's validity is
   // looked up once per run of its records.
   std::string last_rule;
@@ -265,12 +256,10 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
       last_valid = valid.count(last_rule) > 0;
     }
     if (!last_valid) return;
-    PartialRecord r;
-    r.rule = last_rule;
-    r.batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
-    r.key.assign(k.substr(nul + 9));
-    DecodePartialValue(v, &r.partial);
-    sink->Add(std::move(r));
+    Partial partial;
+    DecodePartialValue(v, &partial);
+    sink->Add(last_rule, static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8))),
+              k.substr(nul + 9), partial);
   });
   if (!s.ok()) return s;
   s = RecoverSegments(valid, sink);

@@ -131,21 +131,17 @@ CheckpointDelta Engine::TakeDelta() {
   for (auto& w : windows_) {
     const std::string& rule = w->rule().name;
     RuleWindow::Dirty dirty = w->TakeDirty(closed_until_);
-    for (int64_t batch : dirty.dropped_batches) {
+    auto erase = [&](int64_t batch) {
       PartialRecord r;
       r.rule = rule;
       r.batch = batch;
       r.erased = true;
       delta.partials.push_back(std::move(r));
-    }
+    };
+    for (int64_t batch : dirty.dropped_batches) erase(batch);
     for (auto& [batch, whole, keys] : dirty.batches) {
-      if (whole) {  // an erased record first: the store replaces what it held of the batch
-        PartialRecord r;
-        r.rule = rule;
-        r.batch = batch;
-        r.erased = true;
-        delta.partials.push_back(std::move(r));
-      }
+      // Written whole: an erased record first, so that the store replaces what it held.
+      if (whole) erase(batch);
       for (auto& key : keys) {
         std::optional<Partial> p = w->FindPartial(batch, key);
         if (!p) continue;
@@ -168,12 +164,13 @@ class Engine::RestoreSink : public PartialSink {
   void Reserve(std::string_view rule, int64_t batch, size_t n) override {
     if (RuleWindow* w = Window(rule)) w->ReserveForRestore(batch, n);
   }
-  void Add(PartialRecord&& r) override {
+  void Add(std::string_view rule, int64_t batch, std::string_view key,
+           const Partial& partial) override {
     ++added_;
-    RuleWindow* w = Window(r.rule);
-    if (w == nullptr || r.erased) return;
-    w->RestorePartial(r.batch, r.key, r.partial);
-    engine_->max_batch_ = std::max(engine_->max_batch_, r.batch);
+    RuleWindow* w = Window(rule);
+    if (w == nullptr) return;
+    w->RestorePartial(batch, key, partial);
+    engine_->max_batch_ = std::max(engine_->max_batch_, batch);
   }
   size_t added() const { return added_; }
 
@@ -216,7 +213,7 @@ void Engine::Restore(int64_t closed_until, const std::vector<PartialRecord>& par
       }
       sink.Reserve(r.rule, r.batch, run);
     }
-    sink.Add(PartialRecord(r));
+    if (!r.erased) sink.Add(r.rule, r.batch, r.key, r.partial);
   }
   FinishRestore(closed_until, key_states);
 }

@@ -82,13 +82,14 @@ struct CheckpointDelta {
 
 // Receives stored partials one at a time (recovery, streamed: no copy of the whole state in
 // between). They come grouped by rule and batch; a key may come more than once in a batch,
-// the later replacing the earlier.
+// the later replacing the earlier. The views and the partial are valid during the call only.
 class PartialSink {
  public:
   virtual ~PartialSink() = default;
   // About `n` partials of (rule, batch) follow: a hint for sizing.
   virtual void Reserve(std::string_view rule, int64_t batch, size_t n) = 0;
-  virtual void Add(PartialRecord&& record) = 0;
+  virtual void Add(std::string_view rule, int64_t batch, std::string_view key,
+                   const Partial& partial) = 0;
 };
 
 struct RecordedMatch;  // engine/parallel_matcher.h

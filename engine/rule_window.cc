@@ -466,7 +466,7 @@ void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
   partials_[batch].Reserve(n);
 }
 
-void RuleWindow::RestorePartial(int64_t batch, const std::string& key, const Partial& partial) {
+void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Partial& partial) {
   BatchSlots& b = partials_[batch];
   b.deltas_written = 2;  // how many segments hold it is not known: rewrite it when it closes
   Slot& p = SlotFor(b, key);

@@ -93,7 +93,7 @@ class RuleWindow {
   void Advance(int64_t closed_until, std::vector<Alert>* out);
 
   // Restores one stored partial / key state (recovery). Call before the first Advance.
-  void RestorePartial(int64_t batch, const std::string& key, const Partial& partial);
+  void RestorePartial(int64_t batch, std::string_view key, const Partial& partial);
   // Makes room for `n` partials of `batch` about to be restored (optional; saves regrowing).
   void ReserveForRestore(int64_t batch, size_t n);
   void RestoreKeyState(const std::string& key, KeyState state);
