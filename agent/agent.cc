@@ -152,8 +152,9 @@ class Loop {
     bool more = false;
     // ACKs that arrived since the last tick free credit before it is computed.
     PumpAndDispatch(now);
-    // Flow control: never more read-but-unacknowledged bytes than the aggregator granted.
-    const uint64_t unacked = tails_.UnackedBytes();
+    // Flow control: never more sent-but-unacknowledged bytes than the aggregator granted. A
+    // line still being read (however long) holds no credit: it is not sent yet.
+    const uint64_t unacked = tails_.InFlightBytes();
     const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
     const bool can_send = welcomed_ && forwarder_->queued() < kMaxQueuedFrames && budget > 0;
     // Even when nothing may be read (no session, no credit, a full queue) the files are

@@ -106,6 +106,7 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bo
       tailer->acked_offset_ = r->acked_offset;
       tailer->origin_offset_ = r->origin_offset;
       tailer->read_offset_ = r->acked_offset;
+      tailer->highest_sent_ = r->acked_offset;
       tailer->splitter_ =
           LineSplitter(static_cast<size_t>(options.max_line_bytes), r->acked_offset);
       return tailer;
@@ -161,7 +162,9 @@ void FileTailer::NewStream(uint64_t offset) {
   read_offset_ = offset;
   acked_offset_ = offset;  // nothing before `offset` is to be sent
   origin_offset_ = offset;
+  highest_sent_ = offset;
   at_eof_ = false;
+  rewound_to_.reset();
   splitter_ = LineSplitter(static_cast<size_t>(options_.max_line_bytes), offset);
   StreamRecord r;
   r.stream_id = stream_id_;
@@ -185,8 +188,28 @@ void FileTailer::Rewind(uint64_t offset, int64_t now_ms) {
   ack_clock_started_ = true;
 }
 
-void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
-  if (offset <= acked_offset_) return;
+Status FileTailer::RefuseBeyond(const char* what, uint64_t offset, uint64_t limit) {
+  ++counters_.refused_offsets;
+  ++counters_.restreams;
+  const uint64_t old_stream = stream_id_;
+  NewStream(acked_offset_);
+  return Status::InvalidArgument(
+      std::string("refused ") + what + " for '" + path_ + "' at byte " + std::to_string(offset) +
+      ": beyond byte " + std::to_string(limit) +
+      ", the most this agent sent (a forged or corrupt mark on the aggregator); stream " +
+      std::to_string(old_stream) + " continues as new stream " + std::to_string(stream_id_) +
+      " from the acknowledged byte " + std::to_string(acked_offset_));
+}
+
+Status FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
+  if (offset == acked_offset_) return Status::Ok();
+  if (offset < acked_offset_) {
+    ++counters_.refused_offsets;
+    return Status::InvalidArgument("refused an ACK for '" + path_ + "' at byte " +
+                                   std::to_string(offset) + ": behind the acknowledged byte " +
+                                   std::to_string(acked_offset_));
+  }
+  if (offset > highest_sent_) return RefuseBeyond("an ACK", offset, highest_sent_);
   acked_offset_ = offset;
   last_ack_progress_ms_ = now_ms;
   // The ACK of frames sent before a rewind can overtake the re-read: what it covers need not
@@ -205,10 +228,12 @@ void FileTailer::OnAck(uint64_t offset, int64_t now_ms) {
     TakeFingerprint(fd_, r->fingerprint_skip, &updated);
     store_.Put(updated);
   }
+  return Status::Ok();
 }
 
-void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
-  if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return;
+Status FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
+  if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return Status::Ok();
+  if (offset > highest_sent_) return RefuseBeyond("a resend request", offset, highest_sent_);
   if (offset < acked_offset_ && offset >= origin_offset_) {
     // The aggregator no longer has what it acknowledged (its state directory was lost or
     // restored from an older copy): send it again, or those lines would be missing.
@@ -218,30 +243,41 @@ void FileTailer::OnNack(uint64_t offset, int64_t now_ms) {
         path_, offset, acked_offset_);
     acked_offset_ = offset;
     Rewind(offset, now_ms);
-    return;
+    return Status::Ok();
   }
   if (offset < origin_offset_ || offset > read_offset_) {
-    spdlog::warn(
-        "Ignored a resend request for '{}' from byte {}: outside the {}..{} not yet "
-        "acknowledged.",
-        path_, offset, acked_offset_, read_offset_);
-    return;
+    ++counters_.refused_offsets;
+    return Status::InvalidArgument("refused a resend request for '" + path_ + "' from byte " +
+                                   std::to_string(offset) + ": outside the " +
+                                   std::to_string(origin_offset_) + ".." +
+                                   std::to_string(read_offset_) + " of this stream");
   }
   spdlog::info("The aggregator asks for '{}' again from byte {}; resending.", path_, offset);
   Rewind(offset, now_ms);
+  return Status::Ok();
 }
 
-void FileTailer::Resync(std::optional<uint64_t> mark, int64_t now_ms) {
+Status FileTailer::Resync(std::optional<uint64_t> mark, int64_t now_ms) {
   auto go_to = [&](uint64_t offset) {
     // Nothing in flight and nothing held: already where the aggregator is.
     if (offset == read_offset_ && sent_offset() == read_offset_) return;
     Rewind(offset, now_ms);
   };
+  if (mark && *mark > highest_sent_) {
+    // A mark from before this process started (its ACK was not saved) is legitimate, but it
+    // can never lie past the end of the file.
+    uint64_t size = noted_size_ == UINT64_MAX ? 0 : noted_size_;
+    struct stat st;
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0) size = static_cast<uint64_t>(st.st_size);
+    if (*mark > size) return RefuseBeyond("a WELCOME mark", *mark, std::max(highest_sent_, size));
+    highest_sent_ = *mark;
+  }
   if (!mark || *mark < origin_offset_) {
     go_to(acked_offset_);
   } else if (*mark >= acked_offset_) {
-    OnAck(*mark, now_ms);
+    Status s = OnAck(*mark, now_ms);
     go_to(*mark);
+    return s;
   } else {
     spdlog::warn(
         "The aggregator holds '{}' up to byte {}, before the acknowledged byte {}: it lost "
@@ -250,6 +286,7 @@ void FileTailer::Resync(std::optional<uint64_t> mark, int64_t now_ms) {
     acked_offset_ = *mark;
     Rewind(*mark, now_ms);
   }
+  return Status::Ok();
 }
 
 void FileTailer::CheckAckTimeout(int64_t now_ms, int64_t timeout_ms) {
@@ -308,6 +345,7 @@ Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer
   }
   counters_.truncated_lines += cut;
   packer.Finish();
+  NoteSent();
   return static_cast<size_t>(n);
 }
 
@@ -328,6 +366,7 @@ void FileTailer::FlushPartial(const FrameContext& ctx, int64_t now_ms,
     packer.Add(line, ctx.max_frame_bytes);
   });
   packer.Finish();
+  NoteSent();
 }
 
 }  // namespace ember::agent

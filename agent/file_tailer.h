@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,10 @@ struct TailCounters {
   uint64_t truncated_lines = 0;
   uint64_t truncations = 0;  // files found shorter than the offset read (copytruncate)
   uint64_t rewinds = 0;      // go-back-N: NACKs honoured and acknowledgement timeouts
+  // ACK, NACK or WELCOME offsets refused: beyond what this agent sent, or going backwards.
+  uint64_t refused_offsets = 0;
+  // Streams started again because the aggregator's mark was beyond anything sent.
+  uint64_t restreams = 0;
 };
 
 class FileTailer {
@@ -89,14 +94,21 @@ class FileTailer {
   // Starts over at byte 0 as a new stream (the file was truncated in place).
   void Restart();
 
+  // Offsets from the aggregator are validated: an offset beyond the highest one this agent
+  // put in a frame (or, in a WELCOME, beyond the file's size) is a mark the aggregator cannot
+  // hold honestly (forged by an impostor, or a corrupt store). It is refused and the file
+  // continues as a new stream from its acknowledged offset, so nothing is lost or silenced.
+  // An ACK below the acknowledged offset is refused. Each returns Ok, or the refusal (counted
+  // in refused_offsets) for the caller to log.
+
   // The aggregator holds everything below `offset` durably.
-  void OnAck(uint64_t offset, int64_t now_ms);
+  Status OnAck(uint64_t offset, int64_t now_ms);
   // The aggregator wants the stream again from `offset` (its high-water mark). A NACK for the
   // offset this tailer just went back to is a late echo of frames sent before, and ignored.
-  void OnNack(uint64_t offset, int64_t now_ms);
+  Status OnNack(uint64_t offset, int64_t now_ms);
   // A new session with the aggregator: continue from its high-water mark `mark` (which also
   // acknowledges everything below it), or from the acknowledged offset when it has none.
-  void Resync(std::optional<uint64_t> mark, int64_t now_ms);
+  Status Resync(std::optional<uint64_t> mark, int64_t now_ms);
   // Goes back to the acknowledged offset if data was sent but nothing was acknowledged for
   // `timeout_ms` (frames lost with a dead aggregator).
   void CheckAckTimeout(int64_t now_ms, int64_t timeout_ms);
@@ -113,8 +125,18 @@ class FileTailer {
   uint64_t read_offset() const { return read_offset_; }  // bytes consumed from the file
   uint64_t sent_offset() const { return splitter_.committed_offset(); }  // bytes in frames
   uint64_t acked_offset() const { return acked_offset_; }
-  // Bytes read but not acknowledged: what flow control counts against the credit.
-  uint64_t unacked_bytes() const { return read_offset_ - acked_offset_; }
+  // Bytes read but not acknowledged (a long line being skipped counts here).
+  uint64_t unacked_bytes() const {
+    return read_offset_ > acked_offset_ ? read_offset_ - acked_offset_ : 0;
+  }
+  // Bytes put in frames and not acknowledged: what flow control counts against the credit.
+  // Bytes held in a line still waiting for its newline do not count: the aggregator has none
+  // of them, and a line longer than the credit would otherwise never be sent.
+  uint64_t in_flight_bytes() const {
+    return sent_offset() > acked_offset_ ? sent_offset() - acked_offset_ : 0;
+  }
+  // The highest offset this agent put in a frame of this stream, or the aggregator confirmed.
+  uint64_t highest_sent_offset() const { return highest_sent_; }
   uint64_t origin_offset() const { return origin_offset_; }
   bool has_partial_line() const { return splitter_.pending_bytes() > 0; }
   // The last read found the end of the file (and nothing rewound it since).
@@ -127,6 +149,10 @@ class FileTailer {
   // Becomes a new stream starting at `offset`, recorded in the store.
   void NewStream(uint64_t offset);
   void Rewind(uint64_t offset, int64_t now_ms);
+  // The aggregator claims `offset`, past anything sent: refuse it and start a new stream at
+  // the acknowledged offset.
+  Status RefuseBeyond(const char* what, uint64_t offset, uint64_t limit);
+  void NoteSent() { highest_sent_ = std::max(highest_sent_, splitter_.committed_offset()); }
 
   std::string path_;
   std::string tag_;
@@ -137,6 +163,7 @@ class FileTailer {
   uint64_t read_offset_ = 0;
   uint64_t acked_offset_ = 0;
   uint64_t origin_offset_ = 0;  // where this stream began
+  uint64_t highest_sent_ = 0;
   uint64_t stream_id_ = 0;
   bool at_eof_ = false;
   int64_t last_ack_progress_ms_ = 0;  // last ACK progress (or when waiting began)

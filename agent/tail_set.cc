@@ -21,6 +21,8 @@ void AddCounters(TailCounters& into, const TailCounters& c) {
   into.truncated_lines += c.truncated_lines;
   into.truncations += c.truncations;
   into.rewinds += c.rewinds;
+  into.refused_offsets += c.refused_offsets;
+  into.restreams += c.restreams;
 }
 
 }  // namespace
@@ -47,16 +49,24 @@ void TailSet::Resync(const std::vector<wire::AckEntry>& marks, int64_t now_ms) {
   for (const auto& m : marks) by_stream[m.stream_id] = m.offset;
   ForEachTailer([&](FileTailer& t) {
     auto it = by_stream.find(t.stream_id());
-    t.Resync(it == by_stream.end() ? std::nullopt : std::optional<uint64_t>(it->second), now_ms);
+    LogRefusal(t.Resync(it == by_stream.end() ? std::nullopt : std::optional<uint64_t>(it->second),
+                        now_ms),
+               now_ms);
   });
 }
 
 void TailSet::OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
-  if (FileTailer* t = FindStream(stream_id)) t->OnAck(offset, now_ms);
+  if (FileTailer* t = FindStream(stream_id)) LogRefusal(t->OnAck(offset, now_ms), now_ms);
 }
 
 void TailSet::OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
-  if (FileTailer* t = FindStream(stream_id)) t->OnNack(offset, now_ms);
+  if (FileTailer* t = FindStream(stream_id)) LogRefusal(t->OnNack(offset, now_ms), now_ms);
+}
+
+void TailSet::LogRefusal(const Status& refusal, int64_t now_ms) {
+  uint64_t suppressed = 0;
+  if (refusal.ok() || !refusal_log_.Allow(now_ms, &suppressed)) return;
+  spdlog::warn("{}.{}", refusal.message(), LogLimiter::SuppressedNote(suppressed));
 }
 
 void TailSet::CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms) {
@@ -81,8 +91,13 @@ std::set<std::string> TailSet::WatchDirs() const {
 
 uint64_t TailSet::UnackedBytes() const {
   uint64_t total = 0;
-  for (const auto& [path, t] : active_) total += t->unacked_bytes();
-  for (const auto& d : draining_) total += d.tailer->unacked_bytes();
+  ForEachTailer([&](const FileTailer& t) { total += t.unacked_bytes(); });
+  return total;
+}
+
+uint64_t TailSet::InFlightBytes() const {
+  uint64_t total = 0;
+  ForEachTailer([&](const FileTailer& t) { total += t.in_flight_bytes(); });
   return total;
 }
 
@@ -421,7 +436,9 @@ std::string TailSet::StatusJson() const {
                      {"bytes", c.bytes},
                      {"truncated_lines", c.truncated_lines},
                      {"truncations", c.truncations},
-                     {"rewinds", c.rewinds}});
+                     {"rewinds", c.rewinds},
+                     {"refused_offsets", c.refused_offsets},
+                     {"restreams", c.restreams}});
   };
   for (const auto& [path, t] : active_) add(*t, "tailing");
   for (const auto& d : draining_) add(*d.tailer, "rotated, reading to its end");
@@ -447,6 +464,12 @@ void TailSet::WriteMetrics(MetricsText& m) const {
             d(c.truncations));
   m.Counter("ember_agent_rewinds_total", "Streams read again from the acknowledged offset",
             d(c.rewinds));
+  m.Counter("ember_agent_refused_offsets_total",
+            "ACK, NACK or WELCOME offsets refused: beyond what was sent, or going backwards",
+            d(c.refused_offsets));
+  m.Counter("ember_agent_restreams_total",
+            "Files continued as a new stream because the aggregator's mark was beyond them",
+            d(c.restreams));
   m.Gauge("ember_agent_files_tailed", "Files followed by their name", d(active_.size()));
   m.Gauge("ember_agent_files_draining", "Rotated or deleted files read to their end",
           d(draining_.size()));

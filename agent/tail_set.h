@@ -16,6 +16,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/file_tailer.h"
+#include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/wire.h"
 
@@ -47,8 +48,11 @@ class TailSet {
   std::set<std::string> WatchDirs() const;
   // Bytes read from all files and not acknowledged yet.
   uint64_t UnackedBytes() const;
+  // Bytes put in frames and not acknowledged yet: what counts against the credit.
+  uint64_t InFlightBytes() const;
 
-  // Acknowledgement and resend request for one stream (unknown streams are ignored).
+  // Acknowledgement and resend request for one stream (unknown streams are ignored). Offsets
+  // a stream refuses are counted and logged (rate-limited).
   void OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms);
   void OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms);
   // Resends from the acknowledged offset for streams whose acknowledgements stopped coming.
@@ -84,6 +88,7 @@ class TailSet {
   // active file again (instead of a second reader of the same stream). True if it did.
   bool Readopt(const std::string& path, const FileIdentity& id);
   FileTailer* FindStream(uint64_t stream_id);
+  void LogRefusal(const Status& refusal, int64_t now_ms);
   // Calls fn(FileTailer&) for every open file, active and draining.
   template <typename Fn>
   void ForEachTailer(Fn&& fn) const {
@@ -117,6 +122,7 @@ class TailSet {
   std::set<FileTailer*> wake_;     // suspended files that changed: reopen them
   std::map<std::string, std::string> unreadable_;  // path -> why it cannot be opened
   uint64_t lost_while_closed_ = 0;
+  LogLimiter refusal_log_;
 };
 
 }  // namespace ember::agent

@@ -212,16 +212,30 @@ Result<DataFrame> DecodeData(std::string_view frame) {
                                    " cannot fit in the remaining " + std::to_string(r.remaining()) +
                                    " bytes");
   }
+  if (f.end_offset > kMaxStreamOffset) {
+    return Status::InvalidArgument("end_offset " + std::to_string(f.end_offset) +
+                                   " is beyond any file (limit " +
+                                   std::to_string(kMaxStreamOffset) + ")");
+  }
   f.lines.reserve(count);
+  uint64_t text_bytes = 0;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t len = 0;
     std::string_view line;
     if (!r.Int(&len) || !r.Bytes(len, &line)) return Truncated("line", r);
     f.lines.push_back(line);
+    text_bytes += len;
   }
   if (r.remaining() != 0) {
     return Status::InvalidArgument(std::to_string(r.remaining()) +
                                    " trailing bytes after the last line");
+  }
+  // A line's text is taken from its bytes in the file: a range shorter than the text cannot
+  // be honest.
+  if (f.end_offset - f.start_offset < text_bytes) {
+    return Status::InvalidArgument("byte range " + std::to_string(f.start_offset) + ".." +
+                                   std::to_string(f.end_offset) + " is shorter than the " +
+                                   std::to_string(text_bytes) + " bytes of its lines");
   }
   return f;
 }

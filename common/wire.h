@@ -49,6 +49,9 @@ inline constexpr uint8_t kMagic = 0xEB;
 inline constexpr uint8_t kWireVersion = 2;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
+// No stream offset may exceed this (2^60 bytes, an exbibyte): larger ones are refused, so
+// byte counters summed over streams cannot wrap.
+inline constexpr uint64_t kMaxStreamOffset = uint64_t{1} << 60;
 
 enum class FrameType : uint8_t {
   kData = 1,

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -394,4 +397,150 @@ TEST_CASE("TailSet: an ACK overtaking a rewind moves reading past what it acknow
   // Reading goes on after the acknowledged bytes: the new line only, nothing again.
   dir.Append("a.log", "four\n");
   CHECK(h.Poll(5000) == std::vector<std::string>{dir.Sub("a.log") + "|four"});
+}
+
+// --- Offsets from the aggregator are validated ---
+
+TEST_CASE("TailSet: an ACK beyond what was sent is refused and the file goes on as a new stream",
+          "[agent][tail][unit]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("a.log", "one\ntwo\n");
+  h.Start();
+  h.tails->Rescan(0);
+  REQUIRE(h.Poll(0).size() == 2);
+  const auto [stream, end] = *h.last_stream_end.begin();
+  h.tails->OnAck(stream, 4, 1);  // "one\n" is durable
+  // A forged mark: 10^9 bytes ahead of a 8-byte file.
+  h.tails->OnAck(stream, 1'000'000'000, 2);
+  CHECK(h.tails->counters().refused_offsets == 1);
+  CHECK(h.tails->counters().restreams == 1);
+  // Nothing is silenced: what was not acknowledged is sent again under a new stream that
+  // begins at the acknowledged byte, and new lines follow.
+  dir.Append("a.log", "three\n");
+  h.last_stream_end.clear();
+  CHECK(h.Poll(10) ==
+        std::vector<std::string>{dir.Sub("a.log") + "|two", dir.Sub("a.log") + "|three"});
+  REQUIRE(h.last_stream_end.size() == 1);
+  CHECK(h.last_stream_end.begin()->first != stream);
+  CHECK(h.last_stream_end.begin()->second == 14);
+  // The old stream's offsets no longer move anything.
+  h.tails->OnAck(stream, 14, 20);
+  CHECK(h.tails->UnackedBytes() == 10);
+}
+
+TEST_CASE("TailSet: an ACK going backwards is refused and changes nothing", "[agent][tail][unit]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("a.log", "one\ntwo\n");
+  h.Start();
+  h.tails->Rescan(0);
+  REQUIRE(h.Poll(0).size() == 2);
+  const auto [stream, end] = *h.last_stream_end.begin();
+  h.tails->OnAck(stream, 8, 1);
+  h.tails->OnAck(stream, 8, 2);  // a repeated ACK is normal
+  CHECK(h.tails->counters().refused_offsets == 0);
+  h.tails->OnAck(stream, 4, 3);
+  CHECK(h.tails->counters().refused_offsets == 1);
+  CHECK(h.tails->counters().restreams == 0);
+  CHECK(h.tails->AllAcked());
+  CHECK(h.Poll(10).empty());
+}
+
+TEST_CASE("TailSet: a resend request beyond what was sent is refused; the stream goes on",
+          "[agent][tail][unit]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("a.log", "one\ntwo\n");
+  h.Start();
+  h.tails->Rescan(0);
+  REQUIRE(h.Poll(0).size() == 2);
+  const auto [stream, end] = *h.last_stream_end.begin();
+  h.tails->OnNack(stream, 500, 1);
+  CHECK(h.tails->counters().refused_offsets == 1);
+  CHECK(h.tails->counters().restreams == 1);
+  h.last_stream_end.clear();
+  CHECK(h.Poll(10).size() == 2);  // nothing was acknowledged: both lines, new stream
+  CHECK(h.last_stream_end.begin()->first != stream);
+}
+
+TEST_CASE("TailSet: a WELCOME mark past the file's end is refused; one within it is taken",
+          "[agent][tail][unit]") {
+  test::TempDir dir;
+  Harness h(dir);
+  dir.Write("a.log", "one\ntwo\nthree\n");
+  h.Start();
+  h.tails->Rescan(0);
+  REQUIRE(h.Poll(0).size() == 3);
+  const uint64_t stream = h.last_stream_end.begin()->first;
+  h.tails->OnAck(stream, 4, 1);
+  REQUIRE(h.store->Flush().ok());
+  // A restart: the agent knows byte 4 is acknowledged; the aggregator held up to byte 8
+  // (its ACK never reached the agent): a legitimate mark ahead of the stored offset.
+  h.Start();
+  h.tails->Rescan(10);
+  h.tails->Resync({{stream, 8}}, 10);
+  CHECK(h.tails->counters().refused_offsets == 0);
+  CHECK(h.Poll(20) == std::vector<std::string>{dir.Sub("a.log") + "|three"});
+  // Another restart, and a mark far past the 14-byte file: refused, read again from byte 8.
+  REQUIRE(h.store->Flush().ok());
+  h.Start();
+  h.tails->Rescan(40);
+  h.tails->Resync({{stream, 1u << 30}}, 40);
+  CHECK(h.tails->counters().refused_offsets == 1);
+  CHECK(h.tails->counters().restreams == 1);
+  h.last_stream_end.clear();
+  CHECK(h.Poll(50) == std::vector<std::string>{dir.Sub("a.log") + "|three"});
+  CHECK(h.last_stream_end.begin()->first != stream);
+}
+
+// --- No line can stall a stream ---
+
+// The agent's flow control, as its loop applies it: read while the bytes in frames not yet
+// acknowledged stay within the credit. The aggregator acknowledges a round's frames after it.
+TEST_CASE("TailSet: lines longer than the credit never stall any file (random lengths, credits)",
+          "[agent][tail][unit]") {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 12; ++trial) {
+    test::TempDir dir;
+    Harness h(dir);
+    h.options.read_chunk_bytes = 4096;
+    h.options.max_line_bytes = 1024 + rng() % 4096;
+    const uint64_t credit = 256 + rng() % 8192;
+    // Three files; every line has a random length, some far longer than the credit and
+    // max_line_bytes; the expected lines are what the splitter makes of them.
+    std::map<std::string, std::vector<std::string>> expected;
+    for (const char* name : {"a.log", "b.log", "c.log"}) {
+      std::string content;
+      for (int i = 0; i < 30; ++i) {
+        const size_t len = rng() % 8 == 0 ? 10'000 + rng() % 60'000 : rng() % 200;
+        std::string line = std::string(name) + "#" + std::to_string(i) + ":" +
+                           std::string(len, static_cast<char>('a' + i % 26));
+        content += line + "\n";
+        expected[dir.Sub(name)].push_back(line.substr(0, h.options.max_line_bytes));
+      }
+      dir.Write(name, content);
+    }
+    h.Start();
+    h.tails->Rescan(0);
+    std::map<std::string, std::vector<std::string>> got;
+    for (int round = 0; round < 2000; ++round) {
+      const uint64_t in_flight = h.tails->InFlightBytes();
+      REQUIRE(in_flight <= credit + h.options.read_chunk_bytes + 1024);
+      const uint64_t budget = credit > in_flight ? credit - in_flight : 0;
+      std::vector<std::string> frames;
+      if (budget > 0) h.tails->Poll(round, 16, &frames, budget);
+      for (const auto& f : frames) {
+        auto d = wire::DecodeData(f);
+        REQUIRE(d.ok());
+        for (auto l : d->lines) got[std::string(d->path)].push_back(std::string(l));
+        h.last_stream_end[d->stream_id] = d->end_offset;
+      }
+      h.AckAll(round);
+      if (got == expected) break;
+    }
+    INFO("trial " << trial << ", credit " << credit << ", max_line_bytes "
+                  << h.options.max_line_bytes);
+    CHECK(got == expected);
+  }
 }

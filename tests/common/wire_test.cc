@@ -87,6 +87,28 @@ TEST_CASE("Wire: end offset before start offset, or start before origin, is refu
   CHECK_FALSE(DecodeData(c.Finish(700)).ok());
 }
 
+TEST_CASE("Wire: an absurd byte range is refused: past any file, or shorter than its lines",
+          "[common][wire]") {
+  DataFrameBuilder far("a", "h", "p", "", 1, 0, 0);
+  far.AddLine("x");
+  auto refused = DecodeData(far.Finish(kMaxStreamOffset + 1));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("beyond any file") != std::string::npos);
+  DataFrameBuilder edge("a", "h", "p", "", 1, 0, 0);
+  edge.AddLine("x");
+  CHECK(DecodeData(edge.Finish(kMaxStreamOffset)).ok());
+  // 10 bytes of text claimed to come from 5 bytes of file.
+  DataFrameBuilder short_range("a", "h", "p", "", 1, 100, 0);
+  short_range.AddLine("0123456789");
+  auto too_short = DecodeData(short_range.Finish(105));
+  REQUIRE_FALSE(too_short.ok());
+  CHECK(too_short.status().message().find("shorter than the 10 bytes") != std::string::npos);
+  // A truncated long line: a short text from a long range is honest.
+  DataFrameBuilder cut("a", "h", "p", "", 1, 100, 0);
+  cut.AddLine("0123456789");
+  CHECK(DecodeData(cut.Finish(100 + 17 * 1024 * 1024)).ok());
+}
+
 TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") {
   std::mt19937 rng(7);
   std::string valid = SampleFrame();

@@ -32,6 +32,7 @@
 #include "engine/alert.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_peer.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -94,31 +95,6 @@ TEST_CASE("Pipeline: an aggregator killed with SIGKILL continues its windows aft
 }
 
 namespace {
-
-// A test client speaking the wire protocol on a DEALER socket, as an agent would.
-struct RawPeer {
-  explicit RawPeer(const std::string& endpoint) {
-    sock.set(zmq::sockopt::linger, 1000);
-    sock.set(zmq::sockopt::rcvtimeo, 10000);
-    sock.connect(endpoint);
-  }
-  void Send(std::string_view frame) { sock.send(zmq::buffer(frame), zmq::send_flags::none); }
-  // The next frame from the aggregator ("" after 10 s of silence).
-  std::string Receive() {
-    zmq::message_t msg;
-    if (!sock.recv(msg)) return "";
-    return msg.to_string();
-  }
-  wire::Welcome Hello(const std::string& name, std::vector<wire::AckEntry> streams = {}) {
-    Send(wire::EncodeHello({name, "probehost", "test", 42, 1, std::move(streams)}));
-    auto welcome = wire::DecodeWelcome(Receive());
-    REQUIRE(welcome.ok());
-    CHECK(welcome->hello_seq == 1);
-    return *welcome;
-  }
-  zmq::context_t ctx{1};
-  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
-};
 
 std::string FailFrame(uint64_t stream_id, uint64_t start, int lines) {
   wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", stream_id, start, 1);

@@ -1,0 +1,84 @@
+// Hostile input against real daemons on 127.0.0.1: lines longer than the credit, and marks
+// forged by an impostor who says HELLO under an agent's name. Nothing may stall a stream or
+// silence it; counts stay exact.
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "common/wire.h"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/raw_peer.h"
+
+using namespace ember;
+using namespace ember::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Events(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += "event " + std::to_string(i) + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Hostile: a line longer than the credit stalls no file of the agent",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  size_t long_line = 0;
+  SECTION("a 300 KiB line with a 256 KiB credit") {
+    c.dir.Append("aggregator.yaml", "agent_credit: 256KiB\n");
+    long_line = 300 * 1024;
+  }
+  SECTION("a 17 MiB line with the default 16 MiB credit") { long_line = 17u << 20; }
+  c.dir.Write("logs/big.log", "");
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() == 5; }, 20s));
+  // The long line (no match in it), then matching lines in both files.
+  c.dir.Append("logs/big.log", std::string(long_line, 'x') + "\n");
+  std::this_thread::sleep_for(500ms);
+  c.dir.Append("logs/app.log", Events(5, 25));
+  c.dir.Append("logs/big.log", Events(100, 120));
+  ExpectExactly(c, 45);
+  const std::string agent_log = ReadFile(c.dir.Sub("agent.1.err"));
+  CHECK(agent_log.find("was truncated and flagged") != std::string::npos);
+}
+
+TEST_CASE("Hostile: a DATA frame forged far ahead of a stream does not silence it",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 10));
+  ExpectExactly(c, 10);
+  const auto streams = c.CheckpointedStreams();
+  REQUIRE(streams.size() == 1);
+  const uint64_t stream = std::stoull(streams[0].substr(streams[0].find('/') + 1));
+  // A local user says HELLO under the agent's name (no CURVE on loopback), learns the
+  // stream's mark from the WELCOME and sends one frame ending 10^9 bytes ahead.
+  RawPeer impostor(c.endpoint);
+  wire::Welcome welcome = impostor.Hello("test-agent", {{stream, 0}});
+  REQUIRE(welcome.marks.size() == 1);
+  wire::DataFrameBuilder forged("test-agent", "testhost", c.dir.Sub("logs/app.log"), "", stream,
+                                welcome.marks[0].offset, 1);
+  forged.SetOriginOffset(0);
+  forged.AddLine("forged");
+  impostor.Send(forged.Finish(1'000'000'000));
+  wire::FrameType type = wire::FrameType::kData;
+  auto ack = wire::DecodeOffsets(impostor.Receive(), &type);  // committed
+  REQUIRE(ack.ok());
+  REQUIRE(type == wire::FrameType::kAck);
+  // The file keeps shipping: the agent refuses the impossible mark and goes on as a new
+  // stream from what it knows was acknowledged. Nothing is lost or counted twice.
+  c.dir.Append("logs/app.log", Events(10, 30));
+  ExpectExactly(c, 30);
+  const std::string agent_log = ReadFile(c.dir.Sub("agent.1.err"));
+  INFO(agent_log);
+  CHECK(agent_log.find("beyond byte") != std::string::npos);
+  CHECK(agent_log.find("continues as new stream") != std::string::npos);
+}

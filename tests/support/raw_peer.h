@@ -1,0 +1,41 @@
+// RawPeer: a test client speaking the wire protocol on a real ZeroMQ DEALER socket, as an
+// agent (or an impostor) would. Receives time out after 10 s. Not thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+
+#include "common/wire.h"
+
+namespace ember::test {
+
+struct RawPeer {
+  explicit RawPeer(const std::string& endpoint) {
+    sock.set(zmq::sockopt::linger, 1000);
+    sock.set(zmq::sockopt::rcvtimeo, 10000);
+    sock.connect(endpoint);
+  }
+  void Send(std::string_view frame) { sock.send(zmq::buffer(frame), zmq::send_flags::none); }
+  // The next frame from the aggregator ("" after 10 s of silence).
+  std::string Receive() {
+    zmq::message_t msg;
+    if (!sock.recv(msg)) return "";
+    return msg.to_string();
+  }
+  wire::Welcome Hello(const std::string& name, std::vector<wire::AckEntry> streams = {},
+                      uint64_t epoch = 42) {
+    Send(wire::EncodeHello({name, "probehost", "test", epoch, 1, std::move(streams)}));
+    auto welcome = wire::DecodeWelcome(Receive());
+    REQUIRE(welcome.ok());
+    CHECK(welcome->hello_seq == 1);
+    return *welcome;
+  }
+  zmq::context_t ctx{1};
+  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+};
+
+}  // namespace ember::test
