@@ -121,7 +121,7 @@ TEST_CASE("ember replay: alerts equal an independent recount of every window", "
 }
 
 TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][replay]") {
-  const std::string loghub = std::string(EMBER_SHARED_DIR) + "/loghub/";
+  const std::string loghub = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/";
   for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Zookeeper_2k.log", "Apache_2k.log",
                            "HDFS_2k.log", "Proxifier_2k.log"}) {
     INFO(name);
@@ -137,7 +137,7 @@ TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][repl
 TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count", "[cli][replay]") {
   // Cross-check with a peer tool: the address with the most failures in the whole file must
   // be among the ssh-bruteforce alerts.
-  const std::string file = std::string(EMBER_SHARED_DIR) + "/loghub/OpenSSH_2k.log";
+  const std::string file = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/OpenSSH_2k.log";
   auto grep =
       RunCommand({"/bin/sh", "-c",
                   "grep -oE 'Failed password for (invalid user )?[^ ]+ from [0-9.]+' '" + file +
@@ -205,7 +205,7 @@ TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time
 
 TEST_CASE("ember replay: the same alerts with one matching thread or several", "[cli][replay]") {
   const std::string rules = std::string(EMBER_SOURCE_DIR) + "/rules/examples";
-  const std::string loghub = std::string(EMBER_SHARED_DIR) + "/loghub/";
+  const std::string loghub = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/";
   std::vector<std::string> args = {EMBER_CLI_BIN, "replay", "--resolved", "--rules", rules,
                                    "--host",      "h",      "--year",     "2005"};
   for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Apache_2k.log"}) {

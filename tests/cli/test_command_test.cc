@@ -114,7 +114,7 @@ TEST_CASE("ember test: a real log replayed line by line fires for the addresses 
           "[cli][ember_test]") {
   // 2,000 real sshd lines 10 ms apart: the first 500 are in the 1-minute window at 5 s. The
   // addresses with 5 or more failures there, counted by grep, must be exactly the firing keys.
-  const std::string log = std::string(EMBER_SHARED_DIR) + "/loghub/OpenSSH_2k.log";
+  const std::string log = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/OpenSSH_2k.log";
   auto grep =
       RunCommand({"/bin/sh", "-c",
                   "head -n 500 '" + log +

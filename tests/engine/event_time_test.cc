@@ -24,7 +24,7 @@ int64_t Utc(int y, int mo, int d, int h, int mi, int s, int ms = 0) {
 }
 
 std::string FirstLine(const std::string& name) {
-  std::ifstream in(std::string(EMBER_SHARED_DIR) + "/loghub/" + name);
+  std::ifstream in(std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/" + name);
   std::string line;
   std::getline(in, line);
   return line;

@@ -20,7 +20,7 @@ TEST_CASE("ParallelMatcher: threads change nothing but the speed", "[engine][par
   REQUIRE(rules.ok());
   // Every Loghub line, 5 ms apart, from four hosts.
   std::vector<std::string> texts;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
+  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::ifstream in(entry.path());
     for (std::string line; std::getline(in, line);) texts.push_back(line);

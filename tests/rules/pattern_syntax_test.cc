@@ -16,7 +16,7 @@ namespace {
 
 std::vector<std::string> LoghubLines() {
   std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SHARED_DIR "/loghub")) {
+  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::istringstream in(ember::test::ReadFile(entry.path().string()));
     for (std::string line; std::getline(in, line);) lines.push_back(line);
