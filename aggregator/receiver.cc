@@ -1,0 +1,126 @@
+#include "aggregator/receiver.h"
+
+#include <array>
+
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include "common/curve_keys.h"
+#include "common/wire.h"
+
+namespace ember::aggregator {
+
+Receiver::Receiver(const AggregatorConfig& config)
+    : config_(config), socket_(context_, zmq::socket_type::router) {}
+
+Receiver::~Receiver() = default;
+
+Result<std::unique_ptr<Receiver>> Receiver::Listen(const AggregatorConfig& config) {
+  std::unique_ptr<Receiver> r(new Receiver(config));
+  if (config.security.curve()) {
+    if (Status s = r->EnableCurve(); !s.ok()) return s;
+  }
+  try {
+    r->socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+    r->socket_.set(zmq::sockopt::linger, 0);
+    r->socket_.set(zmq::sockopt::rcvhwm, 1000);
+    // ZMTP heartbeats drop connections of agents that died without closing them.
+    r->socket_.set(zmq::sockopt::heartbeat_ivl, 2000);
+    r->socket_.set(zmq::sockopt::heartbeat_timeout, 6000);
+    r->socket_.bind(config.listen);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot listen on '" + config.listen + "': " + e.what());
+  }
+  return r;
+}
+
+// Binds the ZAP handler first (without it libzmq would let any key in), then makes the socket
+// a CURVE server.
+Status Receiver::EnableCurve() {
+  Result<CurveKeyPair> keys = ReadCurveKeyFile(config_.security.curve_key_file);
+  if (!keys.ok()) return keys.status();
+  auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
+  if (!authorized.ok()) return authorized.status();
+  auto zap = ZapHandler::Start(context_, *authorized);
+  if (!zap.ok()) return zap.status();
+  zap_ = std::move(*zap);
+  try {
+    socket_.set(zmq::sockopt::zap_domain, "ember");
+    socket_.set(zmq::sockopt::curve_server, true);
+    socket_.set(zmq::sockopt::curve_secretkey, keys->secret_z85);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("cannot enable CURVE: ") + e.what());
+  }
+  spdlog::info("CURVE on: {} authorized agent keys in '{}'.", authorized->size(),
+               config_.security.authorized_keys_dir);
+  return Status::Ok();
+}
+
+void Receiver::ReloadAuthorizedKeys() {
+  if (!zap_) return;
+  auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
+  if (authorized.ok()) {
+    zap_->SetAuthorized(*authorized);
+    spdlog::info("Reloaded {} authorized agent keys.", authorized->size());
+  } else {
+    spdlog::error("Kept the authorized keys in force: {}", authorized.status().message());
+  }
+}
+
+bool Receiver::Next(Message* out) {
+  while (true) {
+    zmq::message_t routing_id, frame, extra;
+    try {
+      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) return false;
+      // One frame per message: the parts of a malformed message are drained one at a time,
+      // so a message of a million tiny parts costs no memory.
+      size_t parts = 0;
+      if (routing_id.more()) {
+        (void)socket_.recv(frame);
+        ++parts;
+        for (bool more = frame.more(); more; more = extra.more()) {
+          (void)socket_.recv(extra);
+          ++parts;
+        }
+      }
+      if (parts != 1) {
+        ++malformed_;
+        spdlog::warn("Dropped a message of {} parts (expected one frame).", parts);
+        continue;
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::error("Receiving failed: {}", e.what());
+      return false;
+    }
+    // With CURVE the agent's identity is the name of its authenticated key, never what the
+    // payload claims.
+    out->identity.clear();
+    if (zap_) {
+      try {
+        out->identity = frame.gets("User-Id");
+      } catch (const zmq::error_t&) {
+      }
+    }
+    out->routing_id = routing_id.to_string();
+    out->frame = std::make_unique<zmq::message_t>(std::move(frame));
+    return true;
+  }
+}
+
+void Receiver::Send(const std::string& routing_id, const std::string& body) {
+  try {
+    std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing_id), zmq::buffer(body)};
+    (void)zmq::send_multipart(socket_, parts, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::debug("Could not answer an agent: {}", e.what());
+  }
+}
+
+void Receiver::SetLinger(int ms) {
+  try {
+    socket_.set(zmq::sockopt::linger, ms);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+}  // namespace ember::aggregator

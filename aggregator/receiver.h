@@ -1,0 +1,55 @@
+// Receiver: the aggregator's ROUTER socket. Binds the data endpoint, turns on CURVE with its
+// ZAP handler when configured, receives one-frame messages without blocking (a malformed
+// multi-part message is drained part by part and counted, never buffered), tells the
+// authenticated key's name of each frame, and sends replies without blocking.
+// Not thread-safe; owned by the aggregator's pipeline thread (the ZAP handler runs its own).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "aggregator/aggregator_config.h"
+#include "aggregator/zap_handler.h"
+#include "common/status.h"
+
+namespace ember::aggregator {
+
+class Receiver {
+ public:
+  // Errors: Unavailable when the endpoint cannot be bound; key files that cannot be read.
+  static Result<std::unique_ptr<Receiver>> Listen(const AggregatorConfig& config);
+  ~Receiver();
+
+  struct Message {
+    std::string routing_id;
+    std::unique_ptr<zmq::message_t> frame;  // owns the bytes decoded views point into
+    std::string identity;                   // the CURVE key's name, "" without CURVE
+  };
+  // The next well-formed message, or false when none is waiting.
+  bool Next(Message* out);
+  void Send(const std::string& routing_id, const std::string& body);
+
+  // For zmq::poll.
+  void* handle() { return socket_.handle(); }
+  bool curve() const { return zap_ != nullptr; }
+  // Reads the authorized keys again (SIGHUP); keeps those in force when they cannot be read.
+  void ReloadAuthorizedKeys();
+  // Lets queued replies leave for up to `ms` when the socket closes.
+  void SetLinger(int ms);
+  uint64_t malformed_messages() const { return malformed_; }
+
+ private:
+  explicit Receiver(const AggregatorConfig& config);
+  Status EnableCurve();
+
+  const AggregatorConfig& config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
+  zmq::socket_t socket_;
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace ember::aggregator

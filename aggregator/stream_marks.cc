@@ -1,0 +1,63 @@
+#include "aggregator/stream_marks.h"
+
+#include <algorithm>
+
+namespace ember::aggregator {
+
+std::string StreamMarks::Key(const std::string& agent, uint64_t stream_id) {
+  return agent + '\0' + std::to_string(stream_id);
+}
+
+void StreamMarks::Restore(std::map<std::string, uint64_t> committed) {
+  marks_ = committed;
+  committed_ = std::move(committed);
+  moved_.clear();
+  acks_.clear();
+}
+
+FrameDecision StreamMarks::Offer(const std::string& routing_id, const std::string& agent,
+                                 uint64_t stream_id, uint64_t origin, uint64_t start,
+                                 uint64_t end) {
+  const std::string key = Key(agent, stream_id);
+  auto mark = marks_.find(key);
+  if (mark == marks_.end()) {
+    // A stream never seen must start at its origin: a later frame means the first ones were
+    // lost (with a crashed aggregator, say).
+    if (start != origin) return {FrameVerdict::kResend, origin};
+  } else if (start != mark->second) {
+    // Below the mark: a resend of what was counted (an ACK did not reach the agent). Past or
+    // straddling it: lines are missing or would count twice.
+    if (end <= mark->second) {
+      uint64_t& ack = acks_[routing_id][stream_id];
+      ack = std::max(ack, mark->second);
+      return {FrameVerdict::kDuplicate, mark->second};
+    }
+    return {FrameVerdict::kResend, mark->second};
+  }
+  marks_[key] = end;
+  moved_[key] = end;
+  uint64_t& ack = acks_[routing_id][stream_id];
+  ack = std::max(ack, end);
+  return {FrameVerdict::kAccept, end};
+}
+
+std::optional<uint64_t> StreamMarks::CommittedMark(const std::string& agent,
+                                                   uint64_t stream_id) const {
+  auto it = committed_.find(Key(agent, stream_id));
+  if (it == committed_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::string, std::vector<wire::AckEntry>> StreamMarks::Committed() {
+  for (const auto& [key, offset] : moved_) committed_[key] = offset;
+  moved_.clear();
+  std::map<std::string, std::vector<wire::AckEntry>> out;
+  for (const auto& [routing_id, streams] : acks_) {
+    auto& entries = out[routing_id];
+    for (const auto& [stream_id, offset] : streams) entries.push_back({stream_id, offset});
+  }
+  acks_.clear();
+  return out;
+}
+
+}  // namespace ember::aggregator

@@ -1,0 +1,68 @@
+// StreamMarks: the delivery rule of DATA frames and the ACK bookkeeping. Each stream (an
+// agent identity and its random stream id) has a high-water mark: the offset up to which its
+// lines were accepted. A frame is accepted only where the mark stands (or, for a stream never
+// seen, at its origin); a frame wholly below the mark is a resend of what was counted and is
+// acknowledged again; anything else is answered with a NACK from the mark (go-back-N).
+// Accepted marks become committed with the checkpoint that holds them; only then are the ACKs
+// owed sent, and only committed marks are told to agents in WELCOME.
+// Pure: no I/O, no clock. Not thread-safe; owned by the aggregator's pipeline thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/wire.h"
+
+namespace ember::aggregator {
+
+enum class FrameVerdict {
+  kAccept,     // apply its lines; `offset` is the new mark (the frame's end)
+  kDuplicate,  // drop it; `offset` (the mark) is acknowledged again with the next commit
+  kResend,     // drop it; send a NACK asking for the stream from `offset`
+};
+
+struct FrameDecision {
+  FrameVerdict verdict;
+  uint64_t offset;
+  bool operator==(const FrameDecision&) const = default;
+};
+
+class StreamMarks {
+ public:
+  // The key of a stream in the checkpoint: "<agent>\0<stream id in decimal>".
+  static std::string Key(const std::string& agent, uint64_t stream_id);
+
+  // The committed marks of a recovered checkpoint. Call before the first Offer.
+  void Restore(std::map<std::string, uint64_t> committed);
+
+  // Decides a DATA frame [start, end) of `agent`'s stream `stream_id`, which began at
+  // `origin`, received on connection `routing_id`. Accepting moves the mark and owes that
+  // connection an ACK of `end`; a duplicate owes it an ACK of the mark.
+  // REQUIRES: origin <= start <= end (the wire decoder refuses anything else).
+  FrameDecision Offer(const std::string& routing_id, const std::string& agent, uint64_t stream_id,
+                      uint64_t origin, uint64_t start, uint64_t end);
+
+  // The committed mark of a stream (for WELCOME), if it has one.
+  std::optional<uint64_t> CommittedMark(const std::string& agent, uint64_t stream_id) const;
+  // Marks moved since the last commit, by Key(): what the next checkpoint writes.
+  const std::map<std::string, uint64_t>& moved() const { return moved_; }
+  // ACKs owed, by routing id (frames accepted or resent since the last commit).
+  bool acks_owed() const { return !acks_.empty(); }
+
+  // The checkpoint holding moved() is durable: those marks become committed. Returns the ACKs
+  // to send, by routing id (each stream once, at the highest offset owed).
+  std::map<std::string, std::vector<wire::AckEntry>> Committed();
+
+  size_t streams() const { return marks_.size(); }
+
+ private:
+  std::map<std::string, uint64_t> marks_;                     // accepted, by Key()
+  std::map<std::string, uint64_t> committed_;                 // as of the last checkpoint
+  std::map<std::string, uint64_t> moved_;                     // accepted since the last checkpoint
+  std::map<std::string, std::map<uint64_t, uint64_t>> acks_;  // routing id -> stream -> offset
+};
+
+}  // namespace ember::aggregator
