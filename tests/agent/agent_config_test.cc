@@ -6,7 +6,7 @@
 
 using namespace ember;
 
-TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config]") {
+TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config][unit]") {
   auto c = agent::LoadAgentConfig(std::string(EMBER_SOURCE_DIR) + "/packaging/config/agent.yaml");
   INFO(c.status().ToString());
   REQUIRE(c.ok());
@@ -16,7 +16,7 @@ TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config]") {
   CHECK(c->tail.paths.size() == 3);
 }
 
-TEST_CASE("AgentConfig: paths take plain globs or {path, tag}", "[agent][config]") {
+TEST_CASE("AgentConfig: paths take plain globs or {path, tag}", "[agent][config][unit]") {
   test::TempDir dir;
   auto c = agent::LoadAgentConfig(dir.Write(
       "agent.yaml",
@@ -35,7 +35,7 @@ TEST_CASE("AgentConfig: paths take plain globs or {path, tag}", "[agent][config]
         std::string::npos);
 }
 
-TEST_CASE("AgentConfig: errors name the file, the line and the cause", "[agent][config]") {
+TEST_CASE("AgentConfig: errors name the file, the line and the cause", "[agent][config][unit]") {
   test::TempDir dir;
   struct Case {
     std::string yaml;

@@ -10,7 +10,7 @@
 using namespace ember;
 using namespace ember::agent;
 
-TEST_CASE("OffsetStore: acknowledged offsets survive a reopen", "[agent][offsets]") {
+TEST_CASE("OffsetStore: acknowledged offsets survive a reopen", "[agent][offsets][unit]") {
   test::TempDir dir;
   {
     auto store = OffsetStore::Open(dir.Sub("state"));
@@ -34,7 +34,7 @@ TEST_CASE("OffsetStore: acknowledged offsets survive a reopen", "[agent][offsets
 }
 
 TEST_CASE("OffsetStore: a new stream on a reused inode replaces the old record",
-          "[agent][offsets]") {
+          "[agent][offsets][unit]") {
   test::TempDir dir;
   auto store = OffsetStore::Open(dir.path());
   REQUIRE(store.ok());
@@ -46,7 +46,7 @@ TEST_CASE("OffsetStore: a new stream on a reused inode replaces the old record",
 }
 
 TEST_CASE("OffsetStore: an unreadable offsets file is refused and left untouched",
-          "[agent][offsets]") {
+          "[agent][offsets][unit]") {
   test::TempDir dir;
   dir.Write("offsets.json", "{not json");
   auto store = OffsetStore::Open(dir.path());
@@ -55,7 +55,7 @@ TEST_CASE("OffsetStore: an unreadable offsets file is refused and left untouched
   CHECK(test::ReadFile(dir.Sub("offsets.json")) == "{not json");
 }
 
-TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets]") {
+TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets][unit]") {
   test::TempDir dir;
   int fd = ::open(dir.Write("f", "hello world").c_str(), O_RDONLY);
   uint64_t n = 0;
@@ -71,7 +71,7 @@ TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets]")
 }
 
 TEST_CASE("Fingerprints skip a configured header, so files sharing one are told apart",
-          "[agent][offsets]") {
+          "[agent][offsets][unit]") {
   test::TempDir dir;
   const std::string header(1500, 'H');  // e.g. a CSV or a banner every file starts with
   int a = ::open(dir.Write("a.log", header + "first file\n").c_str(), O_RDONLY);

@@ -7,7 +7,7 @@
 using ember::agent::GlobFiles;
 using ember::agent::GlobMatch;
 
-TEST_CASE("GlobMatch: * and ? stay within a segment, ** spans directories", "[agent][glob]") {
+TEST_CASE("GlobMatch: * and ? stay within a segment, ** spans directories", "[agent][glob][unit]") {
   struct Case {
     const char* pattern;
     const char* path;
@@ -34,7 +34,7 @@ TEST_CASE("GlobMatch: * and ? stay within a segment, ** spans directories", "[ag
 }
 
 TEST_CASE("GlobFiles: finds regular files at any depth for **, only one level for *",
-          "[agent][glob]") {
+          "[agent][glob][unit]") {
   ember::test::TempDir dir;
   dir.Write("logs/a.log", "");
   dir.Write("logs/b.txt", "");

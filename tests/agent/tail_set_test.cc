@@ -69,7 +69,8 @@ struct Harness {
 
 }  // namespace
 
-TEST_CASE("TailSet: appended lines arrive once, in order, across small reads", "[agent][tail]") {
+TEST_CASE("TailSet: appended lines arrive once, in order, across small reads",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "one\r\ntwo\n");
@@ -87,7 +88,7 @@ TEST_CASE("TailSet: appended lines arrive once, in order, across small reads", "
 }
 
 TEST_CASE("TailSet: a partial last line waits for its newline, or for the timeout",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "done\nhalf");
@@ -102,7 +103,7 @@ TEST_CASE("TailSet: a partial last line waits for its newline, or for the timeou
 }
 
 TEST_CASE("TailSet: rename rotation reads the old file to its end, then the new one",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string log = dir.Sub("app.log");
@@ -121,7 +122,8 @@ TEST_CASE("TailSet: rename rotation reads the old file to its end, then the new 
   CHECK(h.Poll(5000).empty());
 }
 
-TEST_CASE("TailSet: a file truncated in place is read again from the start", "[agent][tail]") {
+TEST_CASE("TailSet: a file truncated in place is read again from the start",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "old line one\nold line two\n");
@@ -134,7 +136,7 @@ TEST_CASE("TailSet: a file truncated in place is read again from the start", "[a
 }
 
 TEST_CASE("TailSet: read_from end skips old content but reads new files from the start",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.read_from_beginning = false;
@@ -151,7 +153,8 @@ TEST_CASE("TailSet: read_from end skips old content but reads new files from the
         std::vector<std::string>{dir.Sub("new.log") + "|first", dir.Sub("old.log") + "|fresh"});
 }
 
-TEST_CASE("TailSet: an overlong line is truncated and the next line is intact", "[agent][tail]") {
+TEST_CASE("TailSet: an overlong line is truncated and the next line is intact",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.max_line_bytes = 100;
@@ -165,7 +168,8 @@ TEST_CASE("TailSet: an overlong line is truncated and the next line is intact", 
   CHECK(h.tails->counters().truncated_lines == 1);
 }
 
-TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset", "[agent][tail]") {
+TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string log = dir.Sub("app.log");
@@ -186,7 +190,7 @@ TEST_CASE("TailSet: after a restart reading resumes at the acknowledged offset",
 }
 
 TEST_CASE("TailSet: a reused inode with other content is a new stream read from the start",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.read_from_beginning = false;  // applies to unknown files only
@@ -208,7 +212,8 @@ TEST_CASE("TailSet: a reused inode with other content is a new stream read from 
   CHECK(h.last_stream_end.count(first_stream) == 0);
 }
 
-TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark", "[agent][tail]") {
+TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "a\nb\nc\n");
@@ -224,7 +229,7 @@ TEST_CASE("TailSet: a NACK makes the stream go back to the aggregator's mark", "
 }
 
 TEST_CASE("TailSet: without acknowledgements the unacknowledged data is sent again",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "x\ny\n");
@@ -239,7 +244,8 @@ TEST_CASE("TailSet: without acknowledgements the unacknowledged data is sent aga
   CHECK(h.tails->counters().rewinds == 1);
 }
 
-TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged", "[agent][tail]") {
+TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string log = dir.Sub("app.log");
@@ -258,7 +264,8 @@ TEST_CASE("TailSet: a rotated file stays open until all of it is acknowledged", 
   CHECK(h.tails->open_files() == 1);
 }
 
-TEST_CASE("TailSet: ignore_older skips stale files until they are written again", "[agent][tail]") {
+TEST_CASE("TailSet: ignore_older skips stale files until they are written again",
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.ignore_older_ms = 60'000;
@@ -278,7 +285,7 @@ TEST_CASE("TailSet: ignore_older skips stale files until they are written again"
 }
 
 TEST_CASE("TailSet: a file rotated away while the agent was stopped is found and read to its end",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("app.log", "a1\na2\n");
@@ -312,7 +319,7 @@ TEST_CASE("TailSet: a file rotated away while the agent was stopped is found and
 }
 
 TEST_CASE("TailSet: a rotated file that a glob also matches is read by one reader only",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.paths = {PathSpec{dir.Sub("app.log*"), "app"}};
@@ -334,7 +341,7 @@ TEST_CASE("TailSet: a rotated file that a glob also matches is read by one reade
 }
 
 TEST_CASE("TailSet: files closed for the fd budget are reopened by identity, even when rotated",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   h.options.max_open_files = 8;
@@ -364,7 +371,7 @@ TEST_CASE("TailSet: files closed for the fd budget are reopened by identity, eve
   CHECK(h.tails->open_fds() <= 8);
 }
 
-TEST_CASE("TailSet: a symlink matching a glob is followed to its file", "[agent][tail]") {
+TEST_CASE("TailSet: a symlink matching a glob is followed to its file", "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   const std::string target = dir.Write("elsewhere/real.txt", "via link\n");
@@ -380,7 +387,7 @@ TEST_CASE("TailSet: a symlink matching a glob is followed to its file", "[agent]
 // the read offset forward too, or unacknowledged bytes (read − acked) wrap below zero and no
 // credit is ever free again (an agent stalled this way after an aggregator SIGSTOP).
 TEST_CASE("TailSet: an ACK overtaking a rewind moves reading past what it acknowledges",
-          "[agent][tail]") {
+          "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
   dir.Write("a.log", "one\ntwo\nthree\n");
@@ -447,7 +454,7 @@ TEST_CASE("TailSet: an ACK going backwards is refused and changes nothing", "[ag
   CHECK(h.Poll(10).empty());
 }
 
-TEST_CASE("TailSet: a resend request beyond what was sent is refused; the stream goes on",
+TEST_CASE("TailSet: a resend request beyond what was sent is refused, and the stream goes on",
           "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);
@@ -464,7 +471,7 @@ TEST_CASE("TailSet: a resend request beyond what was sent is refused; the stream
   CHECK(h.last_stream_end.begin()->first != stream);
 }
 
-TEST_CASE("TailSet: a WELCOME mark past the file's end is refused; one within it is taken",
+TEST_CASE("TailSet: a WELCOME mark past the file's end is refused, one within it is taken",
           "[agent][tail][unit]") {
   test::TempDir dir;
   Harness h(dir);

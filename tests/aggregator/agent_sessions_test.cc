@@ -11,7 +11,7 @@ wire::Hello HelloFrom(const std::string& name, uint64_t epoch) {
 }
 }  // namespace
 
-TEST_CASE("AgentSessions: DATA needs a session; HELLO opens one per connection",
+TEST_CASE("AgentSessions: DATA needs a session, and HELLO opens one per connection",
           "[aggregator][unit]") {
   AgentSessions s;
   CHECK(s.Find("conn1", 0) == nullptr);
@@ -40,7 +40,8 @@ TEST_CASE("AgentSessions: empty names and names with NUL are refused", "[aggrega
   CHECK(s.sessions() == 0);
 }
 
-TEST_CASE("AgentSessions: a new epoch is counted; quiet sessions expire", "[aggregator][unit]") {
+TEST_CASE("AgentSessions: a new epoch is counted, and quiet sessions expire",
+          "[aggregator][unit]") {
   AgentSessions s;
   s.Hello("c1", HelloFrom("web1", 7), "", 0);
   s.Hello("c2", HelloFrom("web1", 7), "", 0);

@@ -7,7 +7,7 @@
 using namespace ember;
 
 TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults",
-          "[aggregator][config]") {
+          "[aggregator][config][unit]") {
   auto c = aggregator::LoadAggregatorConfig(std::string(EMBER_SOURCE_DIR) +
                                             "/packaging/config/aggregator.yaml");
   INFO(c.status().ToString());
@@ -20,7 +20,8 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->match_threads == 0);  // one per CPU
 }
 
-TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggregator][config]") {
+TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
+          "[aggregator][config][unit]") {
   test::TempDir dir;
   struct Case {
     std::string yaml;
@@ -45,7 +46,7 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col", "[aggr
 }
 
 TEST_CASE("AggregatorConfig: listening beyond loopback needs CURVE or an explicit insecure",
-          "[aggregator][config][security]") {
+          "[aggregator][config][security][unit]") {
   test::TempDir dir;
   auto refused = aggregator::LoadAggregatorConfig(dir.Write("a.yaml", "listen: tcp://*:7450\n"));
   REQUIRE_FALSE(refused.ok());
@@ -70,7 +71,7 @@ TEST_CASE("AggregatorConfig: listening beyond loopback needs CURVE or an explici
 }
 
 TEST_CASE("AggregatorConfig: relative paths are relative to the config file",
-          "[aggregator][config]") {
+          "[aggregator][config][unit]") {
   test::TempDir dir;
   std::string path = dir.Write("etc/aggregator.yaml", "state_dir: state\nrules_dir: /abs\n");
   auto r = aggregator::LoadAggregatorConfig(path);

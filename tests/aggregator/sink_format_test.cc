@@ -27,7 +27,7 @@ engine::Alert LabelledAlert() {
 }  // namespace
 
 TEST_CASE("Outputs: an exec command sees the rule's labels and whether it is a repeat",
-          "[aggregator][outputs]") {
+          "[aggregator][outputs][unit]") {
   const std::vector<std::string> env = aggregator::ExecSink::AlertEnvironment(LabelledAlert());
   auto has = [&](const std::string& v) {
     return std::find(env.begin(), env.end(), v) != env.end();
@@ -39,7 +39,7 @@ TEST_CASE("Outputs: an exec command sees the rule's labels and whether it is a r
 }
 
 TEST_CASE("Outputs: Alertmanager gets the rule's labels beside the key fields",
-          "[aggregator][outputs]") {
+          "[aggregator][outputs][unit]") {
   aggregator::AlertmanagerOutput options;
   options.labels = {{"team", "ops"}, {"cluster", "eu1"}};
   const auto j = nlohmann::json::parse(

@@ -23,7 +23,7 @@ engine::Alert SshAlert() {
 
 TEST_CASE(
     "TerminalSink: one aligned line per alert, colour only when asked, priorities under journald",
-    "[aggregator][terminal]") {
+    "[aggregator][terminal][unit]") {
   engine::Alert a = SshAlert();
   using aggregator::TerminalStyle;
   std::string plain = aggregator::TerminalSink::Format(a, TerminalStyle::kPlain);
@@ -45,7 +45,7 @@ TEST_CASE(
 
 // Whole-line snapshots: columns of fixed width (time, severity 8, state 8, rule 20, key 24,
 // count right-aligned in 9, message), two spaces apart; escapes only in the colour style.
-TEST_CASE("TerminalSink: line snapshots with and without colour", "[aggregator][terminal]") {
+TEST_CASE("TerminalSink: line snapshots with and without colour", "[aggregator][terminal][unit]") {
   engine::Alert a = SshAlert();
   using aggregator::TerminalStyle;
   const std::string pad_rule(6 + 2, ' '), pad_key(10 + 2 + 5, ' ');

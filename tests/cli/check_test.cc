@@ -6,7 +6,7 @@
 
 using namespace ember::test;
 
-TEST_CASE("ember check: the shipped example rules pass", "[cli][check]") {
+TEST_CASE("ember check: the shipped example rules pass", "[cli][check][integration]") {
   auto r = RunCommand({EMBER_CLI_BIN, "check", std::string(EMBER_SOURCE_DIR) + "/rules/examples"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
@@ -14,7 +14,7 @@ TEST_CASE("ember check: the shipped example rules pass", "[cli][check]") {
 }
 
 TEST_CASE("ember check: a bad pattern is reported as file:line:col with RE2's message",
-          "[cli][check]") {
+          "[cli][check][integration]") {
   TempDir dir;
   std::string good =
       dir.Write("rules/good.yaml", "rules:\n  - name: ok\n    match: fine\n    window: 10s\n");
@@ -37,7 +37,7 @@ TEST_CASE("ember check: a bad pattern is reported as file:line:col with RE2's me
 }
 
 TEST_CASE("ember check: broken YAML and a missing path are clear errors, not crashes",
-          "[cli][check]") {
+          "[cli][check][integration]") {
   TempDir dir;
   std::string path = dir.Write("r.yaml", "rules:\n  - name: x\n   match: [\n");
   auto r = RunCommand({EMBER_CLI_BIN, "check", path});
@@ -49,7 +49,7 @@ TEST_CASE("ember check: broken YAML and a missing path are clear errors, not cra
 }
 
 TEST_CASE("ember check: warns about expensive patterns and rules that can never fire",
-          "[cli][check]") {
+          "[cli][check][integration]") {
   TempDir dir;
   std::string path = dir.Write("rules/w.yaml",
                                "rules:\n"

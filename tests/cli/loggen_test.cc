@@ -26,7 +26,7 @@ std::string Generate(const TempDir& dir, const std::string& name, std::vector<st
 }  // namespace
 
 TEST_CASE("ember-loggen: the same seed writes the same bytes, another seed other bytes",
-          "[loggen]") {
+          "[loggen][integration]") {
   TempDir dir;
   const std::vector<std::string> mix = {"--formats", "ssh,app,access,kernel", "--keys", "5000"};
   auto with_seed = [&](const std::string& name, const std::string& seed) {
@@ -40,7 +40,7 @@ TEST_CASE("ember-loggen: the same seed writes the same bytes, another seed other
 }
 
 TEST_CASE("ember-loggen: --formats mixes the formats asked for, --keys spreads the addresses",
-          "[loggen]") {
+          "[loggen][integration]") {
   TempDir dir;
   const std::string text =
       Generate(dir, "mix.log",
@@ -85,7 +85,7 @@ TEST_CASE("ember-loggen: --formats mixes the formats asked for, --keys spreads t
   CHECK(n_5xx < 800);
 }
 
-TEST_CASE("ember-loggen: an unknown format is an error naming it", "[loggen]") {
+TEST_CASE("ember-loggen: an unknown format is an error naming it", "[loggen][integration]") {
   TempDir dir;
   auto r = RunCommand(
       {EMBER_LOGGEN_BIN, "-o", dir.Sub("x.log"), "--lines", "1", "--formats", "ssh,nginx"});

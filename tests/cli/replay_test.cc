@@ -42,7 +42,8 @@ const char* kRules = R"(rules:
 
 }  // namespace
 
-TEST_CASE("ember replay: alerts equal an independent recount of every window", "[cli][replay]") {
+TEST_CASE("ember replay: alerts equal an independent recount of every window",
+          "[cli][replay][integration]") {
   TempDir dir;
   dir.Write("rules.yaml", kRules);
   std::mt19937 rng(2024);
@@ -120,7 +121,7 @@ TEST_CASE("ember replay: alerts equal an independent recount of every window", "
   CHECK(r.err.find("replayed 1 file(s)") != std::string::npos);
 }
 
-TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][replay]") {
+TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][replay][integration]") {
   const std::string loghub = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/";
   for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Zookeeper_2k.log", "Apache_2k.log",
                            "HDFS_2k.log", "Proxifier_2k.log"}) {
@@ -134,7 +135,8 @@ TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][repl
   }
 }
 
-TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count", "[cli][replay]") {
+TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count",
+          "[cli][replay][integration]") {
   // Cross-check with a peer tool: the address with the most failures in the whole file must
   // be among the ssh-bruteforce alerts.
   const std::string file = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/OpenSSH_2k.log";
@@ -155,7 +157,8 @@ TEST_CASE("ember replay: OpenSSH brute force raises the alerts grep can count", 
   CHECK(r.out.find("\"ip\":\"" + ip + "\"") != std::string::npos);
 }
 
-TEST_CASE("ember replay: a progress bar on a terminal, none in a pipe", "[cli][replay]") {
+TEST_CASE("ember replay: a progress bar on a terminal, none in a pipe",
+          "[cli][replay][integration]") {
   TempDir dir;
   const std::string log = dir.Sub("big.log");
   REQUIRE(RunCommand({EMBER_LOGGEN_BIN, "-o", log, "--bytes", "100MiB"}).exit_code == 0);
@@ -175,7 +178,7 @@ TEST_CASE("ember replay: a progress bar on a terminal, none in a pipe", "[cli][r
 }
 
 TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time",
-          "[cli][replay]") {
+          "[cli][replay][integration]") {
   // The time sits past the first 64 bytes, where the line-level parser does not look: only
   // the rule's `timestamp` setting can place these lines (written in UTC-5).
   TempDir dir;
@@ -203,7 +206,8 @@ TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time
   CHECK(alert.at("window_end") == "2026-11-22T10:00:03.000Z");
 }
 
-TEST_CASE("ember replay: the same alerts with one matching thread or several", "[cli][replay]") {
+TEST_CASE("ember replay: the same alerts with one matching thread or several",
+          "[cli][replay][integration]") {
   const std::string rules = std::string(EMBER_SOURCE_DIR) + "/rules/examples";
   const std::string loghub = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/";
   std::vector<std::string> args = {EMBER_CLI_BIN, "replay", "--resolved", "--rules", rules,

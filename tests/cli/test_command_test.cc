@@ -25,7 +25,7 @@ const char* kRule = R"(rules:
 }  // namespace
 
 TEST_CASE("ember test: every shipped example rules file has tests, and they pass",
-          "[cli][ember_test]") {
+          "[cli][ember_test][integration]") {
   const std::string examples = std::string(EMBER_SOURCE_DIR) + "/rules/examples";
   for (const auto& entry : std::filesystem::directory_iterator(examples)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -41,7 +41,7 @@ TEST_CASE("ember test: every shipped example rules file has tests, and they pass
 }
 
 TEST_CASE("ember test: a wrong expectation fails with a diff of expected and actual alerts",
-          "[cli][ember_test]") {
+          "[cli][ember_test][integration]") {
   TempDir dir;
   dir.Write("rules.yaml", kRule);
   const std::string test = dir.Write("fails.test.yaml", R"(rules: [rules.yaml]
@@ -84,7 +84,8 @@ tests:
                      "0 passed, 1 failed\n");
 }
 
-TEST_CASE("ember test: a broken test file or rule is located, exit 2", "[cli][ember_test]") {
+TEST_CASE("ember test: a broken test file or rule is located, exit 2",
+          "[cli][ember_test][integration]") {
   TempDir dir;
   dir.Write("rules.yaml", "rules:\n  - name: x\n    match: 'a('\n    window: 10s\n");
   const std::string test = dir.Write("bad.test.yaml", R"(rules: [rules.yaml]
@@ -111,7 +112,7 @@ tests:
 }
 
 TEST_CASE("ember test: a real log replayed line by line fires for the addresses grep counts",
-          "[cli][ember_test]") {
+          "[cli][ember_test][integration]") {
   // 2,000 real sshd lines 10 ms apart: the first 500 are in the 1-minute window at 5 s. The
   // addresses with 5 or more failures there, counted by grep, must be exactly the firing keys.
   const std::string log = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/OpenSSH_2k.log";

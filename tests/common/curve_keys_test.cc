@@ -8,7 +8,7 @@
 
 using namespace ember;
 
-TEST_CASE("CurveKeys: keygen files read back, the secret file private", "[common][curve]") {
+TEST_CASE("CurveKeys: keygen files read back, the secret file private", "[common][curve][unit]") {
   test::TempDir dir;
   auto keys = GenerateCurveKeyPair();
   REQUIRE(keys.ok());
@@ -28,7 +28,7 @@ TEST_CASE("CurveKeys: keygen files read back, the secret file private", "[common
   CHECK_FALSE(WriteCurveKeyFiles(dir.Sub("agent"), *keys).ok());
 }
 
-TEST_CASE("CurveKeys: bad key files are errors naming the file and line", "[common][curve]") {
+TEST_CASE("CurveKeys: bad key files are errors naming the file and line", "[common][curve][unit]") {
   test::TempDir dir;
   auto a = GenerateCurveKeyPair();
   auto b = GenerateCurveKeyPair();
@@ -46,7 +46,8 @@ TEST_CASE("CurveKeys: bad key files are errors naming the file and line", "[comm
   CHECK_FALSE(ReadCurvePublicKey(dir.Sub("missing.pub")).ok());
 }
 
-TEST_CASE("CurveKeys: the authorized keys directory maps keys to agent names", "[common][curve]") {
+TEST_CASE("CurveKeys: the authorized keys directory maps keys to agent names",
+          "[common][curve][unit]") {
   test::TempDir dir;
   auto a = GenerateCurveKeyPair();
   auto b = GenerateCurveKeyPair();
@@ -63,7 +64,7 @@ TEST_CASE("CurveKeys: the authorized keys directory maps keys to agent names", "
 }
 
 TEST_CASE("CurveKeys: a 40-character path that is also valid Z85 is read as a file",
-          "[common][curve]") {
+          "[common][curve][unit]") {
   test::TempDir dir;
   auto k = GenerateCurveKeyPair();
   // Pad the directory so the file's full path is exactly 40 characters.

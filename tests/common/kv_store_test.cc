@@ -35,7 +35,7 @@ std::map<std::string, std::string> ScanAll(const KvStore& kv, const std::string&
 
 }  // namespace
 
-TEST_CASE("KvStore: a write is all or nothing", "[common][kv_store]") {
+TEST_CASE("KvStore: a write is all or nothing", "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path());
   REQUIRE(kv->Write([](KvWriter& w) { return w.Put("a", "k1", "v1"); }).ok());
@@ -48,7 +48,7 @@ TEST_CASE("KvStore: a write is all or nothing", "[common][kv_store]") {
   CHECK(ScanAll(*kv, "a") == std::map<std::string, std::string>{{"k1", "v1"}});
 }
 
-TEST_CASE("KvStore: data survives reopening", "[common][kv_store]") {
+TEST_CASE("KvStore: data survives reopening", "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   {
     auto kv = OpenStore(dir.path());
@@ -61,7 +61,8 @@ TEST_CASE("KvStore: data survives reopening", "[common][kv_store]") {
   CHECK(kv->Get("b", "missing").status().code() == Status::Code::kNotFound);
 }
 
-TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix", "[common][kv_store]") {
+TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix",
+          "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path());
   REQUIRE(kv->Write([](KvWriter& w) {
@@ -80,7 +81,8 @@ TEST_CASE("KvStore: DeletePrefix removes exactly the keys with that prefix", "[c
 
 // Deleting a database's last remaining key leaves the cursor uninitialised, and LMDB answers
 // EINVAL to MDB_GET_CURRENT: every checkpoint after a window emptied out failed with it.
-TEST_CASE("KvStore: DeletePrefix of the last keys of a database succeeds", "[common][kv_store]") {
+TEST_CASE("KvStore: DeletePrefix of the last keys of a database succeeds",
+          "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path());
   // The only key: deleting it leaves the database empty.
@@ -122,7 +124,7 @@ TEST_CASE("KvStore: DeletePrefix of the last keys of a database succeeds", "[com
   CHECK(ScanAll(*kv, "a").empty());
 }
 
-TEST_CASE("KvStore: a full map grows instead of failing", "[common][kv_store]") {
+TEST_CASE("KvStore: a full map grows instead of failing", "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path(), 64 * 1024);  // far too small for what follows
   const std::string value(4000, 'v');
@@ -140,7 +142,8 @@ TEST_CASE("KvStore: a full map grows instead of failing", "[common][kv_store]") 
   CHECK(kv->map_bytes() > 64 * 1024);
 }
 
-TEST_CASE("KvStore: an unknown database name is an error, not a crash", "[common][kv_store]") {
+TEST_CASE("KvStore: an unknown database name is an error, not a crash",
+          "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   auto kv = OpenStore(dir.path());
   CHECK_FALSE(kv->Write([](KvWriter& w) { return w.Put("nope", "k", "v"); }).ok());
@@ -150,7 +153,7 @@ TEST_CASE("KvStore: an unknown database name is an error, not a crash", "[common
 // A newer reader (the `ember` CLI) on an environment an older aggregator wrote: a database the
 // writer never created reads as empty instead of failing the open.
 TEST_CASE("KvStore: read-only, a database the writer never created reads as empty",
-          "[common][kv_store]") {
+          "[common][kv_store][unit]") {
   ember::test::TempDir dir;
   {
     auto kv = OpenStore(dir.path());

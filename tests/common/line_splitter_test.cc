@@ -28,7 +28,7 @@ void Feed(LineSplitter& s, std::string_view data, Collected& c) {
 }  // namespace
 
 TEST_CASE("LineSplitter: LF and CRLF lines come out without their line ending",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   LineSplitter s(1024);
   Collected c;
   Feed(s, "a\r\nbb\ncc\r\r\n\n", c);
@@ -38,7 +38,7 @@ TEST_CASE("LineSplitter: LF and CRLF lines come out without their line ending",
 }
 
 TEST_CASE("LineSplitter: a line split across reads is joined, never emitted in two",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   const std::string text = "first line\r\nsecond line is longer\nthird\r\n";
   // Every way of cutting the input in two gives the same lines.
   for (size_t cut = 0; cut <= text.size(); ++cut) {
@@ -53,7 +53,7 @@ TEST_CASE("LineSplitter: a line split across reads is joined, never emitted in t
 }
 
 TEST_CASE("LineSplitter: a last line without newline is held until Flush",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   LineSplitter s(1024, 100);
   Collected c;
   Feed(s, "one\ntwo-without-newline\r", c);
@@ -68,7 +68,7 @@ TEST_CASE("LineSplitter: a last line without newline is held until Flush",
 }
 
 TEST_CASE("LineSplitter: an overlong line is truncated, flagged, and the next line is intact",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   const std::string longline(100, 'x');
   for (size_t chunk : {1, 7, 64, 1000}) {
     LineSplitter s(16);
@@ -90,7 +90,7 @@ TEST_CASE("LineSplitter: an overlong line is truncated, flagged, and the next li
 }
 
 TEST_CASE("LineSplitter: binary bytes and invalid UTF-8 pass through unchanged",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   std::string bin;
   for (int i = 0; i < 256; ++i) {
     if (i != '\n') bin.push_back(static_cast<char>(i));
@@ -103,7 +103,7 @@ TEST_CASE("LineSplitter: binary bytes and invalid UTF-8 pass through unchanged",
 }
 
 TEST_CASE("LineSplitter: random chunking always yields the same lines and offsets",
-          "[common][line_splitter]") {
+          "[common][line_splitter][unit]") {
   std::mt19937 rng(42);
   std::string input;
   std::vector<std::string> expected;

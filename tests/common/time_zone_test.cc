@@ -9,7 +9,8 @@
 using ember::TimeZone;
 using ember::engine::CivilToUnixMs;
 
-TEST_CASE("TimeZone: a named zone follows its daylight saving changes", "[common][time_zone]") {
+TEST_CASE("TimeZone: a named zone follows its daylight saving changes",
+          "[common][time_zone][unit]") {
   auto paris = TimeZone::Parse("Europe/Paris");
   INFO(paris.status().ToString());
   REQUIRE(paris.ok());
@@ -33,7 +34,7 @@ TEST_CASE("TimeZone: a named zone follows its daylight saving changes", "[common
         CivilToUnixMs(2026, 6, 1, 14, 0, 0, 0));
 }
 
-TEST_CASE("TimeZone: fixed offsets, UTC, and what is refused", "[common][time_zone]") {
+TEST_CASE("TimeZone: fixed offsets, UTC, and what is refused", "[common][time_zone][unit]") {
   CHECK(TimeZone::Parse("UTC")->OffsetAtUtc(0) == 0);
   CHECK(TimeZone::Parse("+05:30")->OffsetAtUtc(0) == 19'800'000);
   CHECK(TimeZone::Parse("-0800")->LocalToUtc(0) == 28'800'000);

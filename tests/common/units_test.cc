@@ -6,7 +6,7 @@ using ember::FormatDurationMs;
 using ember::ParseDurationMs;
 using ember::ParseSizeBytes;
 
-TEST_CASE("Units: durations need a known unit and become milliseconds", "[common][units]") {
+TEST_CASE("Units: durations need a known unit and become milliseconds", "[common][units][unit]") {
   struct Case {
     const char* text;
     int64_t ms;
@@ -30,7 +30,7 @@ TEST_CASE("Units: durations need a known unit and become milliseconds", "[common
   CHECK(ParseDurationMs("10").status().message().find("no unit") != std::string::npos);
 }
 
-TEST_CASE("Units: a duration formats back with its largest exact unit", "[common][units]") {
+TEST_CASE("Units: a duration formats back with its largest exact unit", "[common][units][unit]") {
   CHECK(FormatDurationMs(60000) == "1m");
   CHECK(FormatDurationMs(1500) == "1500ms");
   CHECK(FormatDurationMs(30000) == "30s");
@@ -40,7 +40,7 @@ TEST_CASE("Units: a duration formats back with its largest exact unit", "[common
   }
 }
 
-TEST_CASE("Units: sizes are binary multiples", "[common][units]") {
+TEST_CASE("Units: sizes are binary multiples", "[common][units][unit]") {
   CHECK(*ParseSizeBytes("64KiB") == 65536);
   CHECK(*ParseSizeBytes("1MiB") == 1048576);
   CHECK(*ParseSizeBytes("512B") == 512);

@@ -19,7 +19,7 @@ std::string SampleFrame() {
 
 }  // namespace
 
-TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire]") {
+TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire][unit]") {
   std::string frame = SampleFrame();
   auto f = DecodeData(frame);
   REQUIRE(f.ok());
@@ -39,7 +39,8 @@ TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire]") {
   CHECK(*PeekType(frame) == FrameType::kData);
 }
 
-TEST_CASE("Wire: every truncation of a DATA frame is rejected with a message", "[common][wire]") {
+TEST_CASE("Wire: every truncation of a DATA frame is rejected with a message",
+          "[common][wire][unit]") {
   std::string frame = SampleFrame();
   for (size_t n = 0; n < frame.size(); ++n) {
     auto f = DecodeData(std::string_view(frame).substr(0, n));
@@ -50,7 +51,7 @@ TEST_CASE("Wire: every truncation of a DATA frame is rejected with a message", "
 }
 
 TEST_CASE("Wire: trailing bytes, bad magic, unknown versions and types are refused",
-          "[common][wire]") {
+          "[common][wire][unit]") {
   std::string frame = SampleFrame();
   CHECK_FALSE(DecodeData(frame + "x").ok());
   std::string bad_magic = frame;
@@ -68,7 +69,7 @@ TEST_CASE("Wire: trailing bytes, bad magic, unknown versions and types are refus
 }
 
 TEST_CASE("Wire: a line count larger than the frame can hold is refused before allocating",
-          "[common][wire]") {
+          "[common][wire][unit]") {
   DataFrameBuilder b("a", "h", "p", "", 1, 0, 0);
   std::string frame = b.Finish(0);
   // Patch line_count (the last 4 bytes) to 0xffffffff.
@@ -79,7 +80,7 @@ TEST_CASE("Wire: a line count larger than the frame can hold is refused before a
 }
 
 TEST_CASE("Wire: end offset before start offset, or start before origin, is refused",
-          "[common][wire]") {
+          "[common][wire][unit]") {
   DataFrameBuilder b("a", "h", "p", "", 1, 500, 0);
   CHECK_FALSE(DecodeData(b.Finish(400)).ok());
   DataFrameBuilder c("a", "h", "p", "", 1, 500, 0);
@@ -88,7 +89,7 @@ TEST_CASE("Wire: end offset before start offset, or start before origin, is refu
 }
 
 TEST_CASE("Wire: an absurd byte range is refused: past any file, or shorter than its lines",
-          "[common][wire]") {
+          "[common][wire][unit]") {
   DataFrameBuilder far("a", "h", "p", "", 1, 0, 0);
   far.AddLine("x");
   auto refused = DecodeData(far.Finish(kMaxStreamOffset + 1));
@@ -109,7 +110,7 @@ TEST_CASE("Wire: an absurd byte range is refused: past any file, or shorter than
   CHECK(DecodeData(cut.Finish(100 + 17 * 1024 * 1024)).ok());
 }
 
-TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") {
+TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire][unit]") {
   std::mt19937 rng(7);
   std::string valid = SampleFrame();
   for (int i = 0; i < 20000; ++i) {
@@ -137,7 +138,7 @@ TEST_CASE("Wire: random garbage never decodes out of bounds", "[common][wire]") 
   }
 }
 
-TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common][wire]") {
+TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common][wire][unit]") {
   std::vector<AckEntry> acks = {{1, 100}, {0xffffffffffffffffULL, 0}};
   FrameType type = FrameType::kData;
   REQUIRE(DecodeOffsets(EncodeOffsets(FrameType::kNack, acks), &type).ok());
@@ -156,7 +157,8 @@ TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common
   CHECK_FALSE(DecodeOffsets(b.Finish(0), &type).ok());  // DATA is not an ACK
 }
 
-TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation", "[common][wire]") {
+TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation",
+          "[common][wire][unit]") {
   Hello hello{"web1", "host-a", "0.1.0", 0x1234567890abcdefULL, 7, {{5, 100}, {6, 0}}};
   std::string frame = EncodeHello(hello);
   CHECK(*PeekType(frame) == FrameType::kHello);
@@ -189,7 +191,7 @@ TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation", "[co
 }
 
 TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it but other frames are not",
-          "[common][wire]") {
+          "[common][wire][unit]") {
   std::string refused = EncodeRefused("wire version 9 is not spoken here");
   for (uint8_t version : {uint8_t{1}, kWireVersion, uint8_t{200}}) {
     refused[1] = static_cast<char>(version);

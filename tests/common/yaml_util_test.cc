@@ -6,7 +6,7 @@
 
 using namespace ember;
 
-TEST_CASE("YamlMap: errors name file, line and column", "[common][yaml]") {
+TEST_CASE("YamlMap: errors name file, line and column", "[common][yaml][unit]") {
   test::TempDir dir;
   std::string path = dir.Write("c.yaml", "a: 1\nwindow: ten\nlist: [x, y]\n");
   auto doc = LoadYamlFile(path);
@@ -21,7 +21,7 @@ TEST_CASE("YamlMap: errors name file, line and column", "[common][yaml]") {
   CHECK(list == std::vector<std::string>{"x", "y"});
 }
 
-TEST_CASE("YamlMap: an unknown key is rejected with a did-you-mean hint", "[common][yaml]") {
+TEST_CASE("YamlMap: an unknown key is rejected with a did-you-mean hint", "[common][yaml][unit]") {
   test::TempDir dir;
   std::string path = dir.Write("c.yaml", "name: x\nwindwo: 5s\n");
   YamlMap m(*LoadYamlFile(path), path);
@@ -35,7 +35,7 @@ TEST_CASE("YamlMap: an unknown key is rejected with a did-you-mean hint", "[comm
 }
 
 TEST_CASE("LoadYamlFile: malformed YAML and missing files are errors with a location",
-          "[common][yaml]") {
+          "[common][yaml][unit]") {
   test::TempDir dir;
   std::string path = dir.Write("bad.yaml", "rules:\n  - name: [unclosed\n");
   auto doc = LoadYamlFile(path);

@@ -5,7 +5,8 @@
 using namespace ember;
 using namespace ember::engine;
 
-TEST_CASE("Alert: JSON round-trips exactly, key fields in the rule's order", "[engine][alert]") {
+TEST_CASE("Alert: JSON round-trips exactly, key fields in the rule's order",
+          "[engine][alert][unit]") {
   Alert a;
   a.id = "abc";
   a.rule = "error-burst";

@@ -180,7 +180,7 @@ std::vector<std::string> Describe(const std::vector<Alert>& alerts) {
 }  // namespace
 
 TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identical alerts",
-          "[engine][checkpoint][property]") {
+          "[engine][checkpoint][property][unit]") {
   test::TempDir dir;
   const bool lifecycle = GENERATE(false, true);
   INFO((lifecycle ? "every kind, aggregate and lifecycle setting" : "count thresholds"));
@@ -243,7 +243,7 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
 }
 
 TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules keep state",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -278,7 +278,7 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
 
 // Partials written before provenance existed (count, then the sample) still read back.
 TEST_CASE("CheckpointStore: partials without provenance read back as count and sample",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -304,7 +304,7 @@ TEST_CASE("CheckpointStore: partials without provenance read back as count and s
 // A segment stores its origin once and a count-only partial without the aggregates block;
 // samples that begin like a format marker, and partials with aggregates, read back exactly.
 TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -382,7 +382,8 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
 // A batch changed by several commits while it was open is written whole once it closes, after
 // an erase of what was stored: the store keeps one segment of it instead of one per commit,
 // and recovers the same partials. A batch one commit wrote is not written again.
-TEST_CASE("CheckpointStore: a closed batch is stored as one segment", "[engine][checkpoint]") {
+TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -443,7 +444,7 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment", "[engine][
 // A batch changed by several commits: each commit writes one segment for it, and recovery
 // keeps each key's latest partial once.
 TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -498,7 +499,7 @@ TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
 // Key states written before the alert lifecycle existed (24 bytes: first window end, then the
 // alert id) read back as firing keys, so an upgrade keeps its firing alerts.
 TEST_CASE("CheckpointStore: key states of the first format read back as firing",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -534,7 +535,7 @@ TEST_CASE("CheckpointStore: key states of the first format read back as firing",
 }
 
 TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overwritten",
-          "[engine][checkpoint]") {
+          "[engine][checkpoint][unit]") {
   test::TempDir dir;
   const std::string state = dir.Sub("state");
   {
@@ -571,7 +572,7 @@ TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overw
 TEST_CASE(
     "CheckpointStore: alerts wait in the outbox until marked delivered, then move to "
     "the history",
-    "[engine][checkpoint][outbox]") {
+    "[engine][checkpoint][outbox][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
@@ -613,7 +614,7 @@ TEST_CASE(
   CHECK(again->at(1).first > again->at(0).first);
 }
 
-TEST_CASE("CheckpointStore: a state of 1M keys is recovered whole", "[engine][checkpoint]") {
+TEST_CASE("CheckpointStore: a state of 1M keys is recovered whole", "[engine][checkpoint][slow]") {
   test::TempDir dir;
   auto rules = Load(dir, R"(rules:
   - name: per-user

@@ -40,7 +40,7 @@ InputLine Line(std::string_view text, int64_t ms) { return InputLine{text, "h", 
 }  // namespace
 
 TEST_CASE("Engine: a line stamped after a batch boundary goes to the next batch",
-          "[engine][batching]") {
+          "[engine][batching][unit]") {
   test::TempDir dir;
   Engine e(LoadRules(dir, kFailRule), EngineOptions{});
   // Three fails, the third exactly at 10.000 s: it belongs to batch 10, so the window ending
@@ -66,7 +66,7 @@ TEST_CASE("Engine: a line stamped after a batch boundary goes to the next batch"
 }
 
 TEST_CASE("Engine: late lines join the oldest open batch or are dropped, and are counted",
-          "[engine][batching]") {
+          "[engine][batching][unit]") {
   test::TempDir dir;
   for (LatePolicy policy : {LatePolicy::kCurrent, LatePolicy::kDrop}) {
     EngineOptions o;
@@ -87,7 +87,8 @@ TEST_CASE("Engine: late lines join the oldest open batch or are dropped, and are
   }
 }
 
-TEST_CASE("Engine: Finish closes every batch and resolves every firing key", "[engine][batching]") {
+TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
+          "[engine][batching][unit]") {
   test::TempDir dir;
   Engine e(LoadRules(dir, kFailRule), EngineOptions{});
   for (int i = 0; i < 4; ++i) e.Ingest(Line("fail from 3.3.3.3", 100000 + i));
@@ -100,7 +101,7 @@ TEST_CASE("Engine: Finish closes every batch and resolves every firing key", "[e
 }
 
 TEST_CASE("Engine: the same input gives the same alerts whatever the watermark steps",
-          "[engine][batching]") {
+          "[engine][batching][unit]") {
   test::TempDir dir;
   auto rules = LoadRules(dir, kFailRule);
   std::vector<std::string> lines;
@@ -125,7 +126,7 @@ TEST_CASE("Engine: the same input gives the same alerts whatever the watermark s
 }
 
 TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its time zone",
-          "[engine][event_time]") {
+          "[engine][event_time][unit]") {
   test::TempDir dir;
   auto rules = LoadRules(dir, R"(rules:
   - name: stamped
@@ -165,7 +166,7 @@ TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its ti
 }
 
 TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
-          "[engine][event_time]") {
+          "[engine][event_time][unit]") {
   const int64_t new_year = CivilToUnixMs(2027, 1, 1, 0, 0, 30, 0);
   CHECK(ParseRuleTimestamp("Dec 31 23:59:50", "%b %e %H:%M:%S", nullptr, new_year) ==
         CivilToUnixMs(2026, 12, 31, 23, 59, 50, 0));

@@ -33,7 +33,7 @@ std::string FirstLine(const std::string& name) {
 }  // namespace
 
 TEST_CASE("CivilToUnixMs agrees with timegm across centuries and leap years",
-          "[engine][event_time]") {
+          "[engine][event_time][unit]") {
   for (int y : {1970, 1999, 2000, 2004, 2016, 2024, 2038, 2100}) {
     for (int mo : {1, 2, 3, 12}) {
       for (int d : {1, 28, 29}) {
@@ -44,7 +44,8 @@ TEST_CASE("CivilToUnixMs agrees with timegm across centuries and leap years",
   }
 }
 
-TEST_CASE("EventTimeParser: reads the time stamps of real Loghub logs", "[engine][event_time]") {
+TEST_CASE("EventTimeParser: reads the time stamps of real Loghub logs",
+          "[engine][event_time][unit]") {
   struct Case {
     const char* file;
     int64_t expected;
@@ -78,7 +79,7 @@ TEST_CASE("EventTimeParser: reads the time stamps of real Loghub logs", "[engine
 }
 
 TEST_CASE("EventTimeParser: a yearless stamp rolls into the next year after December",
-          "[engine][event_time]") {
+          "[engine][event_time][unit]") {
   EventTimeParser parser(2025);
   CHECK(*parser.Parse("Dec 31 23:59:59 host app: x") == Utc(2025, 12, 31, 23, 59, 59));
   CHECK(*parser.Parse("Jan  1 00:00:01 host app: y") == Utc(2026, 1, 1, 0, 0, 1));
@@ -86,7 +87,7 @@ TEST_CASE("EventTimeParser: a yearless stamp rolls into the next year after Dece
   CHECK(*parser.Parse("Jan  1 00:00:00 host app: z") == Utc(2026, 1, 1, 0, 0, 0));
 }
 
-TEST_CASE("EventTimeParser: lines without a time stamp give none", "[engine][event_time]") {
+TEST_CASE("EventTimeParser: lines without a time stamp give none", "[engine][event_time][unit]") {
   EventTimeParser parser(2025);
   CHECK_FALSE(parser.Parse("\tat org.apache.Foo.bar(Foo.java:42)").has_value());
   CHECK_FALSE(parser.Parse("").has_value());

@@ -16,7 +16,7 @@
 using namespace ember::engine;
 
 TEST_CASE("OpenIndex: inserts and erases under heavy collisions match a std::set",
-          "[engine][index]") {
+          "[engine][index][unit]") {
   // Few distinct hashes, most near the top of the table: long runs that wrap around. With the
   // same top bits (the 4 kept in a slot beside the id) for every id, or with 16 different.
   const bool same_tags = GENERATE(true, false);
@@ -51,7 +51,7 @@ TEST_CASE("OpenIndex: inserts and erases under heavy collisions match a std::set
   }
 }
 
-TEST_CASE("OpenIndex: the largest id is stored and found", "[engine][index]") {
+TEST_CASE("OpenIndex: the largest id is stored and found", "[engine][index][unit]") {
   OpenIndex index;
   auto hash_of = [](uint32_t id) { return MixId(id); };
   for (uint32_t id : {OpenIndex::kMaxId, 0u, OpenIndex::kMaxId - 1, 5u}) {
@@ -63,7 +63,8 @@ TEST_CASE("OpenIndex: the largest id is stored and found", "[engine][index]") {
   CHECK(index.Find(hash_of(7), [](uint32_t stored) { return stored == 7; }) == OpenIndex::kNone);
 }
 
-TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused", "[engine][index]") {
+TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused",
+          "[engine][index][unit]") {
   KeyTable t(false);
   const uint32_t a = t.Acquire("10.0.0.1");
   const uint32_t b = t.Acquire(std::string(200, 'k'));  // a key too long for SSO
@@ -103,7 +104,7 @@ TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused", "
 }
 
 TEST_CASE("BatchSlots: slots stay put while the batch grows, samples are cut and kept",
-          "[engine][index]") {
+          "[engine][index][unit]") {
   BatchSlots b;
   Slot& first = b.Insert(7);
   b.SetSample(first, "the first line");

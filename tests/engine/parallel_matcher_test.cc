@@ -13,14 +13,15 @@
 using namespace ember;
 using namespace ember::engine;
 
-TEST_CASE("ParallelMatcher: threads change nothing but the speed", "[engine][parallel]") {
+TEST_CASE("ParallelMatcher: threads change nothing but the speed", "[engine][parallel][unit]") {
   rules::Diagnostics d;
   auto rules = rules::RuleSet::Load(std::string(EMBER_SOURCE_DIR) + "/rules/examples",
                                     rules::RuleSetOptions{}, &d);
   REQUIRE(rules.ok());
   // Every Loghub line, 5 ms apart, from four hosts.
   std::vector<std::string> texts;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::ifstream in(entry.path());
     for (std::string line; std::getline(in, line);) texts.push_back(line);

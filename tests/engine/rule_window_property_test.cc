@@ -49,7 +49,7 @@ using Transition = std::tuple<int64_t, std::string, AlertState, uint64_t>;
 }  // namespace
 
 TEST_CASE("RuleWindow: incremental windows equal a brute-force recount of every window",
-          "[engine][window][property]") {
+          "[engine][window][property][unit]") {
   const int64_t batch_ms = 1000;
   const std::vector<std::string> keys = {"a", "b", "c", "d", "e"};
   for (uint32_t seed = 1; seed <= 100; ++seed) {
@@ -118,7 +118,7 @@ TEST_CASE("RuleWindow: incremental windows equal a brute-force recount of every 
 }
 
 TEST_CASE("RuleWindow: a firing alert carries the first matching line of its window",
-          "[engine][window]") {
+          "[engine][window][unit]") {
   rules::Rule rule = MakeRule(3, 1, 2, 1000);
   RuleWindow w(rule, 1000);
   w.Add(10, "k1", "first");
@@ -141,7 +141,7 @@ TEST_CASE("RuleWindow: a firing alert carries the first matching line of its win
   CHECK(w.stored_batches() == 0);
 }
 
-TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window]") {
+TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window][unit]") {
   rules::Rule rule = MakeRule(1, 1, 1, 1000);
   RuleWindow w(rule, 1000);
   w.Add(0, "k", std::string(100000, 'x'));

@@ -98,7 +98,7 @@ std::vector<PartialRecord> VariedRecords() {
 
 }  // namespace
 
-TEST_CASE("Segment: the encoder writes the documented version-2 bytes", "[engine][segment]") {
+TEST_CASE("Segment: the encoder writes the documented version-2 bytes", "[engine][segment][unit]") {
   std::vector<PartialRecord> records{Record("10.0.0.1", 3, "fail"), Record("10.0.0.2", 300, "x")};
   records[0].partial.host = Intern("web1");
   records[0].partial.file = Intern("/var/log/auth.log");
@@ -120,7 +120,7 @@ TEST_CASE("Segment: the encoder writes the documented version-2 bytes", "[engine
   CHECK(SegmentRecordCount(got) == 2);
 }
 
-TEST_CASE("Segment: every shape of partial reads back exactly", "[engine][segment]") {
+TEST_CASE("Segment: every shape of partial reads back exactly", "[engine][segment][unit]") {
   const std::vector<PartialRecord> records = VariedRecords();
   std::string segment;
   EncodeSegment(records, &segment);
@@ -136,7 +136,7 @@ TEST_CASE("Segment: every shape of partial reads back exactly", "[engine][segmen
   }
 }
 
-TEST_CASE("Segment: a shared origin is stored once", "[engine][segment]") {
+TEST_CASE("Segment: a shared origin is stored once", "[engine][segment][unit]") {
   std::vector<PartialRecord> records;
   for (int i = 0; i < 1000; ++i) {
     records.push_back(Record(std::to_string(i), 1, "login failed user=" + std::to_string(i)));
@@ -157,7 +157,7 @@ TEST_CASE("Segment: a shared origin is stored once", "[engine][segment]") {
   CHECK(segment.size() <= payload + 100);
 }
 
-TEST_CASE("Segment: version-1 segments still read", "[engine][segment]") {
+TEST_CASE("Segment: version-1 segments still read", "[engine][segment][unit]") {
   // <n: u32 LE>, then <key length: u32> <key> <value length: u32> <partial value>; values of
   // the formats before provenance (count + sample), with an origin, and with aggregates.
   const std::string plain = Le(3, 8) + "fail from 1.2.3.4";
@@ -195,7 +195,7 @@ TEST_CASE("Segment: version-1 segments still read", "[engine][segment]") {
 }
 
 TEST_CASE("Segment: a damaged segment is refused without reading past its end",
-          "[engine][segment]") {
+          "[engine][segment][unit]") {
   std::string segment;
   EncodeSegment(VariedRecords(), &segment);
   bool ok = false;

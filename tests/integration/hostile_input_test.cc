@@ -26,7 +26,7 @@ std::string Events(int from, int to) {
 }  // namespace
 
 TEST_CASE("Hostile: a line longer than the credit stalls no file of the agent",
-          "[integration][hostile]") {
+          "[hostile][integration]") {
   Cluster c(kCountRule);
   size_t long_line = 0;
   SECTION("a 300 KiB line with a 256 KiB credit") {
@@ -50,7 +50,7 @@ TEST_CASE("Hostile: a line longer than the credit stalls no file of the agent",
 }
 
 TEST_CASE("Hostile: a DATA frame forged far ahead of a stream does not silence it",
-          "[integration][hostile]") {
+          "[hostile][integration]") {
   Cluster c(kCountRule);
   c.StartAggregator();
   c.StartAgent();

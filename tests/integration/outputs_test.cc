@@ -103,7 +103,8 @@ struct Alertmanager {
 
 }  // namespace
 
-TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what was shipped") {
+TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what was shipped",
+          "[integration]") {
   Cluster c(kShortRule);
   c.StartAggregator();
   c.StartAgent();
@@ -176,7 +177,7 @@ TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what 
   CHECK(r.out.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
 }
 
-TEST_CASE("Metrics: a taken http_listen port is a clear startup error") {
+TEST_CASE("Metrics: a taken http_listen port is a clear startup error", "[integration]") {
   Cluster c(kShortRule);
   c.StartAggregator();
   Cluster d(kShortRule);
@@ -191,8 +192,8 @@ TEST_CASE("Metrics: a taken http_listen port is a clear startup error") {
   CHECK(r.err.find("in use") != std::string::npos);
 }
 
-TEST_CASE(
-    "Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP and nothing is lost") {
+TEST_CASE("Outputs: alerts.jsonl moved away by logrotate is reopened on SIGHUP and nothing is lost",
+          "[integration]") {
   Cluster c(kShortRule);
   c.StartAggregator();
   c.StartAgent();
@@ -214,7 +215,8 @@ TEST_CASE(
   CHECK(current[0]["key"]["ip"] == "198.51.100.1");
 }
 
-TEST_CASE("Provenance: an alert names the host, file and bytes of its first matches") {
+TEST_CASE("Provenance: an alert names the host, file and bytes of its first matches",
+          "[integration]") {
   Cluster c(kShortRule);
   c.StartAggregator();
   c.StartAgent();
@@ -252,7 +254,8 @@ TEST_CASE("Provenance: an alert names the host, file and bytes of its first matc
         std::string::npos);
 }
 
-TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ variables") {
+TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ variables",
+          "[integration]") {
   Cluster c(kShortRule);
   const std::string out = c.dir.Sub("exec");
   c.dir.Write("exec/.keep", "");
@@ -307,7 +310,8 @@ TEST_CASE("Outputs: exec gets each alert event as JSON on stdin and EMBER_ varia
   CHECK(Get(m, "ember_output_failures_total{output=\"exec '/bin/sleep'\"}") == 2);
 }
 
-TEST_CASE("Outputs: a webhook that is down then failing is retried until it takes the alert") {
+TEST_CASE("Outputs: a webhook that is down then failing is retried until it takes the alert",
+          "[integration]") {
   Cluster c(kShortRule);
   const int port = FreeLoopbackPort();
   c.dir.Append("aggregator.yaml",
@@ -353,7 +357,8 @@ TEST_CASE("Outputs: a webhook that is down then failing is retried until it take
   CHECK(ReadFile(err).find("delivered on attempt") != std::string::npos);
 }
 
-TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resolution") {
+TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resolution",
+          "[integration]") {
   Cluster c(kShortRule);
   Alertmanager am(c.dir);
   const std::string& am_url = am.url;
@@ -388,7 +393,8 @@ TEST_CASE("Outputs: a real Alertmanager gets the firing alert and then its resol
 
 // Alertmanager forgets an alert that is not re-sent before its endsAt: a restarted
 // aggregator must go on announcing what was firing when it stopped.
-TEST_CASE("Outputs: Alertmanager keeps an alert active across an aggregator restart") {
+TEST_CASE("Outputs: Alertmanager keeps an alert active across an aggregator restart",
+          "[integration]") {
   Cluster c(kLongRule);
   Alertmanager am(c.dir);
   const std::string& am_url = am.url;

@@ -146,7 +146,7 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
 }
 
 TEST_CASE("Pipeline: an agent says HELLO first, and reports a refusal or another version",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   Cluster c(kCountRule);
   // A stand-in aggregator: a ROUTER socket on the agent's endpoint.
   zmq::context_t ctx(1);
@@ -197,7 +197,7 @@ TEST_CASE("Pipeline: an agent says HELLO first, and reports a refusal or another
 TEST_CASE(
     "Pipeline: a wrong-version HELLO and a message of a million parts are refused, "
     "and other agents do not notice",
-    "[integration][delivery]") {
+    "[delivery][integration]") {
   Cluster c(kCountRule);
   const std::string err = c.StartAggregator();
   c.StartAgent();
@@ -228,7 +228,7 @@ TEST_CASE(
 }
 
 TEST_CASE("Pipeline: an agent killed with SIGKILL and restarted loses and repeats no line",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   Cluster c(kCountRule);
   c.StartAggregator();
   c.StartAgent();
@@ -242,7 +242,7 @@ TEST_CASE("Pipeline: an agent killed with SIGKILL and restarted loses and repeat
 }
 
 TEST_CASE("Pipeline: an aggregator killed with SIGKILL mid-stream ends with exact counts",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   Cluster c(kCountRule);
   c.StartAggregator();
   c.StartAgent();
@@ -256,7 +256,7 @@ TEST_CASE("Pipeline: an aggregator killed with SIGKILL mid-stream ends with exac
 }
 
 TEST_CASE("Pipeline: logrotate-style rotation while the agent is down loses and repeats nothing",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   Cluster c(kCountRule);
   c.StartAggregator();
   c.StartAgent();
@@ -276,7 +276,7 @@ TEST_CASE("Pipeline: logrotate-style rotation while the agent is down loses and 
 }
 
 TEST_CASE("Pipeline: an alert committed just before a crash is delivered after the restart",
-          "[integration][outbox]") {
+          "[outbox][integration]") {
   for (const char* point : {"after_commit_before_send", "after_send_before_mark"}) {
     SECTION(point) {
       Cluster c(kFailRule);
@@ -335,7 +335,7 @@ void UseAgentKey(Cluster& c, const std::string& name) {
 }  // namespace
 
 TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get nothing",
-          "[integration][security]") {
+          "[security][integration]") {
   SECTION("authorized key") {
     Cluster c(kFailRule);
     EnableCurve(c);
@@ -432,7 +432,7 @@ class NotifySocket {
 }  // namespace
 
 TEST_CASE("Pipeline: the daemons speak sd_notify: READY, WATCHDOG, RELOADING and STOPPING",
-          "[integration][systemd]") {
+          "[systemd][integration]") {
   Cluster c(kFailRule);
   NotifySocket aggregator_socket(c.dir.Sub("notify-aggregator"));
   NotifySocket agent_socket(c.dir.Sub("notify-agent"));
@@ -456,7 +456,7 @@ TEST_CASE("Pipeline: the daemons speak sd_notify: READY, WATCHDOG, RELOADING and
 }
 
 TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator is gone",
-          "[integration][status]") {
+          "[status][integration]") {
   Cluster c(kFailRule);
   c.StartAggregator();
   c.StartAgent();
@@ -502,7 +502,7 @@ TEST_CASE("Pipeline: ember status shows the agents and fails when the aggregator
 }
 
 TEST_CASE("Pipeline: stopping and starting either daemon with SIGTERM mid-stream is exact",
-          "[integration][delivery]") {
+          "[delivery][slow]") {
   for (const bool stop_aggregator : {true, false}) {
     INFO((stop_aggregator ? "aggregator" : "agent") << " restarted");
     Cluster c(kCountRule);
@@ -524,7 +524,7 @@ TEST_CASE("Pipeline: stopping and starting either daemon with SIGTERM mid-stream
 }
 
 TEST_CASE("Pipeline: a crash at any compiled-in crash point loses and repeats nothing",
-          "[integration][delivery][crash]") {
+          "[delivery][crash][slow]") {
   // Each point kills the process (SIGKILL) the first time it is reached with data in
   // flight; the test restarts it without the point and checks the exact count.
   struct Point {
@@ -566,7 +566,7 @@ TEST_CASE("Pipeline: a crash at any compiled-in crash point loses and repeats no
 }
 
 TEST_CASE("Pipeline: a full disk stops acknowledgements and loses nothing once space returns",
-          "[integration][delivery][disk]") {
+          "[delivery][disk][integration]") {
   // Every line a new key, so the checkpoint keeps growing.
   Cluster c(R"(rules:
   - name: count-all
@@ -601,7 +601,7 @@ TEST_CASE("Pipeline: a full disk stops acknowledgements and loses nothing once s
 }
 
 TEST_CASE("Pipeline: with checkpoints every 2 s a SIGKILL still loses and repeats nothing",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   Cluster c(kCountRule);
   c.dir.Append("aggregator.yaml", "checkpoint_interval: 2s\n");
   c.StartAggregator();
@@ -617,7 +617,7 @@ TEST_CASE("Pipeline: with checkpoints every 2 s a SIGKILL still loses and repeat
 // Scaled for CI; the full variant: EMBER_FAULT_LINES=1000000 EMBER_FAULT_KILLS=10
 //   build/release/tests/ember_tests "[fault]"
 TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unexpected = 0",
-          "[integration][fault]") {
+          "[fault][slow]") {
   const int lines = EnvInt("EMBER_FAULT_LINES", 200000);
   const int kills = EnvInt("EMBER_FAULT_KILLS", 5);  // x2 kill points: aggregator, agent, both
   // Two rules: one counts every sequence number (the oracle), one raises alerts over
@@ -742,7 +742,7 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
 }
 
 TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
-          "[integration][alerts]") {
+          "[alerts][integration]") {
   Cluster c(kFailRule);
   c.StartAggregator();
   c.StartAgent();
@@ -796,7 +796,7 @@ TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
 }
 
 TEST_CASE("Pipeline: an input's tag and a ** glob reach the rules as the built-in field tag",
-          "[integration][tag]") {
+          "[tag][integration]") {
   Cluster c(R"(rules:
   - name: by-tag
     match: 'ERROR'
@@ -823,7 +823,7 @@ TEST_CASE("Pipeline: an input's tag and a ** glob reach the rules as the built-i
 }
 
 TEST_CASE("Pipeline: an agent never reads more than its credit ahead of acknowledgements",
-          "[integration][flow]") {
+          "[flow][integration]") {
   Cluster c(kCountRule);
   c.dir.Append("aggregator.yaml", "agent_credit: 256KiB\n");
   c.StartAggregator();
@@ -857,7 +857,7 @@ TEST_CASE("Pipeline: an agent never reads more than its credit ahead of acknowle
 }
 
 TEST_CASE("Pipeline: an agent whose state directory was deleted comes back as a new epoch",
-          "[integration][delivery]") {
+          "[delivery][integration]") {
   // Its files become new streams (new random ids: a new epoch); what happens to their old
   // content follows read_from, the documented policy: `end` sends only what is new.
   Cluster c(kCountRule);
@@ -885,7 +885,7 @@ TEST_CASE("Pipeline: an agent whose state directory was deleted comes back as a 
 }
 
 TEST_CASE("Pipeline: inotify picks up new files and appends at once, polling is the fallback",
-          "[integration][inotify]") {
+          "[inotify][integration]") {
   for (const bool inotify : {true, false}) {
     INFO("inotify " << inotify);
     Cluster c(kCountRule);
@@ -929,7 +929,7 @@ std::vector<std::string> StatusRow(const std::string& out, const std::string& pa
 }  // namespace
 
 TEST_CASE("Pipeline: ember-agent --status shows each file's offsets, lag, counters and skips",
-          "[integration][status]") {
+          "[status][integration]") {
   Cluster c(kCountRule);
   c.AddAgentInputs("  max_line_bytes: 64B\n");
   REQUIRE(::mkfifo(c.dir.Sub("logs/pipe.log").c_str(), 0644) == 0);  // matches, cannot be tailed

@@ -21,7 +21,8 @@ void Events(Cluster& c, int from, int n) {
 }  // namespace
 
 TEST_CASE(
-    "Reload: rules directory changes apply without SIGHUP and unchanged rules keep their counts") {
+    "Reload: rules directory changes apply without SIGHUP and unchanged rules keep their counts",
+    "[integration]") {
   Cluster c(kCountRule);
   const std::string err = c.StartAggregator();
   c.StartAgent();

@@ -77,7 +77,7 @@ void Pause(std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); }
 }  // namespace
 
 TEST_CASE("Rotation: rename + create, three times while the writer writes",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   Rig r;
   r.StartWriter();
   for (int i = 1; i <= 3; ++i) {
@@ -88,7 +88,7 @@ TEST_CASE("Rotation: rename + create, three times while the writer writes",
 }
 
 TEST_CASE("Rotation: delaycompress: the previous file is compressed and deleted one rotation later",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   Rig r;
   r.StartWriter();
   for (int i = 0; i < 3; ++i) {
@@ -107,7 +107,7 @@ TEST_CASE("Rotation: delaycompress: the previous file is compressed and deleted 
 }
 
 TEST_CASE("Rotation: copytruncate, with the agent caught up before each truncation",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   // copytruncate itself loses what is written between the copy and the truncation and was
   // not read yet; the writer pauses there so the scenario tests the agent, not logrotate.
   Rig r;
@@ -127,7 +127,7 @@ TEST_CASE("Rotation: copytruncate, with the agent caught up before each truncati
 }
 
 TEST_CASE("Rotation: truncated and refilled past the old size while the agent was frozen",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   // The size never drops below the agent's offset when it looks again: only the changed
   // fingerprint of the first bytes tells the agent this is new content.
   Rig r;
@@ -144,7 +144,7 @@ TEST_CASE("Rotation: truncated and refilled past the old size while the agent wa
 }
 
 TEST_CASE("Rotation: a deleted file still being written is read to its end",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   Rig r;
   r.StartWriter();
   Pause(600ms);
@@ -157,7 +157,7 @@ TEST_CASE("Rotation: a deleted file still being written is read to its end",
 }
 
 TEST_CASE("Rotation: a new file that reuses the old inode is a new stream",
-          "[integration][rotation]") {
+          "[rotation][integration]") {
   Rig r;
   r.StartWriter();
   Pause(600ms);
@@ -176,7 +176,7 @@ TEST_CASE("Rotation: a new file that reuses the old inode is a new stream",
 }
 
 TEST_CASE("Rotation: the agent SIGKILLed during rotation finds the rotated file after restart",
-          "[integration][rotation][crash]") {
+          "[rotation][crash][integration]") {
   Rig r;
   r.StartWriter();
   Pause(800ms);
@@ -191,7 +191,7 @@ TEST_CASE("Rotation: the agent SIGKILLed during rotation finds the rotated file 
 }
 
 TEST_CASE("Rotation: the aggregator down while the file rotates twice",
-          "[integration][rotation][delivery]") {
+          "[rotation][delivery][integration]") {
   // CI: 3 s down; the issue's full variant: EMBER_OUTAGE_MS=30000.
   const int outage_ms = EnvInt("EMBER_OUTAGE_MS", 3000);
   Rig r;
@@ -210,7 +210,7 @@ TEST_CASE("Rotation: the aggregator down while the file rotates twice",
   r.Finish();
 }
 
-TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[integration][rotation]") {
+TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[rotation][integration]") {
   Rig r;
   r.StartWriter({"--long-every", "97", "--binary-every", "13", "--partial-every", "101"});
   Pause(1000ms);
@@ -221,7 +221,7 @@ TEST_CASE("Rotation: long, binary and partial lines across a rotation", "[integr
 }
 
 TEST_CASE("Tailing: 2000 files under an fd budget of 200 lose and repeat nothing",
-          "[integration][tail]") {
+          "[tail][integration]") {
   Cluster c(kSeqRule);
   c.AddAgentInputs("  max_open_files: 200\n");
   constexpr int kFiles = 2000;

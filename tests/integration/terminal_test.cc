@@ -65,7 +65,8 @@ std::vector<std::string> Lines(const std::string& s) {
 
 TEST_CASE(
     "ember top: live in an 80x24 tmux pane it shows rules, keys and firing alerts; sorts, filters, "
-    "quits") {
+    "quits",
+    "[integration]") {
   Cluster c(kTwoRules);
   c.StartAggregator();
   c.StartAgent();
@@ -113,7 +114,8 @@ TEST_CASE(
   CHECK(WaitUntil([&] { return !tmux.Alive(); }, 5s));
 }
 
-TEST_CASE("ember top: a stopped aggregator is shown as an error, and the view returns with it") {
+TEST_CASE("ember top: a stopped aggregator is shown as an error, and the view returns with it",
+          "[integration]") {
   Cluster c(kTwoRules);
   c.StartAggregator();
   Tmux tmux;
@@ -128,7 +130,8 @@ TEST_CASE("ember top: a stopped aggregator is shown as an error, and the view re
   CHECK(tmux.Screen().find("RULE") != std::string::npos);
 }
 
-TEST_CASE("ember top --once: a plain snapshot without escapes when not a terminal") {
+TEST_CASE("ember top --once: a plain snapshot without escapes when not a terminal",
+          "[integration]") {
   Cluster c(kTwoRules);
   c.StartAggregator();
   c.StartAgent();
@@ -150,7 +153,8 @@ TEST_CASE("ember top --once: a plain snapshot without escapes when not a termina
   CHECK(r.err.find("http://127.0.0.1:1") != std::string::npos);
 }
 
-TEST_CASE("ember alerts -f: in a tmux pane, alerts appear as they fire and resolve") {
+TEST_CASE("ember alerts -f: in a tmux pane, alerts appear as they fire and resolve",
+          "[integration]") {
   Cluster c(kTwoRules);
   c.StartAggregator();
   c.StartAgent();
@@ -176,7 +180,8 @@ TEST_CASE("ember alerts -f: in a tmux pane, alerts appear as they fire and resol
   CHECK(tmux.Alive());  // still following
 }
 
-TEST_CASE("TopView: fits the terminal and scales sparklines to their maximum", "[cli][top]") {
+TEST_CASE("TopView: fits the terminal and scales sparklines to their maximum",
+          "[cli][top][integration]") {
   CHECK(cli::Sparkline({0, 1, 7, 14}, false) == " .=#");
   CHECK(cli::Sparkline({0, 0}, false) == "  ");
   CHECK(cli::Sparkline({3, 3}, true) == "██");

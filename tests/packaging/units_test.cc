@@ -9,7 +9,8 @@
 
 using namespace ember::test;
 
-TEST_CASE("Packaging: systemd-analyze verify accepts both units", "[packaging][systemd]") {
+TEST_CASE("Packaging: systemd-analyze verify accepts both units",
+          "[packaging][systemd][integration]") {
   TempDir dir;
   const std::string src = std::string(EMBER_SOURCE_DIR) + "/packaging/systemd/";
   for (const std::string unit : {"ember-agent.service", "ember-aggregator.service"}) {

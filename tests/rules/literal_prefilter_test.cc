@@ -13,7 +13,7 @@ using ember::rules::LiteralPrefilter;
 // agree with byte-wise ASCII lowercasing for every byte value at every position of a word: the
 // prefilter may let a line through that RE2 then rejects, never the reverse.
 TEST_CASE("LiteralPrefilter: case-insensitive screening agrees with byte-wise lowercasing",
-          "[rules][prefilter]") {
+          "[rules][prefilter][unit]") {
   auto filter = LiteralPrefilter::Build({"(?i)error"});
   REQUIRE(filter != nullptr);
   LiteralPrefilter::Scratch scratch;
@@ -47,7 +47,7 @@ TEST_CASE("LiteralPrefilter: case-insensitive screening agrees with byte-wise lo
 
 TEST_CASE(
     "LiteralPrefilter: a literal is found at every position, in any case, and only inside a line",
-    "[rules][prefilter]") {
+    "[rules][prefilter][unit]") {
   auto filter = LiteralPrefilter::Build({"(?i)error"});
   REQUIRE(filter != nullptr);
   LiteralPrefilter::Scratch scratch;
@@ -86,7 +86,7 @@ TEST_CASE(
 // match where byte-wise folding cannot): one high byte at any position of a line of any length
 // (the 16- and 8-byte strides and the byte tail) must be seen, by MayMatch and ScreenLines.
 TEST_CASE("LiteralPrefilter: a non-ASCII byte anywhere sends the line to RE2",
-          "[rules][prefilter]") {
+          "[rules][prefilter][unit]") {
   auto filter = LiteralPrefilter::Build({"ERROR"});
   REQUIRE(filter != nullptr);
   LiteralPrefilter::Scratch scratch;

@@ -4,7 +4,7 @@
 
 using ember::rules::MessageTemplate;
 
-TEST_CASE("MessageTemplate: fields are replaced, literal text kept", "[rules][template]") {
+TEST_CASE("MessageTemplate: fields are replaced, literal text kept", "[rules][template][unit]") {
   auto t = MessageTemplate::Parse("{{count}} failed logins from {{ ip }} in {{window}}!");
   REQUIRE(t.ok());
   CHECK(t->Fields() == std::vector<std::string>{"count", "ip", "window"});
@@ -17,7 +17,7 @@ TEST_CASE("MessageTemplate: fields are replaced, literal text kept", "[rules][te
 }
 
 TEST_CASE("MessageTemplate: unclosed and empty fields are errors with a column",
-          "[rules][template]") {
+          "[rules][template][unit]") {
   auto a = MessageTemplate::Parse("abc {{count");
   REQUIRE_FALSE(a.ok());
   CHECK(a.status().message().find("column 5") != std::string::npos);

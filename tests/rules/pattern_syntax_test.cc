@@ -16,7 +16,8 @@ namespace {
 
 std::vector<std::string> LoghubLines() {
   std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::istringstream in(ember::test::ReadFile(entry.path().string()));
     for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -27,7 +28,7 @@ std::vector<std::string> LoghubLines() {
 }  // namespace
 
 TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may drop",
-          "[rules][prefix]") {
+          "[rules][prefix][unit]") {
   CHECK(LiteralPrefix("Accepted publickey for (?P<user>[^ ]+) from") == "Accepted publickey for ");
   CHECK(LiteralPrefix("sshd\\[[0-9]+\\]: Failed") == "sshd[");
   CHECK(LiteralPrefix("\\[x\\]y z") == "[x]y z");
@@ -55,7 +56,8 @@ TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may
   CHECK(LiteralPrefix("caf\xC3\xA9").size() == 3);
 }
 
-TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix", "[rules][prefix]") {
+TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix",
+          "[rules][prefix][unit]") {
   const std::vector<std::string> patterns = {
       "Failed password for (?:invalid user )?(?P<user>\\S+) from (?P<ip>[\\d.]+)",
       "session opened for user (?P<u>\\w+)",
@@ -87,7 +89,7 @@ TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix", 
 }
 
 TEST_CASE("ScreenableSyntax: patterns Hyperscan would read unlike RE2 are not screened",
-          "[rules][prefix]") {
+          "[rules][prefix][unit]") {
   CHECK(ScreenableSyntax("Failed password for (?P<u>\\S+)"));
   CHECK(ScreenableSyntax("(?i)error|\\bWARN\\b"));
   CHECK(ScreenableSyntax("a\\\\A"));  // an escaped backslash, then A
@@ -101,7 +103,7 @@ TEST_CASE("ScreenableSyntax: patterns Hyperscan would read unlike RE2 are not sc
 }
 
 TEST_CASE("ScreenPattern: repetition at the end is cut to what a match needs at least",
-          "[rules][prefix]") {
+          "[rules][prefix][unit]") {
   CHECK(ScreenPattern("from (?P<ip>[0-9.]+)") == "from (?P<ip>[0-9.])");
   CHECK(ScreenPattern("Accepted for (?P<u>[^ ]+) from (?P<ip>[0-9.]+)") ==
         "Accepted for (?P<u>[^ ]+) from (?P<ip>[0-9.])");
@@ -128,7 +130,7 @@ TEST_CASE("ScreenPattern: repetition at the end is cut to what a match needs at 
 }
 
 TEST_CASE("ScreenPattern: a line holds a match of the cut pattern exactly when of the pattern",
-          "[rules][prefix]") {
+          "[rules][prefix][unit]") {
   const std::vector<std::string> patterns = {
       "from (?P<ip>[\\d.]+)",    "session opened for user (?P<u>\\w+)", "kernel: .*",
       "port \\d{2,5}",           "(?:error|fail(?:ed|ure)?)\\s*",       "uid=[0-9]*",

@@ -50,7 +50,8 @@ std::shared_ptr<const RuleSet> LoadGoodRules(const test::TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rules][rule_set]") {
+TEST_CASE("RuleSet: loads a rules directory with every documented field",
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   dir.Write("rules/a.yaml", kGoodRules);
   dir.Write("rules/ignored.txt", "not yaml at all: [");
@@ -74,7 +75,7 @@ TEST_CASE("RuleSet: loads a rules directory with every documented field", "[rule
 }
 
 TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   auto set = LoadGoodRules(dir);
   MatchScratch scratch;
@@ -92,7 +93,7 @@ TEST_CASE("RuleSet: one pass reports every matching rule with its key fields",
 }
 
 TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   auto set = LoadGoodRules(dir);
   MatchScratch scratch;
@@ -103,7 +104,7 @@ TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
   CHECK(SplitKey(rec.hits[0].second) == std::vector<std::string>{"h?x", "f"});
 }
 
-TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules][rule_set]") {
+TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules][rule_set][unit]") {
   struct Case {
     const char* what;
     std::string yaml;
@@ -213,7 +214,7 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
   }
 }
 
-TEST_CASE("RuleSet: duplicate rule names across files are refused", "[rules][rule_set]") {
+TEST_CASE("RuleSet: duplicate rule names across files are refused", "[rules][rule_set][unit]") {
   test::TempDir dir;
   dir.Write("d/a.yaml", "rules:\n  - name: x\n    match: a\n    window: 10s\n");
   dir.Write("d/b.yml", "rules:\n  - name: x\n    match: b\n    window: 10s\n");
@@ -224,7 +225,7 @@ TEST_CASE("RuleSet: duplicate rule names across files are refused", "[rules][rul
 }
 
 TEST_CASE("RuleSet: a changed definition changes the digest, a reformatted one does not",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   Diagnostics d;
   auto a = RuleSet::Load(dir.Write("a.yaml", "rules:\n  - {name: x, match: a, window: 10s}\n"),
@@ -246,7 +247,8 @@ namespace {
 // Every line of the 16 Loghub samples, and each again with its case flipped.
 std::vector<std::string> LoghubLines() {
   std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::istringstream in(test::ReadFile(entry.path().string()));
     for (std::string line; std::getline(in, line);) {
@@ -350,7 +352,7 @@ std::vector<std::string> EdgeLines() {
 }  // namespace
 
 TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
-          "[rules][rule_set][prefilter]") {
+          "[rules][rule_set][prefilter][unit]") {
   test::TempDir dir;
   std::vector<std::string> lines = LoghubLines();
   REQUIRE(lines.size() > 30000);
@@ -533,7 +535,7 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
 }
 
 TEST_CASE("RuleSet: unless patterns and host/file/tag scopes decide what counts",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   Diagnostics d;
   auto set = RuleSet::Load(dir.Write("r.yaml", R"(rules:
@@ -582,7 +584,7 @@ TEST_CASE("RuleSet: unless patterns and host/file/tag scopes decide what counts"
 }
 
 TEST_CASE("RuleSet: adding unless or a scope changes the digest and rules without them keep theirs",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   auto digest = [&](const std::string& extra) {
     Diagnostics d;
@@ -600,7 +602,7 @@ TEST_CASE("RuleSet: adding unless or a scope changes the digest and rules withou
 }
 
 TEST_CASE("RuleSet: a match carries its number, its distinct value and whether it is a total",
-          "[rules][rule_set]") {
+          "[rules][rule_set][unit]") {
   test::TempDir dir;
   Diagnostics d;
   auto set = RuleSet::Load(dir.Write("r.yaml", R"(rules:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every TEST_CASE carries exactly one of [unit], [integration], [slow] (its ctest label), and
+# no name contains ';' (ctest would split it and run a filter that matches nothing).
+set -euo pipefail
+cd "$(dirname "$0")"
+status=0
+if grep -rnE 'TEST_CASE\("[^"]*;' . --include='*.cc'; then
+  echo "check_labels: a test case name above contains ';'" >&2
+  status=1
+fi
+python3 - <<'PY' || status=1
+import re, glob, sys
+bad = 0
+for path in glob.glob('*/*.cc'):
+    s = open(path).read()
+    for m in re.finditer(r'\bTEST_CASE\(', s):
+        span = s[m.end():re.compile(r'\)\s*\{').search(s, m.end()).end()]
+        name = re.match(r'\s*"([^"]*)"', span)
+        if name is None:
+            continue  # not a declaration (a macro's text)
+        labels = re.findall(r'\[(unit|integration|slow)\]', span)
+        if len(labels) != 1:
+            print(f"check_labels: {path}: '{name.group(1)}' has labels {labels}, needs one")
+            bad += 1
+sys.exit(1 if bad else 0)
+PY
+exit $status
