@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ember-agent benchmarks (issue #3): shipping a file from page cache to a real aggregator on
+"""ember-agent benchmarks: shipping a file from page cache to a real aggregator on
 loopback, the agent's memory with 1 and 2,000 files, and its CPU while 2,000 files are quiet.
 socat (file -> TCP, 128 KiB buffers) is the ceiling baseline of the same run; rsyslog and
 syslog-ng (configs in bench/peers/, installed by bench/peers/install.sh) ship the first

@@ -1,4 +1,4 @@
-// Checkpoint benchmark (issue #4): the cost of exactly-once state in LMDB, measured on the
+// Checkpoint benchmark: the cost of exactly-once state in LMDB, measured on the
 // real CheckpointStore with durable commits (fsync), in a state directory on the disk under
 // test. Prints a table (median of --runs, with min and max) and writes JSON.
 //
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
       Check(store->Commit({engine.TakeDelta()}, {}, {}));
     }
     // Streamed into the engine (as the aggregator recovers), and through a vector of every
-    // record (as before session 8) for comparison; each in a new process of this program, so
+    // record for comparison; each in a new process of this program, so
     // that its peak RSS is that of recovering alone.
     for (bool stream : {true, false}) {
       std::vector<double> secs, finish_ms, peak_mib;

@@ -1,4 +1,4 @@
-// Filtering benchmark (issue #8): the aggregator's matching stage alone, on one thread, so its
+// Filtering benchmark: the aggregator's matching stage alone, on one thread, so its
 // rate compares per core with `rg -c` on the same file (bench/replay_bench.py runs both in one
 // run). The file is read into memory and cut into frames of whole lines of about 64 KiB, as an
 // agent sends them; each frame's lines are matched together (RuleSet::MatchLines: the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Many keys (issue #8): 1M distinct keys inside one 5-minute window — `ember replay` over a
+"""Many keys: 1M distinct keys inside one 5-minute window — `ember replay` over a
 generated log where every line is a login failure of another user, 4 minutes of event time —
 and the peak resident memory and time it takes. Median of N runs, printed and written as JSON.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end alert latency (issue #8): the time from appending a line to a log file to the
+"""End-to-end alert latency: the time from appending a line to a log file to the
 alert it raises appearing in the aggregator's alerts.jsonl, through a real agent and a real
 aggregator on loopback (durable checkpoints), at a fixed offered rate of background lines.
 One probe line (a unique key, so each raises its own alert) every 50 ms; p50 and p99 over

@@ -1,4 +1,4 @@
-// ember-load-agents: many agents in one process, for the aggregator load test (issue #8).
+// ember-load-agents: many agents in one process, for the aggregator load test.
 // Each simulated agent is its own ZeroMQ DEALER connection speaking the real protocol: HELLO,
 // then DATA frames of one stream at a steady rate within its credit, reading ACKs. Bounded:
 // `--seconds` of traffic, then at most `--drain-seconds` waiting for the last ACKs. Prints

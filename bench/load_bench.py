@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Aggregator load test (issue #8): many agent connections on loopback — ember-load-agents,
+"""Aggregator load test: many agent connections on loopback — ember-load-agents,
 one process speaking the real protocol on each connection — each sending at a steady rate to
 a real aggregator (durable checkpoints, the example rules). The aggregator keeps up when every
 agent's last line is acknowledged within a couple of batch intervals after the traffic

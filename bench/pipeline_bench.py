@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The whole pipeline against rg (issue #8): a real agent ships the replay benchmark's log to a
+"""The whole pipeline against rg: a real agent ships the replay benchmark's log to a
 real aggregator on loopback, which matches the same 10 rules (Hyperscan screen + RE2 on its
 matcher threads), updates their windows and commits a durable checkpoint every 1 s batch before
 it acknowledges; `rg -c` with the same patterns on the same file is the baseline of the same

@@ -1,4 +1,4 @@
-// The rotation conformance suite (issue #3): a real writer process (ember-test-writer)
+// The rotation conformance suite: a real writer process (ember-test-writer)
 // appends numbered lines while the real agent ships them to a real aggregator, and the test
 // rotates the file the way logrotate does. Each scenario ends with the exact multiset: every
 // sequence number counted once (lost = dup_effect = unexpected = 0), duplicates after a
