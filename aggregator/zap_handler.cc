@@ -6,7 +6,13 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/log_limiter.h"
+#include "common/system.h"
+
 namespace ember::aggregator {
+namespace {
+constexpr size_t kMaxLoggedRefusals = 1024;
+}  // namespace
 
 Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(
     zmq::context_t& context, std::map<std::string, std::string> authorized) {
@@ -39,6 +45,7 @@ void ZapHandler::SetAuthorized(std::map<std::string, std::string> authorized) {
 void ZapHandler::Loop(void* raw) {
   auto& socket = *static_cast<zmq::socket_t*>(raw);
   std::set<std::string> logged;  // refused keys already logged
+  LogLimiter limiter;
   while (!stop_) {
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     try {
@@ -64,11 +71,15 @@ void ZapHandler::Loop(void* raw) {
       }
       if (status != "200") {
         ++refused_;
-        if (logged.insert(key_z85 + address).second) {
+        // Each refused key and address is logged once; the memory of them is bounded (a
+        // flood of new keys starts it over).
+        if (logged.size() >= kMaxLoggedRefusals) logged.clear();
+        uint64_t suppressed = 0;
+        if (logged.insert(key_z85 + address).second && limiter.Allow(WallClockMs(), &suppressed)) {
           spdlog::warn(
               "Refused an agent with CURVE public key '{}' from {}: the key is not in "
-              "the authorized keys directory.",
-              key_z85, address);
+              "the authorized keys directory.{}",
+              key_z85, address, LogLimiter::SuppressedNote(suppressed));
         }
       }
       const std::string request_id = req.size() > 1 ? req[1].to_string() : std::string();

@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-TEST_CASE("HttpRequest: a chunked reply is reassembled", "[common][http][integration]") {
+TEST_CASE("HttpRequest: a chunked reply is reassembled", "[common][http][threads][integration]") {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(listener >= 0);
   sockaddr_in addr{};

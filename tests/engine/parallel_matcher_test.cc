@@ -13,7 +13,8 @@
 using namespace ember;
 using namespace ember::engine;
 
-TEST_CASE("ParallelMatcher: threads change nothing but the speed", "[engine][parallel][unit]") {
+TEST_CASE("ParallelMatcher: threads change nothing but the speed",
+          "[engine][parallel][threads][unit]") {
   rules::Diagnostics d;
   auto rules = rules::RuleSet::Load(std::string(EMBER_SOURCE_DIR) + "/rules/examples",
                                     rules::RuleSetOptions{}, &d);
