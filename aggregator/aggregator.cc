@@ -161,7 +161,7 @@ struct Aggregator::Impl {
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
     auto engine = std::make_unique<engine::Engine>(rules, config_.engine);
     Result<engine::Snapshot> snap =
-        store_->Recover(*rules, config_.engine.batch_interval_ms, &engine->restore_sink());
+        store_->Recover(*rules, config_.engine.batch_interval_ms, engine->restore_sink());
     if (!snap.ok()) return snap.status().WithContext("state directory '" + config_.state_dir + "'");
     for (const auto& name : snap->reset_rules) {
       spdlog::warn(

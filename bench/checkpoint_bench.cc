@@ -121,28 +121,18 @@ void Check(const Status& s) {
   }
 }
 
-// One recovery of `state` (streamed into the engine or through a vector), printed as
-// "<ms> <ms of FinishRestore/Restore> <partials> <peak RSS KiB>".
-int RecoverChild(const std::string& state, const std::string& rules_dir, bool streamed) {
+// One recovery of `state` into the engine, as the aggregator recovers, printed as
+// "<ms> <ms of FinishRestore> <partials> <peak RSS KiB>".
+int RecoverChild(const std::string& state, const std::string& rules_dir) {
   auto rules = LoadRules(rules_dir);
   auto start = Clock::now();
   auto store = OpenStore(state, /*sync=*/false);
   engine::Engine engine(rules, engine::EngineOptions{});
-  Clock::time_point finish_start;
-  size_t partials = 0;
-  if (streamed) {
-    auto snap = store->Recover(*rules, 1000, &engine.restore_sink());
-    if (!snap.ok()) Check(snap.status());
-    finish_start = Clock::now();
-    engine.FinishRestore(snap->closed_until, snap->key_states);
-    partials = engine.restored_partials();
-  } else {
-    auto snap = store->Recover(*rules, 1000);
-    if (!snap.ok()) Check(snap.status());
-    finish_start = Clock::now();
-    engine.Restore(snap->closed_until, snap->partials, snap->key_states);
-    partials = snap->partials.size();
-  }
+  auto snap = store->Recover(*rules, 1000, engine.restore_sink());
+  if (!snap.ok()) Check(snap.status());
+  const Clock::time_point finish_start = Clock::now();
+  engine.FinishRestore(snap->closed_until, snap->key_states);
+  const size_t partials = engine.restored_partials();
   const double ms = Seconds(start) * 1e3, finish = Seconds(finish_start) * 1e3;
   std::printf("%.3f %.3f %zu %.0f\n", ms, finish, partials, RssKib("VmHWM:"));
   return 0;
@@ -161,11 +151,9 @@ int main(int argc, char** argv) {
   std::string only;
   app.add_option("--only", only, "run one part: commit, tail, baseline, recovery or throughput");
   std::string recover_state;  // child mode: one recovery of this state in a fresh process
-  bool streamed = true;
   app.add_option("--recover-child", recover_state, "(internal) recover this state and report");
-  app.add_option("--streamed", streamed, "(internal) with --recover-child: into the engine");
   CLI11_PARSE(app, argc, argv);
-  if (!recover_state.empty()) return RecoverChild(recover_state, dir + "/rules", streamed);
+  if (!recover_state.empty()) return RecoverChild(recover_state, dir + "/rules");
   const auto part = [&](const char* name) { return only.empty() || only == name; };
   std::filesystem::remove_all(dir);
   auto rules = LoadRules(dir + "/rules");
@@ -313,15 +301,13 @@ int main(int argc, char** argv) {
       engine.AdvanceWatermark(kT0 + 1000, &alerts);
       Check(store->Commit({engine.TakeDelta()}, {}, {}));
     }
-    // Streamed into the engine (as the aggregator recovers), and through a vector of every
-    // record for comparison; each in a new process of this program, so
-    // that its peak RSS is that of recovering alone.
-    for (bool stream : {true, false}) {
+    // Each in a new process of this program, so that its peak RSS is that of recovering alone.
+    {
       std::vector<double> secs, finish_ms, peak_mib;
       size_t partials = 0;
       for (int r = 0; r < runs; ++r) {
-        const std::string command = std::string(argv[0]) + " --dir " + dir + " --recover-child " +
-                                    state + " --streamed " + (stream ? "1" : "0");
+        const std::string command =
+            std::string(argv[0]) + " --dir " + dir + " --recover-child " + state;
         FILE* child = ::popen(command.c_str(), "r");
         double ms = 0, finish = 0, hwm_kib = 0;
         if (child == nullptr ||
@@ -335,17 +321,13 @@ int main(int argc, char** argv) {
         peak_mib.push_back(hwm_kib / 1024);
       }
       const Stats t = Summarize(secs), f = Summarize(finish_ms), m = Summarize(peak_mib);
-      std::printf("%-50s %12.1f %12.1f %12.1f\n",
-                  stream ? "recovery of 1M keys (ms)" : "  through a vector of records (ms)",
-                  t.median, t.min, t.max);
-      if (stream) {
-        std::printf("%-50s %12.1f %12.1f %12.1f\n", "  of which the windows' sums (ms)", f.median,
-                    f.min, f.max);
-      }
-      std::printf("%-50s %12.1f %12.1f %12.1f\n",
-                  stream ? "  peak RSS of the process (MiB)" : "  through a vector: peak RSS (MiB)",
-                  m.median, m.min, m.max);
-      out[stream ? "recovery_1m_keys_ms" : "recovery_1m_keys_vector_ms"] = {
+      std::printf("%-50s %12.1f %12.1f %12.1f\n", "recovery of 1M keys (ms)", t.median, t.min,
+                  t.max);
+      std::printf("%-50s %12.1f %12.1f %12.1f\n", "  of which the windows' sums (ms)", f.median,
+                  f.min, f.max);
+      std::printf("%-50s %12.1f %12.1f %12.1f\n", "  peak RSS of the process (MiB)", m.median,
+                  m.min, m.max);
+      out["recovery_1m_keys_ms"] = {
           {"median", t.median},
           {"min", t.min},
           {"max", t.max},

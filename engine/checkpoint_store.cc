@@ -14,7 +14,7 @@
 namespace ember::engine {
 namespace {
 
-constexpr const char* kSchema = "1";
+constexpr const char* kSchema = "2";
 constexpr const char* kApp = "ember-aggregator";
 
 void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
@@ -40,13 +40,6 @@ std::string EncodeKeyState(const KeyState& k) {
 }
 
 bool DecodeKeyState(std::string_view v, KeyState* k) {
-  if (v.size() == 24) {  // the first format: a firing key
-    k->phase = KeyPhase::kFiring;
-    k->first_end_batch = static_cast<int64_t>(GetU64Le(v));
-    k->alert_id.assign(v.substr(8));
-    k->last_notified = k->first_end_batch;
-    return true;
-  }
   if (v.substr(0, 4) != kKeyStateMarker || v.size() < 4 + 1 + 48 + 1) return false;
   v.remove_prefix(4);
   const auto phase = static_cast<uint8_t>(v[0] & 0x7f);
@@ -85,8 +78,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     const CheckpointStoreOptions& options) {
   KvStoreOptions kv_options;
   kv_options.dir = options.dir;
-  kv_options.databases = {"meta",    "partials", "segments", "keystate",
-                          "offsets", "outbox",   "history"};
+  kv_options.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history"};
   kv_options.sync = options.sync;
   kv_options.read_only = options.read_only;
   Result<std::unique_ptr<KvStore>> kv = KvStore::Open(kv_options);
@@ -110,9 +102,10 @@ Status CheckpointStore::CheckSchema() {
   Result<std::string> schema = kv_->Get("meta", "schema");
   if (!app.ok() && !schema.ok()) {
     bool has_data = false;
-    Status s =
-        kv_->Scan("partials", "", [&](std::string_view, std::string_view) { has_data = true; });
-    if (!s.ok()) return s;
+    for (const char* db : {"segments", "keystate", "offsets"}) {
+      Status s = kv_->Scan(db, "", [&](std::string_view, std::string_view) { has_data = true; });
+      if (!s.ok()) return s;
+    }
     if (has_data) {
       return Status::Corruption(
           "the state directory holds data without an ember schema: "
@@ -126,77 +119,50 @@ Status CheckpointStore::CheckSchema() {
                               "', not ember-aggregator: refusing to use or overwrite it");
   }
   if (!schema.ok() || *schema != kSchema) {
-    return Status::Corruption("checkpoint schema '" + (schema.ok() ? *schema : "?") +
-                              "' is not the schema " + kSchema +
-                              " this build reads (written by a newer ember?): refusing to "
-                              "use or overwrite it");
+    return Status::Corruption(
+        "checkpoint schema '" + (schema.ok() ? *schema : "?") + "' is not schema " + kSchema +
+        ", the only one this build reads: refusing to use or overwrite it. Move the state "
+        "directory aside and start again (agents resend from their acknowledged offsets; "
+        "window state and alert history start empty)");
   }
   return Status::Ok();
 }
 
-namespace {
-
-// Collects recovered partials into a vector, a later partial of a key in a batch replacing
-// the earlier one (the engine's sink does that by itself).
-class VectorSink : public PartialSink {
- public:
-  explicit VectorSink(std::vector<PartialRecord>* out) : out_(out) {}
-  void Reserve(std::string_view rule, int64_t batch, size_t) override {
-    if (rule != run_rule_ || batch != run_batch_) {
-      run_rule_.assign(rule);
-      run_batch_ = batch;
-      run_start_ = out_->size();
-      index_.clear();
-      indexed_ = false;
-    } else if (!indexed_) {  // a second segment of the batch: its keys may repeat
-      for (size_t i = run_start_; i < out_->size(); ++i) index_.emplace((*out_)[i].key, i);
-      indexed_ = true;
-    }
-  }
-  void Add(std::string_view rule, int64_t batch, std::string_view key,
-           const Partial& partial) override {
-    if (indexed_) {
-      auto [it, added] = index_.emplace(std::string(key), out_->size());
-      if (!added) {
-        (*out_)[it->second].partial = partial;
-        return;
-      }
-    }
-    out_->push_back(PartialRecord{std::string(rule), batch, std::string(key), false, partial});
-  }
-
- private:
-  std::vector<PartialRecord>* out_;
-  std::string run_rule_;  // the rule and batch of the segments being read
-  int64_t run_batch_ = -1;
-  size_t run_start_ = 0;
-  std::unordered_map<std::string, size_t> index_;  // built once a batch has 2 segments
-  bool indexed_ = false;
-};
-
-}  // namespace
-
 Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules,
-                                        PartialSink* sink) const {
+                                        PartialSink& sink) const {
   std::string rule;
   bool valid = false;
-  return kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
+  std::string fault;
+  Status s = kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
+    if (!fault.empty()) return;
     const size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 17) return;
+    if (nul == std::string_view::npos || k.size() != nul + 17) {
+      fault = "a segment key of " + std::to_string(k.size()) + " bytes is not <rule> 0x00 " +
+              "<batch> <segment>";
+      return;
+    }
     if (k.substr(0, nul) != rule) {
       rule.assign(k.substr(0, nul));
       valid = valid_rules.count(rule) > 0;
     }
     if (!valid) return;
     const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
-    sink->Reserve(rule, batch, SegmentRecordCount(v));
-    DecodeSegment(
-        v, [&](std::string_view key, Partial&& partial) { sink->Add(rule, batch, key, partial); });
+    sink.Reserve(rule, batch, SegmentRecordCount(v));
+    if (!DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
+          sink.Add(rule, batch, key, partial);
+        })) {
+      fault = "the segment " + std::to_string(GetU64BigEndian(k.substr(nul + 9, 8))) +
+              " of rule '" + rule + "', batch " + std::to_string(batch) + " (" +
+              std::to_string(v.size()) + " bytes) is truncated or malformed";
+    }
   });
+  if (!s.ok()) return s;
+  if (!fault.empty()) return Status::Corruption("checkpoint store: " + fault);
+  return Status::Ok();
 }
 
 Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t batch_interval_ms,
-                                          PartialSink* partials) {
+                                          PartialSink& partials) {
   Snapshot snap;
   Result<std::string> closed = kv_->Get("meta", "closed_until");
   if (!closed.ok()) return snap;  // never committed
@@ -226,7 +192,6 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
   if (!snap.reset_rules.empty()) {
     s = kv_->Write([&](KvWriter& w) -> Status {
       for (const auto& name : snap.reset_rules) {
-        if (Status e = w.DeletePrefix("partials", RulePrefix(name)); !e.ok()) return e;
         if (Status e = w.DeletePrefix("segments", RulePrefix(name)); !e.ok()) return e;
         if (Status e = w.DeletePrefix("keystate", RulePrefix(name)); !e.ok()) return e;
         if (Status e = w.Delete("meta", "digest/" + name); !e.ok()) return e;
@@ -242,44 +207,35 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
   }
   snap.empty = false;
 
-  VectorSink collect(&snap.partials);
-  PartialSink* sink = partials != nullptr ? partials : &collect;
-  // Per-key records of versions before segments, then the segments; the rule's validity is
-  // looked up once per run of its records.
-  std::string last_rule;
-  bool last_valid = false;
-  s = kv_->Scan("partials", "", [&](std::string_view k, std::string_view v) {
-    size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() < nul + 9 || v.size() < 8) return;
-    if (k.substr(0, nul) != last_rule) {
-      last_rule.assign(k.substr(0, nul));
-      last_valid = valid.count(last_rule) > 0;
-    }
-    if (!last_valid) return;
-    Partial partial;
-    DecodePartialValue(v, &partial);
-    sink->Add(last_rule, static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8))),
-              k.substr(nul + 9), partial);
-  });
+  s = RecoverSegments(valid, partials);
   if (!s.ok()) return s;
-  s = RecoverSegments(valid, sink);
-  if (!s.ok()) return s;
+  std::string fault;
   s = kv_->Scan("keystate", "", [&](std::string_view k, std::string_view v) {
+    if (!fault.empty()) return;
     size_t nul = k.find('\0');
-    if (nul == std::string_view::npos) return;
     KeyStateRecord r;
-    r.rule.assign(k.substr(0, nul));
-    if (!valid.count(r.rule)) return;
-    r.key.assign(k.substr(nul + 1));
-    if (!DecodeKeyState(v, &r.state)) return;
+    r.rule.assign(k.substr(0, nul == std::string_view::npos ? k.size() : nul));
+    if (nul != std::string_view::npos && !valid.count(r.rule)) return;
+    if (nul != std::string_view::npos) r.key.assign(k.substr(nul + 1));
+    if (nul == std::string_view::npos || !DecodeKeyState(v, &r.state)) {
+      fault = "the alert state of rule '" + r.rule + "' (" + std::to_string(v.size()) +
+              " bytes) is malformed";
+      return;
+    }
     snap.key_states.push_back(std::move(r));
   });
   if (!s.ok()) return s;
   s = kv_->Scan("offsets", "", [&](std::string_view k, std::string_view v) {
+    if (!fault.empty()) return;
     int64_t offset = 0;
-    if (ParseInt(v, &offset)) snap.offsets[std::string(k)] = static_cast<uint64_t>(offset);
+    if (!ParseInt(v, &offset) || offset < 0) {
+      fault = "the mark of a stream is not a number: '" + std::string(v.substr(0, 32)) + "'";
+      return;
+    }
+    snap.offsets[std::string(k)] = static_cast<uint64_t>(offset);
   });
   if (!s.ok()) return s;
+  if (!fault.empty()) return Status::Corruption("checkpoint store: " + fault);
   return snap;
 }
 
@@ -399,8 +355,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, ui
     std::string prefix = RulePrefix(r.rule);
     PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
     if (r.erased) {
-      s = w.DeletePrefix("partials", prefix);
-      if (s.ok()) s = w.DeletePrefix("segments", prefix);
+      s = w.DeletePrefix("segments", prefix);
       if (!s.ok()) return s;
       ++i;
       continue;

@@ -3,27 +3,22 @@
 // changed per-key alert states and the stream offsets consumed, so they can never disagree.
 // Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
 //
-// Layout (schema 1; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema):
-//   meta      "schema" -> "1", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
-//             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest
+// Layout (schema 2; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
+// and a store of another schema is refused with a message, never read or overwritten):
+//   meta      "schema" -> "2", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+//             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest,
+//             "next_alert_seq" -> decimal, "next_segment" -> decimal,
+//             "status" -> JSON (agents, counters; what `ember status` shows)
 //   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> the partials of one batch that
 //             one commit changed, one B-tree insert for all of them; a later segment's partial
-//             of a key replaces an earlier one's. Version 2 (written): "\0Sv2" <n: u32 LE>,
-//             the segment's origins (host, file) once, then n compact records of varints
-//             (engine/segment_codec.cc has the bytes). Version 1 (still read): <n: u32 LE>,
-//             then n times <key length: u32 LE> <key> <partial length: u32 LE> <partial>
-//   partial   <count: u64 LE> "\0Pv2" <origin> then "\0Pv3" <aggregates> or "\0Pv4" (count
-//             only), then <sample> (version-1 segments and the partials database)
-//   partials  <rule> 0x00 <batch: u64 big-endian> <key>  -> <partial>: one record per key, as
-//             written before segments; still read (before the segments) and deleted
-//   keystate  <rule> 0x00 <key>                          -> "\0Kv2" <phase> <batches> <alert id>
-//                                                          <flap starts>
-//   (older values — count + sample; 24-byte firing key states — are still read)
-//   offsets   <agent> 0x00 <stream id, decimal>          -> decimal offset consumed
-//   outbox    <seq: u64 big-endian>  -> alert JSON, committed with the state that raised it
-//   history   <seq: u64 big-endian>  -> alert JSON, delivered to every sink (last 10000)
-//   meta      "next_alert_seq" -> decimal, "status" -> JSON (agents, counters; ember status),
-//             "next_segment" -> decimal
+//             of a key replaces an earlier one's. "\0Sv2" <n: u32 LE>, the segment's origins
+//             (host, file) once, then n compact records of varints (bytes: engine/segment_codec.cc)
+//   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
+//             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
+//             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>
+//   offsets   <agent> 0x00 <stream id, decimal> -> decimal offset consumed
+//   outbox    <seq: u64 big-endian> -> alert JSON, committed with the state that raised it
+//   history   <seq: u64 big-endian> -> alert JSON, delivered to every sink (last 10000)
 #pragma once
 
 #include <cstdint>
@@ -52,7 +47,6 @@ struct CheckpointStoreOptions {
 struct Snapshot {
   bool empty = true;  // no checkpoint was ever committed
   int64_t closed_until = 0;
-  std::vector<PartialRecord> partials;
   std::vector<KeyStateRecord> key_states;
   std::map<std::string, uint64_t> offsets;  // "<agent>\0<stream id>" -> offset
   std::vector<std::string> reset_rules;     // rules whose stored state was discarded
@@ -60,18 +54,18 @@ struct Snapshot {
 
 class CheckpointStore {
  public:
-  // Errors: IOError (cannot open), Corruption (a foreign or newer environment: refused,
-  // never overwritten).
+  // Errors: IOError (cannot open), Corruption (a foreign environment, or one of another
+  // schema: refused with the path and what to do, never overwritten).
   static Result<std::unique_ptr<CheckpointStore>> Open(const CheckpointStoreOptions& options);
   ~CheckpointStore();
 
   // Reads the last checkpoint for `rules`. Stored state of rules that changed (digest) or
   // vanished is deleted and named in reset_rules; a changed batch interval discards all state.
-  // The partials go to `partials` when given (Engine::restore_sink(): streamed, no copy of the
-  // whole state in memory), snap.partials staying empty; otherwise into snap.partials, each
-  // key of a batch once.
+  // The partials are given to `partials` as they are decoded (Engine::restore_sink(): no copy
+  // of the whole state in memory), a later partial of a key in a batch replacing an earlier.
+  // Errors: Corruption naming the record that cannot be read (never skipped silently).
   Result<Snapshot> Recover(const rules::RuleSet& rules, int64_t batch_interval_ms,
-                           PartialSink* partials = nullptr);
+                           PartialSink& partials);
 
   // Records the rules' digests and the batch interval the coming commits are made with.
   // Call after Recover, before the first Commit.
@@ -101,7 +95,7 @@ class CheckpointStore {
   Status CheckSchema();
   // Gives `sink` the partials stored in segments, in order (a later segment's partial of a
   // key replaces an earlier one's of the same batch), for the rules in `valid_rules`.
-  Status RecoverSegments(const std::set<std::string>& valid_rules, PartialSink* sink) const;
+  Status RecoverSegments(const std::set<std::string>& valid_rules, PartialSink& sink) const;
   // Writes one delta; segments are numbered from *segment on.
   Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;

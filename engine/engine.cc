@@ -198,26 +198,6 @@ PartialSink& Engine::restore_sink() {
 
 size_t Engine::restored_partials() const { return restore_sink_ ? restore_sink_->added() : 0; }
 
-void Engine::Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
-                     const std::vector<KeyStateRecord>& key_states) {
-  // Records come grouped by rule and batch (the store's key order): each run is one batch of
-  // one rule, whose room is made once before its partials go in.
-  PartialSink& sink = restore_sink();
-  for (size_t i = 0; i < partials.size(); ++i) {
-    const PartialRecord& r = partials[i];
-    if (i == 0 || r.rule != partials[i - 1].rule || r.batch != partials[i - 1].batch) {
-      size_t run = 1;
-      while (i + run < partials.size() && partials[i + run].rule == r.rule &&
-             partials[i + run].batch == r.batch) {
-        ++run;
-      }
-      sink.Reserve(r.rule, r.batch, run);
-    }
-    if (!r.erased) sink.Add(r.rule, r.batch, r.key, r.partial);
-  }
-  FinishRestore(closed_until, key_states);
-}
-
 void Engine::FinishRestore(int64_t closed_until, const std::vector<KeyStateRecord>& key_states) {
   for (const auto& r : key_states) {
     int index = rules_->Find(r.rule);

@@ -116,12 +116,9 @@ class Engine {
 
   // Checkpoint support. TakeDelta returns what changed since the last call.
   CheckpointDelta TakeDelta();
-  // Recovery: feeds stored state back. Records of rules not in the current rule set are
-  // ignored. REQUIRES: called once, before any Ingest.
-  void Restore(int64_t closed_until, const std::vector<PartialRecord>& partials,
-               const std::vector<KeyStateRecord>& key_states);
-  // The same streamed: give the partials to restore_sink() (CheckpointStore::Recover does),
-  // then call FinishRestore once. REQUIRES: before any Ingest.
+  // Recovery: give the stored partials to restore_sink() (CheckpointStore::Recover does),
+  // then call FinishRestore once. Records of rules not in the current rule set are ignored.
+  // REQUIRES: before any Ingest.
   PartialSink& restore_sink();
   void FinishRestore(int64_t closed_until, const std::vector<KeyStateRecord>& key_states);
   size_t restored_partials() const;  // given to restore_sink() so far

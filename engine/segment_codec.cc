@@ -22,40 +22,7 @@ uint64_t BitsOfDouble(double v) {
   return bits;
 }
 
-// ---- Partial values (the "partials" database, version-1 segments) ----
-//
-// <count: u64 LE> "\0Pv2" <offset_start: u64 LE> <offset_end: u64 LE> <host: u16 LE length +
-// bytes> <file: likewise>, then "\0Pv3" <total> <numeric> <sum> <min> <max> (u64 LE / IEEE
-// bits) <distinct count: u64 LE> <hashes: u64 LE each>, or "\0Pv4" (count only), then the
-// sample. The oldest values hold only <count> <sample>; without a marker (or with lengths that
-// do not add up) the rest is read as the sample.
-constexpr std::string_view kOriginMarker("\0Pv2", 4);
-constexpr std::string_view kAggregatesMarker("\0Pv3", 4);
-constexpr std::string_view kCountOnlyMarker("\0Pv4", 4);
-
-// Reads the origin block into *p and returns what follows it; `v` whole when there is none.
-std::string_view DecodePartialOrigin(std::string_view v, Partial* p) {
-  if (v.substr(0, kOriginMarker.size()) != kOriginMarker || v.size() < 4 + 16 + 4) return v;
-  std::string_view rest = v.substr(4);
-  const uint64_t start = GetU64Le(rest), end = GetU64Le(rest.substr(8));
-  rest.remove_prefix(16);
-  std::string_view names[2];
-  for (auto& name : names) {
-    if (rest.size() < 2) return v;
-    const size_t len =
-        static_cast<uint8_t>(rest[0]) | (static_cast<size_t>(static_cast<uint8_t>(rest[1])) << 8);
-    if (rest.size() < 2 + len) return v;
-    name = rest.substr(2, len);
-    rest.remove_prefix(2 + len);
-  }
-  p->offset_start = start;
-  p->offset_end = end;
-  if (!names[0].empty()) p->host = Intern(names[0]);
-  if (!names[1].empty()) p->file = Intern(names[1]);
-  return rest;
-}
-
-// ---- Version-2 segments ----
+// ---- Segments ----
 //
 // "\0Sv2" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
 // <file: likewise> (empty = unknown), then per record:
@@ -64,8 +31,6 @@ std::string_view DecodePartialOrigin(std::string_view v, Partial* p) {
 //   [flags & 1: <total: varint> <numeric: varint> <sum> <min> <max: IEEE bits, u64 LE>
 //               <distinct: varint count> <hashes: u64 LE each>]
 //   <sample: varint length + bytes>
-// A version-1 segment begins with its record count (u32 LE); one beginning with this marker
-// would have to hold 846 million records.
 constexpr std::string_view kSegmentV2("\0Sv2", 4);
 constexpr uint8_t kHasAggregates = 1;
 constexpr size_t kMaxVarint = 10;
@@ -134,8 +99,8 @@ class Reader {
   std::string_view s_;
 };
 
-bool DecodeSegmentV2(std::string_view segment,
-                     const std::function<void(std::string_view, Partial&&)>& fn) {
+bool DecodeSegmentBody(std::string_view segment,
+                       const std::function<void(std::string_view, Partial&&)>& fn) {
   if (segment.size() < 8) return false;
   uint32_t n = GetU32Le(segment.substr(4));
   Reader in(segment.substr(8));
@@ -176,28 +141,6 @@ bool DecodeSegmentV2(std::string_view segment,
     }
     if (!in.Bytes(&sample)) return false;
     p.sample.assign(sample);
-    fn(key, std::move(p));
-  }
-  return true;
-}
-
-// Version 1: <n: u32 LE>, then n times <key length: u32 LE> <key> <value length: u32 LE>
-// <partial value>.
-bool DecodeSegmentV1(std::string_view segment,
-                     const std::function<void(std::string_view, Partial&&)>& fn) {
-  if (segment.size() < 4) return false;
-  uint32_t n = GetU32Le(segment);
-  std::string_view rest = segment.substr(4);
-  for (; n > 0; --n) {
-    if (rest.size() < 4) return false;
-    const uint32_t key_size = GetU32Le(rest);
-    if (rest.size() < 8 + size_t{key_size}) return false;
-    const std::string_view key = rest.substr(4, key_size);
-    const uint32_t value_size = GetU32Le(rest.substr(4 + key_size));
-    if (rest.size() < 8 + size_t{key_size} + value_size || value_size < 8) return false;
-    Partial p;
-    DecodePartialValue(rest.substr(8 + key_size, value_size), &p);
-    rest.remove_prefix(8 + size_t{key_size} + value_size);
     fn(key, std::move(p));
   }
   return true;
@@ -268,43 +211,14 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
 }
 
 uint32_t SegmentRecordCount(std::string_view segment) {
-  if (segment.substr(0, kSegmentV2.size()) == kSegmentV2) {
-    return segment.size() >= 8 ? GetU32Le(segment.substr(4)) : 0;
-  }
-  return segment.size() >= 4 ? GetU32Le(segment) : 0;
+  if (segment.substr(0, kSegmentV2.size()) != kSegmentV2 || segment.size() < 8) return 0;
+  return GetU32Le(segment.substr(4));
 }
 
 bool DecodeSegment(std::string_view segment,
                    const std::function<void(std::string_view, Partial&&)>& fn) {
-  if (segment.substr(0, kSegmentV2.size()) == kSegmentV2) return DecodeSegmentV2(segment, fn);
-  return DecodeSegmentV1(segment, fn);
-}
-
-void DecodePartialValue(std::string_view v, Partial* p) {
-  p->count = GetU64Le(v);
-  const std::string_view rest = DecodePartialOrigin(v.substr(8), p);
-  if (rest.data() != v.data() + 8 && rest.substr(0, kCountOnlyMarker.size()) == kCountOnlyMarker) {
-    p->sample.assign(rest.substr(kCountOnlyMarker.size()));
-    return;
-  }
-  if (rest.substr(0, kAggregatesMarker.size()) != kAggregatesMarker || rest.size() < 4 + 48) {
-    p->sample.assign(rest);  // an older format: the rest is the sample
-    return;
-  }
-  const std::string_view a = rest.substr(4);
-  const uint64_t distinct = GetU64Le(a.substr(40));
-  if (distinct > kMaxDistinct || a.size() < 48 + distinct * 8) {
-    p->sample.assign(rest);
-    return;
-  }
-  p->total = GetU64Le(a);
-  p->numeric = GetU64Le(a.substr(8));
-  p->sum = DoubleFromBits(GetU64Le(a.substr(16)));
-  p->min = DoubleFromBits(GetU64Le(a.substr(24)));
-  p->max = DoubleFromBits(GetU64Le(a.substr(32)));
-  p->distinct.clear();
-  for (uint64_t i = 0; i < distinct; ++i) p->distinct.push_back(GetU64Le(a.substr(48 + i * 8)));
-  p->sample.assign(a.substr(48 + distinct * 8));
+  if (segment.substr(0, kSegmentV2.size()) != kSegmentV2) return false;
+  return DecodeSegmentBody(segment, fn);
 }
 
 }  // namespace ember::engine

@@ -1,9 +1,7 @@
 // The stored bytes of per-batch partials (THEY ARE PERSISTED: the layout is documented in
 // engine/checkpoint_store.h, change it only with a new version marker):
-//   - a segment: the partials of one rule and batch that one commit changed, in one value.
-//     Version 2 (written now) is compact: varints, each origin (host, file) once per segment;
-//     version 1 (a count, then length-prefixed keys and partial values) is still read.
-//   - a partial value (records of the old "partials" database and of version-1 segments).
+//   a segment: the partials of one rule and batch that one commit changed, in one value;
+//   varints, each origin (host, file) once per segment.
 // Pure functions; thread-safe (Intern is).
 #pragma once
 
@@ -22,15 +20,12 @@ namespace ember::engine {
 // of one rule and batch (their keys are stored, the rule and batch are the caller's key).
 void EncodeSegment(std::span<const PartialRecord> records, std::string* out);
 
-// How many partials a segment of either version holds (0 when unreadable): for sizing.
+// How many partials a segment says it holds (0 when unreadable): for sizing.
 uint32_t SegmentRecordCount(std::string_view segment);
 
-// Calls fn(key, partial) for each partial of a segment of either version, in order. Returns
-// false when the segment is truncated or malformed; the records before the fault were given.
+// Calls fn(key, partial) for each partial of a segment, in order. Returns false when the
+// segment is truncated or malformed; the records before the fault were given.
 bool DecodeSegment(std::string_view segment,
                    const std::function<void(std::string_view key, Partial&& partial)>& fn);
-
-// Reads a partial value of any format the "partials" database or a version-1 segment held.
-void DecodePartialValue(std::string_view value, Partial* p);
 
 }  // namespace ember::engine

@@ -90,13 +90,13 @@ std::shared_ptr<const rules::RuleSet> Load(const test::TempDir& dir, const std::
   return *set;
 }
 
-// Writes one raw record (as an older version would have) and the closed batch index into the
-// stamped environment at `state`, bypassing CheckpointStore.
+// Writes one raw record and the closed batch index into the stamped environment at `state`,
+// bypassing CheckpointStore (as a corrupt disk or a hand edit would).
 void WriteRawRecord(const std::string& state, const char* db, const std::string& key,
                     const std::string& value, const char* closed_until) {
   KvStoreOptions o;
   o.dir = state;
-  o.databases = {"meta", "partials", "keystate", "offsets", "outbox", "history"};
+  o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history"};
   auto kv = KvStore::Open(o);
   REQUIRE(kv.ok());
   REQUIRE((*kv)
@@ -121,7 +121,7 @@ std::unique_ptr<CheckpointStore> OpenStore(const std::string& dir) {
 std::vector<std::string> StoredSegments(const std::string& state, const std::string& prefix) {
   KvStoreOptions o;
   o.dir = state;
-  o.databases = {"meta", "partials", "segments", "keystate", "offsets", "outbox", "history"};
+  o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history"};
   o.read_only = true;
   auto kv = KvStore::Open(o);
   REQUIRE(kv.ok());
@@ -138,6 +138,49 @@ size_t SegmentsOf(const std::string& state, const std::string& rule, int64_t bat
   std::string prefix = rule + '\0';
   for (int i = 7; i >= 0; --i) prefix.push_back(static_cast<char>((batch >> (8 * i)) & 0xff));
   return StoredSegments(state, prefix).size();
+}
+
+// Collects recovered partials, a later partial of a key in a batch replacing the earlier one
+// (as the engine's restore sink does).
+class CollectSink : public PartialSink {
+ public:
+  void Reserve(std::string_view, int64_t, size_t) override {}
+  void Add(std::string_view rule, int64_t batch, std::string_view key,
+           const Partial& partial) override {
+    auto [it, added] = index_.emplace(
+        std::string(rule) + '\0' + std::to_string(batch) + '\0' + std::string(key), records.size());
+    if (!added) {
+      records[it->second].partial = partial;
+      return;
+    }
+    records.push_back(PartialRecord{std::string(rule), batch, std::string(key), false, partial});
+  }
+  std::vector<PartialRecord> records;
+
+ private:
+  std::map<std::string, size_t> index_;
+};
+
+struct Recovered {
+  Snapshot snap;
+  std::vector<PartialRecord> partials;
+};
+
+Recovered RecoverAll(CheckpointStore& store, const rules::RuleSet& rules) {
+  CollectSink sink;
+  auto snap = store.Recover(rules, 1000, sink);
+  INFO(snap.status().ToString());
+  REQUIRE(snap.ok());
+  return {std::move(*snap), std::move(sink.records)};
+}
+
+// Recovers `engine` from `store` as the aggregator does (streamed into its windows).
+Snapshot RecoverInto(CheckpointStore& store, const rules::RuleSet& rules, Engine& engine) {
+  auto snap = store.Recover(rules, 1000, engine.restore_sink());
+  INFO(snap.status().ToString());
+  REQUIRE(snap.ok());
+  engine.FinishRestore(snap->closed_until, snap->key_states);
+  return *snap;
 }
 
 struct Input {
@@ -215,12 +258,10 @@ TEST_CASE("CheckpointStore: recovery at any batch boundary continues with identi
         engine.reset();
         store.reset();
         store = OpenStore(state);
-        auto snap = store->Recover(*rules, 1000);
-        REQUIRE(snap.ok());
-        REQUIRE_FALSE(snap->empty);
-        CHECK(snap->reset_rules.empty());
         engine = std::make_unique<Engine>(rules, options);
-        engine->Restore(snap->closed_until, snap->partials, snap->key_states);
+        const Snapshot snap = RecoverInto(*store, *rules, *engine);
+        REQUIRE_FALSE(snap.empty);
+        CHECK(snap.reset_rules.empty());
       }
       engine->AdvanceWatermark(input[i].ms - 1500, &got);
       engine->Ingest(InputLine{input[i].text, input[i].host, "f", input[i].ms, ""});
@@ -259,46 +300,20 @@ TEST_CASE("CheckpointStore: a changed rule starts empty while unchanged rules ke
   changed.replace(changed.find("window: 3s"), 10, "window: 6s");
   auto rules2 = Load(dir, changed);
   auto store = OpenStore(state);
-  auto snap = store->Recover(*rules2, 1000);
-  REQUIRE(snap.ok());
-  CHECK(snap->reset_rules == std::vector<std::string>{"errors"});
-  REQUIRE(snap->partials.size() == 1);
-  CHECK(snap->partials[0].rule == "fails");
-  CHECK(snap->partials[0].partial.count == 1);
-  CHECK(snap->partials[0].partial.sample == "fail from 1.2.3.4");
+  const Recovered r = RecoverAll(*store, *rules2);
+  CHECK(r.snap.reset_rules == std::vector<std::string>{"errors"});
+  REQUIRE(r.partials.size() == 1);
+  CHECK(r.partials[0].rule == "fails");
+  CHECK(r.partials[0].partial.count == 1);
+  CHECK(r.partials[0].partial.sample == "fail from 1.2.3.4");
   // Where the sample came from survives too.
-  REQUIRE(snap->partials[0].partial.host != nullptr);
-  CHECK(*snap->partials[0].partial.host == "h");
-  REQUIRE(snap->partials[0].partial.file != nullptr);
-  CHECK(*snap->partials[0].partial.file == "/var/log/f");
-  CHECK(snap->partials[0].partial.offset_start == 1000);
-  CHECK(snap->partials[0].partial.offset_end == 2048);
-  CHECK(snap->offsets.at(std::string("agent\0path", 10)) == 42);
-}
-
-// Partials written before provenance existed (count, then the sample) still read back.
-TEST_CASE("CheckpointStore: partials without provenance read back as count and sample",
-          "[engine][checkpoint][unit]") {
-  test::TempDir dir;
-  auto rules = Load(dir, kRules);
-  const std::string state = dir.Sub("state");
-  {
-    auto store = OpenStore(state);
-    REQUIRE(store->Stamp(*rules, 1000).ok());
-  }
-  std::string key = std::string("fails") + '\0';
-  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((uint64_t{5} >> (8 * i)) & 0xff));
-  key += "1.2.3.4";
-  std::string value("\x03\0\0\0\0\0\0\0", 8);
-  value += "fail from 1.2.3.4";
-  WriteRawRecord(state, "partials", key, value, "6");
-  auto store = OpenStore(state);
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
-  REQUIRE(snap->partials.size() == 1);
-  CHECK(snap->partials[0].partial.count == 3);
-  CHECK(snap->partials[0].partial.sample == "fail from 1.2.3.4");
-  CHECK(snap->partials[0].partial.host == nullptr);
+  REQUIRE(r.partials[0].partial.host != nullptr);
+  CHECK(*r.partials[0].partial.host == "h");
+  REQUIRE(r.partials[0].partial.file != nullptr);
+  CHECK(*r.partials[0].partial.file == "/var/log/f");
+  CHECK(r.partials[0].partial.offset_start == 1000);
+  CHECK(r.partials[0].partial.offset_end == 2048);
+  CHECK(r.snap.offsets.at(std::string("agent\0path", 10)) == 42);
 }
 
 // A segment stores its origin once and a count-only partial without the aggregates block;
@@ -358,13 +373,12 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
     CHECK(segments[0].size() <= 8 + 1 + 2 + 4 + 17 + samples + 4 * 10 + 40 + 10);
   }
   auto store = OpenStore(state);
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
-  REQUIRE(snap->partials.size() == partials.size());
+  const Recovered r = RecoverAll(*store, *rules);
+  REQUIRE(r.partials.size() == partials.size());
   for (size_t i = 0; i < partials.size(); ++i) {
     INFO("partial " << i);
-    const Partial& got = snap->partials[i].partial;
-    CHECK(snap->partials[i].key == "10.0.0." + std::to_string(i));
+    const Partial& got = r.partials[i].partial;
+    CHECK(r.partials[i].key == "10.0.0." + std::to_string(i));
     CHECK(got.count == partials[i].count);
     CHECK(got.sample == partials[i].sample);
     CHECK(got.total == partials[i].total);
@@ -430,10 +444,9 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   for (const auto& r : second.partials) CHECK_FALSE((r.batch == 6 && r.erased));
   REQUIRE(store->Commit({second}, {}, {}).ok());
 
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
+  const Recovered recovered = RecoverAll(*store, *rules);
   std::map<std::string, uint64_t> got;
-  for (const auto& r : snap->partials) {
+  for (const auto& r : recovered.partials) {
     if (r.rule == "fails" && r.batch == 5) CHECK(got.emplace(r.key, r.partial.count).second);
   }
   CHECK(got == expected);
@@ -468,10 +481,9 @@ TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
     REQUIRE(store->Commit({third}, {}, {}).ok());
   }
   auto store = OpenStore(state);
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
+  const Recovered recovered = RecoverAll(*store, *rules);
   std::map<std::pair<int64_t, std::string>, std::pair<uint64_t, std::string>> got;
-  for (const auto& r : snap->partials) {
+  for (const auto& r : recovered.partials) {
     CHECK(got.emplace(std::pair(r.batch, r.key), std::pair(r.partial.count, r.partial.sample))
               .second);  // each key of a batch once
   }
@@ -490,15 +502,41 @@ TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
     drop.partials = {erased};
     REQUIRE(store->Commit({drop}, {}, {}).ok());
   }
-  auto after = store->Recover(*rules, 1000);
-  REQUIRE(after.ok());
-  REQUIRE(after->partials.size() == 1);
-  CHECK(after->partials[0].key == "10.0.0.9");
+  const Recovered after = RecoverAll(*store, *rules);
+  REQUIRE(after.partials.size() == 1);
+  CHECK(after.partials[0].key == "10.0.0.9");
 }
 
-// Key states written before the alert lifecycle existed (24 bytes: first window end, then the
-// alert id) read back as firing keys, so an upgrade keeps its firing alerts.
-TEST_CASE("CheckpointStore: key states of the first format read back as firing",
+// A store of schema 1 (written before the first release) is refused with what to do, and
+// corrupt records are errors naming what is wrong, never skipped.
+TEST_CASE("CheckpointStore: a store of another schema is refused with the remedy",
+          "[engine][checkpoint][unit]") {
+  test::TempDir dir;
+  const std::string state = dir.Sub("state");
+  {
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    REQUIRE((*kv)
+                ->Write([](KvWriter& w) {
+                  Status s = w.Put("meta", "app", "ember-aggregator");
+                  return s.ok() ? w.Put("meta", "schema", "1") : s;
+                })
+                .ok());
+  }
+  CheckpointStoreOptions o;
+  o.dir = state;
+  auto store = CheckpointStore::Open(o);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == Status::Code::kCorruption);
+  CHECK(store.status().message().find("checkpoint schema '1' is not schema 2") !=
+        std::string::npos);
+  CHECK(store.status().message().find("Move the state directory aside") != std::string::npos);
+}
+
+TEST_CASE("CheckpointStore: a corrupt segment, alert state or mark is an error, not a reset",
           "[engine][checkpoint][unit]") {
   test::TempDir dir;
   auto rules = Load(dir, kRules);
@@ -506,32 +544,53 @@ TEST_CASE("CheckpointStore: key states of the first format read back as firing",
   {
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
+    Engine e(rules, EngineOptions{});
+    e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000, ""});
+    REQUIRE(store
+                ->Commit({e.TakeDelta()},
+                         {{std::string("a\0"
+                                       "1",
+                                       3),
+                           10}},
+                         {})
+                .ok());
   }
-  std::string value("\x0a\0\0\0\0\0\0\0", 8);  // window end 10
-  value += "0123456789abcdef";
-  WriteRawRecord(state, "keystate",
-                 std::string("fails\0"
-                             "1.2.3.4",
-                             13),
-                 value, "12");
+  std::string segment_key = std::string("fails") + '\0';
+  for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((5 >> (8 * i)) & 0xff));
+  for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((1 >> (8 * i)) & 0xff));
+  const std::string good = StoredSegments(state, segment_key).at(0);
+  std::string message;
+  SECTION("a segment cut short") {
+    WriteRawRecord(state, "segments", segment_key, good.substr(0, good.size() - 3), "4");
+    message = "rule 'fails', batch 5";
+  }
+  SECTION("a segment of an unknown format") {
+    WriteRawRecord(state, "segments", segment_key, "\x01\0\0\0garbage", "4");
+    message = "is truncated or malformed";
+  }
+  SECTION("an alert state of the wrong size") {
+    WriteRawRecord(state, "keystate",
+                   std::string("fails\0"
+                               "1.2.3.4",
+                               13),
+                   "junk", "4");
+    message = "the alert state of rule 'fails'";
+  }
+  SECTION("a mark that is not a number") {
+    WriteRawRecord(state, "offsets",
+                   std::string("a\0"
+                               "1",
+                               3),
+                   "ten", "4");
+    message = "not a number: 'ten'";
+  }
   auto store = OpenStore(state);
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
-  REQUIRE(snap->key_states.size() == 1);
-  const KeyStateRecord& r = snap->key_states[0];
-  CHECK(r.rule == "fails");
-  CHECK(r.key == "1.2.3.4");
-  CHECK(r.state.phase == KeyPhase::kFiring);
-  CHECK(r.state.first_end_batch == 10);
-  CHECK(r.state.alert_id == "0123456789abcdef");
-  // The restored key resolves like any firing key once its window holds nothing.
-  Engine e(rules, EngineOptions{});
-  e.Restore(snap->closed_until, snap->partials, snap->key_states);
-  std::vector<Alert> out;
-  e.AdvanceWatermark(30000, &out);
-  REQUIRE(out.size() == 1);
-  CHECK(out[0].state == AlertState::kResolved);
-  CHECK(out[0].id == "0123456789abcdef");
+  CollectSink sink;
+  auto snap = store->Recover(*rules, 1000, sink);
+  REQUIRE_FALSE(snap.ok());
+  CHECK(snap.status().code() == Status::Code::kCorruption);
+  INFO(snap.status().message());
+  CHECK(snap.status().message().find(message) != std::string::npos);
 }
 
 TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overwritten",
@@ -541,7 +600,7 @@ TEST_CASE("CheckpointStore: a foreign or newer environment is refused, not overw
   {
     KvStoreOptions o;
     o.dir = state;
-    o.databases = {"meta", "partials", "keystate", "offsets"};
+    o.databases = {"meta", "segments", "keystate", "offsets"};
     o.sync = false;
     auto kv = KvStore::Open(o);
     REQUIRE(kv.ok());
@@ -641,11 +700,9 @@ TEST_CASE("CheckpointStore: a state of 1M keys is recovered whole", "[engine][ch
     REQUIRE(store->Commit({original.TakeDelta()}, {}, {}).ok());
   }
   auto store = OpenStore(dir.Sub("state"));
-  auto snap = store->Recover(*rules, 1000);
-  REQUIRE(snap.ok());
-  CHECK(snap->partials.size() == kKeys + kKeys / 1000);
   Engine recovered(rules, EngineOptions{});
-  recovered.Restore(snap->closed_until, snap->partials, snap->key_states);
+  RecoverInto(*store, *rules, recovered);
+  CHECK(recovered.restored_partials() == kKeys + kKeys / 1000);
   // One more line for every 500th key: only the keys seen twice before (every 1000th) reach
   // 3, in both engines alike — the recovered state holds every key's count.
   std::vector<Alert> a, b;

@@ -157,41 +157,13 @@ TEST_CASE("Segment: a shared origin is stored once", "[engine][segment][unit]") 
   CHECK(segment.size() <= payload + 100);
 }
 
-TEST_CASE("Segment: version-1 segments still read", "[engine][segment][unit]") {
-  // <n: u32 LE>, then <key length: u32> <key> <value length: u32> <partial value>; values of
-  // the formats before provenance (count + sample), with an origin, and with aggregates.
-  const std::string plain = Le(3, 8) + "fail from 1.2.3.4";
-  const std::string with_origin = Le(2, 8) + std::string("\0Pv2", 4) + Le(10, 8) + Le(20, 8) +
-                                  Le(4, 2) + "web1" + Le(0, 2) + std::string("\0Pv4", 4) + "s";
-  const std::string with_aggregates = Le(5, 8) + std::string("\0Pv2", 4) + Le(0, 8) + Le(0, 8) +
-                                      Le(0, 2) + Le(0, 2) + std::string("\0Pv3", 4) + Le(9, 8) +
-                                      Le(1, 8) + Le(0x3ff8000000000000, 8) + Le(0, 8) + Le(0, 8) +
-                                      Le(1, 8) + Le(42, 8) + "agg";
-  std::string segment = Le(3, 4);
-  for (const auto& [key, value] : {std::pair<std::string, std::string>{"1.2.3.4", plain},
-                                   {"web", with_origin},
-                                   {"a", with_aggregates}}) {
-    segment += Le(key.size(), 4) + key + Le(value.size(), 4) + value;
-  }
-  bool ok = false;
-  const auto got = DecodeAll(segment, &ok);
-  CHECK(ok);
-  CHECK(SegmentRecordCount(segment) == 3);
-  REQUIRE(got.size() == 3);
-  CHECK(got[0].first == "1.2.3.4");
-  CHECK(got[0].second.count == 3);
-  CHECK(got[0].second.sample == "fail from 1.2.3.4");
-  CHECK(got[0].second.host == nullptr);
-  CHECK(got[1].first == "web");
-  CHECK(got[1].second.count == 2);
-  CHECK(got[1].second.host == Intern("web1"));
-  CHECK(got[1].second.file == nullptr);
-  CHECK(got[1].second.offset_end == 20);
-  CHECK(got[1].second.sample == "s");
-  CHECK(got[2].second.total == 9);
-  CHECK(got[2].second.sum == 1.5);
-  CHECK(got[2].second.distinct == std::vector<uint64_t>{42});
-  CHECK(got[2].second.sample == "agg");
+TEST_CASE("Segment: bytes without the segment marker are refused", "[engine][segment][unit]") {
+  // What an older layout wrote (a record count first, then length-prefixed records).
+  const std::string old = Le(1, 4) + Le(3, 4) + "key" + Le(8, 4) + Le(1, 8);
+  bool ok = true;
+  CHECK(DecodeAll(old, &ok).empty());
+  CHECK_FALSE(ok);
+  CHECK(SegmentRecordCount(old) == 0);
 }
 
 TEST_CASE("Segment: a damaged segment is refused without reading past its end",
@@ -211,7 +183,7 @@ TEST_CASE("Segment: a damaged segment is refused without reading past its end",
     REQUIRE(got.size() <= whole.size());
     for (size_t i = 0; i < got.size(); ++i) CHECK(got[i].first == whole[i].first);
   }
-  // Random bytes after either version's header: never a crash, never past the end.
+  // Random bytes, with and without the marker: never a crash, never past the end.
   std::mt19937_64 random(7);
   for (int i = 0; i < 2000; ++i) {
     std::string garbage(random() % 200, '\0');

@@ -72,11 +72,6 @@ void ExpectExactly(Cluster& c, uint64_t n) {
 }
 
 namespace {
-uint64_t LittleEndian(std::string_view v, size_t bytes) {
-  uint64_t n = 0;
-  for (size_t i = bytes; i-- > 0;) n = (n << 8) | static_cast<uint8_t>(v[i]);
-  return n;
-}
 uint64_t BigEndian(std::string_view v) {
   uint64_t n = 0;
   for (size_t i = 0; i < 8; ++i) n = (n << 8) | static_cast<uint8_t>(v[i]);
@@ -89,16 +84,10 @@ std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> StoredPartial
   std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> out;
   KvStoreOptions o;
   o.dir = state_dir;
-  o.databases = {"meta", "partials", "segments", "keystate", "offsets"};
+  o.databases = {"meta", "segments", "keystate", "offsets"};
   o.read_only = true;
   auto kv = KvStore::Open(o);
   if (!kv.ok()) return out;
-  // <rule> 0x00 <batch: 8 bytes> <key> -> <count: u64 LE> ...
-  (void)(*kv)->Scan("partials", "", [&](std::string_view k, std::string_view v) {
-    const size_t nul = k.find('\0');
-    out[{std::string(k.substr(0, nul)), BigEndian(k.substr(nul + 1)),
-         std::string(k.substr(nul + 9))}] = LittleEndian(v, 8);
-  });
   // <rule> 0x00 <batch: 8> <segment: 8> -> a segment (its bytes: segment_codec_test.cc); a
   // later segment's count of a key replaces an earlier one's.
   (void)(*kv)->Scan("segments", "", [&](std::string_view k, std::string_view v) {

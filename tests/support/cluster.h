@@ -27,8 +27,8 @@ namespace ember::test {
 using namespace std::chrono_literals;
 
 // The count of every partial an aggregator's LMDB at `state_dir` holds, keyed by
-// (rule, batch, key), decoded here independently of CheckpointStore: per-key records
-// ("partials"), then the segments in order, a later one replacing a key's count.
+// (rule, batch, key), decoded here independently of CheckpointStore: the segments in order, a
+// later one replacing a key's count.
 std::map<std::tuple<std::string, uint64_t, std::string>, uint64_t> StoredPartialCounts(
     const std::string& state_dir);
 
@@ -96,7 +96,7 @@ struct Cluster {
   std::vector<std::string> CheckpointedStreams() const {
     KvStoreOptions o;
     o.dir = dir.Sub("state");
-    o.databases = {"meta", "partials", "keystate", "offsets"};
+    o.databases = {"meta", "segments", "keystate", "offsets"};
     o.read_only = true;
     std::vector<std::string> out;
     auto kv = KvStore::Open(o);
