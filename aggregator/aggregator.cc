@@ -15,6 +15,7 @@
 #include "aggregator/agent_sessions.h"
 #include "aggregator/alert_dispatcher.h"
 #include "aggregator/checkpointer.h"
+#include "aggregator/frame_intake.h"
 #include "aggregator/monitoring.h"
 #include "aggregator/receiver.h"
 #include "aggregator/rules_reloader.h"
@@ -32,8 +33,6 @@ namespace {
 
 // A connection quiet for this long says HELLO again when it next sends.
 constexpr int64_t kSessionIdleMs = 600'000;
-// Lines of accepted frames matched together before they are applied.
-constexpr size_t kMaxPendingLines = 64 * 1024;
 // Messages taken per receive pass, so a flood cannot delay batch ticks.
 constexpr int kMaxMessagesPerPass = 256;
 
@@ -55,15 +54,14 @@ struct Aggregator::Impl {
         dispatcher_(std::move(sinks)),
         checkpointer_(*store_, dispatcher_),
         monitoring_(config, clock.NowMs()),
-        matcher_(
-            std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))),
         rules_watch_(config.rules_dir) {}
 
   Status Start(std::shared_ptr<const rules::RuleSet> rules) {
-    if (Status s = InstallRules(std::move(rules)); !s.ok()) return s;
     auto receiver = Receiver::Listen(config_);
     if (!receiver.ok()) return receiver.status();
     receiver_ = std::move(*receiver);
+    intake_ = std::make_unique<FrameIntake>(config_, *receiver_);
+    if (Status s = InstallRules(std::move(rules)); !s.ok()) return s;
     if (!config_.http_listen.empty()) {
       auto http = HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) {
         return monitoring_.Serve(r, clock_.NowMs());
@@ -124,7 +122,7 @@ struct Aggregator::Impl {
     // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
     // throughput is not capped at credit / batch_interval.
     // (After a failed commit — a full disk — at most every 50 ms, not in a loop.)
-    if (accepted_bytes_ >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 &&
+    if (intake_->accepted_bytes() >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 &&
         (checkpointer_.failures() == failures_at_last_commit_ ||
          clock_.NowMs() - last_early_commit_ms_ >= 50)) {
       failures_at_last_commit_ = checkpointer_.failures();
@@ -154,8 +152,8 @@ struct Aggregator::Impl {
         "Stopped after a last checkpoint: {} lines, {} matches, {} alerts firing, {} "
         "resolved, {} late, {} bad frames, {} duplicate frames dropped, {} resends requested.",
         st.lines, st.matches, st.alerts_firing, st.alerts_resolved, st.late_lines,
-        counters_.bad_frames + receiver_->malformed_messages(), counters_.duplicate_frames,
-        counters_.resend_requests);
+        intake_->counters().bad_frames + receiver_->malformed_messages(),
+        intake_->counters().duplicate_frames, intake_->counters().resend_requests);
   }
 
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
@@ -175,7 +173,7 @@ struct Aggregator::Impl {
                    engine->restored_partials(), snap->key_states.size(), snap->closed_until);
     }
     if (!marks_restored_) {
-      marks_.Restore(snap->offsets);
+      intake_->marks().Restore(snap->offsets);
       marks_restored_ = true;
     }
     if (Status s = store_->Stamp(*rules, config_.engine.batch_interval_ms); !s.ok()) return s;
@@ -233,130 +231,9 @@ struct Aggregator::Impl {
     // A bounded number per pass, so a flood cannot delay batch ticks.
     Receiver::Message message;
     for (int i = 0; i < kMaxMessagesPerPass && receiver_->Next(&message); ++i) {
-      HandleFrame(message);
+      intake_->Handle(message, *engine_, clock_.NowMs());
     }
-    ProcessPending();  // nothing accepted stays unapplied past this call
-  }
-
-  // Decides whether a frame is accepted (and acknowledged later) at once, in arrival order;
-  // the lines of accepted DATA frames wait in pending_ to be matched together.
-  void HandleFrame(Receiver::Message& message) {
-    const std::string_view frame = message.frame->to_string_view();
-    const std::string& routing_id = message.routing_id;
-    std::optional<uint8_t> version = wire::PeekVersion(frame);
-    if (version && *version != wire::kWireVersion) {
-      ++counters_.bad_frames;
-      ++counters_.refused;
-      const std::string reason = "wire version " + std::to_string(*version) +
-                                 " is not spoken here: ember-aggregator " EMBER_VERSION
-                                 " speaks version " +
-                                 std::to_string(wire::kWireVersion);
-      spdlog::warn("Refused a peer{}: {}.",
-                   message.identity.empty() ? "" : " ('" + message.identity + "')", reason);
-      receiver_->Send(routing_id, wire::EncodeRefused(reason));
-      return;
-    }
-    Result<wire::FrameType> type = wire::PeekType(frame);
-    if (type.ok() && *type == wire::FrameType::kHello) {
-      ProcessPending();  // a session (re)opens after what came before it
-      return HandleHello(routing_id, frame, message.identity);
-    }
-    if (type.ok() && *type != wire::FrameType::kData) {
-      type = Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
-                                     " is not one an agent sends");
-    }
-    Result<wire::DataFrame> data =
-        type.ok() ? wire::DecodeData(frame) : Result<wire::DataFrame>(type.status());
-    if (!data.ok()) {
-      ++counters_.bad_frames;
-      spdlog::warn("Dropped a bad frame ({} bytes): {}", frame.size(), data.status().message());
-      return;
-    }
-    const int64_t now = clock_.NowMs();
-    const std::string* agent = sessions_.Find(routing_id, now);
-    if (agent == nullptr) {
-      // The connection never said HELLO to this process (it restarted) or went quiet: its
-      // frames may be old; drop them and ask for a new session, whose WELCOME tells the agent
-      // where to go on.
-      ++counters_.frames_without_session;
-      receiver_->Send(routing_id, wire::EncodeHelloRequired());
-      return;
-    }
-    const wire::DataFrame& f = *data;
-    const FrameDecision decision = marks_.Offer(routing_id, *agent, f.stream_id, f.origin_offset,
-                                                f.start_offset, f.end_offset);
-    if (decision.verdict == FrameVerdict::kDuplicate) {
-      ++counters_.duplicate_frames;
-      return;
-    }
-    if (decision.verdict == FrameVerdict::kResend) {
-      ++counters_.resend_requests;
-      receiver_->Send(routing_id, wire::EncodeOffsets(wire::FrameType::kNack,
-                                                      {{f.stream_id, decision.offset}}));
-      return;
-    }
-    engine::EventTimeParser* parser = nullptr;
-    if (config_.time == TimeSource::kEvent) {
-      parser = &parsers_.try_emplace(StreamMarks::Key(*agent, f.stream_id), CurrentYearUtc())
-                    .first->second;
-    }
-    accepted_bytes_ += f.end_offset - f.start_offset;
-    counters_.bytes_in += f.end_offset - f.start_offset;
-    ++counters_.frames_in;
-    sessions_.NoteFrame(*agent, f, now);
-    pending_lines_ += f.lines.size();
-    pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser});
-    if (pending_lines_ >= kMaxPendingLines) ProcessPending();
-  }
-
-  // Applies the accepted frames' lines to the engine in arrival order. The lines are matched
-  // together on the matcher's threads (each thread screens its share of them at once) and
-  // their matches applied in line order: the same result as line by line.
-  void ProcessPending() {
-    if (pending_.empty()) return;
-    batch_lines_.clear();
-    for (const PendingFrame& p : pending_) {
-      const wire::DataFrame& f = p.frame;
-      for (size_t i = 0; i < f.lines.size(); ++i) {
-        engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
-                             f.tag,      f.start_offset, f.end_offset};
-        if (p.parser != nullptr) {
-          if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
-        }
-        batch_lines_.push_back(in);
-      }
-    }
-    matcher_->Match(engine_->rules(), batch_lines_);
-    for (size_t i = 0; i < batch_lines_.size(); ++i) {
-      engine_->IngestMatched(batch_lines_[i], matcher_->MatchesOf(i));
-    }
-    pending_.clear();
-    pending_lines_ = 0;
-  }
-
-  // Opens a session for a connection and answers with its credit and the committed marks of
-  // the streams it names, so it resumes exactly there.
-  void HandleHello(const std::string& routing_id, std::string_view frame,
-                   const std::string& identity) {
-    Result<wire::Hello> hello = wire::DecodeHello(frame);
-    if (!hello.ok()) {
-      ++counters_.bad_frames;
-      spdlog::warn("Dropped a bad HELLO ({} bytes): {}", frame.size(), hello.status().message());
-      return;
-    }
-    AgentSessions::Opened opened = sessions_.Hello(routing_id, *hello, identity, clock_.NowMs());
-    if (!opened.refusal.empty()) {
-      ++counters_.refused;
-      receiver_->Send(routing_id, wire::EncodeRefused(opened.refusal));
-      return;
-    }
-    wire::Welcome welcome{hello->hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
-    for (const auto& s : hello->streams) {
-      if (auto mark = marks_.CommittedMark(opened.agent, s.stream_id)) {
-        welcome.marks.push_back({s.stream_id, *mark});
-      }
-    }
-    receiver_->Send(routing_id, wire::EncodeWelcome(welcome));
+    intake_->ApplyPending(*engine_);  // nothing accepted stays unapplied past this call
   }
 
   // Closes the batches the watermark passed and, every checkpoint_interval (and always when
@@ -373,25 +250,25 @@ struct Aggregator::Impl {
                              engine_->closed_until() * config_.engine.batch_interval_ms;
     }
     checkpointer_.AddAlerts(std::move(alerts));
-    sessions_.ExpireIdle(now, kSessionIdleMs);
+    intake_->sessions().ExpireIdle(now, kSessionIdleMs);
     if (!force && now - last_checkpoint_ms_ < config_.checkpoint_interval_ms) return;
     last_checkpoint_ms_ = now / config_.engine.batch_interval_ms * config_.engine.batch_interval_ms;
     const std::string status = monitoring_.StatusJson(View(), now);
     Status s = checkpointer_.Commit(
-        *engine_, marks_, status,
+        *engine_, intake_->marks(), status,
         [this](const std::string& routing_id, const std::vector<wire::AckEntry>& entries) {
           receiver_->Send(routing_id, wire::EncodeOffsets(wire::FrameType::kAck, entries));
         });
-    if (s.ok()) accepted_bytes_ = 0;
+    if (s.ok()) intake_->ResetAccepted();
   }
 
   PipelineView View() {
     PipelineView v;
     v.engine = engine_.get();
-    v.sessions = &sessions_;
+    v.sessions = &intake_->sessions();
     v.dispatcher = &dispatcher_;
     v.checkpointer = &checkpointer_;
-    view_counters_ = counters_;
+    view_counters_ = intake_->counters();
     view_counters_.bad_frames += receiver_ ? receiver_->malformed_messages() : 0;
     v.counters = &view_counters_;
     v.reload_failures = reload_failures_;
@@ -410,29 +287,14 @@ struct Aggregator::Impl {
   AlertDispatcher dispatcher_;
   Checkpointer checkpointer_;
   Monitoring monitoring_;
-  std::unique_ptr<engine::ParallelMatcher> matcher_;
   RulesWatch rules_watch_;
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<engine::Engine> engine_;
-  AgentSessions sessions_;
-  StreamMarks marks_;
+  std::unique_ptr<FrameIntake> intake_;
   bool marks_restored_ = false;
-  std::map<std::string, engine::EventTimeParser> parsers_;  // by StreamMarks::Key
-  // Accepted DATA frames whose lines are not applied yet (ProcessPending); each owns its
-  // message, which the decoded views point into.
-  struct PendingFrame {
-    std::unique_ptr<zmq::message_t> message;
-    wire::DataFrame frame;
-    engine::EventTimeParser* parser;  // the stream's, with event time; else null
-  };
-  std::vector<PendingFrame> pending_;
-  size_t pending_lines_ = 0;
-  std::vector<engine::InputLine> batch_lines_;  // ProcessPending's scratch
-  FrameCounters counters_;
-  FrameCounters view_counters_;  // counters_ with the receiver's, as monitoring shows them
+  FrameCounters view_counters_;  // the intake's, with the receiver's, as monitoring shows them
   bool stopping_ = false;
   int64_t next_tick_ = 0;
-  uint64_t accepted_bytes_ = 0;  // accepted since the last commit
   int64_t last_early_commit_ms_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit
   int64_t last_checkpoint_ms_ = 0;

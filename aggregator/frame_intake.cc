@@ -1,0 +1,149 @@
+#include "aggregator/frame_intake.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/system.h"
+
+namespace ember::aggregator {
+
+FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
+    : config_(config),
+      receiver_(receiver),
+      matcher_(
+          std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))) {}
+
+FrameIntake::~FrameIntake() = default;
+
+// Decides whether a frame is accepted (and acknowledged later) at once, in arrival order;
+// the lines of accepted DATA frames wait in pending_ to be matched together.
+void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int64_t now_ms) {
+  const std::string_view frame = message.frame->to_string_view();
+  const std::string& routing_id = message.routing_id;
+  std::optional<uint8_t> version = wire::PeekVersion(frame);
+  if (version && *version != wire::kWireVersion) {
+    ++counters_.bad_frames;
+    ++counters_.refused;
+    const std::string reason = "wire version " + std::to_string(*version) +
+                               " is not spoken here: ember-aggregator " EMBER_VERSION
+                               " speaks version " +
+                               std::to_string(wire::kWireVersion);
+    uint64_t suppressed = 0;
+    if (refusal_log_.Allow(now_ms, &suppressed)) {
+      spdlog::warn("Refused a peer{}: {}.{}",
+                   message.identity.empty() ? "" : " ('" + message.identity + "')", reason,
+                   LogLimiter::SuppressedNote(suppressed));
+    }
+    receiver_.Send(routing_id, wire::EncodeRefused(reason));
+    return;
+  }
+  Result<wire::FrameType> type = wire::PeekType(frame);
+  if (type.ok() && *type == wire::FrameType::kHello) {
+    ApplyPending(engine);  // a session (re)opens after what came before it
+    return HandleHello(routing_id, frame, message.identity, now_ms);
+  }
+  if (type.ok() && *type != wire::FrameType::kData) {
+    type = Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
+                                   " is not one an agent sends");
+  }
+  Result<wire::DataFrame> data =
+      type.ok() ? wire::DecodeData(frame) : Result<wire::DataFrame>(type.status());
+  if (!data.ok()) {
+    ++counters_.bad_frames;
+    uint64_t suppressed = 0;
+    if (bad_frame_log_.Allow(now_ms, &suppressed)) {
+      spdlog::warn("Dropped a bad frame ({} bytes): {}{}", frame.size(), data.status().message(),
+                   LogLimiter::SuppressedNote(suppressed));
+    }
+    return;
+  }
+  const std::string* agent = sessions_.Find(routing_id, now_ms);
+  if (agent == nullptr) {
+    // The connection never said HELLO to this process (it restarted) or went quiet: its
+    // frames may be old; drop them and ask for a new session, whose WELCOME tells the agent
+    // where to go on.
+    ++counters_.frames_without_session;
+    receiver_.Send(routing_id, wire::EncodeHelloRequired());
+    return;
+  }
+  const wire::DataFrame& f = *data;
+  const FrameDecision decision =
+      marks_.Offer(routing_id, *agent, f.stream_id, f.origin_offset, f.start_offset, f.end_offset);
+  if (decision.verdict == FrameVerdict::kDuplicate) {
+    ++counters_.duplicate_frames;
+    return;
+  }
+  if (decision.verdict == FrameVerdict::kResend) {
+    ++counters_.resend_requests;
+    receiver_.Send(routing_id,
+                   wire::EncodeOffsets(wire::FrameType::kNack, {{f.stream_id, decision.offset}}));
+    return;
+  }
+  engine::EventTimeParser* parser = nullptr;
+  if (config_.time == TimeSource::kEvent) {
+    parser = &parsers_.try_emplace(StreamMarks::Key(*agent, f.stream_id), CurrentYearUtc())
+                  .first->second;
+  }
+  accepted_bytes_ += f.end_offset - f.start_offset;
+  counters_.bytes_in += f.end_offset - f.start_offset;
+  ++counters_.frames_in;
+  sessions_.NoteFrame(*agent, f, now_ms);
+  pending_lines_ += f.lines.size();
+  pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser});
+  if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine);
+}
+
+// Applies the accepted frames' lines to the engine in arrival order. The lines are matched
+// together on the matcher's threads (each thread screens its share of them at once) and
+// their matches applied in line order: the same result as line by line.
+void FrameIntake::ApplyPending(engine::Engine& engine) {
+  if (pending_.empty()) return;
+  batch_lines_.clear();
+  for (const PendingFrame& p : pending_) {
+    const wire::DataFrame& f = p.frame;
+    for (size_t i = 0; i < f.lines.size(); ++i) {
+      engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
+                           f.tag,      f.start_offset, f.end_offset};
+      if (p.parser != nullptr) {
+        if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
+      }
+      batch_lines_.push_back(in);
+    }
+  }
+  matcher_->Match(engine.rules(), batch_lines_);
+  for (size_t i = 0; i < batch_lines_.size(); ++i) {
+    engine.IngestMatched(batch_lines_[i], matcher_->MatchesOf(i));
+  }
+  pending_.clear();
+  pending_lines_ = 0;
+}
+
+// Opens a session for a connection and answers with its credit and the committed marks of
+// the streams it names, so it resumes exactly there.
+void FrameIntake::HandleHello(const std::string& routing_id, std::string_view frame,
+                              const std::string& identity, int64_t now_ms) {
+  Result<wire::Hello> hello = wire::DecodeHello(frame);
+  if (!hello.ok()) {
+    ++counters_.bad_frames;
+    uint64_t suppressed = 0;
+    if (bad_frame_log_.Allow(now_ms, &suppressed)) {
+      spdlog::warn("Dropped a bad HELLO ({} bytes): {}{}", frame.size(), hello.status().message(),
+                   LogLimiter::SuppressedNote(suppressed));
+    }
+    return;
+  }
+  AgentSessions::Opened opened = sessions_.Hello(routing_id, *hello, identity, now_ms);
+  if (!opened.refusal.empty()) {
+    ++counters_.refused;
+    receiver_.Send(routing_id, wire::EncodeRefused(opened.refusal));
+    return;
+  }
+  wire::Welcome welcome{hello->hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
+  for (const auto& s : hello->streams) {
+    if (auto mark = marks_.CommittedMark(opened.agent, s.stream_id)) {
+      welcome.marks.push_back({s.stream_id, *mark});
+    }
+  }
+  receiver_.Send(routing_id, wire::EncodeWelcome(welcome));
+}
+
+}  // namespace ember::aggregator

@@ -1,0 +1,75 @@
+// FrameIntake: what the aggregator does with each message an agent sends, in arrival order.
+// Another wire version is answered REFUSED; a HELLO opens a session (AgentSessions) and is
+// answered WELCOME with the credit and the committed marks of the streams it names; a DATA
+// frame on a connection without a session is answered HELLO_REQUIRED; otherwise the delivery
+// rule (StreamMarks) accepts it, drops it as a duplicate or answers a NACK. Accepted lines
+// wait until ApplyPending matches them on the worker threads and applies them to the engine
+// in line order. Repeated warnings (bad frames, refusals) are rate-limited.
+// Not thread-safe; owned by the aggregator's pipeline thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aggregator/agent_sessions.h"
+#include "aggregator/aggregator_config.h"
+#include "aggregator/monitoring.h"
+#include "aggregator/receiver.h"
+#include "aggregator/stream_marks.h"
+#include "common/log_limiter.h"
+#include "engine/engine.h"
+#include "engine/event_time.h"
+#include "engine/parallel_matcher.h"
+
+namespace ember::aggregator {
+
+class FrameIntake {
+ public:
+  // `config` and `receiver` must outlive the intake.
+  FrameIntake(const AggregatorConfig& config, Receiver& receiver);
+  ~FrameIntake();
+
+  // Decides one message at `now_ms`; replies go out through the receiver.
+  void Handle(Receiver::Message& message, engine::Engine& engine, int64_t now_ms);
+  // Matches the accepted lines not applied yet and applies them to `engine`, in order.
+  void ApplyPending(engine::Engine& engine);
+
+  AgentSessions& sessions() { return sessions_; }
+  const AgentSessions& sessions() const { return sessions_; }
+  StreamMarks& marks() { return marks_; }
+  const FrameCounters& counters() const { return counters_; }
+  // Bytes accepted since the last ResetAccepted (the early-commit trigger).
+  uint64_t accepted_bytes() const { return accepted_bytes_; }
+  void ResetAccepted() { accepted_bytes_ = 0; }
+
+ private:
+  void HandleHello(const std::string& routing_id, std::string_view frame,
+                   const std::string& identity, int64_t now_ms);
+
+  static constexpr size_t kMaxPendingLines = 64 * 1024;
+  const AggregatorConfig& config_;
+  Receiver& receiver_;
+  std::unique_ptr<engine::ParallelMatcher> matcher_;
+  AgentSessions sessions_;
+  StreamMarks marks_;
+  std::map<std::string, engine::EventTimeParser> parsers_;  // by StreamMarks::Key
+  // Accepted DATA frames whose lines are not applied yet; each owns its message, which the
+  // decoded views point into.
+  struct PendingFrame {
+    std::unique_ptr<zmq::message_t> message;
+    wire::DataFrame frame;
+    engine::EventTimeParser* parser;  // the stream's, with event time; else null
+  };
+  std::vector<PendingFrame> pending_;
+  size_t pending_lines_ = 0;
+  std::vector<engine::InputLine> batch_lines_;  // ApplyPending's scratch
+  FrameCounters counters_;
+  uint64_t accepted_bytes_ = 0;
+  LogLimiter bad_frame_log_;
+  LogLimiter refusal_log_;
+};
+
+}  // namespace ember::aggregator
