@@ -6,6 +6,7 @@
 
 #include "common/hash.h"
 #include "common/units.h"
+#include "engine/alert_lifecycle.h"
 #include "engine/interned.h"
 
 namespace ember::engine {
@@ -40,6 +41,8 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
       repeat_batches_(rule.repeat_ms / batch_interval_ms),
       flap_within_batches_(rule.flap_within_ms / batch_interval_ms),
       forget_batches_(rule.forget_after_ms / batch_interval_ms),
+      lifecycle_{for_batches_, keep_batches_, repeat_batches_, rule.flap_starts,
+                 flap_within_batches_},
       rescan_(rule.NeedsRescan()),
       keys_(rule.value_group > 0) {
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
@@ -317,19 +320,6 @@ bool RuleWindow::Forgettable(const KeyState& state, int64_t end) const {
   return state.starts.empty();
 }
 
-void RuleWindow::StartFiring(const std::string& key, KeyState& state, int64_t end,
-                             std::vector<Alert>* out) {
-  state.phase = KeyPhase::kFiring;
-  state.alert_id = AlertId(rule_.name, key, end);
-  state.first_end_batch = end;
-  state.clear_since = -1;
-  state.last_notified = end;
-  if (rule_.flap_starts > 0) state.starts.push_back(end);
-  state.flapping =
-      rule_.flap_starts > 0 && static_cast<int64_t>(state.starts.size()) >= rule_.flap_starts;
-  out->push_back(MakeAlert(AlertState::kFiring, key, end, state.alert_id));
-}
-
 void RuleWindow::Evaluate(const std::string& key, bool fire, bool resolve, int64_t end,
                           std::vector<Alert>* out) {
   auto it = states_.find(key);
@@ -340,55 +330,27 @@ void RuleWindow::Evaluate(const std::string& key, bool fire, bool resolve, int64
   }
   KeyState& s = it->second;
   const KeyState before = s;
-  // Flap damping remembers only the episode starts within its period.
-  while (!s.starts.empty() && s.starts.front() <= end - flap_within_batches_) {
-    s.starts.erase(s.starts.begin());
-  }
-  switch (s.phase) {
-    case KeyPhase::kIdle:
-      if (!fire) break;
-      if (for_batches_ == 0) {
-        StartFiring(key, s, end, out);
-      } else {
-        s.phase = KeyPhase::kPending;
-        s.active_since = end;
-        out->push_back(MakeAlert(AlertState::kPending, key, end, ""));
-      }
+  const bool forgotten = s.phase == KeyPhase::kFiring && rule_.kind == rules::RuleKind::kAbsence &&
+                         s.last_seen < end - forget_batches_;
+  switch (StepLifecycle(lifecycle_, s, fire, resolve, forgotten, end)) {
+    case LifecycleEvent::kNone:
       break;
-    case KeyPhase::kPending:
-      if (!fire) {
-        s.phase = KeyPhase::kIdle;
-        s.active_since = -1;
-      } else if (end - s.active_since >= for_batches_) {
-        StartFiring(key, s, end, out);
-      }
+    case LifecycleEvent::kPending:
+      out->push_back(MakeAlert(AlertState::kPending, key, end, ""));
       break;
-    case KeyPhase::kFiring: {
-      const bool forgotten =
-          rule_.kind == rules::RuleKind::kAbsence && s.last_seen < end - forget_batches_;
-      if (!resolve && !forgotten) {
-        s.clear_since = -1;
-        if (repeat_batches_ > 0 && end - s.last_notified >= repeat_batches_) {
-          s.last_notified = end;
-          Alert again = MakeAlert(AlertState::kFiring, key, end, s.alert_id);
-          again.repeat = true;
-          out->push_back(std::move(again));
-        }
-        break;
-      }
-      if (s.clear_since < 0) s.clear_since = end;
-      // A flapping episode resolves only after its resolve condition held a whole period.
-      const int64_t hold =
-          s.flapping ? std::max(keep_batches_, flap_within_batches_) : keep_batches_;
-      if (forgotten || end - s.clear_since >= hold) {
-        out->push_back(MakeAlert(AlertState::kResolved, key, end, s.alert_id));
-        s.phase = KeyPhase::kIdle;
-        s.clear_since = -1;
-        s.active_since = -1;
-        s.flapping = false;
-      }
+    case LifecycleEvent::kStarted:
+      s.alert_id = AlertId(rule_.name, key, end);
+      out->push_back(MakeAlert(AlertState::kFiring, key, end, s.alert_id));
+      break;
+    case LifecycleEvent::kRepeated: {
+      Alert again = MakeAlert(AlertState::kFiring, key, end, s.alert_id);
+      again.repeat = true;
+      out->push_back(std::move(again));
       break;
     }
+    case LifecycleEvent::kResolved:
+      out->push_back(MakeAlert(AlertState::kResolved, key, end, s.alert_id));
+      break;
   }
   if (Forgettable(s, end)) {
     states_.erase(it);

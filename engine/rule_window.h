@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "engine/alert.h"
+#include "engine/alert_lifecycle.h"
 #include "engine/batch_slots.h"
+#include "engine/key_state.h"
 #include "engine/key_table.h"
 #include "rules/rule.h"
 #include "rules/rule_set.h"
@@ -49,28 +51,6 @@ struct Partial {
 };
 // Distinct values kept per key and batch; beyond it `distinct` counts a lower bound.
 inline constexpr size_t kMaxDistinct = 1024;
-
-// Where a key stands in the alert lifecycle (updateStateByKey).
-enum class KeyPhase : uint8_t {
-  kIdle,     // not alerting; remembered for absence / new-key / flap damping
-  kPending,  // the condition holds, waiting for `for`
-  kFiring,
-};
-
-// One key's alert state. Batch indices are window ends; -1 means "not set".
-struct KeyState {
-  KeyPhase phase = KeyPhase::kFiring;
-  std::string alert_id;         // the current or last episode's id
-  int64_t first_end_batch = 0;  // window end at which the episode started firing
-  int64_t active_since = -1;    // window end at which the condition started holding (pending)
-  int64_t clear_since = -1;     // window end at which a firing key's resolve condition held
-  int64_t last_notified = -1;   // last firing announcement (repeat)
-  int64_t first_seen = -1;      // absence / new key: first and last batch with a match
-  int64_t last_seen = -1;
-  std::vector<int64_t> starts;  // flap damping: window ends of recent episode starts
-  bool flapping = false;        // this episode started as the flap_damping.starts-th in its period
-  bool operator==(const KeyState&) const = default;
-};
 
 class RuleWindow {
  public:
@@ -149,11 +129,10 @@ class RuleWindow {
   void Step(int64_t end, std::vector<Alert>* out);
   // Values() of the key with KeyTable id `id` (kNone: a key with no stored matches).
   rules::WindowValues ValuesOf(uint32_t id) const;
-  // Moves `key` through the lifecycle at window end `end` given whether its firing and
-  // resolve conditions hold.
+  // Moves `key` through the lifecycle (engine/alert_lifecycle.h) at window end `end` given
+  // whether its firing and resolve conditions hold, and announces what it says.
   void Evaluate(const std::string& key, bool fire, bool resolve, int64_t end,
                 std::vector<Alert>* out);
-  void StartFiring(const std::string& key, KeyState& state, int64_t end, std::vector<Alert>* out);
   // Whether an idle key's state can be dropped at `end` (nothing left to remember).
   bool Forgettable(const KeyState& state, int64_t end) const;
   Alert MakeAlert(AlertState state, const std::string& key, int64_t end,
@@ -175,6 +154,7 @@ class RuleWindow {
   const int64_t slide_batches_;
   // Lifecycle durations of the rule, in batches.
   const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
+  const LifecycleSettings lifecycle_;
   const bool rescan_;  // min/max/distinct are needed: recomputed from the partials
 
   KeyTable keys_;                           // every key stored in a batch, with window sums
