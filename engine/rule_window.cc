@@ -8,6 +8,7 @@
 #include "common/units.h"
 #include "engine/alert_lifecycle.h"
 #include "engine/interned.h"
+#include "rules/rule_kind.h"
 
 namespace ember::engine {
 namespace {
@@ -233,8 +234,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
       AddToWindow(p);
       const std::string_view key = keys_.key(p.key);
       touched.emplace_back(key, p.key);
-      if (p.count > 0 &&
-          (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey)) {
+      if (p.count > 0 && rules::TraitsOf(rule_.kind).remembers_keys) {
         auto [s, inserted] = states_.try_emplace(std::string(key));
         if (inserted) {
           s->second.phase = KeyPhase::kIdle;
@@ -314,7 +314,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
 
 bool RuleWindow::Forgettable(const KeyState& state, int64_t end) const {
   if (state.phase != KeyPhase::kIdle) return false;
-  if (rule_.kind == rules::RuleKind::kAbsence || rule_.kind == rules::RuleKind::kNewKey) {
+  if (rules::TraitsOf(rule_.kind).remembers_keys) {
     return state.last_seen < end - forget_batches_;
   }
   return state.starts.empty();

@@ -37,11 +37,6 @@ const char* AggregateName(Aggregate a) {
   return kNames[static_cast<int>(a)];
 }
 
-const char* RuleKindName(RuleKind k) {
-  static const char* kNames[] = {"threshold", "absence", "new_key", "top_k"};
-  return kNames[static_cast<int>(k)];
-}
-
 double WindowValues::Get(Aggregate a) const {
   switch (a) {
     case Aggregate::kCount:

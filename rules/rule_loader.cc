@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/units.h"
 #include "common/yaml_util.h"
+#include "rules/rule_kind.h"
 #include "rules/rule_set.h"
 
 namespace ember::rules {
@@ -141,320 +142,389 @@ Result<Severity> ParseSeverity(const std::string& text) {
 }
 
 // Parses one rule mapping. Returns false (with diagnostics) if it is unusable.
-bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOptions& options,
-               Rule* rule, Diagnostics* diagnostics) {
-  const size_t errors_before = diagnostics->size();
-  auto report = [&](const Status& s) {
-    if (!s.ok()) diagnostics->push_back(s.message());
-  };
-  YamlMap map(node, path);
-  if (Status s = map.Check("a rule"); !s.ok()) {
-    report(s);
-    return false;
-  }
-  rule->source = map.Where();
-  report(map.GetString("name", &rule->name, true));
-  report(map.GetString("match", &rule->pattern, true));
-  report(map.GetStringList("by", &rule->by));
-  std::string kind = "threshold";
-  report(map.GetString("kind", &kind));
-  report(map.GetDurationMs("window", &rule->window_ms, true));
-  rule->every_ms = options.batch_interval_ms;
-  report(map.GetDurationMs("every", &rule->every_ms));
-  std::string when, resolve_when, severity = "warning", message;
-  report(map.GetString("when", &when));
-  report(map.GetString("resolve_when", &resolve_when));
-  report(map.GetString("value", &rule->value_field));
-  report(map.GetString("distinct", &rule->distinct_field));
-  report(map.GetString("ratio_of", &rule->ratio_of));
-  report(map.GetInt("top", &rule->top_k));
-  report(map.GetDurationMs("for", &rule->for_ms));
-  report(map.GetDurationMs("keep_firing_for", &rule->keep_firing_for_ms));
-  report(map.GetDurationMs("repeat", &rule->repeat_ms));
-  report(map.GetDurationMs("forget_after", &rule->forget_after_ms));
-  YAML::Node timestamp = map.Get("timestamp");
-  YAML::Node flap = map.Get("flap_damping");
-  YAML::Node labels = map.Get("labels");
-  report(map.GetString("severity", &severity));
-  report(map.GetString("message", &message));
-  report(map.GetStringList("unless", &rule->unless));
-  if (map.Has("unless")) rule->unless_source = map.Where("unless");
-  report(map.GetStringList("hosts", &rule->hosts));
-  report(map.GetStringList("files", &rule->files));
-  report(map.GetStringList("tags", &rule->tags));
-  report(map.RejectUnknownKeys());
+// Reads one rule, a section at a time; every problem becomes a located diagnostic and the
+// rule is kept only when there were none. The order of the sections is the order of the
+// diagnostics a user sees.
+class RuleParser {
+ public:
+  RuleParser(const YAML::Node& node, const std::string& path, const RuleSetOptions& options,
+             Rule* rule, Diagnostics* diagnostics)
+      : path_(path),
+        options_(options),
+        rule_(*rule),
+        diagnostics_(*diagnostics),
+        map_(node, path) {}
 
-  auto error_at = [&](const std::string& key, const std::string& what) {
-    diagnostics->push_back(map.Where(key) + ": error: " + what);
-  };
-
-  static const std::map<std::string, RuleKind> kKinds = {{"threshold", RuleKind::kThreshold},
-                                                         {"absence", RuleKind::kAbsence},
-                                                         {"new_key", RuleKind::kNewKey},
-                                                         {"top_k", RuleKind::kTopK}};
-  if (auto k = kKinds.find(kind); k != kKinds.end()) {
-    rule->kind = k->second;
-  } else {
-    error_at("kind", "unknown kind '" + kind + "': use threshold, absence, new_key or top_k");
+  bool Parse() {
+    const size_t errors_before = diagnostics_.size();
+    if (Status s = map_.Check("a rule"); !s.ok()) {
+      Report(s);
+      return false;
+    }
+    ReadFields();
+    ReadKind();
+    ReadFlapDamping();
+    ReadTimestamp();
+    ReadLabels();
+    CompilePatterns();
+    ResolveCaptures();
+    CompileUnless();
+    CheckDurations();
+    CheckKindFields();
+    ParseConditions();
+    ReadSeverityAndMessage();
+    rule_.digest = Digest();
+    return diagnostics_.size() == errors_before;
   }
 
-  if (flap && !flap.IsNull()) {
-    YamlMap flap_map(flap, path);
+ private:
+  void Report(const Status& s) {
+    if (!s.ok()) diagnostics_.push_back(s.message());
+  }
+  void ErrorAt(const std::string& key, const std::string& what) {
+    diagnostics_.push_back(map_.Where(key) + ": error: " + what);
+  }
+
+  // Every key of the rule, read as its type (unknown keys are reported here).
+  void ReadFields() {
+    rule_.source = map_.Where();
+    Report(map_.GetString("name", &rule_.name, true));
+    Report(map_.GetString("match", &rule_.pattern, true));
+    Report(map_.GetStringList("by", &rule_.by));
+    Report(map_.GetString("kind", &kind_));
+    Report(map_.GetDurationMs("window", &rule_.window_ms, true));
+    rule_.every_ms = options_.batch_interval_ms;
+    Report(map_.GetDurationMs("every", &rule_.every_ms));
+    Report(map_.GetString("when", &when_));
+    Report(map_.GetString("resolve_when", &resolve_when_));
+    Report(map_.GetString("value", &rule_.value_field));
+    Report(map_.GetString("distinct", &rule_.distinct_field));
+    Report(map_.GetString("ratio_of", &rule_.ratio_of));
+    Report(map_.GetInt("top", &rule_.top_k));
+    Report(map_.GetDurationMs("for", &rule_.for_ms));
+    Report(map_.GetDurationMs("keep_firing_for", &rule_.keep_firing_for_ms));
+    Report(map_.GetDurationMs("repeat", &rule_.repeat_ms));
+    Report(map_.GetDurationMs("forget_after", &rule_.forget_after_ms));
+    timestamp_ = map_.Get("timestamp");
+    flap_ = map_.Get("flap_damping");
+    labels_ = map_.Get("labels");
+    Report(map_.GetString("severity", &severity_));
+    Report(map_.GetString("message", &message_));
+    Report(map_.GetStringList("unless", &rule_.unless));
+    if (map_.Has("unless")) rule_.unless_source = map_.Where("unless");
+    Report(map_.GetStringList("hosts", &rule_.hosts));
+    Report(map_.GetStringList("files", &rule_.files));
+    Report(map_.GetStringList("tags", &rule_.tags));
+    Report(map_.RejectUnknownKeys());
+  }
+
+  void ReadKind() {
+    if (const RuleKindTraits* k = FindRuleKind(kind_)) {
+      rule_.kind = k->kind;
+    } else {
+      ErrorAt("kind", "unknown kind '" + kind_ + "': use " + RuleKindNames());
+    }
+  }
+
+  void ReadFlapDamping() {
+    if (!flap_ || flap_.IsNull()) return;
+    YamlMap flap_map(flap_, path_);
     if (Status s = flap_map.Check("flap_damping (starts, within)"); !s.ok()) {
-      report(s);
-    } else {
-      report(flap_map.GetInt("starts", &rule->flap_starts, true));
-      report(flap_map.GetDurationMs("within", &rule->flap_within_ms, true));
-      report(flap_map.RejectUnknownKeys());
-      if (rule->flap_starts < 2) {
-        error_at("flap_damping", "'starts' must be 2 or more (episodes started within 'within')");
-      }
+      Report(s);
+      return;
+    }
+    Report(flap_map.GetInt("starts", &rule_.flap_starts, true));
+    Report(flap_map.GetDurationMs("within", &rule_.flap_within_ms, true));
+    Report(flap_map.RejectUnknownKeys());
+    if (rule_.flap_starts < 2) {
+      ErrorAt("flap_damping", "'starts' must be 2 or more (episodes started within 'within')");
     }
   }
-  std::string zone_name = "UTC";
-  if (timestamp && !timestamp.IsNull()) {
-    YamlMap ts(timestamp, path);
+
+  void ReadTimestamp() {
+    if (!timestamp_ || timestamp_.IsNull()) return;
+    YamlMap ts(timestamp_, path_);
     if (Status s = ts.Check("timestamp (field, format, timezone)"); !s.ok()) {
-      report(s);
+      Report(s);
+      return;
+    }
+    Report(ts.GetString("field", &rule_.time_field, true));
+    Report(ts.GetString("format", &rule_.time_format));
+    Report(ts.GetString("timezone", &zone_name_));
+    Report(ts.RejectUnknownKeys());
+    if (rule_.time_format == "syslog") rule_.time_format = "%b %e %H:%M:%S";
+    if (rule_.time_format == "iso8601" || rule_.time_format == "epoch") {
+      rule_.time_format = "auto";
+    }
+    if (rule_.time_format != "auto" && rule_.time_format.find('%') == std::string::npos) {
+      diagnostics_.push_back(ts.Where("format") + ": error: format '" + rule_.time_format +
+                             "' is neither auto, syslog, iso8601, epoch nor a strptime "
+                             "pattern such as '%b %e %H:%M:%S'");
+    }
+    Result<TimeZone> zone = TimeZone::Parse(zone_name_);
+    if (zone.ok()) {
+      rule_.time_zone = std::make_shared<const TimeZone>(std::move(*zone));
     } else {
-      report(ts.GetString("field", &rule->time_field, true));
-      report(ts.GetString("format", &rule->time_format));
-      report(ts.GetString("timezone", &zone_name));
-      report(ts.RejectUnknownKeys());
-      if (rule->time_format == "syslog") rule->time_format = "%b %e %H:%M:%S";
-      if (rule->time_format == "iso8601" || rule->time_format == "epoch")
-        rule->time_format = "auto";
-      if (rule->time_format != "auto" && rule->time_format.find('%') == std::string::npos) {
-        diagnostics->push_back(ts.Where("format") + ": error: format '" + rule->time_format +
-                               "' is neither auto, syslog, iso8601, epoch nor a strptime "
-                               "pattern such as '%b %e %H:%M:%S'");
-      }
-      Result<TimeZone> zone = TimeZone::Parse(zone_name);
-      if (zone.ok()) {
-        rule->time_zone = std::make_shared<const TimeZone>(std::move(*zone));
-      } else {
-        diagnostics->push_back(ts.Where("timezone") + ": error: " + zone.status().message());
-      }
+      diagnostics_.push_back(ts.Where("timezone") + ": error: " + zone.status().message());
     }
   }
-  if (labels && !labels.IsNull()) {
-    if (!labels.IsMap()) {
-      error_at("labels", "'labels' must be a mapping of names to strings");
-    } else {
-      for (const auto& kv : labels) {
-        const std::string name = kv.first.as<std::string>();
-        const bool valid_name = !name.empty() &&
-                                !std::isdigit(static_cast<unsigned char>(name[0])) &&
-                                std::all_of(name.begin(), name.end(), [](char c) {
-                                  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                                });
-        if (!valid_name) {
-          diagnostics->push_back(YamlWhere(path, kv.first) + ": error: label name '" + name +
-                                 "' must be letters, digits and '_' (not starting with a digit)");
-        } else if (!kv.second.IsScalar()) {
-          diagnostics->push_back(YamlWhere(path, kv.second) + ": error: label '" + name +
-                                 "' must be a string");
-        } else {
-          rule->labels[name] = kv.second.Scalar();
-        }
+
+  void ReadLabels() {
+    if (!labels_ || labels_.IsNull()) return;
+    if (!labels_.IsMap()) {
+      ErrorAt("labels", "'labels' must be a mapping of names to strings");
+      return;
+    }
+    for (const auto& kv : labels_) {
+      const std::string name = kv.first.as<std::string>();
+      const bool valid_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                              std::all_of(name.begin(), name.end(), [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                              });
+      if (!valid_name) {
+        diagnostics_.push_back(YamlWhere(path_, kv.first) + ": error: label name '" + name +
+                               "' must be letters, digits and '_' (not starting with a digit)");
+      } else if (!kv.second.IsScalar()) {
+        diagnostics_.push_back(YamlWhere(path_, kv.second) + ": error: label '" + name +
+                               "' must be a string");
+      } else {
+        rule_.labels[name] = kv.second.Scalar();
       }
     }
   }
 
-  // Pattern: compile on its own to report RE2's message at the pattern's location.
-  std::string re_error;
-  if (!rule->pattern.empty()) {
-    rule->regex = CompilePattern(rule->pattern, &re_error);
-    if (!rule->regex) error_at("match", "invalid pattern: " + re_error);
+  // Each pattern compiled on its own, to report RE2's message at the pattern's location.
+  void CompilePatterns() {
+    std::string re_error;
+    if (!rule_.pattern.empty()) {
+      rule_.regex = CompilePattern(rule_.pattern, &re_error);
+      if (!rule_.regex) ErrorAt("match", "invalid pattern: " + re_error);
+    }
+    if (!rule_.ratio_of.empty()) {
+      rule_.ratio_regex = CompilePattern(rule_.ratio_of, &re_error);
+      if (!rule_.ratio_regex) ErrorAt("ratio_of", "invalid pattern: " + re_error);
+    }
   }
-  if (!rule->ratio_of.empty()) {
-    rule->ratio_regex = CompilePattern(rule->ratio_of, &re_error);
-    if (!rule->ratio_regex) error_at("ratio_of", "invalid pattern: " + re_error);
-  }
-  if (rule->regex) {
-    for (const auto& field : rule->by) {
-      const int group = FieldGroup(*rule->regex, field);
-      rule->by_groups.push_back(group);
-      if (group == 0) {
-        std::string hint = ClosestWord(field, FieldNames(*rule->regex));
-        error_at("by", "'" + field +
-                           "' is neither a named capture of the pattern nor a "
-                           "built-in field (host, file, tag)" +
-                           (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+
+  void CompileUnless() {
+    std::string re_error;
+    for (const auto& pattern : rule_.unless) {
+      if (auto re = CompilePattern(pattern, &re_error)) {
+        rule_.unless_regex.push_back(re);
+      } else {
+        ErrorAt("unless", "invalid pattern '" + pattern + "': " + re_error);
       }
-      if (rule->ratio_regex) {
-        const int ratio_group = FieldGroup(*rule->ratio_regex, field);
-        rule->ratio_by_groups.push_back(ratio_group);
+    }
+  }
+
+  // `by`, `value`, `distinct` and the time stamp field name captures of the pattern.
+  void ResolveCaptures() {
+    if (!rule_.regex) return;
+    for (const auto& field : rule_.by) {
+      const int group = FieldGroup(*rule_.regex, field);
+      rule_.by_groups.push_back(group);
+      if (group == 0) {
+        std::string hint = ClosestWord(field, FieldNames(*rule_.regex));
+        ErrorAt("by", "'" + field +
+                          "' is neither a named capture of the pattern nor a "
+                          "built-in field (host, file, tag)" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      }
+      if (rule_.ratio_regex) {
+        const int ratio_group = FieldGroup(*rule_.ratio_regex, field);
+        rule_.ratio_by_groups.push_back(ratio_group);
         if (ratio_group == 0) {
-          error_at("ratio_of", "the 'ratio_of' pattern has no capture named '" + field +
-                                   "' (every 'by' field must come from both patterns)");
+          ErrorAt("ratio_of", "the 'ratio_of' pattern has no capture named '" + field +
+                                  "' (every 'by' field must come from both patterns)");
         }
       }
     }
     for (auto [key, field, group] :
-         {std::tuple{"value", &rule->value_field, &rule->value_group},
-          std::tuple{"distinct", &rule->distinct_field, &rule->distinct_group},
-          std::tuple{"timestamp", &rule->time_field, &rule->time_group}}) {
+         {std::tuple{"value", &rule_.value_field, &rule_.value_group},
+          std::tuple{"distinct", &rule_.distinct_field, &rule_.distinct_group},
+          std::tuple{"timestamp", &rule_.time_field, &rule_.time_group}}) {
       if (field->empty()) continue;
-      const auto& groups = rule->regex->NamedCapturingGroups();
+      const auto& groups = rule_.regex->NamedCapturingGroups();
       auto it = groups.find(*field);
       if (it == groups.end()) {
-        std::string hint = ClosestWord(*field, FieldNames(*rule->regex));
-        error_at(key, "'" + *field + "' is not a named capture of the pattern" +
-                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        std::string hint = ClosestWord(*field, FieldNames(*rule_.regex));
+        ErrorAt(key, "'" + *field + "' is not a named capture of the pattern" +
+                         (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       } else {
         *group = it->second;
       }
     }
   }
 
-  for (const auto& pattern : rule->unless) {
-    if (auto re = CompilePattern(pattern, &re_error)) {
-      rule->unless_regex.push_back(re);
-    } else {
-      error_at("unless", "invalid pattern '" + pattern + "': " + re_error);
+  // The slide is a multiple of the batch interval, the window and every lifecycle duration
+  // multiples of the slide.
+  void CheckDurations() {
+    if (rule_.every_ms <= 0 || rule_.every_ms % options_.batch_interval_ms != 0) {
+      ErrorAt("every", "'every' (" + FormatDurationMs(rule_.every_ms) +
+                           ") must be a positive multiple of the batch interval (" +
+                           FormatDurationMs(options_.batch_interval_ms) + ")");
+      return;
     }
-  }
-
-  bool durations_ok = false;
-  if (rule->every_ms <= 0 || rule->every_ms % options.batch_interval_ms != 0) {
-    error_at("every", "'every' (" + FormatDurationMs(rule->every_ms) +
-                          ") must be a positive multiple of the batch interval (" +
-                          FormatDurationMs(options.batch_interval_ms) + ")");
-  } else if (rule->window_ms <= 0 || rule->window_ms % rule->every_ms != 0) {
-    error_at("window", "'window' (" + FormatDurationMs(rule->window_ms) +
-                           ") must be a positive multiple of 'every' (" +
-                           FormatDurationMs(rule->every_ms) + ")");
-  } else {
-    durations_ok = true;
-  }
-  if (durations_ok) {
+    if (rule_.window_ms <= 0 || rule_.window_ms % rule_.every_ms != 0) {
+      ErrorAt("window", "'window' (" + FormatDurationMs(rule_.window_ms) +
+                            ") must be a positive multiple of 'every' (" +
+                            FormatDurationMs(rule_.every_ms) + ")");
+      return;
+    }
+    durations_ok_ = true;
     for (auto [key, ms] :
-         {std::pair{"for", rule->for_ms}, std::pair{"keep_firing_for", rule->keep_firing_for_ms},
-          std::pair{"repeat", rule->repeat_ms}, std::pair{"forget_after", rule->forget_after_ms},
-          std::pair{"flap_damping", rule->flap_within_ms}}) {
-      if (ms < 0 || ms % rule->every_ms != 0) {
-        error_at(key, "'" + std::string(key == std::string("flap_damping") ? "within" : key) +
-                          "' (" + FormatDurationMs(ms) + ") must be a multiple of 'every' (" +
-                          FormatDurationMs(rule->every_ms) +
-                          "): rules are evaluated once per 'every'");
+         {std::pair{"for", rule_.for_ms}, std::pair{"keep_firing_for", rule_.keep_firing_for_ms},
+          std::pair{"repeat", rule_.repeat_ms}, std::pair{"forget_after", rule_.forget_after_ms},
+          std::pair{"flap_damping", rule_.flap_within_ms}}) {
+      if (ms < 0 || ms % rule_.every_ms != 0) {
+        ErrorAt(key, "'" + std::string(key == std::string("flap_damping") ? "within" : key) +
+                         "' (" + FormatDurationMs(ms) + ") must be a multiple of 'every' (" +
+                         FormatDurationMs(rule_.every_ms) +
+                         "): rules are evaluated once per 'every'");
       }
     }
   }
 
-  // Kind-specific fields.
-  const bool counts_window = rule->kind == RuleKind::kThreshold || rule->kind == RuleKind::kTopK;
-  if (!counts_window) {
-    for (const char* key : {"when", "resolve_when", "value", "distinct", "ratio_of", "top"}) {
-      if (map.Has(key)) {
-        error_at(key, std::string("'") + key + "' does not apply to kind '" + kind +
-                          "': it fires on " +
-                          (rule->kind == RuleKind::kAbsence ? "a key's silence for a window"
-                                                            : "a key's first appearance"));
+  // The fields that apply only to some kinds (rule/rule_kind.h).
+  void CheckKindFields() {
+    const RuleKindTraits& traits = TraitsOf(rule_.kind);
+    if (!traits.counts_window) {
+      for (const char* key : {"when", "resolve_when", "value", "distinct", "ratio_of", "top"}) {
+        if (map_.Has(key)) {
+          ErrorAt(key, std::string("'") + key + "' does not apply to kind '" + kind_ +
+                           "': it fires on " + traits.fires_on);
+        }
       }
     }
-    if (rule->kind == RuleKind::kNewKey && rule->by.empty()) {
-      error_at("kind", "a new_key rule needs 'by': the fields whose new values it reports");
+    if (traits.needs_by && rule_.by.empty()) {
+      ErrorAt("kind", std::string("a ") + traits.name +
+                          " rule needs 'by': the fields whose new values it reports");
     }
-    if (rule->forget_after_ms == 0) rule->forget_after_ms = 7 * 24 * 3600 * 1000LL;
-    if (durations_ok && rule->forget_after_ms < rule->window_ms) {
-      error_at("forget_after", "'forget_after' must be at least the window");
+    if (traits.remembers_keys) {
+      if (rule_.forget_after_ms == 0) rule_.forget_after_ms = 7 * 24 * 3600 * 1000LL;
+      if (durations_ok_ && rule_.forget_after_ms < rule_.window_ms) {
+        ErrorAt("forget_after", "'forget_after' must be at least the window");
+      }
+    } else if (map_.Has("forget_after")) {
+      ErrorAt("forget_after", "'forget_after' applies only to kinds absence and new_key");
     }
-  } else if (map.Has("forget_after")) {
-    error_at("forget_after", "'forget_after' applies only to kinds absence and new_key");
-  }
-  if (rule->kind == RuleKind::kTopK && rule->top_k <= 0) {
-    error_at(map.Has("top") ? "top" : "kind",
-             "a top_k rule needs 'top': a positive number of keys");
-  } else if (rule->kind != RuleKind::kTopK && map.Has("top") && counts_window) {
-    error_at("top", "'top' applies only to kind top_k");
+    if (rule_.kind == RuleKind::kTopK && rule_.top_k <= 0) {
+      ErrorAt(map_.Has("top") ? "top" : "kind",
+              "a top_k rule needs 'top': a positive number of keys");
+    } else if (rule_.kind != RuleKind::kTopK && map_.Has("top") && traits.counts_window) {
+      ErrorAt("top", "'top' applies only to kind top_k");
+    }
   }
 
-  if (counts_window) {
-    if (when.empty()) when = "count >= 1";
+  // `when` and `resolve_when`, and the fields their aggregates need.
+  void ParseConditions() {
+    if (!TraitsOf(rule_.kind).counts_window) return;
+    if (when_.empty()) when_ = "count >= 1";
     for (auto [key, text, cond] :
-         {std::tuple{"when", &when, &rule->when},
-          std::tuple{"resolve_when", &resolve_when, &rule->resolve_when}}) {
+         {std::tuple{"when", &when_, &rule_.when},
+          std::tuple{"resolve_when", &resolve_when_, &rule_.resolve_when}}) {
       if (text->empty()) continue;
       Result<Condition> parsed = ParseCondition(*text);
       if (!parsed.ok()) {
-        error_at(key, parsed.status().message());
+        ErrorAt(key, parsed.status().message());
         continue;
       }
       *cond = *parsed;
       for (const auto& c : cond->all) {
         const bool numeric = c.aggregate == Aggregate::kSum || c.aggregate == Aggregate::kMin ||
                              c.aggregate == Aggregate::kMax || c.aggregate == Aggregate::kAvg;
-        if (numeric && rule->value_field.empty()) {
-          error_at(key, std::string("'") + AggregateName(c.aggregate) +
-                            "' needs 'value': the named capture holding the number");
-        } else if (c.aggregate == Aggregate::kDistinct && rule->distinct_field.empty()) {
-          error_at(key, "'distinct' needs 'distinct': the named capture whose values to count");
+        if (numeric && rule_.value_field.empty()) {
+          ErrorAt(key, std::string("'") + AggregateName(c.aggregate) +
+                           "' needs 'value': the named capture holding the number");
+        } else if (c.aggregate == Aggregate::kDistinct && rule_.distinct_field.empty()) {
+          ErrorAt(key, "'distinct' needs 'distinct': the named capture whose values to count");
         } else if ((c.aggregate == Aggregate::kRatio || c.aggregate == Aggregate::kTotal) &&
-                   rule->ratio_of.empty()) {
-          error_at(key, std::string("'") + AggregateName(c.aggregate) +
-                            "' needs 'ratio_of': the pattern of the lines to divide by");
+                   rule_.ratio_of.empty()) {
+          ErrorAt(key, std::string("'") + AggregateName(c.aggregate) +
+                           "' needs 'ratio_of': the pattern of the lines to divide by");
         }
       }
     }
   }
-  Result<Severity> sev = ParseSeverity(severity);
-  if (sev.ok()) {
-    rule->severity = *sev;
-  } else {
-    error_at("severity", sev.status().message());
-  }
-  if (message.empty()) {
-    message = rule->kind == RuleKind::kAbsence ? "no match of " + rule->name + " for {{window}}"
-              : rule->kind == RuleKind::kNewKey
-                  ? "new key for " + rule->name
-                  : "{{count}} matches of " + rule->name + " in {{window}}";
-  }
-  Result<MessageTemplate> tmpl = MessageTemplate::Parse(message);
-  if (!tmpl.ok()) {
-    error_at("message", tmpl.status().message());
-  } else {
-    rule->message = *tmpl;
-    for (const auto& field : rule->message.Fields()) {
-      bool in_by = std::find(rule->by.begin(), rule->by.end(), field) != rule->by.end();
-      if (!in_by && !kTemplateBuiltins.count(field) && !rule->labels.count(field)) {
-        error_at("message", "template field '{{" + field +
-                                "}}' is not a key field ('by'), a label, nor one of count, "
-                                "window, window_start, window_end, rule, severity, rate, sum, "
-                                "min, max, avg, distinct, ratio, total");
+
+  void ReadSeverityAndMessage() {
+    Result<Severity> sev = ParseSeverity(severity_);
+    if (sev.ok()) {
+      rule_.severity = *sev;
+    } else {
+      ErrorAt("severity", sev.status().message());
+    }
+    if (message_.empty()) {
+      message_ = TraitsOf(rule_.kind).message;
+      message_.replace(message_.find("{rule}"), 6, rule_.name);
+    }
+    Result<MessageTemplate> tmpl = MessageTemplate::Parse(message_);
+    if (!tmpl.ok()) {
+      ErrorAt("message", tmpl.status().message());
+      return;
+    }
+    rule_.message = *tmpl;
+    for (const auto& field : rule_.message.Fields()) {
+      bool in_by = std::find(rule_.by.begin(), rule_.by.end(), field) != rule_.by.end();
+      if (!in_by && !kTemplateBuiltins.count(field) && !rule_.labels.count(field)) {
+        ErrorAt("message", "template field '{{" + field +
+                               "}}' is not a key field ('by'), a label, nor one of count, "
+                               "window, window_start, window_end, rule, severity, rate, sum, "
+                               "min, max, avg, distinct, ratio, total");
       }
     }
   }
-  std::string definition = rule->pattern + '\0' + when + '\0' + std::to_string(rule->window_ms) +
-                           '\0' + std::to_string(rule->every_ms) + '\0';
-  for (const auto& f : rule->by) definition += f + ',';
-  // Later additions change what counts or when a key fires: part of the definition (digest)
-  // only when used, so rules written before they existed keep their state.
-  for (const auto& [name, list] :
-       {std::pair{"unless", &rule->unless}, std::pair{"hosts", &rule->hosts},
-        std::pair{"files", &rule->files}, std::pair{"tags", &rule->tags}}) {
-    if (list->empty()) continue;
-    definition += std::string("\0") + name + ':';
-    for (const auto& v : *list) definition += v + '\x1e';
+
+  // The digest of what decides what counts and when a key fires: a rule whose digest did not
+  // change keeps its stored state across restarts and reloads. Fields added to the language
+  // later are part of it only when used, so rules written before they existed keep theirs.
+  std::string Digest() const {
+    std::string definition = rule_.pattern + '\0' + when_ + '\0' + std::to_string(rule_.window_ms) +
+                             '\0' + std::to_string(rule_.every_ms) + '\0';
+    for (const auto& f : rule_.by) definition += f + ',';
+    for (const auto& [name, list] :
+         {std::pair{"unless", &rule_.unless}, std::pair{"hosts", &rule_.hosts},
+          std::pair{"files", &rule_.files}, std::pair{"tags", &rule_.tags}}) {
+      if (list->empty()) continue;
+      definition += std::string("\0") + name + ':';
+      for (const auto& v : *list) definition += v + '\x1e';
+    }
+    for (const auto& [name, text] :
+         {std::pair{"kind", rule_.kind == RuleKind::kThreshold ? std::string() : kind_},
+          std::pair{"resolve_when", resolve_when_}, std::pair{"value", rule_.value_field},
+          std::pair{"distinct", rule_.distinct_field}, std::pair{"ratio_of", rule_.ratio_of},
+          std::pair{"top", rule_.top_k ? std::to_string(rule_.top_k) : ""},
+          std::pair{"for", rule_.for_ms ? std::to_string(rule_.for_ms) : ""},
+          std::pair{"keep",
+                    rule_.keep_firing_for_ms ? std::to_string(rule_.keep_firing_for_ms) : ""},
+          std::pair{"flap", rule_.flap_starts ? std::to_string(rule_.flap_starts) + "/" +
+                                                    std::to_string(rule_.flap_within_ms)
+                                              : ""},
+          std::pair{"forget",
+                    map_.Has("forget_after") ? std::to_string(rule_.forget_after_ms) : ""},
+          std::pair{"time", rule_.time_field.empty()
+                                ? ""
+                                : rule_.time_field + "/" + rule_.time_format + "/" + zone_name_}}) {
+      if (!text.empty()) definition += std::string("\0") + name + ':' + text;
+    }
+    return HashHex(Fnv1a64(definition));
   }
-  for (const auto& [name, text] :
-       {std::pair{"kind", rule->kind == RuleKind::kThreshold ? std::string() : kind},
-        std::pair{"resolve_when", resolve_when}, std::pair{"value", rule->value_field},
-        std::pair{"distinct", rule->distinct_field}, std::pair{"ratio_of", rule->ratio_of},
-        std::pair{"top", rule->top_k ? std::to_string(rule->top_k) : ""},
-        std::pair{"for", rule->for_ms ? std::to_string(rule->for_ms) : ""},
-        std::pair{"keep", rule->keep_firing_for_ms ? std::to_string(rule->keep_firing_for_ms) : ""},
-        std::pair{"flap", rule->flap_starts ? std::to_string(rule->flap_starts) + "/" +
-                                                  std::to_string(rule->flap_within_ms)
-                                            : ""},
-        std::pair{"forget", map.Has("forget_after") ? std::to_string(rule->forget_after_ms) : ""},
-        std::pair{"time", rule->time_field.empty()
-                              ? ""
-                              : rule->time_field + "/" + rule->time_format + "/" + zone_name}}) {
-    if (!text.empty()) definition += std::string("\0") + name + ':' + text;
-  }
-  rule->digest = HashHex(Fnv1a64(definition));
-  return diagnostics->size() == errors_before;
+
+  const std::string& path_;
+  const RuleSetOptions& options_;
+  Rule& rule_;
+  Diagnostics& diagnostics_;
+  YamlMap map_;
+  std::string kind_ = "threshold";
+  std::string when_, resolve_when_, severity_ = "warning", message_;
+  std::string zone_name_ = "UTC";
+  YAML::Node timestamp_, flap_, labels_;
+  bool durations_ok_ = false;
+};
+
+bool ParseRule(const YAML::Node& node, const std::string& path, const RuleSetOptions& options,
+               Rule* rule, Diagnostics* diagnostics) {
+  return RuleParser(node, path, options, rule, diagnostics).Parse();
 }
 
 }  // namespace
