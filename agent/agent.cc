@@ -19,6 +19,7 @@
 #include "agent/fs_watcher.h"
 #include "agent/offset_store.h"
 #include "agent/tail_set.h"
+#include "common/clock.h"
 #include "common/crash_point.h"
 #include "common/file_util.h"
 #include "common/http_server.h"
@@ -35,11 +36,13 @@ constexpr int64_t kMaxHelloRetryMs = 30'000;
 constexpr int64_t kStatusIntervalMs = 2000;
 constexpr int64_t kQuietStatusIntervalMs = 30'000;
 
-class Loop {
+class AgentDaemon {
  public:
-  Loop(const AgentConfig& config, std::unique_ptr<Forwarder> forwarder,
-       std::unique_ptr<OffsetStore> store, SystemdNotifier& notifier)
+  // `config`, `clock` and `notifier` must outlive the daemon.
+  AgentDaemon(const AgentConfig& config, const Clock& clock, std::unique_ptr<Forwarder> forwarder,
+              std::unique_ptr<OffsetStore> store, SystemdNotifier& notifier)
       : config_(config),
+        clock_(clock),
         notifier_(notifier),
         forwarder_(std::move(forwarder)),
         store_(std::move(store)),
@@ -80,7 +83,7 @@ class Loop {
     // ACKs and room to send wake the loop at once, through ZeroMQ's notification fd.
     zmq_fd_.assign(::dup(forwarder_->notify_fd()));
     WaitForZmq();
-    Tick();
+    Turn();
     notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
     io_.run();
   }
@@ -92,7 +95,7 @@ class Loop {
       if (ec) return;
       if (signo == SIGHUP) {
         spdlog::info("SIGHUP: looking for new files now.");
-        last_rescan_ms_ = INT64_MIN / 2;
+        last_glob_expansion_ms_ = INT64_MIN / 2;
         WaitForSignal();
         return;
       }
@@ -109,7 +112,7 @@ class Loop {
                          [this](const boost::system::error_code& ec) {
                            if (ec || stopping_) return;
                            FsWatcher::Events events = watcher_->Drain();
-                           if (events.names) last_rescan_ms_ = INT64_MIN / 2;
+                           if (events.names) last_glob_expansion_ms_ = INT64_MIN / 2;
                            if (events.names || events.data) files_changed_ = true;
                            if (events.names || events.data) timer_.cancel();
                            WaitForFsEvents();
@@ -125,9 +128,11 @@ class Loop {
                        });
   }
 
-  void Tick() {
+  // One turn of the loop: expands the globs and checks the files when due, exchanges frames
+  // with the aggregator, reads within the credit, and sets the timer for the next turn.
+  void Turn() {
     if (stopping_) return Stop();
-    const int64_t now = WallClockMs();
+    const int64_t now = clock_.NowMs();
     notifier_.WatchdogIfDue(now);
     // With inotify, events drive the checks and polling is a slow safety net (every 10 s with
     // the defaults, globs and files together in one wake-up): quiet files cost almost no CPU.
@@ -136,9 +141,9 @@ class Loop {
     const int64_t check_every = watcher_
                                     ? std::max<int64_t>(1000, 40 * config_.tail.poll_interval_ms)
                                     : config_.tail.poll_interval_ms;
-    if (now - last_rescan_ms_ >= rescan_every) {
+    if (now - last_glob_expansion_ms_ >= rescan_every) {
       // Files waiting for an fd are looked at again after a poll interval, not a rescan one.
-      last_rescan_ms_ =
+      last_glob_expansion_ms_ =
           tails_.Rescan(now) ? now - rescan_every + config_.tail.poll_interval_ms : now;
       if (watcher_) watcher_->Watch(tails_.WatchDirs());
     }
@@ -205,7 +210,7 @@ class Loop {
       WaitForZmq();
     }
     timer_.expires_after(wait);
-    timer_.async_wait([this](const boost::system::error_code&) { Tick(); });
+    timer_.async_wait([this](const boost::system::error_code&) { Turn(); });
   }
 
   // Opens a session (again): no DATA leaves until the aggregator's WELCOME says where each
@@ -308,7 +313,7 @@ class Loop {
     return {503, "text/plain; charset=utf-8", "ember-agent is busy or stopping\n"};
   }
 
-  // Loop thread: the /metrics page.
+  // The daemon's thread: the /metrics page.
   std::string RenderMetrics() {
     MetricsText m;
     tails_.WriteMetrics(m);
@@ -349,16 +354,16 @@ class Loop {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(config_.forward.stop_timeout_ms);
     std::vector<std::string> frames;
-    if (welcomed_) tails_.Poll(WallClockMs(), 4 * kMaxQueuedFrames, &frames);
+    if (welcomed_) tails_.Poll(clock_.NowMs(), 4 * kMaxQueuedFrames, &frames);
     FlushStore();
     forwarder_->Enqueue(std::move(frames));
     while (std::chrono::steady_clock::now() < deadline &&
            (forwarder_->queued() > 0 || !tails_.AllAcked())) {
-      PumpAndDispatch(WallClockMs());
+      PumpAndDispatch(clock_.NowMs());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FlushStore();
-    WriteStatus(WallClockMs());
+    WriteStatus(clock_.NowMs());
     forwarder_->SetLinger(0);
     TailCounters c = tails_.counters();
     spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
@@ -372,6 +377,7 @@ class Loop {
   }
 
   const AgentConfig& config_;
+  const Clock& clock_;
   SystemdNotifier& notifier_;
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<OffsetStore> store_;
@@ -384,7 +390,7 @@ class Loop {
   boost::asio::posix::stream_descriptor zmq_fd_{io_};
   bool zmq_woke_ = false;
   bool stopping_ = false;
-  int64_t last_rescan_ms_ = INT64_MIN / 2;
+  int64_t last_glob_expansion_ms_ = INT64_MIN / 2;
   // The aggregator's WELCOME grants the real credit.
   uint64_t credit_bytes_ = 1 << 20;
   // The session: DATA flows only after the WELCOME that answers the latest HELLO.
@@ -409,9 +415,10 @@ Status RunAgent(const AgentConfig& config, SystemdNotifier& notifier) {
   Result<std::unique_ptr<Forwarder>> forwarder = Forwarder::Connect(config.forward);
   if (!forwarder.ok()) return forwarder.status();
   spdlog::info("ember-agent '{}' sending to '{}'.", config.name, config.forward.endpoint);
-  Loop loop(config, std::move(*forwarder), std::move(*store), notifier);
-  if (Status s = loop.StartHttp(); !s.ok()) return s;
-  loop.Run();
+  static const SystemClock clock;
+  AgentDaemon daemon(config, clock, std::move(*forwarder), std::move(*store), notifier);
+  if (Status s = daemon.StartHttp(); !s.ok()) return s;
+  daemon.Run();
   return Status::Ok();
 }
 

@@ -81,7 +81,7 @@ struct Aggregator::Impl {
     }
     dispatcher_.RestoreFiring(firing, *store_);
     dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery
-    next_tick_ = NextTickAfter(clock_.NowMs());
+    next_batch_close_ms_ = NextBatchCloseAfter(clock_.NowMs());
     spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
                  engine_->rules().rules().size(), config_.state_dir);
     return Status::Ok();
@@ -89,7 +89,7 @@ struct Aggregator::Impl {
 
   // Ticks fall when a batch may close: its end plus the allowed lateness. (Ticking on batch
   // boundaries instead would hold every alert up to one more batch interval.)
-  int64_t NextTickAfter(int64_t now) const {
+  int64_t NextBatchCloseAfter(int64_t now) const {
     const int64_t batch = config_.engine.batch_interval_ms;
     const int64_t lateness = config_.allowed_lateness_ms;
     return ((now - lateness) / batch + 1) * batch + lateness;
@@ -98,7 +98,7 @@ struct Aggregator::Impl {
   void Step(int64_t max_wait_ms) {
     const int64_t now = clock_.NowMs();
     notifier_.WatchdogIfDue(now);
-    int64_t wait = std::clamp<int64_t>(next_tick_ - now, 0, max_wait_ms);
+    int64_t wait = std::clamp<int64_t>(next_batch_close_ms_ - now, 0, max_wait_ms);
     if (notifier_.watchdog_interval_ms() > 0) {
       wait = std::min(wait, notifier_.watchdog_interval_ms());
     }
@@ -127,15 +127,15 @@ struct Aggregator::Impl {
          clock_.NowMs() - last_early_commit_ms_ >= 50)) {
       failures_at_last_commit_ = checkpointer_.failures();
       last_early_commit_ms_ = clock_.NowMs();
-      Tick(/*force=*/true);
+      CloseBatchesAndCheckpoint(/*force=*/true);
     }
-    if (clock_.NowMs() >= next_tick_) {
+    if (clock_.NowMs() >= next_batch_close_ms_) {
       auto started = std::chrono::steady_clock::now();
-      Tick();
+      CloseBatchesAndCheckpoint();
       batch_processing_.Observe(SecondsSince(started));
       last_processing_ms_ = SecondsSince(started) * 1000;
       monitoring_.Publish(View(), clock_.NowMs());
-      next_tick_ = NextTickAfter(clock_.NowMs());
+      next_batch_close_ms_ = NextBatchCloseAfter(clock_.NowMs());
     }
   }
 
@@ -144,7 +144,7 @@ struct Aggregator::Impl {
     // Take what already arrived, checkpoint it, and give the ACKs a moment to leave, so a
     // stop followed by a start neither loses nor repeats anything (and agents stop waiting).
     ReceiveFrames();
-    Tick(/*force=*/true);
+    CloseBatchesAndCheckpoint(/*force=*/true);
     http_.reset();
     receiver_->SetLinger(1000);
     const engine::EngineStats& st = engine_->stats();
@@ -212,7 +212,8 @@ struct Aggregator::Impl {
       return;
     }
     last_reload_error_.clear();
-    Tick(/*force=*/true);  // commit the current state; the new engine starts from it
+    CloseBatchesAndCheckpoint(
+        /*force=*/true);  // commit the current state; the new engine starts from it
     if (checkpointer_.pending_deltas() > 0) {
       spdlog::error("Kept the rules in force: the current state could not be checkpointed.");
       return;
@@ -238,7 +239,7 @@ struct Aggregator::Impl {
 
   // Closes the batches the watermark passed and, every checkpoint_interval (and always when
   // `force`), commits a checkpoint, delivers its alerts and sends the ACKs.
-  void Tick(bool force = false) {
+  void CloseBatchesAndCheckpoint(bool force = false) {
     std::vector<engine::Alert> alerts;
     const int64_t now = clock_.NowMs();
     const int64_t closed_before = engine_->closed_until();
@@ -294,7 +295,7 @@ struct Aggregator::Impl {
   bool marks_restored_ = false;
   FrameCounters view_counters_;  // the intake's, with the receiver's, as monitoring shows them
   bool stopping_ = false;
-  int64_t next_tick_ = 0;
+  int64_t next_batch_close_ms_ = 0;
   int64_t last_early_commit_ms_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit
   int64_t last_checkpoint_ms_ = 0;
