@@ -1,19 +1,17 @@
 #include "common/time_zone.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 namespace ember {
 namespace {
 
-int64_t BigEndian(const std::string& data, size_t pos, size_t bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(data[pos + i]);
-  // Sign-extend 4-byte values.
-  if (bytes == 4) return static_cast<int32_t>(static_cast<uint32_t>(v));
-  return static_cast<int64_t>(v);
+constexpr int64_t kDayMs = 86'400'000;
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0 && (a < 0) != (b < 0)) ? 1 : 0);
 }
 
 }  // namespace
@@ -33,8 +31,8 @@ Result<TimeZone> TimeZone::Parse(const std::string& text, const std::string& zon
       return Status::InvalidArgument("timezone '" + text +
                                      "' is not an offset such as +02:00 or -0530");
     }
-    const int64_t ms = (hours * 60 + minutes) * 60'000LL;
-    zone.initial_offset_ms_ = sign == '-' ? -ms : ms;
+    const int seconds = (hours * 60 + minutes) * 60;
+    zone.zone_ = cctz::fixed_time_zone(cctz::seconds(sign == '-' ? -seconds : seconds));
     return zone;
   }
   const bool plausible_name = !text.empty() && text.find("..") == std::string::npos &&
@@ -49,58 +47,29 @@ Result<TimeZone> TimeZone::Parse(const std::string& text, const std::string& zon
                                    "' is not UTC, an offset such as +02:00, nor a zone in " +
                                    zoneinfo_dir + " (e.g. Europe/Paris; is tzdata installed?)");
   }
-  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("timezone '" + text + "': " + path + " is not a TZif file (" +
-                                   why + ")");
-  };
-  // RFC 8536: a 44-byte header, the version-1 data (32-bit times), and for version 2+ a
-  // second header and the same data with 64-bit times, which we read.
-  auto counts = [&](size_t at, int64_t c[6]) {
-    if (data.size() < at + 44 || data.compare(at, 4, "TZif") != 0) return false;
-    for (int i = 0; i < 6; ++i) c[i] = BigEndian(data, at + 20 + 4 * static_cast<size_t>(i), 4);
-    return std::all_of(c, c + 6, [](int64_t v) { return v >= 0 && v < 100000; });
-  };
-  int64_t c[6];  // isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
-  if (!counts(0, c)) return bad("no header");
-  size_t at = 0;
-  size_t time_bytes = 4;
-  if (data[4] >= '2') {
-    at = 44 + static_cast<size_t>(c[3] * 5 + c[4] * 6 + c[5] + c[2] * 8 + c[1] + c[0]);
-    if (!counts(at, c)) return bad("no second header");
-    time_bytes = 8;
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() != 4 || std::string_view(magic, 4) != "TZif" ||
+      !cctz::load_time_zone(path, &zone.zone_)) {
+    return Status::InvalidArgument("timezone '" + text + "': " + path + " is not a TZif file");
   }
-  const size_t timecnt = static_cast<size_t>(c[3]), typecnt = static_cast<size_t>(c[4]);
-  size_t pos = at + 44;
-  if (typecnt == 0 || data.size() < pos + timecnt * (time_bytes + 1) + typecnt * 6) {
-    return bad("truncated");
-  }
-  std::vector<int64_t> type_offsets;
-  const size_t types_at = pos + timecnt * (time_bytes + 1);
-  for (size_t i = 0; i < typecnt; ++i) {
-    type_offsets.push_back(BigEndian(data, types_at + i * 6, 4) * 1000);
-  }
-  for (size_t i = 0; i < timecnt; ++i) {
-    const size_t type = static_cast<uint8_t>(data[pos + timecnt * time_bytes + i]);
-    if (type >= typecnt) return bad("bad type index");
-    zone.transitions_ms_.push_back(BigEndian(data, pos + i * time_bytes, time_bytes) * 1000);
-    zone.offsets_ms_.push_back(type_offsets[type]);
-  }
-  zone.initial_offset_ms_ = type_offsets[0];
   return zone;
 }
 
 int64_t TimeZone::OffsetAtUtc(int64_t utc_ms) const {
-  auto it = std::upper_bound(transitions_ms_.begin(), transitions_ms_.end(), utc_ms);
-  if (it == transitions_ms_.begin()) return initial_offset_ms_;
-  return offsets_ms_[static_cast<size_t>(it - transitions_ms_.begin() - 1)];
+  const auto tp = std::chrono::time_point<std::chrono::system_clock, cctz::seconds>(
+      cctz::seconds(FloorDiv(utc_ms, 1000)));
+  return static_cast<int64_t>(zone_.lookup(tp).offset) * 1000;
 }
 
 int64_t TimeZone::LocalToUtc(int64_t local_ms) const {
-  // Guess with the offset at the local time read as UTC, then correct once: right except in
-  // the hour a DST change skips or repeats.
-  const int64_t guess = local_ms - OffsetAtUtc(local_ms);
-  return local_ms - OffsetAtUtc(guess);
+  const int64_t days = FloorDiv(local_ms, kDayMs);
+  const int64_t ms_of_day = local_ms - days * kDayMs;
+  const cctz::civil_second local =
+      cctz::civil_second(1970, 1, 1, 0, 0, 0) + days * 86'400 + ms_of_day / 1000;
+  const cctz::time_zone::civil_lookup found = zone_.lookup(local);
+  // pre: the offset before the change, for a skipped time and for the first of a repeated one.
+  return static_cast<int64_t>(found.pre.time_since_epoch().count()) * 1000 + ms_of_day % 1000;
 }
 
 }  // namespace ember

@@ -1,12 +1,13 @@
-// TimeZone: the UTC offset of a zone at any instant — a fixed offset, or a named zone read
-// from the system's time zone database (TZif files in /usr/share/zoneinfo, package tzdata).
-// Immutable after loading; safe to share between threads. Past the database's last
-// transition (2037 in Debian's files) the last offset holds.
+// TimeZone: the UTC offset of a zone at any instant — UTC, a fixed offset, or a named zone of
+// the system's time zone database (TZif files in /usr/share/zoneinfo, package tzdata), read
+// by cctz, which also follows a zone's rules past the database's last transition (the POSIX
+// footer of the file). Immutable after loading; safe to share between threads.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
+
+#include <cctz/time_zone.h>
 
 #include "common/status.h"
 
@@ -21,16 +22,15 @@ class TimeZone {
 
   // Offset east of UTC, in milliseconds, in effect at `utc_ms`.
   int64_t OffsetAtUtc(int64_t utc_ms) const;
-  // The UTC instant of a wall-clock time in this zone. A time skipped or repeated by a DST
-  // change maps to one of its candidates.
+  // The UTC instant of a wall-clock time in this zone. A time skipped by a DST change maps
+  // as if the change had not happened yet; a repeated one to its first occurrence.
   int64_t LocalToUtc(int64_t local_ms) const;
   const std::string& name() const { return name_; }
+  const cctz::time_zone& zone() const { return zone_; }
 
  private:
   std::string name_ = "UTC";
-  std::vector<int64_t> transitions_ms_;  // UTC instants where the offset changes, ascending
-  std::vector<int64_t> offsets_ms_;      // offset from transitions_ms_[i] on
-  int64_t initial_offset_ms_ = 0;        // before the first transition
+  cctz::time_zone zone_ = cctz::utc_time_zone();
 };
 
 }  // namespace ember

@@ -1,8 +1,10 @@
 #include "engine/event_time.h"
 
+#include <cctz/time_zone.h>
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -72,6 +74,45 @@ class Cursor {
     for (; n < 3; ++n) ms *= 10;
     return ms;
   }
+  // An optional UTC offset: "Z", "+HH:MM", "+HHMM" or "+HH" (or '-'), directly after the
+  // time or after one space ("+HHMM" / "+HH:MM" only). Returns the offset east of UTC in ms
+  // and sets *found; reads nothing when there is none.
+  int64_t Offset(bool* found) {
+    *found = false;
+    if (!ok_ || pos_ >= s_.size()) return 0;
+    if (s_[pos_] == 'Z' && (pos_ + 1 >= s_.size() || !IsAlnum(s_[pos_ + 1]))) {
+      ++pos_;
+      *found = true;
+      return 0;
+    }
+    size_t at = pos_;
+    const bool spaced = s_[at] == ' ';
+    if (spaced) ++at;
+    if (at >= s_.size() || (s_[at] != '+' && s_[at] != '-')) return 0;
+    const int64_t sign = s_[at] == '-' ? -1 : 1;
+    auto two = [&](size_t i, int* v) {
+      if (i + 2 > s_.size() || !IsDigit(s_[i]) || !IsDigit(s_[i + 1])) return false;
+      *v = (s_[i] - '0') * 10 + (s_[i + 1] - '0');
+      return true;
+    };
+    int hours = 0, minutes = 0;
+    size_t end = at + 1;
+    if (!two(end, &hours)) return 0;
+    end += 2;
+    if (end < s_.size() && s_[end] == ':') {
+      if (!two(end + 1, &minutes)) return 0;
+      end += 3;
+    } else if (two(end, &minutes)) {
+      end += 2;
+    } else if (spaced) {
+      return 0;  // " +HH" alone is too ambiguous after a space
+    }
+    if (end < s_.size() && IsAlnum(s_[end])) return 0;
+    if (hours > 14 || minutes > 59) return 0;
+    pos_ = end;
+    *found = true;
+    return sign * (hours * 60 + minutes) * 60'000LL;
+  }
   // True when the next character does not continue a number.
   bool AtNumberEnd() const { return pos_ >= s_.size() || !IsDigit(s_[pos_]); }
   bool ok() const { return ok_; }
@@ -122,8 +163,10 @@ int64_t Finish(const Cursor& c, const Civil& t) {
   return CivilToUnixMs(t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis);
 }
 
-// 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 and BGL's 2005-06-03-15.42.50.675872.
-int64_t TryIso(std::string_view s, size_t p) {
+// 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 / 2024-05-31T12:00:00+02:00 (RFC 3339,
+// RFC 5424) and BGL's 2005-06-03-15.42.50.675872. A UTC offset is applied and noted in
+// *has_offset.
+int64_t TryIso(std::string_view s, size_t p, bool* has_offset) {
   Cursor c(s, p);
   Civil t;
   t.year = c.Digits(4);
@@ -136,7 +179,34 @@ int64_t TryIso(std::string_view s, size_t p) {
   if (bgl) c.Lit('-');
   ReadClock(c, bgl ? '.' : ':', &t);
   t.millis = c.Fraction(".,");
-  return Finish(c, t);
+  int64_t ms = Finish(c, t);
+  if (ms < 0 || bgl) return ms;
+  bool zoned = false;
+  const int64_t offset = c.Offset(&zoned);
+  if (zoned && has_offset != nullptr) *has_offset = true;
+  return ms - offset;
+}
+
+// Common log format (Apache, nginx): 10/Oct/2000:13:55:36 -0700.
+int64_t TryClf(std::string_view s, size_t p, bool* has_offset) {
+  Cursor c(s, p);
+  Civil t;
+  t.day = c.Digits(2);
+  c.Lit('/');
+  if (!c.ok()) return -1;
+  t.month = MonthFromName(s, c.pos());
+  if (t.month == 0) return -1;
+  Cursor rest(s, c.pos() + 3);
+  rest.Lit('/');
+  t.year = rest.Digits(4);
+  rest.Lit(':');
+  ReadClock(rest, ':', &t);
+  int64_t ms = Finish(rest, t);
+  if (ms < 0) return -1;
+  bool zoned = false;
+  const int64_t offset = rest.Offset(&zoned);
+  if (zoned && has_offset != nullptr) *has_offset = true;
+  return ms - offset;
 }
 
 // 20171223-22:15:29:606
@@ -214,12 +284,18 @@ std::optional<int64_t> EventTimeParser::YearlessToMs(int month, int day, int hou
 }
 
 std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
+  return ParseStamp(line, nullptr);
+}
+
+std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* has_offset) {
+  if (has_offset != nullptr) *has_offset = false;
   const size_t limit = std::min(line.size(), kScanBytes);
   for (size_t p = 0; p < limit; ++p) {
     char ch = line[p];
     if (p > 0 && IsAlnum(line[p - 1])) continue;  // only at the start of a word
     if (IsDigit(ch)) {
-      int64_t ms = TryIso(line, p);
+      int64_t ms = TryIso(line, p, has_offset);
+      if (ms < 0) ms = TryClf(line, p, has_offset);
       if (ms < 0) ms = TryCompactDash(line, p);
       if (ms < 0) ms = TryShortYear(line, p);
       if (ms < 0) ms = TryEpoch(line, p);
@@ -269,47 +345,83 @@ std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
 
 namespace {
 
-std::optional<int64_t> ParseWithYear(std::string_view text, const std::string& format, int year) {
-  if (format == "auto") return EventTimeParser(year).Parse(text);
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mday = 1;
-  const std::string copy(text.substr(0, 256));
-  const char* end = ::strptime(copy.c_str(), format.c_str(), &tm);
-  if (end == nullptr) return std::nullopt;
-  int millis = 0;
-  if (*end == '.' || *end == ',') {  // a fraction strptime cannot read
-    int digits = 0;
-    for (const char* p = end + 1; *p >= '0' && *p <= '9'; ++p, ++digits) {
-      if (digits < 3) millis = millis * 10 + (*p - '0');
+bool FormatHasYear(const std::string& format) {
+  for (const char* y : {"%Y", "%y", "%E4Y", "%F", "%D", "%s", "%G", "%g", "%C"}) {
+    if (format.find(y) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A strptime-style format in cctz's terms: %f (fractional seconds, as in Python) is %E*f.
+std::string CctzFormat(const std::string& format) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] == '%' && i + 1 < format.size()) {
+      if (format[i + 1] == 'f') {
+        out += "%E*f";
+      } else {
+        out.append(format, i, 2);
+      }
+      ++i;
+      continue;
     }
-    for (; digits > 0 && digits < 3; ++digits) millis *= 10;
+    out += format[i];
   }
-  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
-    return std::nullopt;
+  return out;
+}
+
+std::string_view Trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
   }
-  return CivilToUnixMs(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                       std::min(tm.tm_sec, 59), millis);
+  return s;
+}
+
+// `text` read with the strptime-style `format` in `zone` (an offset in the text wins), in
+// `year` when the format has none. A fraction of seconds after the last field is read even
+// when the format does not name it.
+std::optional<int64_t> ParseFormatted(std::string_view text, const std::string& format,
+                                      const cctz::time_zone& zone, int year) {
+  std::string fmt = CctzFormat(format);
+  std::string input(Trimmed(text.substr(0, 256)));
+  if (!FormatHasYear(fmt)) {
+    fmt = "%Y " + fmt;
+    input = std::to_string(year) + " " + input;
+  }
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds> tp;
+  if (cctz::parse(fmt, input, zone, &tp)) return tp.time_since_epoch().count();
+  for (const char* fraction : {".%E*f", ",%E*f", ":%E*f"}) {
+    if (cctz::parse(fmt + fraction, input, zone, &tp)) return tp.time_since_epoch().count();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<int64_t> ParseRuleTimestamp(std::string_view text, const std::string& format,
                                           const TimeZone* zone, int64_t reference_ms) {
-  auto to_utc = [&](int64_t local) { return zone != nullptr ? zone->LocalToUtc(local) : local; };
   std::time_t ref = static_cast<std::time_t>(std::max<int64_t>(reference_ms, 0) / 1000);
   std::tm ref_tm{};
   gmtime_r(&ref, &ref_tm);
   const int year = ref_tm.tm_year + 1900;
   constexpr int64_t kDayMs = 86'400'000;
-  std::optional<int64_t> t = ParseWithYear(text, format, year);
-  if (t && to_utc(*t) > reference_ms + kDayMs) {
-    std::optional<int64_t> before = ParseWithYear(text, format, year - 1);
-    if (before) t = before;
+  auto parse = [&](int in_year) -> std::optional<int64_t> {
+    if (format == "auto") {
+      bool has_offset = false;
+      std::optional<int64_t> t = EventTimeParser(in_year).ParseStamp(text, &has_offset);
+      // A stamp without an offset is a wall-clock time in the rule's zone.
+      if (t && !has_offset && zone != nullptr) return zone->LocalToUtc(*t);
+      return t;
+    }
+    return ParseFormatted(text, format, zone != nullptr ? zone->zone() : cctz::utc_time_zone(),
+                          in_year);
+  };
+  std::optional<int64_t> t = parse(year);
+  if (t && *t > reference_ms + kDayMs) {
+    if (std::optional<int64_t> before = parse(year - 1)) t = before;
   }
-  if (!t) return std::nullopt;
-  return to_utc(*t);
+  return t;
 }
 
 }  // namespace ember::engine

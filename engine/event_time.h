@@ -2,8 +2,10 @@
 // Unix milliseconds (UTC). Knows the common formats of real logs: ISO-8601 (with ',' or '.'
 // fractions, 'T' or ' '), syslog "Mon dd HH:MM:SS" (no year), Apache "[Www Mon dd HH:MM:SS
 // YYYY]", BGL "YYYY-MM-DD-HH.MM.SS.ffffff", HDFS "yyMMdd HHmmss", Spark "yy/MM/dd HH:MM:SS",
-// logcat "MM-dd HH:MM:SS.fff", "yyyyMMdd-HH:MM:SS:fff", "[MM.dd HH:MM:SS]", and 10/13-digit
-// epochs. Times without a zone are taken as UTC.
+// logcat "MM-dd HH:MM:SS.fff", "yyyyMMdd-HH:MM:SS:fff", "[MM.dd HH:MM:SS]", the common log
+// format "dd/Mon/yyyy:HH:MM:SS -0700", and 10/13-digit epochs. A UTC offset after an ISO-8601
+// or common-log time ("Z", "+02:00", "+0200", "-05") is applied; times without one are taken
+// as UTC.
 // Not thread-safe: it keeps per-stream year inference, so use one parser per input stream.
 #pragma once
 
@@ -24,6 +26,9 @@ class EventTimeParser {
 
   // The first timestamp starting within the first kScanBytes bytes, or nullopt.
   std::optional<int64_t> Parse(std::string_view line);
+  // The same; *has_offset tells whether the stamp carried its UTC offset (else it was read as
+  // UTC, and may be a wall-clock time of some zone).
+  std::optional<int64_t> ParseStamp(std::string_view line, bool* has_offset);
 
   static constexpr size_t kScanBytes = 64;
 
@@ -36,10 +41,11 @@ class EventTimeParser {
 };
 
 // A rule's own time stamp: `text` (a capture) read with `format` — "auto" (any format
-// EventTimeParser knows) or a strptime(3) pattern such as "%b %e %H:%M:%S" — as a time
-// wall-clock time in `zone` (null: UTC). Formats without a year take the year of `reference_ms`
-// (the line's arrival time), or the year before when that would put the time more than a day after
-// the reference (a December line read in January). nullopt if unreadable.
+// EventTimeParser knows) or a strptime-style pattern such as "%b %e %H:%M:%S" read by cctz
+// (with %z / %Ez for offsets, %f or %E*S for fractions of seconds) — as a wall-clock time in
+// `zone` (null: UTC) unless the text carries its own UTC offset. Formats without a year take the
+// year of `reference_ms` (the line's arrival time), or the year before when that would put the time
+// more than a day after the reference (a December line read in January). nullopt if unreadable.
 std::optional<int64_t> ParseRuleTimestamp(std::string_view text, const std::string& format,
                                           const TimeZone* zone, int64_t reference_ms);
 

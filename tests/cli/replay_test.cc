@@ -1,7 +1,11 @@
 // `ember replay` on a generated log whose expected alerts are computed here, independently of
 // the engine: every sliding window is recounted from the list of events.
+#include <cctz/time_zone.h>
+
 #include <algorithm>
+#include <chrono>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -11,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/event_time.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -226,4 +231,53 @@ TEST_CASE("ember replay: the same alerts with one matching thread or several",
   REQUIRE(three.exit_code == 0);
   CHECK(std::count(one.out.begin(), one.out.end(), '\n') > 10);
   CHECK(one.out == three.out);
+}
+
+// A real sshd log rewritten with ISO-8601 stamps in mixed UTC offsets (the same instants),
+// against the same log stamped in UTC: the same alerts in the same windows.
+TEST_CASE("ember replay: stamps in mixed UTC offsets land in the windows of their instants",
+          "[cli][replay][integration]") {
+  TempDir dir;
+  std::ifstream in(std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/OpenSSH_2k.log");
+  const char* kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  const int offsets_min[] = {120, -300, 0, 330, -210, 60};
+  std::string mixed, utc;
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // "Dec 10 06:55:46 LabSZ sshd[24200]: …": the stamp is 15 bytes, read as UTC in 2017.
+    const int month = static_cast<int>(std::string(kMonths).find(line.substr(0, 3)) / 3) + 1;
+    const int64_t instant = ember::engine::CivilToUnixMs(
+        2017, month, std::stoi(line.substr(4, 2)), std::stoi(line.substr(7, 2)),
+        std::stoi(line.substr(10, 2)), std::stoi(line.substr(13, 2)), 0);
+    const std::string rest = line.substr(15);
+    const int offset = offsets_min[n++ % 6];
+    const auto tp = std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>(
+        std::chrono::seconds(instant / 1000));
+    mixed += cctz::format("%Y-%m-%dT%H:%M:%S%Ez", tp,
+                          cctz::fixed_time_zone(cctz::seconds(offset * 60))) +
+             rest + "\n";
+    utc += cctz::format("%Y-%m-%dT%H:%M:%SZ", tp, cctz::utc_time_zone()) + rest + "\n";
+  }
+  REQUIRE(n == 2000);
+  dir.Write("mixed.log", mixed);
+  dir.Write("utc.log", utc);
+  const std::string rules = std::string(EMBER_SOURCE_DIR) + "/rules/examples/ssh.yaml";
+  auto windows = [&](const std::string& file) {
+    auto r = RunCommand(
+        {EMBER_CLI_BIN, "replay", "--resolved", "--rules", rules, "--host", "h", dir.Sub(file)});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::vector<std::string> out;
+    std::istringstream lines(r.out);
+    for (std::string l; std::getline(lines, l);) {
+      auto a = nlohmann::json::parse(l);
+      out.push_back(a.at("rule").dump() + a.at("key").dump() + a.at("state").dump() +
+                    a.at("window_start").dump() + a.at("window_end").dump() + a.at("count").dump());
+    }
+    return out;
+  };
+  const auto from_utc = windows("utc.log");
+  CHECK(from_utc.size() > 20);
+  CHECK(windows("mixed.log") == from_utc);
 }

@@ -34,6 +34,21 @@ TEST_CASE("TimeZone: a named zone follows its daylight saving changes",
         CivilToUnixMs(2026, 6, 1, 14, 0, 0, 0));
 }
 
+TEST_CASE("TimeZone: a named zone keeps its rules past 2037", "[common][time_zone][unit]") {
+  // Debian's TZif files list transitions up to 2037; later ones follow the rule in the file's
+  // POSIX footer (for Paris: summer time from the last Sunday of March to the last of October).
+  auto paris = TimeZone::Parse("Europe/Paris");
+  REQUIRE(paris.ok());
+  const int64_t hour = 3'600'000;
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2040, 7, 1, 12, 0, 0, 0)) == 2 * hour);
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2040, 12, 1, 12, 0, 0, 0)) == 1 * hour);
+  // 2045: summer time from 26 March 01:00 UTC.
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2045, 3, 26, 0, 59, 59, 0)) == 1 * hour);
+  CHECK(paris->OffsetAtUtc(CivilToUnixMs(2045, 3, 26, 1, 0, 0, 0)) == 2 * hour);
+  CHECK(paris->LocalToUtc(CivilToUnixMs(2050, 8, 1, 12, 0, 0, 250)) ==
+        CivilToUnixMs(2050, 8, 1, 10, 0, 0, 250));
+}
+
 TEST_CASE("TimeZone: fixed offsets, UTC, and what is refused", "[common][time_zone][unit]") {
   CHECK(TimeZone::Parse("UTC")->OffsetAtUtc(0) == 0);
   CHECK(TimeZone::Parse("+05:30")->OffsetAtUtc(0) == 19'800'000);
