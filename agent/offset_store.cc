@@ -15,6 +15,7 @@
 
 #include "common/file_util.h"
 #include "common/hash.h"
+#include "common/wire.h"
 
 namespace ember::agent {
 namespace {
@@ -61,28 +62,50 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
                               "' is not an ember-agent offsets file; move it away "
                               "to start over (files are then read per read_from)");
   }
-  if (j.value("version", 0) != kFormatVersion) {
-    return Status::Corruption("'" + path + "' has format version " +
-                              std::to_string(j.value("version", 0)) + "; this build reads " +
-                              std::to_string(kFormatVersion));
+  auto refuse = [&](const std::string& where, const std::string& what) {
+    return Status::Corruption("'" + path + "': " + where + " " + what +
+                              "; move the file away to start over (files are then read per "
+                              "read_from)");
+  };
+  const nlohmann::json& version = j["version"];
+  if (!version.is_number_unsigned() || version.get<uint64_t>() != uint64_t{kFormatVersion}) {
+    return refuse("'version'", "is " + version.dump() + ", not the format version " +
+                                   std::to_string(kFormatVersion) + " this build reads");
   }
-  if (j.contains("epoch") && j["epoch"].is_number_unsigned()) {
+  if (j.contains("epoch")) {
+    if (!j["epoch"].is_number_unsigned()) return refuse("'epoch'", "is not a number");
     store->epoch_ = j["epoch"].get<uint64_t>();
     store->dirty_ = false;
   }
+  size_t index = 0;
   for (const auto& s : j["streams"]) {
-    if (!s.is_object()) continue;
+    const std::string where = "streams[" + std::to_string(index++) + "]";
+    if (!s.is_object()) return refuse(where, "is not an object");
     StreamRecord r;
-    r.stream_id = s.value("id", uint64_t{0});
-    r.path = s.value("path", std::string());
-    r.dev = s.value("dev", uint64_t{0});
-    r.ino = s.value("ino", uint64_t{0});
-    r.fingerprint = s.value("fingerprint", uint64_t{0});
-    r.fingerprint_bytes = s.value("fingerprint_bytes", uint64_t{0});
-    r.fingerprint_skip = s.value("fingerprint_skip", uint64_t{0});
-    r.acked_offset = s.value("acked_offset", uint64_t{0});
-    r.origin_offset = s.value("origin_offset", uint64_t{0});
-    if (r.stream_id != 0) store->records_[r.stream_id] = r;
+    for (auto [field, value] : {std::pair{"id", &r.stream_id}, std::pair{"dev", &r.dev},
+                                std::pair{"ino", &r.ino}, std::pair{"fingerprint", &r.fingerprint},
+                                std::pair{"fingerprint_bytes", &r.fingerprint_bytes},
+                                std::pair{"fingerprint_skip", &r.fingerprint_skip},
+                                std::pair{"acked_offset", &r.acked_offset},
+                                std::pair{"origin_offset", &r.origin_offset}}) {
+      auto it = s.find(field);
+      if (it == s.end()) continue;
+      if (!it->is_number_unsigned()) {
+        return refuse(where + "." + field, "is " + it->dump() + ", not an unsigned number");
+      }
+      *value = it->get<uint64_t>();
+    }
+    if (auto it = s.find("path"); it != s.end()) {
+      if (!it->is_string()) return refuse(where + ".path", "is not a string");
+      r.path = it->get<std::string>();
+    }
+    if (r.stream_id == 0) return refuse(where + ".id", "is missing or 0");
+    if (r.acked_offset < r.origin_offset || r.acked_offset > wire::kMaxStreamOffset) {
+      return refuse(where + ".acked_offset",
+                    std::to_string(r.acked_offset) + " is before its origin_offset " +
+                        std::to_string(r.origin_offset) + " or beyond any file");
+    }
+    store->records_[r.stream_id] = r;
   }
   return store;
 }

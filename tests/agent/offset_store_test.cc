@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/temp_dir.h"
@@ -53,6 +57,41 @@ TEST_CASE("OffsetStore: an unreadable offsets file is refused and left untouched
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().message().find("offsets.json") != std::string::npos);
   CHECK(test::ReadFile(dir.Sub("offsets.json")) == "{not json");
+}
+
+TEST_CASE("OffsetStore: a file of the wrong shape is refused naming the field, never a crash",
+          "[agent][offsets][unit]") {
+  test::TempDir dir;
+  const std::string good_stream =
+      R"({"id": 7, "path": "/var/log/a", "dev": 1, "ino": 2, "acked_offset": 10,
+          "origin_offset": 0})";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"version": "1", "streams": []})", "'version'"},
+      {R"({"version": 1, "epoch": "x", "streams": []})", "'epoch'"},
+      {R"({"version": 1, "streams": [42]})", "streams[0] is not an object"},
+      {R"({"version": 1, "streams": [{"id": "7"}]})", "streams[0].id is \"7\""},
+      {R"({"version": 1, "streams": [{"id": 7, "acked_offset": -1}]})", "streams[0].acked_offset"},
+      {R"({"version": 1, "streams": [{"id": 7, "path": 3}]})", "streams[0].path"},
+      {R"({"version": 1, "streams": [{"id": 0}]})", "streams[0].id is missing or 0"},
+      {R"({"version": 1, "streams": [)" + good_stream +
+           R"(, {"id": 8, "acked_offset": 5, "origin_offset": 9}]})",
+       "streams[1].acked_offset 5 is before its origin_offset 9"},
+  };
+  for (const auto& [content, expected] : cases) {
+    INFO(content);
+    dir.Write("offsets.json", content);
+    auto store = OffsetStore::Open(dir.path());
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == Status::Code::kCorruption);
+    CHECK(store.status().message().find(dir.Sub("offsets.json")) != std::string::npos);
+    CHECK(store.status().message().find(expected) != std::string::npos);
+    CHECK(test::ReadFile(dir.Sub("offsets.json")) == content);  // left untouched
+  }
+  dir.Write("offsets.json", R"({"version": 1, "epoch": 5, "streams": [)" + good_stream + "]}");
+  auto store = OffsetStore::Open(dir.path());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Find(7) != nullptr);
+  CHECK((*store)->Find(7)->acked_offset == 10);
 }
 
 TEST_CASE("FingerprintFile: hashes at most the asked bytes", "[agent][offsets][unit]") {
