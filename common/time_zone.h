@@ -4,10 +4,10 @@
 // footer of the file). Immutable after loading; safe to share between threads.
 #pragma once
 
+#include <cctz/time_zone.h>
+
 #include <cstdint>
 #include <string>
-
-#include <cctz/time_zone.h>
 
 #include "common/status.h"
 
