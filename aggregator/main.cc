@@ -7,6 +7,7 @@
 
 #include "aggregator/aggregator.h"
 #include "aggregator/aggregator_config.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/system.h"
 #include "rules/rule_set.h"
@@ -21,10 +22,15 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/ember/aggregator.yaml";
   std::string log_level = "info";
   bool check = false;
+  bool reset_state = false;
   app.add_option("-c,--config", config_path, "Aggregator configuration file")
       ->capture_default_str();
   app.add_flag("--check", check,
                "Validate the configuration and the rules, then exit (0 if valid)");
+  app.add_flag("--reset-state", reset_state,
+               "Move the state directory aside (to <dir>.broken-<time>) and start with empty "
+               "state: windows, marks and alert history are forgotten; agents send their streams "
+               "again from the start");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("ember-aggregator ") + EMBER_VERSION);
@@ -48,6 +54,17 @@ int main(int argc, char** argv) {
     if (!rules.ok()) return 1;
     std::printf("%s: OK (%zu rules)\n", config_path.c_str(), (*rules)->rules().size());
     return 0;
+  }
+  if (reset_state) {
+    auto moved = ember::MoveAside(config->state_dir, "broken");
+    if (!moved.ok()) {
+      std::fprintf(stderr, "ember-aggregator: %s\n", moved.status().message().c_str());
+      return 1;
+    }
+    if (!moved->empty()) {
+      spdlog::warn("--reset-state: moved the state directory '{}' aside to '{}'.",
+                   config->state_dir, *moved);
+    }
   }
   ember::SystemdNotifier notifier = ember::SystemdNotifier::FromEnvironment();
   ember::Status s = ember::aggregator::RunAggregator(*config, notifier);

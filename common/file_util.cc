@@ -1,10 +1,13 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace ember {
 
@@ -41,6 +44,25 @@ Status ReplaceFile(const std::string& dir, const std::string& name, const std::s
     ::close(dfd);
   }
   return Status::Ok();
+}
+
+Result<std::string> MoveAside(const std::string& path, const std::string& tag) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return std::string();
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string target = path + "." + tag + "-" + stamp;
+  for (int i = 2; ::lstat(target.c_str(), &st) == 0; ++i) {
+    target = path + "." + tag + "-" + stamp + "." + std::to_string(i);
+  }
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    return Status::IOError("cannot move '" + path + "' aside to '" + target +
+                           "': " + std::strerror(errno));
+  }
+  return target;
 }
 
 }  // namespace ember

@@ -15,4 +15,8 @@ namespace ember {
 Status ReplaceFile(const std::string& dir, const std::string& name, const std::string& content,
                    bool durable);
 
+// Renames `path` to "<path>.<tag>-<UTC time>" (a number is added if that exists) and returns
+// the new name, or "" when `path` does not exist. Errors: IOError naming both paths.
+Result<std::string> MoveAside(const std::string& path, const std::string& tag);
+
 }  // namespace ember

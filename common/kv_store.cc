@@ -1,6 +1,8 @@
 #include "common/kv_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -127,11 +129,67 @@ class LmdbWriter final : public KvWriter {
 KvStore::KvStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KvStore::~KvStore() = default;
 
+// Refuses a data.mdb that LMDB would map wrongly: empty, not LMDB, or shorter than its pages.
+static Status CheckLmdbFile(const std::string& dir) {
+  const std::string path = dir + "/data.mdb";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Ok();  // a new environment (or unreadable: LMDB will say)
+  struct stat st;
+  std::string meta(2 * 4096, '\0');
+  ssize_t n = -1;
+  if (::fstat(fd, &st) == 0) n = ::pread(fd, meta.data(), meta.size(), 0);
+  ::close(fd);
+  const auto size = static_cast<uint64_t>(st.st_size);
+  auto corrupt = [&](const std::string& why) {
+    return Status::Corruption("'" + path + "' " + why +
+                              ": refusing to use it (start once with --reset-state to move the "
+                              "state directory aside and begin with empty state)");
+  };
+  if (n < 0) return Status::IOError("cannot read '" + path + "': " + std::strerror(errno));
+  if (size == 0) return corrupt("is empty (a cut copy or a failed restore?)");
+  // Two meta pages: <page header, 16 bytes> then MDB_meta: magic u32 0xBEEFC0DE, version u32,
+  // address u64, mapsize u64, two MDB_db of 48 bytes (the first's leading u32 is the page
+  // size), last used page u64, transaction id u64. The newest valid one rules.
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, meta.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&](size_t at) {
+    uint64_t v;
+    std::memcpy(&v, meta.data() + at, 8);
+    return v;
+  };
+  uint64_t best_txn = 0, needed = 0;
+  bool any = false;
+  const uint32_t psize = u32(40);  // the first meta page tells the page size
+  for (size_t page : {size_t{0}, size_t{1}}) {
+    const size_t at = page * psize;
+    if (psize < 512 || psize > 65536 || at + 160 > static_cast<size_t>(n)) continue;
+    if (u32(at + 16) != 0xBEEFC0DE) continue;
+    const uint64_t last_pg = u64(at + 136), txn = u64(at + 144);
+    if (!any || txn > best_txn) {
+      best_txn = txn;
+      needed = (last_pg + 1) * psize;
+      any = true;
+    }
+  }
+  if (!any) return corrupt("is not an LMDB file (no valid meta page)");
+  if (size < needed) {
+    return corrupt("is cut short: " + std::to_string(size) + " bytes where its last page ends at " +
+                   std::to_string(needed));
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
   if (!options.read_only && ::mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return Status::IOError("cannot create state directory '" + options.dir +
                            "': " + std::strerror(errno));
   }
+  // A truncated file would be mapped and fault (SIGBUS) on the first read past its end; an
+  // empty one would be taken for a new environment and the state silently forgotten.
+  if (Status s = CheckLmdbFile(options.dir); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->dir = options.dir;
   const std::string where = "LMDB environment '" + options.dir + "'";

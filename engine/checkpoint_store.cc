@@ -122,8 +122,8 @@ Status CheckpointStore::CheckSchema() {
     return Status::Corruption(
         "checkpoint schema '" + (schema.ok() ? *schema : "?") + "' is not schema " + kSchema +
         ", the only one this build reads: refusing to use or overwrite it. Move the state "
-        "directory aside and start again (agents resend from their acknowledged offsets; "
-        "window state and alert history start empty)");
+        "directory aside and start again (agents then send their streams again from the "
+        "start; window state and alert history start empty)");
   }
   return Status::Ok();
 }

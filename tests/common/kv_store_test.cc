@@ -176,3 +176,48 @@ TEST_CASE("KvStore: read-only, a database the writer never created reads as empt
   o.read_only = false;
   CHECK(KvStore::Open(o).ok());
 }
+
+TEST_CASE("KvStore: an empty, cut or foreign data.mdb is refused with the remedy, not mapped",
+          "[common][kv_store][unit]") {
+  ember::test::TempDir dir;
+  const std::string state = dir.Sub("state");
+  {
+    auto kv = OpenStore(state);
+    // Enough data for several pages, so that half the file cuts real pages away.
+    REQUIRE(kv->Write([](KvWriter& w) {
+                for (int i = 0; i < 2000; ++i) {
+                  Status s = w.Put("a", "key" + std::to_string(i), std::string(100, 'v'));
+                  if (!s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+  }
+  const std::string file = state + "/data.mdb";
+  const std::string whole = ember::test::ReadFile(file);
+  REQUIRE(whole.size() > 16 * 4096);
+  std::string expected;
+  SECTION("cut in half") {
+    dir.Write("state/data.mdb", whole.substr(0, whole.size() / 2));
+    expected = "is cut short";
+  }
+  SECTION("cut to nothing") {
+    dir.Write("state/data.mdb", "");
+    expected = "is empty";
+  }
+  SECTION("not LMDB") {
+    dir.Write("state/data.mdb", std::string(3 * 4096, 'x'));
+    expected = "is not an LMDB file";
+  }
+  for (bool read_only : {false, true}) {
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"a", "b"};
+    o.read_only = read_only;
+    auto kv = KvStore::Open(o);
+    REQUIRE_FALSE(kv.ok());
+    CHECK(kv.status().code() == Status::Code::kCorruption);
+    CHECK(kv.status().message().find(file) != std::string::npos);
+    CHECK(kv.status().message().find(expected) != std::string::npos);
+    CHECK(kv.status().message().find("--reset-state") != std::string::npos);
+  }
+}

@@ -1,8 +1,13 @@
 // Hostile input against real daemons on 127.0.0.1: lines longer than the credit, and marks
 // forged by an impostor who says HELLO under an agent's name. Nothing may stall a stream or
 // silence it; counts stay exact.
+#include <signal.h>
+
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -81,4 +86,57 @@ TEST_CASE("Hostile: a DATA frame forged far ahead of a stream does not silence i
   INFO(agent_log);
   CHECK(agent_log.find("beyond byte") != std::string::npos);
   CHECK(agent_log.find("continues as new stream") != std::string::npos);
+}
+
+TEST_CASE(
+    "Hostile: a cut or emptied store stops the aggregator with the remedy; "
+    "--reset-state moves it aside",
+    "[integration][hostile]") {
+  Cluster c(kCountRule);
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  c.agent->Signal(SIGTERM);
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.agent->Wait(10s));
+  REQUIRE(c.aggregator->Wait(10s));
+  const std::string data = c.dir.Sub("state/data.mdb");
+  const std::string whole = ReadFile(data);
+  SECTION("cut in half") { c.dir.Write("state/data.mdb", whole.substr(0, whole.size() / 2)); }
+  SECTION("cut to nothing") { c.dir.Write("state/data.mdb", ""); }
+  auto refused = RunCommand({EMBER_AGGREGATOR_BIN, "-c", c.dir.Sub("aggregator.yaml")});
+  INFO(refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find(data) != std::string::npos);
+  CHECK(refused.err.find("--reset-state") != std::string::npos);
+  // `ember status` reading the same store says so too, and does not crash.
+  auto status = RunCommand({EMBER_CLI_BIN, "status", "--state-dir", c.dir.Sub("state")});
+  CHECK(status.exit_code != 0);
+  CHECK(status.exit_code < 128);
+  // The operator's remedy: the old state is kept aside and the aggregator starts empty; it
+  // knows no stream, so the agent sends each again from its origin (all 10 lines).
+  auto reset = [&] {
+    std::vector<std::string> env;
+    c.aggregator = std::make_unique<Process>(
+        std::vector<std::string>{EMBER_AGGREGATOR_BIN, "-c", c.dir.Sub("aggregator.yaml"),
+                                 "--reset-state"},
+        c.dir.Sub("aggregator.out"), c.dir.Sub("aggregator.reset.err"), env);
+    return WaitUntil(
+        [&] {
+          return ReadFile(c.dir.Sub("aggregator.reset.err")).find("listening") != std::string::npos;
+        },
+        10s);
+  };
+  REQUIRE(reset());
+  const std::string log = ReadFile(c.dir.Sub("aggregator.reset.err"));
+  CHECK(log.find("moved the state directory") != std::string::npos);
+  bool moved_aside = false;
+  for (const auto& e : std::filesystem::directory_iterator(c.dir.path())) {
+    moved_aside |= e.path().filename().string().rfind("state.broken-", 0) == 0;
+  }
+  CHECK(moved_aside);
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(5, 10));
+  ExpectExactly(c, 10);
 }
