@@ -1,6 +1,12 @@
 #include "common/yaml_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -30,13 +36,44 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Status::IOError(path + ": cannot open for reading: " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": error: not a regular file (a FIFO, device or " +
+                                   "directory is never read)");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": error: " + std::to_string(st.st_size) +
+                                   " bytes, more than the " + std::to_string(max_bytes) +
+                                   " this file may have");
+  }
+  std::string content(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t got = 0;
+  while (got < content.size()) {
+    const ssize_t n = ::read(fd, content.data() + got, content.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got > max_bytes) {  // it grew while being read
+    return Status::InvalidArgument(path + ": error: more than the " + std::to_string(max_bytes) +
+                                   " bytes this file may have");
+  }
+  content.resize(got);
+  return content;
+}
+
 Result<YAML::Node> LoadYamlFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError(path + ": cannot open for reading");
-  std::stringstream buf;
-  buf << in.rdbuf();
+  Result<std::string> text = ReadBoundedFile(path, kMaxYamlFileBytes);
+  if (!text.ok()) return text.status();
   try {
-    return YAML::Load(buf.str());
+    return YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(MarkText(path, e.mark) + ": error: " + e.msg);
   }

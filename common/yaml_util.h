@@ -14,8 +14,16 @@
 
 namespace ember {
 
-// Parses the YAML file at `path`. Errors: IOError if unreadable; InvalidArgument
-// "path:line:col: <yaml-cpp's message>" if malformed.
+// YAML files (configs, rules, rule tests) are at most this large; anything larger is refused.
+inline constexpr size_t kMaxYamlFileBytes = 4 << 20;
+
+// The content of the regular file `path`, at most `max_bytes`. A FIFO, device or directory is
+// refused without blocking; so is a larger file. Errors name the path.
+Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes);
+
+// Parses the YAML file at `path` (through ReadBoundedFile, at most kMaxYamlFileBytes).
+// Errors: IOError if unreadable; InvalidArgument for a file that is not regular or too large,
+// and "path:line:col: <yaml-cpp's message>" if malformed.
 Result<YAML::Node> LoadYamlFile(const std::string& path);
 
 // "path:line:col" of `node` (1-based), or just "path" when the node has no mark.

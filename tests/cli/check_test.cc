@@ -1,4 +1,9 @@
 // `ember check` as operators run it: the real binary on real files.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/process.h"
@@ -86,4 +91,31 @@ TEST_CASE("ember check: warns about expensive patterns and rules that can never 
   CHECK(r.err.find("'fine'") == std::string::npos);
   CHECK(r.err.find("rule 'ratio'") == std::string::npos);
   CHECK(r.out.find("5 rule(s) OK, 3 warning(s)") != std::string::npos);
+}
+
+TEST_CASE(
+    "ember check: a FIFO, /dev/zero or a huge file in the rules directory is refused "
+    "at once",
+    "[cli][check][integration]") {
+  TempDir dir;
+  dir.Write("rules/good.yaml", "rules:\n  - name: ok\n    match: fine\n    window: 10s\n");
+  std::string expected;
+  SECTION("a FIFO nobody writes to") {
+    REQUIRE(::mkfifo(dir.Sub("rules/fifo.yaml").c_str(), 0600) == 0);
+    expected = "fifo.yaml: error: not a regular file";
+  }
+  SECTION("a symlink to /dev/zero") {
+    REQUIRE(::symlink("/dev/zero", dir.Sub("rules/zero.yaml").c_str()) == 0);
+    expected = "zero.yaml: error: not a regular file";
+  }
+  SECTION("a file larger than 4 MiB") {
+    dir.Write("rules/huge.yaml", "# " + std::string(5 << 20, 'x') + "\n");
+    expected = "huge.yaml: error: 5242883 bytes, more than the 4194304";
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto r = RunCommand({EMBER_CLI_BIN, "check", dir.Sub("rules")});
+  INFO(r.err);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(expected) != std::string::npos);
 }

@@ -2,6 +2,7 @@
 // forged by an impostor who says HELLO under an agent's name. Nothing may stall a stream or
 // silence it; counts stay exact.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <memory>
@@ -139,4 +140,21 @@ TEST_CASE(
   c.StartAgent();
   c.dir.Append("logs/app.log", Events(5, 10));
   ExpectExactly(c, 10);
+}
+
+TEST_CASE("Hostile: a FIFO dropped into the live rules directory does not freeze the pipeline",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  const std::string err = c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  // The directory watch reloads the rules; the FIFO is refused at once, the rules in force
+  // are kept, and lines keep being counted and acknowledged.
+  REQUIRE(::mkfifo(c.dir.Sub("rules/evil.yaml").c_str(), 0600) == 0);
+  REQUIRE(WaitUntil(
+      [&] { return ReadFile(err).find("Kept the rules in force") != std::string::npos; }, 10s));
+  CHECK(ReadFile(err).find("evil.yaml: error: not a regular file") != std::string::npos);
+  c.dir.Append("logs/app.log", Events(5, 25));
+  ExpectExactly(c, 25);
 }
