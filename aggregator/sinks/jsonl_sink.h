@@ -1,8 +1,10 @@
-// JsonlSink: appends each alert event as one JSON object per line to a file, flushed per
-// batch; reopened on SIGHUP so logrotate can move it. Not thread-safe.
+// JsonlSink: appends each alert event as one JSON object per line to a file, written and
+// fdatasync'ed once per batch; reopened on SIGHUP so logrotate can move it. The file only ever
+// holds whole records: a batch whose write or sync fails (a full disk) is cut back off the
+// file, and the events are offered again with the next batch; a torn last line left by a
+// crash is cut off when the file is opened. One writer per file. Not thread-safe.
 #pragma once
 
-#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -23,7 +25,8 @@ class JsonlSink final : public AlertSink {
  private:
   explicit JsonlSink(std::string path) : path_(std::move(path)) {}
   std::string path_;
-  std::FILE* file_ = nullptr;
+  int fd_ = -1;
+  std::string pending_;  // records sent since the last Flush
 };
 
 }  // namespace ember::aggregator
