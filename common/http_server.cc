@@ -1,5 +1,8 @@
 #include "common/http_server.h"
 
+#include <cerrno>
+#include <deque>
+#include <memory>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -12,6 +15,11 @@ namespace {
 
 constexpr size_t kMaxRequestBytes = 16 << 10;
 constexpr auto kConnectionTimeout = std::chrono::seconds(5);
+// Connections served at once; a new one beyond closes the oldest, so idle or slow clients
+// cannot keep a scrape out.
+constexpr size_t kMaxConnections = 64;
+// Out of file descriptors: wait this long before accepting again instead of spinning.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 const char* Reason(int status) {
   switch (status) {
@@ -47,6 +55,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         timer_(socket_.get_executor()),
         buffer_(kMaxRequestBytes),
         handler_(handler) {}
+
+  // Closes the connection now (evicted for a newer one); its handlers then finish.
+  void Close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
 
   void Start() {
     auto self = shared_from_this();
@@ -132,17 +146,37 @@ Result<HostPort> ParseHostPort(const std::string& text) {
 }
 
 struct HttpServer::Impl {
-  explicit Impl(Handler h) : handler(std::move(h)), acceptor(io) {}
+  explicit Impl(Handler h) : handler(std::move(h)), acceptor(io), backoff(io) {}
   void Accept() {
     acceptor.async_accept([this](const boost::system::error_code& e, tcp::socket socket) {
       if (e == asio::error::operation_aborted) return;
-      if (!e) std::make_shared<Connection>(std::move(socket), handler)->Start();
+      if (e == asio::error::no_descriptors || e.value() == ENFILE || e.value() == ENOBUFS ||
+          e.value() == ENOMEM) {
+        backoff.expires_after(kAcceptBackoff);
+        backoff.async_wait([this](const boost::system::error_code& w) {
+          if (!w) Accept();
+        });
+        return;
+      }
+      if (!e) Admit(std::move(socket));
       Accept();
     });
+  }
+  void Admit(tcp::socket socket) {
+    std::erase_if(live, [](const std::weak_ptr<Connection>& c) { return c.expired(); });
+    while (live.size() >= kMaxConnections) {
+      if (auto oldest = live.front().lock()) oldest->Close();
+      live.pop_front();
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket), handler);
+    live.push_back(connection);
+    connection->Start();
   }
   Handler handler;
   asio::io_context io;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+  std::deque<std::weak_ptr<Connection>> live;  // oldest first
   std::thread thread;
 };
 

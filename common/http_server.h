@@ -2,7 +2,9 @@
 // `ember top` reads). One background thread runs Boost.Asio; each connection gets one GET
 // answered and is closed. The handler runs on that thread: whatever it reads must be
 // thread-safe (owners publish snapshots, see PublishedText). Requests larger than 16 KiB or
-// slower than 5 s are answered with an error and closed.
+// slower than 5 s are answered with an error and closed. At most 64 connections are served at
+// once (a new one closes the oldest), and when file descriptors run out accepting pauses for
+// 100 ms instead of spinning.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,12 @@
 // clients on other threads asking at the same time.
 #include "common/http_server.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -48,4 +53,34 @@ TEST_CASE("HttpServer: concurrent scrapes see whole snapshots while the owner pu
                              "", {}, 5000);
   REQUIRE(missing.ok());
   CHECK(missing->status == 404);
+}
+
+// A flood of idle connections from one client: a scrape is still answered at once, because
+// new connections close the oldest.
+TEST_CASE("HttpServer: hundreds of idle connections do not keep a scrape out",
+          "[common][http][integration]") {
+  auto server = HttpServer::Start("127.0.0.1:0", [](const struct HttpRequest&) -> HttpResponse {
+    return {200, "text/plain", "ok\n"};
+  });
+  REQUIRE(server.ok());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons((*server)->port());
+  // 300 connections that send nothing (bounded: this test opens no more).
+  std::vector<int> idle;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    idle.push_back(fd);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto r = HttpRequest("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics",
+                       "", {}, 5000);
+  const auto took = std::chrono::steady_clock::now() - started;
+  for (int fd : idle) ::close(fd);
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+  CHECK(took < std::chrono::seconds(1));
 }
