@@ -1,6 +1,7 @@
 #include "agent/agent_config.h"
 
 #include "common/curve_keys.h"
+#include "common/http_server.h"
 #include "common/system.h"
 #include "common/yaml_util.h"
 
@@ -102,10 +103,18 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
                                    ": error: 'max_frame_bytes' must hold one longest line "
                                    "(max_line_bytes + 1KiB) and be at most 8MiB");
   }
-  if (config.forward.endpoint.rfind("tcp://", 0) != 0 &&
-      config.forward.endpoint.rfind("ipc://", 0) != 0) {
-    return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint '" +
-                                   config.forward.endpoint + "' must start with tcp:// or ipc://");
+  if (Status e = CheckZmqEndpoint(config.forward.endpoint); !e.ok()) {
+    return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint " + e.message());
+  }
+  if (!config.http_listen.empty()) {
+    if (auto hp = ParseHostPort(config.http_listen); !hp.ok()) {
+      return Status::InvalidArgument(top.Where("http_listen") +
+                                     ": error: " + hp.status().message());
+    }
+  }
+  if (t.read_chunk_bytes < 4096 || t.read_chunk_bytes > 16 * 1024 * 1024) {
+    return Status::InvalidArgument(inputs.Where("read_chunk_bytes") +
+                                   ": error: 'read_chunk_bytes' must be between 4KiB and 16MiB");
   }
   if (config.forward.ack_timeout_ms < 1000) {
     return Status::InvalidArgument(output.Where("ack_timeout") +

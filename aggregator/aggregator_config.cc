@@ -2,9 +2,15 @@
 
 #include <functional>
 
+#include "common/http_server.h"
 #include "common/yaml_util.h"
 
 namespace ember::aggregator {
+
+namespace {
+// Open batches are held this long at most (memory).
+constexpr int64_t kMaxAllowedLatenessMs = 3'600'000;
+}  // namespace
 namespace {
 
 // Each of exec / webhook / alertmanager is a list of mappings (or one mapping).
@@ -60,8 +66,9 @@ Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) 
     std::vector<Status> errors = {m.GetStringList("command", &e.command),
                                   m.GetDurationMs("timeout", &e.timeout_ms)};
     if (Status f = FirstError(errors); !f.ok()) return f;
-    if (e.command.empty()) {
-      return Status::InvalidArgument(m.Where() + ": error: an exec output needs 'command'");
+    if (e.command.empty() || e.command[0].empty()) {
+      return Status::InvalidArgument(m.Where() + ": error: an exec output needs 'command', " +
+                                     "a program and its arguments");
     }
     o->exec.push_back(std::move(e));
     return Status::Ok();
@@ -175,9 +182,10 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
                                    ": error: 'match_threads' must be between 0 (one per CPU) "
                                    "and 64");
   }
-  if (c.allowed_lateness_ms < 0) {
+  if (c.allowed_lateness_ms < 0 || c.allowed_lateness_ms > kMaxAllowedLatenessMs) {
     return Status::InvalidArgument(top.Where("allowed_lateness") +
-                                   ": error: 'allowed_lateness' must not be negative");
+                                   ": error: 'allowed_lateness' must be between 0 and 1h (open "
+                                   "batches are held that long)");
   }
   if (late == "current") {
     c.engine.late = engine::LatePolicy::kCurrent;
@@ -195,9 +203,14 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("time") + ": error: 'time' is '" + time +
                                    "': use ingestion or event");
   }
-  if (c.listen.rfind("tcp://", 0) != 0 && c.listen.rfind("ipc://", 0) != 0) {
-    return Status::InvalidArgument(top.Where("listen") + ": error: 'listen' ('" + c.listen +
-                                   "') must start with tcp:// or ipc://");
+  if (Status e = CheckZmqEndpoint(c.listen); !e.ok()) {
+    return Status::InvalidArgument(top.Where("listen") + ": error: 'listen': " + e.message());
+  }
+  if (!c.http_listen.empty()) {
+    if (auto hp = ParseHostPort(c.http_listen); !hp.ok()) {
+      return Status::InvalidArgument(top.Where("http_listen") +
+                                     ": error: " + hp.status().message());
+    }
   }
   if (!IsLoopbackEndpoint(c.listen) && !c.security.curve() && !c.security.insecure) {
     return Status::InvalidArgument(

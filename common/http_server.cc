@@ -145,6 +145,22 @@ Result<HostPort> ParseHostPort(const std::string& text) {
   return hp;
 }
 
+Status CheckZmqEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 && endpoint.size() > 6) return Status::Ok();
+  if (endpoint.rfind("tcp://", 0) != 0) {
+    return Status::InvalidArgument("'" + endpoint + "' must start with tcp:// or ipc://");
+  }
+  const size_t colon = endpoint.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  if (colon <= 6 || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+      std::stoul(port) > 65535) {
+    return Status::InvalidArgument("'" + endpoint + "' needs a port from 1 to 65535 (tcp://" +
+                                   "host:port)");
+  }
+  return Status::Ok();
+}
+
 struct HttpServer::Impl {
   explicit Impl(Handler h) : handler(std::move(h)), acceptor(io), backoff(io) {}
   void Accept() {

@@ -34,6 +34,9 @@ struct HostPort {
   uint16_t port = 0;
 };
 Result<HostPort> ParseHostPort(const std::string& text);
+// Checks a ZeroMQ endpoint: "tcp://host:port" with a port of 1 to 65535, or "ipc://path".
+// InvalidArgument naming the endpoint and the problem.
+Status CheckZmqEndpoint(const std::string& endpoint);
 
 class HttpServer {
  public:

@@ -48,6 +48,10 @@ TEST_CASE("AgentConfig: errors name the file, the line and the cause", "[agent][
            {"output: {endpoint: x}\n", "missing required key 'inputs'"},
            {"inputs:\n  paths: [/x]\noutput:\n  endpoint: http://x\n", "must start with tcp://"},
            {"inputs: [1, 2\n", "error:"},
+           {"inputs:\n  paths: [/x]\n  read_chunk_bytes: 0B\n", "'read_chunk_bytes' must be"},
+           {"inputs:\n  paths: [/x]\noutput:\n  endpoint: tcp://10.0.0.1:65536\n",
+            "needs a port from 1 to 65535"},
+           {"http_listen: 127.0.0.1:70000\ninputs:\n  paths: [/x]\n", "bad port '70000'"},
        }) {
     std::string path = dir.Write("agent.yaml", c.yaml);
     auto r = agent::LoadAgentConfig(path);

@@ -36,6 +36,12 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
            {"outputs:\n  terminal_color: pink\n", ":2:19: error: 'terminal_color'"},
            {"match_threads: -1\n", ":1:16: error: 'match_threads' must be between 0"},
            {"match_threads: 65\n", "'match_threads' must be between 0 (one per CPU) and 64"},
+           {"allowed_lateness: 1000d\n", "'allowed_lateness' must be between 0 and 1h"},
+           {"listen: tcp://127.0.0.1:70000\n", "needs a port from 1 to 65535"},
+           {"listen: tcp://127.0.0.1\n", "needs a port from 1 to 65535"},
+           {"http_listen: 127.0.0.1:99999\n", "bad port '99999'"},
+           {"outputs:\n  exec:\n    - command: ['']\n", "an exec output needs 'command'"},
+           {"outputs:\n  exec:\n    - command: []\n", "an exec output needs 'command'"},
        }) {
     std::string path = dir.Write("aggregator.yaml", c.yaml);
     auto r = aggregator::LoadAggregatorConfig(path);
