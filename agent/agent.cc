@@ -23,6 +23,7 @@
 #include "common/crash_point.h"
 #include "common/file_util.h"
 #include "common/http_server.h"
+#include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/system.h"
 
@@ -34,6 +35,8 @@ constexpr size_t kMaxQueuedFrames = 16;
 constexpr int64_t kFirstHelloRetryMs = 1000;
 constexpr int64_t kMaxHelloRetryMs = 30'000;
 constexpr int64_t kStatusIntervalMs = 2000;
+// HELLOs unanswered this long are worth a warning.
+constexpr int64_t kUnansweredWarnMs = 5000;
 constexpr int64_t kQuietStatusIntervalMs = 30'000;
 
 class AgentDaemon {
@@ -154,6 +157,7 @@ class AgentDaemon {
       SendHello(now);
       hello_retry_ms_ = std::min<int64_t>(hello_retry_ms_ * 2, kMaxHelloRetryMs);
     }
+    if (!welcomed_) WarnIfUnanswered(now);
     bool more = false;
     // ACKs that arrived since the last tick free credit before it is computed.
     PumpAndDispatch(now);
@@ -213,6 +217,18 @@ class AgentDaemon {
     timer_.async_wait([this](const boost::system::error_code&) { Turn(); });
   }
 
+  // Says so (every minute at most) while HELLOs stay unanswered: an aggregator that is down,
+  // unreachable, or has CURVE on and does not know this agent's key (it answers nothing).
+  void WarnIfUnanswered(int64_t now) {
+    if (unanswered_since_ms_ == INT64_MIN / 2) unanswered_since_ms_ = now;
+    if (now - unanswered_since_ms_ < kUnansweredWarnMs || !unanswered_log_.Allow(now)) return;
+    spdlog::warn(
+        "No answer from '{}' for {} s: is ember-aggregator running and reachable? With CURVE "
+        "on, it answers nothing to an agent without keys or with a key it does not know "
+        "(output.curve_key_file, output.curve_server_key).",
+        config_.forward.endpoint, (now - unanswered_since_ms_) / 1000);
+  }
+
   // Opens a session (again): no DATA leaves until the aggregator's WELCOME says where each
   // stream stands. Frames queued for the previous session are dropped; the WELCOME rewinds
   // their streams.
@@ -248,6 +264,8 @@ class AgentDaemon {
                          config_.forward.endpoint, c.welcome.marks.size(), tails_.open_files());
           }
           welcomed_ = true;
+          ever_welcomed_ = true;
+          unanswered_since_ms_ = INT64_MIN / 2;
           hello_retry_ms_ = kFirstHelloRetryMs;
           SetCredit(c.welcome.credit_bytes);
           tails_.Resync(c.welcome.marks, now);
@@ -368,9 +386,11 @@ class AgentDaemon {
     TailCounters c = tails_.counters();
     spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
                  forwarder_->frames_sent(),
-                 tails_.AllAcked() ? "all acknowledged"
-                                   : "some not acknowledged yet (they are sent again at the "
-                                     "next start)");
+                 !ever_welcomed_     ? "never welcomed by the aggregator: nothing was acknowledged "
+                                       "(what was read is read again at the next start)"
+                 : tails_.AllAcked() ? "all acknowledged"
+                                     : "some not acknowledged yet (they are sent again at the "
+                                       "next start)");
     signals_.cancel();
     if (watcher_) watch_fd_.cancel();
     zmq_fd_.cancel();
@@ -398,6 +418,9 @@ class AgentDaemon {
   uint64_t hello_seq_ = 0;
   int64_t hello_sent_ms_ = INT64_MIN / 2;
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;
+  bool ever_welcomed_ = false;
+  int64_t unanswered_since_ms_ = INT64_MIN / 2;
+  LogLimiter unanswered_log_{60'000, 1};
   int64_t last_refusal_log_ms_ = INT64_MIN / 2;
   int64_t last_status_ms_ = INT64_MIN / 2;
   uint64_t last_status_signature_ = 0;

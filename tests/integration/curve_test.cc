@@ -99,7 +99,16 @@ TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get 
         REQUIRE(intruder.ok());
         CHECK(ReadFile(err).find(*intruder) != std::string::npos);
       } else {
-        std::this_thread::sleep_for(3s);
+        // The plaintext agent gets no answer at all, and says so.
+        REQUIRE(WaitUntil(
+            [&] {
+              return ReadFile(c.dir.Sub("agent.1.err")).find("No answer from") != std::string::npos;
+            },
+            20s));
+        CHECK(ReadFile(c.dir.Sub("agent.1.err")).find("With CURVE on") != std::string::npos);
+        c.agent->Signal(SIGTERM);
+        REQUIRE(c.agent->Wait(10s));
+        CHECK(ReadFile(c.dir.Sub("agent.1.err")).find("never welcomed") != std::string::npos);
       }
       CHECK(c.Alerts().empty());
       CHECK(c.CheckpointedMatches() == 0);
