@@ -225,6 +225,7 @@ struct Aggregator::Impl {
       engine_ = std::move(previous);
       return;
     }
+    engine_->CarryCountersFrom(*previous);
     spdlog::info("Loaded {} rules: {}.", engine_->rules().rules().size(), changes.Describe());
   }
 

@@ -210,4 +210,15 @@ void Engine::FinishRestore(int64_t closed_until, const std::vector<KeyStateRecor
   TakeDelta();  // what was just loaded is already stored
 }
 
+void Engine::CarryCountersFrom(const Engine& previous) {
+  stats_ = previous.stats_;
+  for (size_t i = 0; i < rules_->rules().size(); ++i) {
+    const rules::Rule& rule = rules_->rules()[i];
+    const int before = previous.rules_->Find(rule.name);
+    if (before < 0) continue;
+    const RuleWindow& old = previous.window(static_cast<size_t>(before));
+    if (old.rule().digest == rule.digest) windows_[i]->AddMatchCount(old.matches());
+  }
+}
+
 }  // namespace ember::engine

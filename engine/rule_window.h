@@ -106,6 +106,8 @@ class RuleWindow {
   size_t window_keys() const { return window_keys_; }
   // Matches added since this window was created (live view and /metrics).
   uint64_t matches() const { return matches_; }
+  // Counts matches of an earlier instance of the same rule (a rules reload).
+  void AddMatchCount(uint64_t n) { matches_ += n; }
   // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
   // key). Costs one pass over the window's keys.
   std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t n) const;

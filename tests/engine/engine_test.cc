@@ -181,3 +181,42 @@ TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the ye
   CHECK_FALSE(ParseRuleTimestamp("not a time", "%b %e %H:%M:%S", nullptr, new_year).has_value());
   CHECK_FALSE(ParseRuleTimestamp("nope", "auto", nullptr, new_year).has_value());
 }
+
+TEST_CASE("Engine: a rules reload carries the counters over, and kept rules' match counts",
+          "[engine][unit]") {
+  test::TempDir dir;
+  auto before = LoadRules(dir, R"(rules:
+  - name: fails
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+  - name: errors
+    match: 'ERROR'
+    window: 10s
+)");
+  Engine old(before, EngineOptions{});
+  for (int i = 0; i < 5; ++i) old.Ingest(Line("fail from 10.0.0.1", 1000));
+  old.Ingest(Line("ERROR x", 1000));
+  old.Ingest(Line("nothing", 1000));
+  REQUIRE(old.stats().lines == 7);
+  // `errors` changes (its window), `fails` stays, `new` is added.
+  auto after = LoadRules(dir, R"(rules:
+  - name: fails
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+  - name: errors
+    match: 'ERROR'
+    window: 20s
+  - name: new
+    match: 'x'
+    window: 10s
+)");
+  Engine reloaded(after, EngineOptions{});
+  reloaded.CarryCountersFrom(old);
+  CHECK(reloaded.stats().lines == 7);
+  CHECK(reloaded.stats().matches == old.stats().matches);
+  CHECK(reloaded.window(0).matches() == 5);  // kept
+  CHECK(reloaded.window(1).matches() == 0);  // changed: a new rule as far as counts go
+  CHECK(reloaded.window(2).matches() == 0);
+}
