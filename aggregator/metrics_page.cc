@@ -20,6 +20,10 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Family("ember_rule_matches_total", "counter", "Lines matched, per rule (since load)");
   for (const auto& [rule, n] : v.matches_by_rule)
     m.Sample("ember_rule_matches_total", d(n), {{"rule", rule}});
+  m.Family("ember_rule_refused_keys_total", "counter",
+           "Matches of new keys not counted: the rule held max_keys keys");
+  for (const auto& [rule, n] : v.refused_keys_by_rule)
+    m.Sample("ember_rule_refused_keys_total", d(n), {{"rule", rule}});
   m.Family("ember_rule_window_keys", "gauge", "Keys in the rule's current window");
   for (const auto& [rule, n] : v.window_keys_by_rule)
     m.Sample("ember_rule_window_keys", d(n), {{"rule", rule}});

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "aggregator/live_view.h"
 #include "aggregator/metrics_page.h"
@@ -25,6 +26,15 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
     const engine::RuleWindow& w = engine.window(i);
     v.matches_by_rule.emplace_back(w.rule().name, w.matches());
     v.window_keys_by_rule.emplace_back(w.rule().name, w.window_keys());
+    v.refused_keys_by_rule.emplace_back(w.rule().name, w.refused_keys());
+    uint64_t& reported = refused_keys_reported_[w.rule().name];
+    if (w.refused_keys() > reported && refused_keys_log_.Allow(now_ms)) {
+      spdlog::warn(
+          "Rule '{}' holds its max_keys ({}) keys: {} matches of new keys were not counted "
+          "(ember_rule_refused_keys_total; raise max_keys, or key by fewer fields).",
+          w.rule().name, w.rule().max_keys, w.refused_keys() - reported);
+      reported = w.refused_keys();
+    }
     rule_matches.push_back(w.matches());
   }
   const FrameCounters& c = *view.counters;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "aggregator/alert_dispatcher.h"
 #include "aggregator/checkpointer.h"
 #include "common/http_server.h"
+#include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "engine/engine.h"
 
@@ -63,6 +65,8 @@ class Monitoring {
   const AggregatorConfig& config_;
   int64_t started_ms_;
   std::deque<RateSample> rate_samples_;
+  std::map<std::string, uint64_t> refused_keys_reported_;  // by rule, as last logged
+  LogLimiter refused_keys_log_{60'000, 5};
   PublishedText metrics_text_;
   PublishedText live_view_;
   std::atomic<int64_t> live_view_wanted_ms_{INT64_MIN / 2};

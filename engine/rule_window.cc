@@ -60,7 +60,12 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
                      const LineOrigin& origin) {
   assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
   BatchSlots& b = partials_[batch];
-  Slot& p = SlotFor(b, match.key);
+  Slot* slot = SlotFor(b, match.key, /*capped=*/true);
+  if (slot == nullptr) {
+    ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
+    return;
+  }
+  Slot& p = *slot;
   if (!p.dirty) {
     p.dirty = true;
     dirty_batches_.insert(batch);
@@ -95,15 +100,16 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   }
 }
 
-Slot& RuleWindow::SlotFor(BatchSlots& batch, std::string_view key) {
+Slot* RuleWindow::SlotFor(BatchSlots& batch, std::string_view key, bool capped) {
   uint32_t id = keys_.Find(key);  // no allocation for a key already stored
   if (id != KeyTable::kNone) {
-    if (Slot* s = batch.Find(id)) return *s;
+    if (Slot* s = batch.Find(id)) return s;
     keys_.AddRef(id);
   } else {
+    if (capped && keys_.size() >= static_cast<size_t>(rule_.max_keys)) return nullptr;
     id = keys_.AcquireNew(key);
   }
-  return batch.Insert(id);
+  return &batch.Insert(id);
 }
 
 namespace {
@@ -431,7 +437,8 @@ void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
 void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Partial& partial) {
   BatchSlots& b = partials_[batch];
   b.deltas_written = 2;  // how many segments hold it is not known: rewrite it when it closes
-  Slot& p = SlotFor(b, key);
+  // Stored state is restored whole, whatever max_keys says now.
+  Slot& p = *SlotFor(b, key, /*capped=*/false);
   p.count = partial.count;
   b.SetSample(p, partial.sample);
   p.origin = InternOrigin(partial.host, partial.file);

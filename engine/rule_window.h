@@ -106,6 +106,8 @@ class RuleWindow {
   size_t window_keys() const { return window_keys_; }
   // Matches added since this window was created (live view and /metrics).
   uint64_t matches() const { return matches_; }
+  // Matches not counted because their key was new and the rule held max_keys keys.
+  uint64_t refused_keys() const { return refused_keys_; }
   // Counts matches of an earlier instance of the same rule (a rules reload).
   void AddMatchCount(uint64_t n) { matches_ += n; }
   // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
@@ -145,8 +147,9 @@ class RuleWindow {
   // Adds / subtracts one batch's slot to / from its key's window sums.
   void AddToWindow(const Slot& slot);
   void SubtractFromWindow(const Slot& slot);
-  // The slot of `key` in `batch`, created (with a key reference) if absent.
-  Slot& SlotFor(BatchSlots& batch, std::string_view key);
+  // The slot of `key` in `batch`, created (with a key reference) if absent; null when the key
+  // is new, `capped`, and the rule already holds max_keys keys.
+  Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
   // Drops the stored batch `it` and its key references.
   void DropBatch(std::map<int64_t, BatchSlots>::iterator it);
 
@@ -164,6 +167,7 @@ class RuleWindow {
   size_t window_keys_ = 0;                  // keys with non-empty window sums
   std::unordered_map<std::string, KeyState> states_;
   uint64_t matches_ = 0;
+  uint64_t refused_keys_ = 0;
   bool started_ = false;
   int64_t evaluated_end_ = 0;  // meaningful once started_
 

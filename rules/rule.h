@@ -100,6 +100,8 @@ struct Rule {
   std::string distinct_field;  // capture counted by `distinct`; "" if none
   std::string ratio_of;        // denominator pattern for ratio/total; "" if none
   int64_t top_k = 0;           // kTopK: how many keys make the top
+  // Keys this rule holds at most; a match of a new key beyond is not counted (refused_keys).
+  int64_t max_keys = 1'000'000;
   // Lifecycle, all multiples of every_ms (0 = off).
   int64_t for_ms = 0;              // pending this long before firing
   int64_t keep_firing_for_ms = 0;  // still firing this long after the resolve condition holds

@@ -162,6 +162,7 @@ class RuleParser {
       return false;
     }
     ReadFields();
+    CheckMaxKeys();
     ReadKind();
     ReadFlapDamping();
     ReadTimestamp();
@@ -201,6 +202,7 @@ class RuleParser {
     Report(map_.GetString("distinct", &rule_.distinct_field));
     Report(map_.GetString("ratio_of", &rule_.ratio_of));
     Report(map_.GetInt("top", &rule_.top_k));
+    Report(map_.GetInt("max_keys", &rule_.max_keys));
     Report(map_.GetDurationMs("for", &rule_.for_ms));
     Report(map_.GetDurationMs("keep_firing_for", &rule_.keep_firing_for_ms));
     Report(map_.GetDurationMs("repeat", &rule_.repeat_ms));
@@ -216,6 +218,12 @@ class RuleParser {
     Report(map_.GetStringList("files", &rule_.files));
     Report(map_.GetStringList("tags", &rule_.tags));
     Report(map_.RejectUnknownKeys());
+  }
+
+  void CheckMaxKeys() {
+    if (rule_.max_keys < 1 || rule_.max_keys > 100'000'000) {
+      ErrorAt("max_keys", "'max_keys' must be between 1 and 100000000");
+    }
   }
 
   void ReadKind() {

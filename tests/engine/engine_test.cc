@@ -220,3 +220,32 @@ TEST_CASE("Engine: a rules reload carries the counters over, and kept rules' mat
   CHECK(reloaded.window(1).matches() == 0);  // changed: a new rule as far as counts go
   CHECK(reloaded.window(2).matches() == 0);
 }
+
+TEST_CASE(
+    "Engine: a rule holds at most max_keys keys; matches of new keys beyond are counted "
+    "as refused",
+    "[engine][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: fails
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+    when: count >= 2
+    max_keys: 3
+)");
+  Engine e(rules, EngineOptions{});
+  for (int round = 0; round < 2; ++round) {
+    for (int ip = 0; ip < 5; ++ip) e.Ingest(Line("fail from 10.0.0." + std::to_string(ip), 1000));
+  }
+  std::vector<Alert> alerts;
+  e.AdvanceWatermark(20'000, &alerts);
+  // The first three keys are counted (and fire); the matches of the other two are refused.
+  CHECK(e.window(0).refused_keys() == 4);
+  CHECK(e.window(0).matches() == 6);
+  std::vector<std::string> fired;
+  for (const auto& a : alerts) {
+    if (a.state == AlertState::kFiring) fired.push_back(a.fields.at(0).second);
+  }
+  CHECK(fired == std::vector<std::string>{"10.0.0.0", "10.0.0.1", "10.0.0.2"});
+}
