@@ -10,6 +10,11 @@ AgentSessions::Opened AgentSessions::Hello(const std::string& routing_id, const 
   if (name.empty() || name.find('\0') != std::string::npos) {
     return {"the agent name is empty or contains a NUL byte", ""};
   }
+  if (agents_.count(name) == 0 && agents_.size() >= max_agents_) {
+    ++refused_agents_;
+    return {"this aggregator already knows max_agents (" + std::to_string(max_agents_) + ") agents",
+            ""};
+  }
   AgentStats& agent = agents_[name];
   if (agent.epoch != 0 && agent.epoch != hello.epoch) {
     ++new_epochs_;
@@ -50,6 +55,11 @@ void AgentSessions::NoteFrame(const std::string& agent_name, const wire::DataFra
 
 void AgentSessions::ExpireIdle(int64_t now_ms, int64_t idle_ms) {
   std::erase_if(sessions_, [&](const auto& s) { return now_ms - s.second.last_ms > idle_ms; });
+  std::set<std::string_view> with_session;
+  for (const auto& [routing_id, session] : sessions_) with_session.insert(session.agent);
+  std::erase_if(agents_, [&](const auto& a) {
+    return !with_session.count(a.first) && now_ms - a.second.last_seen_ms > agent_expiry_ms_;
+  });
 }
 
 }  // namespace ember::aggregator

@@ -26,6 +26,11 @@ struct AgentStats {
 
 class AgentSessions {
  public:
+  // At most `max_agents` identities are known at once; a HELLO from a new one beyond is
+  // refused. Agents not heard from for `agent_expiry_ms` are forgotten (ExpireIdle).
+  explicit AgentSessions(size_t max_agents = 10'000, int64_t agent_expiry_ms = INT64_MAX / 4)
+      : max_agents_(max_agents), agent_expiry_ms_(agent_expiry_ms) {}
+
   struct Opened {
     std::string refusal;  // non-empty: no session; send REFUSED with this reason
     std::string agent;    // the identity the session acts under
@@ -39,12 +44,14 @@ class AgentSessions {
   const std::string* Find(const std::string& routing_id, int64_t now_ms);
   // An accepted DATA frame of `agent`.
   void NoteFrame(const std::string& agent, const wire::DataFrame& frame, int64_t now_ms);
-  // Forgets sessions quiet for longer than `idle_ms`.
+  // Forgets sessions quiet for longer than `idle_ms`, and agents (without a session) not
+  // heard from for the agent expiry.
   void ExpireIdle(int64_t now_ms, int64_t idle_ms);
 
   const std::map<std::string, AgentStats>& agents() const { return agents_; }
   size_t sessions() const { return sessions_.size(); }
   uint64_t new_epochs() const { return new_epochs_; }
+  uint64_t refused_agents() const { return refused_agents_; }
 
  private:
   struct Session {
@@ -53,7 +60,10 @@ class AgentSessions {
   };
   std::map<std::string, Session> sessions_;   // by routing id
   std::map<std::string, AgentStats> agents_;  // by identity
+  size_t max_agents_;
+  int64_t agent_expiry_ms_;
   uint64_t new_epochs_ = 0;
+  uint64_t refused_agents_ = 0;
 };
 
 }  // namespace ember::aggregator

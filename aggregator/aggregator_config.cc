@@ -134,6 +134,9 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
   errors.push_back(top.GetSizeBytes("agent_credit", &c.agent_credit_bytes));
   errors.push_back(top.GetInt("match_threads", &c.match_threads));
+  errors.push_back(top.GetInt("max_agents", &c.max_agents));
+  errors.push_back(top.GetInt("max_streams_per_agent", &c.max_streams_per_agent));
+  errors.push_back(top.GetDurationMs("agent_expiry", &c.agent_expiry_ms));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -176,6 +179,17 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   if (c.agent_credit_bytes < 64 * 1024) {
     return Status::InvalidArgument(top.Where("agent_credit") +
                                    ": error: 'agent_credit' must be at least 64KiB");
+  }
+  for (auto [key, value] : {std::pair{"max_agents", c.max_agents},
+                            std::pair{"max_streams_per_agent", c.max_streams_per_agent}}) {
+    if (value < 1 || value > 10'000'000) {
+      return Status::InvalidArgument(top.Where(key) + ": error: '" + key +
+                                     "' must be between 1 and 10000000");
+    }
+  }
+  if (c.agent_expiry_ms < 60'000) {
+    return Status::InvalidArgument(top.Where("agent_expiry") +
+                                   ": error: 'agent_expiry' must be at least 1m");
   }
   if (c.match_threads < 0 || c.match_threads > 64) {
     return Status::InvalidArgument(top.Where("match_threads") +

@@ -81,6 +81,12 @@ struct AggregatorConfig {
   // Threads that match lines against the rules (the pipeline thread is one of them); 0 = one
   // per CPU. The engine still applies matches in line order: results do not depend on it.
   int64_t match_threads = 0;
+  // Bounds of the per-peer tables: agent identities known at once (a HELLO from a new one
+  // beyond is refused), streams per agent (frames of a new stream beyond are dropped), and
+  // how long an agent not heard from is remembered in the agent table (its stream marks stay).
+  int64_t max_agents = 10'000;
+  int64_t max_streams_per_agent = 10'000;
+  int64_t agent_expiry_ms = 7 * 24 * 3600 * 1000LL;
   OutputOptions outputs;
   SecurityOptions security;
 };

@@ -10,7 +10,9 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
       receiver_(receiver),
       matcher_(
-          std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))) {}
+          std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))),
+      sessions_(static_cast<size_t>(config.max_agents), config.agent_expiry_ms),
+      marks_(static_cast<size_t>(config.max_streams_per_agent)) {}
 
 FrameIntake::~FrameIntake() = default;
 
@@ -68,6 +70,17 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   const wire::DataFrame& f = *data;
   const FrameDecision decision =
       marks_.Offer(routing_id, *agent, f.stream_id, f.origin_offset, f.start_offset, f.end_offset);
+  if (decision.verdict == FrameVerdict::kRefused) {
+    ++counters_.streams_refused;
+    uint64_t suppressed = 0;
+    if (refusal_log_.Allow(now_ms, &suppressed)) {
+      spdlog::warn(
+          "Dropped a frame of a new stream of agent '{}': it has max_streams_per_agent "
+          "({}) streams already.{}",
+          *agent, config_.max_streams_per_agent, LogLimiter::SuppressedNote(suppressed));
+    }
+    return;
+  }
   if (decision.verdict == FrameVerdict::kDuplicate) {
     ++counters_.duplicate_frames;
     return;

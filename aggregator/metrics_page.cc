@@ -39,9 +39,13 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_bad_frames_total", "Malformed or refused frames, dropped", d(v.bad_frames));
   m.Counter("ember_resend_requests_total", "NACKs sent: a stream asked for again from its mark",
             d(v.resend_requests));
-  m.Counter("ember_refused_total", "Peers refused (wrong wire version, bad name)", d(v.refused));
+  m.Counter("ember_refused_total",
+            "Peers refused (wrong wire version, bad name, beyond max_agents)", d(v.refused));
   m.Counter("ember_frames_without_session_total", "DATA frames before a HELLO, dropped",
             d(v.frames_without_session));
+  m.Counter("ember_streams_refused_total",
+            "Frames of new streams dropped: the agent had max_streams_per_agent streams",
+            d(v.streams_refused));
   m.Counter("ember_agent_new_epochs_total", "Agents that came back with new state",
             d(v.new_epochs));
   m.Counter("ember_batches_closed_total", "Micro-batches closed", d(v.engine.batches_closed));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,10 @@
 #include "aggregator/metrics_page.h"
 
 namespace ember::aggregator {
+namespace {
+// Agents listed in the status record (the most recently heard from).
+constexpr size_t kStatusAgents = 1000;
+}  // namespace
 
 void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   const engine::Engine& engine = *view.engine;
@@ -45,6 +50,7 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   v.resend_requests = c.resend_requests;
   v.refused = c.refused;
   v.frames_without_session = c.frames_without_session;
+  v.streams_refused = c.streams_refused;
   v.new_epochs = view.sessions->new_epochs();
   v.checkpoints = view.checkpointer->checkpoints();
   v.checkpoint_failures = view.checkpointer->failures();
@@ -104,8 +110,23 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
   // Bytes per second over the last few seconds, from the rate samples of /metrics.
   const RateSample* old = rate_samples_.empty() ? nullptr : &rate_samples_.front();
   const double span_s = old == nullptr ? 0 : static_cast<double>(now_ms - old->ms) / 1000.0;
+  // At most kStatusAgents agents, the most recently heard from: the record is written with
+  // every checkpoint, whose cost must not grow with the number of agents.
+  const auto& all = view.sessions->agents();
+  int64_t cutoff = INT64_MIN;
+  if (all.size() > kStatusAgents) {
+    std::vector<int64_t> seen;
+    seen.reserve(all.size());
+    for (const auto& [name, a] : all) seen.push_back(a.last_seen_ms);
+    std::nth_element(seen.begin(), seen.begin() + kStatusAgents - 1, seen.end(), std::greater<>());
+    cutoff = seen[kStatusAgents - 1];
+  }
   size_t index = 0;
-  for (const auto& [name, a] : view.sessions->agents()) {
+  for (const auto& [name, a] : all) {
+    if (a.last_seen_ms < cutoff || agents.size() >= kStatusAgents) {
+      ++index;
+      continue;
+    }
     double bytes_per_s = 0;
     if (old != nullptr && span_s > 0.5 && index < old->agent_bytes.size() &&
         a.bytes >= old->agent_bytes[index]) {
@@ -140,6 +161,7 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
                       {"http_listen", config_.http_listen},
                       {"batches_behind", behind},
                       {"sessions", view.sessions->sessions()},
+                      {"agents_total", all.size()},
                       {"counters",
                        {{"lines", st.lines},
                         {"matches", st.matches},
@@ -149,6 +171,7 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
                         {"duplicate_frames", c.duplicate_frames},
                         {"resend_requests", c.resend_requests},
                         {"refused", c.refused},
+                        {"streams_refused", c.streams_refused},
                         {"frames_without_session", c.frames_without_session},
                         {"new_epochs", view.sessions->new_epochs()},
                         // With the one writing this.

@@ -9,6 +9,8 @@ std::string StreamMarks::Key(const std::string& agent, uint64_t stream_id) {
 }
 
 void StreamMarks::Restore(std::map<std::string, uint64_t> committed) {
+  streams_of_agent_.clear();
+  for (const auto& [key, offset] : committed) ++streams_of_agent_[key.substr(0, key.find('\0'))];
   marks_ = committed;
   committed_ = std::move(committed);
   moved_.clear();
@@ -24,6 +26,9 @@ FrameDecision StreamMarks::Offer(const std::string& routing_id, const std::strin
     // A stream never seen must start at its origin: a later frame means the first ones were
     // lost (with a crashed aggregator, say).
     if (start != origin) return {FrameVerdict::kResend, origin};
+    size_t& streams = streams_of_agent_[agent];
+    if (streams >= max_streams_per_agent_) return {FrameVerdict::kRefused, 0};
+    ++streams;
   } else if (start != mark->second) {
     // Below the mark: a resend of what was counted (an ACK did not reach the agent). Past or
     // straddling it: lines are missing or would count twice.

@@ -73,3 +73,26 @@ TEST_CASE("AgentSessions: accepted frames update the agent's counts and lag",
   CHECK(a.lag_ms == 100);
   CHECK(a.streams == std::set<uint64_t>{5});
 }
+
+TEST_CASE("AgentSessions: at most max_agents identities; agents not heard from expire",
+          "[aggregator][unit]") {
+  AgentSessions s(/*max_agents=*/3, /*agent_expiry_ms=*/1000);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(s.Hello("c" + std::to_string(i), HelloFrom("a" + std::to_string(i), 1), "", 0)
+              .refusal.empty());
+  }
+  // A fourth identity is refused; a known one may open more sessions.
+  auto refused = s.Hello("c9", HelloFrom("a9", 1), "", 0);
+  CHECK(refused.refusal.find("max_agents (3)") != std::string::npos);
+  CHECK(s.refused_agents() == 1);
+  CHECK(s.Hello("c10", HelloFrom("a0", 1), "", 0).refusal.empty());
+  CHECK(s.agents().size() == 3);
+  // Sessions of a1 and a2 go quiet and expire; so do those agents after agent_expiry; a0
+  // keeps a live session and stays.
+  s.Find("c0", 5000);
+  s.ExpireIdle(5000, 600);
+  CHECK(s.agents().size() == 1);
+  CHECK(s.agents().count("a0") == 1);
+  // There is room again.
+  CHECK(s.Hello("c11", HelloFrom("a9", 1), "", 5000).refusal.empty());
+}

@@ -126,3 +126,14 @@ TEST_CASE("StreamMarks: random resends, gaps and duplicates never accept a byte 
     if (seen) CHECK(m.CommittedMark("a", 9) == accepted_until);
   }
 }
+
+TEST_CASE("StreamMarks: an agent has at most max_streams_per_agent streams", "[aggregator][unit]") {
+  StreamMarks m(/*max_streams_per_agent=*/2);
+  m.Restore({{StreamMarks::Key("a", 1), 10}});
+  CHECK(m.Offer("r", "a", 2, 0, 0, 5).verdict == kAccept);
+  CHECK(m.Offer("r", "a", 3, 0, 0, 5) == FrameDecision{FrameVerdict::kRefused, 0});
+  // Known streams go on; other agents have their own allowance.
+  CHECK(m.Offer("r", "a", 1, 0, 10, 20).verdict == kAccept);
+  CHECK(m.Offer("r", "b", 3, 0, 0, 5).verdict == kAccept);
+  CHECK(m.streams() == 3);
+}

@@ -158,3 +158,37 @@ TEST_CASE("Hostile: a FIFO dropped into the live rules directory does not freeze
   c.dir.Append("logs/app.log", Events(5, 25));
   ExpectExactly(c, 25);
 }
+
+TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents; agents go on",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  c.dir.Append("aggregator.yaml", "max_agents: 20\n");
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  // 500 HELLOs with distinct names from one connection (bounded: 500 frames, then it stops).
+  RawPeer flood(c.endpoint);
+  flood.sock.set(zmq::sockopt::rcvtimeo, 100);
+  int refused = 0, welcomed = 0;
+  for (int i = 0; i < 500; ++i) {
+    flood.Send(wire::EncodeHello({"flood-" + std::to_string(i), "h", "test", 1, 1, {}}));
+  }
+  for (int i = 0; i < 500; ++i) {
+    const std::string reply = flood.Receive();
+    if (reply.empty()) break;
+    auto type = wire::PeekType(reply);
+    if (type.ok() && *type == wire::FrameType::kRefused) ++refused;
+    if (type.ok() && *type == wire::FrameType::kWelcome) ++welcomed;
+  }
+  // The table holds 20 identities, the real agent among them.
+  CHECK(welcomed == 19);
+  CHECK(refused == 481);
+  // The real agent keeps shipping, and the aggregator says what it refused.
+  c.dir.Append("logs/app.log", Events(5, 15));
+  ExpectExactly(c, 15);
+  auto metrics =
+      RunCommand({"curl", "-sf", "http://127.0.0.1:" + std::to_string(c.http_port) + "/metrics"});
+  REQUIRE(metrics.exit_code == 0);
+  CHECK(metrics.out.find("ember_refused_total 481") != std::string::npos);
+}
