@@ -64,13 +64,6 @@ struct Loop {
   std::unique_ptr<Aggregator> aggregator;
 };
 
-std::string FailFrame(uint64_t start, int lines, int64_t read_time_ms) {
-  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", 1, start, read_time_ms);
-  b.SetOriginOffset(0);
-  for (int i = 0; i < lines; ++i) b.AddLine("auth fail from 203.0.113.99");
-  return b.Finish(start + 28 * static_cast<uint64_t>(lines));
-}
-
 }  // namespace
 
 TEST_CASE("Aggregator loop: no ACK before the batch closes and its checkpoint commits",
@@ -78,7 +71,7 @@ TEST_CASE("Aggregator loop: no ACK before the batch closes and its checkpoint co
   Loop loop;
   RawPeer peer(loop.endpoint);
   loop.Hello(peer);
-  peer.Send(FailFrame(0, 3, kStart));
+  peer.Send(FailFrame(1, 0, 3, kStart));
   loop.Steps();
   // The clock has not moved: the batch is open, nothing is committed or acknowledged.
   peer.sock.set(zmq::sockopt::rcvtimeo, 0);
@@ -103,17 +96,17 @@ TEST_CASE("Aggregator loop: go-back-N at the mark, duplicates acknowledged again
   Loop loop;
   RawPeer peer(loop.endpoint);
   loop.Hello(peer);
-  peer.Send(FailFrame(0, 1, kStart));
+  peer.Send(FailFrame(1, 0, 1, kStart));
   loop.Steps();
   // A gap: frames after 28 were lost; the aggregator asks for the stream from its mark.
-  peer.Send(FailFrame(56, 1, kStart));
+  peer.Send(FailFrame(1, 56, 1, kStart));
   wire::FrameType type = wire::FrameType::kData;
   auto nack = wire::DecodeOffsets(loop.ReceiveFrom(peer), &type);
   REQUIRE(nack.ok());
   CHECK(type == wire::FrameType::kNack);
   CHECK((*nack)[0].offset == 28);
   // The first frame again (its ACK was lost): dropped, acknowledged at the mark.
-  peer.Send(FailFrame(0, 1, kStart));
+  peer.Send(FailFrame(1, 0, 1, kStart));
   loop.Steps();
   loop.clock.Advance(701);
   auto ack = wire::DecodeOffsets(loop.ReceiveFrom(peer), &type);
@@ -127,18 +120,18 @@ TEST_CASE("Aggregator loop: a session quiet for 10 minutes must say HELLO again"
   Loop loop;
   RawPeer peer(loop.endpoint);
   loop.Hello(peer);
-  peer.Send(FailFrame(0, 1, kStart));
+  peer.Send(FailFrame(1, 0, 1, kStart));
   loop.Steps();
   loop.clock.Advance(701);
   wire::FrameType type = wire::FrameType::kData;
   REQUIRE(wire::DecodeOffsets(loop.ReceiveFrom(peer), &type).ok());
   loop.clock.Advance(9 * 60'000);
   loop.Steps();
-  peer.Send(FailFrame(28, 1, kStart));  // still within its session
+  peer.Send(FailFrame(1, 28, 1, kStart));  // still within its session
   loop.Steps();
   loop.clock.Advance(10 * 60'000 + 1000);
   loop.Steps();
-  peer.Send(FailFrame(56, 1, kStart));
+  peer.Send(FailFrame(1, 56, 1, kStart));
   const std::string reply = loop.ReceiveFrom(peer);
   // The ACK of the frame at 28 may come first.
   std::string last = reply;

@@ -37,17 +37,6 @@ using namespace ember;
 using namespace ember::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string FailFrame(uint64_t stream_id, uint64_t start, int lines) {
-  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", stream_id, start, 1);
-  b.SetOriginOffset(0);
-  for (int i = 0; i < lines; ++i) b.AddLine("auth fail from 203.0.113.99");
-  return b.Finish(start + 28 * static_cast<uint64_t>(lines));
-}
-
-}  // namespace
-
 TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregator keeps serving",
           "[integration]") {
   Cluster c(kFailRule);

@@ -2,6 +2,7 @@
 // agent (or an impostor) would. Receives time out after 10 s. Not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,5 +38,15 @@ struct RawPeer {
   zmq::context_t ctx{1};
   zmq::socket_t sock{ctx, zmq::socket_type::dealer};
 };
+
+// A DATA frame of agent "probe", stream `stream_id`, holding `lines` lines "auth fail from
+// 203.0.113.99" (28 bytes each with the newline) from byte `start`, read at `read_time_ms`.
+inline std::string FailFrame(uint64_t stream_id, uint64_t start, int lines,
+                             int64_t read_time_ms = 1) {
+  wire::DataFrameBuilder b("probe", "probehost", "/probe.log", "", stream_id, start, read_time_ms);
+  b.SetOriginOffset(0);
+  for (int i = 0; i < lines; ++i) b.AddLine("auth fail from 203.0.113.99");
+  return b.Finish(start + 28 * static_cast<uint64_t>(lines));
+}
 
 }  // namespace ember::test
