@@ -74,7 +74,7 @@ TEST_CASE("AgentSessions: accepted frames update the agent's counts and lag",
   CHECK(a.streams == std::set<uint64_t>{5});
 }
 
-TEST_CASE("AgentSessions: at most max_agents identities; agents not heard from expire",
+TEST_CASE("AgentSessions: at most max_agents identities, and agents not heard from expire",
           "[aggregator][unit]") {
   AgentSessions s(/*max_agents=*/3, /*agent_expiry_ms=*/1000);
   for (int i = 0; i < 3; ++i) {

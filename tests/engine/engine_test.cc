@@ -222,7 +222,7 @@ TEST_CASE("Engine: a rules reload carries the counters over, and kept rules' mat
 }
 
 TEST_CASE(
-    "Engine: a rule holds at most max_keys keys; matches of new keys beyond are counted "
+    "Engine: a rule holds at most max_keys keys, and matches of new keys beyond are counted "
     "as refused",
     "[engine][unit]") {
   test::TempDir dir;

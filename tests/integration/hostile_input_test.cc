@@ -90,7 +90,7 @@ TEST_CASE("Hostile: a DATA frame forged far ahead of a stream does not silence i
 }
 
 TEST_CASE(
-    "Hostile: a cut or emptied store stops the aggregator with the remedy; "
+    "Hostile: a cut or emptied store stops the aggregator with the remedy, and "
     "--reset-state moves it aside",
     "[integration][hostile]") {
   Cluster c(kCountRule);
@@ -159,7 +159,7 @@ TEST_CASE("Hostile: a FIFO dropped into the live rules directory does not freeze
   ExpectExactly(c, 25);
 }
 
-TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents; agents go on",
+TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents, and agents go on",
           "[integration][hostile]") {
   Cluster c(kCountRule);
   c.dir.Append("aggregator.yaml", "max_agents: 20\n");

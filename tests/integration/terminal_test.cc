@@ -64,7 +64,8 @@ std::vector<std::string> Lines(const std::string& s) {
 }  // namespace
 
 TEST_CASE(
-    "ember top: live in an 80x24 tmux pane it shows rules, keys and firing alerts; sorts, filters, "
+    "ember top: live in an 80x24 tmux pane it shows rules, keys and firing alerts, and sorts, "
+    "filters, "
     "quits",
     "[integration]") {
   Cluster c(kTwoRules);
