@@ -280,10 +280,9 @@ class AgentDaemon {
           }
           break;
         case wire::FrameType::kRefused:
-          if (now - last_refusal_log_ms_ >= 60'000) {
+          if (refusal_log_.Allow(now)) {
             spdlog::error("'{}' refused this agent: {}. Retrying every {} s.",
                           config_.forward.endpoint, c.reason, kMaxHelloRetryMs / 1000);
-            last_refusal_log_ms_ = now;
           }
           welcomed_ = false;
           break;
@@ -421,7 +420,7 @@ class AgentDaemon {
   bool ever_welcomed_ = false;
   int64_t unanswered_since_ms_ = INT64_MIN / 2;
   LogLimiter unanswered_log_{60'000, 1};
-  int64_t last_refusal_log_ms_ = INT64_MIN / 2;
+  LogLimiter refusal_log_{60'000, 1};
   int64_t last_status_ms_ = INT64_MIN / 2;
   uint64_t last_status_signature_ = 0;
   int64_t last_file_check_ms_ = INT64_MIN / 2;

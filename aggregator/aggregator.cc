@@ -233,7 +233,7 @@ struct Aggregator::Impl {
     // A bounded number per pass, so a flood cannot delay batch ticks.
     Receiver::Message message;
     for (int i = 0; i < kMaxMessagesPerPass && receiver_->Next(&message); ++i) {
-      intake_->Handle(message, *engine_, clock_.NowMs());
+      if (message.frame) intake_->Handle(message, *engine_, clock_.NowMs());
     }
     intake_->ApplyPending(*engine_);  // nothing accepted stays unapplied past this call
   }

@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/curve_keys.h"
+#include "common/system.h"
 #include "common/wire.h"
 
 namespace ember::aggregator {
@@ -68,43 +69,46 @@ void Receiver::ReloadAuthorizedKeys() {
 }
 
 bool Receiver::Next(Message* out) {
-  while (true) {
-    zmq::message_t routing_id, frame, extra;
-    try {
-      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) return false;
-      // One frame per message: the parts of a malformed message are drained one at a time,
-      // so a message of a million tiny parts costs no memory.
-      size_t parts = 0;
-      if (routing_id.more()) {
-        (void)socket_.recv(frame);
+  out->frame.reset();
+  zmq::message_t routing_id, frame, extra;
+  try {
+    if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) return false;
+    // One frame per message: the parts of a malformed message are drained one at a time,
+    // so a message of a million tiny parts costs no memory.
+    size_t parts = 0;
+    if (routing_id.more()) {
+      (void)socket_.recv(frame);
+      ++parts;
+      for (bool more = frame.more(); more; more = extra.more()) {
+        (void)socket_.recv(extra);
         ++parts;
-        for (bool more = frame.more(); more; more = extra.more()) {
-          (void)socket_.recv(extra);
-          ++parts;
-        }
-      }
-      if (parts != 1) {
-        ++malformed_;
-        spdlog::warn("Dropped a message of {} parts (expected one frame).", parts);
-        continue;
-      }
-    } catch (const zmq::error_t& e) {
-      spdlog::error("Receiving failed: {}", e.what());
-      return false;
-    }
-    // With CURVE the agent's identity is the name of its authenticated key, never what the
-    // payload claims.
-    out->identity.clear();
-    if (zap_) {
-      try {
-        out->identity = frame.gets("User-Id");
-      } catch (const zmq::error_t&) {
       }
     }
-    out->routing_id = routing_id.to_string();
-    out->frame = std::make_unique<zmq::message_t>(std::move(frame));
-    return true;
+    if (parts != 1) {
+      ++malformed_;
+      uint64_t suppressed = 0;
+      if (malformed_log_.Allow(WallClockMs(), &suppressed)) {
+        spdlog::warn("Dropped a message of {} parts (expected one frame).{}", parts,
+                     LogLimiter::SuppressedNote(suppressed));
+      }
+      return true;  // taken, with no frame
+    }
+  } catch (const zmq::error_t& e) {
+    spdlog::error("Receiving failed: {}", e.what());
+    return false;
   }
+  // With CURVE the agent's identity is the name of its authenticated key, never what the
+  // payload claims.
+  out->identity.clear();
+  if (zap_) {
+    try {
+      out->identity = frame.gets("User-Id");
+    } catch (const zmq::error_t&) {
+    }
+  }
+  out->routing_id = routing_id.to_string();
+  out->frame = std::make_unique<zmq::message_t>(std::move(frame));
+  return true;
 }
 
 void Receiver::Send(const std::string& routing_id, const std::string& body) {

@@ -13,6 +13,7 @@
 
 #include "aggregator/aggregator_config.h"
 #include "aggregator/zap_handler.h"
+#include "common/log_limiter.h"
 #include "common/status.h"
 
 namespace ember::aggregator {
@@ -28,7 +29,8 @@ class Receiver {
     std::unique_ptr<zmq::message_t> frame;  // owns the bytes decoded views point into
     std::string identity;                   // the CURVE key's name, "" without CURVE
   };
-  // The next well-formed message, or false when none is waiting.
+  // Takes the next message: false when none is waiting. A malformed one (not one frame) is
+  // taken, counted and logged, and leaves out->frame null.
   bool Next(Message* out);
   void Send(const std::string& routing_id, const std::string& body);
 
@@ -50,6 +52,7 @@ class Receiver {
   std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
   zmq::socket_t socket_;
   uint64_t malformed_ = 0;
+  LogLimiter malformed_log_;
 };
 
 }  // namespace ember::aggregator
