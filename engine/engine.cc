@@ -217,7 +217,7 @@ void Engine::CarryCountersFrom(const Engine& previous) {
     const int before = previous.rules_->Find(rule.name);
     if (before < 0) continue;
     const RuleWindow& old = previous.window(static_cast<size_t>(before));
-    if (old.rule().digest == rule.digest) windows_[i]->AddMatchCount(old.matches());
+    if (old.rule().digest == rule.digest) windows_[i]->CarryCountsFrom(old);
   }
 }
 

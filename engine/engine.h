@@ -127,7 +127,7 @@ class Engine {
   int64_t closed_until() const { return closed_until_; }  // batch index
   const EngineStats& stats() const { return stats_; }
   // A rules reload: carries the counters of `previous` over (monotonic for /metrics), and the
-  // match counts of each rule it had with the same name and digest.
+  // match and refused-key counts of each rule it had with the same name and digest.
   void CarryCountersFrom(const Engine& previous);
   const rules::RuleSet& rules() const { return *rules_; }
   const RuleWindow& window(size_t rule_index) const { return *windows_[rule_index]; }

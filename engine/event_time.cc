@@ -383,16 +383,23 @@ std::string_view Trimmed(std::string_view s) {
 // when the format does not name it.
 std::optional<int64_t> ParseFormatted(std::string_view text, const std::string& format,
                                       const cctz::time_zone& zone, int year) {
-  std::string fmt = CctzFormat(format);
+  // Most formats have no %f and a year: then neither is copied (this runs for every match).
+  std::string translated;
+  const std::string* fmt = &format;
+  if (format.find("%f") != std::string::npos) {
+    translated = CctzFormat(format);
+    fmt = &translated;
+  }
   std::string input(Trimmed(text.substr(0, 256)));
-  if (!FormatHasYear(fmt)) {
-    fmt = "%Y " + fmt;
-    input = std::to_string(year) + " " + input;
+  if (!FormatHasYear(*fmt)) {
+    translated = "%Y " + *fmt;
+    fmt = &translated;
+    input.insert(0, std::to_string(year) + " ");
   }
   std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds> tp;
-  if (cctz::parse(fmt, input, zone, &tp)) return tp.time_since_epoch().count();
+  if (cctz::parse(*fmt, input, zone, &tp)) return tp.time_since_epoch().count();
   for (const char* fraction : {".%E*f", ",%E*f", ":%E*f"}) {
-    if (cctz::parse(fmt + fraction, input, zone, &tp)) return tp.time_since_epoch().count();
+    if (cctz::parse(*fmt + fraction, input, zone, &tp)) return tp.time_since_epoch().count();
   }
   return std::nullopt;
 }

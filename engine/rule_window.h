@@ -108,8 +108,12 @@ class RuleWindow {
   uint64_t matches() const { return matches_; }
   // Matches not counted because their key was new and the rule held max_keys keys.
   uint64_t refused_keys() const { return refused_keys_; }
-  // Counts matches of an earlier instance of the same rule (a rules reload).
-  void AddMatchCount(uint64_t n) { matches_ += n; }
+  // Takes over the match and refused-key counts of an earlier instance of the same rule (a
+  // rules reload), so the counters stay monotonic.
+  void CarryCountsFrom(const RuleWindow& earlier) {
+    matches_ += earlier.matches_;
+    refused_keys_ += earlier.refused_keys_;
+  }
   // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
   // key). Costs one pass over the window's keys.
   std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t n) const;
