@@ -38,6 +38,8 @@ constexpr int64_t kStatusIntervalMs = 2000;
 // HELLOs unanswered this long are worth a warning.
 constexpr int64_t kUnansweredWarnMs = 5000;
 constexpr int64_t kQuietStatusIntervalMs = 30'000;
+// The aggregator counts an agent as alive for 3 s after a heartbeat (WatermarkOptions).
+constexpr int64_t kHeartbeatIntervalMs = 1000;
 
 class AgentDaemon {
  public:
@@ -180,6 +182,20 @@ class AgentDaemon {
         tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0, check_files);
     more = can_send && unread;  // a file still has data: come back at once
     FlushStore();
+    // Where the streams stand in time: after the frames (the aggregator then knows at once a
+    // file was read to its end), and every second while quiet.
+    const bool sent_data = !frames.empty();
+    if (welcomed_ && forwarder_->queued() < kMaxQueuedFrames &&
+        (sent_data || now - last_heartbeat_ms_ >= kHeartbeatIntervalMs)) {
+      wire::Heartbeat beat;
+      beat.agent_now_ms = now;
+      const bool full = now - last_heartbeat_ms_ >= kHeartbeatIntervalMs;
+      tails_.Positions(/*changed_only=*/!full, &beat.at_end, &beat.behind);
+      if (full) last_heartbeat_ms_ = now;
+      if (full || !beat.at_end.empty() || !beat.behind.empty()) {
+        frames.push_back(wire::EncodeHeartbeat(beat));
+      }
+    }
     forwarder_->Enqueue(std::move(frames));
     // ACKs read here free credit: with data left to read, come back at once rather than
     // after the 50 ms wait below (which capped shipping at a few credits a second).
@@ -206,6 +222,10 @@ class AgentDaemon {
                     : std::chrono::milliseconds(std::min(check_every, rescan_every));
     if (notifier_.watchdog_interval_ms() > 0) {
       wait = std::min(wait, std::chrono::milliseconds(notifier_.watchdog_interval_ms()));
+    }
+    if (welcomed_) {
+      const int64_t beat_due = last_heartbeat_ms_ + kHeartbeatIntervalMs - now;
+      wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(beat_due, 1)));
     }
     if (zmq_woke_) {
       // Re-armed only now that Pump drained the socket: ZMQ_FD signals edges, and stays
@@ -415,6 +435,7 @@ class AgentDaemon {
   // The session: DATA flows only after the WELCOME that answers the latest HELLO.
   bool welcomed_ = false;
   uint64_t hello_seq_ = 0;
+  int64_t last_heartbeat_ms_ = INT64_MIN / 2;
   int64_t hello_sent_ms_ = INT64_MIN / 2;
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;
   bool ever_welcomed_ = false;

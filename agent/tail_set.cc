@@ -38,6 +38,21 @@ FileTailer* TailSet::FindStream(uint64_t stream_id) {
   return found;
 }
 
+void TailSet::Positions(bool changed_only, std::vector<wire::AckEntry>* at_end,
+                        std::vector<wire::AckEntry>* behind) {
+  std::map<uint64_t, std::pair<uint64_t, bool>> reported;
+  ForEachTailer([&](const FileTailer& t) {
+    const bool caught_up =
+        t.at_eof() && !t.has_partial_line() && t.sent_offset() == t.read_offset();
+    const std::pair<uint64_t, bool> now{t.sent_offset(), caught_up};
+    reported[t.stream_id()] = now;
+    auto before = reported_.find(t.stream_id());
+    if (changed_only && before != reported_.end() && before->second == now) return;
+    (caught_up ? at_end : behind)->push_back({t.stream_id(), t.sent_offset()});
+  });
+  reported_ = std::move(reported);
+}
+
 std::vector<wire::AckEntry> TailSet::Streams() const {
   std::vector<wire::AckEntry> out;
   ForEachTailer([&](const FileTailer& t) { out.push_back({t.stream_id(), t.acked_offset()}); });

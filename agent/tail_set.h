@@ -57,6 +57,11 @@ class TailSet {
   void OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms);
   // Resends from the acknowledged offset for streams whose acknowledgements stopped coming.
   void CheckAckTimeouts(int64_t now_ms, int64_t timeout_ms);
+  // Where each open stream stands for a HEARTBEAT: read to its end (nothing held back, all of
+  // it in frames) or with more to read, at the offset sent so far. `changed_only`: only the
+  // streams whose offset or state changed since the last call.
+  void Positions(bool changed_only, std::vector<wire::AckEntry>* at_end,
+                 std::vector<wire::AckEntry>* behind);
   // Every open stream with its acknowledged offset (for HELLO).
   std::vector<wire::AckEntry> Streams() const;
   // A new session: each stream continues from the aggregator's mark in `marks`, or from its
@@ -122,6 +127,8 @@ class TailSet {
   std::set<FileTailer*> wake_;     // suspended files that changed: reopen them
   std::map<std::string, std::string> unreadable_;  // path -> why it cannot be opened
   uint64_t lost_while_closed_ = 0;
+  // What the last Positions() said of each stream: offset, read to its end.
+  std::map<uint64_t, std::pair<uint64_t, bool>> reported_;
   LogLimiter refusal_log_;
 };
 

@@ -129,7 +129,7 @@ struct Aggregator::Impl {
       last_early_commit_ms_ = clock_.NowMs();
       CloseBatchesAndCheckpoint(/*force=*/true);
     }
-    if (clock_.NowMs() >= next_batch_close_ms_) {
+    if (clock_.NowMs() >= next_batch_close_ms_ || WatermarkPassedABatch()) {
       auto started = std::chrono::steady_clock::now();
       CloseBatchesAndCheckpoint();
       batch_processing_.Observe(SecondsSince(started));
@@ -137,6 +137,17 @@ struct Aggregator::Impl {
       monitoring_.Publish(View(), clock_.NowMs());
       next_batch_close_ms_ = NextBatchCloseAfter(clock_.NowMs());
     }
+  }
+
+  // Whether the data's watermark moved past the end of the oldest open batch (looked at
+  // every 20 ms at most while frames arrive): a batch closes as soon as every stream is past
+  // it, not only at the clock's ticks.
+  bool WatermarkPassedABatch() {
+    const int64_t now = clock_.NowMs();
+    if (now - last_watermark_check_ms_ < 20) return false;
+    last_watermark_check_ms_ = now;
+    std::optional<int64_t> watermark = intake_->watermarks().Watermark(now);
+    return watermark && *watermark / config_.engine.batch_interval_ms > engine_->closed_until();
   }
 
   void Stop() {
@@ -174,6 +185,7 @@ struct Aggregator::Impl {
     }
     if (!marks_restored_) {
       intake_->marks().Restore(snap->offsets);
+      intake_->watermarks().Restore(snap->sources, clock_.NowMs());
       marks_restored_ = true;
     }
     if (Status s = store_->Stamp(*rules, config_.engine.batch_interval_ms); !s.ok()) return s;
@@ -235,7 +247,7 @@ struct Aggregator::Impl {
     for (int i = 0; i < kMaxMessagesPerPass && receiver_->Next(&message); ++i) {
       if (message.frame) intake_->Handle(message, *engine_, clock_.NowMs());
     }
-    intake_->ApplyPending(*engine_);  // nothing accepted stays unapplied past this call
+    intake_->ApplyPending(*engine_, clock_.NowMs());  // nothing accepted stays unapplied
   }
 
   // Closes the batches the watermark passed and, every checkpoint_interval (and always when
@@ -244,12 +256,12 @@ struct Aggregator::Impl {
     std::vector<engine::Alert> alerts;
     const int64_t now = clock_.NowMs();
     const int64_t closed_before = engine_->closed_until();
-    engine_->AdvanceWatermark(now - config_.allowed_lateness_ms, &alerts);
+    const std::optional<int64_t> watermark = intake_->watermarks().Watermark(now);
+    engine_->AdvanceWatermark(watermark.value_or(-1), &alerts);
     if (engine_->closed_until() != closed_before) {
-      // Spark's scheduling delay: how long after it could close (its end plus the allowed
-      // lateness) the last batch was closed.
-      scheduling_delay_ms_ = now - config_.allowed_lateness_ms -
-                             engine_->closed_until() * config_.engine.batch_interval_ms;
+      // How long after its end the last batch was closed (Spark's scheduling delay, plus
+      // what the streams held it back).
+      scheduling_delay_ms_ = now - engine_->closed_until() * config_.engine.batch_interval_ms;
     }
     checkpointer_.AddAlerts(std::move(alerts));
     intake_->sessions().ExpireIdle(now, kSessionIdleMs);
@@ -257,7 +269,7 @@ struct Aggregator::Impl {
     last_checkpoint_ms_ = now / config_.engine.batch_interval_ms * config_.engine.batch_interval_ms;
     const std::string status = monitoring_.StatusJson(View(), now);
     Status s = checkpointer_.Commit(
-        *engine_, intake_->marks(), status,
+        *engine_, intake_->marks(), intake_->watermarks(), status,
         [this](const std::string& routing_id, const std::vector<wire::AckEntry>& entries) {
           receiver_->Send(routing_id, wire::EncodeOffsets(wire::FrameType::kAck, entries));
         });
@@ -273,6 +285,7 @@ struct Aggregator::Impl {
     view_counters_ = intake_->counters();
     view_counters_.bad_frames += receiver_ ? receiver_->malformed_messages() : 0;
     v.counters = &view_counters_;
+    v.watermarks = &intake_->watermarks();
     v.reload_failures = reload_failures_;
     v.last_reload_error = last_reload_error_;
     v.scheduling_delay_ms = scheduling_delay_ms_;
@@ -298,6 +311,7 @@ struct Aggregator::Impl {
   bool stopping_ = false;
   int64_t next_batch_close_ms_ = 0;
   int64_t last_early_commit_ms_ = 0;
+  int64_t last_watermark_check_ms_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit
   int64_t last_checkpoint_ms_ = 0;
   std::string last_reload_error_;

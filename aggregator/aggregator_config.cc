@@ -1,6 +1,7 @@
 #include "aggregator/aggregator_config.h"
 
 #include <functional>
+#include <tuple>
 
 #include "common/http_server.h"
 #include "common/yaml_util.h"
@@ -127,8 +128,10 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetString("rules_dir", &c.rules_dir));
   errors.push_back(top.GetDurationMs("batch_interval", &c.engine.batch_interval_ms));
   errors.push_back(top.GetDurationMs("allowed_lateness", &c.allowed_lateness_ms));
-  std::string late = "current", time = "ingestion";
-  errors.push_back(top.GetString("late", &late));
+  errors.push_back(top.GetDurationMs("max_lateness", &c.engine.max_lateness_ms));
+  errors.push_back(top.GetDurationMs("max_source_delay", &c.max_source_delay_ms));
+  errors.push_back(top.GetDurationMs("max_future_skew", &c.max_future_skew_ms));
+  std::string time = "event";
   errors.push_back(top.GetString("time", &time));
   errors.push_back(top.GetBool("sync", &c.sync));
   errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
@@ -201,13 +204,14 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
                                    ": error: 'allowed_lateness' must be between 0 and 1h (open "
                                    "batches are held that long)");
   }
-  if (late == "current") {
-    c.engine.late = engine::LatePolicy::kCurrent;
-  } else if (late == "drop") {
-    c.engine.late = engine::LatePolicy::kDrop;
-  } else {
-    return Status::InvalidArgument(top.Where("late") + ": error: 'late' is '" + late +
-                                   "': use current or drop");
+  for (auto [key, value, low, high, unit] :
+       {std::tuple{"max_lateness", c.engine.max_lateness_ms, 0LL, 7 * 24 * 3600'000LL, "7d"},
+        std::tuple{"max_source_delay", c.max_source_delay_ms, 1000LL, 3600'000LL, "1h"},
+        std::tuple{"max_future_skew", c.max_future_skew_ms, 0LL, 24 * 3600'000LL, "24h"}}) {
+    if (value < low || value > high) {
+      return Status::InvalidArgument(top.Where(key) + ": error: '" + key + "' must be between " +
+                                     (low == 0 ? "0" : "1s") + " and " + unit);
+    }
   }
   if (time == "ingestion") {
     c.time = TimeSource::kIngestion;

@@ -13,8 +13,8 @@
 namespace ember::aggregator {
 
 enum class TimeSource {
-  kIngestion,  // the agent's read time: batches close on the wall clock
-  kEvent,      // the time stamp parsed from the line (agent read time when it has none)
+  kEvent,      // the line's own time stamp, else its stream's previous one, else its read time
+  kIngestion,  // the agent's read time: wrong under a backlog (an outage's lines land together)
 };
 
 // Runs a command per alert event: the alert as JSON on stdin and EMBER_* environment
@@ -67,8 +67,15 @@ struct AggregatorConfig {
   std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
   std::string rules_dir = "/etc/ember/rules.d";
   engine::EngineOptions engine;
-  int64_t allowed_lateness_ms = 2000;  // a batch closes this long after its end
-  TimeSource time = TimeSource::kIngestion;
+  // The watermark (aggregator/source_watermarks.h) trails the streams' lowest position by
+  // this much: slack for lines in transit from agents that are read to their end.
+  int64_t allowed_lateness_ms = 100;
+  // A stream whose agent is silent holds the watermark back this long at most; alert latency
+  // for everyone is bounded by it.
+  int64_t max_source_delay_ms = 30'000;
+  // Stamps further ahead of the aggregator's clock are clamped to it (counted).
+  int64_t max_future_skew_ms = 60'000;
+  TimeSource time = TimeSource::kEvent;
   // fsync each checkpoint. false keeps the guarantees across process crashes but not across
   // power loss: ACKs could then cover commits the disk never got.
   bool sync = true;

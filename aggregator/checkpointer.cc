@@ -13,14 +13,16 @@ void Checkpointer::AddAlerts(std::vector<engine::Alert>&& alerts) {
 }
 
 Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
-                            const std::string& status_json, const SendAck& send_ack) {
+                            SourceWatermarks& watermarks, const std::string& status_json,
+                            const SendAck& send_ack) {
   uncommitted_.push_back(engine.TakeDelta());
   const auto started = std::chrono::steady_clock::now();
   const bool raised_alerts = !pending_alerts_.empty();
   const bool has_frames = marks.acks_owed();
   if (has_frames) CrashPoint("before_commit");
+  const engine::SourcePositions positions = watermarks.Changed();
   Status s = store_.Commit(uncommitted_, marks.moved(), pending_alerts_, status_json,
-                           has_frames ? "after_commit_before_sync" : nullptr);
+                           has_frames ? "after_commit_before_sync" : nullptr, &positions);
   duration_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (!s.ok()) {
@@ -30,6 +32,7 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
   }
   if (raised_alerts) CrashPoint("after_commit_before_send");
   auto acks = marks.Committed();
+  watermarks.MarkCommitted();
   ++checkpoints_;
   uncommitted_.clear();
   pending_alerts_.clear();

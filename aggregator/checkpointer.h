@@ -1,6 +1,7 @@
 // Checkpointer: the checkpoint-and-deliver step. Takes the engine's changes since the last
-// checkpoint, the stream marks that moved and the alert events raised, writes them in one
-// durable LMDB transaction, and only then delivers the alerts and returns the ACKs owed.
+// checkpoint, the stream marks that moved, the streams' positions in event time and the alert
+// events raised, writes them in one durable LMDB transaction, and only then delivers the
+// alerts and returns the ACKs owed.
 // A failed commit (a full disk) keeps everything for the next attempt: nothing is
 // acknowledged or announced before it is durable. Crash points (tests) sit between each step.
 // Not thread-safe; owned by the aggregator's pipeline thread.
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "aggregator/alert_dispatcher.h"
+#include "aggregator/source_watermarks.h"
 #include "aggregator/stream_marks.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -33,8 +35,8 @@ class Checkpointer {
   // Commits; on success delivers the outbox and calls send_ack(routing_id, entries) for every
   // connection owed an ACK. `status_json` is what `ember status` reads.
   using SendAck = std::function<void(const std::string&, const std::vector<wire::AckEntry>&)>;
-  Status Commit(engine::Engine& engine, StreamMarks& marks, const std::string& status_json,
-                const SendAck& send_ack);
+  Status Commit(engine::Engine& engine, StreamMarks& marks, SourceWatermarks& watermarks,
+                const std::string& status_json, const SendAck& send_ack);
 
   size_t pending_deltas() const { return uncommitted_.size(); }
   uint64_t checkpoints() const { return checkpoints_; }

@@ -12,7 +12,9 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
       matcher_(
           std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))),
       sessions_(static_cast<size_t>(config.max_agents), config.agent_expiry_ms),
-      marks_(static_cast<size_t>(config.max_streams_per_agent)) {}
+      marks_(static_cast<size_t>(config.max_streams_per_agent)),
+      watermarks_(WatermarkOptions{config.allowed_lateness_ms, config.max_source_delay_ms,
+                                   config.max_future_skew_ms}) {}
 
 FrameIntake::~FrameIntake() = default;
 
@@ -40,8 +42,11 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   }
   Result<wire::FrameType> type = wire::PeekType(frame);
   if (type.ok() && *type == wire::FrameType::kHello) {
-    ApplyPending(engine);  // a session (re)opens after what came before it
+    ApplyPending(engine, now_ms);  // a session (re)opens after what came before it
     return HandleHello(routing_id, frame, message.identity, now_ms);
+  }
+  if (type.ok() && *type == wire::FrameType::kHeartbeat) {
+    return HandleHeartbeat(routing_id, frame, now_ms);
   }
   if (type.ok() && *type != wire::FrameType::kData) {
     type = Status::InvalidArgument("frame type " + std::to_string(static_cast<int>(*type)) +
@@ -49,15 +54,7 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   }
   Result<wire::DataFrame> data =
       type.ok() ? wire::DecodeData(frame) : Result<wire::DataFrame>(type.status());
-  if (!data.ok()) {
-    ++counters_.bad_frames;
-    uint64_t suppressed = 0;
-    if (bad_frame_log_.Allow(now_ms, &suppressed)) {
-      spdlog::warn("Dropped a bad frame ({} bytes): {}{}", frame.size(), data.status().message(),
-                   LogLimiter::SuppressedNote(suppressed));
-    }
-    return;
-  }
+  if (!data.ok()) return BadFrame("frame", frame.size(), data.status(), now_ms);
   const std::string* agent = sessions_.Find(routing_id, now_ms);
   if (agent == nullptr) {
     // The connection never said HELLO to this process (it restarted) or went quiet: its
@@ -67,6 +64,7 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
     receiver_.Send(routing_id, wire::EncodeHelloRequired());
     return;
   }
+  watermarks_.Heard(*agent, now_ms);
   const wire::DataFrame& f = *data;
   const FrameDecision decision =
       marks_.Offer(routing_id, *agent, f.stream_id, f.origin_offset, f.start_offset, f.end_offset);
@@ -91,40 +89,84 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
                    wire::EncodeOffsets(wire::FrameType::kNack, {{f.stream_id, decision.offset}}));
     return;
   }
+  std::string stream = StreamMarks::Key(*agent, f.stream_id);
   engine::EventTimeParser* parser = nullptr;
   if (config_.time == TimeSource::kEvent) {
-    parser = &parsers_.try_emplace(StreamMarks::Key(*agent, f.stream_id), CurrentYearUtc())
-                  .first->second;
+    parser = &parsers_.try_emplace(stream, CurrentYearUtc()).first->second;
   }
+  watermarks_.Delivered(stream, *agent, std::string(f.path));
   accepted_bytes_ += f.end_offset - f.start_offset;
   counters_.bytes_in += f.end_offset - f.start_offset;
   ++counters_.frames_in;
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
-  pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser});
-  if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine);
+  pending_.push_back(
+      PendingFrame{std::move(message.frame), std::move(*data), parser, std::move(stream)});
+  if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
+}
+
+void FrameIntake::BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms) {
+  ++counters_.bad_frames;
+  uint64_t suppressed = 0;
+  if (bad_frame_log_.Allow(now_ms, &suppressed)) {
+    spdlog::warn("Dropped a bad {} ({} bytes): {}{}", what, bytes, why.message(),
+                 LogLimiter::SuppressedNote(suppressed));
+  }
+}
+
+// Where each stream of the agent stands: read to its end (it follows the agent's clock) or
+// with more to read (it holds the watermark at its newest stamp).
+void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_view frame,
+                                  int64_t now_ms) {
+  Result<wire::Heartbeat> beat = wire::DecodeHeartbeat(frame);
+  if (!beat.ok()) return BadFrame("HEARTBEAT", frame.size(), beat.status(), now_ms);
+  const std::string* agent = sessions_.Find(routing_id, now_ms);
+  if (agent == nullptr) {
+    ++counters_.frames_without_session;
+    receiver_.Send(routing_id, wire::EncodeHelloRequired());
+    return;
+  }
+  watermarks_.Heard(*agent, now_ms);
+  for (bool at_end : {true, false}) {
+    for (const wire::AckEntry& e : at_end ? beat->at_end : beat->behind) {
+      const bool delivered_all = marks_.Mark(*agent, e.stream_id) == e.offset;
+      watermarks_.Heartbeat(StreamMarks::Key(*agent, e.stream_id), at_end, delivered_all,
+                            beat->agent_now_ms, now_ms);
+    }
+  }
 }
 
 // Applies the accepted frames' lines to the engine in arrival order. The lines are matched
 // together on the matcher's threads (each thread screens its share of them at once) and
 // their matches applied in line order: the same result as line by line.
-void FrameIntake::ApplyPending(engine::Engine& engine) {
+void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
   if (pending_.empty()) return;
   batch_lines_.clear();
   for (const PendingFrame& p : pending_) {
     const wire::DataFrame& f = p.frame;
+    int64_t newest = INT64_MIN;
     for (size_t i = 0; i < f.lines.size(); ++i) {
       engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
                            f.tag,      f.start_offset, f.end_offset};
       if (p.parser != nullptr) {
         if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
       }
+      in.time_ms = watermarks_.ClampFuture(in.time_ms, now_ms);
+      newest = std::max(newest, in.time_ms);
       batch_lines_.push_back(in);
     }
+    if (newest != INT64_MIN) watermarks_.Stamped(p.stream, newest);
   }
   matcher_->Match(engine.rules(), batch_lines_);
-  for (size_t i = 0; i < batch_lines_.size(); ++i) {
-    engine.IngestMatched(batch_lines_[i], matcher_->MatchesOf(i));
+  size_t line = 0;
+  for (const PendingFrame& p : pending_) {
+    const uint64_t too_late = engine.stats().too_late;
+    for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
+      engine.IngestMatched(batch_lines_[line], matcher_->MatchesOf(line));
+    }
+    if (engine.stats().too_late != too_late) {
+      watermarks_.TooLate(p.stream, engine.stats().too_late - too_late);
+    }
   }
   pending_.clear();
   pending_lines_ = 0;

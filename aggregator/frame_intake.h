@@ -4,8 +4,9 @@
 // frame on a connection without a session is answered HELLO_REQUIRED; otherwise the delivery
 // rule (StreamMarks) accepts it, drops it as a duplicate or answers a NACK. Accepted lines
 // wait until ApplyPending matches them on the worker threads and applies them to the engine
-// in line order. Repeated warnings (bad frames, refusals) are rate-limited.
-// Not thread-safe; owned by the aggregator's pipeline thread.
+// in line order. HEARTBEATs and the lines' stamps move the streams' positions in event time
+// (SourceWatermarks), from which the watermark comes. Repeated warnings (bad frames, refusals) are
+// rate-limited. Not thread-safe; owned by the aggregator's pipeline thread.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "aggregator/aggregator_config.h"
 #include "aggregator/monitoring.h"
 #include "aggregator/receiver.h"
+#include "aggregator/source_watermarks.h"
 #include "aggregator/stream_marks.h"
 #include "common/log_limiter.h"
 #include "engine/engine.h"
@@ -35,11 +37,13 @@ class FrameIntake {
   // Decides one message at `now_ms`; replies go out through the receiver.
   void Handle(Receiver::Message& message, engine::Engine& engine, int64_t now_ms);
   // Matches the accepted lines not applied yet and applies them to `engine`, in order.
-  void ApplyPending(engine::Engine& engine);
+  void ApplyPending(engine::Engine& engine, int64_t now_ms);
 
   AgentSessions& sessions() { return sessions_; }
   const AgentSessions& sessions() const { return sessions_; }
   StreamMarks& marks() { return marks_; }
+  SourceWatermarks& watermarks() { return watermarks_; }
+  const SourceWatermarks& watermarks() const { return watermarks_; }
   const FrameCounters& counters() const { return counters_; }
   // Bytes accepted since the last ResetAccepted (the early-commit trigger).
   uint64_t accepted_bytes() const { return accepted_bytes_; }
@@ -48,6 +52,9 @@ class FrameIntake {
  private:
   void HandleHello(const std::string& routing_id, std::string_view frame,
                    const std::string& identity, int64_t now_ms);
+  void HandleHeartbeat(const std::string& routing_id, std::string_view frame, int64_t now_ms);
+  // Counts and logs (rate-limited) a frame that could not be decoded.
+  void BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms);
 
   static constexpr size_t kMaxPendingLines = 64 * 1024;
   const AggregatorConfig& config_;
@@ -55,6 +62,7 @@ class FrameIntake {
   std::unique_ptr<engine::ParallelMatcher> matcher_;
   AgentSessions sessions_;
   StreamMarks marks_;
+  SourceWatermarks watermarks_;
   std::map<std::string, engine::EventTimeParser> parsers_;  // by StreamMarks::Key
   // Accepted DATA frames whose lines are not applied yet; each owns its message, which the
   // decoded views point into.
@@ -62,6 +70,7 @@ class FrameIntake {
     std::unique_ptr<zmq::message_t> message;
     wire::DataFrame frame;
     engine::EventTimeParser* parser;  // the stream's, with event time; else null
+    std::string stream;               // StreamMarks::Key
   };
   std::vector<PendingFrame> pending_;
   size_t pending_lines_ = 0;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aggregator/event_time_view.h"
+
 namespace ember::aggregator {
 
 std::string DescribeKey(const rules::Rule& rule, const std::string& key) {
@@ -72,6 +74,8 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
                       {"rules", rules},
                       {"firing", firing},
                       {"agents", agents}};
+  if (in.watermarks != nullptr)
+    j["event_time"] = EventTimeJson(*in.watermarks, e.stats(), in.now_ms);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aggregator/metrics_page.h"
+#include "aggregator/source_watermarks.h"
 #include "engine/engine.h"
 
 namespace ember::aggregator {
@@ -25,6 +26,7 @@ struct LiveViewInput {
   std::vector<double> agent_bytes_per_s;  // by index of `agents`
   double processing_ms = 0, scheduling_delay_ms = 0;
   size_t pending_checkpoints = 0;
+  const SourceWatermarks* watermarks = nullptr;  // null: no event-time part
   size_t top_keys = 10;
   size_t history_batches = 20;
 };

@@ -27,10 +27,37 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Family("ember_rule_window_keys", "gauge", "Keys in the rule's current window");
   for (const auto& [rule, n] : v.window_keys_by_rule)
     m.Sample("ember_rule_window_keys", d(n), {{"rule", rule}});
-  m.Counter("ember_late_lines_total", "Lines for a closed batch, moved to the oldest open one",
+  m.Counter("ember_late_lines_total",
+            "Lines for a closed batch, added to it and its windows evaluated again",
             d(v.engine.late_lines));
-  m.Counter("ember_dropped_lines_total", "Lines dropped: late under `late: drop`",
-            d(v.engine.dropped_late));
+  m.Counter("ember_late_alerts_total", "Firings raised by evaluating closed windows again",
+            d(v.engine.late_alerts));
+  m.Counter("ember_too_late_lines_total",
+            "Lines for a batch closed longer than max_lateness ago, dropped", d(v.engine.too_late));
+  m.Counter("ember_future_stamps_total",
+            "Lines stamped more than max_future_skew ahead of the clock, clamped",
+            d(v.future_stamps));
+  if (v.watermark_lag_seconds >= 0) {
+    m.Gauge("ember_watermark_lag_seconds", "How far the watermark trails the clock",
+            v.watermark_lag_seconds);
+  }
+  m.Family("ember_watermark_holder", "gauge",
+           "The stream holding the watermark back (1), by agent and path");
+  if (v.watermark_holder) {
+    m.Sample("ember_watermark_holder", 1,
+             {{"agent", v.watermark_holder->agent}, {"path", v.watermark_holder->path}});
+  }
+  m.Family("ember_stream_lag_seconds", "gauge",
+           "Event-time lag behind the clock of the streams furthest behind (at most 20)");
+  for (const auto& s : v.laggards) {
+    m.Sample("ember_stream_lag_seconds", s.lag_seconds, {{"agent", s.agent}, {"path", s.path}});
+  }
+  m.Family("ember_stream_too_late_lines_total", "counter",
+           "Lines dropped as too late, of the streams furthest behind");
+  for (const auto& s : v.laggards) {
+    m.Sample("ember_stream_too_late_lines_total", d(s.too_late),
+             {{"agent", s.agent}, {"path", s.path}});
+  }
   m.Counter("ember_rule_time_unparsed_total",
             "Matches whose rule `timestamp` capture could not be read (line time kept)",
             d(v.engine.unparsed_times));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,17 @@ struct AggregatorVitals {
   };
   std::vector<Agent> agents;
   double scheduling_delay_seconds = 0;  // of the last closed batch
+  // Event time: the watermark's lag behind the clock (-1: no watermark yet), the stream
+  // holding it back, and the streams furthest behind (bounded).
+  double watermark_lag_seconds = -1;
+  struct Stream {
+    std::string agent, path;
+    double lag_seconds = 0;
+    uint64_t too_late = 0;
+  };
+  std::vector<Stream> laggards;
+  std::optional<Stream> watermark_holder;
+  uint64_t future_stamps = 0;
   int64_t batch_interval_ms = 0;
   const Histogram* batch_processing = nullptr;  // seconds
   const Histogram* checkpoint_duration = nullptr;

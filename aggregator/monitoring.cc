@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "aggregator/event_time_view.h"
 #include "aggregator/live_view.h"
 #include "aggregator/metrics_page.h"
 
@@ -67,6 +68,18 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
     agent_bytes.push_back(a.bytes);
   }
   v.scheduling_delay_seconds = static_cast<double>(view.scheduling_delay_ms) / 1000.0;
+  const SourceWatermarks& marks = *view.watermarks;
+  if (auto w = marks.last_watermark()) {
+    v.watermark_lag_seconds = static_cast<double>(now_ms - *w) / 1000.0;
+  }
+  auto stream = [&](const SourceWatermarks::StreamView& s) {
+    const double lag =
+        s.position_ms == INT64_MIN ? -1.0 : static_cast<double>(now_ms - s.position_ms) / 1000.0;
+    return AggregatorVitals::Stream{s.agent, s.path, lag, s.too_late};
+  };
+  if (auto h = marks.holder()) v.watermark_holder = stream(*h);
+  for (const auto& s : marks.Laggards(now_ms, 20)) v.laggards.push_back(stream(s));
+  v.future_stamps = marks.future_stamps();
   v.batch_processing = view.batch_processing;
   v.checkpoint_duration = &view.checkpointer->duration();
   metrics_text_.Set(RenderAggregatorMetrics(v));
@@ -100,6 +113,7 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   in.processing_ms = view.last_processing_ms;
   in.scheduling_delay_ms = static_cast<double>(view.scheduling_delay_ms);
   in.pending_checkpoints = view.checkpointer->pending_deltas();
+  in.watermarks = view.watermarks;
   live_view_.Set(BuildLiveViewJson(in));
 }
 
@@ -160,13 +174,14 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
                       {"reload_error", view.last_reload_error},
                       {"http_listen", config_.http_listen},
                       {"batches_behind", behind},
+                      {"event_time", EventTimeJson(*view.watermarks, st, now_ms)},
                       {"sessions", view.sessions->sessions()},
                       {"agents_total", all.size()},
                       {"counters",
                        {{"lines", st.lines},
                         {"matches", st.matches},
                         {"late_lines", st.late_lines},
-                        {"dropped_late", st.dropped_late},
+                        {"too_late", st.too_late},
                         {"bad_frames", c.bad_frames},
                         {"duplicate_frames", c.duplicate_frames},
                         {"resend_requests", c.resend_requests},

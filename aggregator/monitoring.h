@@ -15,6 +15,7 @@
 #include "aggregator/aggregator_config.h"
 #include "aggregator/alert_dispatcher.h"
 #include "aggregator/checkpointer.h"
+#include "aggregator/source_watermarks.h"
 #include "common/http_server.h"
 #include "common/log_limiter.h"
 #include "common/metrics.h"
@@ -37,6 +38,7 @@ struct PipelineView {
   const AlertDispatcher* dispatcher = nullptr;
   const Checkpointer* checkpointer = nullptr;
   const FrameCounters* counters = nullptr;
+  const SourceWatermarks* watermarks = nullptr;
   uint64_t reload_failures = 0;
   std::string last_reload_error;
   int64_t scheduling_delay_ms = 0;  // of the last closed batch

@@ -46,6 +46,12 @@ FrameDecision StreamMarks::Offer(const std::string& routing_id, const std::strin
   return {FrameVerdict::kAccept, end};
 }
 
+std::optional<uint64_t> StreamMarks::Mark(const std::string& agent, uint64_t stream_id) const {
+  auto it = marks_.find(Key(agent, stream_id));
+  if (it == marks_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<uint64_t> StreamMarks::CommittedMark(const std::string& agent,
                                                    uint64_t stream_id) const {
   auto it = committed_.find(Key(agent, stream_id));

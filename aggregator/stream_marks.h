@@ -50,6 +50,8 @@ class StreamMarks {
   FrameDecision Offer(const std::string& routing_id, const std::string& agent, uint64_t stream_id,
                       uint64_t origin, uint64_t start, uint64_t end);
 
+  // The accepted mark of a stream (where its next frame must start), if it has one.
+  std::optional<uint64_t> Mark(const std::string& agent, uint64_t stream_id) const;
   // The committed mark of a stream (for WELCOME), if it has one.
   std::optional<uint64_t> CommittedMark(const std::string& agent, uint64_t stream_id) const;
   // Marks moved since the last commit, by Key(): what the next checkpoint writes.

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "aggregator/event_time_view.h"
 #include "cli/commands.h"
 #include "cli/state_reader.h"
 #include "common/system.h"
@@ -58,9 +59,10 @@ int RunStatus(const std::string& state_dir, bool json) {
               reload_error.empty() ? "" : "; last reload FAILED: ", reload_error.c_str());
   std::printf("last checkpoint   %s (batch interval %s)\n", Ago(since).c_str(),
               FormatDurationMs(batch).c_str());
-  std::printf("lines             %llu in, %llu matches, %llu late, %llu dropped late\n",
-              c.value("lines", 0ULL), c.value("matches", 0ULL), c.value("late_lines", 0ULL),
-              c.value("dropped_late", 0ULL));
+  std::printf("lines             %llu in, %llu matches\n", c.value("lines", 0ULL),
+              c.value("matches", 0ULL));
+  std::printf("event time        %s\n",
+              aggregator::DescribeEventTime(s.value("event_time", nlohmann::json())).c_str());
   std::printf("frames            %llu bad, %llu duplicates dropped, %llu resends requested\n",
               c.value("bad_frames", 0ULL), c.value("duplicate_frames", 0ULL),
               c.value("resend_requests", 0ULL));

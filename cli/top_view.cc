@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "aggregator/event_time_view.h"
 #include "common/units.h"
 #include "engine/alert.h"
 
@@ -128,6 +129,9 @@ std::vector<std::string> RenderTopView(const nlohmann::json& v, const TopViewOpt
                 100.0 * processing / static_cast<double>(batch_ms),
                 b.value("scheduling_delay_ms", 0.0), b.value("pending_checkpoints", 0)),
             o.width));
+    if (v.contains("event_time")) {
+      head.push_back(Fit("event time: " + aggregator::DescribeEventTime(v["event_time"]), o.width));
+    }
     const auto& t = v["totals"];
     head.push_back(Fit(
         Fmt("in %s lines/s  %s/s   lines %llu  matches %llu   sort: %s%s%s",

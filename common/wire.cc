@@ -172,7 +172,7 @@ Result<FrameType> PeekType(std::string_view frame) {
   }
   uint8_t type = static_cast<uint8_t>(frame[2]);
   if (type < static_cast<uint8_t>(FrameType::kData) ||
-      type > static_cast<uint8_t>(FrameType::kHelloRequired)) {
+      type > static_cast<uint8_t>(FrameType::kHeartbeat)) {
     return Status::InvalidArgument("unknown frame type " + std::to_string(type));
   }
   return static_cast<FrameType>(type);
@@ -314,6 +314,35 @@ Result<Welcome> DecodeWelcome(std::string_view frame) {
   if (!s.ok()) return s;
   if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the marks");
   return w;
+}
+
+std::string EncodeHeartbeat(const Heartbeat& heartbeat) {
+  std::string buf;
+  PutHeader(buf, FrameType::kHeartbeat);
+  PutInt<int64_t>(buf, heartbeat.agent_now_ms);
+  PutEntries(buf, heartbeat.at_end);
+  PutEntries(buf, heartbeat.behind);
+  return buf;
+}
+
+Result<Heartbeat> DecodeHeartbeat(std::string_view frame) {
+  Status s = CheckHeader(frame, FrameType::kHeartbeat);
+  if (!s.ok()) return s;
+  Reader r(frame.substr(3));
+  Heartbeat h;
+  if (!r.Int(&h.agent_now_ms)) return Truncated("agent_now_ms", r);
+  if (s = ReadEntries(r, &h.at_end); !s.ok()) return s;
+  if (s = ReadEntries(r, &h.behind); !s.ok()) return s;
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the streams");
+  for (const auto* list : {&h.at_end, &h.behind}) {
+    for (const AckEntry& e : *list) {
+      if (e.offset > kMaxStreamOffset) {
+        return Status::InvalidArgument("offset " + std::to_string(e.offset) +
+                                       " of a stream exceeds 2^60");
+      }
+    }
+  }
+  return h;
 }
 
 std::string EncodeHelloRequired() {

@@ -25,6 +25,10 @@
 //   WELCOME (aggregator -> agent): answers a HELLO
 //     u64 hello_seq (echoed), u64 credit_bytes, u32 count, then per stream the aggregator
 //     knows: u64 stream_id + u64 high-water mark
+//   HEARTBEAT (agent -> aggregator): where the streams stand in time, at least every second
+//     and after every turn that sent DATA: i64 agent_now_ms (the agent's wall clock), u32
+//     count + (u64 stream_id, u64 offset) per stream read to its end at `offset` (everything
+//     before it is in frames already sent), u32 count + the same per stream with more to read
 //   HELLO_REQUIRED (aggregator -> agent): empty body; DATA came on a connection without a
 //     session (the aggregator restarted): say HELLO again
 //   REFUSED (either way): str reason. ITS LAYOUT IS FROZEN FOR EVERY VERSION (magic, any
@@ -46,7 +50,7 @@
 namespace ember::wire {
 
 inline constexpr uint8_t kMagic = 0xEB;
-inline constexpr uint8_t kWireVersion = 2;
+inline constexpr uint8_t kWireVersion = 3;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
 // No stream offset may exceed this (2^60 bytes, an exbibyte): larger ones are refused, so
@@ -61,6 +65,7 @@ enum class FrameType : uint8_t {
   kHello = 5,
   kWelcome = 6,
   kHelloRequired = 7,
+  kHeartbeat = 8,
   kRefused = 0x7F,
 };
 
@@ -97,6 +102,12 @@ struct Welcome {
   uint64_t hello_seq = 0;
   uint64_t credit_bytes = 0;
   std::vector<AckEntry> marks;  // stream id, the aggregator's high-water mark
+};
+
+struct Heartbeat {
+  int64_t agent_now_ms = 0;
+  std::vector<AckEntry> at_end;  // stream id, offset read to
+  std::vector<AckEntry> behind;  // stream id, offset sent to
 };
 
 // Builds one DATA frame incrementally, so the agent appends lines without copying them twice.
@@ -143,6 +154,9 @@ std::string EncodeHello(const Hello& hello);
 Result<Hello> DecodeHello(std::string_view frame);
 std::string EncodeWelcome(const Welcome& welcome);
 Result<Welcome> DecodeWelcome(std::string_view frame);
+std::string EncodeHeartbeat(const Heartbeat& heartbeat);
+// InvalidArgument for truncation, trailing bytes or an offset beyond kMaxStreamOffset.
+Result<Heartbeat> DecodeHeartbeat(std::string_view frame);
 std::string EncodeHelloRequired();
 // REFUSED: the reason is cut to 65535 bytes.
 std::string EncodeRefused(std::string_view reason);

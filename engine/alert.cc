@@ -40,6 +40,7 @@ std::string AlertToJson(const Alert& a) {
   };
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (a.repeat) j["repeat"] = true;
+  if (a.late) j["late"] = true;
   if (!a.evidence.empty()) {
     nlohmann::ordered_json evidence = nlohmann::ordered_json::array();
     for (const auto& e : a.evidence) {
@@ -90,6 +91,7 @@ Result<Alert> AlertFromJson(std::string_view json) {
       }
     }
     a.repeat = j.value("repeat", false);
+    a.late = j.value("late", false);
     if (j.contains("evidence")) {
       for (const auto& e : j.at("evidence")) {
         a.evidence.push_back(

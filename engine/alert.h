@@ -48,6 +48,9 @@ struct Alert {
   std::vector<Evidence> evidence;
   std::map<std::string, std::string> labels;  // the rule's labels
   bool repeat = false;  // a firing episode announced again (the rule's `repeat`)
+  // Raised after its window's time, by lines that came late: a point event for that window
+  // (no resolve follows).
+  bool late = false;
 };
 
 // One JSON object on one line, fields named as in Alert (times as ISO-8601 UTC and Unix ms).

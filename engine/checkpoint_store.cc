@@ -78,7 +78,8 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     const CheckpointStoreOptions& options) {
   KvStoreOptions kv_options;
   kv_options.dir = options.dir;
-  kv_options.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history"};
+  kv_options.databases = {"meta",   "segments", "keystate", "offsets",
+                          "outbox", "history",  "progress"};
   kv_options.sync = options.sync;
   kv_options.read_only = options.read_only;
   Result<std::unique_ptr<KvStore>> kv = KvStore::Open(kv_options);
@@ -235,6 +236,25 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     snap.offsets[std::string(k)] = static_cast<uint64_t>(offset);
   });
   if (!s.ok()) return s;
+  s = kv_->Scan("progress", "", [&](std::string_view k, std::string_view v) {
+    if (!fault.empty()) return;
+    const size_t nul = k.find('\0'), newline = v.find('\n');
+    int64_t position = 0;
+    if (nul == std::string_view::npos || newline == std::string_view::npos ||
+        !ParseInt(v.substr(0, newline), &position)) {
+      fault = "the event-time position of a stream is malformed: '" + std::string(v.substr(0, 32)) +
+              "'";
+      return;
+    }
+    snap.sources.streams[std::string(k)] =
+        StreamPosition{position, std::string(k.substr(0, nul)), std::string(v.substr(newline + 1))};
+  });
+  if (!s.ok()) return s;
+  if (auto w = kv_->Get("meta", "watermark_ms"); w.ok()) {
+    if (!ParseInt(*w, &snap.sources.watermark_ms)) {
+      fault = "the watermark is not a number: '" + w->substr(0, 32) + "'";
+    }
+  }
   if (!fault.empty()) return Status::Corruption("checkpoint store: " + fault);
   return snap;
 }
@@ -254,7 +274,7 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
 Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::map<std::string, uint64_t>& offsets,
                                const std::vector<Alert>& alerts, const std::string& status_json,
-                               const char* crash_point) {
+                               const char* crash_point, const SourcePositions* sources) {
   const uint64_t first_seq = next_alert_seq_;
   uint64_t segment = next_segment_;
   Status committed = kv_->Write(
@@ -273,6 +293,16 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
         for (const auto& [stream, offset] : offsets) {
           s = w.Put("offsets", stream, std::to_string(offset));
           if (!s.ok()) return s;
+        }
+        if (sources != nullptr) {
+          for (const auto& [stream, p] : sources->streams) {
+            s = w.Put("progress", stream, std::to_string(p.position_ms) + "\n" + p.path);
+            if (!s.ok()) return s;
+          }
+          if (sources->watermark_ms != INT64_MIN) {
+            s = w.Put("meta", "watermark_ms", std::to_string(sources->watermark_ms));
+            if (!s.ok()) return s;
+          }
         }
         uint64_t seq = first_seq;
         for (const auto& alert : alerts) {

@@ -16,7 +16,10 @@
 //   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
 //             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
 //             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>
+//             "watermark_ms" -> decimal (the aggregator's watermark at the commit)
 //   offsets   <agent> 0x00 <stream id, decimal> -> decimal offset consumed
+//   progress  <agent> 0x00 <stream id, decimal> -> decimal position in event time (Unix ms)
+//             '\n' the stream's file path
 //   outbox    <seq: u64 big-endian> -> alert JSON, committed with the state that raised it
 //   history   <seq: u64 big-endian> -> alert JSON, delivered to every sink (last 10000)
 #pragma once
@@ -44,12 +47,25 @@ struct CheckpointStoreOptions {
   bool read_only = false;  // for the CLI beside a running aggregator
 };
 
+// Where a stream stands in event time (aggregator/source_watermarks.h), as checkpointed.
+struct StreamPosition {
+  int64_t position_ms = INT64_MIN;  // INT64_MIN: none yet
+  std::string agent;
+  std::string path;
+  bool operator==(const StreamPosition&) const = default;
+};
+struct SourcePositions {
+  int64_t watermark_ms = INT64_MIN;               // INT64_MIN: none yet
+  std::map<std::string, StreamPosition> streams;  // by "<agent>\0<stream id>": changed ones
+};
+
 struct Snapshot {
   bool empty = true;  // no checkpoint was ever committed
   int64_t closed_until = 0;
   std::vector<KeyStateRecord> key_states;
   std::map<std::string, uint64_t> offsets;  // "<agent>\0<stream id>" -> offset
-  std::vector<std::string> reset_rules;     // rules whose stored state was discarded
+  SourcePositions sources;
+  std::vector<std::string> reset_rules;  // rules whose stored state was discarded
 };
 
 class CheckpointStore {
@@ -75,9 +91,11 @@ class CheckpointStore {
   // disk), the offsets and the alerts they raised (into the outbox) in one durable
   // transaction. REQUIRES: deltas not empty. `crash_point` (tests) names a CrashPoint between
   // the commit and its sync.
+  // `sources`: the watermark and the stream positions that changed (null: not written).
   Status Commit(const std::vector<CheckpointDelta>& deltas,
                 const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts,
-                const std::string& status_json = "", const char* crash_point = nullptr);
+                const std::string& status_json = "", const char* crash_point = nullptr,
+                const SourcePositions* sources = nullptr);
 
   // The aggregator's status as of the last commit (JSON written by the daemon), for
   // `ember status`. NotFound before the first commit that carried one.

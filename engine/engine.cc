@@ -23,16 +23,7 @@ class Engine::Collector final : public rules::MatchVisitor {
       if (!t) {
         ++engine_.stats_.unparsed_times;
       } else {
-        batch = std::max<int64_t>(*t, 0) / engine_.options_.batch_interval_ms;
-        if (engine_.has_closed_ && batch < engine_.closed_until_) {
-          if (engine_.options_.late == LatePolicy::kDrop) {
-            ++engine_.stats_.dropped_late;
-            return;
-          }
-          ++engine_.stats_.late_lines;
-          batch = engine_.closed_until_;
-        }
-        engine_.max_batch_ = std::max(engine_.max_batch_, batch);
+        if (!engine_.Place(*t, &batch)) return;
       }
     }
     engine_.windows_[rule_index]->Add(
@@ -48,25 +39,33 @@ class Engine::Collector final : public rules::MatchVisitor {
 };
 
 Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions& options)
-    : rules_(std::move(rules)), options_(options) {
+    : rules_(std::move(rules)),
+      options_(options),
+      lateness_batches_(
+          (std::max<int64_t>(options.max_lateness_ms, 0) + options.batch_interval_ms - 1) /
+          options.batch_interval_ms) {
   for (const auto& rule : rules_->rules()) {
-    windows_.push_back(std::make_unique<RuleWindow>(rule, options_.batch_interval_ms));
+    windows_.push_back(
+        std::make_unique<RuleWindow>(rule, options_.batch_interval_ms, lateness_batches_));
   }
+}
+
+bool Engine::Place(int64_t time_ms, int64_t* batch) {
+  *batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
+  if (has_closed_ && *batch < closed_until_) {
+    if (*batch < closed_until_ - lateness_batches_) {
+      ++stats_.too_late;
+      return false;
+    }
+    ++stats_.late_lines;
+  }
+  max_batch_ = std::max(max_batch_, *batch);
+  return true;
 }
 
 bool Engine::Admit(const InputLine& line, int64_t* batch) {
   ++stats_.lines;
-  *batch = std::max<int64_t>(line.time_ms, 0) / options_.batch_interval_ms;
-  if (has_closed_ && *batch < closed_until_) {
-    if (options_.late == LatePolicy::kDrop) {
-      ++stats_.dropped_late;
-      return false;
-    }
-    ++stats_.late_lines;
-    *batch = closed_until_;
-  }
-  max_batch_ = std::max(max_batch_, *batch);
-  return true;
+  return Place(line.time_ms, batch);
 }
 
 void Engine::Ingest(const InputLine& line) {
@@ -88,11 +87,20 @@ void Engine::IngestMatched(const InputLine& line, std::span<const RecordedMatch>
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
+  ReevaluateLate(out);
   if (watermark_ms < 0) return;
   CloseUntil(watermark_ms / options_.batch_interval_ms, out);
 }
 
+void Engine::ReevaluateLate(std::vector<Alert>* out) {
+  const size_t before = out->size();
+  for (auto& w : windows_) w->ReevaluateLate(out);
+  stats_.late_alerts += out->size() - before;
+  stats_.alerts_firing += out->size() - before;
+}
+
 void Engine::Finish(std::vector<Alert>* out) {
+  ReevaluateLate(out);
   if (max_batch_ < 0) return;
   int64_t horizon = 0;
   for (const auto& w : windows_) horizon = std::max(horizon, w->horizon_batches());

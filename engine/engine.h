@@ -19,14 +19,13 @@
 
 namespace ember::engine {
 
-enum class LatePolicy {
-  kCurrent,  // a line for an already closed batch joins the oldest open batch (counted)
-  kDrop,     // such a line is dropped (counted)
-};
-
 struct EngineOptions {
   int64_t batch_interval_ms = 1000;  // Δ: 100ms..10s
-  LatePolicy late = LatePolicy::kCurrent;
+  // A line for a batch that already closed lands in its own batch while that batch closed
+  // less than this long ago (its windows are evaluated again: late firings); older ones are
+  // dropped and counted. Each rule keeps this much history beyond its window: memory grows
+  // with it (docs/design.md, "Time").
+  int64_t max_lateness_ms = 3600'000;
   // Whether pending alert events (a condition holding while `for` runs) are returned.
   bool emit_pending = false;
 };
@@ -48,8 +47,9 @@ struct EngineStats {
   uint64_t lines = 0;
   uint64_t matches = 0;        // (line, rule) pairs
   uint64_t matched_lines = 0;  // lines at least one rule's `match` matched (grep -c's count)
-  uint64_t late_lines = 0;     // moved to the oldest open batch
-  uint64_t dropped_late = 0;   // dropped under LatePolicy::kDrop
+  uint64_t late_lines = 0;     // for a closed batch, added to it and re-evaluated
+  uint64_t too_late = 0;       // for a batch closed longer than max_lateness ago: dropped
+  uint64_t late_alerts = 0;    // firings raised by re-evaluating closed windows
   // Matches of rules with their own `timestamp` whose capture could not be read (they keep
   // the line's time).
   uint64_t unparsed_times = 0;
@@ -106,8 +106,10 @@ class Engine {
   // Ingest with the line's rule matches already found (by a ParallelMatcher): the same
   // effect as Ingest(line), without running the rules here.
   void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);
-  // Closes every batch whose end is at or before `watermark_ms` and appends the alert events
-  // of the windows that end there. A watermark that goes backwards does nothing.
+  // Evaluates again the closed windows that late lines fell in since the last call (their
+  // firings come marked `late`), then closes every batch whose end is at or before
+  // `watermark_ms` and appends the alert events of the windows that end there. A watermark
+  // that goes backwards closes nothing.
   void AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out);
 
   // End of a bounded input (replay, tests): closes every batch and evaluates windows until
@@ -115,6 +117,7 @@ class Engine {
   void Finish(std::vector<Alert>* out);
 
   // Checkpoint support. TakeDelta returns what changed since the last call.
+  // REQUIRES: AdvanceWatermark (or Finish) since the last Ingest: late lines are merged there.
   CheckpointDelta TakeDelta();
   // Recovery: give the stored partials to restore_sink() (CheckpointStore::Recover does),
   // then call FinishRestore once. Records of rules not in the current rule set are ignored.
@@ -136,9 +139,13 @@ class Engine {
  private:
   class Collector;
   class RestoreSink;
-  // Counts the line and finds its batch; false if it is dropped (late under kDrop).
+  // Counts the line and finds its batch; false if it is dropped (too late).
   bool Admit(const InputLine& line, int64_t* batch);
+  // The batch of a time stamp; false (counted) if it closed longer than max_lateness ago.
+  bool Place(int64_t time_ms, int64_t* batch);
   void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
+  // Merges the late lines into their batches and raises the late firings.
+  void ReevaluateLate(std::vector<Alert>* out);
 
   std::shared_ptr<const rules::RuleSet> rules_;
   EngineOptions options_;
@@ -147,6 +154,7 @@ class Engine {
   bool has_closed_ = false;
   int64_t closed_until_ = 0;
   int64_t max_batch_ = -1;
+  int64_t lateness_batches_ = 0;
   int64_t absence_until_ = INT64_MAX;  // set by Finish
   EngineStats stats_;
   std::unique_ptr<RestoreSink> restore_sink_;

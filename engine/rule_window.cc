@@ -32,7 +32,7 @@ std::string FormatValue(double v) {
 
 }  // namespace
 
-RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
+RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches)
     : rule_(rule),
       batch_ms_(batch_interval_ms),
       window_batches_(rule.window_ms / batch_interval_ms),
@@ -45,6 +45,7 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms)
       lifecycle_{for_batches_, keep_batches_, repeat_batches_, rule.flap_starts,
                  flap_within_batches_},
       rescan_(rule.NeedsRescan()),
+      lateness_batches_(std::max<int64_t>(lateness_batches, 0)),
       keys_(rule.value_group > 0) {
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
 }
@@ -58,7 +59,35 @@ void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line,
 
 void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
                      const LineOrigin& origin) {
-  assert(!started_ || batch >= evaluated_end_);  // the Engine redirects late lines
+  if (started_ && batch < evaluated_end_) {
+    // Late: held apart so ReevaluateLate can compare its windows before and after it.
+    assert(batch >= evaluated_end_ - window_batches_ - lateness_batches_);
+    Partial& p = late_[batch][std::string(match.key)];
+    if (match.total) {
+      ++p.total;
+      return;
+    }
+    if (p.count == 0) {
+      p.sample.assign(line.substr(0, kMaxSampleBytes));
+      p.host = origin.host.empty() ? nullptr : Intern(origin.host);
+      p.file = origin.file.empty() ? nullptr : Intern(origin.file);
+      p.offset_start = origin.offset_start;
+      p.offset_end = origin.offset_end;
+    }
+    ++p.count;
+    if (match.has_value) {
+      p.min = p.numeric == 0 ? match.value : std::min(p.min, match.value);
+      p.max = p.numeric == 0 ? match.value : std::max(p.max, match.value);
+      p.sum += match.value;
+      ++p.numeric;
+    }
+    if (rule_.distinct_group > 0 && p.distinct.size() < kMaxDistinct) {
+      const uint64_t h = Fnv1a64(match.distinct);
+      auto pos = std::lower_bound(p.distinct.begin(), p.distinct.end(), h);
+      if (pos == p.distinct.end() || *pos != h) p.distinct.insert(pos, h);
+    }
+    return;
+  }
   BatchSlots& b = partials_[batch];
   Slot* slot = SlotFor(b, match.key, /*capped=*/true);
   if (slot == nullptr) {
@@ -310,8 +339,8 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
     Evaluate(key, fire, resolve, end, out);
   }
 
-  // Batches that left the window are no longer needed by any future window.
-  while (!partials_.empty() && partials_.begin()->first < leave_end) {
+  // Batches that left the window, and the history kept for late lines, are no longer needed.
+  while (!partials_.empty() && partials_.begin()->first < leave_end - lateness_batches_) {
     dropped_batches_.insert(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
     DropBatch(partials_.begin());
@@ -384,7 +413,11 @@ std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t en
 
 Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t end,
                             const std::string& id) const {
-  const rules::WindowValues v = Values(key);
+  return MakeAlert(state, key, end, id, Values(key));
+}
+
+Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t end,
+                            const std::string& id, const rules::WindowValues& v) const {
   Alert a;
   a.id = id;
   a.rule = rule_.name;
@@ -427,6 +460,183 @@ Alert RuleWindow::MakeAlert(AlertState state, const std::string& key, int64_t en
     return "";
   });
   return a;
+}
+
+rules::WindowValues RuleWindow::ValuesAt(const std::string& key, int64_t end,
+                                         bool with_late) const {
+  rules::WindowValues v;
+  v.window_seconds = static_cast<double>(rule_.window_ms) / 1000.0;
+  std::vector<uint64_t> distinct;
+  bool first = true;
+  auto add = [&](uint64_t count, uint64_t total, uint64_t numeric, double sum, double min,
+                 double max, const std::vector<uint64_t>& hashes) {
+    v.count += count;
+    v.total += total;
+    v.numeric += numeric;
+    v.sum += sum;
+    if (numeric > 0) {
+      v.min = first ? min : std::min(v.min, min);
+      v.max = first ? max : std::max(v.max, max);
+      first = false;
+    }
+    distinct.insert(distinct.end(), hashes.begin(), hashes.end());
+  };
+  static const std::vector<uint64_t> kNoHashes;
+  const uint32_t id = keys_.Find(key);
+  if (id != KeyTable::kNone) {
+    for (auto it = partials_.lower_bound(end - window_batches_);
+         it != partials_.end() && it->first < end; ++it) {
+      const Slot* p = it->second.Find(id);
+      if (p == nullptr) continue;
+      if (p->extras) {
+        const SlotExtras& x = *p->extras;
+        add(p->count, x.total, x.numeric, x.sum, x.min, x.max, x.distinct);
+      } else {
+        add(p->count, 0, 0, 0, 0, 0, kNoHashes);
+      }
+    }
+  }
+  if (with_late) {
+    for (auto it = late_.lower_bound(end - window_batches_); it != late_.end() && it->first < end;
+         ++it) {
+      auto k = it->second.find(key);
+      if (k == it->second.end()) continue;
+      const Partial& p = k->second;
+      add(p.count, p.total, p.numeric, p.sum, p.min, p.max, p.distinct);
+    }
+  }
+  std::sort(distinct.begin(), distinct.end());
+  v.distinct =
+      static_cast<uint64_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  return v;
+}
+
+void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial& late) {
+  BatchSlots& b = partials_[batch];
+  Slot* slot = SlotFor(b, key, /*capped=*/true);
+  if (slot == nullptr) {
+    refused_keys_ += late.count;
+    return;
+  }
+  Slot& p = *slot;
+  if (!p.dirty) {
+    p.dirty = true;
+    dirty_batches_.insert(batch);
+  }
+  if (p.count == 0 && late.count > 0) {
+    b.SetSample(p, late.sample);
+    p.origin = InternOrigin(late.host, late.file);
+    p.offset_start = late.offset_start;
+    p.offset_end = late.offset_end;
+  }
+  p.count += late.count;
+  matches_ += late.count;
+  if (late.total > 0 || late.numeric > 0 || !late.distinct.empty()) {
+    SlotExtras& x = p.mutable_extras();
+    x.total += late.total;
+    if (late.numeric > 0) {
+      x.min = x.numeric == 0 ? late.min : std::min(x.min, late.min);
+      x.max = x.numeric == 0 ? late.max : std::max(x.max, late.max);
+      x.numeric += late.numeric;
+      x.sum += late.sum;
+    }
+    for (uint64_t h : late.distinct) {
+      if (x.distinct.size() >= kMaxDistinct) break;
+      auto pos = std::lower_bound(x.distinct.begin(), x.distinct.end(), h);
+      if (pos == x.distinct.end() || *pos != h) x.distinct.insert(pos, h);
+    }
+  }
+  // The window last evaluated holds this batch: its running sums take the late lines too,
+  // so they leave it again exactly when the batch does.
+  if (batch >= evaluated_end_ - window_batches_) {
+    if (keys_.AddSum(p.key, WindowSum{late.count, late.total, late.numeric, late.sum})) {
+      ++window_keys_;
+    }
+  }
+  if (late.count > 0 && rules::TraitsOf(rule_.kind).remembers_keys) {
+    auto [s, inserted] = states_.try_emplace(key);
+    if (inserted) {
+      s->second.phase = KeyPhase::kIdle;
+      s->second.first_seen = batch;
+    }
+    s->second.first_seen = std::min(s->second.first_seen, batch);
+    s->second.last_seen = std::max(s->second.last_seen, batch);
+    dirty_keys_.insert(key);
+  }
+}
+
+void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
+  if (late_.empty()) return;
+  // A key fires at window end X when its condition holds at X and at the ends `for` before
+  // it; a late line in batch b changes the ends (b, b + window] and so the firings of the
+  // ends (b, b + window + for]. Those already evaluated are compared before and after.
+  const bool threshold = rule_.kind == rules::RuleKind::kThreshold;
+  const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
+  std::map<std::string, std::set<int64_t>> candidates;
+  for (const auto& [batch, keys] : late_) {
+    for (const auto& [key, partial] : keys) {
+      if (!threshold || partial.count == 0) continue;
+      const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
+      for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+        candidates[key].insert(end);
+      }
+    }
+  }
+  using Holds = std::map<std::pair<std::string, int64_t>, bool>;
+  auto holds = [&](Holds& cache, const std::string& key, int64_t end) {
+    auto [it, inserted] = cache.try_emplace({key, end}, false);
+    if (inserted) it->second = ThresholdHolds(ValuesAt(key, end, false));
+    return it->second;
+  };
+  auto fires = [&](Holds& cache, const std::string& key, int64_t end) {
+    for (int64_t k = 0; k <= for_ends; ++k) {
+      if (!holds(cache, key, end - k * slide_batches_)) return false;
+    }
+    return true;
+  };
+  Holds before_cache, after_cache;
+  std::set<std::pair<std::string, int64_t>> fired_before;
+  for (const auto& [key, ends] : candidates) {
+    for (int64_t end : ends) {
+      if (fires(before_cache, key, end)) fired_before.insert({key, end});
+    }
+  }
+  for (const auto& [batch, keys] : late_) {
+    for (const auto& [key, partial] : keys) MergeLate(batch, key, partial);
+  }
+  late_.clear();
+  for (const auto& [key, ends] : candidates) {
+    // Where it fires now and did not before, the window fires late: once per window end
+    // (with `repeat` longer than the slide, once per `repeat`).
+    int64_t last_raised = INT64_MIN / 2;
+    for (int64_t end : ends) {
+      if (fired_before.count({key, end}) || !fires(after_cache, key, end)) continue;
+      if (repeat_batches_ > slide_batches_ && end - last_raised < repeat_batches_) continue;
+      last_raised = end;
+      Alert a = MakeAlert(AlertState::kFiring, key, end, AlertId(rule_.name, key, end),
+                          ValuesAt(key, end, false));
+      a.late = true;
+      out->push_back(std::move(a));
+    }
+    // The live lifecycle goes on from the last evaluated end: a key not firing whose
+    // condition now holds there is pending since the first end of that run (up to `for`
+    // back), so `for` counts the windows the late lines completed.
+    if (for_ends == 0 || !holds(after_cache, key, evaluated_end_)) continue;
+    auto state = states_.find(key);
+    if (state != states_.end() && state->second.phase == KeyPhase::kFiring) continue;
+    int64_t since = evaluated_end_;
+    while (evaluated_end_ - since < for_ends * slide_batches_ &&
+           holds(after_cache, key, since - slide_batches_)) {
+      since -= slide_batches_;
+    }
+    if (state == states_.end()) state = states_.emplace(key, KeyState{}).first;
+    KeyState& s = state->second;
+    if (s.phase == KeyPhase::kIdle || s.active_since > since) {
+      s.phase = KeyPhase::kPending;
+      s.active_since = since;
+      dirty_keys_.insert(key);
+    }
+  }
 }
 
 void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
@@ -477,6 +687,7 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
 }
 
 RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
+  assert(late_.empty());  // merged by ReevaluateLate first
   Dirty d;
   // Batches that closed since the last call and were (or are now) written by two deltas or
   // more are written whole.

@@ -3,7 +3,10 @@
 // entering the window are added and the batches leaving it subtracted, keys whose count
 // returns to zero are pruned. Per-key alert state (updateStateByKey) lives here too.
 // Batch indices are time / batch interval; a window of W batches sliding by S ends at every
-// multiple of S and covers batches [end - W, end). Not thread-safe: owned by the Engine.
+// multiple of S and covers batches [end - W, end). Late lines (for windows already evaluated)
+// wait apart until ReevaluateLate, which compares each window they fall in before and after
+// them and raises a late firing where the condition newly holds; batches are kept for
+// `lateness_batches` beyond the window for this. Not thread-safe: owned by the Engine.
 #pragma once
 
 #include <cstdint>
@@ -56,10 +59,11 @@ class RuleWindow {
  public:
   // REQUIRES: rule.window_ms and rule.every_ms are positive multiples of batch_interval_ms,
   // the window a multiple of the slide. `rule` must outlive this object.
-  RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms);
+  RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches = 0);
 
   // Adds one match of `key` to batch `batch` (>= 0). `line` and `origin` are kept as the
-  // sample if first.
+  // sample if first. A batch of a window already evaluated (late) is held apart until
+  // ReevaluateLate. REQUIRES: batch within lateness_batches of the evaluated windows.
   void Add(int64_t batch, std::string_view key, std::string_view line,
            const LineOrigin& origin = {});
   // The same for a match with its numbers (total, value, distinct: see rules::RuleMatch).
@@ -71,6 +75,13 @@ class RuleWindow {
   // them unless asked). Window ends whose window holds no match and no key state are
   // skipped without work.
   void Advance(int64_t closed_until, std::vector<Alert>* out);
+
+  // Merges the late matches into their batches and, for each key they touched, evaluates
+  // again every window already evaluated that they fall in: where the condition (threshold
+  // rules) holds now and did not before, appends a FIRING event marked `late` for that
+  // window (docs/design.md, "Late lines"). The live lifecycle of the key is not changed.
+  void ReevaluateLate(std::vector<Alert>* out);
+  bool has_late() const { return !late_.empty(); }
 
   // Restores one stored partial / key state (recovery). Call before the first Advance.
   void RestorePartial(int64_t batch, std::string_view key, const Partial& partial);
@@ -145,6 +156,16 @@ class RuleWindow {
   bool Forgettable(const KeyState& state, int64_t end) const;
   Alert MakeAlert(AlertState state, const std::string& key, int64_t end,
                   const std::string& id) const;
+  Alert MakeAlert(AlertState state, const std::string& key, int64_t end, const std::string& id,
+                  const rules::WindowValues& v) const;
+  // The aggregates of `key` over the window ending at `end`, from the stored batches (and
+  // the late matches not merged yet, with `with_late`).
+  rules::WindowValues ValuesAt(const std::string& key, int64_t end, bool with_late) const;
+  // Whether a threshold rule's condition holds for these values.
+  bool ThresholdHolds(const rules::WindowValues& v) const {
+    return v.count > 0 && rule_.when.Holds(v);
+  }
+  void MergeLate(int64_t batch, const std::string& key, const Partial& late);
   // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
   int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
@@ -164,12 +185,15 @@ class RuleWindow {
   // Lifecycle durations of the rule, in batches.
   const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
   const LifecycleSettings lifecycle_;
-  const bool rescan_;  // min/max/distinct are needed: recomputed from the partials
+  const bool rescan_;               // min/max/distinct are needed: recomputed from the partials
+  const int64_t lateness_batches_;  // batches kept beyond the window for late lines
 
   KeyTable keys_;                           // every key stored in a batch, with window sums
   std::map<int64_t, BatchSlots> partials_;  // by batch
   size_t window_keys_ = 0;                  // keys with non-empty window sums
   std::unordered_map<std::string, KeyState> states_;
+  // Late matches not merged yet: by batch, then key.
+  std::map<int64_t, std::map<std::string, Partial>> late_;
   uint64_t matches_ = 0;
   uint64_t refused_keys_ = 0;
   bool started_ = false;

@@ -14,8 +14,11 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   REQUIRE(c.ok());
   CHECK(c->listen == "tcp://127.0.0.1:7450");
   CHECK(c->engine.batch_interval_ms == 1000);
-  CHECK(c->allowed_lateness_ms == 2000);
-  CHECK(c->time == aggregator::TimeSource::kIngestion);
+  CHECK(c->allowed_lateness_ms == 100);
+  CHECK(c->time == aggregator::TimeSource::kEvent);
+  CHECK(c->max_source_delay_ms == 30'000);
+  CHECK(c->engine.max_lateness_ms == 3600'000);
+  CHECK(c->max_future_skew_ms == 60'000);
   CHECK(c->checkpoint_interval_ms == 1000);
   CHECK(c->match_threads == 0);  // one per CPU
 }
@@ -29,7 +32,10 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
   };
   for (const auto& c : std::vector<Case>{
            {"batch_interval: 50ms\n", ":1:17: error: 'batch_interval' must be between"},
-           {"late: sometimes\n", ":1:7: error: 'late' is 'sometimes'"},
+           {"late: current\n", "unknown key 'late'"},
+           {"max_lateness: 8d\n", ":1:15: error: 'max_lateness' must be between 0 and 7d"},
+           {"max_source_delay: 0s\n", "'max_source_delay' must be between 1s and 1h"},
+           {"max_future_skew: 2d\n", "'max_future_skew' must be between 0 and 24h"},
            {"time: wall\n", "use ingestion or event"},
            {"checkpoint_interval: 1500ms\n", "must be a multiple of 'batch_interval'"},
            {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},

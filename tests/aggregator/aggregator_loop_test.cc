@@ -72,6 +72,7 @@ TEST_CASE("Aggregator loop: no ACK before the batch closes and its checkpoint co
   RawPeer peer(loop.endpoint);
   loop.Hello(peer);
   peer.Send(FailFrame(1, 0, 3, kStart));
+  peer.Send(AtEnd(1, 3 * 28, kStart));
   loop.Steps();
   // The clock has not moved: the batch is open, nothing is committed or acknowledged.
   peer.sock.set(zmq::sockopt::rcvtimeo, 0);

@@ -209,3 +209,30 @@ TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it but other 
   CHECK_FALSE(PeekVersion("x").has_value());
   CHECK_FALSE(DecodeRefused(EncodeRefused("why") + "x").ok());
 }
+
+TEST_CASE("Wire: a HEARTBEAT decodes to what was encoded; truncations and bad offsets fail",
+          "[common][wire][unit]") {
+  Heartbeat beat;
+  beat.agent_now_ms = -5;  // a clock before 1970 is the aggregator's to judge, not the codec's
+  beat.at_end = {{1, 100}, {2, 0}};
+  beat.behind = {{3, 7}};
+  const std::string frame = EncodeHeartbeat(beat);
+  REQUIRE(PeekType(frame).ok());
+  CHECK(*PeekType(frame) == FrameType::kHeartbeat);
+  auto d = DecodeHeartbeat(frame);
+  REQUIRE(d.ok());
+  CHECK(d->agent_now_ms == -5);
+  REQUIRE(d->at_end.size() == 2);
+  CHECK(d->at_end[0].stream_id == 1);
+  CHECK(d->at_end[0].offset == 100);
+  CHECK(d->at_end[1].stream_id == 2);
+  REQUIRE(d->behind.size() == 1);
+  CHECK(d->behind[0].offset == 7);
+  for (size_t cut = 0; cut < frame.size(); ++cut) {
+    INFO(cut);
+    CHECK_FALSE(DecodeHeartbeat(frame.substr(0, cut)).ok());
+  }
+  CHECK_FALSE(DecodeHeartbeat(frame + "x").ok());
+  beat.behind[0].offset = kMaxStreamOffset + 1;
+  CHECK_FALSE(DecodeHeartbeat(EncodeHeartbeat(beat)).ok());
+}

@@ -65,26 +65,64 @@ TEST_CASE("Engine: a line stamped after a batch boundary goes to the next batch"
   CHECK(alerts[0].severity == rules::Severity::kError);
 }
 
-TEST_CASE("Engine: late lines join the oldest open batch or are dropped, and are counted",
-          "[engine][batching][unit]") {
+TEST_CASE("Engine: late lines land in their own batch and fire late for their real windows",
+          "[engine][batching][late][unit]") {
   test::TempDir dir;
-  for (LatePolicy policy : {LatePolicy::kCurrent, LatePolicy::kDrop}) {
-    EngineOptions o;
-    o.late = policy;
-    Engine e(LoadRules(dir, kFailRule), o);
-    std::vector<Alert> alerts;
-    e.AdvanceWatermark(20000, &alerts);  // batches below 20 are closed
-    for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 2.2.2.2", 3000));  // long late
-    e.AdvanceWatermark(25000, &alerts);
-    if (policy == LatePolicy::kCurrent) {
-      CHECK(e.stats().late_lines == 3);
-      REQUIRE(alerts.size() == 1);
-      CHECK(alerts[0].window_end_ms == 25000);
-    } else {
-      CHECK(e.stats().dropped_late == 3);
-      CHECK(alerts.empty());
-    }
+  Engine e(LoadRules(dir, kFailRule), EngineOptions{});
+  std::vector<Alert> alerts;
+  e.Ingest(Line("fail from 9.9.9.9", 19000));  // the rule has evaluated windows up to 20 s
+  e.AdvanceWatermark(20000, &alerts);
+  REQUIRE(alerts.empty());
+  for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 2.2.2.2", 3000 + i));  // batch 3
+  CHECK(e.stats().late_lines == 3);
+  e.AdvanceWatermark(25000, &alerts);
+  // Batch 3 lies in the windows ending at 5 s ([-5 s, 5 s)) and 10 s ([0, 10 s)): both fire,
+  // late, with their own bounds; no window of the present holds them.
+  REQUIRE(alerts.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(alerts[i].late);
+    CHECK(alerts[i].state == AlertState::kFiring);
+    CHECK(alerts[i].count == 3);
+    CHECK(alerts[i].window_end_ms == 5000 * static_cast<int64_t>(i + 1));
+    CHECK(alerts[i].window_start_ms == alerts[i].window_end_ms - 10000);
+    CHECK(alerts[i].sample == "fail from 2.2.2.2");
   }
+  CHECK(alerts[0].id != alerts[1].id);
+  CHECK(e.stats().late_alerts == 2);
+  alerts.clear();
+  e.Finish(&alerts);
+  CHECK(alerts.empty());  // a late firing is a point event: no resolve follows
+}
+
+TEST_CASE("Engine: a late line completing a window already firing raises nothing new",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, kFailRule), EngineOptions{});
+  std::vector<Alert> alerts;
+  for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 4.4.4.4", 6000 + i));
+  e.AdvanceWatermark(20000, &alerts);
+  REQUIRE(alerts.size() == 2);  // fires at 10 s, resolves at 20 s
+  alerts.clear();
+  e.Ingest(Line("fail from 4.4.4.4", 7000));  // windows ending 10 s and 15 s held already
+  e.AdvanceWatermark(20000, &alerts);
+  CHECK(alerts.empty());
+  CHECK(e.stats().late_lines == 1);
+}
+
+TEST_CASE("Engine: lines older than max_lateness are dropped and counted",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  EngineOptions o;
+  o.max_lateness_ms = 5000;
+  Engine e(LoadRules(dir, kFailRule), o);
+  std::vector<Alert> alerts;
+  e.AdvanceWatermark(20000, &alerts);
+  for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 2.2.2.2", 3000));  // 17 s late
+  e.Ingest(Line("fail from 2.2.2.2", 15000));                             // 5 s late: kept
+  e.AdvanceWatermark(25000, &alerts);
+  CHECK(e.stats().too_late == 3);
+  CHECK(e.stats().late_lines == 1);
+  CHECK(alerts.empty());
 }
 
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",

@@ -50,10 +50,15 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   wire::Welcome welcome = peer.Hello("probe", {{1, 0}});
   CHECK(welcome.credit_bytes == 16u << 20);
   CHECK(welcome.marks.empty());  // a stream it never saw
-  std::vector<std::string> junk = {"", "x", std::string(100, '\xff'), "\xeb\x02\x01\x05\x00ab",
-                                   std::string("\xeb\x02\x09", 3)};
+  std::vector<std::string> junk = {"",
+                                   "x",
+                                   std::string(100, '\xff'),
+                                   "\xeb\x03\x01\x05\x00ab",
+                                   std::string("\xeb\x03\x09", 3),
+                                   "\xeb\x03\x08\x01"};
   for (const auto& j : junk) peer.Send(j);
   peer.Send(FailFrame(1, 0, 6));
+  peer.Send(AtEnd(1, 6 * 28));
   REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
   std::string log = ReadFile(err);
   CHECK(log.find("Dropped a bad frame") != std::string::npos);
@@ -74,7 +79,7 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   c.aggregator->Signal(SIGTERM);
   REQUIRE(c.aggregator->Wait(10s));
   CHECK(c.aggregator->exit_code() == 0);
-  CHECK(ReadFile(err).find("5 bad frames") != std::string::npos);
+  CHECK(ReadFile(err).find("6 bad frames") != std::string::npos);
 }
 
 TEST_CASE("Pipeline: an agent says HELLO first, and reports a refusal or another version",

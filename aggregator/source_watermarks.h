@@ -1,0 +1,115 @@
+// SourceWatermarks: the aggregator's watermark, taken from the data. Each stream (an agent's
+// file) has a position in event time: the newest time stamp it delivered while it has a
+// backlog, or its agent's clock while its agent says it is read to its end (a quiet file
+// follows the clock and holds nothing back). The watermark is the lowest position over the
+// streams, minus allowed_lateness, never past the aggregator's clock, never going back:
+//
+//   agent a, app.log   (backlog)    ───────●        position: newest stamp delivered
+//   agent b, auth.log  (at its end) ────────────●   position: b's clock now
+//   agent c  (silent for 12 s)      ─────●          held for max_source_delay, then left out
+//   watermark                       ─────●          = min(positions) - allowed_lateness
+//
+// A stream whose agent has not been heard from for max_source_delay is left out until it
+// comes back (its lines are then late, and re-evaluated). A caught-up stream whose agent's
+// clock runs behind holds the watermark back at most max_source_delay. Stamps more than
+// max_future_skew ahead of the clock are clamped there (counted), so they cannot drag the
+// watermark into the future. Streams with no position yet (named in a HELLO, no data) hold
+// it back like a backlog would, for max_source_delay at most. Only streams with delivered
+// lines have an entry (heartbeats about others are ignored).
+// Pure: the time is passed in. Bounded by the stream marks' bounds (one entry per stream
+// with a mark). Not thread-safe; owned by the aggregator's pipeline thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/checkpoint_store.h"
+
+namespace ember::aggregator {
+
+struct WatermarkOptions {
+  int64_t allowed_lateness_ms = 100;
+  int64_t max_source_delay_ms = 30'000;
+  int64_t max_future_skew_ms = 60'000;
+  // A caught-up stream follows its agent's clock for this long after its agent was last
+  // heard from (the agent says so at least every second).
+  int64_t liveness_ms = 3000;
+};
+
+class SourceWatermarks {
+ public:
+  explicit SourceWatermarks(const WatermarkOptions& options) : options_(options) {}
+
+  // Recovery: the positions and the watermark of the last checkpoint, by StreamMarks::Key.
+  // The streams count as last heard at `now_ms` (their agents have max_source_delay to
+  // come back). Call before anything else.
+  void Restore(const engine::SourcePositions& positions, int64_t now_ms);
+
+  // A message from `agent` (with a session) at `now_ms`: it is alive. Bounded by the
+  // sessions' table; call before Delivered.
+  void Heard(const std::string& agent, int64_t now_ms);
+  // Clamps a line's time stamp to now + max_future_skew (counting the clamped ones).
+  int64_t ClampFuture(int64_t time_ms, int64_t now_ms);
+  // A frame of a stream was accepted: it has a backlog until a heartbeat says it caught up
+  // again. Then, once its lines' stamps are read, Stamped gives the newest (clamped).
+  void Delivered(const std::string& key, const std::string& agent, const std::string& path);
+  void Stamped(const std::string& key, int64_t newest_ms);
+  // A heartbeat: the stream is read to its end as of `agent_now_ms` (the agent's clock) and
+  // `delivered_all` (every line up to the end was accepted here), or it has more to read.
+  void Heartbeat(const std::string& key, bool at_end, bool delivered_all, int64_t agent_now_ms,
+                 int64_t now_ms);
+  // Lines of a stream dropped as older than max_lateness.
+  void TooLate(const std::string& key, uint64_t lines);
+
+  // The watermark at `now_ms` (monotonic; nullopt before any stream is known).
+  std::optional<int64_t> Watermark(int64_t now_ms);
+
+  struct StreamView {
+    std::string key, agent, path;
+    int64_t position_ms = 0;
+    bool caught_up = false;
+    bool left_out = false;  // its agent silent past max_source_delay
+    uint64_t too_late = 0;
+  };
+  // The stream holding the watermark back at the last Watermark() call, if any.
+  std::optional<StreamView> holder() const;
+  // The `n` streams furthest behind the clock, furthest first.
+  std::vector<StreamView> Laggards(int64_t now_ms, size_t n) const;
+  // What the next checkpoint writes: the watermark and the streams changed since the last
+  // MarkCommitted().
+  engine::SourcePositions Changed() const;
+  void MarkCommitted() { changed_.clear(); }
+  std::optional<int64_t> last_watermark() const { return watermark_; }
+  uint64_t future_stamps() const { return future_stamps_; }
+  uint64_t too_late_lines() const { return too_late_; }
+  size_t streams() const { return streams_.size(); }
+
+ private:
+  struct Stream {
+    std::string agent, path;
+    int64_t newest_ms = INT64_MIN;  // newest stamp delivered
+    bool caught_up = false;
+    int64_t clock_offset_ms = 0;  // agent clock - aggregator clock at the last catch-up
+    uint64_t too_late = 0;
+  };
+  // The stream's position at `now_ms`, or nullopt when it is left out.
+  std::optional<int64_t> Position(const Stream& s, int64_t now_ms) const;
+  int64_t LastHeard(const std::string& agent) const;
+  StreamView ViewOf(const std::string& key, const Stream& s, int64_t now_ms) const;
+
+  WatermarkOptions options_;
+  std::map<std::string, Stream> streams_;  // by StreamMarks::Key
+  std::map<std::string, int64_t> heard_;   // agent -> last heard (aggregator clock)
+  std::set<std::string> changed_;          // streams whose position or path changed
+  std::optional<int64_t> watermark_;
+  std::optional<std::string> holder_;
+  int64_t holder_at_ms_ = 0;
+  uint64_t future_stamps_ = 0;
+  uint64_t too_late_ = 0;
+};
+
+}  // namespace ember::aggregator

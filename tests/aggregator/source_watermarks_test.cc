@@ -1,0 +1,205 @@
+#include "aggregator/source_watermarks.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ember::aggregator;
+
+namespace {
+
+WatermarkOptions Options() {
+  WatermarkOptions o;
+  o.allowed_lateness_ms = 100;
+  o.max_source_delay_ms = 30'000;
+  o.max_future_skew_ms = 60'000;
+  o.liveness_ms = 3000;
+  return o;
+}
+
+constexpr int64_t kT = 1'700'000'000'000;  // the aggregator's clock at the start
+
+}  // namespace
+
+TEST_CASE("SourceWatermarks: no watermark before a stream delivers",
+          "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  CHECK_FALSE(w.Watermark(kT).has_value());
+  w.Heard("a", kT);
+  CHECK_FALSE(w.Watermark(kT).has_value());
+}
+
+TEST_CASE("SourceWatermarks: a stream with a backlog holds the watermark at its newest stamp",
+          "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  w.Heard("a", kT);
+  w.Delivered(
+      "a\0"
+      "1",
+      "a", "/x.log");
+  CHECK_FALSE(w.Watermark(kT).has_value());  // delivered, stamps not read yet
+  w.Stamped(
+      "a\0"
+      "1",
+      kT - 86'400'000);  // yesterday's log
+  REQUIRE(w.Watermark(kT).has_value());
+  CHECK(*w.Watermark(kT) == kT - 86'400'000 - 100);
+  // Still going through the backlog, minutes later: the watermark follows the data, not the
+  // clock.
+  w.Heard("a", kT + 120'000);
+  w.Stamped(
+      "a\0"
+      "1",
+      kT - 86'000'000);
+  CHECK(*w.Watermark(kT + 120'000) == kT - 86'000'000 - 100);
+  REQUIRE(w.holder().has_value());
+  CHECK(w.holder()->path == "/x.log");
+}
+
+TEST_CASE("SourceWatermarks: a stream read to its end follows its agent's clock",
+          "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  const std::string k1(
+      "a\0"
+      "1",
+      3),
+      k2("b\0"
+         "2",
+         3);
+  w.Heard("a", kT);
+  w.Heard("b", kT);
+  w.Delivered(k1, "a", "/1.log");
+  w.Stamped(k1, kT - 5000);
+  w.Delivered(k2, "b", "/2.log");
+  w.Stamped(k2, kT - 1000);
+  CHECK(*w.Watermark(kT) == kT - 5000 - 100);
+  w.Heartbeat(k1, /*at_end=*/true, /*delivered_all=*/true, kT, kT);
+  CHECK(*w.Watermark(kT) == kT - 1000 - 100);  // now b holds it
+  w.Heartbeat(k2, true, true, kT, kT);
+  CHECK(*w.Watermark(kT + 500) == kT + 500 - 100);  // both quiet: the clock
+  CHECK_FALSE(w.holder().has_value());
+  // A heartbeat whose offset is past what was delivered here (a frame still to be resent)
+  // does not count as caught up.
+  w.Delivered(k2, "b", "/2.log");
+  w.Heartbeat(k2, true, /*delivered_all=*/false, kT + 600, kT + 600);
+  w.Stamped(k2, kT + 200);
+  CHECK(*w.Watermark(kT + 700) == kT + 500 - 100);  // held at b's stamp (never goes back)
+  CHECK(*w.Watermark(kT + 900) == kT + 500 - 100);
+}
+
+TEST_CASE(
+    "SourceWatermarks: an agent whose clock runs behind holds it back at most "
+    "max_source_delay",
+    "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  const std::string k(
+      "a\0"
+      "1",
+      3);
+  w.Heard("a", kT);
+  w.Delivered(k, "a", "/1.log");
+  w.Stamped(k, kT - 10'000);
+  w.Heartbeat(k, true, true, /*agent_now_ms=*/kT - 10'000, kT);  // 10 s behind
+  CHECK(*w.Watermark(kT) == kT - 10'000 - 100);
+  w.Heard("a", kT + 1000);
+  CHECK(*w.Watermark(kT + 1000) == kT + 1000 - 10'000 - 100);
+
+  // Ten minutes behind: held back 30 s, no more.
+  SourceWatermarks far(Options());
+  far.Heard("a", kT);
+  far.Delivered(k, "a", "/1.log");
+  far.Stamped(k, kT - 600'000);
+  far.Heartbeat(k, true, true, kT - 600'000, kT);
+  CHECK(*far.Watermark(kT) == kT - 30'000 - 100);
+  far.Heard("a", kT + 5000);
+  CHECK(*far.Watermark(kT + 5000) == kT + 5000 - 30'000 - 100);
+}
+
+TEST_CASE(
+    "SourceWatermarks: a silent agent holds it back for max_source_delay, then is left "
+    "out until it returns",
+    "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  const std::string ka(
+      "a\0"
+      "1",
+      3),
+      kb("b\0"
+         "1",
+         3);
+  for (const auto& [key, agent] : {std::pair{ka, "a"}, std::pair{kb, "b"}}) {
+    w.Heard(agent, kT);
+    w.Delivered(key, agent, "/1.log");
+    w.Stamped(key, kT);
+    w.Heartbeat(key, true, true, kT, kT);
+  }
+  // b keeps saying it is at its end; a goes silent at kT.
+  for (int64_t t = kT + 1000; t <= kT + 40'000; t += 1000) {
+    w.Heard("b", t);
+    w.Heartbeat(kb, true, true, t, t);
+    const int64_t mark = *w.Watermark(t);
+    if (t - kT <= 3000) {
+      CHECK(mark == t - 100);  // a is presumed at its end while it may still be alive
+    } else if (t - kT <= 30'000) {
+      CHECK(mark == kT + 3000 - 100);  // a's last known position holds it
+      CHECK(w.holder()->agent == "a");
+    } else {
+      CHECK(mark == t - 100);  // left out
+      CHECK(w.Laggards(t, 1)[0].left_out);
+    }
+  }
+  // a comes back with its backlog: it holds the watermark again from where it now is (which
+  // cannot go back: its lines are late).
+  w.Heard("a", kT + 41'000);
+  w.Delivered(ka, "a", "/1.log");
+  w.Stamped(ka, kT + 5000);
+  CHECK(*w.Watermark(kT + 41'000) == kT + 40'000 - 100);
+  CHECK(*w.Watermark(kT + 42'000) == kT + 40'000 - 100);
+  w.Heartbeat(ka, true, true, kT + 42'500, kT + 42'500);
+  w.Heard("b", kT + 42'500);
+  w.Heartbeat(kb, true, true, kT + 42'500, kT + 42'500);
+  CHECK(*w.Watermark(kT + 43'000) == kT + 43'000 - 100);
+}
+
+TEST_CASE("SourceWatermarks: stamps far in the future are clamped and counted",
+          "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  CHECK(w.ClampFuture(kT + 60'000, kT) == kT + 60'000);
+  CHECK(w.future_stamps() == 0);
+  CHECK(w.ClampFuture(kT + 3'600'000, kT) == kT + 60'000);
+  CHECK(w.future_stamps() == 1);
+  // And the watermark never passes the clock, whatever the stamps say.
+  const std::string k(
+      "a\0"
+      "1",
+      3);
+  w.Heard("a", kT);
+  w.Delivered(k, "a", "/1.log");
+  w.Stamped(k, kT + 60'000);
+  CHECK(*w.Watermark(kT) == kT - 100);
+}
+
+TEST_CASE("SourceWatermarks: positions and the watermark survive a restart",
+          "[aggregator][watermark][unit]") {
+  SourceWatermarks w(Options());
+  const std::string k(
+      "a\0"
+      "1",
+      3);
+  w.Heard("a", kT);
+  w.Delivered(k, "a", "/1.log");
+  w.Stamped(k, kT - 7000);
+  REQUIRE(w.Watermark(kT).has_value());
+  ember::engine::SourcePositions saved = w.Changed();
+  CHECK(saved.watermark_ms == kT - 7100);
+  REQUIRE(saved.streams.size() == 1);
+  CHECK(saved.streams.at(k).position_ms == kT - 7000);
+  CHECK(saved.streams.at(k).path == "/1.log");
+  w.MarkCommitted();
+  CHECK(w.Changed().streams.empty());
+
+  SourceWatermarks after(Options());
+  after.Restore(saved, kT + 20'000);
+  // The agent has max_source_delay from the restart to come back; until then it holds.
+  CHECK(*after.Watermark(kT + 20'000) == kT - 7100);
+  CHECK(*after.Watermark(kT + 50'000) == kT - 7100);
+  CHECK(*after.Watermark(kT + 50'001) == kT + 50'001 - 100);
+}
