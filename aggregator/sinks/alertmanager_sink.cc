@@ -35,6 +35,7 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
   for (const auto& [name, value] : a.fields) labels[LabelName(name)] = value;
   labels["alertname"] = a.rule;
   labels["severity"] = rules::SeverityName(a.severity);
+  if (a.late) labels["late"] = "true";
   nlohmann::json annotations = {
       {"summary", a.message},
       {"ember_alert_id", a.id},
@@ -49,9 +50,12 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
     annotations["source"] = e.host + ":" + e.file + " bytes " + std::to_string(e.offset_start) +
                             ".." + std::to_string(e.offset_end);
   }
+  // A late firing is a point event (no resolve follows): it stays active for one resend
+  // interval, long enough to be grouped and notified, then Alertmanager resolves it.
   const int64_t ends_at = a.state == engine::AlertState::kResolved
                               ? std::max(a.window_end_ms, starts_at_ms)
-                              : now_ms + 4 * options.resend_interval_ms;
+                          : a.late ? now_ms + options.resend_interval_ms
+                                   : now_ms + 4 * options.resend_interval_ms;
   nlohmann::json j = {{"labels", labels},
                       {"annotations", annotations},
                       {"startsAt", engine::FormatIsoMs(starts_at_ms)},
@@ -87,7 +91,7 @@ bool AlertmanagerSink::Deliver(const engine::Alert& alert) {
   const int64_t now = WallClockMs();
   int64_t starts_at = alert.window_end_ms;
   if (alert.state == engine::AlertState::kFiring) {
-    firing_[alert.id] = Firing{alert, starts_at};
+    if (!alert.late) firing_[alert.id] = Firing{alert, starts_at};
   } else {
     auto it = firing_.find(alert.id);
     // Unknown after a restart: the resolved window's start is the best estimate.

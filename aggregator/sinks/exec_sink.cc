@@ -83,6 +83,7 @@ std::vector<std::string> ExecSink::AlertEnvironment(const engine::Alert& a) {
     env.push_back(EnvName("EMBER_LABEL_", name) + "=" + value);
   }
   if (a.repeat) env.push_back("EMBER_REPEAT=1");
+  if (a.late) env.push_back("EMBER_LATE=1");
   if (!a.evidence.empty()) {  // where the first match came from
     env.push_back("EMBER_SOURCE_HOST=" + a.evidence[0].host);
     env.push_back("EMBER_SOURCE_FILE=" + a.evidence[0].file);

@@ -53,7 +53,7 @@ std::string TerminalSink::Format(const engine::Alert& a, TerminalStyle style) {
   if (key.empty()) key = "-";
   const std::string severity = Upper(rules::SeverityName(a.severity));
   const bool firing = a.state == engine::AlertState::kFiring;
-  const std::string state = firing ? "FIRING" : "RESOLVED";
+  const std::string state = !firing ? "RESOLVED" : a.late ? "LATE" : "FIRING";
   const std::string count =
       fmt::format("{}/{}", a.count, FormatDurationMs(a.window_end_ms - a.window_start_ms));
   const std::string time = engine::FormatIsoMs(a.window_end_ms).substr(0, 19) + "Z";

@@ -8,6 +8,7 @@
 
 #include "aggregator/sinks/alertmanager_sink.h"
 #include "aggregator/sinks/exec_sink.h"
+#include "aggregator/sinks/terminal_sink.h"
 
 using namespace ember;
 
@@ -50,4 +51,32 @@ TEST_CASE("Outputs: Alertmanager gets the rule's labels beside the key fields",
   CHECK(labels.at("runbook_url") == "https://wiki/5xx");
   CHECK(labels.at("vhost") == "www.example.com");
   CHECK(labels.at("alertname") == "http-5xx-ratio");
+}
+
+TEST_CASE("Outputs: a late firing says so in every output", "[aggregator][outputs][late][unit]") {
+  engine::Alert a = LabelledAlert();
+  a.repeat = false;
+  a.late = true;
+  a.window_start_ms = 1'700'000'000'000;
+  a.window_end_ms = 1'700'000'010'000;
+  const std::vector<std::string> env = aggregator::ExecSink::AlertEnvironment(a);
+  CHECK(std::find(env.begin(), env.end(), "EMBER_LATE=1") != env.end());
+  // JSON (JSONL, webhook, exec's stdin) carries it and reads it back.
+  const std::string json = engine::AlertToJson(a);
+  CHECK(nlohmann::json::parse(json).at("late") == true);
+  auto back = engine::AlertFromJson(json);
+  REQUIRE(back.ok());
+  CHECK(back->late);
+  CHECK(nlohmann::json::parse(engine::AlertToJson(LabelledAlert())).count("late") == 0);
+  // Alertmanager: labelled, and active one resend interval (no resolve follows it).
+  aggregator::AlertmanagerOutput options;
+  options.resend_interval_ms = 60'000;
+  const auto j = nlohmann::json::parse(
+      aggregator::AlertmanagerSink::ToApiJson(a, a.window_end_ms, 1'700'000'100'000, options));
+  CHECK(j.at("labels").at("late") == "true");
+  CHECK(j.at("endsAt") == engine::FormatIsoMs(1'700'000'160'000));
+  CHECK(j.at("annotations").at("window") == "2023-11-14T22:13:20.000Z/2023-11-14T22:13:30.000Z");
+  // The terminal.
+  CHECK(aggregator::TerminalSink::Format(a, aggregator::TerminalStyle::kPlain).find("LATE") !=
+        std::string::npos);
 }
