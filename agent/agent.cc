@@ -393,6 +393,17 @@ class AgentDaemon {
     std::vector<std::string> frames;
     if (welcomed_) tails_.Poll(clock_.NowMs(), 4 * kMaxQueuedFrames, &frames);
     FlushStore();
+    if (welcomed_) {
+      // Going away: no file is "read to its end" from now on, so the aggregator holds the
+      // watermark at the streams' last stamps (for max_source_delay at most) instead of
+      // presuming them quiet: lines written while this agent is stopped are not late.
+      wire::Heartbeat goodbye;
+      goodbye.agent_now_ms = clock_.NowMs();
+      std::vector<wire::AckEntry> at_end;
+      tails_.Positions(/*changed_only=*/false, &at_end, &goodbye.behind);
+      goodbye.behind.insert(goodbye.behind.end(), at_end.begin(), at_end.end());
+      frames.push_back(wire::EncodeHeartbeat(goodbye));
+    }
     forwarder_->Enqueue(std::move(frames));
     while (std::chrono::steady_clock::now() < deadline &&
            (forwarder_->queued() > 0 || !tails_.AllAcked())) {
