@@ -36,27 +36,6 @@ const char* kLongRule = R"(rules:
     message: '{{count}} fails from {{ip}}'
 )";
 
-// Scrapes a /metrics page with curl; every sample line by its series ("name{labels}").
-std::map<std::string, double> Scrape(int port, std::string* raw = nullptr) {
-  ProcessResult r = RunCommand(
-      {"curl", "-sS", "--max-time", "5", "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
-  if (raw != nullptr) *raw = r.out;
-  std::map<std::string, double> out;
-  std::istringstream in(r.out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t sp = line.rfind(' ');
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
-
-double Get(const std::map<std::string, double>& m, const std::string& series) {
-  auto it = m.find(series);
-  return it == m.end() ? -1 : it->second;
-}
-
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::istringstream in(ReadFile(path));

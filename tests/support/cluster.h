@@ -149,6 +149,11 @@ SeqOracle CheckSeq(const Cluster& c, int lines, const std::string& rule = "seq")
 // lost = dup_effect = unexpected = 0.
 void ExpectSeqExactly(const Cluster& c, int lines);
 
+// Scrapes a /metrics page with curl; every sample line by its series ("name{labels}").
+std::map<std::string, double> Scrape(int port, std::string* raw = nullptr);
+// The value of `series` in a scrape, -1 if absent.
+double Get(const std::map<std::string, double>& m, const std::string& series);
+
 // An integer from the environment, or `fallback`.
 int EnvInt(const char* name, int fallback);
 

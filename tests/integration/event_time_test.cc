@@ -1,0 +1,251 @@
+// Event time with real daemons: outages of an agent or of the aggregator, and backfills by
+// several agents, give the windows of the lines' own times. Lines carry ISO-8601 stamps of
+// the moment they are written; the references are `ember replay` of the same files.
+#include <signal.h>
+
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/system.h"
+#include "engine/alert.h"
+#include "tests/support/cluster.h"
+
+using namespace ember;
+using namespace ember::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// 5 fails from one IP within 4 s fire; `repeat` equal to the slide makes every window end at
+// which the condition holds visible as an event (live and in replay alike).
+const char* kBurstRule = R"(rules:
+  - name: burst
+    match: 'auth fail from (?P<ip>[\d.]+)'
+    by: [ip]
+    window: 4s
+    every: 500ms
+    repeat: 500ms
+    when: count >= 5
+    severity: critical
+    message: '{{count}} fails from {{ip}}'
+)";
+
+std::string Fail(const std::string& ip, int64_t ms) {
+  return engine::FormatIsoMs(ms) + " sshd[7]: auth fail from " + ip + "\n";
+}
+
+using Windows = std::set<std::pair<int64_t, std::string>>;  // (window end, ip) that fired
+
+Windows Fired(const std::vector<nlohmann::json>& alerts, const std::string& ip = "") {
+  Windows out;
+  for (const auto& a : alerts) {
+    if (a["state"] != "firing") continue;
+    const std::string key = a["key"]["ip"];
+    if (ip.empty() || key == ip) out.insert({a["window_end_ms"].get<int64_t>(), key});
+  }
+  return out;
+}
+
+Windows Replayed(const Cluster& c, const std::vector<std::string>& files) {
+  std::vector<std::string> argv = {EMBER_CLI_BIN,      "replay",           "--rules",
+                                   c.dir.Sub("rules"), "--batch-interval", "500ms"};
+  argv.insert(argv.end(), files.begin(), files.end());
+  ProcessResult r = RunCommand(argv);
+  REQUIRE(r.exit_code == 0);
+  std::vector<nlohmann::json> alerts;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) alerts.push_back(nlohmann::json::parse(line));
+  return Fired(alerts);
+}
+
+std::string Describe(const Windows& w) {
+  std::string out;
+  for (const auto& [end, ip] : w) out += engine::FormatIsoMs(end) + " " + ip + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Event time: a trickle through an agent outage raises no false burst, and a burst "
+    "written meanwhile fires for its own window",
+    "[integration][time]") {
+  struct Outage {
+    int64_t ms;
+    const char* max_source_delay;
+    bool late;  // the burst's alert comes after its window's time
+  };
+  for (const Outage& outage : {Outage{9000, "3s", true}, Outage{3000, "8s", false}}) {
+    INFO("outage " << outage.ms << " ms, max_source_delay " << outage.max_source_delay);
+    Cluster c(kBurstRule);
+    c.dir.Append("aggregator.yaml",
+                 std::string("max_source_delay: ") + outage.max_source_delay + "\n");
+    c.StartAggregator();
+    c.StartAgent();
+    // One fail every 1.1 s from 10.0.0.1: never 5 in 4 s. The agent is stopped (SIGTERM) for
+    // the outage after the 4th; while it is down, 6 fails from 10.0.0.2 in half a second.
+    int64_t stopped_at = 0, burst_first = 0, burst_last = 0;
+    bool restarted = false;
+    for (int i = 0; i < 14 || !restarted; ++i) {
+      c.dir.Append("logs/app.log", Fail("10.0.0.1", WallClockMs()));
+      if (i == 4) {
+        c.agent->Signal(SIGTERM);
+        REQUIRE(c.agent->Wait(10s));
+        stopped_at = WallClockMs();
+      }
+      if (stopped_at != 0 && burst_first == 0 && WallClockMs() - stopped_at >= outage.ms / 3) {
+        for (int b = 0; b < 6; ++b) {
+          const int64_t t = WallClockMs();
+          if (b == 0) burst_first = t;
+          burst_last = t;
+          c.dir.Append("logs/app.log", Fail("10.0.0.2", t));
+          std::this_thread::sleep_for(80ms);
+        }
+      }
+      if (stopped_at != 0 && !restarted && WallClockMs() - stopped_at >= outage.ms) {
+        c.StartAgent();
+        restarted = true;
+      }
+      std::this_thread::sleep_for(1100ms);
+    }
+    REQUIRE(WaitUntil([&] { return !Fired(c.Alerts(), "10.0.0.2").empty(); }, 15s));
+    std::this_thread::sleep_for(4500ms);  // every window of the trickle has been evaluated
+    const std::vector<nlohmann::json> alerts = c.Alerts();
+    INFO(ReadFile(c.dir.Sub("alerts.jsonl")));
+    CHECK(Fired(alerts, "10.0.0.1").empty());
+    bool saw_burst = false;
+    for (const auto& a : alerts) {
+      if (a["state"] != "firing" || a["key"]["ip"] != "10.0.0.2") continue;
+      saw_burst = true;
+      // Its own window, holding the whole burst, and not the outage's end.
+      CHECK(a["window_start_ms"].get<int64_t>() <= burst_last);
+      CHECK(a["window_end_ms"].get<int64_t>() > burst_last);
+      CHECK(a["window_end_ms"].get<int64_t>() <= burst_first + 4500);
+      CHECK(a["count"] == 6);
+      CHECK(a.value("late", false) == outage.late);
+    }
+    CHECK(saw_burst);
+    // The reference: replay of the same file fires the same windows.
+    CHECK(Describe(Fired(alerts)) == Describe(Replayed(c, {c.dir.Sub("logs/app.log")})));
+    const auto metrics = Scrape(c.http_port);
+    if (outage.late) {
+      CHECK(Get(metrics, "ember_late_lines_total") > 0);
+      CHECK(Get(metrics, "ember_late_alerts_total") > 0);
+    } else {
+      CHECK(Get(metrics, "ember_late_lines_total") == 0);
+    }
+    CHECK(Get(metrics, "ember_too_late_lines_total") == 0);
+  }
+}
+
+TEST_CASE(
+    "Event time: an aggregator killed with SIGKILL for 5 s while the agent writes on "
+    "raises what ember replay raises",
+    "[integration][time]") {
+  Cluster c(kBurstRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::mt19937 rng(20261202);
+  const char* ips[] = {"10.1.0.1", "10.1.0.2", "10.1.0.3"};
+  const int64_t start = WallClockMs();
+  bool killed = false, restarted = false;
+  int64_t killed_at = 0;
+  while (WallClockMs() - start < 14'000) {
+    // Bursts of 1 to 3 fails from one of three IPs every 100 ms or so, 30% of the time.
+    if (rng() % 10 < 3) {
+      std::string lines;
+      const int n = 1 + static_cast<int>(rng() % 3);
+      const std::string ip = ips[rng() % 3];
+      for (int i = 0; i < n; ++i) lines += Fail(ip, WallClockMs());
+      c.dir.Append("logs/app.log", lines);
+    }
+    if (!killed && WallClockMs() - start >= 4000) {
+      c.aggregator->Signal(SIGKILL);
+      REQUIRE(c.aggregator->Wait(10s));
+      killed = true;
+      killed_at = WallClockMs();
+    }
+    if (killed && !restarted && WallClockMs() - killed_at >= 5000) {
+      c.StartAggregator();
+      restarted = true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  const Windows expected = Replayed(c, {c.dir.Sub("logs/app.log")});
+  REQUIRE(expected.size() >= 3);
+  // Every window of the data evaluated: the last line's windows end within 4.5 s of it.
+  WaitUntil([&] { return Fired(c.Alerts()) == expected; }, 15s);
+  CHECK(Describe(Fired(c.Alerts())) == Describe(expected));
+}
+
+TEST_CASE(
+    "Event time: three agents backfilling interleaved historical files, with SIGKILLs, "
+    "raise what ember replay raises",
+    "[integration][time]") {
+  Cluster c(kBurstRule);
+  // The files are from an hour ago: within max_lateness, whatever order they arrive in.
+  c.dir.Append("aggregator.yaml", "max_lateness: 3h\n");
+  std::mt19937 rng(7);
+  const char* ips[] = {"10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4"};
+  const int64_t t0 = WallClockMs() - 2 * 3600'000;
+  std::vector<std::string> files;
+  int total = 0;
+  for (int a = 0; a < 3; ++a) {
+    std::string text;
+    int64_t t = t0 + a * 137;  // the three files' times interleave
+    while (t < t0 + 600'000) {
+      t += 50 + static_cast<int64_t>(rng() % 1500);
+      text += Fail(ips[rng() % 4], t);
+      ++total;
+    }
+    files.push_back(c.dir.Write("hist/" + std::to_string(a) + ".log", text));
+    c.dir.Write(
+        "agent" + std::to_string(a) + ".yaml",
+        "name: backfill-" + std::to_string(a) + "\nhost: host" + std::to_string(a) +
+            "\nhttp_listen: ''\nstate_dir: " + c.dir.Sub("agent-state-" + std::to_string(a)) +
+            "\ninputs:\n  paths: [" + files.back() +
+            "]\n  read_from: beginning\n  read_chunk_bytes: 4KiB\n"
+            "output:\n  endpoint: " +
+            c.endpoint + "\n  ack_timeout: 2s\n");
+  }
+  c.StartAggregator();
+  std::vector<std::unique_ptr<Process>> agents(3);
+  int starts = 0;
+  auto start_agent = [&](int a) {
+    agents[a] = std::make_unique<Process>(
+        std::vector<std::string>{EMBER_AGENT_BIN, "-c",
+                                 c.dir.Sub("agent" + std::to_string(a) + ".yaml")},
+        c.dir.Sub("agent" + std::to_string(a) + ".out"),
+        c.dir.Sub("agent" + std::to_string(a) + "." + std::to_string(++starts) + ".err"));
+  };
+  for (int a = 0; a < 3; ++a) start_agent(a);
+  // SIGKILLs while they read: an agent, the aggregator, another agent.
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+    if (round == 1) {
+      c.aggregator->Signal(SIGKILL);
+      REQUIRE(c.aggregator->Wait(10s));
+      std::this_thread::sleep_for(300ms);
+      c.StartAggregator();
+    } else {
+      const int a = round == 0 ? 0 : 2;
+      agents[a]->Signal(SIGKILL);
+      REQUIRE(agents[a]->Wait(10s));
+      std::this_thread::sleep_for(300ms);
+      start_agent(a);
+    }
+  }
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() >= static_cast<uint64_t>(total); }, 60s));
+  const Windows expected = Replayed(c, files);
+  REQUIRE(expected.size() >= 5);
+  WaitUntil([&] { return Fired(c.Alerts()) == expected; }, 15s);
+  CHECK(c.CheckpointedMatches() == static_cast<uint64_t>(total));
+  CHECK(Describe(Fired(c.Alerts())) == Describe(expected));
+}
