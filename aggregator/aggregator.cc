@@ -265,8 +265,17 @@ struct Aggregator::Impl {
     }
     checkpointer_.AddAlerts(std::move(alerts));
     intake_->sessions().ExpireIdle(now, kSessionIdleMs);
-    if (!force && now - last_checkpoint_ms_ < config_.checkpoint_interval_ms) return;
+    // Every checkpoint_interval of batches closed (an early commit in between must not hold
+    // a closed batch's alerts back to the next interval), and every checkpoint_interval of
+    // time while no batch closes (ACKs keep flowing behind a held watermark).
+    const int64_t batches_per_checkpoint =
+        config_.checkpoint_interval_ms / config_.engine.batch_interval_ms;
+    if (!force && engine_->closed_until() - committed_closed_until_ < batches_per_checkpoint &&
+        now - last_checkpoint_ms_ < config_.checkpoint_interval_ms) {
+      return;
+    }
     last_checkpoint_ms_ = now / config_.engine.batch_interval_ms * config_.engine.batch_interval_ms;
+    committed_closed_until_ = engine_->closed_until();
     const std::string status = monitoring_.StatusJson(View(), now);
     Status s = checkpointer_.Commit(
         *engine_, intake_->marks(), intake_->watermarks(), status,
@@ -314,6 +323,7 @@ struct Aggregator::Impl {
   int64_t last_watermark_check_ms_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit
   int64_t last_checkpoint_ms_ = 0;
+  int64_t committed_closed_until_ = 0;  // the engine's closed_until at the last checkpoint
   std::string last_reload_error_;
   uint64_t reload_failures_ = 0;
   int64_t scheduling_delay_ms_ = 0;
