@@ -22,11 +22,17 @@ from agent_bench import free_port, summary, wait_for  # noqa: E402
 from procs import stop  # noqa: E402
 from replay_bench import machine  # noqa: E402
 
-FILLER = b"Nov 23 10:00:00 web1 app[42]: INFO request served in 12ms path=/api/v1/items status=200 bytes=5120\n"
+FILLER = b" web1 app[42]: INFO request served in 12ms path=/api/v1/items status=200 bytes=5120\n"
 
 
-# (batch interval, in ms, allowed lateness): the lateness is what the agent-to-aggregator path
-# needs on loopback; batches close that long after their end.
+def stamp():
+    """Now, as an RFC 3339 UTC stamp with milliseconds: lines count in event time."""
+    now = time.time()
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % int(now % 1 * 1000)).encode()
+
+
+# (batch interval, in ms, allowed lateness): the watermark trails the streams' positions by the
+# lateness (lines in transit from an agent read to its end).
 CONFIGS = (("1s", 1000, "100ms"), ("100ms", 100, "50ms"))
 
 
@@ -91,10 +97,10 @@ def one_run(bindir, scratch, batch, lateness, seconds, rate):
                 now = time.monotonic()
                 due = int((now - start) * rate) - filler_sent  # background lines owed by now
                 if due > 0:
-                    out.write(FILLER * due)
+                    out.write((stamp() + FILLER) * due)
                     filler_sent += due
                 if now >= next_probe:
-                    out.write(b"Nov 23 10:00:00 web1 app[42]: ERROR LATENCY-PROBE %d\n" % probe)
+                    out.write(stamp() + b" web1 app[42]: ERROR LATENCY-PROBE %d\n" % probe)
                     appended[probe] = time.monotonic()
                     probe += 1
                     next_probe += 0.05

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,14 +109,23 @@ void SendDue(Agent& a, uint64_t lines_due, uint64_t* bytes_sent) {
   ember::wire::DataFrameBuilder frame(a.name, a.name, "/var/log/load.log", "", 1, a.sent_offset,
                                       WallMs());
   uint64_t end = a.sent_offset;
-  char line[160];
+  // Stamped now (RFC 3339, UTC): the aggregator batches in event time, as with real agents.
+  const int64_t now_ms = WallMs();
+  const std::time_t now_s = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&now_s, &tm);
+  char stamp[40];
+  const size_t stamp_len = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(stamp + stamp_len, sizeof stamp - stamp_len, ".%03dZ",
+                static_cast<int>(now_ms % 1000));
+  char line[200];
   while (a.lines_sent < lines_due && end - a.acked_offset < a.credit &&
          frame.size_bytes() < 60 * 1024) {
     const bool error = a.lines_sent % 100 == 99;
     const int n = std::snprintf(line, sizeof line,
-                                "Nov 23 10:00:00 %s app[4242]: %s request %llu served in 12ms "
+                                "%s %s app[4242]: %s request %llu served in 12ms "
                                 "path=/api/v1/items status=%d",
-                                a.name.c_str(), error ? "ERROR" : "INFO",
+                                stamp, a.name.c_str(), error ? "ERROR" : "INFO",
                                 static_cast<unsigned long long>(a.lines_sent), error ? 500 : 200);
     frame.AddLine(std::string_view(line, static_cast<size_t>(n)));
     end += static_cast<uint64_t>(n) + 1;
@@ -126,6 +136,12 @@ void SendDue(Agent& a, uint64_t lines_due, uint64_t* bytes_sent) {
   if (a.socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
     *bytes_sent += end - a.sent_offset;
     a.sent_offset = end;
+    // As a real agent does after a turn that sent data: the file is read to its end.
+    ember::wire::Heartbeat beat;
+    beat.agent_now_ms = now_ms;
+    beat.at_end.push_back({1, end});
+    const std::string heartbeat = ember::wire::EncodeHeartbeat(beat);
+    (void)a.socket->send(zmq::buffer(heartbeat), zmq::send_flags::dontwait);
   }
 }
 
