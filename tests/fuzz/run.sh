@@ -10,7 +10,7 @@ mkdir -p "$out/corpus"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$repo" "$repo/tests/fuzz/wire_fuzz.cc" "$repo/common/wire.cc" "$repo/common/status.cc" \
   -o "$out/wire_fuzz"
-# Seeds: a valid DATA frame and a valid ACK, written by a tiny generator using the encoder.
+# Seeds: a valid DATA frame, ACK and HEARTBEAT, written by a tiny generator using the encoder.
 cat >"$out/seed.cc" <<'CC'
 #include <cstdio>
 #include "common/wire.h"
@@ -25,6 +25,11 @@ int main(int, char** argv) {
   std::fclose(f);
   f = std::fopen((std::string(argv[1]) + "/ack").c_str(), "wb");
   std::fwrite(ack.data(), 1, ack.size(), f);
+  std::fclose(f);
+  ember::wire::Heartbeat beat{1700000000000, {{7, 160}}, {{8, 20}}};
+  std::string heartbeat = ember::wire::EncodeHeartbeat(beat);
+  f = std::fopen((std::string(argv[1]) + "/heartbeat").c_str(), "wb");
+  std::fwrite(heartbeat.data(), 1, heartbeat.size(), f);
   std::fclose(f);
 }
 CC

@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ember::wire::DecodeOffsets(frame, &type);
   (void)ember::wire::DecodeHello(frame);
   (void)ember::wire::DecodeWelcome(frame);
+  (void)ember::wire::DecodeHeartbeat(frame);
   (void)ember::wire::DecodeRefused(frame);
   (void)ember::wire::PeekVersion(frame);
   return 0;
