@@ -96,10 +96,10 @@ TEST_CASE(
     std::unique_ptr<Process> other;
     if (outage.freeze) {
       c.dir.Write("other/other.log", "");
-      c.dir.Write("other.yaml", "name: other\nhttp_listen: ''\nstate_dir: " +
-                                    c.dir.Sub("other-state") + "\ninputs:\n  paths: [" +
-                                    c.dir.Sub("other/other.log") + "]\noutput:\n  endpoint: " +
-                                    c.endpoint + "\n");
+      c.dir.Write("other.yaml",
+                  "name: other\nhttp_listen: ''\nstate_dir: " + c.dir.Sub("other-state") +
+                      "\ninputs:\n  paths: [" + c.dir.Sub("other/other.log") +
+                      "]\noutput:\n  endpoint: " + c.endpoint + "\n");
       other = std::make_unique<Process>(
           std::vector<std::string>{EMBER_AGENT_BIN, "-c", c.dir.Sub("other.yaml")},
           c.dir.Sub("other.out"), c.dir.Sub("other.err"));
