@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <set>
 
 namespace ember::agent {
 namespace {
@@ -42,8 +43,21 @@ bool MatchSegments(const std::vector<std::string>& pat, size_t pi,
 
 bool HasWildcard(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
-void Walk(const std::string& dir, int depth, int max_depth, const std::string& pattern,
-          std::vector<std::string>* out) {
+struct WalkState {
+  int max_depth;
+  const std::string& pattern;
+  std::vector<std::string>* out;
+  std::set<std::pair<dev_t, ino_t>> seen;  // directories walked
+  GlobStats stats;
+};
+
+void Walk(const std::string& dir, int depth, WalkState& w) {
+  struct stat dir_st;
+  if (::stat(dir.c_str(), &dir_st) != 0) return;
+  if (!w.seen.insert({dir_st.st_dev, dir_st.st_ino}).second) {
+    ++w.stats.repeated;
+    return;
+  }
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   std::vector<std::string> subdirs;
@@ -60,13 +74,17 @@ void Walk(const std::string& dir, int depth, int max_depth, const std::string& p
       is_dir = S_ISDIR(st.st_mode);
     }
     if (is_dir) {
-      if (depth < max_depth) subdirs.push_back(path);
-    } else if (GlobMatch(pattern, path)) {
-      out->push_back(path);
+      if (depth < w.max_depth) {
+        subdirs.push_back(path);
+      } else {
+        ++w.stats.beyond_depth;
+      }
+    } else if (GlobMatch(w.pattern, path)) {
+      w.out->push_back(path);
     }
   }
   ::closedir(d);
-  for (const auto& sub : subdirs) Walk(sub, depth + 1, max_depth, pattern, out);
+  for (const auto& sub : subdirs) Walk(sub, depth + 1, w);
 }
 
 }  // namespace
@@ -76,7 +94,7 @@ bool GlobMatch(const std::string& pattern, const std::string& path) {
   return MatchSegments(Split(pattern), 0, Split(path), 0);
 }
 
-std::vector<std::string> GlobFiles(const std::string& pattern, int max_depth) {
+std::vector<std::string> GlobFiles(const std::string& pattern, int max_depth, GlobStats* stats) {
   std::vector<std::string> out;
   const std::vector<std::string> parts = Split(pattern);
   // The directory to walk from: the segments before the first wildcard.
@@ -94,7 +112,11 @@ std::vector<std::string> GlobFiles(const std::string& pattern, int max_depth) {
       std::find(parts.begin() + static_cast<std::ptrdiff_t>(i), parts.end(), "**") != parts.end();
   const int depth = deep ? max_depth : static_cast<int>(parts.size() - i) - 1;
   std::string walk_pattern = pattern[0] == '/' ? pattern : "./" + pattern;
-  Walk(base, 0, depth, walk_pattern, &out);
+  WalkState walk{depth, walk_pattern, &out, {}, {}};
+  Walk(base, 0, walk);
+  // Without `**`, directories below the pattern's depth are not wanted, not missed.
+  if (!deep) walk.stats.beyond_depth = 0;
+  if (stats != nullptr) *stats = walk.stats;
   if (pattern[0] != '/') {
     for (auto& p : out) p = p.substr(2);
   }

@@ -133,8 +133,22 @@ bool TailSet::Rescan(int64_t now_ms) {
   bool waiting = false;
   std::map<std::string, std::string> found;  // path -> tag of the first input matching it
   for (const auto& spec : options_.paths) {
-    for (auto& path : GlobFiles(spec.glob)) {
+    GlobStats stats;
+    for (auto& path : GlobFiles(spec.glob, kMaxGlobDepth, &stats)) {
       if (!Excluded(path)) found.emplace(std::move(path), spec.tag);
+    }
+    // Said once per glob and kind, not at every rescan.
+    if (stats.beyond_depth > 0 && glob_warnings_.insert("depth " + spec.glob).second) {
+      spdlog::warn(
+          "'{}': ** searches {} directory levels; {} directories deeper were not searched "
+          "(logged once).",
+          spec.glob, kMaxGlobDepth, stats.beyond_depth);
+    }
+    if (stats.repeated > 0 && glob_warnings_.insert("repeat " + spec.glob).second) {
+      spdlog::warn(
+          "'{}': {} directories were reached twice (a symlink loop, or two links to one "
+          "directory); each was searched once (logged once).",
+          spec.glob, stats.repeated);
     }
   }
   // Only tagged paths are kept: with 2,000 untagged files a copy of every path is memory

@@ -22,6 +22,9 @@
 
 namespace ember::agent {
 
+// Directory levels `**` searches below a glob's fixed prefix.
+inline constexpr int kMaxGlobDepth = 16;
+
 class TailSet {
  public:
   // `options` and `store` must outlive the TailSet.
@@ -122,9 +125,10 @@ class TailSet {
   std::map<std::string, std::string>
       tags_;                       // path -> input tag (tagged paths only), as of the last rescan
   std::set<std::string> ignored_;  // skipped by ignore_older (logged once)
-  TailCounters closed_counters_;   // of tailers already closed
-  std::string read_buffer_;        // one read buffer for all files
-  std::set<FileTailer*> wake_;     // suspended files that changed: reopen them
+  std::set<std::string> glob_warnings_;            // globs whose depth limit or repeats were logged
+  TailCounters closed_counters_;                   // of tailers already closed
+  std::string read_buffer_;                        // one read buffer for all files
+  std::set<FileTailer*> wake_;                     // suspended files that changed: reopen them
   std::map<std::string, std::string> unreadable_;  // path -> why it cannot be opened
   uint64_t lost_while_closed_ = 0;
   // What the last Positions() said of each stream: offset, read to its end.

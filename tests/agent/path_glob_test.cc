@@ -1,5 +1,9 @@
 #include "agent/path_glob.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/temp_dir.h"
@@ -46,4 +50,38 @@ TEST_CASE("GlobFiles: finds regular files at any depth for **, only one level fo
                                  dir.Sub("logs/nginx/old/error.log")});
   CHECK(GlobFiles(dir.Sub("logs/b.txt")) == std::vector<std::string>{dir.Sub("logs/b.txt")});
   CHECK(GlobFiles(dir.Sub("nowhere/*.log")).empty());
+}
+
+TEST_CASE(
+    "GlobFiles: a symlink loop ends, a directory linked twice is searched once, and "
+    "directories past the depth are counted",
+    "[agent][glob][unit]") {
+  ember::test::TempDir dir;
+  dir.Write("logs/a/x.log", "x\n");
+  dir.Write("logs/a/b/c/y.log", "y\n");
+  REQUIRE(::symlink(dir.Sub("logs").c_str(), dir.Sub("logs/a/loop").c_str()) == 0);
+  REQUIRE(::symlink(dir.Sub("logs/a").c_str(), dir.Sub("logs/again").c_str()) == 0);
+  ember::agent::GlobStats stats;
+  const auto files = GlobFiles(dir.Sub("logs") + "/**/*.log", 16, &stats);
+  // Each file once, under the first path the walk reached it by.
+  REQUIRE(files.size() == 2);
+  const auto names = [](const std::vector<std::string>& paths) {
+    std::vector<std::string> out;
+    for (const auto& p : paths) out.push_back(p.substr(p.rfind('/') + 1));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(names(files) == std::vector<std::string>{"x.log", "y.log"});
+  CHECK(stats.repeated >= 2);  // the loop back to logs/, and logs/again = logs/a
+  CHECK(stats.beyond_depth == 0);
+  // A depth of 1 below logs/: a/ is searched, a/b/ is not (and is counted).
+  ember::agent::GlobStats shallow;
+  const auto near = GlobFiles(dir.Sub("logs") + "/**/*.log", 1, &shallow);
+  REQUIRE(near.size() == 1);
+  CHECK(near[0].find("x.log") != std::string::npos);
+  CHECK(shallow.beyond_depth >= 1);
+  // Without ** nothing deeper is wanted, so nothing is reported missing.
+  ember::agent::GlobStats flat;
+  CHECK(GlobFiles(dir.Sub("logs") + "/a/*.log", 16, &flat).size() == 1);
+  CHECK(flat.beyond_depth == 0);
 }
