@@ -60,6 +60,7 @@ void Walk(const std::string& dir, int depth, WalkState& w) {
   }
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
+  w.stats.dirs.push_back(dir);
   std::vector<std::string> subdirs;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;

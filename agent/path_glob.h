@@ -15,6 +15,7 @@ bool GlobMatch(const std::string& pattern, const std::string& path);
 struct GlobStats {
   size_t beyond_depth = 0;  // directories deeper than max_depth, not searched
   size_t repeated = 0;      // directories reached again (a symlink loop, or two links to one)
+  std::vector<std::string> dirs;  // the directories searched
 };
 
 // Every file that is not a directory (symlinks followed) whose path matches `pattern`, sorted

@@ -101,6 +101,7 @@ std::set<std::string> TailSet::WatchDirs() const {
     dirs.insert(parent(wild == std::string::npos ? g : g.substr(0, wild + 1)));
   }
   for (const auto& [path, tailer] : active_) dirs.insert(parent(path));
+  dirs.insert(glob_dirs_.begin(), glob_dirs_.end());
   return dirs;
 }
 
@@ -132,10 +133,25 @@ bool TailSet::Excluded(const std::string& path) const {
 bool TailSet::Rescan(int64_t now_ms) {
   bool waiting = false;
   std::map<std::string, std::string> found;  // path -> tag of the first input matching it
+  glob_dirs_.clear();
   for (const auto& spec : options_.paths) {
     GlobStats stats;
     for (auto& path : GlobFiles(spec.glob, kMaxGlobDepth, &stats)) {
       if (!Excluded(path)) found.emplace(std::move(path), spec.tag);
+    }
+    if (spec.glob.find("**") != std::string::npos) {
+      for (auto& d : stats.dirs) {
+        if (glob_dirs_.size() >= kMaxWatchedGlobDirs) {
+          if (glob_warnings_.insert("watch " + spec.glob).second) {
+            spdlog::warn(
+                "'{}': more than {} directories to watch; new files in the others are found "
+                "at the next rescan (logged once).",
+                spec.glob, kMaxWatchedGlobDirs);
+          }
+          break;
+        }
+        glob_dirs_.insert(std::move(d));
+      }
     }
     // Said once per glob and kind, not at every rescan.
     if (stats.beyond_depth > 0 && glob_warnings_.insert("depth " + spec.glob).second) {

@@ -24,6 +24,9 @@ namespace ember::agent {
 
 // Directory levels `**` searches below a glob's fixed prefix.
 inline constexpr int kMaxGlobDepth = 16;
+// Directories under `**` globs watched for new files (beyond, new files there are found at
+// the next rescan).
+inline constexpr size_t kMaxWatchedGlobDirs = 4096;
 
 class TailSet {
  public:
@@ -46,8 +49,9 @@ class TailSet {
   // of every file).
   bool Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
             size_t max_bytes = SIZE_MAX, bool check_files = true);
-  // The directories to watch for changes: each glob's wildcard-free base and the directory
-  // of every open file.
+  // The directories to watch for changes: each glob's wildcard-free base, every directory a
+  // `**` glob searched (up to kMaxWatchedGlobDirs, so a new subdirectory's files are seen at
+  // once) and the directory of every open file.
   std::set<std::string> WatchDirs() const;
   // Bytes read from all files and not acknowledged yet.
   uint64_t UnackedBytes() const;
@@ -126,6 +130,7 @@ class TailSet {
       tags_;                       // path -> input tag (tagged paths only), as of the last rescan
   std::set<std::string> ignored_;  // skipped by ignore_older (logged once)
   std::set<std::string> glob_warnings_;            // globs whose depth limit or repeats were logged
+  std::set<std::string> glob_dirs_;                // searched by `**` globs at the last rescan
   TailCounters closed_counters_;                   // of tailers already closed
   std::string read_buffer_;                        // one read buffer for all files
   std::set<FileTailer*> wake_;                     // suspended files that changed: reopen them

@@ -256,3 +256,24 @@ TEST_CASE("Tailing: 2000 files under an fd budget of 200 lose and repeat nothing
   INFO("most open fds seen: " << max_fds);
   CHECK(max_fds <= 200 + 30);
 }
+
+TEST_CASE(
+    "Tailing: a file in a new subdirectory under ** is shipped at once, not at the "
+    "next rescan",
+    "[integration][tailing]") {
+  Cluster c(kCountRule);
+  std::string agent = ReadFile(c.dir.Sub("agent.yaml"));
+  agent.replace(agent.find("logs/*.log"), 10, "logs/**/*.log");
+  // Rescans are 5 minutes apart with inotify: only a watch on the new directory finds it.
+  agent.replace(agent.find("poll_interval: 50ms"), 19, "poll_interval: 1s");
+  agent.replace(agent.find("rescan_interval: 200ms"), 22, "rescan_interval: 30s");
+  c.dir.Write("agent.yaml", agent);
+  c.StartAggregator();
+  c.StartAgent();
+  std::filesystem::create_directories(c.dir.Sub("logs/new"));
+  std::this_thread::sleep_for(1500ms);  // the agent sees logs/new (created in a watched dir)
+  std::filesystem::create_directories(c.dir.Sub("logs/new/deeper"));
+  std::this_thread::sleep_for(500ms);
+  c.dir.Write("logs/new/deeper/x.log", "event 1\nevent 2\nevent 3\n");
+  CHECK(WaitUntil([&] { return c.CheckpointedMatches() == 3; }, 5s));
+}
