@@ -13,8 +13,8 @@ bool GlobMatch(const std::string& pattern, const std::string& path);
 
 // What a walk left out, for the caller to say so.
 struct GlobStats {
-  size_t beyond_depth = 0;  // directories deeper than max_depth, not searched
-  size_t repeated = 0;      // directories reached again (a symlink loop, or two links to one)
+  size_t beyond_depth = 0;        // directories deeper than max_depth, not searched
+  size_t repeated = 0;            // directories reached again (a symlink loop, or two links to one)
   std::vector<std::string> dirs;  // the directories searched
 };
 

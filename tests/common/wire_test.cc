@@ -210,7 +210,7 @@ TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it but other 
   CHECK_FALSE(DecodeRefused(EncodeRefused("why") + "x").ok());
 }
 
-TEST_CASE("Wire: a HEARTBEAT decodes to what was encoded; truncations and bad offsets fail",
+TEST_CASE("Wire: a HEARTBEAT decodes to what was encoded, truncations and bad offsets fail",
           "[common][wire][unit]") {
   Heartbeat beat;
   beat.agent_now_ms = -5;  // a clock before 1970 is the aggregator's to judge, not the codec's
