@@ -95,13 +95,29 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
     parser = &parsers_.try_emplace(stream, CurrentYearUtc()).first->second;
   }
   watermarks_.Delivered(stream, *agent, std::string(f.path));
+  // With CURVE the host is bound to the key: a host the key may not speak for (its name, or
+  // its .hosts file) is replaced by the key's name, so no agent can raise or silence another
+  // host's alerts.
+  std::string host;
+  if (!message.identity.empty() && !receiver_.HostAllowed(message.identity, f.host)) {
+    host = message.identity;
+    ++counters_.hosts_rewritten;
+    uint64_t suppressed = 0;
+    if (refusal_log_.Allow(now_ms, &suppressed)) {
+      spdlog::warn(
+          "Agent '{}' sent lines as host '{}', which its key may not speak for: they count as "
+          "host '{}' (list the host in {}/{}.hosts to allow it).{}",
+          message.identity, f.host, host, config_.security.authorized_keys_dir, message.identity,
+          LogLimiter::SuppressedNote(suppressed));
+    }
+  }
   accepted_bytes_ += f.end_offset - f.start_offset;
   counters_.bytes_in += f.end_offset - f.start_offset;
   ++counters_.frames_in;
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
-  pending_.push_back(
-      PendingFrame{std::move(message.frame), std::move(*data), parser, std::move(stream)});
+  pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
+                                  std::move(stream), std::move(host)});
   if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
 }
 
@@ -146,8 +162,10 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
     const wire::DataFrame& f = p.frame;
     int64_t newest = INT64_MIN;
     for (size_t i = 0; i < f.lines.size(); ++i) {
-      engine::InputLine in{f.lines[i], f.host,         f.path,      f.read_time_ms,
-                           f.tag,      f.start_offset, f.end_offset};
+      engine::InputLine in{f.lines[i],  p.host.empty() ? f.host : std::string_view(p.host),
+                           f.path,      f.read_time_ms,
+                           f.tag,       f.start_offset,
+                           f.end_offset};
       if (p.parser != nullptr) {
         if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
       }

@@ -71,6 +71,7 @@ class FrameIntake {
     wire::DataFrame frame;
     engine::EventTimeParser* parser;  // the stream's, with event time; else null
     std::string stream;               // StreamMarks::Key
+    std::string host;                 // with CURVE, when the frame's host is not allowed
   };
   std::vector<PendingFrame> pending_;
   size_t pending_lines_ = 0;

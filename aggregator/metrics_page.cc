@@ -61,6 +61,9 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_rule_time_unparsed_total",
             "Matches whose rule `timestamp` capture could not be read (line time kept)",
             d(v.engine.unparsed_times));
+  m.Counter("ember_host_rewrites_total",
+            "CURVE: frames whose host the agent's key may not speak for, counted as the key's name",
+            d(v.hosts_rewritten));
   m.Counter("ember_duplicate_frames_total", "Frames already counted (resends), dropped",
             d(v.duplicate_frames));
   m.Counter("ember_bad_frames_total", "Malformed or refused frames, dropped", d(v.bad_frames));

@@ -42,6 +42,9 @@ Status Receiver::EnableCurve() {
   if (!keys.ok()) return keys.status();
   auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
   if (!authorized.ok()) return authorized.status();
+  auto hosts = ReadAuthorizedHosts(config_.security.authorized_keys_dir, *authorized);
+  if (!hosts.ok()) return hosts.status();
+  allowed_hosts_ = std::move(*hosts);
   auto zap = ZapHandler::Start(context_, *authorized);
   if (!zap.ok()) return zap.status();
   zap_ = std::move(*zap);
@@ -60,12 +63,23 @@ Status Receiver::EnableCurve() {
 void Receiver::ReloadAuthorizedKeys() {
   if (!zap_) return;
   auto authorized = ReadAuthorizedKeys(config_.security.authorized_keys_dir);
+  Result<std::map<std::string, std::set<std::string>>> hosts =
+      authorized.ok() ? ReadAuthorizedHosts(config_.security.authorized_keys_dir, *authorized)
+                      : Result<std::map<std::string, std::set<std::string>>>(authorized.status());
+  if (!hosts.ok()) authorized = hosts.status();
   if (authorized.ok()) {
     zap_->SetAuthorized(*authorized);
+    allowed_hosts_ = std::move(*hosts);
     spdlog::info("Reloaded {} authorized agent keys.", authorized->size());
   } else {
     spdlog::error("Kept the authorized keys in force: {}", authorized.status().message());
   }
+}
+
+bool Receiver::HostAllowed(const std::string& identity, std::string_view host) const {
+  if (!zap_) return true;
+  auto it = allowed_hosts_.find(identity);
+  return it != allowed_hosts_.end() && it->second.count(std::string(host)) > 0;
 }
 
 bool Receiver::Next(Message* out) {

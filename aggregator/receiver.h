@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include <zmq.hpp>
 
@@ -37,6 +40,9 @@ class Receiver {
   // For zmq::poll.
   void* handle() { return socket_.handle(); }
   bool curve() const { return zap_ != nullptr; }
+  // With CURVE: whether the agent authenticated as `identity` may speak for `host` (its key's
+  // name, or a line of its `.hosts` file). Always true without CURVE.
+  bool HostAllowed(const std::string& identity, std::string_view host) const;
   // Reads the authorized keys again (SIGHUP); keeps those in force when they cannot be read.
   void ReloadAuthorizedKeys();
   // Lets queued replies leave for up to `ms` when the socket closes.
@@ -50,6 +56,7 @@ class Receiver {
   const AggregatorConfig& config_;
   zmq::context_t context_{1};
   std::unique_ptr<ZapHandler> zap_;  // before socket_: destroyed after it, before context_
+  std::map<std::string, std::set<std::string>> allowed_hosts_;  // by key name
   zmq::socket_t socket_;
   uint64_t malformed_ = 0;
   LogLimiter malformed_log_;

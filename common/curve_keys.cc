@@ -9,9 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include <zmq.h>
+
+#include "common/yaml_util.h"
 
 namespace ember {
 namespace {
@@ -142,6 +145,27 @@ Result<std::map<std::string, std::string>> ReadAuthorizedKeys(const std::string&
     keys[*key] = name.substr(0, name.size() - 4);
   }
   return keys;
+}
+
+Result<std::map<std::string, std::set<std::string>>> ReadAuthorizedHosts(
+    const std::string& dir, const std::map<std::string, std::string>& keys) {
+  std::map<std::string, std::set<std::string>> hosts;
+  for (const auto& [key, name] : keys) {
+    std::set<std::string>& allowed = hosts[name];
+    allowed.insert(name);
+    const std::string path = dir + "/" + name + ".hosts";
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;  // none: the key's name only
+    Result<std::string> text = ReadBoundedFile(path, 4 << 20);
+    if (!text.ok()) return text.status();
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);) {
+      if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+      const size_t b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+      if (b != std::string::npos) allowed.insert(line.substr(b, e - b + 1));
+    }
+  }
+  return hosts;
 }
 
 }  // namespace ember

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/status.h"
@@ -37,6 +38,12 @@ Result<std::string> ReadCurvePublicKey(const std::string& path_or_key);
 // Every *.pub file in `dir`: public key -> name (file name without .pub). Errors name the
 // first bad file.
 Result<std::map<std::string, std::string>> ReadAuthorizedKeys(const std::string& dir);
+
+// The hosts each authorized key may speak for: its own name, and the lines of an optional
+// `<name>.hosts` file beside its `.pub` (one host per line, `#` comments; at most 4 MiB).
+// Errors name the file that cannot be read.
+Result<std::map<std::string, std::set<std::string>>> ReadAuthorizedHosts(
+    const std::string& dir, const std::map<std::string, std::string>& keys);
 
 // Whether `key` is 40 characters of valid Z85 for a 32-byte key.
 bool IsZ85Key(const std::string& key);

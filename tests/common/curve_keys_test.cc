@@ -59,6 +59,17 @@ TEST_CASE("CurveKeys: the authorized keys directory maps keys to agent names",
   CHECK(keys->size() == 2);
   CHECK(keys->at(a->public_z85) == "web1");
   CHECK(keys->at(b->public_z85) == "db1");
+  // Each key speaks for its own name, and for the hosts of its .hosts file.
+  dir.Write("agents/db1.hosts", "# the database pair\n db1-replica \t\r\n\ndb1-backup # old\n");
+  auto hosts = ReadAuthorizedHosts(dir.Sub("agents"), *keys);
+  REQUIRE(hosts.ok());
+  CHECK(hosts->at("web1") == std::set<std::string>{"web1"});
+  CHECK(hosts->at("db1") == std::set<std::string>{"db1", "db1-replica", "db1-backup"});
+  // A .hosts file that is not a regular file is refused, naming it.
+  REQUIRE(::mkfifo(dir.Sub("agents/web1.hosts").c_str(), 0600) == 0);
+  auto fifo = ReadAuthorizedHosts(dir.Sub("agents"), *keys);
+  REQUIRE_FALSE(fifo.ok());
+  CHECK(fifo.status().message().find("web1.hosts") != std::string::npos);
   dir.Write("agents/bad.pub", "xyz\n");
   CHECK_FALSE(ReadAuthorizedKeys(dir.Sub("agents")).ok());
 }

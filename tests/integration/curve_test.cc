@@ -75,12 +75,30 @@ TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get 
     for (int i = 0; i < 6; ++i) lines += "auth fail from 192.0.2.200\n";
     c.dir.Append("logs/app.log", lines);
     REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.200"); }, 20s));
+    // The agent says its host is "testhost", which key web1 may not speak for: its lines count
+    // as host web1, and the aggregator says so.
+    CHECK(c.Alerts().at(0)["key"]["host"] == "web1");
+    CHECK(ReadFile(err).find("which its key may not speak for") != std::string::npos);
     // The agent calls itself "test-agent" in its frames, but its marks are kept under the
     // name of the key it authenticated with: a payload cannot move another agent's marks.
     REQUIRE(WaitUntil([&] { return !c.CheckpointedStreams().empty(); }, 10s));
     for (const auto& stream : c.CheckpointedStreams()) {
       CHECK(stream.rfind("web1/", 0) == 0);
     }
+  }
+  SECTION("a key allowed to speak for a host in its .hosts file") {
+    Cluster c(kFailRule);
+    EnableCurve(c);
+    c.dir.Write("keys/agents.d/web1.hosts", "# hosts web1's key may speak for\ntesthost\n");
+    UseAgentKey(c, "web1");
+    const std::string err = c.StartAggregator();
+    c.StartAgent();
+    std::string lines;
+    for (int i = 0; i < 6; ++i) lines += "auth fail from 192.0.2.202\n";
+    c.dir.Append("logs/app.log", lines);
+    REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.202"); }, 20s));
+    CHECK(c.Alerts().at(0)["key"]["host"] == "testhost");
+    CHECK(ReadFile(err).find("may not speak for") == std::string::npos);
   }
   SECTION("unknown key, and no key at all") {
     for (const bool plaintext : {false, true}) {
