@@ -103,6 +103,7 @@ struct Aggregator::Impl {
       wait = std::min(wait, notifier_.watchdog_interval_ms());
     }
     wait = std::min(wait, rules_watch_.WaitMs(now));
+    if (rules_load_.running()) wait = std::min<int64_t>(wait, 20);  // to install it soon
     zmq::pollitem_t items[] = {{receiver_->handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signal_fd_, ZMQ_POLLIN, 0},
                                {nullptr, rules_watch_.fd(), ZMQ_POLLIN, 0}};
@@ -117,6 +118,7 @@ struct Aggregator::Impl {
       spdlog::info("The rules directory '{}' changed.", config_.rules_dir);
       Reload();
     }
+    if (auto loaded = rules_load_.TakeIfDone()) FinishReload(std::move(*loaded));
     if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
     // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
     // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
@@ -206,17 +208,22 @@ struct Aggregator::Impl {
     }
   }
 
+  // Reopens the outputs, reads the keys again and starts compiling the rules directory on its
+  // own thread; FinishReload installs the rules once compiled, between two passes of the loop.
   void Reload() {
     notifier_.Reloading();
-    ReloadNow();
+    dispatcher_.Reopen();
+    receiver_->ReloadAuthorizedKeys();
+    rules_load_.Start(config_);
+  }
+
+  void FinishReload(Result<std::shared_ptr<const rules::RuleSet>> rules) {
+    InstallReloaded(std::move(rules));
     notifier_.Ready("Listening on " + config_.listen + " with " +
                     std::to_string(engine_->rules().rules().size()) + " rules");
   }
 
-  void ReloadNow() {
-    dispatcher_.Reopen();
-    receiver_->ReloadAuthorizedKeys();
-    Result<std::shared_ptr<const rules::RuleSet>> rules = LoadRules(config_);
+  void InstallReloaded(Result<std::shared_ptr<const rules::RuleSet>> rules) {
     if (!rules.ok()) {
       spdlog::error("Kept the rules in force: {}.", rules.status().message());
       last_reload_error_ = rules.status().message();
@@ -312,6 +319,7 @@ struct Aggregator::Impl {
   Checkpointer checkpointer_;
   Monitoring monitoring_;
   RulesWatch rules_watch_;
+  BackgroundRulesLoad rules_load_;
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<FrameIntake> intake_;

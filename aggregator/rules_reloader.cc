@@ -38,6 +38,33 @@ std::string RuleChanges::Describe() const {
          "; added: " + names(added) + "; removed: " + names(removed);
 }
 
+BackgroundRulesLoad::~BackgroundRulesLoad() {
+  if (future_.valid()) future_.wait();
+}
+
+void BackgroundRulesLoad::Start(const AggregatorConfig& config) {
+  if (future_.valid()) {
+    again_ = true;  // the directory changed while it was being read: read it again after
+    return;
+  }
+  config_ = config;
+  future_ = std::async(std::launch::async, [config = config_] { return LoadRules(config); });
+}
+
+std::optional<BackgroundRulesLoad::Loaded> BackgroundRulesLoad::TakeIfDone() {
+  if (!future_.valid() || future_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return std::nullopt;
+  }
+  Loaded loaded = future_.get();
+  if (again_) {
+    // The directory changed while it was being read: what was read may be half old.
+    again_ = false;
+    future_ = std::async(std::launch::async, [config = config_] { return LoadRules(config); });
+    return std::nullopt;
+  }
+  return loaded;
+}
+
 RuleChanges CompareRules(const rules::RuleSet& before, const rules::RuleSet& after) {
   std::map<std::string, std::string> digests;
   for (const auto& r : before.rules()) digests[r.name] = r.digest;

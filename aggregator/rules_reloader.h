@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,25 @@
 namespace ember::aggregator {
 
 Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& config);
+
+// LoadRules on a thread of its own, so the pipeline keeps closing batches, checkpointing and
+// acknowledging while a large rule set compiles (10,000 rules can take seconds). A Start while
+// a load runs makes that load's result be dropped and the directory read again.
+// Not thread-safe: the pipeline thread calls every method (the load itself runs elsewhere).
+class BackgroundRulesLoad {
+ public:
+  using Loaded = Result<std::shared_ptr<const rules::RuleSet>>;
+  ~BackgroundRulesLoad();  // waits for a load still running
+  void Start(const AggregatorConfig& config);
+  // The finished load, once; nullopt while it runs or when none was started.
+  std::optional<Loaded> TakeIfDone();
+  bool running() const { return future_.valid(); }
+
+ private:
+  std::future<Loaded> future_;
+  bool again_ = false;
+  AggregatorConfig config_;
+};
 
 struct RuleChanges {
   std::vector<std::string> kept, changed, added, removed;

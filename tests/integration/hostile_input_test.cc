@@ -159,6 +159,39 @@ TEST_CASE("Hostile: a FIFO dropped into the live rules directory does not freeze
   ExpectExactly(c, 25);
 }
 
+TEST_CASE(
+    "Hostile: a 10,000-rule set dropped into the live rules directory compiles while "
+    "lines are counted and acknowledged",
+    "[integration][hostile]") {
+  Cluster c(kCountRule);
+  const std::string err = c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  // Rules without a literal for the prefilter: compiling them takes tens of seconds on a
+  // loaded 2-core machine. The rules in force keep counting meanwhile.
+  std::string many = "rules:\n";
+  for (int i = 0; i < 10'000; ++i) {
+    many += "  - name: r" + std::to_string(i) + "\n    match: '(?P<k>\\w+) \\d{" +
+            std::to_string(i % 50 + 1) + "," + std::to_string(i % 50 + 3) + "} [a-f]{" +
+            std::to_string(i % 7 + 2) +
+            "}\\s+\\w'\n    by: [k]\n    window: 1m\n"
+            "    when: count >= 1000000\n";
+  }
+  c.dir.Write("rules/many.yaml", many);
+  REQUIRE(WaitUntil([&] { return ReadFile(err).find("The rules directory") != std::string::npos; },
+                    10s));
+  const auto changed = std::chrono::steady_clock::now();
+  c.dir.Append("logs/app.log", Events(5, 25));
+  ExpectExactly(c, 25);
+  const bool compiled = ReadFile(err).find("Loaded 10001 rules") != std::string::npos;
+  INFO("the new rules were "
+       << (compiled ? "" : "not yet ") << "installed after "
+       << std::chrono::duration<double>(std::chrono::steady_clock::now() - changed).count()
+       << " s");
+  CHECK(ReadFile(err).find("Kept the rules in force") == std::string::npos);
+}
+
 TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents, and agents go on",
           "[integration][hostile]") {
   Cluster c(kCountRule);
