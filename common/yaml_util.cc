@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/units.h"
@@ -69,11 +70,45 @@ Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
   return content;
 }
 
+namespace {
+
+// The first mapping key that appears twice in `node` or below it (yaml-cpp keeps both pairs
+// and lookups see only the first), as "path:line:col: error: …" at the second one. Visits at
+// most `*budget` nodes, so aliases nested a billion times deep cost nothing.
+Status FindDuplicateKey(const std::string& path, const YAML::Node& node, size_t* budget) {
+  if (*budget == 0) return Status::Ok();
+  --*budget;
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar()) {
+        auto [it, inserted] = seen.emplace(kv.first.Scalar(), kv.first.Mark());
+        if (!inserted) {
+          return Status::InvalidArgument(
+              MarkText(path, kv.first.Mark()) + ": error: duplicate key '" + kv.first.Scalar() +
+              "' (first at line " + std::to_string(it->second.line + 1) + ")");
+        }
+      }
+      if (Status s = FindDuplicateKey(path, kv.second, budget); !s.ok()) return s;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (Status s = FindDuplicateKey(path, item, budget); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<YAML::Node> LoadYamlFile(const std::string& path) {
   Result<std::string> text = ReadBoundedFile(path, kMaxYamlFileBytes);
   if (!text.ok()) return text.status();
   try {
-    return YAML::Load(*text);
+    YAML::Node doc = YAML::Load(*text);
+    size_t budget = kMaxYamlFileBytes;
+    if (Status s = FindDuplicateKey(path, doc, &budget); !s.ok()) return s;
+    return doc;
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(MarkText(path, e.mark) + ": error: " + e.msg);
   }

@@ -23,7 +23,8 @@ Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes);
 
 // Parses the YAML file at `path` (through ReadBoundedFile, at most kMaxYamlFileBytes).
 // Errors: IOError if unreadable; InvalidArgument for a file that is not regular or too large,
-// and "path:line:col: <yaml-cpp's message>" if malformed.
+// "path:line:col: <yaml-cpp's message>" if malformed, and "path:line:col: error: duplicate
+// key …" at the second of two equal keys in one mapping (yaml-cpp would keep the first).
 Result<YAML::Node> LoadYamlFile(const std::string& path);
 
 // "path:line:col" of `node` (1-based), or just "path" when the node has no mark.

@@ -33,6 +33,8 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
   for (const auto& c : std::vector<Case>{
            {"batch_interval: 50ms\n", ":1:17: error: 'batch_interval' must be between"},
            {"late: current\n", "unknown key 'late'"},
+           {"listen: tcp://127.0.0.1:1\nlisten: tcp://127.0.0.1:2\n",
+            ":2:1: error: duplicate key 'listen' (first at line 1)"},
            {"max_lateness: 8d\n", ":1:15: error: 'max_lateness' must be between 0 and 7d"},
            {"max_source_delay: 0s\n", "'max_source_delay' must be between 1s and 1h"},
            {"max_future_skew: 2d\n", "'max_future_skew' must be between 0 and 24h"},

@@ -44,3 +44,19 @@ TEST_CASE("LoadYamlFile: malformed YAML and missing files are errors with a loca
   CHECK(doc.status().message().find("error:") != std::string::npos);
   CHECK_FALSE(LoadYamlFile(dir.Sub("missing.yaml")).ok());
 }
+
+TEST_CASE("LoadYamlFile: a duplicate key is refused at the second one, at any depth",
+          "[common][yaml][unit]") {
+  test::TempDir dir;
+  auto top = LoadYamlFile(dir.Write("a.yaml", "listen: a\nstate_dir: b\nlisten: c\n"));
+  REQUIRE_FALSE(top.ok());
+  CHECK(top.status().message().find(
+            "a.yaml:3:1: error: duplicate key 'listen' (first at line 1)") != std::string::npos);
+  auto rule = LoadYamlFile(dir.Write(
+      "rules.yaml", "rules:\n  - name: x\n    window: 1m\n    match: y\n    window: 5m\n"));
+  REQUIRE_FALSE(rule.ok());
+  CHECK(rule.status().message().find("rules.yaml:5:5: error: duplicate key 'window'") !=
+        std::string::npos);
+  // The same key in two mappings is not a duplicate.
+  CHECK(LoadYamlFile(dir.Write("ok.yaml", "a: {k: 1}\nb: {k: 2}\n")).ok());
+}

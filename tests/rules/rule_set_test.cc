@@ -114,6 +114,9 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
   const std::vector<Case> cases = {
       {"bad pattern", "rules:\n  - name: x\n    match: 'a(b'\n    window: 10s\n",
        "invalid pattern: missing ): a(b", ":3:12:"},
+      {"duplicate key",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n    when: count >= 2\n    window: 1m\n",
+       "duplicate key 'window' (first at line 4)", ":6:5:"},
       {"unknown field", "rules:\n  - name: x\n    match: a\n    window: 10s\n    severty: info\n",
        "unknown key 'severty' (did you mean 'severity'?)", ":5:5:"},
       {"unknown by field",
