@@ -3,11 +3,13 @@
 // before it accepts, and a real Prometheus Alertmanager started on loopback.
 #include <signal.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <thread>
 
+#include "common/system.h"
 #include "tests/support/cluster.h"
 
 namespace ember::test {
@@ -131,6 +133,21 @@ TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what 
     ++samples;
   }
   CHECK(samples > 40);
+  // Values are exact: the start time (Unix seconds with milliseconds, 13 digits) is not cut
+  // to 9 significant digits.
+  const std::regex start_time(
+      R"((^|\n)ember_aggregator_start_time_seconds (\d{10}(\.\d{1,3})?)\n)");
+  std::smatch m;
+  REQUIRE(std::regex_search(raw, m, start_time));
+  CHECK(std::abs(std::stod(m[2].str()) - static_cast<double>(WallClockMs()) / 1000.0) < 120);
+  // Prometheus's own linter accepts the page.
+  auto promtool = [&](const std::string& page, const std::string& name) {
+    const std::string path = c.dir.Write(name, page);
+    ProcessResult lint = RunCommand({"sh", "-c", "promtool check metrics < " + path});
+    INFO(lint.out << lint.err);
+    CHECK(lint.exit_code == 0);
+  };
+  promtool(raw, "aggregator.metrics");
 
   REQUIRE(WaitUntil(
       [&] {
@@ -143,6 +160,9 @@ TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what 
   CHECK(Get(agent, "ember_agent_session_up") == 1);
   CHECK(Get(agent, "ember_agent_files_tailed") == 1);
   CHECK(Get(agent, "ember_agent_file_truncations_total") == 0);
+  std::string agent_raw;
+  Scrape(c.agent_http_port, &agent_raw);
+  promtool(agent_raw, "agent.metrics");
 
   // Anything else is a clean 404; a POST is refused.
   ProcessResult r = RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
