@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/state_reader.h"
 #include "common/system.h"
+#include "common/terminal_text.h"
 #include "common/units.h"
 #include "engine/alert.h"
 #include "engine/checkpoint_store.h"
@@ -136,8 +137,11 @@ int ShowAlert(const std::string& state_dir, const std::string& id) {
     return 1;
   }
   for (const auto& [a, delivery] : events) {
+    // Everything below that came from a log is escaped for the terminal.
     std::string key;
     for (const auto& [name, value] : a.fields) key += (key.empty() ? "" : " ") + name + "=" + value;
+    key = EscapeForTerminal(key);
+    const auto safe = [](const std::string& s) { return EscapeForTerminal(s); };
     std::printf("alert      %s (%s)\n", a.id.c_str(), engine::AlertStateName(a.state));
     std::printf("rule       %s (definition digest %s)\n", a.rule.c_str(), a.rule_digest.c_str());
     std::printf("severity   %s\n", rules::SeverityName(a.severity));
@@ -146,14 +150,14 @@ int ShowAlert(const std::string& state_dir, const std::string& id) {
     std::printf("window     %s .. %s (%s)\n", engine::FormatIsoMs(a.window_start_ms).c_str(),
                 engine::FormatIsoMs(a.window_end_ms).c_str(),
                 FormatDurationMs(a.window_end_ms - a.window_start_ms).c_str());
-    std::printf("message    %s\n", a.message.c_str());
-    if (a.evidence.empty()) std::printf("sample     %s\n", a.sample.c_str());
+    std::printf("message    %s\n", safe(a.message).c_str());
+    if (a.evidence.empty()) std::printf("sample     %s\n", safe(a.sample).c_str());
     for (size_t i = 0; i < a.evidence.size(); ++i) {
       const engine::Evidence& e = a.evidence[i];
-      std::printf("%s%s\n", i == 0 ? "evidence   " : "           ", e.line.c_str());
+      std::printf("%s%s\n", i == 0 ? "evidence   " : "           ", safe(e.line).c_str());
       std::printf(
           "             from %s:%s, bytes %llu..%llu (the frame that carried it), batch %s\n",
-          e.host.empty() ? "?" : e.host.c_str(), e.file.empty() ? "?" : e.file.c_str(),
+          e.host.empty() ? "?" : safe(e.host).c_str(), e.file.empty() ? "?" : safe(e.file).c_str(),
           static_cast<unsigned long long>(e.offset_start),
           static_cast<unsigned long long>(e.offset_end),
           engine::FormatIsoMs(e.batch_start_ms).c_str());

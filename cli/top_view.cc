@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "aggregator/event_time_view.h"
+#include "common/terminal_text.h"
 #include "common/units.h"
 #include "engine/alert.h"
 
@@ -37,29 +38,20 @@ std::string Bytes(double b) {
 
 std::string Clock(int64_t ms) { return engine::FormatIsoMs(ms).substr(11, 8); }
 
-// Display width of UTF-8 text (each code point one column: enough for ember's own glyphs).
-size_t Columns(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// Cuts `s` to `width` columns, not splitting a UTF-8 sequence.
+// Text for the screen: what came from logs (keys, hosts, paths) is escaped for the terminal
+// (escaping is idempotent: an escape holds no control character), and widths are display
+// columns (a CJK character takes two).
+// Cuts `s` to `width` columns, not splitting a character.
 std::string Fit(const std::string& s, int width) {
-  if (width <= 0) return s;
-  size_t cols = 0, i = 0;
-  for (; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (cols == static_cast<size_t>(width)) break;
-      ++cols;
-    }
-  }
-  return s.substr(0, i);
+  const std::string safe = EscapeForTerminal(s);
+  if (width <= 0) return safe;
+  return std::string(FitColumns(safe, static_cast<size_t>(width)));
 }
 
 std::string Pad(const std::string& s, size_t width) {
-  const size_t cols = Columns(s);
-  return cols >= width ? Fit(s, static_cast<int>(width)) : s + std::string(width - cols, ' ');
+  const std::string fitted = Fit(s, static_cast<int>(width));
+  const size_t cols = DisplayWidth(fitted);
+  return cols >= width ? fitted : fitted + std::string(width - cols, ' ');
 }
 
 const char* SeverityColor(const std::string& severity) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/terminal_text.h"
 #include "common/units.h"
 
 namespace ember::aggregator {
@@ -51,6 +52,9 @@ std::string TerminalSink::Format(const engine::Alert& a, TerminalStyle style) {
     key += name + "=" + value;
   }
   if (key.empty()) key = "-";
+  // Keys and messages carry text from logs: escaped, they cannot drive the terminal.
+  key = EscapeForTerminal(key);
+  const std::string message = EscapeForTerminal(a.message);
   const std::string severity = Upper(rules::SeverityName(a.severity));
   const bool firing = a.state == engine::AlertState::kFiring;
   const std::string state = !firing ? "RESOLVED" : a.late ? "LATE" : "FIRING";
@@ -62,13 +66,13 @@ std::string TerminalSink::Format(const engine::Alert& a, TerminalStyle style) {
     return fmt::format(
         "{}{}  {:<8}  {:<8}  {:<20}  {:<24}  {:>9}  {}",
         style == TerminalStyle::kJournal ? kPriority[static_cast<int>(a.severity)] : "", time,
-        severity, state, a.rule, key, count, a.message);
+        severity, state, a.rule, key, count, message);
   }
   return fmt::format(
       "\x1b[2m{}\x1b[0m  {}{:<8}\x1b[0m  {}{:<8}\x1b[0m  \x1b[1m{:<20}\x1b[0m  "
       "{:<24}  {:>9}  {}",
       time, SeverityColor(a.severity), severity, firing ? "\x1b[1;31m" : "\x1b[32m", state, a.rule,
-      key, count, a.message);
+      key, count, message);
 }
 
 std::string TerminalSink::Describe() const { return "terminal"; }

@@ -227,4 +227,56 @@ TEST_CASE("TopView: fits the terminal and scales sparklines to their maximum",
   CHECK(filtered[6].find("ip=10.0.0.0") != std::string::npos);
 }
 
+TEST_CASE("Terminal: escapes from a log line reach every human output escaped, JSON exact",
+          "[integration][terminal]") {
+  Cluster c(R"(rules:
+  - name: login
+    match: 'login failed user=(?P<user>\S+)'
+    by: [user]
+    window: 1s
+    when: count >= 1
+    message: 'failed: {{user}}'
+)");
+  c.StartAggregator();
+  c.StartAgent();
+  // ESC with a colour and a window title, BEL, a RIGHT-TO-LEFT OVERRIDE in the key; a CR in
+  // the middle of the line (the sample).
+  const std::string user =
+      "\x1b[31mroot\x1b]0;pwned\x07\xe2\x80\xae"
+      "evil";
+  const std::string shown = "\\x1b[31mroot\\x1b]0;pwned\\x07\\u202eevil";
+  c.dir.Append("logs/app.log", "login failed user=" + user + " from\rsomewhere\n");
+  REQUIRE(WaitUntil([&] { return !c.Alerts().empty(); }, 20s));
+  // JSON stays exact.
+  CHECK(c.Alerts()[0]["key"]["user"] == user);
+  const std::string id = c.Alerts()[0]["id"];
+  auto clean = [&](const std::string& what, const std::string& out) {
+    INFO(what << ":\n" << out);
+    CHECK(out.find(shown) != std::string::npos);
+    for (const char bad : {'\x1b', '\x07', '\r'}) CHECK(out.find(bad) == std::string::npos);
+    CHECK(out.find("\xe2\x80\xae") == std::string::npos);
+  };
+  REQUIRE(WaitUntil(
+      [&] { return ReadFile(c.dir.Sub("aggregator.out")).find(shown) != std::string::npos; }, 10s));
+  clean("the terminal output", ReadFile(c.dir.Sub("aggregator.out")));
+  clean("ember alerts",
+        RunCommand({EMBER_CLI_BIN, "alerts", "--state-dir", c.dir.Sub("state")}).out);
+  const std::string show =
+      RunCommand({EMBER_CLI_BIN, "alerts", "show", id, "--state-dir", c.dir.Sub("state")}).out;
+  clean("ember alerts show", show);
+  CHECK(show.find("from\\x0dsomewhere") != std::string::npos);
+  std::string top;
+  WaitUntil(
+      [&] {
+        top = RunCommand({EMBER_CLI_BIN, "top", "--url",
+                          "http://127.0.0.1:" + std::to_string(c.http_port)})
+                  .out;
+        return top.find("\\x1b[31mroot") != std::string::npos;
+      },
+      10s);
+  INFO(top);
+  CHECK(top.find("\\x1b[31mroot") != std::string::npos);
+  for (const char bad : {'\x1b', '\x07', '\r'}) CHECK(top.find(bad) == std::string::npos);
+}
+
 }  // namespace ember::test
