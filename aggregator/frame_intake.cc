@@ -5,6 +5,19 @@
 #include "common/system.h"
 
 namespace ember::aggregator {
+namespace {
+
+// A warning through `log`: at most its rate, with a note of how many were held back.
+template <typename... Args>
+void WarnLimited(LogLimiter& log, int64_t now_ms, fmt::format_string<Args...> format,
+                 Args&&... args) {
+  uint64_t suppressed = 0;
+  if (!log.Allow(now_ms, &suppressed)) return;
+  spdlog::warn("{}{}", fmt::format(format, std::forward<Args>(args)...),
+               LogLimiter::SuppressedNote(suppressed));
+}
+
+}  // namespace
 
 FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
@@ -31,12 +44,8 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
                                " is not spoken here: ember-aggregator " EMBER_VERSION
                                " speaks version " +
                                std::to_string(wire::kWireVersion);
-    uint64_t suppressed = 0;
-    if (refusal_log_.Allow(now_ms, &suppressed)) {
-      spdlog::warn("Refused a peer{}: {}.{}",
-                   message.identity.empty() ? "" : " ('" + message.identity + "')", reason,
-                   LogLimiter::SuppressedNote(suppressed));
-    }
+    WarnLimited(refusal_log_, now_ms, "Refused a peer{}: {}.",
+                message.identity.empty() ? "" : " ('" + message.identity + "')", reason);
     receiver_.Send(routing_id, wire::EncodeRefused(reason));
     return;
   }
@@ -55,28 +64,17 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   Result<wire::DataFrame> data =
       type.ok() ? wire::DecodeData(frame) : Result<wire::DataFrame>(type.status());
   if (!data.ok()) return BadFrame("frame", frame.size(), data.status(), now_ms);
-  const std::string* agent = sessions_.Find(routing_id, now_ms);
-  if (agent == nullptr) {
-    // The connection never said HELLO to this process (it restarted) or went quiet: its
-    // frames may be old; drop them and ask for a new session, whose WELCOME tells the agent
-    // where to go on.
-    ++counters_.frames_without_session;
-    receiver_.Send(routing_id, wire::EncodeHelloRequired());
-    return;
-  }
-  watermarks_.Heard(*agent, now_ms);
+  const std::string* agent = SessionOf(routing_id, now_ms);
+  if (agent == nullptr) return;
   const wire::DataFrame& f = *data;
   const FrameDecision decision =
       marks_.Offer(routing_id, *agent, f.stream_id, f.origin_offset, f.start_offset, f.end_offset);
   if (decision.verdict == FrameVerdict::kRefused) {
     ++counters_.streams_refused;
-    uint64_t suppressed = 0;
-    if (refusal_log_.Allow(now_ms, &suppressed)) {
-      spdlog::warn(
-          "Dropped a frame of a new stream of agent '{}': it has max_streams_per_agent "
-          "({}) streams already.{}",
-          *agent, config_.max_streams_per_agent, LogLimiter::SuppressedNote(suppressed));
-    }
+    WarnLimited(refusal_log_, now_ms,
+                "Dropped a frame of a new stream of agent '{}': it has max_streams_per_agent "
+                "({}) streams already.",
+                *agent, config_.max_streams_per_agent);
     return;
   }
   if (decision.verdict == FrameVerdict::kDuplicate) {
@@ -102,14 +100,11 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   if (!message.identity.empty() && !receiver_.HostAllowed(message.identity, f.host)) {
     host = message.identity;
     ++counters_.hosts_rewritten;
-    uint64_t suppressed = 0;
-    if (refusal_log_.Allow(now_ms, &suppressed)) {
-      spdlog::warn(
-          "Agent '{}' sent lines as host '{}', which its key may not speak for: they count as "
-          "host '{}' (list the host in {}/{}.hosts to allow it).{}",
-          message.identity, f.host, host, config_.security.authorized_keys_dir, message.identity,
-          LogLimiter::SuppressedNote(suppressed));
-    }
+    WarnLimited(refusal_log_, now_ms,
+                "Agent '{}' sent lines as host '{}', which its key may not speak for: they count "
+                "as host '{}' (list the host in {}/{}.hosts to allow it).",
+                message.identity, f.host, host, config_.security.authorized_keys_dir,
+                message.identity);
   }
   accepted_bytes_ += f.end_offset - f.start_offset;
   counters_.bytes_in += f.end_offset - f.start_offset;
@@ -121,13 +116,24 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
 }
 
+const std::string* FrameIntake::SessionOf(const std::string& routing_id, int64_t now_ms) {
+  const std::string* agent = sessions_.Find(routing_id, now_ms);
+  if (agent == nullptr) {
+    // The connection never said HELLO to this process (it restarted) or went quiet: its
+    // frames may be old; drop them and ask for a new session, whose WELCOME tells the agent
+    // where to go on.
+    ++counters_.frames_without_session;
+    receiver_.Send(routing_id, wire::EncodeHelloRequired());
+    return nullptr;
+  }
+  watermarks_.Heard(*agent, now_ms);
+  return agent;
+}
+
 void FrameIntake::BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms) {
   ++counters_.bad_frames;
-  uint64_t suppressed = 0;
-  if (bad_frame_log_.Allow(now_ms, &suppressed)) {
-    spdlog::warn("Dropped a bad {} ({} bytes): {}{}", what, bytes, why.message(),
-                 LogLimiter::SuppressedNote(suppressed));
-  }
+  WarnLimited(bad_frame_log_, now_ms, "Dropped a bad {} ({} bytes): {}", what, bytes,
+              why.message());
 }
 
 // Where each stream of the agent stands: read to its end (it follows the agent's clock) or
@@ -136,13 +142,8 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
                                   int64_t now_ms) {
   Result<wire::Heartbeat> beat = wire::DecodeHeartbeat(frame);
   if (!beat.ok()) return BadFrame("HEARTBEAT", frame.size(), beat.status(), now_ms);
-  const std::string* agent = sessions_.Find(routing_id, now_ms);
-  if (agent == nullptr) {
-    ++counters_.frames_without_session;
-    receiver_.Send(routing_id, wire::EncodeHelloRequired());
-    return;
-  }
-  watermarks_.Heard(*agent, now_ms);
+  const std::string* agent = SessionOf(routing_id, now_ms);
+  if (agent == nullptr) return;
   for (bool at_end : {true, false}) {
     for (const wire::AckEntry& e : at_end ? beat->at_end : beat->behind) {
       const bool delivered_all = marks_.Mark(*agent, e.stream_id) == e.offset;
@@ -195,15 +196,7 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
 void FrameIntake::HandleHello(const std::string& routing_id, std::string_view frame,
                               const std::string& identity, int64_t now_ms) {
   Result<wire::Hello> hello = wire::DecodeHello(frame);
-  if (!hello.ok()) {
-    ++counters_.bad_frames;
-    uint64_t suppressed = 0;
-    if (bad_frame_log_.Allow(now_ms, &suppressed)) {
-      spdlog::warn("Dropped a bad HELLO ({} bytes): {}{}", frame.size(), hello.status().message(),
-                   LogLimiter::SuppressedNote(suppressed));
-    }
-    return;
-  }
+  if (!hello.ok()) return BadFrame("HELLO", frame.size(), hello.status(), now_ms);
   AgentSessions::Opened opened = sessions_.Hello(routing_id, *hello, identity, now_ms);
   if (!opened.refusal.empty()) {
     ++counters_.refused;

@@ -53,6 +53,9 @@ class FrameIntake {
   void HandleHello(const std::string& routing_id, std::string_view frame,
                    const std::string& identity, int64_t now_ms);
   void HandleHeartbeat(const std::string& routing_id, std::string_view frame, int64_t now_ms);
+  // The agent of the connection's session (now heard from), or null after answering
+  // HELLO_REQUIRED when it has none.
+  const std::string* SessionOf(const std::string& routing_id, int64_t now_ms);
   // Counts and logs (rate-limited) a frame that could not be decoded.
   void BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms);
 

@@ -17,6 +17,18 @@ WatermarkOptions Options() {
 
 constexpr int64_t kT = 1'700'000'000'000;  // the aggregator's clock at the start
 
+// A stream's key, as StreamMarks::Key makes it.
+std::string Key(const std::string& agent, int stream = 1) {
+  return agent + '\0' + std::to_string(stream);
+}
+
+// `agent` is heard at `now` and delivers lines of its stream /1.log, the newest stamped `newest`.
+void Deliver(SourceWatermarks& w, const std::string& agent, int64_t newest, int64_t now) {
+  w.Heard(agent, now);
+  w.Delivered(Key(agent), agent, "/1.log");
+  w.Stamped(Key(agent), newest);
+}
+
 }  // namespace
 
 TEST_CASE("SourceWatermarks: no watermark before a stream delivers",
@@ -31,24 +43,16 @@ TEST_CASE("SourceWatermarks: a stream with a backlog holds the watermark at its 
           "[aggregator][watermark][unit]") {
   SourceWatermarks w(Options());
   w.Heard("a", kT);
-  w.Delivered(
-      "a\0"
-      "1",
-      "a", "/x.log");
+  w.Delivered(Key("a"), "a", "/x.log");
   CHECK_FALSE(w.Watermark(kT).has_value());  // delivered, stamps not read yet
-  w.Stamped(
-      "a\0"
-      "1",
-      kT - 86'400'000);  // yesterday's log
+  w.Stamped(Key("a"),
+            kT - 86'400'000);  // yesterday's log
   REQUIRE(w.Watermark(kT).has_value());
   CHECK(*w.Watermark(kT) == kT - 86'400'000 - 100);
   // Still going through the backlog, minutes later: the watermark follows the data, not the
   // clock.
   w.Heard("a", kT + 120'000);
-  w.Stamped(
-      "a\0"
-      "1",
-      kT - 86'000'000);
+  w.Stamped(Key("a"), kT - 86'000'000);
   CHECK(*w.Watermark(kT + 120'000) == kT - 86'000'000 - 100);
   REQUIRE(w.holder().has_value());
   CHECK(w.holder()->path == "/x.log");
@@ -57,13 +61,7 @@ TEST_CASE("SourceWatermarks: a stream with a backlog holds the watermark at its 
 TEST_CASE("SourceWatermarks: a stream read to its end follows its agent's clock",
           "[aggregator][watermark][unit]") {
   SourceWatermarks w(Options());
-  const std::string k1(
-      "a\0"
-      "1",
-      3),
-      k2("b\0"
-         "2",
-         3);
+  const std::string k1 = Key("a"), k2 = Key("b", 2);
   w.Heard("a", kT);
   w.Heard("b", kT);
   w.Delivered(k1, "a", "/1.log");
@@ -90,13 +88,8 @@ TEST_CASE(
     "max_source_delay",
     "[aggregator][watermark][unit]") {
   SourceWatermarks w(Options());
-  const std::string k(
-      "a\0"
-      "1",
-      3);
-  w.Heard("a", kT);
-  w.Delivered(k, "a", "/1.log");
-  w.Stamped(k, kT - 10'000);
+  const std::string k = Key("a");
+  Deliver(w, "a", kT - 10'000, kT);
   w.Heartbeat(k, true, true, /*agent_now_ms=*/kT - 10'000, kT);  // 10 s behind
   CHECK(*w.Watermark(kT) == kT - 10'000 - 100);
   w.Heard("a", kT + 1000);
@@ -104,9 +97,7 @@ TEST_CASE(
 
   // Ten minutes behind: held back 30 s, no more.
   SourceWatermarks far(Options());
-  far.Heard("a", kT);
-  far.Delivered(k, "a", "/1.log");
-  far.Stamped(k, kT - 600'000);
+  Deliver(far, "a", kT - 600'000, kT);
   far.Heartbeat(k, true, true, kT - 600'000, kT);
   CHECK(*far.Watermark(kT) == kT - 30'000 - 100);
   far.Heard("a", kT + 5000);
@@ -118,13 +109,7 @@ TEST_CASE(
     "out until it returns",
     "[aggregator][watermark][unit]") {
   SourceWatermarks w(Options());
-  const std::string ka(
-      "a\0"
-      "1",
-      3),
-      kb("b\0"
-         "1",
-         3);
+  const std::string ka = Key("a"), kb = Key("b");
   for (const auto& [key, agent] : {std::pair{ka, "a"}, std::pair{kb, "b"}}) {
     w.Heard(agent, kT);
     w.Delivered(key, agent, "/1.log");
@@ -148,9 +133,7 @@ TEST_CASE(
   }
   // a comes back with its backlog: it holds the watermark again from where it now is (which
   // cannot go back: its lines are late).
-  w.Heard("a", kT + 41'000);
-  w.Delivered(ka, "a", "/1.log");
-  w.Stamped(ka, kT + 5000);
+  Deliver(w, "a", kT + 5000, kT + 41'000);
   CHECK(*w.Watermark(kT + 41'000) == kT + 40'000 - 100);
   CHECK(*w.Watermark(kT + 42'000) == kT + 40'000 - 100);
   w.Heartbeat(ka, true, true, kT + 42'500, kT + 42'500);
@@ -167,26 +150,16 @@ TEST_CASE("SourceWatermarks: stamps far in the future are clamped and counted",
   CHECK(w.ClampFuture(kT + 3'600'000, kT) == kT + 60'000);
   CHECK(w.future_stamps() == 1);
   // And the watermark never passes the clock, whatever the stamps say.
-  const std::string k(
-      "a\0"
-      "1",
-      3);
-  w.Heard("a", kT);
-  w.Delivered(k, "a", "/1.log");
-  w.Stamped(k, kT + 60'000);
+  const std::string k = Key("a");
+  Deliver(w, "a", kT + 60'000, kT);
   CHECK(*w.Watermark(kT) == kT - 100);
 }
 
 TEST_CASE("SourceWatermarks: positions and the watermark survive a restart",
           "[aggregator][watermark][unit]") {
   SourceWatermarks w(Options());
-  const std::string k(
-      "a\0"
-      "1",
-      3);
-  w.Heard("a", kT);
-  w.Delivered(k, "a", "/1.log");
-  w.Stamped(k, kT - 7000);
+  const std::string k = Key("a");
+  Deliver(w, "a", kT - 7000, kT);
   REQUIRE(w.Watermark(kT).has_value());
   ember::engine::SourcePositions saved = w.Changed();
   CHECK(saved.watermark_ms == kT - 7100);
