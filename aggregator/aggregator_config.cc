@@ -52,13 +52,50 @@ Status GetStringMap(YamlMap& m, const std::string& key,
   return Status::Ok();
 }
 
-Status CheckHttpUrl(YamlMap& m, const std::string& url) {
-  if (url.rfind("http://", 0) != 0) {
-    return Status::InvalidArgument(m.Where("url") +
-                                   ": error: 'url' must start with http:// "
-                                   "(https is not supported; use a local relay)");
+Status CheckUrl(YamlMap& m, const std::string& url) {
+  if (Status s = CheckHttpUrl(url); !s.ok()) {
+    return Status::InvalidArgument(m.Where("url") + ": error: 'url': " + s.message());
   }
   return Status::Ok();
+}
+
+// The client settings of an HTTP output: timeout, `tls: {ca_file, cert_file, key_file}` and
+// `auth: {bearer_token_file}` or `auth: {username, password_file}`. Paths are relative to the
+// configuration file; secrets stay in their files.
+Status GetHttpClient(YamlMap& m, HttpClientOptions* c) {
+  std::vector<Status> errors = {m.GetDurationMs("timeout", &c->timeout_ms)};
+  if (m.Has("tls")) {
+    YamlMap tls(m.Get("tls"), m.path());
+    if (Status s = tls.Check("'tls'"); !s.ok()) return s;
+    errors.push_back(tls.GetString("ca_file", &c->ca_file));
+    errors.push_back(tls.GetString("cert_file", &c->cert_file));
+    errors.push_back(tls.GetString("key_file", &c->key_file));
+    errors.push_back(tls.RejectUnknownKeys());
+    if (c->cert_file.empty() != c->key_file.empty()) {
+      errors.push_back(Status::InvalidArgument(
+          tls.Where() + ": error: 'cert_file' and 'key_file' go together (mTLS)"));
+    }
+  }
+  if (m.Has("auth")) {
+    YamlMap auth(m.Get("auth"), m.path());
+    if (Status s = auth.Check("'auth'"); !s.ok()) return s;
+    errors.push_back(auth.GetString("bearer_token_file", &c->bearer_token_file));
+    errors.push_back(auth.GetString("username", &c->username));
+    errors.push_back(auth.GetString("password_file", &c->password_file));
+    errors.push_back(auth.RejectUnknownKeys());
+    if (c->username.empty() != c->password_file.empty() ||
+        (!c->bearer_token_file.empty() && !c->username.empty())) {
+      errors.push_back(
+          Status::InvalidArgument(auth.Where() +
+                                  ": error: 'auth' takes bearer_token_file, or username with "
+                                  "password_file"));
+    }
+  }
+  for (std::string* path :
+       {&c->ca_file, &c->cert_file, &c->key_file, &c->bearer_token_file, &c->password_file}) {
+    *path = ResolvePath(m.path(), *path);
+  }
+  return FirstError(errors);
 }
 
 Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) {
@@ -77,24 +114,23 @@ Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) 
   if (!s.ok()) return s;
   s = ForEachOutput(out, "webhook", path, [&](YamlMap& m) {
     WebhookOutput w;
-    std::vector<Status> errors = {
-        m.GetString("url", &w.url, true), m.GetDurationMs("timeout", &w.timeout_ms),
-        m.GetDurationMs("retry_for", &w.retry_for_ms), GetStringMap(m, "headers", &w.headers)};
+    std::vector<Status> errors = {m.GetString("url", &w.url, true), GetHttpClient(m, &w.client),
+                                  m.GetDurationMs("retry_for", &w.retry_for_ms),
+                                  GetStringMap(m, "headers", &w.headers)};
     if (Status f = FirstError(errors); !f.ok()) return f;
-    if (Status f = CheckHttpUrl(m, w.url); !f.ok()) return f;
+    if (Status f = CheckUrl(m, w.url); !f.ok()) return f;
     o->webhooks.push_back(std::move(w));
     return Status::Ok();
   });
   if (!s.ok()) return s;
   return ForEachOutput(out, "alertmanager", path, [&](YamlMap& m) {
     AlertmanagerOutput a;
-    std::vector<Status> errors = {m.GetString("url", &a.url, true),
-                                  m.GetDurationMs("timeout", &a.timeout_ms),
+    std::vector<Status> errors = {m.GetString("url", &a.url, true), GetHttpClient(m, &a.client),
                                   m.GetDurationMs("retry_for", &a.retry_for_ms),
                                   m.GetDurationMs("resend_interval", &a.resend_interval_ms),
                                   GetStringMap(m, "labels", &a.labels)};
     if (Status f = FirstError(errors); !f.ok()) return f;
-    if (Status f = CheckHttpUrl(m, a.url); !f.ok()) return f;
+    if (Status f = CheckUrl(m, a.url); !f.ok()) return f;
     if (a.resend_interval_ms < 1000) {
       return Status::InvalidArgument(m.Where("resend_interval") +
                                      ": error: 'resend_interval' must be at least 1s");

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_client.h"
 #include "common/status.h"
 #include "engine/engine.h"
 
@@ -24,11 +25,12 @@ struct ExecOutput {
   int64_t timeout_ms = 10'000;
 };
 
-// POSTs each alert event as JSON to an http:// URL, retrying with backoff on connection
-// errors, 429 and 5xx for up to retry_for.
+// POSTs each alert event as JSON to an http:// or https:// URL, retrying with backoff on
+// connection errors, 429 and 5xx for up to retry_for. `client`: TLS files, authentication
+// files and the timeout (common/http_client.h).
 struct WebhookOutput {
   std::string url;
-  int64_t timeout_ms = 5000;
+  HttpClientOptions client;
   int64_t retry_for_ms = 3600'000;
   std::vector<std::pair<std::string, std::string>> headers;
 };
@@ -37,8 +39,8 @@ struct WebhookOutput {
 // every resend_interval while they fire (endsAt a few intervals ahead); resolved ones with
 // endsAt set to the resolve time.
 struct AlertmanagerOutput {
-  std::string url;  // base URL, e.g. http://127.0.0.1:9093
-  int64_t timeout_ms = 5000;
+  std::string url;  // base URL, e.g. http://127.0.0.1:9093 or https://alertmanager:9093
+  HttpClientOptions client;
   int64_t retry_for_ms = 3600'000;
   int64_t resend_interval_ms = 60'000;
   std::vector<std::pair<std::string, std::string>> labels;  // added to every alert

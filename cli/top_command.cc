@@ -35,7 +35,7 @@ struct TopArgs {
 };
 
 Result<nlohmann::json> Fetch(const std::string& base) {
-  Result<HttpReply> reply = HttpRequest("GET", base + "/api/v1/top", "", {}, 3000);
+  Result<HttpReply> reply = HttpFetch("GET", base + "/api/v1/top", "", {}, 3000);
   if (!reply.ok()) return reply.status();
   if (reply->status != 200) {
     return Status::Unavailable("HTTP " + std::to_string(reply->status) + " from " + base +

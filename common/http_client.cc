@@ -1,166 +1,146 @@
 #include "common/http_client.h"
 
-#include <boost/asio.hpp>
+#include <curl/curl.h>
+#include <strings.h>
+
+#include <memory>
+#include <mutex>
+
+#include "common/yaml_util.h"
 
 namespace ember {
-namespace asio = boost::asio;
-using asio::ip::tcp;
-
 namespace {
 
 constexpr size_t kMaxReplyBytes = 64 << 20;
+constexpr size_t kMaxSecretBytes = 64 * 1024;
 
-bool ParseHex(std::string_view s, size_t* out) {
-  size_t v = 0;
-  size_t i = 0;
-  for (; i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i])); ++i) {
-    if (v > (kMaxReplyBytes >> 4)) return false;
-    const char c = s[i];
-    const size_t digit = c <= '9' ? static_cast<size_t>(c - '0')
-                                  : static_cast<size_t>((c | 0x20) - 'a' + 10);  // a-f, A-F
-    v = v * 16 + digit;
-  }
-  *out = v;
-  return i > 0;
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+size_t Append(char* data, size_t size, size_t n, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() + size * n > kMaxReplyBytes) return 0;  // curl then fails the transfer
+  body->append(data, size * n);
+  return size * n;
 }
 
-// Splits a complete reply (read to EOF) into status and body.
-Result<HttpReply> ParseReply(const std::string& raw) {
-  size_t head_end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) {
-    return Status::Unavailable("malformed HTTP reply");
-  }
-  HttpReply reply;
-  reply.status = std::atoi(raw.c_str() + 9);
-  std::string head = Lower(raw.substr(0, head_end));
-  std::string body = raw.substr(head_end + 4);
-  if (head.find("\r\ntransfer-encoding: chunked") != std::string::npos) {
-    size_t pos = 0;
-    for (;;) {
-      size_t eol = body.find("\r\n", pos);
-      size_t size = 0;
-      if (eol == std::string::npos ||
-          !ParseHex(std::string_view(body).substr(pos, eol - pos), &size)) {
-        return Status::Unavailable("malformed chunked HTTP reply");
-      }
-      if (size == 0) break;
-      if (eol + 2 + size > body.size()) return Status::Unavailable("truncated HTTP reply");
-      reply.body.append(body, eol + 2, size);
-      pos = eol + 2 + size + 2;
-    }
-  } else {
-    reply.body = std::move(body);
-  }
-  return reply;
+// The first line of a secret file, without its newline.
+Result<std::string> ReadSecret(const std::string& path) {
+  Result<std::string> text = ReadBoundedFile(path, kMaxSecretBytes);
+  if (!text.ok())
+    return Status::InvalidArgument("cannot read '" + path + "': " + text.status().message());
+  std::string line = text->substr(0, text->find('\n'));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+std::string HostOf(const std::string& url) {
+  const size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  const size_t end = url.find_first_of("/?#", start + 3);
+  return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
 }
 
 }  // namespace
 
-Result<HttpUrl> ParseHttpUrl(const std::string& url) {
-  if (url.rfind("http://", 0) != 0) {
-    return Status::InvalidArgument("'" + url + "' is not an http:// URL");
+Status CheckHttpUrl(const std::string& url) {
+  const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+  if ((!http && !https) || HostOf(url).empty()) {
+    return Status::InvalidArgument("'" + url + "' is not an http:// or https:// URL with a host");
   }
-  std::string rest = url.substr(7);
-  HttpUrl out;
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) out.target = rest.substr(slash);
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return Status::InvalidArgument("'" + url + "': bad host");
-    out.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') {
-      out.port = authority.substr(close + 2);
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) out.port = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) return Status::InvalidArgument("'" + url + "' has no host");
-  if (out.port.empty() || out.port.size() > 5 ||
-      out.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("'" + url + "': bad port '" + out.port + "'");
-  }
-  return out;
+  return Status::Ok();
 }
 
-Result<HttpReply> HttpRequest(const std::string& method, const std::string& url,
-                              const std::string& body, const HttpHeaders& headers,
-                              int64_t timeout_ms) {
-  Result<HttpUrl> u = ParseHttpUrl(url);
-  if (!u.ok()) return u.status();
-  std::string request = method + " " + u->target + " HTTP/1.1\r\nHost: " + u->host + ":" + u->port +
-                        "\r\nUser-Agent: ember/" EMBER_VERSION "\r\nConnection: close\r\n";
-  bool has_type = false;
-  for (const auto& [name, value] : headers) {
-    request += name + ": " + value + "\r\n";
-    if (Lower(name) == "content-type") has_type = true;
-  }
-  if (!body.empty() || method == "POST" || method == "PUT") {
-    if (!has_type) request += "Content-Type: application/json\r\n";
-    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "\r\n";
-  request += body;
+Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
+                            const std::string& body, const HttpHeaders& headers,
+                            int64_t timeout_ms) {
+  HttpClientOptions options;
+  options.timeout_ms = timeout_ms;
+  return HttpFetch(method, url, body, headers, options);
+}
 
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  tcp::socket socket(io);
-  std::string raw;
-  std::array<char, 16384> buf;
-  boost::system::error_code failure;
-  bool done = false;
-  std::function<void()> read_more = [&] {
-    socket.async_read_some(asio::buffer(buf), [&](const boost::system::error_code& e, size_t n) {
-      raw.append(buf.data(), n);
-      if (e == asio::error::eof) {
-        done = true;
-      } else if (e) {
-        failure = e;
-      } else if (raw.size() > kMaxReplyBytes) {
-        failure = asio::error::message_size;
-      } else {
-        read_more();
-      }
-    });
-  };
-  resolver.async_resolve(
-      u->host, u->port,
-      [&](const boost::system::error_code& e, tcp::resolver::results_type results) {
-        if (e) {
-          failure = e;
-          return;
-        }
-        asio::async_connect(socket, results,
-                            [&](const boost::system::error_code& ce, const tcp::endpoint&) {
-                              if (ce) {
-                                failure = ce;
-                                return;
-                              }
-                              asio::async_write(socket, asio::buffer(request),
-                                                [&](const boost::system::error_code& we, size_t) {
-                                                  if (we) {
-                                                    failure = we;
-                                                    return;
-                                                  }
-                                                  read_more();
-                                                });
-                            });
-      });
-  io.run_for(std::chrono::milliseconds(timeout_ms));
-  if (!done && !failure) {
-    return Status::Unavailable(method + " " + url + ": no complete reply within " +
-                               std::to_string(timeout_ms) + " ms");
+Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
+                            const std::string& body, const HttpHeaders& headers,
+                            const HttpClientOptions& options) {
+  if (Status s = CheckHttpUrl(url); !s.ok()) return s;
+  InitCurlOnce();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return Status::Unavailable("cannot start an HTTP request (curl_easy_init)");
+  CURL* c = curl.get();
+  HttpReply reply;
+  std::string bearer, password;
+  if (!options.bearer_token_file.empty()) {
+    Result<std::string> token = ReadSecret(options.bearer_token_file);
+    if (!token.ok()) return token.status();
+    bearer = "Authorization: Bearer " + *token;
   }
-  if (failure) return Status::Unavailable(method + " " + url + ": " + failure.message());
-  Result<HttpReply> reply = ParseReply(raw);
-  if (!reply.ok()) return reply.status().WithContext(method + " " + url);
+  if (!options.password_file.empty()) {
+    Result<std::string> p = ReadSecret(options.password_file);
+    if (!p.ok()) return p.status();
+    password = std::move(*p);
+  }
+  curl_slist* list = nullptr;
+  for (const auto& [name, value] : headers) {
+    list = curl_slist_append(list, (name + ": " + value).c_str());
+  }
+  if (!bearer.empty()) list = curl_slist_append(list, bearer.c_str());
+  if (!body.empty() || method == "POST") {
+    bool has_type = false;
+    for (const auto& h : headers)
+      has_type = has_type || strcasecmp(h.first.c_str(), "content-type") == 0;
+    if (!has_type) list = curl_slist_append(list, "Content-Type: application/json");
+  }
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list,
+                                                                          curl_slist_free_all);
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout_ms));
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, options.max_redirects > 0 ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+  curl_easy_setopt(c, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "ember/" EMBER_VERSION);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, options.cert_file.c_str());
+  if (!options.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, options.key_file.c_str());
+  if (!options.username.empty()) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, options.username.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, password.c_str());
+  }
+  if (method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else if (method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (!body.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+  }
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  const CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    const std::string why = error[0] != '\0' ? error : curl_easy_strerror(rc);
+    if (rc == CURLE_WRITE_ERROR) {
+      return Status::Unavailable("the reply from " + url + " exceeds 64 MiB");
+    }
+    return Status::Unavailable(url + ": " + why);
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  reply.status = static_cast<int>(status);
   return reply;
 }
 

@@ -1,6 +1,11 @@
-// HttpPost / HttpGet: one blocking HTTP/1.1 request to an http:// URL (no TLS), with a total
-// timeout. For the webhook and Alertmanager outputs and `ember top`. Thread-safe: every call
-// uses its own I/O context. Chunked and Content-Length bodies are both read.
+// HttpFetch: one blocking HTTP/1.1 request over http:// or https://, through libcurl, for
+// the webhook and Alertmanager outputs and `ember top`. TLS verifies the peer and its host name
+// against the system's CA store, or `ca_file`; a client certificate and key give mTLS.
+// Redirects are followed (up to 5; a POST stays a POST); proxies come from HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY as curl reads them; a bearer token or a basic-auth password is read
+// from a file at each request, so no secret sits in a configuration file. Only http and https,
+// also across redirects. Thread-safe: every call has its own curl handle.
+// Linked by the aggregator and the CLI only: the agent does not carry libcurl.
 #pragma once
 
 #include <cstdint>
@@ -12,14 +17,6 @@
 
 namespace ember {
 
-struct HttpUrl {
-  std::string host;
-  std::string port = "80";
-  std::string target = "/";  // path and query
-};
-// Errors: not http://, no host, bad port.
-Result<HttpUrl> ParseHttpUrl(const std::string& url);
-
 struct HttpReply {
   int status = 0;
   std::string body;
@@ -27,10 +24,30 @@ struct HttpReply {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
-// Errors (Unavailable): cannot resolve or connect, timed out, connection closed early, a
-// malformed reply. A reply with any status code is a success of this call.
-Result<HttpReply> HttpRequest(const std::string& method, const std::string& url,
-                              const std::string& body, const HttpHeaders& headers,
-                              int64_t timeout_ms);
+struct HttpClientOptions {
+  int64_t timeout_ms = 5000;      // the whole request, connect included
+  std::string ca_file;            // PEM CAs to trust instead of the system's; "" = system store
+  std::string cert_file;          // client certificate (PEM) for mTLS; "" = none
+  std::string key_file;           // its private key (PEM)
+  std::string bearer_token_file;  // "Authorization: Bearer <first line>"; "" = none
+  std::string username;           // basic authentication with the password file's first line
+  std::string password_file;
+  int max_redirects = 5;
+};
+
+// Errors (Unavailable, naming the URL and curl's reason): cannot resolve or connect,
+// TLS refused (an unknown CA, a wrong host name), timed out, too many redirects, a reply over
+// 64 MiB; (InvalidArgument) a secret file that cannot be read. A reply with any status code
+// is a success of this call.
+Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
+                            const std::string& body, const HttpHeaders& headers,
+                            const HttpClientOptions& options);
+// The same with default options and `timeout_ms`.
+Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
+                            const std::string& body, const HttpHeaders& headers,
+                            int64_t timeout_ms);
+
+// InvalidArgument unless `url` is http:// or https:// with a host.
+Status CheckHttpUrl(const std::string& url);
 
 }  // namespace ember

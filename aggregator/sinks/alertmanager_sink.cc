@@ -64,7 +64,7 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
 }
 
 bool AlertmanagerSink::Post(const std::string& array_json, const std::string& what) {
-  return PostWithRetry(*this, endpoint_, array_json, {}, options_.timeout_ms, options_.retry_for_ms,
+  return PostWithRetry(*this, endpoint_, array_json, {}, options_.client, options_.retry_for_ms,
                        what);
 }
 
@@ -115,7 +115,7 @@ void AlertmanagerSink::Idle() {
   body += "]";
   // A failed resend is not retried here: the next one comes within resend_interval, and
   // endsAt leaves room for three missed ones.
-  auto reply = HttpRequest("POST", endpoint_, body, {}, options_.timeout_ms);
+  auto reply = HttpFetch("POST", endpoint_, body, {}, options_.client);
   (void)reply;
 }
 

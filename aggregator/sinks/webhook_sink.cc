@@ -16,12 +16,12 @@ int64_t SteadyMs() {
 }  // namespace
 
 bool PostWithRetry(AsyncSink& sink, const std::string& url, const std::string& body,
-                   const HttpHeaders& headers, int64_t timeout_ms, int64_t retry_for_ms,
-                   const std::string& what) {
+                   const HttpHeaders& headers, const HttpClientOptions& client,
+                   int64_t retry_for_ms, const std::string& what) {
   const int64_t give_up_at = SteadyMs() + retry_for_ms;
   int64_t backoff_ms = 1000;
   for (int attempt = 1;; ++attempt) {
-    Result<HttpReply> reply = HttpRequest("POST", url, body, headers, timeout_ms);
+    Result<HttpReply> reply = HttpFetch("POST", url, body, headers, client);
     std::string problem;
     if (!reply.ok()) {
       problem = reply.status().message();
@@ -56,7 +56,7 @@ WebhookSink::WebhookSink(const WebhookOutput& options) : options_(options) { Sta
 
 bool WebhookSink::Deliver(const engine::Alert& alert) {
   return PostWithRetry(*this, options_.url, engine::AlertToJson(alert), options_.headers,
-                       options_.timeout_ms, options_.retry_for_ms,
+                       options_.client, options_.retry_for_ms,
                        "alert " + alert.id + " (" + engine::AlertStateName(alert.state) + ")");
 }
 

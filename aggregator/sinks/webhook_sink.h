@@ -13,8 +13,8 @@ namespace ember::aggregator {
 // One POST with the retry policy above; shared by the webhook and Alertmanager outputs.
 // Returns false when it gave up (logged) or the sink is stopping.
 bool PostWithRetry(AsyncSink& sink, const std::string& url, const std::string& body,
-                   const HttpHeaders& headers, int64_t timeout_ms, int64_t retry_for_ms,
-                   const std::string& what);
+                   const HttpHeaders& headers, const HttpClientOptions& client,
+                   int64_t retry_for_ms, const std::string& what);
 
 class WebhookSink final : public AsyncSink {
  public:

@@ -1,4 +1,4 @@
-// HttpRequest against a real TCP peer on loopback that answers with a chunked body (sizes in
+// HttpFetch against a real TCP peer on loopback that answers with a chunked body (sizes in
 // upper- and lowercase hex), as Go and Python servers do for streamed replies.
 #include "common/http_client.h"
 
@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-TEST_CASE("HttpRequest: a chunked reply is reassembled", "[common][http][threads][integration]") {
+TEST_CASE("HttpFetch: a chunked reply is reassembled", "[common][http][threads][integration]") {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(listener >= 0);
   sockaddr_in addr{};
@@ -35,8 +35,8 @@ TEST_CASE("HttpRequest: a chunked reply is reassembled", "[common][http][threads
     (void)::write(c, reply.data(), reply.size());
     ::close(c);
   });
-  auto r = ember::HttpRequest(
-      "GET", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/", "", {}, 5000);
+  auto r = ember::HttpFetch("GET", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/",
+                            "", {}, 5000);
   server.join();
   ::close(listener);
   INFO(r.status().ToString());

@@ -37,7 +37,7 @@ TEST_CASE("HttpServer: concurrent scrapes see whole snapshots while the owner pu
   for (int c = 0; c < 4; ++c) {
     clients.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
-        auto r = HttpRequest("GET", url, "", {}, 5000);
+        auto r = HttpFetch("GET", url, "", {}, 5000);
         if (!r.ok() || r->status != 200) continue;
         ++ok;
         if (r->body.rfind("version ", 0) == 0 && r->body.back() == '\n') ++whole;
@@ -49,8 +49,8 @@ TEST_CASE("HttpServer: concurrent scrapes see whole snapshots while the owner pu
   publisher.join();
   CHECK(ok == 100);
   CHECK(whole == 100);
-  auto missing = HttpRequest("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/x",
-                             "", {}, 5000);
+  auto missing = HttpFetch("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/x",
+                           "", {}, 5000);
   REQUIRE(missing.ok());
   CHECK(missing->status == 404);
 }
@@ -76,8 +76,8 @@ TEST_CASE("HttpServer: hundreds of idle connections do not keep a scrape out",
     idle.push_back(fd);
   }
   const auto started = std::chrono::steady_clock::now();
-  auto r = HttpRequest("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics",
-                       "", {}, 5000);
+  auto r = HttpFetch("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics",
+                     "", {}, 5000);
   const auto took = std::chrono::steady_clock::now() - started;
   for (int fd : idle) ::close(fd);
   REQUIRE(r.ok());
