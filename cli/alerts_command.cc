@@ -173,8 +173,8 @@ void AddAlertsCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand(
       "alerts", "Show the alert history of the local aggregator; -f follows new alerts");
   auto args = std::make_shared<AlertsArgs>();
-  cmd->add_option("--state-dir", args->state_dir, "The aggregator's state directory")
-      ->capture_default_str();
+  auto where = std::make_shared<AggregatorOptions>();
+  where->AddTo(*cmd, /*with_url=*/false);
   cmd->add_option("--since", args->since, "Only alerts whose window ended within this long");
   cmd->add_option("--rule", args->rule, "Only this rule");
   cmd->add_option("--severity", args->severity, "Only this severity and above");
@@ -186,10 +186,18 @@ void AddAlertsCommand(CLI::App& app, int* exit_code) {
       "show", "Print one alert's events with their provenance (rule, key, window, sample)");
   auto id = std::make_shared<std::string>();
   show->add_option("id", *id, "The alert id (the `id` field of --json)")->required();
-  show->fallthrough();  // `ember alerts show ID --state-dir DIR` works too
-  show->callback([=] { *exit_code = ShowAlert(args->state_dir, *id); });
+  show->fallthrough();  // `ember alerts show ID --state-dir DIR` (or -c) works too
+  show->callback([=] {
+    *exit_code = where->Resolve("ember alerts show") ? ShowAlert(where->state_dir(), *id) : 2;
+  });
   cmd->callback([=] {
-    if (!show->parsed()) *exit_code = RunAlerts(*args);
+    if (show->parsed()) return;
+    if (!where->Resolve("ember alerts")) {
+      *exit_code = 2;
+      return;
+    }
+    args->state_dir = where->state_dir();
+    *exit_code = RunAlerts(*args);
   });
 }
 

@@ -6,11 +6,40 @@
 #include <memory>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
+#include "common/status.h"
 #include "engine/checkpoint_store.h"
 
 namespace ember::cli {
 
 std::unique_ptr<engine::CheckpointStore> OpenStateForReading(const std::string& state_dir,
                                                              const char* command);
+
+// Where the commands that read an aggregator find it, one way for all: an explicit
+// --state-dir or --url wins; else `-c CONFIG` (by default /etc/ember/aggregator.yaml, when it
+// exists) gives its state_dir and http_listen; else the defaults (/var/lib/ember-aggregator,
+// http://127.0.0.1:7451). Errors: a config given or found that does not load.
+struct AggregatorLocation {
+  std::string state_dir = "/var/lib/ember-aggregator";
+  std::string url = "http://127.0.0.1:7451";  // "" when the config turns http_listen off
+};
+inline constexpr const char* kDefaultAggregatorConfig = "/etc/ember/aggregator.yaml";
+Result<AggregatorLocation> LocateAggregator(const std::string& config_path);
+
+// Adds -c/--config, --state-dir and (with `url`) --url to `cmd`, all resolved by Resolve().
+class AggregatorOptions {
+ public:
+  void AddTo(CLI::App& cmd, bool with_url);
+  // Prints "<command>: <error>" and returns false when the configuration does not load.
+  bool Resolve(const char* command);
+  const std::string& state_dir() const { return location_.state_dir; }
+  const std::string& url() const { return location_.url; }
+
+ private:
+  std::string config_ = kDefaultAggregatorConfig;
+  std::string state_dir_, url_;
+  AggregatorLocation location_;
+};
 
 }  // namespace ember::cli

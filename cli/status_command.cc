@@ -103,11 +103,13 @@ int RunStatus(const std::string& state_dir, bool json) {
 void AddStatusCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand(
       "status", "Show the aggregator's health, counters and agents (exit 1 when unhealthy)");
-  auto dir = std::make_shared<std::string>("/var/lib/ember-aggregator");
+  auto where = std::make_shared<AggregatorOptions>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("--state-dir", *dir, "The aggregator's state directory")->capture_default_str();
+  where->AddTo(*cmd, /*with_url=*/false);
   cmd->add_flag("--json", *json, "Print the status as one JSON object");
-  cmd->callback([=] { *exit_code = RunStatus(*dir, *json); });
+  cmd->callback([=] {
+    *exit_code = where->Resolve("ember status") ? RunStatus(where->state_dir(), *json) : 2;
+  });
 }
 
 }  // namespace ember::cli

@@ -17,6 +17,7 @@
 
 #include "aggregator/aggregator_config.h"
 #include "cli/commands.h"
+#include "cli/state_reader.h"
 #include "cli/top_view.h"
 #include "common/http_client.h"
 
@@ -28,7 +29,6 @@ volatile sig_atomic_t g_resized = 0;
 
 struct TopArgs {
   std::string url;
-  std::string config;
   bool once = false;
   std::string sort = "rate";
   std::string filter;
@@ -190,18 +190,10 @@ int RunLive(const TopArgs& args, TopViewOptions o) {
 }
 
 int RunTop(TopArgs args) {
-  if (!args.config.empty()) {
-    Result<aggregator::AggregatorConfig> config = aggregator::LoadAggregatorConfig(args.config);
-    if (!config.ok()) {
-      std::fprintf(stderr, "ember top: %s\n", config.status().message().c_str());
-      return 2;
-    }
-    if (config->http_listen.empty()) {
-      std::fprintf(stderr, "ember top: '%s' turns http_listen off; ember top needs it\n",
-                   args.config.c_str());
-      return 2;
-    }
-    args.url = "http://" + config->http_listen;
+  if (args.url.empty()) {
+    std::fprintf(stderr,
+                 "ember top: the configuration turns http_listen off; ember top needs it\n");
+    return 2;
   }
   while (!args.url.empty() && args.url.back() == '/') args.url.pop_back();
   TopViewOptions o;
@@ -228,17 +220,21 @@ int RunTop(TopArgs args) {
 
 void AddTopCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<TopArgs>();
-  args->url = "http://127.0.0.1:7451";
+  auto where = std::make_shared<AggregatorOptions>();
   CLI::App* cmd = app.add_subcommand(
       "top", "Live view of the aggregator: rule match rates, hottest keys, firing alerts, agents");
-  cmd->add_option("--url", args->url, "The aggregator's HTTP address (its http_listen)")
-      ->capture_default_str();
-  cmd->add_option("-c,--config", args->config,
-                  "Take the address from this aggregator.yaml instead of --url");
+  where->AddTo(*cmd, /*with_url=*/true);
   cmd->add_flag("--once", args->once, "Print one plain snapshot and exit (also when not a tty)");
   cmd->add_option("--sort", args->sort, "rate, matches, firing or name")->capture_default_str();
   cmd->add_option("--filter", args->filter, "Only rules (and firing keys) containing this text");
-  cmd->callback([args, exit_code] { *exit_code = RunTop(*args); });
+  cmd->callback([args, where, exit_code] {
+    if (!where->Resolve("ember top")) {
+      *exit_code = 2;
+      return;
+    }
+    args->url = where->url();
+    *exit_code = RunTop(*args);
+  });
 }
 
 }  // namespace ember::cli

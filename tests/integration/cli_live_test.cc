@@ -106,6 +106,18 @@ TEST_CASE("Pipeline: ember alerts lists, filters and follows the alert history",
             .out.find("198.51.100.1") != std::string::npos);
   CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "--state", "resolved", "--state-dir", state})
             .out.empty());
+  // One way to point every command at the aggregator: its configuration.
+  const std::string config = c.dir.Sub("aggregator.yaml");
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "-c", config}).out == all.out);
+  CHECK(RunCommand({EMBER_CLI_BIN, "alerts", "show", first["id"].get<std::string>(), "-c", config})
+            .out.find("ip=198.51.100.1") != std::string::npos);
+  CHECK(RunCommand({EMBER_CLI_BIN, "status", "-c", config}).out.find("ember-aggregator  pid") !=
+        std::string::npos);
+  CHECK(RunCommand({EMBER_CLI_BIN, "top", "--once", "-c", config}).out.find("fails") !=
+        std::string::npos);
+  const ProcessResult broken = RunCommand({EMBER_CLI_BIN, "alerts", "-c", c.dir.Sub("none.yaml")});
+  CHECK(broken.exit_code == 2);
+  CHECK(broken.err.find("none.yaml") != std::string::npos);
   // One alert's provenance by its id.
   auto show = RunCommand(
       {EMBER_CLI_BIN, "alerts", "show", first["id"].get<std::string>(), "--state-dir", state});
