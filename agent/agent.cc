@@ -64,6 +64,7 @@ class AgentDaemon {
     auto http =
         HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
           if (r.path == "/metrics") return ServeMetrics();
+          if (r.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "OK\n"};
           return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
         });
     if (!http.ok()) return http.status().WithContext("http_listen (set it to \"\" to turn it off)");

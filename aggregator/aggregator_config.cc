@@ -261,9 +261,21 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("listen") + ": error: 'listen': " + e.message());
   }
   if (!c.http_listen.empty()) {
-    if (auto hp = ParseHostPort(c.http_listen); !hp.ok()) {
+    auto hp = ParseHostPort(c.http_listen);
+    if (!hp.ok()) {
       return Status::InvalidArgument(top.Where("http_listen") +
                                      ": error: " + hp.status().message());
+    }
+    // The HTTP port shows keys taken from logs (IPs, user names) and has no TLS or
+    // authentication: leaving loopback is a decision, as for the data port.
+    const bool v6 = hp->host.find(':') != std::string::npos && hp->host.front() != '[';
+    const std::string as_endpoint = "tcp://" + (v6 ? "[" + hp->host + "]" : hp->host) + ":1";
+    if (!IsLoopbackEndpoint(as_endpoint) && !c.security.insecure) {
+      return Status::InvalidArgument(
+          top.Where("http_listen") + ": error: 'http_listen' ('" + c.http_listen +
+          "') accepts other hosts, and /metrics and /api/v1/top show keys from logs without "
+          "TLS or authentication: keep it on loopback (put a TLS proxy in front), or set "
+          "security.insecure: true");
     }
   }
   if (!IsLoopbackEndpoint(c.listen) && !c.security.curve() && !c.security.insecure) {

@@ -212,11 +212,20 @@ HttpResponse Monitoring::Serve(const HttpRequest& r, int64_t now_ms) {
     if (view->empty()) return {503, "application/json", "{\"error\":\"warming up\"}"};
     return {200, "application/json", *view};
   }
+  // Health endpoints as Prometheus has them: the process answers; it has rules and has
+  // published its first batch.
+  if (r.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "OK\n"};
+  if (r.path == "/-/ready") {
+    if (metrics_text_.Get()->empty()) return {503, "text/plain; charset=utf-8", "starting\n"};
+    return {200, "text/plain; charset=utf-8", "ready\n"};
+  }
   if (r.path == "/") {
     return {200, "text/plain; charset=utf-8",
             "ember-aggregator " EMBER_VERSION
             "\n/metrics      Prometheus metrics\n"
-            "/api/v1/top  what `ember top` shows (JSON)\n"};
+            "/api/v1/top  what `ember top` shows (JSON)\n"
+            "/-/healthy   200 while the process serves\n"
+            "/-/ready     200 once it has published its first batch\n"};
   }
   return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
 }

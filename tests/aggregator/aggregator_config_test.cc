@@ -46,6 +46,9 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
            {"match_threads: 65\n", "'match_threads' must be between 0 (one per CPU) and 64"},
            {"allowed_lateness: 1000d\n", "'allowed_lateness' must be between 0 and 1h"},
            {"listen: tcp://127.0.0.1:70000\n", "needs a port from 1 to 65535"},
+           {"http_listen: 0.0.0.0:7451\n",
+            ":1:14: error: 'http_listen' ('0.0.0.0:7451') accepts "
+            "other hosts"},
            {"listen: tcp://127.0.0.1\n", "needs a port from 1 to 65535"},
            {"http_listen: 127.0.0.1:99999\n", "bad port '99999'"},
            {"outputs:\n  exec:\n    - command: ['']\n", "an exec output needs 'command'"},
@@ -67,6 +70,13 @@ TEST_CASE("AggregatorConfig: listening beyond loopback needs CURVE or an explici
   CHECK(refused.status().message().find("CURVE is off") != std::string::npos);
   CHECK(aggregator::LoadAggregatorConfig(
             dir.Write("b.yaml", "listen: tcp://0.0.0.0:7450\nsecurity:\n  insecure: true\n"))
+            .ok());
+  // The HTTP port too: loopback (IPv4 or IPv6) by default, anything else only when insecure.
+  CHECK(aggregator::LoadAggregatorConfig(dir.Write("h1.yaml", "http_listen: '[::1]:7451'\n")).ok());
+  CHECK_FALSE(
+      aggregator::LoadAggregatorConfig(dir.Write("h2.yaml", "http_listen: '[::]:7451'\n")).ok());
+  CHECK(aggregator::LoadAggregatorConfig(
+            dir.Write("h3.yaml", "http_listen: 0.0.0.0:7451\nsecurity:\n  insecure: true\n"))
             .ok());
   auto half =
       aggregator::LoadAggregatorConfig(dir.Write("c.yaml", "security:\n  curve_key_file: k.key\n"));

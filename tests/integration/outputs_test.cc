@@ -171,6 +171,15 @@ TEST_CASE("Metrics: /metrics of the aggregator and the agent count exactly what 
   r = RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "x",
                   "http://127.0.0.1:" + std::to_string(c.http_port) + "/metrics"});
   CHECK(r.out == "405");
+  // Health endpoints, as Prometheus has them.
+  for (const auto& [port, path] :
+       {std::pair{c.http_port, "/-/healthy"}, std::pair{c.http_port, "/-/ready"},
+        std::pair{c.agent_http_port, "/-/healthy"}}) {
+    r = RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                    "http://127.0.0.1:" + std::to_string(port) + path});
+    INFO(path);
+    CHECK(r.out == "200");
+  }
   r = RunCommand(
       {"curl", "-sS", "-i", "http://127.0.0.1:" + std::to_string(c.http_port) + "/metrics"});
   CHECK(r.out.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
