@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/alertmanager.h"
 #include "tests/support/cluster.h"
 
 using namespace ember::test;
@@ -111,4 +112,28 @@ TEST_CASE(
   INFO(logged("/wrong-ca") << "\n" << logged("/wrong-name"));
   CHECK(logged("/wrong-ca").find("certificate") != std::string::npos);
   CHECK(logged("/wrong-name").find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("HTTPS: a real Alertmanager behind TLS gets the alert", "[integration][https]") {
+  Cluster c(kShortRule);
+  REQUIRE(MakePki(c.dir));
+  const std::string pki = c.dir.Sub("pki/");
+  Alertmanager am(c.dir, {pki + "server.pem", pki + "server.key", pki + "ca.pem"});
+  c.dir.Append("aggregator.yaml", "  alertmanager:\n    - url: " + am.url +
+                                      "\n      tls: {ca_file: " + pki + "ca.pem}\n");
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log",
+               "auth fail from 198.51.100.7\nauth fail from 198.51.100.7\n"
+               "auth fail from 198.51.100.7\n");
+  REQUIRE(WaitUntil(
+      [&] {
+        for (const auto& a : am.Active()) {
+          if (a["labels"]["alertname"] == "fails" && a["labels"]["ip"] == "198.51.100.7") {
+            return true;
+          }
+        }
+        return false;
+      },
+      20s));
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/system.h"
+#include "tests/support/alertmanager.h"
 #include "tests/support/cluster.h"
 
 namespace ember::test {
@@ -45,42 +46,6 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
   while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
   return out;
 }
-
-// A real prometheus-alertmanager on a free loopback port, routing to nowhere; ready when
-// constructed, SIGKILLed with the test.
-struct Alertmanager {
-  explicit Alertmanager(const TempDir& dir) : port(FreeLoopbackPort()) {
-    url = "http://127.0.0.1:" + std::to_string(port);
-    dir.Write("am/alertmanager.yml",
-              "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
-    process = std::make_unique<Process>(
-        std::vector<std::string>{
-            "prometheus-alertmanager", "--config.file=" + dir.Sub("am/alertmanager.yml"),
-            "--storage.path=" + dir.Sub("am/data"),
-            "--web.listen-address=127.0.0.1:" + std::to_string(port), "--cluster.listen-address="},
-        dir.Sub("am.out"), dir.Sub("am.err"));
-    REQUIRE(WaitUntil(
-        [&] {
-          return RunCommand(
-                     {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"})
-                     .out == "200";
-        },
-        20s));
-  }
-  // The alerts it lists as not resolved (GET /api/v2/alerts).
-  std::vector<nlohmann::json> Active() const {
-    std::vector<nlohmann::json> out;
-    auto j = nlohmann::json::parse(RunCommand({"curl", "-sS", url + "/api/v2/alerts"}).out, nullptr,
-                                   false);
-    if (j.is_array()) {
-      for (auto& a : j) out.push_back(a);
-    }
-    return out;
-  }
-  int port;
-  std::string url;
-  std::unique_ptr<Process> process;
-};
 
 }  // namespace
 
