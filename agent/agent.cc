@@ -23,6 +23,7 @@
 #include "common/crash_point.h"
 #include "common/file_util.h"
 #include "common/http_server.h"
+#include "common/local_zone.h"
 #include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/system.h"
@@ -254,8 +255,8 @@ class AgentDaemon {
   // stream stands. Frames queued for the previous session are dropped; the WELCOME rewinds
   // their streams.
   void SendHello(int64_t now) {
-    wire::Hello hello{config_.name,    config_.host, EMBER_VERSION,
-                      store_->epoch(), ++hello_seq_, tails_.Streams()};
+    wire::Hello hello{config_.name, config_.host,     EMBER_VERSION, store_->epoch(),
+                      ++hello_seq_, tails_.Streams(), time_zone_};
     forwarder_->Restart(wire::EncodeHello(hello));
     hello_sent_ms_ = now;
   }
@@ -447,6 +448,9 @@ class AgentDaemon {
   // The session: DATA flows only after the WELCOME that answers the latest HELLO.
   bool welcomed_ = false;
   uint64_t hello_seq_ = 0;
+  // Stamps without an offset in this host's files are wall-clock times of its zone: the
+  // aggregator reads them in it.
+  const std::string time_zone_ = LocalZoneName();
   int64_t last_heartbeat_ms_ = INT64_MIN / 2;
   int64_t hello_sent_ms_ = INT64_MIN / 2;
   int64_t hello_retry_ms_ = kFirstHelloRetryMs;

@@ -272,6 +272,7 @@ struct Aggregator::Impl {
     }
     checkpointer_.AddAlerts(std::move(alerts));
     intake_->sessions().ExpireIdle(now, kSessionIdleMs);
+    intake_->ForgetExpiredZones();
     // Every checkpoint_interval of batches closed (an early commit in between must not hold
     // a closed batch's alerts back to the next interval), and every checkpoint_interval of
     // time while no batch closes (ACKs keep flowing behind a held watermark).

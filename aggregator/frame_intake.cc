@@ -111,9 +111,37 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   ++counters_.frames_in;
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
+  auto zone = agent_zones_.find(*agent);
   pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
+                                  zone == agent_zones_.end() ? nullptr : zone->second,
                                   std::move(stream), std::move(host)});
   if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
+}
+
+void FrameIntake::NoteZone(const std::string& agent, const std::string& name, int64_t now_ms) {
+  if (name.empty() || name == "UTC" || name == "Etc/UTC") {
+    agent_zones_.erase(agent);
+    return;
+  }
+  auto known = zones_.find(name);
+  if (known == zones_.end()) {
+    Result<TimeZone> zone = TimeZone::Parse(name);
+    if (!zone.ok()) {
+      agent_zones_.erase(agent);
+      WarnLimited(refusal_log_, now_ms,
+                  "Agent '{}' says its time zone is '{}', which this host cannot read ({}): its "
+                  "stamps without an offset are read as UTC.",
+                  agent, name, zone.status().message());
+      return;
+    }
+    known = zones_.emplace(name, std::move(*zone)).first;
+  }
+  agent_zones_[agent] = &known->second;
+}
+
+void FrameIntake::ForgetExpiredZones() {
+  std::erase_if(agent_zones_,
+                [&](const auto& entry) { return sessions_.agents().count(entry.first) == 0; });
 }
 
 const std::string* FrameIntake::SessionOf(const std::string& routing_id, int64_t now_ms) {
@@ -168,7 +196,10 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
                            f.tag,       f.start_offset,
                            f.end_offset};
       if (p.parser != nullptr) {
-        if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
+        bool has_offset = false;
+        if (auto t = p.parser->ParseStamp(in.text, &has_offset)) {
+          in.time_ms = has_offset || p.zone == nullptr ? *t : p.zone->LocalToUtc(*t);
+        }
       }
       in.time_ms = watermarks_.ClampFuture(in.time_ms, now_ms);
       newest = std::max(newest, in.time_ms);
@@ -198,6 +229,7 @@ void FrameIntake::HandleHello(const std::string& routing_id, std::string_view fr
   Result<wire::Hello> hello = wire::DecodeHello(frame);
   if (!hello.ok()) return BadFrame("HELLO", frame.size(), hello.status(), now_ms);
   AgentSessions::Opened opened = sessions_.Hello(routing_id, *hello, identity, now_ms);
+  if (opened.refusal.empty()) NoteZone(opened.agent, hello->time_zone, now_ms);
   if (!opened.refusal.empty()) {
     ++counters_.refused;
     receiver_.Send(routing_id, wire::EncodeRefused(opened.refusal));

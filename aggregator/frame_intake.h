@@ -22,6 +22,7 @@
 #include "aggregator/source_watermarks.h"
 #include "aggregator/stream_marks.h"
 #include "common/log_limiter.h"
+#include "common/time_zone.h"
 #include "engine/engine.h"
 #include "engine/event_time.h"
 #include "engine/parallel_matcher.h"
@@ -45,6 +46,8 @@ class FrameIntake {
   SourceWatermarks& watermarks() { return watermarks_; }
   const SourceWatermarks& watermarks() const { return watermarks_; }
   const FrameCounters& counters() const { return counters_; }
+  // Forgets the zones of agents the sessions' table no longer knows (call after ExpireIdle).
+  void ForgetExpiredZones();
   // Bytes accepted since the last ResetAccepted (the early-commit trigger).
   uint64_t accepted_bytes() const { return accepted_bytes_; }
   void ResetAccepted() { accepted_bytes_ = 0; }
@@ -53,6 +56,8 @@ class FrameIntake {
   void HandleHello(const std::string& routing_id, std::string_view frame,
                    const std::string& identity, int64_t now_ms);
   void HandleHeartbeat(const std::string& routing_id, std::string_view frame, int64_t now_ms);
+  // Records `agent`'s local zone, for its stamps without an offset (UTC when unknown, logged).
+  void NoteZone(const std::string& agent, const std::string& name, int64_t now_ms);
   // The agent of the connection's session (now heard from), or null after answering
   // HELLO_REQUIRED when it has none.
   const std::string* SessionOf(const std::string& routing_id, int64_t now_ms);
@@ -67,12 +72,17 @@ class FrameIntake {
   StreamMarks marks_;
   SourceWatermarks watermarks_;
   std::map<std::string, engine::EventTimeParser> parsers_;  // by StreamMarks::Key
+  // Agents' local zones, named in their HELLOs: the zones by name (only ones the zone
+  // database has, so bounded by it), and each agent's (bounded by the sessions' table).
+  std::map<std::string, TimeZone> zones_;
+  std::map<std::string, const TimeZone*> agent_zones_;
   // Accepted DATA frames whose lines are not applied yet; each owns its message, which the
   // decoded views point into.
   struct PendingFrame {
     std::unique_ptr<zmq::message_t> message;
     wire::DataFrame frame;
     engine::EventTimeParser* parser;  // the stream's, with event time; else null
+    const TimeZone* zone;             // the agent's, for stamps without an offset; null: UTC
     std::string stream;               // StreamMarks::Key
     std::string host;                 // with CURVE, when the frame's host is not allowed
   };

@@ -13,6 +13,8 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "cli/replay_source.h"
+#include "common/local_zone.h"
+#include "common/time_zone.h"
 #include "common/units.h"
 #include "engine/engine.h"
 #include "engine/parallel_matcher.h"
@@ -27,6 +29,7 @@ struct ReplayArgs {
   std::string allowed_lateness;  // "" = unbounded
   std::string host;
   int year = 0;
+  std::string time_zone = LocalZoneName();
   bool resolved = false;
   unsigned threads = 0;  // matching threads; 0 = one per CPU
 };
@@ -89,6 +92,11 @@ int RunReplay(const ReplayArgs& args) {
     }
     lateness_ms = *l;
   }
+  Result<TimeZone> zone = TimeZone::Parse(args.time_zone);
+  if (!zone.ok()) {
+    std::fprintf(stderr, "ember replay: --time-zone: %s\n", zone.status().message().c_str());
+    return 2;
+  }
   rules::RuleSetOptions rule_options;
   rule_options.batch_interval_ms = *batch_ms;
   rules::Diagnostics diagnostics;
@@ -115,6 +123,7 @@ int RunReplay(const ReplayArgs& args) {
     ReplaySourceOptions source_options;
     source_options.host = args.host;
     source_options.year = args.year;
+    source_options.zone = &*zone;
     Result<std::unique_ptr<ReplaySource>> source = ReplaySource::Open(path, source_options);
     if (!source.ok()) {
       std::fprintf(stderr, "ember replay: %s\n", source.status().message().c_str());
@@ -205,6 +214,10 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
                   "Value of the built-in 'host' field (default: this machine's name)");
   cmd->add_option("--year", args->year,
                   "Year for time stamps without one (default: the file's modification year)");
+  cmd->add_option("--time-zone", args->time_zone,
+                  "Zone of time stamps without a UTC offset, as the agent would read them on "
+                  "the host that wrote them (default: this machine's)")
+      ->capture_default_str();
   cmd->add_flag("--resolved", args->resolved, "Also print resolved events");
   cmd->add_option("--threads", args->threads,
                   "Threads matching the rules (default: one per CPU); alerts are the same for "

@@ -63,8 +63,9 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     held.clear();
   };
   auto handle = [&](const SplitLine& line) {
-    if (std::optional<int64_t> t = parser.Parse(line.text)) {
-      last_time = *t;
+    bool has_offset = false;
+    if (std::optional<int64_t> t = parser.ParseStamp(line.text, &has_offset)) {
+      last_time = has_offset || options_.zone == nullptr ? *t : options_.zone->LocalToUtc(*t);
       if (!have_time) {
         have_time = true;
         release_held(last_time);

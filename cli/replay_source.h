@@ -10,13 +10,15 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/time_zone.h"
 #include "engine/engine.h"
 
 namespace ember::cli {
 
 struct ReplaySourceOptions {
-  std::string host;  // built-in host field; "" = this machine's name
-  int year = 0;      // for stamps without a year; 0 = the file's modification year
+  std::string host;                // built-in host field; "" = this machine's name
+  int year = 0;                    // for stamps without a year; 0 = the file's modification year
+  const TimeZone* zone = nullptr;  // stamps without an offset are wall-clock times here; null: UTC
   size_t max_line_bytes = 64 * 1024;
   size_t chunk_bytes = 1 << 20;
 };

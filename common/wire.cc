@@ -271,6 +271,7 @@ std::string EncodeHello(const Hello& hello) {
   PutInt<uint64_t>(buf, hello.epoch);
   PutInt<uint64_t>(buf, hello.hello_seq);
   PutEntries(buf, hello.streams);
+  PutStr16(buf, hello.time_zone);
   return buf;
 }
 
@@ -287,7 +288,10 @@ Result<Hello> DecodeHello(std::string_view frame) {
   if (!r.Int(&h.hello_seq)) return Truncated("hello_seq", r);
   s = ReadEntries(r, &h.streams);
   if (!s.ok()) return s;
-  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the streams");
+  std::string_view zone;
+  if (!r.Str16(&zone)) return Truncated("time_zone", r);
+  if (r.remaining() != 0) return Status::InvalidArgument("trailing bytes after the time zone");
+  h.time_zone = zone;
   h.agent = agent;
   h.host = host;
   h.software_version = version;

@@ -21,7 +21,9 @@
 //   HELLO (agent -> aggregator): opens a session on a connection; no DATA is accepted before
 //     str agent, str host, str software_version, u64 epoch (random, kept in the agent's
 //     state directory: a new one means the agent lost its state), u64 hello_seq,
-//     u32 count, then per stream: u64 stream_id + u64 acknowledged offset
+//     u32 count, then per stream: u64 stream_id + u64 acknowledged offset,
+//     str time_zone (the agent's local zone, e.g. "Europe/Berlin": stamps without an offset
+//     in its files are wall-clock times there; "" = UTC)
 //   WELCOME (aggregator -> agent): answers a HELLO
 //     u64 hello_seq (echoed), u64 credit_bytes, u32 count, then per stream the aggregator
 //     knows: u64 stream_id + u64 high-water mark
@@ -96,6 +98,7 @@ struct Hello {
   uint64_t epoch = 0;
   uint64_t hello_seq = 0;
   std::vector<AckEntry> streams;  // stream id, acknowledged offset
+  std::string time_zone;          // the agent's local zone; "" = UTC
 };
 
 struct Welcome {

@@ -7,7 +7,7 @@ using namespace ember::aggregator;
 
 namespace {
 wire::Hello HelloFrom(const std::string& name, uint64_t epoch) {
-  return wire::Hello{name, "host-" + name, "1.0", epoch, 1, {}};
+  return wire::Hello{name, "host-" + name, "1.0", epoch, 1, {}, ""};
 }
 }  // namespace
 

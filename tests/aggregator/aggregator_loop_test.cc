@@ -51,7 +51,7 @@ struct Loop {
     return "";
   }
   wire::Welcome Hello(RawPeer& peer, std::vector<wire::AckEntry> streams = {}) {
-    peer.Send(wire::EncodeHello({"probe", "probehost", "test", 42, 1, std::move(streams)}));
+    peer.Send(wire::EncodeHello({"probe", "probehost", "test", 42, 1, std::move(streams), ""}));
     auto w = wire::DecodeWelcome(ReceiveFrom(peer));
     REQUIRE(w.ok());
     return *w;

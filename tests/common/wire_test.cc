@@ -159,7 +159,8 @@ TEST_CASE("Wire: ACK and NACK frames round-trip and reject truncation", "[common
 
 TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation",
           "[common][wire][unit]") {
-  Hello hello{"web1", "host-a", "0.1.0", 0x1234567890abcdefULL, 7, {{5, 100}, {6, 0}}};
+  Hello hello{"web1", "host-a",           "0.1.0",        0x1234567890abcdefULL,
+              7,      {{5, 100}, {6, 0}}, "Europe/Berlin"};
   std::string frame = EncodeHello(hello);
   CHECK(*PeekType(frame) == FrameType::kHello);
   auto back = DecodeHello(frame);
@@ -169,6 +170,7 @@ TEST_CASE("Wire: HELLO and WELCOME round-trip and reject every truncation",
   CHECK(back->software_version == "0.1.0");
   CHECK(back->epoch == 0x1234567890abcdefULL);
   CHECK(back->hello_seq == 7);
+  CHECK(back->time_zone == "Europe/Berlin");
   REQUIRE(back->streams.size() == 2);
   CHECK(back->streams[0].stream_id == 5);
   CHECK(back->streams[0].offset == 100);
@@ -200,7 +202,7 @@ TEST_CASE("Wire: a REFUSED frame is readable whatever version sent it but other 
     CHECK(*reason == "wire version 9 is not spoken here");
     CHECK(*PeekVersion(refused) == version);
   }
-  std::string hello = EncodeHello({"a", "h", "v", 1, 1, {}});
+  std::string hello = EncodeHello({"a", "h", "v", 1, 1, {}, ""});
   hello[1] = static_cast<char>(kWireVersion + 1);
   auto decoded = DecodeHello(hello);
   REQUIRE_FALSE(decoded.ok());

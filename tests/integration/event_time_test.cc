@@ -3,6 +3,7 @@
 // the moment they are written; the references are `ember replay` of the same files.
 #include <signal.h>
 
+#include <ctime>
 #include <random>
 #include <set>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/system.h"
+#include "common/time_zone.h"
 #include "engine/alert.h"
 #include "tests/support/cluster.h"
 
@@ -273,4 +275,44 @@ TEST_CASE(
   WaitUntil([&] { return Fired(c.Alerts()) == expected; }, 15s);
   CHECK(c.CheckpointedMatches() == static_cast<uint64_t>(total));
   CHECK(Describe(Fired(c.Alerts())) == Describe(expected));
+}
+
+TEST_CASE(
+    "Event time: stamps without an offset are read in the agent's zone, as replay reads "
+    "them with --time-zone",
+    "[integration][time]") {
+  Cluster c(kBurstRule);
+  c.StartAggregator();
+  c.StartAgent({"TZ=Europe/Berlin"});
+  auto berlin = TimeZone::Parse("Europe/Berlin");
+  REQUIRE(berlin.ok());
+  // Classic syslog stamps (no year, no offset) in Berlin's wall-clock time, one or two hours
+  // ahead of UTC: read as UTC they would lie in the future.
+  auto syslog_stamp = [&](int64_t utc_ms) {
+    const std::time_t local =
+        static_cast<std::time_t>((utc_ms + berlin->OffsetAtUtc(utc_ms)) / 1000);
+    std::tm tm{};
+    gmtime_r(&local, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%b %e %H:%M:%S", &tm);
+    return std::string(buf);
+  };
+  const int64_t written = WallClockMs();
+  std::string lines;
+  for (int i = 0; i < 5; ++i)
+    lines += syslog_stamp(written) + " web sshd[7]: auth fail from 10.9.0.1\n";
+  c.dir.Append("logs/app.log", lines);
+  REQUIRE(WaitUntil([&] { return !Fired(c.Alerts(), "10.9.0.1").empty(); }, 20s));
+  const nlohmann::json a = c.Alerts().at(0);
+  INFO(a.dump());
+  CHECK(a["window_end_ms"].get<int64_t>() > written - 1000);
+  CHECK(a["window_end_ms"].get<int64_t>() <= written + 5000);
+  CHECK(Get(Scrape(c.http_port), "ember_future_stamps_total") == 0);
+  // replay reads them the same way when told the zone.
+  ProcessResult r =
+      RunCommand({EMBER_CLI_BIN, "replay", "--rules", c.dir.Sub("rules"), "--batch-interval",
+                  "500ms", "--time-zone", "Europe/Berlin", c.dir.Sub("logs/app.log")});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("\"window_end_ms\":" + std::to_string(a["window_end_ms"].get<int64_t>())) !=
+        std::string::npos);
 }

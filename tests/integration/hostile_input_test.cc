@@ -205,7 +205,7 @@ TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents, a
   flood.sock.set(zmq::sockopt::rcvtimeo, 100);
   int refused = 0, welcomed = 0;
   for (int i = 0; i < 500; ++i) {
-    flood.Send(wire::EncodeHello({"flood-" + std::to_string(i), "h", "test", 1, 1, {}}));
+    flood.Send(wire::EncodeHello({"flood-" + std::to_string(i), "h", "test", 1, 1, {}, ""}));
   }
   for (int i = 0; i < 500; ++i) {
     const std::string reply = flood.Receive();

@@ -142,7 +142,7 @@ TEST_CASE(
   WriteEvents(c, 2000, [&] {
     // A peer from the future: its HELLO is refused with a reason it can read.
     RawPeer future(c.endpoint);
-    std::string hello = wire::EncodeHello({"future", "h", "9.0", 1, 1, {}});
+    std::string hello = wire::EncodeHello({"future", "h", "9.0", 1, 1, {}, ""});
     hello[1] = 99;
     future.Send(hello);
     Result<std::string> reason = wire::DecodeRefused(future.Receive());

@@ -30,7 +30,7 @@ struct RawPeer {
   }
   wire::Welcome Hello(const std::string& name, std::vector<wire::AckEntry> streams = {},
                       uint64_t epoch = 42) {
-    Send(wire::EncodeHello({name, "probehost", "test", epoch, 1, std::move(streams)}));
+    Send(wire::EncodeHello({name, "probehost", "test", epoch, 1, std::move(streams), ""}));
     auto welcome = wire::DecodeWelcome(Receive());
     REQUIRE(welcome.ok());
     CHECK(welcome->hello_seq == 1);
