@@ -215,10 +215,12 @@ class Generator {
     static const char* kNets[] = {"203.0.113.", "198.51.100.", "192.0.2."};
     return fmt::format("{}{}", kNets[rng_() % 3], 1 + rng_() % 250);
   }
+  // Classic syslog stamps carry no offset: like syslog, the local wall-clock time (which the
+  // agent and `ember replay` read in the local zone).
   void Syslog(int64_t ms, const char* prog, std::string* out) {
     std::time_t t = ms / 1000;
     std::tm tm{};
-    gmtime_r(&t, &tm);
+    localtime_r(&t, &tm);
     *out += fmt::format("{} {:2} {:02}:{:02}:{:02} {} {}", kMonths[tm.tm_mon], tm.tm_mday,
                         tm.tm_hour, tm.tm_min, tm.tm_sec, o_.host, prog);
     if (std::string_view(prog) != "kernel") *out += fmt::format("[{}]", 1000 + rng_() % 30000);
