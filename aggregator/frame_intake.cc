@@ -88,9 +88,12 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
     return;
   }
   std::string stream = StreamMarks::Key(*agent, f.stream_id);
+  // The stream's parser reads stamps without an offset in its agent's zone.
+  auto zone = agent_zones_.find(*agent);
+  const TimeZone* agent_zone = zone == agent_zones_.end() ? nullptr : zone->second;
   engine::EventTimeParser* parser = nullptr;
   if (config_.time == TimeSource::kEvent) {
-    parser = &parsers_.try_emplace(stream, CurrentYearUtc()).first->second;
+    parser = &parsers_.try_emplace(stream, CurrentYearUtc(), agent_zone).first->second;
   }
   watermarks_.Delivered(stream, *agent, std::string(f.path));
   // With CURVE the host is bound to the key: a host the key may not speak for (its name, or
@@ -111,32 +114,39 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   ++counters_.frames_in;
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
-  auto zone = agent_zones_.find(*agent);
   pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
-                                  zone == agent_zones_.end() ? nullptr : zone->second,
                                   std::move(stream), std::move(host)});
   if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
 }
 
 void FrameIntake::NoteZone(const std::string& agent, const std::string& name, int64_t now_ms) {
-  if (name.empty() || name == "UTC" || name == "Etc/UTC") {
-    agent_zones_.erase(agent);
-    return;
-  }
-  auto known = zones_.find(name);
-  if (known == zones_.end()) {
-    Result<TimeZone> zone = TimeZone::Parse(name);
-    if (!zone.ok()) {
-      agent_zones_.erase(agent);
-      WarnLimited(refusal_log_, now_ms,
-                  "Agent '{}' says its time zone is '{}', which this host cannot read ({}): its "
-                  "stamps without an offset are read as UTC.",
-                  agent, name, zone.status().message());
-      return;
+  const TimeZone* zone = nullptr;  // UTC
+  if (!name.empty() && name != "UTC" && name != "Etc/UTC") {
+    auto known = zones_.find(name);
+    if (known == zones_.end()) {
+      Result<TimeZone> parsed = TimeZone::Parse(name);
+      if (parsed.ok()) {
+        known = zones_.emplace(name, std::move(*parsed)).first;
+      } else {
+        WarnLimited(refusal_log_, now_ms,
+                    "Agent '{}' says its time zone is '{}', which this host cannot read ({}): "
+                    "its stamps without an offset are read as UTC.",
+                    agent, name, parsed.status().message());
+      }
     }
-    known = zones_.emplace(name, std::move(*zone)).first;
+    if (known != zones_.end()) zone = &known->second;
   }
-  agent_zones_[agent] = &known->second;
+  auto current = agent_zones_.find(agent);
+  if ((current == agent_zones_.end() ? nullptr : current->second) == zone) return;
+  if (zone == nullptr) {
+    agent_zones_.erase(current);
+  } else {
+    agent_zones_[agent] = zone;
+  }
+  // Its streams' parsers were made for the old zone. (Nothing is pending: a HELLO applies
+  // what came before it first.)
+  const std::string prefix = agent + '\0';
+  std::erase_if(parsers_, [&](const auto& p) { return p.first.rfind(prefix, 0) == 0; });
 }
 
 void FrameIntake::ForgetExpiredZones() {
@@ -196,10 +206,7 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
                            f.tag,       f.start_offset,
                            f.end_offset};
       if (p.parser != nullptr) {
-        bool has_offset = false;
-        if (auto t = p.parser->ParseStamp(in.text, &has_offset)) {
-          in.time_ms = has_offset || p.zone == nullptr ? *t : p.zone->LocalToUtc(*t);
-        }
+        if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
       }
       in.time_ms = watermarks_.ClampFuture(in.time_ms, now_ms);
       newest = std::max(newest, in.time_ms);

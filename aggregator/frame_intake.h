@@ -82,7 +82,6 @@ class FrameIntake {
     std::unique_ptr<zmq::message_t> message;
     wire::DataFrame frame;
     engine::EventTimeParser* parser;  // the stream's, with event time; else null
-    const TimeZone* zone;             // the agent's, for stamps without an offset; null: UTC
     std::string stream;               // StreamMarks::Key
     std::string host;                 // with CURVE, when the frame's host is not allowed
   };

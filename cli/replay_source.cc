@@ -49,7 +49,7 @@ ReplaySource::ReplaySource(std::string path, int fd, ReplaySourceOptions options
 ReplaySource::~ReplaySource() { ::close(fd_); }
 
 Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>& on_line) {
-  engine::EventTimeParser parser(options_.year);
+  engine::EventTimeParser parser(options_.year, options_.zone);
   LineSplitter splitter(options_.max_line_bytes);
   std::vector<std::string> held;  // lines before the first time stamp
   bool have_time = false;
@@ -63,9 +63,8 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     held.clear();
   };
   auto handle = [&](const SplitLine& line) {
-    bool has_offset = false;
-    if (std::optional<int64_t> t = parser.ParseStamp(line.text, &has_offset)) {
-      last_time = has_offset || options_.zone == nullptr ? *t : options_.zone->LocalToUtc(*t);
+    if (std::optional<int64_t> t = parser.Parse(line.text)) {
+      last_time = *t;
       if (!have_time) {
         have_time = true;
         release_held(last_time);

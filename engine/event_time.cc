@@ -284,7 +284,10 @@ std::optional<int64_t> EventTimeParser::YearlessToMs(int month, int day, int hou
 }
 
 std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
-  return ParseStamp(line, nullptr);
+  bool has_offset = false;
+  std::optional<int64_t> t = ParseStamp(line, &has_offset);
+  if (t && !has_offset && zone_ != nullptr) return zone_->LocalToUtc(*t);
+  return t;
 }
 
 std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* has_offset) {

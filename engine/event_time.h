@@ -21,10 +21,13 @@ namespace ember::engine {
 class EventTimeParser {
  public:
   // `default_year` is used for formats without a year; it moves forward by one when the
-  // month steps back by more than six (December -> January).
-  explicit EventTimeParser(int default_year) : year_(default_year) {}
+  // month steps back by more than six (December -> January). `zone` (null: UTC; must outlive
+  // the parser): where stamps without a UTC offset are wall-clock times.
+  explicit EventTimeParser(int default_year, const TimeZone* zone = nullptr)
+      : year_(default_year), zone_(zone) {}
 
-  // The first timestamp starting within the first kScanBytes bytes, or nullopt.
+  // The first timestamp starting within the first kScanBytes bytes (read in the parser's
+  // zone when it carries no offset), or nullopt.
   std::optional<int64_t> Parse(std::string_view line);
   // The same; *has_offset tells whether the stamp carried its UTC offset (else it was read as
   // UTC, and may be a wall-clock time of some zone).
@@ -37,6 +40,7 @@ class EventTimeParser {
                                       int millis);
 
   int year_;
+  const TimeZone* zone_;
   int last_month_ = 0;
 };
 
