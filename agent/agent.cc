@@ -62,15 +62,16 @@ class AgentDaemon {
   // Errors: the HTTP address cannot be bound.
   Status StartHttp() {
     if (config_.http_listen.empty()) return Status::Ok();
-    auto http =
-        HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) -> HttpResponse {
-          if (r.path == "/metrics") return ServeMetrics();
-          if (r.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "OK\n"};
-          return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
-        });
+    HttpServerOptions options{config_.http_listen, config_.web};
+    auto http = HttpServer::Start(options, [this](const HttpRequest& r) -> HttpResponse {
+      if (r.path == "/metrics") return ServeMetrics(r);
+      if (r.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "OK\n"};
+      return {404, "text/plain; charset=utf-8", "not found: " + r.path + "\n"};
+    });
     if (!http.ok()) return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
     http_ = std::move(*http);
-    spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
+    spdlog::info("Serving /metrics on {}://{}/metrics.", config_.web.tls ? "https" : "http",
+                 config_.http_listen);
     return Status::Ok();
   }
 
@@ -339,13 +340,14 @@ class AgentDaemon {
 
   // HTTP thread: has the loop render the page (it owns the tails) and waits for it. Nothing
   // is rendered unless scraped, so 2,000 quiet files cost no CPU between scrapes.
-  HttpResponse ServeMetrics() {
+  HttpResponse ServeMetrics(const HttpRequest& r) {
     auto page = std::make_shared<std::promise<std::string>>();
     std::future<std::string> rendered = page->get_future();
     boost::asio::post(io_, [this, page] { page->set_value(RenderMetrics()); });
     try {
       if (rendered.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
-        return {200, "text/plain; version=0.0.4; charset=utf-8", rendered.get()};
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                rendered.get() + HttpServerMetricsText(r.server)};
       }
     } catch (const std::future_error&) {  // the loop ended without running it (stopping)
     }

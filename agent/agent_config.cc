@@ -1,7 +1,7 @@
 #include "agent/agent_config.h"
 
 #include "common/curve_keys.h"
-#include "common/http_server.h"
+#include "common/host_port.h"
 #include "common/system.h"
 #include "common/yaml_util.h"
 
@@ -19,6 +19,8 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   errors.push_back(top.GetString("host", &config.host));
   errors.push_back(top.GetString("state_dir", &config.state_dir));
   errors.push_back(top.GetString("http_listen", &config.http_listen));
+  errors.push_back(top.GetString("http_web_config", &config.http_web_config));
+  errors.push_back(top.GetBool("http_insecure", &config.http_insecure));
 
   YamlMap inputs(top.Get("inputs"), path);
   if (!top.Has("inputs")) {
@@ -106,10 +108,17 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   if (Status e = CheckZmqEndpoint(config.forward.endpoint); !e.ok()) {
     return Status::InvalidArgument(output.Where("endpoint") + ": error: endpoint " + e.message());
   }
+  if (!config.http_web_config.empty()) {
+    config.http_web_config = ResolvePath(path, config.http_web_config);
+    Result<WebConfig> web = LoadWebConfig(config.http_web_config);
+    if (!web.ok()) return web.status();
+    config.web = *web;
+  }
   if (!config.http_listen.empty()) {
-    if (auto hp = ParseHostPort(config.http_listen); !hp.ok()) {
-      return Status::InvalidArgument(top.Where("http_listen") +
-                                     ": error: " + hp.status().message());
+    if (Status s = CheckHttpExposure(top.Where("http_listen"), config.http_listen, config.web,
+                                     config.http_insecure, "http_insecure");
+        !s.ok()) {
+      return s;
     }
   }
   if (t.read_chunk_bytes < 4096 || t.read_chunk_bytes > 16 * 1024 * 1024) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/web_config.h"
 
 namespace ember::agent {
 
@@ -50,6 +51,9 @@ struct AgentConfig {
   std::string host;  // the built-in `host` field; default: the host name
   std::string state_dir = "/var/lib/ember-agent";  // acknowledged offsets (offsets.json)
   std::string http_listen = "127.0.0.1:7452";      // /metrics; "" = off
+  std::string http_web_config;  // TLS and authentication of http_listen; "" = none
+  bool http_insecure = false;   // allow http_listen beyond loopback without TLS and auth
+  WebConfig web;                // loaded from http_web_config
   TailOptions tail;
   ForwarderOptions forward;
 };

@@ -63,14 +63,15 @@ struct Aggregator::Impl {
     intake_ = std::make_unique<FrameIntake>(config_, *receiver_);
     if (Status s = InstallRules(std::move(rules)); !s.ok()) return s;
     if (!config_.http_listen.empty()) {
-      auto http = HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) {
-        return monitoring_.Serve(r, clock_.NowMs());
-      });
+      HttpServerOptions options{config_.http_listen, config_.web};
+      auto http = HttpServer::Start(
+          options, [this](const HttpRequest& r) { return monitoring_.Serve(r, clock_.NowMs()); });
       if (!http.ok()) {
         return http.status().WithContext("http_listen (set it to \"\" to turn it off)");
       }
       http_ = std::move(*http);
-      spdlog::info("Serving /metrics on http://{}/metrics.", config_.http_listen);
+      spdlog::info("Serving /metrics on {}://{}/metrics.", config_.web.tls ? "https" : "http",
+                   config_.http_listen);
     }
     monitoring_.Publish(View(), clock_.NowMs());
     std::set<std::string> firing;

@@ -3,7 +3,8 @@
 #include <functional>
 #include <tuple>
 
-#include "common/http_server.h"
+#include "common/host_port.h"
+#include "common/web_config.h"
 #include "common/yaml_util.h"
 
 namespace ember::aggregator {
@@ -145,10 +146,8 @@ Status LoadHttpOutputs(YamlMap& out, const std::string& path, OutputOptions* o) 
 bool IsLoopbackEndpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
   if (endpoint.rfind("tcp://", 0) != 0) return false;
-  std::string host = endpoint.substr(6);
-  if (host.rfind("[::1]:", 0) == 0) return true;
-  host = host.substr(0, host.rfind(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0;
+  const std::string host = endpoint.substr(6);
+  return IsLoopbackHost(host.substr(0, host.rfind(':')));
 }
 
 Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
@@ -160,6 +159,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   std::vector<Status> errors;
   errors.push_back(top.GetString("listen", &c.listen));
   errors.push_back(top.GetString("http_listen", &c.http_listen));
+  errors.push_back(top.GetString("http_web_config", &c.http_web_config));
   errors.push_back(top.GetString("state_dir", &c.state_dir));
   errors.push_back(top.GetString("rules_dir", &c.rules_dir));
   errors.push_back(top.GetDurationMs("batch_interval", &c.engine.batch_interval_ms));
@@ -260,22 +260,17 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   if (Status e = CheckZmqEndpoint(c.listen); !e.ok()) {
     return Status::InvalidArgument(top.Where("listen") + ": error: 'listen': " + e.message());
   }
+  if (!c.http_web_config.empty()) {
+    c.http_web_config = ResolvePath(path, c.http_web_config);
+    Result<WebConfig> web = LoadWebConfig(c.http_web_config);
+    if (!web.ok()) return web.status();
+    c.web = *web;
+  }
   if (!c.http_listen.empty()) {
-    auto hp = ParseHostPort(c.http_listen);
-    if (!hp.ok()) {
-      return Status::InvalidArgument(top.Where("http_listen") +
-                                     ": error: " + hp.status().message());
-    }
-    // The HTTP port shows keys taken from logs (IPs, user names) and has no TLS or
-    // authentication: leaving loopback is a decision, as for the data port.
-    const bool v6 = hp->host.find(':') != std::string::npos && hp->host.front() != '[';
-    const std::string as_endpoint = "tcp://" + (v6 ? "[" + hp->host + "]" : hp->host) + ":1";
-    if (!IsLoopbackEndpoint(as_endpoint) && !c.security.insecure) {
-      return Status::InvalidArgument(
-          top.Where("http_listen") + ": error: 'http_listen' ('" + c.http_listen +
-          "') accepts other hosts, and /metrics and /api/v1/top show keys from logs without "
-          "TLS or authentication: keep it on loopback (put a TLS proxy in front), or set "
-          "security.insecure: true");
+    if (Status s = CheckHttpExposure(top.Where("http_listen"), c.http_listen, c.web,
+                                     c.security.insecure, "security.insecure");
+        !s.ok()) {
+      return s;
     }
   }
   if (!IsLoopbackEndpoint(c.listen) && !c.security.curve() && !c.security.insecure) {

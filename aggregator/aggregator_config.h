@@ -9,6 +9,7 @@
 
 #include "common/http_client.h"
 #include "common/status.h"
+#include "common/web_config.h"
 #include "engine/engine.h"
 
 namespace ember::aggregator {
@@ -59,13 +60,16 @@ struct OutputOptions {
 struct SecurityOptions {
   std::string curve_key_file;       // this aggregator's key pair; "" = CURVE off
   std::string authorized_keys_dir;  // agents' *.pub files; required with CURVE
-  bool insecure = false;            // allow a non-loopback `listen` without CURVE
+  // Allow a non-loopback `listen` without CURVE and `http_listen` without TLS and auth.
+  bool insecure = false;
   bool curve() const { return !curve_key_file.empty(); }
 };
 
 struct AggregatorConfig {
-  std::string listen = "tcp://127.0.0.1:7450";          // ZeroMQ ROUTER endpoint
-  std::string http_listen = "127.0.0.1:7451";           // /metrics and `ember top`; "" = off
+  std::string listen = "tcp://127.0.0.1:7450";  // ZeroMQ ROUTER endpoint
+  std::string http_listen = "127.0.0.1:7451";   // /metrics and `ember top`; "" = off
+  std::string http_web_config;                  // TLS and authentication of http_listen; "" = none
+  WebConfig web;                                // loaded from http_web_config
   std::string state_dir = "/var/lib/ember-aggregator";  // LMDB checkpoints
   std::string rules_dir = "/etc/ember/rules.d";
   engine::EngineOptions engine;

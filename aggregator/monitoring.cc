@@ -203,7 +203,8 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
 
 HttpResponse Monitoring::Serve(const HttpRequest& r, int64_t now_ms) {
   if (r.path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", *metrics_text_.Get()};
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            *metrics_text_.Get() + HttpServerMetricsText(r.server)};
   }
   if (r.path == "/api/v1/top") {
     // Built by the pipeline thread while someone asked within the last 10 s.

@@ -1,10 +1,13 @@
 #include "cli/state_reader.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "aggregator/aggregator_config.h"
+#include "common/host_port.h"
 
 namespace ember::cli {
 
@@ -31,7 +34,19 @@ Result<AggregatorLocation> LocateAggregator(const std::string& config_path) {
   Result<aggregator::AggregatorConfig> config = aggregator::LoadAggregatorConfig(config_path);
   if (!config.ok()) return config.status();
   where.state_dir = config->state_dir;
-  where.url = config->http_listen.empty() ? "" : "http://" + config->http_listen;
+  where.url.clear();
+  if (config->http_listen.empty()) return where;
+  Result<HostPort> hp = ParseHostPort(config->http_listen);
+  if (!hp.ok()) return hp.status();
+  std::string host = hp->host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  where.url =
+      std::string(config->web.tls ? "https://" : "http://") + host + ":" + std::to_string(hp->port);
+  if (::access(config->web.bearer_token_file.c_str(), R_OK) == 0) {
+    where.http.bearer_token_file = config->web.bearer_token_file;
+  }
   return where;
 }
 
@@ -43,6 +58,14 @@ void AggregatorOptions::AddTo(CLI::App& cmd, bool with_url) {
   cmd.add_option("--state-dir", state_dir_, "The aggregator's state directory (overrides -c)");
   if (with_url) {
     cmd.add_option("--url", url_, "The aggregator's HTTP address (overrides -c)");
+    cmd.add_option("--ca-file", http_.ca_file, "PEM CAs to trust for https:// (else the system's)");
+    cmd.add_option("--cert-file", http_.cert_file, "Client certificate (PEM) for mutual TLS");
+    cmd.add_option("--key-file", http_.key_file, "Its private key (PEM)");
+    cmd.add_option("--user", http_.username, "Basic authentication: the user name");
+    cmd.add_option("--password-file", http_.password_file,
+                   "Basic authentication: a file whose first line is the password");
+    cmd.add_option("--bearer-token-file", http_.bearer_token_file,
+                   "A file whose first line is the bearer token");
   }
 }
 
@@ -57,6 +80,17 @@ bool AggregatorOptions::Resolve(const char* command) {
   }
   if (!state_dir_.empty()) location_.state_dir = state_dir_;
   if (!url_.empty()) location_.url = url_;
+  for (auto [given, used] : {std::pair{&http_.ca_file, &location_.http.ca_file},
+                             {&http_.cert_file, &location_.http.cert_file},
+                             {&http_.key_file, &location_.http.key_file},
+                             {&http_.username, &location_.http.username},
+                             {&http_.password_file, &location_.http.password_file},
+                             {&http_.bearer_token_file, &location_.http.bearer_token_file}}) {
+    if (!given->empty()) *used = *given;
+  }
+  if (!http_.username.empty() && http_.bearer_token_file.empty()) {
+    location_.http.bearer_token_file.clear();  // Basic asked for: the config's token yields
+  }
   return true;
 }
 

@@ -29,13 +29,15 @@ volatile sig_atomic_t g_resized = 0;
 
 struct TopArgs {
   std::string url;
+  HttpClientOptions http;  // TLS and credentials
   bool once = false;
   std::string sort = "rate";
   std::string filter;
 };
 
-Result<nlohmann::json> Fetch(const std::string& base) {
-  Result<HttpReply> reply = HttpFetch("GET", base + "/api/v1/top", "", {}, 3000);
+Result<nlohmann::json> Fetch(const std::string& base, HttpClientOptions http) {
+  http.timeout_ms = 3000;
+  Result<HttpReply> reply = HttpFetch("GET", base + "/api/v1/top", "", {}, http);
   if (!reply.ok()) return reply.status();
   if (reply->status != 200) {
     return Status::Unavailable("HTTP " + std::to_string(reply->status) + " from " + base +
@@ -85,12 +87,12 @@ class RawTerminal {
 };
 
 int RunOnce(const TopArgs& args, TopViewOptions o) {
-  Result<nlohmann::json> view = Fetch(args.url);
+  Result<nlohmann::json> view = Fetch(args.url, args.http);
   // The aggregator builds the view only while someone asks for it: the first request starts
   // it (503 "warming up"), the next batch has it.
   for (int i = 0; i < 20 && !view.ok() && view.status().message().find("HTTP 503") == 0; ++i) {
     ::usleep(250'000);
-    view = Fetch(args.url);
+    view = Fetch(args.url, args.http);
   }
   if (!view.ok()) {
     std::fprintf(stderr, "ember top: %s\n", view.status().message().c_str());
@@ -121,7 +123,7 @@ int RunLive(const TopArgs& args, TopViewOptions o) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_fetch >= std::chrono::milliseconds(interval_ms)) {
       last_fetch = now;
-      Result<nlohmann::json> fetched = Fetch(args.url);
+      Result<nlohmann::json> fetched = Fetch(args.url, args.http);
       if (fetched.ok()) {
         view = std::move(*fetched);
         o.error.clear();
@@ -233,6 +235,7 @@ void AddTopCommand(CLI::App& app, int* exit_code) {
       return;
     }
     args->url = where->url();
+    args->http = where->http();
     *exit_code = RunTop(*args);
   });
 }

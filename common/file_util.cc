@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/yaml_util.h"
+
 namespace ember {
 
 Status ReplaceFile(const std::string& dir, const std::string& name, const std::string& content,
@@ -63,6 +65,16 @@ Result<std::string> MoveAside(const std::string& path, const std::string& tag) {
                            "': " + std::strerror(errno));
   }
   return target;
+}
+
+Result<std::string> ReadSecretLine(const std::string& path) {
+  constexpr size_t kMaxSecretBytes = 64 * 1024;
+  Result<std::string> text = ReadBoundedFile(path, kMaxSecretBytes);
+  if (!text.ok())
+    return Status::InvalidArgument("cannot read '" + path + "': " + text.status().message());
+  std::string line = text->substr(0, text->find('\n'));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
 }
 
 }  // namespace ember

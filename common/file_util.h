@@ -19,4 +19,8 @@ Status ReplaceFile(const std::string& dir, const std::string& name, const std::s
 // the new name, or "" when `path` does not exist. Errors: IOError naming both paths.
 Result<std::string> MoveAside(const std::string& path, const std::string& tag);
 
+// The first line of a secret file (a token, a password), without its line end or trailing
+// blanks. The file must be regular and at most 64 KiB. Errors: InvalidArgument naming it.
+Result<std::string> ReadSecretLine(const std::string& path);
+
 }  // namespace ember

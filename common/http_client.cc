@@ -6,13 +6,13 @@
 #include <memory>
 #include <mutex>
 
+#include "common/file_util.h"
 #include "common/yaml_util.h"
 
 namespace ember {
 namespace {
 
 constexpr size_t kMaxReplyBytes = 64 << 20;
-constexpr size_t kMaxSecretBytes = 64 * 1024;
 
 void InitCurlOnce() {
   static std::once_flag once;
@@ -24,16 +24,6 @@ size_t Append(char* data, size_t size, size_t n, void* user) {
   if (body->size() + size * n > kMaxReplyBytes) return 0;  // curl then fails the transfer
   body->append(data, size * n);
   return size * n;
-}
-
-// The first line of a secret file, without its newline.
-Result<std::string> ReadSecret(const std::string& path) {
-  Result<std::string> text = ReadBoundedFile(path, kMaxSecretBytes);
-  if (!text.ok())
-    return Status::InvalidArgument("cannot read '" + path + "': " + text.status().message());
-  std::string line = text->substr(0, text->find('\n'));
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
 }
 
 std::string HostOf(const std::string& url) {
@@ -72,12 +62,12 @@ Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
   HttpReply reply;
   std::string bearer, password;
   if (!options.bearer_token_file.empty()) {
-    Result<std::string> token = ReadSecret(options.bearer_token_file);
+    Result<std::string> token = ReadSecretLine(options.bearer_token_file);
     if (!token.ok()) return token.status();
     bearer = "Authorization: Bearer " + *token;
   }
   if (!options.password_file.empty()) {
-    Result<std::string> p = ReadSecret(options.password_file);
+    Result<std::string> p = ReadSecretLine(options.password_file);
     if (!p.ok()) return p.status();
     password = std::move(*p);
   }

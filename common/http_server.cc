@@ -1,175 +1,283 @@
 #include "common/http_server.h"
 
+#include <openssl/ssl.h>
+
 #include <cerrno>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "common/http_auth.h"
+#include "common/metrics.h"
 
 namespace ember {
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
+using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kMaxRequestBytes = 16 << 10;
-constexpr auto kConnectionTimeout = std::chrono::seconds(5);
-// Connections served at once; a new one beyond closes the oldest, so idle or slow clients
-// cannot keep a scrape out.
-constexpr size_t kMaxConnections = 64;
+constexpr uint32_t kMaxHeadBytes = 16 << 10;
+constexpr uint64_t kMaxBodyBytes = 16 << 10;
 // Out of file descriptors: wait this long before accepting again instead of spinning.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Request Header Fields Too Large";
-    default:
-      return "Error";
+struct Counters {
+  std::atomic<uint64_t> requests{0}, bad_requests{0}, unauthorized{0}, evicted{0}, tls_failures{0},
+      timeouts{0};
+  HttpServerStats Snapshot() const {
+    return {requests.load(), bad_requests.load(), unauthorized.load(),
+            evicted.load(),  tls_failures.load(), timeouts.load()};
   }
-}
+};
 
-std::string Serialize(const HttpResponse& r) {
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + Reason(r.status) + "\r\n";
-  out += "Content-Type: " + r.content_type + "\r\n";
-  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-  out += "Connection: close\r\n\r\n";
-  out += r.body;
-  return out;
-}
+// What every connection shares; lives as long as the server.
+struct Shared {
+  HttpServer::Handler handler;
+  HttpAuthenticator auth;
+  std::chrono::milliseconds request_timeout;
+  Counters counters;
+};
 
-// One connection: read the head, answer, close. Lives as long as its pending operations.
-class Connection : public std::enable_shared_from_this<Connection> {
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
-  Connection(tcp::socket socket, const HttpServer::Handler& handler)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
-        buffer_(kMaxRequestBytes),
-        handler_(handler) {}
+  virtual ~ConnectionBase() = default;
+  virtual void Start() = 0;
+  virtual void Close() = 0;  // on the server's thread; pending handlers then finish
+  bool answered() const { return answered_; }
 
-  // Closes the connection now (evicted for a newer one); its handlers then finish.
-  void Close() {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+ protected:
+  bool answered_ = false;  // at least one request answered: a client that speaks HTTP
+};
+
+http::response<http::string_body> MakeResponse(unsigned version, http::status status,
+                                               std::string body) {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(body);
+  return res;
+}
+
+// One connection over a plain or TLS stream: requests are read and answered one after the
+// other (keep-alive) until the client closes, an error, a timeout or eviction.
+template <class Stream>
+class Connection : public ConnectionBase {
+ public:
+  template <class... Args>
+  Connection(Shared& shared, Args&&... args)
+      : shared_(shared), stream_(std::forward<Args>(args)...) {}
+
+  void Start() override {
+    if constexpr (kTls) {
+      Lowest().expires_after(shared_.request_timeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = Self()](const error_code& e) {
+        if (e) {
+          ++self->shared_.counters.tls_failures;
+          return self->Close();
+        }
+        self->Read();
+      });
+    } else {
+      Read();
+    }
   }
 
-  void Start() {
-    auto self = shared_from_this();
-    timer_.expires_after(kConnectionTimeout);
-    timer_.async_wait([self](const boost::system::error_code& e) {
-      if (!e) {
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);
-      }
-    });
-    asio::async_read_until(socket_, buffer_, "\r\n\r\n",
-                           [self](const boost::system::error_code& e, size_t) { self->OnHead(e); });
+  void Close() override {
+    closed_ = true;
+    error_code ignored;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
   }
 
  private:
-  void OnHead(const boost::system::error_code& e) {
-    HttpResponse response;
-    if (e == asio::error::not_found) {
-      response = {413, "text/plain; charset=utf-8", "request head over 16 KiB\n"};
-    } else if (e) {
-      timer_.cancel();
-      return;
-    } else {
-      std::istream in(&buffer_);
-      std::string line;
-      std::getline(in, line);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      HttpRequest request;
-      size_t sp1 = line.find(' ');
-      size_t sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
-      if (sp2 == std::string::npos) {
-        response = {400, "text/plain; charset=utf-8", "malformed request line\n"};
-      } else {
-        request.method = line.substr(0, sp1);
-        std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        size_t q = target.find('?');
-        request.path = target.substr(0, q);
-        if (q != std::string::npos) request.query = target.substr(q + 1);
-        if (request.method != "GET" && request.method != "HEAD") {
-          response = {405, "text/plain; charset=utf-8", "only GET is served\n"};
-        } else {
-          response = handler_(request);
-          if (request.method == "HEAD") response.body.clear();
-        }
-      }
-    }
-    out_ = Serialize(response);
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self](const boost::system::error_code&, size_t) {
-                        boost::system::error_code ignored;
-                        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-                        self->socket_.close(ignored);
-                        self->timer_.cancel();
-                      });
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
   }
 
-  tcp::socket socket_;
-  asio::steady_timer timer_;
-  asio::streambuf buffer_;
-  const HttpServer::Handler& handler_;
-  std::string out_;
+  void Read() {
+    if (closed_) return;
+    parser_.emplace();
+    parser_->header_limit(kMaxHeadBytes);
+    parser_->body_limit(kMaxBodyBytes);
+    Lowest().expires_after(shared_.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = Self()](const error_code& e, size_t) { self->OnRequest(e); });
+  }
+
+  void OnRequest(const error_code& e) {
+    if (closed_) return;
+    if (e == beast::error::timeout) {
+      ++shared_.counters.timeouts;
+      return Close();
+    }
+    if (e == http::error::end_of_stream || e == http::error::partial_message ||
+        e == asio::error::operation_aborted || e == asio::error::connection_reset ||
+        e == asio::error::eof || e == ssl::error::stream_truncated) {
+      return End();
+    }
+    if (e) {
+      ++shared_.counters.bad_requests;
+      if (e == http::error::header_limit) {
+        return Send(MakeResponse(11, http::status::request_header_fields_too_large,
+                                 "request head over 16 KiB\n"),
+                    false);
+      }
+      if (e == http::error::body_limit) {
+        return Send(MakeResponse(11, http::status::payload_too_large, "request body over 16 KiB\n"),
+                    false);
+      }
+      return Send(
+          MakeResponse(11, http::status::bad_request, "malformed request: " + e.message() + "\n"),
+          false);
+    }
+    Answer(parser_->get());
+  }
+
+  void Answer(const http::request<http::string_body>& req) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      ++shared_.counters.bad_requests;
+      auto res = MakeResponse(version, http::status::method_not_allowed, "only GET and HEAD\n");
+      res.set(http::field::allow, "GET, HEAD");
+      return Send(std::move(res), keep_alive);
+    }
+    const auto beast_target = req.target();
+    const std::string_view target(beast_target.data(), beast_target.size());
+    if (target.empty() || target.front() != '/') {
+      ++shared_.counters.bad_requests;
+      return Send(MakeResponse(version, http::status::bad_request, "target must be a path\n"),
+                  false);
+    }
+    const auto authorization = req[http::field::authorization];
+    if (!shared_.auth.Allows(std::string_view(authorization.data(), authorization.size()))) {
+      ++shared_.counters.unauthorized;
+      auto res = MakeResponse(version, http::status::unauthorized, "unauthorized\n");
+      res.set(http::field::www_authenticate, shared_.auth.Challenge());
+      return Send(std::move(res), keep_alive);
+    }
+    HttpRequest request;
+    request.server = shared_.counters.Snapshot();
+    request.method = req.method() == http::verb::head ? "HEAD" : "GET";
+    const size_t q = target.find('?');
+    request.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+    HttpResponse answer = shared_.handler(request);
+    ++shared_.counters.requests;
+    answered_ = true;
+    http::response<http::string_body> res{static_cast<http::status>(answer.status), version};
+    res.set(http::field::content_type, answer.content_type);
+    res.body() = std::move(answer.body);
+    res.prepare_payload();  // Content-Length of the GET answer, also for HEAD
+    if (req.method() == http::verb::head) res.body().clear();
+    const bool head = req.method() == http::verb::head;
+    Send(std::move(res), keep_alive, head);
+  }
+
+  // `head_only`: the answer to HEAD, its Content-Length that of the GET answer, no body.
+  void Send(http::response<http::string_body> res, bool keep_alive, bool head_only = false) {
+    if (!head_only) res.prepare_payload();
+    res.keep_alive(keep_alive);
+    auto message = std::make_shared<http::response<http::string_body>>(std::move(res));
+    Lowest().expires_after(shared_.request_timeout);
+    auto done = [self = Self(), message, keep_alive](const error_code& e, size_t) {
+      if (e) return self->Close();
+      if (keep_alive) return self->Read();
+      self->End();
+    };
+    if (head_only) {
+      auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*message);
+      http::async_write_header(stream_, *serializer,
+                               [done, serializer](const error_code& e, size_t n) { done(e, n); });
+    } else {
+      http::async_write(stream_, *message, std::move(done));
+    }
+  }
+
+  // Orderly end: a TLS close_notify (bounded in time), then the socket closes.
+  void End() {
+    if (closed_) return;
+    if constexpr (kTls) {
+      Lowest().expires_after(kTlsShutdownTimeout);
+      stream_.async_shutdown([self = Self()](const error_code&) { self->Close(); });
+    } else {
+      Close();
+    }
+  }
+
+  Shared& shared_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool closed_ = false;
 };
 
-}  // namespace
+using PlainConnection = Connection<beast::tcp_stream>;
+using TlsConnection = Connection<beast::ssl_stream<beast::tcp_stream>>;
 
-Result<HostPort> ParseHostPort(const std::string& text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::InvalidArgument("'" + text + "' is not host:port (e.g. 127.0.0.1:7451)");
+Status LoadTlsContext(const WebTlsConfig& tls, ssl::context* ctx) {
+  error_code e;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use,
+                   e);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                tls.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  ctx->use_certificate_chain_file(tls.cert_file, e);
+  if (e) return Status::InvalidArgument("cert_file '" + tls.cert_file + "': " + e.message());
+  ctx->use_private_key_file(tls.key_file, ssl::context::pem, e);
+  if (e) return Status::InvalidArgument("key_file '" + tls.key_file + "': " + e.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status::InvalidArgument("key_file '" + tls.key_file +
+                                   "' does not belong to cert_file '" + tls.cert_file + "'");
   }
-  HostPort hp;
-  hp.host = text.substr(0, colon);
-  if (hp.host.front() == '[' && hp.host.back() == ']')
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  const std::string port = text.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535) {
-    return Status::InvalidArgument("'" + text + "': bad port '" + port + "'");
-  }
-  hp.port = static_cast<uint16_t>(std::stoul(port));
-  return hp;
-}
-
-Status CheckZmqEndpoint(const std::string& endpoint) {
-  if (endpoint.rfind("ipc://", 0) == 0 && endpoint.size() > 6) return Status::Ok();
-  if (endpoint.rfind("tcp://", 0) != 0) {
-    return Status::InvalidArgument("'" + endpoint + "' must start with tcp:// or ipc://");
-  }
-  const size_t colon = endpoint.rfind(':');
-  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
-  if (colon <= 6 || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
-      std::stoul(port) > 65535) {
-    return Status::InvalidArgument("'" + endpoint + "' needs a port from 1 to 65535 (tcp://" +
-                                   "host:port)");
+  if (!tls.client_ca_file.empty()) {
+    ctx->load_verify_file(tls.client_ca_file, e);
+    if (e) {
+      return Status::InvalidArgument("client_ca_file '" + tls.client_ca_file + "': " + e.message());
+    }
+    // Tell clients which CA to pick their certificate for.
+    SSL_CTX_set_client_CA_list(ctx->native_handle(),
+                               SSL_load_client_CA_file(tls.client_ca_file.c_str()));
+    ctx->set_verify_mode(tls.require_client_cert
+                             ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert
+                             : ssl::verify_peer,
+                         e);
   }
   return Status::Ok();
 }
 
+}  // namespace
+
 struct HttpServer::Impl {
-  explicit Impl(Handler h) : handler(std::move(h)), acceptor(io), backoff(io) {}
+  Impl(const HttpServerOptions& options, Handler handler)
+      : shared{std::move(handler), HttpAuthenticator(options.web), options.request_timeout, {}},
+        max_connections(std::max<size_t>(1, options.max_connections)),
+        acceptor(io),
+        backoff(io),
+        tls_context(ssl::context::tls_server) {}
+
   void Accept() {
-    acceptor.async_accept([this](const boost::system::error_code& e, tcp::socket socket) {
+    acceptor.async_accept([this](const error_code& e, tcp::socket socket) {
       if (e == asio::error::operation_aborted) return;
       if (e == asio::error::no_descriptors || e.value() == ENFILE || e.value() == ENOBUFS ||
           e.value() == ENOMEM) {
         backoff.expires_after(kAcceptBackoff);
-        backoff.async_wait([this](const boost::system::error_code& w) {
+        backoff.async_wait([this](const error_code& w) {
           if (!w) Accept();
         });
         return;
@@ -178,34 +286,60 @@ struct HttpServer::Impl {
       Accept();
     });
   }
+
   void Admit(tcp::socket socket) {
-    std::erase_if(live, [](const std::weak_ptr<Connection>& c) { return c.expired(); });
-    while (live.size() >= kMaxConnections) {
-      if (auto oldest = live.front().lock()) oldest->Close();
-      live.pop_front();
+    std::erase_if(live, [](const std::weak_ptr<ConnectionBase>& c) { return c.expired(); });
+    while (live.size() >= max_connections) Evict();
+    std::shared_ptr<ConnectionBase> connection;
+    if (tls) {
+      connection = std::make_shared<TlsConnection>(shared, std::move(socket), tls_context);
+    } else {
+      connection = std::make_shared<PlainConnection>(shared, std::move(socket));
     }
-    auto connection = std::make_shared<Connection>(std::move(socket), handler);
     live.push_back(connection);
     connection->Start();
   }
-  Handler handler;
+
+  // Closes the oldest connection that has not been answered yet, else the oldest.
+  void Evict() {
+    auto victim = std::find_if(live.begin(), live.end(), [](const auto& c) {
+      auto locked = c.lock();
+      return locked && !locked->answered();
+    });
+    if (victim == live.end()) victim = live.begin();
+    if (auto locked = victim->lock()) locked->Close();
+    live.erase(victim);
+    ++shared.counters.evicted;
+  }
+
+  Shared shared;
+  size_t max_connections;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
-  std::deque<std::weak_ptr<Connection>> live;  // oldest first
+  bool tls = false;
+  ssl::context tls_context;
+  std::deque<std::weak_ptr<ConnectionBase>> live;  // oldest first
   std::thread thread;
 };
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen, Handler handler) {
-  Result<HostPort> hp = ParseHostPort(listen);
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      Handler handler) {
+  Result<HostPort> hp = ParseHostPort(options.listen);
   if (!hp.ok()) return hp.status();
   std::unique_ptr<HttpServer> server(new HttpServer());
-  server->impl_ = std::make_unique<Impl>(std::move(handler));
+  server->impl_ = std::make_unique<Impl>(options, std::move(handler));
   Impl& impl = *server->impl_;
-  boost::system::error_code e;
+  if (options.web.tls) {
+    impl.tls = true;
+    if (Status s = LoadTlsContext(*options.web.tls, &impl.tls_context); !s.ok()) {
+      return Status::InvalidArgument(options.web.path + ": " + s.message());
+    }
+  }
+  error_code e;
   asio::ip::address address = asio::ip::make_address(hp->host, e);
   if (e) {
-    return Status::InvalidArgument("'" + listen + "': '" + hp->host +
+    return Status::InvalidArgument("'" + options.listen + "': '" + hp->host +
                                    "' is not an IP address (use 127.0.0.1 or ::1)");
   }
   tcp::endpoint endpoint(address, hp->port);
@@ -213,11 +347,36 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
   if (!e) impl.acceptor.set_option(tcp::acceptor::reuse_address(true), e);
   if (!e) impl.acceptor.bind(endpoint, e);
   if (!e) impl.acceptor.listen(asio::socket_base::max_listen_connections, e);
-  if (e) return Status::Unavailable("cannot serve HTTP on '" + listen + "': " + e.message());
+  if (e) {
+    return Status::Unavailable("cannot serve HTTP on '" + options.listen + "': " + e.message());
+  }
   server->port_ = impl.acceptor.local_endpoint().port();
   impl.Accept();
   impl.thread = std::thread([&impl] { impl.io.run(); });
   return server;
+}
+
+HttpServerStats HttpServer::stats() const { return impl_->shared.counters.Snapshot(); }
+
+std::string HttpServerMetricsText(const HttpServerStats& stats) {
+  MetricsText m;
+  m.Counter("ember_http_requests_total", "HTTP requests answered by a page.",
+            static_cast<double>(stats.requests));
+  m.Counter("ember_http_bad_requests_total",
+            "HTTP requests refused as malformed, too large or with another method than GET/HEAD.",
+            static_cast<double>(stats.bad_requests));
+  m.Counter("ember_http_unauthorized_total",
+            "HTTP requests refused for missing or wrong credentials.",
+            static_cast<double>(stats.unauthorized));
+  m.Counter("ember_http_evicted_connections_total",
+            "HTTP connections closed to admit a newer one (the connection limit).",
+            static_cast<double>(stats.evicted));
+  m.Counter("ember_http_tls_failures_total", "TLS handshakes that failed.",
+            static_cast<double>(stats.tls_failures));
+  m.Counter("ember_http_timeouts_total",
+            "HTTP connections closed for a request that did not arrive in time.",
+            static_cast<double>(stats.timeouts));
+  return m.text();
 }
 
 HttpServer::~HttpServer() {

@@ -1,25 +1,45 @@
-// HttpServer: a small HTTP/1.1 server for self-monitoring on loopback (/metrics, the JSON that
-// `ember top` reads). One background thread runs Boost.Asio; each connection gets one GET
-// answered and is closed. The handler runs on that thread: whatever it reads must be
-// thread-safe (owners publish snapshots, see PublishedText). Requests larger than 16 KiB or
-// slower than 5 s are answered with an error and closed. At most 64 connections are served at
-// once (a new one closes the oldest), and when file descriptors run out accepting pauses for
-// 100 ms instead of spinning.
+// HttpServer: the HTTP/1.1 server of both daemons' self-monitoring endpoints (/metrics,
+// health, the JSON that `ember top` reads), on Boost.Beast. One background thread runs
+// Boost.Asio and calls the handler: whatever the handler reads must be thread-safe (owners
+// publish snapshots, see PublishedText).
+//
+// Limits: request head and body 16 KiB each (431/413), a request must arrive within
+// `request_timeout` of the previous answer (keep-alive) or of the connection, at most
+// `max_connections` at once — a new connection beyond closes the oldest one that has not yet
+// been answered (else the oldest), so idle, slow or flooding clients cannot keep a scraper
+// out. Out of file descriptors, accepting pauses for 100 ms instead of spinning. Malformed
+// requests get 400 and the connection is closed. With a WebConfig: TLS (and client
+// certificates) and Basic or Bearer authentication on every path, 401 without.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "common/host_port.h"
 #include "common/status.h"
+#include "common/web_config.h"
 
 namespace ember {
 
+// Counters since start; read from any thread.
+struct HttpServerStats {
+  uint64_t requests = 0;      // answered by the handler
+  uint64_t bad_requests = 0;  // malformed or over a limit: 400, 405, 413, 431
+  uint64_t unauthorized = 0;  // 401
+  uint64_t evicted = 0;       // connections closed to admit a newer one
+  uint64_t tls_failures = 0;  // handshakes that failed (wrong CA, no client certificate…)
+  uint64_t timeouts = 0;      // connections closed for a request that did not arrive in time
+};
+
 struct HttpRequest {
-  std::string method;  // "GET"
-  std::string path;    // "/metrics", without the query
-  std::string query;   // after '?', "" if none
+  std::string method;      // "GET" or "HEAD" (others are answered 405 without the handler)
+  std::string path;        // "/metrics", without the query
+  std::string query;       // after '?', "" if none
+  HttpServerStats server;  // the server's counters as this request is served
 };
 
 struct HttpResponse {
@@ -28,28 +48,36 @@ struct HttpResponse {
   std::string body;
 };
 
-// "host:port", "[v6]:port"; port 0 picks a free one. Errors: malformed address.
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
+struct HttpServerOptions {
+  std::string listen;  // "127.0.0.1:7451", "[::1]:0" (port 0 picks a free one)
+  WebConfig web;       // TLS and authentication; default: plain HTTP, no authentication
+  size_t max_connections = 64;
+  std::chrono::milliseconds request_timeout{10'000};
 };
-Result<HostPort> ParseHostPort(const std::string& text);
-// Checks a ZeroMQ endpoint: "tcp://host:port" with a port of 1 to 65535, or "ipc://path".
-// InvalidArgument naming the endpoint and the problem.
-Status CheckZmqEndpoint(const std::string& endpoint);
+
+// The server's counters as Prometheus metrics (ember_http_*), to append to a /metrics page.
+std::string HttpServerMetricsText(const HttpServerStats& stats);
 
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-  // Binds `listen` ("127.0.0.1:7451") and starts serving. Errors name the address and cause.
-  static Result<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handler handler);
+  // Binds and starts serving. Errors name the address, or the certificate or key file.
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   Handler handler);
+  static Result<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handler handler) {
+    HttpServerOptions options;
+    options.listen = listen;
+    return Start(options, std::move(handler));
+  }
   ~HttpServer();  // stops the thread; open connections are dropped
 
   uint16_t port() const { return port_; }  // the bound port (useful with port 0)
+  HttpServerStats stats() const;
+
+  struct Impl;
 
  private:
-  struct Impl;
   HttpServer() = default;
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;

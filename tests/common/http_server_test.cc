@@ -3,6 +3,7 @@
 #include "common/http_server.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,80 @@
 #include "common/metrics.h"
 
 using namespace ember;
+
+namespace {
+
+int Connect(uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& data) {
+  return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+}
+
+// Bytes from `fd` until `done(bytes)` says a whole answer is there, the peer closes, or
+// `timeout_ms` passes. `*closed` tells whether the peer closed.
+template <class Done>
+std::string ReadUntil(int fd, Done done, int timeout_ms, bool* closed = nullptr) {
+  std::string in;
+  if (closed) *closed = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done(in)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (closed) *closed = true;
+      break;
+    }
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in;
+}
+
+// One whole HTTP answer: its head and Content-Length bytes of body (none after HEAD).
+std::string ReadAnswer(int fd, bool head_request = false, bool* closed = nullptr) {
+  auto done = [head_request](const std::string& in) {
+    const size_t end = in.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    if (head_request) return true;
+    const size_t cl = in.find("Content-Length: ");
+    if (cl == std::string::npos || cl > end) return false;  // every answer must carry it
+    return in.size() >= end + 4 + std::stoul(in.substr(cl + 16));
+  };
+  return ReadUntil(fd, done, 5000, closed);
+}
+
+// Whether the peer closes `fd` within `timeout_ms` (bytes it sends first are dropped).
+bool PeerCloses(int fd, int timeout_ms) {
+  bool closed = false;
+  ReadUntil(
+      fd, [](const std::string&) { return false; }, timeout_ms, &closed);
+  return closed;
+}
+
+HttpServer::Handler Fixed(std::string body) {
+  return [body](const HttpRequest& r) -> HttpResponse {
+    if (r.path == "/missing") return {404, "text/plain", "not found\n"};
+    return {200, "text/plain", body};
+  };
+}
+
+}  // namespace
 
 TEST_CASE("HttpServer: concurrent scrapes see whole snapshots while the owner publishes",
           "[common][http][threads][integration]") {
@@ -55,32 +130,132 @@ TEST_CASE("HttpServer: concurrent scrapes see whole snapshots while the owner pu
   CHECK(missing->status == 404);
 }
 
-// A flood of idle connections from one client: a scrape is still answered at once, because
-// new connections close the oldest.
-TEST_CASE("HttpServer: hundreds of idle connections do not keep a scrape out",
+// Keep-alive: one connection, several requests, each answered; HEAD carries the length of the
+// GET answer and no body; HTTP/1.0 without keep-alive is closed after its answer.
+TEST_CASE("HttpServer: keep-alive serves several requests, HEAD has the GET length",
           "[common][http][integration]") {
-  auto server = HttpServer::Start("127.0.0.1:0", [](const struct HttpRequest&) -> HttpResponse {
-    return {200, "text/plain", "ok\n"};
-  });
+  auto server = HttpServer::Start("127.0.0.1:0", Fixed("twelve bytes"));
   REQUIRE(server.ok());
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons((*server)->port());
-  // 300 connections that send nothing (bounded: this test opens no more).
-  std::vector<int> idle;
-  for (int i = 0; i < 300; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = Connect((*server)->port());
+  REQUIRE(fd >= 0);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string answer = ReadAnswer(fd);
+    CHECK(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(answer.find("Content-Length: 12\r\n") != std::string::npos);
+    CHECK(answer.substr(answer.size() - 12) == "twelve bytes");
+  }
+  REQUIRE(SendAll(fd, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string head = ReadAnswer(fd, /*head_request=*/true);
+  CHECK(head.find("Content-Length: 12\r\n") != std::string::npos);
+  CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
+  // The connection is still usable after HEAD: no stray body bytes precede the next answer.
+  REQUIRE(SendAll(fd, "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(ReadAnswer(fd).rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+  ::close(fd);
+
+  const int old = Connect((*server)->port());
+  REQUIRE(old >= 0);
+  REQUIRE(SendAll(old, "GET / HTTP/1.0\r\n\r\n"));
+  bool closed = false;
+  const std::string answer = ReadAnswer(old, false, &closed);
+  CHECK(answer.rfind("HTTP/1.0 200 OK\r\n", 0) == 0);
+  CHECK(PeerCloses(old, 2000));
+  ::close(old);
+  CHECK((*server)->stats().requests == 6);
+}
+
+// Malformed requests are answered with an error and closed; the server goes on serving.
+TEST_CASE("HttpServer: malformed and oversized requests get 4xx and the server carries on",
+          "[common][http][integration]") {
+  auto server = HttpServer::Start("127.0.0.1:0", Fixed("ok\n"));
+  REQUIRE(server.ok());
+  const uint16_t port = (*server)->port();
+  struct Case {
+    std::string request;
+    std::string status_line;
+  };
+  const std::vector<Case> cases = {
+      {"GET /metrics HTTP/1.1\nHost: x\n\n", "HTTP/1.1 400 Bad Request\r\n"},  // bare LF
+      // The start of a TLS ClientHello on the plain port.
+      {"\x16\x03\x01\x02\x05\x01\x7f\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+      {"GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n",
+       "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+      {"POST /metrics HTTP/1.1\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'b'),
+       "HTTP/1.1 413 Payload Too Large\r\n"},
+      {"GET http://example.com/metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.request.substr(0, 40));
+    const int fd = Connect(port);
     REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    idle.push_back(fd);
+    SendAll(fd, c.request);
+    const std::string answer = ReadAnswer(fd);
+    CHECK(answer.rfind(c.status_line, 0) == 0);
+    CHECK(PeerCloses(fd, 2000));
+    ::close(fd);
+  }
+  // Another method: 405 naming what is allowed, and the connection stays usable.
+  const int fd = Connect(port);
+  REQUIRE(fd >= 0);
+  REQUIRE(SendAll(fd, "DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string refused = ReadAnswer(fd);
+  CHECK(refused.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0) == 0);
+  CHECK(refused.find("Allow: GET, HEAD\r\n") != std::string::npos);
+  CHECK(refused.find("Content-Length: 18\r\n") != std::string::npos);
+  REQUIRE(SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(ReadAnswer(fd).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  ::close(fd);
+  CHECK((*server)->stats().bad_requests == cases.size() + 1);
+  auto r = HttpFetch("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics", "", {}, 5000);
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+}
+
+// A slow-client flood: hundreds of connections that send half a request and then nothing. A new
+// scrape is answered within a second, and a scraper's kept-alive connection survives.
+TEST_CASE("HttpServer: a slow-client flood keeps out neither a new nor a kept-alive scraper",
+          "[common][http][integration]") {
+  auto server = HttpServer::Start("127.0.0.1:0", Fixed("ok\n"));
+  REQUIRE(server.ok());
+  const uint16_t port = (*server)->port();
+  const int scraper = Connect(port);
+  REQUIRE(scraper >= 0);
+  REQUIRE(SendAll(scraper, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(ReadAnswer(scraper).rfind("HTTP/1.1 200", 0) == 0);
+  // 300 slow clients (bounded: this test opens no more).
+  std::vector<int> slow;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = Connect(port);
+    REQUIRE(fd >= 0);
+    SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: ");
+    slow.push_back(fd);
   }
   const auto started = std::chrono::steady_clock::now();
-  auto r = HttpFetch("GET", "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics",
-                     "", {}, 5000);
+  auto r = HttpFetch("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics", "", {}, 5000);
   const auto took = std::chrono::steady_clock::now() - started;
-  for (int fd : idle) ::close(fd);
   REQUIRE(r.ok());
   CHECK(r->status == 200);
   CHECK(took < std::chrono::seconds(1));
+  REQUIRE(SendAll(scraper, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(ReadAnswer(scraper).rfind("HTTP/1.1 200", 0) == 0);
+  for (int fd : slow) ::close(fd);
+  ::close(scraper);
+  CHECK((*server)->stats().evicted >= 300 - 64);
+}
+
+// A request that does not arrive within the request timeout closes its connection.
+TEST_CASE("HttpServer: a request slower than the timeout is cut off",
+          "[common][http][integration]") {
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.request_timeout = std::chrono::milliseconds(300);
+  auto server = HttpServer::Start(options, Fixed("ok\n"));
+  REQUIRE(server.ok());
+  const int fd = Connect((*server)->port());
+  REQUIRE(fd >= 0);
+  SendAll(fd, "GET /metrics HTTP/1.1\r\n");
+  CHECK(PeerCloses(fd, 3000));
+  ::close(fd);
+  CHECK((*server)->stats().timeouts == 1);
 }

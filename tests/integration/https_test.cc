@@ -10,33 +10,14 @@
 
 #include "tests/support/alertmanager.h"
 #include "tests/support/cluster.h"
+#include "tests/support/pki.h"
 
 using namespace ember::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A CA, a server certificate for "localhost" only, a client certificate, and a second CA that
-// signed nothing here. Returns false if openssl failed.
-bool MakePki(const TempDir& dir) {
-  const std::string d = dir.Sub("pki");
-  const std::string script =
-      "set -e; mkdir -p " + d + "; cd " + d +
-      "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key "
-      "-out ca.pem 2>/dev/null"
-      "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key "
-      "-out other.pem 2>/dev/null"
-      "; openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out "
-      "server.csr 2>/dev/null"
-      "; printf 'subjectAltName=DNS:localhost\\n' > san.ext"
-      "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-extfile san.ext -out server.pem 2>/dev/null"
-      "; openssl req -newkey rsa:2048 -nodes -subj /CN=ember -keyout client.key -out client.csr "
-      "2>/dev/null"
-      "; openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-out client.pem 2>/dev/null";
-  return RunCommand({"sh", "-c", script}).exit_code == 0;
-}
+bool MakePki(const TempDir& dir) { return MakeTestPki(dir.Sub("pki")); }
 
 std::vector<nlohmann::json> JsonLinesOf(const std::string& path) {
   std::vector<nlohmann::json> out;
