@@ -3,6 +3,7 @@
 // silence it; counts stay exact.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "common/wire.h"
 #include "tests/support/cluster.h"
+#include "tests/support/http_probe.h"
 #include "tests/support/process.h"
 #include "tests/support/raw_peer.h"
 
@@ -224,4 +226,39 @@ TEST_CASE("Hostile: a flood of HELLOs with new names is bounded by max_agents, a
       RunCommand({"curl", "-sf", "http://127.0.0.1:" + std::to_string(c.http_port) + "/metrics"});
   REQUIRE(metrics.exit_code == 0);
   CHECK(metrics.out.find("ember_refused_total 481") != std::string::npos);
+}
+
+// Both daemons' HTTP ports under a slow-client flood (hundreds of connections that send half a
+// request and wait) and malformed requests: scrapes are still answered within a second, bad
+// requests get 400, and lines keep flowing.
+TEST_CASE("Hostile: a slow-client flood on both HTTP ports keeps scrapes and lines going",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  for (int port : {c.http_port, c.agent_http_port}) {
+    INFO("port " << port);
+    std::vector<int> slow;  // bounded: 300 per port
+    for (int i = 0; i < 300; ++i) {
+      const int fd = Connect(static_cast<uint16_t>(port));
+      REQUIRE(fd >= 0);
+      SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: ");
+      slow.push_back(fd);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const auto scrape = Scrape(port);
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    CHECK(Get(scrape, "ember_http_evicted_connections_total") >= 300 - 64);
+    const int bad = Connect(static_cast<uint16_t>(port));
+    REQUIRE(bad >= 0);
+    SendAll(bad, "GET /metrics HTTP/1.1\nHost: x\n\n");
+    CHECK(ReadAnswer(bad).rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+    ::close(bad);
+    for (int fd : slow) ::close(fd);
+    CHECK(Get(Scrape(port), "ember_http_bad_requests_total") == 1);
+  }
+  c.dir.Append("logs/app.log", Events(5, 10));
+  ExpectExactly(c, 10);
 }
