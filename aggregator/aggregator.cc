@@ -63,7 +63,10 @@ struct Aggregator::Impl {
     intake_ = std::make_unique<FrameIntake>(config_, *receiver_);
     if (Status s = InstallRules(std::move(rules)); !s.ok()) return s;
     if (!config_.http_listen.empty()) {
-      HttpServerOptions options{config_.http_listen, config_.web};
+      HttpServerOptions options;
+      options.listen = config_.http_listen;
+      options.web = config_.web;
+      options.component = "ember-aggregator";
       auto http = HttpServer::Start(
           options, [this](const HttpRequest& r) { return monitoring_.Serve(r, clock_.NowMs()); });
       if (!http.ok()) {

@@ -1,10 +1,12 @@
 #include "common/http_auth.h"
 
 #include <crypt.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
 
 namespace ember {
 namespace {
@@ -12,12 +14,12 @@ namespace {
 constexpr size_t kMaxVerified = 64;
 
 bool EqualInConstantTime(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string Sha256(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
@@ -69,7 +71,9 @@ bool DecodeBase64(std::string_view in, std::string* out) {
 }
 
 HttpAuthenticator::HttpAuthenticator(const WebConfig& config)
-    : users_(config.basic_auth_users), token_(config.bearer_token) {}
+    : users_(config.basic_auth_users), token_(config.bearer_token) {
+  if (sodium_init() < 0) std::abort();  // cannot happen once libsodium is loaded
+}
 
 bool HttpAuthenticator::Allows(std::string_view authorization) {
   if (!required()) return true;

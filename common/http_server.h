@@ -9,7 +9,9 @@
 // been answered (else the oldest), so idle, slow or flooding clients cannot keep a scraper
 // out. Out of file descriptors, accepting pauses for 100 ms instead of spinning. Malformed
 // requests get 400 and the connection is closed. With a WebConfig: TLS (and client
-// certificates) and Basic or Bearer authentication on every path, 401 without.
+// certificates) and Basic or Bearer authentication on every path, 401 without. TLS is served
+// by a module (ember-https.so, see module_loader.h) loaded only when TLS is configured, so a
+// daemon without TLS does not load OpenSSL.
 #pragma once
 
 #include <atomic>
@@ -53,6 +55,8 @@ struct HttpServerOptions {
   WebConfig web;       // TLS and authentication; default: plain HTTP, no authentication
   size_t max_connections = 64;
   std::chrono::milliseconds request_timeout{10'000};
+  // The package that installed this program ("ember-agent"): where its TLS module lives.
+  std::string component = "ember-aggregator";
 };
 
 // The server's counters as Prometheus metrics (ember_http_*), to append to a /metrics page.
@@ -62,7 +66,8 @@ class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-  // Binds and starts serving. Errors name the address, or the certificate or key file.
+  // Binds and starts serving. Errors name the address, the TLS module, or the certificate or
+  // key file.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    Handler handler);
   static Result<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handler handler) {
@@ -70,17 +75,10 @@ class HttpServer {
     options.listen = listen;
     return Start(options, std::move(handler));
   }
-  ~HttpServer();  // stops the thread; open connections are dropped
+  virtual ~HttpServer() = default;  // stops the thread; open connections are dropped
 
-  uint16_t port() const { return port_; }  // the bound port (useful with port 0)
-  HttpServerStats stats() const;
-
-  struct Impl;
-
- private:
-  HttpServer() = default;
-  std::unique_ptr<Impl> impl_;
-  uint16_t port_ = 0;
+  virtual uint16_t port() const = 0;  // the bound port (useful with port 0)
+  virtual HttpServerStats stats() const = 0;
 };
 
 }  // namespace ember

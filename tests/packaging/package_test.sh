@@ -30,11 +30,12 @@ echo "== inspecting them with dpkg-deb"
 agent_files=$(dpkg-deb -c "$agent_deb" | awk '{print $6}')
 aggregator_files=$(dpkg-deb -c "$aggregator_deb" | awk '{print $6}')
 for f in ./usr/bin/ember-agent ./etc/ember/agent.yaml ./usr/lib/systemd/system/ember-agent.service \
-         ./usr/share/man/man1/ember-agent.1.gz; do
+         ./usr/share/man/man1/ember-agent.1.gz ./usr/lib/ember-agent/ember-https.so; do
   grep -qx "$f" <<<"$agent_files" || fail "$f missing from the agent package"
 done
 for f in ./usr/bin/ember-aggregator ./usr/bin/ember ./etc/ember/rules.d/ssh.yaml \
-         ./usr/lib/systemd/system/ember-aggregator.service ./usr/share/man/man1/ember.1.gz; do
+         ./usr/lib/systemd/system/ember-aggregator.service ./usr/share/man/man1/ember.1.gz \
+         ./usr/lib/ember-aggregator/ember-https.so; do
   grep -qx "$f" <<<"$aggregator_files" || fail "$f missing from the aggregator package"
 done
 dpkg-deb -I "$agent_deb" conffiles | grep -qx /etc/ember/agent.yaml || fail "agent.yaml is not a conffile"
@@ -126,6 +127,27 @@ for pid in "${pids[@]}"; do
   wait "$pid" || rc=$?
   [ "$rc" -eq 0 ] || fail "a daemon exited with status $rc on SIGTERM: $(tail -3 "$work"/*.err)"
 done
+pids=()
+
+echo "== TLS and authentication of /metrics from the installed module"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+cat >"$work/web.yaml" <<EOF
+tls_server_config: {cert_file: $work/tls.pem, key_file: $work/tls.key}
+basic_auth_users: {prom: '$(openssl passwd -6 pkg-secret)'}
+EOF
+sed -e "s|^http_listen:.*|http_listen: 127.0.0.1:7452\nhttp_web_config: $work/web.yaml|" \
+  -e "s|^state_dir:.*|state_dir: $work/agent-state|" /etc/ember/agent.yaml >"$work/agent-tls.yaml"
+/usr/bin/ember-agent --config "$work/agent-tls.yaml" >/dev/null 2>"$work/agent-tls.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "https://" "$work/agent-tls.err" && break; sleep 0.1; done
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls.pem" https://localhost:7452/metrics)
+[ "$code" = 401 ] || fail "TLS /metrics without credentials: $code; $(cat "$work/agent-tls.err")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls.pem" -u prom:pkg-secret \
+  https://localhost:7452/metrics)
+[ "$code" = 200 ] || fail "TLS /metrics with credentials: $code; $(cat "$work/agent-tls.err")"
+kill -TERM "${pids[@]}"
+wait "${pids[@]}" || fail "the TLS agent did not stop cleanly"
 pids=()
 
 echo "== removing keeps the configuration, purging removes everything"
