@@ -56,7 +56,13 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
   if (!in) return store;  // first start
   std::stringstream buf;
   buf << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  if (Status s = store->Read(buf.str(), path); !s.ok()) return s;
+  return store;
+}
+
+Status OffsetStore::Read(const std::string& text, const std::string& path) {
+  OffsetStore* store = this;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("streams") || !j["streams"].is_array()) {
     return Status::Corruption("'" + path +
                               "' is not an ember-agent offsets file; move it away "
@@ -107,7 +113,7 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(const std::string& dir) {
     }
     store->records_[r.stream_id] = r;
   }
-  return store;
+  return Status::Ok();
 }
 
 const StreamRecord* OffsetStore::FindByInode(uint64_t dev, uint64_t ino) const {

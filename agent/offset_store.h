@@ -37,6 +37,16 @@ class OffsetStore {
   // it is never overwritten then.
   static Result<std::unique_ptr<OffsetStore>> Open(const std::string& dir);
 
+  // Replaces the epoch and records with those of `text`, the content of an offsets file at
+  // `path` (named in errors). Corruption for anything that is not one; the store may then hold
+  // part of it. Open uses it; the fuzz target drives it.
+  Status Read(const std::string& text, const std::string& path);
+
+  // An empty store for `dir` that saves nothing until Put or Ack (tests and fuzzing).
+  static std::unique_ptr<OffsetStore> Empty(const std::string& dir) {
+    return std::unique_ptr<OffsetStore>(new OffsetStore(dir));
+  }
+
   // The record of the stream with this device and inode, if any.
   const StreamRecord* FindByInode(uint64_t dev, uint64_t ino) const;
   const StreamRecord* Find(uint64_t stream_id) const;

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Builds the wire-decoder fuzz target with clang's libFuzzer (+ ASan/UBSan) and runs it for a
-# bounded time (FUZZ_SECONDS, default 60) from a seed corpus of valid frames. Exit status is
-# non-zero if the fuzzer finds a crash, a leak or an out-of-bounds read.
+# Builds the fuzz targets with clang's libFuzzer (+ ASan/UBSan) and runs each for a bounded
+# time from a seed corpus: the wire decoder (half of FUZZ_SECONDS, default 60), then the
+# agent's offsets file, the rules loader and the HTTP request path (a sixth each). Exit status
+# is non-zero if a fuzzer finds a crash, a leak or an out-of-bounds read.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 out="$repo/build/fuzz"
 mkdir -p "$out/corpus"
-clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$repo" "$repo/tests/fuzz/wire_fuzz.cc" "$repo/common/wire.cc" "$repo/common/status.cc" \
+fuzz_cxx=(clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined
+  -fno-sanitize-recover=undefined -I"$repo" -DEMBER_VERSION='"fuzz"')
+"${fuzz_cxx[@]}" "$repo/tests/fuzz/wire_fuzz.cc" "$repo/common/wire.cc" "$repo/common/status.cc" \
   -o "$out/wire_fuzz"
+"${fuzz_cxx[@]}" "$repo/tests/fuzz/offsets_fuzz.cc" "$repo/agent/offset_store.cc" \
+  "$repo"/common/{wire,status,file_util,yaml_util,units}.cc -lyaml-cpp -o "$out/offsets_fuzz"
+"${fuzz_cxx[@]}" "$repo/tests/fuzz/rules_fuzz.cc" "$repo"/rules/*.cc \
+  "$repo"/common/{yaml_util,units,time_zone,status}.cc -lre2 -lyaml-cpp -lcctz -lspdlog -lfmt \
+  -o "$out/rules_fuzz"
+"${fuzz_cxx[@]}" "$repo/tests/fuzz/http_fuzz.cc" "$repo/common/http_auth.cc" -lsodium -lcrypt \
+  -o "$out/http_fuzz"
 # Seeds: a valid DATA frame, ACK and HEARTBEAT, written by a tiny generator using the encoder.
 cat >"$out/seed.cc" <<'CC'
 #include <cstdio>
@@ -36,6 +45,18 @@ CC
 clang++ -std=c++20 -I"$repo" "$out/seed.cc" "$repo/common/wire.cc" "$repo/common/status.cc" \
   -o "$out/seed"
 "$out/seed" "$out/corpus"
-echo "== fuzzing the wire decoder for ${seconds}s =="
-"$out/wire_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
-  "$out/corpus" 2>&1 | tail -n 15
+# Seeds of the other targets: a valid offsets file, the example rules, a scrape with Basic auth.
+mkdir -p "$out/offsets-corpus" "$out/rules-corpus" "$out/http-corpus"
+printf '{"version":1,"epoch":5,"streams":[{"id":3,"dev":1,"ino":2,"acked_offset":10,"path":"/x"}]}' \
+  >"$out/offsets-corpus/seed"
+cp "$repo"/rules/examples/*.yaml "$out/rules-corpus/"
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2NyYXBlLXNlY3JldA==\r\n\r\n' \
+  >"$out/http-corpus/seed"
+run() {  # target corpus seconds
+  echo "== fuzzing $1 for ${3}s =="
+  "$out/$1" -max_total_time="$3" -max_len=4096 -print_final_stats=1 "$2" 2>&1 | tail -n 15
+}
+run wire_fuzz "$out/corpus" $((seconds / 2))
+run offsets_fuzz "$out/offsets-corpus" $((seconds / 6))
+run rules_fuzz "$out/rules-corpus" $((seconds / 6))
+run http_fuzz "$out/http-corpus" $((seconds / 6))
