@@ -176,6 +176,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetInt("max_agents", &c.max_agents));
   errors.push_back(top.GetInt("max_streams_per_agent", &c.max_streams_per_agent));
   errors.push_back(top.GetDurationMs("agent_expiry", &c.agent_expiry_ms));
+  errors.push_back(top.GetDurationMs("stream_expiry", &c.stream_expiry_ms));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -225,6 +226,10 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
       return Status::InvalidArgument(top.Where(key) + ": error: '" + key +
                                      "' must be between 1 and 10000000");
     }
+  }
+  if (c.stream_expiry_ms < 1000) {
+    return Status::InvalidArgument(top.Where("stream_expiry") +
+                                   ": error: 'stream_expiry' must be at least 1s");
   }
   if (c.agent_expiry_ms < 60'000) {
     return Status::InvalidArgument(top.Where("agent_expiry") +

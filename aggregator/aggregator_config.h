@@ -100,6 +100,9 @@ struct AggregatorConfig {
   int64_t max_agents = 10'000;
   int64_t max_streams_per_agent = 10'000;
   int64_t agent_expiry_ms = 7 * 24 * 3600 * 1000LL;
+  // A stream its agent no longer names in its HELLO (a rotated file read and deleted) and that
+  // sent nothing for this long is forgotten: its mark and position leave the store.
+  int64_t stream_expiry_ms = 24 * 3600 * 1000LL;
   OutputOptions outputs;
   SecurityOptions security;
 };

@@ -20,7 +20,8 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
   const bool raised_alerts = !pending_alerts_.empty();
   const bool has_frames = marks.acks_owed();
   if (has_frames) CrashPoint("before_commit");
-  const engine::SourcePositions positions = watermarks.Changed();
+  engine::SourcePositions positions = watermarks.Changed();
+  positions.forgotten = marks.forgotten();
   Status s = store_.Commit(uncommitted_, marks.moved(), pending_alerts_, status_json,
                            has_frames ? "after_commit_before_sync" : nullptr, &positions);
   duration_.Observe(

@@ -1,5 +1,7 @@
 #include "aggregator/frame_intake.h"
 
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include "common/system.h"
@@ -77,6 +79,7 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
                 *agent, config_.max_streams_per_agent);
     return;
   }
+  marks_.Seen(*agent, f.stream_id, now_ms);
   if (decision.verdict == FrameVerdict::kDuplicate) {
     ++counters_.duplicate_frames;
     return;
@@ -242,6 +245,7 @@ void FrameIntake::HandleHello(const std::string& routing_id, std::string_view fr
     receiver_.Send(routing_id, wire::EncodeRefused(opened.refusal));
     return;
   }
+  ExpireStreams(opened.agent, hello->streams, now_ms);
   wire::Welcome welcome{hello->hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
   for (const auto& s : hello->streams) {
     if (auto mark = marks_.CommittedMark(opened.agent, s.stream_id)) {
@@ -249,6 +253,26 @@ void FrameIntake::HandleHello(const std::string& routing_id, std::string_view fr
     }
   }
   receiver_.Send(routing_id, wire::EncodeWelcome(welcome));
+}
+
+// Streams the agent no longer names and that sent nothing for stream_expiry are forgotten, so
+// the marks of rotated files do not pile up to max_streams_per_agent.
+void FrameIntake::ExpireStreams(const std::string& agent,
+                                const std::vector<wire::AckEntry>& announced, int64_t now_ms) {
+  std::set<uint64_t> named;
+  for (const auto& s : announced) named.insert(s.stream_id);
+  const std::vector<std::string> expired =
+      marks_.ExpireUnannounced(agent, named, now_ms, config_.stream_expiry_ms);
+  for (const std::string& key : expired) {
+    watermarks_.Forget(key);
+    parsers_.erase(key);
+  }
+  if (expired.empty()) return;
+  counters_.streams_expired += expired.size();
+  spdlog::info(
+      "Forgot {} stream(s) of agent '{}': it no longer names them and they sent nothing "
+      "for {} s.",
+      expired.size(), agent, config_.stream_expiry_ms / 1000);
 }
 
 }  // namespace ember::aggregator

@@ -53,6 +53,8 @@ class FrameIntake {
   void ResetAccepted() { accepted_bytes_ = 0; }
 
  private:
+  void ExpireStreams(const std::string& agent, const std::vector<wire::AckEntry>& announced,
+                     int64_t now_ms);
   void HandleHello(const std::string& routing_id, std::string_view frame,
                    const std::string& identity, int64_t now_ms);
   void HandleHeartbeat(const std::string& routing_id, std::string_view frame, int64_t now_ms);

@@ -76,6 +76,10 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_streams_refused_total",
             "Frames of new streams dropped: the agent had max_streams_per_agent streams",
             d(v.streams_refused));
+  m.Counter("ember_streams_expired_total",
+            "Streams forgotten: their agent no longer names them and sent nothing for "
+            "stream_expiry",
+            d(v.streams_expired));
   m.Counter("ember_agent_new_epochs_total", "Agents that came back with new state",
             d(v.new_epochs));
   m.Counter("ember_batches_closed_total", "Micro-batches closed", d(v.engine.batches_closed));

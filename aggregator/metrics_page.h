@@ -24,7 +24,7 @@ struct AggregatorVitals {
   std::vector<std::pair<std::string, uint64_t>> refused_keys_by_rule;
   uint64_t bytes_in = 0, frames_in = 0, bad_frames = 0, duplicate_frames = 0, resend_requests = 0,
            refused = 0, frames_without_session = 0, new_epochs = 0, streams_refused = 0,
-           hosts_rewritten = 0;
+           streams_expired = 0, hosts_rewritten = 0;
   uint64_t checkpoints = 0, checkpoint_failures = 0;
   uint64_t alerts_delivered = 0;
   size_t alerts_undelivered = 0;

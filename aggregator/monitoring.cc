@@ -52,6 +52,7 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   v.refused = c.refused;
   v.frames_without_session = c.frames_without_session;
   v.streams_refused = c.streams_refused;
+  v.streams_expired = c.streams_expired;
   v.hosts_rewritten = c.hosts_rewritten;
   v.new_epochs = view.sessions->new_epochs();
   v.checkpoints = view.checkpointer->checkpoints();
@@ -188,6 +189,7 @@ std::string Monitoring::StatusJson(const PipelineView& view, int64_t now_ms) con
                         {"resend_requests", c.resend_requests},
                         {"refused", c.refused},
                         {"streams_refused", c.streams_refused},
+                        {"streams_expired", c.streams_expired},
                         {"hosts_rewritten", c.hosts_rewritten},
                         {"frames_without_session", c.frames_without_session},
                         {"new_epochs", view.sessions->new_epochs()},

@@ -29,6 +29,7 @@ struct FrameCounters {
   uint64_t bad_frames = 0, duplicate_frames = 0, resend_requests = 0, refused = 0;
   uint64_t frames_without_session = 0;
   uint64_t streams_refused = 0;  // frames of new streams beyond max_streams_per_agent
+  uint64_t streams_expired = 0;  // streams forgotten: no longer named by their agent, idle
   uint64_t hosts_rewritten = 0;  // CURVE: frames whose host the key may not speak for
 };
 

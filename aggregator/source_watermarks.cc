@@ -52,6 +52,12 @@ void SourceWatermarks::Heartbeat(const std::string& key, bool at_end, bool deliv
   if (s.caught_up) s.clock_offset_ms = agent_now_ms - now_ms;
 }
 
+void SourceWatermarks::Forget(const std::string& key) {
+  streams_.erase(key);
+  changed_.erase(key);
+  if (holder_ == key) holder_.reset();
+}
+
 void SourceWatermarks::TooLate(const std::string& key, uint64_t lines) {
   too_late_ += lines;
   if (auto it = streams_.find(key); it != streams_.end()) it->second.too_late += lines;

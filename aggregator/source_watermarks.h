@@ -62,6 +62,8 @@ class SourceWatermarks {
   // `delivered_all` (every line up to the end was accepted here), or it has more to read.
   void Heartbeat(const std::string& key, bool at_end, bool delivered_all, int64_t agent_now_ms,
                  int64_t now_ms);
+  // A stream its agent is done with (StreamMarks::ExpireUnannounced): no longer a position.
+  void Forget(const std::string& key);
   // Lines of a stream dropped as older than max_lateness.
   void TooLate(const std::string& key, uint64_t lines);
 

@@ -1,6 +1,7 @@
 #include "aggregator/stream_marks.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace ember::aggregator {
 
@@ -41,6 +42,7 @@ FrameDecision StreamMarks::Offer(const std::string& routing_id, const std::strin
   }
   marks_[key] = end;
   moved_[key] = end;
+  forgotten_.erase(key);
   uint64_t& ack = acks_[routing_id][stream_id];
   ack = std::max(ack, end);
   return {FrameVerdict::kAccept, end};
@@ -62,6 +64,7 @@ std::optional<uint64_t> StreamMarks::CommittedMark(const std::string& agent,
 std::map<std::string, std::vector<wire::AckEntry>> StreamMarks::Committed() {
   for (const auto& [key, offset] : moved_) committed_[key] = offset;
   moved_.clear();
+  forgotten_.clear();
   std::map<std::string, std::vector<wire::AckEntry>> out;
   for (const auto& [routing_id, streams] : acks_) {
     auto& entries = out[routing_id];
@@ -69,6 +72,38 @@ std::map<std::string, std::vector<wire::AckEntry>> StreamMarks::Committed() {
   }
   acks_.clear();
   return out;
+}
+
+void StreamMarks::Seen(const std::string& agent, uint64_t stream_id, int64_t now_ms) {
+  seen_[Key(agent, stream_id)] = now_ms;
+}
+
+std::vector<std::string> StreamMarks::ExpireUnannounced(const std::string& agent,
+                                                        const std::set<uint64_t>& announced,
+                                                        int64_t now_ms, int64_t idle_ms) {
+  const std::string prefix = agent + '\0';
+  std::vector<std::string> expired;
+  for (auto it = marks_.lower_bound(prefix);
+       it != marks_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    const std::string& key = it->first;
+    uint64_t stream_id = 0;
+    const char* digits = key.data() + prefix.size();
+    const bool numeric =
+        std::from_chars(digits, key.data() + key.size(), stream_id).ec == std::errc();
+    auto seen = seen_.try_emplace(key, now_ms).first;
+    if (!numeric || announced.count(stream_id) != 0 || now_ms - seen->second < idle_ms) {
+      ++it;
+      continue;
+    }
+    seen_.erase(seen);
+    committed_.erase(key);
+    moved_.erase(key);
+    forgotten_.insert(key);
+    expired.push_back(key);
+    if (--streams_of_agent_[agent] == 0) streams_of_agent_.erase(agent);
+    it = marks_.erase(it);
+  }
+  return expired;
 }
 
 }  // namespace ember::aggregator

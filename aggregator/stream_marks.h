@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,20 @@ class StreamMarks {
 
   size_t streams() const { return marks_.size(); }
 
+  // Expiry of streams an agent is done with (a rotated file read to its end and deleted): a
+  // frame of the stream was accepted or acknowledged again at `now_ms`.
+  void Seen(const std::string& agent, uint64_t stream_id, int64_t now_ms);
+  // After a HELLO of `agent` naming `announced`: its streams not named and not Seen for
+  // `idle_ms` are forgotten (a stream not seen since this process started counts as seen at
+  // the first call). Their marks go; the next checkpoint deletes them (forgotten()). Returns
+  // their keys. A stream forgotten wrongly costs no loss: the agent's next frame is answered
+  // from the stream's origin, and lines older than max_lateness are dropped as too late.
+  std::vector<std::string> ExpireUnannounced(const std::string& agent,
+                                             const std::set<uint64_t>& announced, int64_t now_ms,
+                                             int64_t idle_ms);
+  // Streams forgotten since the last commit, by Key().
+  const std::set<std::string>& forgotten() const { return forgotten_; }
+
  private:
   size_t max_streams_per_agent_;
   std::map<std::string, size_t> streams_of_agent_;
@@ -72,6 +87,8 @@ class StreamMarks {
   std::map<std::string, uint64_t> committed_;                 // as of the last checkpoint
   std::map<std::string, uint64_t> moved_;                     // accepted since the last checkpoint
   std::map<std::string, std::map<uint64_t, uint64_t>> acks_;  // routing id -> stream -> offset
+  std::map<std::string, int64_t> seen_;                       // by Key(): last frame accepted
+  std::set<std::string> forgotten_;                           // expired since the last commit
 };
 
 }  // namespace ember::aggregator

@@ -303,6 +303,12 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
             s = w.Put("meta", "watermark_ms", std::to_string(sources->watermark_ms));
             if (!s.ok()) return s;
           }
+          for (const std::string& stream : sources->forgotten) {
+            if (offsets.count(stream) != 0) continue;  // it came back in this very commit
+            s = w.Delete("offsets", stream);
+            if (s.ok()) s = w.Delete("progress", stream);
+            if (!s.ok()) return s;
+          }
         }
         uint64_t seq = first_seq;
         for (const auto& alert : alerts) {

@@ -57,6 +57,7 @@ struct StreamPosition {
 struct SourcePositions {
   int64_t watermark_ms = INT64_MIN;               // INT64_MIN: none yet
   std::map<std::string, StreamPosition> streams;  // by "<agent>\0<stream id>": changed ones
+  std::set<std::string> forgotten;  // streams expired: their offsets and progress are deleted
 };
 
 struct Snapshot {
@@ -91,7 +92,8 @@ class CheckpointStore {
   // disk), the offsets and the alerts they raised (into the outbox) in one durable
   // transaction. REQUIRES: deltas not empty. `crash_point` (tests) names a CrashPoint between
   // the commit and its sync.
-  // `sources`: the watermark and the stream positions that changed (null: not written).
+  // `sources`: the watermark and the stream positions that changed, and the streams to
+  // forget (null: not written).
   Status Commit(const std::vector<CheckpointDelta>& deltas,
                 const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts,
                 const std::string& status_json = "", const char* crash_point = nullptr,

@@ -21,6 +21,7 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->max_future_skew_ms == 60'000);
   CHECK(c->checkpoint_interval_ms == 1000);
   CHECK(c->match_threads == 0);  // one per CPU
+  CHECK(c->stream_expiry_ms == 24 * 3600'000);
 }
 
 TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
@@ -38,6 +39,7 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
            {"max_lateness: 8d\n", ":1:15: error: 'max_lateness' must be between 0 and 7d"},
            {"max_source_delay: 0s\n", "'max_source_delay' must be between 1s and 1h"},
            {"max_future_skew: 2d\n", "'max_future_skew' must be between 0 and 24h"},
+           {"stream_expiry: 500ms\n", ":1:16: error: 'stream_expiry' must be at least 1s"},
            {"time: wall\n", "use ingestion or event"},
            {"checkpoint_interval: 1500ms\n", "must be a multiple of 'batch_interval'"},
            {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},

@@ -137,3 +137,46 @@ TEST_CASE("StreamMarks: an agent has at most max_streams_per_agent streams", "[a
   CHECK(m.Offer("r", "b", 3, 0, 0, 5).verdict == kAccept);
   CHECK(m.streams() == 3);
 }
+
+// Expiry: a stream goes only when its agent's HELLO no longer names it and it sent nothing for
+// the expiry time; it then frees its place under max_streams_per_agent, and the next commit
+// deletes it (forgotten()).
+TEST_CASE("StreamMarks: streams no longer named and idle are forgotten", "[aggregator][unit]") {
+  StreamMarks m(/*max_streams_per_agent=*/2);
+  REQUIRE(m.Offer("r", "a", 1, 0, 0, 100).verdict == kAccept);
+  m.Seen("a", 1, 1'000);
+  REQUIRE(m.Offer("r", "a", 2, 0, 0, 50).verdict == kAccept);
+  m.Seen("a", 2, 1'000);
+  REQUIRE(m.Offer("r", "b", 1, 0, 0, 10).verdict == kAccept);
+  m.Seen("b", 1, 1'000);
+  m.Committed();
+  CHECK(m.Offer("r", "a", 3, 0, 0, 10).verdict == FrameVerdict::kRefused);  // the bound
+
+  // Named, or not idle long enough: kept.
+  CHECK(m.ExpireUnannounced("a", {1, 2}, 100'000, 10'000).empty());
+  CHECK(m.ExpireUnannounced("a", {1}, 5'000, 10'000).empty());
+  // Stream 2 is no longer named and idle for 10 s: forgotten; stream 1 and agent b's stay.
+  CHECK(m.ExpireUnannounced("a", {1}, 11'000, 10'000) ==
+        std::vector<std::string>{StreamMarks::Key("a", 2)});
+  CHECK(m.forgotten() == std::set<std::string>{StreamMarks::Key("a", 2)});
+  CHECK_FALSE(m.Mark("a", 2));
+  CHECK_FALSE(m.CommittedMark("a", 2));
+  CHECK(m.Mark("a", 1) == 100u);
+  CHECK(m.Mark("b", 1) == 10u);
+  // Its place is free again; the next commit clears the list.
+  CHECK(m.Offer("r", "a", 3, 0, 0, 10).verdict == kAccept);
+  m.Committed();
+  CHECK(m.forgotten().empty());
+  // A forgotten stream that comes back is a new stream again: from its origin only.
+  CHECK(m.Offer("r", "a", 2, 0, 50, 80) == FrameDecision{kResend, 0});
+}
+
+TEST_CASE("StreamMarks: restored streams count as seen at the first expiry check",
+          "[aggregator][unit]") {
+  StreamMarks m;
+  m.Restore({{StreamMarks::Key("a", 7), 40}});
+  // The process has just started: the restored stream's idle time starts now.
+  CHECK(m.ExpireUnannounced("a", {}, 50'000, 10'000).empty());
+  CHECK(m.ExpireUnannounced("a", {}, 59'000, 10'000).empty());
+  CHECK(m.ExpireUnannounced("a", {}, 60'000, 10'000).size() == 1);
+}

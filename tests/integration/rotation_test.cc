@@ -277,3 +277,43 @@ TEST_CASE(
   c.dir.Write("logs/new/deeper/x.log", "event 1\nevent 2\nevent 3\n");
   CHECK(WaitUntil([&] { return c.CheckpointedMatches() == 3; }, 5s));
 }
+
+// Rotated files do not pile up in the aggregator: once the agent has read a rotated file to
+// its end and the file is deleted, the agent stops naming its stream, and after
+// stream_expiry without a frame the aggregator forgets it (mark and position leave the
+// store). Counts stay exact across it.
+TEST_CASE("Rotation: the stream of a rotated and deleted file expires from the store",
+          "[rotation][integration]") {
+  Cluster c(kSeqRule);
+  c.dir.Append("aggregator.yaml", "stream_expiry: 1s\n");
+  c.StartAggregator();
+  c.StartAgent();
+  auto seq = [](int from, int to) {
+    std::string out;
+    for (int i = from; i < to; ++i) out += "seq=" + std::to_string(i) + " line\n";
+    return out;
+  };
+  c.dir.Append("logs/app.log", seq(0, 100));
+  ExpectSeqExactly(c, 100);
+  REQUIRE(std::rename(c.dir.Sub("logs/app.log").c_str(), c.dir.Sub("logs/app.log.1").c_str()) == 0);
+  c.dir.Write("logs/app.log", "");
+  c.dir.Append("logs/app.log", seq(100, 200));
+  ExpectSeqExactly(c, 200);
+  REQUIRE(WaitUntil([&] { return c.CheckpointedStreams().size() == 2; }, 10s));
+  REQUIRE(std::remove(c.dir.Sub("logs/app.log.1").c_str()) == 0);
+  std::this_thread::sleep_for(1500ms);  // longer than stream_expiry without a frame
+  c.agent->Signal(SIGTERM);
+  REQUIRE(c.agent->Wait(10s));
+  c.StartAgent();  // its HELLO names the live file's stream only
+  CHECK(WaitUntil([&] { return c.CheckpointedStreams().size() == 1; }, 10s));
+  CHECK(Get(Scrape(c.http_port), "ember_streams_expired_total") == 1);
+  c.dir.Append("logs/app.log", seq(200, 250));
+  ExpectSeqExactly(c, 250);
+  // The positions table forgot it too: a restarted aggregator knows one stream.
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.aggregator->Wait(10s));
+  c.StartAggregator();
+  CHECK(c.CheckpointedStreams().size() == 1);
+  c.dir.Append("logs/app.log", seq(250, 260));
+  ExpectSeqExactly(c, 260);
+}
