@@ -146,11 +146,15 @@ struct Aggregator::Impl {
   }
 
   // Whether the data's watermark moved past the end of the oldest open batch (looked at
-  // every 20 ms at most while frames arrive): a batch closes as soon as every stream is past
-  // it, not only at the clock's ticks.
+  // every 20 ms at most, and only when frames or heartbeats arrived since: with nothing new,
+  // the watermark moves only with the clock, and the batch tick covers that): a batch closes
+  // as soon as every stream is past it, not only at the clock's ticks. The look costs one
+  // pass over the streams, so idle streams cost nothing while nothing arrives.
   bool WatermarkPassedABatch() {
     const int64_t now = clock_.NowMs();
     if (now - last_watermark_check_ms_ < 20) return false;
+    if (intake_->messages() == messages_at_watermark_check_) return false;
+    messages_at_watermark_check_ = intake_->messages();
     last_watermark_check_ms_ = now;
     std::optional<int64_t> watermark = intake_->watermarks().Watermark(now);
     return watermark && *watermark / config_.engine.batch_interval_ms > engine_->closed_until();
@@ -334,6 +338,7 @@ struct Aggregator::Impl {
   int64_t next_batch_close_ms_ = 0;
   int64_t last_early_commit_ms_ = 0;
   int64_t last_watermark_check_ms_ = 0;
+  uint64_t messages_at_watermark_check_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit
   int64_t last_checkpoint_ms_ = 0;
   int64_t committed_closed_until_ = 0;  // the engine's closed_until at the last checkpoint

@@ -175,6 +175,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetInt("match_threads", &c.match_threads));
   errors.push_back(top.GetInt("max_agents", &c.max_agents));
   errors.push_back(top.GetInt("max_streams_per_agent", &c.max_streams_per_agent));
+  errors.push_back(top.GetInt("max_streams", &c.max_streams));
   errors.push_back(top.GetDurationMs("agent_expiry", &c.agent_expiry_ms));
   errors.push_back(top.GetDurationMs("stream_expiry", &c.stream_expiry_ms));
   if (top.Has("outputs")) {
@@ -221,7 +222,8 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
                                    ": error: 'agent_credit' must be at least 64KiB");
   }
   for (auto [key, value] : {std::pair{"max_agents", c.max_agents},
-                            std::pair{"max_streams_per_agent", c.max_streams_per_agent}}) {
+                            std::pair{"max_streams_per_agent", c.max_streams_per_agent},
+                            std::pair{"max_streams", c.max_streams}}) {
     if (value < 1 || value > 10'000'000) {
       return Status::InvalidArgument(top.Where(key) + ": error: '" + key +
                                      "' must be between 1 and 10000000");

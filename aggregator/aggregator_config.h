@@ -99,6 +99,7 @@ struct AggregatorConfig {
   // how long an agent not heard from is remembered in the agent table (its stream marks stay).
   int64_t max_agents = 10'000;
   int64_t max_streams_per_agent = 10'000;
+  int64_t max_streams = 100'000;  // all agents together: each costs memory and a look per tick
   int64_t agent_expiry_ms = 7 * 24 * 3600 * 1000LL;
   // A stream its agent no longer names in its HELLO (a rotated file read and deleted) and that
   // sent nothing for this long is forgotten: its mark and position leave the store.

@@ -27,7 +27,8 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
       matcher_(
           std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))),
       sessions_(static_cast<size_t>(config.max_agents), config.agent_expiry_ms),
-      marks_(static_cast<size_t>(config.max_streams_per_agent)),
+      marks_(static_cast<size_t>(config.max_streams_per_agent),
+             static_cast<size_t>(config.max_streams)),
       watermarks_(WatermarkOptions{config.allowed_lateness_ms, config.max_source_delay_ms,
                                    config.max_future_skew_ms}) {}
 
@@ -36,6 +37,7 @@ FrameIntake::~FrameIntake() = default;
 // Decides whether a frame is accepted (and acknowledged later) at once, in arrival order;
 // the lines of accepted DATA frames wait in pending_ to be matched together.
 void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int64_t now_ms) {
+  ++messages_;
   const std::string_view frame = message.frame->to_string_view();
   const std::string& routing_id = message.routing_id;
   std::optional<uint8_t> version = wire::PeekVersion(frame);
@@ -74,9 +76,9 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   if (decision.verdict == FrameVerdict::kRefused) {
     ++counters_.streams_refused;
     WarnLimited(refusal_log_, now_ms,
-                "Dropped a frame of a new stream of agent '{}': it has max_streams_per_agent "
-                "({}) streams already.",
-                *agent, config_.max_streams_per_agent);
+                "Dropped a frame of a new stream of agent '{}': the agent has "
+                "max_streams_per_agent ({}) streams, or all agents max_streams ({}).",
+                *agent, config_.max_streams_per_agent, config_.max_streams);
     return;
   }
   marks_.Seen(*agent, f.stream_id, now_ms);

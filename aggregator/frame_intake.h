@@ -51,6 +51,8 @@ class FrameIntake {
   // Bytes accepted since the last ResetAccepted (the early-commit trigger).
   uint64_t accepted_bytes() const { return accepted_bytes_; }
   void ResetAccepted() { accepted_bytes_ = 0; }
+  // Messages handled so far (of any kind): whether anything arrived since a given moment.
+  uint64_t messages() const { return messages_; }
 
  private:
   void ExpireStreams(const std::string& agent, const std::vector<wire::AckEntry>& announced,
@@ -92,6 +94,7 @@ class FrameIntake {
   std::vector<engine::InputLine> batch_lines_;  // ApplyPending's scratch
   FrameCounters counters_;
   uint64_t accepted_bytes_ = 0;
+  uint64_t messages_ = 0;
   LogLimiter bad_frame_log_;
   LogLimiter refusal_log_;
 };

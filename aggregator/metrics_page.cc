@@ -74,7 +74,7 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_frames_without_session_total", "DATA frames before a HELLO, dropped",
             d(v.frames_without_session));
   m.Counter("ember_streams_refused_total",
-            "Frames of new streams dropped: the agent had max_streams_per_agent streams",
+            "Frames of new streams dropped: beyond max_streams_per_agent or max_streams",
             d(v.streams_refused));
   m.Counter("ember_streams_expired_total",
             "Streams forgotten: their agent no longer names them and sent nothing for "

@@ -69,7 +69,11 @@ int64_t SourceWatermarks::LastHeard(const std::string& agent) const {
 }
 
 std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_ms) const {
-  const int64_t heard = LastHeard(s.agent);
+  return Position(s, now_ms, LastHeard(s.agent));
+}
+
+std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_ms,
+                                                  int64_t heard) const {
   if (now_ms - heard > options_.max_source_delay_ms) return std::nullopt;
   if (!s.caught_up) return s.newest_ms;
   // Read to its end: the stream is as far as its agent's clock (extrapolated while the agent
@@ -82,8 +86,15 @@ std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
   if (streams_.empty()) return watermark_;
   int64_t lowest = now_ms;  // every stream left out: time goes on with the clock
   holder_.reset();
+  // Streams are ordered by "<agent>\0…": an agent's streams are looked up together.
+  const std::string* agent = nullptr;
+  int64_t heard = 0;
   for (const auto& [key, s] : streams_) {
-    std::optional<int64_t> p = Position(s, now_ms);
+    if (agent == nullptr || *agent != s.agent) {
+      agent = &s.agent;
+      heard = LastHeard(s.agent);
+    }
+    std::optional<int64_t> p = Position(s, now_ms, heard);
     if (p && *p < lowest) {
       lowest = *p;
       holder_ = key;
@@ -119,17 +130,35 @@ std::optional<SourceWatermarks::StreamView> SourceWatermarks::holder() const {
 
 std::vector<SourceWatermarks::StreamView> SourceWatermarks::Laggards(int64_t now_ms,
                                                                      size_t n) const {
-  std::vector<StreamView> all;
+  // Positions first (no copies), the views of the `n` furthest behind only: this runs once
+  // a batch over every stream.
+  struct Entry {
+    int64_t position_ms;
+    const std::string* key;
+    const Stream* stream;
+  };
+  std::vector<Entry> all;
   all.reserve(streams_.size());
-  for (const auto& [key, s] : streams_) all.push_back(ViewOf(key, s, now_ms));
+  const std::string* agent = nullptr;
+  int64_t heard = 0;
+  for (const auto& [key, s] : streams_) {
+    if (agent == nullptr || *agent != s.agent) {
+      agent = &s.agent;
+      heard = LastHeard(s.agent);
+    }
+    const std::optional<int64_t> p = Position(s, now_ms, heard);
+    all.push_back({p ? *p : s.newest_ms, &key, &s});
+  }
   n = std::min(n, all.size());
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
-                    [](const StreamView& a, const StreamView& b) {
+                    [](const Entry& a, const Entry& b) {
                       return a.position_ms != b.position_ms ? a.position_ms < b.position_ms
-                                                            : a.key < b.key;
+                                                            : *a.key < *b.key;
                     });
-  all.resize(n);
-  return all;
+  std::vector<StreamView> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(ViewOf(*all[i].key, *all[i].stream, now_ms));
+  return out;
 }
 
 engine::SourcePositions SourceWatermarks::Changed() const {

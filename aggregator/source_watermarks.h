@@ -100,6 +100,8 @@ class SourceWatermarks {
   };
   // The stream's position at `now_ms`, or nullopt when it is left out.
   std::optional<int64_t> Position(const Stream& s, int64_t now_ms) const;
+  // The same, with its agent last heard at `heard` (LastHeard).
+  std::optional<int64_t> Position(const Stream& s, int64_t now_ms, int64_t heard) const;
   int64_t LastHeard(const std::string& agent) const;
   StreamView ViewOf(const std::string& key, const Stream& s, int64_t now_ms) const;
 

@@ -27,6 +27,7 @@ FrameDecision StreamMarks::Offer(const std::string& routing_id, const std::strin
     // A stream never seen must start at its origin: a later frame means the first ones were
     // lost (with a crashed aggregator, say).
     if (start != origin) return {FrameVerdict::kResend, origin};
+    if (marks_.size() >= max_streams_) return {FrameVerdict::kRefused, 0};
     size_t& streams = streams_of_agent_[agent];
     if (streams >= max_streams_per_agent_) return {FrameVerdict::kRefused, 0};
     ++streams;

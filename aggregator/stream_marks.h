@@ -23,7 +23,7 @@ enum class FrameVerdict {
   kAccept,     // apply its lines; `offset` is the new mark (the frame's end)
   kDuplicate,  // drop it; `offset` (the mark) is acknowledged again with the next commit
   kResend,     // drop it; send a NACK asking for the stream from `offset`
-  kRefused,    // drop it: a new stream of an agent that has max_streams_per_agent already
+  kRefused,    // drop it: a new stream beyond max_streams_per_agent or max_streams
 };
 
 struct FrameDecision {
@@ -34,9 +34,10 @@ struct FrameDecision {
 
 class StreamMarks {
  public:
-  // Each agent has at most `max_streams_per_agent` streams with a mark.
-  explicit StreamMarks(size_t max_streams_per_agent = 10'000)
-      : max_streams_per_agent_(max_streams_per_agent) {}
+  // Each agent has at most `max_streams_per_agent` streams with a mark, all agents together
+  // at most `max_streams`.
+  explicit StreamMarks(size_t max_streams_per_agent = 10'000, size_t max_streams = 100'000)
+      : max_streams_per_agent_(max_streams_per_agent), max_streams_(max_streams) {}
 
   // The key of a stream in the checkpoint: "<agent>\0<stream id in decimal>".
   static std::string Key(const std::string& agent, uint64_t stream_id);
@@ -82,6 +83,7 @@ class StreamMarks {
 
  private:
   size_t max_streams_per_agent_;
+  size_t max_streams_;
   std::map<std::string, size_t> streams_of_agent_;
   std::map<std::string, uint64_t> marks_;                     // accepted, by Key()
   std::map<std::string, uint64_t> committed_;                 // as of the last checkpoint

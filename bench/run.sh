@@ -5,6 +5,7 @@
 #   bench/agent_bench.py       agent shipping vs socat, RSS, idle CPU (EMBER_AGENT_BENCH_SIZE)
 #   bench/latency_bench.py     append -> alert p50/p99 with 1 s and 100 ms batches
 #   bench/load_bench.py        500 agent connections against one aggregator
+#   bench/flood_bench.py       floods of HELLOs and new streams against the per-peer bounds
 #   bench/keys_bench.py        1M distinct keys in a 5-minute window: memory and time
 #   bench/pipeline_bench.py    agent -> aggregator with 10 rules vs rg -c on the same file
 # Results go to bench/results/*.json.
@@ -34,6 +35,7 @@ echo
 python3 bench/latency_bench.py --bin build/release --runs "$runs"
 echo
 python3 bench/load_bench.py --bin build/release --runs "$runs"
+python3 bench/flood_bench.py --bin build/release --runs "$runs"
 echo
 python3 bench/keys_bench.py --bin build/release --runs "$runs"
 echo

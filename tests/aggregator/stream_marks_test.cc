@@ -180,3 +180,15 @@ TEST_CASE("StreamMarks: restored streams count as seen at the first expiry check
   CHECK(m.ExpireUnannounced("a", {}, 59'000, 10'000).empty());
   CHECK(m.ExpireUnannounced("a", {}, 60'000, 10'000).size() == 1);
 }
+
+TEST_CASE("StreamMarks: all agents together have at most max_streams", "[aggregator][unit]") {
+  StreamMarks m(/*max_streams_per_agent=*/10, /*max_streams=*/3);
+  CHECK(m.Offer("r", "a", 1, 0, 0, 1).verdict == kAccept);
+  CHECK(m.Offer("r", "b", 1, 0, 0, 1).verdict == kAccept);
+  CHECK(m.Offer("r", "c", 1, 0, 0, 1).verdict == kAccept);
+  CHECK(m.Offer("r", "d", 1, 0, 0, 1).verdict == FrameVerdict::kRefused);
+  CHECK(m.Offer("r", "a", 2, 0, 0, 1).verdict == FrameVerdict::kRefused);
+  // Known streams go on.
+  CHECK(m.Offer("r", "a", 1, 0, 1, 2).verdict == kAccept);
+  CHECK(m.streams() == 3);
+}

@@ -1,6 +1,7 @@
 // The HTTP endpoints behind TLS and authentication, checked with curl: a CA and certificates
 // made by openssl in the test, a password hashed by `openssl passwd`, a real aggregator and
 // agent serving /metrics over https, and `ember top` reaching them with credentials.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,22 @@ std::string WriteWebConfig(const TempDir& dir, const std::string& pki, const std
                                    "bearer_token_file: token\n");
 }
 
+// A server on a free loopback port with the web configuration at `web_yaml`, answering every
+// path with a page.
+std::unique_ptr<HttpServer> StartServer(const std::string& web_yaml) {
+  auto web = LoadWebConfig(web_yaml);
+  INFO(web.status().ToString());
+  REQUIRE(web.ok());
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.web = *web;
+  auto server = HttpServer::Start(options, [](const HttpRequest&) -> HttpResponse {
+    return {200, "text/plain", "secret page\n"};
+  });
+  REQUIRE(server.ok());
+  return std::move(*server);
+}
+
 // curl's HTTP status for `url` with `args` ("000" when no HTTP answer came).
 std::string CurlStatus(const std::string& url, std::vector<std::string> args) {
   std::vector<std::string> argv = {"curl", "-s",           "-o",         "/dev/null",
@@ -49,17 +66,8 @@ TEST_CASE("HttpServer over TLS: passwords and tokens checked, wrong CA and plain
   TempDir dir;
   const std::string pki = dir.Sub("pki/");
   REQUIRE(MakeTestPki(pki));
-  auto web = LoadWebConfig(WriteWebConfig(dir, pki, ""));
-  INFO(web.status().ToString());
-  REQUIRE(web.ok());
-  HttpServerOptions options;
-  options.listen = "127.0.0.1:0";
-  options.web = *web;
-  auto server = HttpServer::Start(options, [](const HttpRequest&) -> HttpResponse {
-    return {200, "text/plain", "secret page\n"};
-  });
-  REQUIRE(server.ok());
-  const std::string port = std::to_string((*server)->port());
+  auto server = StartServer(WriteWebConfig(dir, pki, ""));
+  const std::string port = std::to_string(server->port());
   const std::string url = "https://localhost:" + port + "/metrics";
   const std::string ca = pki + "ca.pem";
   CHECK(CurlStatus(url, {"--cacert", ca}) == "401");
@@ -77,7 +85,7 @@ TEST_CASE("HttpServer over TLS: passwords and tokens checked, wrong CA and plain
   CHECK(CurlStatus(url, {"--cacert", pki + "other.pem", "-u", "alice:scrape-secret"}) == "000");
   CHECK(CurlStatus("http://127.0.0.1:" + port + "/metrics", {"-u", "alice:scrape-secret"}) ==
         "000");
-  const HttpServerStats stats = (*server)->stats();
+  const HttpServerStats stats = server->stats();
   CHECK(stats.requests == 2);
   CHECK(stats.unauthorized == 5);
   CHECK(stats.tls_failures == 2);
@@ -90,25 +98,16 @@ TEST_CASE("HttpServer over mutual TLS: no client certificate, no connection",
   TempDir dir;
   const std::string pki = dir.Sub("pki/");
   REQUIRE(MakeTestPki(pki));
-  auto web = LoadWebConfig(WriteWebConfig(
+  auto server = StartServer(WriteWebConfig(
       dir, pki,
       "  client_ca_file: " + pki + "ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n"));
-  INFO(web.status().ToString());
-  REQUIRE(web.ok());
-  HttpServerOptions options;
-  options.listen = "127.0.0.1:0";
-  options.web = *web;
-  auto server = HttpServer::Start(options, [](const HttpRequest&) -> HttpResponse {
-    return {200, "text/plain", "ok\n"};
-  });
-  REQUIRE(server.ok());
-  const std::string url = "https://localhost:" + std::to_string((*server)->port()) + "/metrics";
+  const std::string url = "https://localhost:" + std::to_string(server->port()) + "/metrics";
   const std::vector<std::string> trust = {"--cacert", pki + "ca.pem", "-u", "alice:scrape-secret"};
   CHECK(CurlStatus(url, trust) == "000");
   auto with_cert = trust;
   with_cert.insert(with_cert.end(), {"--cert", pki + "client.pem", "--key", pki + "client.key"});
   CHECK(CurlStatus(url, with_cert) == "200");
-  CHECK((*server)->stats().tls_failures == 1);
+  CHECK(server->stats().tls_failures == 1);
 }
 
 // Both daemons serve https with authentication when their config names a web configuration;
