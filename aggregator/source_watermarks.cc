@@ -86,20 +86,12 @@ std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
   if (streams_.empty()) return watermark_;
   int64_t lowest = now_ms;  // every stream left out: time goes on with the clock
   holder_.reset();
-  // Streams are ordered by "<agent>\0…": an agent's streams are looked up together.
-  const std::string* agent = nullptr;
-  int64_t heard = 0;
-  for (const auto& [key, s] : streams_) {
-    if (agent == nullptr || *agent != s.agent) {
-      agent = &s.agent;
-      heard = LastHeard(s.agent);
-    }
-    std::optional<int64_t> p = Position(s, now_ms, heard);
+  ForEachPosition(now_ms, [&](const std::string& key, const Stream&, std::optional<int64_t> p) {
     if (p && *p < lowest) {
       lowest = *p;
       holder_ = key;
     }
-  }
+  });
   holder_at_ms_ = now_ms;
   if (lowest == INT64_MIN) return watermark_;  // a stream with a backlog and no stamp yet
   const int64_t candidate = std::min(lowest, now_ms) - options_.allowed_lateness_ms;
@@ -139,16 +131,9 @@ std::vector<SourceWatermarks::StreamView> SourceWatermarks::Laggards(int64_t now
   };
   std::vector<Entry> all;
   all.reserve(streams_.size());
-  const std::string* agent = nullptr;
-  int64_t heard = 0;
-  for (const auto& [key, s] : streams_) {
-    if (agent == nullptr || *agent != s.agent) {
-      agent = &s.agent;
-      heard = LastHeard(s.agent);
-    }
-    const std::optional<int64_t> p = Position(s, now_ms, heard);
+  ForEachPosition(now_ms, [&](const std::string& key, const Stream& s, std::optional<int64_t> p) {
     all.push_back({p ? *p : s.newest_ms, &key, &s});
-  }
+  });
   n = std::min(n, all.size());
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
                     [](const Entry& a, const Entry& b) {

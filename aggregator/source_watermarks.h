@@ -102,6 +102,20 @@ class SourceWatermarks {
   std::optional<int64_t> Position(const Stream& s, int64_t now_ms) const;
   // The same, with its agent last heard at `heard` (LastHeard).
   std::optional<int64_t> Position(const Stream& s, int64_t now_ms, int64_t heard) const;
+  // Calls fn(key, stream, position) for every stream, in key order. Streams are ordered by
+  // "<agent>\0…", so each agent's last-heard time is looked up once.
+  template <class Fn>
+  void ForEachPosition(int64_t now_ms, Fn&& fn) const {
+    const std::string* agent = nullptr;
+    int64_t heard = 0;
+    for (const auto& [key, s] : streams_) {
+      if (agent == nullptr || *agent != s.agent) {
+        agent = &s.agent;
+        heard = LastHeard(s.agent);
+      }
+      fn(key, s, Position(s, now_ms, heard));
+    }
+  }
   int64_t LastHeard(const std::string& agent) const;
   StreamView ViewOf(const std::string& key, const Stream& s, int64_t now_ms) const;
 

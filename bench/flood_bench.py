@@ -20,11 +20,10 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_bench import cpu_seconds, free_port, rss_kib, wait_for  # noqa: E402
+from agent_bench import cpu_seconds, rss_kib  # noqa: E402
+from load_bench import start_aggregator  # noqa: E402
 from procs import stop  # noqa: E402
 from replay_bench import machine  # noqa: E402
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def scrape(http):
@@ -61,16 +60,8 @@ def quiet(pid, limit=300):
 
 def one_run(bindir, scratch, flood_args, settle_seconds):
     work = tempfile.mkdtemp(dir=scratch)
-    port, http = free_port(), free_port()
-    with open(f"{work}/aggregator.yaml", "w") as f:
-        f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: 127.0.0.1:{http}\n"
-                f"state_dir: {work}/state\nrules_dir: {REPO}/rules/examples\n"
-                "outputs:\n  terminal: false\n")
-    log = open(f"{work}/aggregator.log", "w")
-    agg = subprocess.Popen([f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml"],
-                           stdout=subprocess.DEVNULL, stderr=log)
+    agg, port, http = start_aggregator(bindir, work)
     try:
-        wait_for(lambda: "listening" in open(f"{work}/aggregator.log").read(), 10, "aggregator")
         time.sleep(2)
         before = settle(agg.pid, http, settle_seconds)
         flood = subprocess.run([f"{bindir}/bench/ember-flood-peers", "--endpoint",

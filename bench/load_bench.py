@@ -43,19 +43,29 @@ def batch_processing(http_port):
             "batch_processing_p99_le_ms": 1000 * p99}
 
 
-def one_run(bindir, scratch, agents, rate, seconds, max_lateness="1h"):
-    work = tempfile.mkdtemp(dir=scratch)
-    port = free_port()
-    http = free_port()
+def start_aggregator(bindir, work, extra=""):
+    """A real aggregator in `work` on free loopback ports with the example rules and `extra`
+    configuration lines, once it listens. Returns (process, data port, HTTP port)."""
+    port, http = free_port(), free_port()
     with open(f"{work}/aggregator.yaml", "w") as f:
         f.write(f"listen: tcp://127.0.0.1:{port}\nhttp_listen: 127.0.0.1:{http}\nstate_dir: {work}/state\n"
-                f"rules_dir: {REPO}/rules/examples\nbatch_interval: 1s\nmax_lateness: {max_lateness}\n"
-                "outputs:\n  terminal: false\n")
+                f"rules_dir: {REPO}/rules/examples\n{extra}outputs:\n  terminal: false\n")
     log = open(f"{work}/aggregator.log", "w")
     agg = subprocess.Popen([f"{bindir}/aggregator/ember-aggregator", "-c", f"{work}/aggregator.yaml"],
                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for(lambda: "listening" in open(f"{work}/aggregator.log").read(), 10, "aggregator")
+    except BaseException:
+        stop(agg)
+        raise
+    return agg, port, http
+
+
+def one_run(bindir, scratch, agents, rate, seconds, max_lateness="1h"):
+    work = tempfile.mkdtemp(dir=scratch)
+    agg, port, http = start_aggregator(bindir, work,
+                                       f"batch_interval: 1s\nmax_lateness: {max_lateness}\n")
+    try:
         cpu0, t0 = cpu_seconds(agg.pid), time.monotonic()
         load = subprocess.run([f"{bindir}/bench/ember-load-agents", "--endpoint", f"tcp://127.0.0.1:{port}",
                                "--agents", str(agents), "--lines-per-second", str(rate),
