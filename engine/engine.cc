@@ -50,10 +50,23 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
   }
 }
 
+void Engine::SetHistoryFloor(int64_t floor_ms) {
+  history_floor_ms_ = floor_ms;
+  history_floor_batch_ = floor_ms == INT64_MAX
+                             ? INT64_MAX
+                             : std::max<int64_t>(floor_ms, 0) / options_.batch_interval_ms;
+  for (auto& w : windows_) w->SetHistoryFloor(history_floor_batch_);
+}
+
+bool Engine::TooLate(int64_t time_ms) const {
+  const int64_t batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
+  return has_closed_ && batch < std::min(closed_until_, history_floor_batch_) - lateness_batches_;
+}
+
 bool Engine::Place(int64_t time_ms, int64_t* batch) {
   *batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
   if (has_closed_ && *batch < closed_until_) {
-    if (*batch < closed_until_ - lateness_batches_) {
+    if (*batch < std::min(closed_until_, history_floor_batch_) - lateness_batches_) {
       ++stats_.too_late;
       return false;
     }

@@ -112,6 +112,16 @@ class Engine {
   // that goes backwards closes nothing.
   void AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out);
 
+  // Where the slowest stream still reading its backlog stands (Unix ms; INT64_MAX: none, the
+  // default; below 0: keep everything). Lines down to `floor_ms` - max_lateness are admitted
+  // (late) even when older than the watermark allows, and the batches their windows need are
+  // kept until the floor moves on: a backfill of old files into a running aggregator counts
+  // in its own windows. The daemon sets it from SourceWatermarks before lines and closes.
+  void SetHistoryFloor(int64_t floor_ms);
+  int64_t history_floor_ms() const { return history_floor_ms_; }
+  // Whether a line stamped `time_ms` would be dropped as too late now.
+  bool TooLate(int64_t time_ms) const;
+
   // End of a bounded input (replay, tests): closes every batch and evaluates windows until
   // every window holding a match has slid past, so firing keys resolve.
   void Finish(std::vector<Alert>* out);
@@ -155,6 +165,8 @@ class Engine {
   int64_t closed_until_ = 0;
   int64_t max_batch_ = -1;
   int64_t lateness_batches_ = 0;
+  int64_t history_floor_ms_ = INT64_MAX;
+  int64_t history_floor_batch_ = INT64_MAX;
   int64_t absence_until_ = INT64_MAX;  // set by Finish
   EngineStats stats_;
   std::unique_ptr<RestoreSink> restore_sink_;

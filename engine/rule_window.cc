@@ -61,7 +61,8 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
                      const LineOrigin& origin) {
   if (started_ && batch < evaluated_end_) {
     // Late: held apart so ReevaluateLate can compare its windows before and after it.
-    assert(batch >= evaluated_end_ - window_batches_ - lateness_batches_);
+    assert(batch >= std::min(evaluated_end_ - window_batches_, history_floor_ - window_batches_) -
+                        lateness_batches_);
     Partial& p = late_[batch][std::string(match.key)];
     if (match.total) {
       ++p.total;
@@ -340,7 +341,10 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   }
 
   // Batches that left the window, and the history kept for late lines, are no longer needed.
-  while (!partials_.empty() && partials_.begin()->first < leave_end - lateness_batches_) {
+  // A late line at the floor changes the windows that end after it: those keep their batches.
+  const int64_t keep_from =
+      std::min(leave_end, history_floor_ - window_batches_) - lateness_batches_;
+  while (!partials_.empty() && partials_.begin()->first < keep_from) {
     dropped_batches_.insert(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
     DropBatch(partials_.begin());

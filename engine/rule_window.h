@@ -6,7 +6,8 @@
 // multiple of S and covers batches [end - W, end). Late lines (for windows already evaluated)
 // wait apart until ReevaluateLate, which compares each window they fall in before and after
 // them and raises a late firing where the condition newly holds; batches are kept for
-// `lateness_batches` beyond the window for this. Not thread-safe: owned by the Engine.
+// `lateness_batches` beyond the window for this, and from the history floor on (a stream
+// still reading its backlog: SetHistoryFloor). Not thread-safe: owned by the Engine.
 #pragma once
 
 #include <cstdint>
@@ -63,7 +64,8 @@ class RuleWindow {
 
   // Adds one match of `key` to batch `batch` (>= 0). `line` and `origin` are kept as the
   // sample if first. A batch of a window already evaluated (late) is held apart until
-  // ReevaluateLate. REQUIRES: batch within lateness_batches of the evaluated windows.
+  // ReevaluateLate. REQUIRES: batch within lateness_batches of the evaluated windows or of
+  // the history floor.
   void Add(int64_t batch, std::string_view key, std::string_view line,
            const LineOrigin& origin = {});
   // The same for a match with its numbers (total, value, distinct: see rules::RuleMatch).
@@ -82,6 +84,10 @@ class RuleWindow {
   // window (docs/design.md, "Late lines"). The live lifecycle of the key is not changed.
   void ReevaluateLate(std::vector<Alert>* out);
   bool has_late() const { return !late_.empty(); }
+  // Batches from `batch` - lateness_batches on are kept even when they left every window:
+  // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
+  // no such stream.
+  void SetHistoryFloor(int64_t batch) { history_floor_ = batch; }
 
   // Restores one stored partial / key state (recovery). Call before the first Advance.
   void RestorePartial(int64_t batch, std::string_view key, const Partial& partial);
@@ -185,8 +191,9 @@ class RuleWindow {
   // Lifecycle durations of the rule, in batches.
   const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
   const LifecycleSettings lifecycle_;
-  const bool rescan_;               // min/max/distinct are needed: recomputed from the partials
-  const int64_t lateness_batches_;  // batches kept beyond the window for late lines
+  const bool rescan_;                  // min/max/distinct are needed: recomputed from the partials
+  const int64_t lateness_batches_;     // batches kept beyond the window for late lines
+  int64_t history_floor_ = INT64_MAX;  // SetHistoryFloor
 
   KeyTable keys_;                           // every key stored in a batch, with window sums
   std::map<int64_t, BatchSlots> partials_;  // by batch

@@ -125,6 +125,78 @@ TEST_CASE("Engine: lines older than max_lateness are dropped and counted",
   CHECK(alerts.empty());
 }
 
+TEST_CASE("Engine: a history floor admits a backlog older than max_lateness into its windows",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  EngineOptions o;
+  o.max_lateness_ms = 5000;
+  Engine e(LoadRules(dir, kFailRule), o);
+  std::vector<Alert> alerts;
+  e.Ingest(Line("fail from 9.9.9.9", 3'600'000));  // a live stream an hour on
+  e.AdvanceWatermark(3'600'000, &alerts);
+  REQUIRE(alerts.empty());
+  // A stream backfilling from 100 s: it holds the floor at its newest stamp.
+  e.SetHistoryFloor(103'000);
+  for (int t : {100'000, 101'000, 103'000}) e.Ingest(Line("fail from 2.2.2.2", t));
+  CHECK(e.stats().too_late == 0);
+  CHECK(e.stats().late_lines == 3);
+  e.AdvanceWatermark(3'600'000, &alerts);
+  // The windows ending at 105 s and 110 s hold the three: late firings with their real bounds.
+  REQUIRE(alerts.size() == 2);
+  for (const Alert& a : alerts) {
+    CHECK(a.late);
+    CHECK(a.fields.at(0).second == "2.2.2.2");
+    CHECK(a.count == 3);
+  }
+  CHECK(alerts[0].window_end_ms == 105'000);
+  CHECK(alerts[1].window_end_ms == 110'000);
+  // Without a floor the same lines are too late.
+  Engine plain(LoadRules(dir, kFailRule), o);
+  plain.Ingest(Line("fail from 9.9.9.9", 3'600'000));
+  plain.AdvanceWatermark(3'600'000, &alerts);
+  for (int t : {100'000, 101'000, 103'000}) plain.Ingest(Line("fail from 2.2.2.2", t));
+  CHECK(plain.stats().too_late == 3);
+}
+
+TEST_CASE("Engine: batches under the floor stay for other backfilling streams, then go",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  EngineOptions o;
+  o.max_lateness_ms = 5000;
+  auto rules = LoadRules(dir, kFailRule);
+  // Two streams backfill the same minute; the second's line completes the first's window.
+  auto run = [&](bool floor_held_between) {
+    Engine e(rules, o);
+    std::vector<Alert> alerts;
+    e.Ingest(Line("fail from 9.9.9.9", 3'600'000));
+    e.AdvanceWatermark(3'600'000, &alerts);
+    e.SetHistoryFloor(100'000);
+    e.Ingest(Line("fail from 3.3.3.3", 100'000));
+    e.Ingest(Line("fail from 3.3.3.3", 101'000));
+    e.AdvanceWatermark(3'600'000, &alerts);
+    REQUIRE(alerts.empty());
+    if (!floor_held_between) {
+      e.SetHistoryFloor(INT64_MAX);  // every stream caught up: the history goes
+      e.Ingest(Line("fail from 9.9.9.9", 3'700'000));
+      e.AdvanceWatermark(3'700'000, &alerts);
+      e.SetHistoryFloor(102'000);  // a later backfill
+    }
+    e.Ingest(Line("fail from 3.3.3.3", 102'000));
+    e.AdvanceWatermark(floor_held_between ? 3'600'000 : 3'700'000, &alerts);
+    return std::make_pair(alerts, e.stats().too_late);
+  };
+  auto [held, held_too_late] = run(true);
+  REQUIRE(held.size() == 2);
+  CHECK(held[0].late);
+  CHECK(held[0].count == 3);
+  CHECK(held_too_late == 0);
+  // Once the floor moved on, the earlier backfill's batches are gone: the later line counts
+  // alone (admitted, as its own floor holds it, but no window reaches three).
+  auto [released, released_too_late] = run(false);
+  CHECK(released.empty());
+  CHECK(released_too_late == 0);
+}
+
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
           "[engine][batching][unit]") {
   test::TempDir dir;
