@@ -30,7 +30,8 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
       marks_(static_cast<size_t>(config.max_streams_per_agent),
              static_cast<size_t>(config.max_streams)),
       watermarks_(WatermarkOptions{config.allowed_lateness_ms, config.max_source_delay_ms,
-                                   config.max_future_skew_ms}) {}
+                                   config.max_future_skew_ms, /*liveness_ms=*/3000,
+                                   static_cast<size_t>(config.max_streams)}) {}
 
 FrameIntake::~FrameIntake() = default;
 
@@ -189,9 +190,11 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
   if (agent == nullptr) return;
   for (bool at_end : {true, false}) {
     for (const wire::AckEntry& e : at_end ? beat->at_end : beat->behind) {
-      const bool delivered_all = marks_.Mark(*agent, e.stream_id) == e.offset;
-      watermarks_.Heartbeat(StreamMarks::Key(*agent, e.stream_id), at_end, delivered_all,
-                            beat->agent_now_ms, now_ms);
+      const std::optional<uint64_t> mark = marks_.Mark(*agent, e.stream_id);
+      const std::string key = StreamMarks::Key(*agent, e.stream_id);
+      // A stream with more to read and nothing delivered: it holds the watermark a while.
+      if (!at_end) watermarks_.Announced(key, *agent, now_ms);
+      watermarks_.Heartbeat(key, at_end, mark == e.offset, beat->agent_now_ms, now_ms);
     }
   }
 }
@@ -202,9 +205,11 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
 void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
   if (pending_.empty()) return;
   batch_lines_.clear();
+  int64_t oldest = INT64_MAX;
   for (const PendingFrame& p : pending_) {
     const wire::DataFrame& f = p.frame;
     int64_t newest = INT64_MIN;
+    int64_t frame_oldest = INT64_MAX;
     for (size_t i = 0; i < f.lines.size(); ++i) {
       engine::InputLine in{f.lines[i],  p.host.empty() ? f.host : std::string_view(p.host),
                            f.path,      f.read_time_ms,
@@ -215,9 +220,18 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
       }
       in.time_ms = watermarks_.ClampFuture(in.time_ms, now_ms);
       newest = std::max(newest, in.time_ms);
+      frame_oldest = std::min(frame_oldest, in.time_ms);
       batch_lines_.push_back(in);
     }
     if (newest != INT64_MIN) watermarks_.Stamped(p.stream, newest);
+    oldest = std::min(oldest, frame_oldest);
+  }
+  // Lines older than the watermark allows may belong to a stream reading its backlog: the
+  // floor, with their stream's newest stamp in it, decides whether they still count.
+  engine.SetHistoryFloor(watermarks_.floor());
+  if (engine.TooLate(oldest)) {
+    watermarks_.Watermark(now_ms);
+    engine.SetHistoryFloor(watermarks_.floor());
   }
   matcher_->Match(engine.rules(), batch_lines_);
   size_t line = 0;

@@ -41,6 +41,14 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
     m.Gauge("ember_watermark_lag_seconds", "How far the watermark trails the clock",
             v.watermark_lag_seconds);
   }
+  if (v.history_floor_lag_seconds >= 0) {
+    m.Gauge("ember_history_floor_lag_seconds",
+            "How far back the batches are kept for streams reading a backlog",
+            v.history_floor_lag_seconds);
+  }
+  m.Counter("ember_announced_streams_refused_total",
+            "Streams named by heartbeats with nothing delivered, beyond max_streams: not held",
+            d(v.refused_announcements));
   m.Family("ember_watermark_holder", "gauge",
            "The stream holding the watermark back (1), by agent and path");
   if (v.watermark_holder) {

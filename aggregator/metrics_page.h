@@ -49,6 +49,9 @@ struct AggregatorVitals {
   std::vector<Stream> laggards;
   std::optional<Stream> watermark_holder;
   uint64_t future_stamps = 0;
+  // How far the history floor (SourceWatermarks::floor) trails the clock; negative: no floor.
+  double history_floor_lag_seconds = -1;
+  uint64_t refused_announcements = 0;  // streams named without data beyond the bound
   int64_t batch_interval_ms = 0;
   const Histogram* batch_processing = nullptr;  // seconds
   const Histogram* checkpoint_duration = nullptr;

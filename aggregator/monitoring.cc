@@ -82,6 +82,11 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   if (auto h = marks.holder()) v.watermark_holder = stream(*h);
   for (const auto& s : marks.Laggards(now_ms, 20)) v.laggards.push_back(stream(s));
   v.future_stamps = marks.future_stamps();
+  v.refused_announcements = marks.refused_announcements();
+  if (marks.floor() != INT64_MAX && marks.floor() != INT64_MIN) {
+    v.history_floor_lag_seconds =
+        std::max(0.0, static_cast<double>(now_ms - marks.floor()) / 1000.0);
+  }
   v.batch_processing = view.batch_processing;
   v.checkpoint_duration = &view.checkpointer->duration();
   metrics_text_.Set(RenderAggregatorMetrics(v));

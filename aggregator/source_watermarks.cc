@@ -30,16 +30,27 @@ int64_t SourceWatermarks::ClampFuture(int64_t time_ms, int64_t now_ms) {
 void SourceWatermarks::Delivered(const std::string& key, const std::string& agent,
                                  const std::string& path) {
   Stream& s = streams_[key];
+  if (s.announced_ms != INT64_MIN) {
+    s.announced_ms = INT64_MIN;
+    --announced_;
+  }
   if (s.agent.empty() || s.path != path) changed_.insert(key);
   if (s.agent.empty()) s.agent = agent;
   if (s.path != path) s.path = path;
+  // A new backlog, unless the last one still holds the floor.
+  if (s.caught_up && LastHeard(agent) - s.caught_up_at_ms > options_.max_source_delay_ms) {
+    s.backlog_oldest_ms = INT64_MAX;
+  }
   s.caught_up = false;
 }
 
 void SourceWatermarks::Stamped(const std::string& key, int64_t newest_ms) {
   auto it = streams_.find(key);
-  if (it == streams_.end() || newest_ms <= it->second.newest_ms) return;
-  it->second.newest_ms = newest_ms;
+  if (it == streams_.end()) return;
+  Stream& s = it->second;
+  s.backlog_oldest_ms = std::min(s.backlog_oldest_ms, newest_ms);
+  if (newest_ms <= s.newest_ms) return;
+  s.newest_ms = newest_ms;
   changed_.insert(key);
 }
 
@@ -48,11 +59,27 @@ void SourceWatermarks::Heartbeat(const std::string& key, bool at_end, bool deliv
   auto it = streams_.find(key);
   if (it == streams_.end()) return;
   Stream& s = it->second;
+  const bool was_caught_up = s.caught_up;
   s.caught_up = at_end && delivered_all;
   if (s.caught_up) s.clock_offset_ms = agent_now_ms - now_ms;
+  if (s.caught_up && !was_caught_up) s.caught_up_at_ms = now_ms;
+}
+
+void SourceWatermarks::Announced(const std::string& key, const std::string& agent, int64_t now_ms) {
+  if (streams_.count(key)) return;
+  if (announced_ >= options_.max_announced) {
+    ++refused_announcements_;
+    return;
+  }
+  Stream& s = streams_[key];
+  s.agent = agent;
+  s.announced_ms = now_ms;
+  ++announced_;
 }
 
 void SourceWatermarks::Forget(const std::string& key) {
+  auto it = streams_.find(key);
+  if (it != streams_.end() && it->second.announced_ms != INT64_MIN) --announced_;
   streams_.erase(key);
   changed_.erase(key);
   if (holder_ == key) holder_.reset();
@@ -75,6 +102,9 @@ std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_m
 std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_ms,
                                                   int64_t heard) const {
   if (now_ms - heard > options_.max_source_delay_ms) return std::nullopt;
+  if (s.announced_ms != INT64_MIN && now_ms - s.announced_ms > options_.max_source_delay_ms) {
+    return std::nullopt;  // named, never delivered: it had its time
+  }
   if (!s.caught_up) return s.newest_ms;
   // Read to its end: the stream is as far as its agent's clock (extrapolated while the agent
   // is alive), but a clock running behind holds nothing back longer than max_source_delay.
@@ -83,20 +113,32 @@ std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_m
 }
 
 std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
+  floor_ = INT64_MAX;
   if (streams_.empty()) return watermark_;
   int64_t lowest = now_ms;  // every stream left out: time goes on with the clock
+  int64_t floor = now_ms;
   holder_.reset();
-  ForEachPosition(now_ms, [&](const std::string& key, const Stream&, std::optional<int64_t> p) {
+  ForEachPosition(now_ms, [&](const std::string& key, const Stream& s, std::optional<int64_t> p) {
     if (p && *p < lowest) {
       lowest = *p;
       holder_ = key;
     }
+    if (std::optional<int64_t> f = FloorOf(s, p, now_ms)) floor = std::min(floor, *f);
   });
   holder_at_ms_ = now_ms;
-  if (lowest == INT64_MIN) return watermark_;  // a stream with a backlog and no stamp yet
+  // A stream with a backlog and no stamp yet holds everything.
+  floor_ = floor == INT64_MIN ? INT64_MIN : floor - options_.allowed_lateness_ms;
+  if (lowest == INT64_MIN) return watermark_;
   const int64_t candidate = std::min(lowest, now_ms) - options_.allowed_lateness_ms;
   if (!watermark_ || candidate > *watermark_) watermark_ = candidate;
   return watermark_;
+}
+
+std::optional<int64_t> SourceWatermarks::FloorOf(const Stream& s, std::optional<int64_t> position,
+                                                 int64_t now_ms) const {
+  if (!position) return std::nullopt;
+  const bool holding = !s.caught_up || now_ms - s.caught_up_at_ms <= options_.max_source_delay_ms;
+  return holding ? std::min(*position, s.backlog_oldest_ms) : *position;
 }
 
 SourceWatermarks::StreamView SourceWatermarks::ViewOf(const std::string& key, const Stream& s,
@@ -104,7 +146,7 @@ SourceWatermarks::StreamView SourceWatermarks::ViewOf(const std::string& key, co
   StreamView v;
   v.key = key;
   v.agent = s.agent;
-  v.path = s.path;
+  v.path = s.path.empty() && s.announced_ms != INT64_MIN ? "(nothing delivered yet)" : s.path;
   std::optional<int64_t> p = Position(s, now_ms);
   v.left_out = !p;
   v.position_ms = p ? *p : s.newest_ms;

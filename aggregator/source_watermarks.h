@@ -13,11 +13,24 @@
 // comes back (its lines are then late, and re-evaluated). A caught-up stream whose agent's
 // clock runs behind holds the watermark back at most max_source_delay. Stamps more than
 // max_future_skew ahead of the clock are clamped there (counted), so they cannot drag the
-// watermark into the future. Streams with no position yet (named in a HELLO, no data) hold
-// it back like a backlog would, for max_source_delay at most. Only streams with delivered
-// lines have an entry (heartbeats about others are ignored).
+// watermark into the future.
+//
+// The history floor is the lowest position without the watermark's promises (not
+// monotonic): a stream reading a backlog older than the watermark (an agent backfilling
+// yesterday's files into a running aggregator, or back from a long outage) holds it at its
+// newest stamp, so the engine admits its lines and keeps the batches their windows need
+// (Engine::SetHistoryFloor). It holds the floor from where its backlog began (the lowest
+// newest stamp of its frames: one stray old line is not a backlog), until
+// max_source_delay after it caught up, so that an agent that connects later with files of
+// the same hours still finds the batches of the first. A stream its agent's heartbeat says
+// has more to read but that
+// delivered nothing yet (a first-time agent's files waiting for credit) holds both the
+// watermark and the floor where they are, for max_source_delay from its first mention at
+// most (then it is left out until it delivers), so backfilling agents that connect a little
+// apart count together.
 // Pure: the time is passed in. Bounded by the stream marks' bounds (one entry per stream
-// with a mark). Not thread-safe; owned by the aggregator's pipeline thread.
+// with a mark) plus max_announced streams named without data (more are ignored, counted).
+// Not thread-safe; owned by the aggregator's pipeline thread.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +51,8 @@ struct WatermarkOptions {
   // A caught-up stream follows its agent's clock for this long after its agent was last
   // heard from (the agent says so at least every second).
   int64_t liveness_ms = 3000;
+  // Streams named by heartbeats as having more to read, with no data yet, held at once.
+  size_t max_announced = 100'000;
 };
 
 class SourceWatermarks {
@@ -54,21 +69,30 @@ class SourceWatermarks {
   void Heard(const std::string& agent, int64_t now_ms);
   // Clamps a line's time stamp to now + max_future_skew (counting the clamped ones).
   int64_t ClampFuture(int64_t time_ms, int64_t now_ms);
-  // A frame of a stream was accepted: it has a backlog until a heartbeat says it caught up
-  // again. Then, once its lines' stamps are read, Stamped gives the newest (clamped).
+  // A frame of a stream was accepted (its agent Heard first): it has a backlog until a
+  // heartbeat says it caught up again. Then, once its lines' stamps are read, Stamped gives
+  // the newest (clamped).
   void Delivered(const std::string& key, const std::string& agent, const std::string& path);
   void Stamped(const std::string& key, int64_t newest_ms);
   // A heartbeat: the stream is read to its end as of `agent_now_ms` (the agent's clock) and
   // `delivered_all` (every line up to the end was accepted here), or it has more to read.
   void Heartbeat(const std::string& key, bool at_end, bool delivered_all, int64_t agent_now_ms,
                  int64_t now_ms);
+  // A heartbeat names a stream with more to read that has no entry (nothing delivered yet):
+  // it holds the watermark and the floor for max_source_delay from now, or until its data.
+  void Announced(const std::string& key, const std::string& agent, int64_t now_ms);
   // A stream its agent is done with (StreamMarks::ExpireUnannounced): no longer a position.
   void Forget(const std::string& key);
   // Lines of a stream dropped as older than max_lateness.
   void TooLate(const std::string& key, uint64_t lines);
 
-  // The watermark at `now_ms` (monotonic; nullopt before any stream is known).
+  // The watermark at `now_ms` (monotonic; nullopt before any stream is known). Computes the
+  // history floor in the same pass.
   std::optional<int64_t> Watermark(int64_t now_ms);
+  // The history floor as of the last Watermark() call: the lowest position of the streams
+  // not left out, minus allowed_lateness (INT64_MIN: a stream with no stamp yet holds
+  // everything; INT64_MAX: no stream).
+  int64_t floor() const { return floor_; }
 
   struct StreamView {
     std::string key, agent, path;
@@ -88,6 +112,7 @@ class SourceWatermarks {
   std::optional<int64_t> last_watermark() const { return watermark_; }
   uint64_t future_stamps() const { return future_stamps_; }
   uint64_t too_late_lines() const { return too_late_; }
+  uint64_t refused_announcements() const { return refused_announcements_; }
   size_t streams() const { return streams_.size(); }
 
  private:
@@ -97,11 +122,22 @@ class SourceWatermarks {
     bool caught_up = false;
     int64_t clock_offset_ms = 0;  // agent clock - aggregator clock at the last catch-up
     uint64_t too_late = 0;
+    // The lowest newest stamp of the current backlog's frames (INT64_MAX: none), and when the
+    // stream last caught up (aggregator clock): the backlog holds the floor until max_source_delay
+    // after.
+    int64_t backlog_oldest_ms = INT64_MAX;
+    int64_t caught_up_at_ms = INT64_MIN;
+    // Named by a heartbeat with nothing delivered: when (aggregator clock); INT64_MIN once
+    // it delivered (or never announced).
+    int64_t announced_ms = INT64_MIN;
   };
   // The stream's position at `now_ms`, or nullopt when it is left out.
   std::optional<int64_t> Position(const Stream& s, int64_t now_ms) const;
   // The same, with its agent last heard at `heard` (LastHeard).
   std::optional<int64_t> Position(const Stream& s, int64_t now_ms, int64_t heard) const;
+  // Where the stream holds the floor, given its position (nullopt: left out).
+  std::optional<int64_t> FloorOf(const Stream& s, std::optional<int64_t> position,
+                                 int64_t now_ms) const;
   // Calls fn(key, stream, position) for every stream, in key order. Streams are ordered by
   // "<agent>\0…", so each agent's last-heard time is looked up once.
   template <class Fn>
@@ -124,6 +160,9 @@ class SourceWatermarks {
   std::map<std::string, int64_t> heard_;   // agent -> last heard (aggregator clock)
   std::set<std::string> changed_;          // streams whose position or path changed
   std::optional<int64_t> watermark_;
+  int64_t floor_ = INT64_MAX;
+  size_t announced_ = 0;  // streams with announced_ms set
+  uint64_t refused_announcements_ = 0;
   std::optional<std::string> holder_;
   int64_t holder_at_ms_ = 0;
   uint64_t future_stamps_ = 0;

@@ -45,8 +45,7 @@ TEST_CASE("SourceWatermarks: a stream with a backlog holds the watermark at its 
   w.Heard("a", kT);
   w.Delivered(Key("a"), "a", "/x.log");
   CHECK_FALSE(w.Watermark(kT).has_value());  // delivered, stamps not read yet
-  w.Stamped(Key("a"),
-            kT - 86'400'000);  // yesterday's log
+  w.Stamped(Key("a"), kT - 86'400'000);      // yesterday's log
   REQUIRE(w.Watermark(kT).has_value());
   CHECK(*w.Watermark(kT) == kT - 86'400'000 - 100);
   // Still going through the backlog, minutes later: the watermark follows the data, not the
@@ -175,4 +174,83 @@ TEST_CASE("SourceWatermarks: positions and the watermark survive a restart",
   CHECK(*after.Watermark(kT + 20'000) == kT - 7100);
   CHECK(*after.Watermark(kT + 50'000) == kT - 7100);
   CHECK(*after.Watermark(kT + 50'001) == kT + 50'001 - 100);
+}
+
+TEST_CASE("SourceWatermarks: a backlog older than the watermark holds the history floor",
+          "[aggregator][watermark][late][unit]") {
+  SourceWatermarks w(Options());
+  Deliver(w, "live", kT - 500, kT);
+  w.Heartbeat(Key("live"), true, true, kT, kT);
+  REQUIRE(*w.Watermark(kT) == kT - 100);
+  CHECK(w.floor() == kT - 500 - 100);  // its last frame, for max_source_delay
+  // An agent backfilling yesterday: the watermark stays (it never goes back), the floor
+  // goes back.
+  Deliver(w, "old", kT - 86'400'000, kT + 1000);
+  CHECK(*w.Watermark(kT + 1000) == kT - 100);
+  CHECK(w.floor() == kT - 86'400'000 - 100);
+  Deliver(w, "old", kT - 80'000'000, kT + 2000);
+  w.Watermark(kT + 2000);
+  CHECK(w.floor() == kT - 86'400'000 - 100);  // from where its backlog began
+  // Read to its end: its backlog still holds the floor for max_source_delay (another agent
+  // may yet bring lines of the same hours), then the floor comes back with the clock.
+  w.Heartbeat(Key("old"), true, true, kT + 2000, kT + 2000);
+  w.Watermark(kT + 2000);
+  CHECK(w.floor() == kT - 86'400'000 - 100);
+  w.Heard("old", kT + 32'001);
+  w.Heard("live", kT + 32'001);
+  w.Watermark(kT + 32'001);
+  CHECK(w.floor() == kT + 32'001 - 100);
+  // A new backlog after that starts from its own frames; a silent agent past
+  // max_source_delay is left out of the floor too.
+  Deliver(w, "old", kT - 70'000'000, kT + 33'000);
+  w.Watermark(kT + 33'000);
+  CHECK(w.floor() == kT - 70'000'000 - 100);
+  w.Heard("live", kT + 70'000);
+  w.Watermark(kT + 70'000);
+  CHECK(w.floor() == kT + 70'000 - 100);
+}
+
+TEST_CASE("SourceWatermarks: a stream announced with more to read holds both until its data",
+          "[aggregator][watermark][late][unit]") {
+  SourceWatermarks w(Options());
+  Deliver(w, "a", kT - 86'400'000, kT);
+  REQUIRE(*w.Watermark(kT) == kT - 86'400'000 - 100);
+  // Agent b says HELLO and names a file with more to read, but has no credit yet.
+  w.Heard("b", kT + 100);
+  w.Announced(Key("b"), "b", kT + 100);
+  w.Heartbeat(Key("b"), /*at_end=*/false, /*delivered_all=*/false, kT + 100, kT + 100);
+  // a reads on: neither the watermark nor the floor move while b's file waits.
+  Deliver(w, "a", kT - 3'600'000, kT + 5000);
+  w.Heard("b", kT + 5000);
+  CHECK(*w.Watermark(kT + 5000) == kT - 86'400'000 - 100);
+  CHECK(w.floor() == INT64_MIN);
+  REQUIRE(w.holder().has_value());
+  CHECK(w.holder()->agent == "b");
+  CHECK(w.holder()->path == "(nothing delivered yet)");
+  // b's first data: b's position counts from then on.
+  Deliver(w, "b", kT - 50'000'000, kT + 6000);
+  CHECK(*w.Watermark(kT + 6000) == kT - 50'000'000 - 100);
+  CHECK(w.floor() == kT - 86'400'000 - 100);  // a's backlog began yesterday
+}
+
+TEST_CASE(
+    "SourceWatermarks: an announced stream that never delivers is left out after max_source_delay",
+    "[aggregator][watermark][late][unit]") {
+  WatermarkOptions o = Options();
+  o.max_announced = 2;
+  SourceWatermarks w(o);
+  Deliver(w, "a", kT - 10'000, kT);
+  w.Announced(Key("b", 1), "b", kT);
+  w.Announced(Key("b", 2), "b", kT);
+  w.Announced(Key("b", 3), "b", kT);  // beyond max_announced: ignored, counted
+  CHECK(w.refused_announcements() == 1);
+  CHECK(w.streams() == 3);
+  w.Heard("b", kT + 31'000);  // still heard, never delivers
+  Deliver(w, "a", kT - 5000, kT + 31'000);
+  CHECK(*w.Watermark(kT + 31'000) == kT - 5000 - 100);
+  CHECK(w.floor() == kT - 10'000 - 100);  // a's backlog, not b's announcements
+  // Named again by later heartbeats: it is not held again.
+  w.Announced(Key("b", 1), "b", kT + 32'000);
+  Deliver(w, "a", kT - 4000, kT + 32'000);
+  CHECK(*w.Watermark(kT + 32'000) == kT - 4000 - 100);
 }

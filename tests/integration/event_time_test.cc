@@ -278,6 +278,82 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "Event time: agents started apart backfill yesterday into a running aggregator as "
+    "ember replay counts it",
+    "[integration][time]") {
+  Cluster c(kBurstRule);  // default max_lateness (1h): yesterday is far older
+  std::mt19937 rng(11);
+  const char* ips[] = {"10.3.0.1", "10.3.0.2", "10.3.0.3"};
+  const int64_t t0 = WallClockMs() - 26 * 3600'000;
+  std::vector<std::string> files;
+  int total = 0;
+  for (int a = 0; a < 3; ++a) {
+    std::string text;
+    int64_t t = t0 + a * 211;  // the three files' times interleave
+    while (t < t0 + 900'000) {
+      t += 100 + static_cast<int64_t>(rng() % 2000);
+      text += Fail(ips[rng() % 3], t);
+      ++total;
+    }
+    files.push_back(c.dir.Write("hist/" + std::to_string(a) + ".log", text));
+    c.dir.Write("agent" + std::to_string(a) + ".yaml",
+                "name: yesterday-" + std::to_string(a) + "\nhost: old" + std::to_string(a) +
+                    "\nhttp_listen: ''\nstate_dir: " +
+                    c.dir.Sub("agent-state-" + std::to_string(a)) + "\ninputs:\n  paths: [" +
+                    files.back() + "]\n  read_from: beginning\noutput:\n  endpoint: " + c.endpoint +
+                    "\n  ack_timeout: 2s\n");
+  }
+  // A running aggregator whose watermark follows a live agent's clock.
+  c.StartAggregator();
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Fail("10.3.9.9", WallClockMs()));
+  REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() >= 1; }, 20s));
+  std::vector<std::unique_ptr<Process>> agents(3);
+  auto start_agent = [&](int a, int run) {
+    agents[a] = std::make_unique<Process>(
+        std::vector<std::string>{EMBER_AGENT_BIN, "-c",
+                                 c.dir.Sub("agent" + std::to_string(a) + ".yaml")},
+        c.dir.Sub("agent" + std::to_string(a) + ".out"),
+        c.dir.Sub("agent" + std::to_string(a) + "." + std::to_string(run) + ".err"));
+  };
+  // One after the other, a second apart (each may have read its whole file before the next
+  // starts); the first is SIGKILLed and started again meanwhile.
+  start_agent(0, 1);
+  std::this_thread::sleep_for(150ms);
+  agents[0]->Signal(SIGKILL);
+  REQUIRE(agents[0]->Wait(10s));
+  start_agent(0, 2);
+  std::this_thread::sleep_for(1s);
+  start_agent(1, 1);
+  std::this_thread::sleep_for(1s);
+  start_agent(2, 1);
+  REQUIRE(
+      WaitUntil([&] { return c.CheckpointedMatches() >= static_cast<uint64_t>(total) + 1; }, 60s));
+  // Caught up moments ago: the backfill's batches stay for max_source_delay (30 s), for any
+  // agent that still brings lines of those hours.
+  CHECK(WaitUntil(
+      [&] { return Get(Scrape(c.http_port), "ember_history_floor_lag_seconds") > 20 * 3600; }, 5s));
+  const Windows expected = Replayed(c, files);
+  REQUIRE(expected.size() >= 5);
+  auto backfilled = [&] {
+    Windows w;
+    for (const char* ip : ips) {
+      for (const auto& f : Fired(c.Alerts(), ip)) w.insert(f);
+    }
+    return w;
+  };
+  WaitUntil([&] { return backfilled() == expected; }, 15s);
+  CHECK(Describe(backfilled()) == Describe(expected));
+  CHECK(c.CheckpointedMatches() == static_cast<uint64_t>(total) + 1);
+  for (const auto& a : c.Alerts()) {
+    if (a["key"]["ip"] != "10.3.9.9") CHECK(a["late"] == true);
+  }
+  const auto metrics = Scrape(c.http_port);
+  CHECK(Get(metrics, "ember_too_late_lines_total") == 0);
+  CHECK(Get(metrics, "ember_late_lines_total") >= total);
+}
+
+TEST_CASE(
     "Event time: stamps without an offset are read in the agent's zone, as replay reads "
     "them with --time-zone",
     "[integration][time]") {
