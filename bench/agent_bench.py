@@ -125,6 +125,42 @@ def ship(bindir, log, size, lines, scratch, rules_file=None):
     return result
 
 
+def backfill_into_running(bindir, log, size, lines, scratch, rules_file=None):
+    """The log dropped (renamed) into the directory of a running agent whose aggregator's
+    watermark already follows the clock (a live line stamped now was shipped first): its
+    2023 stamps are far older than max_lateness, so the whole file goes the late path
+    (history floor, windows evaluated again). Timed from the rename to the last ACK."""
+    work = tempfile.mkdtemp(dir=scratch)
+    logs = f"{work}/logs"
+    os.makedirs(logs)
+    live = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + " web sshd[1]: live line\n"
+    with open(f"{logs}/now.log", "w") as f:
+        f.write(live)
+    staged = f"{logs}/backfill.staged"
+    try:
+        os.link(log, staged)
+    except OSError:
+        shutil.copy(log, staged)
+    pair = Pair(bindir, work, [f"{logs}/*.log"], rules_file)
+    wait_for(lambda: pair.acked()[1] >= len(live), 30, "the live line's ACK")
+    time.sleep(2.5)  # the watermark passes the live line's batch
+    start = time.monotonic()
+    os.rename(staged, f"{logs}/backfill.log")
+    deadline = start + 900
+    while pair.acked()[1] < len(live) + size:
+        if time.monotonic() > deadline:
+            sys.exit("timed out waiting for the backfill to be acknowledged")
+        time.sleep(0.005)
+    elapsed = time.monotonic() - start
+    pair.stop()
+    status = subprocess.run([f"{bindir}/cli/ember", "status", "--json", "--state-dir",
+                             f"{work}/agg-state"], capture_output=True, text=True)
+    counters = json.loads(status.stdout)["counters"] if status.returncode == 0 else {}
+    shutil.rmtree(work, ignore_errors=True)
+    return {"seconds": elapsed, "mib_s": size / 2**20 / elapsed,
+            "late_lines": counters.get("late_lines"), "too_late": counters.get("too_late")}
+
+
 def socat_ship(log, size):
     if not shutil.which("socat"):
         return None

@@ -100,13 +100,17 @@ def machine():
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-def bench_log(bindir, work, size_text, seed):
-    """The benchmarks' seeded log in `work` (made once), its size and lines, in page cache."""
+def bench_log(bindir, work, size_text, seed, start_ms=None):
+    """The benchmarks' seeded log in `work` (made once), its size and lines, in page cache.
+    `start_ms`: the first line's time (default: loggen's, in 2023)."""
     os.makedirs(work, exist_ok=True)
-    log = os.path.join(work, f"bench-{size_text}-{seed}.log")
+    suffix = "" if start_ms is None else f"-{start_ms}"
+    log = os.path.join(work, f"bench-{size_text}-{seed}{suffix}.log")
     if not os.path.exists(log):
+        extra = [] if start_ms is None else ["--start-ms", str(start_ms)]
         subprocess.run([os.path.join(bindir, "demo/ember-loggen"), "--output", log, "--bytes",
-                        size_text, "--seed", str(seed), "--error-rate", "0.01"], check=True)
+                        size_text, "--seed", str(seed), "--error-rate", "0.01"] + extra,
+                       check=True)
     size = os.path.getsize(log)
     with open(log, "rb") as f:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
