@@ -569,8 +569,116 @@ void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial&
   }
 }
 
+void RuleWindow::MergeAllLate() {
+  for (const auto& [batch, keys] : late_) {
+    for (const auto& [key, partial] : keys) MergeLate(batch, key, partial);
+  }
+  late_.clear();
+}
+
+void RuleWindow::RaiseLate(const std::string& key, int64_t end, int64_t* last_raised,
+                           std::vector<Alert>* out) {
+  if (repeat_batches_ > slide_batches_ && end - *last_raised < repeat_batches_) return;
+  *last_raised = end;
+  Alert a = MakeAlert(AlertState::kFiring, key, end, AlertId(rule_.name, key, end),
+                      ValuesAt(key, end, false));
+  a.late = true;
+  out->push_back(std::move(a));
+}
+
+void RuleWindow::ReevaluateLateNewKeys(std::vector<Alert>* out) {
+  // Where each key of the late lines was first seen before them (INT64_MAX: never).
+  std::map<std::string, int64_t> first_before;
+  for (const auto& [batch, keys] : late_) {
+    for (const auto& [key, partial] : keys) {
+      if (partial.count == 0) continue;
+      auto s = states_.find(key);
+      first_before.try_emplace(key, s == states_.end() ? INT64_MAX : s->second.first_seen);
+    }
+  }
+  MergeAllLate();
+  // New at X: first seen in the window ending at X.
+  auto is_new = [&](int64_t first, int64_t end) {
+    return first < end && first >= end - window_batches_;
+  };
+  for (const auto& [key, before] : first_before) {
+    auto s = states_.find(key);
+    if (s == states_.end() || s->second.first_seen >= before) continue;
+    const int64_t first = s->second.first_seen;
+    int64_t last_raised = INT64_MIN / 2;
+    const int64_t last = std::min(evaluated_end_, first + window_batches_);
+    for (int64_t end = FloorToSlide(first) + slide_batches_; end <= last; end += slide_batches_) {
+      if (is_new(first, end) && !is_new(before, end)) RaiseLate(key, end, &last_raised, out);
+    }
+  }
+}
+
+std::set<std::string> RuleWindow::TopKFiringAt(int64_t end) const {
+  std::unordered_map<uint32_t, uint64_t> counts;
+  for (auto it = partials_.lower_bound(end - window_batches_);
+       it != partials_.end() && it->first < end; ++it) {
+    for (const Slot& p : it->second.slots()) counts[p.key] += p.count;
+  }
+  using Entry = std::pair<std::string_view, uint64_t>;
+  std::vector<Entry> entries;
+  for (const auto& [id, count] : counts) {
+    if (count > 0) entries.emplace_back(keys_.key(id), count);
+  }
+  auto higher = [](const Entry& a, const Entry& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  const size_t n = std::min(static_cast<size_t>(rule_.top_k), entries.size());
+  std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
+                    entries.end(), higher);
+  std::set<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string key(entries[i].first);
+    if (ThresholdHolds(ValuesAt(key, end, false))) out.insert(std::move(key));
+  }
+  return out;
+}
+
+void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
+  // The ends whose windows the late lines change, and the ends `for` before them.
+  std::set<int64_t> ends;
+  const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
+  for (const auto& [batch, keys] : late_) {
+    const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
+    for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+      ends.insert(end);
+    }
+  }
+  if (ends.empty()) return MergeAllLate();
+  std::map<int64_t, std::set<std::string>> before, after;
+  const int64_t from = *ends.begin() - for_ends * slide_batches_;
+  for (int64_t end = from; end <= *ends.rbegin(); end += slide_batches_) {
+    before[end] = TopKFiringAt(end);
+  }
+  MergeAllLate();
+  for (int64_t end = from; end <= *ends.rbegin(); end += slide_batches_) {
+    after[end] = TopKFiringAt(end);
+  }
+  auto fires = [&](std::map<int64_t, std::set<std::string>>& at, const std::string& key,
+                   int64_t end) {
+    for (int64_t k = 0; k <= for_ends; ++k) {
+      auto it = at.find(end - k * slide_batches_);
+      if (it == at.end() || !it->second.count(key)) return false;
+    }
+    return true;
+  };
+  std::map<std::string, int64_t> last_raised;
+  for (int64_t end : ends) {
+    for (const std::string& key : after[end]) {
+      if (fires(before, key, end) || !fires(after, key, end)) continue;
+      RaiseLate(key, end, &last_raised.try_emplace(key, INT64_MIN / 2).first->second, out);
+    }
+  }
+}
+
 void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
   if (late_.empty()) return;
+  if (rule_.kind == rules::RuleKind::kNewKey) return ReevaluateLateNewKeys(out);
+  if (rule_.kind == rules::RuleKind::kTopK) return ReevaluateLateTopK(out);
   // A key fires at window end X when its condition holds at X and at the ends `for` before
   // it; a late line in batch b changes the ends (b, b + window] and so the firings of the
   // ends (b, b + window + for]. Those already evaluated are compared before and after.
@@ -605,22 +713,14 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
       if (fires(before_cache, key, end)) fired_before.insert({key, end});
     }
   }
-  for (const auto& [batch, keys] : late_) {
-    for (const auto& [key, partial] : keys) MergeLate(batch, key, partial);
-  }
-  late_.clear();
+  MergeAllLate();
   for (const auto& [key, ends] : candidates) {
     // Where it fires now and did not before, the window fires late: once per window end
     // (with `repeat` longer than the slide, once per `repeat`).
     int64_t last_raised = INT64_MIN / 2;
     for (int64_t end : ends) {
       if (fired_before.count({key, end}) || !fires(after_cache, key, end)) continue;
-      if (repeat_batches_ > slide_batches_ && end - last_raised < repeat_batches_) continue;
-      last_raised = end;
-      Alert a = MakeAlert(AlertState::kFiring, key, end, AlertId(rule_.name, key, end),
-                          ValuesAt(key, end, false));
-      a.late = true;
-      out->push_back(std::move(a));
+      RaiseLate(key, end, &last_raised, out);
     }
     // The live lifecycle goes on from the last evaluated end: a key not firing whose
     // condition now holds there is pending since the first end of that run (up to `for`

@@ -81,7 +81,9 @@ class RuleWindow {
   // Merges the late matches into their batches and, for each key they touched, evaluates
   // again every window already evaluated that they fall in: where the condition (threshold
   // rules) holds now and did not before, appends a FIRING event marked `late` for that
-  // window (docs/design.md, "Late lines"). The live lifecycle of the key is not changed.
+  // window (docs/time.md, "Late lines"): threshold rules where the condition holds, new-key
+  // rules where a key first seen late is new, top-K rules where a key enters the top K.
+  // The live lifecycle of the key is not changed (only `for` of threshold rules).
   void ReevaluateLate(std::vector<Alert>* out);
   bool has_late() const { return !late_.empty(); }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
@@ -172,6 +174,19 @@ class RuleWindow {
     return v.count > 0 && rule_.when.Holds(v);
   }
   void MergeLate(int64_t batch, const std::string& key, const Partial& late);
+  // Merges every late match into its batch.
+  void MergeAllLate();
+  // ReevaluateLate for new-key rules: a key first seen late is new in the windows after its
+  // first batch (up to one window on) that did not hold it as new.
+  void ReevaluateLateNewKeys(std::vector<Alert>* out);
+  // ReevaluateLate for top-K rules: the keys the late lines lift into a window's top K.
+  void ReevaluateLateTopK(std::vector<Alert>* out);
+  // The keys in the top K of the window ending at `end` whose condition holds there.
+  std::set<std::string> TopKFiringAt(int64_t end) const;
+  // Appends a late FIRING event of `key` for the window ending at `end`, unless `repeat`
+  // (longer than the slide) says one was raised too recently (`last_raised`, updated).
+  void RaiseLate(const std::string& key, int64_t end, int64_t* last_raised,
+                 std::vector<Alert>* out);
   // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
   int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }

@@ -197,6 +197,77 @@ TEST_CASE("Engine: batches under the floor stay for other backfilling streams, t
   CHECK(released_too_late == 0);
 }
 
+TEST_CASE("Engine: a key first seen late is new in its own past windows, marked late",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, R"(rules:
+  - name: newuser
+    kind: new_key
+    match: 'login user=(?P<u>\w+)'
+    by: [u]
+    window: 10s
+    every: 5s
+)"),
+           EngineOptions{});
+  std::vector<Alert> alerts;
+  e.Ingest(Line("login user=carol", 40'000));
+  e.AdvanceWatermark(60'000, &alerts);
+  auto ends = [&](const std::string& user, bool late) {
+    std::vector<int64_t> out;
+    for (const Alert& a : alerts) {
+      if (a.state == AlertState::kFiring && a.late == late && a.fields.at(0).second == user) {
+        out.push_back(a.window_end_ms);
+      }
+    }
+    return out;
+  };
+  CHECK(ends("carol", false) == std::vector<int64_t>{45'000});  // firing until 55 s
+  alerts.clear();
+  // bob, never seen, at 20 s; carol earlier than she was first seen, at 32 s.
+  e.Ingest(Line("login user=bob", 20'000));
+  e.Ingest(Line("login user=carol", 32'000));
+  e.AdvanceWatermark(60'000, &alerts);
+  CHECK(ends("bob", true) == std::vector<int64_t>{25'000, 30'000});
+  CHECK(ends("carol", true) == std::vector<int64_t>{35'000, 40'000});
+  CHECK(alerts.size() == 4);
+}
+
+TEST_CASE("Engine: late lines that lift a key into the top K fire late for those windows",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, R"(rules:
+  - name: top
+    kind: top_k
+    top: 1
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+    every: 5s
+)"),
+           EngineOptions{});
+  std::vector<Alert> alerts;
+  for (int t : {10'000, 11'000, 12'000}) e.Ingest(Line("fail from 1.1.1.1", t));
+  e.AdvanceWatermark(60'000, &alerts);
+  std::vector<std::pair<int64_t, std::string>> live;
+  for (const Alert& a : alerts) {
+    if (a.state == AlertState::kFiring) live.push_back({a.window_end_ms, a.fields.at(0).second});
+  }
+  CHECK(live == std::vector<std::pair<int64_t, std::string>>{{15'000, "1.1.1.1"}});
+  alerts.clear();
+  // Five late fails of another address in the same seconds: it is the top one at 15 s and
+  // 20 s; the first address leaves the top (a firing is not taken back).
+  for (int i = 0; i < 5; ++i) e.Ingest(Line("fail from 2.2.2.2", 11'000 + i * 100));
+  e.AdvanceWatermark(60'000, &alerts);
+  REQUIRE(alerts.size() == 2);
+  for (const Alert& a : alerts) {
+    CHECK(a.late);
+    CHECK(a.fields.at(0).second == "2.2.2.2");
+    CHECK(a.count == 5);
+  }
+  CHECK(alerts[0].window_end_ms == 15'000);
+  CHECK(alerts[1].window_end_ms == 20'000);
+}
+
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
           "[engine][batching][unit]") {
   test::TempDir dir;
