@@ -32,7 +32,16 @@ struct Options {
   double drain_seconds = 15;
   int lines_per_second = 200;  // per agent
   int error_every = 100;       // one ERROR line in this many
+  // 0: lines are stamped with the wall clock. Otherwise their stamps run from this many hours
+  // ago to now over `seconds` (each agent a backlog catching up): an hour of event time, and
+  // of the history max_lateness keeps, passes in a short run.
+  double event_hours = 0;
 };
+
+// The wall clock when traffic starts, and how much faster event time runs (event_hours).
+int64_t g_start_wall_ms = 0;
+int64_t g_event_origin_ms = 0;  // the stamp at g_start_wall_ms
+double g_warp = 0;
 
 struct Agent {
   std::unique_ptr<zmq::socket_t> socket;
@@ -110,7 +119,12 @@ void SendDue(Agent& a, uint64_t lines_due, uint64_t* bytes_sent) {
                                       WallMs());
   uint64_t end = a.sent_offset;
   // Stamped now (RFC 3339, UTC): the aggregator batches in event time, as with real agents.
-  const int64_t now_ms = WallMs();
+  const int64_t wall_ms = WallMs();
+  const int64_t now_ms =
+      g_warp == 0
+          ? wall_ms
+          : g_event_origin_ms +
+                static_cast<int64_t>(static_cast<double>(wall_ms - g_start_wall_ms) * g_warp);
   const std::time_t now_s = static_cast<std::time_t>(now_ms / 1000);
   std::tm tm{};
   gmtime_r(&now_s, &tm);
@@ -138,8 +152,10 @@ void SendDue(Agent& a, uint64_t lines_due, uint64_t* bytes_sent) {
     a.sent_offset = end;
     // As a real agent does after a turn that sent data: the file is read to its end.
     ember::wire::Heartbeat beat;
-    beat.agent_now_ms = now_ms;
-    beat.at_end.push_back({1, end});
+    beat.agent_now_ms = wall_ms;
+    // Read to its end, as a real agent says after a turn that sent data; with event_hours
+    // a backlog: its position is its newest stamp, not the clock.
+    (g_warp == 0 ? beat.at_end : beat.behind).push_back({1, end});
     const std::string heartbeat = ember::wire::EncodeHeartbeat(beat);
     (void)a.socket->send(zmq::buffer(heartbeat), zmq::send_flags::dontwait);
   }
@@ -205,12 +221,20 @@ int main(int argc, char** argv) {
   app.add_option("--drain-seconds", o.drain_seconds, "Longest wait for the last ACKs")
       ->capture_default_str();
   app.add_option("--lines-per-second", o.lines_per_second, "Per agent")->capture_default_str();
+  app.add_option("--event-hours", o.event_hours,
+                 "Stamps run from this many hours ago to now over the run (0: the clock)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Each connection holds a few descriptors.
   rlimit limit;
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  g_start_wall_ms = WallMs();
+  if (o.event_hours > 0 && o.seconds > 0) {
+    g_warp = o.event_hours * 3600.0 / o.seconds;
+    g_event_origin_ms = g_start_wall_ms - static_cast<int64_t>(o.event_hours * 3600'000.0);
   }
   zmq::context_t ctx(2);
   ctx.set(zmq::ctxopt::max_sockets, o.agents + 64);

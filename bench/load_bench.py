@@ -61,7 +61,7 @@ def start_aggregator(bindir, work, extra=""):
     return agg, port, http
 
 
-def one_run(bindir, scratch, agents, rate, seconds, max_lateness="1h"):
+def one_run(bindir, scratch, agents, rate, seconds, max_lateness="1h", event_hours=0):
     work = tempfile.mkdtemp(dir=scratch)
     agg, port, http = start_aggregator(bindir, work,
                                        f"batch_interval: 1s\nmax_lateness: {max_lateness}\n")
@@ -69,7 +69,8 @@ def one_run(bindir, scratch, agents, rate, seconds, max_lateness="1h"):
         cpu0, t0 = cpu_seconds(agg.pid), time.monotonic()
         load = subprocess.run([f"{bindir}/bench/ember-load-agents", "--endpoint", f"tcp://127.0.0.1:{port}",
                                "--agents", str(agents), "--lines-per-second", str(rate),
-                               "--seconds", str(seconds), "--threads", "4"],
+                               "--seconds", str(seconds), "--threads", "4",
+                               "--event-hours", str(event_hours)],
                               stdout=subprocess.PIPE, text=True, timeout=seconds + 60)
         elapsed = time.monotonic() - t0
         result = json.loads(load.stdout)
@@ -92,15 +93,19 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scratch", default="/var/tmp")
     ap.add_argument("--json", default="bench/results/load.json")
+    ap.add_argument("--event-hours", type=float, default=0,
+                    help="stamps run from this many hours ago to now over the run, so that "
+                         "the history max_lateness keeps fills in a short run (0: the clock)")
     a = ap.parse_args()
     bindir = os.path.abspath(a.bin)
     scratch = tempfile.mkdtemp(prefix="ember-load-bench.", dir=a.scratch)
     try:
         runs, window_only = [], []
         for _ in range(a.runs):
-            runs.append(one_run(bindir, scratch, a.agents, a.rate, a.seconds))
+            runs.append(one_run(bindir, scratch, a.agents, a.rate, a.seconds, "1h", a.event_hours))
             # The same load keeping no history for late lines: what max_lateness costs.
-            window_only.append(one_run(bindir, scratch, a.agents, a.rate, a.seconds, "0s"))
+            window_only.append(one_run(bindir, scratch, a.agents, a.rate, a.seconds, "0s",
+                                       a.event_hours))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -108,6 +113,7 @@ def main():
         return summary([r[key] for r in runs])
 
     out = {"machine": machine(), "agents": a.agents, "lines_per_second_per_agent": a.rate,
+           "event_hours": a.event_hours,
            "seconds": a.seconds, "runs": runs,
            "kept_up_every_run": all(r["kept_up"] for r in runs)}
     for key in ("drain_seconds", "aggregator_cpu_percent", "aggregator_peak_rss_mib",
@@ -118,7 +124,9 @@ def main():
     lines = statistics.median(r["lines_sent"] for r in runs)
     mib = statistics.median(r["bytes_sent"] for r in runs) / 2**20
     print(f"aggregator load: {a.agents} agent connections on loopback, {a.rate} lines/s each "
-          f"({a.agents * a.rate:,} lines/s offered), {a.seconds:.0f} s, median of {a.runs} runs")
+          f"({a.agents * a.rate:,} lines/s offered), {a.seconds:.0f} s"
+          + (f" carrying {a.event_hours:g} h of event time" if a.event_hours else "")
+          + f", median of {a.runs} runs")
     print(f"machine: {out['machine']}\n")
     print("| measure                                        |     median |        min |        max |")
     print("|------------------------------------------------|------------|------------|------------|")
