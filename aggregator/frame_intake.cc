@@ -120,8 +120,9 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   ++counters_.frames_in;
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
+  std::string sender = message.identity.empty() ? *agent : message.identity;
   pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
-                                  std::move(stream), std::move(host)});
+                                  std::move(stream), std::move(host), std::move(sender)});
   if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
 }
 
@@ -211,10 +212,10 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
     int64_t newest = INT64_MIN;
     int64_t frame_oldest = INT64_MAX;
     for (size_t i = 0; i < f.lines.size(); ++i) {
-      engine::InputLine in{f.lines[i],  p.host.empty() ? f.host : std::string_view(p.host),
-                           f.path,      f.read_time_ms,
-                           f.tag,       f.start_offset,
-                           f.end_offset};
+      engine::InputLine in{f.lines[i],   p.host.empty() ? f.host : std::string_view(p.host),
+                           f.path,       f.read_time_ms,
+                           f.tag,        f.start_offset,
+                           f.end_offset, p.sender};
       if (p.parser != nullptr) {
         if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
       }

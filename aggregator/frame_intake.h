@@ -88,6 +88,7 @@ class FrameIntake {
     engine::EventTimeParser* parser;  // the stream's, with event time; else null
     std::string stream;               // StreamMarks::Key
     std::string host;                 // with CURVE, when the frame's host is not allowed
+    std::string sender;               // its CURVE key's name, else the agent's name (evidence)
   };
   std::vector<PendingFrame> pending_;
   size_t pending_lines_ = 0;

@@ -156,11 +156,12 @@ int ShowAlert(const std::string& state_dir, const std::string& id) {
       const engine::Evidence& e = a.evidence[i];
       std::printf("%s%s\n", i == 0 ? "evidence   " : "           ", safe(e.line).c_str());
       std::printf(
-          "             from %s:%s, bytes %llu..%llu (the frame that carried it), batch %s\n",
+          "             from %s:%s, bytes %llu..%llu (the frame that carried it), batch %s%s\n",
           e.host.empty() ? "?" : safe(e.host).c_str(), e.file.empty() ? "?" : safe(e.file).c_str(),
           static_cast<unsigned long long>(e.offset_start),
           static_cast<unsigned long long>(e.offset_end),
-          engine::FormatIsoMs(e.batch_start_ms).c_str());
+          engine::FormatIsoMs(e.batch_start_ms).c_str(),
+          e.agent.empty() ? "" : (", sent by agent " + safe(e.agent)).c_str());
     }
     std::printf("delivery   %s\n\n", delivery);
   }

@@ -44,13 +44,15 @@ std::string AlertToJson(const Alert& a) {
   if (!a.evidence.empty()) {
     nlohmann::ordered_json evidence = nlohmann::ordered_json::array();
     for (const auto& e : a.evidence) {
-      evidence.push_back({{"line", e.line},
-                          {"host", e.host},
-                          {"file", e.file},
-                          {"offset_start", e.offset_start},
-                          {"offset_end", e.offset_end},
-                          {"batch_start", FormatIsoMs(e.batch_start_ms)},
-                          {"batch_start_ms", e.batch_start_ms}});
+      nlohmann::ordered_json item = {{"line", e.line},
+                                     {"host", e.host},
+                                     {"file", e.file},
+                                     {"offset_start", e.offset_start},
+                                     {"offset_end", e.offset_end},
+                                     {"batch_start", FormatIsoMs(e.batch_start_ms)},
+                                     {"batch_start_ms", e.batch_start_ms}};
+      if (!e.agent.empty()) item["agent"] = e.agent;
+      evidence.push_back(std::move(item));
     }
     j["evidence"] = evidence;
   }
@@ -97,7 +99,8 @@ Result<Alert> AlertFromJson(std::string_view json) {
         a.evidence.push_back(
             Evidence{e.at("line").get<std::string>(), e.at("host").get<std::string>(),
                      e.at("file").get<std::string>(), e.at("offset_start").get<uint64_t>(),
-                     e.at("offset_end").get<uint64_t>(), e.at("batch_start_ms").get<int64_t>()});
+                     e.at("offset_end").get<uint64_t>(), e.at("batch_start_ms").get<int64_t>(),
+                     e.value("agent", std::string())});
       }
     }
     return a;

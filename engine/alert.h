@@ -26,6 +26,9 @@ struct Evidence {
   uint64_t offset_start = 0;  // byte range in `file` holding the line (an agent's frame)
   uint64_t offset_end = 0;
   int64_t batch_start_ms = 0;
+  // The agent that sent it: its CURVE key's name when agents are authenticated (so a host
+  // name it claimed is never the only name on record), else the name it gave; "" if unknown.
+  std::string agent;
   bool operator==(const Evidence&) const = default;
 };
 inline constexpr size_t kMaxEvidence = 3;

@@ -14,7 +14,7 @@
 namespace ember::engine {
 namespace {
 
-constexpr const char* kSchema = "2";
+constexpr const char* kSchema = "3";
 constexpr const char* kApp = "ember-aggregator";
 
 void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }

@@ -3,16 +3,17 @@
 // changed per-key alert states and the stream offsets consumed, so they can never disagree.
 // Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
 //
-// Layout (schema 2; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
+// Layout (schema 3; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
 // and a store of another schema is refused with a message, never read or overwritten):
-//   meta      "schema" -> "2", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+//   meta      "schema" -> "3", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest,
 //             "next_alert_seq" -> decimal, "next_segment" -> decimal,
 //             "status" -> JSON (agents, counters; what `ember status` shows)
 //   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> the partials of one batch that
 //             one commit changed, one B-tree insert for all of them; a later segment's partial
-//             of a key replaces an earlier one's. "\0Sv2" <n: u32 LE>, the segment's origins
-//             (host, file) once, then n compact records of varints (bytes: engine/segment_codec.cc)
+//             of a key replaces an earlier one's. "\0Sv3" <n: u32 LE>, the segment's origins
+//             (host, file, sending agent) once, then n compact records of varints (bytes:
+//             engine/segment_codec.cc)
 //   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
 //             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
 //             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>

@@ -28,7 +28,7 @@ class Engine::Collector final : public rules::MatchVisitor {
     }
     engine_.windows_[rule_index]->Add(
         batch, match, line_.text,
-        LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end});
+        LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end, line_.agent});
     if (!match.total) ++engine_.stats_.matches;
   }
 

@@ -41,6 +41,9 @@ struct InputLine {
   // 0, 0 when unknown. Recorded with the first match of a key in a batch (provenance).
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
+  // Who sent it: the agent's CURVE key name when agents are authenticated, else the name it
+  // gave; "" when unknown (replay). Recorded with the provenance.
+  std::string_view agent = {};
 };
 
 struct EngineStats {

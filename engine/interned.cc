@@ -23,19 +23,22 @@ const std::string* Intern(std::string_view s) {
   return last;
 }
 
-const Origin* InternOrigin(const std::string* host, const std::string* file) {
-  if (host == nullptr && file == nullptr) return nullptr;
+const Origin* InternOrigin(const std::string* host, const std::string* file,
+                           const std::string* agent) {
+  if (host == nullptr && file == nullptr && agent == nullptr) return nullptr;
   struct Hash {
     size_t operator()(const Origin& o) const {
-      return std::hash<const void*>{}(o.host) * 31 + std::hash<const void*>{}(o.file);
+      return (std::hash<const void*>{}(o.host) * 31 + std::hash<const void*>{}(o.file)) * 31 +
+             std::hash<const void*>{}(o.agent);
     }
   };
+  const Origin wanted{host, file, agent};
   thread_local const Origin* last = nullptr;
-  if (last != nullptr && last->host == host && last->file == file) return last;
+  if (last != nullptr && *last == wanted) return last;
   static std::mutex mu;
   static auto* origins = new std::unordered_set<Origin, Hash>();
   std::lock_guard<std::mutex> lock(mu);
-  last = &*origins->insert(Origin{host, file}).first;
+  last = &*origins->insert(wanted).first;
   return last;
 }
 

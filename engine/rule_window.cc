@@ -72,6 +72,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
       p.sample.assign(line.substr(0, kMaxSampleBytes));
       p.host = origin.host.empty() ? nullptr : Intern(origin.host);
       p.file = origin.file.empty() ? nullptr : Intern(origin.file);
+      p.agent = origin.agent.empty() ? nullptr : Intern(origin.agent);
       p.offset_start = origin.offset_start;
       p.offset_end = origin.offset_end;
     }
@@ -107,7 +108,8 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   if (p.count == 0) {
     b.SetSample(p, line);
     p.origin = InternOrigin(origin.host.empty() ? nullptr : Intern(origin.host),
-                            origin.file.empty() ? nullptr : Intern(origin.file));
+                            origin.file.empty() ? nullptr : Intern(origin.file),
+                            origin.agent.empty() ? nullptr : Intern(origin.agent));
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
   }
@@ -407,10 +409,12 @@ std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t en
        it != partials_.end() && it->first < end && out.size() < kMaxEvidence; ++it) {
     const Slot* p = it->second.Find(id);
     if (p == nullptr || p->count == 0) continue;
-    const bool host = p->origin && p->origin->host, file = p->origin && p->origin->file;
-    out.push_back(Evidence{std::string(it->second.Sample(*p)), host ? *p->origin->host : "",
-                           file ? *p->origin->file : "", p->offset_start, p->offset_end,
-                           it->first * batch_ms_});
+    auto name = [&](const std::string* Origin::*field) {
+      return p->origin && p->origin->*field ? *(p->origin->*field) : std::string();
+    };
+    out.push_back(Evidence{std::string(it->second.Sample(*p)), name(&Origin::host),
+                           name(&Origin::file), p->offset_start, p->offset_end,
+                           it->first * batch_ms_, name(&Origin::agent)});
   }
   return out;
 }
@@ -529,7 +533,7 @@ void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial&
   }
   if (p.count == 0 && late.count > 0) {
     b.SetSample(p, late.sample);
-    p.origin = InternOrigin(late.host, late.file);
+    p.origin = InternOrigin(late.host, late.file, late.agent);
     p.offset_start = late.offset_start;
     p.offset_end = late.offset_end;
   }
@@ -755,7 +759,7 @@ void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Parti
   Slot& p = *SlotFor(b, key, /*capped=*/false);
   p.count = partial.count;
   b.SetSample(p, partial.sample);
-  p.origin = InternOrigin(partial.host, partial.file);
+  p.origin = InternOrigin(partial.host, partial.file, partial.agent);
   p.offset_start = partial.offset_start;
   p.offset_end = partial.offset_end;
   p.extras.reset();
@@ -847,6 +851,7 @@ std::optional<Partial> RuleWindow::FindPartial(int64_t batch, const std::string&
   if (s->origin) {
     p.host = s->origin->host;
     p.file = s->origin->file;
+    p.agent = s->origin->agent;
   }
   p.offset_start = s->offset_start;
   p.offset_end = s->offset_end;

@@ -36,6 +36,7 @@ struct LineOrigin {
   std::string_view file;
   uint64_t offset_start = 0;  // byte range in the file holding the line; 0, 0 if unknown
   uint64_t offset_end = 0;
+  std::string_view agent = {};  // who sent it (engine/interned.h: Origin); "" if unknown
 };
 
 // Matches of one key in one batch: the partial aggregates, and the first line as a sample
@@ -50,6 +51,7 @@ struct Partial {
   std::string sample;
   const std::string* host = nullptr;  // null when unknown
   const std::string* file = nullptr;
+  const std::string* agent = nullptr;  // the sender's identity (engine/interned.h: Origin)
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
 };

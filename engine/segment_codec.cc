@@ -24,14 +24,14 @@ uint64_t BitsOfDouble(double v) {
 
 // ---- Segments ----
 //
-// "\0Sv2" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
-// <file: likewise> (empty = unknown), then per record:
+// "\0Sv3" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
+// <file: likewise> <agent: likewise> (empty = unknown), then per record:
 //   <key: varint length + bytes> <count: varint> <origin index: varint>
 //   <offset_start: varint> <offset_end - offset_start: zigzag varint> <flags: u8>
 //   [flags & 1: <total: varint> <numeric: varint> <sum> <min> <max: IEEE bits, u64 LE>
 //               <distinct: varint count> <hashes: u64 LE each>]
 //   <sample: varint length + bytes>
-constexpr std::string_view kSegmentV2("\0Sv2", 4);
+constexpr std::string_view kSegmentV3("\0Sv3", 4);
 constexpr uint8_t kHasAggregates = 1;
 constexpr size_t kMaxVarint = 10;
 
@@ -105,13 +105,14 @@ bool DecodeSegmentBody(std::string_view segment,
   uint32_t n = GetU32Le(segment.substr(4));
   Reader in(segment.substr(8));
   uint64_t origin_count;
-  if (!in.Varint(&origin_count) || origin_count > in.left() / 2) return false;
+  if (!in.Varint(&origin_count) || origin_count > in.left() / 3) return false;
   std::vector<Origin> origins(origin_count);
   for (Origin& o : origins) {
-    std::string_view host, file;
-    if (!in.Bytes(&host) || !in.Bytes(&file)) return false;
+    std::string_view host, file, agent;
+    if (!in.Bytes(&host) || !in.Bytes(&file) || !in.Bytes(&agent)) return false;
     if (!host.empty()) o.host = Intern(host);
     if (!file.empty()) o.file = Intern(file);
+    if (!agent.empty()) o.agent = Intern(agent);
   }
   for (; n > 0; --n) {
     std::string_view key, sample;
@@ -125,6 +126,7 @@ bool DecodeSegmentBody(std::string_view segment,
     }
     p.host = origins[origin].host;
     p.file = origins[origin].file;
+    p.agent = origins[origin].agent;
     p.offset_end = p.offset_start + static_cast<uint64_t>(UnZigZag(span));
     if ((flags & kHasAggregates) != 0) {
       uint64_t sum, min, max, distinct;
@@ -147,8 +149,9 @@ bool DecodeSegmentBody(std::string_view segment,
 }
 
 struct OriginHash {
-  size_t operator()(const std::pair<const std::string*, const std::string*>& o) const {
-    return std::hash<const void*>()(o.first) * 31 + std::hash<const void*>()(o.second);
+  size_t operator()(const Origin& o) const {
+    return (std::hash<const void*>()(o.host) * 31 + std::hash<const void*>()(o.file)) * 31 +
+           std::hash<const void*>()(o.agent);
   }
 };
 
@@ -156,21 +159,21 @@ struct OriginHash {
 
 void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
   // The origins first (most segments have one: consecutive records usually share it).
-  std::vector<std::pair<const std::string*, const std::string*>> origins;
-  std::unordered_map<std::pair<const std::string*, const std::string*>, uint32_t, OriginHash>
-      origin_index;
+  std::vector<Origin> origins;
+  std::unordered_map<Origin, uint32_t, OriginHash> origin_index;
   std::vector<uint32_t> record_origin(records.size());
-  size_t bound = kSegmentV2.size() + 4 + kMaxVarint;
+  size_t bound = kSegmentV3.size() + 4 + kMaxVarint;
   for (size_t i = 0; i < records.size(); ++i) {
     const Partial& p = records[i].partial;
-    const std::pair origin(p.host, p.file);
+    const Origin origin{p.host, p.file, p.agent};
     if (i > 0 && origins[record_origin[i - 1]] == origin) {
       record_origin[i] = record_origin[i - 1];
     } else {
       auto [it, added] = origin_index.emplace(origin, static_cast<uint32_t>(origins.size()));
       if (added) {
         origins.push_back(origin);
-        bound += 2 * kMaxVarint + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0);
+        bound += 3 * kMaxVarint + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0) +
+                 (p.agent ? p.agent->size() : 0);
       }
       record_origin[i] = it->second;
     }
@@ -180,14 +183,16 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
   out->resize(bound);
   char* const begin = out->data();
   char* at = begin;
-  std::memcpy(at, kSegmentV2.data(), kSegmentV2.size());
-  at += kSegmentV2.size();
+  std::memcpy(at, kSegmentV3.data(), kSegmentV3.size());
+  at += kSegmentV3.size();
   const auto n = static_cast<uint32_t>(records.size());
   for (int b = 0; b < 4; ++b) *at++ = static_cast<char>((n >> (8 * b)) & 0xff);
   at = PutVarint(at, origins.size());
-  for (const auto& [host, file] : origins) {
-    at = PutBytes(at, host ? std::string_view(*host) : std::string_view());
-    at = PutBytes(at, file ? std::string_view(*file) : std::string_view());
+  auto name = [](const std::string* s) { return s ? std::string_view(*s) : std::string_view(); };
+  for (const Origin& o : origins) {
+    at = PutBytes(at, name(o.host));
+    at = PutBytes(at, name(o.file));
+    at = PutBytes(at, name(o.agent));
   }
   for (size_t i = 0; i < records.size(); ++i) {
     const Partial& p = records[i].partial;
@@ -211,13 +216,13 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
 }
 
 uint32_t SegmentRecordCount(std::string_view segment) {
-  if (segment.substr(0, kSegmentV2.size()) != kSegmentV2 || segment.size() < 8) return 0;
+  if (segment.substr(0, kSegmentV3.size()) != kSegmentV3 || segment.size() < 8) return 0;
   return GetU32Le(segment.substr(4));
 }
 
 bool DecodeSegment(std::string_view segment,
                    const std::function<void(std::string_view, Partial&&)>& fn) {
-  if (segment.substr(0, kSegmentV2.size()) != kSegmentV2) return false;
+  if (segment.substr(0, kSegmentV3.size()) != kSegmentV3) return false;
   return DecodeSegmentBody(segment, fn);
 }
 

@@ -49,6 +49,7 @@ std::string AlertmanagerSink::ToApiJson(const engine::Alert& a, int64_t starts_a
     const engine::Evidence& e = a.evidence[0];
     annotations["source"] = e.host + ":" + e.file + " bytes " + std::to_string(e.offset_start) +
                             ".." + std::to_string(e.offset_end);
+    if (!e.agent.empty()) annotations["source_agent"] = e.agent;
   }
   // A late firing is a point event (no resolve follows): it stays active for one resend
   // interval, long enough to be grouped and notified, then Alertmanager resolves it.

@@ -87,6 +87,7 @@ std::vector<std::string> ExecSink::AlertEnvironment(const engine::Alert& a) {
   if (!a.evidence.empty()) {  // where the first match came from
     env.push_back("EMBER_SOURCE_HOST=" + a.evidence[0].host);
     env.push_back("EMBER_SOURCE_FILE=" + a.evidence[0].file);
+    env.push_back("EMBER_SOURCE_AGENT=" + a.evidence[0].agent);
   }
   // A NUL byte would cut a variable short; the JSON on stdin carries the exact bytes.
   for (auto& e : env) std::replace(e.begin(), e.end(), '\0', ' ');

@@ -531,7 +531,7 @@ TEST_CASE("CheckpointStore: a store of another schema is refused with the remedy
   auto store = CheckpointStore::Open(o);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == Status::Code::kCorruption);
-  CHECK(store.status().message().find("checkpoint schema '1' is not schema 2") !=
+  CHECK(store.status().message().find("checkpoint schema '1' is not schema 3") !=
         std::string::npos);
   CHECK(store.status().message().find("Move the state directory aside") != std::string::npos);
 }

@@ -62,6 +62,7 @@ void CheckSame(const Partial& got, const Partial& want) {
   CHECK(got.sample == want.sample);
   CHECK(got.host == want.host);
   CHECK(got.file == want.file);
+  CHECK(got.agent == want.agent);
   CHECK(got.offset_start == want.offset_start);
   CHECK(got.offset_end == want.offset_end);
 }
@@ -79,6 +80,7 @@ std::vector<PartialRecord> VariedRecords() {
   r[0].partial.offset_start = 100;
   r[0].partial.offset_end = 180;
   r[2].partial.host = Intern("db2");
+  r[2].partial.agent = Intern("db2-key");
   r[2].partial.offset_start = UINT64_MAX - 5;
   r[2].partial.offset_end = UINT64_MAX;
   r[3].partial = r[0].partial;
@@ -98,17 +100,19 @@ std::vector<PartialRecord> VariedRecords() {
 
 }  // namespace
 
-TEST_CASE("Segment: the encoder writes the documented version-2 bytes", "[engine][segment][unit]") {
+TEST_CASE("Segment: the encoder writes the documented version-3 bytes", "[engine][segment][unit]") {
   std::vector<PartialRecord> records{Record("10.0.0.1", 3, "fail"), Record("10.0.0.2", 300, "x")};
   records[0].partial.host = Intern("web1");
   records[0].partial.file = Intern("/var/log/auth.log");
+  records[0].partial.agent = Intern("web1-key");
   records[0].partial.offset_start = 1000;
   records[0].partial.offset_end = 1040;
   records[1].partial.total = 4;
   records[1].partial.sum = 2.0;
   records[1].partial.distinct = {5};
-  std::string expected = std::string("\0Sv2", 4) + Le(2, 4) + Varint(2);
-  expected += Bytes("web1") + Bytes("/var/log/auth.log") + Bytes("") + Bytes("");
+  std::string expected = std::string("\0Sv3", 4) + Le(2, 4) + Varint(2);
+  expected += Bytes("web1") + Bytes("/var/log/auth.log") + Bytes("web1-key") + Bytes("") +
+              Bytes("") + Bytes("");
   expected += Bytes("10.0.0.1") + Varint(3) + Varint(0) + Varint(1000) + Varint(80) +
               std::string(1, '\0') + Bytes("fail");
   expected += Bytes("10.0.0.2") + Varint(300) + Varint(1) + Varint(0) + Varint(0) +
@@ -188,7 +192,7 @@ TEST_CASE("Segment: a damaged segment is refused without reading past its end",
   for (int i = 0; i < 2000; ++i) {
     std::string garbage(random() % 200, '\0');
     for (char& c : garbage) c = static_cast<char>(random());
-    if (i % 2 == 0) garbage = std::string("\0Sv2", 4) + garbage;
+    if (i % 2 == 0) garbage = std::string("\0Sv3", 4) + garbage;
     (void)DecodeAll(garbage, &ok);
     (void)SegmentRecordCount(garbage);
   }

@@ -99,6 +99,14 @@ TEST_CASE("Pipeline: with CURVE an authorized agent gets through and others get 
     REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "192.0.2.202"); }, 20s));
     CHECK(c.Alerts().at(0)["key"]["host"] == "testhost");
     CHECK(ReadFile(err).find("may not speak for") == std::string::npos);
+    // The evidence names the key that sent the lines beside the host it may speak for.
+    const nlohmann::json evidence = c.Alerts().at(0)["evidence"].at(0);
+    CHECK(evidence["host"] == "testhost");
+    CHECK(evidence["agent"] == "web1");
+    const std::string show = RunCommand({EMBER_CLI_BIN, "alerts", "show", c.Alerts().at(0)["id"],
+                                         "--state-dir", c.dir.Sub("state")})
+                                 .out;
+    CHECK(show.find("sent by agent web1") != std::string::npos);
   }
   SECTION("unknown key, and no key at all") {
     for (const bool plaintext : {false, true}) {

@@ -306,13 +306,19 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
                   "500ms", "--host", "testhost", "--resolved", c.dir.Sub("logs/app.log")});
   REQUIRE(replay.exit_code == 0);
   // Evidence names byte ranges: the live aggregator knows the agent's frame, replay the line
-  // itself, so those are left out of the comparison (the lines, hosts and files are not).
-  auto normalized = [](const std::string& line) {
+  // itself, so those are left out of the comparison (the lines, hosts and files are not);
+  // so is the sending agent, which replay has none of (checked on its own below).
+  size_t evidence_from_agent = 0, evidence_other = 0;
+  auto normalized = [&](const std::string& line) {
     auto j = nlohmann::ordered_json::parse(line);
     if (j.contains("evidence")) {
       for (auto& e : j["evidence"]) {
         e.erase("offset_start");
         e.erase("offset_end");
+        if (e.contains("agent")) {
+          (e["agent"] == "test-agent" ? evidence_from_agent : evidence_other)++;
+          e.erase("agent");
+        }
       }
     }
     return j.dump();
@@ -343,6 +349,10 @@ TEST_CASE("Fault: random SIGKILLs of both daemons leave lost = dup_effect = unex
   // The last windows close once the watermark (wall clock - 10 s) passes them.
   WaitUntil([&] { return delivered() == expected; }, 40s);
   const std::set<std::string> got = delivered();
+  evidence_from_agent = evidence_other = 0;
+  (void)delivered();
+  CHECK(evidence_from_agent > 0);
+  CHECK(evidence_other == 0);
   std::vector<std::string> missing, extra;
   std::set_difference(expected.begin(), expected.end(), got.begin(), got.end(),
                       std::back_inserter(missing));
