@@ -124,6 +124,7 @@ struct Aggregator::Impl {
     }
     if (auto loaded = rules_load_.TakeIfDone()) FinishReload(std::move(*loaded));
     if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
+    receiver_->DrainTransportEvents(clock_.NowMs());
     // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
     // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
     // throughput is not capped at credit / batch_interval.
@@ -317,6 +318,7 @@ struct Aggregator::Impl {
     v.scheduling_delay_ms = scheduling_delay_ms_;
     v.last_processing_ms = last_processing_ms_;
     v.batch_processing = &batch_processing_;
+    if (receiver_) v.transport = &receiver_->transport();
     return v;
   }
 

@@ -46,6 +46,16 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
             "How far back the batches are kept for streams reading a backlog",
             v.history_floor_lag_seconds);
   }
+  m.Counter("ember_zmq_connections_accepted_total", "Connections accepted on the agents' port",
+            d(v.zmq_accepted));
+  m.Counter("ember_zmq_accept_failures_total",
+            "Connections the agents' port could not accept (descriptors out)",
+            d(v.zmq_accept_failures));
+  m.Counter("ember_zmq_disconnects_total",
+            "Connections closed on the agents' port (by peers, timeouts, frames over 16 MiB)",
+            d(v.zmq_disconnected));
+  m.Counter("ember_zmq_handshake_failures_total",
+            "Handshakes failed or timed out on the agents' port", d(v.zmq_handshake_failures));
   m.Counter("ember_announced_streams_refused_total",
             "Streams named by heartbeats with nothing delivered, beyond max_streams: not held",
             d(v.refused_announcements));

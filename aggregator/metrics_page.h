@@ -52,6 +52,9 @@ struct AggregatorVitals {
   // How far the history floor (SourceWatermarks::floor) trails the clock; negative: no floor.
   double history_floor_lag_seconds = -1;
   uint64_t refused_announcements = 0;  // streams named without data beyond the bound
+  // The ZeroMQ listener's connections (Receiver::TransportCounters).
+  uint64_t zmq_accepted = 0, zmq_accept_failures = 0, zmq_disconnected = 0,
+           zmq_handshake_failures = 0;
   int64_t batch_interval_ms = 0;
   const Histogram* batch_processing = nullptr;  // seconds
   const Histogram* checkpoint_duration = nullptr;

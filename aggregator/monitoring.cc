@@ -83,6 +83,12 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   for (const auto& s : marks.Laggards(now_ms, 20)) v.laggards.push_back(stream(s));
   v.future_stamps = marks.future_stamps();
   v.refused_announcements = marks.refused_announcements();
+  if (view.transport != nullptr) {
+    v.zmq_accepted = view.transport->accepted;
+    v.zmq_accept_failures = view.transport->accept_failures;
+    v.zmq_disconnected = view.transport->disconnected;
+    v.zmq_handshake_failures = view.transport->handshake_failures;
+  }
   if (marks.floor() != INT64_MAX && marks.floor() != INT64_MIN) {
     v.history_floor_lag_seconds =
         std::max(0.0, static_cast<double>(now_ms - marks.floor()) / 1000.0);

@@ -15,6 +15,7 @@
 #include "aggregator/aggregator_config.h"
 #include "aggregator/alert_dispatcher.h"
 #include "aggregator/checkpointer.h"
+#include "aggregator/receiver.h"
 #include "aggregator/source_watermarks.h"
 #include "common/http_server.h"
 #include "common/log_limiter.h"
@@ -46,6 +47,7 @@ struct PipelineView {
   int64_t scheduling_delay_ms = 0;  // of the last closed batch
   double last_processing_ms = 0;    // of the last batch tick
   const Histogram* batch_processing = nullptr;
+  const Receiver::TransportCounters* transport = nullptr;
 };
 
 class Monitoring {

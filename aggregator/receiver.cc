@@ -1,6 +1,7 @@
 #include "aggregator/receiver.h"
 
 #include <array>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
@@ -28,11 +29,67 @@ Result<std::unique_ptr<Receiver>> Receiver::Listen(const AggregatorConfig& confi
     // ZMTP heartbeats drop connections of agents that died without closing them.
     r->socket_.set(zmq::sockopt::heartbeat_ivl, 2000);
     r->socket_.set(zmq::sockopt::heartbeat_timeout, 6000);
+    // A connection that does not finish its handshake soon (an agent does in milliseconds)
+    // gives its descriptor back: idle connections cannot hold the process's descriptors long.
+    r->socket_.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
+    const char* monitor_endpoint = "inproc://ember-receiver-monitor";
+    if (zmq_socket_monitor(r->socket_.handle(), monitor_endpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+      throw zmq::error_t();
+    }
+    r->monitor_ = std::make_unique<zmq::socket_t>(r->context_, zmq::socket_type::pair);
+    r->monitor_->set(zmq::sockopt::linger, 0);
+    r->monitor_->connect(monitor_endpoint);
     r->socket_.bind(config.listen);
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot listen on '" + config.listen + "': " + e.what());
   }
   return r;
+}
+
+void Receiver::DrainTransportEvents(int64_t now_ms) {
+  if (!monitor_) return;
+  // Each event is two parts: 6 bytes (event: u16, value: u32, host order), then the endpoint.
+  uint64_t failed_now = 0;
+  int last_errno = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    zmq::message_t head, endpoint;
+    if (!monitor_->recv(head, zmq::recv_flags::dontwait)) break;
+    if (head.more()) (void)monitor_->recv(endpoint, zmq::recv_flags::dontwait);
+    if (head.size() < 6) continue;
+    uint16_t event;
+    uint32_t value;
+    std::memcpy(&event, head.data(), sizeof event);
+    std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof value);
+    switch (event) {
+      case ZMQ_EVENT_ACCEPTED:
+        ++transport_.accepted;
+        break;
+      case ZMQ_EVENT_ACCEPT_FAILED:
+        ++transport_.accept_failures;
+        ++failed_now;
+        last_errno = static_cast<int>(value);
+        break;
+      case ZMQ_EVENT_DISCONNECTED:
+        ++transport_.disconnected;
+        break;
+      default:
+        ++transport_.handshake_failures;
+        break;
+    }
+  }
+  if (failed_now == 0) return;
+  uint64_t suppressed = 0;
+  if (!accept_log_.Allow(now_ms, &suppressed)) return;
+  spdlog::warn(
+      "Cannot accept connections on '{}': {} ({} failed). Connections that do not finish "
+      "their handshake are closed after {} s; raise LimitNOFILE, or limit connections per "
+      "address in the firewall.{}",
+      config_.listen, std::strerror(last_errno), failed_now, kHandshakeMs / 1000,
+      LogLimiter::SuppressedNote(suppressed));
 }
 
 // Binds the ZAP handler first (without it libzmq would let any key in), then makes the socket

@@ -49,6 +49,22 @@ class Receiver {
   void SetLinger(int ms);
   uint64_t malformed_messages() const { return malformed_; }
 
+  // What libzmq says of the connections under the listening socket (a socket monitor).
+  // libzmq cannot be told to stop accepting; when descriptors run out it tries again at once,
+  // so these say what happened: connections that never finish their handshake are closed
+  // after kHandshakeMs, and a peer that sends a frame over 16 MiB is disconnected.
+  struct TransportCounters {
+    uint64_t accepted = 0;
+    uint64_t accept_failures = 0;     // accept(2) failed: EMFILE, ENFILE (descriptors out)
+    uint64_t disconnected = 0;        // closed: by the peer, a timeout, a frame over 16 MiB
+    uint64_t handshake_failures = 0;  // ZMTP or CURVE handshake failed or timed out
+  };
+  // Reads what the monitor reported since the last call (bounded per call) and logs failures
+  // to accept, rate-limited. Call from the loop that owns the receiver.
+  void DrainTransportEvents(int64_t now_ms);
+  const TransportCounters& transport() const { return transport_; }
+  static constexpr int kHandshakeMs = 5000;
+
  private:
   explicit Receiver(const AggregatorConfig& config);
   Status EnableCurve();
@@ -60,6 +76,9 @@ class Receiver {
   zmq::socket_t socket_;
   uint64_t malformed_ = 0;
   LogLimiter malformed_log_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR receiving the socket monitor's events
+  TransportCounters transport_;
+  LogLimiter accept_log_;
 };
 
 }  // namespace ember::aggregator

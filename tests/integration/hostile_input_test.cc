@@ -1,7 +1,10 @@
 // Hostile input against real daemons on 127.0.0.1: lines longer than the credit, and marks
 // forged by an impostor who says HELLO under an agent's name. Nothing may stall a stream or
 // silence it; counts stay exact.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,4 +264,66 @@ TEST_CASE("Hostile: a slow-client flood on both HTTP ports keeps scrapes and lin
   }
   c.dir.Append("logs/app.log", Events(5, 10));
   ExpectExactly(c, 10);
+}
+
+// Idle TCP connections to the agents' port until the aggregator has no descriptors left (its
+// limit lowered to 160): the connected agent keeps shipping, the failed accepts are counted
+// and logged (rate-limited), the idle connections are closed once their handshake time is
+// over, and then scrapes and new agents get through again.
+TEST_CASE("Hostile: idle connections exhausting the agents' port are counted and dropped",
+          "[integration][hostile]") {
+  Cluster c(kCountRule);
+  const std::string err = c.dir.Sub("aggregator.1.err");
+  c.aggregator = std::make_unique<Process>(
+      std::vector<std::string>{"prlimit", "--nofile=160", EMBER_AGGREGATOR_BIN, "-c",
+                               c.dir.Sub("aggregator.yaml")},
+      c.dir.Sub("aggregator.out"), err);
+  REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
+  c.StartAgent();
+  c.dir.Append("logs/app.log", Events(0, 5));
+  ExpectExactly(c, 5);
+  const uint16_t port =
+      static_cast<uint16_t>(std::stoi(c.endpoint.substr(c.endpoint.rfind(':') + 1)));
+  std::vector<int> idle;  // bounded: 400, non-blocking connects that send nothing
+  for (int i = 0; i < 400; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    idle.push_back(fd);
+  }
+  REQUIRE(WaitUntil(
+      [&] { return ReadFile(err).find("Cannot accept connections") != std::string::npos; }, 10s));
+  // Out of descriptors: the agent's connection still carries its lines and ACKs.
+  c.dir.Append("logs/app.log", Events(5, 10));
+  ExpectExactly(c, 10);
+  // Handshakes not finished in 5 s are dropped: descriptors come back while the connections
+  // are still open on this side.
+  const auto scrape_ok = [&] {
+    const int fd = Connect(static_cast<uint16_t>(c.http_port));
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  };
+  REQUIRE(WaitUntil(scrape_ok, 20s));
+  const auto metrics = Scrape(c.http_port);
+  CHECK(Get(metrics, "ember_zmq_accept_failures_total") > 0);
+  CHECK(Get(metrics, "ember_zmq_handshake_failures_total") > 0);
+  // Warnings are rate-limited: a handful, not one per failed accept.
+  size_t warnings = 0;
+  for (size_t at = 0;
+       (at = ReadFile(err).find("Cannot accept connections", at)) != std::string::npos; ++at) {
+    ++warnings;
+  }
+  CHECK(warnings <= 10);
+  for (int fd : idle) ::close(fd);
+  // A new agent gets in.
+  c.dir.Append("logs/app.log", Events(10, 15));
+  c.agent->Signal(SIGKILL);
+  REQUIRE(c.agent->Wait(10s));
+  c.StartAgent();
+  ExpectExactly(c, 15);
 }
