@@ -17,7 +17,9 @@
 #include "common/time_zone.h"
 #include "common/units.h"
 #include "engine/engine.h"
+#include "engine/interned.h"
 #include "engine/parallel_matcher.h"
+#include "journal/journal_reader.h"
 
 namespace ember::cli {
 namespace {
@@ -31,7 +33,8 @@ struct ReplayArgs {
   int year = 0;
   std::string time_zone = LocalZoneName();
   bool resolved = false;
-  unsigned threads = 0;  // matching threads; 0 = one per CPU
+  std::vector<std::string> journals;  // journal directories or files
+  unsigned threads = 0;               // matching threads; 0 = one per CPU
 };
 
 // Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
@@ -43,19 +46,20 @@ struct LineChunk {
   struct Meta {
     size_t offset, size;
     int64_t time_ms;
+    const std::string* host;  // interned (a journal's entries each name theirs)
   };
   std::vector<Meta> meta;
   std::vector<engine::InputLine> lines;  // views into `text`, built by Seal()
   bool full() const { return meta.size() >= kMaxLines || text.size() >= kMaxBytes; }
   void Add(const engine::InputLine& line) {
-    meta.push_back({text.size(), line.text.size(), line.time_ms});
+    meta.push_back({text.size(), line.text.size(), line.time_ms, engine::Intern(line.host)});
     text.append(line.text);
   }
-  void Seal(std::string_view host, std::string_view file) {
+  void Seal(std::string_view file) {
     lines.clear();
     for (const Meta& m : meta) {
-      lines.push_back(engine::InputLine{std::string_view(text).substr(m.offset, m.size), host, file,
-                                        m.time_ms, ""});
+      lines.push_back(engine::InputLine{std::string_view(text).substr(m.offset, m.size), *m.host,
+                                        file, m.time_ms, ""});
     }
   }
   void Clear() {
@@ -77,6 +81,10 @@ void PrintAlerts(std::vector<engine::Alert>& alerts, bool resolved, uint64_t* pr
 }
 
 int RunReplay(const ReplayArgs& args) {
+  if (args.files.empty() && args.journals.empty()) {
+    std::fprintf(stderr, "ember replay: name log files, or a journal with --journal\n");
+    return 2;
+  }
   Result<int64_t> batch_ms = ParseDurationMs(args.batch_interval);
   if (!batch_ms.ok()) {
     std::fprintf(stderr, "ember replay: --batch-interval: %s\n",
@@ -118,8 +126,27 @@ int RunReplay(const ReplayArgs& args) {
   ProgressBar progress(total_bytes, stderr);  // on a terminal only
   engine::ParallelMatcher matcher(args.threads);
   LineChunk chunk;
+  // Matching runs on the worker threads a chunk at a time; the engine then takes the lines in
+  // order, with the watermark moving between lines exactly as it would line by line.
+  int64_t max_time = INT64_MIN;
+  auto flush_chunk = [&](std::string_view file, uint64_t bytes_done) {
+    chunk.Seal(file);
+    matcher.Match(engine.rules(), chunk.lines);
+    for (size_t i = 0; i < chunk.lines.size(); ++i) {
+      const engine::InputLine& line = chunk.lines[i];
+      engine.IngestMatched(line, matcher.MatchesOf(i));
+      if (lateness_ms >= 0 && line.time_ms > max_time) {
+        max_time = line.time_ms;
+        engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
+        PrintAlerts(alerts, args.resolved, &printed);
+      }
+    }
+    chunk.Clear();
+    progress.Update(bytes_done);
+  };
 
   for (const auto& path : args.files) {
+    max_time = INT64_MIN;  // each source's watermark follows its own stamps
     ReplaySourceOptions source_options;
     source_options.host = args.host;
     source_options.year = args.year;
@@ -129,31 +156,11 @@ int RunReplay(const ReplayArgs& args) {
       std::fprintf(stderr, "ember replay: %s\n", source.status().message().c_str());
       return 1;
     }
-    int64_t max_time = INT64_MIN;
     ReplaySource* current = source->get();
-    std::string host, file;
-    // Matching runs on the worker threads a chunk at a time; the engine then takes the lines
-    // in order, with the watermark moving between lines exactly as it would line by line.
-    auto flush = [&] {
-      chunk.Seal(host, file);
-      matcher.Match(engine.rules(), chunk.lines);
-      for (size_t i = 0; i < chunk.lines.size(); ++i) {
-        const engine::InputLine& line = chunk.lines[i];
-        engine.IngestMatched(line, matcher.MatchesOf(i));
-        if (lateness_ms >= 0 && line.time_ms > max_time) {
-          max_time = line.time_ms;
-          engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
-          PrintAlerts(alerts, args.resolved, &printed);
-        }
-      }
-      chunk.Clear();
-      progress.Update(bytes + current->bytes_read());
-    };
+    std::string file;
+    auto flush = [&] { flush_chunk(file, bytes + current->bytes_read()); };
     Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
-      if (host.empty()) {  // the same for every line of a source
-        host.assign(line.host);
-        file.assign(line.file);
-      }
+      if (file.empty()) file.assign(line.file);  // the same for every line of a source
       chunk.Add(line);
       if (chunk.full()) flush();
     });
@@ -164,6 +171,49 @@ int RunReplay(const ReplayArgs& args) {
     }
     bytes += (*source)->bytes_read();
     untimed += (*source)->untimed_lines();
+  }
+  // Journals: each entry a line in the shape of syslog's, at its realtime stamp, from its host.
+  uint64_t entries = 0, without_message = 0, binary_messages = 0;
+  for (const auto& path : args.journals) {
+    max_time = INT64_MIN;
+    struct stat st;
+    const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    journal::JournalFilter filter;
+    auto reader = dir ? journal::JournalReader::OpenDirectory(path, filter)
+                      : journal::JournalReader::OpenFiles({path}, filter);
+    if (!reader.ok()) {
+      std::fprintf(stderr, "ember replay: %s\n", reader.status().message().c_str());
+      return 1;
+    }
+    journal::JournalEntry entry;
+    while (true) {
+      Result<bool> more = (*reader)->Next(&entry);
+      if (!more.ok()) {
+        std::fprintf(stderr, "ember replay: '%s': %s\n", path.c_str(),
+                     more.status().message().c_str());
+        return 1;
+      }
+      if (!*more) break;
+      ++entries;
+      if (!entry.has_message) {
+        ++without_message;
+        continue;
+      }
+      binary_messages += entry.binary_message;
+      const std::string line = journal::FormatJournalLine(entry);
+      bytes += line.size() + 1;
+      chunk.Add(engine::InputLine{line, entry.hostname, path, entry.realtime_us / 1000, ""});
+      if (chunk.full()) flush_chunk(path, bytes);
+    }
+    flush_chunk(path, bytes);
+  }
+  if (!args.journals.empty()) {
+    std::fprintf(stderr,
+                 "read %llu journal entries: %llu without a MESSAGE (skipped), %llu with bytes "
+                 "a line cannot hold in it (NUL, CR, LF: written as spaces)\n",
+                 static_cast<unsigned long long>(entries),
+                 static_cast<unsigned long long>(without_message),
+                 static_cast<unsigned long long>(binary_messages));
   }
   progress.Finish();
   engine.Finish(&alerts);
@@ -204,7 +254,11 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       "that would have fired as JSON lines");
   auto args = std::make_shared<ReplayArgs>();
   cmd->add_option("--rules", args->rules, "Rules directory or file")->required();
-  cmd->add_option("files", args->files, "Log files to replay, in order")->required();
+  cmd->add_option("files", args->files, "Log files to replay, in order");
+  cmd->add_option("--journal", args->journals,
+                  "A systemd journal directory or .journal file to replay after the files: each "
+                  "entry is a line '<RFC 3339 time> <host> <identifier>[<pid>]: <message>' at "
+                  "its realtime stamp");
   cmd->add_option("--batch-interval", args->batch_interval, "Batch interval")
       ->capture_default_str();
   cmd->add_option("--allowed-lateness", args->allowed_lateness,

@@ -1,0 +1,161 @@
+#include "journal/journal_reader.h"
+
+#include <systemd/sd-journal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace ember::journal {
+namespace {
+
+sd_journal* J(void* p) { return static_cast<sd_journal*>(p); }
+
+Status Failed(const std::string& what, int r) {
+  return Status::IOError(what + ": " + std::strerror(-r));
+}
+
+// The value of `field` in the current entry: false when the entry has none.
+bool Field(sd_journal* j, const char* field, std::string* out) {
+  const void* data = nullptr;
+  size_t size = 0;
+  if (sd_journal_get_data(j, field, &data, &size) < 0) return false;
+  const size_t name = std::strlen(field) + 1;  // "FIELD="
+  if (size < name) return false;
+  out->assign(static_cast<const char*>(data) + name, size - name);
+  return true;
+}
+
+}  // namespace
+
+JournalReader::JournalReader(void* journal, JournalFilter filter)
+    : journal_(journal), filter_(std::move(filter)) {}
+
+JournalReader::~JournalReader() { sd_journal_close(J(journal_)); }
+
+Result<std::unique_ptr<JournalReader>> JournalReader::OpenDirectory(const std::string& dir,
+                                                                    const JournalFilter& filter) {
+  sd_journal* j = nullptr;
+  const int r = sd_journal_open_directory(&j, dir.c_str(), 0);
+  if (r < 0) return Failed("cannot open the journal directory '" + dir + "'", r);
+  std::unique_ptr<JournalReader> reader(new JournalReader(j, filter));
+  if (Status s = reader->ApplyFilter(); !s.ok()) return s.WithContext("'" + dir + "'");
+  return reader;
+}
+
+Result<std::unique_ptr<JournalReader>> JournalReader::OpenFiles(
+    const std::vector<std::string>& files, const JournalFilter& filter) {
+  for (const std::string& f : files) {
+    // sd_journal_open_files takes anything; say which file is not there.
+    if (::access(f.c_str(), R_OK) != 0) {
+      return Status::IOError("cannot read the journal file '" + f + "': " + std::strerror(errno));
+    }
+  }
+  std::vector<const char*> paths;
+  for (const std::string& f : files) paths.push_back(f.c_str());
+  paths.push_back(nullptr);
+  sd_journal* j = nullptr;
+  const int r = sd_journal_open_files(&j, paths.data(), 0);
+  if (r < 0) return Failed("cannot open the journal files", r);
+  std::unique_ptr<JournalReader> reader(new JournalReader(j, filter));
+  if (Status s = reader->ApplyFilter(); !s.ok()) return s;
+  return reader;
+}
+
+// Units and identifiers as libsystemd matches (a disjunction within a field, a conjunction
+// across fields); the priority is checked per entry, as matches cannot express a range.
+Status JournalReader::ApplyFilter() {
+  bool any = false;
+  for (const auto& [field, values] : {std::pair{"_SYSTEMD_UNIT=", &filter_.units},
+                                      std::pair{"SYSLOG_IDENTIFIER=", &filter_.identifiers}}) {
+    if (values->empty()) continue;
+    if (any) {
+      if (int r = sd_journal_add_conjunction(J(journal_)); r < 0) {
+        return Failed("cannot combine journal matches", r);
+      }
+    }
+    any = true;
+    for (const std::string& v : *values) {
+      const std::string match = field + v;
+      if (int r = sd_journal_add_match(J(journal_), match.data(), match.size()); r < 0) {
+        return Failed("cannot match '" + match + "'", r);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> JournalReader::Next(JournalEntry* out) {
+  sd_journal* j = J(journal_);
+  while (true) {
+    const int r = sd_journal_next(j);
+    if (r < 0) return Failed("cannot read the journal", r);
+    if (r == 0) return false;
+    std::string priority;
+    out->priority = -1;
+    if (Field(j, "PRIORITY", &priority) && priority.size() == 1 && priority[0] >= '0' &&
+        priority[0] <= '7') {
+      out->priority = priority[0] - '0';
+    }
+    if (out->priority > filter_.max_priority) {
+      ++filtered_;
+      continue;
+    }
+    uint64_t usec = 0;
+    if (int e = sd_journal_get_realtime_usec(j, &usec); e < 0) {
+      return Failed("cannot read an entry's time", e);
+    }
+    out->realtime_us = static_cast<int64_t>(usec);
+    char* cursor = nullptr;
+    if (int e = sd_journal_get_cursor(j, &cursor); e < 0) {
+      return Failed("cannot read an entry's cursor", e);
+    }
+    out->cursor = cursor;
+    std::free(cursor);
+    if (!Field(j, "_HOSTNAME", &out->hostname)) out->hostname.clear();
+    if (!Field(j, "SYSLOG_IDENTIFIER", &out->identifier) && !Field(j, "_COMM", &out->identifier)) {
+      out->identifier.clear();
+    }
+    if (!Field(j, "_SYSTEMD_UNIT", &out->unit)) out->unit.clear();
+    std::string pid;
+    out->pid = 0;
+    if (Field(j, "_PID", &pid) || Field(j, "SYSLOG_PID", &pid)) {
+      int64_t v = 0;
+      bool digits = !pid.empty() && pid.size() <= 18;
+      for (char c : pid) {
+        if (c < '0' || c > '9') digits = false;
+        v = v * 10 + (c - '0');
+      }
+      if (digits) out->pid = v;
+    }
+    out->has_message = Field(j, "MESSAGE", &out->message);
+    if (!out->has_message) out->message.clear();
+    out->binary_message =
+        out->message.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos;
+    return true;
+  }
+}
+
+std::string FormatJournalLine(const JournalEntry& e) {
+  const std::time_t seconds = static_cast<std::time_t>(e.realtime_us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char stamp[48];
+  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%06dZ", static_cast<int>(e.realtime_us % 1'000'000));
+  std::string line = stamp;
+  line += ' ';
+  line += e.hostname.empty() ? "-" : e.hostname;
+  line += ' ';
+  line += e.identifier.empty() ? "-" : e.identifier;
+  if (e.pid > 0) line += "[" + std::to_string(e.pid) + "]";
+  line += ": ";
+  const size_t at = line.size();
+  line += e.message;
+  for (size_t i = at; i < line.size(); ++i) {
+    if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n') line[i] = ' ';
+  }
+  return line;
+}
+
+}  // namespace ember::journal
