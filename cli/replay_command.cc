@@ -33,8 +33,10 @@ struct ReplayArgs {
   int year = 0;
   std::string time_zone = LocalZoneName();
   bool resolved = false;
-  std::vector<std::string> journals;  // journal directories or files
-  unsigned threads = 0;               // matching threads; 0 = one per CPU
+  std::vector<std::string> journals;            // journal directories or files
+  std::vector<std::string> units, identifiers;  // journal filters
+  std::string priority;                         // journal filter: a level, or a name after ".."
+  unsigned threads = 0;                         // matching threads; 0 = one per CPU
 };
 
 // Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
@@ -179,6 +181,16 @@ int RunReplay(const ReplayArgs& args) {
     struct stat st;
     const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     journal::JournalFilter filter;
+    filter.units = args.units;
+    filter.identifiers = args.identifiers;
+    if (!args.priority.empty()) {
+      Result<int> level = journal::ParsePriority(args.priority);
+      if (!level.ok()) {
+        std::fprintf(stderr, "ember replay: --priority: %s\n", level.status().message().c_str());
+        return 2;
+      }
+      filter.max_priority = *level;
+    }
     auto reader = dir ? journal::JournalReader::OpenDirectory(path, filter)
                       : journal::JournalReader::OpenFiles({path}, filter);
     if (!reader.ok()) {
@@ -259,6 +271,12 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
                   "A systemd journal directory or .journal file to replay after the files: each "
                   "entry is a line '<RFC 3339 time> <host> <identifier>[<pid>]: <message>' at "
                   "its realtime stamp");
+  cmd->add_option("--unit", args->units, "Journal: only entries of this systemd unit (repeat)");
+  cmd->add_option("--identifier", args->identifiers,
+                  "Journal: only entries with this SYSLOG_IDENTIFIER (repeat)");
+  cmd->add_option("--priority", args->priority,
+                  "Journal: only entries this important or more: a level 0-7 or a name "
+                  "(emerg alert crit err warning notice info debug), optionally after '..'");
   cmd->add_option("--batch-interval", args->batch_interval, "Batch interval")
       ->capture_default_str();
   cmd->add_option("--allowed-lateness", args->allowed_lateness,

@@ -136,6 +136,19 @@ Result<bool> JournalReader::Next(JournalEntry* out) {
   }
 }
 
+Result<int> ParsePriority(std::string_view text) {
+  std::string_view level = text;
+  if (level.substr(0, 2) == "..") level.remove_prefix(2);
+  static constexpr const char* kNames[] = {"emerg",   "alert",  "crit", "err",
+                                           "warning", "notice", "info", "debug"};
+  for (int i = 0; i < 8; ++i) {
+    if (level == kNames[i] || (level.size() == 1 && level[0] == '0' + i)) return i;
+  }
+  return Status::InvalidArgument("'" + std::string(text) +
+                                 "' is not a priority: 0-7 or emerg, alert, crit, err, warning, "
+                                 "notice, info, debug (optionally after '..')");
+}
+
 std::string FormatJournalLine(const JournalEntry& e) {
   const std::time_t seconds = static_cast<std::time_t>(e.realtime_us / 1'000'000);
   std::tm tm{};

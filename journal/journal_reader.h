@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -59,6 +60,10 @@ class JournalReader {
   JournalFilter filter_;
   uint64_t filtered_ = 0;
 };
+
+// A priority bound as journalctl takes it: "3", "err", "..warning" (the most important
+// level to the named one). InvalidArgument naming the text otherwise.
+Result<int> ParsePriority(std::string_view text);
 
 // The line an entry stands for, in the shape of a syslog line with an RFC 3339 stamp, so the
 // rules written for syslog files match it: "2024-05-31T12:00:00.123456Z web1 sshd[77]: msg".

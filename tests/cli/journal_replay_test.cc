@@ -162,6 +162,24 @@ TEST_CASE("ember replay --journal: real journal files raise the alerts of the sa
                                        "--batch-interval", "500ms", "--journal", dir.path()});
   REQUIRE(from_dir.exit_code == 0);
   CHECK(FiredOf(from_dir.out) == journal_fired);
+  // Filters: the web2 unit only, then notice (5) and worse only, then an unknown level.
+  ProcessResult cron = RunCommand(
+      {EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", journal, "--unit", "cron.service"});
+  REQUIRE(cron.exit_code == 0);
+  CHECK(cron.err.find("read 1 journal entries") != std::string::npos);
+  ProcessResult ssh_only = RunCommand({EMBER_CLI_BIN, "replay", "--rules", rules, "--journal",
+                                       journal, "--identifier", "sshd", "--priority", "..notice"});
+  REQUIRE(ssh_only.exit_code == 0);
+  CHECK(ssh_only.err.find("read 15 journal entries") != std::string::npos);
+  CHECK(FiredOf(ssh_only.out) == journal_fired);
+  ProcessResult urgent = RunCommand(
+      {EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", journal, "--priority", "err"});
+  REQUIRE(urgent.exit_code == 0);
+  CHECK(urgent.err.find("read 0 journal entries") != std::string::npos);
+  ProcessResult bad = RunCommand(
+      {EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", journal, "--priority", "loud"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("'loud' is not a priority") != std::string::npos);
   // A path that is not there names itself.
   ProcessResult missing =
       RunCommand({EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", dir.Sub("nope.journal")});
