@@ -49,19 +49,33 @@ struct LineChunk {
     size_t offset, size;
     int64_t time_ms;
     const std::string* host;  // interned (a journal's entries each name theirs)
+    // A journal entry's unit, identifier, priority and pid (interned; null for files).
+    const std::string* journal[4];
   };
   std::vector<Meta> meta;
   std::vector<engine::InputLine> lines;  // views into `text`, built by Seal()
   bool full() const { return meta.size() >= kMaxLines || text.size() >= kMaxBytes; }
   void Add(const engine::InputLine& line) {
-    meta.push_back({text.size(), line.text.size(), line.time_ms, engine::Intern(line.host)});
+    auto intern = [](std::string_view v) { return v.empty() ? nullptr : engine::Intern(v); };
+    const rules::JournalFields& j = line.journal;
+    meta.push_back({text.size(),
+                    line.text.size(),
+                    line.time_ms,
+                    engine::Intern(line.host),
+                    {intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)}});
     text.append(line.text);
   }
   void Seal(std::string_view file) {
     lines.clear();
     for (const Meta& m : meta) {
-      lines.push_back(engine::InputLine{std::string_view(text).substr(m.offset, m.size), *m.host,
-                                        file, m.time_ms, ""});
+      engine::InputLine line{std::string_view(text).substr(m.offset, m.size), *m.host, file,
+                             m.time_ms, ""};
+      auto view = [](const std::string* s) {
+        return s ? std::string_view(*s) : std::string_view();
+      };
+      line.journal = {view(m.journal[0]), view(m.journal[1]), view(m.journal[2]),
+                      view(m.journal[3])};
+      lines.push_back(line);
     }
   }
   void Clear() {
@@ -214,7 +228,11 @@ int RunReplay(const ReplayArgs& args) {
       binary_messages += entry.binary_message;
       const std::string line = journal::FormatJournalLine(entry);
       bytes += line.size() + 1;
-      chunk.Add(engine::InputLine{line, entry.hostname, path, entry.realtime_us / 1000, ""});
+      engine::InputLine in{line, entry.hostname, path, entry.realtime_us / 1000, ""};
+      const std::string priority = entry.priority < 0 ? "" : std::to_string(entry.priority);
+      const std::string pid = entry.pid > 0 ? std::to_string(entry.pid) : "";
+      in.journal = {entry.unit, entry.identifier, priority, pid};
+      chunk.Add(in);
       if (chunk.full()) flush_chunk(path, bytes);
     }
     flush_chunk(path, bytes);

@@ -44,6 +44,7 @@ struct InputLine {
   // Who sent it: the agent's CURVE key name when agents are authenticated, else the name it
   // gave; "" when unknown (replay). Recorded with the provenance.
   std::string_view agent = {};
+  rules::JournalFields journal = {};  // a journal entry's fields; empty for lines of files
 };
 
 struct EngineStats {

@@ -100,7 +100,8 @@ void ParallelMatcher::RunSlice(unsigned index) {
   s.refs.clear();
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
-    s.refs.push_back(rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag}});
+    s.refs.push_back(
+        rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag, line.journal}});
   }
   Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
   rules_->MatchLines(s.refs, s.scratch, recorder);

@@ -79,6 +79,11 @@ const char* RuleKindName(RuleKind k);
 inline constexpr const char* kFieldHost = "host";
 inline constexpr const char* kFieldFile = "file";
 inline constexpr const char* kFieldTag = "tag";
+// ... and those of journal entries ("" for lines of files).
+inline constexpr const char* kFieldUnit = "unit";
+inline constexpr const char* kFieldIdentifier = "identifier";
+inline constexpr const char* kFieldPriority = "priority";
+inline constexpr const char* kFieldPid = "pid";
 
 struct Rule {
   std::string name;
@@ -89,6 +94,8 @@ struct Rule {
   // Scope: globs (fnmatch(3), `*` also crosses '/') the line's host, file and tag must match;
   // empty = any.
   std::vector<std::string> hosts, files, tags;
+  // The same for lines of journal entries: unit, identifier, priority ("0".."7") and pid.
+  std::vector<std::string> units, identifiers, priorities, pids;
   std::vector<std::string> by;  // key fields: named captures or host/file, in key order
   int64_t window_ms = 0;        // window length, a multiple of every_ms
   int64_t every_ms = 0;         // slide, a multiple of the batch interval
@@ -118,7 +125,8 @@ struct Rule {
   std::shared_ptr<const re2::RE2> ratio_regex;                // compiled `ratio_of`, or null
   std::vector<std::shared_ptr<const re2::RE2>> unless_regex;  // compiled `unless`
   // For each entry of `by`: the capture group index (1-based), or -1 for host, -2 for file,
-  // -3 for tag. ratio_by_groups: the same for `ratio_of`.
+  // -3 for tag, -4 unit, -5 identifier, -6 priority, -7 pid. ratio_by_groups: the same for
+  // `ratio_of`.
   std::vector<int> by_groups, ratio_by_groups;
   // Event time from the line itself (`timestamp`): the capture holding it, its format ("auto"
   // or a strptime(3) pattern) and the zone it is written in.

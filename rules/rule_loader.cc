@@ -107,6 +107,10 @@ int FieldGroup(const RE2& re, const std::string& field) {
   if (field == kFieldHost) return -1;
   if (field == kFieldFile) return -2;
   if (field == kFieldTag) return -3;
+  if (field == kFieldUnit) return -4;
+  if (field == kFieldIdentifier) return -5;
+  if (field == kFieldPriority) return -6;
+  if (field == kFieldPid) return -7;
   return 0;
 }
 
@@ -115,7 +119,9 @@ std::vector<std::string> FieldNames(const RE2& re) {
   for (const auto& [name, index] : re.NamedCapturingGroups()) names.push_back(name);
   names.push_back(kFieldHost);
   names.push_back(kFieldFile);
-  names.push_back(kFieldTag);
+  for (const char* builtin : {kFieldTag, kFieldUnit, kFieldIdentifier, kFieldPriority, kFieldPid}) {
+    names.push_back(builtin);
+  }
   return names;
 }
 
@@ -217,6 +223,10 @@ class RuleParser {
     Report(map_.GetStringList("hosts", &rule_.hosts));
     Report(map_.GetStringList("files", &rule_.files));
     Report(map_.GetStringList("tags", &rule_.tags));
+    Report(map_.GetStringList("units", &rule_.units));
+    Report(map_.GetStringList("identifiers", &rule_.identifiers));
+    Report(map_.GetStringList("priorities", &rule_.priorities));
+    Report(map_.GetStringList("pids", &rule_.pids));
     Report(map_.RejectUnknownKeys());
   }
 
@@ -492,7 +502,9 @@ class RuleParser {
     for (const auto& f : rule_.by) definition += f + ',';
     for (const auto& [name, list] :
          {std::pair{"unless", &rule_.unless}, std::pair{"hosts", &rule_.hosts},
-          std::pair{"files", &rule_.files}, std::pair{"tags", &rule_.tags}}) {
+          std::pair{"files", &rule_.files}, std::pair{"tags", &rule_.tags},
+          std::pair{"units", &rule_.units}, std::pair{"identifiers", &rule_.identifiers},
+          std::pair{"priorities", &rule_.priorities}, std::pair{"pids", &rule_.pids}}) {
       if (list->empty()) continue;
       definition += std::string("\0") + name + ':';
       for (const auto& v : *list) definition += v + '\x1e';

@@ -83,9 +83,32 @@ bool MatchesAny(const std::vector<std::string>& globs, std::string_view value) {
   return false;
 }
 
+// The value of built-in field `g` (Rule::by_groups: -1 host ... -7 pid).
+std::string_view BuiltinField(const LineSource& source, int g) {
+  switch (g) {
+    case -1:
+      return source.host;
+    case -2:
+      return source.file;
+    case -3:
+      return source.tag;
+    case -4:
+      return source.journal.unit;
+    case -5:
+      return source.journal.identifier;
+    case -6:
+      return source.journal.priority;
+    default:
+      return source.journal.pid;
+  }
+}
+
 bool InScope(const Rule& rule, const LineSource& source) {
   return MatchesAny(rule.hosts, source.host) && MatchesAny(rule.files, source.file) &&
-         MatchesAny(rule.tags, source.tag);
+         MatchesAny(rule.tags, source.tag) && MatchesAny(rule.units, source.journal.unit) &&
+         MatchesAny(rule.identifiers, source.journal.identifier) &&
+         MatchesAny(rule.priorities, source.journal.priority) &&
+         MatchesAny(rule.pids, source.journal.pid);
 }
 
 Result<std::vector<std::string>> ListRuleFiles(const std::string& path) {
@@ -381,10 +404,7 @@ void RuleSet::Report(size_t entry_index, bool known, size_t index, const LineRef
     for (size_t f = 0; f < by_groups.size(); ++f) {
       if (f > 0) s.key.push_back(kKeySeparator);
       const int g = by_groups[f];
-      AppendKeyValue(s.key, g == -1   ? line.source.host
-                            : g == -2 ? line.source.file
-                            : g == -3 ? line.source.tag
-                                      : group(g));
+      AppendKeyValue(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g));
     }
     if (!entry.ratio && rule.value_group > 0)
       m.has_value = ParseNumber(group(rule.value_group), &m.value);

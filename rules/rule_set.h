@@ -58,10 +58,19 @@ class MatchVisitor {
 inline constexpr char kKeySeparator = '\x1f';
 
 // Where a line comes from: the built-in key fields. Views live for the Match call only.
+// The fields of a systemd journal entry a line came from ("" for lines of files).
+struct JournalFields {
+  std::string_view unit;        // _SYSTEMD_UNIT
+  std::string_view identifier;  // SYSLOG_IDENTIFIER
+  std::string_view priority;    // PRIORITY, "0".."7"
+  std::string_view pid;         // _PID, decimal
+};
+
 struct LineSource {
   std::string_view host;
   std::string_view file;
   std::string_view tag;  // the agent input's tag; "" when untagged
+  JournalFields journal = {};
 };
 
 // One line of many to match at once, and where it comes from.

@@ -180,6 +180,38 @@ TEST_CASE("ember replay --journal: real journal files raise the alerts of the sa
       {EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", journal, "--priority", "loud"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("'loud' is not a priority") != std::string::npos);
+  // Rules keyed by and scoped to the entries' own fields.
+  const std::string field_rules = dir.Write("field-rules/fields.yaml", R"(rules:
+  - name: per-unit
+    match: '.'
+    by: [unit]
+    identifiers: [CRON, app]
+    window: 10s
+    every: 5s
+    when: count >= 1
+  - name: per-process
+    match: 'Failed password'
+    by: [identifier, pid, priority]
+    units: ['ssh.*']
+    window: 10s
+    every: 5s
+    when: count >= 5
+)");
+  ProcessResult by_fields =
+      RunCommand({EMBER_CLI_BIN, "replay", "--rules", field_rules, "--journal", journal});
+  INFO(by_fields.err);
+  REQUIRE(by_fields.exit_code == 0);
+  std::set<std::string> keys;
+  std::istringstream alerts(by_fields.out);
+  for (std::string line; std::getline(alerts, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["state"] == "firing") keys.insert(j["rule"].get<std::string>() + " " + j["key"].dump());
+  }
+  // Only pid 200 failed five times (the others once each or four times); the CRON and app
+  // entries count per unit, sshd's are out of that rule's scope.
+  CHECK(keys == std::set<std::string>{
+                    R"(per-process {"identifier":"sshd","pid":"200","priority":"5"})",
+                    R"(per-unit {"unit":"app.service"})", R"(per-unit {"unit":"cron.service"})"});
   // A path that is not there names itself.
   ProcessResult missing =
       RunCommand({EMBER_CLI_BIN, "replay", "--rules", rules, "--journal", dir.Sub("nope.journal")});
