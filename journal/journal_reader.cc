@@ -85,6 +85,59 @@ Status JournalReader::ApplyFilter() {
   return Status::Ok();
 }
 
+Status JournalReader::SeekAfter(const std::string& cursor, bool* gap) {
+  sd_journal* j = J(journal_);
+  *gap = false;
+  if (int r = sd_journal_seek_cursor(j, cursor.c_str()); r < 0) {
+    return r == -EINVAL ? Status::InvalidArgument("'" + cursor + "' is not a journal cursor")
+                        : Failed("cannot seek to a cursor", r);
+  }
+  const int moved = sd_journal_next(j);
+  if (moved < 0) return Failed("cannot read the journal", moved);
+  if (moved == 0) {  // nothing at or after it: the next entry written comes next
+    *gap = true;
+    return Status::Ok();
+  }
+  const int same = sd_journal_test_cursor(j, cursor.c_str());
+  if (same < 0) return Failed("cannot compare a cursor", same);
+  if (same > 0) return Status::Ok();  // on the entry itself: Next moves past it
+  // The entry is gone: this is the oldest one after it; step back so Next returns it (at the
+  // head there is nothing to step back to: start from the head).
+  *gap = true;
+  const int back = sd_journal_previous(j);
+  if (back < 0) return Failed("cannot read the journal", back);
+  if (back == 0) {
+    if (int r = sd_journal_seek_head(j); r < 0) return Failed("cannot seek to the head", r);
+  }
+  return Status::Ok();
+}
+
+Status JournalReader::SeekTail() {
+  sd_journal* j = J(journal_);
+  if (int r = sd_journal_seek_tail(j); r < 0) return Failed("cannot seek to the end", r);
+  // seek_tail places the reader after the last entry; previous() then next() settles on it.
+  if (int r = sd_journal_previous(j); r < 0) return Failed("cannot read the journal", r);
+  return Status::Ok();
+}
+
+Result<int> JournalReader::ChangeFd() {
+  const int fd = sd_journal_get_fd(J(journal_));
+  if (fd < 0) return Failed("cannot watch the journal", fd);
+  return fd;
+}
+
+Result<bool> JournalReader::Process() {
+  const int r = sd_journal_process(J(journal_));
+  if (r < 0) return Failed("cannot follow the journal", r);
+  return r != SD_JOURNAL_NOP;
+}
+
+Result<bool> JournalReader::Wait(int64_t timeout_ms) {
+  const int r = sd_journal_wait(J(journal_), static_cast<uint64_t>(timeout_ms) * 1000);
+  if (r < 0) return Failed("cannot follow the journal", r);
+  return r != SD_JOURNAL_NOP;
+}
+
 Result<bool> JournalReader::Next(JournalEntry* out) {
   sd_journal* j = J(journal_);
   while (true) {

@@ -49,6 +49,21 @@ class JournalReader {
   // The next entry that passes the filter: true with *out filled, false at the end.
   // Errors: IOError (a file that cannot be read).
   Result<bool> Next(JournalEntry* out);
+  // Positions the reader after the entry at `cursor` (the last one the aggregator holds), so
+  // Next returns the one after it. When that entry is gone (vacuumed, or its file rotated
+  // away) the reader goes to the oldest entry after it still there, and *gap says so (the
+  // caller counts and logs it: entries in between may be lost). Errors: InvalidArgument for
+  // a string that is not a cursor.
+  Status SeekAfter(const std::string& cursor, bool* gap);
+  // Positions the reader at the end: Next returns only entries added from now on.
+  Status SeekTail();
+  // A descriptor that becomes readable when the journal changes (libsystemd's inotify), for
+  // the owner's poll loop; then call Process. Errors: IOError.
+  Result<int> ChangeFd();
+  // Takes in what changed (new entries, files added or removed): whether Next may have more.
+  Result<bool> Process();
+  // Waits up to `timeout_ms` for a change: whether there was one.
+  Result<bool> Wait(int64_t timeout_ms);
   // Entries skipped by the priority filter (units and identifiers are matched by the
   // library and not counted).
   uint64_t filtered() const { return filtered_; }
