@@ -37,6 +37,19 @@ const char* kFailRule = R"(rules:
 
 InputLine Line(std::string_view text, int64_t ms) { return InputLine{text, "h", "f", ms, ""}; }
 
+// `alerts` are late firings of `key` (the rule's only field) with `count` matches, for the
+// windows ending at `ends`, in that order.
+void CheckLateFirings(const std::vector<Alert>& alerts, const std::string& key, uint64_t count,
+                      const std::vector<int64_t>& ends) {
+  REQUIRE(alerts.size() == ends.size());
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    CHECK(alerts[i].late);
+    CHECK(alerts[i].fields.at(0).second == key);
+    CHECK(alerts[i].count == count);
+    CHECK(alerts[i].window_end_ms == ends[i]);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Engine: a line stamped after a batch boundary goes to the next batch",
@@ -142,14 +155,7 @@ TEST_CASE("Engine: a history floor admits a backlog older than max_lateness into
   CHECK(e.stats().late_lines == 3);
   e.AdvanceWatermark(3'600'000, &alerts);
   // The windows ending at 105 s and 110 s hold the three: late firings with their real bounds.
-  REQUIRE(alerts.size() == 2);
-  for (const Alert& a : alerts) {
-    CHECK(a.late);
-    CHECK(a.fields.at(0).second == "2.2.2.2");
-    CHECK(a.count == 3);
-  }
-  CHECK(alerts[0].window_end_ms == 105'000);
-  CHECK(alerts[1].window_end_ms == 110'000);
+  CheckLateFirings(alerts, "2.2.2.2", 3, {105'000, 110'000});
   // Without a floor the same lines are too late.
   Engine plain(LoadRules(dir, kFailRule), o);
   plain.Ingest(Line("fail from 9.9.9.9", 3'600'000));
@@ -258,14 +264,7 @@ TEST_CASE("Engine: late lines that lift a key into the top K fire late for those
   // 20 s; the first address leaves the top (a firing is not taken back).
   for (int i = 0; i < 5; ++i) e.Ingest(Line("fail from 2.2.2.2", 11'000 + i * 100));
   e.AdvanceWatermark(60'000, &alerts);
-  REQUIRE(alerts.size() == 2);
-  for (const Alert& a : alerts) {
-    CHECK(a.late);
-    CHECK(a.fields.at(0).second == "2.2.2.2");
-    CHECK(a.count == 5);
-  }
-  CHECK(alerts[0].window_end_ms == 15'000);
-  CHECK(alerts[1].window_end_ms == 20'000);
+  CheckLateFirings(alerts, "2.2.2.2", 5, {15'000, 20'000});
 }
 
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",

@@ -73,6 +73,45 @@ std::string Describe(const Windows& w) {
   return out;
 }
 
+// Three historical files of failures from `ips` over [t0, t0 + span_ms), their times
+// interleaved, each read from its beginning by its own agent (config agent<N>.yaml, names
+// `name`-<N>, hosts `host`<N>).
+struct Backfill {
+  std::vector<std::string> files;
+  int total = 0;
+};
+Backfill WriteBackfill(Cluster& c, std::mt19937& rng, const std::vector<std::string>& ips,
+                       int64_t t0, int64_t span_ms, int64_t shift_ms, int64_t gap_ms,
+                       int64_t gap_spread_ms, const std::string& name, const std::string& host,
+                       const std::string& input_extra = "") {
+  Backfill b;
+  for (int a = 0; a < 3; ++a) {
+    std::string text;
+    int64_t t = t0 + a * shift_ms;  // the three files' times interleave
+    while (t < t0 + span_ms) {
+      t += gap_ms + static_cast<int64_t>(rng() % static_cast<uint64_t>(gap_spread_ms));
+      text += Fail(ips[rng() % ips.size()], t);
+      ++b.total;
+    }
+    const std::string n = std::to_string(a);
+    b.files.push_back(c.dir.Write("hist/" + n + ".log", text));
+    c.dir.Write("agent" + n + ".yaml",
+                "name: " + name + "-" + n + "\nhost: " + host + n +
+                    "\nhttp_listen: ''\nstate_dir: " + c.dir.Sub("agent-state-" + n) +
+                    "\ninputs:\n  paths: [" + b.files.back() + "]\n  read_from: beginning\n" +
+                    input_extra + "output:\n  endpoint: " + c.endpoint + "\n  ack_timeout: 2s\n");
+  }
+  return b;
+}
+
+// Agent `a` of a Backfill, its stderr numbered by `run`.
+std::unique_ptr<Process> StartBackfillAgent(Cluster& c, int a, int run) {
+  const std::string n = std::to_string(a);
+  return std::make_unique<Process>(
+      std::vector<std::string>{EMBER_AGENT_BIN, "-c", c.dir.Sub("agent" + n + ".yaml")},
+      c.dir.Sub("agent" + n + ".out"), c.dir.Sub("agent" + n + "." + std::to_string(run) + ".err"));
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -220,38 +259,16 @@ TEST_CASE(
   // The files are from an hour ago: within max_lateness, whatever order they arrive in.
   c.dir.Append("aggregator.yaml", "max_lateness: 3h\n");
   std::mt19937 rng(7);
-  const char* ips[] = {"10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4"};
   const int64_t t0 = WallClockMs() - 2 * 3600'000;
-  std::vector<std::string> files;
-  int total = 0;
-  for (int a = 0; a < 3; ++a) {
-    std::string text;
-    int64_t t = t0 + a * 137;  // the three files' times interleave
-    while (t < t0 + 600'000) {
-      t += 50 + static_cast<int64_t>(rng() % 1500);
-      text += Fail(ips[rng() % 4], t);
-      ++total;
-    }
-    files.push_back(c.dir.Write("hist/" + std::to_string(a) + ".log", text));
-    c.dir.Write(
-        "agent" + std::to_string(a) + ".yaml",
-        "name: backfill-" + std::to_string(a) + "\nhost: host" + std::to_string(a) +
-            "\nhttp_listen: ''\nstate_dir: " + c.dir.Sub("agent-state-" + std::to_string(a)) +
-            "\ninputs:\n  paths: [" + files.back() +
-            "]\n  read_from: beginning\n  read_chunk_bytes: 4KiB\n"
-            "output:\n  endpoint: " +
-            c.endpoint + "\n  ack_timeout: 2s\n");
-  }
+  const Backfill b =
+      WriteBackfill(c, rng, {"10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4"}, t0, 600'000, 137, 50,
+                    1500, "backfill", "host", "  read_chunk_bytes: 4KiB\n");
+  const std::vector<std::string>& files = b.files;
+  const int total = b.total;
   c.StartAggregator();
   std::vector<std::unique_ptr<Process>> agents(3);
   int starts = 0;
-  auto start_agent = [&](int a) {
-    agents[a] = std::make_unique<Process>(
-        std::vector<std::string>{EMBER_AGENT_BIN, "-c",
-                                 c.dir.Sub("agent" + std::to_string(a) + ".yaml")},
-        c.dir.Sub("agent" + std::to_string(a) + ".out"),
-        c.dir.Sub("agent" + std::to_string(a) + "." + std::to_string(++starts) + ".err"));
-  };
+  auto start_agent = [&](int a) { agents[a] = StartBackfillAgent(c, a, ++starts); };
   for (int a = 0; a < 3; ++a) start_agent(a);
   // SIGKILLs while they read: an agent, the aggregator, another agent.
   for (int round = 0; round < 3; ++round) {
@@ -283,39 +300,18 @@ TEST_CASE(
     "[integration][time]") {
   Cluster c(kBurstRule);  // default max_lateness (1h): yesterday is far older
   std::mt19937 rng(11);
-  const char* ips[] = {"10.3.0.1", "10.3.0.2", "10.3.0.3"};
+  const std::vector<std::string> ips = {"10.3.0.1", "10.3.0.2", "10.3.0.3"};
   const int64_t t0 = WallClockMs() - 26 * 3600'000;
-  std::vector<std::string> files;
-  int total = 0;
-  for (int a = 0; a < 3; ++a) {
-    std::string text;
-    int64_t t = t0 + a * 211;  // the three files' times interleave
-    while (t < t0 + 900'000) {
-      t += 100 + static_cast<int64_t>(rng() % 2000);
-      text += Fail(ips[rng() % 3], t);
-      ++total;
-    }
-    files.push_back(c.dir.Write("hist/" + std::to_string(a) + ".log", text));
-    c.dir.Write("agent" + std::to_string(a) + ".yaml",
-                "name: yesterday-" + std::to_string(a) + "\nhost: old" + std::to_string(a) +
-                    "\nhttp_listen: ''\nstate_dir: " +
-                    c.dir.Sub("agent-state-" + std::to_string(a)) + "\ninputs:\n  paths: [" +
-                    files.back() + "]\n  read_from: beginning\noutput:\n  endpoint: " + c.endpoint +
-                    "\n  ack_timeout: 2s\n");
-  }
+  const Backfill b = WriteBackfill(c, rng, ips, t0, 900'000, 211, 100, 2000, "yesterday", "old");
+  const std::vector<std::string>& files = b.files;
+  const int total = b.total;
   // A running aggregator whose watermark follows a live agent's clock.
   c.StartAggregator();
   c.StartAgent();
   c.dir.Append("logs/app.log", Fail("10.3.9.9", WallClockMs()));
   REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() >= 1; }, 20s));
   std::vector<std::unique_ptr<Process>> agents(3);
-  auto start_agent = [&](int a, int run) {
-    agents[a] = std::make_unique<Process>(
-        std::vector<std::string>{EMBER_AGENT_BIN, "-c",
-                                 c.dir.Sub("agent" + std::to_string(a) + ".yaml")},
-        c.dir.Sub("agent" + std::to_string(a) + ".out"),
-        c.dir.Sub("agent" + std::to_string(a) + "." + std::to_string(run) + ".err"));
-  };
+  auto start_agent = [&](int a, int run) { agents[a] = StartBackfillAgent(c, a, run); };
   // One after the other, a second apart (each may have read its whole file before the next
   // starts); the first is SIGKILLed and started again meanwhile.
   start_agent(0, 1);
@@ -337,7 +333,7 @@ TEST_CASE(
   REQUIRE(expected.size() >= 5);
   auto backfilled = [&] {
     Windows w;
-    for (const char* ip : ips) {
+    for (const std::string& ip : ips) {
       for (const auto& f : Fired(c.Alerts(), ip)) w.insert(f);
     }
     return w;
