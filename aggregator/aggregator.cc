@@ -273,7 +273,7 @@ struct Aggregator::Impl {
     const int64_t now = clock_.NowMs();
     const int64_t closed_before = engine_->closed_until();
     const std::optional<int64_t> watermark = intake_->watermarks().Watermark(now);
-    engine_->SetHistoryFloor(intake_->watermarks().floor());
+    engine_->SetHistoryFloor(intake_->watermarks().floor(), intake_->watermarks().complete());
     engine_->AdvanceWatermark(watermark.value_or(-1), &alerts);
     if (engine_->closed_until() != closed_before) {
       // How long after its end the last batch was closed (Spark's scheduling delay, plus

@@ -229,10 +229,10 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
   }
   // Lines older than the watermark allows may belong to a stream reading its backlog: the
   // floor, with their stream's newest stamp in it, decides whether they still count.
-  engine.SetHistoryFloor(watermarks_.floor());
+  engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   if (engine.TooLate(oldest)) {
     watermarks_.Watermark(now_ms);
-    engine.SetHistoryFloor(watermarks_.floor());
+    engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   }
   matcher_->Match(engine.rules(), batch_lines_);
   size_t line = 0;

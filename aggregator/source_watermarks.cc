@@ -114,6 +114,7 @@ std::optional<int64_t> SourceWatermarks::Position(const Stream& s, int64_t now_m
 
 std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
   floor_ = INT64_MAX;
+  complete_ = INT64_MAX;
   if (streams_.empty()) return watermark_;
   int64_t lowest = now_ms;  // every stream left out: time goes on with the clock
   int64_t floor = now_ms;
@@ -128,6 +129,8 @@ std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
   holder_at_ms_ = now_ms;
   // A stream with a backlog and no stamp yet holds everything.
   floor_ = floor == INT64_MIN ? INT64_MIN : floor - options_.allowed_lateness_ms;
+  complete_ =
+      lowest == INT64_MIN ? INT64_MIN : std::min(lowest, now_ms) - options_.allowed_lateness_ms;
   if (lowest == INT64_MIN) return watermark_;
   const int64_t candidate = std::min(lowest, now_ms) - options_.allowed_lateness_ms;
   if (!watermark_ || candidate > *watermark_) watermark_ = candidate;

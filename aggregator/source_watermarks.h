@@ -93,6 +93,10 @@ class SourceWatermarks {
   // not left out, minus allowed_lateness (INT64_MIN: a stream with no stamp yet holds
   // everything; INT64_MAX: no stream).
   int64_t floor() const { return floor_; }
+  // As of the last Watermark() call: every stream not left out has delivered its lines
+  // stamped before this (the lowest position, not monotonic; INT64_MIN: a stream with no
+  // stamp yet; INT64_MAX: no stream). Late windows ending after it wait.
+  int64_t complete() const { return complete_; }
 
   struct StreamView {
     std::string key, agent, path;
@@ -161,6 +165,7 @@ class SourceWatermarks {
   std::set<std::string> changed_;          // streams whose position or path changed
   std::optional<int64_t> watermark_;
   int64_t floor_ = INT64_MAX;
+  int64_t complete_ = INT64_MAX;
   size_t announced_ = 0;  // streams with announced_ms set
   uint64_t refused_announcements_ = 0;
   std::optional<std::string> holder_;

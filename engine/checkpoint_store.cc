@@ -22,8 +22,9 @@ void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
 std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
 
 // Key states: the first format held only firing keys as <first_end_batch: i64 LE><alert id>
-// (24 bytes). Now: a marker, the phase, the batch fields, the id, the flap starts.
-constexpr std::string_view kKeyStateMarker("\0Kv2", 4);
+// (24 bytes). Now: a marker, the phase, the batch fields, the id, the flap starts, the late
+// windows pending.
+constexpr std::string_view kKeyStateMarker("\0Kv3", 4);
 
 std::string EncodeKeyState(const KeyState& k) {
   std::string out(kKeyStateMarker);
@@ -36,6 +37,11 @@ std::string EncodeKeyState(const KeyState& k) {
   out += k.alert_id.substr(0, 255);
   PutU64Le(out, k.starts.size());
   for (int64_t v : k.starts) PutU64Le(out, static_cast<uint64_t>(v));
+  PutU64Le(out, k.late_pending.size());
+  for (const auto& [end, before] : k.late_pending) {
+    PutU64Le(out, static_cast<uint64_t>(end));
+    out.push_back(before ? '\1' : '\0');
+  }
   return out;
 }
 
@@ -58,9 +64,18 @@ bool DecodeKeyState(std::string_view v, KeyState* k) {
   v.remove_prefix(1 + id_len);
   const uint64_t n = GetU64Le(v);
   v.remove_prefix(8);
-  if (n > 4096 || v.size() != n * 8) return false;
+  if (n > 4096 || v.size() < n * 8 + 8) return false;
   for (uint64_t i = 0; i < n; ++i)
     k->starts.push_back(static_cast<int64_t>(GetU64Le(v.substr(i * 8))));
+  v.remove_prefix(n * 8);
+  const uint64_t pending = GetU64Le(v);
+  v.remove_prefix(8);
+  if (pending > kMaxLatePending || v.size() != pending * 9) return false;
+  for (uint64_t i = 0; i < pending; ++i) {
+    const uint8_t before = static_cast<uint8_t>(v[i * 9 + 8]);
+    if (before > 1) return false;
+    k->late_pending.emplace_back(static_cast<int64_t>(GetU64Le(v.substr(i * 9))), before == 1);
+  }
   return true;
 }
 

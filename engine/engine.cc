@@ -50,12 +50,14 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
   }
 }
 
-void Engine::SetHistoryFloor(int64_t floor_ms) {
+void Engine::SetHistoryFloor(int64_t floor_ms, int64_t complete_ms) {
   history_floor_ms_ = floor_ms;
-  history_floor_batch_ = floor_ms == INT64_MAX
-                             ? INT64_MAX
-                             : std::max<int64_t>(floor_ms, 0) / options_.batch_interval_ms;
-  for (auto& w : windows_) w->SetHistoryFloor(history_floor_batch_);
+  auto batch_of = [&](int64_t ms) {
+    return ms == INT64_MAX ? INT64_MAX : std::max<int64_t>(ms, 0) / options_.batch_interval_ms;
+  };
+  history_floor_batch_ = batch_of(floor_ms);
+  const int64_t complete_batch = complete_ms == INT64_MIN ? -1 : batch_of(complete_ms);
+  for (auto& w : windows_) w->SetHistoryFloor(history_floor_batch_, complete_batch);
 }
 
 bool Engine::TooLate(int64_t time_ms) const {
@@ -114,6 +116,7 @@ void Engine::ReevaluateLate(std::vector<Alert>* out) {
 }
 
 void Engine::Finish(std::vector<Alert>* out) {
+  SetHistoryFloor(history_floor_ms_, INT64_MAX);  // the end: every window is complete
   ReevaluateLate(out);
   if (max_batch_ < 0) return;
   int64_t horizon = 0;

@@ -121,7 +121,10 @@ class Engine {
   // (late) even when older than the watermark allows, and the batches their windows need are
   // kept until the floor moves on: a backfill of old files into a running aggregator counts
   // in its own windows. The daemon sets it from SourceWatermarks before lines and closes.
-  void SetHistoryFloor(int64_t floor_ms);
+  // `complete_ms`: every stream has delivered its lines stamped before it (INT64_MAX: all,
+  // the default). Late re-evaluation of a window ending after it waits until it is complete,
+  // so a window a backfill fills is judged on all of its lines, as replay judges it.
+  void SetHistoryFloor(int64_t floor_ms, int64_t complete_ms = INT64_MAX);
   int64_t history_floor_ms() const { return history_floor_ms_; }
   // Whether a line stamped `time_ms` would be dropped as too late now.
   bool TooLate(int64_t time_ms) const;

@@ -16,6 +16,10 @@ enum class KeyPhase : uint8_t {
 };
 
 // One key's alert state. Batch indices are window ends; -1 means "not set".
+// Late windows a key may wait on at once (KeyState::late_pending); beyond, a late window is
+// evaluated at once, complete or not.
+inline constexpr size_t kMaxLatePending = 4096;
+
 struct KeyState {
   KeyPhase phase = KeyPhase::kFiring;
   std::string alert_id;         // the current or last episode's id
@@ -27,6 +31,10 @@ struct KeyState {
   int64_t last_seen = -1;
   std::vector<int64_t> starts;  // flap damping: window ends of recent episode starts
   bool flapping = false;        // this episode started as the flap_damping.starts-th in its period
+  // Windows late lines changed that are not complete yet (a stream still reading its backlog
+  // may bring more lines for them): their end, and whether the key fired there before the
+  // late lines. Evaluated once complete (RuleWindow::ReevaluateLate).
+  std::vector<std::pair<int64_t, bool>> late_pending;
   bool operator==(const KeyState&) const = default;
 };
 

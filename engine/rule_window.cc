@@ -354,7 +354,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
 }
 
 bool RuleWindow::Forgettable(const KeyState& state, int64_t end) const {
-  if (state.phase != KeyPhase::kIdle) return false;
+  if (state.phase != KeyPhase::kIdle || !state.late_pending.empty()) return false;
   if (rules::TraitsOf(rule_.kind).remembers_keys) {
     return state.last_seen < end - forget_batches_;
   }
@@ -679,8 +679,56 @@ void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
   }
 }
 
+bool RuleWindow::DeferLate(const std::string& key, int64_t end, bool fired_before) {
+  auto [it, inserted] = states_.try_emplace(key);
+  KeyState& s = it->second;
+  if (inserted) s.phase = KeyPhase::kIdle;
+  for (const auto& [pending_end, before] : s.late_pending) {
+    if (pending_end == end) return true;  // the earliest verdict stands
+  }
+  if (s.late_pending.size() >= kMaxLatePending) return false;
+  s.late_pending.emplace_back(end, fired_before);
+  late_pending_keys_.insert(key);
+  dirty_keys_.insert(key);
+  return true;
+}
+
+void RuleWindow::RaiseCompletedLate(std::vector<Alert>* out) {
+  const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
+  for (auto key_it = late_pending_keys_.begin(); key_it != late_pending_keys_.end();) {
+    const std::string& key = *key_it;
+    auto state = states_.find(key);
+    if (state == states_.end()) {
+      key_it = late_pending_keys_.erase(key_it);
+      continue;
+    }
+    auto& pending = state->second.late_pending;
+    std::sort(pending.begin(), pending.end());
+    int64_t last_raised = INT64_MIN / 2;
+    size_t done = 0;
+    for (; done < pending.size() && pending[done].first <= complete_end_; ++done) {
+      const auto [end, fired_before] = pending[done];
+      bool fires = true;
+      for (int64_t k = 0; k <= for_ends && fires; ++k) {
+        fires = ThresholdHolds(ValuesAt(key, end - k * slide_batches_, false));
+      }
+      if (!fired_before && fires) RaiseLate(key, end, &last_raised, out);
+    }
+    if (done == 0) {
+      ++key_it;
+      continue;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
+    dirty_keys_.insert(key);
+    key_it = pending.empty() ? late_pending_keys_.erase(key_it) : std::next(key_it);
+  }
+}
+
 void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
-  if (late_.empty()) return;
+  if (late_.empty()) {
+    if (!late_pending_keys_.empty()) RaiseCompletedLate(out);
+    return;
+  }
   if (rule_.kind == rules::RuleKind::kNewKey) return ReevaluateLateNewKeys(out);
   if (rule_.kind == rules::RuleKind::kTopK) return ReevaluateLateTopK(out);
   // A key fires at window end X when its condition holds at X and at the ends `for` before
@@ -723,7 +771,11 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
     // (with `repeat` longer than the slide, once per `repeat`).
     int64_t last_raised = INT64_MIN / 2;
     for (int64_t end : ends) {
-      if (fired_before.count({key, end}) || !fires(after_cache, key, end)) continue;
+      const bool before = fired_before.count({key, end}) > 0;
+      // A window a stream still reading its backlog may add to waits until it is complete,
+      // so it is judged on all its lines, as replay judges it.
+      if (end > complete_end_ && DeferLate(key, end, before)) continue;
+      if (before || !fires(after_cache, key, end)) continue;
       RaiseLate(key, end, &last_raised, out);
     }
     // The live lifecycle goes on from the last evaluated end: a key not firing whose
@@ -745,6 +797,7 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
       dirty_keys_.insert(key);
     }
   }
+  RaiseCompletedLate(out);
 }
 
 void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
@@ -775,6 +828,7 @@ void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Parti
 }
 
 void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
+  if (!state.late_pending.empty()) late_pending_keys_.insert(key);
   states_[key] = std::move(state);
 }
 

@@ -91,7 +91,12 @@ class RuleWindow {
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.
-  void SetHistoryFloor(int64_t batch) { history_floor_ = batch; }
+  // `complete_batch`: windows ending at or before it hold every line they will get (each
+  // stream has delivered past it); late re-evaluation of later ones waits until then.
+  void SetHistoryFloor(int64_t batch, int64_t complete_batch = INT64_MAX) {
+    history_floor_ = batch;
+    complete_end_ = complete_batch;
+  }
 
   // Restores one stored partial / key state (recovery). Call before the first Advance.
   void RestorePartial(int64_t batch, std::string_view key, const Partial& partial);
@@ -178,6 +183,11 @@ class RuleWindow {
   void MergeLate(int64_t batch, const std::string& key, const Partial& late);
   // Merges every late match into its batch.
   void MergeAllLate();
+  // Notes that `key`'s window ending at `end` changed with late lines but is not complete;
+  // false when the key waits on kMaxLatePending windows already (evaluate it now).
+  bool DeferLate(const std::string& key, int64_t end, bool fired_before);
+  // Evaluates the deferred windows that are complete now, raising late firings.
+  void RaiseCompletedLate(std::vector<Alert>* out);
   // ReevaluateLate for new-key rules: a key first seen late is new in the windows after its
   // first batch (up to one window on) that did not hold it as new.
   void ReevaluateLateNewKeys(std::vector<Alert>* out);
@@ -211,6 +221,8 @@ class RuleWindow {
   const bool rescan_;                  // min/max/distinct are needed: recomputed from the partials
   const int64_t lateness_batches_;     // batches kept beyond the window for late lines
   int64_t history_floor_ = INT64_MAX;  // SetHistoryFloor
+  int64_t complete_end_ = INT64_MAX;   // SetHistoryFloor
+  std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending
 
   KeyTable keys_;                           // every key stored in a batch, with window sums
   std::map<int64_t, BatchSlots> partials_;  // by batch

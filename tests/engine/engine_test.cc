@@ -267,6 +267,65 @@ TEST_CASE("Engine: late lines that lift a key into the top K fire late for those
   CheckLateFirings(alerts, "2.2.2.2", 5, {15'000, 20'000});
 }
 
+TEST_CASE("Engine: a late window a backfill still fills is judged once it is complete",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: slow
+    match: 'took=(?P<ms>\d+)'
+    value: ms
+    window: 10s
+    every: 5s
+    when: avg > 50
+)");
+  // A backfill whose first line alone would fire (avg 90) but whose window, once complete,
+  // does not (avg 50): replay never fires it.
+  auto run = [&](bool with_completeness) {
+    Engine e(rules, EngineOptions{});
+    std::vector<Alert> alerts;
+    e.Ingest(Line("took=1", 3'600'000));
+    e.AdvanceWatermark(3'600'000, &alerts);
+    alerts.clear();
+    e.SetHistoryFloor(100'000, with_completeness ? 100'000 : INT64_MAX);
+    e.Ingest(Line("took=90", 100'000));
+    e.AdvanceWatermark(3'600'000, &alerts);
+    const size_t early = alerts.size();
+    e.SetHistoryFloor(100'000, with_completeness ? 102'000 : INT64_MAX);
+    e.Ingest(Line("took=10", 102'000));
+    e.AdvanceWatermark(3'600'000, &alerts);
+    e.SetHistoryFloor(INT64_MAX, INT64_MAX);  // the backfill caught up
+    e.AdvanceWatermark(3'600'000, &alerts);
+    return std::make_pair(early, alerts);
+  };
+  auto [early, judged] = run(true);
+  CHECK(early == 0);
+  CHECK(judged.empty());
+  // Judged line by line, the first line's windows fire on part of their lines.
+  auto [eager_early, eager] = run(false);
+  CHECK(eager_early == 2);
+  CHECK(eager.size() == 2);
+  // A window the backfill completes above the threshold fires, late, when complete.
+  Engine e(rules, EngineOptions{});
+  std::vector<Alert> alerts;
+  e.Ingest(Line("took=1", 3'600'000));
+  e.AdvanceWatermark(3'600'000, &alerts);
+  alerts.clear();
+  e.SetHistoryFloor(200'000, 200'000);
+  e.Ingest(Line("took=80", 200'000));
+  e.Ingest(Line("took=70", 201'000));
+  e.AdvanceWatermark(3'600'000, &alerts);
+  CHECK(alerts.empty());  // windows ending at 205 s and 210 s wait
+  e.SetHistoryFloor(200'000, 206'000);
+  e.AdvanceWatermark(3'600'000, &alerts);
+  REQUIRE(alerts.size() == 1);  // 205 s is complete now
+  CHECK(alerts[0].late);
+  CHECK(alerts[0].window_end_ms == 205'000);
+  e.SetHistoryFloor(INT64_MAX, INT64_MAX);
+  e.AdvanceWatermark(3'600'000, &alerts);
+  REQUIRE(alerts.size() == 2);
+  CHECK(alerts[1].window_end_ms == 210'000);
+}
+
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
           "[engine][batching][unit]") {
   test::TempDir dir;
