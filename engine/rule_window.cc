@@ -601,10 +601,6 @@ void RuleWindow::ReevaluateLateNewKeys(std::vector<Alert>* out) {
     }
   }
   MergeAllLate();
-  // New at X: first seen in the window ending at X.
-  auto is_new = [&](int64_t first, int64_t end) {
-    return first < end && first >= end - window_batches_;
-  };
   for (const auto& [key, before] : first_before) {
     auto s = states_.find(key);
     if (s == states_.end() || s->second.first_seen >= before) continue;
@@ -612,9 +608,12 @@ void RuleWindow::ReevaluateLateNewKeys(std::vector<Alert>* out) {
     int64_t last_raised = INT64_MIN / 2;
     const int64_t last = std::min(evaluated_end_, first + window_batches_);
     for (int64_t end = FloorToSlide(first) + slide_batches_; end <= last; end += slide_batches_) {
-      if (is_new(first, end) && !is_new(before, end)) RaiseLate(key, end, &last_raised, out);
+      const bool was_new = IsNewAt(before, end);
+      if (end > complete_end_ && DeferLate(key, end, was_new)) continue;
+      if (IsNewAt(first, end) && !was_new) RaiseLate(key, end, &last_raised, out);
     }
   }
+  RaiseCompletedLate(out);
 }
 
 std::set<std::string> RuleWindow::TopKFiringAt(int64_t end) const {
@@ -653,6 +652,16 @@ void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
     }
   }
   if (ends.empty()) return MergeAllLate();
+  // The keys of the late lines at each end they change: only they can enter a top K.
+  std::map<int64_t, std::set<std::string>> late_keys;
+  for (const auto& [batch, keys] : late_) {
+    const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
+    for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+      for (const auto& [key, partial] : keys) {
+        if (partial.count > 0) late_keys[end].insert(key);
+      }
+    }
+  }
   std::map<int64_t, std::set<std::string>> before, after;
   const int64_t from = *ends.begin() - for_ends * slide_batches_;
   for (int64_t end = from; end <= *ends.rbegin(); end += slide_batches_) {
@@ -672,11 +681,14 @@ void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
   };
   std::map<std::string, int64_t> last_raised;
   for (int64_t end : ends) {
-    for (const std::string& key : after[end]) {
-      if (fires(before, key, end) || !fires(after, key, end)) continue;
+    for (const std::string& key : late_keys[end]) {
+      const bool fired_before = fires(before, key, end);
+      if (end > complete_end_ && DeferLate(key, end, fired_before)) continue;
+      if (fired_before || !fires(after, key, end)) continue;
       RaiseLate(key, end, &last_raised.try_emplace(key, INT64_MIN / 2).first->second, out);
     }
   }
+  RaiseCompletedLate(out);
 }
 
 bool RuleWindow::DeferLate(const std::string& key, int64_t end, bool fired_before) {
@@ -695,6 +707,7 @@ bool RuleWindow::DeferLate(const std::string& key, int64_t end, bool fired_befor
 
 void RuleWindow::RaiseCompletedLate(std::vector<Alert>* out) {
   const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
+  std::map<int64_t, std::set<std::string>> top_at;  // top-K rules: the firing top K by end
   for (auto key_it = late_pending_keys_.begin(); key_it != late_pending_keys_.end();) {
     const std::string& key = *key_it;
     auto state = states_.find(key);
@@ -709,8 +722,19 @@ void RuleWindow::RaiseCompletedLate(std::vector<Alert>* out) {
     for (; done < pending.size() && pending[done].first <= complete_end_; ++done) {
       const auto [end, fired_before] = pending[done];
       bool fires = true;
-      for (int64_t k = 0; k <= for_ends && fires; ++k) {
-        fires = ThresholdHolds(ValuesAt(key, end - k * slide_batches_, false));
+      if (rule_.kind == rules::RuleKind::kNewKey) {
+        fires = IsNewAt(state->second.first_seen, end);
+      } else {
+        for (int64_t k = 0; k <= for_ends && fires; ++k) {
+          const int64_t at = end - k * slide_batches_;
+          if (rule_.kind == rules::RuleKind::kTopK) {
+            auto [top, added] = top_at.try_emplace(at);
+            if (added) top->second = TopKFiringAt(at);
+            fires = top->second.count(key) > 0;
+          } else {
+            fires = ThresholdHolds(ValuesAt(key, at, false));
+          }
+        }
       }
       if (!fired_before && fires) RaiseLate(key, end, &last_raised, out);
     }

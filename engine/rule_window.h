@@ -188,6 +188,10 @@ class RuleWindow {
   bool DeferLate(const std::string& key, int64_t end, bool fired_before);
   // Evaluates the deferred windows that are complete now, raising late firings.
   void RaiseCompletedLate(std::vector<Alert>* out);
+  // New-key rules: a key first seen at batch `first` is new at the window ending at `end`.
+  bool IsNewAt(int64_t first, int64_t end) const {
+    return first < end && first >= end - window_batches_;
+  }
   // ReevaluateLate for new-key rules: a key first seen late is new in the windows after its
   // first batch (up to one window on) that did not hold it as new.
   void ReevaluateLateNewKeys(std::vector<Alert>* out);

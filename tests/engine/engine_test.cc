@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -324,6 +325,55 @@ TEST_CASE("Engine: a late window a backfill still fills is judged once it is com
   e.AdvanceWatermark(3'600'000, &alerts);
   REQUIRE(alerts.size() == 2);
   CHECK(alerts[1].window_end_ms == 210'000);
+}
+
+TEST_CASE("Engine: new-key and top-K windows a backfill fills are judged once complete",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: top
+    kind: top_k
+    top: 1
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 10s
+    every: 5s
+  - name: newuser
+    kind: new_key
+    match: 'login user=(?P<u>\w+)'
+    by: [u]
+    window: 10s
+    every: 5s
+)");
+  Engine e(rules, EngineOptions{});
+  std::vector<Alert> alerts;
+  e.Ingest(Line("fail from 9.9.9.9", 3'600'000));
+  e.Ingest(Line("login user=alice", 3'590'000));
+  e.AdvanceWatermark(3'600'000, &alerts);
+  alerts.clear();
+  // The backfill's first lines would make 2.2.2.2 the top one and bob new at 105 s; the rest
+  // of the same seconds make 3.3.3.3 the top one and show bob was already there at 95 s.
+  e.SetHistoryFloor(95'000, 99'000);
+  e.Ingest(Line("login user=bob", 101'000));
+  for (int i = 0; i < 2; ++i) e.Ingest(Line("fail from 2.2.2.2", 101'000 + i));
+  e.AdvanceWatermark(3'600'000, &alerts);
+  CHECK(alerts.empty());  // incomplete: waiting
+  e.SetHistoryFloor(95'000, 99'000);
+  for (int i = 0; i < 3; ++i) e.Ingest(Line("fail from 3.3.3.3", 102'000 + i));
+  e.Ingest(Line("login user=bob", 95'000));
+  e.AdvanceWatermark(3'600'000, &alerts);
+  CHECK(alerts.empty());
+  e.SetHistoryFloor(INT64_MAX, INT64_MAX);  // caught up
+  e.AdvanceWatermark(3'600'000, &alerts);
+  std::set<std::string> fired;
+  for (const Alert& a : alerts) {
+    CHECK(a.late);
+    fired.insert(a.rule + " " + a.fields.at(0).second + " " + std::to_string(a.window_end_ms));
+  }
+  // Top one at 105 s and 110 s: 3.3.3.3 (3 fails) over 2.2.2.2 (2). bob is new at the two
+  // windows holding 95 s (100 s, 105 s), not at 110 s.
+  CHECK(fired == std::set<std::string>{"top 3.3.3.3 105000", "top 3.3.3.3 110000",
+                                       "newuser bob 100000", "newuser bob 105000"});
 }
 
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
