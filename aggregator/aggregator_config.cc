@@ -166,6 +166,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetDurationMs("allowed_lateness", &c.allowed_lateness_ms));
   errors.push_back(top.GetDurationMs("max_lateness", &c.engine.max_lateness_ms));
   errors.push_back(top.GetDurationMs("max_source_delay", &c.max_source_delay_ms));
+  errors.push_back(top.GetDurationMs("backfill_hold", &c.backfill_hold_ms));
   errors.push_back(top.GetDurationMs("max_future_skew", &c.max_future_skew_ms));
   std::string time = "event";
   errors.push_back(top.GetString("time", &time));
@@ -250,6 +251,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   for (auto [key, value, low, high, unit] :
        {std::tuple{"max_lateness", c.engine.max_lateness_ms, 0LL, 7 * 24 * 3600'000LL, "7d"},
         std::tuple{"max_source_delay", c.max_source_delay_ms, 1000LL, 3600'000LL, "1h"},
+        std::tuple{"backfill_hold", c.backfill_hold_ms, 0LL, 24 * 3600'000LL, "24h"},
         std::tuple{"max_future_skew", c.max_future_skew_ms, 0LL, 24 * 3600'000LL, "24h"}}) {
     if (value < low || value > high) {
       return Status::InvalidArgument(top.Where(key) + ": error: '" + key + "' must be between " +

@@ -79,6 +79,10 @@ struct AggregatorConfig {
   // A stream whose agent is silent holds the watermark back this long at most; alert latency
   // for everyone is bounded by it.
   int64_t max_source_delay_ms = 30'000;
+  // A stream that caught up after a backlog keeps the backlog's batches this long (the
+  // history floor), so agents backfilling the same hours that start up to this much later
+  // still count with it. Memory: the backfill's partials for this long.
+  int64_t backfill_hold_ms = 600'000;
   // Stamps further ahead of the aggregator's clock are clamped to it (counted).
   int64_t max_future_skew_ms = 60'000;
   TimeSource time = TimeSource::kEvent;

@@ -29,9 +29,10 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
       sessions_(static_cast<size_t>(config.max_agents), config.agent_expiry_ms),
       marks_(static_cast<size_t>(config.max_streams_per_agent),
              static_cast<size_t>(config.max_streams)),
-      watermarks_(WatermarkOptions{config.allowed_lateness_ms, config.max_source_delay_ms,
-                                   config.max_future_skew_ms, /*liveness_ms=*/3000,
-                                   static_cast<size_t>(config.max_streams)}) {}
+      watermarks_(WatermarkOptions{
+          config.allowed_lateness_ms, config.max_source_delay_ms, config.max_future_skew_ms,
+          /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}) {
+}
 
 FrameIntake::~FrameIntake() = default;
 

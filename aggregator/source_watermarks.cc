@@ -38,7 +38,7 @@ void SourceWatermarks::Delivered(const std::string& key, const std::string& agen
   if (s.agent.empty()) s.agent = agent;
   if (s.path != path) s.path = path;
   // A new backlog, unless the last one still holds the floor.
-  if (s.caught_up && LastHeard(agent) - s.caught_up_at_ms > options_.max_source_delay_ms) {
+  if (s.caught_up && LastHeard(agent) - s.caught_up_at_ms > options_.backfill_hold_ms) {
     s.backlog_oldest_ms = INT64_MAX;
   }
   s.caught_up = false;
@@ -140,7 +140,7 @@ std::optional<int64_t> SourceWatermarks::Watermark(int64_t now_ms) {
 std::optional<int64_t> SourceWatermarks::FloorOf(const Stream& s, std::optional<int64_t> position,
                                                  int64_t now_ms) const {
   if (!position) return std::nullopt;
-  const bool holding = !s.caught_up || now_ms - s.caught_up_at_ms <= options_.max_source_delay_ms;
+  const bool holding = !s.caught_up || now_ms - s.caught_up_at_ms <= options_.backfill_hold_ms;
   return holding ? std::min(*position, s.backlog_oldest_ms) : *position;
 }
 

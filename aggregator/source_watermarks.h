@@ -20,9 +20,9 @@
 // yesterday's files into a running aggregator, or back from a long outage) holds it at its
 // newest stamp, so the engine admits its lines and keeps the batches their windows need
 // (Engine::SetHistoryFloor). It holds the floor from where its backlog began (the lowest
-// newest stamp of its frames: one stray old line is not a backlog), until
-// max_source_delay after it caught up, so that an agent that connects later with files of
-// the same hours still finds the batches of the first. A stream its agent's heartbeat says
+// newest stamp of its frames: one stray old line is not a backlog), until backfill_hold
+// after it caught up, so that an agent that connects later with files of the same hours
+// still finds the batches of the first. A stream its agent's heartbeat says
 // has more to read but that
 // delivered nothing yet (a first-time agent's files waiting for credit) holds both the
 // watermark and the floor where they are, for max_source_delay from its first mention at
@@ -51,6 +51,9 @@ struct WatermarkOptions {
   // A caught-up stream follows its agent's clock for this long after its agent was last
   // heard from (the agent says so at least every second).
   int64_t liveness_ms = 3000;
+  // A stream that caught up after a backlog holds the history floor at the backlog's start
+  // this long (AggregatorConfig::backfill_hold_ms).
+  int64_t backfill_hold_ms = 600'000;
   // Streams named by heartbeats as having more to read, with no data yet, held at once.
   size_t max_announced = 100'000;
 };

@@ -17,6 +17,7 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->allowed_lateness_ms == 100);
   CHECK(c->time == aggregator::TimeSource::kEvent);
   CHECK(c->max_source_delay_ms == 30'000);
+  CHECK(c->backfill_hold_ms == 600'000);
   CHECK(c->engine.max_lateness_ms == 3600'000);
   CHECK(c->max_future_skew_ms == 60'000);
   CHECK(c->checkpoint_interval_ms == 1000);
@@ -38,6 +39,7 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
             ":2:1: error: duplicate key 'listen' (first at line 1)"},
            {"max_lateness: 8d\n", ":1:15: error: 'max_lateness' must be between 0 and 7d"},
            {"max_source_delay: 0s\n", "'max_source_delay' must be between 1s and 1h"},
+           {"backfill_hold: 2d\n", "'backfill_hold' must be between 0 and 24h"},
            {"max_future_skew: 2d\n", "'max_future_skew' must be between 0 and 24h"},
            {"stream_expiry: 500ms\n", ":1:16: error: 'stream_expiry' must be at least 1s"},
            {"time: wall\n", "use ingestion or event"},

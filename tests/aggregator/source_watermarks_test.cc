@@ -12,6 +12,7 @@ WatermarkOptions Options() {
   o.max_source_delay_ms = 30'000;
   o.max_future_skew_ms = 60'000;
   o.liveness_ms = 3000;
+  o.backfill_hold_ms = 30'000;
   return o;
 }
 
@@ -191,8 +192,8 @@ TEST_CASE("SourceWatermarks: a backlog older than the watermark holds the histor
   Deliver(w, "old", kT - 80'000'000, kT + 2000);
   w.Watermark(kT + 2000);
   CHECK(w.floor() == kT - 86'400'000 - 100);  // from where its backlog began
-  // Read to its end: its backlog still holds the floor for max_source_delay (another agent
-  // may yet bring lines of the same hours), then the floor comes back with the clock.
+  // Read to its end: its backlog still holds the floor for backfill_hold (another agent may
+  // yet bring lines of the same hours), then the floor comes back with the clock.
   w.Heartbeat(Key("old"), true, true, kT + 2000, kT + 2000);
   w.Watermark(kT + 2000);
   CHECK(w.floor() == kT - 86'400'000 - 100);

@@ -305,27 +305,29 @@ TEST_CASE(
   const Backfill b = WriteBackfill(c, rng, ips, t0, 900'000, 211, 100, 2000, "yesterday", "old");
   const std::vector<std::string>& files = b.files;
   const int total = b.total;
-  // A running aggregator whose watermark follows a live agent's clock.
+  // A running aggregator whose watermark follows a live agent's clock; silent agents are left
+  // out after 2 s, but a finished backfill keeps its batches for backfill_hold (10 min).
+  c.dir.Append("aggregator.yaml", "max_source_delay: 2s\n");
   c.StartAggregator();
   c.StartAgent();
   c.dir.Append("logs/app.log", Fail("10.3.9.9", WallClockMs()));
   REQUIRE(WaitUntil([&] { return c.CheckpointedMatches() >= 1; }, 20s));
   std::vector<std::unique_ptr<Process>> agents(3);
   auto start_agent = [&](int a, int run) { agents[a] = StartBackfillAgent(c, a, run); };
-  // One after the other, a second apart (each may have read its whole file before the next
-  // starts); the first is SIGKILLed and started again meanwhile.
+  // One after the other, 4 s apart, longer than max_source_delay (each has read its whole
+  // file before the next starts); the first is SIGKILLed and started again meanwhile.
   start_agent(0, 1);
   std::this_thread::sleep_for(150ms);
   agents[0]->Signal(SIGKILL);
   REQUIRE(agents[0]->Wait(10s));
   start_agent(0, 2);
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(4s);
   start_agent(1, 1);
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(4s);
   start_agent(2, 1);
   REQUIRE(
       WaitUntil([&] { return c.CheckpointedMatches() >= static_cast<uint64_t>(total) + 1; }, 60s));
-  // Caught up moments ago: the backfill's batches stay for max_source_delay (30 s), for any
+  // Caught up moments ago: the backfill's batches stay for backfill_hold (10 min), for any
   // agent that still brings lines of those hours.
   CHECK(WaitUntil(
       [&] { return Get(Scrape(c.http_port), "ember_history_floor_lag_seconds") > 20 * 3600; }, 5s));
