@@ -309,9 +309,14 @@ TEST_CASE("Hostile: idle connections exhausting the agents' port are counted and
     return true;
   };
   REQUIRE(WaitUntil(scrape_ok, 20s));
-  const auto metrics = Scrape(c.http_port);
-  CHECK(Get(metrics, "ember_zmq_accept_failures_total") > 0);
-  CHECK(Get(metrics, "ember_zmq_handshake_failures_total") > 0);
+  // The page is rendered once a batch: wait for the one after the monitor's report.
+  CHECK(WaitUntil(
+      [&] {
+        const auto metrics = Scrape(c.http_port);
+        return Get(metrics, "ember_zmq_accept_failures_total") > 0 &&
+               Get(metrics, "ember_zmq_handshake_failures_total") > 0;
+      },
+      10s));
   // Warnings are rate-limited: a handful, not one per failed accept.
   size_t warnings = 0;
   for (size_t at = 0;
