@@ -203,8 +203,13 @@ std::vector<uint64_t> RuleWindow::KeyHistory(const std::string& key, int64_t end
 void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
   const int64_t last_end = FloorToSlide(closed_until);
   if (!started_) {
-    if (partials_.empty()) return;  // nothing to evaluate yet; start at the first match
     started_ = true;
+    if (partials_.empty()) {
+      // Nothing yet: the windows start here, so a first match for a batch already closed is
+      // late like any other (re-evaluated once complete, marked late), not a new start.
+      evaluated_end_ = last_end;
+      return;
+    }
     // Matches may sit in open batches beyond closed_until: never start past last_end.
     evaluated_end_ = std::min(FloorToSlide(partials_.begin()->first), last_end);
   }

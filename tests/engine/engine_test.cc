@@ -376,6 +376,22 @@ TEST_CASE("Engine: new-key and top-K windows a backfill fills are judged once co
                                        "newuser bob 100000", "newuser bob 105000"});
 }
 
+TEST_CASE("Engine: a rule's first match for a closed batch is late like any other",
+          "[engine][batching][late][unit]") {
+  test::TempDir dir;
+  Engine e(LoadRules(dir, kFailRule), EngineOptions{});
+  std::vector<Alert> alerts;
+  e.AdvanceWatermark(3'600'000, &alerts);  // batches close while the rule has no match
+  e.SetHistoryFloor(100'000, 100'000);     // a backfill, not complete yet
+  for (int t : {100'000, 101'000, 102'000}) e.Ingest(Line("fail from 5.5.5.5", t));
+  e.AdvanceWatermark(3'601'000, &alerts);
+  CHECK(alerts.empty());  // waiting for the backfill, not evaluated as if on time
+  CHECK(e.stats().late_lines == 3);
+  e.SetHistoryFloor(INT64_MAX, INT64_MAX);
+  e.AdvanceWatermark(3'602'000, &alerts);
+  CheckLateFirings(alerts, "5.5.5.5", 3, {105'000, 110'000});
+}
+
 TEST_CASE("Engine: Finish closes every batch and resolves every firing key",
           "[engine][batching][unit]") {
   test::TempDir dir;
