@@ -74,7 +74,9 @@ bool DecodeKeyState(std::string_view v, KeyState* k) {
   for (uint64_t i = 0; i < pending; ++i) {
     const uint8_t before = static_cast<uint8_t>(v[i * 9 + 8]);
     if (before > 1) return false;
-    k->late_pending.emplace_back(static_cast<int64_t>(GetU64Le(v.substr(i * 9))), before == 1);
+    const auto end = static_cast<int64_t>(GetU64Le(v.substr(i * 9)));
+    if (!k->late_pending.empty() && end <= k->late_pending.back().first) return false;  // sorted
+    k->late_pending.emplace_back(end, before == 1);
   }
   return true;
 }

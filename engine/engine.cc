@@ -62,13 +62,13 @@ void Engine::SetHistoryFloor(int64_t floor_ms, int64_t complete_ms) {
 
 bool Engine::TooLate(int64_t time_ms) const {
   const int64_t batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
-  return has_closed_ && batch < std::min(closed_until_, history_floor_batch_) - lateness_batches_;
+  return has_closed_ && batch < OldestAdmitted();
 }
 
 bool Engine::Place(int64_t time_ms, int64_t* batch) {
   *batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
   if (has_closed_ && *batch < closed_until_) {
-    if (*batch < std::min(closed_until_, history_floor_batch_) - lateness_batches_) {
+    if (*batch < OldestAdmitted()) {
       ++stats_.too_late;
       return false;
     }

@@ -160,6 +160,11 @@ class Engine {
   bool Admit(const InputLine& line, int64_t* batch);
   // The batch of a time stamp; false (counted) if it closed longer than max_lateness ago.
   bool Place(int64_t time_ms, int64_t* batch);
+  // The oldest batch a line may still land in (once a batch closed): max_lateness before the
+  // watermark or the history floor, whichever is older.
+  int64_t OldestAdmitted() const {
+    return std::min(closed_until_, history_floor_batch_) - lateness_batches_;
+  }
   void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
   // Merges the late lines into their batches and raises the late firings.
   void ReevaluateLate(std::vector<Alert>* out);

@@ -700,11 +700,12 @@ bool RuleWindow::DeferLate(const std::string& key, int64_t end, bool fired_befor
   auto [it, inserted] = states_.try_emplace(key);
   KeyState& s = it->second;
   if (inserted) s.phase = KeyPhase::kIdle;
-  for (const auto& [pending_end, before] : s.late_pending) {
-    if (pending_end == end) return true;  // the earliest verdict stands
-  }
+  // Kept sorted by end: a lookup here, and RaiseCompletedLate takes a prefix.
+  auto at = std::lower_bound(s.late_pending.begin(), s.late_pending.end(), end,
+                             [](const auto& p, int64_t e) { return p.first < e; });
+  if (at != s.late_pending.end() && at->first == end) return true;  // the earliest verdict stands
   if (s.late_pending.size() >= kMaxLatePending) return false;
-  s.late_pending.emplace_back(end, fired_before);
+  s.late_pending.emplace(at, end, fired_before);
   late_pending_keys_.insert(key);
   dirty_keys_.insert(key);
   return true;
@@ -721,7 +722,6 @@ void RuleWindow::RaiseCompletedLate(std::vector<Alert>* out) {
       continue;
     }
     auto& pending = state->second.late_pending;
-    std::sort(pending.begin(), pending.end());
     int64_t last_raised = INT64_MIN / 2;
     size_t done = 0;
     for (; done < pending.size() && pending[done].first <= complete_end_; ++done) {
