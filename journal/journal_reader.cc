@@ -33,6 +33,15 @@ JournalReader::JournalReader(void* journal, JournalFilter filter)
 
 JournalReader::~JournalReader() { sd_journal_close(J(journal_)); }
 
+Result<std::unique_ptr<JournalReader>> JournalReader::OpenLocal(const JournalFilter& filter) {
+  sd_journal* j = nullptr;
+  const int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+  if (r < 0) return Failed("cannot open the system journal", r);
+  std::unique_ptr<JournalReader> reader(new JournalReader(j, filter));
+  if (Status s = reader->ApplyFilter(); !s.ok()) return s.WithContext("the system journal");
+  return reader;
+}
+
 Result<std::unique_ptr<JournalReader>> JournalReader::OpenDirectory(const std::string& dir,
                                                                     const JournalFilter& filter) {
   sd_journal* j = nullptr;
@@ -112,12 +121,33 @@ Status JournalReader::SeekAfter(const std::string& cursor, bool* gap) {
   return Status::Ok();
 }
 
-Status JournalReader::SeekTail() {
+Status JournalReader::SeekHead() {
+  if (int r = sd_journal_seek_head(J(journal_)); r < 0) return Failed("cannot seek to the head", r);
+  return Status::Ok();
+}
+
+Result<std::string> JournalReader::SeekTail() {
   sd_journal* j = J(journal_);
   if (int r = sd_journal_seek_tail(j); r < 0) return Failed("cannot seek to the end", r);
-  // seek_tail places the reader after the last entry; previous() then next() settles on it.
-  if (int r = sd_journal_previous(j); r < 0) return Failed("cannot read the journal", r);
-  return Status::Ok();
+  // seek_tail places the reader after the last entry; previous() settles on the newest one
+  // that passes the filter, and Next then returns what comes after it.
+  while (true) {
+    const int r = sd_journal_previous(j);
+    if (r < 0) return Failed("cannot read the journal", r);
+    if (r == 0) {  // no entry passes: start at the head, which is the end too
+      if (int h = sd_journal_seek_head(j); h < 0) return Failed("cannot seek to the head", h);
+      return std::string();
+    }
+    int priority = -1;
+    if (!PriorityPasses(&priority)) continue;
+    char* cursor = nullptr;
+    if (int e = sd_journal_get_cursor(j, &cursor); e < 0) {
+      return Failed("cannot read an entry's cursor", e);
+    }
+    std::string out = cursor;
+    std::free(cursor);
+    return out;
+  }
 }
 
 Result<int> JournalReader::ChangeFd() {
@@ -138,22 +168,25 @@ Result<bool> JournalReader::Wait(int64_t timeout_ms) {
   return r != SD_JOURNAL_NOP;
 }
 
+bool JournalReader::PriorityPasses(int* priority) {
+  std::string text;
+  *priority = -1;
+  if (Field(J(journal_), "PRIORITY", &text) && text.size() == 1 && text[0] >= '0' &&
+      text[0] <= '7') {
+    *priority = text[0] - '0';
+  }
+  if (*priority <= filter_.max_priority) return true;
+  ++filtered_;
+  return false;
+}
+
 Result<bool> JournalReader::Next(JournalEntry* out) {
   sd_journal* j = J(journal_);
   while (true) {
     const int r = sd_journal_next(j);
     if (r < 0) return Failed("cannot read the journal", r);
     if (r == 0) return false;
-    std::string priority;
-    out->priority = -1;
-    if (Field(j, "PRIORITY", &priority) && priority.size() == 1 && priority[0] >= '0' &&
-        priority[0] <= '7') {
-      out->priority = priority[0] - '0';
-    }
-    if (out->priority > filter_.max_priority) {
-      ++filtered_;
-      continue;
-    }
+    if (!PriorityPasses(&out->priority)) continue;
     uint64_t usec = 0;
     if (int e = sd_journal_get_realtime_usec(j, &usec); e < 0) {
       return Failed("cannot read an entry's time", e);
@@ -187,41 +220,6 @@ Result<bool> JournalReader::Next(JournalEntry* out) {
         out->message.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos;
     return true;
   }
-}
-
-Result<int> ParsePriority(std::string_view text) {
-  std::string_view level = text;
-  if (level.substr(0, 2) == "..") level.remove_prefix(2);
-  static constexpr const char* kNames[] = {"emerg",   "alert",  "crit", "err",
-                                           "warning", "notice", "info", "debug"};
-  for (int i = 0; i < 8; ++i) {
-    if (level == kNames[i] || (level.size() == 1 && level[0] == '0' + i)) return i;
-  }
-  return Status::InvalidArgument("'" + std::string(text) +
-                                 "' is not a priority: 0-7 or emerg, alert, crit, err, warning, "
-                                 "notice, info, debug (optionally after '..')");
-}
-
-std::string FormatJournalLine(const JournalEntry& e) {
-  const std::time_t seconds = static_cast<std::time_t>(e.realtime_us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[48];
-  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%06dZ", static_cast<int>(e.realtime_us % 1'000'000));
-  std::string line = stamp;
-  line += ' ';
-  line += e.hostname.empty() ? "-" : e.hostname;
-  line += ' ';
-  line += e.identifier.empty() ? "-" : e.identifier;
-  if (e.pid > 0) line += "[" + std::to_string(e.pid) + "]";
-  line += ": ";
-  const size_t at = line.size();
-  line += e.message;
-  for (size_t i = at; i < line.size(); ++i) {
-    if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n') line[i] = ' ';
-  }
-  return line;
 }
 
 }  // namespace ember::journal

@@ -1,0 +1,22 @@
+// The journal module's entry point (ember-journal.so): libsystemd is mapped only by a program
+// that loads it, so an agent without a journal input does not carry it.
+#pragma once
+
+#include <string>
+
+#include "journal/journal_entry.h"
+#include "journal/journal_reader.h"
+
+namespace ember::journal {
+
+// Which journal to open: `directory` "" for the local system journal.
+struct JournalOpenRequest {
+  std::string directory;
+  JournalFilter filter;
+};
+
+// The module's exported function, `ember_journal_open`: a new reader the caller owns, or null
+// with *error set.
+using JournalOpenFn = JournalSource* (*)(const JournalOpenRequest*, Status*);
+
+}  // namespace ember::journal
