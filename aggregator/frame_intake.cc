@@ -217,6 +217,10 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
                            f.path,       f.read_time_ms,
                            f.tag,        f.start_offset,
                            f.end_offset, p.sender};
+      if (!f.fields.empty()) {
+        const wire::LineFields& j = f.fields[i];
+        in.journal = {j.unit, j.identifier, j.priority, j.pid};
+      }
       if (p.parser != nullptr) {
         if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
       }

@@ -123,6 +123,8 @@ DataFrameBuilder::DataFrameBuilder(std::string_view agent, std::string_view host
   end_offset_pos_ = buf_.size();
   PutInt<uint64_t>(buf_, 0);
   PutInt<int64_t>(buf_, read_time_ms);
+  kind_pos_ = buf_.size();
+  buf_.push_back(0);
   count_pos_ = buf_.size();
   PutInt<uint32_t>(buf_, 0);
 }
@@ -138,6 +140,14 @@ void DataFrameBuilder::AddLine(std::string_view line) {
   buf_.append(length, sizeof length);
   buf_.append(line);
   ++line_count_;
+}
+
+void DataFrameBuilder::AddLine(std::string_view line, const LineFields& fields) {
+  if (line_count_ == 0) buf_[kind_pos_] = 1;
+  AddLine(line);
+  for (std::string_view s : {fields.unit, fields.identifier, fields.priority, fields.pid}) {
+    PutStr16(buf_, s);
+  }
 }
 
 std::string DataFrameBuilder::Finish(uint64_t end_offset) {
@@ -196,6 +206,12 @@ Result<DataFrame> DecodeData(std::string_view frame) {
   if (!r.Int(&f.start_offset)) return Truncated("start_offset", r);
   if (!r.Int(&f.end_offset)) return Truncated("end_offset", r);
   if (!r.Int(&f.read_time_ms)) return Truncated("read_time_ms", r);
+  uint8_t line_fields = 0;
+  if (!r.Int(&line_fields)) return Truncated("line_fields", r);
+  if (line_fields > 1) {
+    return Status::InvalidArgument("line_fields " + std::to_string(line_fields) +
+                                   " is neither 0 (file lines) nor 1 (journal entries)");
+  }
   uint32_t count = 0;
   if (!r.Int(&count)) return Truncated("line_count", r);
   if (f.end_offset < f.start_offset) {
@@ -218,12 +234,21 @@ Result<DataFrame> DecodeData(std::string_view frame) {
                                    std::to_string(kMaxStreamOffset) + ")");
   }
   f.lines.reserve(count);
+  if (line_fields == 1) f.fields.reserve(count);
   uint64_t text_bytes = 0;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t len = 0;
     std::string_view line;
     if (!r.Int(&len) || !r.Bytes(len, &line)) return Truncated("line", r);
     f.lines.push_back(line);
+    if (line_fields == 1) {
+      LineFields lf;
+      if (!r.Str16(&lf.unit) || !r.Str16(&lf.identifier) || !r.Str16(&lf.priority) ||
+          !r.Str16(&lf.pid)) {
+        return Truncated("line fields", r);
+      }
+      f.fields.push_back(lf);
+    }
     text_bytes += len;
   }
   if (r.remaining() != 0) {

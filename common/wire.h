@@ -11,7 +11,11 @@
 //                                             when first seen with read_from: end)
 //     u64 start_offset, u64 end_offset       (byte range of the stream the lines cover)
 //     i64 read_time_ms                       (agent's wall clock when it read them, Unix ms)
-//     u32 line_count, then per line: u32 length + bytes (without '\n' or trailing '\r')
+//     u8 line_fields                         (0: lines of a file; 1: journal entries, each
+//                                             line followed by its fields)
+//     u32 line_count, then per line: u32 length + bytes (without '\n' or trailing '\r'),
+//       with line_fields 1 followed by str unit, str identifier, str priority ("0".."7" or
+//       ""), str pid (decimal or "")
 //   ACK (aggregator -> agent): offsets whose effects are durable
 //     u32 count, then per stream: u64 stream_id + u64 offset
 //   NACK (aggregator -> agent): "resend this stream from this offset" (go-back-N): sent for
@@ -52,7 +56,7 @@
 namespace ember::wire {
 
 inline constexpr uint8_t kMagic = 0xEB;
-inline constexpr uint8_t kWireVersion = 3;
+inline constexpr uint8_t kWireVersion = 4;
 // Frames above this size are refused by the decoder and by ZMQ_MAXMSGSIZE.
 inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
 // No stream offset may exceed this (2^60 bytes, an exbibyte): larger ones are refused, so
@@ -71,6 +75,14 @@ enum class FrameType : uint8_t {
   kRefused = 0x7F,
 };
 
+// The fields of a journal entry that travel with its line. Views, like DataFrame's.
+struct LineFields {
+  std::string_view unit;
+  std::string_view identifier;
+  std::string_view priority;
+  std::string_view pid;
+};
+
 // A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
 // as that buffer.
 struct DataFrame {
@@ -84,6 +96,7 @@ struct DataFrame {
   uint64_t end_offset = 0;
   int64_t read_time_ms = 0;
   std::vector<std::string_view> lines;
+  std::vector<LineFields> fields;  // one per line for journal entries; empty for files
 };
 
 struct AckEntry {
@@ -124,7 +137,11 @@ class DataFrameBuilder {
                    std::string_view tag, uint64_t stream_id, uint64_t start_offset,
                    int64_t read_time_ms, size_t reserve_bytes = 64 * 1024);
   void SetOriginOffset(uint64_t origin_offset);
+  // Lines of a file...
   void AddLine(std::string_view line);
+  // ... or of journal entries, each with its fields: a frame holds one kind only (the first
+  // line added decides).
+  void AddLine(std::string_view line, const LineFields& fields);
   size_t line_count() const { return line_count_; }
   size_t size_bytes() const { return buf_.size(); }
   // Completes the frame with the stream offset just past its last line. Call once.
@@ -135,6 +152,7 @@ class DataFrameBuilder {
   size_t origin_offset_pos_ = 0;
   size_t end_offset_pos_ = 0;
   size_t count_pos_ = 0;
+  size_t kind_pos_ = 0;
   uint32_t line_count_ = 0;
 };
 

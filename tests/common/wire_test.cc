@@ -39,6 +39,38 @@ TEST_CASE("Wire: a DATA frame decodes to what was encoded", "[common][wire][unit
   CHECK(*PeekType(frame) == FrameType::kData);
 }
 
+TEST_CASE("Wire: journal entries travel with their fields, and a frame of unknown kind is refused",
+          "[common][wire][unit]") {
+  DataFrameBuilder b("agent-1", "web1", "journal", "", 5, 0, 1700000000123);
+  b.AddLine("2024-05-31T12:00:00.000000Z web1 sshd[77]: hello", {"ssh.service", "sshd", "6", "77"});
+  b.AddLine("2024-05-31T12:00:01.000000Z web1 kernel: oops", {"", "kernel", "3", ""});
+  const std::string frame = b.Finish(200);
+  auto f = DecodeData(frame);
+  REQUIRE(f.ok());
+  REQUIRE(f->lines.size() == 2);
+  REQUIRE(f->fields.size() == 2);
+  CHECK(f->lines[1] == "2024-05-31T12:00:01.000000Z web1 kernel: oops");
+  CHECK(f->fields[0].unit == "ssh.service");
+  CHECK(f->fields[0].identifier == "sshd");
+  CHECK(f->fields[0].priority == "6");
+  CHECK(f->fields[0].pid == "77");
+  CHECK(f->fields[1].unit.empty());
+  CHECK(f->fields[1].identifier == "kernel");
+  CHECK(f->fields[1].pid.empty());
+  for (size_t n = 0; n < frame.size(); ++n) {
+    INFO("length " << n);
+    CHECK_FALSE(DecodeData(std::string_view(frame).substr(0, n)).ok());
+  }
+  // Files' frames carry none.
+  CHECK(DecodeData(SampleFrame())->fields.empty());
+  // The kind byte sits before the line count: 2 is no kind this version knows.
+  std::string unknown = SampleFrame();
+  const size_t kind_at = unknown.size() - (4 + 10) - (4 + 0) - (4 + 8) - 4 - 1;
+  REQUIRE(unknown[kind_at] == 0);
+  unknown[kind_at] = 2;
+  CHECK(DecodeData(unknown).status().message().find("line_fields 2") != std::string::npos);
+}
+
 TEST_CASE("Wire: every truncation of a DATA frame is rejected with a message",
           "[common][wire][unit]") {
   std::string frame = SampleFrame();

@@ -50,12 +50,12 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   wire::Welcome welcome = peer.Hello("probe", {{1, 0}});
   CHECK(welcome.credit_bytes == 16u << 20);
   CHECK(welcome.marks.empty());  // a stream it never saw
-  std::vector<std::string> junk = {"",
-                                   "x",
-                                   std::string(100, '\xff'),
-                                   "\xeb\x03\x01\x05\x00ab",
-                                   std::string("\xeb\x03\x09", 3),
-                                   "\xeb\x03\x08\x01"};
+  // Frames of this build's version: type and body as written.
+  auto frame = [](std::string type_and_body) {
+    return std::string("\xeb") + static_cast<char>(wire::kWireVersion) + type_and_body;
+  };
+  std::vector<std::string> junk = {
+      "", "x", std::string(100, '\xff'), frame("\x01\x05\x00ab"), frame("\x09"), frame("\x08\x01")};
   for (const auto& j : junk) peer.Send(j);
   peer.Send(FailFrame(1, 0, 6));
   peer.Send(AtEnd(1, 6 * 28));
