@@ -17,6 +17,7 @@
 
 #include "agent/forwarder.h"
 #include "agent/fs_watcher.h"
+#include "agent/journal_input.h"
 #include "agent/offset_store.h"
 #include "agent/tail_set.h"
 #include "common/clock.h"
@@ -52,12 +53,28 @@ class AgentDaemon {
         notifier_(notifier),
         forwarder_(std::move(forwarder)),
         store_(std::move(store)),
-        tails_(config.tail,
-               FrameContext{config.name, config.host,
-                            static_cast<size_t>(config.forward.max_frame_bytes)},
-               *store_),
+        tails_(config.tail, Context(config), *store_),
         timer_(io_),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+
+  static FrameContext Context(const AgentConfig& config) {
+    return FrameContext{config.name, config.host,
+                        static_cast<size_t>(config.forward.max_frame_bytes)};
+  }
+
+  // The journal input, when configured: libsystemd is loaded now. Errors: the module or the
+  // journal cannot be opened.
+  Status OpenJournalInput() {
+    if (!config_.journal.enabled) return Status::Ok();
+    Result<std::unique_ptr<journal::JournalSource>> source = OpenJournal(config_.journal);
+    if (!source.ok()) return source.status();
+    Result<std::unique_ptr<JournalInput>> input = JournalInput::Open(
+        std::move(*source), config_.journal, config_.tail.read_from_beginning,
+        static_cast<size_t>(config_.tail.max_line_bytes), Context(config_), *store_);
+    if (!input.ok()) return input.status();
+    journal_ = std::move(*input);
+    return Status::Ok();
+  }
 
   // Errors: the HTTP address cannot be bound.
   Status StartHttp() {
@@ -91,11 +108,16 @@ class AgentDaemon {
                      config_.tail.poll_interval_ms);
       }
     }
+    if (journal_) {
+      journal_fd_.assign(::dup(journal_->change_fd()));
+      WaitForJournal();
+    }
     // ACKs and room to send wake the loop at once, through ZeroMQ's notification fd.
     zmq_fd_.assign(::dup(forwarder_->notify_fd()));
     WaitForZmq();
     Turn();
-    notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files");
+    notifier_.Ready("Tailing " + std::to_string(tails_.open_files()) + " files" +
+                    (journal_ ? " and the journal" : ""));
     io_.run();
   }
 
@@ -128,6 +150,56 @@ class AgentDaemon {
                            if (events.names || events.data) timer_.cancel();
                            WaitForFsEvents();
                          });
+  }
+
+  // The journal changed: new entries (or files) to take in.
+  void WaitForJournal() {
+    journal_fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [this](const boost::system::error_code& ec) {
+                             if (ec || stopping_) return;
+                             journal_->OnChange();
+                             timer_.cancel();
+                             WaitForJournal();
+                           });
+  }
+
+  // The inputs together: the files and the journal.
+  uint64_t InFlightBytes() const {
+    return tails_.InFlightBytes() + (journal_ ? journal_->InFlightBytes() : 0);
+  }
+  uint64_t UnackedBytes() const {
+    return tails_.UnackedBytes() + (journal_ ? journal_->InFlightBytes() : 0);
+  }
+  bool AllAcked() const { return tails_.AllAcked() && (!journal_ || journal_->AllAcked()); }
+  std::vector<wire::AckEntry> Streams() const {
+    std::vector<wire::AckEntry> streams = tails_.Streams();
+    if (journal_) streams.push_back(journal_->Stream());
+    return streams;
+  }
+  void Positions(bool changed_only, std::vector<wire::AckEntry>* at_end,
+                 std::vector<wire::AckEntry>* behind) {
+    tails_.Positions(changed_only, at_end, behind);
+    if (journal_) journal_->Positions(changed_only, at_end, behind);
+  }
+  // Reads the files and the journal within `room` frames and `credit` bytes in flight; which
+  // goes first alternates, so a busy one cannot starve the other. Returns whether one may
+  // have more.
+  bool PollInputs(int64_t now, size_t room, std::vector<std::string>* frames, uint64_t credit,
+                  bool may_send, bool check_files) {
+    auto budget = [&]() -> size_t {
+      const uint64_t in_flight = InFlightBytes();
+      return may_send && credit > in_flight ? static_cast<size_t>(credit - in_flight) : 0;
+    };
+    auto room_left = [&] { return room > frames->size() ? room - frames->size() : 0; };
+    bool more = false;
+    auto poll_journal = [&] {
+      if (journal_ && may_send) more |= journal_->Poll(now, room_left(), frames, budget());
+    };
+    journal_first_ = !journal_first_;
+    if (journal_first_) poll_journal();
+    more |= tails_.Poll(now, room_left(), frames, budget(), check_files);
+    if (!journal_first_) poll_journal();
+    return more;
   }
 
   void WaitForZmq() {
@@ -171,7 +243,7 @@ class AgentDaemon {
     PumpAndDispatch(now);
     // Flow control: never more sent-but-unacknowledged bytes than the aggregator granted. A
     // line still being read (however long) holds no credit: it is not sent yet.
-    const uint64_t unacked = tails_.InFlightBytes();
+    const uint64_t unacked = InFlightBytes();
     const uint64_t budget = credit_bytes_ > unacked ? credit_bytes_ - unacked : 0;
     const bool can_send = welcomed_ && forwarder_->queued() < kMaxQueuedFrames && budget > 0;
     // Even when nothing may be read (no session, no credit, a full queue) the files are
@@ -184,8 +256,7 @@ class AgentDaemon {
       files_changed_ = false;
       last_file_check_ms_ = now;
     }
-    const bool unread =
-        tails_.Poll(now, room, &frames, can_send ? static_cast<size_t>(budget) : 0, check_files);
+    const bool unread = PollInputs(now, room, &frames, credit_bytes_, can_send, check_files);
     more = can_send && unread;  // a file still has data: come back at once
     FlushStore();
     // Where the streams stand in time: after the frames (the aggregator then knows at once a
@@ -196,7 +267,7 @@ class AgentDaemon {
       wire::Heartbeat beat;
       beat.agent_now_ms = now;
       const bool full = now - last_heartbeat_ms_ >= kHeartbeatIntervalMs;
-      tails_.Positions(/*changed_only=*/!full, &beat.at_end, &beat.behind);
+      Positions(/*changed_only=*/!full, &beat.at_end, &beat.behind);
       if (full) last_heartbeat_ms_ = now;
       if (full || !beat.at_end.empty() || !beat.behind.empty()) {
         frames.push_back(wire::EncodeHeartbeat(beat));
@@ -206,12 +277,17 @@ class AgentDaemon {
     // ACKs read here free credit: with data left to read, come back at once rather than
     // after the 50 ms wait below (which capped shipping at a few credits a second).
     if (PumpAndDispatch(now) && unread) more = true;
-    if (welcomed_) tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
+    if (welcomed_) {
+      tails_.CheckAckTimeouts(now, config_.forward.ack_timeout_ms);
+      if (journal_) journal_->CheckAckTimeout(now, config_.forward.ack_timeout_ms);
+    }
     // The status view is rewritten every 2 s while something happens, every 30 s when quiet.
     if (now - last_status_ms_ >= kStatusIntervalMs) {
       const TailCounters c = tails_.counters();
-      const uint64_t signature = c.bytes ^ (c.rewinds << 20) ^ (c.truncations << 40) ^
-                                 tails_.open_files() ^ (welcomed_ ? 1 : 0) ^ unacked;
+      const uint64_t journal_bytes = journal_ ? journal_->counters().bytes : 0;
+      const uint64_t signature = c.bytes ^ journal_bytes ^ (c.rewinds << 20) ^
+                                 (c.truncations << 40) ^ tails_.open_files() ^ (welcomed_ ? 1 : 0) ^
+                                 unacked;
       if (signature != last_status_signature_ || now - last_status_ms_ >= kQuietStatusIntervalMs) {
         last_status_signature_ = signature;
         WriteStatus(now);
@@ -223,7 +299,7 @@ class AgentDaemon {
     // waiting for it are retried after 1 ms, or they would cap shipping at 16 frames / 20 ms.)
     auto wait = more                       ? std::chrono::milliseconds(0)
                 : forwarder_->queued() > 0 ? std::chrono::milliseconds(1)
-                : !welcomed_ || tails_.UnackedBytes() > 0 || unread
+                : !welcomed_ || UnackedBytes() > 0 || unread
                     ? std::chrono::milliseconds(50)
                     : std::chrono::milliseconds(std::min(check_every, rescan_every));
     if (notifier_.watchdog_interval_ms() > 0) {
@@ -259,8 +335,8 @@ class AgentDaemon {
   // stream stands. Frames queued for the previous session are dropped; the WELCOME rewinds
   // their streams.
   void SendHello(int64_t now) {
-    wire::Hello hello{config_.name, config_.host,     EMBER_VERSION, store_->epoch(),
-                      ++hello_seq_, tails_.Streams(), time_zone_};
+    wire::Hello hello{config_.name, config_.host, EMBER_VERSION, store_->epoch(),
+                      ++hello_seq_, Streams(),    time_zone_};
     forwarder_->Restart(wire::EncodeHello(hello));
     hello_sent_ms_ = now;
   }
@@ -274,11 +350,19 @@ class AgentDaemon {
     for (const auto& c : control) {
       switch (c.type) {
         case wire::FrameType::kAck:
-          for (const auto& e : c.entries) tails_.OnAck(e.stream_id, e.offset, now);
+          for (const auto& e : c.entries) {
+            if (!journal_ || !journal_->OnAck(e.stream_id, e.offset, now)) {
+              tails_.OnAck(e.stream_id, e.offset, now);
+            }
+          }
           acked = true;
           break;
         case wire::FrameType::kNack:
-          for (const auto& e : c.entries) tails_.OnNack(e.stream_id, e.offset, now);
+          for (const auto& e : c.entries) {
+            if (!journal_ || !journal_->OnNack(e.stream_id, e.offset, now)) {
+              tails_.OnNack(e.stream_id, e.offset, now);
+            }
+          }
           break;
         case wire::FrameType::kCredit:
           for (const auto& e : c.entries) SetCredit(e.offset);
@@ -287,7 +371,7 @@ class AgentDaemon {
           if (c.welcome.hello_seq != hello_seq_) break;  // answers an older HELLO
           if (!welcomed_) {
             spdlog::info("Session open with '{}': it knows {} of our {} streams.",
-                         config_.forward.endpoint, c.welcome.marks.size(), tails_.open_files());
+                         config_.forward.endpoint, c.welcome.marks.size(), Streams().size());
           }
           welcomed_ = true;
           ever_welcomed_ = true;
@@ -295,6 +379,7 @@ class AgentDaemon {
           hello_retry_ms_ = kFirstHelloRetryMs;
           SetCredit(c.welcome.credit_bytes);
           tails_.Resync(c.welcome.marks, now);
+          if (journal_) journal_->Resync(c.welcome.marks, now);
           acked = true;
           break;
         case wire::FrameType::kHelloRequired:
@@ -333,7 +418,8 @@ class AgentDaemon {
                              ", \"written_ms\": " + std::to_string(now) +
                              ", \"session\": " + (welcomed_ ? "true" : "false") +
                              ", \"credit_bytes\": " + std::to_string(credit_bytes_) +
-                             ", \"tails\": " + tails_.StatusJson() + "}\n";
+                             ", \"tails\": " + tails_.StatusJson() +
+                             (journal_ ? ", \"journal\": " + journal_->StatusJson() : "") + "}\n";
     if (Status s = ReplaceFile(config_.state_dir, "status.json", json, /*durable=*/false);
         !s.ok() && !status_error_logged_) {
       spdlog::warn("{} (logged once)", s.message());
@@ -361,6 +447,7 @@ class AgentDaemon {
   std::string RenderMetrics() {
     MetricsText m;
     tails_.WriteMetrics(m);
+    if (journal_) journal_->WriteMetrics(m);
     m.Gauge("ember_agent_session_up", "1 while the aggregator has welcomed this agent",
             welcomed_ ? 1 : 0);
     m.Gauge("ember_agent_credit_bytes", "Bytes the aggregator lets this agent have in flight",
@@ -398,7 +485,9 @@ class AgentDaemon {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(config_.forward.stop_timeout_ms);
     std::vector<std::string> frames;
-    if (welcomed_) tails_.Poll(clock_.NowMs(), 4 * kMaxQueuedFrames, &frames);
+    if (welcomed_) {
+      PollInputs(clock_.NowMs(), 4 * kMaxQueuedFrames, &frames, credit_bytes_, true, true);
+    }
     FlushStore();
     if (welcomed_) {
       // Going away: no file is "read to its end" from now on, so the aggregator holds the
@@ -407,13 +496,13 @@ class AgentDaemon {
       wire::Heartbeat goodbye;
       goodbye.agent_now_ms = clock_.NowMs();
       std::vector<wire::AckEntry> at_end;
-      tails_.Positions(/*changed_only=*/false, &at_end, &goodbye.behind);
+      Positions(/*changed_only=*/false, &at_end, &goodbye.behind);
       goodbye.behind.insert(goodbye.behind.end(), at_end.begin(), at_end.end());
       frames.push_back(wire::EncodeHeartbeat(goodbye));
     }
     forwarder_->Enqueue(std::move(frames));
     while (std::chrono::steady_clock::now() < deadline &&
-           (forwarder_->queued() > 0 || !tails_.AllAcked())) {
+           (forwarder_->queued() > 0 || !AllAcked())) {
       PumpAndDispatch(clock_.NowMs());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -423,13 +512,14 @@ class AgentDaemon {
     TailCounters c = tails_.counters();
     spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
                  forwarder_->frames_sent(),
-                 !ever_welcomed_     ? "never welcomed by the aggregator: nothing was acknowledged "
-                                       "(what was read is read again at the next start)"
-                 : tails_.AllAcked() ? "all acknowledged"
-                                     : "some not acknowledged yet (they are sent again at the "
-                                       "next start)");
+                 !ever_welcomed_ ? "never welcomed by the aggregator: nothing was acknowledged "
+                                   "(what was read is read again at the next start)"
+                 : AllAcked()    ? "all acknowledged"
+                                 : "some not acknowledged yet (they are sent again at the "
+                                   "next start)");
     signals_.cancel();
     if (watcher_) watch_fd_.cancel();
+    if (journal_) journal_fd_.cancel();
     zmq_fd_.cancel();
   }
 
@@ -439,12 +529,15 @@ class AgentDaemon {
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<OffsetStore> store_;
   TailSet tails_;
+  std::unique_ptr<JournalInput> journal_;
+  bool journal_first_ = false;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
   boost::asio::signal_set signals_;
   std::unique_ptr<FsWatcher> watcher_;
   boost::asio::posix::stream_descriptor watch_fd_{io_};
   boost::asio::posix::stream_descriptor zmq_fd_{io_};
+  boost::asio::posix::stream_descriptor journal_fd_{io_};
   bool zmq_woke_ = false;
   bool stopping_ = false;
   int64_t last_glob_expansion_ms_ = INT64_MIN / 2;
@@ -481,6 +574,7 @@ Status RunAgent(const AgentConfig& config, SystemdNotifier& notifier) {
   spdlog::info("ember-agent '{}' sending to '{}'.", config.name, config.forward.endpoint);
   static const SystemClock clock;
   AgentDaemon daemon(config, clock, std::move(*forwarder), std::move(*store), notifier);
+  if (Status s = daemon.OpenJournalInput(); !s.ok()) return s;
   if (Status s = daemon.StartHttp(); !s.ok()) return s;
   daemon.Run();
   return Status::Ok();

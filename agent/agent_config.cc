@@ -62,6 +62,22 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   errors.push_back(inputs.GetSizeBytes("read_chunk_bytes", &t.read_chunk_bytes));
   errors.push_back(inputs.GetInt("max_open_files", &t.max_open_files));
   errors.push_back(inputs.GetSizeBytes("fingerprint_skip_bytes", &t.fingerprint_skip_bytes));
+  // journal: {directory, units, identifiers, priority, tag}; {} reads the system journal.
+  JournalOptions& jo = config.journal;
+  YamlMap journal(inputs.Get("journal"), path);
+  std::string priority;
+  if (inputs.Has("journal")) {
+    if (Status s = journal.Check("'journal' (a mapping; {} reads the system journal)"); !s.ok()) {
+      return s;
+    }
+    jo.enabled = true;
+    errors.push_back(journal.GetString("directory", &jo.directory));
+    errors.push_back(journal.GetStringList("units", &jo.filter.units));
+    errors.push_back(journal.GetStringList("identifiers", &jo.filter.identifiers));
+    errors.push_back(journal.GetString("priority", &priority));
+    errors.push_back(journal.GetString("tag", &jo.tag));
+    errors.push_back(journal.RejectUnknownKeys());
+  }
   errors.push_back(inputs.RejectUnknownKeys());
 
   YamlMap output(top.Get("output"), path);
@@ -78,10 +94,20 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   errors.push_back(top.RejectUnknownKeys());
   if (Status s = FirstError(errors); !s.ok()) return s;
 
-  if (t.paths.empty()) {
+  if (t.paths.empty() && !jo.enabled) {
     return Status::InvalidArgument(inputs.Where("paths") +
-                                   ": error: 'paths' needs at least one file or glob");
+                                   ": error: 'paths' needs at least one file or glob (or "
+                                   "configure the 'journal' input)");
   }
+  if (!priority.empty()) {
+    Result<int> level = journal::ParsePriority(priority);
+    if (!level.ok()) {
+      return Status::InvalidArgument(journal.Where("priority") +
+                                     ": error: " + level.status().message());
+    }
+    jo.filter.max_priority = *level;
+  }
+  if (!jo.directory.empty()) jo.directory = ResolvePath(path, jo.directory);
   if (read_from != "beginning" && read_from != "end") {
     return Status::InvalidArgument(inputs.Where("read_from") + ": error: 'read_from' is '" +
                                    read_from + "': use beginning or end");

@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "common/web_config.h"
+#include "journal/journal_entry.h"
 
 namespace ember::agent {
 
@@ -36,6 +37,14 @@ struct TailOptions {
   int64_t fingerprint_skip_bytes = 0;
 };
 
+// The `journal` input: entries of a systemd journal, beside the files.
+struct JournalOptions {
+  bool enabled = false;
+  std::string directory;  // a directory of journal files; "" = the local system journal
+  journal::JournalFilter filter;
+  std::string tag;  // the built-in field `tag` of its lines; "" = none
+};
+
 struct ForwarderOptions {
   std::string endpoint = "tcp://127.0.0.1:7450";  // the aggregator's ROUTER socket
   int64_t max_frame_bytes = 128 * 1024;           // lines are packed into frames up to this
@@ -55,6 +64,7 @@ struct AgentConfig {
   bool http_insecure = false;   // allow http_listen beyond loopback without TLS and auth
   WebConfig web;                // loaded from http_web_config
   TailOptions tail;
+  JournalOptions journal;
   ForwarderOptions forward;
 };
 

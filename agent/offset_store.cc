@@ -101,9 +101,12 @@ Status OffsetStore::Read(const std::string& text, const std::string& path) {
       }
       *value = it->get<uint64_t>();
     }
-    if (auto it = s.find("path"); it != s.end()) {
-      if (!it->is_string()) return refuse(where + ".path", "is not a string");
-      r.path = it->get<std::string>();
+    for (auto [field, value] : {std::pair{"path", &r.path}, std::pair{"journal", &r.journal},
+                                std::pair{"cursor", &r.cursor}}) {
+      auto it = s.find(field);
+      if (it == s.end()) continue;
+      if (!it->is_string()) return refuse(where + "." + field, "is not a string");
+      *value = it->get<std::string>();
     }
     if (r.stream_id == 0) return refuse(where + ".id", "is missing or 0");
     if (r.acked_offset < r.origin_offset || r.acked_offset > wire::kMaxStreamOffset) {
@@ -116,9 +119,16 @@ Status OffsetStore::Read(const std::string& text, const std::string& path) {
   return Status::Ok();
 }
 
+const StreamRecord* OffsetStore::FindJournal(const std::string& journal) const {
+  for (const auto& [id, r] : records_) {
+    if (!r.journal.empty() && r.journal == journal) return &r;
+  }
+  return nullptr;
+}
+
 const StreamRecord* OffsetStore::FindByInode(uint64_t dev, uint64_t ino) const {
   for (const auto& [id, r] : records_) {
-    if (r.dev == dev && r.ino == ino) return &r;
+    if (r.journal.empty() && r.dev == dev && r.ino == ino) return &r;
   }
   return nullptr;
 }
@@ -130,8 +140,11 @@ const StreamRecord* OffsetStore::Find(uint64_t stream_id) const {
 
 void OffsetStore::Put(const StreamRecord& record) {
   for (auto it = records_.begin(); it != records_.end();) {
-    if (it->first != record.stream_id && it->second.dev == record.dev &&
-        it->second.ino == record.ino) {
+    const StreamRecord& old = it->second;
+    const bool replaced = record.journal.empty() ? old.journal.empty() && old.dev == record.dev &&
+                                                       old.ino == record.ino
+                                                 : old.journal == record.journal;
+    if (it->first != record.stream_id && replaced) {
       it = records_.erase(it);
     } else {
       ++it;
@@ -141,10 +154,11 @@ void OffsetStore::Put(const StreamRecord& record) {
   dirty_ = true;
 }
 
-void OffsetStore::Ack(uint64_t stream_id, uint64_t offset) {
+void OffsetStore::Ack(uint64_t stream_id, uint64_t offset, const std::string* cursor) {
   auto it = records_.find(stream_id);
   if (it == records_.end() || offset <= it->second.acked_offset) return;
   it->second.acked_offset = offset;
+  if (cursor != nullptr) it->second.cursor = *cursor;
   dirty_ = true;
 }
 
@@ -165,6 +179,10 @@ Status OffsetStore::Flush() {
                        {"fingerprint_skip", r.fingerprint_skip},
                        {"acked_offset", r.acked_offset},
                        {"origin_offset", r.origin_offset}});
+    if (!r.journal.empty()) {
+      streams.back()["journal"] = r.journal;
+      streams.back()["cursor"] = r.cursor;
+    }
   }
   nlohmann::json j = {{"version", kFormatVersion}, {"epoch", epoch_}, {"streams", streams}};
   Status s = ReplaceFile(dir_, "offsets.json",

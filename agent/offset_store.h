@@ -28,6 +28,11 @@ struct StreamRecord {
   uint64_t acked_offset = 0;      // every byte below this is durable at the aggregator
   uint64_t origin_offset = 0;     // where the stream began (0, or the size at first sight)
   uint64_t fingerprint_skip = 0;  // header bytes skipped before the fingerprinted ones
+  // A journal input's stream: the journal it reads ("" for a file's stream), and the cursor
+  // of the entry that ends at acked_offset ("" before the first: start where the input
+  // started). Its offsets count the bytes of the lines sent, as if the entries were a file.
+  std::string journal = {};
+  std::string cursor = {};
 };
 
 class OffsetStore {
@@ -47,7 +52,9 @@ class OffsetStore {
     return std::unique_ptr<OffsetStore>(new OffsetStore(dir));
   }
 
-  // The record of the stream with this device and inode, if any.
+  // The record of the stream of the journal `journal`, if any.
+  const StreamRecord* FindJournal(const std::string& journal) const;
+  // The record of the stream with this device and inode, if any (files only).
   const StreamRecord* FindByInode(uint64_t dev, uint64_t ino) const;
   const StreamRecord* Find(uint64_t stream_id) const;
 
@@ -55,7 +62,8 @@ class OffsetStore {
   // same device and inode (the file was replaced, the inode reused) drops the old record.
   void Put(const StreamRecord& record);
   // Records an acknowledgement; ignored for unknown streams or offsets that go backwards.
-  void Ack(uint64_t stream_id, uint64_t offset);
+  // `cursor`: a journal stream's cursor at `offset`.
+  void Ack(uint64_t stream_id, uint64_t offset, const std::string* cursor = nullptr);
   // Forgets a stream (its file was read to the end, acknowledged and closed).
   void Remove(uint64_t stream_id);
 

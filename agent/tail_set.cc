@@ -278,6 +278,7 @@ void TailSet::ResumeRotatedAway(int64_t now_ms) {
   std::set<uint64_t> open_streams;
   ForEachTailer([&](const FileTailer& t) { open_streams.insert(t.stream_id()); });
   for (const StreamRecord& r : store_.records()) {
+    if (!r.journal.empty()) continue;  // the journal input's
     if (open_streams.count(r.stream_id) || ignored_.count(r.path)) continue;
     const std::string path = FindInDir(DirName(r.path), r.dev, r.ino);
     uint64_t size = 0;

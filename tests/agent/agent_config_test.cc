@@ -13,7 +13,47 @@ TEST_CASE("AgentConfig: the shipped agent.yaml loads", "[agent][config][unit]") 
   CHECK(c->forward.endpoint == "tcp://127.0.0.1:7450");
   CHECK_FALSE(c->tail.read_from_beginning);
   CHECK(c->tail.max_line_bytes == 64 * 1024);
-  CHECK(c->tail.paths.size() == 3);
+  CHECK(c->tail.paths.size() == 1);
+  // The journal, for what the shipped rules read.
+  CHECK(c->journal.enabled);
+  CHECK(c->journal.directory.empty());
+  CHECK(c->journal.filter.identifiers == std::vector<std::string>{"sshd", "sudo", "su", "kernel"});
+  CHECK(c->journal.filter.max_priority == 7);
+}
+
+TEST_CASE("AgentConfig: the journal input, alone or beside files, and its errors",
+          "[agent][config][unit]") {
+  test::TempDir dir;
+  auto c = agent::LoadAgentConfig(
+      dir.Write("agent.yaml",
+                "inputs:\n  journal:\n    directory: j\n    units: [ssh.service]\n    priority: "
+                "..warning\n    tag: jr\n"));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->tail.paths.empty());
+  CHECK(c->journal.enabled);
+  CHECK(c->journal.directory == dir.Sub("j"));  // relative to the file
+  CHECK(c->journal.filter.units == std::vector<std::string>{"ssh.service"});
+  CHECK(c->journal.filter.max_priority == 4);
+  CHECK(c->journal.tag == "jr");
+  auto system = agent::LoadAgentConfig(dir.Write("s.yaml", "inputs:\n  journal: {}\n"));
+  REQUIRE(system.ok());
+  CHECK(system->journal.directory.empty());
+  auto none = agent::LoadAgentConfig(dir.Write("n.yaml", "inputs:\n  read_from: end\n"));
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.status().message().find("'journal'") != std::string::npos);
+  auto level =
+      agent::LoadAgentConfig(dir.Write("p.yaml", "inputs:\n  journal:\n    priority: loud\n"));
+  REQUIRE_FALSE(level.ok());
+  CHECK(level.status().message().find("p.yaml:3:15: error: 'loud' is not a priority") !=
+        std::string::npos);
+  auto shape = agent::LoadAgentConfig(dir.Write("m.yaml", "inputs:\n  journal: yes\n"));
+  REQUIRE_FALSE(shape.ok());
+  CHECK(shape.status().message().find("m.yaml:2") != std::string::npos);
+  auto unknown =
+      agent::LoadAgentConfig(dir.Write("u.yaml", "inputs:\n  journal:\n    unit: [ssh.service]\n"));
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.status().message().find("did you mean 'units'") != std::string::npos);
 }
 
 TEST_CASE("AgentConfig: paths take plain globs or {path, tag}", "[agent][config][unit]") {
