@@ -30,7 +30,8 @@ echo "== inspecting them with dpkg-deb"
 agent_files=$(dpkg-deb -c "$agent_deb" | awk '{print $6}')
 aggregator_files=$(dpkg-deb -c "$aggregator_deb" | awk '{print $6}')
 for f in ./usr/bin/ember-agent ./etc/ember/agent.yaml ./usr/lib/systemd/system/ember-agent.service \
-         ./usr/share/man/man1/ember-agent.1.gz ./usr/lib/ember-agent/ember-https.so; do
+         ./usr/share/man/man1/ember-agent.1.gz ./usr/lib/ember-agent/ember-https.so \
+         ./usr/lib/ember-agent/ember-journal.so; do
   grep -qx "$f" <<<"$agent_files" || fail "$f missing from the agent package"
 done
 for f in ./usr/bin/ember-aggregator ./usr/bin/ember ./etc/ember/rules.d/ssh.yaml \
@@ -55,6 +56,8 @@ echo "== installing"
 dpkg -i "$agent_deb" "$aggregator_deb" >/dev/null
 getent passwd ember >/dev/null || fail "no ember user"
 id -nG ember | grep -qw adm || fail "ember is not in adm (cannot read /var/log)"
+id -nG ember | grep -qw systemd-journal || fail "ember is not in systemd-journal (cannot read the journal)"
+dpkg-deb -f "$agent_deb" Depends | grep -q libsystemd0 || fail "the agent does not depend on libsystemd0"
 [ "$(stat -c %U /var/lib/ember-agent)" = ember ] || fail "/var/lib/ember-agent is not ember's"
 for unit in ember-agent ember-aggregator; do
   systemd-analyze verify "/usr/lib/systemd/system/$unit.service" 2>"$work/verify.err" ||
@@ -88,6 +91,8 @@ grep -q listening "$work/aggregator.err" || fail "aggregator did not start: $(ca
 pids+=($!)
 for _ in $(seq 100); do grep -q "$testlog" "$work/agent.err" && break; sleep 0.1; done
 grep -q "Tailing '$testlog'" "$work/agent.err" || fail "agent does not tail $testlog: $(cat "$work/agent.err")"
+grep -q "Journal 'journal': new stream" "$work/agent.err" ||
+  fail "the installed agent does not read the journal: $(cat "$work/agent.err")"
 for i in 1 2 3 4 5 6; do
   echo "$(date '+%b %e %H:%M:%S') host sshd[4242]: Failed password for root from 203.0.113.77 port 5$i ssh2" >>"$testlog"
 done
