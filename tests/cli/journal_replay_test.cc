@@ -218,3 +218,43 @@ TEST_CASE("ember replay --journal: real journal files raise the alerts of the sa
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("nope.journal") != std::string::npos);
 }
+
+TEST_CASE("ember replay --journal: the shipped SSH rules fire on what journald records for sshd",
+          "[cli][journal][integration]") {
+  TempDir dir;
+  // sshd's entries as journald stores them: the message without a syslog prefix, the
+  // identifier and pid in their own fields; the packaged agent's filter (identifiers sshd,
+  // sudo, su, kernel) lets them through.
+  const int64_t t0 = 1'733'180'000'000'000;
+  std::string exported;
+  for (int i = 0; i < 6; ++i) {
+    exported += Export({t0 + i * 1'000'000, "bastion", "sshd", "ssh.service",
+                        "Failed password for invalid user admin from 198.51.100.7 port " +
+                            std::to_string(40000 + i) + " ssh2",
+                        4242},
+                       i);
+  }
+  dir.Write("ssh.export", exported);
+  const std::string journal = dir.Sub("ssh.journal");
+  ProcessResult written =
+      RunCommand({"sh", "-c",
+                  "/usr/lib/systemd/systemd-journal-remote --output=" + journal + " - < " +
+                      dir.Sub("ssh.export")});
+  REQUIRE(written.exit_code == 0);
+  ProcessResult r = RunCommand({EMBER_CLI_BIN, "replay", "--rules",
+                                std::string(EMBER_SOURCE_DIR) + "/rules/examples/ssh.yaml",
+                                "--journal", journal, "--identifier", "sshd", "--identifier",
+                                "sudo", "--identifier", "su", "--identifier", "kernel"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  bool fired = false;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto a = nlohmann::json::parse(line);
+    if (a["rule"] == "ssh-bruteforce" && a["state"] == "firing" &&
+        a["key"]["ip"] == "198.51.100.7") {
+      fired = true;
+    }
+  }
+  CHECK(fired);
+}

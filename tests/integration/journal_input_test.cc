@@ -190,8 +190,10 @@ TEST_CASE("Journal input: the fault oracle holds with SIGKILLs of either side at
   ExpectShipped(c, written);
 }
 
-TEST_CASE("Journal input: a vacuumed cursor resumes at the oldest entry left, counted and logged",
-          "[integration]") {
+TEST_CASE(
+    "Journal input: rotated journal files are followed, and a vacuumed cursor resumes at the "
+    "oldest entry left, counted and logged",
+    "[integration]") {
   Cluster c(kRules);
   const std::string dir = c.dir.Sub("journal");
   std::filesystem::create_directories(dir);
@@ -200,15 +202,21 @@ TEST_CASE("Journal input: a vacuumed cursor resumes at the oldest entry left, co
                    "\n    units: [a.service, b.service]\n    priority: ..info\n");
   c.StartAggregator();
   c.StartAgent();
-  // A second journal file appears beside the first (journald rotating it): followed too.
-  AppendEntries(c, dir + "/new.journal", 100, 200);
+  // Rotated as journald does: the file is renamed to an archive name and a new one takes its
+  // place; then a second file appears beside them. Everything is followed, nothing twice.
+  ExpectShipped(c, 100);
+  std::filesystem::rename(dir + "/old.journal",
+                          dir +
+                              "/old@0123456789abcdef0123456789abcdef-0000000000000001-"
+                              "0005f0f0f0f0f0f0.journal");
+  AppendEntries(c, dir + "/old.journal", 100, 150);
+  AppendEntries(c, dir + "/new.journal", 150, 200);
   ExpectShipped(c, 200);
   c.agent->Signal(SIGTERM);
   REQUIRE(c.agent->Wait(10s));
   // While the agent is stopped, everything is vacuumed and new entries are written: the
   // stored cursor's entry is gone.
-  std::filesystem::remove(dir + "/old.journal");
-  std::filesystem::remove(dir + "/new.journal");
+  for (const auto& f : std::filesystem::directory_iterator(dir)) std::filesystem::remove(f);
   AppendEntries(c, dir + "/newer.journal", 200, 300);
   c.StartAgent();
   ExpectShipped(c, 300);
