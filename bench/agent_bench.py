@@ -42,7 +42,7 @@ def wait_for(cond, timeout, what):
 class Pair:
     """A real aggregator and agent in a scratch directory."""
 
-    def __init__(self, bindir, work, paths, rules_file=None):
+    def __init__(self, bindir, work, paths, rules_file=None, inputs_extra=""):
         self.work = work
         port = free_port()
         os.makedirs(f"{work}/rules", exist_ok=True)
@@ -59,7 +59,7 @@ class Pair:
         with open(f"{work}/agent.yaml", "w") as f:
             # /metrics on, as by default (on a free port): its cost is part of the agent's.
             f.write(f"name: bench\nhttp_listen: 127.0.0.1:{free_port()}\nstate_dir: {work}/agent-state\ninputs:\n"
-                    f"  paths: [{', '.join(paths)}]\n"
+                    f"  paths: [{', '.join(paths)}]\n{inputs_extra}"
                     f"output:\n  endpoint: tcp://127.0.0.1:{port}\n")
         self.agg_log = open(f"{work}/aggregator.log", "w")
         self.agent_log = open(f"{work}/agent.log", "w")
