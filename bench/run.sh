@@ -8,6 +8,7 @@
 #   bench/flood_bench.py       floods of HELLOs and new streams against the per-peer bounds
 #   bench/keys_bench.py        1M distinct keys in a 5-minute window: memory and time
 #   bench/pipeline_bench.py    agent -> aggregator with 10 rules vs rg -c on the same file
+#   bench/journal_bench.py     the agent's journal input vs journalctl -o export
 # Results go to bench/results/*.json.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,3 +41,5 @@ echo
 python3 bench/keys_bench.py --bin build/release --runs "$runs"
 echo
 python3 bench/pipeline_bench.py --bin build/release --runs "$runs"
+echo
+python3 bench/journal_bench.py --bin build/release --runs "$runs" --entries 1000000
