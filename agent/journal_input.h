@@ -24,7 +24,7 @@
 #include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/wire.h"
-#include "journal/journal_reader.h"
+#include "journal/journal_source.h"
 
 namespace ember::agent {
 

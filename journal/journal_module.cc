@@ -2,6 +2,7 @@
 #include "journal/journal_module.h"
 
 #include "common/module_loader.h"
+#include "journal/journal_reader.h"
 
 #define EMBER_EXPORT extern "C" __attribute__((visibility("default")))
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "journal/journal_entry.h"
-#include "journal/journal_reader.h"
+#include "journal/journal_source.h"
 
 namespace ember::journal {
 
