@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "journal/journal_reader.h"
+#include "tests/support/journal_file.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,13 +34,7 @@ void Write(const TempDir& dir, int from, int to) {
             "\n_PID=" + std::to_string(40 + n) + "\nMESSAGE=message " + std::to_string(n) + "\n\n";
   }
   std::filesystem::create_directories(dir.Sub("j"));
-  const std::string input = dir.Write("in-" + std::to_string(from), text);
-  ProcessResult r =
-      RunCommand({"sh", "-c",
-                  "/usr/lib/systemd/systemd-journal-remote --output=" + dir.Sub("j/a.journal") +
-                      " - < " + input});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  WriteJournalEntries(dir, dir.Sub("j/a.journal"), text);
 }
 
 // The line an entry n becomes, written out here rather than by ember.

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/journal_file.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -126,14 +127,8 @@ TEST_CASE("ember replay --journal: real journal files raise the alerts of the sa
     text += Stamp(e.us) + " " + e.host + " " + e.identifier + "[" + std::to_string(e.pid) +
             "]: " + message + "\n";
   }
-  dir.Write("entries.export", exported);
   const std::string journal = dir.Sub("remote.journal");
-  ProcessResult written =
-      RunCommand({"sh", "-c",
-                  "/usr/lib/systemd/systemd-journal-remote --output=" + journal + " - < " +
-                      dir.Sub("entries.export")});
-  INFO(written.err);
-  REQUIRE(written.exit_code == 0);
+  WriteJournalEntries(dir, journal, exported);
 
   ProcessResult from_journal = RunCommand({EMBER_CLI_BIN, "replay", "--rules", rules,
                                            "--batch-interval", "500ms", "--journal", journal});
@@ -234,13 +229,8 @@ TEST_CASE("ember replay --journal: the shipped SSH rules fire on what journald r
                         4242},
                        i);
   }
-  dir.Write("ssh.export", exported);
   const std::string journal = dir.Sub("ssh.journal");
-  ProcessResult written =
-      RunCommand({"sh", "-c",
-                  "/usr/lib/systemd/systemd-journal-remote --output=" + journal + " - < " +
-                      dir.Sub("ssh.export")});
-  REQUIRE(written.exit_code == 0);
+  WriteJournalEntries(dir, journal, exported);
   ProcessResult r = RunCommand({EMBER_CLI_BIN, "replay", "--rules",
                                 std::string(EMBER_SOURCE_DIR) + "/rules/examples/ssh.yaml",
                                 "--journal", journal, "--identifier", "sshd", "--identifier",

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/cluster.h"
+#include "tests/support/journal_file.h"
 #include "tests/support/process.h"
 
 using namespace ember::test;
@@ -67,11 +68,7 @@ void AppendEntries(Cluster& c, const std::string& file, int from, int to) {
   std::string text;
   const int64_t us = NowUs();
   for (int n = from; n < to; ++n) text += Export(n, us + n);
-  const std::string input = c.dir.Write("export-" + std::to_string(from), text);
-  ProcessResult r = RunCommand(
-      {"sh", "-c", "/usr/lib/systemd/systemd-journal-remote --output=" + file + " - < " + input});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  WriteJournalEntries(c.dir, file, text);
 }
 
 // The counts the aggregator must hold: per n for the shipped entries below `to`, and per unit.
@@ -258,11 +255,7 @@ TEST_CASE(
             "\nPRIORITY=5\n_PID=77\nMESSAGE=auth fail from 10.0.0." + std::to_string(rng() % 4) +
             "\n\n";
   }
-  const std::string input = c.dir.Write("backfill.export", text);
-  ProcessResult w = RunCommand(
-      {"sh", "-c",
-       "/usr/lib/systemd/systemd-journal-remote --output=" + dir + "/remote.journal - < " + input});
-  REQUIRE(w.exit_code == 0);
+  WriteJournalEntries(c.dir, dir + "/remote.journal", text);
   c.AddAgentInputs("  journal:\n    directory: " + dir + "\n");
   c.StartAggregator();
   c.StartAgent();

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/journal_file.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -37,11 +38,7 @@ std::string Export(int n) {
 void Write(const TempDir& dir, const std::string& path, int from, int to) {
   std::string text;
   for (int n = from; n <= to; ++n) text += Export(n);
-  const std::string input = dir.Write("in-" + std::to_string(from) + ".export", text);
-  ProcessResult r = RunCommand(
-      {"sh", "-c", "/usr/lib/systemd/systemd-journal-remote --output=" + path + " - < " + input});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  WriteJournalEntries(dir, path, text);
 }
 
 std::vector<JournalEntry> ReadAll(JournalReader& reader) {
