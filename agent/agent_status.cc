@@ -49,7 +49,10 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
   }
   std::fprintf(out, "%-48s %-16s %-14s %12s %12s %10s %10s %6s %6s  %s\n", "FILE", "STREAM",
                "DEV:INODE", "ACKED", "SIZE", "LAG", "LINES", "CUT", "RESETS", "STATE");
+  size_t files = 0;
   for (const StreamRecord& r : (*store)->records()) {
+    if (!r.journal.empty()) continue;  // below
+    ++files;
     struct stat st;
     std::string state;
     long long size = -1;
@@ -93,7 +96,29 @@ int PrintAgentStatus(const AgentConfig& config, std::FILE* out) {
                  size >= 0 ? std::to_string(size).c_str() : "-", lag.c_str(), lines.c_str(),
                  cut.c_str(), resets.c_str(), state.c_str());
   }
-  if ((*store)->size() == 0) std::fprintf(out, "(no file read yet)\n");
+  if (files == 0) std::fprintf(out, "(no file read yet)\n");
+  for (const StreamRecord& r : (*store)->records()) {
+    if (r.journal.empty()) continue;
+    std::fprintf(out, "\njournal '%s': stream %016llx, %llu bytes of lines acknowledged%s",
+                 r.journal.c_str(), static_cast<unsigned long long>(r.stream_id),
+                 static_cast<unsigned long long>(r.acked_offset),
+                 r.cursor.empty() ? " (no entry yet)" : "");
+    const nlohmann::json j = live.value("journal", nlohmann::json::object());
+    if (j.value("stream_id", uint64_t{0}) == r.stream_id) {
+      std::fprintf(out,
+                   "; %s, %llu bytes sent; since the start: %llu entries, %llu lines, %llu "
+                   "without a MESSAGE, %llu cut, %llu filtered by priority, %llu gaps",
+                   j.value("state", std::string()).c_str(),
+                   static_cast<unsigned long long>(j.value("sent_offset", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("entries", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("lines", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("without_message", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("truncated_lines", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("filtered", uint64_t{0})),
+                   static_cast<unsigned long long>(j.value("gaps", uint64_t{0})));
+    }
+    std::fprintf(out, "\n");
+  }
   if (live.contains("tails")) {
     const auto& t = live["tails"];
     const nlohmann::json unreadable = t.value("unreadable", nlohmann::json::object());

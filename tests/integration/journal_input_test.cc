@@ -152,6 +152,19 @@ TEST_CASE("Journal input: entries followed live ship exactly once through SIGKIL
   CHECK(Get(m, "ember_agent_journal_binary_messages_total") >= binary);
   CHECK(Get(m, "ember_agent_journal_filtered_total") > 0);
   CHECK(Get(m, "ember_agent_journal_gaps_total") == 0);
+  // ember-agent --status shows the journal's stream beside the files (status.json is
+  // rewritten every few seconds while something happens).
+  std::string status;
+  WaitUntil(
+      [&] {
+        status = RunCommand({EMBER_AGENT_BIN, "-c", c.dir.Sub("agent.yaml"), "--status"}).out;
+        return status.find("following") != std::string::npos;
+      },
+      10s);
+  INFO(status);
+  CHECK(status.find("journal '" + dir + "': stream") != std::string::npos);
+  CHECK(status.find("following") != std::string::npos);
+  CHECK(status.find("without a MESSAGE") != std::string::npos);
 }
 
 TEST_CASE("Journal input: the fault oracle holds with SIGKILLs of either side at random points",
