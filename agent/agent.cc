@@ -510,6 +510,10 @@ class AgentDaemon {
     WriteStatus(clock_.NowMs());
     forwarder_->SetLinger(0);
     TailCounters c = tails_.counters();
+    if (journal_) {  // the journal's lines and bytes count with the files'
+      c.lines += journal_->counters().lines;
+      c.bytes += journal_->counters().bytes;
+    }
     spdlog::info("Stopped: {} lines ({} bytes) read, {} frames sent, {}.", c.lines, c.bytes,
                  forwarder_->frames_sent(),
                  !ever_welcomed_ ? "never welcomed by the aggregator: nothing was acknowledged "
