@@ -56,7 +56,14 @@ Result<std::unique_ptr<JournalInput>> JournalInput::Open(
     in->origin_offset_ = r->origin_offset;
     in->acked_offset_ = in->sent_offset_ = in->highest_sent_ = r->acked_offset;
     in->acked_cursor_ = r->cursor;
-    in->SeekAfter(in->acked_cursor_);
+    if (Status s = in->SeekAfter(in->acked_cursor_); !s.ok()) {
+      // Reading the journal again from its start would count it twice: refuse, as a
+      // malformed offsets file is refused.
+      return Status::Corruption("'" + store.file_path() + "': the cursor of journal '" + in->name_ +
+                                "' is not one the journal takes (" + s.message() +
+                                "); move the file away to start over (the journal is then "
+                                "read per read_from)");
+    }
     spdlog::info("Journal '{}': resuming stream {} at byte {}{}.", in->name_, in->stream_id_,
                  in->acked_offset_, r->cursor.empty() ? " (from the start)" : " after its cursor");
     return in;
@@ -91,26 +98,15 @@ void JournalInput::NewStream(uint64_t offset, const std::string& cursor) {
   store_.Put(r);
 }
 
-void JournalInput::SeekAfter(const std::string& cursor) {
+Status JournalInput::SeekAfter(const std::string& cursor) {
   at_end_ = false;
   held_.reset();
-  if (cursor.empty()) {
-    if (Status s = source_->SeekHead(); !s.ok()) {
-      ++counters_.read_errors;
-      spdlog::error("Journal '{}': {}", name_, s.message());
-    }
-    return;
-  }
   bool gap = false;
-  if (Status s = source_->SeekAfter(cursor, &gap); !s.ok()) {
-    // A cursor the journal does not take (a corrupt state file): say so and read it all.
-    ++counters_.gaps;
-    spdlog::error(
-        "Journal '{}': cannot resume at the stored cursor ({}); reading from the "
-        "oldest entry.",
-        name_, s.message());
-    (void)source_->SeekHead();
-    return;
+  Status s = cursor.empty() ? source_->SeekHead() : source_->SeekAfter(cursor, &gap);
+  if (!s.ok()) {
+    ++counters_.read_errors;
+    spdlog::error("Journal '{}': {}", name_, s.message());
+    return s;
   }
   if (gap) {
     ++counters_.gaps;
@@ -119,6 +115,7 @@ void JournalInput::SeekAfter(const std::string& cursor) {
         "resuming at the oldest entry after it. Entries in between, if any, are lost.",
         name_);
   }
+  return Status::Ok();
 }
 
 bool JournalInput::Poll(int64_t now_ms, size_t max_frames, std::vector<std::string>* frames,
@@ -225,7 +222,7 @@ void JournalInput::Refuse(const std::string& what, uint64_t offset, int64_t now_
   ++counters_.restreams;
   const uint64_t old_stream = stream_id_;
   NewStream(acked_offset_, acked_cursor_);
-  SeekAfter(acked_cursor_);
+  (void)SeekAfter(acked_cursor_);  // errors are counted and logged there
   uint64_t suppressed = 0;
   if (log_limiter_.Allow(now_ms, &suppressed)) {
     spdlog::warn(
@@ -261,13 +258,13 @@ bool JournalInput::OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
   // An ACK of frames sent before a rewind can overtake the re-read: go on after it.
   if (sent_offset_ < offset) {
     sent_offset_ = offset;
-    SeekAfter(acked_cursor_);
+    (void)SeekAfter(acked_cursor_);
   }
   return true;
 }
 
 bool JournalInput::FastForward(uint64_t mark) {
-  SeekAfter(acked_cursor_);
+  (void)SeekAfter(acked_cursor_);  // errors are counted and logged there
   uint64_t offset = acked_offset_;
   journal::JournalEntry entry;
   while (offset < mark) {
@@ -282,7 +279,7 @@ bool JournalInput::FastForward(uint64_t mark) {
       return true;
     }
   }
-  SeekAfter(acked_cursor_);
+  (void)SeekAfter(acked_cursor_);  // errors are counted and logged there
   return false;
 }
 
@@ -295,7 +292,7 @@ bool JournalInput::Rewind(uint64_t offset, int64_t now_ms) {
   rewound_to_ = offset;
   rewound_at_ms_ = now_ms;
   last_ack_progress_ms_ = now_ms;
-  SeekAfter(at);
+  (void)SeekAfter(at);
   return true;
 }
 
@@ -328,7 +325,7 @@ void JournalInput::Resync(const std::vector<wire::AckEntry>& marks, int64_t now_
         name_, mark, acked_offset_);
     ++counters_.restreams;
     NewStream(acked_offset_, acked_cursor_);
-    SeekAfter(acked_cursor_);
+    (void)SeekAfter(acked_cursor_);
     return;
   }
   if (mark > acked_offset_) {

@@ -103,8 +103,9 @@ class JournalInput {
   // (sent by an earlier process that did not save its ACK). False, and back at the
   // acknowledged entry, if no entry ends there.
   bool FastForward(uint64_t mark);
-  // Positions the source after `cursor` ("" = where this input started); logs a gap.
-  void SeekAfter(const std::string& cursor);
+  // Positions the source after `cursor` ("" = the oldest entry); counts and logs a gap, and
+  // an error, which it returns (InvalidArgument: not a cursor).
+  Status SeekAfter(const std::string& cursor);
   // The aggregator claims an offset this input cannot honour: counted, logged, and the input
   // continues as a new stream from its acknowledged entry.
   void Refuse(const std::string& what, uint64_t offset, int64_t now_ms);

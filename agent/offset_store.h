@@ -67,6 +67,8 @@ class OffsetStore {
   // Forgets a stream (its file was read to the end, acknowledged and closed).
   void Remove(uint64_t stream_id);
 
+  // The offsets file, for messages.
+  std::string file_path() const { return dir_ + "/offsets.json"; }
   // This agent's epoch: a random id made when the state directory was (re)created.
   uint64_t epoch() const { return epoch_; }
 

@@ -242,3 +242,23 @@ TEST_CASE("JournalInput: a mark an earlier process earned is taken only at an en
     CHECK(Decode(frames).lines.size() == 5);
   }
 }
+
+TEST_CASE("JournalInput: a stored cursor the journal does not take stops the start",
+          "[integration]") {
+  Fixture f;
+  Write(f.dir, 0, 3);
+  agent::StreamRecord r;
+  r.stream_id = 7;
+  r.path = r.journal = f.options.directory;
+  r.cursor = "not a cursor";
+  r.acked_offset = r.origin_offset = 100;
+  f.store->Put(r);
+  auto source = journal::JournalReader::OpenDirectory(f.options.directory, f.options.filter);
+  REQUIRE(source.ok());
+  auto in = JournalInput::Open(std::move(*source), f.options, true, 1024,
+                               FrameContext{"agent-1", "fallback", 64 * 1024}, *f.store);
+  REQUIRE_FALSE(in.ok());
+  // Reading it all again would count it twice: the operator is told which file and what to do.
+  CHECK(in.status().message().find("offsets.json") != std::string::npos);
+  CHECK(in.status().message().find("move the file away") != std::string::npos);
+}
