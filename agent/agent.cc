@@ -65,7 +65,10 @@ class AgentDaemon {
   // The journal input, when configured: libsystemd is loaded now. Errors: the module or the
   // journal cannot be opened.
   Status OpenJournalInput() {
-    if (!config_.journal.enabled) return Status::Ok();
+    if (!config_.journal.enabled) {
+      ForgetOtherJournals(*store_, "");
+      return Status::Ok();
+    }
     Result<std::unique_ptr<journal::JournalSource>> source = OpenJournal(config_.journal);
     if (!source.ok()) return source.status();
     Result<std::unique_ptr<JournalInput>> input = JournalInput::Open(

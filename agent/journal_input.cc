@@ -32,6 +32,15 @@ Result<std::unique_ptr<journal::JournalSource>> OpenJournal(const JournalOptions
   return std::unique_ptr<journal::JournalSource>(source);
 }
 
+void ForgetOtherJournals(OffsetStore& store, const std::string& keep) {
+  for (const StreamRecord& old : store.records()) {
+    if (old.journal.empty() || old.journal == keep) continue;
+    spdlog::info("Journal '{}' is no longer configured; forgetting its stream {}.", old.journal,
+                 old.stream_id);
+    store.Remove(old.stream_id);
+  }
+}
+
 JournalInput::JournalInput(std::unique_ptr<journal::JournalSource> source,
                            const JournalOptions& options, size_t max_line_bytes,
                            FrameContext context, OffsetStore& store)
@@ -51,6 +60,7 @@ Result<std::unique_ptr<JournalInput>> JournalInput::Open(
   Result<int> fd = in->source_->ChangeFd();
   if (!fd.ok()) return fd.status().WithContext("journal '" + in->name_ + "'");
   in->change_fd_ = *fd;
+  ForgetOtherJournals(store, in->name_);
   if (const StreamRecord* r = store.FindJournal(in->name_)) {
     in->stream_id_ = r->stream_id;
     in->origin_offset_ = r->origin_offset;

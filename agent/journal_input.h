@@ -50,6 +50,10 @@ inline constexpr size_t kMaxJournalFieldBytes = 255;
 // only then). Errors: the module or the journal cannot be opened.
 Result<std::unique_ptr<journal::JournalSource>> OpenJournal(const JournalOptions& options);
 
+// Forgets (logged) the stream records of journals other than `keep` ("": all): a journal
+// input removed or pointed elsewhere leaves no record behind.
+void ForgetOtherJournals(OffsetStore& store, const std::string& keep);
+
 class JournalInput {
  public:
   // Starts following `source`: after the stored cursor of this journal's stream if the store

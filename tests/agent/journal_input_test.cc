@@ -262,3 +262,24 @@ TEST_CASE("JournalInput: a stored cursor the journal does not take stops the sta
   CHECK(in.status().message().find("offsets.json") != std::string::npos);
   CHECK(in.status().message().find("move the file away") != std::string::npos);
 }
+
+TEST_CASE("JournalInput: the record of a journal no longer configured is forgotten",
+          "[integration]") {
+  Fixture f;
+  Write(f.dir, 0, 2);
+  agent::StreamRecord file;  // a file's record stays
+  file.stream_id = 5;
+  file.path = "/var/log/x.log";
+  f.store->Put(file);
+  agent::StreamRecord old;
+  old.stream_id = 6;
+  old.path = old.journal = "/elsewhere";
+  f.store->Put(old);
+  auto in = f.Open();
+  CHECK(f.store->Find(5) != nullptr);
+  CHECK(f.store->Find(6) == nullptr);
+  CHECK(f.store->FindJournal(f.options.directory) != nullptr);
+  ForgetOtherJournals(*f.store, "");
+  CHECK(f.store->FindJournal(f.options.directory) == nullptr);
+  CHECK(f.store->Find(5) != nullptr);
+}
