@@ -313,8 +313,11 @@ bool JournalInput::OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
     Refuse("a resend request", offset, now_ms);
     return true;
   }
-  spdlog::info("The aggregator asks for journal '{}' again from byte {}; resending.", name_,
-               offset);
+  uint64_t suppressed = 0;
+  if (log_limiter_.Allow(now_ms, &suppressed)) {
+    spdlog::info("The aggregator asks for journal '{}' again from byte {}; resending.{}", name_,
+                 offset, LogLimiter::SuppressedNote(suppressed));
+  }
   return true;
 }
 
