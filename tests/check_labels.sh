@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every TEST_CASE carries exactly one of [unit], [integration], [slow] (its ctest label), and
-# no name contains ';' (ctest would split it and run a filter that matches nothing).
+# no name contains ';' (ctest would split it and run a filter that matches nothing), and every
+# file with [threads] cases is built into ember_thread_tests (the ThreadSanitizer job).
 set -euo pipefail
 cd "$(dirname "$0")"
 status=0
@@ -22,6 +23,14 @@ for path in glob.glob('*/*.cc'):
         if len(labels) != 1:
             print(f"check_labels: {path}: '{name.group(1)}' has labels {labels}, needs one")
             bad += 1
+# ThreadSanitizer runs the ember_thread_tests target: a file with [threads] cases must be in it.
+cmake = open('CMakeLists.txt').read()
+target = re.search(r'add_executable\(ember_thread_tests([^)]*)\)', cmake)
+listed = set(target.group(1).split()) if target else set()
+for path in glob.glob('*/*.cc'):
+    if '[threads]' in open(path).read() and path not in listed:
+        print(f"check_labels: {path} has [threads] cases but is not in ember_thread_tests")
+        bad += 1
 sys.exit(1 if bad else 0)
 PY
 exit $status
