@@ -78,10 +78,6 @@ class FramePacker {
 
 }  // namespace
 
-// A NACK for the offset just gone back to, arriving this soon after, echoes frames that were
-// already on their way; it is not a new loss.
-constexpr int64_t kNackEchoMs = 2000;
-
 Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, bool from_end,
                                                      const TailOptions& options,
                                                      OffsetStore& store) {

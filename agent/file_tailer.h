@@ -28,6 +28,10 @@ struct FileIdentity {
   bool operator==(const FileIdentity&) const = default;
 };
 
+// A NACK for the offset a stream just went back to, arriving this soon after, echoes frames
+// that were already on their way; it is not a new loss (files and the journal alike).
+inline constexpr int64_t kNackEchoMs = 2000;
+
 // Who the frames come from (copied into every frame) and how large they may be.
 struct FrameContext {
   std::string agent;

@@ -12,10 +12,11 @@
 namespace ember::agent {
 namespace {
 
-// A NACK for the offset just gone back to, within this long, echoes frames sent before.
-constexpr int64_t kNackEchoMs = 1000;
-
 std::string_view Cut(std::string_view s) { return s.substr(0, kMaxJournalFieldBytes); }
+
+// The bytes an entry takes in the stream: its line as formatted, before any cut, and the
+// newline a file would have. Resending the same entries gives the same offsets.
+uint64_t StreamBytes(const std::string& line) { return line.size() + 1; }
 
 }  // namespace
 
@@ -143,8 +144,8 @@ bool JournalInput::Poll(int64_t now_ms, size_t max_frames, std::vector<std::stri
     sent_.emplace(sent_offset_, std::move(frame_cursor));
     ++frames_made;
   };
+  journal::JournalEntry entry;  // reused: its strings keep their capacity from entry to entry
   while (true) {
-    journal::JournalEntry entry;
     if (held_) {
       entry = std::move(*held_);
       held_.reset();
@@ -171,9 +172,7 @@ bool JournalInput::Poll(int64_t now_ms, size_t max_frames, std::vector<std::stri
       counters_.binary_messages += entry.binary_message;
     }
     std::string line = journal::FormatJournalLine(entry);
-    // The offset counts the line as formatted, before any cut: resending the same entries
-    // gives the same offsets whatever max_line_bytes is.
-    const uint64_t size = line.size() + 1;
+    const uint64_t size = StreamBytes(line);
     const bool cut = line.size() > max_line_bytes_;
     if (cut) line.resize(max_line_bytes_);
     if (bytes > 0 && bytes + size > max_bytes) {
@@ -196,14 +195,13 @@ bool JournalInput::Poll(int64_t now_ms, size_t max_frames, std::vector<std::stri
       frame->SetOriginOffset(origin_offset_);
       frame_host = host;
     }
-    const std::string priority = entry.priority < 0 ? "" : std::to_string(entry.priority);
-    const std::string pid = entry.pid > 0 ? std::to_string(entry.pid) : "";
-    frame->AddLine(line, {Cut(entry.unit), Cut(entry.identifier), priority, pid});
+    frame->AddLine(line, {Cut(entry.unit), Cut(entry.identifier), journal::PriorityText(entry),
+                          journal::PidText(entry)});
     sent_offset_ += size;
     bytes += size;
     ++counters_.lines;
     counters_.bytes += size;
-    frame_cursor = std::move(entry.cursor);
+    frame_cursor.swap(entry.cursor);
     if (bytes >= max_bytes) break;
   }
   finish();
@@ -281,7 +279,7 @@ bool JournalInput::FastForward(uint64_t mark) {
     Result<bool> got = source_->Next(&entry);
     if (!got.ok() || !*got) break;
     if (!entry.has_message) continue;
-    offset += journal::FormatJournalLine(entry).size() + 1;
+    offset += StreamBytes(journal::FormatJournalLine(entry));
     if (offset == mark) {
       sent_.clear();
       sent_.emplace(mark, entry.cursor);

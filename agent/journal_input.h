@@ -93,7 +93,6 @@ class JournalInput {
   std::string StatusJson() const;
   void WriteMetrics(MetricsText& out) const;
   const JournalCounters& counters() const { return counters_; }
-  const std::string& name() const { return name_; }
 
  private:
   JournalInput(std::unique_ptr<journal::JournalSource> source, const JournalOptions& options,
@@ -127,7 +126,6 @@ class JournalInput {
   uint64_t origin_offset_ = 0;
   uint64_t acked_offset_ = 0;
   std::string acked_cursor_;  // "" = before the first entry this input read
-  std::string start_cursor_;  // where a new stream with no acknowledged entry starts
   uint64_t sent_offset_ = 0;  // end of the last entry put in a frame
   uint64_t highest_sent_ = 0;
   // The end of every frame sent and not acknowledged, with the cursor of its last entry: the

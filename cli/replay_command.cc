@@ -229,8 +229,8 @@ int RunReplay(const ReplayArgs& args) {
       const std::string line = journal::FormatJournalLine(entry);
       bytes += line.size() + 1;
       engine::InputLine in{line, entry.hostname, path, entry.realtime_us / 1000, ""};
-      const std::string priority = entry.priority < 0 ? "" : std::to_string(entry.priority);
-      const std::string pid = entry.pid > 0 ? std::to_string(entry.pid) : "";
+      const std::string priority = journal::PriorityText(entry);
+      const std::string pid = journal::PidText(entry);
       in.journal = {entry.unit, entry.identifier, priority, pid};
       chunk.Add(in);
       if (chunk.full()) flush_chunk(path, bytes);

@@ -18,6 +18,14 @@ Result<int> ParsePriority(std::string_view text) {
                                  "notice, info, debug (optionally after '..')");
 }
 
+std::string PriorityText(const JournalEntry& e) {
+  return e.priority < 0 ? std::string() : std::to_string(e.priority);
+}
+
+std::string PidText(const JournalEntry& e) {
+  return e.pid > 0 ? std::to_string(e.pid) : std::string();
+}
+
 std::string FormatJournalLine(const JournalEntry& e) {
   const std::time_t seconds = static_cast<std::time_t>(e.realtime_us / 1'000'000);
   std::tm tm{};

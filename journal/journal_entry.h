@@ -35,6 +35,11 @@ struct JournalFilter {
 // level to the named one). InvalidArgument naming the text otherwise.
 Result<int> ParsePriority(std::string_view text);
 
+// The entry's priority ("0".."7", "" when it has none) and pid ("" when none), as the rules'
+// built-in fields `priority` and `pid` hold them.
+std::string PriorityText(const JournalEntry& entry);
+std::string PidText(const JournalEntry& entry);
+
 // The line an entry stands for, in the shape of a syslog line with an RFC 3339 stamp, so the
 // rules written for syslog files match it: "2024-05-31T12:00:00.123456Z web1 sshd[77]: msg".
 // Bytes a line cannot hold in the message (NUL, CR, LF) are written as spaces.
