@@ -222,6 +222,7 @@ void RuleWindow::Advance(int64_t closed_until, std::vector<Alert>* out) {
       target = std::min(target, last_end);
       if (target > evaluated_end_) {
         evaluated_end_ = target;
+        DropBatchesBefore(evaluated_end_);
         continue;
       }
     }
@@ -347,10 +348,14 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
     Evaluate(key, fire, resolve, end, out);
   }
 
+  DropBatchesBefore(end);
+}
+
+void RuleWindow::DropBatchesBefore(int64_t end) {
   // Batches that left the window, and the history kept for late lines, are no longer needed.
   // A late line at the floor changes the windows that end after it: those keep their batches.
   const int64_t keep_from =
-      std::min(leave_end, history_floor_ - window_batches_) - lateness_batches_;
+      std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_;
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
     dropped_batches_.insert(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
@@ -818,7 +823,10 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
            holds(after_cache, key, since - slide_batches_)) {
       since -= slide_batches_;
     }
-    if (state == states_.end()) state = states_.emplace(key, KeyState{}).first;
+    if (state == states_.end()) {
+      state = states_.emplace(key, KeyState{}).first;
+      state->second.phase = KeyPhase::kIdle;  // a KeyState starts as firing
+    }
     KeyState& s = state->second;
     if (s.phase == KeyPhase::kIdle || s.active_since > since) {
       s.phase = KeyPhase::kPending;
@@ -865,7 +873,8 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   compacted_until_ = closed_until;  // batches closed before the restart stay as stored
   keys_.ClearSums();
   window_keys_ = 0;
-  if (partials_.empty() && states_.empty()) return;
+  // Evaluated up to the checkpoint, with or without state: a first line for a batch closed
+  // before it is late, as it would have been without the restart.
   started_ = true;
   evaluated_end_ = FloorToSlide(closed_until);
   // Partials below the window of the last evaluated end were dropped before the checkpoint;

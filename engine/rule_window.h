@@ -212,6 +212,8 @@ class RuleWindow {
   // The slot of `key` in `batch`, created (with a key reference) if absent; null when the key
   // is new, `capped`, and the rule already holds max_keys keys.
   Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
+  // Drops the batches no window ending at or after `end` needs (nor late lines may reach).
+  void DropBatchesBefore(int64_t end);
   // Drops the stored batch `it` and its key references.
   void DropBatch(std::map<int64_t, BatchSlots>::iterator it);
 
