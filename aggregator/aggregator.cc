@@ -79,9 +79,9 @@ struct Aggregator::Impl {
     monitoring_.Publish(View(), clock_.NowMs());
     std::set<std::string> firing;
     for (size_t i = 0; i < engine_->rules().rules().size(); ++i) {
-      for (const auto& [key, state] : engine_->window(i).states()) {
+      engine_->ForEachKeyState(i, [&](const std::string&, const engine::KeyState& state) {
         if (state.phase == engine::KeyPhase::kFiring) firing.insert(state.alert_id);
-      }
+      });
     }
     dispatcher_.RestoreFiring(firing, *store_);
     dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery
@@ -180,6 +180,7 @@ struct Aggregator::Impl {
 
   Status InstallRules(std::shared_ptr<const rules::RuleSet> rules) {
     auto engine = std::make_unique<engine::Engine>(rules, config_.engine);
+    engine->SetRunner(&intake_->runner());
     Result<engine::Snapshot> snap =
         store_->Recover(*rules, config_.engine.batch_interval_ms, engine->restore_sink());
     if (!snap.ok()) return snap.status().WithContext("state directory '" + config_.state_dir + "'");
@@ -364,6 +365,7 @@ Result<std::unique_ptr<Aggregator>> Aggregator::Start(const AggregatorConfig& co
   engine::CheckpointStoreOptions store_options;
   store_options.dir = config.state_dir;
   store_options.sync = config.sync;
+  store_options.partitions = config.engine.partitions;
   auto store = engine::CheckpointStore::Open(store_options);
   if (!store.ok()) {
     return store.status().WithContext("state directory '" + config.state_dir + "'");

@@ -173,7 +173,15 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetBool("sync", &c.sync));
   errors.push_back(top.GetDurationMs("checkpoint_interval", &c.checkpoint_interval_ms));
   errors.push_back(top.GetSizeBytes("agent_credit", &c.agent_credit_bytes));
-  errors.push_back(top.GetInt("match_threads", &c.match_threads));
+  // `match_threads`: the same setting under the name it had when only matching was parallel.
+  if (top.Has("threads") && top.Has("match_threads")) {
+    return Status::InvalidArgument(top.Where("match_threads") +
+                                   ": error: 'match_threads' is 'threads': set one of them");
+  }
+  const char* threads_key = top.Has("match_threads") ? "match_threads" : "threads";
+  errors.push_back(top.GetInt(threads_key, &c.threads));
+  int64_t partitions = c.engine.partitions;
+  errors.push_back(top.GetInt("partitions", &partitions));
   errors.push_back(top.GetInt("max_agents", &c.max_agents));
   errors.push_back(top.GetInt("max_streams_per_agent", &c.max_streams_per_agent));
   errors.push_back(top.GetInt("max_streams", &c.max_streams));
@@ -238,11 +246,16 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
     return Status::InvalidArgument(top.Where("agent_expiry") +
                                    ": error: 'agent_expiry' must be at least 1m");
   }
-  if (c.match_threads < 0 || c.match_threads > 64) {
-    return Status::InvalidArgument(top.Where("match_threads") +
-                                   ": error: 'match_threads' must be between 0 (one per CPU) "
-                                   "and 64");
+  if (c.threads < 0 || c.threads > 64) {
+    return Status::InvalidArgument(top.Where(threads_key) + ": error: '" + threads_key +
+                                   "' must be between 0 (one per CPU) and 64");
   }
+  if (partitions < 1 || partitions > engine::kMaxPartitions) {
+    return Status::InvalidArgument(top.Where("partitions") +
+                                   ": error: 'partitions' must be between 1 and " +
+                                   std::to_string(engine::kMaxPartitions));
+  }
+  c.engine.partitions = static_cast<uint32_t>(partitions);
   if (c.allowed_lateness_ms < 0 || c.allowed_lateness_ms > kMaxAllowedLatenessMs) {
     return Status::InvalidArgument(top.Where("allowed_lateness") +
                                    ": error: 'allowed_lateness' must be between 0 and 1h (open "

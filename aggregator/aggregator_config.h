@@ -95,9 +95,10 @@ struct AggregatorConfig {
   // Bytes each agent may have read and not yet had acknowledged (flow control). Bounds the
   // aggregator's memory at about agents x credit; must cover a checkpoint interval of data.
   int64_t agent_credit_bytes = 16 << 20;
-  // Threads that match lines against the rules (the pipeline thread is one of them); 0 = one
-  // per CPU. The engine still applies matches in line order: results do not depend on it.
-  int64_t match_threads = 0;
+  // Threads that match lines against the rules and apply the matches to the partitions of
+  // the state (the pipeline thread is one of them); 0 = one per CPU. Results do not depend
+  // on it. The key groups themselves are engine.partitions, fixed when the state is created.
+  int64_t threads = 0;
   // Bounds of the per-peer tables: agent identities known at once (a HELLO from a new one
   // beyond is refused), streams per agent (frames of a new stream beyond are dropped), and
   // how long an agent not heard from is remembered in the agent table (its stream marks stay).

@@ -24,8 +24,7 @@ void WarnLimited(LogLimiter& log, int64_t now_ms, fmt::format_string<Args...> fo
 FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
       receiver_(receiver),
-      matcher_(
-          std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.match_threads))),
+      matcher_(std::make_unique<engine::ParallelMatcher>(static_cast<unsigned>(config.threads))),
       sessions_(static_cast<size_t>(config.max_agents), config.agent_expiry_ms),
       marks_(static_cast<size_t>(config.max_streams_per_agent),
              static_cast<size_t>(config.max_streams)),
@@ -244,12 +243,13 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
   for (const PendingFrame& p : pending_) {
     const uint64_t too_late = engine.stats().too_late;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
-      engine.IngestMatched(batch_lines_[line], matcher_->MatchesOf(line));
+      engine.RouteLine(batch_lines_[line], matcher_->MatchesOf(line));
     }
     if (engine.stats().too_late != too_late) {
       watermarks_.TooLate(p.stream, engine.stats().too_late - too_late);
     }
   }
+  engine.ApplyRouted();
   pending_.clear();
   pending_lines_ = 0;
 }

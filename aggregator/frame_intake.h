@@ -53,6 +53,8 @@ class FrameIntake {
   void ResetAccepted() { accepted_bytes_ = 0; }
   // Messages handled so far (of any kind): whether anything arrived since a given moment.
   uint64_t messages() const { return messages_; }
+  // The matcher's threads, which also apply the engine's partitions (Engine::SetRunner).
+  engine::TaskRunner& runner() { return *matcher_; }
 
  private:
   void ExpireStreams(const std::string& agent, const std::vector<wire::AckEntry>& announced,

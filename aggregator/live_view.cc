@@ -23,30 +23,30 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
   nlohmann::json rules = nlohmann::json::array();
   nlohmann::json firing = nlohmann::json::array();
   for (size_t i = 0; i < e.rules().rules().size(); ++i) {
-    const engine::RuleWindow& w = e.window(i);
-    const rules::Rule& rule = w.rule();
+    const rules::Rule& rule = e.rules().rules()[i];
     nlohmann::json top = nlohmann::json::array();
-    for (const auto& [key, count] : w.TopKeys(in.top_keys)) {
-      top.push_back({{"key", DescribeKey(rule, key)},
-                     {"count", count},
-                     {"history", w.KeyHistory(key, e.closed_until(), in.history_batches)}});
+    for (const auto& [key, count] : e.TopKeys(i, in.top_keys)) {
+      top.push_back(
+          {{"key", DescribeKey(rule, key)},
+           {"count", count},
+           {"history", e.window(i, key).KeyHistory(key, e.closed_until(), in.history_batches)}});
     }
-    for (const auto& [key, state] : w.states()) {
-      if (state.phase != engine::KeyPhase::kFiring) continue;
+    e.ForEachKeyState(i, [&](const std::string& key, const engine::KeyState& state) {
+      if (state.phase != engine::KeyPhase::kFiring) return;
       firing.push_back({{"rule", rule.name},
                         {"severity", rules::SeverityName(rule.severity)},
                         {"key", DescribeKey(rule, key)},
-                        {"count", w.WindowCount(key)},
+                        {"count", e.window(i, key).WindowCount(key)},
                         {"alert_id", state.alert_id},
                         {"since_ms", state.first_end_batch * batch_ms}});
-    }
+    });
     rules.push_back({{"name", rule.name},
                      {"severity", rules::SeverityName(rule.severity)},
-                     {"matches", w.matches()},
+                     {"matches", e.rule_matches(i)},
                      {"rate_per_s", i < in.rule_rates.size() ? in.rule_rates[i] : 0.0},
                      {"window_ms", rule.window_ms},
-                     {"window_keys", w.window_keys()},
-                     {"firing", w.firing_count()},
+                     {"window_keys", e.rule_window_keys(i)},
+                     {"firing", e.rule_firing(i)},
                      {"top", top}});
   }
   nlohmann::json agents = nlohmann::json::array();

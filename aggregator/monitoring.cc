@@ -29,19 +29,20 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
   v.engine = engine.stats();
   std::vector<uint64_t> rule_matches;
   for (size_t i = 0; i < v.rules; ++i) {
-    const engine::RuleWindow& w = engine.window(i);
-    v.matches_by_rule.emplace_back(w.rule().name, w.matches());
-    v.window_keys_by_rule.emplace_back(w.rule().name, w.window_keys());
-    v.refused_keys_by_rule.emplace_back(w.rule().name, w.refused_keys());
-    uint64_t& reported = refused_keys_reported_[w.rule().name];
-    if (w.refused_keys() > reported && refused_keys_log_.Allow(now_ms)) {
+    const rules::Rule& rule = engine.rules().rules()[i];
+    const uint64_t matches = engine.rule_matches(i), refused = engine.rule_refused_keys(i);
+    v.matches_by_rule.emplace_back(rule.name, matches);
+    v.window_keys_by_rule.emplace_back(rule.name, engine.rule_window_keys(i));
+    v.refused_keys_by_rule.emplace_back(rule.name, refused);
+    uint64_t& reported = refused_keys_reported_[rule.name];
+    if (refused > reported && refused_keys_log_.Allow(now_ms)) {
       spdlog::warn(
           "Rule '{}' holds its max_keys ({}) keys: {} matches of new keys were not counted "
           "(ember_rule_refused_keys_total; raise max_keys, or key by fewer fields).",
-          w.rule().name, w.rule().max_keys, w.refused_keys() - reported);
-      reported = w.refused_keys();
+          rule.name, rule.max_keys, refused - reported);
+      reported = refused;
     }
-    rule_matches.push_back(w.matches());
+    rule_matches.push_back(matches);
   }
   const FrameCounters& c = *view.counters;
   v.bytes_in = c.bytes_in;

@@ -36,7 +36,8 @@ struct ReplayArgs {
   std::vector<std::string> journals;            // journal directories or files
   std::vector<std::string> units, identifiers;  // journal filters
   std::string priority;                         // journal filter: a level, or a name after ".."
-  unsigned threads = 0;                         // matching threads; 0 = one per CPU
+  unsigned threads = 0;                         // matching and applying; 0 = one per CPU
+  uint32_t partitions = engine::kDefaultPartitions;  // key groups, as the aggregator's
 };
 
 // Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
@@ -130,6 +131,7 @@ int RunReplay(const ReplayArgs& args) {
 
   engine::EngineOptions options;
   options.batch_interval_ms = *batch_ms;
+  options.partitions = args.partitions;
   engine::Engine engine(*rules, options);
   std::vector<engine::Alert> alerts;
   uint64_t printed = 0, bytes = 0, untimed = 0;
@@ -141,22 +143,30 @@ int RunReplay(const ReplayArgs& args) {
   }
   ProgressBar progress(total_bytes, stderr);  // on a terminal only
   engine::ParallelMatcher matcher(args.threads);
+  engine.SetRunner(&matcher);
   LineChunk chunk;
   // Matching runs on the worker threads a chunk at a time; the engine then takes the lines in
-  // order, with the watermark moving between lines exactly as it would line by line.
+  // order and applies their matches partition by partition on the same threads. The
+  // watermark moves where a line closes a batch, as the daemon's does at a tick.
   int64_t max_time = INT64_MIN;
   auto flush_chunk = [&](std::string_view file, uint64_t bytes_done) {
     chunk.Seal(file);
     matcher.Match(engine.rules(), chunk.lines);
     for (size_t i = 0; i < chunk.lines.size(); ++i) {
       const engine::InputLine& line = chunk.lines[i];
-      engine.IngestMatched(line, matcher.MatchesOf(i));
+      engine.RouteLine(line, matcher.MatchesOf(i));
       if (lateness_ms >= 0 && line.time_ms > max_time) {
         max_time = line.time_ms;
-        engine.AdvanceWatermark(max_time - lateness_ms, &alerts);
-        PrintAlerts(alerts, args.resolved, &printed);
+        const int64_t watermark = max_time - lateness_ms;
+        if (watermark >= 0 && (!engine.has_closed() ||
+                               watermark / engine.batch_interval_ms() > engine.closed_until())) {
+          engine.ApplyRouted();
+          engine.AdvanceWatermark(watermark, &alerts);
+          PrintAlerts(alerts, args.resolved, &printed);
+        }
       }
     }
+    engine.ApplyRouted();
     chunk.Clear();
     progress.Update(bytes_done);
   };
@@ -310,8 +320,13 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("--resolved", args->resolved, "Also print resolved events");
   cmd->add_option("--threads", args->threads,
-                  "Threads matching the rules (default: one per CPU); alerts are the same for "
-                  "any number");
+                  "Threads matching the rules and applying the matches (default: one per CPU); "
+                  "alerts are the same for any number");
+  cmd->add_option("--partitions", args->partitions,
+                  "Key groups of the window state, as the aggregator's 'partitions' (a rule's "
+                  "max_keys is shared among them)")
+      ->check(CLI::Range(1u, engine::kMaxPartitions))
+      ->capture_default_str();
   cmd->callback([=] { *exit_code = RunReplay(*args); });
 }
 

@@ -370,14 +370,13 @@ std::string RunOne(const TestCase& test, const std::shared_ptr<const rules::Rule
     if (x.has_alerts) {
       std::vector<engine::Alert> actual;
       for (size_t i = 0; i < rules->rules().size(); ++i) {
-        const engine::RuleWindow& w = engine.window(i);
-        if (!wanted(w.rule().name)) continue;
+        if (!wanted(rules->rules()[i].name)) continue;
         std::vector<std::string> keys;
-        for (const auto& [key, state] : w.states()) {
+        engine.ForEachKeyState(i, [&](const std::string& key, const engine::KeyState& state) {
           if (state.phase != engine::KeyPhase::kIdle) keys.push_back(key);
-        }
+        });
         std::sort(keys.begin(), keys.end());
-        for (const auto& key : keys) actual.push_back(w.Describe(key));
+        for (const auto& key : keys) actual.push_back(engine.window(i, key).Describe(key));
       }
       std::string d = Diff(x.alerts, actual, /*ordered=*/false);
       if (!d.empty()) diff += "  active alerts (- expected, + actual):\n" + d;

@@ -9,12 +9,13 @@
 #include "common/byte_order.h"
 #include "common/kv_store.h"
 #include "engine/interned.h"
+#include "engine/partitioning.h"
 #include "engine/segment_codec.h"
 
 namespace ember::engine {
 namespace {
 
-constexpr const char* kSchema = "3";
+constexpr const char* kSchema = "4";
 constexpr const char* kApp = "ember-aggregator";
 
 void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
@@ -104,6 +105,16 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(std::move(*kv)));
   Status s = store->CheckSchema();
   if (!s.ok()) return s;
+  const uint32_t stored = store->stored_partitions();
+  if (options.partitions != 0 && stored != 0 && stored != options.partitions) {
+    return Status::InvalidArgument(
+        "the state in '" + options.dir + "' is kept in " + std::to_string(stored) +
+        " partitions, the configuration says " + std::to_string(options.partitions) +
+        ": set partitions: " + std::to_string(stored) +
+        " (the count is fixed when the state is created), or start with --reset-state to "
+        "move this state aside and begin anew");
+  }
+  store->partitions_ = options.partitions != 0 ? options.partitions : stored;
   if (auto seq = store->kv_->Get("meta", "next_alert_seq"); seq.ok()) {
     int64_t v = 0;
     if (ParseInt(*seq, &v) && v > 0) store->next_alert_seq_ = static_cast<uint64_t>(v);
@@ -146,6 +157,13 @@ Status CheckpointStore::CheckSchema() {
   return Status::Ok();
 }
 
+uint32_t CheckpointStore::stored_partitions() const {
+  Result<std::string> v = kv_->Get("meta", "partitions");
+  int64_t n = 0;
+  if (!v.ok() || !ParseInt(*v, &n) || n < 1 || n > kMaxPartitions) return 0;
+  return static_cast<uint32_t>(n);
+}
+
 Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules,
                                         PartialSink& sink) const {
   std::string rule;
@@ -154,9 +172,9 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
   Status s = kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
     if (!fault.empty()) return;
     const size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 17) {
+    if (nul == std::string_view::npos || k.size() != nul + 19) {
       fault = "a segment key of " + std::to_string(k.size()) + " bytes is not <rule> 0x00 " +
-              "<batch> <segment>";
+              "<batch> <partition> <segment>";
       return;
     }
     if (k.substr(0, nul) != rule) {
@@ -165,11 +183,13 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
     }
     if (!valid) return;
     const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
-    sink.Reserve(rule, batch, SegmentRecordCount(v));
+    const uint32_t partition =
+        static_cast<uint8_t>(k[nul + 9]) * 256u + static_cast<uint8_t>(k[nul + 10]);
+    sink.Reserve(rule, batch, partition, SegmentRecordCount(v));
     if (!DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
           sink.Add(rule, batch, key, partial);
         })) {
-      fault = "the segment " + std::to_string(GetU64BigEndian(k.substr(nul + 9, 8))) +
+      fault = "the segment " + std::to_string(GetU64BigEndian(k.substr(nul + 11, 8))) +
               " of rule '" + rule + "', batch " + std::to_string(batch) + " (" +
               std::to_string(v.size()) + " bytes) is truncated or malformed";
     }
@@ -281,6 +301,7 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
     Status s = w.Put("meta", "app", kApp);
     if (s.ok()) s = w.Put("meta", "schema", kSchema);
     if (s.ok()) s = w.Put("meta", "batch_interval_ms", std::to_string(batch_interval_ms));
+    if (s.ok() && partitions_ != 0) s = w.Put("meta", "partitions", std::to_string(partitions_));
     for (const auto& rule : rules.rules()) {
       if (s.ok()) s = w.Put("meta", "digest/" + rule.name, rule.digest);
     }
@@ -407,6 +428,8 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, ui
     const PartialRecord& r = records[i];
     std::string prefix = RulePrefix(r.rule);
     PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
+    prefix.push_back(static_cast<char>(r.partition >> 8));
+    prefix.push_back(static_cast<char>(r.partition & 0xff));
     if (r.erased) {
       s = w.DeletePrefix("segments", prefix);
       if (!s.ok()) return s;
@@ -417,7 +440,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, ui
     // segment.
     size_t end = i;
     while (end < records.size() && !records[end].erased && records[end].batch == r.batch &&
-           records[end].rule == r.rule) {
+           records[end].partition == r.partition && records[end].rule == r.rule) {
       ++end;
     }
     EncodeSegment(std::span(records).subspan(i, end - i), &segment_buffer_);

@@ -3,17 +3,18 @@
 // changed per-key alert states and the stream offsets consumed, so they can never disagree.
 // Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
 //
-// Layout (schema 3; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
+// Layout (schema 4; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
 // and a store of another schema is refused with a message, never read or overwritten):
-//   meta      "schema" -> "3", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+//   meta      "schema" -> "4", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+//             "partitions" -> decimal key groups (engine/partitioning.h), fixed at creation,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest,
 //             "next_alert_seq" -> decimal, "next_segment" -> decimal,
 //             "status" -> JSON (agents, counters; what `ember status` shows)
-//   segments  <rule> 0x00 <batch: u64 BE> <segment: u64 BE> -> the partials of one batch that
-//             one commit changed, one B-tree insert for all of them; a later segment's partial
-//             of a key replaces an earlier one's. "\0Sv3" <n: u32 LE>, the segment's origins
-//             (host, file, sending agent) once, then n compact records of varints (bytes:
-//             engine/segment_codec.cc)
+//   segments  <rule> 0x00 <batch: u64 BE> <partition: u16 BE> <segment: u64 BE> -> the
+//             partials of one batch and partition that one commit changed, one B-tree insert
+//             for all of them; a later segment's partial of a key replaces an earlier one's.
+//             "\0Sv3" <n: u32 LE>, the segment's origins (host, file, sending agent) once, then n
+//             compact records of varints (bytes: engine/segment_codec.cc)
 //   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
 //             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
 //             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>
@@ -46,6 +47,9 @@ struct CheckpointStoreOptions {
   std::string dir;         // the aggregator's state directory
   bool sync = true;        // fsync each commit (durability); false only in tests and benches
   bool read_only = false;  // for the CLI beside a running aggregator
+  // The engine's key groups: a store created with another count is refused (the keys' groups
+  // would not match); 0 takes what the store says (read-only readers).
+  uint32_t partitions = 0;
 };
 
 // Where a stream stands in event time (aggregator/source_watermarks.h), as checkpointed.
@@ -85,8 +89,8 @@ class CheckpointStore {
   Result<Snapshot> Recover(const rules::RuleSet& rules, int64_t batch_interval_ms,
                            PartialSink& partials);
 
-  // Records the rules' digests and the batch interval the coming commits are made with.
-  // Call after Recover, before the first Commit.
+  // Records the rules' digests, the batch interval and the partition count the coming commits
+  // are made with. Call after Recover, before the first Commit.
   Status Stamp(const rules::RuleSet& rules, int64_t batch_interval_ms);
 
   // Writes the deltas (oldest first: several when earlier commits failed, e.g. on a full
@@ -103,6 +107,8 @@ class CheckpointStore {
   // The aggregator's status as of the last commit (JSON written by the daemon), for
   // `ember status`. NotFound before the first commit that carried one.
   Result<std::string> StatusJson() const;
+  // The key groups the store was created with (0: a new store).
+  uint32_t stored_partitions() const;
 
   // Alerts committed but not yet delivered, oldest first, with their sequence numbers.
   Result<std::vector<std::pair<uint64_t, Alert>>> Outbox() const;
@@ -120,6 +126,7 @@ class CheckpointStore {
   // Writes one delta; segments are numbered from *segment on.
   Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;
+  uint32_t partitions_ = 0;
   uint64_t next_alert_seq_ = 1;
   uint64_t next_segment_ = 1;
   std::string segment_buffer_;  // reused by every commit: a segment is encoded here

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <optional>
 
 #include "engine/event_time.h"
@@ -8,28 +9,51 @@
 
 namespace ember::engine {
 
-// Routes each rule match of one line into that rule's window.
+// The windows of one key group, one per rule, and what a call left for the engine to merge.
+// Owned by one task at a time.
+struct Engine::Partition {
+  std::vector<std::unique_ptr<RuleWindow>> windows;  // by rule index
+  struct Routed {
+    const InputLine* line;
+    const RecordedMatch* match;
+    int64_t batch;
+  };
+  std::vector<Routed> queue;  // RouteLine: matches to apply, in line order
+  // AdvanceWatermark's events: late ones, then those of the closed batches; each rule's run of
+  // events starts at late_begin[rule] / closed_begin[rule] (one more entry: the end).
+  std::vector<Alert> late, closed;
+  std::vector<size_t> late_begin, closed_begin;
+  CheckpointDelta delta;  // TakeDelta: this partition's records
+};
+
+namespace {
+
+LineOrigin OriginOf(const InputLine& line) {
+  return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
+}
+
+// A rule's key as its alert event shows it (the key fields joined as rules::RuleMatch::key).
+std::string KeyOf(const Alert& a) {
+  std::string key;
+  for (size_t i = 0; i < a.fields.size(); ++i) {
+    if (i > 0) key += rules::kKeySeparator;
+    key += a.fields[i].second;
+  }
+  return key;
+}
+
+}  // namespace
+
+// Applies each rule match of one line at once (Ingest: the rules run here, line by line).
 class Engine::Collector final : public rules::MatchVisitor {
  public:
   Collector(Engine& engine, int64_t batch, const InputLine& line)
       : engine_(engine), batch_(batch), line_(line) {}
   void OnMatch(size_t rule_index, const rules::RuleMatch& match) override {
-    int64_t batch = batch_;
-    if (!match.time.empty()) {
-      // The rule reads its own time stamp: the line may fall in another batch for this rule.
-      const rules::Rule& rule = engine_.windows_[rule_index]->rule();
-      std::optional<int64_t> t =
-          ParseRuleTimestamp(match.time, rule.time_format, rule.time_zone.get(), line_.time_ms);
-      if (!t) {
-        ++engine_.stats_.unparsed_times;
-      } else {
-        if (!engine_.Place(*t, &batch)) return;
-      }
-    }
-    engine_.windows_[rule_index]->Add(
-        batch, match, line_.text,
-        LineOrigin{line_.host, line_.file, line_.offset_start, line_.offset_end, line_.agent});
-    if (!match.total) ++engine_.stats_.matches;
+    int64_t batch = 0;
+    if (!engine_.PlaceMatch(line_, batch_, rule_index, match, nullptr, &batch)) return;
+    Partition& part = *engine_.parts_[engine_.Route(rule_index, match.key)];
+    part.windows[rule_index]->Add(batch, match, line_.text, OriginOf(line_));
   }
 
  private:
@@ -44,10 +68,38 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
       lateness_batches_(
           (std::max<int64_t>(options.max_lateness_ms, 0) + options.batch_interval_ms - 1) /
           options.batch_interval_ms) {
+  const uint32_t partitions = std::clamp<uint32_t>(options.partitions, 1, kMaxPartitions);
   for (const auto& rule : rules_->rules()) {
-    windows_.push_back(
-        std::make_unique<RuleWindow>(rule, options_.batch_interval_ms, lateness_batches_));
+    seeds_.push_back(RuleSeed(rule.name));
+    whole_rule_.push_back(partitions == 1 || rule.kind == rules::RuleKind::kTopK ||
+                          rule.max_keys < kMinKeysPerPartition * partitions);
   }
+  for (uint32_t p = 0; p < partitions; ++p) {
+    auto part = std::make_unique<Partition>();
+    for (size_t r = 0; r < rules_->rules().size(); ++r) {
+      const rules::Rule& rule = rules_->rules()[r];
+      // A spread rule's partitions each hold their share of max_keys.
+      const int64_t max_keys =
+          whole_rule_[r] ? rule.max_keys : PartitionKeyCap(rule.max_keys, partitions);
+      part->windows.push_back(std::make_unique<RuleWindow>(rule, options_.batch_interval_ms,
+                                                           lateness_batches_, max_keys));
+    }
+    parts_.push_back(std::move(part));
+  }
+}
+
+uint32_t Engine::Route(size_t rule, std::string_view key) const {
+  if (parts_.size() == 1) return 0;
+  return PartitionOf(seeds_[rule], key, whole_rule_[rule] != 0,
+                     static_cast<uint32_t>(parts_.size()));
+}
+
+void Engine::ForEachPartition(const std::function<void(Partition&)>& f) {
+  if (runner_ == nullptr || parts_.size() == 1) {
+    for (auto& p : parts_) f(*p);
+    return;
+  }
+  runner_->Run(parts_.size(), [&](size_t i) { f(*parts_[i]); });
 }
 
 void Engine::SetHistoryFloor(int64_t floor_ms, int64_t complete_ms) {
@@ -57,7 +109,9 @@ void Engine::SetHistoryFloor(int64_t floor_ms, int64_t complete_ms) {
   };
   history_floor_batch_ = batch_of(floor_ms);
   const int64_t complete_batch = complete_ms == INT64_MIN ? -1 : batch_of(complete_ms);
-  for (auto& w : windows_) w->SetHistoryFloor(history_floor_batch_, complete_batch);
+  for (auto& part : parts_) {
+    for (auto& w : part->windows) w->SetHistoryFloor(history_floor_batch_, complete_batch);
+  }
 }
 
 bool Engine::TooLate(int64_t time_ms) const {
@@ -83,7 +137,31 @@ bool Engine::Admit(const InputLine& line, int64_t* batch) {
   return Place(line.time_ms, batch);
 }
 
+bool Engine::PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
+                        const rules::RuleMatch& match, const RecordedMatch* recorded,
+                        int64_t* batch) {
+  *batch = line_batch;
+  if (!match.time.empty()) {
+    // The rule reads its own time stamp: the line may fall in another batch for this rule.
+    std::optional<int64_t> t;
+    if (recorded != nullptr && recorded->time_parsed) {
+      t = recorded->time_ms;
+    } else {
+      const rules::Rule& r = rules_->rules()[rule];
+      t = ParseRuleTimestamp(match.time, r.time_format, r.time_zone.get(), line.time_ms);
+    }
+    if (!t) {
+      ++stats_.unparsed_times;
+    } else if (!Place(*t, batch)) {
+      return false;
+    }
+  }
+  if (!match.total) ++stats_.matches;
+  return true;
+}
+
 void Engine::Ingest(const InputLine& line) {
+  assert(!routed_);
   int64_t batch = 0;
   if (!Admit(line, &batch)) return;
   const uint64_t before = stats_.matches;
@@ -94,47 +172,132 @@ void Engine::Ingest(const InputLine& line) {
 }
 
 void Engine::IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches) {
-  int64_t batch = 0;
-  if (!Admit(line, &batch)) return;
+  RouteLine(line, matches);
+  ApplyRouted();
+}
+
+void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> matches) {
+  int64_t line_batch = 0;
+  if (!Admit(line, &line_batch)) return;
   const uint64_t before = stats_.matches;
-  Collector collector(*this, batch, line);
-  for (const RecordedMatch& m : matches) collector.OnMatch(m.rule, m.match);
+  for (const RecordedMatch& m : matches) {
+    int64_t batch = 0;
+    if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
+    parts_[Route(m.rule, m.match.key)]->queue.push_back(Partition::Routed{&line, &m, batch});
+    routed_ = true;
+  }
   if (stats_.matches != before) ++stats_.matched_lines;
 }
 
-void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
-  ReevaluateLate(out);
-  if (watermark_ms < 0) return;
-  CloseUntil(watermark_ms / options_.batch_interval_ms, out);
+void Engine::ApplyRouted() {
+  if (!routed_) return;
+  routed_ = false;
+  auto apply = [](Partition& part) {
+    for (const Partition::Routed& r : part.queue) {
+      part.windows[r.match->rule]->Add(r.batch, r.match->match, r.line->text, OriginOf(*r.line));
+    }
+    part.queue.clear();
+  };
+  // Few matches: not worth waking threads for.
+  size_t queued = 0;
+  for (const auto& part : parts_) queued += part->queue.size();
+  if (queued < options_.min_parallel_matches) {
+    for (auto& part : parts_) apply(*part);
+    return;
+  }
+  ForEachPartition(apply);
 }
 
-void Engine::ReevaluateLate(std::vector<Alert>* out) {
-  const size_t before = out->size();
-  for (auto& w : windows_) w->ReevaluateLate(out);
-  stats_.late_alerts += out->size() - before;
-  stats_.alerts_firing += out->size() - before;
+void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
+  assert(!routed_);
+  int64_t closed_until = closed_until_;
+  bool close = false;
+  if (watermark_ms >= 0) {
+    closed_until = watermark_ms / options_.batch_interval_ms;
+    close = !has_closed_ || closed_until > closed_until_;
+  }
+  Evaluate(close, closed_until, out);
 }
 
 void Engine::Finish(std::vector<Alert>* out) {
   SetHistoryFloor(history_floor_ms_, INT64_MAX);  // the end: every window is complete
-  ReevaluateLate(out);
-  if (max_batch_ < 0) return;
+  if (max_batch_ < 0) return Evaluate(false, closed_until_, out);
   int64_t horizon = 0;
-  for (const auto& w : windows_) horizon = std::max(horizon, w->horizon_batches());
+  for (const auto& w : parts_[0]->windows) horizon = std::max(horizon, w->horizon_batches());
   // Past the end of the input nothing is silent: absence rules stop where the data does.
   absence_until_ = max_batch_ + 1;
-  CloseUntil(max_batch_ + 1 + horizon, out);
+  const int64_t closed_until = max_batch_ + 1 + horizon;
+  Evaluate(!has_closed_ || closed_until > closed_until_, closed_until, out);
 }
 
-void Engine::CloseUntil(int64_t closed_until, std::vector<Alert>* out) {
-  if (has_closed_ && closed_until <= closed_until_) return;
-  if (has_closed_) stats_.batches_closed += static_cast<uint64_t>(closed_until - closed_until_);
-  has_closed_ = true;
-  closed_until_ = closed_until;
+// Every partition evaluates again the windows late lines changed and (`close`) advances its
+// windows to `closed_until`; their events are merged in one order that does not depend on
+// how the partitions ran: the late events rule by rule, partition by partition; the events of
+// the closed batches rule by rule, by window end and key (the order one partition raises them
+// in).
+void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out) {
+  if (close) {
+    if (has_closed_) stats_.batches_closed += static_cast<uint64_t>(closed_until - closed_until_);
+    has_closed_ = true;
+    closed_until_ = closed_until;
+  }
+  const size_t rules = rules_->rules().size();
+  const int64_t absence_until = std::min(closed_until_, absence_until_);
+  bool any_late = false;
+  for (const auto& part : parts_) {
+    for (const auto& w : part->windows) any_late = any_late || w->has_late() || w->late_waiting();
+  }
+  if (!any_late && !close) return;
+  ForEachPartition([&](Partition& part) {
+    part.late.clear();
+    part.closed.clear();
+    part.late_begin.assign(rules + 1, 0);
+    part.closed_begin.assign(rules + 1, 0);
+    for (size_t r = 0; r < rules; ++r) {
+      part.late_begin[r] = part.late.size();
+      part.windows[r]->ReevaluateLate(&part.late);
+    }
+    part.late_begin[rules] = part.late.size();
+    for (size_t r = 0; r < rules; ++r) {
+      part.closed_begin[r] = part.closed.size();
+      if (!close) continue;
+      RuleWindow& w = *part.windows[r];
+      w.Advance(w.rule().kind == rules::RuleKind::kAbsence ? absence_until : closed_until_,
+                &part.closed);
+    }
+    part.closed_begin[rules] = part.closed.size();
+  });
+
+  const size_t late_start = out->size();
+  for (size_t r = 0; r < rules; ++r) {
+    for (auto& part : parts_) {
+      for (size_t i = part->late_begin[r]; i < part->late_begin[r + 1]; ++i) {
+        out->push_back(std::move(part->late[i]));
+      }
+    }
+  }
+  stats_.late_alerts += out->size() - late_start;
+  stats_.alerts_firing += out->size() - late_start;
+
   const size_t before = out->size();
-  for (auto& w : windows_) {
-    const bool absence = w->rule().kind == rules::RuleKind::kAbsence;
-    w->Advance(absence ? std::min(closed_until_, absence_until_) : closed_until_, out);
+  for (size_t r = 0; r < rules; ++r) {
+    const size_t rule_start = out->size();
+    size_t sources = 0;
+    for (auto& part : parts_) {
+      const size_t b = part->closed_begin[r], e = part->closed_begin[r + 1];
+      if (b == e) continue;
+      ++sources;
+      for (size_t i = b; i < e; ++i) out->push_back(std::move(part->closed[i]));
+    }
+    if (sources > 1) {
+      std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(rule_start), out->end(),
+                       [](const Alert& a, const Alert& b) {
+                         if (a.window_end_ms != b.window_end_ms) {
+                           return a.window_end_ms < b.window_end_ms;
+                         }
+                         return KeyOf(a) < KeyOf(b);
+                       });
+    }
   }
   if (!options_.emit_pending) {
     out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(before), out->end(),
@@ -151,66 +314,86 @@ void Engine::CloseUntil(int64_t closed_until, std::vector<Alert>* out) {
 }
 
 CheckpointDelta Engine::TakeDelta() {
-  CheckpointDelta delta;
-  delta.closed_until = closed_until_;
-  for (auto& w : windows_) {
-    const std::string& rule = w->rule().name;
-    RuleWindow::Dirty dirty = w->TakeDirty(closed_until_);
-    auto erase = [&](int64_t batch) {
-      PartialRecord r;
-      r.rule = rule;
-      r.batch = batch;
-      r.erased = true;
-      delta.partials.push_back(std::move(r));
-    };
-    for (int64_t batch : dirty.dropped_batches) erase(batch);
-    for (auto& [batch, whole, keys] : dirty.batches) {
-      // Written whole: an erased record first, so that the store replaces what it held.
-      if (whole) erase(batch);
-      for (auto& key : keys) {
-        std::optional<Partial> p = w->FindPartial(batch, key);
-        if (!p) continue;
-        delta.partials.push_back(PartialRecord{rule, batch, std::move(key), false, std::move(*p)});
+  assert(!routed_);
+  const int64_t closed_until = closed_until_;
+  ForEachPartition([&](Partition& part) {
+    CheckpointDelta& delta = part.delta;
+    delta.partials.clear();
+    delta.key_states.clear();
+    for (auto& wp : part.windows) {
+      RuleWindow& w = *wp;
+      const std::string& rule = w.rule().name;
+      RuleWindow::Dirty dirty = w.TakeDirty(closed_until);
+      auto erase = [&](int64_t batch) {
+        PartialRecord r;
+        r.rule = rule;
+        r.batch = batch;
+        r.erased = true;
+        delta.partials.push_back(std::move(r));
+      };
+      for (int64_t batch : dirty.dropped_batches) erase(batch);
+      for (auto& [batch, whole, keys] : dirty.batches) {
+        // Written whole: an erased record first, so that the store replaces what it held.
+        if (whole) erase(batch);
+        for (auto& key : keys) {
+          std::optional<Partial> p = w.FindPartial(batch, key);
+          if (!p) continue;
+          delta.partials.push_back(
+              PartialRecord{rule, batch, std::move(key), false, std::move(*p)});
+        }
+      }
+      for (auto& key : dirty.keys) {
+        const KeyState* s = w.FindKeyState(key);
+        delta.key_states.push_back(KeyStateRecord{rule, key, s == nullptr, s ? *s : KeyState{}});
       }
     }
-    for (auto& key : dirty.keys) {
-      const KeyState* s = w->FindKeyState(key);
-      KeyStateRecord r{rule, key, s == nullptr, s ? *s : KeyState{}};
-      delta.key_states.push_back(std::move(r));
+  });
+  CheckpointDelta delta;
+  delta.closed_until = closed_until;
+  for (uint32_t p = 0; p < parts_.size(); ++p) {
+    CheckpointDelta& d = parts_[p]->delta;
+    for (auto& r : d.partials) {
+      r.partition = p;
+      delta.partials.push_back(std::move(r));
     }
+    for (auto& r : d.key_states) delta.key_states.push_back(std::move(r));
+    d.partials.clear();
+    d.key_states.clear();
   }
   return delta;
 }
 
-// Finds each record's window once per run of one rule.
+// Finds each record's rule once per run of one rule; each key goes to its partition.
 class Engine::RestoreSink : public PartialSink {
  public:
   explicit RestoreSink(Engine* engine) : engine_(engine) {}
-  void Reserve(std::string_view rule, int64_t batch, size_t n) override {
-    if (RuleWindow* w = Window(rule)) w->ReserveForRestore(batch, n);
+  void Reserve(std::string_view rule, int64_t batch, uint32_t partition, size_t n) override {
+    const int index = Index(rule);
+    if (index < 0 || partition >= engine_->parts_.size()) return;
+    engine_->parts_[partition]->windows[static_cast<size_t>(index)]->ReserveForRestore(batch, n);
   }
   void Add(std::string_view rule, int64_t batch, std::string_view key,
            const Partial& partial) override {
     ++added_;
-    RuleWindow* w = Window(rule);
-    if (w == nullptr) return;
-    w->RestorePartial(batch, key, partial);
+    const int index = Index(rule);
+    if (index < 0) return;
+    const auto r = static_cast<size_t>(index);
+    engine_->parts_[engine_->Route(r, key)]->windows[r]->RestorePartial(batch, key, partial);
     engine_->max_batch_ = std::max(engine_->max_batch_, batch);
   }
   size_t added() const { return added_; }
 
  private:
-  RuleWindow* Window(std::string_view rule) {
+  int Index(std::string_view rule) {
     if (rule != rule_) {
       rule_.assign(rule);
-      const int index = engine_->rules_->Find(rule_);
-      window_ = index < 0 ? nullptr : engine_->windows_[static_cast<size_t>(index)].get();
+      index_ = engine_->rules_->Find(rule_);
     }
-    return window_;
+    return index_;
   }
   Engine* engine_;
   std::string rule_ = std::string(1, '\0');  // no rule's name
-  RuleWindow* window_ = nullptr;
+  int index_ = -1;
   size_t added_ = 0;
 };
 
@@ -227,23 +410,81 @@ void Engine::FinishRestore(int64_t closed_until, const std::vector<KeyStateRecor
   for (const auto& r : key_states) {
     int index = rules_->Find(r.rule);
     if (index < 0 || r.erased) continue;
-    windows_[static_cast<size_t>(index)]->RestoreKeyState(r.key, r.state);
+    const auto rule = static_cast<size_t>(index);
+    parts_[Route(rule, r.key)]->windows[rule]->RestoreKeyState(r.key, r.state);
   }
   has_closed_ = true;
   closed_until_ = closed_until;
-  for (auto& w : windows_) w->FinishRestore(closed_until);
+  for (auto& part : parts_) {
+    for (auto& w : part->windows) w->FinishRestore(closed_until);
+  }
   TakeDelta();  // what was just loaded is already stored
 }
 
 void Engine::CarryCountersFrom(const Engine& previous) {
   stats_ = previous.stats_;
+  if (previous.parts_.size() != parts_.size()) return;
   for (size_t i = 0; i < rules_->rules().size(); ++i) {
     const rules::Rule& rule = rules_->rules()[i];
     const int before = previous.rules_->Find(rule.name);
     if (before < 0) continue;
-    const RuleWindow& old = previous.window(static_cast<size_t>(before));
-    if (old.rule().digest == rule.digest) windows_[i]->CarryCountsFrom(old);
+    for (size_t p = 0; p < parts_.size(); ++p) {
+      const RuleWindow& old = *previous.parts_[p]->windows[static_cast<size_t>(before)];
+      if (old.rule().digest == rule.digest) parts_[p]->windows[i]->CarryCountsFrom(old);
+    }
   }
+}
+
+uint64_t Engine::rule_matches(size_t rule) const {
+  uint64_t n = 0;
+  for (const auto& part : parts_) n += part->windows[rule]->matches();
+  return n;
+}
+
+uint64_t Engine::rule_refused_keys(size_t rule) const {
+  uint64_t n = 0;
+  for (const auto& part : parts_) n += part->windows[rule]->refused_keys();
+  return n;
+}
+
+size_t Engine::rule_window_keys(size_t rule) const {
+  size_t n = 0;
+  for (const auto& part : parts_) n += part->windows[rule]->window_keys();
+  return n;
+}
+
+size_t Engine::rule_firing(size_t rule) const {
+  size_t n = 0;
+  for (const auto& part : parts_) n += part->windows[rule]->firing_count();
+  return n;
+}
+
+std::vector<std::pair<std::string, uint64_t>> Engine::TopKeys(size_t rule, size_t n) const {
+  std::vector<std::pair<std::string, uint64_t>> all;
+  for (const auto& part : parts_) {
+    for (auto& entry : part->windows[rule]->TopKeys(n)) all.push_back(std::move(entry));
+  }
+  auto higher = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  if (all.size() > n) {
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), higher);
+    all.resize(n);
+  } else {
+    std::sort(all.begin(), all.end(), higher);
+  }
+  return all;
+}
+
+void Engine::ForEachKeyState(
+    size_t rule, const std::function<void(const std::string&, const KeyState&)>& f) const {
+  for (const auto& part : parts_) {
+    for (const auto& [key, state] : part->windows[rule]->states()) f(key, state);
+  }
+}
+
+const RuleWindow& Engine::window(size_t rule, std::string_view key) const {
+  return *parts_[Route(rule, key)]->windows[rule];
 }
 
 }  // namespace ember::engine

@@ -2,10 +2,13 @@
 // batch_interval_ms are closed as the watermark passes their end; each rule's windows are
 // updated incrementally and alert events come out. No sockets, no clock, no threads: the
 // daemon, `ember replay` and the tests drive the same code and get the same alerts.
+// Keyed state lives in partitions (engine/partitioning.h); a TaskRunner it is handed may
+// apply them at once, with output byte-identical to applying them one after another.
 // Not thread-safe: one owner (the pipeline thread) calls every method.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,7 +17,9 @@
 
 #include "common/status.h"
 #include "engine/alert.h"
+#include "engine/partitioning.h"
 #include "engine/rule_window.h"
+#include "engine/task_runner.h"
 #include "rules/rule_set.h"
 
 namespace ember::engine {
@@ -28,6 +33,11 @@ struct EngineOptions {
   int64_t max_lateness_ms = 3600'000;
   // Whether pending alert events (a condition holding while `for` runs) are returned.
   bool emit_pending = false;
+  // Key groups of the state (engine/partitioning.h): fixed for a state store's life.
+  uint32_t partitions = kDefaultPartitions;
+  // ApplyRouted with fewer matches queued runs on the calling thread alone (waking threads
+  // costs more than it saves).
+  size_t min_parallel_matches = 4096;
 };
 
 // One line as the engine sees it. Views must live only for the Ingest call.
@@ -71,6 +81,7 @@ struct PartialRecord {
   // replaced by them; key and counts unused.
   bool erased = false;
   Partial partial;
+  uint32_t partition = 0;  // the record's key group; an erased record erases only its own
 };
 struct KeyStateRecord {
   std::string rule;
@@ -90,8 +101,8 @@ struct CheckpointDelta {
 class PartialSink {
  public:
   virtual ~PartialSink() = default;
-  // About `n` partials of (rule, batch) follow: a hint for sizing.
-  virtual void Reserve(std::string_view rule, int64_t batch, size_t n) = 0;
+  // About `n` partials of (rule, batch) in `partition` follow: a hint for sizing.
+  virtual void Reserve(std::string_view rule, int64_t batch, uint32_t partition, size_t n) = 0;
   virtual void Add(std::string_view rule, int64_t batch, std::string_view key,
                    const Partial& partial) = 0;
 };
@@ -110,6 +121,15 @@ class Engine {
   // Ingest with the line's rule matches already found (by a ParallelMatcher): the same
   // effect as Ingest(line), without running the rules here.
   void IngestMatched(const InputLine& line, std::span<const RecordedMatch> matches);
+  // The same in two steps, for many lines: RouteLine admits a line and queues its matches to
+  // their partitions (call it in line order); ApplyRouted applies every queued match, the
+  // partitions at once on the runner's threads. Lines and matches must stay alive and
+  // unchanged until ApplyRouted returns; nothing else may be called in between.
+  void RouteLine(const InputLine& line, std::span<const RecordedMatch> matches);
+  void ApplyRouted();
+  // Where partitions run (null: one after the other, the default). Not owned; it must
+  // outlive its use here.
+  void SetRunner(TaskRunner* runner) { runner_ = runner; }
   // Evaluates again the closed windows that late lines fell in since the last call (their
   // firings come marked `late`), then closes every batch whose end is at or before
   // `watermark_ms` and appends the alert events of the windows that end there. A watermark
@@ -150,12 +170,35 @@ class Engine {
   // match and refused-key counts of each rule it had with the same name and digest.
   void CarryCountersFrom(const Engine& previous);
   const rules::RuleSet& rules() const { return *rules_; }
-  const RuleWindow& window(size_t rule_index) const { return *windows_[rule_index]; }
   int64_t batch_interval_ms() const { return options_.batch_interval_ms; }
+  uint32_t partitions() const { return static_cast<uint32_t>(parts_.size()); }
+
+  // One rule across its partitions (monitoring, the live view, `ember test`).
+  uint64_t rule_matches(size_t rule) const;
+  uint64_t rule_refused_keys(size_t rule) const;
+  size_t rule_window_keys(size_t rule) const;
+  size_t rule_firing(size_t rule) const;
+  // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
+  // key), over every partition.
+  std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t rule, size_t n) const;
+  // Calls f(key, state) for every key of the rule with alert state, partition by partition.
+  void ForEachKeyState(size_t rule,
+                       const std::function<void(const std::string&, const KeyState&)>& f) const;
+  // The window holding `key` of a rule: its partition's.
+  const RuleWindow& window(size_t rule, std::string_view key) const;
 
  private:
   class Collector;
   class RestoreSink;
+  struct Partition;
+  // The partition of `key` of rule `rule`.
+  uint32_t Route(size_t rule, std::string_view key) const;
+  // The batch one match counts in: the line's, or the rule's own stamp's (`rule_time`: already
+  // parsed by the matcher, or null to parse it here); false (counted) if too late.
+  bool PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
+                  const rules::RuleMatch& match, const RecordedMatch* recorded, int64_t* batch);
+  // Runs f(partition) for every partition, on the runner when there is one.
+  void ForEachPartition(const std::function<void(Partition&)>& f);
   // Counts the line and finds its batch; false if it is dropped (too late).
   bool Admit(const InputLine& line, int64_t* batch);
   // The batch of a time stamp; false (counted) if it closed longer than max_lateness ago.
@@ -165,13 +208,17 @@ class Engine {
   int64_t OldestAdmitted() const {
     return std::min(closed_until_, history_floor_batch_) - lateness_batches_;
   }
-  void CloseUntil(int64_t closed_until, std::vector<Alert>* out);
-  // Merges the late lines into their batches and raises the late firings.
-  void ReevaluateLate(std::vector<Alert>* out);
+  // Re-evaluates the windows late lines changed, then (`close`) closes every batch below
+  // `closed_until`, appending the events of all partitions in one order.
+  void Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out);
 
   std::shared_ptr<const rules::RuleSet> rules_;
   EngineOptions options_;
-  std::vector<std::unique_ptr<RuleWindow>> windows_;
+  std::vector<std::unique_ptr<Partition>> parts_;
+  std::vector<uint64_t> seeds_;      // by rule: RuleSeed
+  std::vector<uint8_t> whole_rule_;  // by rule: the rule lives in one partition
+  TaskRunner* runner_ = nullptr;
+  bool routed_ = false;  // matches are queued: ApplyRouted is due
   rules::MatchScratch scratch_;
   bool has_closed_ = false;
   int64_t closed_until_ = 0;

@@ -1,9 +1,12 @@
 #include "engine/parallel_matcher.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+
+#include "engine/event_time.h"
 
 namespace ember::engine {
 
@@ -55,6 +58,7 @@ struct ParallelMatcher::Pool {
   uint64_t generation = 0;
   unsigned running = 0;
   bool stop = false;
+  const std::function<void(unsigned)>* job = nullptr;  // the generation's work
   std::vector<std::thread> threads;
 };
 
@@ -72,7 +76,7 @@ ParallelMatcher::ParallelMatcher(unsigned threads)
           if (pool_->stop) return;
           seen = pool_->generation;
         }
-        RunSlice(i);
+        (*pool_->job)(i);
         std::lock_guard<std::mutex> lock(pool_->mu);
         if (--pool_->running == 0) pool_->done.notify_one();
       }
@@ -111,6 +115,45 @@ void ParallelMatcher::RunSlice(unsigned index) {
     s.matches[m].match.key =
         std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
   }
+  // Rules with their own time stamps: read here, off the engine's thread.
+  for (size_t local = 0; local + 1 < s.line_begin.size(); ++local) {
+    for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
+      RecordedMatch& r = s.matches[m];
+      if (r.match.time.empty()) continue;
+      const rules::Rule& rule = rules_->rules()[r.rule];
+      r.time_ms = ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(),
+                                     lines_[begin + local].time_ms);
+      r.time_parsed = true;
+    }
+  }
+}
+
+void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    pool_->job = &job;
+    pool_->running = threads_ - 1;
+    ++pool_->generation;
+  }
+  pool_->wake.notify_all();
+  job(0);
+  std::unique_lock<std::mutex> lock(pool_->mu);
+  pool_->done.wait(lock, [&] { return pool_->running == 0; });
+  pool_->job = nullptr;
+}
+
+void ParallelMatcher::Run(size_t n, const std::function<void(size_t)>& task) {
+  if (threads_ == 1 || n < 2) {
+    for (size_t i = 0; i < n; ++i) task(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  RunOnAll([&](unsigned) {
+    for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      task(i);
+    }
+  });
 }
 
 void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLine> lines) {
@@ -122,15 +165,7 @@ void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLi
     return;
   }
   lines_per_slice_ = (lines.size() + threads_ - 1) / threads_;
-  {
-    std::lock_guard<std::mutex> lock(pool_->mu);
-    pool_->running = threads_ - 1;
-    ++pool_->generation;
-  }
-  pool_->wake.notify_all();
-  RunSlice(0);
-  std::unique_lock<std::mutex> lock(pool_->mu);
-  pool_->done.wait(lock, [&] { return pool_->running == 0; });
+  RunOnAll([this](unsigned i) { RunSlice(i); });
 }
 
 std::span<const RecordedMatch> ParallelMatcher::MatchesOf(size_t line) const {

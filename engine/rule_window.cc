@@ -32,7 +32,8 @@ std::string FormatValue(double v) {
 
 }  // namespace
 
-RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches)
+RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches,
+                       int64_t max_keys)
     : rule_(rule),
       batch_ms_(batch_interval_ms),
       window_batches_(rule.window_ms / batch_interval_ms),
@@ -46,6 +47,7 @@ RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64
                  flap_within_batches_},
       rescan_(rule.NeedsRescan()),
       lateness_batches_(std::max<int64_t>(lateness_batches, 0)),
+      max_keys_(max_keys > 0 ? max_keys : rule.max_keys),
       keys_(rule.value_group > 0) {
   assert(window_batches_ > 0 && slide_batches_ > 0 && window_batches_ % slide_batches_ == 0);
 }
@@ -138,7 +140,7 @@ Slot* RuleWindow::SlotFor(BatchSlots& batch, std::string_view key, bool capped) 
     if (Slot* s = batch.Find(id)) return s;
     keys_.AddRef(id);
   } else {
-    if (capped && keys_.size() >= static_cast<size_t>(rule_.max_keys)) return nullptr;
+    if (capped && keys_.size() >= static_cast<size_t>(max_keys_)) return nullptr;
     id = keys_.AcquireNew(key);
   }
   return &batch.Insert(id);

@@ -62,7 +62,10 @@ class RuleWindow {
  public:
   // REQUIRES: rule.window_ms and rule.every_ms are positive multiples of batch_interval_ms,
   // the window a multiple of the slide. `rule` must outlive this object.
-  RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches = 0);
+  // `max_keys`: keys this window may hold (its partition's share of the rule's max_keys);
+  // 0: the rule's own.
+  RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches = 0,
+             int64_t max_keys = 0);
 
   // Adds one match of `key` to batch `batch` (>= 0). `line` and `origin` are kept as the
   // sample if first. A batch of a window already evaluated (late) is held apart until
@@ -88,6 +91,8 @@ class RuleWindow {
   // The live lifecycle of the key is not changed (only `for` of threshold rules).
   void ReevaluateLate(std::vector<Alert>* out);
   bool has_late() const { return !late_.empty(); }
+  // Whether windows late lines changed wait to be complete (ReevaluateLate may raise them).
+  bool late_waiting() const { return !late_pending_keys_.empty(); }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.
@@ -226,6 +231,7 @@ class RuleWindow {
   const LifecycleSettings lifecycle_;
   const bool rescan_;                  // min/max/distinct are needed: recomputed from the partials
   const int64_t lateness_batches_;     // batches kept beyond the window for late lines
+  const int64_t max_keys_;             // keys this window may hold
   int64_t history_floor_ = INT64_MAX;  // SetHistoryFloor
   int64_t complete_end_ = INT64_MAX;   // SetHistoryFloor
   std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending

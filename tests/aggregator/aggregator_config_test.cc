@@ -21,7 +21,8 @@ TEST_CASE("AggregatorConfig: the shipped aggregator.yaml loads with its defaults
   CHECK(c->engine.max_lateness_ms == 3600'000);
   CHECK(c->max_future_skew_ms == 60'000);
   CHECK(c->checkpoint_interval_ms == 1000);
-  CHECK(c->match_threads == 0);  // one per CPU
+  CHECK(c->threads == 0);  // one per CPU
+  CHECK(c->engine.partitions == 16);
   CHECK(c->stream_expiry_ms == 24 * 3600'000);
 }
 
@@ -47,7 +48,10 @@ TEST_CASE("AggregatorConfig: bad values are errors naming file:line:col",
            {"listn: tcp://127.0.0.1:1\n", "unknown key 'listn' (did you mean 'listen'?)"},
            {"outputs:\n  terminal_color: pink\n", ":2:19: error: 'terminal_color'"},
            {"match_threads: -1\n", ":1:16: error: 'match_threads' must be between 0"},
-           {"match_threads: 65\n", "'match_threads' must be between 0 (one per CPU) and 64"},
+           {"threads: 65\n", ":1:10: error: 'threads' must be between 0 (one per CPU) and 64"},
+           {"threads: 2\nmatch_threads: 2\n", "'match_threads' is 'threads': set one of them"},
+           {"partitions: 0\n", ":1:13: error: 'partitions' must be between 1 and 4096"},
+           {"partitions: 4097\n", "'partitions' must be between 1 and 4096"},
            {"allowed_lateness: 1000d\n", "'allowed_lateness' must be between 0 and 1h"},
            {"listen: tcp://127.0.0.1:70000\n", "needs a port from 1 to 65535"},
            {"http_listen: 0.0.0.0:7451\n",

@@ -144,7 +144,7 @@ size_t SegmentsOf(const std::string& state, const std::string& rule, int64_t bat
 // (as the engine's restore sink does).
 class CollectSink : public PartialSink {
  public:
-  void Reserve(std::string_view, int64_t, size_t) override {}
+  void Reserve(std::string_view, int64_t, uint32_t, size_t) override {}
   void Add(std::string_view rule, int64_t batch, std::string_view key,
            const Partial& partial) override {
     auto [it, added] = index_.emplace(
@@ -403,7 +403,9 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   const std::string state = dir.Sub("state");
   auto store = OpenStore(state);
   REQUIRE(store->Stamp(*rules, 1000).ok());
-  Engine e(rules, EngineOptions{});
+  EngineOptions one_partition;  // segments are per partition: count them in one
+  one_partition.partitions = 1;
+  Engine e(rules, one_partition);
   std::vector<Alert> alerts;
   std::map<std::string, uint64_t> expected;  // key -> count in batch 5
   for (int commit = 0; commit < 3; ++commit) {
@@ -531,7 +533,7 @@ TEST_CASE("CheckpointStore: a store of another schema is refused with the remedy
   auto store = CheckpointStore::Open(o);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == Status::Code::kCorruption);
-  CHECK(store.status().message().find("checkpoint schema '1' is not schema 3") !=
+  CHECK(store.status().message().find("checkpoint schema '1' is not schema 4") !=
         std::string::npos);
   CHECK(store.status().message().find("Move the state directory aside") != std::string::npos);
 }
@@ -544,7 +546,9 @@ TEST_CASE("CheckpointStore: a corrupt segment, alert state or mark is an error, 
   {
     auto store = OpenStore(state);
     REQUIRE(store->Stamp(*rules, 1000).ok());
-    Engine e(rules, EngineOptions{});
+    EngineOptions one_partition;
+    one_partition.partitions = 1;
+    Engine e(rules, one_partition);
     e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000, ""});
     REQUIRE(store
                 ->Commit({e.TakeDelta()},
@@ -557,6 +561,7 @@ TEST_CASE("CheckpointStore: a corrupt segment, alert state or mark is an error, 
   }
   std::string segment_key = std::string("fails") + '\0';
   for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((5 >> (8 * i)) & 0xff));
+  segment_key.append(2, '\0');  // partition 0
   for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((1 >> (8 * i)) & 0xff));
   const std::string good = StoredSegments(state, segment_key).at(0);
   std::string message;

@@ -521,9 +521,9 @@ TEST_CASE("Engine: a rules reload carries the counters over, and kept rules' mat
   reloaded.CarryCountersFrom(old);
   CHECK(reloaded.stats().lines == 7);
   CHECK(reloaded.stats().matches == old.stats().matches);
-  CHECK(reloaded.window(0).matches() == 5);  // kept
-  CHECK(reloaded.window(1).matches() == 0);  // changed: a new rule as far as counts go
-  CHECK(reloaded.window(2).matches() == 0);
+  CHECK(reloaded.rule_matches(0) == 5);  // kept
+  CHECK(reloaded.rule_matches(1) == 0);  // changed: a new rule as far as counts go
+  CHECK(reloaded.rule_matches(2) == 0);
 }
 
 TEST_CASE(
@@ -546,8 +546,8 @@ TEST_CASE(
   std::vector<Alert> alerts;
   e.AdvanceWatermark(20'000, &alerts);
   // The first three keys are counted (and fire); the matches of the other two are refused.
-  CHECK(e.window(0).refused_keys() == 4);
-  CHECK(e.window(0).matches() == 6);
+  CHECK(e.rule_refused_keys(0) == 4);
+  CHECK(e.rule_matches(0) == 6);
   std::vector<std::string> fired;
   for (const auto& a : alerts) {
     if (a.state == AlertState::kFiring) fired.push_back(a.fields.at(0).second);
