@@ -101,7 +101,10 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   Slot& p = *slot;
   if (!p.dirty) {
     p.dirty = true;
-    dirty_batches_.insert(batch);
+    if (batch != last_dirty_batch_) {  // most matches land in the batch the last one did
+      dirty_batches_.insert(batch);
+      last_dirty_batch_ = batch;
+    }
   }
   if (match.total) {
     ++p.mutable_extras().total;
@@ -361,6 +364,7 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
     dropped_batches_.insert(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
+    if (partials_.begin()->first == last_dirty_batch_) last_dirty_batch_ = INT64_MIN;
     DropBatch(partials_.begin());
   }
 }
@@ -901,6 +905,7 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   }
   compacted_until_ = std::max(compacted_until_, closed_until);
   std::set<int64_t> batches = std::move(dirty_batches_);
+  last_dirty_batch_ = INT64_MIN;
   batches.insert(whole.begin(), whole.end());
   for (int64_t batch : batches) {
     auto b = partials_.find(batch);

@@ -250,6 +250,7 @@ class RuleWindow {
   // Batches holding a partial with `dirty` set: a flag in the partial costs nothing where a
   // set of key copies cost about 80 bytes per key.
   std::set<int64_t> dirty_batches_;
+  int64_t last_dirty_batch_ = INT64_MIN;  // in dirty_batches_ (Add skips the set for it)
   std::set<int64_t> dropped_batches_;
   int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;
