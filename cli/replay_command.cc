@@ -55,6 +55,7 @@ struct LineChunk {
   };
   std::vector<Meta> meta;
   std::vector<engine::InputLine> lines;  // views into `text`, built by Seal()
+  std::string file;                      // the file of every line
   bool full() const { return meta.size() >= kMaxLines || text.size() >= kMaxBytes; }
   void Add(const engine::InputLine& line) {
     auto intern = [](std::string_view v) { return v.empty() ? nullptr : engine::Intern(v); };
@@ -66,7 +67,8 @@ struct LineChunk {
                     {intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)}});
     text.append(line.text);
   }
-  void Seal(std::string_view file) {
+  void Seal(std::string_view of_file) {
+    file.assign(of_file);
     lines.clear();
     for (const Meta& m : meta) {
       engine::InputLine line{std::string_view(text).substr(m.offset, m.size), *m.host, file,
@@ -142,18 +144,23 @@ int RunReplay(const ReplayArgs& args) {
     if (::stat(path.c_str(), &st) == 0) total_bytes += static_cast<uint64_t>(st.st_size);
   }
   ProgressBar progress(total_bytes, stderr);  // on a terminal only
+  // Two chunks: the worker threads match one while this thread reads the next; then the
+  // engine takes the matched one's lines in order and applies their matches partition by
+  // partition on the same threads. The watermark moves where a line closes a batch, as the
+  // daemon's does at a tick.
+  LineChunk chunks[2];
+  LineChunk* filling = &chunks[0];
+  LineChunk* matching = nullptr;
+  uint64_t matching_bytes_done = 0;
   engine::ParallelMatcher matcher(args.threads);
   engine.SetRunner(&matcher);
-  LineChunk chunk;
-  // Matching runs on the worker threads a chunk at a time; the engine then takes the lines in
-  // order and applies their matches partition by partition on the same threads. The
-  // watermark moves where a line closes a batch, as the daemon's does at a tick.
   int64_t max_time = INT64_MIN;
-  auto flush_chunk = [&](std::string_view file, uint64_t bytes_done) {
-    chunk.Seal(file);
-    matcher.Match(engine.rules(), chunk.lines);
-    for (size_t i = 0; i < chunk.lines.size(); ++i) {
-      const engine::InputLine& line = chunk.lines[i];
+  auto apply_matched = [&] {
+    if (matching == nullptr) return;
+    matcher.Finish();
+    const std::vector<engine::InputLine>& lines = matching->lines;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const engine::InputLine& line = lines[i];
       engine.RouteLine(line, matcher.MatchesOf(i));
       if (lateness_ms >= 0 && line.time_ms > max_time) {
         max_time = line.time_ms;
@@ -167,8 +174,17 @@ int RunReplay(const ReplayArgs& args) {
       }
     }
     engine.ApplyRouted();
-    chunk.Clear();
-    progress.Update(bytes_done);
+    matching->Clear();
+    matching = nullptr;
+    progress.Update(matching_bytes_done);
+  };
+  auto flush_chunk = [&](std::string_view file, uint64_t bytes_done) {
+    filling->Seal(file);
+    apply_matched();  // the chunk before, matched while this one was read
+    matcher.Start(engine.rules(), filling->lines);
+    matching = filling;
+    matching_bytes_done = bytes_done;
+    filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
   };
 
   for (const auto& path : args.files) {
@@ -187,10 +203,11 @@ int RunReplay(const ReplayArgs& args) {
     auto flush = [&] { flush_chunk(file, bytes + current->bytes_read()); };
     Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
       if (file.empty()) file.assign(line.file);  // the same for every line of a source
-      chunk.Add(line);
-      if (chunk.full()) flush();
+      filling->Add(line);
+      if (filling->full()) flush();
     });
     if (s.ok()) flush();
+    apply_matched();  // before the next source's watermark starts
     if (!s.ok()) {
       std::fprintf(stderr, "ember replay: %s\n", s.message().c_str());
       return 1;
@@ -242,10 +259,11 @@ int RunReplay(const ReplayArgs& args) {
       const std::string priority = journal::PriorityText(entry);
       const std::string pid = journal::PidText(entry);
       in.journal = {entry.unit, entry.identifier, priority, pid};
-      chunk.Add(in);
-      if (chunk.full()) flush_chunk(path, bytes);
+      filling->Add(in);
+      if (filling->full()) flush_chunk(path, bytes);
     }
     flush_chunk(path, bytes);
+    apply_matched();
   }
   if (!args.journals.empty()) {
     std::fprintf(stderr,
@@ -255,6 +273,7 @@ int RunReplay(const ReplayArgs& args) {
                  static_cast<unsigned long long>(without_message),
                  static_cast<unsigned long long>(binary_messages));
   }
+  apply_matched();
   progress.Finish();
   engine.Finish(&alerts);
   PrintAlerts(alerts, args.resolved, &printed);

@@ -183,7 +183,11 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
     if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    parts_[Route(m.rule, m.match.key)]->queue.push_back(Partition::Routed{&line, &m, batch});
+    const uint32_t p = parts_.size() == 1
+                           ? 0
+                           : PartitionOfHash(whole_rule_[m.rule] ? seeds_[m.rule] : m.key_hash,
+                                             static_cast<uint32_t>(parts_.size()));
+    parts_[p]->queue.push_back(Partition::Routed{&line, &m, batch});
     routed_ = true;
   }
   if (stats_.matches != before) ++stats_.matched_lines;

@@ -2,18 +2,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "engine/event_time.h"
+#include "engine/partitioning.h"
 
 namespace ember::engine {
 
 // The lines one thread matches, and what it found. Keys are copied into `keys` (the matcher
 // reuses its key buffer); the other views point into the lines.
 struct ParallelMatcher::Slice {
-  rules::MatchScratch scratch;
   std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
   std::vector<RecordedMatch> matches;
   std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
@@ -64,8 +65,11 @@ struct ParallelMatcher::Pool {
 
 ParallelMatcher::ParallelMatcher(unsigned threads)
     : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+      take_slices_([this](unsigned thread) { TakeSlices(thread); }),
       pool_(std::make_unique<Pool>()) {
-  for (unsigned i = 0; i < threads_; ++i) slices_.push_back(std::make_unique<Slice>());
+  for (unsigned i = 0; i < threads_; ++i) {
+    scratch_.push_back(std::make_unique<rules::MatchScratch>());
+  }
   for (unsigned i = 1; i < threads_; ++i) {
     pool_->threads.emplace_back([this, i] {
       uint64_t seen = 0;
@@ -85,6 +89,7 @@ ParallelMatcher::ParallelMatcher(unsigned threads)
 }
 
 ParallelMatcher::~ParallelMatcher() {
+  if (started_) Finish();
   {
     std::lock_guard<std::mutex> lock(pool_->mu);
     pool_->stop = true;
@@ -93,14 +98,14 @@ ParallelMatcher::~ParallelMatcher() {
   for (auto& t : pool_->threads) t.join();
 }
 
-void ParallelMatcher::RunSlice(unsigned index) {
+void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   Slice& s = *slices_[index];
   s.matches.clear();
   s.line_begin.clear();
   s.key_spans.clear();
   s.keys.clear();
-  const size_t begin = std::min(lines_.size(), index * lines_per_slice_);
-  const size_t end = std::min(lines_.size(), begin + lines_per_slice_);
+  const size_t begin = std::min(lines_.size(), index * kSliceLines);
+  const size_t end = std::min(lines_.size(), begin + kSliceLines);
   s.refs.clear();
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
@@ -108,17 +113,18 @@ void ParallelMatcher::RunSlice(unsigned index) {
         rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag, line.journal}});
   }
   Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
-  rules_->MatchLines(s.refs, s.scratch, recorder);
+  rules_->MatchLines(s.refs, *scratch_[thread], recorder);
   recorder.Finish(s.refs.size());
   // Keys were appended to a growing string: point the views at their final place.
   for (size_t m = 0; m < s.matches.size(); ++m) {
     s.matches[m].match.key =
         std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
   }
-  // Rules with their own time stamps: read here, off the engine's thread.
+  // Partition hashes, and rules with their own time stamps: here, off the engine's thread.
   for (size_t local = 0; local + 1 < s.line_begin.size(); ++local) {
     for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
       RecordedMatch& r = s.matches[m];
+      r.key_hash = KeyHash(seeds_[r.rule], r.match.key);
       if (r.match.time.empty()) continue;
       const rules::Rule& rule = rules_->rules()[r.rule];
       r.time_ms = ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(),
@@ -128,21 +134,37 @@ void ParallelMatcher::RunSlice(unsigned index) {
   }
 }
 
-void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {
+void ParallelMatcher::TakeSlices(unsigned thread) {
+  for (size_t i = next_slice_.fetch_add(1, std::memory_order_relaxed); i < slice_count_;
+       i = next_slice_.fetch_add(1, std::memory_order_relaxed)) {
+    RunSlice(i, thread);
+  }
+}
+
+void ParallelMatcher::Wake(const std::function<void(unsigned)>* job) {
   {
     std::lock_guard<std::mutex> lock(pool_->mu);
-    pool_->job = &job;
+    pool_->job = job;
     pool_->running = threads_ - 1;
     ++pool_->generation;
   }
   pool_->wake.notify_all();
-  job(0);
+}
+
+void ParallelMatcher::Join() {
   std::unique_lock<std::mutex> lock(pool_->mu);
   pool_->done.wait(lock, [&] { return pool_->running == 0; });
   pool_->job = nullptr;
 }
 
+void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {
+  Wake(&job);
+  job(0);
+  Join();
+}
+
 void ParallelMatcher::Run(size_t n, const std::function<void(size_t)>& task) {
+  assert(!started_);
   if (threads_ == 1 || n < 2) {
     for (size_t i = 0; i < n; ++i) task(i);
     return;
@@ -157,20 +179,34 @@ void ParallelMatcher::Run(size_t n, const std::function<void(size_t)>& task) {
 }
 
 void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLine> lines) {
+  Start(rules, lines);
+  Finish();
+}
+
+void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<const InputLine> lines) {
+  assert(!started_);
   rules_ = &rules;
   lines_ = lines;
-  if (threads_ == 1 || lines.size() < kMinParallelLines) {
-    lines_per_slice_ = std::max<size_t>(1, lines.size());
-    RunSlice(0);
-    return;
-  }
-  lines_per_slice_ = (lines.size() + threads_ - 1) / threads_;
-  RunOnAll([this](unsigned i) { RunSlice(i); });
+  seeds_.clear();
+  for (const rules::Rule& rule : rules.rules()) seeds_.push_back(RuleSeed(rule.name));
+  slice_count_ = (lines.size() + kSliceLines - 1) / kSliceLines;
+  while (slices_.size() < slice_count_) slices_.push_back(std::make_unique<Slice>());
+  next_slice_.store(0, std::memory_order_relaxed);
+  started_ = true;
+  // Few lines: the caller matches them alone, in Finish.
+  if (threads_ > 1 && lines.size() >= kMinParallelLines) Wake(&take_slices_);
+}
+
+void ParallelMatcher::Finish() {
+  assert(started_);
+  TakeSlices(0);
+  if (threads_ > 1 && lines_.size() >= kMinParallelLines) Join();
+  started_ = false;
 }
 
 std::span<const RecordedMatch> ParallelMatcher::MatchesOf(size_t line) const {
-  const Slice& s = *slices_[line / lines_per_slice_];
-  const size_t local = line % lines_per_slice_;
+  const Slice& s = *slices_[line / kSliceLines];
+  const size_t local = line % kSliceLines;
   return std::span<const RecordedMatch>(s.matches).subspan(
       s.line_begin[local], s.line_begin[local + 1] - s.line_begin[local]);
 }

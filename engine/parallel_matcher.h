@@ -6,7 +6,9 @@
 // with few lines runs on the calling thread alone.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,7 +30,9 @@ struct RecordedMatch {
   // The rule's own time stamp (match.time), read on the matcher's thread when
   // `time_parsed`: nullopt when it could not be read.
   bool time_parsed = false;
-  std::optional<int64_t> time_ms;
+  std::optional<int64_t> time_ms = {};
+  // KeyHash of the match's key (engine/partitioning.h), computed on the matcher's thread.
+  uint64_t key_hash = 0;
 };
 
 class ParallelMatcher final : public TaskRunner {
@@ -41,10 +45,18 @@ class ParallelMatcher final : public TaskRunner {
 
   // Calls with fewer lines than this are matched on the calling thread only.
   static constexpr size_t kMinParallelLines = 512;
+  // Lines are matched in slices of this many, which the threads take in turn.
+  static constexpr size_t kSliceLines = 512;
 
   // Matches every line against `rules`; afterwards MatchesOf(i) lists line i's matches in
   // the order RuleSet::Match reports them. `lines` must outlive the use of the results.
   void Match(const rules::RuleSet& rules, std::span<const InputLine> lines);
+  // The same in two steps: Start hands the lines to the worker threads and returns at once,
+  // so the caller can prepare the next lines meanwhile; Finish has the caller take the
+  // slices left and waits for the workers. `rules` and `lines` must not change in between;
+  // no other call may come between them.
+  void Start(const rules::RuleSet& rules, std::span<const InputLine> lines);
+  void Finish();
   std::span<const RecordedMatch> MatchesOf(size_t line) const;
   unsigned threads() const { return threads_; }
 
@@ -54,14 +66,26 @@ class ParallelMatcher final : public TaskRunner {
  private:
   struct Slice;
   struct Pool;
-  void RunSlice(unsigned index);
+  // Matches slice `index` with thread `thread`'s scratch.
+  void RunSlice(size_t index, unsigned thread);
+  // Takes slices until none is left (thread `thread`).
+  void TakeSlices(unsigned thread);
+  // Wakes the workers to run job(i) on thread i (i >= 1).
+  void Wake(const std::function<void(unsigned)>* job);
+  // Waits until every worker finished the job Wake gave.
+  void Join();
   // Runs job(i) on thread i for every thread (0: the caller) and waits for all.
   void RunOnAll(const std::function<void(unsigned)>& job);
   unsigned threads_;
-  std::vector<std::unique_ptr<Slice>> slices_;
-  size_t lines_per_slice_ = 0;
+  std::vector<std::unique_ptr<rules::MatchScratch>> scratch_;  // by thread
+  std::vector<std::unique_ptr<Slice>> slices_;                 // grown, never shrunk
+  size_t slice_count_ = 0;                                     // slices of the current call
+  std::atomic<size_t> next_slice_{0};
+  std::function<void(unsigned)> take_slices_;  // the job Start gives the workers
+  bool started_ = false;
   // The call being served (read by the workers while it runs).
   const rules::RuleSet* rules_ = nullptr;
+  std::vector<uint64_t> seeds_;  // RuleSeed of each of its rules
   std::span<const InputLine> lines_;
   std::unique_ptr<Pool> pool_;  // last: its threads stop before the rest is destroyed
 };

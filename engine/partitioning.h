@@ -37,19 +37,26 @@ inline uint64_t RuleSeed(std::string_view rule) {
   return Fnv1a64(std::string_view("\0", 1), Fnv1a64(rule));
 }
 
-// The partition of `key` of a rule with seed `seed` (RuleSeed); `whole_rule`: the rule lives
-// in one partition whatever the key.
+// The hash of `key` of a rule with seed `seed` (RuleSeed).
+inline uint64_t KeyHash(uint64_t seed, std::string_view key) { return Fnv1a64(key, seed); }
+
+// The partition of a KeyHash (or, for a rule that lives whole in one partition, of its seed).
 // FNV-1a's low bits depend only on the low bits of the bytes: the hash is mixed (MurmurHash3's
 // finalizer) before it is reduced.
-inline uint32_t PartitionOf(uint64_t seed, std::string_view key, bool whole_rule,
-                            uint32_t partitions) {
-  uint64_t h = whole_rule ? seed : Fnv1a64(key, seed);
+inline uint32_t PartitionOfHash(uint64_t h, uint32_t partitions) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ULL;
   h ^= h >> 33;
   return static_cast<uint32_t>(h % partitions);
+}
+
+// The partition of `key` of a rule with seed `seed`; `whole_rule`: the rule lives in one
+// partition whatever the key.
+inline uint32_t PartitionOf(uint64_t seed, std::string_view key, bool whole_rule,
+                            uint32_t partitions) {
+  return PartitionOfHash(whole_rule ? seed : KeyHash(seed, key), partitions);
 }
 
 }  // namespace ember::engine
