@@ -134,6 +134,7 @@ def main():
     ember = os.path.join(a.bin, "cli/ember")
     rows = []
     per_core = []  # (rules, filter throughput / rg's, replay throughput / rg's)
+    apply_rows = []  # (rules, ember-apply-bench rows by thread count)
     for n in RULE_COUNTS:
         rules = os.path.join(work, f"rules{n}.yaml")
         write_rules(rules, n)
@@ -174,6 +175,15 @@ def main():
         base = results[cases[1][0]]["median_s"]
         for name in [c[0] for c in cases] + [fname]:
             results[name]["time_vs_grep"] = results[name]["median_s"] / base
+        # The engine's apply stage alone (routing, windows, closing), on 1 thread and on all.
+        if n > 1:
+            counts = sorted({1, os.cpu_count() or 1})
+            aj = os.path.join(work, f"apply{n}.json")
+            subprocess.run([os.path.join(a.bin, "bench/ember-apply-bench"), "--rules", rules,
+                            "--runs", str(a.runs), "--threads", ",".join(map(str, counts)),
+                            "--json", aj, log], stdout=subprocess.DEVNULL, check=True)
+            with open(aj) as f:
+                apply_rows.append((n, json.load(f)))
         rg_name = cases[2][0] if len(cases) > 2 else None
         if rg_name:
             per_core.append((n, results[rg_name]["median_s"] / fmed,
@@ -195,6 +205,15 @@ def main():
         print("|-------|-------------------------------------------|----------------------------------|")
         for n, f, r in per_core:
             print(f"| {n:>5} | {f:>40.2f}x | {r:>31.2f}x |")
+    if apply_rows:
+        print("\nApply stage alone (ember-apply-bench: routing, windows, closing every batch), "
+              f"median of {a.runs}:\n")
+        print("| rules | threads | apply s | of which routing s | close s | speedup vs 1 thread |")
+        print("|-------|---------|---------|--------------------|---------|---------------------|")
+        for n, arows in apply_rows:
+            for r in arows:
+                print(f"| {n:>5} | {r['threads']:>7} | {r['apply_s']:>7.3f} | {r['route_s']:>18.3f} | "
+                      f"{r['close_s']:>7.3f} | {r['speedup']:>18.2f}x |")
     for n in RULE_COUNTS:
         counts = {r["case"]: r["matches"] for r in rows if r["rules"] == n}
         if len(set(counts.values())) != 1:
@@ -203,7 +222,8 @@ def main():
     with open(a.json, "w") as f:
         json.dump({"machine": machine(), "bytes": size, "lines": lines, "runs": a.runs, "rows": rows,
                    "per_core_vs_rg": [{"rules": n, "filter_1_core": f, "replay": r}
-                                      for n, f, r in per_core]}, f, indent=2)
+                                      for n, f, r in per_core],
+                   "apply": [{"rules": n, "rows": r} for n, r in apply_rows]}, f, indent=2)
 
 
 if __name__ == "__main__":

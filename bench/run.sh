@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for the benchmarks: installs dependencies, builds the release preset and runs
-#   bench/replay_bench.py      ember replay vs grep/rg (args pass through, e.g. --size 1GiB)
+#   bench/replay_bench.py      ember replay vs grep/rg, and the apply stage on 1..N threads
+#                              (args pass through, e.g. --size 1GiB)
 #   ember-checkpoint-bench     LMDB checkpoint cost (EMBER_BENCH_RUNS runs, default 5)
 #   bench/agent_bench.py       agent shipping vs socat, RSS, idle CPU (EMBER_AGENT_BENCH_SIZE)
 #   bench/latency_bench.py     append -> alert p50/p99 with 1 s and 100 ms batches
@@ -22,7 +23,7 @@ done
 cmake --preset release -S "$repo" >/dev/null
 cmake --build "$repo/build/release" -j"$(nproc)" \
   --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench \
-  ember-load-agents ember-filter-bench
+  ember-load-agents ember-filter-bench ember-apply-bench
 cd "$repo"
 runs=${EMBER_BENCH_RUNS:-5}
 python3 bench/replay_bench.py --bin build/release "$@"

@@ -1,0 +1,150 @@
+// Apply benchmark: the engine's stage after matching alone — routing each match to its
+// partition, applying it to the windows, closing the batches — on 1, 2, ... threads, to
+// measure how it scales with cores. The file is read into memory and stamped once; each
+// chunk of lines is matched (not timed) and its matches applied (timed), then every batch is
+// closed (Engine::Finish, timed). Prints a table (median of --runs, min, max) and JSON.
+//
+//   ember-apply-bench --rules rules.yaml --runs 5 --threads 1,2 FILE
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "engine/event_time.h"
+#include "engine/parallel_matcher.h"
+#include "rules/rule_set.h"
+
+namespace {
+
+using namespace ember;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+struct Run {
+  double apply_s = 0, route_s = 0, close_s = 0;
+  uint64_t matches = 0, alerts = 0;
+};
+
+Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
+         const std::vector<engine::InputLine>& lines, unsigned threads, uint32_t partitions) {
+  engine::EngineOptions options;
+  options.partitions = partitions;
+  engine::Engine engine(rules, options);
+  engine::ParallelMatcher matcher(threads);
+  if (threads > 1) engine.SetRunner(&matcher);
+  constexpr size_t kChunk = 16384;  // as ember replay's
+  Run r;
+  for (size_t at = 0; at < lines.size(); at += kChunk) {
+    const auto chunk = std::span(lines).subspan(at, std::min(kChunk, lines.size() - at));
+    matcher.Match(*rules, chunk);
+    const auto start = Clock::now();
+    for (size_t i = 0; i < chunk.size(); ++i) engine.RouteLine(chunk[i], matcher.MatchesOf(i));
+    r.route_s += Seconds(start);
+    engine.ApplyRouted();
+    r.apply_s += Seconds(start);
+  }
+  std::vector<engine::Alert> alerts;
+  const auto start = Clock::now();
+  engine.Finish(&alerts);
+  r.close_s = Seconds(start);
+  r.matches = engine.stats().matches;
+  r.alerts = alerts.size();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The engine's apply stage alone, on 1..N threads");
+  std::string rules_path, file, json_path;
+  int runs = 5;
+  std::vector<unsigned> thread_counts{1, 2};
+  uint32_t partitions = engine::kDefaultPartitions;
+  app.add_option("--rules", rules_path)->required();
+  app.add_option("--runs", runs);
+  app.add_option("--threads", thread_counts)->delimiter(',');
+  app.add_option("--partitions", partitions);
+  app.add_option("--json", json_path);
+  app.add_option("file", file)->required();
+  CLI11_PARSE(app, argc, argv);
+
+  rules::RuleSetOptions ro;
+  rules::Diagnostics diagnostics;
+  auto rules = rules::RuleSet::Load(rules_path, ro, &diagnostics);
+  if (!rules.ok()) {
+    std::fprintf(stderr, "%s\n", rules.status().message().c_str());
+    return 1;
+  }
+  std::ifstream in(file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<engine::InputLine> lines;
+  engine::EventTimeParser parser(2023);
+  int64_t last = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    if (auto t = parser.Parse(line)) last = *t;
+    lines.push_back(engine::InputLine{line, "bench", file, last, ""});
+    start = end + 1;
+  }
+
+  nlohmann::json out = nlohmann::json::array();
+  std::printf("\nember apply stage: %zu lines, %zu rules, %u partitions, median of %d runs\n\n",
+              lines.size(), (*rules)->rules().size(), partitions, runs);
+  std::printf(
+      "| threads | apply s | min s | max s | of which routing s | close s | matches/s | vs 1 "
+      "thread |\n");
+  std::printf(
+      "|---------|---------|-------|-------|--------------------|---------|-----------|---------"
+      "----|\n");
+  double base = 0;
+  uint64_t matches = 0, alerts = 0;
+  for (unsigned threads : thread_counts) {
+    std::vector<double> apply, route, close;
+    for (int i = 0; i < runs; ++i) {
+      const Run r = Once(*rules, lines, threads, partitions);
+      apply.push_back(r.apply_s);
+      route.push_back(r.route_s);
+      close.push_back(r.close_s);
+      if (matches == 0) {
+        matches = r.matches;
+        alerts = r.alerts;
+      } else if (r.matches != matches || r.alerts != alerts) {
+        std::fprintf(
+            stderr, "threads %u: %llu matches, %llu alerts, not %llu, %llu\n", threads,
+            static_cast<unsigned long long>(r.matches), static_cast<unsigned long long>(r.alerts),
+            static_cast<unsigned long long>(matches), static_cast<unsigned long long>(alerts));
+        return 1;
+      }
+    }
+    std::sort(apply.begin(), apply.end());
+    std::sort(close.begin(), close.end());
+    std::sort(route.begin(), route.end());
+    const double median = apply[apply.size() / 2];
+    if (base == 0) base = median;
+    std::printf("| %7u | %7.3f | %5.3f | %5.3f | %18.3f | %7.3f | %9.0f | %10.2fx |\n", threads,
+                median, apply.front(), apply.back(), route[route.size() / 2],
+                close[close.size() / 2], static_cast<double>(matches) / median, base / median);
+    out.push_back({{"threads", threads},
+                   {"apply_s", median},
+                   {"min_s", apply.front()},
+                   {"max_s", apply.back()},
+                   {"route_s", route[route.size() / 2]},
+                   {"close_s", close[close.size() / 2]},
+                   {"matches", matches},
+                   {"speedup", base / median}});
+  }
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  return 0;
+}
