@@ -16,6 +16,9 @@ namespace ember::engine {
 namespace {
 
 constexpr const char* kSchema = "4";
+// The schema before key groups: its segments are <rule> 0x00 <batch> <segment>, one per
+// batch and commit. Read, and rewritten as schema 4 by the first writer that recovers it.
+constexpr const char* kPartitionlessSchema = "3";
 constexpr const char* kApp = "ember-aggregator";
 
 void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
@@ -115,6 +118,11 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
         "move this state aside and begin anew");
   }
   store->partitions_ = options.partitions != 0 ? options.partitions : stored;
+  if (store->partitionless_ && !options.read_only && store->partitions_ == 0) {
+    return Status::InvalidArgument("the state in '" + options.dir +
+                                   "' predates partitions: open it with a partition count");
+  }
+  store->read_only_ = options.read_only;
   if (auto seq = store->kv_->Get("meta", "next_alert_seq"); seq.ok()) {
     int64_t v = 0;
     if (ParseInt(*seq, &v) && v > 0) store->next_alert_seq_ = static_cast<uint64_t>(v);
@@ -147,6 +155,10 @@ Status CheckpointStore::CheckSchema() {
                               (app.ok() ? *app : std::string("?")) +
                               "', not ember-aggregator: refusing to use or overwrite it");
   }
+  if (schema.ok() && *schema == kPartitionlessSchema) {
+    partitionless_ = true;  // read as it is; Recover rewrites its segments by partition
+    return Status::Ok();
+  }
   if (!schema.ok() || *schema != kSchema) {
     return Status::Corruption(
         "checkpoint schema '" + (schema.ok() ? *schema : "?") + "' is not schema " + kSchema +
@@ -154,6 +166,59 @@ Status CheckpointStore::CheckSchema() {
         "directory aside and start again (agents then send their streams again from the "
         "start; window state and alert history start empty)");
   }
+  return Status::Ok();
+}
+
+Status CheckpointStore::SplitIntoPartitions(const rules::RuleSet& rules) {
+  // Read every segment first (a scan is a read transaction), then rewrite them in one write.
+  std::vector<std::pair<std::string, std::string>> old;
+  Status s = kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
+    old.emplace_back(std::string(k), std::string(v));
+  });
+  if (!s.ok()) return s;
+  s = kv_->Write([&](KvWriter& w) -> Status {
+    for (const auto& [k, v] : old) {
+      const size_t nul = k.find('\0');
+      if (nul == std::string::npos || k.size() != nul + 17) {
+        return Status::Corruption("checkpoint store: a segment key of " + std::to_string(k.size()) +
+                                  " bytes is not <rule> 0x00 <batch> <segment>");
+      }
+      const std::string rule_name = k.substr(0, nul);
+      const int index = rules.Find(rule_name);
+      if (Status e = w.Delete("segments", k); !e.ok()) return e;
+      if (index < 0) continue;  // a rule no longer loaded: its state goes
+      const rules::Rule& rule = rules.rules()[static_cast<size_t>(index)];
+      const bool whole = RuleLivesWhole(rule, partitions_);
+      const uint64_t seed = RuleSeed(rule.name);
+      const std::string_view view(k);
+      const auto batch = static_cast<int64_t>(GetU64BigEndian(view.substr(nul + 1, 8)));
+      std::map<uint32_t, std::vector<PartialRecord>> by_partition;
+      if (!DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
+            const uint32_t p = PartitionOf(seed, key, whole, partitions_);
+            by_partition[p].push_back(
+                PartialRecord{rule_name, batch, std::string(key), false, std::move(partial), p});
+          })) {
+        return Status::Corruption("checkpoint store: the segment " +
+                                  std::to_string(GetU64BigEndian(view.substr(nul + 9, 8))) +
+                                  " of rule '" + rule_name + "', batch " + std::to_string(batch) +
+                                  " (" + std::to_string(v.size()) +
+                                  " bytes) is truncated or malformed");
+      }
+      for (const auto& [p, records] : by_partition) {
+        std::string key = k.substr(0, nul + 9);  // <rule> 0x00 <batch>
+        key.push_back(static_cast<char>(p >> 8));
+        key.push_back(static_cast<char>(p & 0xff));
+        key.append(k, nul + 9, 8);  // the same segment number: the same order
+        EncodeSegment(records, &segment_buffer_);
+        if (Status e = w.Put("segments", key, segment_buffer_); !e.ok()) return e;
+      }
+    }
+    Status e = w.Put("meta", "schema", kSchema);
+    if (e.ok()) e = w.Put("meta", "partitions", std::to_string(partitions_));
+    return e;
+  });
+  if (!s.ok()) return s;
+  partitionless_ = false;
   return Status::Ok();
 }
 
@@ -172,9 +237,10 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
   Status s = kv_->Scan("segments", "", [&](std::string_view k, std::string_view v) {
     if (!fault.empty()) return;
     const size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 19) {
+    const size_t tail = partitionless_ ? 16 : 18;  // batch, (partition,) segment
+    if (nul == std::string_view::npos || k.size() != nul + 1 + tail) {
       fault = "a segment key of " + std::to_string(k.size()) + " bytes is not <rule> 0x00 " +
-              "<batch> <partition> <segment>";
+              (partitionless_ ? "<batch> <segment>" : "<batch> <partition> <segment>");
       return;
     }
     if (k.substr(0, nul) != rule) {
@@ -183,13 +249,14 @@ Status CheckpointStore::RecoverSegments(const std::set<std::string>& valid_rules
     }
     if (!valid) return;
     const auto batch = static_cast<int64_t>(GetU64BigEndian(k.substr(nul + 1, 8)));
-    const uint32_t partition =
-        static_cast<uint8_t>(k[nul + 9]) * 256u + static_cast<uint8_t>(k[nul + 10]);
+    const uint32_t partition = partitionless_ ? 0
+                                              : static_cast<uint8_t>(k[nul + 9]) * 256u +
+                                                    static_cast<uint8_t>(k[nul + 10]);
     sink.Reserve(rule, batch, partition, SegmentRecordCount(v));
     if (!DecodeSegment(v, [&](std::string_view key, Partial&& partial) {
           sink.Add(rule, batch, key, partial);
         })) {
-      fault = "the segment " + std::to_string(GetU64BigEndian(k.substr(nul + 11, 8))) +
+      fault = "the segment " + std::to_string(GetU64BigEndian(k.substr(k.size() - 8, 8))) +
               " of rule '" + rule + "', batch " + std::to_string(batch) + " (" +
               std::to_string(v.size()) + " bytes) is truncated or malformed";
     }
@@ -236,6 +303,10 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
       }
       return Status::Ok();
     });
+    if (!s.ok()) return s;
+  }
+  if (partitionless_ && !read_only_) {
+    s = SplitIntoPartitions(rules);
     if (!s.ok()) return s;
   }
   if (stored_interval != batch_interval_ms) {

@@ -4,7 +4,8 @@
 // Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
 //
 // Layout (schema 4; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
-// and a store of another schema is refused with a message, never read or overwritten):
+// and a store of another schema is refused with a message, never read or overwritten; a
+// store of schema 3, the same without partitions, is rewritten as schema 4 on recovery):
 //   meta      "schema" -> "4", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "partitions" -> decimal key groups (engine/partitioning.h), fixed at creation,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest,
@@ -123,10 +124,16 @@ class CheckpointStore {
   // Gives `sink` the partials stored in segments, in order (a later segment's partial of a
   // key replaces an earlier one's of the same batch), for the rules in `valid_rules`.
   Status RecoverSegments(const std::set<std::string>& valid_rules, PartialSink& sink) const;
+  // Rewrites the segments of a store of the schema before partitions (one per batch and
+  // commit) as one per batch, partition and commit, and stamps the store schema 4, in one
+  // transaction.
+  Status SplitIntoPartitions(const rules::RuleSet& rules);
   // Writes one delta; segments are numbered from *segment on.
   Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;
   uint32_t partitions_ = 0;
+  bool partitionless_ = false;  // a store of schema 3, before partitions
+  bool read_only_ = false;
   uint64_t next_alert_seq_ = 1;
   uint64_t next_segment_ = 1;
   std::string segment_buffer_;  // reused by every commit: a segment is encoded here

@@ -71,8 +71,7 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
   const uint32_t partitions = std::clamp<uint32_t>(options.partitions, 1, kMaxPartitions);
   for (const auto& rule : rules_->rules()) {
     seeds_.push_back(RuleSeed(rule.name));
-    whole_rule_.push_back(partitions == 1 || rule.kind == rules::RuleKind::kTopK ||
-                          rule.max_keys < kMinKeysPerPartition * partitions);
+    whole_rule_.push_back(RuleLivesWhole(rule, partitions));
   }
   for (uint32_t p = 0; p < partitions; ++p) {
     auto part = std::make_unique<Partition>();

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/hash.h"
+#include "rules/rule.h"
 
 namespace ember::engine {
 
@@ -30,6 +31,12 @@ inline int64_t PartitionKeyCap(int64_t max_keys, uint32_t partitions) {
   int64_t root = 1;
   while (root * root < share) ++root;
   return std::min(max_keys, share + 8 * root + 64);
+}
+
+// Whether `rule` lives whole in one partition of `partitions`.
+inline bool RuleLivesWhole(const rules::Rule& rule, uint32_t partitions) {
+  return partitions == 1 || rule.kind == rules::RuleKind::kTopK ||
+         rule.max_keys < kMinKeysPerPartition * static_cast<int64_t>(partitions);
 }
 
 // The hash every partition of a rule starts from.

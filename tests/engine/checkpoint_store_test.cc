@@ -12,6 +12,8 @@
 #include <catch2/catch.hpp>
 
 #include "common/kv_store.h"
+#include "engine/partitioning.h"
+#include "engine/segment_codec.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -762,4 +764,109 @@ TEST_CASE("CheckpointStore: late windows waiting to be complete survive a crash"
   REQUIRE(calm.size() == 2);  // windows ending 105 s and 110 s
   CHECK(calm[0].find("2.2.2.2") != std::string::npos);
   CHECK(run(true) == calm);
+}
+
+// A store written before partitions (schema 3: one segment per batch and commit) is read,
+// and rewritten on the first recovery as one segment per batch, partition and commit, in the
+// partitions its keys belong to; a later segment still replaces an earlier one's key.
+TEST_CASE("CheckpointStore: a store from before partitions is split into them on recovery",
+          "[engine][partitions][checkpoint][unit]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  auto be = [](uint64_t v) {
+    std::string out;
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    return out;
+  };
+  auto records = [](int from, int to, uint64_t count) {
+    std::vector<PartialRecord> out;
+    for (int k = from; k < to; ++k) {
+      PartialRecord r{"fails", 5, "10.0.0." + std::to_string(k), false, {}};
+      r.partial.count = count;
+      r.partial.sample = "fail from " + r.key;
+      out.push_back(std::move(r));
+    }
+    return out;
+  };
+  {
+    KvStoreOptions o;
+    o.dir = state;
+    o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history", "progress"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    std::string first, second;
+    EncodeSegment(records(0, 30, 1), &first);
+    EncodeSegment(records(20, 50, 2), &second);  // a later commit: keys 20..29 again
+    REQUIRE((*kv)
+                ->Write([&](KvWriter& w) {
+                  const std::string batch = std::string("fails") + '\0' + be(5);
+                  Status s = w.Put("meta", "app", "ember-aggregator");
+                  if (s.ok()) s = w.Put("meta", "schema", "3");
+                  if (s.ok()) s = w.Put("meta", "batch_interval_ms", "1000");
+                  if (s.ok()) s = w.Put("meta", "closed_until", "4");
+                  if (s.ok()) s = w.Put("meta", "next_segment", "3");
+                  if (s.ok()) s = w.Put("meta", "digest/fails", rules->rules()[0].digest);
+                  if (s.ok()) s = w.Put("segments", batch + be(1), first);
+                  if (s.ok()) s = w.Put("segments", batch + be(2), second);
+                  return s;
+                })
+                .ok());
+  }
+  CheckpointStoreOptions o;
+  o.dir = state;
+  o.sync = false;
+  o.partitions = 16;
+  {
+    auto store = CheckpointStore::Open(o);
+    INFO(store.status().ToString());
+    REQUIRE(store.ok());
+    CollectSink sink;
+    auto snap = (*store)->Recover(*rules, 1000, sink);
+    REQUIRE(snap.ok());
+    CHECK(snap->closed_until == 4);
+    std::map<std::string, uint64_t> counts;
+    for (const auto& r : sink.records) counts[r.key] = r.partial.count;
+    REQUIRE(counts.size() == 50);
+    CHECK(counts["10.0.0.0"] == 1);
+    CHECK(counts["10.0.0.25"] == 2);  // the later segment's
+    CHECK(counts["10.0.0.49"] == 2);
+  }
+  // Rewritten: schema 4, the partition count recorded, each segment in its keys' partition.
+  KvStoreOptions ro;
+  ro.dir = state;
+  ro.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history", "progress"};
+  ro.read_only = true;
+  {
+    auto kv = KvStore::Open(ro);
+    REQUIRE(kv.ok());
+    CHECK(*(*kv)->Get("meta", "schema") == "4");
+    CHECK(*(*kv)->Get("meta", "partitions") == "16");
+    size_t segments = 0, keys = 0;
+    const uint64_t seed = RuleSeed("fails");
+    REQUIRE((*kv)
+                ->Scan("segments", "",
+                       [&](std::string_view k, std::string_view v) {
+                         ++segments;
+                         REQUIRE(k.size() == 6 + 8 + 2 + 8);
+                         const uint32_t partition =
+                             static_cast<uint8_t>(k[14]) * 256u + static_cast<uint8_t>(k[15]);
+                         CHECK(DecodeSegment(v, [&](std::string_view key, Partial&&) {
+                           ++keys;
+                           CHECK(PartitionOf(seed, key, false, 16) == partition);
+                         }));
+                       })
+                .ok());
+    CHECK(segments > 2);  // 50 keys over 16 partitions, from two commits
+    CHECK(keys == 60);
+  }
+  // And read again as schema 4, the same partials.
+  auto again = CheckpointStore::Open(o);
+  REQUIRE(again.ok());
+  CollectSink sink;
+  REQUIRE((*again)->Recover(*rules, 1000, sink).ok());
+  std::map<std::string, uint64_t> counts;
+  for (const auto& r : sink.records) counts[r.key] = r.partial.count;
+  CHECK(counts.size() == 50);
+  CHECK(counts["10.0.0.25"] == 2);
 }
