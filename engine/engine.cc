@@ -438,28 +438,26 @@ void Engine::CarryCountersFrom(const Engine& previous) {
   }
 }
 
-uint64_t Engine::rule_matches(size_t rule) const {
+uint64_t Engine::SumOverPartitions(size_t rule, uint64_t (*of)(const RuleWindow& window)) const {
   uint64_t n = 0;
-  for (const auto& part : parts_) n += part->windows[rule]->matches();
+  for (const auto& part : parts_) n += of(*part->windows[rule]);
   return n;
+}
+
+uint64_t Engine::rule_matches(size_t rule) const {
+  return SumOverPartitions(rule, [](const RuleWindow& w) { return w.matches(); });
 }
 
 uint64_t Engine::rule_refused_keys(size_t rule) const {
-  uint64_t n = 0;
-  for (const auto& part : parts_) n += part->windows[rule]->refused_keys();
-  return n;
+  return SumOverPartitions(rule, [](const RuleWindow& w) { return w.refused_keys(); });
 }
 
 size_t Engine::rule_window_keys(size_t rule) const {
-  size_t n = 0;
-  for (const auto& part : parts_) n += part->windows[rule]->window_keys();
-  return n;
+  return SumOverPartitions(rule, [](const RuleWindow& w) -> uint64_t { return w.window_keys(); });
 }
 
 size_t Engine::rule_firing(size_t rule) const {
-  size_t n = 0;
-  for (const auto& part : parts_) n += part->windows[rule]->firing_count();
-  return n;
+  return SumOverPartitions(rule, [](const RuleWindow& w) -> uint64_t { return w.firing_count(); });
 }
 
 std::vector<std::pair<std::string, uint64_t>> Engine::TopKeys(size_t rule, size_t n) const {

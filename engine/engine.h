@@ -197,6 +197,8 @@ class Engine {
   // parsed by the matcher, or null to parse it here); false (counted) if too late.
   bool PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
                   const rules::RuleMatch& match, const RecordedMatch* recorded, int64_t* batch);
+  // The sum of `of` over the rule's window in every partition.
+  uint64_t SumOverPartitions(size_t rule, uint64_t (*of)(const RuleWindow& window)) const;
   // Runs f(partition) for every partition, on the runner when there is one.
   void ForEachPartition(const std::function<void(Partition&)>& f);
   // Counts the line and finds its batch; false if it is dropped (too late).

@@ -22,7 +22,9 @@ using namespace ember::engine;
 
 namespace {
 
-constexpr const char* kRulesA = R"(rules:
+// The rules both sets share: keyed and unkeyed, distinct with `for`, a rule reading its own
+// time stamps, new-key and absence rules.
+constexpr const char* kSharedRules = R"(rules:
   - name: burst
     match: 'fail (?P<user>\w+) from (?P<ip>\S+)'
     by: [ip]
@@ -37,12 +39,6 @@ constexpr const char* kRulesA = R"(rules:
     distinct: ip
     when: distinct >= 3
     for: 2s
-  - name: errors
-    match: 'ERROR'
-    window: 10s
-    every: 2s
-    when: count >= 6
-    keep_firing_for: 4s
   - name: slow
     match: 'took=(?P<ms>\d+) at=(?P<ts>\d+)'
     value: ms
@@ -62,6 +58,15 @@ constexpr const char* kRulesA = R"(rules:
     by: [host]
     window: 8s
     every: 2s
+)";
+
+// Before the reload: `errors` with keep_firing_for, and a top-K rule.
+const std::string kRulesA = std::string(kSharedRules) + R"(  - name: errors
+    match: 'ERROR'
+    window: 10s
+    every: 2s
+    when: count >= 6
+    keep_firing_for: 4s
   - name: top
     kind: top_k
     top: 2
@@ -72,46 +77,12 @@ constexpr const char* kRulesA = R"(rules:
     when: count >= 2
 )";
 
-// After the reload: `errors` changes (its state starts anew), `top` goes, `denied` comes.
-constexpr const char* kRulesB = R"(rules:
-  - name: burst
-    match: 'fail (?P<user>\w+) from (?P<ip>\S+)'
-    by: [ip]
-    window: 4s
-    every: 2s
-    when: count >= 3
-  - name: spread
-    match: 'fail (?P<user>\w+) from (?P<ip>\S+)'
-    by: [user]
-    window: 6s
-    every: 2s
-    distinct: ip
-    when: distinct >= 3
-    for: 2s
-  - name: errors
+// After it: `errors` changes (its state starts anew), `top` goes, `denied` comes.
+const std::string kRulesB = std::string(kSharedRules) + R"(  - name: errors
     match: 'ERROR'
     window: 10s
     every: 2s
     when: count >= 4
-  - name: slow
-    match: 'took=(?P<ms>\d+) at=(?P<ts>\d+)'
-    value: ms
-    timestamp:
-      field: ts
-      format: epoch
-    window: 4s
-    when: sum >= 2000
-  - name: newcomer
-    kind: new_key
-    match: 'login (?P<user>\w+)'
-    by: [user]
-    window: 6s
-  - name: quiet
-    kind: absence
-    match: 'beat (?P<host>\w+)'
-    by: [host]
-    window: 8s
-    every: 2s
   - name: denied
     match: 'denied (?P<path>\S+)'
     by: [path]
@@ -120,7 +91,7 @@ constexpr const char* kRulesB = R"(rules:
 )";
 
 std::shared_ptr<const rules::RuleSet> Load(const test::TempDir& dir, const char* name,
-                                           const char* yaml) {
+                                           const std::string& yaml) {
   rules::Diagnostics d;
   rules::RuleSetOptions o;
   o.batch_interval_ms = 1000;
