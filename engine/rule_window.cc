@@ -92,11 +92,23 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
     }
     return;
   }
-  BatchSlots& b = partials_[batch];
-  Slot* slot = SlotFor(b, match.key, /*capped=*/true);
-  if (slot == nullptr) {
-    ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
-    return;
+  // Matches of a key often come in runs (a rule without `by` has one key): the slot of the
+  // last match is tried first, without a lookup.
+  Slot* slot = nullptr;
+  BatchSlots* b = nullptr;
+  if (batch == last_batch_ && last_slot_ != nullptr && keys_.key(last_slot_->key) == match.key) {
+    slot = last_slot_;
+    b = last_slots_;
+  } else {
+    b = &partials_[batch];
+    slot = SlotFor(*b, match.key, /*capped=*/true);
+    if (slot == nullptr) {
+      ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
+      return;
+    }
+    last_batch_ = batch;
+    last_slots_ = b;
+    last_slot_ = slot;
   }
   Slot& p = *slot;
   if (!p.dirty) {
@@ -111,7 +123,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
     return;
   }
   if (p.count == 0) {
-    b.SetSample(p, line);
+    b->SetSample(p, line);
     p.origin = InternOrigin(origin.host.empty() ? nullptr : Intern(origin.host),
                             origin.file.empty() ? nullptr : Intern(origin.file),
                             origin.agent.empty() ? nullptr : Intern(origin.agent));
@@ -170,6 +182,7 @@ void RuleWindow::SubtractFromWindow(const Slot& slot) {
 }
 
 void RuleWindow::DropBatch(std::map<int64_t, BatchSlots>::iterator it) {
+  if (it->first == last_batch_) last_slot_ = nullptr;
   for (const Slot& slot : it->second.slots()) keys_.Release(slot.key);
   partials_.erase(it);
 }

@@ -251,6 +251,11 @@ class RuleWindow {
   // set of key copies cost about 80 bytes per key.
   std::set<int64_t> dirty_batches_;
   int64_t last_dirty_batch_ = INT64_MIN;  // in dirty_batches_ (Add skips the set for it)
+  // The slot the last on-time match went to, and its batch (null: none; reset when the batch
+  // is dropped).
+  int64_t last_batch_ = INT64_MIN;
+  BatchSlots* last_slots_ = nullptr;
+  Slot* last_slot_ = nullptr;
   std::set<int64_t> dropped_batches_;
   int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;
