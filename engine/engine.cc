@@ -42,6 +42,27 @@ std::string KeyOf(const Alert& a) {
   return key;
 }
 
+// Sorts (*out)[from..] by window end, then key, keeping the order of equal ones: each key
+// is built once, not at every comparison.
+void MergeByEndAndKey(std::vector<Alert>* out, size_t from) {
+  struct Entry {
+    int64_t end;
+    std::string key;
+    size_t index;
+  };
+  std::vector<Entry> order;
+  for (size_t i = from; i < out->size(); ++i) {
+    order.push_back(Entry{(*out)[i].window_end_ms, KeyOf((*out)[i]), i});
+  }
+  std::stable_sort(order.begin(), order.end(), [](const Entry& a, const Entry& b) {
+    return a.end != b.end ? a.end < b.end : a.key < b.key;
+  });
+  std::vector<Alert> sorted;
+  sorted.reserve(order.size());
+  for (const Entry& e : order) sorted.push_back(std::move((*out)[e.index]));
+  std::move(sorted.begin(), sorted.end(), out->begin() + static_cast<std::ptrdiff_t>(from));
+}
+
 }  // namespace
 
 // Applies each rule match of one line at once (Ingest: the rules run here, line by line).
@@ -292,15 +313,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
       ++sources;
       for (size_t i = b; i < e; ++i) out->push_back(std::move(part->closed[i]));
     }
-    if (sources > 1) {
-      std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(rule_start), out->end(),
-                       [](const Alert& a, const Alert& b) {
-                         if (a.window_end_ms != b.window_end_ms) {
-                           return a.window_end_ms < b.window_end_ms;
-                         }
-                         return KeyOf(a) < KeyOf(b);
-                       });
-    }
+    if (sources > 1) MergeByEndAndKey(out, rule_start);
   }
   if (!options_.emit_pending) {
     out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(before), out->end(),
