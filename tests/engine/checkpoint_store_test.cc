@@ -562,9 +562,11 @@ TEST_CASE("CheckpointStore: a corrupt segment, alert state or mark is an error, 
                 .ok());
   }
   std::string segment_key = std::string("fails") + '\0';
-  for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((5 >> (8 * i)) & 0xff));
+  for (int i = 7; i >= 0; --i)
+    segment_key.push_back(static_cast<char>((uint64_t{5} >> (8 * i)) & 0xff));
   segment_key.append(2, '\0');  // partition 0
-  for (int i = 7; i >= 0; --i) segment_key.push_back(static_cast<char>((1 >> (8 * i)) & 0xff));
+  for (int i = 7; i >= 0; --i)
+    segment_key.push_back(static_cast<char>((uint64_t{1} >> (8 * i)) & 0xff));
   const std::string good = StoredSegments(state, segment_key).at(0);
   std::string message;
   SECTION("a segment cut short") {
