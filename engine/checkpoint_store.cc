@@ -25,6 +25,12 @@ void PutU64Le(std::string& out, uint64_t v) { PutLe(out, v); }
 
 std::string RulePrefix(const std::string& rule) { return rule + '\0'; }
 
+// A segment key's partition: u16 big-endian.
+void PutPartition(std::string& out, uint32_t partition) {
+  out.push_back(static_cast<char>(partition >> 8));
+  out.push_back(static_cast<char>(partition & 0xff));
+}
+
 // Key states: the first format held only firing keys as <first_end_batch: i64 LE><alert id>
 // (24 bytes). Now: a marker, the phase, the batch fields, the id, the flap starts, the late
 // windows pending.
@@ -206,8 +212,7 @@ Status CheckpointStore::SplitIntoPartitions(const rules::RuleSet& rules) {
       }
       for (const auto& [p, records] : by_partition) {
         std::string key = k.substr(0, nul + 9);  // <rule> 0x00 <batch>
-        key.push_back(static_cast<char>(p >> 8));
-        key.push_back(static_cast<char>(p & 0xff));
+        PutPartition(key, p);
         key.append(k, nul + 9, 8);  // the same segment number: the same order
         EncodeSegment(records, &segment_buffer_);
         if (Status e = w.Put("segments", key, segment_buffer_); !e.ok()) return e;
@@ -499,8 +504,7 @@ Status CheckpointStore::WriteDelta(KvWriter& w, const CheckpointDelta& delta, ui
     const PartialRecord& r = records[i];
     std::string prefix = RulePrefix(r.rule);
     PutU64BigEndian(prefix, static_cast<uint64_t>(r.batch));
-    prefix.push_back(static_cast<char>(r.partition >> 8));
-    prefix.push_back(static_cast<char>(r.partition & 0xff));
+    PutPartition(prefix, r.partition);
     if (r.erased) {
       s = w.DeletePrefix("segments", prefix);
       if (!s.ok()) return s;

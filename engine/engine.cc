@@ -109,9 +109,13 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
 }
 
 uint32_t Engine::Route(size_t rule, std::string_view key) const {
+  return RouteHash(rule, parts_.size() == 1 ? 0 : KeyHash(seeds_[rule], key));
+}
+
+uint32_t Engine::RouteHash(size_t rule, uint64_t key_hash) const {
   if (parts_.size() == 1) return 0;
-  return PartitionOf(seeds_[rule], key, whole_rule_[rule] != 0,
-                     static_cast<uint32_t>(parts_.size()));
+  return PartitionOfHash(whole_rule_[rule] ? seeds_[rule] : key_hash,
+                         static_cast<uint32_t>(parts_.size()));
 }
 
 void Engine::ForEachPartition(const std::function<void(Partition&)>& f) {
@@ -203,11 +207,7 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
     if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    const uint32_t p = parts_.size() == 1
-                           ? 0
-                           : PartitionOfHash(whole_rule_[m.rule] ? seeds_[m.rule] : m.key_hash,
-                                             static_cast<uint32_t>(parts_.size()));
-    parts_[p]->queue.push_back(Partition::Routed{&line, &m, batch});
+    parts_[RouteHash(m.rule, m.key_hash)]->queue.push_back(Partition::Routed{&line, &m, batch});
     routed_ = true;
   }
   if (stats_.matches != before) ++stats_.matched_lines;

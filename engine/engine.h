@@ -193,6 +193,8 @@ class Engine {
   struct Partition;
   // The partition of `key` of rule `rule`.
   uint32_t Route(size_t rule, std::string_view key) const;
+  // The same for a key whose KeyHash the matcher computed.
+  uint32_t RouteHash(size_t rule, uint64_t key_hash) const;
   // The batch one match counts in: the line's, or the rule's own stamp's (`rule_time`: already
   // parsed by the matcher, or null to parse it here); false (counted) if too late.
   bool PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
