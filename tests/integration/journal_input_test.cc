@@ -94,7 +94,7 @@ void ExpectShipped(Cluster& c, int to) {
       dup += static_cast<int>(it->second) - 1;
     }
   }
-  INFO("agent log:\n" << ReadFile(c.dir.Sub("agent.1.err")));
+  INFO("agent logs:\n" << c.AgentLogs() << "aggregator logs:\n" << c.AggregatorLogs());
   CHECK(lost == 0);
   CHECK(dup == 0);
   CHECK(unexpected == 0);

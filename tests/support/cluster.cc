@@ -66,7 +66,7 @@ void WriteEvents(Cluster& c, int n, const std::function<void()>& midway) {
 void ExpectExactly(Cluster& c, uint64_t n) {
   bool reached = WaitUntil([&] { return c.CheckpointedMatches() >= n; }, 30s);
   std::this_thread::sleep_for(2500ms);  // longer than the agent's ack timeout: resends settle
-  INFO("aggregator log:\n" << ReadFile(c.dir.Sub("aggregator.1.err")));
+  INFO("aggregator logs:\n" << c.AggregatorLogs());
   CHECK(reached);
   CHECK(c.CheckpointedMatches() == n);
 }
@@ -170,8 +170,8 @@ void ExpectSeqExactly(const Cluster& c, int lines) {
   std::this_thread::sleep_for(2500ms);  // longer than the agent's ack timeout: resends settle
   const SeqOracle o = CheckSeq(c, lines);
   INFO("lines " << lines << ": lost " << o.lost << ", dup_effect " << o.dup_effect
-                << ", unexpected " << o.unexpected << "\nagent log:\n"
-                << ReadFile(c.dir.Sub("agent.1.err")));
+                << ", unexpected " << o.unexpected << "\nagent logs:\n"
+                << c.AgentLogs());
   CHECK(o.lost == 0);
   CHECK(o.dup_effect == 0);
   CHECK(o.unexpected == 0);

@@ -69,6 +69,9 @@ struct Cluster {
     agent.replace(agent.find("inputs:\n") + 8, 0, yaml);
     dir.Write("agent.yaml", agent);
   }
+  // Every start's log in order, each under a header naming it: for failure messages.
+  std::string AggregatorLogs() const { return Logs("aggregator", starts); }
+  std::string AgentLogs() const { return Logs("agent", agent_starts); }
   // Each start logs to its own agent.<n>.err.
   void StartAgent(const std::vector<std::string>& env = {}) {
     const std::string err = dir.Sub("agent." + std::to_string(++agent_starts) + ".err");
@@ -106,6 +109,15 @@ struct Cluster {
       std::replace(key.begin(), key.end(), '\0', '/');
       out.push_back(key);
     });
+    return out;
+  }
+
+  std::string Logs(const std::string& daemon, int count) const {
+    std::string out;
+    for (int i = 1; i <= count; ++i) {
+      const std::string name = daemon + "." + std::to_string(i) + ".err";
+      out += "--- " + name + "\n" + ReadFile(dir.Sub(name));
+    }
     return out;
   }
 
