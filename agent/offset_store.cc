@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -35,8 +37,9 @@ uint64_t NewStreamId() {
 }
 
 uint64_t FingerprintFile(int fd, uint64_t skip, uint64_t bytes, uint64_t* bytes_read) {
-  std::vector<char> buf(bytes);
-  ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(skip));
+  std::array<char, kFingerprintBytes> buf;
+  ssize_t n =
+      ::pread(fd, buf.data(), std::min<uint64_t>(bytes, buf.size()), static_cast<off_t>(skip));
   if (n < 0) n = 0;
   *bytes_read = static_cast<uint64_t>(n);
   return Fnv1a64(std::string_view(buf.data(), static_cast<size_t>(n)));
@@ -109,6 +112,11 @@ Status OffsetStore::Read(const std::string& text, const std::string& path) {
       *value = it->get<std::string>();
     }
     if (r.stream_id == 0) return refuse(where + ".id", "is missing or 0");
+    if (r.fingerprint_bytes > kFingerprintBytes) {
+      return refuse(where + ".fingerprint_bytes",
+                    std::to_string(r.fingerprint_bytes) + " is more than the " +
+                        std::to_string(kFingerprintBytes) + " bytes a fingerprint covers");
+    }
     if (r.acked_offset < r.origin_offset || r.acked_offset > wire::kMaxStreamOffset) {
       return refuse(where + ".acked_offset",
                     std::to_string(r.acked_offset) + " is before its origin_offset " +

@@ -98,8 +98,8 @@ uint64_t NewStreamId();
 // inode.
 inline constexpr uint64_t kFingerprintBytes = 1024;
 
-// Hash of the `bytes` bytes of the open file `fd` that follow its first `skip` bytes (fewer if
-// the file is shorter; the count read goes to *bytes_read).
+// Hash of the `bytes` bytes (at most kFingerprintBytes) of the open file `fd` that follow its
+// first `skip` bytes (fewer if the file is shorter; the count read goes to *bytes_read).
 uint64_t FingerprintFile(int fd, uint64_t skip, uint64_t bytes, uint64_t* bytes_read);
 // Fills r's fingerprint fields from the open file `fd`.
 void TakeFingerprint(int fd, uint64_t skip, StreamRecord* r);

@@ -73,6 +73,8 @@ TEST_CASE("OffsetStore: a file of the wrong shape is refused naming the field, n
       {R"({"version": 1, "streams": [{"id": 7, "acked_offset": -1}]})", "streams[0].acked_offset"},
       {R"({"version": 1, "streams": [{"id": 7, "path": 3}]})", "streams[0].path"},
       {R"({"version": 1, "streams": [{"id": 0}]})", "streams[0].id is missing or 0"},
+      {R"({"version": 1, "streams": [{"id": 7, "fingerprint_bytes": 1000000000000}]})",
+       "streams[0].fingerprint_bytes 1000000000000 is more than the 1024 bytes"},
       {R"({"version": 1, "streams": [)" + good_stream +
            R"(, {"id": 8, "acked_offset": 5, "origin_offset": 9}]})",
        "streams[1].acked_offset 5 is before its origin_offset 9"},
