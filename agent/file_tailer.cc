@@ -297,7 +297,8 @@ void FileTailer::CheckAckTimeout(int64_t now_ms, int64_t timeout_ms) {
   Rewind(acked_offset_, now_ms);
 }
 
-void FileTailer::Restart() {
+void FileTailer::Restart(const std::string& how) {
+  spdlog::warn("'{}' {} (truncated); reading it again from the start.", path_, how);
   ++counters_.truncations;
   NewStream(0);
 }
@@ -305,10 +306,24 @@ void FileTailer::Restart() {
 Result<size_t> FileTailer::ReadSome(const FrameContext& ctx, std::string* buffer, int64_t now_ms,
                                     std::vector<std::string>* frames, size_t max_bytes) {
   buffer->resize(std::min(static_cast<size_t>(options_.read_chunk_bytes), max_bytes));
-  ssize_t n;
-  do {
-    n = ::pread(fd_, buffer->data(), buffer->size(), static_cast<off_t>(read_offset_));
-  } while (n < 0 && errno == EINTR);
+  auto read_chunk = [&] {
+    ssize_t got;
+    do {
+      got = ::pread(fd_, buffer->data(), buffer->size(), static_cast<off_t>(read_offset_));
+    } while (got < 0 && errno == EINTR);
+    return got;
+  };
+  ssize_t n = read_chunk();
+  if (n > 0) {
+    // Checked after the read: a file truncated and written again before it shows new first
+    // bytes now, so what was read is not the stream's continuation. (A rotation check between
+    // reads can come too late: the agent may read on first.)
+    const StreamRecord* r = store_.Find(stream_id_);
+    if (r != nullptr && !MatchesFingerprint(fd_, *r)) {
+      Restart("has new first bytes");
+      n = read_chunk();
+    }
+  }
   if (n < 0) return Errno("cannot read", path_);
 
   FramePacker packer(

@@ -69,7 +69,9 @@ class FileTailer {
   // Reads at most read_chunk_bytes and appends the frames of the lines completed to *frames.
   // A held partial line older than partial_line_timeout_ms (by `now_ms`) is sent as a line.
   // Returns the bytes read (0 at end of file).
-  // Reads at most `max_bytes` (flow-control credit left) in this call.
+  // Reads at most `max_bytes` (flow-control credit left) in this call. Bytes read where the
+  // file's first bytes have changed since (truncated and written again past this offset) are
+  // not sent: the file is read again from its start as a new stream.
   // `buffer` is scratch space shared by all tailers (one read buffer per agent, not per file).
   // REQUIRES: !suspended().
   Result<size_t> ReadSome(const FrameContext& ctx, std::string* buffer, int64_t now_ms,
@@ -95,8 +97,9 @@ class FileTailer {
   bool NothingNew() const {
     return at_eof_ && splitter_.pending_bytes() == 0 && noted_size_ == read_offset_;
   }
-  // Starts over at byte 0 as a new stream (the file was truncated in place).
-  void Restart();
+  // Starts over at byte 0 as a new stream (the file was truncated in place: `how` says what
+  // showed it, for the log).
+  void Restart(const std::string& how);
 
   // Offsets from the aggregator are validated: an offset beyond the highest one this agent
   // put in a frame (or, in a WELCOME, beyond the file's size) is a mark the aggregator cannot

@@ -346,10 +346,9 @@ void TailSet::CheckRotation(int64_t now_ms, std::vector<std::string>* frames) {
       // Truncated in place (copytruncate), perhaps written past the old size again: what was
       // not read yet is gone; start over.
       if (tailer->has_partial_line() && shrank) tailer->FlushPartial(context_, now_ms, frames);
-      spdlog::warn("'{}' {} (truncated); reading it again from the start.", path,
-                   shrank ? fmt::format("shrank from {} to {} bytes", tailer->read_offset(), size)
+      tailer->Restart(shrank
+                          ? fmt::format("shrank from {} to {} bytes", tailer->read_offset(), size)
                           : std::string("has new first bytes"));
-      tailer->Restart();
     }
   }
   for (const auto& path : lost) {

@@ -31,9 +31,9 @@ struct Harness {
     options.max_line_bytes = 1024;
   }
   // Polls at `now` and returns the lines of every frame, in order, as "path|line".
-  std::vector<std::string> Poll(int64_t now) {
+  std::vector<std::string> Poll(int64_t now, size_t max_bytes = SIZE_MAX, bool check_files = true) {
     std::vector<std::string> frames;
-    tails->Poll(now, 1000, &frames);
+    tails->Poll(now, 1000, &frames, max_bytes, check_files);
     std::vector<std::string> lines;
     for (const auto& f : frames) {
       auto d = wire::DecodeData(f);
@@ -133,6 +133,33 @@ TEST_CASE("TailSet: a file truncated in place is read again from the start",
   dir.Write("app.log", "new\n");  // copytruncate: same inode, shorter
   CHECK(h.Poll(10) == std::vector<std::string>{dir.Sub("app.log") + "|new"});
   CHECK(h.tails->counters().truncations == 1);
+}
+
+TEST_CASE("TailSet: a file truncated and refilled past the read offset between reads starts over",
+          "[agent][tail][unit]") {
+  // No rotation check runs between the reads (as when the agent is descheduled mid-file):
+  // the read itself must notice the new first bytes, or it would ship the new content from
+  // the middle and then, once a check noticed, all of it again.
+  test::TempDir dir;
+  Harness h(dir);
+  auto lines = [](const char* prefix, int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += prefix + std::to_string(100 + i) + "\n";
+    return text;
+  };
+  dir.Write("app.log", lines("old-", 40));  // 8 bytes a line
+  h.Start();
+  h.tails->Rescan(0);
+  const auto first = h.Poll(0, 100, false);
+  REQUIRE(first.size() >= 12);
+  REQUIRE(first.size() < 40);               // stopped mid-file
+  dir.Write("app.log", lines("new-", 80));  // same inode, longer than before
+  std::vector<std::string> expected;
+  for (int i = 0; i < 80; ++i)
+    expected.push_back(dir.Sub("app.log") + "|new-" + std::to_string(100 + i));
+  CHECK(h.Poll(10, SIZE_MAX, false) == expected);
+  CHECK(h.tails->counters().truncations == 1);
+  CHECK(h.Poll(20).empty());
 }
 
 TEST_CASE("TailSet: read_from end skips old content but reads new files from the start",
