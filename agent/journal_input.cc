@@ -219,6 +219,11 @@ void JournalInput::OnChange() {
   if (*changed) at_end_ = false;
 }
 
+bool JournalInput::FindEntryEnd(uint64_t offset) {
+  if (CursorAt(offset) != nullptr) return true;
+  return offset > acked_offset_ && offset <= highest_sent_ && FastForward(offset);
+}
+
 const std::string* JournalInput::CursorAt(uint64_t offset) const {
   if (offset == acked_offset_) return &acked_cursor_;
   auto it = sent_.find(offset);
@@ -253,12 +258,11 @@ bool JournalInput::OnAck(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
     }
     return true;
   }
-  const std::string* cursor = CursorAt(offset);
-  if (cursor == nullptr) {
+  if (!FindEntryEnd(offset)) {
     Refuse("an ACK", offset, now_ms);
     return true;
   }
-  acked_cursor_ = *cursor;
+  acked_cursor_ = *CursorAt(offset);
   acked_offset_ = offset;
   last_ack_progress_ms_ = now_ms;
   sent_.erase(sent_.begin(), sent_.upper_bound(offset));
@@ -307,7 +311,7 @@ bool JournalInput::Rewind(uint64_t offset, int64_t now_ms) {
 bool JournalInput::OnNack(uint64_t stream_id, uint64_t offset, int64_t now_ms) {
   if (stream_id != stream_id_) return false;
   if (rewound_to_ == offset && now_ms - rewound_at_ms_ < kNackEchoMs) return true;
-  if (offset < acked_offset_ || !Rewind(offset, now_ms)) {
+  if (offset < acked_offset_ || !FindEntryEnd(offset) || !Rewind(offset, now_ms)) {
     Refuse("a resend request", offset, now_ms);
     return true;
   }

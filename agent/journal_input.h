@@ -114,6 +114,11 @@ class JournalInput {
   void Refuse(const std::string& what, uint64_t offset, int64_t now_ms);
   // The cursor of the frame sent that ends at `offset` (or of the acknowledged entry), if any.
   const std::string* CursorAt(uint64_t offset) const;
+  // Whether CursorAt(offset) is known, or made known by reading again from the acknowledged
+  // entry when `offset` lies within what was sent: a previous process cut its frames
+  // elsewhere, and the aggregator asks from where one of them ended. Reading again leaves the
+  // input sending from `offset`; no entry ending there leaves it to Refuse().
+  bool FindEntryEnd(uint64_t offset);
 
   std::unique_ptr<journal::JournalSource> source_;
   const JournalOptions& options_;
@@ -129,7 +134,8 @@ class JournalInput {
   uint64_t sent_offset_ = 0;  // end of the last entry put in a frame
   uint64_t highest_sent_ = 0;
   // The end of every frame sent and not acknowledged, with the cursor of its last entry: the
-  // aggregator's ACKs, NACKs and marks fall on frame ends. Bounded by the credit: one per
+  // aggregator's ACKs, NACKs and marks fall on frame ends (this process's, or a previous
+  // one's: FindEntryEnd). Bounded by the credit: one per
   // frame in flight (a frame re-read after a resend may end elsewhere, and adds its own).
   std::map<uint64_t, std::string> sent_;
   std::optional<journal::JournalEntry> held_;  // read, not yet in a frame (credit ran out)

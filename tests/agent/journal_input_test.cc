@@ -194,7 +194,6 @@ TEST_CASE("JournalInput: offsets no frame sent ends at are refused and the strea
   CHECK(in->OnAck(stream, Bytes(0, 1), 1));
   SECTION("beyond anything sent (forged)") { in->OnAck(stream, 1'000'000'000, 2); }
   SECTION("inside an entry") { in->OnAck(stream, Bytes(0, 2) - 3, 2); }
-  SECTION("at an entry's end inside a frame") { in->OnAck(stream, Bytes(0, 2), 2); }
   SECTION("a resend request inside an entry") { in->OnNack(stream, Bytes(0, 2) + 1, 2); }
   CHECK(in->counters().refused_offsets == 1);
   CHECK(in->counters().restreams == 1);
@@ -209,6 +208,55 @@ TEST_CASE("JournalInput: offsets no frame sent ends at are refused and the strea
   CHECK(in->OnAck(in->stream_id(), 0, 4));
   CHECK(in->counters().refused_offsets == 2);
   CHECK(in->InFlightBytes() == Bytes(1, 4));
+}
+
+TEST_CASE("JournalInput: an ACK or resend request at an entry's end inside a frame goes on there",
+          "[integration]") {
+  // A restarted agent sends again what its previous process sent, cut into other frames; the
+  // aggregator holds the old frames and answers at their ends.
+  Fixture f;
+  Write(f.dir, 0, 8);
+  auto in = f.Open();
+  const uint64_t stream = in->stream_id();
+  std::vector<std::string> frames;
+  in->Poll(0, 16, &frames, Bytes(0, 6));
+  REQUIRE(Decode(frames).end == Bytes(0, 6));
+  int from = 0;
+  SECTION("an ACK") {
+    from = 2;
+    CHECK(in->OnAck(stream, Bytes(0, 2), 1));
+    CHECK(f.store->FindJournal(f.options.directory)->acked_offset == Bytes(0, 2));
+  }
+  SECTION("a resend request") {
+    from = 3;
+    CHECK(in->OnNack(stream, Bytes(0, 3), 1));
+  }
+  CHECK(in->counters().refused_offsets == 0);
+  CHECK(in->stream_id() == stream);
+  frames.clear();
+  in->Poll(2, 16, &frames);
+  const Shipped s = Decode(frames);
+  CHECK(s.start == Bytes(0, from));
+  std::vector<std::string> expected;
+  for (int n = from; n < 8; ++n) expected.push_back(Line(n));
+  CHECK(s.lines == expected);
+}
+
+TEST_CASE("JournalInput: an ACK at an entry's end past what was sent is refused", "[integration]") {
+  // The entry is there to read, but no frame that reached the aggregator can end there.
+  Fixture f;
+  Write(f.dir, 0, 6);
+  auto in = f.Open();
+  const uint64_t stream = in->stream_id();
+  std::vector<std::string> frames;
+  in->Poll(0, 16, &frames, Bytes(0, 3));
+  REQUIRE(Decode(frames).end == Bytes(0, 3));
+  in->OnAck(stream, Bytes(0, 5), 1);
+  CHECK(in->counters().refused_offsets == 1);
+  CHECK(in->stream_id() != stream);
+  frames.clear();
+  in->Poll(2, 16, &frames);
+  CHECK(Decode(frames).lines.size() == 6);
 }
 
 TEST_CASE("JournalInput: a mark an earlier process earned is taken only at an entry's end",
