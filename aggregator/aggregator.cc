@@ -127,9 +127,11 @@ struct Aggregator::Impl {
     receiver_->DrainTransportEvents(clock_.NowMs());
     // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
     // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
-    // throughput is not capped at credit / batch_interval.
+    // throughput is not capped at credit / batch_interval. A HELLO whose streams' marks moved
+    // since the last checkpoint waits for one, too.
     // (After a failed commit — a full disk — at most every 50 ms, not in a loop.)
-    if (intake_->accepted_bytes() >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 &&
+    if ((intake_->accepted_bytes() >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 ||
+         intake_->welcomes_waiting()) &&
         (checkpointer_.failures() == failures_at_last_commit_ ||
          clock_.NowMs() - last_early_commit_ms_ >= 50)) {
       failures_at_last_commit_ = checkpointer_.failures();
@@ -302,6 +304,7 @@ struct Aggregator::Impl {
           receiver_->Send(routing_id, wire::EncodeOffsets(wire::FrameType::kAck, entries));
         });
     if (s.ok()) intake_->ResetAccepted();
+    intake_->SendWaitingWelcomes();
   }
 
   PipelineView View() {

@@ -1,5 +1,6 @@
 #include "aggregator/frame_intake.h"
 
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -268,13 +269,37 @@ void FrameIntake::HandleHello(const std::string& routing_id, std::string_view fr
     return;
   }
   ExpireStreams(opened.agent, hello->streams, now_ms);
-  wire::Welcome welcome{hello->hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
-  for (const auto& s : hello->streams) {
-    if (auto mark = marks_.CommittedMark(opened.agent, s.stream_id)) {
+  // A stream whose mark moved since the last checkpoint has frames of a previous process of
+  // this agent beyond its committed mark. Told only the committed mark, the agent would send
+  // those lines again in frames cut elsewhere, and be asked to go on from inside one of them.
+  const bool moved = std::any_of(hello->streams.begin(), hello->streams.end(), [&](auto& s) {
+    return marks_.Uncommitted(opened.agent, s.stream_id);
+  });
+  if (moved) {
+    waiting_welcomes_[routing_id] = {opened.agent, hello->hello_seq, hello->streams};
+    return;
+  }
+  waiting_welcomes_.erase(routing_id);
+  receiver_.Send(routing_id,
+                 wire::EncodeWelcome(WelcomeFor(opened.agent, hello->hello_seq, hello->streams)));
+}
+
+wire::Welcome FrameIntake::WelcomeFor(const std::string& agent, uint64_t hello_seq,
+                                      const std::vector<wire::AckEntry>& streams) const {
+  wire::Welcome welcome{hello_seq, static_cast<uint64_t>(config_.agent_credit_bytes), {}};
+  for (const auto& s : streams) {
+    if (auto mark = marks_.CommittedMark(agent, s.stream_id)) {
       welcome.marks.push_back({s.stream_id, *mark});
     }
   }
-  receiver_.Send(routing_id, wire::EncodeWelcome(welcome));
+  return welcome;
+}
+
+void FrameIntake::SendWaitingWelcomes() {
+  for (const auto& [routing_id, w] : waiting_welcomes_) {
+    receiver_.Send(routing_id, wire::EncodeWelcome(WelcomeFor(w.agent, w.hello_seq, w.streams)));
+  }
+  waiting_welcomes_.clear();
 }
 
 // Streams the agent no longer names and that sent nothing for stream_expiry are forgotten, so

@@ -1,6 +1,8 @@
 // FrameIntake: what the aggregator does with each message an agent sends, in arrival order.
 // Another wire version is answered REFUSED; a HELLO opens a session (AgentSessions) and is
-// answered WELCOME with the credit and the committed marks of the streams it names; a DATA
+// answered WELCOME with the credit and the committed marks of the streams it names (after
+// the next checkpoint when one of them moved since the last: a restarted agent then resumes
+// where its previous process's frames ended, not inside one of them); a DATA
 // frame on a connection without a session is answered HELLO_REQUIRED; otherwise the delivery
 // rule (StreamMarks) accepts it, drops it as a duplicate or answers a NACK. Accepted lines
 // wait until ApplyPending matches them on the worker threads and applies them to the engine
@@ -37,6 +39,10 @@ class FrameIntake {
 
   // Decides one message at `now_ms`; replies go out through the receiver.
   void Handle(Receiver::Message& message, engine::Engine& engine, int64_t now_ms);
+  // HELLOs answered only after a checkpoint: the caller commits one soon, then calls
+  // SendWaitingWelcomes (after a failed commit too: the committed marks are then older).
+  bool welcomes_waiting() const { return !waiting_welcomes_.empty(); }
+  void SendWaitingWelcomes();
   // Matches the accepted lines not applied yet and applies them to `engine`, in order.
   void ApplyPending(engine::Engine& engine, int64_t now_ms);
 
@@ -62,6 +68,9 @@ class FrameIntake {
   void HandleHello(const std::string& routing_id, std::string_view frame,
                    const std::string& identity, int64_t now_ms);
   void HandleHeartbeat(const std::string& routing_id, std::string_view frame, int64_t now_ms);
+  // The WELCOME of `agent`'s HELLO `hello_seq` naming `streams`: credit and committed marks.
+  wire::Welcome WelcomeFor(const std::string& agent, uint64_t hello_seq,
+                           const std::vector<wire::AckEntry>& streams) const;
   // Records `agent`'s local zone, for its stamps without an offset (UTC when unknown, logged).
   void NoteZone(const std::string& agent, const std::string& name, int64_t now_ms);
   // The agent of the connection's session (now heard from), or null after answering
@@ -93,6 +102,14 @@ class FrameIntake {
     std::string sender;               // its CURVE key's name, else the agent's name (evidence)
   };
   std::vector<PendingFrame> pending_;
+  // HELLOs waiting for the next checkpoint, by routing id: one per connection (the latest),
+  // all answered at the next commit, which the first one waiting brings on at once.
+  struct WaitingWelcome {
+    std::string agent;
+    uint64_t hello_seq = 0;
+    std::vector<wire::AckEntry> streams;
+  };
+  std::map<std::string, WaitingWelcome> waiting_welcomes_;
   size_t pending_lines_ = 0;
   std::vector<engine::InputLine> batch_lines_;  // ApplyPending's scratch
   FrameCounters counters_;

@@ -56,6 +56,10 @@ class StreamMarks {
   std::optional<uint64_t> Mark(const std::string& agent, uint64_t stream_id) const;
   // The committed mark of a stream (for WELCOME), if it has one.
   std::optional<uint64_t> CommittedMark(const std::string& agent, uint64_t stream_id) const;
+  // Whether the stream's mark moved since the last commit (it is ahead of CommittedMark).
+  bool Uncommitted(const std::string& agent, uint64_t stream_id) const {
+    return moved_.count(Key(agent, stream_id)) != 0;
+  }
   // Marks moved since the last commit, by Key(): what the next checkpoint writes.
   const std::map<std::string, uint64_t>& moved() const { return moved_; }
   // ACKs owed, by routing id (frames accepted or resent since the last commit).

@@ -82,6 +82,31 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   CHECK(ReadFile(err).find("6 bad frames") != std::string::npos);
 }
 
+TEST_CASE("Pipeline: a restarted agent is welcomed where its previous process's frames ended",
+          "[delivery][integration]") {
+  // The previous process's frame is accepted but not yet in a checkpoint when the new one
+  // says HELLO: its WELCOME waits for the checkpoint and carries the frame's end, so the new
+  // process neither sends those lines again nor cuts a frame across that end.
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  RawPeer previous(c.endpoint);
+  previous.Hello("probe", {{1, 0}});
+  previous.Send(FailFrame(1, 0, 6));
+  std::this_thread::sleep_for(50ms);  // handled, and most likely not committed yet
+  RawPeer next(c.endpoint);
+  wire::Welcome welcome = next.Hello("probe", {{1, 0}});
+  REQUIRE(welcome.marks.size() == 1);
+  CHECK(welcome.marks[0].stream_id == 1);
+  CHECK(welcome.marks[0].offset == 6 * 28);
+  next.Send(FailFrame(1, 6 * 28, 2));
+  wire::FrameType type = wire::FrameType::kData;
+  auto ack = wire::DecodeOffsets(next.Receive(), &type);
+  REQUIRE(ack.ok());
+  CHECK(type == wire::FrameType::kAck);
+  REQUIRE(ack->size() == 1);
+  CHECK((*ack)[0].offset == 8 * 28);
+}
+
 TEST_CASE("Pipeline: an agent says HELLO first, and reports a refusal or another version",
           "[delivery][integration]") {
   Cluster c(kCountRule);
