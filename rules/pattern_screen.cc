@@ -34,23 +34,35 @@ PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
 PatternScreen::Scratch::~Scratch() = default;
 PatternScreen::~PatternScreen() = default;
 
-std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>& patterns) {
+std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>& patterns,
+                                                    const std::vector<bool>& want_exact) {
   if (patterns.empty() || hs_valid_platform() != HS_SUCCESS) return nullptr;
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
   screen->screened_.assign(patterns.size(), 0);
+  screen->exact_.assign(patterns.size(), 0);
   std::vector<unsigned> ids;
+  std::vector<std::string> exact_texts(patterns.size());  // "": prefilter mode
   for (size_t i = 0; i < patterns.size(); ++i) {
-    if (ScreenableSyntax(patterns[i])) ids.push_back(static_cast<unsigned>(i));
+    if (!ScreenableSyntax(patterns[i])) continue;
+    ids.push_back(static_cast<unsigned>(i));
+    if (i < want_exact.size() && want_exact[i]) {
+      exact_texts[i] = LineBoundPattern(ScreenPattern(patterns[i]));
+    }
   }
-  // Compile the screenable ones together; drop each pattern Hyperscan refuses and try again.
+  // Compile the screenable ones together; a pattern Hyperscan refuses is tried again in
+  // prefilter mode if it was exact, else dropped.
   while (!ids.empty()) {
     std::vector<std::string> texts;
     std::vector<const char*> expressions;
-    for (unsigned id : ids) texts.push_back(ScreenPattern(patterns[id]));
+    // Multiline: ^ and $ at each line's ends, as RE2 sees them on one line. Prefilter: a
+    // superset of the matches.
+    std::vector<unsigned> flags;
+    for (unsigned id : ids) {
+      const bool exact = !exact_texts[id].empty();
+      texts.push_back(exact ? exact_texts[id] : ScreenPattern(patterns[id]));
+      flags.push_back(HS_FLAG_MULTILINE | (exact ? 0u : HS_FLAG_PREFILTER));
+    }
     for (const auto& text : texts) expressions.push_back(text.c_str());
-    // Prefilter: a superset of the matches; multiline: ^ and $ at each line's ends, as RE2
-    // sees them on one line.
-    const std::vector<unsigned> flags(ids.size(), HS_FLAG_PREFILTER | HS_FLAG_MULTILINE);
     hs_database_t* db = nullptr;
     hs_compile_error_t* error = nullptr;
     if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
@@ -63,11 +75,19 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
     const int bad = error != nullptr ? error->expression : -1;
     hs_free_compile_error(error);
     if (bad < 0 || static_cast<size_t>(bad) >= ids.size()) return nullptr;
-    ids.erase(ids.begin() + bad);
+    if (!exact_texts[ids[bad]].empty()) {
+      exact_texts[ids[bad]].clear();
+    } else {
+      ids.erase(ids.begin() + bad);
+    }
   }
   if (ids.empty()) return nullptr;
   screen->serial_ = next_serial.fetch_add(1);
-  for (unsigned id : ids) screen->screened_[id] = 1;
+  for (unsigned id : ids) {
+    screen->screened_[id] = 1;
+    screen->exact_[id] = exact_texts[id].empty() ? 0 : 1;
+    screen->exact_count_ += screen->exact_[id];
+  }
   screen->screened_count_ = ids.size();
   return screen;
 }
@@ -116,7 +136,8 @@ PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
 PatternScreen::Scratch::~Scratch() = default;
 PatternScreen::~PatternScreen() = default;
 
-std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>&) {
+std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>&,
+                                                    const std::vector<bool>&) {
   return nullptr;
 }
 

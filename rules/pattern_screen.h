@@ -1,9 +1,11 @@
 // PatternScreen: finds, for many lines at once, which patterns may match each line, with one
-// Hyperscan scan of the lines joined by '\n' (the patterns compiled in Hyperscan's prefilter
-// mode, which reports a superset of their matches; their tails cut by ScreenPattern in
-// rules/pattern_syntax.h). RE2 stays the meaning of every pattern:
-// a candidate is confirmed by the pattern's own RE2; a pattern the screen reports nothing for
-// on a pure-ASCII line cannot match it. Patterns Hyperscan cannot take exactly enough (not
+// Hyperscan scan of the lines joined by '\n' (their tails cut by ScreenPattern in
+// rules/pattern_syntax.h). A pattern the caller asks to be exact and that LineBoundPattern
+// can write out is compiled exactly: a line it reports holds a match (on a line of ASCII
+// without '\n'). The others are compiled in Hyperscan's prefilter mode, which reports a
+// superset of their matches: RE2 stays their meaning, a candidate is confirmed by the
+// pattern's own RE2. A pattern the screen reports nothing for on a pure-ASCII line cannot
+// match it. Patterns Hyperscan cannot take exactly enough (not
 // ASCII, \A \z \C, ungreedy mode, empty matches, or a compile error) are left unscreened:
 // the caller runs RE2 for them on every line. Built without Hyperscan (EMBER_HAVE_HYPERSCAN
 // unset, or a CPU without SSSE3), Build returns null and the caller keeps RE2::Set.
@@ -35,13 +37,18 @@ class PatternScreen {
     std::unique_ptr<Impl> impl_;
   };
 
-  // Null when Hyperscan is unavailable or takes none of the patterns.
-  static std::unique_ptr<PatternScreen> Build(const std::vector<std::string>& patterns);
+  // Null when Hyperscan is unavailable or takes none of the patterns. `want_exact[i]`: pattern
+  // i may be reported without confirmation (the caller needs no captures of it).
+  static std::unique_ptr<PatternScreen> Build(const std::vector<std::string>& patterns,
+                                              const std::vector<bool>& want_exact);
   ~PatternScreen();
 
   // Whether pattern i is screened (else the caller must run it on every line).
   bool screened(size_t i) const { return screened_[i] != 0; }
   size_t screened_count() const { return screened_count_; }
+  // Whether a report of pattern i on an ASCII line without '\n' is a match (no confirmation).
+  bool exact(size_t i) const { return exact_[i] != 0; }
+  size_t exact_count() const { return exact_count_; }
   size_t pattern_count() const { return screened_.size(); }
 
   // Scans `text`: lines each followed by '\n', line k spanning [starts[k], starts[k+1] - 1)
@@ -57,7 +64,9 @@ class PatternScreen {
   struct Database;
   std::unique_ptr<Database> db_;
   std::vector<uint8_t> screened_;
+  std::vector<uint8_t> exact_;
   size_t screened_count_ = 0;
+  size_t exact_count_ = 0;
   uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for
 };
 

@@ -1,7 +1,9 @@
 #include "rules/pattern_syntax.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <iterator>
 #include <vector>
 
 namespace ember::rules {
@@ -143,7 +145,79 @@ bool HasTopLevelAlternation(const std::vector<Piece>& pieces) {
   return false;
 }
 
+// Escapes that read the same to RE2 and Hyperscan and cannot match '\n', in or out of a class.
+bool SameEscape(char e) {
+  return !std::isalnum(static_cast<unsigned char>(e)) ||
+         std::string_view("dwtrf").find(e) != std::string_view::npos;
+}
+
+// A class `text` ("[...]") rewritten to exclude '\n'; "" when a member may read otherwise.
+std::string LineBoundClass(std::string_view text) {
+  const bool negated = text.size() > 2 && text[1] == '^';
+  for (size_t j = negated ? 2 : 1; j + 1 < text.size(); ++j) {
+    const auto c = static_cast<unsigned char>(text[j]);
+    if (c == '\\') {
+      if (!SameEscape(text[++j])) return "";
+    } else if (c == '[' && text[j + 1] == ':') {
+      const size_t close = text.find(":]", j + 2);
+      static constexpr std::string_view kSame[] = {"alpha", "digit", "alnum",  "upper",
+                                                   "lower", "punct", "xdigit", "word",
+                                                   "print", "graph", "blank"};
+      const std::string_view name = text.substr(j + 2, close - j - 2);
+      if (std::find(std::begin(kSame), std::end(kSame), name) == std::end(kSame)) return "";
+      j = close + 1;
+    } else if (c < 0x20 || c >= 0x7f) {
+      return "";
+    }
+  }
+  std::string out(text);
+  if (negated) out.insert(out.size() - 1, "\\n");
+  return out;
+}
+
 }  // namespace
+
+std::string LineBoundPattern(std::string_view p) {
+  std::vector<Piece> pieces;
+  if (!ScreenableSyntax(p) || !Tokenize(p, &pieces)) return "";
+  std::string out;
+  for (const Piece& piece : pieces) {
+    const std::string_view text = p.substr(piece.begin, piece.end - piece.begin);
+    if (text.size() >= 2 && text[0] == '(' && text[1] == '?') {
+      // Named groups, or flags: only i (case folds alike in both on ASCII).
+      const bool named = text.substr(0, 4) == "(?P<" || text.substr(0, 3) == "(?<";
+      if (!named && text.find_first_not_of("i-", 2) != text.size() - 1) return "";
+      out += text;
+    } else if (piece.kind != Token::kAtom) {
+      out += text;
+    } else if (text[0] == '\\') {
+      if (text.size() != 2) return "";  // \x{..} and the like
+      const char e = text[1];
+      if (SameEscape(e)) {
+        out += text;
+      } else if (e == 's') {
+        out += "[\\t\\f\\r ]";
+      } else if (e == 'S') {
+        out += "[^\\t\\n\\f\\r ]";
+      } else if (e == 'W') {
+        out += "[^0-9A-Za-z_\\n]";
+      } else if (e == 'D') {
+        out += "[^0-9\\n]";
+      } else {
+        return "";
+      }
+    } else if (text[0] == '[') {
+      const std::string cls = LineBoundClass(text);
+      if (cls.empty()) return "";
+      out += cls;
+    } else {
+      const auto c = static_cast<unsigned char>(text[0]);
+      if (c < 0x20 || c >= 0x7f) return "";
+      out += text;
+    }
+  }
+  return out;
+}
 
 std::string LiteralPrefix(std::string_view p) {
   std::vector<Piece> pieces;

@@ -28,4 +28,13 @@ bool ScreenableSyntax(std::string_view pattern);
 // per match instead of one per repeated character. Unchanged when unsure.
 std::string ScreenPattern(std::string_view pattern);
 
+// The pattern as Hyperscan may run it exactly, with no RE2 confirmation, over lines joined
+// by '\n': on any line without '\n' it matches where `pattern` matches for RE2, and none of
+// its matches reaches across a '\n'. What could match '\n' is written out without it (\s as
+// [\t\f\r ], \S, \W, \D and negated classes with '\n' added to what they exclude), which also
+// pins those classes to RE2's reading (Hyperscan's \s holds \v, RE2's does not). "" when
+// unsure: flags other than i, escapes or class members the two may read differently (\v, \x,
+// octal, [:space:], [:^alpha:], control characters), or anything ScreenableSyntax refuses.
+std::string LineBoundPattern(std::string_view pattern);
+
 }  // namespace ember::rules

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include <re2/re2.h>
@@ -55,6 +56,9 @@ struct RuleSet::Impl {
   std::vector<SetEntry> entries;
   size_t max_groups = 0;
   size_t words = 0;  // 64-bit words per line of screen candidates
+  // Per word of a candidate row: the entries the screen decides exactly (no RE2 confirmation
+  // on an ASCII line without '\n').
+  std::vector<uint64_t> exact_bits;
 };
 
 RuleSet::~RuleSet() = default;
@@ -207,8 +211,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
       entry.rule = i;
       entry.ratio = ratio;
       entry.regex = ratio ? rule.ratio_regex.get() : rule.regex.get();
+      const std::vector<int>& by_groups = ratio ? rule.ratio_by_groups : rule.by_groups;
       entry.captures =
-          !rule.by.empty() ||
+          std::any_of(by_groups.begin(), by_groups.end(), [](int g) { return g >= 0; }) ||
           (!ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0));
       entry.prefix = LiteralPrefix(pattern);
       impl.entries.push_back(std::move(entry));
@@ -221,7 +226,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
   if (!rules.empty() && !impl.set->Compile()) {
     return Status::InvalidArgument("the rules' patterns are too large to compile together");
   }
-  if (screening == Screening::kBest) impl.screen = PatternScreen::Build(patterns);
+  if (screening == Screening::kBest) {
+    std::vector<bool> want_exact;
+    for (const SetEntry& entry : impl.entries) want_exact.push_back(!entry.captures);
+    impl.screen = PatternScreen::Build(patterns, want_exact);
+  }
   if (impl.screen && impl.screen->screened_count() < patterns.size()) {
     impl.unscreened = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
     for (size_t e = 0; e < patterns.size(); ++e) {
@@ -232,6 +241,10 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
     if (!impl.unscreened->Compile()) impl.screen.reset();
   }
   impl.words = (patterns.size() + 63) / 64;
+  impl.exact_bits.assign(impl.words, 0);
+  for (size_t e = 0; impl.screen && e < patterns.size(); ++e) {
+    if (impl.screen->exact(e)) impl.exact_bits[e / 64] |= uint64_t{1} << (e % 64);
+  }
   if (screening != Screening::kNone && !impl.screen) {
     impl.prefilter = LiteralPrefilter::Build(patterns);
   }
@@ -247,6 +260,10 @@ size_t RuleSet::pattern_count() const { return impl_->entries.size(); }
 
 size_t RuleSet::screened_patterns() const {
   return impl_->screen ? impl_->screen->screened_count() : 0;
+}
+
+size_t RuleSet::exact_patterns() const {
+  return impl_->screen ? impl_->screen->exact_count() : 0;
 }
 
 std::string_view RuleSet::screen_kind() const {
@@ -339,10 +356,13 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
     s.starts.push_back(static_cast<uint32_t>(s.joined.size()));
     s.bits.assign((last - first) * words, 0);
     const bool scanned = impl_->screen->Scan(s.joined, s.starts, words, s.bits.data(), s.screen);
+    const bool exact = impl_->screen->exact_count() > 0;
     for (size_t i = first; i < last; ++i) {
       const LineRef& line = lines[i];
-      // Without a scan, or on a line Hyperscan reads differently (not ASCII): the set decides.
-      if (!scanned || HasNonAscii(line.text)) {
+      // Without a scan, or on a line Hyperscan reads differently (not ASCII, or holding a '\n'
+      // the joined lines would cut it at): the set decides.
+      if (!scanned || HasNonAscii(line.text) ||
+          (exact && std::memchr(line.text.data(), '\n', line.text.size()) != nullptr)) {
         MatchBySet(i, line, s, visitor);
         continue;
       }
@@ -357,8 +377,9 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
       }
       for (size_t w = 0; w < words; ++w) {
         for (uint64_t m = row[w]; m != 0; m &= m - 1) {
-          Report(w * 64 + static_cast<size_t>(__builtin_ctzll(m)), /*known=*/false, i, line, s,
-                 visitor);
+          const uint64_t bit = m & -m;
+          Report(w * 64 + static_cast<size_t>(__builtin_ctzll(m)),
+                 /*known=*/(impl_->exact_bits[w] & bit) != 0, i, line, s, visitor);
         }
       }
     }
@@ -395,17 +416,19 @@ void RuleSet::Report(size_t entry_index, bool known, size_t index, const LineRef
   RuleMatch m;
   m.total = entry.ratio;
   s.key.clear();
+  // Groups were captured only when a key field or a number comes from one (entry.captures);
+  // a key of built-in fields alone (host, file, ...) needs none.
+  auto group = [&](int g) {
+    const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
+    return std::string_view(piece.data(), piece.size());
+  };
+  const std::vector<int>& by_groups = entry.ratio ? rule.ratio_by_groups : rule.by_groups;
+  for (size_t f = 0; f < by_groups.size(); ++f) {
+    if (f > 0) s.key.push_back(kKeySeparator);
+    const int g = by_groups[f];
+    AppendKeyValue(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g));
+  }
   if (entry.captures) {
-    auto group = [&](int g) {
-      const re2::StringPiece& piece = s.groups[static_cast<size_t>(g)];
-      return std::string_view(piece.data(), piece.size());
-    };
-    const std::vector<int>& by_groups = entry.ratio ? rule.ratio_by_groups : rule.by_groups;
-    for (size_t f = 0; f < by_groups.size(); ++f) {
-      if (f > 0) s.key.push_back(kKeySeparator);
-      const int g = by_groups[f];
-      AppendKeyValue(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g));
-    }
     if (!entry.ratio && rule.value_group > 0)
       m.has_value = ParseNumber(group(rule.value_group), &m.value);
     if (!entry.ratio && rule.distinct_group > 0) m.distinct = group(rule.distinct_group);

@@ -119,6 +119,9 @@ class RuleSet {
   // takes (the others run RE2 on every line); 0 without a screen.
   size_t pattern_count() const;
   size_t screened_patterns() const;
+  // Of those, the patterns the screen decides alone (no key captures; Hyperscan runs them
+  // exactly): RE2 confirms none of their matches on ASCII lines.
+  size_t exact_patterns() const;
   // Index of the rule named `name`, or -1.
   int Find(std::string_view name) const;
 

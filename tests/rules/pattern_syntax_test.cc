@@ -154,3 +154,69 @@ TEST_CASE("ScreenPattern: a line holds a match of the cut pattern exactly when o
     CHECK(matched > 0);
   }
 }
+
+TEST_CASE("LineBoundPattern: what could match a newline is written out without it",
+          "[rules][prefix][unit]") {
+  CHECK(LineBoundPattern("\\bERROR\\b") == "\\bERROR\\b");
+  CHECK(LineBoundPattern("a\\sb") == "a[\\t\\f\\r ]b");
+  CHECK(LineBoundPattern("a\\Sb") == "a[^\\t\\n\\f\\r ]b");
+  CHECK(LineBoundPattern("\\W\\D\\d\\w") == "[^0-9A-Za-z_\\n][^0-9\\n]\\d\\w");
+  CHECK(LineBoundPattern("user [^ ]+ from") == "user [^ \\n]+ from");
+  CHECK(LineBoundPattern("[^]x]") == "[^]x\\n]");
+  CHECK(LineBoundPattern("(?i)k.rnel: (?P<what>[[:alpha:]]+)$") ==
+        "(?i)k.rnel: (?P<what>[[:alpha:]]+)$");
+  CHECK(LineBoundPattern("(?i:error|fail(?:ed)?)") == "(?i:error|fail(?:ed)?)");
+  // Not sure, or not the same in both: no exact form.
+  CHECK(LineBoundPattern("(?s)a.b").empty());
+  CHECK(LineBoundPattern("(?m)^a").empty());
+  CHECK(LineBoundPattern("a\\vb").empty());
+  CHECK(LineBoundPattern("a\\nb").empty());
+  CHECK(LineBoundPattern("a\\x0ab").empty());
+  CHECK(LineBoundPattern("[\\s]").empty());
+  CHECK(LineBoundPattern("[[:space:]]").empty());
+  CHECK(LineBoundPattern("[[:^alpha:]]").empty());
+  CHECK(LineBoundPattern("a\tb").empty());
+  CHECK(LineBoundPattern("\\Aabc").empty());
+  CHECK(LineBoundPattern("caf\xC3\xA9").empty());
+}
+
+TEST_CASE(
+    "LineBoundPattern: a line holds a match of the written-out pattern exactly when of "
+    "the pattern",
+    "[rules][prefix][unit]") {
+  const std::vector<std::string> patterns = {
+      "Failed\\s+password\\s\\S+",
+      "port\\W\\d+\\D",
+      "user [^ ]+ from",
+      "[^a-z]{3}\\s[^0-9]",
+      "\\S+@\\S+",
+      "(?i)session\\s(opened|closed)",
+      "[^\\]]+\\]:\\s",
+      "\\D\\D\\W\\s*\\S{2,}",
+  };
+  std::vector<std::string> lines = LoghubLines();
+  for (const char* extra : {"Failed\x0bpassword\x0bx",
+                            "port\x0b"
+                            "22 ",
+                            "a\x0b\x0c"
+                            "b",
+                            ""}) {
+    lines.push_back(extra);
+  }
+  for (const auto& p : patterns) {
+    const std::string bound = LineBoundPattern(p);
+    INFO(p << " -> " << bound);
+    REQUIRE_FALSE(bound.empty());
+    RE2 a(p), b(bound);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    size_t differ = 0, matched = 0;
+    for (const auto& line : lines) {
+      const bool ma = RE2::PartialMatch(line, a);
+      matched += ma ? 1 : 0;
+      if (ma != RE2::PartialMatch(line, b)) ++differ;
+    }
+    CHECK(differ == 0);
+    CHECK(matched > 0);
+  }
+}

@@ -347,6 +347,14 @@ std::vector<std::string> EdgeLines() {
       "Nov 14 kernel: panic ssh2",
       "kernel:",
       "ERR\nOR",
+      // Adjacent in the joined lines: a class holding '\n' would match across them.
+      "Failed",
+      "  password root x",
+      "user",
+      "x from",
+      "Failed\x0bpassword\x0bx",  // a vertical tab: RE2's \s does not hold it, Hyperscan's does
+      "port\x0b"
+      "22 ",
       std::string(100000, 'a') + " ERROR " + std::string(1000, 'b') + " from 9.9.9.9",
   };
   return lines;
@@ -430,6 +438,49 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
     when: count >= 3
 )",
        true},
+      // Without captures: decided by the screen alone, written without '\n' (all but the
+      // last two, which it screens for RE2 to confirm).
+      {R"(rules:
+  - name: spaces
+    match: 'Failed\s+password\s\S+'
+    window: 1m
+    when: count >= 3
+  - name: nonword
+    match: 'port\W\d+\D'
+    window: 1m
+    when: count >= 3
+  - name: negated
+    match: 'user [^ ]+ from'
+    window: 1m
+    when: count >= 3
+  - name: dot
+    match: 'k.rnel.*(panic|oops)'
+    window: 1m
+    when: count >= 3
+  - name: anchors
+    match: '^Nov\s+\d+ .*ssh2$'
+    window: 1m
+    when: count >= 3
+  - name: words
+    match: '(?i)\berror\b'
+    window: 1m
+    when: count >= 3
+  - name: per-host
+    match: 'session (opened|closed)'
+    by: [host]
+    window: 1m
+    when: count >= 3
+  - name: keyed
+    match: 'from (?P<ip>[\d.]+)'
+    by: [ip]
+    window: 1m
+    when: count >= 3
+  - name: dotall
+    match: '(?s)ERR.OR'
+    window: 1m
+    when: count >= 3
+)",
+       true},
       // Patterns Hyperscan is not given: they run RE2 on every line beside the screen.
       {R"(rules:
   - name: text-start
@@ -481,6 +532,7 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
       if (screening == RuleSet::Screening::kBest) {
         CHECK(kind == "hyperscan");
         if (all_screened) CHECK((*set)->screened_patterns() == (*set)->pattern_count());
+        if (yaml.find("name: dotall") != std::string::npos) CHECK((*set)->exact_patterns() == 7);
         // 'plain', and 'unicode' (written in ASCII: on ASCII lines it matches nothing either
         // way, and other lines go to RE2::Set).
         if (!all_screened) CHECK((*set)->screened_patterns() == 2);
