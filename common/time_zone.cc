@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 namespace ember {
 namespace {
@@ -33,6 +34,7 @@ Result<TimeZone> TimeZone::Parse(const std::string& text, const std::string& zon
     }
     const int seconds = (hours * 60 + minutes) * 60;
     zone.zone_ = cctz::fixed_time_zone(cctz::seconds(sign == '-' ? -seconds : seconds));
+    zone.NoteFixedOffset();
     return zone;
   }
   const bool plausible_name = !text.empty() && text.find("..") == std::string::npos &&
@@ -53,16 +55,30 @@ Result<TimeZone> TimeZone::Parse(const std::string& text, const std::string& zon
       !cctz::load_time_zone(path, &zone.zone_)) {
     return Status::InvalidArgument("timezone '" + text + "': " + path + " is not a TZif file");
   }
+  zone.NoteFixedOffset();
   return zone;
 }
 
+void TimeZone::NoteFixedOffset() {
+  const auto beginning = std::chrono::time_point<std::chrono::system_clock, cctz::seconds>(
+      cctz::seconds(std::numeric_limits<int32_t>::min()));
+  cctz::time_zone::civil_transition transition;
+  if (zone_.next_transition(beginning, &transition)) {
+    fixed_offset_ms_.reset();
+  } else {
+    fixed_offset_ms_ = static_cast<int64_t>(zone_.lookup(beginning).offset) * 1000;
+  }
+}
+
 int64_t TimeZone::OffsetAtUtc(int64_t utc_ms) const {
+  if (fixed_offset_ms_) return *fixed_offset_ms_;
   const auto tp = std::chrono::time_point<std::chrono::system_clock, cctz::seconds>(
       cctz::seconds(FloorDiv(utc_ms, 1000)));
   return static_cast<int64_t>(zone_.lookup(tp).offset) * 1000;
 }
 
 int64_t TimeZone::LocalToUtc(int64_t local_ms) const {
+  if (fixed_offset_ms_) return local_ms - *fixed_offset_ms_;
   const int64_t days = FloorDiv(local_ms, kDayMs);
   const int64_t ms_of_day = local_ms - days * kDayMs;
   const cctz::civil_second local =

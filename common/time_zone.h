@@ -7,6 +7,7 @@
 #include <cctz/time_zone.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -29,8 +30,14 @@ class TimeZone {
   const cctz::time_zone& zone() const { return zone_; }
 
  private:
+  // Sets fixed_offset_ms_ when the zone never changes its offset (UTC, Etc/*, fixed).
+  void NoteFixedOffset();
+
   std::string name_ = "UTC";
   cctz::time_zone zone_ = cctz::utc_time_zone();
+  // The offset of a zone without transitions: conversions then skip cctz's lookups, which
+  // cost a search per line read.
+  std::optional<int64_t> fixed_offset_ms_ = 0;
 };
 
 }  // namespace ember

@@ -49,6 +49,23 @@ TEST_CASE("TimeZone: a named zone keeps its rules past 2037", "[common][time_zon
         CivilToUnixMs(2050, 8, 1, 10, 0, 0, 250));
 }
 
+TEST_CASE("TimeZone: zones of the database without changes keep their one offset",
+          "[common][time_zone][unit]") {
+  const int64_t hour = 3'600'000;
+  // Etc/GMT-3 is three hours east of UTC (POSIX signs), Etc/UTC none, at any time.
+  for (const auto& [name, offset] :
+       {std::pair{"Etc/UTC", int64_t{0}}, {"Etc/GMT-3", 3 * hour}, {"Etc/GMT+10", -10 * hour}}) {
+    INFO(name);
+    auto zone = TimeZone::Parse(name);
+    REQUIRE(zone.ok());
+    for (int64_t t : {CivilToUnixMs(1950, 6, 1, 0, 0, 0, 0), CivilToUnixMs(2026, 3, 29, 1, 0, 0, 0),
+                      CivilToUnixMs(2026, 10, 25, 0, 30, 0, 125)}) {
+      CHECK(zone->OffsetAtUtc(t) == offset);
+      CHECK(zone->LocalToUtc(t) == t - offset);
+    }
+  }
+}
+
 TEST_CASE("TimeZone: fixed offsets, UTC, and what is refused", "[common][time_zone][unit]") {
   CHECK(TimeZone::Parse("UTC")->OffsetAtUtc(0) == 0);
   CHECK(TimeZone::Parse("+05:30")->OffsetAtUtc(0) == 19'800'000);
