@@ -375,7 +375,7 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
   const int64_t keep_from =
       std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_;
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
-    dropped_batches_.insert(partials_.begin()->first);
+    dropped_batches_.push_back(partials_.begin()->first);
     dirty_batches_.erase(partials_.begin()->first);
     if (partials_.begin()->first == last_dirty_batch_) last_dirty_batch_ = INT64_MIN;
     DropBatch(partials_.begin());
@@ -935,7 +935,10 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
     b->second.deltas_written = out.whole ? 1 : b->second.deltas_written + 1;
     d.batches.push_back(std::move(out));
   }
-  d.dropped_batches.assign(dropped_batches_.begin(), dropped_batches_.end());
+  std::sort(dropped_batches_.begin(), dropped_batches_.end());
+  dropped_batches_.erase(std::unique(dropped_batches_.begin(), dropped_batches_.end()),
+                         dropped_batches_.end());
+  d.dropped_batches = std::move(dropped_batches_);
   d.keys.assign(dirty_keys_.begin(), dirty_keys_.end());
   dirty_batches_.clear();
   dropped_batches_.clear();
