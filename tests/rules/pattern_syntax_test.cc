@@ -25,6 +25,25 @@ std::vector<std::string> LoghubLines() {
   return lines;
 }
 
+// How RE2 reads `lines` with pattern p and with its rewrite q: the lines where exactly one of
+// them matches, and the lines p matches.
+struct Agreement {
+  size_t differ = 0, matched = 0;
+};
+Agreement Compare(const std::string& p, const std::string& q,
+                  const std::vector<std::string>& lines) {
+  RE2 a(p), b(q);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  Agreement out;
+  for (const auto& line : lines) {
+    const bool ma = RE2::PartialMatch(line, a);
+    out.matched += ma ? 1 : 0;
+    if (ma != RE2::PartialMatch(line, b)) ++out.differ;
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may drop",
@@ -141,17 +160,9 @@ TEST_CASE("ScreenPattern: a line holds a match of the cut pattern exactly when o
     const std::string cut = ScreenPattern(p);
     INFO(p << " -> " << cut);
     CHECK(cut != p);
-    RE2 a(p), b(cut);
-    REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    size_t differ = 0, matched = 0;
-    for (const auto& line : lines) {
-      const bool ma = RE2::PartialMatch(line, a);
-      matched += ma ? 1 : 0;
-      if (ma != RE2::PartialMatch(line, b)) ++differ;
-    }
-    CHECK(differ == 0);
-    CHECK(matched > 0);
+    const Agreement agreement = Compare(p, cut, lines);
+    CHECK(agreement.differ == 0);
+    CHECK(agreement.matched > 0);
   }
 }
 
@@ -207,16 +218,8 @@ TEST_CASE(
     const std::string bound = LineBoundPattern(p);
     INFO(p << " -> " << bound);
     REQUIRE_FALSE(bound.empty());
-    RE2 a(p), b(bound);
-    REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    size_t differ = 0, matched = 0;
-    for (const auto& line : lines) {
-      const bool ma = RE2::PartialMatch(line, a);
-      matched += ma ? 1 : 0;
-      if (ma != RE2::PartialMatch(line, b)) ++differ;
-    }
-    CHECK(differ == 0);
-    CHECK(matched > 0);
+    const Agreement agreement = Compare(p, bound, lines);
+    CHECK(agreement.differ == 0);
+    CHECK(agreement.matched > 0);
   }
 }
