@@ -262,9 +262,7 @@ size_t RuleSet::screened_patterns() const {
   return impl_->screen ? impl_->screen->screened_count() : 0;
 }
 
-size_t RuleSet::exact_patterns() const {
-  return impl_->screen ? impl_->screen->exact_count() : 0;
-}
+size_t RuleSet::exact_patterns() const { return impl_->screen ? impl_->screen->exact_count() : 0; }
 
 std::string_view RuleSet::screen_kind() const {
   return impl_->screen ? "hyperscan" : impl_->prefilter ? "literals" : "none";
