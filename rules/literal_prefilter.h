@@ -62,5 +62,7 @@ class LiteralPrefilter {
 
 // Whether `text` holds a byte >= 0x80 (it is not pure ASCII); 16 bytes at a time with SSE2.
 bool HasNonAscii(std::string_view text);
+// The same, or a '\n' in it (a line the Hyperscan screen's joined lines would cut): one pass.
+bool HasNonAsciiOrNewline(std::string_view text);
 
 }  // namespace ember::rules

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <set>
 
 #include <re2/re2.h>
@@ -359,8 +358,7 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
       const LineRef& line = lines[i];
       // Without a scan, or on a line Hyperscan reads differently (not ASCII, or holding a '\n'
       // the joined lines would cut it at): the set decides.
-      if (!scanned || HasNonAscii(line.text) ||
-          (exact && std::memchr(line.text.data(), '\n', line.text.size()) != nullptr)) {
+      if (!scanned || (exact ? HasNonAsciiOrNewline(line.text) : HasNonAscii(line.text))) {
         MatchBySet(i, line, s, visitor);
         continue;
       }

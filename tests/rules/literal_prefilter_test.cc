@@ -110,3 +110,25 @@ TEST_CASE("LiteralPrefilter: a non-ASCII byte anywhere sends the line to RE2",
   }
   CHECK(checked == 820);
 }
+
+TEST_CASE("HasNonAscii, HasNonAsciiOrNewline: one byte anywhere, in every length",
+          "[rules][prefilter][unit]") {
+  // Lengths cover the 16-byte, 8-byte and byte-wise parts of the scan; each byte at each place.
+  for (size_t length = 1; length <= 40; ++length) {
+    const std::string plain(length, 'a');
+    CHECK_FALSE(ember::rules::HasNonAscii(plain));
+    CHECK_FALSE(ember::rules::HasNonAsciiOrNewline(plain));
+    for (size_t at = 0; at < length; ++at) {
+      INFO("length " << length << ", at " << at);
+      std::string line = plain;
+      line[at] = '\n';
+      CHECK_FALSE(ember::rules::HasNonAscii(line));
+      CHECK(ember::rules::HasNonAsciiOrNewline(line));
+      line[at] = '\x0b';  // next to '\n', and not one
+      CHECK_FALSE(ember::rules::HasNonAsciiOrNewline(line));
+      line[at] = '\x8a';
+      CHECK(ember::rules::HasNonAscii(line));
+      CHECK(ember::rules::HasNonAsciiOrNewline(line));
+    }
+  }
+}
