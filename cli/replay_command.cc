@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "common/local_zone.h"
 #include "common/time_zone.h"
 #include "common/units.h"
+#include "engine/deferred_stamps.h"
 #include "engine/engine.h"
 #include "engine/interned.h"
 #include "engine/parallel_matcher.h"
@@ -41,51 +43,54 @@ struct ReplayArgs {
 };
 
 // Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
-// a whole chunk at once.
-struct LineChunk {
+// a whole chunk at once. Every line of a chunk comes from one file (or journal).
+class LineChunk {
+ public:
   static constexpr size_t kMaxLines = 16384;
   static constexpr size_t kMaxBytes = 4 << 20;
-  std::string text;  // every line's bytes, back to back
-  struct Meta {
-    size_t offset, size;
-    int64_t time_ms;
-    const std::string* host;  // interned (a journal's entries each name theirs)
-    // A journal entry's unit, identifier, priority and pid (interned; null for files).
-    const std::string* journal[4];
-  };
-  std::vector<Meta> meta;
-  std::vector<engine::InputLine> lines;  // views into `text`, built by Seal()
-  std::string file;                      // the file of every line
-  bool full() const { return meta.size() >= kMaxLines || text.size() >= kMaxBytes; }
+
+  LineChunk() { text_.reserve(kMaxBytes + kReserveSlack); }
+  bool full() const { return lines_.size() >= kMaxLines || text_.size() >= kMaxBytes; }
+  std::span<engine::InputLine> lines() { return lines_; }
   void Add(const engine::InputLine& line) {
-    auto intern = [](std::string_view v) { return v.empty() ? nullptr : engine::Intern(v); };
+    if (lines_.empty()) file_.assign(line.file);
+    const char* before = text_.data();
+    text_.append(line.text);
+    if (text_.data() != before) Rebase(before);  // grown past the reserve: views move
+    engine::InputLine& in = lines_.emplace_back();
+    in.text = std::string_view(text_).substr(text_.size() - line.text.size());
+    in.host = Interned(line.host, &host_);
+    in.file = file_;
+    in.time_ms = line.time_ms;
     const rules::JournalFields& j = line.journal;
-    meta.push_back({text.size(),
-                    line.text.size(),
-                    line.time_ms,
-                    engine::Intern(line.host),
-                    {intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)}});
-    text.append(line.text);
-  }
-  void Seal(std::string_view of_file) {
-    file.assign(of_file);
-    lines.clear();
-    for (const Meta& m : meta) {
-      engine::InputLine line{std::string_view(text).substr(m.offset, m.size), *m.host, file,
-                             m.time_ms, ""};
-      auto view = [](const std::string* s) {
-        return s ? std::string_view(*s) : std::string_view();
-      };
-      line.journal = {view(m.journal[0]), view(m.journal[1]), view(m.journal[2]),
-                      view(m.journal[3])};
-      lines.push_back(line);
+    if (!j.unit.empty() || !j.identifier.empty() || !j.priority.empty() || !j.pid.empty()) {
+      auto intern = [](std::string_view v) { return v.empty() ? v : *engine::Intern(v); };
+      in.journal = {intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)};
     }
   }
   void Clear() {
-    text.clear();
-    meta.clear();
-    lines.clear();
+    text_.clear();
+    lines_.clear();
   }
+
+ private:
+  // Beyond kMaxBytes, room for one more line of the longest a file gives (max_line_bytes).
+  static constexpr size_t kReserveSlack = 64 * 1024 + 2;
+  // The interned copy of `name`, looked up only when it differs from the last one's.
+  static std::string_view Interned(std::string_view name, const std::string** last) {
+    if (*last == nullptr || **last != name) *last = engine::Intern(name);
+    return **last;
+  }
+  void Rebase(const char* old_data) {
+    for (engine::InputLine& line : lines_) {
+      line.text = std::string_view(text_).substr(static_cast<size_t>(line.text.data() - old_data),
+                                                 line.text.size());
+    }
+  }
+  std::string text_;  // every line's bytes, back to back
+  std::vector<engine::InputLine> lines_;
+  std::string file_;                   // the file of every line
+  const std::string* host_ = nullptr;  // interned
 };
 
 void PrintAlerts(std::vector<engine::Alert>& alerts, bool resolved, uint64_t* printed) {
@@ -154,11 +159,15 @@ int RunReplay(const ReplayArgs& args) {
   uint64_t matching_bytes_done = 0;
   engine::ParallelMatcher matcher(args.threads);
   engine.SetRunner(&matcher);
+  // Time stamps of files are read on the matcher's threads with the lines' matching, and
+  // settled in order here.
+  engine::DeferredStamps stamps(&*zone);
   int64_t max_time = INT64_MIN;
   auto apply_matched = [&] {
     if (matching == nullptr) return;
     matcher.Finish();
-    const std::vector<engine::InputLine>& lines = matching->lines;
+    const std::span<engine::InputLine> lines = matching->lines();
+    untimed += stamps.Settle(lines, matcher);
     for (size_t i = 0; i < lines.size(); ++i) {
       const engine::InputLine& line = lines[i];
       engine.RouteLine(line, matcher.MatchesOf(i));
@@ -178,10 +187,10 @@ int RunReplay(const ReplayArgs& args) {
     matching = nullptr;
     progress.Update(matching_bytes_done);
   };
-  auto flush_chunk = [&](std::string_view file, uint64_t bytes_done) {
-    filling->Seal(file);
+  auto flush_chunk = [&](uint64_t bytes_done) {
     apply_matched();  // the chunk before, matched while this one was read
-    matcher.Start(engine.rules(), filling->lines);
+    stamps.Begin(filling->lines().size());
+    matcher.Start(engine.rules(), filling->lines(), &stamps);
     matching = filling;
     matching_bytes_done = bytes_done;
     filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
@@ -193,16 +202,17 @@ int RunReplay(const ReplayArgs& args) {
     source_options.host = args.host;
     source_options.year = args.year;
     source_options.zone = &*zone;
+    source_options.defer_stamps = [&](engine::EventTimeParser::YearState year, int64_t last) {
+      stamps.Reset(year, last);
+    };
     Result<std::unique_ptr<ReplaySource>> source = ReplaySource::Open(path, source_options);
     if (!source.ok()) {
       std::fprintf(stderr, "ember replay: %s\n", source.status().message().c_str());
       return 1;
     }
     ReplaySource* current = source->get();
-    std::string file;
-    auto flush = [&] { flush_chunk(file, bytes + current->bytes_read()); };
+    auto flush = [&] { flush_chunk(bytes + current->bytes_read()); };
     Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
-      if (file.empty()) file.assign(line.file);  // the same for every line of a source
       filling->Add(line);
       if (filling->full()) flush();
     });
@@ -260,9 +270,9 @@ int RunReplay(const ReplayArgs& args) {
       const std::string pid = journal::PidText(entry);
       in.journal = {entry.unit, entry.identifier, priority, pid};
       filling->Add(in);
-      if (filling->full()) flush_chunk(path, bytes);
+      if (filling->full()) flush_chunk(bytes);
     }
-    flush_chunk(path, bytes);
+    flush_chunk(bytes);
     apply_matched();
   }
   if (!args.journals.empty()) {

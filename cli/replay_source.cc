@@ -11,6 +11,7 @@
 
 #include "common/line_splitter.h"
 #include "common/system.h"
+#include "engine/deferred_stamps.h"
 #include "engine/event_time.h"
 
 namespace ember::cli {
@@ -53,6 +54,7 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
   LineSplitter splitter(options_.max_line_bytes);
   std::vector<std::string> held;  // lines before the first time stamp
   bool have_time = false;
+  bool deferred = false;  // the lines go out with their stamps unread
   int64_t last_time = 0;
 
   auto emit = [&](std::string_view text, int64_t time_ms) {
@@ -63,6 +65,12 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     held.clear();
   };
   auto handle = [&](const SplitLine& line) {
+    if (deferred) return emit(line.text, engine::kStampPending);
+    if (have_time && options_.defer_stamps) {
+      options_.defer_stamps(parser.year_state(), last_time);
+      deferred = true;
+      return emit(line.text, engine::kStampPending);
+    }
     if (std::optional<int64_t> t = parser.Parse(line.text)) {
       last_time = *t;
       if (!have_time) {

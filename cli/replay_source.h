@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "common/time_zone.h"
 #include "engine/engine.h"
+#include "engine/event_time.h"
 
 namespace ember::cli {
 
@@ -21,6 +22,10 @@ struct ReplaySourceOptions {
   const TimeZone* zone = nullptr;  // stamps without an offset are wall-clock times here; null: UTC
   size_t max_line_bytes = 64 * 1024;
   size_t chunk_bytes = 1 << 20;
+  // When set, only the lines up to the first time stamp are stamped here: the rest go out
+  // with time kStampPending (cli/deferred_stamps.h), for the matcher's threads to read, and
+  // this is called once before the first of them with where the stamps stand.
+  std::function<void(engine::EventTimeParser::YearState, int64_t last_time_ms)> defer_stamps;
 };
 
 class ReplaySource {
@@ -31,6 +36,7 @@ class ReplaySource {
   ~ReplaySource();
 
   // Calls on_line for every line, in file order. The line's views live during the call only.
+  // Lines without a stamp here count in untimed_lines(); deferred ones do not.
   Status ReadAll(const std::function<void(const engine::InputLine&)>& on_line);
 
   uint64_t bytes_read() const { return bytes_read_; }

@@ -278,14 +278,21 @@ int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int se
 std::optional<int64_t> EventTimeParser::YearlessToMs(int month, int day, int hour, int minute,
                                                      int second, int millis) {
   if (!ValidTime(month, day, hour, minute, second)) return std::nullopt;
-  if (last_month_ != 0 && month + 6 < last_month_) ++year_;
-  last_month_ = month;
+  set_year_state(year_state().Step(month));
+  yearless_month_ = month;
   return CivilToUnixMs(year_, month, day, hour, minute, second, millis);
 }
 
 std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
+  int yearless_month = 0;
+  return Parse(line, &yearless_month);
+}
+
+std::optional<int64_t> EventTimeParser::Parse(std::string_view line, int* yearless_month) {
   bool has_offset = false;
+  yearless_month_ = 0;
   std::optional<int64_t> t = ParseStamp(line, &has_offset);
+  *yearless_month = yearless_month_;
   if (t && !has_offset && zone_ != nullptr) return zone_->LocalToUtc(*t);
   return t;
 }

@@ -26,9 +26,30 @@ class EventTimeParser {
   explicit EventTimeParser(int default_year, const TimeZone* zone = nullptr)
       : year_(default_year), zone_(zone) {}
 
+  // The year inference of a stream so far. A parser given a copy can read later lines of the
+  // stream ahead of time (on another thread); what it assumed is checked against the true
+  // state afterwards (YearState::Step).
+  struct YearState {
+    int year = 0;
+    int last_month = 0;  // of the last yearless stamp; 0: none yet
+    // The state after a yearless stamp of `month` (1-12) read in this one.
+    YearState Step(int month) const {
+      return {last_month != 0 && month + 6 < last_month ? year + 1 : year, month};
+    }
+    bool operator==(const YearState&) const = default;
+  };
+  YearState year_state() const { return {year_, last_month_}; }
+  void set_year_state(YearState state) {
+    year_ = state.year;
+    last_month_ = state.last_month;
+  }
+
   // The first timestamp starting within the first kScanBytes bytes (read in the parser's
   // zone when it carries no offset), or nullopt.
   std::optional<int64_t> Parse(std::string_view line);
+  // The same; *yearless_month is the month (1-12) of a stamp without a year (its year came
+  // from the year state, which it moved), else 0.
+  std::optional<int64_t> Parse(std::string_view line, int* yearless_month);
   // The same; *has_offset tells whether the stamp carried its UTC offset (else it was read as
   // UTC, and may be a wall-clock time of some zone).
   std::optional<int64_t> ParseStamp(std::string_view line, bool* has_offset);
@@ -42,6 +63,7 @@ class EventTimeParser {
   int year_;
   const TimeZone* zone_;
   int last_month_ = 0;
+  int yearless_month_ = 0;  // of the stamp ParseStamp read last, if it had no year
 };
 
 // A rule's own time stamp: `text` (a capture) read with `format` — "auto" (any format

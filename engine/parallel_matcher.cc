@@ -106,6 +106,7 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   s.keys.clear();
   const size_t begin = std::min(lines_.size(), index * kSliceLines);
   const size_t end = std::min(lines_.size(), begin + kSliceLines);
+  if (prep_ != nullptr) prep_->Prepare(begin, prep_lines_.subspan(begin, end - begin));
   s.refs.clear();
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
@@ -123,15 +124,26 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   // Partition hashes, and rules with their own time stamps: here, off the engine's thread.
   for (size_t local = 0; local + 1 < s.line_begin.size(); ++local) {
     for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
-      RecordedMatch& r = s.matches[m];
-      r.key_hash = KeyHash(seeds_[r.rule], r.match.key);
-      if (r.match.time.empty()) continue;
-      const rules::Rule& rule = rules_->rules()[r.rule];
-      r.time_ms = ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(),
-                                     lines_[begin + local].time_ms);
-      r.time_parsed = true;
+      s.matches[m].key_hash = KeyHash(seeds_[s.matches[m].rule], s.matches[m].match.key);
     }
+    ReadRuleTimes(s, local, lines_[begin + local].time_ms);
   }
+}
+
+void ParallelMatcher::ReadRuleTimes(Slice& s, size_t local, int64_t line_time_ms) const {
+  for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
+    RecordedMatch& r = s.matches[m];
+    if (r.match.time.empty()) continue;
+    const rules::Rule& rule = rules_->rules()[r.rule];
+    r.time_ms =
+        ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms);
+    r.time_parsed = true;
+  }
+}
+
+void ParallelMatcher::RetimeMatches(size_t line) {
+  assert(!started_);
+  ReadRuleTimes(*slices_[line / kSliceLines], line % kSliceLines, lines_[line].time_ms);
 }
 
 void ParallelMatcher::TakeSlices(unsigned thread) {
@@ -184,9 +196,21 @@ void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLi
 }
 
 void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<const InputLine> lines) {
+  StartWith(rules, lines, {}, nullptr);
+}
+
+void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<InputLine> lines,
+                            LinePrep* prep) {
+  StartWith(rules, lines, lines, prep);
+}
+
+void ParallelMatcher::StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
+                                std::span<InputLine> prep_lines, LinePrep* prep) {
   assert(!started_);
   rules_ = &rules;
   lines_ = lines;
+  prep_lines_ = prep_lines;
+  prep_ = prep;
   seeds_.clear();
   for (const rules::Rule& rule : rules.rules()) seeds_.push_back(RuleSeed(rule.name));
   slice_count_ = (lines.size() + kSliceLines - 1) / kSliceLines;

@@ -35,6 +35,15 @@ struct RecordedMatch {
   uint64_t key_hash = 0;
 };
 
+// Work on the lines themselves before the rules see them (reading their time stamps, say),
+// done on the matcher's threads: Prepare is called once for each slice of the lines, on any
+// thread, several at once, with `first` the index of the slice's first line.
+class LinePrep {
+ public:
+  virtual ~LinePrep() = default;
+  virtual void Prepare(size_t first, std::span<InputLine> lines) = 0;
+};
+
 class ParallelMatcher final : public TaskRunner {
  public:
   // `threads` 0: one per CPU. The calling thread is one of them.
@@ -56,8 +65,13 @@ class ParallelMatcher final : public TaskRunner {
   // slices left and waits for the workers. `rules` and `lines` must not change in between;
   // no other call may come between them.
   void Start(const rules::RuleSet& rules, std::span<const InputLine> lines);
+  // The same, with `prep` run over each slice of the lines before it is matched.
+  void Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep);
   void Finish();
   std::span<const RecordedMatch> MatchesOf(size_t line) const;
+  // After Finish: line `line`'s time changed (a LinePrep guessed it); reads the time stamps
+  // of the rules with their own again, against the new time.
+  void RetimeMatches(size_t line);
   unsigned threads() const { return threads_; }
 
   // TaskRunner: the tasks are taken in turn by the calling thread and the workers.
@@ -68,6 +82,10 @@ class ParallelMatcher final : public TaskRunner {
   struct Pool;
   // Matches slice `index` with thread `thread`'s scratch.
   void RunSlice(size_t index, unsigned thread);
+  void StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
+                 std::span<InputLine> prep_lines, LinePrep* prep);
+  // Reads the time stamps of the rules with their own in line `local` of `s`.
+  void ReadRuleTimes(Slice& s, size_t local, int64_t line_time_ms) const;
   // Takes slices until none is left (thread `thread`).
   void TakeSlices(unsigned thread);
   // Wakes the workers to run job(i) on thread i (i >= 1).
@@ -87,6 +105,8 @@ class ParallelMatcher final : public TaskRunner {
   const rules::RuleSet* rules_ = nullptr;
   std::vector<uint64_t> seeds_;  // RuleSeed of each of its rules
   std::span<const InputLine> lines_;
+  std::span<InputLine> prep_lines_;  // the same lines, when `prep_` changes them
+  LinePrep* prep_ = nullptr;
   std::unique_ptr<Pool> pool_;  // last: its threads stop before the rest is destroyed
 };
 

@@ -1,0 +1,131 @@
+// Time stamps read on the matcher's threads, each slice guessing where the stream stands at
+// its start, must settle to exactly the times of reading the lines one by one: checked
+// against dates written here by hand where a slice's guess is wrong (a new year the slice
+// cannot see, a slice starting without a stamp), and against a parser reading in order.
+#include "engine/deferred_stamps.h"
+
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "rules/rule_set.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ember;
+using namespace ember::engine;
+
+namespace {
+
+// Past EventTimeParser::kScanBytes, so the line's own stamp is not read from it.
+const std::string kFrame = "    at com.example.Worker.run(Worker.java:42) in the request loop of";
+
+std::shared_ptr<const rules::RuleSet> SeenRule(const test::TempDir& dir) {
+  rules::Diagnostics d;
+  auto set = rules::RuleSet::Load(dir.Write("rules.yaml", R"(rules:
+  - name: seen
+    match: 'seen at (?P<at>\w{3} [ \d]\d \d\d:\d\d:\d\d)'
+    timestamp: {field: at, format: syslog}
+    window: 10s
+    when: count >= 1
+)"),
+                                  rules::RuleSetOptions{}, &d);
+  INFO((d.empty() ? "" : d[0]));
+  REQUIRE(set.ok());
+  return *set;
+}
+
+int64_t Utc(int year, int month, int day, int hour, int minute, int second) {
+  return CivilToUnixMs(year, month, day, hour, minute, second, 0);
+}
+
+}  // namespace
+
+TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in order",
+          "[engine][event_time][unit]") {
+  test::TempDir dir;
+  auto rules = SeenRule(dir);
+  const unsigned threads = GENERATE(1u, 2u, 3u);
+  ParallelMatcher matcher(threads);
+  REQUIRE(ParallelMatcher::kSliceLines == 512);
+
+  // The stream so far: its last stamp was Dec 31 2024 23:59:59 (without a year).
+  const EventTimeParser::YearState before{2024, 12};
+  const int64_t before_ms = Utc(2024, 12, 31, 23, 59, 59);
+  // Slice 0 crosses into 2025 and reaches July; slice 1 starts with a line without a stamp
+  // and goes on in August, which read after December alone would be August 2024.
+  std::vector<std::string> text;
+  text.push_back("Jan  1 00:00:01 web1 app: started");
+  while (text.size() < 512) text.push_back("Jul 15 10:00:00 web1 app: working");
+  text.push_back(kFrame + " seen at Jul 15 10:00:05");
+  while (text.size() < 1024) text.push_back("Aug  1 12:00:00 web1 app: working");
+  text.push_back("Aug  1 12:00:01 web1 app: done");
+
+  std::vector<InputLine> lines;
+  for (const std::string& t : text) lines.push_back(InputLine{t, "h", "f", kStampPending, ""});
+  DeferredStamps stamps(nullptr);
+  stamps.Reset(before, before_ms);
+  stamps.Begin(lines.size());
+  matcher.Start(*rules, lines, &stamps);
+  matcher.Finish();
+  CHECK(stamps.Settle(lines, matcher) == 1);
+
+  CHECK(lines[0].time_ms == Utc(2025, 1, 1, 0, 0, 1));
+  CHECK(lines[511].time_ms == Utc(2025, 7, 15, 10, 0, 0));
+  CHECK(lines[512].time_ms == Utc(2025, 7, 15, 10, 0, 0));  // the line before's
+  CHECK(lines[513].time_ms == Utc(2025, 8, 1, 12, 0, 0));
+  CHECK(lines[1024].time_ms == Utc(2025, 8, 1, 12, 0, 1));
+  // The rule's own stamp takes its year from the line's settled time, not the guess.
+  REQUIRE(matcher.MatchesOf(512).size() == 1);
+  CHECK(matcher.MatchesOf(512)[0].time_ms == Utc(2025, 7, 15, 10, 0, 5));
+
+  // Every line as a parser reading them in order gives (the previous time where none).
+  EventTimeParser in_order(2024);
+  in_order.set_year_state(before);
+  int64_t last = before_ms;
+  for (size_t i = 0; i < text.size(); ++i) {
+    last = in_order.Parse(text[i]).value_or(last);
+    INFO("line " << i);
+    REQUIRE(lines[i].time_ms == last);
+  }
+
+  // The next chunk goes on from where this one ended: December again is still 2025.
+  std::vector<std::string> next_text = {kFrame + " seen at Aug  1 12:00:09",
+                                        "Dec 24 18:00:00 web1 app: working"};
+  std::vector<InputLine> next;
+  for (const std::string& t : next_text) next.push_back(InputLine{t, "h", "f", kStampPending, ""});
+  stamps.Begin(next.size());
+  matcher.Start(*rules, next, &stamps);
+  matcher.Finish();
+  CHECK(stamps.Settle(next, matcher) == 1);
+  CHECK(next[0].time_ms == Utc(2025, 8, 1, 12, 0, 1));
+  CHECK(matcher.MatchesOf(0)[0].time_ms == Utc(2025, 8, 1, 12, 0, 9));
+  CHECK(next[1].time_ms == Utc(2025, 12, 24, 18, 0, 0));
+}
+
+TEST_CASE("DeferredStamps: lines stamped before keep their times", "[engine][event_time][unit]") {
+  test::TempDir dir;
+  auto rules = SeenRule(dir);
+  ParallelMatcher matcher(2);
+  // The first lines were stamped by the reader (up to the stream's first stamp); the rest
+  // follow them.
+  const std::string held = kFrame + " seen at Mar  3 03:03:03";
+  std::vector<InputLine> lines = {
+      InputLine{held, "h", "f", Utc(2025, 3, 3, 3, 0, 0), ""},
+      InputLine{"Mar  3 03:00:00 web1 app: first", "h", "f", Utc(2025, 3, 3, 3, 0, 0), ""},
+      InputLine{held, "h", "f", kStampPending, ""},
+      InputLine{"2025-03-04T00:00:00Z web1 app: with a year", "h", "f", kStampPending, ""},
+      InputLine{held, "h", "f", kStampPending, ""},
+  };
+  DeferredStamps stamps(nullptr);
+  stamps.Reset({2025, 3}, Utc(2025, 3, 3, 3, 0, 0));
+  stamps.Begin(lines.size());
+  matcher.Start(*rules, lines, &stamps);
+  matcher.Finish();
+  CHECK(stamps.Settle(lines, matcher) == 2);
+  CHECK(lines[0].time_ms == Utc(2025, 3, 3, 3, 0, 0));
+  CHECK(lines[2].time_ms == Utc(2025, 3, 3, 3, 0, 0));
+  CHECK(lines[3].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+  CHECK(lines[4].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+  CHECK(matcher.MatchesOf(4)[0].time_ms == Utc(2025, 3, 3, 3, 3, 3));
+}
