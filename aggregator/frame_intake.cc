@@ -98,9 +98,13 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   // The stream's parser reads stamps without an offset in its agent's zone.
   auto zone = agent_zones_.find(*agent);
   const TimeZone* agent_zone = zone == agent_zones_.end() ? nullptr : zone->second;
-  engine::EventTimeParser* parser = nullptr;
+  engine::StampStream* parser = nullptr;
   if (config_.time == TimeSource::kEvent) {
-    parser = &parsers_.try_emplace(stream, CurrentYearUtc(), agent_zone).first->second;
+    parser =
+        &parsers_
+             .try_emplace(
+                 stream, engine::StampStream{engine::EventTimeParser(CurrentYearUtc(), agent_zone)})
+             .first->second;
   }
   watermarks_.Delivered(stream, *agent, std::string(f.path));
   // With CURVE the host is bound to the key: a host the key may not speak for (its name, or
@@ -207,11 +211,9 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
 void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
   if (pending_.empty()) return;
   batch_lines_.clear();
-  int64_t oldest = INT64_MAX;
+  batch_streams_.clear();
   for (const PendingFrame& p : pending_) {
     const wire::DataFrame& f = p.frame;
-    int64_t newest = INT64_MIN;
-    int64_t frame_oldest = INT64_MAX;
     for (size_t i = 0; i < f.lines.size(); ++i) {
       engine::InputLine in{f.lines[i],   p.host.empty() ? f.host : std::string_view(p.host),
                            f.path,       f.read_time_ms,
@@ -221,16 +223,31 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
         const wire::LineFields& j = f.fields[i];
         in.journal = {j.unit, j.identifier, j.priority, j.pid};
       }
-      if (p.parser != nullptr) {
-        if (auto t = p.parser->Parse(in.text)) in.time_ms = *t;
-      }
-      in.time_ms = watermarks_.ClampFuture(in.time_ms, now_ms);
-      newest = std::max(newest, in.time_ms);
-      frame_oldest = std::min(frame_oldest, in.time_ms);
       batch_lines_.push_back(in);
+      batch_streams_.push_back(p.parser);
+    }
+  }
+  // Stamps are read and the lines matched on the matcher's threads, then the stamps settled
+  // in arrival order: the times reading them one by one gives.
+  stamps_.Begin(batch_streams_);
+  matcher_->Start(engine.rules(), batch_lines_, &stamps_);
+  matcher_->Finish();
+  stamps_.Settle(batch_lines_, *matcher_);
+  int64_t oldest = INT64_MAX;
+  size_t line = 0;
+  for (const PendingFrame& p : pending_) {
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
+      engine::InputLine& in = batch_lines_[line];
+      const int64_t clamped = watermarks_.ClampFuture(in.time_ms, now_ms);
+      if (clamped != in.time_ms) {
+        in.time_ms = clamped;
+        matcher_->RetimeMatches(line);
+      }
+      newest = std::max(newest, in.time_ms);
+      oldest = std::min(oldest, in.time_ms);
     }
     if (newest != INT64_MIN) watermarks_.Stamped(p.stream, newest);
-    oldest = std::min(oldest, frame_oldest);
   }
   // Lines older than the watermark allows may belong to a stream reading its backlog: the
   // floor, with their stream's newest stamp in it, decides whether they still count.
@@ -239,8 +256,7 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
     watermarks_.Watermark(now_ms);
     engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   }
-  matcher_->Match(engine.rules(), batch_lines_);
-  size_t line = 0;
+  line = 0;
   for (const PendingFrame& p : pending_) {
     const uint64_t too_late = engine.stats().too_late;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {

@@ -25,6 +25,7 @@
 #include "aggregator/stream_marks.h"
 #include "common/log_limiter.h"
 #include "common/time_zone.h"
+#include "engine/deferred_stamps.h"
 #include "engine/engine.h"
 #include "engine/event_time.h"
 #include "engine/parallel_matcher.h"
@@ -86,7 +87,7 @@ class FrameIntake {
   AgentSessions sessions_;
   StreamMarks marks_;
   SourceWatermarks watermarks_;
-  std::map<std::string, engine::EventTimeParser> parsers_;  // by StreamMarks::Key
+  std::map<std::string, engine::StampStream> parsers_;  // by StreamMarks::Key
   // Agents' local zones, named in their HELLOs: the zones by name (only ones the zone
   // database has, so bounded by it), and each agent's (bounded by the sessions' table).
   std::map<std::string, TimeZone> zones_;
@@ -96,10 +97,10 @@ class FrameIntake {
   struct PendingFrame {
     std::unique_ptr<zmq::message_t> message;
     wire::DataFrame frame;
-    engine::EventTimeParser* parser;  // the stream's, with event time; else null
-    std::string stream;               // StreamMarks::Key
-    std::string host;                 // with CURVE, when the frame's host is not allowed
-    std::string sender;               // its CURVE key's name, else the agent's name (evidence)
+    engine::StampStream* parser;  // the stream's, with event time; else null
+    std::string stream;           // StreamMarks::Key
+    std::string host;             // with CURVE, when the frame's host is not allowed
+    std::string sender;           // its CURVE key's name, else the agent's name (evidence)
   };
   std::vector<PendingFrame> pending_;
   // HELLOs waiting for the next checkpoint, by routing id: one per connection (the latest),
@@ -111,7 +112,11 @@ class FrameIntake {
   };
   std::map<std::string, WaitingWelcome> waiting_welcomes_;
   size_t pending_lines_ = 0;
-  std::vector<engine::InputLine> batch_lines_;  // ApplyPending's scratch
+  // ApplyPending's scratch: the lines, and the stream whose stamp each waits for (or null).
+  std::vector<engine::InputLine> batch_lines_;
+  std::vector<engine::StampStream*> batch_streams_;
+  // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
+  engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kAsGiven};
   FrameCounters counters_;
   uint64_t accepted_bytes_ = 0;
   uint64_t messages_ = 0;

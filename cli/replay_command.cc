@@ -52,7 +52,9 @@ class LineChunk {
   LineChunk() { text_.reserve(kMaxBytes + kReserveSlack); }
   bool full() const { return lines_.size() >= kMaxLines || text_.size() >= kMaxBytes; }
   std::span<engine::InputLine> lines() { return lines_; }
-  void Add(const engine::InputLine& line) {
+  // By line: the stream whose stamp the line waits for, or null.
+  std::span<engine::StampStream* const> streams() const { return streams_; }
+  void Add(const engine::InputLine& line, engine::StampStream* stream = nullptr) {
     if (lines_.empty()) file_.assign(line.file);
     const char* before = text_.data();
     text_.append(line.text);
@@ -62,6 +64,7 @@ class LineChunk {
     in.host = Interned(line.host, &host_);
     in.file = file_;
     in.time_ms = line.time_ms;
+    streams_.push_back(line.time_ms == ReplaySource::kStampPending ? stream : nullptr);
     const rules::JournalFields& j = line.journal;
     if (!j.unit.empty() || !j.identifier.empty() || !j.priority.empty() || !j.pid.empty()) {
       auto intern = [](std::string_view v) { return v.empty() ? v : *engine::Intern(v); };
@@ -71,6 +74,7 @@ class LineChunk {
   void Clear() {
     text_.clear();
     lines_.clear();
+    streams_.clear();
   }
 
  private:
@@ -89,6 +93,7 @@ class LineChunk {
   }
   std::string text_;  // every line's bytes, back to back
   std::vector<engine::InputLine> lines_;
+  std::vector<engine::StampStream*> streams_;
   std::string file_;                   // the file of every line
   const std::string* host_ = nullptr;  // interned
 };
@@ -161,7 +166,8 @@ int RunReplay(const ReplayArgs& args) {
   engine.SetRunner(&matcher);
   // Time stamps of files are read on the matcher's threads with the lines' matching, and
   // settled in order here.
-  engine::DeferredStamps stamps(&*zone);
+  engine::DeferredStamps stamps(engine::DeferredStamps::Unstamped::kPreviousLine);
+  engine::StampStream file_stamps{engine::EventTimeParser(0, &*zone)};
   int64_t max_time = INT64_MIN;
   auto apply_matched = [&] {
     if (matching == nullptr) return;
@@ -189,7 +195,7 @@ int RunReplay(const ReplayArgs& args) {
   };
   auto flush_chunk = [&](uint64_t bytes_done) {
     apply_matched();  // the chunk before, matched while this one was read
-    stamps.Begin(filling->lines().size());
+    stamps.Begin(filling->streams());
     matcher.Start(engine.rules(), filling->lines(), &stamps);
     matching = filling;
     matching_bytes_done = bytes_done;
@@ -203,7 +209,8 @@ int RunReplay(const ReplayArgs& args) {
     source_options.year = args.year;
     source_options.zone = &*zone;
     source_options.defer_stamps = [&](engine::EventTimeParser::YearState year, int64_t last) {
-      stamps.Reset(year, last);
+      file_stamps.parser.set_year_state(year);
+      file_stamps.last_time_ms = last;
     };
     Result<std::unique_ptr<ReplaySource>> source = ReplaySource::Open(path, source_options);
     if (!source.ok()) {
@@ -213,7 +220,7 @@ int RunReplay(const ReplayArgs& args) {
     ReplaySource* current = source->get();
     auto flush = [&] { flush_chunk(bytes + current->bytes_read()); };
     Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
-      filling->Add(line);
+      filling->Add(line, &file_stamps);
       if (filling->full()) flush();
     });
     if (s.ok()) flush();

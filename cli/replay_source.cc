@@ -11,7 +11,6 @@
 
 #include "common/line_splitter.h"
 #include "common/system.h"
-#include "engine/deferred_stamps.h"
 #include "engine/event_time.h"
 
 namespace ember::cli {
@@ -65,11 +64,11 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     held.clear();
   };
   auto handle = [&](const SplitLine& line) {
-    if (deferred) return emit(line.text, engine::kStampPending);
+    if (deferred) return emit(line.text, kStampPending);
     if (have_time && options_.defer_stamps) {
       options_.defer_stamps(parser.year_state(), last_time);
       deferred = true;
-      return emit(line.text, engine::kStampPending);
+      return emit(line.text, kStampPending);
     }
     if (std::optional<int64_t> t = parser.Parse(line.text)) {
       last_time = *t;

@@ -23,13 +23,15 @@ struct ReplaySourceOptions {
   size_t max_line_bytes = 64 * 1024;
   size_t chunk_bytes = 1 << 20;
   // When set, only the lines up to the first time stamp are stamped here: the rest go out
-  // with time kStampPending (cli/deferred_stamps.h), for the matcher's threads to read, and
-  // this is called once before the first of them with where the stamps stand.
+  // with time ReplaySource::kStampPending, for the matcher's threads to read (DeferredStamps),
+  // and this is called once before the first of them with where the stamps stand.
   std::function<void(engine::EventTimeParser::YearState, int64_t last_time_ms)> defer_stamps;
 };
 
 class ReplaySource {
  public:
+  static constexpr int64_t kStampPending = INT64_MIN;  // the time of a line not stamped yet
+
   // Errors: IOError naming the path.
   static Result<std::unique_ptr<ReplaySource>> Open(const std::string& path,
                                                     const ReplaySourceOptions& options);

@@ -1,75 +1,70 @@
 #include "engine/deferred_stamps.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace ember::engine {
 
-void DeferredStamps::Reset(EventTimeParser::YearState year, int64_t last_time_ms) {
-  year_ = year;
-  last_time_ms_ = last_time_ms;
-}
-
-void DeferredStamps::Begin(size_t lines) {
-  found_.resize(lines);
-  year_guess_.resize(lines);
+void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line) {
+  stream_of_line_ = stream_of_line;
+  found_.resize(stream_of_line_.size());
+  year_guess_.resize(stream_of_line_.size());
 }
 
 void DeferredStamps::Prepare(size_t first, std::span<InputLine> lines) {
-  EventTimeParser parser(year_.year, zone_);
-  parser.set_year_state(year_);
-  int64_t last = last_time_ms_;  // a guess, unless this slice starts the chunk
+  // This slice's copies of its streams, as they stood when the chunk began.
+  std::vector<std::pair<const StampStream*, StampStream>> local;
+  StampStream* current = nullptr;
+  const StampStream* current_of = nullptr;
   for (size_t i = 0; i < lines.size(); ++i) {
-    InputLine& line = lines[i];
-    if (line.time_ms != kStampPending) {
-      found_[first + i] = kSettled;
-      last = line.time_ms;
-      continue;
+    const StampStream* stream = stream_of_line_[first + i];
+    if (stream == nullptr) continue;
+    if (stream != current_of) {
+      auto it = std::find_if(local.begin(), local.end(),
+                             [&](const auto& entry) { return entry.first == stream; });
+      if (it == local.end()) it = local.insert(local.end(), {stream, *stream});
+      current = &it->second;
+      current_of = stream;
     }
+    InputLine& line = lines[i];
     int month = 0;
-    if (std::optional<int64_t> t = parser.Parse(line.text, &month)) {
+    if (std::optional<int64_t> t = current->parser.Parse(line.text, &month)) {
       line.time_ms = *t;
       found_[first + i] = static_cast<uint8_t>(month);
-      year_guess_[first + i] = parser.year_state().year;
-      last = *t;
+      year_guess_[first + i] = current->parser.year_state().year;
     } else {
-      line.time_ms = last;
+      if (unstamped_ == Unstamped::kPreviousLine) line.time_ms = current->last_time_ms;
       found_[first + i] = kNoStamp;
     }
+    current->last_time_ms = line.time_ms;
   }
 }
 
 uint64_t DeferredStamps::Settle(std::span<InputLine> lines, ParallelMatcher& matcher) {
-  EventTimeParser::YearState year = year_;
-  int64_t last = last_time_ms_;
-  uint64_t untimed = 0;
-  bool pending = false;
+  uint64_t unstamped = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
+    StampStream* stream = stream_of_line_[i];
+    if (stream == nullptr) continue;
     InputLine& line = lines[i];
     const uint8_t found = found_[i];
-    if (found == kSettled) {
-      last = line.time_ms;
-      continue;
-    }
-    pending = true;
     int64_t time = line.time_ms;
     if (found == kNoStamp) {
-      ++untimed;
-      time = last;
-    } else if (found != kWithYear) {
-      const EventTimeParser::YearState next = year.Step(found);
-      if (next.year != year_guess_[i]) {  // read in the wrong year: read it again
-        EventTimeParser parser(year.year, zone_);
-        parser.set_year_state(year);
-        time = parser.Parse(line.text).value_or(time);
-      }
-      year = next;
+      ++unstamped;
+      if (unstamped_ == Unstamped::kPreviousLine) time = stream->last_time_ms;
+    } else if (found == kWithYear) {
+      // Read right whatever came before.
+    } else if (stream->parser.year_state().Step(found).year != year_guess_[i]) {
+      time = stream->parser.Parse(line.text).value_or(time);  // read in the wrong year
+    } else {
+      stream->parser.set_year_state(stream->parser.year_state().Step(found));
     }
-    last = time;
+    stream->last_time_ms = time;
     if (time != line.time_ms) {
       line.time_ms = time;
       matcher.RetimeMatches(i);
     }
   }
-  if (pending) Reset(year, last);
-  return untimed;
+  return unstamped;
 }
 
 }  // namespace ember::engine

@@ -1,12 +1,12 @@
-// DeferredStamps: reads the time stamps of a file's lines on the matcher's threads (a
-// LinePrep), then settles them on the caller's thread in file order, with exactly the times
-// reading them one by one gives (ReplaySource's rules: a line without a stamp takes the time
-// of the line before it; a stamp without a year takes the year the stamps before it imply).
-// Each slice starts from what the chunk started with (the year state and the last time);
-// Settle corrects the lines whose guess the lines before them contradict — after a new year,
-// or at the start of a slice without a stamp — and has their rules' own stamps read again.
+// DeferredStamps: reads the time stamps of lines on the matcher's threads (a LinePrep), then
+// settles them on the caller's thread in line order, with exactly the times reading them one
+// by one with each stream's parser gives. Lines of several streams may be mixed; each names
+// its stream. Each slice starts from where every stream stood when the chunk began (its year
+// state and last time); Settle corrects the lines whose guess the lines before them
+// contradict — after a new year a slice cannot see, or at the start of a slice without a
+// stamp — and has their rules' own stamps read again.
 // Prepare may run on several threads at once (each on its own lines); the rest is not
-// thread-safe.
+// thread-safe, and the streams must not change between Begin and Settle.
 #pragma once
 
 #include <cstdint>
@@ -14,43 +14,44 @@
 #include <span>
 #include <vector>
 
-#include "common/time_zone.h"
 #include "engine/engine.h"
 #include "engine/event_time.h"
 #include "engine/parallel_matcher.h"
 
 namespace ember::engine {
 
-// InputLine::time_ms of a line whose stamp is still to be read.
-inline constexpr int64_t kStampPending = std::numeric_limits<int64_t>::min();
+// Where one stream's stamps stand; owned by the caller, advanced by Settle.
+struct StampStream {
+  EventTimeParser parser;    // its year state is the stream's
+  int64_t last_time_ms = 0;  // the time of its last line
+};
 
 class DeferredStamps final : public LinePrep {
  public:
-  // `zone` (null: UTC; must outlive this): where stamps without an offset are wall-clock times.
-  explicit DeferredStamps(const TimeZone* zone) : zone_(zone) {}
+  // The time of a line without a stamp: the time of the line before it in its stream, or the
+  // time it came with (its arrival).
+  enum class Unstamped { kPreviousLine, kAsGiven };
+  explicit DeferredStamps(Unstamped unstamped) : unstamped_(unstamped) {}
 
-  // Where the stream stands before its first pending line: its parser's year state and the
-  // time of the line before. The next chunks with pending lines go on from there.
-  void Reset(EventTimeParser::YearState year, int64_t last_time_ms);
-  // Before the matcher starts on a chunk of `lines` lines.
-  void Begin(size_t lines);
-  // Reads the stamps of the pending lines among `lines` (which start at index `first`).
+  // Before the matcher starts on a chunk: the stream of each of its lines, null for a line
+  // whose time is settled already (kept by the caller until Settle).
+  void Begin(std::span<StampStream* const> stream_of_line);
+  // Reads the stamps of the lines among `lines` (which start at index `first`) that have a
+  // stream.
   void Prepare(size_t first, std::span<InputLine> lines) override;
-  // After the matcher finished the chunk begun last: settles the pending lines' times in
-  // order; a line whose time changes has its rules' own stamps read again by `matcher`.
-  // Returns how many of them had no stamp.
+  // After the matcher finished the chunk begun last: settles the times in line order and
+  // moves the streams on; a line whose time changes has its rules' own stamps read again by
+  // `matcher`. Returns how many lines with a stream had no stamp.
   uint64_t Settle(std::span<InputLine> lines, ParallelMatcher& matcher);
 
  private:
   // What Prepare found in a line, besides its time (1-12: a stamp without a year, of that
   // month).
-  static constexpr uint8_t kSettled = 0xFF;  // not pending: its time was known before
-  static constexpr uint8_t kNoStamp = 0xFE;  // took the time of the line before
-  static constexpr uint8_t kWithYear = 0;    // a stamp carrying its year
+  static constexpr uint8_t kNoStamp = 0xFF;
+  static constexpr uint8_t kWithYear = 0;  // a stamp carrying its year
 
-  const TimeZone* zone_;
-  EventTimeParser::YearState year_;  // where the chunk begun last starts
-  int64_t last_time_ms_ = 0;
+  const Unstamped unstamped_;
+  std::span<StampStream* const> stream_of_line_;
   std::vector<uint8_t> found_;       // by line of the chunk
   std::vector<int32_t> year_guess_;  // by line: the year a stamp without one was read in
 };

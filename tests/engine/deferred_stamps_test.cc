@@ -42,7 +42,7 @@ int64_t Utc(int year, int month, int day, int hour, int minute, int second) {
 }  // namespace
 
 TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in order",
-          "[engine][event_time][unit]") {
+          "[engine][event_time][threads][unit]") {
   test::TempDir dir;
   auto rules = SeenRule(dir);
   const unsigned threads = GENERATE(1u, 2u, 3u);
@@ -61,11 +61,13 @@ TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in o
   while (text.size() < 1024) text.push_back("Aug  1 12:00:00 web1 app: working");
   text.push_back("Aug  1 12:00:01 web1 app: done");
 
+  StampStream stream{EventTimeParser(2024), before_ms};
+  stream.parser.set_year_state(before);
   std::vector<InputLine> lines;
-  for (const std::string& t : text) lines.push_back(InputLine{t, "h", "f", kStampPending, ""});
-  DeferredStamps stamps(nullptr);
-  stamps.Reset(before, before_ms);
-  stamps.Begin(lines.size());
+  for (const std::string& t : text) lines.push_back(InputLine{t, "h", "f", 0, ""});
+  std::vector<StampStream*> streams(lines.size(), &stream);
+  DeferredStamps stamps(DeferredStamps::Unstamped::kPreviousLine);
+  stamps.Begin(streams);
   matcher.Start(*rules, lines, &stamps);
   matcher.Finish();
   CHECK(stamps.Settle(lines, matcher) == 1);
@@ -93,8 +95,9 @@ TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in o
   std::vector<std::string> next_text = {kFrame + " seen at Aug  1 12:00:09",
                                         "Dec 24 18:00:00 web1 app: working"};
   std::vector<InputLine> next;
-  for (const std::string& t : next_text) next.push_back(InputLine{t, "h", "f", kStampPending, ""});
-  stamps.Begin(next.size());
+  for (const std::string& t : next_text) next.push_back(InputLine{t, "h", "f", 0, ""});
+  streams.assign(next.size(), &stream);
+  stamps.Begin(streams);
   matcher.Start(*rules, next, &stamps);
   matcher.Finish();
   CHECK(stamps.Settle(next, matcher) == 1);
@@ -103,29 +106,55 @@ TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in o
   CHECK(next[1].time_ms == Utc(2025, 12, 24, 18, 0, 0));
 }
 
-TEST_CASE("DeferredStamps: lines stamped before keep their times", "[engine][event_time][unit]") {
+TEST_CASE("DeferredStamps: streams mixed in a chunk each go on from their own lines",
+          "[engine][event_time][threads][unit]") {
   test::TempDir dir;
   auto rules = SeenRule(dir);
   ParallelMatcher matcher(2);
-  // The first lines were stamped by the reader (up to the stream's first stamp); the rest
-  // follow them.
-  const std::string held = kFrame + " seen at Mar  3 03:03:03";
+  const std::string seen = kFrame + " seen at Mar  3 03:03:03";
+  const int64_t arrival = Utc(2025, 6, 1, 0, 0, 0);
+  // Stream a stood at December 2024, stream b at March 2025; a line without a stream keeps
+  // its time; with kAsGiven a line without a stamp keeps the time it came with.
+  StampStream a{EventTimeParser(2024), Utc(2024, 12, 31, 0, 0, 0)};
+  a.parser.set_year_state({2024, 12});
+  StampStream b{EventTimeParser(2025), Utc(2025, 3, 3, 3, 0, 0)};
+  b.parser.set_year_state({2025, 3});
   std::vector<InputLine> lines = {
-      InputLine{held, "h", "f", Utc(2025, 3, 3, 3, 0, 0), ""},
-      InputLine{"Mar  3 03:00:00 web1 app: first", "h", "f", Utc(2025, 3, 3, 3, 0, 0), ""},
-      InputLine{held, "h", "f", kStampPending, ""},
-      InputLine{"2025-03-04T00:00:00Z web1 app: with a year", "h", "f", kStampPending, ""},
-      InputLine{held, "h", "f", kStampPending, ""},
+      InputLine{"Jan  2 00:00:00 a: new year", "h", "f", arrival, ""},
+      InputLine{"Mar  4 00:00:00 b: next day", "h", "f", arrival, ""},
+      InputLine{seen, "h", "f", arrival, ""},
+      InputLine{"Feb  1 00:00:00 already read", "h", "f", Utc(2020, 1, 1, 0, 0, 0), ""},
+      InputLine{seen, "h", "f", arrival, ""},
+      InputLine{"Mar  4 00:00:00 a: spring", "h", "f", arrival, ""},
   };
-  DeferredStamps stamps(nullptr);
-  stamps.Reset({2025, 3}, Utc(2025, 3, 3, 3, 0, 0));
-  stamps.Begin(lines.size());
-  matcher.Start(*rules, lines, &stamps);
-  matcher.Finish();
-  CHECK(stamps.Settle(lines, matcher) == 2);
-  CHECK(lines[0].time_ms == Utc(2025, 3, 3, 3, 0, 0));
-  CHECK(lines[2].time_ms == Utc(2025, 3, 3, 3, 0, 0));
-  CHECK(lines[3].time_ms == Utc(2025, 3, 4, 0, 0, 0));
-  CHECK(lines[4].time_ms == Utc(2025, 3, 4, 0, 0, 0));
-  CHECK(matcher.MatchesOf(4)[0].time_ms == Utc(2025, 3, 3, 3, 3, 3));
+  std::vector<StampStream*> streams = {&a, &b, &a, nullptr, &b, &a};
+  SECTION("a line without a stamp takes the time of its stream's line before") {
+    DeferredStamps stamps(DeferredStamps::Unstamped::kPreviousLine);
+    stamps.Begin(streams);
+    matcher.Start(*rules, lines, &stamps);
+    matcher.Finish();
+    CHECK(stamps.Settle(lines, matcher) == 2);
+    CHECK(lines[0].time_ms == Utc(2025, 1, 2, 0, 0, 0));
+    CHECK(lines[1].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+    CHECK(lines[2].time_ms == Utc(2025, 1, 2, 0, 0, 0));
+    CHECK(lines[3].time_ms == Utc(2020, 1, 1, 0, 0, 0));
+    CHECK(lines[4].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+    CHECK(lines[5].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+    CHECK(a.last_time_ms == Utc(2025, 3, 4, 0, 0, 0));
+    CHECK(a.parser.year_state() == EventTimeParser::YearState{2025, 3});
+    CHECK(b.parser.year_state() == EventTimeParser::YearState{2025, 3});
+    // The rule's own stamp, without a year, takes the year of its line's time.
+    CHECK(matcher.MatchesOf(2)[0].time_ms == Utc(2024, 3, 3, 3, 3, 3));
+    CHECK(matcher.MatchesOf(4)[0].time_ms == Utc(2025, 3, 3, 3, 3, 3));
+  }
+  SECTION("a line without a stamp keeps the time it came with") {
+    DeferredStamps stamps(DeferredStamps::Unstamped::kAsGiven);
+    stamps.Begin(streams);
+    matcher.Start(*rules, lines, &stamps);
+    matcher.Finish();
+    CHECK(stamps.Settle(lines, matcher) == 2);
+    CHECK(lines[2].time_ms == arrival);
+    CHECK(lines[4].time_ms == arrival);
+    CHECK(lines[5].time_ms == Utc(2025, 3, 4, 0, 0, 0));
+  }
 }
