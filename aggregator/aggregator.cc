@@ -86,8 +86,10 @@ struct Aggregator::Impl {
     dispatcher_.RestoreFiring(firing, *store_);
     dispatcher_.Deliver(*store_);  // alerts a crash left between commit and delivery
     next_batch_close_ms_ = NextBatchCloseAfter(clock_.NowMs());
-    spdlog::info("ember-aggregator listening on '{}' with {} rules; state in '{}'.", config_.listen,
-                 engine_->rules().rules().size(), config_.state_dir);
+    spdlog::info("ember-aggregator listening on '{}' with {} rules{}; state in '{}'.",
+                 config_.listen, engine_->rules().rules().size(),
+                 engine_->rules().screen_from_cache() ? " (their screen from the cache)" : "",
+                 config_.state_dir);
     return Status::Ok();
   }
 

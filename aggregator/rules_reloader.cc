@@ -20,10 +20,14 @@ Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const AggregatorConfig& 
   rules::Diagnostics diagnostics;
   rules::RuleSetOptions options;
   options.batch_interval_ms = config.engine.batch_interval_ms;
+  options.screen_cache_dir = config.state_dir + "/screens";  // a restart skips the compile
   auto set = rules::RuleSet::Load(config.rules_dir, options, &diagnostics);
   for (const auto& d : diagnostics) spdlog::error("{}", d);
   if (set.ok()) {
     for (const auto& w : rules::RuleWarnings((*set)->rules())) spdlog::warn("{}", w);
+    if (Status cached = (*set)->screen_cache_status(); !cached.ok()) {
+      spdlog::warn("Could not keep the compiled rules for the next start: {}", cached.message());
+    }
   }
   return set;
 }

@@ -22,6 +22,7 @@
 #include "engine/interned.h"
 #include "engine/parallel_matcher.h"
 #include "journal/journal_reader.h"
+#include "rules/screen_cache.h"
 
 namespace ember::cli {
 namespace {
@@ -39,7 +40,9 @@ struct ReplayArgs {
   std::vector<std::string> units, identifiers;  // journal filters
   std::string priority;                         // journal filter: a level, or a name after ".."
   unsigned threads = 0;                         // matching and applying; 0 = one per CPU
-  uint32_t partitions = engine::kDefaultPartitions;  // key groups, as the aggregator's
+  uint32_t partitions = engine::kDefaultPartitions;             // key groups, as the aggregator's
+  std::string screen_cache = rules::ScreenCache::DefaultDir();  // "": compile every time
+  bool no_screen_cache = false;
 };
 
 // Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
@@ -136,10 +139,15 @@ int RunReplay(const ReplayArgs& args) {
   }
   rules::RuleSetOptions rule_options;
   rule_options.batch_interval_ms = *batch_ms;
+  if (!args.no_screen_cache) rule_options.screen_cache_dir = args.screen_cache;
   rules::Diagnostics diagnostics;
   auto rules = rules::RuleSet::Load(args.rules, rule_options, &diagnostics);
   for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.c_str());
   if (!rules.ok()) return 1;
+  if (Status cached = (*rules)->screen_cache_status(); !cached.ok()) {
+    std::fprintf(stderr, "ember replay: could not keep the compiled rules for the next run: %s\n",
+                 cached.message().c_str());
+  }
 
   engine::EngineOptions options;
   options.batch_interval_ms = *batch_ms;
@@ -363,6 +371,12 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
                   "max_keys is shared among them)")
       ->check(CLI::Range(1u, engine::kMaxPartitions))
       ->capture_default_str();
+  cmd->add_option("--screen-cache", args->screen_cache,
+                  "Directory keeping the rules' compiled Hyperscan screen between runs (created "
+                  "0700; used only when this user's alone)")
+      ->capture_default_str();
+  cmd->add_flag("--no-screen-cache", args->no_screen_cache,
+                "Compile the rules' screen every time, keeping nothing");
   cmd->callback([=] { *exit_code = RunReplay(*args); });
 }
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <string>
 
 #include "rules/pattern_syntax.h"
+#include "rules/screen_cache.h"
 
 #if defined(EMBER_HAVE_HYPERSCAN)
 #include <hs/hs.h>
@@ -27,7 +30,40 @@ struct PatternScreen::Scratch::Impl {
 };
 
 namespace {
+
 std::atomic<uint64_t> next_serial{1};
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint32_t GetU32(std::string_view& in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  in.remove_prefix(4);
+  return v;
+}
+
+// Everything the compiled screen depends on: Hyperscan's version and the CPU it tunes for,
+// and each pattern with whether it may be exact.
+std::string CacheKey(const std::vector<std::string>& patterns,
+                     const std::vector<bool>& want_exact) {
+  std::string key = "hyperscan ";
+  key += hs_version();
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) == HS_SUCCESS) {
+    key += " tune " + std::to_string(platform.tune) + " features " +
+           std::to_string(platform.cpu_features);
+  }
+  key += '\n';
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    key += i < want_exact.size() && want_exact[i] ? 'e' : 'p';
+    PutU32(key, static_cast<uint32_t>(patterns[i].size()));
+    key += patterns[i];
+  }
+  return key;
+}
+
 }  // namespace
 
 PatternScreen::Scratch::Scratch() : impl_(std::make_unique<Impl>()) {}
@@ -35,8 +71,16 @@ PatternScreen::Scratch::~Scratch() = default;
 PatternScreen::~PatternScreen() = default;
 
 std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>& patterns,
-                                                    const std::vector<bool>& want_exact) {
+                                                    const std::vector<bool>& want_exact,
+                                                    const ScreenCache* cache) {
   if (patterns.empty() || hs_valid_platform() != HS_SUCCESS) return nullptr;
+  std::string key;
+  if (cache != nullptr) {
+    key = CacheKey(patterns, want_exact);
+    if (std::optional<std::string> stored = cache->Load(key)) {
+      if (auto screen = FromStored(*stored, patterns.size(), want_exact)) return screen;
+    }
+  }
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
   screen->screened_.assign(patterns.size(), 0);
   screen->exact_.assign(patterns.size(), 0);
@@ -89,6 +133,52 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
     screen->exact_count_ += screen->exact_[id];
   }
   screen->screened_count_ = ids.size();
+  if (cache != nullptr) {
+    // ids with their modes, then the database; a failed store only costs the next start.
+    char* bytes = nullptr;
+    size_t length = 0;
+    if (hs_serialize_database(screen->db_->db, &bytes, &length) == HS_SUCCESS) {
+      std::string value;
+      PutU32(value, static_cast<uint32_t>(ids.size()));
+      for (unsigned id : ids) {
+        PutU32(value, id);
+        value += static_cast<char>(screen->exact_[id]);
+      }
+      value.append(bytes, length);
+      std::free(bytes);
+      screen->store_status_ = cache->Store(key, value);
+    }
+  }
+  return screen;
+}
+
+// A screen from a cached value, checked against the patterns it is for; null if it does not
+// fit them (then it is compiled again).
+std::unique_ptr<PatternScreen> PatternScreen::FromStored(std::string_view value, size_t patterns,
+                                                         const std::vector<bool>& want_exact) {
+  if (value.size() < 4) return nullptr;
+  const uint32_t count = GetU32(value);
+  if (count == 0 || count > patterns || value.size() < size_t{count} * 5) return nullptr;
+  std::unique_ptr<PatternScreen> screen(new PatternScreen());
+  screen->screened_.assign(patterns, 0);
+  screen->exact_.assign(patterns, 0);
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint32_t id = GetU32(value);
+    const bool exact = value[0] != 0;
+    value.remove_prefix(1);
+    if (id >= patterns || screen->screened_[id] != 0) return nullptr;
+    if (exact && !(id < want_exact.size() && want_exact[id])) return nullptr;
+    screen->screened_[id] = 1;
+    screen->exact_[id] = exact ? 1 : 0;
+    screen->exact_count_ += exact ? 1 : 0;
+  }
+  hs_database_t* db = nullptr;
+  if (hs_deserialize_database(value.data(), value.size(), &db) != HS_SUCCESS) return nullptr;
+  screen->db_ = std::make_unique<Database>();
+  screen->db_->db = db;
+  screen->screened_count_ = count;
+  screen->serial_ = next_serial.fetch_add(1);
+  screen->from_cache_ = true;
   return screen;
 }
 
@@ -137,7 +227,7 @@ PatternScreen::Scratch::~Scratch() = default;
 PatternScreen::~PatternScreen() = default;
 
 std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>&,
-                                                    const std::vector<bool>&) {
+                                                    const std::vector<bool>&, const ScreenCache*) {
   return nullptr;
 }
 

@@ -19,7 +19,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace ember::rules {
+
+class ScreenCache;
 
 class PatternScreen {
  public:
@@ -38,9 +42,12 @@ class PatternScreen {
   };
 
   // Null when Hyperscan is unavailable or takes none of the patterns. `want_exact[i]`: pattern
-  // i may be reported without confirmation (the caller needs no captures of it).
+  // i may be reported without confirmation (the caller needs no captures of it). With a
+  // `cache`, a screen compiled before for the same patterns on this Hyperscan and CPU is
+  // loaded from it, and a screen compiled here is stored in it.
   static std::unique_ptr<PatternScreen> Build(const std::vector<std::string>& patterns,
-                                              const std::vector<bool>& want_exact);
+                                              const std::vector<bool>& want_exact,
+                                              const ScreenCache* cache = nullptr);
   ~PatternScreen();
 
   // Whether pattern i is screened (else the caller must run it on every line).
@@ -50,6 +57,9 @@ class PatternScreen {
   bool exact(size_t i) const { return exact_[i] != 0; }
   size_t exact_count() const { return exact_count_; }
   size_t pattern_count() const { return screened_.size(); }
+  // Whether it was loaded from the cache, and how storing it there went (Ok when not tried).
+  bool from_cache() const { return from_cache_; }
+  const Status& store_status() const { return store_status_; }
 
   // Scans `text`: lines each followed by '\n', line k spanning [starts[k], starts[k+1] - 1)
   // (starts: one entry per line, then text.size()). Sets bit i of line k's row in
@@ -61,6 +71,8 @@ class PatternScreen {
 
  private:
   PatternScreen() = default;
+  static std::unique_ptr<PatternScreen> FromStored(std::string_view value, size_t patterns,
+                                                   const std::vector<bool>& want_exact);
   struct Database;
   std::unique_ptr<Database> db_;
   std::vector<uint8_t> screened_;
@@ -68,6 +80,8 @@ class PatternScreen {
   size_t screened_count_ = 0;
   size_t exact_count_ = 0;
   uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for
+  bool from_cache_ = false;
+  Status store_status_;
 };
 
 }  // namespace ember::rules

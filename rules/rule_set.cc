@@ -16,6 +16,7 @@
 #include "rules/literal_prefilter.h"
 #include "rules/pattern_screen.h"
 #include "rules/pattern_syntax.h"
+#include "rules/screen_cache.h"
 
 namespace ember::rules {
 
@@ -184,11 +185,12 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
     return Status::InvalidArgument(std::to_string(diagnostics->size()) + " error(s) in rules at '" +
                                    path + "'");
   }
-  return FromRules(std::move(all));
+  return FromRules(std::move(all), Screening::kBest, options.screen_cache_dir);
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rules,
-                                                          Screening screening) {
+                                                          Screening screening,
+                                                          const std::string& screen_cache_dir) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->impl_ = std::make_unique<Impl>();
   Impl& impl = *set->impl_;
@@ -228,7 +230,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
   if (screening == Screening::kBest) {
     std::vector<bool> want_exact;
     for (const SetEntry& entry : impl.entries) want_exact.push_back(!entry.captures);
-    impl.screen = PatternScreen::Build(patterns, want_exact);
+    const ScreenCache cache(screen_cache_dir);
+    impl.screen =
+        PatternScreen::Build(patterns, want_exact, screen_cache_dir.empty() ? nullptr : &cache);
   }
   if (impl.screen && impl.screen->screened_count() < patterns.size()) {
     impl.unscreened = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
@@ -262,6 +266,12 @@ size_t RuleSet::screened_patterns() const {
 }
 
 size_t RuleSet::exact_patterns() const { return impl_->screen ? impl_->screen->exact_count() : 0; }
+
+bool RuleSet::screen_from_cache() const { return impl_->screen && impl_->screen->from_cache(); }
+
+Status RuleSet::screen_cache_status() const {
+  return impl_->screen ? impl_->screen->store_status() : Status::Ok();
+}
 
 std::string_view RuleSet::screen_kind() const {
   return impl_->screen ? "hyperscan" : impl_->prefilter ? "literals" : "none";

@@ -19,6 +19,8 @@ namespace ember::rules {
 struct RuleSetOptions {
   // Every rule's `every` must be a multiple of this, and its window a multiple of `every`.
   int64_t batch_interval_ms = 1000;
+  // Where compiled Hyperscan screens are kept between runs (rules/screen_cache.h); "": none.
+  std::string screen_cache_dir;
 };
 
 // One problem found while loading, already formatted "file:line:col: error: message".
@@ -106,7 +108,8 @@ class RuleSet {
   // Builds a set from rules already parsed (tests, `ember test`). REQUIRES: each rule's
   // regex is compiled and by_groups filled (as ParseRulesFile does).
   static Result<std::shared_ptr<const RuleSet>> FromRules(std::vector<Rule> rules,
-                                                          Screening screening = Screening::kBest);
+                                                          Screening screening = Screening::kBest,
+                                                          const std::string& screen_cache_dir = "");
 
   ~RuleSet();
   const std::vector<Rule>& rules() const { return rules_; }
@@ -122,6 +125,10 @@ class RuleSet {
   // Of those, the patterns the screen decides alone (no key captures; Hyperscan runs them
   // exactly): RE2 confirms none of their matches on ASCII lines.
   size_t exact_patterns() const;
+  // Whether the screen was loaded from the screen cache; what storing it there gave (Ok when
+  // it was not tried), for the caller to report.
+  bool screen_from_cache() const;
+  Status screen_cache_status() const;
   // Index of the rule named `name`, or -1.
   int Find(std::string_view name) const;
 

@@ -522,13 +522,23 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
       matched += expected.back().size();
     }
     CHECK(matched > 100);
-    for (auto screening :
-         {RuleSet::Screening::kBest, RuleSet::Screening::kLiterals, RuleSet::Screening::kNone}) {
-      auto set = RuleSet::FromRules(rules, screening);
+    // The best screening three times: compiled, compiled and stored in a screen cache, and
+    // loaded from it.
+    const std::string cache = dir.Sub("screens");
+    const std::pair<RuleSet::Screening, std::string> ways[] = {{RuleSet::Screening::kBest, ""},
+                                                               {RuleSet::Screening::kLiterals, ""},
+                                                               {RuleSet::Screening::kNone, ""},
+                                                               {RuleSet::Screening::kBest, cache},
+                                                               {RuleSet::Screening::kBest, cache}};
+    for (size_t way = 0; way < std::size(ways); ++way) {
+      const auto& [screening, cache_dir] = ways[way];
+      auto set = RuleSet::FromRules(rules, screening, cache_dir);
       REQUIRE(set.ok());
       const std::string kind((*set)->screen_kind());
-      INFO("screening: " << kind);
+      INFO("screening: " << kind << " cache: " << cache_dir);
+      CHECK((*set)->screen_cache_status().ok());
 #if defined(EMBER_HAVE_HYPERSCAN)
+      CHECK((*set)->screen_from_cache() == (way == 4));
       if (screening == RuleSet::Screening::kBest) {
         CHECK(kind == "hyperscan");
         if (all_screened) CHECK((*set)->screened_patterns() == (*set)->pattern_count());
