@@ -1,5 +1,7 @@
 #include "engine/batch_slots.h"
 
+#include <algorithm>
+
 namespace ember::engine {
 
 Slot* BatchSlots::Find(uint32_t key) {
@@ -27,6 +29,12 @@ void BatchSlots::SetSample(Slot& slot, std::string_view line) {
   if (samples_.size() + line.size() > UINT32_MAX) line = {};
   slot.sample_offset = static_cast<uint32_t>(samples_.size());
   slot.sample_size = static_cast<uint16_t>(line.size());
+  if (samples_.size() + line.size() > samples_.capacity()) {
+    // Grown by a quarter, not doubled: a batch's samples then waste at most a fifth of their
+    // room, and Seal rarely has anything to give back.
+    samples_.reserve(
+        std::max(samples_.size() + line.size(), samples_.size() + samples_.size() / 4));
+  }
   samples_.append(line);
 }
 

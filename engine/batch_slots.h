@@ -49,6 +49,9 @@ inline constexpr size_t kMaxSampleBytes = 1024;
 
 class BatchSlots {
  public:
+  // Room for growth Seal leaves in place: moving a small buffer to trim it costs more (a
+  // second copy while both live, and a gap in the heap) than it gives back.
+  static constexpr size_t kSealSlackBytes = 64 * 1024;
   Slot* Find(uint32_t key);
   const Slot* Find(uint32_t key) const;
   // Makes room for `n` more slots at once (recovery).
@@ -62,7 +65,9 @@ class BatchSlots {
     return std::string_view(samples_).substr(slot.sample_offset, slot.sample_size);
   }
   // No more samples are coming: the buffer gives back what it reserved for growth.
-  void Seal() { samples_.shrink_to_fit(); }
+  void Seal() {
+    if (samples_.capacity() - samples_.size() > kSealSlackBytes) samples_.shrink_to_fit();
+  }
 
   std::deque<Slot>& slots() { return slots_; }
   const std::deque<Slot>& slots() const { return slots_; }
