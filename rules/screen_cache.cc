@@ -48,6 +48,11 @@ bool SafeDir(const std::string& dir) {
 Status MakeDirs(const std::string& dir) {
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
     const std::string part = dir.substr(0, slash);
+    struct stat st;
+    if (::stat(part.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      if (slash == std::string::npos) return Status::Ok();
+      continue;
+    }
     if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
       return Status::IOError("cannot create '" + part + "': " + std::strerror(errno));
     }
