@@ -35,6 +35,18 @@ std::shared_ptr<const rules::RuleSet> SeenRule(const test::TempDir& dir) {
   return *set;
 }
 
+// Matches `lines` with their stamps deferred to `streams`, and settles them; returns how
+// many had no stamp.
+uint64_t MatchAndSettle(ParallelMatcher& matcher, const rules::RuleSet& rules,
+                        std::vector<InputLine>& lines, const std::vector<StampStream*>& streams,
+                        DeferredStamps::Unstamped unstamped) {
+  DeferredStamps stamps(unstamped);
+  stamps.Begin(streams);
+  matcher.Start(rules, lines, &stamps);
+  matcher.Finish();
+  return stamps.Settle(lines, matcher);
+}
+
 int64_t Utc(int year, int month, int day, int hour, int minute, int second) {
   return CivilToUnixMs(year, month, day, hour, minute, second, 0);
 }
@@ -66,11 +78,8 @@ TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in o
   std::vector<InputLine> lines;
   for (const std::string& t : text) lines.push_back(InputLine{t, "h", "f", 0, ""});
   std::vector<StampStream*> streams(lines.size(), &stream);
-  DeferredStamps stamps(DeferredStamps::Unstamped::kPreviousLine);
-  stamps.Begin(streams);
-  matcher.Start(*rules, lines, &stamps);
-  matcher.Finish();
-  CHECK(stamps.Settle(lines, matcher) == 1);
+  const auto previous = DeferredStamps::Unstamped::kPreviousLine;
+  CHECK(MatchAndSettle(matcher, *rules, lines, streams, previous) == 1);
 
   CHECK(lines[0].time_ms == Utc(2025, 1, 1, 0, 0, 1));
   CHECK(lines[511].time_ms == Utc(2025, 7, 15, 10, 0, 0));
@@ -97,10 +106,7 @@ TEST_CASE("DeferredStamps: slices that guess wrong settle to the times read in o
   std::vector<InputLine> next;
   for (const std::string& t : next_text) next.push_back(InputLine{t, "h", "f", 0, ""});
   streams.assign(next.size(), &stream);
-  stamps.Begin(streams);
-  matcher.Start(*rules, next, &stamps);
-  matcher.Finish();
-  CHECK(stamps.Settle(next, matcher) == 1);
+  CHECK(MatchAndSettle(matcher, *rules, next, streams, previous) == 1);
   CHECK(next[0].time_ms == Utc(2025, 8, 1, 12, 0, 1));
   CHECK(matcher.MatchesOf(0)[0].time_ms == Utc(2025, 8, 1, 12, 0, 9));
   CHECK(next[1].time_ms == Utc(2025, 12, 24, 18, 0, 0));
@@ -129,11 +135,8 @@ TEST_CASE("DeferredStamps: streams mixed in a chunk each go on from their own li
   };
   std::vector<StampStream*> streams = {&a, &b, &a, nullptr, &b, &a};
   SECTION("a line without a stamp takes the time of its stream's line before") {
-    DeferredStamps stamps(DeferredStamps::Unstamped::kPreviousLine);
-    stamps.Begin(streams);
-    matcher.Start(*rules, lines, &stamps);
-    matcher.Finish();
-    CHECK(stamps.Settle(lines, matcher) == 2);
+    CHECK(MatchAndSettle(matcher, *rules, lines, streams,
+                         DeferredStamps::Unstamped::kPreviousLine) == 2);
     CHECK(lines[0].time_ms == Utc(2025, 1, 2, 0, 0, 0));
     CHECK(lines[1].time_ms == Utc(2025, 3, 4, 0, 0, 0));
     CHECK(lines[2].time_ms == Utc(2025, 1, 2, 0, 0, 0));
@@ -148,11 +151,8 @@ TEST_CASE("DeferredStamps: streams mixed in a chunk each go on from their own li
     CHECK(matcher.MatchesOf(4)[0].time_ms == Utc(2025, 3, 3, 3, 3, 3));
   }
   SECTION("a line without a stamp keeps the time it came with") {
-    DeferredStamps stamps(DeferredStamps::Unstamped::kAsGiven);
-    stamps.Begin(streams);
-    matcher.Start(*rules, lines, &stamps);
-    matcher.Finish();
-    CHECK(stamps.Settle(lines, matcher) == 2);
+    CHECK(MatchAndSettle(matcher, *rules, lines, streams, DeferredStamps::Unstamped::kAsGiven) ==
+          2);
     CHECK(lines[2].time_ms == arrival);
     CHECK(lines[4].time_ms == arrival);
     CHECK(lines[5].time_ms == Utc(2025, 3, 4, 0, 0, 0));
