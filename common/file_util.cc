@@ -13,22 +13,38 @@
 
 namespace ember {
 
+size_t ReadFully(int fd, char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+int WriteFully(int fd, const char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
 Status ReplaceFile(const std::string& dir, const std::string& name, const std::string& content,
                    bool durable) {
   const std::string tmp = dir + "/." + name + ".tmp";
   const std::string final_path = dir + "/" + name;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Status::IOError("cannot write '" + tmp + "': " + std::strerror(errno));
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Status::IOError("cannot write '" + tmp + "': " + std::strerror(errno));
-      ::close(fd);
-      return s;
-    }
-    done += static_cast<size_t>(n);
+  if (int e = WriteFully(fd, content.data(), content.size()); e != 0) {
+    ::close(fd);
+    return Status::IOError("cannot write '" + tmp + "': " + std::strerror(e));
   }
   if (durable && ::fsync(fd) != 0) {
     Status s = Status::IOError("cannot sync '" + tmp + "': " + std::strerror(errno));

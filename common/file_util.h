@@ -3,11 +3,21 @@
 // Thread-safe as far as the file system is.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <string>
 
 #include "common/status.h"
 
 namespace ember {
+
+// Reads until `size` bytes or the end of the file, again after EINTR. Returns the bytes read
+// (fewer than `size` at the end of the file, or at an error, when errno tells it).
+size_t ReadFully(int fd, char* data, size_t size);
+// Writes all `size` bytes, again after EINTR and short writes. Returns 0, or the errno of the
+// failed write.
+int WriteFully(int fd, const char* data, size_t size);
 
 // Replaces <dir>/<name> with `content`. With `durable`, the data and the rename are fsynced
 // before it returns (offsets that must survive a power loss); without, a crash of the

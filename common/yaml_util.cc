@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/file_util.h"
 #include "common/units.h"
 
 namespace ember {
@@ -54,13 +55,7 @@ Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
                                    " this file may have");
   }
   std::string content(static_cast<size_t>(st.st_size) + 1, '\0');
-  size_t got = 0;
-  while (got < content.size()) {
-    const ssize_t n = ::read(fd, content.data() + got, content.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
+  const size_t got = ReadFully(fd, content.data(), content.size());
   ::close(fd);
   if (got > max_bytes) {  // it grew while being read
     return Status::InvalidArgument(path + ": error: more than the " + std::to_string(max_bytes) +

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/hash.h"
 
 namespace ember::rules {
@@ -85,14 +86,7 @@ std::optional<std::string> ScreenCache::Load(std::string_view key) const {
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && OursAlone(st) &&
       static_cast<uint64_t>(st.st_size) <= kMaxFileBytes) {
     bytes.resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    bytes.resize(done);
+    bytes.resize(ReadFully(fd, bytes.data(), bytes.size()));
   }
   ::close(fd);
   // magic, key size, key, value size, value, FNV-1a of the value
@@ -132,17 +126,10 @@ Status ScreenCache::Store(std::string_view key, std::string_view value) const {
   const std::string tmp = dir_ + "/." + name + "." + std::to_string(::getpid()) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot write '" + tmp + "': " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const int write_errno = errno;
+  const int write_errno = WriteFully(fd, bytes.data(), bytes.size());
   ::close(fd);
-  if (done < bytes.size() || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = done < bytes.size() ? write_errno : errno;
+  if (write_errno != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = write_errno != 0 ? write_errno : errno;
     ::unlink(tmp.c_str());
     return Status::IOError("cannot write '" + path + "': " + std::strerror(e));
   }
