@@ -17,11 +17,21 @@ void BatchSlots::Reserve(size_t n) {
   index_.Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
 }
 
+Slot& SlotList::emplace_back() {
+  if (size_ == kFirst || size_ == kFirst + kSecond ||
+      (size_ > kFirst + kSecond && OffsetOf(size_) == 0) || blocks_.empty()) {
+    const size_t capacity = blocks_.empty() ? kFirst : blocks_.size() == 1 ? kSecond : kBlock;
+    blocks_.push_back(std::make_unique<Slot[]>(capacity));
+  }
+  return (*this)[size_++];
+}
+
 Slot& BatchSlots::Insert(uint32_t key) {
   const auto pos = static_cast<uint32_t>(slots_.size());
-  slots_.emplace_back().key = key;
+  Slot& slot = slots_.emplace_back();
+  slot.key = key;
   index_.Insert(MixId(key), pos, [&](uint32_t p) { return MixId(slots_[p].key); });
-  return slots_.back();
+  return slot;
 }
 
 void BatchSlots::SetSample(Slot& slot, std::string_view line) {

@@ -6,8 +6,8 @@
 // RuleWindow.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +47,48 @@ struct Slot {
 // Samples are cut to this many bytes: a window's memory must not grow with line length.
 inline constexpr size_t kMaxSampleBytes = 1024;
 
+// The slots of one batch in the order they came, each at an address that never changes. Most
+// batches are small (a partition's share of a rule's keys in one batch), so the first blocks
+// are small too: 2 slots, then 6, then 16 a block. Not thread-safe.
+class SlotList {
+ public:
+  size_t size() const { return size_; }
+  Slot& operator[](size_t i) { return blocks_[BlockOf(i)][OffsetOf(i)]; }
+  const Slot& operator[](size_t i) const { return blocks_[BlockOf(i)][OffsetOf(i)]; }
+  Slot& emplace_back();
+
+  template <class List, class Value>
+  class Iterator {
+   public:
+    Iterator(List* list, size_t i) : list_(list), i_(i) {}
+    Value& operator*() const { return (*list_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return i_ != other.i_; }
+
+   private:
+    List* list_;
+    size_t i_;
+  };
+  Iterator<SlotList, Slot> begin() { return {this, 0}; }
+  Iterator<SlotList, Slot> end() { return {this, size_}; }
+  Iterator<const SlotList, const Slot> begin() const { return {this, 0}; }
+  Iterator<const SlotList, const Slot> end() const { return {this, size_}; }
+
+ private:
+  static constexpr size_t kFirst = 2, kSecond = 6, kBlock = 16;
+  static size_t BlockOf(size_t i) {
+    return i < kFirst ? 0 : i < kFirst + kSecond ? 1 : 2 + (i - kFirst - kSecond) / kBlock;
+  }
+  static size_t OffsetOf(size_t i) {
+    return i < kFirst ? i : i < kFirst + kSecond ? i - kFirst : (i - kFirst - kSecond) % kBlock;
+  }
+  std::vector<std::unique_ptr<Slot[]>> blocks_;
+  size_t size_ = 0;
+};
+
 class BatchSlots {
  public:
   // Room for growth Seal leaves in place: moving a small buffer to trim it costs more (a
@@ -69,17 +111,17 @@ class BatchSlots {
     if (samples_.capacity() - samples_.size() > kSealSlackBytes) samples_.shrink_to_fit();
   }
 
-  std::deque<Slot>& slots() { return slots_; }
-  const std::deque<Slot>& slots() const { return slots_; }
+  SlotList& slots() { return slots_; }
+  const SlotList& slots() const { return slots_; }
 
   // How many checkpoint deltas wrote this batch since it was last written whole (each is one
   // stored segment); a batch restored from a checkpoint counts as written more than once.
   uint32_t deltas_written = 0;
 
  private:
-  std::deque<Slot> slots_;  // a deque: growing never moves a slot
-  OpenIndex index_;         // key id -> position in slots_
-  std::string samples_;     // every slot's sample, back to back
+  SlotList slots_;
+  OpenIndex index_;      // key id -> position in slots_
+  std::string samples_;  // every slot's sample, back to back
 };
 
 }  // namespace ember::engine
