@@ -15,7 +15,7 @@ fuzz_cxx=(clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined
 "${fuzz_cxx[@]}" "$repo/tests/fuzz/offsets_fuzz.cc" "$repo/agent/offset_store.cc" \
   "$repo"/common/{wire,status,file_util,yaml_util,units}.cc -lyaml-cpp -o "$out/offsets_fuzz"
 "${fuzz_cxx[@]}" "$repo/tests/fuzz/rules_fuzz.cc" "$repo"/rules/*.cc \
-  "$repo"/common/{yaml_util,units,time_zone,status}.cc -lre2 -lyaml-cpp -lcctz -lspdlog -lfmt \
+  "$repo"/common/{yaml_util,file_util,units,time_zone,status}.cc -lre2 -lyaml-cpp -lcctz -lspdlog -lfmt \
   -o "$out/rules_fuzz"
 "${fuzz_cxx[@]}" "$repo/tests/fuzz/http_fuzz.cc" "$repo/common/http_auth.cc" -lsodium -lcrypt \
   -o "$out/http_fuzz"
