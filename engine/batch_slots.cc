@@ -18,8 +18,8 @@ void BatchSlots::Reserve(size_t n) {
 }
 
 Slot& SlotList::emplace_back() {
-  if (size_ == kFirst || size_ == kFirst + kSecond ||
-      (size_ > kFirst + kSecond && OffsetOf(size_) == 0) || blocks_.empty()) {
+  // A block is full at the start of every block but the first, and at the very start.
+  if (blocks_.empty() || size_ == kFirst || (size_ >= kFirst + kSecond && OffsetOf(size_) == 0)) {
     const size_t capacity = blocks_.empty() ? kFirst : blocks_.size() == 1 ? kSecond : kBlock;
     blocks_.push_back(std::make_unique<Slot[]>(capacity));
   }

@@ -53,10 +53,12 @@ uint64_t DeferredStamps::Settle(std::span<InputLine> lines, ParallelMatcher& mat
       if (unstamped_ == Unstamped::kPreviousLine) time = stream->last_time_ms;
     } else if (found == kWithYear) {
       // Read right whatever came before.
-    } else if (stream->parser.year_state().Step(found).year != year_guess_[i]) {
-      time = stream->parser.Parse(line.text).value_or(time);  // read in the wrong year
     } else {
-      stream->parser.set_year_state(stream->parser.year_state().Step(found));
+      const EventTimeParser::YearState next = stream->parser.year_state().Step(found);
+      if (next.year != year_guess_[i]) {
+        time = stream->parser.Parse(line.text).value_or(time);  // read in the wrong year
+      }
+      stream->parser.set_year_state(next);  // where reading it (again or not) leaves it
     }
     stream->last_time_ms = time;
     if (time != line.time_ms) {
