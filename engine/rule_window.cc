@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
+#include <iterator>
 
 #include "common/hash.h"
 #include "common/units.h"
@@ -100,7 +101,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
     slot = last_slot_;
     b = last_slots_;
   } else {
-    b = &partials_[batch];
+    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &partials_[batch];
     slot = SlotFor(*b, match.key, /*capped=*/true);
     if (slot == nullptr) {
       ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
@@ -113,10 +114,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   Slot& p = *slot;
   if (!p.dirty) {
     p.dirty = true;
-    if (batch != last_dirty_batch_) {  // most matches land in the batch the last one did
-      dirty_batches_.insert(batch);
-      last_dirty_batch_ = batch;
-    }
+    dirty_batches_.Insert(batch);
   }
   if (match.total) {
     ++p.mutable_extras().total;
@@ -182,7 +180,10 @@ void RuleWindow::SubtractFromWindow(const Slot& slot) {
 }
 
 void RuleWindow::DropBatch(std::map<int64_t, BatchSlots>::iterator it) {
-  if (it->first == last_batch_) last_slot_ = nullptr;
+  if (it->first == last_batch_) {
+    last_slots_ = nullptr;
+    last_slot_ = nullptr;
+  }
   for (const Slot& slot : it->second.slots()) keys_.Release(slot.key);
   partials_.erase(it);
 }
@@ -288,7 +289,8 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   // step, when the batches leaving the window are dropped), states_ and top_keys, never copied.
   // Each with its KeyTable id (kNone for a key only in states_), so that evaluating it needs
   // no second lookup.
-  std::vector<std::pair<std::string_view, uint32_t>> touched;
+  std::vector<std::pair<std::string_view, uint32_t>>& touched = step_touched_;
+  touched.clear();
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
     it->second.Seal();  // closed: no more matches arrive for this batch
@@ -376,8 +378,6 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
       std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_;
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
     dropped_batches_.push_back(partials_.begin()->first);
-    dirty_batches_.erase(partials_.begin()->first);
-    if (partials_.begin()->first == last_dirty_batch_) last_dirty_batch_ = INT64_MIN;
     DropBatch(partials_.begin());
   }
 }
@@ -558,7 +558,7 @@ void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial&
   Slot& p = *slot;
   if (!p.dirty) {
     p.dirty = true;
-    dirty_batches_.insert(batch);
+    dirty_batches_.Insert(batch);
   }
   if (p.count == 0 && late.count > 0) {
     b.SetSample(p, late.sample);
@@ -913,13 +913,15 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   std::set<int64_t> whole;
   for (auto it = partials_.lower_bound(compacted_until_);
        it != partials_.end() && it->first < closed_until; ++it) {
-    const uint32_t written = it->second.deltas_written + (dirty_batches_.count(it->first) ? 1 : 0);
+    const uint32_t written =
+        it->second.deltas_written + (dirty_batches_.Contains(it->first) ? 1 : 0);
     if (written >= 2) whole.insert(it->first);
   }
   compacted_until_ = std::max(compacted_until_, closed_until);
-  std::set<int64_t> batches = std::move(dirty_batches_);
-  last_dirty_batch_ = INT64_MIN;
-  batches.insert(whole.begin(), whole.end());
+  std::vector<int64_t> batches;
+  const std::vector<int64_t> dirty = dirty_batches_.Take();
+  std::set_union(dirty.begin(), dirty.end(), whole.begin(), whole.end(),
+                 std::back_inserter(batches));
   for (int64_t batch : batches) {
     auto b = partials_.find(batch);
     if (b == partials_.end()) continue;
@@ -940,7 +942,6 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
                          dropped_batches_.end());
   d.dropped_batches = std::move(dropped_batches_);
   d.keys.assign(dirty_keys_.begin(), dirty_keys_.end());
-  dirty_batches_.clear();
   dropped_batches_.clear();
   dirty_keys_.clear();
   return d;

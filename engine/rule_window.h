@@ -22,6 +22,7 @@
 
 #include "engine/alert.h"
 #include "engine/alert_lifecycle.h"
+#include "engine/batch_set.h"
 #include "engine/batch_slots.h"
 #include "engine/key_state.h"
 #include "engine/key_table.h"
@@ -247,10 +248,10 @@ class RuleWindow {
   bool started_ = false;
   int64_t evaluated_end_ = 0;  // meaningful once started_
 
-  // Batches holding a partial with `dirty` set: a flag in the partial costs nothing where a
-  // set of key copies cost about 80 bytes per key.
-  std::set<int64_t> dirty_batches_;
-  int64_t last_dirty_batch_ = INT64_MIN;  // in dirty_batches_ (Add skips the set for it)
+  // Batches holding a partial with `dirty` set (and maybe batches dropped since: TakeDirty
+  // skips those): a flag in the partial costs nothing where a set of key copies cost about
+  // 80 bytes per key.
+  BatchSet dirty_batches_;
   // The slot the last on-time match went to, and its batch (null: none; reset when the batch
   // is dropped).
   int64_t last_batch_ = INT64_MIN;
@@ -262,6 +263,8 @@ class RuleWindow {
   std::vector<int64_t> dropped_batches_;
   int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;
+  // Step's keys to evaluate: kept between steps so that a step allocates nothing for them.
+  std::vector<std::pair<std::string_view, uint32_t>> step_touched_;
 };
 
 }  // namespace ember::engine
