@@ -112,9 +112,10 @@ struct Aggregator::Impl {
     if (rules_load_.running()) wait = std::min<int64_t>(wait, 20);  // to install it soon
     zmq::pollitem_t items[] = {{receiver_->handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signal_fd_, ZMQ_POLLIN, 0},
-                               {nullptr, rules_watch_.fd(), ZMQ_POLLIN, 0}};
+                               {nullptr, rules_watch_.fd(), ZMQ_POLLIN, 0},
+                               {receiver_->monitor_handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(wait));
+      zmq::poll(items, 4, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("Polling failed: {}", e.what());
     }

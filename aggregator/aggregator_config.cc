@@ -187,6 +187,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
   errors.push_back(top.GetInt("max_streams", &c.max_streams));
   errors.push_back(top.GetDurationMs("agent_expiry", &c.agent_expiry_ms));
   errors.push_back(top.GetDurationMs("stream_expiry", &c.stream_expiry_ms));
+  errors.push_back(top.GetInt("max_agent_connections", &c.max_agent_connections));
   if (top.Has("outputs")) {
     YamlMap out(top.Get("outputs"), path);
     if (Status s = out.Check("'outputs'"); !s.ok()) return s;
@@ -237,6 +238,11 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
       return Status::InvalidArgument(top.Where(key) + ": error: '" + key +
                                      "' must be between 1 and 10000000");
     }
+  }
+  if (c.max_agent_connections < 0 || c.max_agent_connections > 10'000'000) {
+    return Status::InvalidArgument(top.Where("max_agent_connections") +
+                                   ": error: 'max_agent_connections' must be between 0 (as "
+                                   "many as descriptors allow) and 10000000");
   }
   if (c.stream_expiry_ms < 1000) {
     return Status::InvalidArgument(top.Where("stream_expiry") +

@@ -109,6 +109,9 @@ struct AggregatorConfig {
   // A stream its agent no longer names in its HELLO (a rotated file read and deleted) and that
   // sent nothing for this long is forgotten: its mark and position leave the store.
   int64_t stream_expiry_ms = 24 * 3600 * 1000LL;
+  // Connections the agents' port holds open at once (a newly accepted one beyond is cut);
+  // 0: the descriptor limit less a reserve, which it never exceeds (ConnectionCap).
+  int64_t max_agent_connections = 0;
   OutputOptions outputs;
   SecurityOptions security;
 };

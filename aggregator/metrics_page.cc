@@ -56,6 +56,11 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
             d(v.zmq_disconnected));
   m.Counter("ember_zmq_handshake_failures_total",
             "Handshakes failed or timed out on the agents' port", d(v.zmq_handshake_failures));
+  m.Counter("ember_zmq_connections_refused_total",
+            "Connections cut as soon as accepted: beyond max_agent_connections", d(v.zmq_refused));
+  m.Gauge("ember_zmq_connections_open", "Connections open on the agents' port", d(v.zmq_open));
+  m.Gauge("ember_zmq_connections_max", "Connections the agents' port holds at once",
+          d(v.zmq_max_open));
   m.Counter("ember_announced_streams_refused_total",
             "Streams named by heartbeats with nothing delivered, beyond max_streams: not held",
             d(v.refused_announcements));

@@ -54,7 +54,7 @@ struct AggregatorVitals {
   uint64_t refused_announcements = 0;  // streams named without data beyond the bound
   // The ZeroMQ listener's connections (Receiver::TransportCounters).
   uint64_t zmq_accepted = 0, zmq_accept_failures = 0, zmq_disconnected = 0,
-           zmq_handshake_failures = 0;
+           zmq_handshake_failures = 0, zmq_refused = 0, zmq_open = 0, zmq_max_open = 0;
   int64_t batch_interval_ms = 0;
   const Histogram* batch_processing = nullptr;  // seconds
   const Histogram* checkpoint_duration = nullptr;

@@ -89,6 +89,9 @@ void Monitoring::Publish(const PipelineView& view, int64_t now_ms) {
     v.zmq_accept_failures = view.transport->accept_failures;
     v.zmq_disconnected = view.transport->disconnected;
     v.zmq_handshake_failures = view.transport->handshake_failures;
+    v.zmq_refused = view.transport->refused;
+    v.zmq_open = view.transport->open;
+    v.zmq_max_open = view.transport->max_open;
   }
   if (marks.floor() != INT64_MAX && marks.floor() != INT64_MIN) {
     v.history_floor_lag_seconds =

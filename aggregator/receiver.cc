@@ -1,7 +1,15 @@
 #include "aggregator/receiver.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <unordered_map>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
@@ -44,46 +52,117 @@ Result<std::unique_ptr<Receiver>> Receiver::Listen(const AggregatorConfig& confi
     r->monitor_->set(zmq::sockopt::linger, 0);
     r->monitor_->connect(monitor_endpoint);
     r->socket_.bind(config.listen);
+    const std::string bound = r->socket_.get(zmq::sockopt::last_endpoint);
+    if (size_t colon = bound.rfind(':'); colon != std::string::npos) {
+      r->bound_port_ = std::atoi(bound.c_str() + colon + 1);
+    }
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot listen on '" + config.listen + "': " + e.what());
+  }
+  rlimit limit{};
+  const uint64_t descriptors =
+      ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+          ? static_cast<uint64_t>(limit.rlim_cur)
+          : UINT64_MAX;
+  r->cap_ = ConnectionCap(ConnectionCap::Effective(config.max_agent_connections, descriptors));
+  r->transport_.max_open = r->cap_.max_open();
+  if (config.max_agent_connections > 0 &&
+      r->cap_.max_open() < static_cast<size_t>(config.max_agent_connections)) {
+    spdlog::warn(
+        "max_agent_connections is {} but the descriptor limit ({}) allows {} agent "
+        "connections: raise LimitNOFILE.",
+        config.max_agent_connections, descriptors, r->cap_.max_open());
   }
   return r;
 }
 
+namespace {
+
+// Whether `fd` is still a connection accepted on `port` (not the listener itself, not a
+// descriptor closed and reused since the monitor reported it).
+bool IsConnectionOnPort(int fd, int port) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
+  int local_port = -1;
+  if (local.ss_family == AF_INET) {
+    local_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+  } else if (local.ss_family == AF_INET6) {
+    local_port = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
+  }
+  int listening = 1;
+  socklen_t optlen = sizeof listening;
+  return local_port == port &&
+         ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening == 0;
+}
+
+}  // namespace
+
 void Receiver::DrainTransportEvents(int64_t now_ms) {
   if (!monitor_) return;
   // Each event is two parts: 6 bytes (event: u16, value: u32, host order), then the endpoint.
-  uint64_t failed_now = 0;
-  int last_errno = 0;
+  // The value of ACCEPTED and DISCONNECTED is the connection's descriptor.
+  struct Event {
+    uint16_t event;
+    uint32_t value;
+  };
+  std::vector<Event> events;
+  std::unordered_map<uint32_t, size_t> last_close;  // descriptor -> its last DISCONNECTED
   for (int i = 0; i < 10'000; ++i) {
     zmq::message_t head, endpoint;
     if (!monitor_->recv(head, zmq::recv_flags::dontwait)) break;
     if (head.more()) (void)monitor_->recv(endpoint, zmq::recv_flags::dontwait);
     if (head.size() < 6) continue;
-    uint16_t event;
-    uint32_t value;
-    std::memcpy(&event, head.data(), sizeof event);
-    std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof value);
-    switch (event) {
-      case ZMQ_EVENT_ACCEPTED:
+    Event e{};
+    std::memcpy(&e.event, head.data(), sizeof e.event);
+    std::memcpy(&e.value, static_cast<const char*>(head.data()) + 2, sizeof e.value);
+    if (e.event == ZMQ_EVENT_DISCONNECTED) last_close[e.value] = events.size();
+    events.push_back(e);
+  }
+  uint64_t failed_now = 0, refused_now = 0;
+  int last_errno = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    switch (e.event) {
+      case ZMQ_EVENT_ACCEPTED: {
         ++transport_.accepted;
+        if (!cap_.OnAccepted()) break;
+        // Beyond the cap: cut it, unless it closed already (its descriptor may be another's
+        // now). libzmq sees the end of the stream and closes it, reporting DISCONNECTED.
+        auto closed = last_close.find(e.value);
+        const int fd = static_cast<int>(e.value);
+        if ((closed == last_close.end() || closed->second < i) &&
+            IsConnectionOnPort(fd, bound_port_) && ::shutdown(fd, SHUT_RDWR) == 0) {
+          ++transport_.refused;
+          ++refused_now;
+        }
         break;
+      }
       case ZMQ_EVENT_ACCEPT_FAILED:
         ++transport_.accept_failures;
         ++failed_now;
-        last_errno = static_cast<int>(value);
+        last_errno = static_cast<int>(e.value);
         break;
       case ZMQ_EVENT_DISCONNECTED:
         ++transport_.disconnected;
+        cap_.OnClosed();
         break;
       default:
         ++transport_.handshake_failures;
         break;
     }
   }
-  if (failed_now == 0) return;
+  transport_.open = cap_.open();
   uint64_t suppressed = 0;
-  if (!accept_log_.Allow(now_ms, &suppressed)) return;
+  if (refused_now > 0 && refuse_log_.Allow(now_ms, &suppressed)) {
+    spdlog::warn(
+        "Refused {} connections on '{}': {} open, at most {} (max_agent_connections, kept "
+        "below the descriptor limit).{}",
+        refused_now, config_.listen, cap_.open(), cap_.max_open(),
+        LogLimiter::SuppressedNote(suppressed));
+  }
+  suppressed = 0;
+  if (failed_now == 0 || !accept_log_.Allow(now_ms, &suppressed)) return;
   spdlog::warn(
       "Cannot accept connections on '{}': {} ({} failed). Connections that do not finish "
       "their handshake are closed after {} s; raise LimitNOFILE, or limit connections per "

@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "aggregator/aggregator_config.h"
+#include "aggregator/connection_cap.h"
 #include "aggregator/zap_handler.h"
 #include "common/log_limiter.h"
 #include "common/status.h"
@@ -50,18 +51,26 @@ class Receiver {
   uint64_t malformed_messages() const { return malformed_; }
 
   // What libzmq says of the connections under the listening socket (a socket monitor).
-  // libzmq cannot be told to stop accepting; when descriptors run out it tries again at once,
-  // so these say what happened: connections that never finish their handshake are closed
-  // after kHandshakeMs, and a peer that sends a frame over 16 MiB is disconnected.
+  // libzmq cannot be told to stop accepting; when descriptors run out it tries again at once.
+  // So connections beyond max_agent_connections (kept below the descriptor limit) are cut as
+  // soon as the monitor reports them accepted, connections that never finish their
+  // handshake are closed after kHandshakeMs, and a peer that sends a frame over 16 MiB is
+  // disconnected.
   struct TransportCounters {
     uint64_t accepted = 0;
     uint64_t accept_failures = 0;     // accept(2) failed: EMFILE, ENFILE (descriptors out)
     uint64_t disconnected = 0;        // closed: by the peer, a timeout, a frame over 16 MiB
     uint64_t handshake_failures = 0;  // ZMTP or CURVE handshake failed or timed out
+    uint64_t refused = 0;             // cut when accepted: beyond the connection cap
+    uint64_t open = 0;                // connections open now
+    uint64_t max_open = 0;            // the cap
   };
-  // Reads what the monitor reported since the last call (bounded per call) and logs failures
-  // to accept, rate-limited. Call from the loop that owns the receiver.
+  // Reads what the monitor reported since the last call (bounded per call), cuts connections
+  // beyond the cap, and logs failures to accept and refusals, rate-limited. Call from the
+  // loop that owns the receiver, when monitor_handle() is readable and at least once a batch.
   void DrainTransportEvents(int64_t now_ms);
+  // For zmq::poll: the socket monitor's events.
+  void* monitor_handle() { return monitor_->handle(); }
   const TransportCounters& transport() const { return transport_; }
   static constexpr int kHandshakeMs = 5000;
 
@@ -79,6 +88,9 @@ class Receiver {
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR receiving the socket monitor's events
   TransportCounters transport_;
   LogLimiter accept_log_;
+  LogLimiter refuse_log_;
+  ConnectionCap cap_{1};
+  int bound_port_ = -1;  // the agents' port, to tell an accepted connection's descriptor
 };
 
 }  // namespace ember::aggregator
