@@ -18,11 +18,14 @@ struct Engine::Partition {
     const RecordedMatch* match;
     int64_t batch;
   };
-  std::vector<Routed> queue;  // RouteLine: matches to apply, in line order
-  // AdvanceWatermark's events: late ones, then those of the closed batches; each rule's run of
-  // events starts at late_begin[rule] / closed_begin[rule] (one more entry: the end).
-  std::vector<Alert> late, closed;
-  std::vector<size_t> late_begin, closed_begin;
+  // By rule: RouteLine's matches to apply, in line order. A rule's window is applied apart
+  // from the partition's other windows, so that hot rules spread over the threads.
+  std::vector<std::vector<Routed>> queues;
+  // By rule: Evaluate's events, late ones and those of the closed batches.
+  struct Events {
+    std::vector<Alert> late, closed;
+  };
+  std::vector<Events> events;
   CheckpointDelta delta;  // TakeDelta: this partition's records
 };
 
@@ -104,6 +107,8 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
       part->windows.push_back(std::make_unique<RuleWindow>(rule, options_.batch_interval_ms,
                                                            lateness_batches_, max_keys));
     }
+    part->queues.resize(rules_->rules().size());
+    part->events.resize(rules_->rules().size());
     parts_.push_back(std::move(part));
   }
 }
@@ -207,7 +212,8 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
     if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    parts_[RouteHash(m.rule, m.key_hash)]->queue.push_back(Partition::Routed{&line, &m, batch});
+    parts_[RouteHash(m.rule, m.key_hash)]->queues[m.rule].push_back(
+        Partition::Routed{&line, &m, batch});
     routed_ = true;
   }
   if (stats_.matches != before) ++stats_.matched_lines;
@@ -216,20 +222,28 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
 void Engine::ApplyRouted() {
   if (!routed_) return;
   routed_ = false;
-  auto apply = [](Partition& part) {
-    for (const Partition::Routed& r : part.queue) {
-      part.windows[r.match->rule]->Add(r.batch, r.match->match, r.line->text, OriginOf(*r.line));
+  auto apply = [](Partition& part, size_t rule) {
+    RuleWindow& window = *part.windows[rule];
+    for (const Partition::Routed& r : part.queues[rule]) {
+      window.Add(r.batch, r.match->match, r.line->text, OriginOf(*r.line));
     }
-    part.queue.clear();
+    part.queues[rule].clear();
   };
-  // Few matches: not worth waking threads for.
+  // The windows with matches to apply; few matches are not worth waking threads for.
+  std::vector<std::pair<Partition*, size_t>> due;
   size_t queued = 0;
-  for (const auto& part : parts_) queued += part->queue.size();
-  if (queued < options_.min_parallel_matches) {
-    for (auto& part : parts_) apply(*part);
+  for (auto& part : parts_) {
+    for (size_t r = 0; r < part->queues.size(); ++r) {
+      if (part->queues[r].empty()) continue;
+      due.emplace_back(part.get(), r);
+      queued += part->queues[r].size();
+    }
+  }
+  if (queued < options_.min_parallel_matches || runner_ == nullptr || due.size() == 1) {
+    for (auto [part, rule] : due) apply(*part, rule);
     return;
   }
-  ForEachPartition(apply);
+  runner_->Run(due.size(), [&](size_t i) { apply(*due[i].first, due[i].second); });
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
@@ -272,32 +286,33 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     for (const auto& w : part->windows) any_late = any_late || w->has_late() || w->late_waiting();
   }
   if (!any_late && !close) return;
-  ForEachPartition([&](Partition& part) {
-    part.late.clear();
-    part.closed.clear();
-    part.late_begin.assign(rules + 1, 0);
-    part.closed_begin.assign(rules + 1, 0);
-    for (size_t r = 0; r < rules; ++r) {
-      part.late_begin[r] = part.late.size();
-      part.windows[r]->ReevaluateLate(&part.late);
-    }
-    part.late_begin[rules] = part.late.size();
-    for (size_t r = 0; r < rules; ++r) {
-      part.closed_begin[r] = part.closed.size();
-      if (!close) continue;
-      RuleWindow& w = *part.windows[r];
+  // Each window apart (its partition's others are independent of it), so that the windows
+  // of hot rules spread over the threads.
+  auto evaluate = [&](size_t task) {
+    Partition& part = *parts_[task % parts_.size()];
+    const size_t r = task / parts_.size();
+    Partition::Events& events = part.events[r];
+    events.late.clear();
+    events.closed.clear();
+    RuleWindow& w = *part.windows[r];
+    w.ReevaluateLate(&events.late);
+    if (close) {
       w.Advance(w.rule().kind == rules::RuleKind::kAbsence ? absence_until : closed_until_,
-                &part.closed);
+                &events.closed);
     }
-    part.closed_begin[rules] = part.closed.size();
-  });
+  };
+  const size_t tasks = parts_.size() * rules;
+  if (runner_ == nullptr || tasks <= 1) {
+    for (size_t t = 0; t < tasks; ++t) evaluate(t);
+  } else {
+    runner_->Run(tasks, evaluate);
+  }
 
   const size_t late_start = out->size();
   for (size_t r = 0; r < rules; ++r) {
     for (auto& part : parts_) {
-      for (size_t i = part->late_begin[r]; i < part->late_begin[r + 1]; ++i) {
-        out->push_back(std::move(part->late[i]));
-      }
+      for (Alert& a : part->events[r].late) out->push_back(std::move(a));
+      part->events[r].late.clear();
     }
   }
   stats_.late_alerts += out->size() - late_start;
@@ -308,10 +323,11 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     const size_t rule_start = out->size();
     size_t sources = 0;
     for (auto& part : parts_) {
-      const size_t b = part->closed_begin[r], e = part->closed_begin[r + 1];
-      if (b == e) continue;
+      std::vector<Alert>& closed = part->events[r].closed;
+      if (closed.empty()) continue;
       ++sources;
-      for (size_t i = b; i < e; ++i) out->push_back(std::move(part->closed[i]));
+      for (Alert& a : closed) out->push_back(std::move(a));
+      closed.clear();
     }
     if (sources > 1) MergeByEndAndKey(out, rule_start);
   }
