@@ -369,6 +369,13 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   }
 
   DropBatchesBefore(end);
+  // A step of many keys leaves a buffer as large: given back, so that a million-key window
+  // does not keep one per partition between steps.
+  if (touched.capacity() > kKeptStepKeys) {
+    std::vector<std::pair<std::string_view, uint32_t>>().swap(step_touched_);
+  } else {
+    touched.clear();
+  }
 }
 
 void RuleWindow::DropBatchesBefore(int64_t end) {

@@ -263,7 +263,9 @@ class RuleWindow {
   std::vector<int64_t> dropped_batches_;
   int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;
-  // Step's keys to evaluate: kept between steps so that a step allocates nothing for them.
+  // Step's keys to evaluate: kept between steps so that a step allocates nothing for them
+  // (up to kKeptStepKeys of them; a larger buffer is freed after its step).
+  static constexpr size_t kKeptStepKeys = 1024;
   std::vector<std::pair<std::string_view, uint32_t>> step_touched_;
 };
 
