@@ -123,12 +123,16 @@ uint32_t Engine::RouteHash(size_t rule, uint64_t key_hash) const {
                          static_cast<uint32_t>(parts_.size()));
 }
 
-void Engine::ForEachPartition(const std::function<void(Partition&)>& f) {
-  if (runner_ == nullptr || parts_.size() == 1) {
-    for (auto& p : parts_) f(*p);
+void Engine::RunTasks(size_t n, const std::function<void(size_t)>& task) {
+  if (runner_ == nullptr || n <= 1) {
+    for (size_t i = 0; i < n; ++i) task(i);
     return;
   }
-  runner_->Run(parts_.size(), [&](size_t i) { f(*parts_[i]); });
+  runner_->Run(n, task);
+}
+
+void Engine::ForEachPartition(const std::function<void(Partition&)>& f) {
+  RunTasks(parts_.size(), [&](size_t i) { f(*parts_[i]); });
 }
 
 void Engine::SetHistoryFloor(int64_t floor_ms, int64_t complete_ms) {
@@ -239,11 +243,12 @@ void Engine::ApplyRouted() {
       queued += part->queues[r].size();
     }
   }
-  if (queued < options_.min_parallel_matches || runner_ == nullptr || due.size() == 1) {
-    for (auto [part, rule] : due) apply(*part, rule);
+  auto task = [&](size_t i) { apply(*due[i].first, due[i].second); };
+  if (queued < options_.min_parallel_matches) {
+    for (size_t i = 0; i < due.size(); ++i) task(i);
     return;
   }
-  runner_->Run(due.size(), [&](size_t i) { apply(*due[i].first, due[i].second); });
+  RunTasks(due.size(), task);
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
@@ -301,12 +306,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
                 &events.closed);
     }
   };
-  const size_t tasks = parts_.size() * rules;
-  if (runner_ == nullptr || tasks <= 1) {
-    for (size_t t = 0; t < tasks; ++t) evaluate(t);
-  } else {
-    runner_->Run(tasks, evaluate);
-  }
+  RunTasks(parts_.size() * rules, evaluate);
 
   const size_t late_start = out->size();
   for (size_t r = 0; r < rules; ++r) {

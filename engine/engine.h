@@ -201,7 +201,10 @@ class Engine {
                   const rules::RuleMatch& match, const RecordedMatch* recorded, int64_t* batch);
   // The sum of `of` over the rule's window in every partition.
   uint64_t SumOverPartitions(size_t rule, uint64_t (*of)(const RuleWindow& window)) const;
-  // Runs f(partition) for every partition, on the runner when there is one.
+  // Runs task(i) for every i in [0, n): on the runner when there is one and more than one
+  // task, else one after the other here.
+  void RunTasks(size_t n, const std::function<void(size_t)>& task);
+  // RunTasks with one task per partition.
   void ForEachPartition(const std::function<void(Partition&)>& f);
   // Counts the line and finds its batch; false if it is dropped (too late).
   bool Admit(const InputLine& line, int64_t* batch);

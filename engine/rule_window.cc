@@ -289,8 +289,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
   // step, when the batches leaving the window are dropped), states_ and top_keys, never copied.
   // Each with its KeyTable id (kNone for a key only in states_), so that evaluating it needs
   // no second lookup.
-  std::vector<std::pair<std::string_view, uint32_t>>& touched = step_touched_;
-  touched.clear();
+  std::vector<std::pair<std::string_view, uint32_t>>& touched = step_touched_;  // empty
   for (auto it = partials_.lower_bound(end - slide_batches_);
        it != partials_.end() && it->first < end; ++it) {
     it->second.Seal();  // closed: no more matches arrive for this batch

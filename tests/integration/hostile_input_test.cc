@@ -266,10 +266,10 @@ TEST_CASE("Hostile: a slow-client flood on both HTTP ports keeps scrapes and lin
   ExpectExactly(c, 10);
 }
 
-// Idle TCP connections to the agents' port until the aggregator has no descriptors left (its
-// limit lowered to 160): the connected agent keeps shipping, the failed accepts are counted
-// and logged (rate-limited), the idle connections are closed once their handshake time is
-// over, and then scrapes and new agents get through again.
+// 400 idle TCP connections to the agents' port of an aggregator whose descriptor limit is
+// lowered to 160: those beyond the cap are cut as soon as accepted (counted, logged at a
+// limited rate), so the connected agent keeps shipping, scrapes are answered while the idle
+// connections are still open on this side, and a new agent gets in once they close.
 TEST_CASE("Hostile: idle connections to the agents' port are cut beyond the cap, scrapes go on",
           "[integration][hostile]") {
   Cluster c(kCountRule);
