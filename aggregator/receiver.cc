@@ -96,6 +96,25 @@ bool IsConnectionOnPort(int fd, int port) {
          ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening == 0;
 }
 
+// "address:port" of the peer of `fd`, "" when it cannot be told.
+std::string PeerAddress(int fd) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text) == nullptr) return "";
+    return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text) == nullptr) return "";
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "";
+}
+
 }  // namespace
 
 void Receiver::DrainTransportEvents(int64_t now_ms) {
@@ -126,13 +145,19 @@ void Receiver::DrainTransportEvents(int64_t now_ms) {
     switch (e.event) {
       case ZMQ_EVENT_ACCEPTED: {
         ++transport_.accepted;
-        if (!cap_.OnAccepted()) break;
-        // Beyond the cap: cut it, unless it closed already (its descriptor may be another's
-        // now). libzmq sees the end of the stream and closes it, reporting DISCONNECTED.
+        // Whether the descriptor is still this connection's: not if it closed already (it
+        // may be another's now).
         auto closed = last_close.find(e.value);
+        const bool still_open = closed == last_close.end() || closed->second < i;
         const int fd = static_cast<int>(e.value);
-        if ((closed == last_close.end() || closed->second < i) &&
-            IsConnectionOnPort(fd, bound_port_) && ::shutdown(fd, SHUT_RDWR) == 0) {
+        if (!cap_.OnAccepted()) {
+          peer_of_[e.value] = still_open ? PeerAddress(fd) : "";
+          break;
+        }
+        // Beyond the cap: cut it. libzmq sees the end of the stream and closes it, reporting
+        // DISCONNECTED.
+        peer_of_.erase(e.value);
+        if (still_open && IsConnectionOnPort(fd, bound_port_) && ::shutdown(fd, SHUT_RDWR) == 0) {
           ++transport_.refused;
           ++refused_now;
         }
@@ -143,10 +168,22 @@ void Receiver::DrainTransportEvents(int64_t now_ms) {
         ++failed_now;
         last_errno = static_cast<int>(e.value);
         break;
-      case ZMQ_EVENT_DISCONNECTED:
+      case ZMQ_EVENT_DISCONNECTED: {
         ++transport_.disconnected;
         cap_.OnClosed();
+        auto peer = peer_of_.find(e.value);
+        if (peer == peer_of_.end()) break;  // one cut beyond the cap, logged as refused
+        uint64_t suppressed = 0;
+        if (close_log_.Allow(now_ms, &suppressed)) {
+          spdlog::info(
+              "Connection from {} on '{}' closed: the peer closed it or stopped answering "
+              "heartbeats, or it sent a frame over {} MiB (ZeroMQ does not say which).{}",
+              peer->second.empty() ? "a peer" : peer->second, config_.listen,
+              wire::kMaxFrameBytes >> 20, LogLimiter::SuppressedNote(suppressed));
+        }
+        peer_of_.erase(peer);
         break;
+      }
       default:
         ++transport_.handshake_failures;
         break;

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <zmq.hpp>
 
@@ -66,7 +67,9 @@ class Receiver {
     uint64_t max_open = 0;            // the cap
   };
   // Reads what the monitor reported since the last call (bounded per call), cuts connections
-  // beyond the cap, and logs failures to accept and refusals, rate-limited. Call from the
+  // beyond the cap, and logs failures to accept, refusals and the closing of connections it
+  // let in (with the peer's address; libzmq does not say why a connection closed), all
+  // rate-limited. Call from the
   // loop that owns the receiver, when monitor_handle() is readable and at least once a batch.
   void DrainTransportEvents(int64_t now_ms);
   // For zmq::poll: the socket monitor's events.
@@ -89,6 +92,10 @@ class Receiver {
   TransportCounters transport_;
   LogLimiter accept_log_;
   LogLimiter refuse_log_;
+  LogLimiter close_log_;
+  // The peer ("address:port", "" when it could not be told) of each connection let in, by
+  // descriptor: at most one entry per descriptor the process may open.
+  std::unordered_map<uint32_t, std::string> peer_of_;
   ConnectionCap cap_{1};
   int bound_port_ = -1;  // the agents' port, to tell an accepted connection's descriptor
 };

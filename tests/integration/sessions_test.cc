@@ -82,6 +82,37 @@ TEST_CASE("Pipeline: malformed frames are dropped and counted, and the aggregato
   CHECK(ReadFile(err).find("6 bad frames") != std::string::npos);
 }
 
+TEST_CASE("Pipeline: a frame over 16 MiB closes its connection, logged with the peer's address",
+          "[integration][hostile]") {
+  Cluster c(kFailRule);
+  const std::string err = c.StartAggregator();
+  {
+    RawPeer big(c.endpoint);
+    big.Hello("probe", {{1, 0}});
+    big.sock.set(zmq::sockopt::linger, 5000);
+    big.Send(std::string((17u << 20), 'x'));
+    REQUIRE(WaitUntil([&] { return ReadFile(err).find("frame over 16 MiB") != std::string::npos; },
+                      20s));
+  }
+  const std::string log = ReadFile(err);
+  const size_t line = log.find("frame over 16 MiB");
+  const size_t start = log.rfind('\n', line) + 1;
+  CHECK(log.substr(start, line - start).find("Connection from 127.0.0.1:") != std::string::npos);
+  // The page is rendered once a batch.
+  CHECK(
+      WaitUntil([&] { return Get(Scrape(c.http_port), "ember_zmq_disconnects_total") >= 1; }, 10s));
+  // The aggregator keeps serving: another peer's lines count and are acknowledged.
+  RawPeer next(c.endpoint);
+  next.Hello("probe", {{1, 0}});
+  next.Send(FailFrame(1, 0, 6));
+  next.Send(AtEnd(1, 6 * 28));
+  wire::FrameType type = wire::FrameType::kData;
+  auto ack = wire::DecodeOffsets(next.Receive(), &type);
+  REQUIRE(ack.ok());
+  CHECK(type == wire::FrameType::kAck);
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
+}
+
 TEST_CASE("Pipeline: a restarted agent is welcomed where its previous process's frames ended",
           "[delivery][integration]") {
   // The previous process's frame is accepted but not yet in a checkpoint when the new one
