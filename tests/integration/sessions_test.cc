@@ -113,6 +113,35 @@ TEST_CASE("Pipeline: a frame over 16 MiB closes its connection, logged with the 
   REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
 }
 
+TEST_CASE("Pipeline: a flood of bad frames writes a bounded number of log lines",
+          "[integration][hostile]") {
+  Cluster c(kFailRule);
+  const std::string err = c.StartAggregator();
+  RawPeer flood(c.endpoint);
+  flood.Hello("probe", {{1, 0}});
+  constexpr int kFrames = 100'000;  // bounded: sent as fast as the socket takes them
+  for (int i = 0; i < kFrames; ++i) flood.Send("\xff bad");
+  std::map<std::string, double> metrics;
+  REQUIRE(WaitUntil(
+      [&] {
+        metrics = Scrape(c.http_port);
+        return Get(metrics, "ember_bad_frames_total") >= kFrames;
+      },
+      30s));
+  const std::string log = ReadFile(err);
+  size_t warnings = 0;
+  for (size_t at = 0; (at = log.find("Dropped a bad frame", at)) != std::string::npos; ++at) {
+    ++warnings;
+  }
+  CHECK(warnings >= 1);
+  CHECK(warnings <= 20);  // a few per 10 s, not one per frame
+  CHECK(log.size() < 64 * 1024);
+  // The peer is still served.
+  flood.Send(FailFrame(1, 0, 6));
+  flood.Send(AtEnd(1, 6 * 28));
+  REQUIRE(WaitUntil([&] { return HasFiring(c.Alerts(), "203.0.113.99"); }, 20s));
+}
+
 TEST_CASE("Pipeline: a restarted agent is welcomed where its previous process's frames ended",
           "[delivery][integration]") {
   // The previous process's frame is accepted but not yet in a checkpoint when the new one
