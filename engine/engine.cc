@@ -248,6 +248,11 @@ void Engine::ApplyRouted() {
     for (size_t i = 0; i < due.size(); ++i) task(i);
     return;
   }
+  // Biggest first: the threads take tasks in turn, so a hot window started last would leave
+  // the others idle while it runs. The order of tasks changes no result.
+  std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+    return a.first->queues[a.second].size() > b.first->queues[b.second].size();
+  });
   RunTasks(due.size(), task);
 }
 
