@@ -134,11 +134,12 @@ bool ValidTime(int month, int day, int hour, int minute, int second) {
 }
 
 int MonthFromName(std::string_view s, size_t pos) {
-  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
   if (pos + 3 > s.size()) return 0;
+  const char* w = s.data() + pos;
   for (int m = 0; m < 12; ++m) {
-    if (s.compare(pos, 3, kMonths[m]) == 0) return m + 1;
+    const char* name = kMonths + 3 * m;
+    if (w[0] == name[0] && w[1] == name[1] && w[2] == name[2]) return m + 1;
   }
   return 0;
 }
