@@ -112,6 +112,35 @@ bool HasByteBeyondAscii(std::string_view text) {
 
 bool HasNonAscii(std::string_view text) { return HasByteBeyondAscii<false>(text); }
 
+bool IsAsciiLines(std::string_view joined, size_t lines) {
+  size_t i = 0, newlines = 0;
+  unsigned high = 0;
+#if defined(__SSE2__)
+  __m128i acc = _mm_setzero_si128();
+  const __m128i newline = _mm_set1_epi8('\n');
+  while (i + 16 <= joined.size()) {
+    // Per byte lane, minus the '\n' bytes seen (cmpeq gives -1), for up to 255 blocks; then
+    // summed across the lanes.
+    __m128i counts = _mm_setzero_si128();
+    for (int k = 0; k < 255 && i + 16 <= joined.size(); ++k, i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(joined.data() + i));
+      acc = _mm_or_si128(acc, v);
+      counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(v, newline));
+    }
+    const __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());
+    newlines += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+                static_cast<size_t>(_mm_extract_epi16(sums, 4));
+  }
+  high = static_cast<unsigned>(_mm_movemask_epi8(acc));
+#endif
+  for (; i < joined.size(); ++i) {
+    const auto c = static_cast<unsigned char>(joined[i]);
+    high |= c & 0x80u;
+    newlines += c == '\n' ? 1 : 0;
+  }
+  return high == 0 && newlines == lines;
+}
+
 bool HasNonAsciiOrNewline(std::string_view text) { return HasByteBeyondAscii<true>(text); }
 
 namespace {

@@ -64,5 +64,8 @@ class LiteralPrefilter {
 bool HasNonAscii(std::string_view text);
 // The same, or a '\n' in it (a line the Hyperscan screen's joined lines would cut): one pass.
 bool HasNonAsciiOrNewline(std::string_view text);
+// Whether `joined` (lines each followed by '\n') is pure ASCII with exactly `lines` '\n' bytes:
+// then no line in it is cut by a '\n' of its own or holds a byte beyond ASCII. One pass.
+bool IsAsciiLines(std::string_view joined, size_t lines);
 
 }  // namespace ember::rules

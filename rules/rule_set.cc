@@ -77,14 +77,19 @@ std::vector<std::string> SplitKey(std::string_view key) {
 
 namespace {
 
-// Empty globs match anything; a value must match one of them.
-bool MatchesAny(const std::vector<std::string>& globs, std::string_view value) {
-  if (globs.empty()) return true;
+// Whether `value` matches one of `globs`.
+bool MatchesAnyGlob(const std::vector<std::string>& globs, std::string_view value) {
   const std::string v(value);
   for (const auto& g : globs) {
     if (::fnmatch(g.c_str(), v.c_str(), 0) == 0) return true;
   }
   return false;
+}
+
+// Empty globs match anything; else a value must match one of them. Inline: most rules have
+// no scope, and this runs for every match.
+inline bool MatchesAny(const std::vector<std::string>& globs, std::string_view value) {
+  return globs.empty() || MatchesAnyGlob(globs, value);
 }
 
 // The value of built-in field `g` (Rule::by_groups: -1 host ... -7 pid).
@@ -364,11 +369,14 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
     s.bits.assign((last - first) * words, 0);
     const bool scanned = impl_->screen->Scan(s.joined, s.starts, words, s.bits.data(), s.screen);
     const bool exact = impl_->screen->exact_count() > 0;
+    // Most blocks are plain ASCII lines: one check for all of them.
+    const bool plain = scanned && IsAsciiLines(s.joined, last - first);
     for (size_t i = first; i < last; ++i) {
       const LineRef& line = lines[i];
       // Without a scan, or on a line Hyperscan reads differently (not ASCII, or holding a '\n'
       // the joined lines would cut it at): the set decides.
-      if (!scanned || (exact ? HasNonAsciiOrNewline(line.text) : HasNonAscii(line.text))) {
+      if (!plain &&
+          (!scanned || (exact ? HasNonAsciiOrNewline(line.text) : HasNonAscii(line.text)))) {
         MatchBySet(i, line, s, visitor);
         continue;
       }

@@ -1,6 +1,7 @@
 #include "rules/literal_prefilter.h"
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +130,35 @@ TEST_CASE("HasNonAscii, HasNonAsciiOrNewline: one byte anywhere, in every length
       line[at] = '\x8a';
       CHECK(ember::rules::HasNonAscii(line));
       CHECK(ember::rules::HasNonAsciiOrNewline(line));
+    }
+  }
+}
+
+TEST_CASE("IsAsciiLines: counts every '\\n' and sees any byte beyond ASCII, at any length",
+          "[rules][prefilter][unit]") {
+  std::mt19937 rng(7);
+  // Up to 20,000 bytes: past the 255 blocks of 16 after which the lane counts are summed.
+  for (int round = 0; round < 300; ++round) {
+    std::string joined;
+    size_t lines = 0;
+    const size_t target = rng() % (round < 200 ? 200 : 20'000);
+    while (joined.size() < target) {
+      joined.append(rng() % 120, static_cast<char>('a' + rng() % 26));
+      joined.push_back('\n');
+      ++lines;
+    }
+    INFO("round " << round << ", " << joined.size() << " bytes, " << lines << " lines");
+    CHECK(ember::rules::IsAsciiLines(joined, lines));
+    if (joined.empty()) continue;
+    CHECK_FALSE(ember::rules::IsAsciiLines(joined, lines + 1));
+    const size_t at = rng() % joined.size();
+    std::string changed = joined;
+    changed[at] = '\xc3';
+    CHECK_FALSE(ember::rules::IsAsciiLines(changed, lines - (joined[at] == '\n' ? 1 : 0)));
+    if (joined[at] != '\n') {
+      changed[at] = '\n';  // a line holding a '\n' of its own
+      CHECK_FALSE(ember::rules::IsAsciiLines(changed, lines));
+      CHECK(ember::rules::IsAsciiLines(changed, lines + 1));
     }
   }
 }
