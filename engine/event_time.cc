@@ -167,20 +167,38 @@ int64_t Finish(const Cursor& c, const Civil& t) {
 // 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 / 2024-05-31T12:00:00+02:00 (RFC 3339,
 // RFC 5424) and BGL's 2005-06-03-15.42.50.675872. A UTC offset is applied and noted in
 // *has_offset.
-int64_t TryIso(std::string_view s, size_t p, bool* has_offset) {
+int64_t TryIso(std::string_view s, size_t p, bool* has_offset, EventTimeParser::IsoMemo* memo) {
   Cursor c(s, p);
   Civil t;
-  t.year = c.Digits(4);
-  c.Lit('-');
-  t.month = c.Digits(2);
-  c.Lit('-');
-  t.day = c.Digits(2);
-  if (!c.ok()) return -1;
-  const bool bgl = !c.TryLit('T') && !c.TryLit(' ');
-  if (bgl) c.Lit('-');
-  ReadClock(c, bgl ? '.' : ':', &t);
-  t.millis = c.Fraction(".,");
-  int64_t ms = Finish(c, t);
+  bool bgl = false;
+  int64_t ms = -1;
+  constexpr size_t kPrefix = EventTimeParser::IsoMemo::kPrefixBytes;
+  if (memo->valid && p + kPrefix <= s.size() &&
+      std::memcmp(s.data() + p, memo->prefix, kPrefix) == 0) {
+    // The same date and second as the stamp read before: only the rest is read.
+    c = Cursor(s, p + kPrefix);
+    bgl = memo->bgl;
+    t.millis = c.Fraction(".,");
+    ms = memo->second_ms + t.millis;
+  } else {
+    t.year = c.Digits(4);
+    c.Lit('-');
+    t.month = c.Digits(2);
+    c.Lit('-');
+    t.day = c.Digits(2);
+    if (!c.ok()) return -1;
+    bgl = !c.TryLit('T') && !c.TryLit(' ');
+    if (bgl) c.Lit('-');
+    ReadClock(c, bgl ? '.' : ':', &t);
+    t.millis = c.Fraction(".,");
+    ms = Finish(c, t);
+    if (ms >= 0) {
+      std::memcpy(memo->prefix, s.data() + p, kPrefix);  // date, time: always kPrefix bytes
+      memo->second_ms = ms - t.millis;
+      memo->bgl = bgl;
+      memo->valid = true;
+    }
+  }
   if (ms < 0 || bgl) return ms;
   bool zoned = false;
   const int64_t offset = c.Offset(&zoned);
@@ -305,7 +323,7 @@ std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* 
     char ch = line[p];
     if (p > 0 && IsAlnum(line[p - 1])) continue;  // only at the start of a word
     if (IsDigit(ch)) {
-      int64_t ms = TryIso(line, p, has_offset);
+      int64_t ms = TryIso(line, p, has_offset, &iso_memo_);
       if (ms < 0) ms = TryClf(line, p, has_offset);
       if (ms < 0) ms = TryCompactDash(line, p);
       if (ms < 0) ms = TryShortYear(line, p);

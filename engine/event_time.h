@@ -56,6 +56,16 @@ class EventTimeParser {
 
   static constexpr size_t kScanBytes = 64;
 
+  // The date and time to the second of the last ISO-8601 stamp read: lines of a log come in
+  // runs of the same second, whose date and clock need not be read again.
+  struct IsoMemo {
+    static constexpr size_t kPrefixBytes = 19;  // "YYYY-MM-DDTHH:MM:SS" and BGL's form
+    char prefix[kPrefixBytes] = {};
+    int64_t second_ms = 0;  // Unix ms of the prefix (as UTC)
+    bool bgl = false;
+    bool valid = false;
+  };
+
  private:
   std::optional<int64_t> YearlessToMs(int month, int day, int hour, int minute, int second,
                                       int millis);
@@ -64,6 +74,7 @@ class EventTimeParser {
   const TimeZone* zone_;
   int last_month_ = 0;
   int yearless_month_ = 0;  // of the stamp ParseStamp read last, if it had no year
+  IsoMemo iso_memo_;
 };
 
 // A rule's own time stamp: `text` (a capture) read with `format` — "auto" (any format

@@ -2,7 +2,9 @@
 
 #include <ctime>
 #include <fstream>
+#include <random>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -94,4 +96,27 @@ TEST_CASE("EventTimeParser: lines without a time stamp give none", "[engine][eve
   CHECK_FALSE(parser.Parse("block 12345 of 678 written").has_value());
   CHECK_FALSE(parser.Parse("Mayday 12 things").has_value());
   CHECK_FALSE(parser.Parse("2025-13-45 10:00:00 bad month").has_value());
+}
+
+TEST_CASE("EventTimeParser: stamps of one second read in a row equal each read alone",
+          "[engine][event_time][unit]") {
+  // A long-lived parser reads the date and clock of a second once; the fraction and offset
+  // after it, and any other second, must read as a new parser reads them.
+  const std::vector<std::string> seconds = {"2023-11-14T22:13:20", "2023-11-14 22:13:20",
+                                            "2023-11-14T22:13:21", "2005-06-03-15.42.50",
+                                            "2023-02-29T10:00:00", "2024-02-29T10:00:00"};
+  const std::vector<std::string> rests = {"",        ".5",     ",978",  ".008Z", "Z",
+                                          "+02:00",  " -0530", ".1234", "+14",   "x",
+                                          ".675872", "-",      " INFO"};
+  EventTimeParser reused(2023);
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string line =
+        seconds[rng() % seconds.size()] + rests[rng() % rests.size()] + " web1 api[4000]: INFO";
+    bool offset_reused = false, offset_alone = false;
+    INFO(line);
+    CHECK(reused.ParseStamp(line, &offset_reused) ==
+          EventTimeParser(2023).ParseStamp(line, &offset_alone));
+    CHECK(offset_reused == offset_alone);
+  }
 }
