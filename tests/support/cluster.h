@@ -60,7 +60,9 @@ struct Cluster {
     aggregator = std::make_unique<Process>(
         std::vector<std::string>{EMBER_AGGREGATOR_BIN, "-c", dir.Sub("aggregator.yaml")},
         dir.Sub("aggregator.out"), err, env);
-    REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 10s));
+    // Bounded, and generous: a loaded machine (the suite runs tests side by side) can take
+    // seconds to start a daemon.
+    REQUIRE(WaitUntil([&] { return ReadFile(err).find("listening") != std::string::npos; }, 30s));
     return err;
   }
   // Adds `yaml` (indented lines) to the `inputs:` section of agent.yaml.
@@ -78,7 +80,7 @@ struct Cluster {
     agent = std::make_unique<Process>(
         std::vector<std::string>{EMBER_AGENT_BIN, "-c", dir.Sub("agent.yaml")},
         dir.Sub("agent.out"), err, env);
-    REQUIRE(WaitUntil([&] { return ReadFile(err).find("Tailing") != std::string::npos; }, 10s));
+    REQUIRE(WaitUntil([&] { return ReadFile(err).find("Tailing") != std::string::npos; }, 30s));
   }
   std::vector<nlohmann::json> Alerts() const {
     std::vector<nlohmann::json> out;
