@@ -269,7 +269,9 @@ struct Aggregator::Impl {
     for (int i = 0; i < kMaxMessagesPerPass && receiver_->Next(&message); ++i) {
       if (message.frame) intake_->Handle(message, *engine_, clock_.NowMs());
     }
-    intake_->ApplyPending(*engine_, clock_.NowMs());  // nothing accepted stays unapplied
+    // Matching them overlaps receiving the next ones; CloseBatchesAndCheckpoint applies
+    // whatever is still in flight first.
+    intake_->StartPending(*engine_, clock_.NowMs());
   }
 
   // Closes the batches the watermark passed and, every checkpoint_interval (and always when
@@ -277,6 +279,7 @@ struct Aggregator::Impl {
   void CloseBatchesAndCheckpoint(bool force = false) {
     std::vector<engine::Alert> alerts;
     const int64_t now = clock_.NowMs();
+    intake_->ApplyPending(*engine_, now);  // nothing accepted stays out of the checkpoint
     const int64_t closed_before = engine_->closed_until();
     const std::optional<int64_t> watermark = intake_->watermarks().Watermark(now);
     engine_->SetHistoryFloor(intake_->watermarks().floor(), intake_->watermarks().complete());

@@ -34,7 +34,9 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
           /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}) {
 }
 
-FrameIntake::~FrameIntake() = default;
+FrameIntake::~FrameIntake() {
+  if (matching_) matcher_->Finish();  // its threads read the lines of in_flight_
+}
 
 // Decides whether a frame is accepted (and acknowledged later) at once, in arrival order;
 // the lines of accepted DATA frames wait in pending_ to be matched together.
@@ -128,7 +130,7 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   std::string sender = message.identity.empty() ? *agent : message.identity;
   pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
                                   std::move(stream), std::move(host), std::move(sender)});
-  if (pending_lines_ >= kMaxPendingLines) ApplyPending(engine, now_ms);
+  if (pending_lines_ >= kMaxPendingLines) StartPending(engine, now_ms);
 }
 
 void FrameIntake::NoteZone(const std::string& agent, const std::string& name, int64_t now_ms) {
@@ -209,10 +211,19 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
 // together on the matcher's threads (each thread screens its share of them at once) and
 // their matches applied in line order: the same result as line by line.
 void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
+  FinishInFlight(engine, now_ms);
+  StartPending(engine, now_ms);
+  FinishInFlight(engine, now_ms);
+}
+
+void FrameIntake::StartPending(engine::Engine& engine, int64_t now_ms) {
+  FinishInFlight(engine, now_ms);
   if (pending_.empty()) return;
+  in_flight_.swap(pending_);
+  pending_lines_ = 0;
   batch_lines_.clear();
   batch_streams_.clear();
-  for (const PendingFrame& p : pending_) {
+  for (const PendingFrame& p : in_flight_) {
     const wire::DataFrame& f = p.frame;
     for (size_t i = 0; i < f.lines.size(); ++i) {
       engine::InputLine in{f.lines[i],   p.host.empty() ? f.host : std::string_view(p.host),
@@ -227,15 +238,22 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
       batch_streams_.push_back(p.parser);
     }
   }
-  // Stamps are read and the lines matched on the matcher's threads, then the stamps settled
-  // in arrival order: the times reading them one by one gives.
+  // Stamps are read and the lines matched on the matcher's threads (this one joins them in
+  // FinishInFlight), then the stamps settled in arrival order: the times reading them one by
+  // one gives.
   stamps_.Begin(batch_streams_);
   matcher_->Start(engine.rules(), batch_lines_, &stamps_);
+  matching_ = true;
+}
+
+void FrameIntake::FinishInFlight(engine::Engine& engine, int64_t now_ms) {
+  if (!matching_) return;
   matcher_->Finish();
+  matching_ = false;
   stamps_.Settle(batch_lines_, *matcher_);
   int64_t oldest = INT64_MAX;
   size_t line = 0;
-  for (const PendingFrame& p : pending_) {
+  for (const PendingFrame& p : in_flight_) {
     int64_t newest = INT64_MIN;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
       engine::InputLine& in = batch_lines_[line];
@@ -257,7 +275,7 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
     engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   }
   line = 0;
-  for (const PendingFrame& p : pending_) {
+  for (const PendingFrame& p : in_flight_) {
     const uint64_t too_late = engine.stats().too_late;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
       engine.RouteLine(batch_lines_[line], matcher_->MatchesOf(line));
@@ -267,8 +285,7 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
     }
   }
   engine.ApplyRouted();
-  pending_.clear();
-  pending_lines_ = 0;
+  in_flight_.clear();
 }
 
 // Opens a session for a connection and answers with its credit and the committed marks of

@@ -2,13 +2,14 @@
 // Another wire version is answered REFUSED; a HELLO opens a session (AgentSessions) and is
 // answered WELCOME with the credit and the committed marks of the streams it names (after
 // the next checkpoint when one of them moved since the last: a restarted agent then resumes
-// where its previous process's frames ended, not inside one of them); a DATA
-// frame on a connection without a session is answered HELLO_REQUIRED; otherwise the delivery
-// rule (StreamMarks) accepts it, drops it as a duplicate or answers a NACK. Accepted lines
-// wait until ApplyPending matches them on the worker threads and applies them to the engine
-// in line order. HEARTBEATs and the lines' stamps move the streams' positions in event time
-// (SourceWatermarks), from which the watermark comes. Repeated warnings (bad frames, refusals) are
-// rate-limited. Not thread-safe; owned by the aggregator's pipeline thread.
+// where its previous process's frames ended, not inside one of them); a DATA frame on a
+// connection without a session is answered HELLO_REQUIRED; otherwise the delivery rule
+// (StreamMarks) accepts it, drops it as a duplicate or answers a NACK. Accepted lines wait
+// until ApplyPending (or StartPending, overlapped with receiving the next frames) matches
+// them on the worker threads and applies them to the engine in line order. HEARTBEATs and
+// the lines' stamps move the streams' positions in event time (SourceWatermarks), from which
+// the watermark comes. Repeated warnings (bad frames, refusals) are rate-limited. Not
+// thread-safe; owned by the aggregator's pipeline thread.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +45,15 @@ class FrameIntake {
   // SendWaitingWelcomes (after a failed commit too: the committed marks are then older).
   bool welcomes_waiting() const { return !waiting_welcomes_.empty(); }
   void SendWaitingWelcomes();
-  // Matches the accepted lines not applied yet and applies them to `engine`, in order.
+  // Matches the accepted lines not applied yet and applies them to `engine`, in order: after
+  // it every accepted line is in the engine (call before the engine closes batches, is
+  // checkpointed or replaced).
   void ApplyPending(engine::Engine& engine, int64_t now_ms);
+  // The same, overlapped: applies the lines whose matching started before, then starts
+  // matching the accepted ones on the worker threads and returns, so this thread can
+  // receive the next frames meanwhile. The lines in flight are applied at the next call of
+  // either (with the same engine).
+  void StartPending(engine::Engine& engine, int64_t now_ms);
 
   AgentSessions& sessions() { return sessions_; }
   const AgentSessions& sessions() const { return sessions_; }
@@ -77,6 +85,8 @@ class FrameIntake {
   // The agent of the connection's session (now heard from), or null after answering
   // HELLO_REQUIRED when it has none.
   const std::string* SessionOf(const std::string& routing_id, int64_t now_ms);
+  // Waits for the lines in flight to be matched and applies them (nothing when none are).
+  void FinishInFlight(engine::Engine& engine, int64_t now_ms);
   // Counts and logs (rate-limited) a frame that could not be decoded.
   void BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms);
 
@@ -103,6 +113,9 @@ class FrameIntake {
     std::string sender;           // its CURVE key's name, else the agent's name (evidence)
   };
   std::vector<PendingFrame> pending_;
+  // Frames whose lines the matcher's threads are matching (matching_); applied next.
+  std::vector<PendingFrame> in_flight_;
+  bool matching_ = false;
   // HELLOs waiting for the next checkpoint, by routing id: one per connection (the latest),
   // all answered at the next commit, which the first one waiting brings on at once.
   struct WaitingWelcome {
@@ -112,7 +125,7 @@ class FrameIntake {
   };
   std::map<std::string, WaitingWelcome> waiting_welcomes_;
   size_t pending_lines_ = 0;
-  // ApplyPending's scratch: the lines, and the stream whose stamp each waits for (or null).
+  // The lines in flight, and the stream whose stamp each waits for (or null).
   std::vector<engine::InputLine> batch_lines_;
   std::vector<engine::StampStream*> batch_streams_;
   // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
