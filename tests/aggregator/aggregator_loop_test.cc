@@ -1,70 +1,14 @@
-// The aggregator's loop driven by a synthetic clock: a real ROUTER socket on 127.0.0.1 and a
-// raw DEALER peer, but no waiting for batches, checkpoints or session expiry.
+// The aggregator's loop driven by a synthetic clock (tests/support/aggregator_loop.h).
+#include "tests/support/aggregator_loop.h"
+
 #include <catch2/catch.hpp>
 
-#include "aggregator/aggregator.h"
 #include "common/wire.h"
 #include "tests/support/cluster.h"
-#include "tests/support/process.h"
-#include "tests/support/raw_peer.h"
-#include "tests/support/temp_dir.h"
 
 using namespace ember;
 using namespace ember::aggregator;
 using namespace ember::test;
-
-namespace {
-
-// 2024-05-31T12:00:00Z, on a batch boundary.
-constexpr int64_t kStart = 1'717'156'800'000;
-
-struct Loop {
-  Loop() : clock(kStart), notifier("", 0) {
-    endpoint = "tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    dir.Write("rules/test.yaml", kShortRule);
-    dir.Write("aggregator.yaml", "listen: " + endpoint + "\nhttp_listen: ''\nstate_dir: " +
-                                     dir.Sub("state") + "\nrules_dir: " + dir.Sub("rules") +
-                                     "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
-                                     "sync: false\nmatch_threads: 1\noutputs:\n"
-                                     "  terminal: false\n  jsonl: " +
-                                     dir.Sub("alerts.jsonl") + "\n");
-    auto c = LoadAggregatorConfig(dir.Sub("aggregator.yaml"));
-    REQUIRE(c.ok());
-    config = *c;
-    auto a = Aggregator::Start(config, clock, notifier);
-    INFO((a.ok() ? "" : a.status().message()));
-    REQUIRE(a.ok());
-    aggregator = std::move(*a);
-  }
-  // Turns of the loop that do not wait, so what a peer sent is taken.
-  void Steps(int n = 20) {
-    for (int i = 0; i < n; ++i) aggregator->Step(5);
-  }
-  // A frame for the peer, letting the loop run until one arrives (bounded).
-  std::string ReceiveFrom(RawPeer& peer) {
-    peer.sock.set(zmq::sockopt::rcvtimeo, 20);
-    for (int i = 0; i < 200; ++i) {
-      aggregator->Step(5);
-      zmq::message_t msg;
-      if (peer.sock.recv(msg)) return msg.to_string();
-    }
-    return "";
-  }
-  wire::Welcome Hello(RawPeer& peer, std::vector<wire::AckEntry> streams = {}) {
-    peer.Send(wire::EncodeHello({"probe", "probehost", "test", 42, 1, std::move(streams), ""}));
-    auto w = wire::DecodeWelcome(ReceiveFrom(peer));
-    REQUIRE(w.ok());
-    return *w;
-  }
-  TempDir dir;
-  ManualClock clock;
-  SystemdNotifier notifier;
-  std::string endpoint;
-  AggregatorConfig config;
-  std::unique_ptr<Aggregator> aggregator;
-};
-
-}  // namespace
 
 TEST_CASE("Aggregator loop: no ACK before the batch closes and its checkpoint commits",
           "[aggregator][integration]") {

@@ -20,18 +20,6 @@ const char* kFailRule = R"(rules:
     message: '{{count}} fails from {{ip}} on {{host}}'
 )";
 
-// Fires at 3 fails from one IP within 2 s and resolves 2 s after they stop.
-const char* kShortRule = R"(rules:
-  - name: fails
-    match: 'auth fail from (?P<ip>[\d.]+)'
-    by: [ip]
-    window: 2s
-    every: 500ms
-    when: count >= 3
-    severity: critical
-    message: '{{count}} fails from {{ip}}'
-)";
-
 bool HasFiring(const std::vector<nlohmann::json>& alerts, const std::string& ip) {
   for (const auto& a : alerts) {
     if (a["state"] == "firing" && a["key"]["ip"] == ip) return true;

@@ -20,6 +20,7 @@
 
 #include "common/kv_store.h"
 #include "tests/support/process.h"
+#include "tests/support/short_rule.h"
 #include "tests/support/temp_dir.h"
 
 namespace ember::test {
@@ -136,8 +137,6 @@ struct Cluster {
 
 // Six "auth fail from <ip>" lines per host in 30 s raise a critical alert.
 extern const char* kFailRule;
-// Rule `fails`: 3 "auth fail from <ip>" in 2 s fire per IP; resolves 2 s after they stop.
-extern const char* kShortRule;
 // Counts every "event <n>" line for an hour: nothing leaves the window during a test, so the
 // checkpointed partial counts must equal the matching lines written, exactly.
 extern const char* kCountRule;
