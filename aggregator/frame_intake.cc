@@ -22,6 +22,42 @@ void WarnLimited(LogLimiter& log, int64_t now_ms, fmt::format_string<Args...> fo
 
 }  // namespace
 
+// Builds the in-flight frames' lines of one slice, then reads their stamps: on the matcher's
+// threads, each slice's lines by the thread that matches them.
+class FrameIntake::LineBuilder final : public engine::LinePrep {
+ public:
+  explicit LineBuilder(FrameIntake& intake) : intake_(intake) {}
+  void Prepare(size_t first, std::span<engine::InputLine> lines) override {
+    const std::vector<size_t>& starts = intake_.frame_first_line_;
+    // The frame holding line `first` (frames without lines have starts[f] == starts[f + 1]).
+    size_t f = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), first) -
+                                   starts.begin()) -
+               1;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const size_t at = first + i;
+      while (at >= starts[f + 1]) ++f;
+      const PendingFrame& p = intake_.in_flight_[f];
+      const wire::DataFrame& frame = p.frame;
+      const size_t k = at - starts[f];
+      engine::InputLine& in = lines[i];
+      in = engine::InputLine{
+          frame.lines[k],   p.host.empty() ? frame.host : std::string_view(p.host),
+          frame.path,       frame.read_time_ms,
+          frame.tag,        frame.start_offset,
+          frame.end_offset, p.sender};
+      if (!frame.fields.empty()) {
+        const wire::LineFields& j = frame.fields[k];
+        in.journal = {j.unit, j.identifier, j.priority, j.pid};
+      }
+      intake_.batch_streams_[at] = p.parser;
+    }
+    intake_.stamps_.Prepare(first, lines);
+  }
+
+ private:
+  FrameIntake& intake_;
+};
+
 FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
       receiver_(receiver),
@@ -31,8 +67,8 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
              static_cast<size_t>(config.max_streams)),
       watermarks_(WatermarkOptions{
           config.allowed_lateness_ms, config.max_source_delay_ms, config.max_future_skew_ms,
-          /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}) {
-}
+          /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}),
+      line_builder_(std::make_unique<LineBuilder>(*this)) {}
 
 FrameIntake::~FrameIntake() {
   if (matching_) matcher_->Finish();  // its threads read the lines of in_flight_
@@ -221,28 +257,23 @@ void FrameIntake::StartPending(engine::Engine& engine, int64_t now_ms) {
   if (pending_.empty()) return;
   in_flight_.swap(pending_);
   pending_lines_ = 0;
-  batch_lines_.clear();
-  batch_streams_.clear();
+  frame_first_line_.clear();
+  size_t lines = 0;
   for (const PendingFrame& p : in_flight_) {
-    const wire::DataFrame& f = p.frame;
-    for (size_t i = 0; i < f.lines.size(); ++i) {
-      engine::InputLine in{f.lines[i],   p.host.empty() ? f.host : std::string_view(p.host),
-                           f.path,       f.read_time_ms,
-                           f.tag,        f.start_offset,
-                           f.end_offset, p.sender};
-      if (!f.fields.empty()) {
-        const wire::LineFields& j = f.fields[i];
-        in.journal = {j.unit, j.identifier, j.priority, j.pid};
-      }
-      batch_lines_.push_back(in);
-      batch_streams_.push_back(p.parser);
-    }
+    frame_first_line_.push_back(lines);
+    lines += p.frame.lines.size();
   }
-  // Stamps are read and the lines matched on the matcher's threads (this one joins them in
-  // FinishInFlight), then the stamps settled in arrival order: the times reading them one by
-  // one gives.
-  stamps_.Begin(batch_streams_);
-  matcher_->Start(engine.rules(), batch_lines_, &stamps_);
+  frame_first_line_.push_back(lines);
+  // Sized only (grown, never shrunk): the matcher's threads build the lines (LineBuilder),
+  // then read their stamps, then match them; this thread joins them in FinishInFlight.
+  if (batch_lines_.size() < lines) {
+    batch_lines_.resize(lines);
+    batch_streams_.resize(lines);
+  }
+  in_flight_lines_ = lines;
+  stamps_.Begin(std::span<engine::StampStream* const>(batch_streams_.data(), lines));
+  matcher_->Start(engine.rules(), std::span<engine::InputLine>(batch_lines_.data(), lines),
+                  line_builder_.get());
   matching_ = true;
 }
 
@@ -250,7 +281,7 @@ void FrameIntake::FinishInFlight(engine::Engine& engine, int64_t now_ms) {
   if (!matching_) return;
   matcher_->Finish();
   matching_ = false;
-  stamps_.Settle(batch_lines_, *matcher_);
+  stamps_.Settle(std::span<engine::InputLine>(batch_lines_.data(), in_flight_lines_), *matcher_);
   int64_t oldest = INT64_MAX;
   size_t line = 0;
   for (const PendingFrame& p : in_flight_) {

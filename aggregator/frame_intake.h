@@ -125,11 +125,16 @@ class FrameIntake {
   };
   std::map<std::string, WaitingWelcome> waiting_welcomes_;
   size_t pending_lines_ = 0;
-  // The lines in flight, and the stream whose stamp each waits for (or null).
+  // The lines in flight (the first in_flight_lines_), the stream whose stamp each waits for
+  // (or null), and the index of each in-flight frame's first line (then the total).
+  class LineBuilder;
   std::vector<engine::InputLine> batch_lines_;
   std::vector<engine::StampStream*> batch_streams_;
+  std::vector<size_t> frame_first_line_;
+  size_t in_flight_lines_ = 0;
   // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
   engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kAsGiven};
+  std::unique_ptr<LineBuilder> line_builder_;
   FrameCounters counters_;
   uint64_t accepted_bytes_ = 0;
   uint64_t messages_ = 0;
