@@ -1,6 +1,8 @@
 // Outputs over HTTPS against real peers: a Python receiver behind TLS with a CA made here by
 // openssl, a redirect, mutual TLS, a bearer token from a file, a CONNECT proxy taken from
 // HTTPS_PROXY; and refusals of a wrong CA and a wrong host name, logged.
+#include <unistd.h>
+
 #include <sstream>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 
 #include "tests/support/alertmanager.h"
 #include "tests/support/cluster.h"
+#include "tests/support/http_probe.h"
 #include "tests/support/pki.h"
 
 using namespace ember::test;
@@ -46,6 +49,14 @@ TEST_CASE(
   Process proxy({"python3", EMBER_SOURCE_DIR "/tests/support/connect_proxy.py", "--port",
                  std::to_string(proxy_port), "--log", proxy_log, "--max-seconds", "60"},
                 c.dir.Sub("proxy.out"), c.dir.Sub("proxy.err"));
+  // Both listen before the aggregator starts: the outputs that must fail on TLS retry for
+  // 1 s only, and a receiver still starting would fail them on the connection instead.
+  const auto listening = [](int p) {
+    const int fd = Connect(static_cast<uint16_t>(p));
+    if (fd >= 0) ::close(fd);
+    return fd >= 0;
+  };
+  REQUIRE(WaitUntil([&] { return listening(port) && listening(proxy_port); }, 20s));
   const std::string url = "https://localhost:" + std::to_string(port);
   const std::string tls = "      tls: {ca_file: " + pki + "ca.pem, cert_file: " + pki +
                           "client.pem, key_file: " + pki + "client.key}\n";
