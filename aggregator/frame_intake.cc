@@ -247,8 +247,7 @@ void FrameIntake::HandleHeartbeat(const std::string& routing_id, std::string_vie
 // together on the matcher's threads (each thread screens its share of them at once) and
 // their matches applied in line order: the same result as line by line.
 void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
-  FinishInFlight(engine, now_ms);
-  StartPending(engine, now_ms);
+  StartPending(engine, now_ms);  // applies what is in flight, starts what is pending
   FinishInFlight(engine, now_ms);
 }
 
