@@ -383,7 +383,11 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
   const int64_t keep_from =
       std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_;
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
-    dropped_batches_.push_back(partials_.begin()->first);
+    // A batch no delta wrote has nothing stored to erase (a backfill opens and drops most of
+    // its batches between two checkpoints).
+    if (partials_.begin()->second.deltas_written > 0) {
+      dropped_batches_.push_back(partials_.begin()->first);
+    }
     DropBatch(partials_.begin());
   }
 }

@@ -257,9 +257,9 @@ class RuleWindow {
   int64_t last_batch_ = INT64_MIN;
   BatchSlots* last_slots_ = nullptr;
   Slot* last_slot_ = nullptr;
-  // Batches dropped since the last TakeDirty, in the order dropped (mostly ascending; a
-  // batch made again by a late line and dropped again appears twice): appended per drop,
-  // sorted once per checkpoint. Without checkpoints (replay) it only grows by one per batch.
+  // Batches a checkpoint delta wrote, dropped since the last TakeDirty, in the order dropped
+  // (mostly ascending; a batch made again by a late line and dropped again may appear twice):
+  // appended per drop, sorted once per checkpoint. Without checkpoints (replay) it stays empty.
   std::vector<int64_t> dropped_batches_;
   int64_t compacted_until_ = 0;  // closed batches below this were considered for `whole`
   std::set<std::string> dirty_keys_;

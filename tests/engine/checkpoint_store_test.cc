@@ -460,6 +460,38 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
 
 // A batch changed by several commits: each commit writes one segment for it, and recovery
 // keeps each key's latest partial once.
+// A batch is erased from the store when it leaves the windows only if a checkpoint wrote it:
+// a backfill opens and drops most of its batches between two checkpoints, and erasing each
+// of those would cost the commit a search of the store per batch.
+TEST_CASE("CheckpointStore: only batches a checkpoint wrote are erased when dropped",
+          "[engine][checkpoint][unit]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  const std::string state = dir.Sub("state");
+  auto store = OpenStore(state);
+  REQUIRE(store->Stamp(*rules, 1000).ok());
+  EngineOptions one_partition;
+  one_partition.partitions = 1;
+  Engine e(rules, one_partition);
+  std::vector<Alert> alerts;
+  e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 5000, ""});  // batch 5
+  REQUIRE(store->Commit({e.TakeDelta()}, {}, {}).ok());
+  for (int64_t batch = 100; batch < 110; ++batch) {  // never written: dropped before a commit
+    e.Ingest(InputLine{"fail from 10.0.0.2", "h", "f", batch * 1000, ""});
+  }
+  e.AdvanceWatermark(10'000'000, &alerts);
+  const CheckpointDelta delta = e.TakeDelta();
+  std::vector<int64_t> erased;
+  for (const auto& r : delta.partials) {
+    CHECK(r.erased);  // nothing is left open to write
+    if (r.erased && r.rule == "fails") erased.push_back(r.batch);
+  }
+  CHECK(erased == std::vector<int64_t>{5});
+  REQUIRE(store->Commit({delta}, {}, {}).ok());
+  store.reset();
+  CHECK(SegmentsOf(state, "fails", 5) == 0);
+}
+
 TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
           "[engine][checkpoint][unit]") {
   test::TempDir dir;
