@@ -196,8 +196,16 @@ int OnScreenMatch(unsigned id, unsigned long long, unsigned long long to, unsign
   const std::vector<uint32_t>& starts = *c.starts;
   const auto last = static_cast<uint32_t>(to - 1);  // matches are never empty
   if (!(starts[c.line] <= last && last < starts[c.line + 1])) {
-    c.line = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) -
+    // Most often on one of the next few lines; else searched for.
+    size_t line = c.line;
+    if (starts[line] <= last) {
+      for (int step = 0; step < 4 && last >= starts[line + 1]; ++step) ++line;
+    }
+    if (!(starts[line] <= last && last < starts[line + 1])) {
+      line = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), last) -
                                  starts.begin() - 1);
+    }
+    c.line = line;
   }
   c.bits[c.line * c.words + id / 64] |= uint64_t{1} << (id % 64);
   return 0;
