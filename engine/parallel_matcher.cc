@@ -99,7 +99,7 @@ ParallelMatcher::~ParallelMatcher() {
 }
 
 void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
-  Slice& s = *slices_[index];
+  Slice& s = *slices_[running_set_][index];
   s.matches.clear();
   s.line_begin.clear();
   s.key_spans.clear();
@@ -126,15 +126,16 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
     for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
       s.matches[m].key_hash = KeyHash(seeds_[s.matches[m].rule], s.matches[m].match.key);
     }
-    ReadRuleTimes(s, local, lines_[begin + local].time_ms);
+    ReadRuleTimes(*rules_, s, local, lines_[begin + local].time_ms);
   }
 }
 
-void ParallelMatcher::ReadRuleTimes(Slice& s, size_t local, int64_t line_time_ms) const {
+void ParallelMatcher::ReadRuleTimes(const rules::RuleSet& rules, Slice& s, size_t local,
+                                    int64_t line_time_ms) {
   for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
     RecordedMatch& r = s.matches[m];
     if (r.match.time.empty()) continue;
-    const rules::Rule& rule = rules_->rules()[r.rule];
+    const rules::Rule& rule = rules.rules()[r.rule];
     r.time_ms =
         ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms);
     r.time_parsed = true;
@@ -142,8 +143,8 @@ void ParallelMatcher::ReadRuleTimes(Slice& s, size_t local, int64_t line_time_ms
 }
 
 void ParallelMatcher::RetimeMatches(size_t line) {
-  assert(!started_);
-  ReadRuleTimes(*slices_[line / kSliceLines], line % kSliceLines, lines_[line].time_ms);
+  ReadRuleTimes(*finished_rules_, *slices_[finished_set_][line / kSliceLines], line % kSliceLines,
+                finished_lines_[line].time_ms);
 }
 
 void ParallelMatcher::TakeSlices(unsigned thread) {
@@ -176,8 +177,8 @@ void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {
 }
 
 void ParallelMatcher::Run(size_t n, const std::function<void(size_t)>& task) {
-  assert(!started_);
-  if (threads_ == 1 || n < 2) {
+  // While a call is matching, the workers are its own: the tasks run here.
+  if (started_ || threads_ == 1 || n < 2) {
     for (size_t i = 0; i < n; ++i) task(i);
     return;
   }
@@ -213,8 +214,10 @@ void ParallelMatcher::StartWith(const rules::RuleSet& rules, std::span<const Inp
   prep_ = prep;
   seeds_.clear();
   for (const rules::Rule& rule : rules.rules()) seeds_.push_back(RuleSeed(rule.name));
+  running_set_ = 1 - finished_set_;
+  std::vector<std::unique_ptr<Slice>>& slices = slices_[running_set_];
   slice_count_ = (lines.size() + kSliceLines - 1) / kSliceLines;
-  while (slices_.size() < slice_count_) slices_.push_back(std::make_unique<Slice>());
+  while (slices.size() < slice_count_) slices.push_back(std::make_unique<Slice>());
   next_slice_.store(0, std::memory_order_relaxed);
   started_ = true;
   // Few lines: the caller matches them alone, in Finish.
@@ -226,10 +229,13 @@ void ParallelMatcher::Finish() {
   TakeSlices(0);
   if (threads_ > 1 && lines_.size() >= kMinParallelLines) Join();
   started_ = false;
+  finished_set_ = running_set_;
+  finished_rules_ = rules_;
+  finished_lines_ = lines_;
 }
 
 std::span<const RecordedMatch> ParallelMatcher::MatchesOf(size_t line) const {
-  const Slice& s = *slices_[line / kSliceLines];
+  const Slice& s = *slices_[finished_set_][line / kSliceLines];
   const size_t local = line % kSliceLines;
   return std::span<const RecordedMatch>(s.matches).subspan(
       s.line_begin[local], s.line_begin[local + 1] - s.line_begin[local]);

@@ -3,7 +3,8 @@
 // (Engine::RouteLine) with exactly the result of matching line by line. Its threads also run
 // the engine's partitions (a TaskRunner). One matcher per caller; Match and Run are not
 // reentrant. The worker threads live as long as the matcher and sleep between calls; a call
-// with few lines runs on the calling thread alone.
+// with few lines runs on the calling thread alone. The results of a call stay readable while
+// the next one runs: the caller can apply one chunk while the workers match the next.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,7 @@
 namespace ember::engine {
 
 // One rule match of one line; views point into the line or the matcher's key storage and
-// stay valid until the next Match call.
+// stay valid until the call after the next one starts.
 struct RecordedMatch {
   size_t rule = 0;
   rules::RuleMatch match;
@@ -63,14 +64,17 @@ class ParallelMatcher final : public TaskRunner {
   // The same in two steps: Start hands the lines to the worker threads and returns at once,
   // so the caller can prepare the next lines meanwhile; Finish has the caller take the
   // slices left and waits for the workers. `rules` and `lines` must not change in between;
-  // no other call may come between them.
+  // between them, only MatchesOf, RetimeMatches and Run may be called (the first two about
+  // the call finished before; Run then runs its tasks on the calling thread alone).
   void Start(const rules::RuleSet& rules, std::span<const InputLine> lines);
   // The same, with `prep` run over each slice of the lines before it is matched.
   void Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep);
   void Finish();
+  // Line `line`'s matches in the call finished last (the span stays valid until the call
+  // after the next one starts).
   std::span<const RecordedMatch> MatchesOf(size_t line) const;
-  // After Finish: line `line`'s time changed (a LinePrep guessed it); reads the time stamps
-  // of the rules with their own again, against the new time.
+  // Line `line` of the call finished last changed its time (a LinePrep guessed it): reads the
+  // time stamps of the rules with their own again, against the new time.
   void RetimeMatches(size_t line);
   unsigned threads() const { return threads_; }
 
@@ -84,8 +88,9 @@ class ParallelMatcher final : public TaskRunner {
   void RunSlice(size_t index, unsigned thread);
   void StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
                  std::span<InputLine> prep_lines, LinePrep* prep);
-  // Reads the time stamps of the rules with their own in line `local` of `s`.
-  void ReadRuleTimes(Slice& s, size_t local, int64_t line_time_ms) const;
+  // Reads the time stamps of `rules`' rules with their own in line `local` of `s`.
+  static void ReadRuleTimes(const rules::RuleSet& rules, Slice& s, size_t local,
+                            int64_t line_time_ms);
   // Takes slices until none is left (thread `thread`).
   void TakeSlices(unsigned thread);
   // Wakes the workers to run job(i) on thread i (i >= 1).
@@ -96,8 +101,12 @@ class ParallelMatcher final : public TaskRunner {
   void RunOnAll(const std::function<void(unsigned)>& job);
   unsigned threads_;
   std::vector<std::unique_ptr<rules::MatchScratch>> scratch_;  // by thread
-  std::vector<std::unique_ptr<Slice>> slices_;                 // grown, never shrunk
-  size_t slice_count_ = 0;                                     // slices of the current call
+  // Two sets of slices, grown, never shrunk: a call fills one while the other holds the
+  // results of the call before.
+  std::vector<std::unique_ptr<Slice>> slices_[2];
+  int running_set_ = 0;     // the set of the current (or last started) call
+  int finished_set_ = 1;    // the set of the call finished last
+  size_t slice_count_ = 0;  // slices of the current call
   std::atomic<size_t> next_slice_{0};
   std::function<void(unsigned)> take_slices_;  // the job Start gives the workers
   bool started_ = false;
@@ -107,6 +116,9 @@ class ParallelMatcher final : public TaskRunner {
   std::span<const InputLine> lines_;
   std::span<InputLine> prep_lines_;  // the same lines, when `prep_` changes them
   LinePrep* prep_ = nullptr;
+  // The call finished last, whose results MatchesOf and RetimeMatches read.
+  const rules::RuleSet* finished_rules_ = nullptr;
+  std::span<const InputLine> finished_lines_;
   std::unique_ptr<Pool> pool_;  // last: its threads stop before the rest is destroyed
 };
 

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -13,31 +15,74 @@
 using namespace ember;
 using namespace ember::engine;
 
-TEST_CASE("ParallelMatcher: threads change nothing but the speed",
-          "[engine][parallel][threads][unit]") {
-  rules::Diagnostics d;
-  auto rules = rules::RuleSet::Load(std::string(EMBER_SOURCE_DIR) + "/rules/examples",
-                                    rules::RuleSetOptions{}, &d);
-  REQUIRE(rules.ok());
-  // Every Loghub line, 5 ms apart, from four hosts.
+namespace {
+
+// Every Loghub line, 5 ms apart, from four hosts; the lines view `texts`.
+struct LoghubInput {
   std::vector<std::string> texts;
+  std::vector<InputLine> lines;
+};
+
+std::unique_ptr<LoghubInput> ReadLoghub() {
+  auto input = std::make_unique<LoghubInput>();
   for (const auto& entry :
        std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
     if (entry.path().extension() != ".log") continue;
     std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) texts.push_back(line);
+    for (std::string line; std::getline(in, line);) input->texts.push_back(line);
   }
-  REQUIRE(texts.size() > 30000);
-  const std::vector<std::string> hosts = {"web1", "web2", "db1", "LabSZ"};
-  std::vector<InputLine> lines;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    lines.push_back(InputLine{texts[i], hosts[i % hosts.size()], "/var/log/x.log",
-                              1'700'000'000'000 + static_cast<int64_t>(i) * 5, ""});
+  static constexpr std::string_view hosts[] = {"web1", "web2", "db1", "LabSZ"};
+  for (size_t i = 0; i < input->texts.size(); ++i) {
+    input->lines.push_back(InputLine{input->texts[i], hosts[i % std::size(hosts)], "/var/log/x.log",
+                                     1'700'000'000'000 + static_cast<int64_t>(i) * 5, ""});
   }
+  return input;
+}
+
+std::shared_ptr<const rules::RuleSet> ExampleRules() {
+  rules::Diagnostics d;
+  auto rules = rules::RuleSet::Load(std::string(EMBER_SOURCE_DIR) + "/rules/examples",
+                                    rules::RuleSetOptions{}, &d);
+  REQUIRE(rules.ok());
+  return *rules;
+}
+
+// What a run gave: its alerts, then its line and match counters.
+std::vector<std::string> Outcome(Engine& engine, std::vector<Alert>& alerts) {
+  engine.Finish(&alerts);
+  std::vector<std::string> out;
+  for (const auto& a : alerts) out.push_back(AlertToJson(a));
+  out.push_back("lines " + std::to_string(engine.stats().lines) + " matches " +
+                std::to_string(engine.stats().matches));
+  return out;
+}
+
+// The alerts (and counters) of ingesting `lines` one by one, no matcher.
+std::vector<std::string> LineByLine(const std::shared_ptr<const rules::RuleSet>& rules,
+                                    const std::vector<InputLine>& lines) {
+  EngineOptions options;
+  options.emit_pending = true;
+  Engine engine(rules, options);
+  std::vector<Alert> alerts;
+  for (const auto& line : lines) {
+    engine.Ingest(line);
+    engine.AdvanceWatermark(line.time_ms - 2000, &alerts);
+  }
+  return Outcome(engine, alerts);
+}
+
+}  // namespace
+
+TEST_CASE("ParallelMatcher: threads change nothing but the speed",
+          "[engine][parallel][threads][unit]") {
+  const std::shared_ptr<const rules::RuleSet> rules = ExampleRules();
+  const std::unique_ptr<LoghubInput> input = ReadLoghub();
+  const std::vector<InputLine>& lines = input->lines;
+  REQUIRE(lines.size() > 30000);
   auto run = [&](unsigned threads) {
     EngineOptions options;
     options.emit_pending = true;
-    Engine engine(*rules, options);
+    Engine engine(rules, options);
     std::vector<Alert> alerts;
     ParallelMatcher matcher(threads);
     // Calls large enough for the worker threads and small ones the caller matches alone, on
@@ -48,30 +93,61 @@ TEST_CASE("ParallelMatcher: threads change nothing but the speed",
     for (size_t start = 0, chunk = 0; start < lines.size(); start += chunk) {
       chunk = chunks[call++ % std::size(chunks)];
       std::span<const InputLine> part(lines.data() + start, std::min(chunk, lines.size() - start));
-      if (threads == 0) {
-        for (const auto& line : part) {
-          engine.Ingest(line);
-          engine.AdvanceWatermark(line.time_ms - 2000, &alerts);
-        }
-        continue;
-      }
       matcher.Match(engine.rules(), part);
       for (size_t i = 0; i < part.size(); ++i) {
         engine.IngestMatched(part[i], matcher.MatchesOf(i));
         engine.AdvanceWatermark(part[i].time_ms - 2000, &alerts);
       }
     }
-    engine.Finish(&alerts);
-    std::vector<std::string> out;
-    for (const auto& a : alerts) out.push_back(AlertToJson(a));
-    out.push_back("lines " + std::to_string(engine.stats().lines) + " matches " +
-                  std::to_string(engine.stats().matches));
-    return out;
+    return Outcome(engine, alerts);
   };
-  const std::vector<std::string> reference = run(0);  // line by line, no matcher
+  const std::vector<std::string> reference = LineByLine(rules, lines);
   REQUIRE(reference.size() > 20);
   for (unsigned threads : {1u, 2u, 3u, 8u}) {
     INFO(threads << " threads");
     CHECK(run(threads) == reference);
+  }
+}
+
+// A caller applies one call's matches while the workers match the next: the finished call's
+// matches stay as they were, and partition tasks run meanwhile take the calling thread only.
+TEST_CASE("ParallelMatcher: a call's matches stay readable while the next call runs",
+          "[engine][parallel][threads][unit]") {
+  const std::shared_ptr<const rules::RuleSet> rules = ExampleRules();
+  const std::unique_ptr<LoghubInput> input = ReadLoghub();
+  const std::vector<InputLine>& lines = input->lines;
+  const std::vector<std::string> reference = LineByLine(rules, lines);
+  REQUIRE(reference.size() > 20);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    INFO(threads << " threads");
+    EngineOptions options;
+    options.emit_pending = true;
+    Engine engine(rules, options);
+    std::vector<Alert> alerts;
+    ParallelMatcher matcher(threads);
+    const size_t chunk = 1500;
+    std::span<const InputLine> finished;
+    bool tasks_here = true;
+    for (size_t start = 0; start < lines.size() || !finished.empty(); start += chunk) {
+      std::span<const InputLine> next;
+      if (start < lines.size()) {
+        next =
+            std::span<const InputLine>(lines).subspan(start, std::min(chunk, lines.size() - start));
+        matcher.Start(engine.rules(), next);
+      }
+      for (size_t i = 0; i < finished.size(); ++i) {
+        engine.IngestMatched(finished[i], matcher.MatchesOf(i));
+        engine.AdvanceWatermark(finished[i].time_ms - 2000, &alerts);
+      }
+      if (!next.empty()) {
+        std::vector<std::thread::id> ran(16);
+        matcher.Run(ran.size(), [&](size_t i) { ran[i] = std::this_thread::get_id(); });
+        for (const auto& id : ran) tasks_here = tasks_here && id == std::this_thread::get_id();
+        matcher.Finish();
+      }
+      finished = next;
+    }
+    CHECK(tasks_here);
+    CHECK(Outcome(engine, alerts) == reference);
   }
 }
