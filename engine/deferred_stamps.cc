@@ -1,14 +1,45 @@
 #include "engine/deferred_stamps.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <utility>
 
 namespace ember::engine {
 
 void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line) {
+  std::vector<const StampStream*> streams;
+  for (const StampStream* stream : stream_of_line) {
+    if (stream != nullptr && (streams.empty() || streams.back() != stream)) {
+      streams.push_back(stream);
+    }
+  }
+  Begin(stream_of_line, streams);
+}
+
+void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line,
+                           std::span<const StampStream* const> streams) {
   stream_of_line_ = stream_of_line;
   found_.resize(stream_of_line_.size());
   year_guess_.resize(stream_of_line_.size());
+  at_begin_.clear();
+  for (const StampStream* stream : streams) {
+    if (stream != nullptr) at_begin_.emplace_back(stream, *stream);
+  }
+  std::sort(at_begin_.begin(), at_begin_.end(),
+            [](const auto& a, const auto& b) { return std::less<>()(a.first, b.first); });
+  at_begin_.erase(std::unique(at_begin_.begin(), at_begin_.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  at_begin_.end());
+}
+
+const StampStream& DeferredStamps::Copy(const StampStream* stream) const {
+  auto it = std::lower_bound(
+      at_begin_.begin(), at_begin_.end(), stream,
+      [](const auto& entry, const StampStream* s) { return std::less<>()(entry.first, s); });
+  // A stream not named at Begin would be read while its owner settles it: a broken contract.
+  if (it == at_begin_.end() || it->first != stream) std::abort();
+  return it->second;
 }
 
 void DeferredStamps::Prepare(size_t first, std::span<InputLine> lines) {
@@ -22,7 +53,7 @@ void DeferredStamps::Prepare(size_t first, std::span<InputLine> lines) {
     if (stream != current_of) {
       auto it = std::find_if(local.begin(), local.end(),
                              [&](const auto& entry) { return entry.first == stream; });
-      if (it == local.end()) it = local.insert(local.end(), {stream, *stream});
+      if (it == local.end()) it = local.insert(local.end(), {stream, Copy(stream)});
       current = &it->second;
       current_of = stream;
     }

@@ -5,8 +5,9 @@
 // state and last time); Settle corrects the lines whose guess the lines before them
 // contradict — after a new year a slice cannot see, or at the start of a slice without a
 // stamp — and has their rules' own stamps read again.
-// Prepare may run on several threads at once (each on its own lines); the rest is not
-// thread-safe, and the streams must not change between Begin and Settle.
+// Prepare may run on several threads at once (each on its own lines) and reads copies of the
+// streams taken at Begin, so the caller may settle another chunk (of another DeferredStamps)
+// meanwhile; the rest is not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +35,12 @@ class DeferredStamps final : public LinePrep {
   explicit DeferredStamps(Unstamped unstamped) : unstamped_(unstamped) {}
 
   // Before the matcher starts on a chunk: the stream of each of its lines, null for a line
-  // whose time is settled already (kept by the caller until Settle).
+  // whose time is settled already (kept by the caller until Settle). Copies the streams.
   void Begin(std::span<StampStream* const> stream_of_line);
+  // The same when the lines' streams are filled in by Prepare's caller, on the matcher's
+  // threads (before Prepare reads them): `streams` are all the chunk's lines may name.
+  void Begin(std::span<StampStream* const> stream_of_line,
+             std::span<const StampStream* const> streams);
   // Reads the stamps of the lines among `lines` (which start at index `first`) that have a
   // stream.
   void Prepare(size_t first, std::span<InputLine> lines) override;
@@ -50,8 +55,13 @@ class DeferredStamps final : public LinePrep {
   static constexpr uint8_t kNoStamp = 0xFF;
   static constexpr uint8_t kWithYear = 0;  // a stamp carrying its year
 
+  // The copy of `stream` taken at Begin.
+  const StampStream& Copy(const StampStream* stream) const;
+
   const Unstamped unstamped_;
   std::span<StampStream* const> stream_of_line_;
+  // Each stream of the chunk as it stood at Begin, by address.
+  std::vector<std::pair<const StampStream*, StampStream>> at_begin_;
   std::vector<uint8_t> found_;       // by line of the chunk
   std::vector<int32_t> year_guess_;  // by line: the year a stamp without one was read in
 };

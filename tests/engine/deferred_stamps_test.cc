@@ -158,3 +158,39 @@ TEST_CASE("DeferredStamps: streams mixed in a chunk each go on from their own li
     CHECK(lines[5].time_ms == Utc(2025, 3, 4, 0, 0, 0));
   }
 }
+
+// The aggregator settles one chunk while the matcher's threads read the next: the next
+// chunk's guesses start from its streams as they stood at Begin (copies: under
+// ThreadSanitizer, reading the streams themselves would race with the settling), and settle
+// to what reading in order gives.
+TEST_CASE("DeferredStamps: a chunk is read from copies while the chunk before settles",
+          "[engine][event_time][threads][unit]") {
+  test::TempDir dir;
+  auto rules = SeenRule(dir);
+  ParallelMatcher matcher(2);
+  const int64_t arrival = Utc(2026, 6, 1, 0, 0, 0);
+  StampStream a{EventTimeParser(2024), Utc(2024, 12, 31, 0, 0, 0)};
+  a.parser.set_year_state({2024, 12});
+  const size_t n = 2 * ParallelMatcher::kMinParallelLines;  // on the worker threads
+  std::vector<InputLine> first(n, InputLine{"Jan  2 00:00:00 a: new year", "h", "f", arrival, ""});
+  std::vector<InputLine> second(n, InputLine{"Dec 31 23:59:59 a: year end", "h", "f", arrival, ""});
+  const std::string unstamped = kFrame + " no stamp";
+  second[0].text = unstamped;
+  const std::vector<StampStream*> streams(n, &a);
+  DeferredStamps first_stamps(DeferredStamps::Unstamped::kPreviousLine);
+  DeferredStamps second_stamps(DeferredStamps::Unstamped::kPreviousLine);
+  first_stamps.Begin(streams);
+  matcher.Start(*rules, first, &first_stamps);
+  matcher.Finish();
+  second_stamps.Begin(streams);
+  matcher.Start(*rules, second, &second_stamps);
+  first_stamps.Settle(first, matcher);  // moves `a` into 2025 while `second` is read
+  CHECK(a.parser.year_state() == EventTimeParser::YearState{2025, 1});
+  matcher.Finish();
+  second_stamps.Settle(second, matcher);
+  // Guessed from December 2024: the line before was in 2024, and December is not a new year.
+  CHECK(second[0].time_ms == Utc(2025, 1, 2, 0, 0, 0));
+  CHECK(second[1].time_ms == Utc(2025, 12, 31, 23, 59, 59));
+  CHECK(second[n - 1].time_ms == Utc(2025, 12, 31, 23, 59, 59));
+  CHECK(a.last_time_ms == Utc(2025, 12, 31, 23, 59, 59));
+}
