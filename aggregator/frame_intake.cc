@@ -22,13 +22,13 @@ void WarnLimited(LogLimiter& log, int64_t now_ms, fmt::format_string<Args...> fo
 
 }  // namespace
 
-// Builds the in-flight frames' lines of one slice, then reads their stamps: on the matcher's
+// Builds the lines of one slice of a pass's frames, then reads their stamps: on the matcher's
 // threads, each slice's lines by the thread that matches them.
 class FrameIntake::LineBuilder final : public engine::LinePrep {
  public:
-  explicit LineBuilder(FrameIntake& intake) : intake_(intake) {}
+  explicit LineBuilder(Pass& pass) : pass_(pass) {}
   void Prepare(size_t first, std::span<engine::InputLine> lines) override {
-    const std::vector<size_t>& starts = intake_.frame_first_line_;
+    const std::vector<size_t>& starts = pass_.frame_first_line;
     // The frame holding line `first` (frames without lines have starts[f] == starts[f + 1]).
     size_t f = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), first) -
                                    starts.begin()) -
@@ -36,7 +36,7 @@ class FrameIntake::LineBuilder final : public engine::LinePrep {
     for (size_t i = 0; i < lines.size(); ++i) {
       const size_t at = first + i;
       while (at >= starts[f + 1]) ++f;
-      const PendingFrame& p = intake_.in_flight_[f];
+      const PendingFrame& p = pass_.frames[f];
       const wire::DataFrame& frame = p.frame;
       const size_t k = at - starts[f];
       engine::InputLine& in = lines[i];
@@ -49,14 +49,17 @@ class FrameIntake::LineBuilder final : public engine::LinePrep {
         const wire::LineFields& j = frame.fields[k];
         in.journal = {j.unit, j.identifier, j.priority, j.pid};
       }
-      intake_.batch_streams_[at] = p.parser;
+      pass_.streams[at] = p.parser;
     }
-    intake_.stamps_.Prepare(first, lines);
+    pass_.stamps.Prepare(first, lines);
   }
 
  private:
-  FrameIntake& intake_;
+  Pass& pass_;
 };
+
+FrameIntake::Pass::Pass() : builder(std::make_unique<LineBuilder>(*this)) {}
+FrameIntake::Pass::~Pass() = default;
 
 FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
@@ -67,8 +70,8 @@ FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
              static_cast<size_t>(config.max_streams)),
       watermarks_(WatermarkOptions{
           config.allowed_lateness_ms, config.max_source_delay_ms, config.max_future_skew_ms,
-          /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}),
-      line_builder_(std::make_unique<LineBuilder>(*this)) {}
+          /*liveness_ms=*/3000, config.backfill_hold_ms, static_cast<size_t>(config.max_streams)}) {
+}
 
 FrameIntake::~FrameIntake() {
   if (matching_) matcher_->Finish();  // its threads read the lines of in_flight_
@@ -252,41 +255,61 @@ void FrameIntake::ApplyPending(engine::Engine& engine, int64_t now_ms) {
 }
 
 void FrameIntake::StartPending(engine::Engine& engine, int64_t now_ms) {
-  FinishInFlight(engine, now_ms);
-  if (pending_.empty()) return;
-  in_flight_.swap(pending_);
-  pending_lines_ = 0;
-  frame_first_line_.clear();
-  size_t lines = 0;
-  for (const PendingFrame& p : in_flight_) {
-    frame_first_line_.push_back(lines);
-    lines += p.frame.lines.size();
+  Pass* matched = nullptr;
+  if (matching_) {
+    matcher_->Finish();
+    matching_ = false;
+    matched = in_flight_;
   }
-  frame_first_line_.push_back(lines);
-  // Sized only (grown, never shrunk): the matcher's threads build the lines (LineBuilder),
-  // then read their stamps, then match them; this thread joins them in FinishInFlight.
-  if (batch_lines_.size() < lines) {
-    batch_lines_.resize(lines);
-    batch_streams_.resize(lines);
+  if (!pending_.empty()) {
+    // The other pass was applied when this one started (or is still empty).
+    Pass& next = in_flight_ == &passes_[0] ? passes_[1] : passes_[0];
+    next.frames.swap(pending_);
+    pending_.clear();
+    pending_lines_ = 0;
+    next.frame_first_line.clear();
+    std::vector<const engine::StampStream*> streams;
+    size_t lines = 0;
+    for (const PendingFrame& p : next.frames) {
+      next.frame_first_line.push_back(lines);
+      lines += p.frame.lines.size();
+      if (p.parser != nullptr) streams.push_back(p.parser);
+    }
+    next.frame_first_line.push_back(lines);
+    // Sized only (grown, never shrunk): the matcher's threads build the lines (LineBuilder),
+    // then read their stamps, then match them; this thread joins them in the next call.
+    if (next.lines.size() < lines) {
+      next.lines.resize(lines);
+      next.streams.resize(lines);
+    }
+    next.line_count = lines;
+    next.stamps.Begin(std::span<engine::StampStream* const>(next.streams.data(), lines), streams);
+    matcher_->Start(engine.rules(), std::span<engine::InputLine>(next.lines.data(), lines),
+                    next.builder.get());
+    matching_ = true;
+    in_flight_ = &next;
   }
-  in_flight_lines_ = lines;
-  stamps_.Begin(std::span<engine::StampStream* const>(batch_streams_.data(), lines));
-  matcher_->Start(engine.rules(), std::span<engine::InputLine>(batch_lines_.data(), lines),
-                  line_builder_.get());
-  matching_ = true;
+  // Meanwhile, the pass matched before goes into the engine (its partitions applied on this
+  // thread alone: the workers are matching).
+  if (matched != nullptr) ApplyMatched(*matched, engine, now_ms);
 }
 
 void FrameIntake::FinishInFlight(engine::Engine& engine, int64_t now_ms) {
   if (!matching_) return;
   matcher_->Finish();
   matching_ = false;
-  stamps_.Settle(std::span<engine::InputLine>(batch_lines_.data(), in_flight_lines_), *matcher_);
+  ApplyMatched(*in_flight_, engine, now_ms);
+}
+
+void FrameIntake::ApplyMatched(Pass& pass, engine::Engine& engine, int64_t now_ms) {
+  const std::span<engine::InputLine> lines(pass.lines.data(), pass.line_count);
+  pass.stamps.Settle(lines, *matcher_);
   int64_t oldest = INT64_MAX;
   size_t line = 0;
-  for (const PendingFrame& p : in_flight_) {
+  for (const PendingFrame& p : pass.frames) {
     int64_t newest = INT64_MIN;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
-      engine::InputLine& in = batch_lines_[line];
+      engine::InputLine& in = lines[line];
       const int64_t clamped = watermarks_.ClampFuture(in.time_ms, now_ms);
       if (clamped != in.time_ms) {
         in.time_ms = clamped;
@@ -305,17 +328,17 @@ void FrameIntake::FinishInFlight(engine::Engine& engine, int64_t now_ms) {
     engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   }
   line = 0;
-  for (const PendingFrame& p : in_flight_) {
+  for (const PendingFrame& p : pass.frames) {
     const uint64_t too_late = engine.stats().too_late;
     for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
-      engine.RouteLine(batch_lines_[line], matcher_->MatchesOf(line));
+      engine.RouteLine(lines[line], matcher_->MatchesOf(line));
     }
     if (engine.stats().too_late != too_late) {
       watermarks_.TooLate(p.stream, engine.stats().too_late - too_late);
     }
   }
   engine.ApplyRouted();
-  in_flight_.clear();
+  pass.frames.clear();
 }
 
 // Opens a session for a connection and answers with its credit and the committed marks of

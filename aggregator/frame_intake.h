@@ -49,10 +49,10 @@ class FrameIntake {
   // it every accepted line is in the engine (call before the engine closes batches, is
   // checkpointed or replaced).
   void ApplyPending(engine::Engine& engine, int64_t now_ms);
-  // The same, overlapped: applies the lines whose matching started before, then starts
-  // matching the accepted ones on the worker threads and returns, so this thread can
-  // receive the next frames meanwhile. The lines in flight are applied at the next call of
-  // either (with the same engine).
+  // The same, overlapped: starts matching the accepted lines on the worker threads, applies
+  // the lines whose matching started before meanwhile, and returns, so this thread can
+  // receive the next frames while the workers match. The lines in flight are applied at the
+  // next call of either (with the same engine).
   void StartPending(engine::Engine& engine, int64_t now_ms);
 
   AgentSessions& sessions() { return sessions_; }
@@ -87,6 +87,9 @@ class FrameIntake {
   const std::string* SessionOf(const std::string& routing_id, int64_t now_ms);
   // Waits for the lines in flight to be matched and applies them (nothing when none are).
   void FinishInFlight(engine::Engine& engine, int64_t now_ms);
+  struct Pass;
+  // Applies the matched lines of `pass` to `engine`, in order, and empties it.
+  void ApplyMatched(Pass& pass, engine::Engine& engine, int64_t now_ms);
   // Counts and logs (rate-limited) a frame that could not be decoded.
   void BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms);
 
@@ -113,8 +116,28 @@ class FrameIntake {
     std::string sender;           // its CURVE key's name, else the agent's name (evidence)
   };
   std::vector<PendingFrame> pending_;
-  // Frames whose lines the matcher's threads are matching (matching_); applied next.
-  std::vector<PendingFrame> in_flight_;
+  // The frames of one pass over the socket, from the start of their matching until they are
+  // applied: their lines (built on the matcher's threads; the first line_count, sized only),
+  // the stream whose stamp each line waits for (or null), the index of each frame's first
+  // line (then the total), and their stamps. There are two: one is matched while the one
+  // before is applied.
+  class LineBuilder;
+  struct Pass {
+    Pass();
+    ~Pass();
+    Pass(const Pass&) = delete;
+    Pass& operator=(const Pass&) = delete;
+    std::vector<PendingFrame> frames;
+    std::vector<engine::InputLine> lines;
+    std::vector<engine::StampStream*> streams;
+    std::vector<size_t> frame_first_line;
+    size_t line_count = 0;
+    // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
+    engine::DeferredStamps stamps{engine::DeferredStamps::Unstamped::kAsGiven};
+    std::unique_ptr<LineBuilder> builder;
+  };
+  Pass passes_[2];
+  Pass* in_flight_ = &passes_[0];  // the pass being matched, when matching_
   bool matching_ = false;
   // HELLOs waiting for the next checkpoint, by routing id: one per connection (the latest),
   // all answered at the next commit, which the first one waiting brings on at once.
@@ -125,16 +148,6 @@ class FrameIntake {
   };
   std::map<std::string, WaitingWelcome> waiting_welcomes_;
   size_t pending_lines_ = 0;
-  // The lines in flight (the first in_flight_lines_), the stream whose stamp each waits for
-  // (or null), and the index of each in-flight frame's first line (then the total).
-  class LineBuilder;
-  std::vector<engine::InputLine> batch_lines_;
-  std::vector<engine::StampStream*> batch_streams_;
-  std::vector<size_t> frame_first_line_;
-  size_t in_flight_lines_ = 0;
-  // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
-  engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kAsGiven};
-  std::unique_ptr<LineBuilder> line_builder_;
   FrameCounters counters_;
   uint64_t accepted_bytes_ = 0;
   uint64_t messages_ = 0;

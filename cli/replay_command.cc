@@ -57,6 +57,8 @@ class LineChunk {
   std::span<engine::InputLine> lines() { return lines_; }
   // By line: the stream whose stamp the line waits for, or null.
   std::span<engine::StampStream* const> streams() const { return streams_; }
+  // The lines' stamps, read on the matcher's threads.
+  engine::DeferredStamps& stamps() { return stamps_; }
   void Add(const engine::InputLine& line, engine::StampStream* stream = nullptr) {
     if (lines_.empty()) file_.assign(line.file);
     const char* before = text_.data();
@@ -97,6 +99,7 @@ class LineChunk {
   std::string text_;  // every line's bytes, back to back
   std::vector<engine::InputLine> lines_;
   std::vector<engine::StampStream*> streams_;
+  engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kPreviousLine};
   std::string file_;                   // the file of every line
   const std::string* host_ = nullptr;  // interned
 };
@@ -174,14 +177,12 @@ int RunReplay(const ReplayArgs& args) {
   engine.SetRunner(&matcher);
   // Time stamps of files are read on the matcher's threads with the lines' matching, and
   // settled in order here.
-  engine::DeferredStamps stamps(engine::DeferredStamps::Unstamped::kPreviousLine);
   engine::StampStream file_stamps{engine::EventTimeParser(0, &*zone)};
   int64_t max_time = INT64_MIN;
-  auto apply_matched = [&] {
-    if (matching == nullptr) return;
-    matcher.Finish();
-    const std::span<engine::InputLine> lines = matching->lines();
-    untimed += stamps.Settle(lines, matcher);
+  // Settles a matched chunk's stamps and applies its lines in order, then empties it.
+  auto apply_chunk = [&](LineChunk* chunk, uint64_t bytes_done) {
+    const std::span<engine::InputLine> lines = chunk->lines();
+    untimed += chunk->stamps().Settle(lines, matcher);
     for (size_t i = 0; i < lines.size(); ++i) {
       const engine::InputLine& line = lines[i];
       engine.RouteLine(line, matcher.MatchesOf(i));
@@ -197,17 +198,27 @@ int RunReplay(const ReplayArgs& args) {
       }
     }
     engine.ApplyRouted();
-    matching->Clear();
+    chunk->Clear();
+    progress.Update(bytes_done);
+  };
+  auto apply_matched = [&] {
+    if (matching == nullptr) return;
+    matcher.Finish();
+    apply_chunk(matching, matching_bytes_done);
     matching = nullptr;
-    progress.Update(matching_bytes_done);
   };
   auto flush_chunk = [&](uint64_t bytes_done) {
-    apply_matched();  // the chunk before, matched while this one was read
-    stamps.Begin(filling->streams());
-    matcher.Start(engine.rules(), filling->lines(), &stamps);
+    // The chunk before, matched while this one was read, is applied while the workers match
+    // this one (its partitions on this thread alone).
+    LineChunk* matched = matching;
+    const uint64_t matched_bytes_done = matching_bytes_done;
+    if (matched != nullptr) matcher.Finish();
+    filling->stamps().Begin(filling->streams());
+    matcher.Start(engine.rules(), filling->lines(), &filling->stamps());
     matching = filling;
     matching_bytes_done = bytes_done;
     filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
+    if (matched != nullptr) apply_chunk(matched, matched_bytes_done);
   };
 
   for (const auto& path : args.files) {
