@@ -289,8 +289,8 @@ void FrameIntake::StartPending(engine::Engine& engine, int64_t now_ms) {
     matching_ = true;
     in_flight_ = &next;
   }
-  // Meanwhile, the pass matched before goes into the engine (its partitions applied on this
-  // thread alone: the workers are matching).
+  // Meanwhile, the pass matched before goes into the engine (its partitions applied by this
+  // thread, and by the workers between their slices).
   if (matched != nullptr) ApplyMatched(*matched, engine, now_ms);
 }
 

@@ -209,7 +209,7 @@ int RunReplay(const ReplayArgs& args) {
   };
   auto flush_chunk = [&](uint64_t bytes_done) {
     // The chunk before, matched while this one was read, is applied while the workers match
-    // this one (its partitions on this thread alone).
+    // this one (its partitions by this thread, and by the workers between their slices).
     LineChunk* matched = matching;
     const uint64_t matched_bytes_done = matching_bytes_done;
     if (matched != nullptr) matcher.Finish();

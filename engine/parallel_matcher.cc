@@ -61,6 +61,18 @@ struct ParallelMatcher::Pool {
   bool stop = false;
   const std::function<void(unsigned)>* job = nullptr;  // the generation's work
   std::vector<std::thread> threads;
+  // Tasks Run hands out while a call is matching (null: none): the workers take them
+  // between slices. Set and cleared under `mu`; read first without it, as a hint.
+  std::atomic<SideTasks*> side{nullptr};
+  std::condition_variable helpers_left;  // caller: the last helper left `side`
+};
+
+// The tasks of a Run during a call, taken by the caller and by workers between slices.
+struct ParallelMatcher::SideTasks {
+  const std::function<void(size_t)>* task;
+  size_t n;
+  std::atomic<size_t> next{0};
+  unsigned helpers = 0;  // workers taking its tasks (guarded by Pool::mu)
 };
 
 ParallelMatcher::ParallelMatcher(unsigned threads)
@@ -148,10 +160,31 @@ void ParallelMatcher::RetimeMatches(size_t line) {
 }
 
 void ParallelMatcher::TakeSlices(unsigned thread) {
-  for (size_t i = next_slice_.fetch_add(1, std::memory_order_relaxed); i < slice_count_;
-       i = next_slice_.fetch_add(1, std::memory_order_relaxed)) {
+  // The caller's tasks first: the caller waits for them, the slices wait for Finish.
+  for (;;) {
+    if (thread != 0) HelpWithSideTasks();
+    const size_t i = next_slice_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= slice_count_) break;
     RunSlice(i, thread);
   }
+  if (thread != 0) HelpWithSideTasks();
+}
+
+void ParallelMatcher::HelpWithSideTasks() {
+  if (pool_->side.load(std::memory_order_relaxed) == nullptr) return;
+  SideTasks* side = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    side = pool_->side.load(std::memory_order_relaxed);
+    if (side == nullptr) return;
+    ++side->helpers;
+  }
+  for (size_t i = side->next.fetch_add(1, std::memory_order_relaxed); i < side->n;
+       i = side->next.fetch_add(1, std::memory_order_relaxed)) {
+    (*side->task)(i);
+  }
+  std::lock_guard<std::mutex> lock(pool_->mu);
+  if (--side->helpers == 0) pool_->helpers_left.notify_all();
 }
 
 void ParallelMatcher::Wake(const std::function<void(unsigned)>* job) {
@@ -177,9 +210,25 @@ void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {
 }
 
 void ParallelMatcher::Run(size_t n, const std::function<void(size_t)>& task) {
-  // While a call is matching, the workers are its own: the tasks run here.
-  if (started_ || threads_ == 1 || n < 2) {
+  if (threads_ == 1 || n < 2) {
     for (size_t i = 0; i < n; ++i) task(i);
+    return;
+  }
+  if (started_) {
+    // The workers are matching the call: they take tasks between slices, this thread takes
+    // the rest, then waits for those they took.
+    SideTasks side{&task, n};
+    {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      pool_->side.store(&side, std::memory_order_relaxed);
+    }
+    for (size_t i = side.next.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = side.next.fetch_add(1, std::memory_order_relaxed)) {
+      task(i);
+    }
+    std::unique_lock<std::mutex> lock(pool_->mu);
+    pool_->side.store(nullptr, std::memory_order_relaxed);
+    pool_->helpers_left.wait(lock, [&] { return side.helpers == 0; });
     return;
   }
   std::atomic<size_t> next{0};

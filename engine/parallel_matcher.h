@@ -65,7 +65,8 @@ class ParallelMatcher final : public TaskRunner {
   // so the caller can prepare the next lines meanwhile; Finish has the caller take the
   // slices left and waits for the workers. `rules` and `lines` must not change in between;
   // between them, only MatchesOf, RetimeMatches and Run may be called (the first two about
-  // the call finished before; Run then runs its tasks on the calling thread alone).
+  // the call finished before; Run's tasks are then taken by the calling thread, and by the
+  // workers between two slices of the call).
   void Start(const rules::RuleSet& rules, std::span<const InputLine> lines);
   // The same, with `prep` run over each slice of the lines before it is matched.
   void Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep);
@@ -84,6 +85,7 @@ class ParallelMatcher final : public TaskRunner {
  private:
   struct Slice;
   struct Pool;
+  struct SideTasks;
   // Matches slice `index` with thread `thread`'s scratch.
   void RunSlice(size_t index, unsigned thread);
   void StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
@@ -91,8 +93,11 @@ class ParallelMatcher final : public TaskRunner {
   // Reads the time stamps of `rules`' rules with their own in line `local` of `s`.
   static void ReadRuleTimes(const rules::RuleSet& rules, Slice& s, size_t local,
                             int64_t line_time_ms);
-  // Takes slices until none is left (thread `thread`).
+  // Takes slices until none is left (thread `thread`); a worker takes the tasks of a Run
+  // running meanwhile first.
   void TakeSlices(unsigned thread);
+  // A worker takes the tasks left of the Run running during the call, if any.
+  void HelpWithSideTasks();
   // Wakes the workers to run job(i) on thread i (i >= 1).
   void Wake(const std::function<void(unsigned)>* job);
   // Waits until every worker finished the job Wake gave.
