@@ -119,6 +119,20 @@ std::unique_ptr<CheckpointStore> OpenStore(const std::string& dir) {
   return std::move(*s);
 }
 
+// A store at `dir` stamped for `rules` (1 s batches).
+std::unique_ptr<CheckpointStore> StampedStore(const std::string& dir, const rules::RuleSet& rules) {
+  auto store = OpenStore(dir);
+  REQUIRE(store->Stamp(rules, 1000).ok());
+  return store;
+}
+
+// Engine options of one partition: segments are per partition, so count them in one.
+EngineOptions OnePartition() {
+  EngineOptions options;
+  options.partitions = 1;
+  return options;
+}
+
 // The stored segments whose key begins with `prefix` (the store at `state` must be closed).
 std::vector<std::string> StoredSegments(const std::string& state, const std::string& prefix) {
   KvStoreOptions o;
@@ -403,11 +417,8 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
-  auto store = OpenStore(state);
-  REQUIRE(store->Stamp(*rules, 1000).ok());
-  EngineOptions one_partition;  // segments are per partition: count them in one
-  one_partition.partitions = 1;
-  Engine e(rules, one_partition);
+  auto store = StampedStore(state, *rules);
+  Engine e(rules, OnePartition());
   std::vector<Alert> alerts;
   std::map<std::string, uint64_t> expected;  // key -> count in batch 5
   for (int commit = 0; commit < 3; ++commit) {
@@ -458,8 +469,6 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   CHECK(SegmentsOf(state, "fails", 6) == 1);
 }
 
-// A batch changed by several commits: each commit writes one segment for it, and recovery
-// keeps each key's latest partial once.
 // A batch is erased from the store when it leaves the windows only if a checkpoint wrote it:
 // a backfill opens and drops most of its batches between two checkpoints, and erasing each
 // of those would cost the commit a search of the store per batch.
@@ -468,11 +477,8 @@ TEST_CASE("CheckpointStore: only batches a checkpoint wrote are erased when drop
   test::TempDir dir;
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
-  auto store = OpenStore(state);
-  REQUIRE(store->Stamp(*rules, 1000).ok());
-  EngineOptions one_partition;
-  one_partition.partitions = 1;
-  Engine e(rules, one_partition);
+  auto store = StampedStore(state, *rules);
+  Engine e(rules, OnePartition());
   std::vector<Alert> alerts;
   e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 5000, ""});  // batch 5
   REQUIRE(store->Commit({e.TakeDelta()}, {}, {}).ok());
@@ -492,6 +498,8 @@ TEST_CASE("CheckpointStore: only batches a checkpoint wrote are erased when drop
   CHECK(SegmentsOf(state, "fails", 5) == 0);
 }
 
+// A batch changed by several commits: each commit writes one segment for it, and recovery
+// keeps each key's latest partial once.
 TEST_CASE("CheckpointStore: later segments of a batch replace a key's partial",
           "[engine][checkpoint][unit]") {
   test::TempDir dir;
@@ -578,11 +586,8 @@ TEST_CASE("CheckpointStore: a corrupt segment, alert state or mark is an error, 
   auto rules = Load(dir, kRules);
   const std::string state = dir.Sub("state");
   {
-    auto store = OpenStore(state);
-    REQUIRE(store->Stamp(*rules, 1000).ok());
-    EngineOptions one_partition;
-    one_partition.partitions = 1;
-    Engine e(rules, one_partition);
+    auto store = StampedStore(state, *rules);
+    Engine e(rules, OnePartition());
     e.Ingest(InputLine{"fail from 1.2.3.4", "h", "f", 5000, ""});
     REQUIRE(store
                 ->Commit({e.TakeDelta()},
