@@ -22,44 +22,33 @@ void WarnLimited(LogLimiter& log, int64_t now_ms, fmt::format_string<Args...> fo
 
 }  // namespace
 
-// Builds the lines of one slice of a pass's frames, then reads their stamps: on the matcher's
-// threads, each slice's lines by the thread that matches them.
-class FrameIntake::LineBuilder final : public engine::LinePrep {
- public:
-  explicit LineBuilder(Pass& pass) : pass_(pass) {}
-  void Prepare(size_t first, std::span<engine::InputLine> lines) override {
-    const std::vector<size_t>& starts = pass_.frame_first_line;
-    // The frame holding line `first` (frames without lines have starts[f] == starts[f + 1]).
-    size_t f = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), first) -
-                                   starts.begin()) -
-               1;
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const size_t at = first + i;
-      while (at >= starts[f + 1]) ++f;
-      const PendingFrame& p = pass_.frames[f];
-      const wire::DataFrame& frame = p.frame;
-      const size_t k = at - starts[f];
-      engine::InputLine& in = lines[i];
-      in = engine::InputLine{
-          frame.lines[k],   p.host.empty() ? frame.host : std::string_view(p.host),
-          frame.path,       frame.read_time_ms,
-          frame.tag,        frame.start_offset,
-          frame.end_offset, p.sender};
-      if (!frame.fields.empty()) {
-        const wire::LineFields& j = frame.fields[k];
-        in.journal = {j.unit, j.identifier, j.priority, j.pid};
-      }
-      pass_.streams[at] = p.parser;
+// Builds the lines of one slice of the pass's frames, then reads their stamps: on the
+// matcher's threads, each slice's lines by the thread that matches them.
+void FrameIntake::Pass::Prepare(size_t first, std::span<engine::InputLine> slice) {
+  const std::vector<size_t>& starts = frame_first_line;
+  // The frame holding line `first` (frames without lines have starts[f] == starts[f + 1]).
+  size_t f =
+      static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), first) - starts.begin()) -
+      1;
+  for (size_t i = 0; i < slice.size(); ++i) {
+    const size_t at = first + i;
+    while (at >= starts[f + 1]) ++f;
+    const PendingFrame& p = frames[f];
+    const wire::DataFrame& frame = p.frame;
+    const size_t k = at - starts[f];
+    engine::InputLine& in = slice[i];
+    in = engine::InputLine{frame.lines[k],   p.host.empty() ? frame.host : std::string_view(p.host),
+                           frame.path,       frame.read_time_ms,
+                           frame.tag,        frame.start_offset,
+                           frame.end_offset, p.sender};
+    if (!frame.fields.empty()) {
+      const wire::LineFields& j = frame.fields[k];
+      in.journal = {j.unit, j.identifier, j.priority, j.pid};
     }
-    pass_.stamps.Prepare(first, lines);
+    streams[at] = p.parser;
   }
-
- private:
-  Pass& pass_;
-};
-
-FrameIntake::Pass::Pass() : builder(std::make_unique<LineBuilder>(*this)) {}
-FrameIntake::Pass::~Pass() = default;
+  stamps.Prepare(first, slice);
+}
 
 FrameIntake::FrameIntake(const AggregatorConfig& config, Receiver& receiver)
     : config_(config),
@@ -276,16 +265,15 @@ void FrameIntake::StartPending(engine::Engine& engine, int64_t now_ms) {
       if (p.parser != nullptr) streams.push_back(p.parser);
     }
     next.frame_first_line.push_back(lines);
-    // Sized only (grown, never shrunk): the matcher's threads build the lines (LineBuilder),
-    // then read their stamps, then match them; this thread joins them in the next call.
+    // Sized only (grown, never shrunk): the matcher's threads build the lines and read their
+    // stamps (Pass::Prepare), then match them; this thread joins them in the next call.
     if (next.lines.size() < lines) {
       next.lines.resize(lines);
       next.streams.resize(lines);
     }
     next.line_count = lines;
     next.stamps.Begin(std::span<engine::StampStream* const>(next.streams.data(), lines), streams);
-    matcher_->Start(engine.rules(), std::span<engine::InputLine>(next.lines.data(), lines),
-                    next.builder.get());
+    matcher_->Start(engine.rules(), std::span<engine::InputLine>(next.lines.data(), lines), &next);
     matching_ = true;
     in_flight_ = &next;
   }

@@ -117,16 +117,13 @@ class FrameIntake {
   };
   std::vector<PendingFrame> pending_;
   // The frames of one pass over the socket, from the start of their matching until they are
-  // applied: their lines (built on the matcher's threads; the first line_count, sized only),
-  // the stream whose stamp each line waits for (or null), the index of each frame's first
-  // line (then the total), and their stamps. There are two: one is matched while the one
-  // before is applied.
-  class LineBuilder;
-  struct Pass {
-    Pass();
-    ~Pass();
-    Pass(const Pass&) = delete;
-    Pass& operator=(const Pass&) = delete;
+  // applied: their lines (the first line_count, sized only), the stream whose stamp each
+  // line waits for (or null), the index of each frame's first line (then the total), and
+  // their stamps. There are two: one is matched while the one before is applied. As a
+  // LinePrep, it builds the lines of each slice on the matcher's threads, then reads their
+  // stamps.
+  struct Pass final : engine::LinePrep {
+    void Prepare(size_t first, std::span<engine::InputLine> lines) override;
     std::vector<PendingFrame> frames;
     std::vector<engine::InputLine> lines;
     std::vector<engine::StampStream*> streams;
@@ -134,7 +131,6 @@ class FrameIntake {
     size_t line_count = 0;
     // Stamps are read on the matcher's threads; a line without one keeps its arrival time.
     engine::DeferredStamps stamps{engine::DeferredStamps::Unstamped::kAsGiven};
-    std::unique_ptr<LineBuilder> builder;
   };
   Pass passes_[2];
   Pass* in_flight_ = &passes_[0];  // the pass being matched, when matching_

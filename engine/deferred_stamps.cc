@@ -8,13 +8,7 @@
 namespace ember::engine {
 
 void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line) {
-  std::vector<const StampStream*> streams;
-  for (const StampStream* stream : stream_of_line) {
-    if (stream != nullptr && (streams.empty() || streams.back() != stream)) {
-      streams.push_back(stream);
-    }
-  }
-  Begin(stream_of_line, streams);
+  Begin(stream_of_line, stream_of_line);
 }
 
 void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line,
@@ -22,15 +16,17 @@ void DeferredStamps::Begin(std::span<StampStream* const> stream_of_line,
   stream_of_line_ = stream_of_line;
   found_.resize(stream_of_line_.size());
   year_guess_.resize(stream_of_line_.size());
-  at_begin_.clear();
+  // Each stream once (`streams` may repeat them), then its copy.
+  std::vector<const StampStream*> distinct;
   for (const StampStream* stream : streams) {
-    if (stream != nullptr) at_begin_.emplace_back(stream, *stream);
+    if (stream != nullptr && (distinct.empty() || distinct.back() != stream)) {
+      distinct.push_back(stream);
+    }
   }
-  std::sort(at_begin_.begin(), at_begin_.end(),
-            [](const auto& a, const auto& b) { return std::less<>()(a.first, b.first); });
-  at_begin_.erase(std::unique(at_begin_.begin(), at_begin_.end(),
-                              [](const auto& a, const auto& b) { return a.first == b.first; }),
-                  at_begin_.end());
+  std::sort(distinct.begin(), distinct.end(), std::less<>());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  at_begin_.clear();
+  for (const StampStream* stream : distinct) at_begin_.emplace_back(stream, *stream);
 }
 
 const StampStream& DeferredStamps::Copy(const StampStream* stream) const {

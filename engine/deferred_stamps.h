@@ -38,7 +38,8 @@ class DeferredStamps final : public LinePrep {
   // whose time is settled already (kept by the caller until Settle). Copies the streams.
   void Begin(std::span<StampStream* const> stream_of_line);
   // The same when the lines' streams are filled in by Prepare's caller, on the matcher's
-  // threads (before Prepare reads them): `streams` are all the chunk's lines may name.
+  // threads (before Prepare reads them): `streams` are all the chunk's lines may name
+  // (repeats and nulls allowed).
   void Begin(std::span<StampStream* const> stream_of_line,
              std::span<const StampStream* const> streams);
   // Reads the stamps of the lines among `lines` (which start at index `first`) that have a
