@@ -133,6 +133,15 @@ EngineOptions OnePartition() {
   return options;
 }
 
+// kRules, a store stamped for them, and an engine of one partition over them.
+struct OnePartitionStore {
+  test::TempDir dir;
+  std::shared_ptr<const rules::RuleSet> rules = Load(dir, kRules);
+  std::string state = dir.Sub("state");
+  std::unique_ptr<CheckpointStore> store = StampedStore(state, *rules);
+  Engine e{rules, OnePartition()};
+};
+
 // The stored segments whose key begins with `prefix` (the store at `state` must be closed).
 std::vector<std::string> StoredSegments(const std::string& state, const std::string& prefix) {
   KvStoreOptions o;
@@ -414,28 +423,24 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
 // and recovers the same partials. A batch one commit wrote is not written again.
 TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
           "[engine][checkpoint][unit]") {
-  test::TempDir dir;
-  auto rules = Load(dir, kRules);
-  const std::string state = dir.Sub("state");
-  auto store = StampedStore(state, *rules);
-  Engine e(rules, OnePartition());
+  OnePartitionStore f;
   std::vector<Alert> alerts;
   std::map<std::string, uint64_t> expected;  // key -> count in batch 5
   for (int commit = 0; commit < 3; ++commit) {
     for (int k = 0; k < 4; ++k) {
       const std::string ip = "10.0.0." + std::to_string(k + commit);
-      e.Ingest(InputLine{"fail from " + ip, "h", "f", 5000 + commit * 100, ""});
+      f.e.Ingest(InputLine{"fail from " + ip, "h", "f", 5000 + commit * 100, ""});
       ++expected[ip];
     }
-    REQUIRE(store->Commit({e.TakeDelta()}, {}, {}).ok());
+    REQUIRE(f.store->Commit({f.e.TakeDelta()}, {}, {}).ok());
   }
-  store.reset();
-  CHECK(SegmentsOf(state, "fails", 5) == 3);
-  store = OpenStore(state);
+  f.store.reset();
+  CHECK(SegmentsOf(f.state, "fails", 5) == 3);
+  f.store = OpenStore(f.state);
 
-  e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 6100, ""});  // batch 6, open
-  e.AdvanceWatermark(6000, &alerts);                              // batch 5 closes
-  const CheckpointDelta closing = e.TakeDelta();
+  f.e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 6100, ""});  // batch 6, open
+  f.e.AdvanceWatermark(6000, &alerts);                              // batch 5 closes
+  const CheckpointDelta closing = f.e.TakeDelta();
   std::vector<std::string> batch5;
   bool erased_first = false;
   for (const auto& r : closing.partials) {
@@ -448,25 +453,25 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   }
   CHECK(erased_first);
   CHECK(batch5.size() == expected.size());  // every key of the batch, not only changed ones
-  REQUIRE(store->Commit({closing}, {}, {}).ok());
-  store.reset();
-  CHECK(SegmentsOf(state, "fails", 5) == 1);
-  CHECK(SegmentsOf(state, "fails", 6) == 1);
-  store = OpenStore(state);
+  REQUIRE(f.store->Commit({closing}, {}, {}).ok());
+  f.store.reset();
+  CHECK(SegmentsOf(f.state, "fails", 5) == 1);
+  CHECK(SegmentsOf(f.state, "fails", 6) == 1);
+  f.store = OpenStore(f.state);
 
-  e.AdvanceWatermark(7000, &alerts);  // batch 6 closes: one delta wrote it, it is kept as is
-  const CheckpointDelta second = e.TakeDelta();
+  f.e.AdvanceWatermark(7000, &alerts);  // batch 6 closes: one delta wrote it, it is kept as is
+  const CheckpointDelta second = f.e.TakeDelta();
   for (const auto& r : second.partials) CHECK_FALSE((r.batch == 6 && r.erased));
-  REQUIRE(store->Commit({second}, {}, {}).ok());
+  REQUIRE(f.store->Commit({second}, {}, {}).ok());
 
-  const Recovered recovered = RecoverAll(*store, *rules);
+  const Recovered recovered = RecoverAll(*f.store, *f.rules);
   std::map<std::string, uint64_t> got;
   for (const auto& r : recovered.partials) {
     if (r.rule == "fails" && r.batch == 5) CHECK(got.emplace(r.key, r.partial.count).second);
   }
   CHECK(got == expected);
-  store.reset();
-  CHECK(SegmentsOf(state, "fails", 6) == 1);
+  f.store.reset();
+  CHECK(SegmentsOf(f.state, "fails", 6) == 1);
 }
 
 // A batch is erased from the store when it leaves the windows only if a checkpoint wrote it:
@@ -474,28 +479,24 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
 // of those would cost the commit a search of the store per batch.
 TEST_CASE("CheckpointStore: only batches a checkpoint wrote are erased when dropped",
           "[engine][checkpoint][unit]") {
-  test::TempDir dir;
-  auto rules = Load(dir, kRules);
-  const std::string state = dir.Sub("state");
-  auto store = StampedStore(state, *rules);
-  Engine e(rules, OnePartition());
+  OnePartitionStore f;
   std::vector<Alert> alerts;
-  e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 5000, ""});  // batch 5
-  REQUIRE(store->Commit({e.TakeDelta()}, {}, {}).ok());
+  f.e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 5000, ""});  // batch 5
+  REQUIRE(f.store->Commit({f.e.TakeDelta()}, {}, {}).ok());
   for (int64_t batch = 100; batch < 110; ++batch) {  // never written: dropped before a commit
-    e.Ingest(InputLine{"fail from 10.0.0.2", "h", "f", batch * 1000, ""});
+    f.e.Ingest(InputLine{"fail from 10.0.0.2", "h", "f", batch * 1000, ""});
   }
-  e.AdvanceWatermark(10'000'000, &alerts);
-  const CheckpointDelta delta = e.TakeDelta();
+  f.e.AdvanceWatermark(10'000'000, &alerts);
+  const CheckpointDelta delta = f.e.TakeDelta();
   std::vector<int64_t> erased;
   for (const auto& r : delta.partials) {
     CHECK(r.erased);  // nothing is left open to write
     if (r.erased && r.rule == "fails") erased.push_back(r.batch);
   }
   CHECK(erased == std::vector<int64_t>{5});
-  REQUIRE(store->Commit({delta}, {}, {}).ok());
-  store.reset();
-  CHECK(SegmentsOf(state, "fails", 5) == 0);
+  REQUIRE(f.store->Commit({delta}, {}, {}).ok());
+  f.store.reset();
+  CHECK(SegmentsOf(f.state, "fails", 5) == 0);
 }
 
 // A batch changed by several commits: each commit writes one segment for it, and recovery
