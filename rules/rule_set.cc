@@ -13,6 +13,7 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include "rules/direct_capture.h"
 #include "rules/literal_prefilter.h"
 #include "rules/pattern_screen.h"
 #include "rules/pattern_syntax.h"
@@ -43,6 +44,9 @@ struct SetEntry {
   const RE2* regex = nullptr;
   bool captures = false;  // key fields or numbers come from its groups
   std::string prefix;     // LiteralPrefix of the pattern ("" if none)
+  // The pattern walked without RE2 at each place its prefix occurs, on ASCII lines without
+  // '\n'; null when it has no prefix or is outside DirectCapture's subset.
+  std::unique_ptr<DirectCapture> direct;
 };
 
 struct RuleSet::Impl {
@@ -222,6 +226,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
           std::any_of(by_groups.begin(), by_groups.end(), [](int g) { return g >= 0; }) ||
           (!ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0));
       entry.prefix = LiteralPrefix(pattern);
+      if (!entry.prefix.empty()) {
+        entry.direct = DirectCapture::Compile(pattern, entry.regex->NumberOfCapturingGroups());
+      }
       impl.entries.push_back(std::move(entry));
       patterns.push_back(pattern);
       impl.max_groups =
@@ -303,16 +310,25 @@ class OneLine final : public LineMatchVisitor {
   MatchVisitor& visitor_;
 };
 
-// RE2's unanchored match with groups, found as the first match anchored at a place where the
-// pattern's literal prefix occurs (every match starts with it, so the leftmost match starts at
-// one of them: the same match and groups, without RE2's search for where it starts).
-bool MatchGroups(const RE2& re, std::string_view prefix, std::string_view text,
-                 re2::StringPiece* groups, int n) {
+// RE2's unanchored match of the entry's pattern, with `n` groups, found as the first match
+// anchored at a place where the pattern's literal prefix occurs (every match starts with it,
+// so the leftmost match starts at one of them: the same match and groups, without RE2's search
+// for where it starts). On an ASCII line without '\n' (`plain`) the anchored matches are
+// walked by DirectCapture where the pattern allows.
+bool MatchEntry(const SetEntry& entry, std::string_view text, bool plain, re2::StringPiece* groups,
+                int n) {
+  const RE2& re = *entry.regex;
   const re2::StringPiece piece(text.data(), text.size());
-  if (prefix.empty()) return re.Match(piece, 0, text.size(), RE2::UNANCHORED, groups, n);
-  for (size_t at = text.find(prefix); at != std::string_view::npos;
-       at = text.find(prefix, at + 1)) {
-    if (re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) return true;
+  const DirectCapture* direct = plain ? entry.direct.get() : nullptr;
+  if (entry.prefix.empty() || (n == 0 && direct == nullptr)) {
+    return re.Match(piece, 0, text.size(), RE2::UNANCHORED, groups, n);
+  }
+  for (size_t at = text.find(entry.prefix); at != std::string_view::npos;
+       at = text.find(entry.prefix, at + 1)) {
+    if (direct != nullptr ? direct->MatchAt(text, at, groups, n)
+                          : re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) {
+      return true;
+    }
   }
   return false;
 }
@@ -380,6 +396,7 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
         MatchBySet(i, line, s, visitor);
         continue;
       }
+      const bool plain_line = plain || !HasNonAsciiOrNewline(line.text);
       uint64_t* row = s.bits.data() + (i - first) * words;
       if (impl_->unscreened) {
         s.hits.clear();
@@ -393,7 +410,7 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
         for (uint64_t m = row[w]; m != 0; m &= m - 1) {
           const uint64_t bit = m & -m;
           Report(w * 64 + static_cast<size_t>(__builtin_ctzll(m)),
-                 /*known=*/(impl_->exact_bits[w] & bit) != 0, i, line, s, visitor);
+                 /*known=*/(impl_->exact_bits[w] & bit) != 0, plain_line, i, line, s, visitor);
         }
       }
     }
@@ -407,23 +424,17 @@ void RuleSet::MatchBySet(size_t index, const LineRef& line, MatchScratch::Impl& 
   if (!impl_->set->Match(re2::StringPiece(line.text.data(), line.text.size()), &s.hits)) return;
   std::sort(s.hits.begin(), s.hits.end());
   for (int entry : s.hits)
-    Report(static_cast<size_t>(entry), /*known=*/true, index, line, s, visitor);
+    Report(static_cast<size_t>(entry), /*known=*/true, /*plain=*/false, index, line, s, visitor);
 }
 
-void RuleSet::Report(size_t entry_index, bool known, size_t index, const LineRef& line,
+void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, const LineRef& line,
                      MatchScratch::Impl& s, LineMatchVisitor& visitor) const {
   const SetEntry& entry = impl_->entries[entry_index];
   const Rule& rule = rules_[entry.rule];
   const std::string_view text = line.text;
   if (!InScope(rule, line.source)) return;
-  const RE2& re = *entry.regex;
-  const int n = entry.captures ? re.NumberOfCapturingGroups() + 1 : 0;
-  if (entry.captures) {
-    if (!MatchGroups(re, entry.prefix, text, s.groups.data(), n)) return;
-  } else if (!known && !re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
-                                 RE2::UNANCHORED, nullptr, 0)) {
-    return;
-  }
+  const int n = entry.captures ? entry.regex->NumberOfCapturingGroups() + 1 : 0;
+  if ((entry.captures || !known) && !MatchEntry(entry, text, plain, s.groups.data(), n)) return;
   for (const auto& unless : rule.unless_regex) {
     if (RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *unless)) return;
   }

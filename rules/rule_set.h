@@ -147,9 +147,10 @@ class RuleSet {
   // The Set's verdict for one line (no screen, a non-ASCII line, or a failed scan).
   void MatchBySet(size_t index, const LineRef& line, MatchScratch::Impl& s,
                   LineMatchVisitor& visitor) const;
-  // Reports set entry `entry` for the line if it matches there (`known`: RE2 said so already).
-  void Report(size_t entry, bool known, size_t index, const LineRef& line, MatchScratch::Impl& s,
-              LineMatchVisitor& visitor) const;
+  // Reports set entry `entry` for the line if it matches there (`known`: RE2 said so already;
+  // `plain`: the line is ASCII without '\n').
+  void Report(size_t entry, bool known, bool plain, size_t index, const LineRef& line,
+              MatchScratch::Impl& s, LineMatchVisitor& visitor) const;
   std::vector<Rule> rules_;
   std::unique_ptr<Impl> impl_;
 };
