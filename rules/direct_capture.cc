@@ -204,7 +204,8 @@ class Parser {
       v = v * 10 + static_cast<size_t>(p_[*j] - '0');
       ++*j;
     }
-    if (*j == begin || v > kMaxCount) return false;
+    // RE2 reads a count with a leading zero as literal text.
+    if (*j == begin || v > kMaxCount || (*j - begin > 1 && p_[begin] == '0')) return false;
     *out = v;
     return true;
   }

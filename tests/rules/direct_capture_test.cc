@@ -138,6 +138,7 @@ TEST_CASE("DirectCapture: patterns outside the walked subset are refused",
            "x[[:alpha:]]",        // named class
            "caf\xC3\xA9 (\\w+)",  // not ASCII
            "x{,3}",               // RE2 reads it as literal text
+           "took=(\\d{01,3})",    // ... and a count with a leading zero
            "x(a*)?a",             // ... also through a group's end
        }) {
     INFO(p);
