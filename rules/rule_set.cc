@@ -423,8 +423,9 @@ void RuleSet::MatchBySet(size_t index, const LineRef& line, MatchScratch::Impl& 
   s.hits.clear();
   if (!impl_->set->Match(re2::StringPiece(line.text.data(), line.text.size()), &s.hits)) return;
   std::sort(s.hits.begin(), s.hits.end());
+  const bool plain = !HasNonAsciiOrNewline(line.text);
   for (int entry : s.hits)
-    Report(static_cast<size_t>(entry), /*known=*/true, /*plain=*/false, index, line, s, visitor);
+    Report(static_cast<size_t>(entry), /*known=*/true, plain, index, line, s, visitor);
 }
 
 void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, const LineRef& line,
