@@ -21,6 +21,16 @@ void AddRange(Set& s, unsigned char lo, unsigned char hi) {
   for (unsigned c = lo; c <= hi; ++c) Add(s, static_cast<unsigned char>(c));
 }
 bool Has(const Set& s, unsigned char c) { return c < 128 && ((s[c >> 6] >> (c & 63)) & 1) != 0; }
+
+// Spells each set out by byte: one load per character in the walk.
+void FillTables(Sequence& seq) {
+  for (Node& n : seq) {
+    if (n.kind == Node::Kind::kSet) {
+      for (unsigned c = 0; c < 256; ++c) n.takes[c] = Has(n.set, static_cast<unsigned char>(c));
+    }
+    for (Sequence& alt : n.alternatives) FillTables(alt);
+  }
+}
 Set Complement(const Set& s) {
   Set out{~s[0], ~s[1]};
   return out;
@@ -390,7 +400,7 @@ struct Walker {
         // The run is forced (Forced): as long as it can be, and never shorter.
         const size_t limit = std::min(n.max, text.size() - pos);
         size_t k = 0;
-        while (k < limit && Has(n.set, static_cast<unsigned char>(text[pos + k]))) ++k;
+        while (k < limit && n.takes[static_cast<unsigned char>(text[pos + k])]) ++k;
         if (k < n.min) return false;
         pos += k;
         continue;
@@ -427,6 +437,7 @@ std::unique_ptr<DirectCapture> DirectCapture::Compile(std::string_view pattern, 
   if (!parser.Parse(&out->root_) || parser.groups() != groups) return nullptr;
   size_t paths = 1;
   if (!Forced(out->root_, nullptr, &paths)) return nullptr;
+  FillTables(out->root_);
   out->groups_ = groups;
   return out;
 }

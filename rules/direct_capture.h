@@ -53,6 +53,7 @@ struct DirectCapture::Node {
   enum class Kind { kLiteral, kSet, kGroup } kind = Kind::kLiteral;
   std::string literal;
   std::array<uint64_t, 2> set{};  // ASCII bytes taken
+  std::array<bool, 256> takes{};  // the same by byte, for the walk (false beyond ASCII)
   size_t min = 1, max = 1;
   int capture = 0;
   bool optional = false;
