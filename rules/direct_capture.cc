@@ -383,12 +383,25 @@ struct Walker {
   std::string_view text;
   size_t* caps;  // 2 per group: begin, end (npos: unset)
   size_t ncaps;
+  size_t* budget;  // characters still to examine; the walk gives up when they run out
   size_t end = 0;
+  bool gave_up = false;
+
+  // Takes `cost` from the budget; false (and gave_up) when it does not hold it.
+  bool Spend(size_t cost) {
+    if (cost > *budget) {
+      gave_up = true;
+      return false;
+    }
+    *budget -= cost;
+    return true;
+  }
 
   bool Walk(const Sequence& seq, size_t i, size_t pos, const Cont* up) {
     for (; i < seq.size(); ++i) {
       const Node& n = seq[i];
       if (n.kind == Node::Kind::kLiteral) {
+        if (!Spend(n.literal.size())) return false;
         if (text.size() - pos < n.literal.size() ||
             std::memcmp(text.data() + pos, n.literal.data(), n.literal.size()) != 0) {
           return false;
@@ -401,7 +414,7 @@ struct Walker {
         const size_t limit = std::min(n.max, text.size() - pos);
         size_t k = 0;
         while (k < limit && n.takes[static_cast<unsigned char>(text[pos + k])]) ++k;
-        if (k < n.min) return false;
+        if (!Spend(k + 1) || k < n.min) return false;
         pos += k;
         continue;
       }
@@ -416,6 +429,7 @@ struct Walker {
       for (const Sequence& alt : n.alternatives) {
         if (n.capture > 0) caps[2 * n.capture] = pos;
         if (Walk(alt, 0, pos, &inner)) return true;
+        if (gave_up) return false;
         std::memcpy(caps, saved, ncaps * sizeof(size_t));
       }
       if (!n.optional) return false;
@@ -442,13 +456,16 @@ std::unique_ptr<DirectCapture> DirectCapture::Compile(std::string_view pattern, 
   return out;
 }
 
-bool DirectCapture::MatchAt(std::string_view text, size_t at, re2::StringPiece* out, int n) const {
-  if (at > text.size()) return false;
+DirectCapture::Outcome DirectCapture::MatchAt(std::string_view text, size_t at,
+                                              re2::StringPiece* out, int n, size_t* budget) const {
+  if (at > text.size()) return Outcome::kNoMatch;
   size_t caps[2 * (kMaxGroups + 1)];
   const size_t ncaps = 2 * (static_cast<size_t>(groups_) + 1);
   std::fill(caps, caps + ncaps, std::string_view::npos);
-  Walker walker{text, caps, ncaps};
-  if (!walker.Walk(root_, 0, at, nullptr)) return false;
+  Walker walker{text, caps, ncaps, budget};
+  if (!walker.Walk(root_, 0, at, nullptr)) {
+    return walker.gave_up ? Outcome::kGaveUp : Outcome::kNoMatch;
+  }
   caps[0] = at;
   caps[1] = walker.end;
   for (int g = 0; g < n; ++g) {
@@ -458,7 +475,7 @@ bool DirectCapture::MatchAt(std::string_view text, size_t at, re2::StringPiece* 
                  ? re2::StringPiece()
                  : re2::StringPiece(text.data() + begin, end - begin);
   }
-  return true;
+  return Outcome::kMatch;
 }
 
 }  // namespace ember::rules

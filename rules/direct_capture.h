@@ -36,7 +36,13 @@ class DirectCapture {
   // What RE2's Match(text, at, text.size(), ANCHOR_START, out, n) gives, for `text` of ASCII
   // bytes without '\n' (the caller checks): whether a match starts at `at`, and then out[0]
   // the match and out[g] group g (empty with a null data pointer when it took no part).
-  bool MatchAt(std::string_view text, size_t at, re2::StringPiece* out, int n) const;
+  // `budget`: the characters the walk may still examine, shared by the calls for one line and
+  // spent by this one; kGaveUp (outputs unset) when it ran out first. A walk costs about the
+  // characters it passes, times the alternatives it retries; the caller bounds the line's
+  // total and asks RE2, whose search is linear, when the walk gave up.
+  enum class Outcome { kNoMatch, kMatch, kGaveUp };
+  Outcome MatchAt(std::string_view text, size_t at, re2::StringPiece* out, int n,
+                  size_t* budget) const;
 
   struct Node;
   using Sequence = std::vector<Node>;

@@ -310,11 +310,18 @@ class OneLine final : public LineMatchVisitor {
   MatchVisitor& visitor_;
 };
 
+// Anchored tries per line before the rest of it is left to one unanchored RE2 search.
+constexpr size_t kMaxAnchoredStarts = 8;
+
 // RE2's unanchored match of the entry's pattern, with `n` groups, found as the first match
 // anchored at a place where the pattern's literal prefix occurs (every match starts with it,
 // so the leftmost match starts at one of them: the same match and groups, without RE2's search
 // for where it starts). On an ASCII line without '\n' (`plain`) the anchored matches are
-// walked by DirectCapture where the pattern allows.
+// walked by DirectCapture where the pattern allows. Each try may read to the line's end, so a
+// line where the prefix occurs thousands of times before a long run that never completes a
+// match would cost its length squared: after kMaxAnchoredStarts tries, or when the walks
+// used up a few times the line's length, RE2's linear search takes the rest from the current
+// place (no match starts before it, so its leftmost match is the line's).
 bool MatchEntry(const SetEntry& entry, std::string_view text, bool plain, re2::StringPiece* groups,
                 int n) {
   const RE2& re = *entry.regex;
@@ -323,12 +330,19 @@ bool MatchEntry(const SetEntry& entry, std::string_view text, bool plain, re2::S
   if (entry.prefix.empty() || (n == 0 && direct == nullptr)) {
     return re.Match(piece, 0, text.size(), RE2::UNANCHORED, groups, n);
   }
+  size_t budget = 4 * text.size() + 256;
+  size_t tries = 0;
   for (size_t at = text.find(entry.prefix); at != std::string_view::npos;
        at = text.find(entry.prefix, at + 1)) {
-    if (direct != nullptr ? direct->MatchAt(text, at, groups, n)
-                          : re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) {
+    bool rest_to_re2 = ++tries > kMaxAnchoredStarts;
+    if (!rest_to_re2 && direct != nullptr) {
+      const auto outcome = direct->MatchAt(text, at, groups, n, &budget);
+      if (outcome == DirectCapture::Outcome::kMatch) return true;
+      rest_to_re2 = outcome == DirectCapture::Outcome::kGaveUp;
+    } else if (!rest_to_re2 && re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) {
       return true;
     }
+    if (rest_to_re2) return re.Match(piece, at, text.size(), RE2::UNANCHORED, groups, n);
   }
   return false;
 }

@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<re2::StringPiece> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
   for (size_t at = 0; at <= text.size(); ++at) {
     const bool a = re.Match(text, at, text.size(), RE2::ANCHOR_START, want.data(), n);
-    const bool b = direct->MatchAt(text, at, got.data(), n);
+    size_t budget = SIZE_MAX;
+    const bool b = direct->MatchAt(text, at, got.data(), n, &budget) ==
+                   ember::rules::DirectCapture::Outcome::kMatch;
     if (a != b) __builtin_trap();
     for (int g = 0; a && g < n; ++g) {
       const auto& w = want[static_cast<size_t>(g)];

@@ -30,7 +30,9 @@ bool Agree(const RE2& re, const DirectCapture& direct, std::string_view text, si
   std::vector<re2::StringPiece> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
   const bool re_match = re.Match(re2::StringPiece(text.data(), text.size()), at, text.size(),
                                  RE2::ANCHOR_START, want.data(), n);
-  const bool walk_match = direct.MatchAt(text, at, got.data(), n);
+  size_t budget = SIZE_MAX;
+  const bool walk_match =
+      direct.MatchAt(text, at, got.data(), n, &budget) == DirectCapture::Outcome::kMatch;
   std::ostringstream out;
   out << "text '" << text << "' at " << at << ": ";
   if (re_match != walk_match) {
@@ -173,7 +175,11 @@ TEST_CASE("DirectCapture: random patterns walk to RE2's match and groups at ever
         ++compared;
         if (!Agree(re, *direct, text, at, &why)) FAIL(why);
         re2::StringPiece whole;
-        if (direct->MatchAt(text, at, &whole, 1) && !whole.empty()) ++matched;
+        size_t budget = SIZE_MAX;
+        if (direct->MatchAt(text, at, &whole, 1, &budget) == DirectCapture::Outcome::kMatch &&
+            !whole.empty()) {
+          ++matched;
+        }
       }
     }
   }
@@ -215,7 +221,8 @@ TEST_CASE("DirectCapture: log patterns agree with RE2 on every Loghub line",
            at = prefix.empty() ? std::string::npos : line.find(prefix, at + 1)) {
         std::string why;
         if (!Agree(re, *direct, line, at, &why)) FAIL(why);
-        matches += direct->MatchAt(line, at, nullptr, 0) ? 1 : 0;
+        size_t budget = SIZE_MAX;
+        matches += direct->MatchAt(line, at, nullptr, 0, &budget) == DirectCapture::Outcome::kMatch;
       }
       for (size_t at : {size_t{0}, line.size() / 3, line.size() / 2, line.size()}) {
         std::string why;
@@ -225,4 +232,23 @@ TEST_CASE("DirectCapture: log patterns agree with RE2 on every Loghub line",
     CHECK(matches > 0);
   }
   CHECK(walked >= 8);
+}
+
+TEST_CASE("DirectCapture: a walk gives up when the characters it may examine run out",
+          "[rules][direct][unit]") {
+  auto direct = CompileLike("k(?P<v>[a-z]+)=");
+  REQUIRE(direct != nullptr);
+  const std::string text = "k" + std::string(1000, 'a') + "=";
+  re2::StringPiece groups[2];
+  size_t budget = 500;  // the run alone is 1,000 characters
+  CHECK(direct->MatchAt(text, 0, groups, 2, &budget) == DirectCapture::Outcome::kGaveUp);
+  budget = 1100;
+  CHECK(direct->MatchAt(text, 0, groups, 2, &budget) == DirectCapture::Outcome::kMatch);
+  CHECK(groups[1].size() == 1000);
+  CHECK(budget < 100);  // spent what it read
+  // A budget shared by tries: the second try has only what the first left.
+  budget = 1100;
+  CHECK(direct->MatchAt(text, 1, groups, 2, &budget) == DirectCapture::Outcome::kNoMatch);
+  CHECK(direct->MatchAt(text, 0, groups, 2, &budget) == DirectCapture::Outcome::kMatch);
+  CHECK(direct->MatchAt(text, 0, groups, 2, &budget) == DirectCapture::Outcome::kGaveUp);
 }

@@ -732,3 +732,42 @@ TEST_CASE("RuleSet: a match carries its number, its distinct value and whether i
   v.total = 4;
   CHECK_FALSE(rule.when.Holds(v));  // ratio 0.5 is not > 0.5
 }
+
+TEST_CASE("RuleSet: a long line of failing starts costs linear work, with RE2's key",
+          "[rules][rule_set][hostile][unit]") {
+  // The prefix 'k' occurs two million times before the one match: trying each place anchored
+  // would read the run after it each time (about 2e12 characters, hours); the tries are
+  // bounded and RE2's linear search takes the rest. On an ASCII line (walked) and on one with
+  // a byte beyond ASCII (RE2 anchored), with every way of screening.
+  test::TempDir dir;
+  Diagnostics d;
+  std::vector<Rule> rules = ParseRulesFile(dir.Write("r.yaml", R"(rules:
+  - name: kv
+    match: 'k(?P<v>[a-z]+)='
+    by: [v]
+    window: 1m
+    when: count >= 1
+)"),
+                                           RuleSetOptions{}, &d);
+  REQUIRE(d.empty());
+  const std::string run(2'000'000, 'k');
+  const std::vector<std::string> lines = {run + "! kab=", run + "! kab= \xC3\xA9",
+                                          run + "! no match here"};
+  const LineSource source{"h", "f", "t"};
+  for (auto screening :
+       {RuleSet::Screening::kBest, RuleSet::Screening::kLiterals, RuleSet::Screening::kNone}) {
+    auto set = RuleSet::FromRules(rules, screening, "");
+    REQUIRE(set.ok());
+    MatchScratch scratch;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      INFO("screening " << (*set)->screen_kind() << ", line " << i);
+      Recorder r;
+      (*set)->Match(lines[i], source, scratch, r);
+      CHECK(r.hits == Re2Alone(rules, lines[i], source));
+      if (i < 2) {
+        REQUIRE(r.hits.size() == 1);
+        CHECK(r.hits[0].second == "ab");
+      }
+    }
+  }
+}
