@@ -84,6 +84,9 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_rule_time_unparsed_total",
             "Matches whose rule `timestamp` capture could not be read (line time kept)",
             d(v.engine.unparsed_times));
+  m.Counter("ember_rule_keys_cut_total",
+            "Matches whose key had a field longer than its share of 256 bytes, cut with a hash",
+            d(v.engine.keys_cut));
   m.Counter("ember_host_rewrites_total",
             "CURVE: frames whose host the agent's key may not speak for, counted as the key's name",
             d(v.hosts_rewritten));

@@ -333,6 +333,10 @@ int RunReplay(const ReplayArgs& args) {
                static_cast<unsigned long long>(st.alerts_resolved),
                static_cast<unsigned long long>(st.late_lines),
                static_cast<unsigned long long>(untimed));
+  if (st.keys_cut > 0) {
+    std::fprintf(stderr, "%llu matches with a key field cut to its share of %zu bytes\n",
+                 static_cast<unsigned long long>(st.keys_cut), rules::kMaxKeyBytes);
+  }
   if (st.unparsed_times > 0) {
     std::fprintf(stderr, "%llu matches with a rule time stamp that could not be read\n",
                  static_cast<unsigned long long>(st.unparsed_times));

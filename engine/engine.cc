@@ -190,6 +190,7 @@ bool Engine::PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
     }
   }
   if (!match.total) ++stats_.matches;
+  if (match.key_cut) ++stats_.keys_cut;
   return true;
 }
 

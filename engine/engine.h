@@ -67,6 +67,8 @@ struct EngineStats {
   // Matches of rules with their own `timestamp` whose capture could not be read (they keep
   // the line's time).
   uint64_t unparsed_times = 0;
+  // Matches whose key had a field longer than its share of rules::kMaxKeyBytes (cut).
+  uint64_t keys_cut = 0;
   uint64_t batches_closed = 0;
   uint64_t alerts_firing = 0;
   uint64_t alerts_resolved = 0;

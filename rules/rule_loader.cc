@@ -168,6 +168,7 @@ class RuleParser {
       return false;
     }
     ReadFields();
+    CheckNameAndKey();
     CheckMaxKeys();
     ReadKind();
     ReadFlapDamping();
@@ -228,6 +229,20 @@ class RuleParser {
     Report(map_.GetStringList("priorities", &rule_.priorities));
     Report(map_.GetStringList("pids", &rule_.pids));
     Report(map_.RejectUnknownKeys());
+  }
+
+  // The name and the key's fields name records in the checkpoint: bounded, printable.
+  void CheckNameAndKey() {
+    bool printable = true;
+    for (char c : rule_.name) printable = printable && static_cast<unsigned char>(c) >= 0x20;
+    if (rule_.name.size() > kMaxRuleNameBytes || !printable) {
+      ErrorAt("name", "a rule's name must be at most " + std::to_string(kMaxRuleNameBytes) +
+                          " bytes, without control characters");
+    }
+    if (rule_.by.size() > kMaxKeyFields) {
+      ErrorAt("by", "'by' names at most " + std::to_string(kMaxKeyFields) + " fields, not " +
+                        std::to_string(rule_.by.size()));
+    }
   }
 
   void CheckMaxKeys() {

@@ -13,6 +13,7 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include "common/hash.h"
 #include "rules/direct_capture.h"
 #include "rules/literal_prefilter.h"
 #include "rules/pattern_screen.h"
@@ -148,12 +149,6 @@ Result<std::vector<std::string>> ListRuleFiles(const std::string& path) {
   return files;
 }
 
-void AppendKeyValue(std::string& key, std::string_view value) {
-  size_t start = key.size();
-  key.append(value);
-  std::replace(key.begin() + static_cast<std::ptrdiff_t>(start), key.end(), kKeySeparator, '?');
-}
-
 // A number as logs write it: "12", "-3.5", "1e3" (the whole capture; no units).
 bool ParseNumber(std::string_view text, double* out) {
   if (text.empty() || text.size() > 64) return false;
@@ -169,6 +164,25 @@ bool ParseNumber(std::string_view text, double* out) {
 }
 
 }  // namespace
+
+bool AppendKeyField(std::string& key, std::string_view value, size_t limit) {
+  const size_t start = key.size();
+  bool cut = false;
+  if (value.size() > limit) {
+    constexpr size_t kSuffix = 17;  // '~' and 16 hex digits
+    size_t keep = limit > kSuffix ? limit - kSuffix : 0;
+    // Not inside a UTF-8 character: back over continuation bytes to where one starts.
+    while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80) --keep;
+    key.append(value.substr(0, keep));
+    key += '~';
+    key += HashHex(Fnv1a64(value));
+    cut = true;
+  } else {
+    key.append(value);
+  }
+  std::replace(key.begin() + static_cast<std::ptrdiff_t>(start), key.end(), kKeySeparator, '?');
+  return cut;
+}
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
                                                      const RuleSetOptions& options,
@@ -463,10 +477,13 @@ void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, c
     return std::string_view(piece.data(), piece.size());
   };
   const std::vector<int>& by_groups = entry.ratio ? rule.ratio_by_groups : rule.by_groups;
+  const size_t field_limit = by_groups.empty() ? kMaxKeyBytes : kMaxKeyBytes / by_groups.size();
   for (size_t f = 0; f < by_groups.size(); ++f) {
     if (f > 0) s.key.push_back(kKeySeparator);
     const int g = by_groups[f];
-    AppendKeyValue(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g));
+    if (AppendKeyField(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g), field_limit)) {
+      m.key_cut = true;
+    }
   }
   if (entry.captures) {
     if (!entry.ratio && rule.value_group > 0)

@@ -41,6 +41,7 @@ class MatchScratch {
 // One rule's match of one line. Views are valid only during OnMatch.
 struct RuleMatch {
   std::string_view key;    // the rule's key fields joined by kKeySeparator
+  bool key_cut = false;    // a field was longer than its share of kMaxKeyBytes: cut (KeyField)
   bool total = false;      // the line matched the rule's `ratio_of` pattern, not `match`
   bool has_value = false;  // the `value` capture parsed as a number
   double value = 0;
@@ -58,6 +59,20 @@ class MatchVisitor {
 // Separates field values inside a key string. A unit separator cannot appear in a sane log
 // field; one that does is replaced by '?' so keys always split back correctly.
 inline constexpr char kKeySeparator = '\x1f';
+
+// A key's fields share this many bytes (a `by` holds at most kMaxKeyFields): a key is kept in
+// memory for as long as its window, and stored under its own name in the checkpoint, whose
+// names LMDB caps at 511 bytes. A longer field value, which any line may carry, is cut to
+// its share: its first bytes (whole UTF-8 characters), '~' and the 16 hex digits of the
+// whole value's FNV-1a hash, so values that differ stay apart.
+inline constexpr size_t kMaxKeyBytes = 256;
+inline constexpr size_t kMaxKeyFields = 8;
+// A rule's name prefixes its records in the checkpoint too.
+inline constexpr size_t kMaxRuleNameBytes = 128;
+
+// Appends `value` to `key` as one field within `limit` bytes (as above; kKeySeparator in it
+// becomes '?'). Returns whether it was cut.
+bool AppendKeyField(std::string& key, std::string_view value, size_t limit);
 
 // Where a line comes from: the built-in key fields. Views live for the Match call only.
 // The fields of a systemd journal entry a line came from ("" for lines of files).

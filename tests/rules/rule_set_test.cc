@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <re2/re2.h>
 
+#include "common/hash.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -102,6 +103,62 @@ TEST_CASE("RuleSet: a key value holding the separator cannot forge another key",
   set->Match("ERROR", LineSource{host, "f", ""}, scratch, rec);
   REQUIRE(rec.hits.size() == 1);
   CHECK(SplitKey(rec.hits[0].second) == std::vector<std::string>{"h?x", "f"});
+}
+
+TEST_CASE("RuleSet: a key field longer than its share is cut, keeping values apart",
+          "[rules][rule_set][hostile][unit]") {
+  // Short values are kept as they are.
+  std::string key;
+  CHECK_FALSE(AppendKeyField(key, "10.0.0.1", 128));
+  CHECK(key == "10.0.0.1");
+  // A long one: its first bytes, '~' and the hash of the whole value, within the limit.
+  const std::string a = std::string(300, 'x') + "a", b = std::string(300, 'x') + "b";
+  std::string ka, kb;
+  CHECK(AppendKeyField(ka, a, 128));
+  CHECK(AppendKeyField(kb, b, 128));
+  CHECK(ka.size() == 128);
+  CHECK(ka.substr(0, 111) == std::string(111, 'x'));
+  CHECK(ka[111] == '~');
+  CHECK(ka.substr(112) == HashHex(Fnv1a64(a)));
+  CHECK(ka != kb);
+  // Never inside a UTF-8 character: 'é' is two bytes, and the cut falls in the middle of one.
+  std::string accents;
+  for (int i = 0; i < 100; ++i) accents += "\xC3\xA9";
+  std::string kc;
+  CHECK(AppendKeyField(kc, "x" + accents, 65));
+  const std::string kept = kc.substr(0, kc.find('~'));
+  CHECK(kept.size() == 47);  // 'x' and 23 whole characters: the 48th byte would split one
+  CHECK(kept == "x" + accents.substr(0, 46));
+  // Through the matcher: every field gets its share of kMaxKeyBytes, and the match says so.
+  test::TempDir dir;
+  Diagnostics d;
+  auto set = RuleSet::Load(dir.Write("r.yaml", R"(rules:
+  - name: users
+    match: 'user=(?P<user>\S+) ip=(?P<ip>\S+)'
+    by: [user, ip]
+    window: 10s
+)"),
+                           RuleSetOptions{}, &d);
+  REQUIRE(set.ok());
+  struct Keys final : MatchVisitor {
+    void OnMatch(size_t, const RuleMatch& m) override {
+      keys.emplace_back(m.key);
+      cut.push_back(m.key_cut);
+    }
+    std::vector<std::string> keys;
+    std::vector<bool> cut;
+  } seen;
+  MatchScratch scratch;
+  (*set)->Match("user=" + std::string(5000, 'u') + " ip=10.0.0.1", LineSource{"h", "f", ""},
+                scratch, seen);
+  (*set)->Match("user=bob ip=10.0.0.2", LineSource{"h", "f", ""}, scratch, seen);
+  REQUIRE(seen.keys.size() == 2);
+  CHECK(seen.cut == std::vector<bool>{true, false});
+  const std::vector<std::string> fields = SplitKey(seen.keys[0]);
+  REQUIRE(fields.size() == 2);
+  CHECK(fields[0].size() == kMaxKeyBytes / 2);
+  CHECK(fields[1] == "10.0.0.1");
+  CHECK(SplitKey(seen.keys[1]) == std::vector<std::string>{"bob", "10.0.0.2"});
 }
 
 TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules][rule_set][unit]") {
@@ -198,6 +255,16 @@ TEST_CASE("RuleSet: every problem is reported as file:line:col: error", "[rules]
        "rules:\n  - name: x\n    match: '(?P<ts>\\S+) a'\n    window: 10s\n"
        "    timestamp: {field: time}\n",
        "'time' is not a named capture of the pattern", ":5:16:"},
+      {"a name too long to name records",
+       "rules:\n  - name: " + std::string(129, 'n') + "\n    match: a\n    window: 10s\n",
+       "at most 128 bytes, without control characters", ":2:11:"},
+      {"a name with a control character",
+       "rules:\n  - name: \"a\\tb\"\n    match: a\n    window: 10s\n", "without control characters",
+       ":2:11:"},
+      {"too many key fields",
+       "rules:\n  - name: x\n    match: a\n    window: 10s\n"
+       "    by: [host, file, tag, host, file, tag, host, file, tag]\n",
+       "'by' names at most 8 fields, not 9", ":5:9:"},
       {"template field from nowhere",
        "rules:\n  - name: x\n    match: a\n    window: 10s\n    message: '{{avg}} {{team}}'\n",
        "template field '{{team}}'", ":5:14:"},
@@ -300,11 +367,15 @@ std::vector<std::pair<size_t, std::string>> Re2Alone(const std::vector<Rule>& ru
       for (size_t f = 0; f < by.size(); ++f) {
         if (f > 0) key.push_back(kKeySeparator);
         const int g = by[f];
-        key += g == -1   ? std::string(source.host)
-               : g == -2 ? std::string(source.file)
-               : g == -3 ? std::string(source.tag)
-                         : std::string(groups[static_cast<size_t>(g)].data(),
-                                       groups[static_cast<size_t>(g)].size());
+        // Values as the line holds them, each within its share of the key (AppendKeyField,
+        // tested on its own).
+        AppendKeyField(key,
+                       g == -1   ? source.host
+                       : g == -2 ? source.file
+                       : g == -3 ? source.tag
+                                 : std::string_view(groups[static_cast<size_t>(g)].data(),
+                                                    groups[static_cast<size_t>(g)].size()),
+                       kMaxKeyBytes / by.size());
       }
       out.emplace_back(r, key);
     }
