@@ -10,7 +10,7 @@
 #include <re2/re2.h>
 
 #include "rules/pattern_syntax.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/loghub.h"
 
 using namespace ember::rules;
 
@@ -54,17 +54,13 @@ bool Agree(const RE2& re, const DirectCapture& direct, std::string_view text, si
   return true;
 }
 
+// The Loghub lines the walk is given: ASCII without '\n'.
 std::vector<std::string> PlainLoghubLines() {
   std::vector<std::string> lines;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
-    if (entry.path().extension() != ".log") continue;
-    std::istringstream in(ember::test::ReadFile(entry.path().string()));
-    for (std::string line; std::getline(in, line);) {
-      bool plain = true;
-      for (char c : line) plain = plain && static_cast<unsigned char>(c) < 0x80 && c != '\n';
-      if (plain) lines.push_back(line);
-    }
+  for (std::string& line : ember::test::LoghubLines()) {
+    bool plain = true;
+    for (char c : line) plain = plain && static_cast<unsigned char>(c) < 0x80 && c != '\n';
+    if (plain) lines.push_back(std::move(line));
   }
   return lines;
 }

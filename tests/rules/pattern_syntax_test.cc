@@ -8,22 +8,11 @@
 #include <catch2/catch.hpp>
 #include <re2/re2.h>
 
-#include "tests/support/temp_dir.h"
+#include "tests/support/loghub.h"
 
 using namespace ember::rules;
 
 namespace {
-
-std::vector<std::string> LoghubLines() {
-  std::vector<std::string> lines;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(EMBER_SOURCE_DIR "/tests/data/loghub")) {
-    if (entry.path().extension() != ".log") continue;
-    std::istringstream in(ember::test::ReadFile(entry.path().string()));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  return lines;
-}
 
 // How RE2 reads `lines` with pattern p and with its rewrite q: the lines where exactly one of
 // them matches, and the lines p matches.
@@ -88,7 +77,7 @@ TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix",
       "INFO [a-z]+",
       "ab*",
   };
-  const std::vector<std::string> lines = LoghubLines();
+  const std::vector<std::string> lines = ember::test::LoghubLines();
   REQUIRE(lines.size() > 20000);
   for (const auto& p : patterns) {
     INFO(p);
@@ -155,7 +144,7 @@ TEST_CASE("ScreenPattern: a line holds a match of the cut pattern exactly when o
       "port \\d{2,5}",           "(?:error|fail(?:ed|ure)?)\\s*",       "uid=[0-9]*",
       "[A-Z][a-z]+(?: [a-z]+)*",
   };
-  const std::vector<std::string> lines = LoghubLines();
+  const std::vector<std::string> lines = ember::test::LoghubLines();
   for (const auto& p : patterns) {
     const std::string cut = ScreenPattern(p);
     INFO(p << " -> " << cut);
@@ -205,7 +194,7 @@ TEST_CASE(
       "[^\\]]+\\]:\\s",
       "\\D\\D\\W\\s*\\S{2,}",
   };
-  std::vector<std::string> lines = LoghubLines();
+  std::vector<std::string> lines = ember::test::LoghubLines();
   for (const char* extra : {"Failed\x0bpassword\x0bx",
                             "port\x0b"
                             "22 ",
