@@ -1,5 +1,7 @@
 #include "aggregator/metrics_page.h"
 
+#include "engine/interned.h"
+
 namespace ember::aggregator {
 
 std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
@@ -87,6 +89,10 @@ std::string RenderAggregatorMetrics(const AggregatorVitals& v) {
   m.Counter("ember_rule_keys_cut_total",
             "Matches whose key had a field longer than its share of 256 bytes, cut with a hash",
             d(v.engine.keys_cut));
+  m.Counter("ember_provenance_names_refused_total",
+            "Host, file or agent names (or their combinations) not kept as a sample's origin: "
+            "the table of names was full",
+            d(engine::InternRefusals()));
   m.Counter("ember_host_rewrites_total",
             "CURVE: frames whose host the agent's key may not speak for, counted as the key's name",
             d(v.hosts_rewritten));

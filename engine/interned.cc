@@ -1,26 +1,71 @@
 #include "engine/interned.h"
 
+#include <atomic>
 #include <mutex>
 #include <unordered_set>
 
 namespace ember::engine {
+namespace {
 
-const std::string* Intern(std::string_view s) {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
-  };
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+};
+
+struct Names {
+  std::mutex mu;
+  std::unordered_set<std::string, NameHash, std::equal_to<>> set;
+  size_t bytes = 0;
+};
+
+Names& TheNames() {
+  static auto* names = new Names();
+  return *names;
+}
+
+std::atomic<uint64_t> refusals{0};
+std::atomic<size_t> max_bytes{kMaxInternedBytes};
+std::atomic<size_t> max_origins{kMaxInternedOrigins};
+
+const std::string* InternWithin(std::string_view s, size_t bound) {
   // Consecutive calls mostly ask for the same name (one agent's file): answered without the
   // lock by a per-thread memo, valid forever since interned strings never go away.
   thread_local const std::string* last = nullptr;
   if (last != nullptr && *last == s) return last;
-  static std::mutex mu;
-  static auto* names = new std::unordered_set<std::string, Hash, std::equal_to<>>();
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = names->find(s);
-  if (it == names->end()) it = names->emplace(s).first;
+  Names& names = TheNames();
+  std::lock_guard<std::mutex> lock(names.mu);
+  auto it = names.set.find(s);
+  if (it == names.set.end()) {
+    if (names.bytes + s.size() > bound) {
+      refusals.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    it = names.set.emplace(s).first;
+    names.bytes += s.size();
+  }
   last = &*it;
   return last;
+}
+
+}  // namespace
+
+const std::string* Intern(std::string_view s) { return InternWithin(s, SIZE_MAX); }
+
+const std::string* InternName(std::string_view s) {
+  return InternWithin(s, max_bytes.load(std::memory_order_relaxed));
+}
+
+uint64_t InternRefusals() { return refusals.load(std::memory_order_relaxed); }
+
+void SetInternBoundsForTest(size_t bytes, size_t origins) {
+  max_bytes.store(bytes == 0 ? kMaxInternedBytes : bytes);
+  max_origins.store(origins == 0 ? kMaxInternedOrigins : origins);
+}
+
+size_t InternedBytes() {
+  Names& names = TheNames();
+  std::lock_guard<std::mutex> lock(names.mu);
+  return names.bytes;
 }
 
 const Origin* InternOrigin(const std::string* host, const std::string* file,
@@ -38,7 +83,15 @@ const Origin* InternOrigin(const std::string* host, const std::string* file,
   static std::mutex mu;
   static auto* origins = new std::unordered_set<Origin, Hash>();
   std::lock_guard<std::mutex> lock(mu);
-  last = &*origins->insert(wanted).first;
+  auto it = origins->find(wanted);
+  if (it == origins->end()) {
+    if (origins->size() >= max_origins.load(std::memory_order_relaxed)) {
+      refusals.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    it = origins->insert(wanted).first;
+  }
+  last = &*it;
   return last;
 }
 

@@ -73,9 +73,9 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
     }
     if (p.count == 0) {
       p.sample.assign(line.substr(0, kMaxSampleBytes));
-      p.host = origin.host.empty() ? nullptr : Intern(origin.host);
-      p.file = origin.file.empty() ? nullptr : Intern(origin.file);
-      p.agent = origin.agent.empty() ? nullptr : Intern(origin.agent);
+      p.host = origin.host.empty() ? nullptr : InternName(origin.host);
+      p.file = origin.file.empty() ? nullptr : InternName(origin.file);
+      p.agent = origin.agent.empty() ? nullptr : InternName(origin.agent);
       p.offset_start = origin.offset_start;
       p.offset_end = origin.offset_end;
     }
@@ -122,9 +122,9 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   }
   if (p.count == 0) {
     b->SetSample(p, line);
-    p.origin = InternOrigin(origin.host.empty() ? nullptr : Intern(origin.host),
-                            origin.file.empty() ? nullptr : Intern(origin.file),
-                            origin.agent.empty() ? nullptr : Intern(origin.agent));
+    p.origin = InternOrigin(origin.host.empty() ? nullptr : InternName(origin.host),
+                            origin.file.empty() ? nullptr : InternName(origin.file),
+                            origin.agent.empty() ? nullptr : InternName(origin.agent));
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
   }

@@ -110,9 +110,9 @@ bool DecodeSegmentBody(std::string_view segment,
   for (Origin& o : origins) {
     std::string_view host, file, agent;
     if (!in.Bytes(&host) || !in.Bytes(&file) || !in.Bytes(&agent)) return false;
-    if (!host.empty()) o.host = Intern(host);
-    if (!file.empty()) o.file = Intern(file);
-    if (!agent.empty()) o.agent = Intern(agent);
+    if (!host.empty()) o.host = InternName(host);
+    if (!file.empty()) o.file = InternName(file);
+    if (!agent.empty()) o.agent = InternName(agent);
   }
   for (; n > 0; --n) {
     std::string_view key, sample;
