@@ -344,19 +344,26 @@ bool MatchEntry(const SetEntry& entry, std::string_view text, bool plain, re2::S
   if (entry.prefix.empty() || (n == 0 && direct == nullptr)) {
     return re.Match(piece, 0, text.size(), RE2::UNANCHORED, groups, n);
   }
+  auto rest_to_re2 = [&](size_t at) {
+    return re.Match(piece, at, text.size(), RE2::UNANCHORED, groups, n);
+  };
   size_t budget = 4 * text.size() + 256;
   size_t tries = 0;
   for (size_t at = text.find(entry.prefix); at != std::string_view::npos;
        at = text.find(entry.prefix, at + 1)) {
-    bool rest_to_re2 = ++tries > kMaxAnchoredStarts;
-    if (!rest_to_re2 && direct != nullptr) {
-      const auto outcome = direct->MatchAt(text, at, groups, n, &budget);
-      if (outcome == DirectCapture::Outcome::kMatch) return true;
-      rest_to_re2 = outcome == DirectCapture::Outcome::kGaveUp;
-    } else if (!rest_to_re2 && re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) {
-      return true;
+    if (++tries > kMaxAnchoredStarts) return rest_to_re2(at);
+    if (direct == nullptr) {
+      if (re.Match(piece, at, text.size(), RE2::ANCHOR_START, groups, n)) return true;
+      continue;
     }
-    if (rest_to_re2) return re.Match(piece, at, text.size(), RE2::UNANCHORED, groups, n);
+    switch (direct->MatchAt(text, at, groups, n, &budget)) {
+      case DirectCapture::Outcome::kMatch:
+        return true;
+      case DirectCapture::Outcome::kGaveUp:
+        return rest_to_re2(at);
+      case DirectCapture::Outcome::kNoMatch:
+        break;
+    }
   }
   return false;
 }

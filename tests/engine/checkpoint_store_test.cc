@@ -133,10 +133,13 @@ EngineOptions OnePartition() {
   return options;
 }
 
-// kRules, a store stamped for them, and an engine of one partition over them.
+// Rules (kRules unless named), a store stamped for them, and an engine of one partition over
+// them.
 struct OnePartitionStore {
+  explicit OnePartitionStore(const char* rules_yaml = kRules) : rules_yaml(rules_yaml) {}
+  const char* rules_yaml;
   test::TempDir dir;
-  std::shared_ptr<const rules::RuleSet> rules = Load(dir, kRules);
+  std::shared_ptr<const rules::RuleSet> rules = Load(dir, rules_yaml);
   std::string state = dir.Sub("state");
   std::unique_ptr<CheckpointStore> store = StampedStore(state, *rules);
   Engine e{rules, OnePartition()};
@@ -915,21 +918,19 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
 // 511 bytes: an uncut long key from a log line would fail every checkpoint from then on.
 TEST_CASE("CheckpointStore: a key from a very long field is checkpointed and recovered",
           "[engine][checkpoint][hostile][unit]") {
-  test::TempDir dir;
-  auto rules = Load(dir, kLifecycleRules);
-  const std::string state = dir.Sub("state");
-  auto store = StampedStore(state, *rules);
-  auto engine = std::make_unique<Engine>(rules, OnePartition());
+  OnePartitionStore f(kLifecycleRules);
   const std::string ip(2000, '7');
-  std::vector<Alert> alerts;
+  std::vector<Alert> raised;
   for (int64_t ms = 1000; ms <= 30'000; ms += 1000) {
-    engine->Ingest(InputLine{"fail from " + ip, "h", "f", ms, ""});
-    engine->AdvanceWatermark(ms - 500, &alerts);
-    REQUIRE(store->Commit({engine->TakeDelta()}, {}, alerts).ok());
+    std::vector<Alert> alerts;
+    f.e.Ingest(InputLine{"fail from " + ip, "h", "f", ms, ""});
+    f.e.AdvanceWatermark(ms - 500, &alerts);
+    REQUIRE(f.store->Commit({f.e.TakeDelta()}, {}, alerts).ok());
+    raised.insert(raised.end(), alerts.begin(), alerts.end());
   }
-  CHECK(engine->stats().keys_cut == 60);  // "fails" and "top" each, 30 lines
+  CHECK(f.e.stats().keys_cut == 60);  // "fails" and "top" each, 30 lines
   std::string fired;
-  for (const auto& a : alerts) {
+  for (const auto& a : raised) {
     if (a.rule == "fails" && a.state == AlertState::kFiring && !a.fields.empty()) {
       fired = a.fields[0].second;
     }
@@ -938,13 +939,12 @@ TEST_CASE("CheckpointStore: a key from a very long field is checkpointed and rec
   CHECK(fired.size() == rules::kMaxKeyBytes);
   CHECK(fired.find('~') != std::string::npos);
   // Recovered into a new engine, which goes on checkpointing.
-  engine.reset();
-  store.reset();
-  store = OpenStore(state);
-  engine = std::make_unique<Engine>(rules, OnePartition());
-  REQUIRE_FALSE(RecoverInto(*store, *rules, *engine).empty);
+  f.store.reset();
+  f.store = OpenStore(f.state);
+  Engine recovered(f.rules, OnePartition());
+  REQUIRE_FALSE(RecoverInto(*f.store, *f.rules, recovered).empty);
   std::vector<Alert> after;
-  engine->Ingest(InputLine{"fail from " + ip, "h", "f", 31'000, ""});
-  engine->AdvanceWatermark(30'500, &after);
-  CHECK(store->Commit({engine->TakeDelta()}, {}, after).ok());
+  recovered.Ingest(InputLine{"fail from " + ip, "h", "f", 31'000, ""});
+  recovered.AdvanceWatermark(30'500, &after);
+  CHECK(f.store->Commit({recovered.TakeDelta()}, {}, after).ok());
 }
