@@ -1,9 +1,13 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -45,27 +49,49 @@ struct ReplayArgs {
   bool no_screen_cache = false;
 };
 
-// Lines copied out of the reader's buffer until a chunk is full, so worker threads can match
-// a whole chunk at once. Every line of a chunk comes from one file (or journal).
-class LineChunk {
+// Lines of one file (or journal) gathered until the chunk is full, so worker threads can match
+// a whole chunk at once. A file is read into the chunk itself (ReplaySource::ReadSpace), so its
+// lines are views into what was read; other lines are copied in, each followed by '\n' as read
+// lines are. So the byte after every line is readable and the matcher scans the lines where
+// they lie.
+class LineChunk final : public ReplaySource::ReadSpace {
  public:
   static constexpr size_t kMaxLines = 16384;
   static constexpr size_t kMaxBytes = 4 << 20;
 
-  LineChunk() { text_.reserve(kMaxBytes + kReserveSlack); }
-  bool full() const { return lines_.size() >= kMaxLines || text_.size() >= kMaxBytes; }
+  // `read_bytes`, `max_line_bytes`: the source's (ReplaySourceOptions).
+  LineChunk(size_t read_bytes, size_t max_line_bytes)
+      : capacity_(kMaxBytes + read_bytes + max_line_bytes + 2),
+        read_(std::make_unique_for_overwrite<char[]>(capacity_)) {}
+  // Past kMaxLines lines or kMaxBytes bytes, read or copied. A file's lines keep coming until
+  // the next read (at most read_bytes more), the lines held for its first stamp with them.
+  bool full() const {
+    return lines_.size() >= kMaxLines || filled_ >= kMaxBytes || copied_ >= kMaxBytes;
+  }
   std::span<engine::InputLine> lines() { return lines_; }
   // By line: the stream whose stamp the line waits for, or null.
   std::span<engine::StampStream* const> streams() const { return streams_; }
   // The lines' stamps, read on the matcher's threads.
   engine::DeferredStamps& stamps() { return stamps_; }
+
+  // ReadSpace: the room after what was read into this chunk, `carry` copied in front of it
+  // when it was read into another. REQUIRES: !full().
+  std::span<char> Room(std::string_view carry) override {
+    const auto end = reinterpret_cast<uintptr_t>(carry.data() + carry.size());
+    const auto base = reinterpret_cast<uintptr_t>(read_.get());
+    if (carry.data() != nullptr && end > base && end <= base + capacity_) {
+      filled_ = end - base;
+    } else if (!carry.empty()) {
+      std::memcpy(read_.get() + filled_, carry.data(), carry.size());
+      filled_ += carry.size();
+    }
+    return std::span<char>(read_.get() + filled_, capacity_ - filled_);
+  }
+
   void Add(const engine::InputLine& line, engine::StampStream* stream = nullptr) {
     if (lines_.empty()) file_.assign(line.file);
-    const char* before = text_.data();
-    text_.append(line.text);
-    if (text_.data() != before) Rebase(before);  // grown past the reserve: views move
     engine::InputLine& in = lines_.emplace_back();
-    in.text = std::string_view(text_).substr(text_.size() - line.text.size());
+    in.text = WasRead(line.text) ? line.text : Copy(line.text);
     in.host = Interned(line.host, &host_);
     in.file = file_;
     in.time_ms = line.time_ms;
@@ -77,26 +103,59 @@ class LineChunk {
     }
   }
   void Clear() {
-    text_.clear();
     lines_.clear();
     streams_.clear();
+    filled_ = 0;
+    copied_ = 0;
+    // Blocks of the usual size are kept for the next lines; larger ones go.
+    std::erase_if(copies_, [](const CopyBlock& b) { return b.capacity > kCopyBlockBytes; });
+    for (CopyBlock& b : copies_) b.used = 0;
+    copy_block_ = 0;
   }
 
  private:
-  // Beyond kMaxBytes, room for one more line of the longest a file gives (max_line_bytes).
-  static constexpr size_t kReserveSlack = 64 * 1024 + 2;
+  static constexpr size_t kCopyBlockBytes = 256 << 10;
+  struct CopyBlock {
+    std::unique_ptr<char[]> bytes;
+    size_t capacity = 0;
+    size_t used = 0;
+  };
   // The interned copy of `name`, looked up only when it differs from the last one's.
   static std::string_view Interned(std::string_view name, const std::string** last) {
     if (*last == nullptr || **last != name) *last = engine::Intern(name);
     return **last;
   }
-  void Rebase(const char* old_data) {
-    for (engine::InputLine& line : lines_) {
-      line.text = std::string_view(text_).substr(static_cast<size_t>(line.text.data() - old_data),
-                                                 line.text.size());
-    }
+  bool WasRead(std::string_view text) const {
+    const auto at = reinterpret_cast<uintptr_t>(text.data());
+    const auto base = reinterpret_cast<uintptr_t>(read_.get());
+    return at >= base && at + text.size() < base + capacity_;
   }
-  std::string text_;  // every line's bytes, back to back
+  // A copy of `text` followed by '\n', which stays where it is until Clear.
+  std::string_view Copy(std::string_view text) {
+    const size_t need = text.size() + 1;
+    while (copy_block_ < copies_.size() &&
+           copies_[copy_block_].capacity - copies_[copy_block_].used < need) {
+      ++copy_block_;
+    }
+    if (copy_block_ == copies_.size()) {
+      const size_t capacity = std::max(kCopyBlockBytes, need);
+      copies_.push_back(CopyBlock{std::make_unique_for_overwrite<char[]>(capacity), capacity, 0});
+    }
+    CopyBlock& block = copies_[copy_block_];
+    char* at = block.bytes.get() + block.used;
+    std::memcpy(at, text.data(), text.size());
+    at[text.size()] = '\n';
+    block.used += need;
+    copied_ += need;
+    return std::string_view(at, text.size());
+  }
+
+  const size_t capacity_;
+  std::unique_ptr<char[]> read_;  // a file's bytes as read
+  size_t filled_ = 0;             // bytes of read_ used, up to the end of the last read
+  std::vector<CopyBlock> copies_;
+  size_t copy_block_ = 0;  // the block copies go to
+  size_t copied_ = 0;      // bytes copied since Clear
   std::vector<engine::InputLine> lines_;
   std::vector<engine::StampStream*> streams_;
   engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kPreviousLine};
@@ -169,7 +228,9 @@ int RunReplay(const ReplayArgs& args) {
   // engine takes the matched one's lines in order and applies their matches partition by
   // partition on the same threads. The watermark moves where a line closes a batch, as the
   // daemon's does at a tick.
-  LineChunk chunks[2];
+  const ReplaySourceOptions defaults;
+  LineChunk chunks[2] = {{defaults.read_bytes, defaults.max_line_bytes},
+                         {defaults.read_bytes, defaults.max_line_bytes}};
   LineChunk* filling = &chunks[0];
   LineChunk* matching = nullptr;
   uint64_t matching_bytes_done = 0;
@@ -214,7 +275,7 @@ int RunReplay(const ReplayArgs& args) {
     const uint64_t matched_bytes_done = matching_bytes_done;
     if (matched != nullptr) matcher.Finish();
     filling->stamps().Begin(filling->streams());
-    matcher.Start(engine.rules(), filling->lines(), &filling->stamps());
+    matcher.Start(engine.rules(), filling->lines(), &filling->stamps(), /*in_place=*/true);
     matching = filling;
     matching_bytes_done = bytes_done;
     filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
@@ -238,10 +299,18 @@ int RunReplay(const ReplayArgs& args) {
     }
     ReplaySource* current = source->get();
     auto flush = [&] { flush_chunk(bytes + current->bytes_read()); };
-    Status s = (*source)->ReadAll([&](const engine::InputLine& line) {
-      filling->Add(line, &file_stamps);
+    // The file is read into the chunk being filled; a full one goes to the matcher before the
+    // next read, which carries the start of its last line over.
+    struct : ReplaySource::ReadSpace {
+      std::function<std::span<char>(std::string_view)> room;
+      std::span<char> Room(std::string_view carry) override { return room(carry); }
+    } space;
+    space.room = [&](std::string_view carry) {
       if (filling->full()) flush();
-    });
+      return filling->Room(carry);
+    };
+    Status s = (*source)->ReadAll(
+        [&](const engine::InputLine& line) { filling->Add(line, &file_stamps); }, &space);
     if (s.ok()) flush();
     apply_matched();  // before the next source's watermark starts
     if (!s.ok()) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -19,6 +20,19 @@ namespace {
 // Lines held while waiting for the first time stamp of a file; beyond this many, the file's
 // modification time stands in.
 constexpr size_t kMaxHeldLines = 10'000;
+
+// One buffer, with the carried bytes moved to its front before each read.
+class OwnSpace final : public ReplaySource::ReadSpace {
+ public:
+  explicit OwnSpace(size_t bytes) : buf_(bytes) {}
+  std::span<char> Room(std::string_view carry) override {
+    if (!carry.empty()) std::memmove(buf_.data(), carry.data(), carry.size());
+    return std::span<char>(buf_).subspan(carry.size());
+  }
+
+ private:
+  std::vector<char> buf_;
+};
 
 }  // namespace
 
@@ -48,7 +62,8 @@ ReplaySource::ReplaySource(std::string path, int fd, ReplaySourceOptions options
 
 ReplaySource::~ReplaySource() { ::close(fd_); }
 
-Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>& on_line) {
+Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>& on_line,
+                             ReadSpace* space) {
   engine::EventTimeParser parser(options_.year, options_.zone);
   LineSplitter splitter(options_.max_line_bytes);
   std::vector<std::string> held;  // lines before the first time stamp
@@ -91,15 +106,32 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
     emit(line.text, last_time);
   };
 
-  std::vector<char> buf(options_.chunk_bytes);
+  // The splitter is fed whole lines only, so it hands them out as views into the space; the
+  // bytes after the last '\n' are carried into the next read. A carry too long to be a whole
+  // line is fed as it is: the splitter keeps its first max_line_bytes and skips the rest.
+  OwnSpace own(options_.read_bytes + options_.max_line_bytes + 2);
+  if (space == nullptr) space = &own;
+  std::string_view carry;
   while (true) {
-    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    const std::span<char> room = space->Room(carry);
+    ssize_t n = ::read(fd_, room.data(), std::min(room.size(), options_.read_bytes));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::IOError("cannot read '" + path_ + "': " + std::strerror(errno));
     if (n == 0) break;
     bytes_read_ += static_cast<uint64_t>(n);
-    splitter.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), handle);
+    const std::string_view read(room.data() - carry.size(), carry.size() + static_cast<size_t>(n));
+    size_t whole = 0;  // bytes up to the last '\n', which only the new bytes may hold
+    if (const void* nl = ::memrchr(room.data(), '\n', static_cast<size_t>(n))) {
+      whole = static_cast<size_t>(static_cast<const char*>(nl) - read.data()) + 1;
+      splitter.Feed(read.substr(0, whole), handle);
+    }
+    carry = read.substr(whole);
+    if (carry.size() > options_.max_line_bytes + 1) {
+      splitter.Feed(carry, handle);
+      carry = read.substr(read.size());  // empty, where the read ended
+    }
   }
+  if (!carry.empty()) splitter.Feed(carry, handle);
   splitter.Flush(handle);   // the file is complete: a last line without '\n' is a line
   release_held(mtime_ms_);  // a file with no time stamp at all
   return Status::Ok();

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "common/time_zone.h"
@@ -21,7 +23,7 @@ struct ReplaySourceOptions {
   int year = 0;                    // for stamps without a year; 0 = the file's modification year
   const TimeZone* zone = nullptr;  // stamps without an offset are wall-clock times here; null: UTC
   size_t max_line_bytes = 64 * 1024;
-  size_t chunk_bytes = 1 << 20;
+  size_t read_bytes = 128 * 1024;  // at most this many bytes per read(2)
   // When set, only the lines up to the first time stamp are stamped here: the rest go out
   // with time ReplaySource::kStampPending, for the matcher's threads to read (DeferredStamps),
   // and this is called once before the first of them with where the stamps stand.
@@ -32,14 +34,30 @@ class ReplaySource {
  public:
   static constexpr int64_t kStampPending = INT64_MIN;  // the time of a line not stamped yet
 
+  // Memory the file is read into, handed out by the caller: the lines given from it are
+  // views into it, so a caller that keeps it keeps them without a copy.
+  class ReadSpace {
+   public:
+    virtual ~ReadSpace() = default;
+    // Room for the next bytes, at least one byte, right after `carry`: the start of a line
+    // whose end is not read yet (at most max_line_bytes + 1 bytes), which ends where the last
+    // read ended. When the room is not right after `carry`, the caller copies `carry` in front
+    // of it. Called before each read.
+    virtual std::span<char> Room(std::string_view carry) = 0;
+  };
+
   // Errors: IOError naming the path.
   static Result<std::unique_ptr<ReplaySource>> Open(const std::string& path,
                                                     const ReplaySourceOptions& options);
   ~ReplaySource();
 
-  // Calls on_line for every line, in file order. The line's views live during the call only.
-  // Lines without a stamp here count in untimed_lines(); deferred ones do not.
-  Status ReadAll(const std::function<void(const engine::InputLine&)>& on_line);
+  // Calls on_line for every line, in file order. The line's views live during the call only,
+  // except a text inside memory `space` handed out, which lives as long as the caller keeps
+  // that memory (lines that are not: those held for a first stamp, cut at max_line_bytes, or
+  // last without '\n'). Null `space`: the source's own. Lines without a stamp here count in
+  // untimed_lines(); deferred ones do not.
+  Status ReadAll(const std::function<void(const engine::InputLine&)>& on_line,
+                 ReadSpace* space = nullptr);
 
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t untimed_lines() const { return untimed_lines_; }

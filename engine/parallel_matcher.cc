@@ -126,7 +126,7 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
         rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag, line.journal}});
   }
   Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
-  rules_->MatchLines(s.refs, *scratch_[thread], recorder);
+  rules_->MatchLines(s.refs, *scratch_[thread], recorder, in_place_);
   recorder.Finish(s.refs.size());
   // Keys were appended to a growing string: point the views at their final place.
   for (size_t m = 0; m < s.matches.size(); ++m) {
@@ -246,21 +246,22 @@ void ParallelMatcher::Match(const rules::RuleSet& rules, std::span<const InputLi
 }
 
 void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<const InputLine> lines) {
-  StartWith(rules, lines, {}, nullptr);
+  StartWith(rules, lines, {}, nullptr, false);
 }
 
-void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<InputLine> lines,
-                            LinePrep* prep) {
-  StartWith(rules, lines, lines, prep);
+void ParallelMatcher::Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep,
+                            bool in_place) {
+  StartWith(rules, lines, lines, prep, in_place);
 }
 
 void ParallelMatcher::StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
-                                std::span<InputLine> prep_lines, LinePrep* prep) {
+                                std::span<InputLine> prep_lines, LinePrep* prep, bool in_place) {
   assert(!started_);
   rules_ = &rules;
   lines_ = lines;
   prep_lines_ = prep_lines;
   prep_ = prep;
+  in_place_ = in_place;
   seeds_.clear();
   for (const rules::Rule& rule : rules.rules()) seeds_.push_back(RuleSeed(rule.name));
   running_set_ = 1 - finished_set_;

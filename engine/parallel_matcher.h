@@ -68,8 +68,10 @@ class ParallelMatcher final : public TaskRunner {
   // the call finished before; Run's tasks are then taken by the calling thread, and by the
   // workers between two slices of the call).
   void Start(const rules::RuleSet& rules, std::span<const InputLine> lines);
-  // The same, with `prep` run over each slice of the lines before it is matched.
-  void Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep);
+  // The same, with `prep` run over each slice of the lines before it is matched. `in_place`:
+  // the byte just past each line's text is readable (RuleSet::MatchLines).
+  void Start(const rules::RuleSet& rules, std::span<InputLine> lines, LinePrep* prep,
+             bool in_place = false);
   void Finish();
   // Line `line`'s matches in the call finished last (the span stays valid until the call
   // after the next one starts).
@@ -89,7 +91,7 @@ class ParallelMatcher final : public TaskRunner {
   // Matches slice `index` with thread `thread`'s scratch.
   void RunSlice(size_t index, unsigned thread);
   void StartWith(const rules::RuleSet& rules, std::span<const InputLine> lines,
-                 std::span<InputLine> prep_lines, LinePrep* prep);
+                 std::span<InputLine> prep_lines, LinePrep* prep, bool in_place);
   // Reads the time stamps of `rules`' rules with their own in line `local` of `s`.
   static void ReadRuleTimes(const rules::RuleSet& rules, Slice& s, size_t local,
                             int64_t line_time_ms);
@@ -121,6 +123,7 @@ class ParallelMatcher final : public TaskRunner {
   std::span<const InputLine> lines_;
   std::span<InputLine> prep_lines_;  // the same lines, when `prep_` changes them
   LinePrep* prep_ = nullptr;
+  bool in_place_ = false;
   // The call finished last, whose results MatchesOf and RetimeMatches read.
   const rules::RuleSet* finished_rules_ = nullptr;
   std::span<const InputLine> finished_lines_;

@@ -372,6 +372,36 @@ bool MatchEntry(const SetEntry& entry, std::string_view text, bool plain, re2::S
 constexpr size_t kScanBytes = 256 << 10;
 constexpr size_t kScanBitWords = 1 << 15;
 
+// The lines of one scan from `first` on (at most `max_lines`), each followed by '\n', and in
+// s.starts where each begins, then the end. Lines that lie one after the other in memory, each
+// followed by '\n' (readable when `in_place`), are the block as they are; else they are copied
+// together into s.joined.
+std::string_view NextScanBlock(std::span<const LineRef> lines, size_t first, size_t max_lines,
+                               bool in_place, MatchScratch::Impl& s) {
+  s.starts.clear();
+  s.joined.clear();
+  const char* const begin = lines[first].text.data();
+  size_t bytes = 0;  // of the block so far
+  size_t last = first;
+  while (last < lines.size() && last - first < max_lines &&
+         (last == first || bytes + lines[last].text.size() < kScanBytes)) {
+    const std::string_view text = lines[last].text;
+    if (in_place && (text.data() != begin + bytes || text.data()[text.size()] != '\n')) {
+      in_place = false;
+      s.joined.assign(begin, bytes);
+    }
+    s.starts.push_back(static_cast<uint32_t>(bytes));
+    if (!in_place) {
+      s.joined.append(text);
+      s.joined.push_back('\n');
+    }
+    bytes += text.size() + 1;
+    ++last;
+  }
+  s.starts.push_back(static_cast<uint32_t>(bytes));
+  return in_place ? std::string_view(begin, bytes) : std::string_view(s.joined);
+}
+
 }  // namespace
 
 void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
@@ -382,7 +412,7 @@ void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratc
 }
 
 void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
-                         LineMatchVisitor& visitor) const {
+                         LineMatchVisitor& visitor, bool in_place) const {
   if (rules_.empty()) return;
   MatchScratch::Impl& s = scratch.impl();
   s.groups.resize(impl_->max_groups + 1);
@@ -406,22 +436,13 @@ void RuleSet::MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
   const size_t words = impl_->words;
   const size_t max_lines = std::max<size_t>(1, kScanBitWords / words);
   for (size_t first = 0; first < lines.size();) {
-    s.joined.clear();
-    s.starts.clear();
-    size_t last = first;
-    while (last < lines.size() && last - first < max_lines &&
-           (last == first || s.joined.size() + lines[last].text.size() < kScanBytes)) {
-      s.starts.push_back(static_cast<uint32_t>(s.joined.size()));
-      s.joined.append(lines[last].text);
-      s.joined.push_back('\n');
-      ++last;
-    }
-    s.starts.push_back(static_cast<uint32_t>(s.joined.size()));
+    const std::string_view block = NextScanBlock(lines, first, max_lines, in_place, s);
+    const size_t last = first + s.starts.size() - 1;
     s.bits.assign((last - first) * words, 0);
-    const bool scanned = impl_->screen->Scan(s.joined, s.starts, words, s.bits.data(), s.screen);
+    const bool scanned = impl_->screen->Scan(block, s.starts, words, s.bits.data(), s.screen);
     const bool exact = impl_->screen->exact_count() > 0;
     // Most blocks are plain ASCII lines: one check for all of them.
-    const bool plain = scanned && IsAsciiLines(s.joined, last - first);
+    const bool plain = scanned && IsAsciiLines(block, last - first);
     for (size_t i = first; i < last; ++i) {
       const LineRef& line = lines[i];
       // Without a scan, or on a line Hyperscan reads differently (not ASCII, or holding a '\n'

@@ -152,9 +152,11 @@ class RuleSet {
              MatchVisitor& visitor) const;
   // The same for many lines at once, with the same result as Match line by line: with a
   // Hyperscan screen, the lines are scanned together and only each line's candidate rules
-  // run their RE2.
-  void MatchLines(std::span<const LineRef> lines, MatchScratch& scratch,
-                  LineMatchVisitor& visitor) const;
+  // run their RE2. `in_place`: the byte just past each line's text is readable (the lines are
+  // views into a larger buffer); runs of lines laid out one after the other, each followed by
+  // '\n', are then scanned where they lie instead of copied together first.
+  void MatchLines(std::span<const LineRef> lines, MatchScratch& scratch, LineMatchVisitor& visitor,
+                  bool in_place = false) const;
 
  private:
   struct Impl;

@@ -626,10 +626,12 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
         if (r.hits != expected[i]) ++differ;
       }
       CHECK(differ == 0);
-      // Many lines at once, in runs of varying length, once as separate strings and once
-      // packed as an agent frame packs them (a 4-byte length before each line).
-      for (bool packed : {false, true}) {
-        INFO("packed: " << packed);
+      // Many lines at once, in runs of varying length: as separate strings; packed as an
+      // agent frame packs them (a 4-byte length before each line); and as a file is read,
+      // scanned in place (each line followed by '\n', some by "\r\n", some lines elsewhere).
+      enum class Layout { kSeparate, kFrame, kAsRead };
+      for (Layout layout : {Layout::kSeparate, Layout::kFrame, Layout::kAsRead}) {
+        INFO("layout: " << static_cast<int>(layout));
         size_t differ_many = 0;
         bool out_of_order = false;
         size_t step = 1;
@@ -638,20 +640,25 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
           std::string frame;
           std::vector<size_t> offsets;
           for (size_t i = first; i < last; ++i) {
-            const auto len = static_cast<uint32_t>(lines[i].size());
-            frame.append(reinterpret_cast<const char*>(&len), 4);
+            if (layout == Layout::kFrame) {
+              const auto len = static_cast<uint32_t>(lines[i].size());
+              frame.append(reinterpret_cast<const char*>(&len), 4);
+            }
             offsets.push_back(frame.size());
             frame += lines[i];
+            if (layout == Layout::kAsRead) frame += i % 7 == 3 ? "\r\n" : "\n";
           }
           std::vector<LineRef> refs;
           for (size_t i = first; i < last; ++i) {
-            refs.push_back(
-                LineRef{packed ? std::string_view(frame).substr(offsets[i - first], lines[i].size())
-                               : std::string_view(lines[i]),
-                        source});
+            const bool elsewhere =
+                layout == Layout::kSeparate || (layout == Layout::kAsRead && i % 11 == 5);
+            refs.push_back(LineRef{
+                elsewhere ? std::string_view(lines[i])
+                          : std::string_view(frame).substr(offsets[i - first], lines[i].size()),
+                source});
           }
           LinesRecorder r(refs.size());
-          (*set)->MatchLines(refs, scratch, r);
+          (*set)->MatchLines(refs, scratch, r, /*in_place=*/layout == Layout::kAsRead);
           out_of_order = out_of_order || r.out_of_order;
           for (size_t i = first; i < last; ++i) {
             if (r.hits[i - first] != expected[i]) ++differ_many;
