@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     for (const Frame& frame : frames) {
       refs.clear();
-      for (std::string_view line : frame.lines) refs.push_back(rules::LineRef{line, source});
+      for (std::string_view line : frame.lines) refs.push_back(rules::LineRef{line, &source});
       (*rules)->MatchLines(refs, scratch, counter);
       lines += frame.lines.size();
       ++counter.frame;

@@ -16,6 +16,9 @@ namespace ember::engine {
 // reuses its key buffer); the other views point into the lines.
 struct ParallelMatcher::Slice {
   std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
+  // Where they come from: one entry per run of lines from the same place (reserved for the
+  // slice's lines, so the refs' pointers stay put).
+  std::vector<rules::LineSource> sources;
   std::vector<RecordedMatch> matches;
   std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
   std::vector<std::pair<size_t, size_t>> key_spans;  // per match: (offset, size) in keys
@@ -48,6 +51,18 @@ class Recorder final : public rules::LineMatchVisitor {
   std::vector<std::pair<size_t, size_t>>& spans_;
   std::string& keys_;
 };
+
+// Whether `line` names the very bytes `source` does (the same views, so the same text).
+bool SameSource(const rules::LineSource& source, const InputLine& line) {
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.data() == b.data() && a.size() == b.size();
+  };
+  return same(source.host, line.host) && same(source.file, line.file) &&
+         same(source.tag, line.tag) && same(source.journal.unit, line.journal.unit) &&
+         same(source.journal.identifier, line.journal.identifier) &&
+         same(source.journal.priority, line.journal.priority) &&
+         same(source.journal.pid, line.journal.pid);
+}
 
 }  // namespace
 
@@ -120,10 +135,14 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   const size_t end = std::min(lines_.size(), begin + kSliceLines);
   if (prep_ != nullptr) prep_->Prepare(begin, prep_lines_.subspan(begin, end - begin));
   s.refs.clear();
+  s.sources.clear();
+  s.sources.reserve(end - begin);
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
-    s.refs.push_back(
-        rules::LineRef{line.text, rules::LineSource{line.host, line.file, line.tag, line.journal}});
+    if (s.sources.empty() || !SameSource(s.sources.back(), line)) {
+      s.sources.push_back(rules::LineSource{line.host, line.file, line.tag, line.journal});
+    }
+    s.refs.push_back(rules::LineRef{line.text, &s.sources.back()});
   }
   Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
   rules_->MatchLines(s.refs, *scratch_[thread], recorder, in_place_);

@@ -406,7 +406,7 @@ std::string_view NextScanBlock(std::span<const LineRef> lines, size_t first, siz
 
 void RuleSet::Match(std::string_view line, const LineSource& source, MatchScratch& scratch,
                     MatchVisitor& visitor) const {
-  const LineRef ref{line, source};
+  const LineRef ref{line, &source};
   OneLine adapter(visitor);
   MatchLines(std::span<const LineRef>(&ref, 1), scratch, adapter);
 }
@@ -489,7 +489,7 @@ void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, c
   const SetEntry& entry = impl_->entries[entry_index];
   const Rule& rule = rules_[entry.rule];
   const std::string_view text = line.text;
-  if (!InScope(rule, line.source)) return;
+  if (!InScope(rule, *line.source)) return;
   const int n = entry.captures ? entry.regex->NumberOfCapturingGroups() + 1 : 0;
   if ((entry.captures || !known) && !MatchEntry(entry, text, plain, s.groups.data(), n)) return;
   for (const auto& unless : rule.unless_regex) {
@@ -509,7 +509,7 @@ void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, c
   for (size_t f = 0; f < by_groups.size(); ++f) {
     if (f > 0) s.key.push_back(kKeySeparator);
     const int g = by_groups[f];
-    if (AppendKeyField(s.key, g >= 0 ? group(g) : BuiltinField(line.source, g), field_limit)) {
+    if (AppendKeyField(s.key, g >= 0 ? group(g) : BuiltinField(*line.source, g), field_limit)) {
       m.key_cut = true;
     }
   }

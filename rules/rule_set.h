@@ -90,10 +90,11 @@ struct LineSource {
   JournalFields journal = {};
 };
 
-// One line of many to match at once, and where it comes from.
+// One line of many to match at once, and where it comes from: lines of one source share it
+// (kept by the caller for the call).
 struct LineRef {
   std::string_view text;
-  LineSource source;
+  const LineSource* source;
 };
 
 // Receives the rules each of many lines matched: lines in order, each line's rules in rule

@@ -655,7 +655,7 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
             refs.push_back(LineRef{
                 elsewhere ? std::string_view(lines[i])
                           : std::string_view(frame).substr(offsets[i - first], lines[i].size()),
-                source});
+                &source});
           }
           LinesRecorder r(refs.size());
           (*set)->MatchLines(refs, scratch, r, /*in_place=*/layout == Layout::kAsRead);
