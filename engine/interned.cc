@@ -28,10 +28,15 @@ std::atomic<size_t> max_bytes{kMaxInternedBytes};
 std::atomic<size_t> max_origins{kMaxInternedOrigins};
 
 const std::string* InternWithin(std::string_view s, size_t bound) {
-  // Consecutive calls mostly ask for the same name (one agent's file): answered without the
-  // lock by a per-thread memo, valid forever since interned strings never go away.
-  thread_local const std::string* last = nullptr;
-  if (last != nullptr && *last == s) return last;
+  // Calls mostly ask for the few names of the lines at hand (a sample's host, file and agent
+  // in turn): answered without the lock by a per-thread memo of the last few, valid forever
+  // since interned strings never go away.
+  constexpr size_t kMemo = 4;
+  thread_local const std::string* memo[kMemo] = {};
+  thread_local size_t next = 0;
+  for (const std::string* m : memo) {
+    if (m != nullptr && *m == s) return m;
+  }
   Names& names = TheNames();
   std::lock_guard<std::mutex> lock(names.mu);
   auto it = names.set.find(s);
@@ -43,8 +48,9 @@ const std::string* InternWithin(std::string_view s, size_t bound) {
     it = names.set.emplace(s).first;
     names.bytes += s.size();
   }
-  last = &*it;
-  return last;
+  memo[next] = &*it;
+  next = (next + 1) % kMemo;
+  return &*it;
 }
 
 }  // namespace
