@@ -93,7 +93,11 @@ class FrameIntake {
   // Counts and logs (rate-limited) a frame that could not be decoded.
   void BadFrame(std::string_view what, size_t bytes, const Status& why, int64_t now_ms);
 
-  static constexpr size_t kMaxPendingLines = 64 * 1024;
+  // Lines accepted before the matcher's threads start on them: few enough that they match
+  // one pass while this thread receives and decodes the next (with eight times as many, one
+  // pass held all the lines between two early commits, and the workers idled while frames
+  // arrived), enough to amortise waking them (16 slices).
+  static constexpr size_t kMaxPendingLines = 8 * 1024;
   const AggregatorConfig& config_;
   Receiver& receiver_;
   std::unique_ptr<engine::ParallelMatcher> matcher_;
