@@ -56,7 +56,10 @@ struct ReplayArgs {
 // they lie.
 class LineChunk final : public ReplaySource::ReadSpace {
  public:
-  static constexpr size_t kMaxLines = 16384;
+  // 16 of the matcher's slices, as the aggregator's passes: enough for its threads to share.
+  // Lines and their matches are held twice (one chunk filled while the other is matched), so
+  // more only costs memory: 16K lines peaked 8 MiB higher with 1M keys, no faster.
+  static constexpr size_t kMaxLines = 8192;
   static constexpr size_t kMaxBytes = 4 << 20;
 
   // `read_bytes`, `max_line_bytes`: the source's (ReplaySourceOptions).
