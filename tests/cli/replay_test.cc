@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -209,6 +210,58 @@ TEST_CASE("ember replay: a rule with its own time stamp is replayed in that time
   CHECK(alert.at("rule") == "backup-failures");
   CHECK(alert.at("state") == "firing");
   CHECK(alert.at("window_end") == "2026-11-22T10:00:03.000Z");
+}
+
+// A file read in many pieces: lines cut by reads and chunks, CRLF, lines before the first
+// stamp, overlong lines, a last line without '\n'. Every line counts as the splitter defines
+// one (up to '\n', one '\r' off, cut at 64 KiB), once, with any number of threads.
+TEST_CASE("ember replay: every line of a file read in pieces counts once, as a line is defined",
+          "[cli][replay][integration]") {
+  TempDir dir;
+  std::mt19937 rng(7);
+  std::string log;
+  for (int i = 0; i < 5; ++i) log += "prelude ERROR " + std::to_string(i) + "\n";  // no stamp
+  for (int i = 0; i < 60000; ++i) {
+    std::string line = Iso(1'700'000'000'000 + int64_t{i} * 20);
+    line += rng() % 4 == 0 ? " app: ERROR " + std::to_string(i) : " app: fine";
+    line += std::string(rng() % 200, 'x');
+    if (i == 20000) line += " " + std::string(200'000, 'y');  // cut, still a match
+    if (i == 30000) line = Iso(1'700'000'600'000) + std::string(70'000, 'z') + " ERROR 1";
+    if (i == 40000) line = "no stamp here, ERROR 40000";
+    log += line + (i % 3 == 0 ? "\r\n" : "\n");
+  }
+  log += Iso(1'700'001'300'000) + " last ERROR 99 without a newline";
+  const std::string file = dir.Write("pieces.log", log);
+  const std::string rules = dir.Write("r.yaml", R"(rules:
+  - name: errors
+    match: 'ERROR \d+'
+    window: 10s
+    when: count >= 1000000
+)");
+  // The same lines, independently: split, strip, cut, search.
+  uint64_t lines = 0, matching = 0;
+  for (size_t at = 0; at < log.size();) {
+    size_t nl = log.find('\n', at);
+    if (nl == std::string::npos) nl = log.size();
+    std::string line = log.substr(at, nl - at);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    line = line.substr(0, 64 * 1024);
+    ++lines;
+    static const std::regex kError("ERROR [0-9]+");
+    if (std::regex_search(line, kError)) ++matching;
+    at = nl + 1;
+  }
+  REQUIRE(matching > 10000);
+  for (const char* threads : {"1", "3"}) {
+    INFO(threads << " threads");
+    auto r = RunCommand(
+        {EMBER_CLI_BIN, "replay", "--threads", threads, "--rules", rules, "--host", "h", file});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find(": " + std::to_string(lines) + " lines,") != std::string::npos);
+    CHECK(r.err.find("; " + std::to_string(matching) + " matches in " + std::to_string(matching) +
+                     " matching lines") != std::string::npos);
+  }
 }
 
 TEST_CASE("ember replay: the same alerts with one matching thread or several",
