@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cassert>
 #include <condition_variable>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -11,9 +13,49 @@
 #include "engine/partitioning.h"
 
 namespace ember::engine {
+namespace {
 
-// The lines one thread matches, and what it found. Keys are copied into `keys` (the matcher
-// reuses its key buffer); the other views point into the lines.
+// Keys copied out of the matcher's key buffer (it reuses it), in blocks that never move, so a
+// recorded match points at its key at once. Blocks are kept for the next slice.
+class KeyStore {
+ public:
+  std::string_view Keep(std::string_view key) {
+    if (key.empty()) return {};
+    if (block_ == blocks_.size() || used_ + key.size() > blocks_[block_].size) {
+      if (block_ < blocks_.size()) ++block_;
+      used_ = 0;
+      if (block_ == blocks_.size()) blocks_.emplace_back();
+      Block& b = blocks_[block_];
+      if (b.size < key.size()) {
+        b.size = std::max(kBlockBytes, key.size());
+        b.bytes = std::make_unique_for_overwrite<char[]>(b.size);
+      }
+    }
+    char* at = blocks_[block_].bytes.get() + used_;
+    std::memcpy(at, key.data(), key.size());
+    used_ += key.size();
+    return std::string_view(at, key.size());
+  }
+  void Clear() {
+    block_ = 0;
+    used_ = 0;
+  }
+
+ private:
+  static constexpr size_t kBlockBytes = 16 << 10;
+  struct Block {
+    std::unique_ptr<char[]> bytes;
+    size_t size = 0;
+  };
+  std::vector<Block> blocks_;
+  size_t block_ = 0;  // the block keys go to
+  size_t used_ = 0;   // of it
+};
+
+}  // namespace
+
+// The lines one thread matches, and what it found. Keys are copied into `keys`; the other
+// views point into the lines.
 struct ParallelMatcher::Slice {
   std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
   // Where they come from: one entry per run of lines from the same place (reserved for the
@@ -21,24 +63,40 @@ struct ParallelMatcher::Slice {
   std::vector<rules::LineSource> sources;
   std::vector<RecordedMatch> matches;
   std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
-  std::vector<std::pair<size_t, size_t>> key_spans;  // per match: (offset, size) in keys
-  std::string keys;
+  KeyStore keys;
 };
 
 namespace {
 
-// Records the matches of a slice's lines, which arrive in line order.
+// Reads the rule's own time stamp of `r` (which has one), against its line's time.
+void ReadRuleTime(const rules::RuleSet& rules, RecordedMatch& r, int64_t line_time_ms) {
+  const rules::Rule& rule = rules.rules()[r.rule];
+  r.time_ms =
+      ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms);
+  r.time_parsed = true;
+}
+
+// Records the matches of a slice's lines, which arrive in line order, with their keys'
+// partition hashes and their rules' own time stamps, all on the matcher's thread.
 class Recorder final : public rules::LineMatchVisitor {
  public:
-  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin,
-           std::vector<std::pair<size_t, size_t>>& spans, std::string& keys)
-      : matches_(matches), line_begin_(line_begin), spans_(spans), keys_(keys) {}
+  // `lines`: the slice's; `seeds`: RuleSeed of each rule.
+  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin, KeyStore& keys,
+           const rules::RuleSet& rules, std::span<const uint64_t> seeds,
+           std::span<const InputLine> lines)
+      : matches_(matches),
+        line_begin_(line_begin),
+        keys_(keys),
+        rules_(rules),
+        seeds_(seeds),
+        lines_(lines) {}
   void OnMatch(size_t line, size_t rule, const rules::RuleMatch& match) override {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
-    spans_.emplace_back(keys_.size(), match.key.size());
-    keys_.append(match.key);
-    matches_.push_back(RecordedMatch{rule, match});
+    RecordedMatch& r = matches_.emplace_back(RecordedMatch{rule, match});
+    r.match.key = keys_.Keep(match.key);
+    r.key_hash = KeyHash(seeds_[rule], r.match.key);
+    if (!r.match.time.empty()) ReadRuleTime(rules_, r, lines_[line].time_ms);
   }
   // Closes the slice: every line has a start, and the end follows.
   void Finish(size_t lines) {
@@ -48,8 +106,10 @@ class Recorder final : public rules::LineMatchVisitor {
  private:
   std::vector<RecordedMatch>& matches_;
   std::vector<size_t>& line_begin_;
-  std::vector<std::pair<size_t, size_t>>& spans_;
-  std::string& keys_;
+  KeyStore& keys_;
+  const rules::RuleSet& rules_;
+  std::span<const uint64_t> seeds_;
+  std::span<const InputLine> lines_;
 };
 
 // Whether `line` names the very bytes `source` does (the same views, so the same text).
@@ -129,8 +189,7 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   Slice& s = *slices_[running_set_][index];
   s.matches.clear();
   s.line_begin.clear();
-  s.key_spans.clear();
-  s.keys.clear();
+  s.keys.Clear();
   const size_t begin = std::min(lines_.size(), index * kSliceLines);
   const size_t end = std::min(lines_.size(), begin + kSliceLines);
   if (prep_ != nullptr) prep_->Prepare(begin, prep_lines_.subspan(begin, end - begin));
@@ -144,32 +203,16 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
     }
     s.refs.push_back(rules::LineRef{line.text, &s.sources.back()});
   }
-  Recorder recorder(s.matches, s.line_begin, s.key_spans, s.keys);
+  Recorder recorder(s.matches, s.line_begin, s.keys, *rules_, seeds_,
+                    lines_.subspan(begin, end - begin));
   rules_->MatchLines(s.refs, *scratch_[thread], recorder, in_place_);
   recorder.Finish(s.refs.size());
-  // Keys were appended to a growing string: point the views at their final place.
-  for (size_t m = 0; m < s.matches.size(); ++m) {
-    s.matches[m].match.key =
-        std::string_view(s.keys).substr(s.key_spans[m].first, s.key_spans[m].second);
-  }
-  // Partition hashes, and rules with their own time stamps: here, off the engine's thread.
-  for (size_t local = 0; local + 1 < s.line_begin.size(); ++local) {
-    for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
-      s.matches[m].key_hash = KeyHash(seeds_[s.matches[m].rule], s.matches[m].match.key);
-    }
-    ReadRuleTimes(*rules_, s, local, lines_[begin + local].time_ms);
-  }
 }
 
 void ParallelMatcher::ReadRuleTimes(const rules::RuleSet& rules, Slice& s, size_t local,
                                     int64_t line_time_ms) {
   for (size_t m = s.line_begin[local]; m < s.line_begin[local + 1]; ++m) {
-    RecordedMatch& r = s.matches[m];
-    if (r.match.time.empty()) continue;
-    const rules::Rule& rule = rules.rules()[r.rule];
-    r.time_ms =
-        ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms);
-    r.time_parsed = true;
+    if (!s.matches[m].match.time.empty()) ReadRuleTime(rules, s.matches[m], line_time_ms);
   }
 }
 
