@@ -35,6 +35,17 @@ LineOrigin OriginOf(const InputLine& line) {
   return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
 }
 
+// An input line, read by the window only when it becomes a sample.
+class InputMatchedLine final : public MatchedLine {
+ public:
+  explicit InputMatchedLine(const InputLine& line) : line_(line) {}
+  std::string_view text() const override { return line_.text; }
+  LineOrigin origin() const override { return OriginOf(line_); }
+
+ private:
+  const InputLine& line_;
+};
+
 // A rule's key as its alert event shows it (the key fields joined as rules::RuleMatch::key).
 std::string KeyOf(const Alert& a) {
   std::string key;
@@ -77,7 +88,7 @@ class Engine::Collector final : public rules::MatchVisitor {
     int64_t batch = 0;
     if (!engine_.PlaceMatch(line_, batch_, rule_index, match, nullptr, &batch)) return;
     Partition& part = *engine_.parts_[engine_.Route(rule_index, match.key)];
-    part.windows[rule_index]->Add(batch, match, line_.text, OriginOf(line_));
+    part.windows[rule_index]->Add(batch, match, InputMatchedLine(line_));
   }
 
  private:
@@ -230,7 +241,7 @@ void Engine::ApplyRouted() {
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
     for (const Partition::Routed& r : part.queues[rule]) {
-      window.Add(r.batch, r.match->match, r.line->text, OriginOf(*r.line));
+      window.Add(r.batch, r.match->match, InputMatchedLine(*r.line));
     }
     part.queues[rule].clear();
   };

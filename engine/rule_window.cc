@@ -60,8 +60,28 @@ void RuleWindow::Add(int64_t batch, std::string_view key, std::string_view line,
   Add(batch, m, line, origin);
 }
 
+namespace {
+
+// A line and its origin at hand.
+class GivenLine final : public MatchedLine {
+ public:
+  GivenLine(std::string_view text, const LineOrigin& origin) : text_(text), origin_(origin) {}
+  std::string_view text() const override { return text_; }
+  LineOrigin origin() const override { return origin_; }
+
+ private:
+  std::string_view text_;
+  const LineOrigin& origin_;
+};
+
+}  // namespace
+
 void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
                      const LineOrigin& origin) {
+  Add(batch, match, GivenLine(line, origin));
+}
+
+void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line) {
   if (started_ && batch < evaluated_end_) {
     // Late: held apart so ReevaluateLate can compare its windows before and after it.
     assert(batch >= std::min(evaluated_end_ - window_batches_, history_floor_ - window_batches_) -
@@ -72,7 +92,8 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
       return;
     }
     if (p.count == 0) {
-      p.sample.assign(line.substr(0, kMaxSampleBytes));
+      const LineOrigin origin = line.origin();
+      p.sample.assign(line.text().substr(0, kMaxSampleBytes));
       p.host = origin.host.empty() ? nullptr : InternName(origin.host);
       p.file = origin.file.empty() ? nullptr : InternName(origin.file);
       p.agent = origin.agent.empty() ? nullptr : InternName(origin.agent);
@@ -121,7 +142,8 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
     return;
   }
   if (p.count == 0) {
-    b->SetSample(p, line);
+    const LineOrigin origin = line.origin();
+    b->SetSample(p, line.text());
     p.origin = InternOrigin(origin.host.empty() ? nullptr : InternName(origin.host),
                             origin.file.empty() ? nullptr : InternName(origin.file),
                             origin.agent.empty() ? nullptr : InternName(origin.agent));

@@ -40,6 +40,17 @@ struct LineOrigin {
   std::string_view agent = {};  // who sent it (engine/interned.h: Origin); "" if unknown
 };
 
+// The line of a match, asked for only when it becomes its key's sample in its batch: most
+// matches add to a key their batch has already seen, and never read their line.
+class MatchedLine {
+ public:
+  virtual std::string_view text() const = 0;
+  virtual LineOrigin origin() const = 0;
+
+ protected:
+  ~MatchedLine() = default;
+};
+
 // Matches of one key in one batch: the partial aggregates, and the first line as a sample
 // with where it came from (host and file interned: see engine/interned.h). The value a
 // checkpoint stores; RuleWindow keeps the same in a compact form (engine/batch_slots.h).
@@ -77,6 +88,8 @@ class RuleWindow {
   // The same for a match with its numbers (total, value, distinct: see rules::RuleMatch).
   void Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
            const LineOrigin& origin);
+  // The same, reading the line only if it becomes the sample.
+  void Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line);
 
   // Evaluates every window end not yet evaluated up to `closed_until` (every batch below it
   // is closed) and appends the alert events they raise (pending ones too: the Engine drops
