@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "cli/replay_source.h"
+#include "common/block_arena.h"
 #include "common/local_zone.h"
 #include "common/time_zone.h"
 #include "common/units.h"
@@ -69,7 +70,7 @@ class LineChunk final : public ReplaySource::ReadSpace {
   // Past kMaxLines lines or kMaxBytes bytes, read or copied. A file's lines keep coming until
   // the next read (at most read_bytes more), the lines held for its first stamp with them.
   bool full() const {
-    return lines_.size() >= kMaxLines || filled_ >= kMaxBytes || copied_ >= kMaxBytes;
+    return lines_.size() >= kMaxLines || filled_ >= kMaxBytes || copies_.allocated() >= kMaxBytes;
   }
   std::span<engine::InputLine> lines() { return lines_; }
   // By line: the stream whose stamp the line waits for, or null.
@@ -109,20 +110,10 @@ class LineChunk final : public ReplaySource::ReadSpace {
     lines_.clear();
     streams_.clear();
     filled_ = 0;
-    copied_ = 0;
-    // Blocks of the usual size are kept for the next lines; larger ones go.
-    std::erase_if(copies_, [](const CopyBlock& b) { return b.capacity > kCopyBlockBytes; });
-    for (CopyBlock& b : copies_) b.used = 0;
-    copy_block_ = 0;
+    copies_.Clear();
   }
 
  private:
-  static constexpr size_t kCopyBlockBytes = 256 << 10;
-  struct CopyBlock {
-    std::unique_ptr<char[]> bytes;
-    size_t capacity = 0;
-    size_t used = 0;
-  };
   // The interned copy of `name`, looked up only when it differs from the last one's.
   static std::string_view Interned(std::string_view name, const std::string** last) {
     if (*last == nullptr || **last != name) *last = engine::Intern(name);
@@ -135,30 +126,16 @@ class LineChunk final : public ReplaySource::ReadSpace {
   }
   // A copy of `text` followed by '\n', which stays where it is until Clear.
   std::string_view Copy(std::string_view text) {
-    const size_t need = text.size() + 1;
-    while (copy_block_ < copies_.size() &&
-           copies_[copy_block_].capacity - copies_[copy_block_].used < need) {
-      ++copy_block_;
-    }
-    if (copy_block_ == copies_.size()) {
-      const size_t capacity = std::max(kCopyBlockBytes, need);
-      copies_.push_back(CopyBlock{std::make_unique_for_overwrite<char[]>(capacity), capacity, 0});
-    }
-    CopyBlock& block = copies_[copy_block_];
-    char* at = block.bytes.get() + block.used;
+    char* at = copies_.Allocate(text.size() + 1);
     std::memcpy(at, text.data(), text.size());
     at[text.size()] = '\n';
-    block.used += need;
-    copied_ += need;
     return std::string_view(at, text.size());
   }
 
   const size_t capacity_;
   std::unique_ptr<char[]> read_;  // a file's bytes as read
   size_t filled_ = 0;             // bytes of read_ used, up to the end of the last read
-  std::vector<CopyBlock> copies_;
-  size_t copy_block_ = 0;  // the block copies go to
-  size_t copied_ = 0;      // bytes copied since Clear
+  BlockArena copies_{256 << 10};  // lines from elsewhere
   std::vector<engine::InputLine> lines_;
   std::vector<engine::StampStream*> streams_;
   engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kPreviousLine};

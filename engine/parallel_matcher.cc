@@ -9,50 +9,11 @@
 #include <mutex>
 #include <thread>
 
+#include "common/block_arena.h"
 #include "engine/event_time.h"
 #include "engine/partitioning.h"
 
 namespace ember::engine {
-namespace {
-
-// Keys copied out of the matcher's key buffer (it reuses it), in blocks that never move, so a
-// recorded match points at its key at once. Blocks are kept for the next slice.
-class KeyStore {
- public:
-  std::string_view Keep(std::string_view key) {
-    if (key.empty()) return {};
-    if (block_ == blocks_.size() || used_ + key.size() > blocks_[block_].size) {
-      if (block_ < blocks_.size()) ++block_;
-      used_ = 0;
-      if (block_ == blocks_.size()) blocks_.emplace_back();
-      Block& b = blocks_[block_];
-      if (b.size < key.size()) {
-        b.size = std::max(kBlockBytes, key.size());
-        b.bytes = std::make_unique_for_overwrite<char[]>(b.size);
-      }
-    }
-    char* at = blocks_[block_].bytes.get() + used_;
-    std::memcpy(at, key.data(), key.size());
-    used_ += key.size();
-    return std::string_view(at, key.size());
-  }
-  void Clear() {
-    block_ = 0;
-    used_ = 0;
-  }
-
- private:
-  static constexpr size_t kBlockBytes = 16 << 10;
-  struct Block {
-    std::unique_ptr<char[]> bytes;
-    size_t size = 0;
-  };
-  std::vector<Block> blocks_;
-  size_t block_ = 0;  // the block keys go to
-  size_t used_ = 0;   // of it
-};
-
-}  // namespace
 
 // The lines one thread matches, and what it found. Keys are copied into `keys`; the other
 // views point into the lines.
@@ -63,7 +24,9 @@ struct ParallelMatcher::Slice {
   std::vector<rules::LineSource> sources;
   std::vector<RecordedMatch> matches;
   std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
-  KeyStore keys;
+  // Copies of the keys (the rules reuse their key buffer), which never move, so a recorded
+  // match points at its key at once.
+  BlockArena keys{16 << 10};
 };
 
 namespace {
@@ -81,7 +44,7 @@ void ReadRuleTime(const rules::RuleSet& rules, RecordedMatch& r, int64_t line_ti
 class Recorder final : public rules::LineMatchVisitor {
  public:
   // `lines`: the slice's; `seeds`: RuleSeed of each rule.
-  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin, KeyStore& keys,
+  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin, BlockArena& keys,
            const rules::RuleSet& rules, std::span<const uint64_t> seeds,
            std::span<const InputLine> lines)
       : matches_(matches),
@@ -94,7 +57,9 @@ class Recorder final : public rules::LineMatchVisitor {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
     RecordedMatch& r = matches_.emplace_back(RecordedMatch{rule, match});
-    r.match.key = keys_.Keep(match.key);
+    char* key = keys_.Allocate(match.key.size());
+    std::memcpy(key, match.key.data(), match.key.size());
+    r.match.key = std::string_view(key, match.key.size());
     r.key_hash = KeyHash(seeds_[rule], r.match.key);
     if (!r.match.time.empty()) ReadRuleTime(rules_, r, lines_[line].time_ms);
   }
@@ -106,7 +71,7 @@ class Recorder final : public rules::LineMatchVisitor {
  private:
   std::vector<RecordedMatch>& matches_;
   std::vector<size_t>& line_begin_;
-  KeyStore& keys_;
+  BlockArena& keys_;
   const rules::RuleSet& rules_;
   std::span<const uint64_t> seeds_;
   std::span<const InputLine> lines_;
