@@ -51,11 +51,11 @@ struct ReplayArgs {
 };
 
 // Lines of one file (or journal) gathered until the chunk is full, so worker threads can match
-// a whole chunk at once. A file is read into the chunk itself (ReplaySource::ReadSpace), so its
+// a whole chunk at once. A file is read into the chunk itself (Room), so its
 // lines are views into what was read; other lines are copied in, each followed by '\n' as read
 // lines are. So the byte after every line is readable and the matcher scans the lines where
 // they lie.
-class LineChunk final : public ReplaySource::ReadSpace {
+class LineChunk {
  public:
   // 16 of the matcher's slices, as the aggregator's passes: enough for its threads to share.
   // Lines and their matches are held twice (one chunk filled while the other is matched), so
@@ -78,9 +78,9 @@ class LineChunk final : public ReplaySource::ReadSpace {
   // The lines' stamps, read on the matcher's threads.
   engine::DeferredStamps& stamps() { return stamps_; }
 
-  // ReadSpace: the room after what was read into this chunk, `carry` copied in front of it
-  // when it was read into another. REQUIRES: !full().
-  std::span<char> Room(std::string_view carry) override {
+  // ReplaySource::ReadSpace: the room after what was read into this chunk, `carry` copied in
+  // front of it when it was read into another. REQUIRES: !full().
+  std::span<char> Room(std::string_view carry) {
     const auto end = reinterpret_cast<uintptr_t>(carry.data() + carry.size());
     const auto base = reinterpret_cast<uintptr_t>(read_.get());
     if (carry.data() != nullptr && end > base && end <= base + capacity_) {
@@ -281,16 +281,12 @@ int RunReplay(const ReplayArgs& args) {
     auto flush = [&] { flush_chunk(bytes + current->bytes_read()); };
     // The file is read into the chunk being filled; a full one goes to the matcher before the
     // next read, which carries the start of its last line over.
-    struct : ReplaySource::ReadSpace {
-      std::function<std::span<char>(std::string_view)> room;
-      std::span<char> Room(std::string_view carry) override { return room(carry); }
-    } space;
-    space.room = [&](std::string_view carry) {
-      if (filling->full()) flush();
-      return filling->Room(carry);
-    };
-    Status s = (*source)->ReadAll(
-        [&](const engine::InputLine& line) { filling->Add(line, &file_stamps); }, &space);
+    Status s =
+        (*source)->ReadAll([&](const engine::InputLine& line) { filling->Add(line, &file_stamps); },
+                           [&](std::string_view carry) {
+                             if (filling->full()) flush();
+                             return filling->Room(carry);
+                           });
     if (s.ok()) flush();
     apply_matched();  // before the next source's watermark starts
     if (!s.ok()) {

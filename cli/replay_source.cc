@@ -21,19 +21,6 @@ namespace {
 // modification time stands in.
 constexpr size_t kMaxHeldLines = 10'000;
 
-// One buffer, with the carried bytes moved to its front before each read.
-class OwnSpace final : public ReplaySource::ReadSpace {
- public:
-  explicit OwnSpace(size_t bytes) : buf_(bytes) {}
-  std::span<char> Room(std::string_view carry) override {
-    if (!carry.empty()) std::memmove(buf_.data(), carry.data(), carry.size());
-    return std::span<char>(buf_).subspan(carry.size());
-  }
-
- private:
-  std::vector<char> buf_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& path,
@@ -63,7 +50,7 @@ ReplaySource::ReplaySource(std::string path, int fd, ReplaySourceOptions options
 ReplaySource::~ReplaySource() { ::close(fd_); }
 
 Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>& on_line,
-                             ReadSpace* space) {
+                             const ReadSpace& space) {
   engine::EventTimeParser parser(options_.year, options_.zone);
   LineSplitter splitter(options_.max_line_bytes);
   std::vector<std::string> held;  // lines before the first time stamp
@@ -109,11 +96,15 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
   // The splitter is fed whole lines only, so it hands them out as views into the space; the
   // bytes after the last '\n' are carried into the next read. A carry too long to be a whole
   // line is fed as it is: the splitter keeps its first max_line_bytes and skips the rest.
-  OwnSpace own(options_.read_bytes + options_.max_line_bytes + 2);
-  if (space == nullptr) space = &own;
+  std::vector<char> own;  // without `space`: one buffer, the carry moved to its front
+  auto own_room = [&](std::string_view carry) {
+    if (own.empty()) own.resize(options_.read_bytes + options_.max_line_bytes + 2);
+    if (!carry.empty()) std::memmove(own.data(), carry.data(), carry.size());
+    return std::span<char>(own).subspan(carry.size());
+  };
   std::string_view carry;
   while (true) {
-    const std::span<char> room = space->Room(carry);
+    const std::span<char> room = space ? space(carry) : own_room(carry);
     ssize_t n = ::read(fd_, room.data(), std::min(room.size(), options_.read_bytes));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::IOError("cannot read '" + path_ + "': " + std::strerror(errno));

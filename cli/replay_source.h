@@ -34,17 +34,12 @@ class ReplaySource {
  public:
   static constexpr int64_t kStampPending = INT64_MIN;  // the time of a line not stamped yet
 
-  // Memory the file is read into, handed out by the caller: the lines given from it are
-  // views into it, so a caller that keeps it keeps them without a copy.
-  class ReadSpace {
-   public:
-    virtual ~ReadSpace() = default;
-    // Room for the next bytes, at least one byte, right after `carry`: the start of a line
-    // whose end is not read yet (at most max_line_bytes + 1 bytes), which ends where the last
-    // read ended. When the room is not right after `carry`, the caller copies `carry` in front
-    // of it. Called before each read.
-    virtual std::span<char> Room(std::string_view carry) = 0;
-  };
+  // Memory the file is read into, handed out by the caller, so that the lines given from it,
+  // views into it, live as long as the caller keeps it. Called before each read: room for the
+  // next bytes, at least one byte, right after `carry` (the start of a line whose end is not
+  // read yet, at most max_line_bytes + 1 bytes, ending where the last read ended); when the
+  // room is not right after `carry`, the caller copies `carry` in front of it.
+  using ReadSpace = std::function<std::span<char>(std::string_view carry)>;
 
   // Errors: IOError naming the path.
   static Result<std::unique_ptr<ReplaySource>> Open(const std::string& path,
@@ -54,10 +49,10 @@ class ReplaySource {
   // Calls on_line for every line, in file order. The line's views live during the call only,
   // except a text inside memory `space` handed out, which lives as long as the caller keeps
   // that memory (lines that are not: those held for a first stamp, cut at max_line_bytes, or
-  // last without '\n'). Null `space`: the source's own. Lines without a stamp here count in
+  // last without '\n'). Empty `space`: the source's own. Lines without a stamp here count in
   // untimed_lines(); deferred ones do not.
   Status ReadAll(const std::function<void(const engine::InputLine&)>& on_line,
-                 ReadSpace* space = nullptr);
+                 const ReadSpace& space = {});
 
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t untimed_lines() const { return untimed_lines_; }
