@@ -5,6 +5,12 @@
 namespace ember::engine {
 
 Slot* BatchSlots::Find(uint32_t key) {
+  if (slots_.size() <= kUnindexed) {
+    for (Slot& slot : slots_) {
+      if (slot.key == key) return &slot;
+    }
+    return nullptr;
+  }
   const uint32_t pos = index_.Find(MixId(key), [&](uint32_t p) { return slots_[p].key == key; });
   return pos == OpenIndex::kNone ? nullptr : &slots_[pos];
 }
@@ -14,14 +20,14 @@ const Slot* BatchSlots::Find(uint32_t key) const {
 }
 
 void BatchSlots::Reserve(size_t n) {
+  if (slots_.size() + n <= kUnindexed) return;
   index_.Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
 }
 
 Slot& SlotList::emplace_back() {
-  // A block is full at the start of every block but the first, and at the very start.
-  if (blocks_.empty() || size_ == kFirst || (size_ >= kFirst + kSecond && OffsetOf(size_) == 0)) {
-    const size_t capacity = blocks_.empty() ? kFirst : blocks_.size() == 1 ? kSecond : kBlock;
-    blocks_.push_back(std::make_unique<Slot[]>(capacity));
+  // A new block starts after the slots held in place and at the start of every later block.
+  if (size_ == kFirst || (size_ >= kFirst + kSecond && OffsetOf(size_) == 0)) {
+    blocks_.push_back(std::make_unique<Slot[]>(blocks_.empty() ? kSecond : kBlock));
   }
   return (*this)[size_++];
 }
@@ -30,7 +36,11 @@ Slot& BatchSlots::Insert(uint32_t key) {
   const auto pos = static_cast<uint32_t>(slots_.size());
   Slot& slot = slots_.emplace_back();
   slot.key = key;
-  index_.Insert(MixId(key), pos, [&](uint32_t p) { return MixId(slots_[p].key); });
+  auto hash_of = [&](uint32_t p) { return MixId(slots_[p].key); };
+  if (slots_.size() == kUnindexed + 1) {
+    for (uint32_t p = 0; p < pos; ++p) index_.Insert(MixId(slots_[p].key), p, hash_of);
+  }
+  if (slots_.size() > kUnindexed) index_.Insert(MixId(key), pos, hash_of);
   return slot;
 }
 

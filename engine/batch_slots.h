@@ -48,13 +48,21 @@ struct Slot {
 inline constexpr size_t kMaxSampleBytes = 1024;
 
 // The slots of one batch in the order they came, each at an address that never changes. Most
-// batches are small (a partition's share of a rule's keys in one batch), so the first blocks
-// are small too: 2 slots, then 6, then 16 a block. Not thread-safe.
+// batches are small (a partition's share of a rule's keys in one batch): the first 2 slots lie
+// in the list itself, the next 6 in one block, then 16 a block, so a batch of one or two keys
+// allocates nothing for its slots. Neither copied nor moved (slots are referred to by
+// address). Not thread-safe.
 class SlotList {
  public:
+  SlotList() = default;
+  SlotList(const SlotList&) = delete;
+  SlotList& operator=(const SlotList&) = delete;
+
   size_t size() const { return size_; }
-  Slot& operator[](size_t i) { return blocks_[BlockOf(i)][OffsetOf(i)]; }
-  const Slot& operator[](size_t i) const { return blocks_[BlockOf(i)][OffsetOf(i)]; }
+  Slot& operator[](size_t i) { return i < kFirst ? first_[i] : blocks_[BlockOf(i)][OffsetOf(i)]; }
+  const Slot& operator[](size_t i) const {
+    return i < kFirst ? first_[i] : blocks_[BlockOf(i)][OffsetOf(i)];
+  }
   Slot& emplace_back();
 
   template <class List, class Value>
@@ -79,12 +87,14 @@ class SlotList {
 
  private:
   static constexpr size_t kFirst = 2, kSecond = 6, kBlock = 16;
+  // The block of slot i >= kFirst in blocks_, and its place there.
   static size_t BlockOf(size_t i) {
-    return i < kFirst ? 0 : i < kFirst + kSecond ? 1 : 2 + (i - kFirst - kSecond) / kBlock;
+    return i < kFirst + kSecond ? 0 : 1 + (i - kFirst - kSecond) / kBlock;
   }
   static size_t OffsetOf(size_t i) {
-    return i < kFirst ? i : i < kFirst + kSecond ? i - kFirst : (i - kFirst - kSecond) % kBlock;
+    return i < kFirst + kSecond ? i - kFirst : (i - kFirst - kSecond) % kBlock;
   }
+  Slot first_[kFirst];
   std::vector<std::unique_ptr<Slot[]>> blocks_;
   size_t size_ = 0;
 };
@@ -119,8 +129,10 @@ class BatchSlots {
   uint32_t deltas_written = 0;
 
  private:
+  // Batches of up to this many keys are searched slot by slot, without an index.
+  static constexpr size_t kUnindexed = 8;
   SlotList slots_;
-  OpenIndex index_;      // key id -> position in slots_
+  OpenIndex index_;      // key id -> position in slots_, once there are more than kUnindexed
   std::string samples_;  // every slot's sample, back to back
 };
 

@@ -128,3 +128,26 @@ TEST_CASE("BatchSlots: slots stay put while the batch grows, samples are cut and
   CHECK(b.Sample(first) == "the first line");
   CHECK(b.Sample(*b.Find(20099)) == std::string(20099 % 50, 'x') + "20099");
 }
+
+TEST_CASE("BatchSlots: small batches are found slot by slot, and then by index, alike",
+          "[engine][index][unit]") {
+  BatchSlots b;
+  std::vector<std::pair<uint32_t, Slot*>> stored;
+  // Ids that share their low bits, so that the index probes past each other.
+  for (uint32_t n = 0; n < 24; ++n) {
+    const uint32_t key = n * 1024 + 3;
+    Slot& s = b.Insert(key);
+    s.count = n + 1;
+    stored.emplace_back(key, &s);
+    for (const auto& [k, slot] : stored) {
+      REQUIRE(b.Find(k) == slot);
+      CHECK(slot->key == k);
+    }
+    CHECK(b.Find(key + 1) == nullptr);
+    CHECK(b.Find((n + 1) * 1024 + 3) == nullptr);
+    CHECK(b.slots().size() == n + 1);
+  }
+  uint64_t counted = 0;
+  for (const Slot& s : b.slots()) counted += s.count;
+  CHECK(counted == 24 * 25 / 2);
+}
