@@ -1,6 +1,7 @@
 #include "engine/batch_slots.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace ember::engine {
 
@@ -49,13 +50,28 @@ void BatchSlots::SetSample(Slot& slot, std::string_view line) {
   if (samples_.size() + line.size() > UINT32_MAX) line = {};
   slot.sample_offset = static_cast<uint32_t>(samples_.size());
   slot.sample_size = static_cast<uint16_t>(line.size());
-  if (samples_.size() + line.size() > samples_.capacity()) {
-    // Grown by a quarter, not doubled: a batch's samples then waste at most a fifth of their
-    // room, and Seal rarely has anything to give back.
-    samples_.reserve(
-        std::max(samples_.size() + line.size(), samples_.size() + samples_.size() / 4));
+  samples_.Append(line);
+}
+
+void SampleBuffer::Append(std::string_view bytes) {
+  if (size_ + bytes.size() > capacity_) {
+    const size_t grown = std::max<size_t>(size_ + bytes.size(), size_ + size_ / 4);
+    MoveTo(std::min<size_t>(grown, UINT32_MAX));
   }
-  samples_.append(line);
+  if (!bytes.empty())
+    std::memcpy(heap_ ? heap_.get() + size_ : in_place_ + size_, bytes.data(), bytes.size());
+  size_ += static_cast<uint32_t>(bytes.size());
+}
+
+void SampleBuffer::Trim() {
+  if (heap_ && capacity_ - size_ > kTrimSlackBytes) MoveTo(size_);
+}
+
+void SampleBuffer::MoveTo(size_t capacity) {
+  std::unique_ptr<char[]> moved(new char[capacity]);
+  if (size_ > 0) std::memcpy(moved.get(), data(), size_);
+  heap_ = std::move(moved);
+  capacity_ = static_cast<uint32_t>(capacity);
 }
 
 }  // namespace ember::engine

@@ -99,11 +99,40 @@ class SlotList {
   size_t size_ = 0;
 };
 
+// Bytes appended back to back: the first kInline in place (the samples of a batch of one key
+// with a line of usual length allocate nothing), then on the heap, grown by a quarter (at
+// most a fifth of the room is then unused). Neither copied nor moved. Not thread-safe.
+class SampleBuffer {
+ public:
+  static constexpr size_t kInline = 112;
+  // Room for growth Trim leaves in place: moving a small buffer to trim it costs more (a
+  // second copy while both live, and a gap in the heap) than it gives back.
+  static constexpr size_t kTrimSlackBytes = 64 * 1024;
+
+  SampleBuffer() = default;
+  SampleBuffer(const SampleBuffer&) = delete;
+  SampleBuffer& operator=(const SampleBuffer&) = delete;
+
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  std::string_view View(size_t offset, size_t n) const { return {data() + offset, n}; }
+  // REQUIRES: size() + bytes.size() <= UINT32_MAX.
+  void Append(std::string_view bytes);
+  // Gives back the room kept for growth when it is more than kTrimSlackBytes.
+  void Trim();
+
+ private:
+  const char* data() const { return heap_ ? heap_.get() : in_place_; }
+  void MoveTo(size_t capacity);
+
+  char in_place_[kInline];
+  std::unique_ptr<char[]> heap_;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = kInline;
+};
+
 class BatchSlots {
  public:
-  // Room for growth Seal leaves in place: moving a small buffer to trim it costs more (a
-  // second copy while both live, and a gap in the heap) than it gives back.
-  static constexpr size_t kSealSlackBytes = 64 * 1024;
   Slot* Find(uint32_t key);
   const Slot* Find(uint32_t key) const;
   // Makes room for `n` more slots at once (recovery).
@@ -114,12 +143,10 @@ class BatchSlots {
   // once the buffer holds 4 GiB).
   void SetSample(Slot& slot, std::string_view line);
   std::string_view Sample(const Slot& slot) const {
-    return std::string_view(samples_).substr(slot.sample_offset, slot.sample_size);
+    return samples_.View(slot.sample_offset, slot.sample_size);
   }
   // No more samples are coming: the buffer gives back what it reserved for growth.
-  void Seal() {
-    if (samples_.capacity() - samples_.size() > kSealSlackBytes) samples_.shrink_to_fit();
-  }
+  void Seal() { samples_.Trim(); }
 
   SlotList& slots() { return slots_; }
   const SlotList& slots() const { return slots_; }
@@ -132,8 +159,8 @@ class BatchSlots {
   // Batches of up to this many keys are searched slot by slot, without an index.
   static constexpr size_t kUnindexed = 8;
   SlotList slots_;
-  OpenIndex index_;      // key id -> position in slots_, once there are more than kUnindexed
-  std::string samples_;  // every slot's sample, back to back
+  OpenIndex index_;       // key id -> position in slots_, once there are more than kUnindexed
+  SampleBuffer samples_;  // every slot's sample, back to back
 };
 
 }  // namespace ember::engine

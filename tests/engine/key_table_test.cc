@@ -151,3 +151,19 @@ TEST_CASE("BatchSlots: small batches are found slot by slot, and then by index, 
   for (const Slot& s : b.slots()) counted += s.count;
   CHECK(counted == 24 * 25 / 2);
 }
+
+TEST_CASE("BatchSlots: samples kept in place move to the heap whole", "[engine][index][unit]") {
+  BatchSlots b;
+  std::vector<std::pair<Slot*, std::string>> kept;
+  // Lines of 0 to 60 bytes: the first few fit in place, the rest move the buffer, and each
+  // move must carry every sample before it.
+  for (uint32_t key = 0; key < 40; ++key) {
+    Slot& s = b.Insert(key);
+    std::string line(key * 3 % 61, static_cast<char>('a' + key % 26));
+    b.SetSample(s, line);
+    kept.emplace_back(&s, line);
+    for (const auto& [slot, text] : kept) REQUIRE(b.Sample(*slot) == text);
+  }
+  b.Seal();
+  for (const auto& [slot, text] : kept) CHECK(b.Sample(*slot) == text);
+}
