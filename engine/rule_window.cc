@@ -201,7 +201,7 @@ void RuleWindow::SubtractFromWindow(const Slot& slot) {
   if (keys_.SubtractSum(slot.key, SumOf(slot))) --window_keys_;
 }
 
-void RuleWindow::DropBatch(std::map<int64_t, BatchSlots>::iterator it) {
+void RuleWindow::DropBatch(BatchMap::iterator it) {
   if (it->first == last_batch_) {
     last_slots_ = nullptr;
     last_slot_ = nullptr;
