@@ -37,11 +37,13 @@ Slot& BatchSlots::Insert(uint32_t key) {
   const auto pos = static_cast<uint32_t>(slots_.size());
   Slot& slot = slots_.emplace_back();
   slot.key = key;
-  auto hash_of = [&](uint32_t p) { return MixId(slots_[p].key); };
-  if (slots_.size() == kUnindexed + 1) {
-    for (uint32_t p = 0; p < pos; ++p) index_.Insert(MixId(slots_[p].key), p, hash_of);
+  if (slots_.size() > kUnindexed) {
+    // The index starts with the slot past kUnindexed and holds every slot from then on.
+    auto hash_of = [&](uint32_t p) { return MixId(slots_[p].key); };
+    for (uint32_t p = slots_.size() == kUnindexed + 1 ? 0 : pos; p <= pos; ++p) {
+      index_.Insert(hash_of(p), p, hash_of);
+    }
   }
-  if (slots_.size() > kUnindexed) index_.Insert(MixId(key), pos, hash_of);
   return slot;
 }
 

@@ -114,7 +114,6 @@ class SampleBuffer {
   SampleBuffer& operator=(const SampleBuffer&) = delete;
 
   size_t size() const { return size_; }
-  size_t capacity() const { return capacity_; }
   std::string_view View(size_t offset, size_t n) const { return {data() + offset, n}; }
   // REQUIRES: size() + bytes.size() <= UINT32_MAX.
   void Append(std::string_view bytes);

@@ -57,9 +57,11 @@ class Recorder final : public rules::LineMatchVisitor {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
     RecordedMatch& r = matches_.emplace_back(RecordedMatch{rule, match});
-    char* key = keys_.Allocate(match.key.size());
-    std::memcpy(key, match.key.data(), match.key.size());
-    r.match.key = std::string_view(key, match.key.size());
+    if (!match.key.empty()) {  // rules without `by` have none: nothing to copy
+      char* key = keys_.Allocate(match.key.size());
+      std::memcpy(key, match.key.data(), match.key.size());
+      r.match.key = std::string_view(key, match.key.size());
+    }
     r.key_hash = KeyHash(seeds_[rule], r.match.key);
     if (!r.match.time.empty()) ReadRuleTime(rules_, r, lines_[line].time_ms);
   }

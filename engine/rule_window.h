@@ -234,11 +234,11 @@ class RuleWindow {
   Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
   // Drops the batches no window ending at or after `end` needs (nor late lines may reach).
   void DropBatchesBefore(int64_t end);
-  // Drops the stored batch `it` and its key references.
   // The stored batches, by batch, their nodes from one pool: a batch made and dropped costs no
   // malloc and free, and batches made one after the other lie together.
   using BatchMap = std::map<int64_t, BatchSlots, std::less<int64_t>,
                             PoolAllocator<std::pair<const int64_t, BatchSlots>>>;
+  // Drops the stored batch `it` and its key references.
   void DropBatch(BatchMap::iterator it);
 
   const rules::Rule& rule_;
