@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -44,11 +45,36 @@ uint32_t GetU32(std::string_view& in) {
   return v;
 }
 
+// A pattern RE2 confirms anyway (not exact) is screened for its required literal instead
+// when that has at least this many characters: Hyperscan finds literals alone several times
+// faster than it runs the classes and repeats around them (docs/benchmarks.md), and a
+// shorter literal would let too many lines through to the confirmation.
+constexpr size_t kMinScreenLiteral = 4;
+
+// `literal` as a Hyperscan expression that matches exactly it: every byte but letters and
+// digits written as \xHH.
+std::string HyperscanLiteral(std::string_view literal) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : literal) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
 // Everything the compiled screen depends on: Hyperscan's version and the CPU it tunes for,
-// and each pattern with whether it may be exact.
+// how patterns that are not exact are screened, and each pattern with whether it may be
+// exact.
 std::string CacheKey(const std::vector<std::string>& patterns,
                      const std::vector<bool>& want_exact) {
-  std::string key = "hyperscan ";
+  std::string key = "hyperscan, required literals of " + std::to_string(kMinScreenLiteral) + "+ ";
   key += hs_version();
   hs_platform_info_t platform{};
   if (hs_populate_platform(&platform) == HS_SUCCESS) {
@@ -85,12 +111,20 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   screen->screened_.assign(patterns.size(), 0);
   screen->exact_.assign(patterns.size(), 0);
   std::vector<unsigned> ids;
-  std::vector<std::string> exact_texts(patterns.size());  // "": prefilter mode
+  std::vector<std::string> exact_texts(patterns.size());    // "": prefilter mode
+  std::vector<std::string> literal_texts(patterns.size());  // else: the required literal
+  std::vector<uint8_t> caseless(patterns.size(), 0);
   for (size_t i = 0; i < patterns.size(); ++i) {
     if (!ScreenableSyntax(patterns[i])) continue;
     ids.push_back(static_cast<unsigned>(i));
     if (i < want_exact.size() && want_exact[i]) {
       exact_texts[i] = LineBoundPattern(ScreenPattern(patterns[i]));
+    }
+    bool folded = false;
+    const std::string literal = RequiredLiteral(patterns[i], &folded);
+    if (literal.size() >= kMinScreenLiteral) {
+      literal_texts[i] = HyperscanLiteral(literal);
+      caseless[i] = folded ? 1 : 0;
     }
   }
   // Compile the screenable ones together; a pattern Hyperscan refuses is tried again in
@@ -103,8 +137,16 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
     std::vector<unsigned> flags;
     for (unsigned id : ids) {
       const bool exact = !exact_texts[id].empty();
-      texts.push_back(exact ? exact_texts[id] : ScreenPattern(patterns[id]));
-      flags.push_back(HS_FLAG_MULTILINE | (exact ? 0u : HS_FLAG_PREFILTER));
+      if (exact) {
+        texts.push_back(exact_texts[id]);
+        flags.push_back(HS_FLAG_MULTILINE);
+      } else if (!literal_texts[id].empty()) {
+        texts.push_back(literal_texts[id]);
+        flags.push_back(HS_FLAG_MULTILINE | (caseless[id] != 0 ? HS_FLAG_CASELESS : 0u));
+      } else {
+        texts.push_back(ScreenPattern(patterns[id]));
+        flags.push_back(HS_FLAG_MULTILINE | HS_FLAG_PREFILTER);
+      }
     }
     for (const auto& text : texts) expressions.push_back(text.c_str());
     hs_database_t* db = nullptr;

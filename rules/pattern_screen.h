@@ -2,9 +2,10 @@
 // Hyperscan scan of the lines joined by '\n' (their tails cut by ScreenPattern in
 // rules/pattern_syntax.h). A pattern the caller asks to be exact and that LineBoundPattern
 // can write out is compiled exactly: a line it reports holds a match (on a line of ASCII
-// without '\n'). The others are compiled in Hyperscan's prefilter mode, which reports a
-// superset of their matches: RE2 stays their meaning, a candidate is confirmed by the
-// pattern's own RE2. A pattern the screen reports nothing for on a pure-ASCII line cannot
+// without '\n'). The others report a superset of their matches, confirmed by the caller
+// (RE2 stays their meaning): each is screened for its required literal (RequiredLiteral in
+// rules/pattern_syntax.h) when that is long enough, else compiled in Hyperscan's prefilter
+// mode. A pattern the screen reports nothing for on a pure-ASCII line cannot
 // match it. Patterns Hyperscan cannot take exactly enough (not
 // ASCII, \A \z \C, ungreedy mode, empty matches, or a compile error) are left unscreened:
 // the caller runs RE2 for them on every line. Built without Hyperscan (EMBER_HAVE_HYPERSCAN

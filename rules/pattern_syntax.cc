@@ -219,29 +219,72 @@ std::string LineBoundPattern(std::string_view p) {
   return out;
 }
 
+namespace {
+
+// The character an atom stands for, if it is one plain ASCII character or escaped
+// punctuation (\[ \. \| ...).
+bool LiteralChar(std::string_view text, char* c) {
+  if (text.size() == 1 && IsPlainLiteral(text[0])) {
+    *c = text[0];
+    return true;
+  }
+  if (text.size() == 2 && text[0] == '\\' && !std::isalnum(static_cast<unsigned char>(text[1])) &&
+      static_cast<unsigned char>(text[1]) >= 0x20 && static_cast<unsigned char>(text[1]) < 0x80) {
+    *c = text[1];
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string LiteralPrefix(std::string_view p) {
   std::vector<Piece> pieces;
   if (!Tokenize(p, &pieces) || HasTopLevelAlternation(pieces)) return "";
   std::string prefix;
   size_t k = 0;
-  for (; k < pieces.size() && pieces[k].kind == Token::kAtom; ++k) {
-    const std::string_view text = p.substr(pieces[k].begin, pieces[k].end - pieces[k].begin);
-    if (text.size() == 1 && IsPlainLiteral(text[0])) {
-      prefix.push_back(text[0]);
-    } else if (text.size() == 2 && text[0] == '\\' &&
-               !std::isalnum(static_cast<unsigned char>(text[1])) &&
-               static_cast<unsigned char>(text[1]) >= 0x20 &&
-               static_cast<unsigned char>(text[1]) < 0x80) {
-      prefix.push_back(text[1]);  // escaped punctuation: \[ \. \| ...
-    } else {
-      break;
-    }
+  char c = 0;
+  for (; k < pieces.size() && pieces[k].kind == Token::kAtom &&
+         LiteralChar(p.substr(pieces[k].begin, pieces[k].end - pieces[k].begin), &c);
+       ++k) {
+    prefix.push_back(c);
   }
   // A quantifier after the run applies to its last character, which may then be absent.
   if (!prefix.empty() && k < pieces.size() && pieces[k].kind == Token::kQuantifier) {
     prefix.pop_back();
   }
   return prefix;
+}
+
+std::string RequiredLiteral(std::string_view p, bool* caseless) {
+  *caseless = false;
+  std::vector<Piece> pieces;
+  if (!Tokenize(p, &pieces) || HasTopLevelAlternation(pieces)) return "";
+  std::string best, run;
+  int depth = 0;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const Piece& piece = pieces[k];
+    const std::string_view text = p.substr(piece.begin, piece.end - piece.begin);
+    // Flags anywhere: with i the run may match in any case (a superset either way).
+    if (text.size() >= 2 && text[0] == '(' && text[1] == '?' &&
+        text.substr(0, text.find_first_of(":)<")).find('i') != std::string_view::npos) {
+      *caseless = true;
+    }
+    char c = 0;
+    const bool literal = depth == 0 && piece.kind == Token::kAtom && LiteralChar(text, &c);
+    // A quantifier after a character makes it optional: the run ends without it.
+    const bool repeated = k + 1 < pieces.size() && pieces[k + 1].kind == Token::kQuantifier;
+    if (literal && !repeated) {
+      run.push_back(c);
+    } else {
+      if (run.size() > best.size()) best = run;
+      run.clear();
+    }
+    if (piece.kind == Token::kOpen) ++depth;
+    if (piece.kind == Token::kClose) --depth;
+  }
+  if (run.size() > best.size()) best = run;
+  return best;
 }
 
 bool ScreenableSyntax(std::string_view pattern) {

@@ -18,6 +18,13 @@ namespace ember::rules {
 // same groups. "" when no prefix can be proven (a leading class, group, anchor, flag or \d).
 std::string LiteralPrefix(std::string_view pattern);
 
+// The longest run of literal text every match of an RE2 pattern holds: plain ASCII characters
+// and escaped punctuation one after the other at its top level (outside groups; a character a
+// quantifier follows does not count), when nothing at its top level is an alternation. A
+// screen may search for it instead of the pattern, and confirm what it finds. *caseless: a
+// flag group sets i somewhere, so the run is to be found in any case. "" when there is none.
+std::string RequiredLiteral(std::string_view pattern, bool* caseless);
+
 // Whether `pattern` is one Hyperscan's prefilter mode reads as RE2 does on ASCII text (a
 // syntax check only: the screen also needs Hyperscan to compile it).
 bool ScreenableSyntax(std::string_view pattern);

@@ -1,5 +1,6 @@
 #include "rules/pattern_syntax.h"
 
+#include <cctype>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -93,6 +94,82 @@ TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix",
     }
     CHECK(wrong == 0);
     if (p != "ab*" && p != "user(name)?=") CHECK(matched > 0);
+  }
+}
+
+TEST_CASE("RequiredLiteral: the longest top-level literal run, without what may be absent",
+          "[rules][prefix][unit]") {
+  bool caseless = true;
+  CHECK(RequiredLiteral("sshd\\[[0-9]+\\]: Failed password for (?:invalid user )?(?P<u>[^ ]+) "
+                        "from (?P<ip>[0-9.]+)",
+                        &caseless) == "]: Failed password for ");
+  CHECK_FALSE(caseless);
+  CHECK(RequiredLiteral("upstream '(?P<svc>[a-z]+)' returned (?P<c>5[0-9][0-9])", &caseless) ==
+        "' returned ");
+  CHECK(RequiredLiteral("from 203\\.0\\.113\\.(?P<last>[0-9]+) ", &caseless) == "from 203.0.113.");
+  CHECK(RequiredLiteral("pam_unix\\(sshd:auth\\): (?P<w>[a-z ]+);", &caseless) ==
+        "pam_unix(sshd:auth): ");
+  // A character a quantifier follows may be absent or repeated: the run ends before it.
+  CHECK(RequiredLiteral("abcd?efg", &caseless) == "abc");
+  CHECK(RequiredLiteral("abcde+fg", &caseless) == "abcd");
+  CHECK(RequiredLiteral("abcde{2}fg", &caseless) == "abcd");
+  CHECK(RequiredLiteral("ab\\bcdef", &caseless) == "cdef");
+  CHECK(RequiredLiteral("\\d+ \\w+", &caseless) == " ");  // short: the screen keeps the pattern
+  // Groups are not looked into (they may be optional or alternatives).
+  CHECK(RequiredLiteral("x(abcdef)?y", &caseless) == "x");
+  CHECK(RequiredLiteral("(?:abcdef|g)hi", &caseless) == "hi");
+  // Flags: i anywhere makes the run one to find in any case.
+  CHECK(RequiredLiteral("(?i)failed password", &caseless) == "failed password");
+  CHECK(caseless);
+  CHECK(RequiredLiteral("user (?i:x) from host", &caseless) == " from host");
+  CHECK(caseless);
+  CHECK(RequiredLiteral("(?s)ERR.OR", &caseless) == "ERR");
+  CHECK_FALSE(caseless);
+  // None can be proven.
+  CHECK(RequiredLiteral("abc|abd", &caseless).empty());
+  CHECK(RequiredLiteral("(abc)", &caseless).empty());
+  CHECK(RequiredLiteral("\\Qabc\\E", &caseless).empty());
+}
+
+TEST_CASE("RequiredLiteral: every RE2 match of a pattern holds its literal",
+          "[rules][prefix][unit]") {
+  const std::vector<std::string> patterns = {
+      "Failed password for (?:invalid user )?(?P<user>\\S+) from (?P<ip>[\\d.]+)",
+      "session opened for user (?P<u>\\w+)",
+      "Received disconnect from (?P<ip>[\\d.]+): 11: (?P<why>\\w+)",
+      "pam_unix\\(sshd:auth\\): authentication failure; .*rhost=(?P<r>[\\d.]+)",
+      "(?i)CONNECTION CLOSED by (?P<ip>[\\d.]+)",
+      "invalid user (?P<user>admin|oracle|test)",
+      "combo kernel: *[A-Z]+",
+      "user(name)?=",
+  };
+  const std::vector<std::string> lines = ember::test::LoghubLines();
+  REQUIRE(lines.size() > 20000);
+  for (const auto& p : patterns) {
+    INFO(p);
+    RE2 re(p);
+    REQUIRE(re.ok());
+    bool caseless = false;
+    std::string literal = RequiredLiteral(p, &caseless);
+    CHECK(literal.size() >= 4);
+    auto fold = [&](std::string s) {
+      if (caseless) {
+        for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      return s;
+    };
+    literal = fold(literal);
+    size_t matched = 0, wrong = 0;
+    for (const auto& line : lines) {
+      re2::StringPiece whole;
+      if (!re.Match(line, 0, line.size(), RE2::UNANCHORED, &whole, 1)) continue;
+      ++matched;
+      if (fold(std::string(whole.data(), whole.size())).find(literal) == std::string::npos) {
+        ++wrong;
+      }
+    }
+    CHECK(wrong == 0);
+    if (p != "user(name)?=") CHECK(matched > 0);
   }
 }
 

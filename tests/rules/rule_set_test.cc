@@ -549,6 +549,37 @@ TEST_CASE("RuleSet: every way of screening finds exactly what RE2 alone finds",
     when: count >= 3
 )",
        true},
+      // Screened for their required literals (RE2 or the walk confirms): literals far
+      // commoner than the matches, folded case, escaped punctuation, a literal in the middle.
+      {R"(rules:
+  - name: invalid
+    match: 'invalid user (?P<user>admin|oracle|test)'
+    by: [user]
+    window: 1m
+    when: count >= 3
+  - name: folded
+    match: '(?i)FAILED PASSWORD FOR (?P<user>\S+)'
+    by: [user]
+    window: 1m
+    when: count >= 3
+  - name: pam
+    match: 'pam_unix\(sshd:auth\): (?P<what>[a-z ]+);'
+    by: [what]
+    window: 1m
+    when: count >= 3
+  - name: disconnect
+    match: '(?P<ip>[\d.]+): 11: (?P<why>\w+) \[preauth\]'
+    by: [ip]
+    window: 1m
+    when: count >= 3
+  - name: unless
+    match: 'Failed password for (?P<user>\w+)'
+    unless: ['from 1[0-9]']
+    by: [user]
+    window: 1m
+    when: count >= 3
+)",
+       true},
       // Patterns Hyperscan is not given: they run RE2 on every line beside the screen.
       {R"(rules:
   - name: text-start
