@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <filesystem>
+#include <functional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -171,6 +173,63 @@ TEST_CASE("RequiredLiteral: every RE2 match of a pattern holds its literal",
     CHECK(wrong == 0);
     if (p != "user(name)?=") CHECK(matched > 0);
   }
+}
+
+TEST_CASE("RequiredLiteral: random patterns' matches all hold their literal",
+          "[rules][prefix][unit]") {
+  std::mt19937 rng(20261204);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  static const char* const kAtoms[] = {"a",   "b",   "A", " ", "1",   "\\.", "\\[", "[ab]",
+                                       "\\d", "\\w", ".", "x", "\\b", "^",   "$"};
+  static const char* const kQuantifiers[] = {"", "", "", "", "?", "*", "+", "{2}", "{1,2}"};
+  std::function<std::string(int)> sequence = [&](int depth) {
+    std::string out;
+    for (size_t i = 0, n = 1 + pick(6); i < n; ++i) {
+      if (depth < 2 && pick(5) == 0) {
+        std::string group = pick(2) == 0 ? "(" : pick(2) == 0 ? "(?:" : "(?i:";
+        for (size_t a = 0, alternatives = 1 + pick(3); a < alternatives; ++a) {
+          group += (a > 0 ? "|" : "") + sequence(depth + 1);
+        }
+        out += group + ")" + kQuantifiers[pick(std::size(kQuantifiers))];
+      } else {
+        out += std::string(kAtoms[pick(std::size(kAtoms))]) +
+               (pick(3) == 0 ? kQuantifiers[pick(std::size(kQuantifiers))] : "");
+      }
+    }
+    return out;
+  };
+  const std::string alphabet = "abAB 1.[x";
+  size_t with_literal = 0, matches = 0;
+  for (int p = 0; p < 3000; ++p) {
+    std::string pattern = sequence(0);
+    if (pick(6) == 0) pattern = "(?i)" + pattern;
+    if (pick(8) == 0) pattern += "|" + sequence(1);
+    RE2 re("(" + pattern + ")", RE2::Quiet);
+    if (!re.ok()) continue;
+    bool caseless = false;
+    std::string literal = RequiredLiteral(pattern, &caseless);
+    if (literal.size() >= 2) ++with_literal;
+    auto fold = [&](std::string text) {
+      if (caseless) {
+        for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      return text;
+    };
+    literal = fold(literal);
+    INFO("pattern " << pattern << " literal '" << literal << "'");
+    for (int t = 0; t < 60; ++t) {
+      std::string text;
+      for (size_t i = 0, n = pick(16); i < n; ++i) text += alphabet[pick(alphabet.size())];
+      re2::StringPiece whole;
+      if (!RE2::PartialMatch(text, re, &whole)) continue;
+      ++matches;
+      INFO("text '" << text << "' match '" << whole.as_string() << "'");
+      CHECK(fold(whole.as_string()).find(literal) != std::string::npos);
+    }
+  }
+  // The generator must reach patterns with literals, and their matches.
+  CHECK(with_literal > 300);
+  CHECK(matches > 5000);
 }
 
 TEST_CASE("ScreenableSyntax: patterns Hyperscan would read unlike RE2 are not screened",
