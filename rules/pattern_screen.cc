@@ -45,11 +45,19 @@ uint32_t GetU32(std::string_view& in) {
   return v;
 }
 
-// A pattern RE2 confirms anyway (not exact) is screened for its required literal instead
-// when that has at least this many characters: Hyperscan finds literals alone several times
-// faster than it runs the classes and repeats around them (docs/benchmarks.md), and a
-// shorter literal would let too many lines through to the confirmation.
+// A pattern the caller confirms anyway (not exact) is screened for its required literal
+// instead of itself: Hyperscan finds literals alone several times faster than it runs the
+// classes and repeats around them (docs/benchmarks.md). The literal needs this many
+// characters when the confirmation is cheap (the walk, which fails fast on a line the literal
+// let through), and kLongScreenLiteral when it runs RE2 over the line: a short literal can be
+// far commoner than the pattern's matches.
 constexpr size_t kMinScreenLiteral = 4;
+constexpr size_t kLongScreenLiteral = 8;
+
+bool Flag(const std::vector<bool>& flags, size_t i) { return i < flags.size() && flags[i]; }
+
+// How a screened pattern is compiled; stored with the database in the cache.
+enum Mode : uint8_t { kPrefilter = 0, kExact = 1, kLiteral = 2 };
 
 // `literal` as a Hyperscan expression that matches exactly it: every byte but letters and
 // digits written as \xHH.
@@ -71,10 +79,11 @@ std::string HyperscanLiteral(std::string_view literal) {
 
 // Everything the compiled screen depends on: Hyperscan's version and the CPU it tunes for,
 // how patterns that are not exact are screened, and each pattern with whether it may be
-// exact.
-std::string CacheKey(const std::vector<std::string>& patterns,
-                     const std::vector<bool>& want_exact) {
-  std::string key = "hyperscan, required literals of " + std::to_string(kMinScreenLiteral) + "+ ";
+// exact and whether its confirmation is cheap.
+std::string CacheKey(const std::vector<std::string>& patterns, const std::vector<bool>& want_exact,
+                     const std::vector<bool>& cheap_confirm) {
+  std::string key = "hyperscan, required literals of " + std::to_string(kMinScreenLiteral) + "+/" +
+                    std::to_string(kLongScreenLiteral) + "+ ";
   key += hs_version();
   hs_platform_info_t platform{};
   if (hs_populate_platform(&platform) == HS_SUCCESS) {
@@ -83,7 +92,8 @@ std::string CacheKey(const std::vector<std::string>& patterns,
   }
   key += '\n';
   for (size_t i = 0; i < patterns.size(); ++i) {
-    key += i < want_exact.size() && want_exact[i] ? 'e' : 'p';
+    key += Flag(want_exact, i) ? 'e' : 'p';
+    key += Flag(cheap_confirm, i) ? 'c' : 'r';
     PutU32(key, static_cast<uint32_t>(patterns[i].size()));
     key += patterns[i];
   }
@@ -98,11 +108,12 @@ PatternScreen::~PatternScreen() = default;
 
 std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>& patterns,
                                                     const std::vector<bool>& want_exact,
+                                                    const std::vector<bool>& cheap_confirm,
                                                     const ScreenCache* cache) {
   if (patterns.empty() || hs_valid_platform() != HS_SUCCESS) return nullptr;
   std::string key;
   if (cache != nullptr) {
-    key = CacheKey(patterns, want_exact);
+    key = CacheKey(patterns, want_exact, cheap_confirm);
     if (std::optional<std::string> stored = cache->Load(key)) {
       if (auto screen = FromStored(*stored, patterns.size(), want_exact)) return screen;
     }
@@ -110,6 +121,7 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
   screen->screened_.assign(patterns.size(), 0);
   screen->exact_.assign(patterns.size(), 0);
+  screen->by_literal_.assign(patterns.size(), 0);
   std::vector<unsigned> ids;
   std::vector<std::string> exact_texts(patterns.size());    // "": prefilter mode
   std::vector<std::string> literal_texts(patterns.size());  // else: the required literal
@@ -117,12 +129,10 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   for (size_t i = 0; i < patterns.size(); ++i) {
     if (!ScreenableSyntax(patterns[i])) continue;
     ids.push_back(static_cast<unsigned>(i));
-    if (i < want_exact.size() && want_exact[i]) {
-      exact_texts[i] = LineBoundPattern(ScreenPattern(patterns[i]));
-    }
+    if (Flag(want_exact, i)) exact_texts[i] = LineBoundPattern(ScreenPattern(patterns[i]));
     bool folded = false;
     const std::string literal = RequiredLiteral(patterns[i], &folded);
-    if (literal.size() >= kMinScreenLiteral) {
+    if (literal.size() >= (Flag(cheap_confirm, i) ? kMinScreenLiteral : kLongScreenLiteral)) {
       literal_texts[i] = HyperscanLiteral(literal);
       caseless[i] = folded ? 1 : 0;
     }
@@ -172,6 +182,7 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   for (unsigned id : ids) {
     screen->screened_[id] = 1;
     screen->exact_[id] = exact_texts[id].empty() ? 0 : 1;
+    screen->by_literal_[id] = exact_texts[id].empty() && !literal_texts[id].empty() ? 1 : 0;
     screen->exact_count_ += screen->exact_[id];
   }
   screen->screened_count_ = ids.size();
@@ -184,7 +195,9 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
       PutU32(value, static_cast<uint32_t>(ids.size()));
       for (unsigned id : ids) {
         PutU32(value, id);
-        value += static_cast<char>(screen->exact_[id]);
+        value += static_cast<char>(screen->exact_[id] != 0        ? kExact
+                                   : screen->by_literal_[id] != 0 ? kLiteral
+                                                                  : kPrefilter);
       }
       value.append(bytes, length);
       std::free(bytes);
@@ -204,15 +217,17 @@ std::unique_ptr<PatternScreen> PatternScreen::FromStored(std::string_view value,
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
   screen->screened_.assign(patterns, 0);
   screen->exact_.assign(patterns, 0);
+  screen->by_literal_.assign(patterns, 0);
   for (uint32_t i = 0; i < count; ++i) {
     const uint32_t id = GetU32(value);
-    const bool exact = value[0] != 0;
+    const auto mode = static_cast<uint8_t>(value[0]);
     value.remove_prefix(1);
-    if (id >= patterns || screen->screened_[id] != 0) return nullptr;
-    if (exact && !(id < want_exact.size() && want_exact[id])) return nullptr;
+    if (id >= patterns || screen->screened_[id] != 0 || mode > kLiteral) return nullptr;
+    if (mode == kExact && !Flag(want_exact, id)) return nullptr;
     screen->screened_[id] = 1;
-    screen->exact_[id] = exact ? 1 : 0;
-    screen->exact_count_ += exact ? 1 : 0;
+    screen->exact_[id] = mode == kExact ? 1 : 0;
+    screen->by_literal_[id] = mode == kLiteral ? 1 : 0;
+    screen->exact_count_ += mode == kExact ? 1 : 0;
   }
   hs_database_t* db = nullptr;
   if (hs_deserialize_database(value.data(), value.size(), &db) != HS_SUCCESS) return nullptr;
@@ -277,6 +292,7 @@ PatternScreen::Scratch::~Scratch() = default;
 PatternScreen::~PatternScreen() = default;
 
 std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::string>&,
+                                                    const std::vector<bool>&,
                                                     const std::vector<bool>&, const ScreenCache*) {
   return nullptr;
 }

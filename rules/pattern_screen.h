@@ -43,11 +43,15 @@ class PatternScreen {
   };
 
   // Null when Hyperscan is unavailable or takes none of the patterns. `want_exact[i]`: pattern
-  // i may be reported without confirmation (the caller needs no captures of it). With a
-  // `cache`, a screen compiled before for the same patterns on this Hyperscan and CPU is
-  // loaded from it, and a screen compiled here is stored in it.
+  // i may be reported without confirmation (the caller needs no captures of it).
+  // `cheap_confirm[i]`: the caller confirms a candidate of pattern i cheaply (not by running
+  // RE2 over the line), so a short required literal, which lets more lines through, is
+  // screened for too (absent: false). With a `cache`, a screen compiled before for the same
+  // patterns on this Hyperscan and CPU is loaded from it, and a screen compiled here is
+  // stored in it.
   static std::unique_ptr<PatternScreen> Build(const std::vector<std::string>& patterns,
                                               const std::vector<bool>& want_exact,
+                                              const std::vector<bool>& cheap_confirm = {},
                                               const ScreenCache* cache = nullptr);
   ~PatternScreen();
 
@@ -56,6 +60,8 @@ class PatternScreen {
   size_t screened_count() const { return screened_count_; }
   // Whether a report of pattern i on an ASCII line without '\n' is a match (no confirmation).
   bool exact(size_t i) const { return exact_[i] != 0; }
+  // Whether pattern i is screened for its required literal (else for the pattern itself).
+  bool by_literal(size_t i) const { return by_literal_[i] != 0; }
   size_t exact_count() const { return exact_count_; }
   size_t pattern_count() const { return screened_.size(); }
   // Whether it was loaded from the cache, and how storing it there went (Ok when not tried).
@@ -78,6 +84,7 @@ class PatternScreen {
   std::unique_ptr<Database> db_;
   std::vector<uint8_t> screened_;
   std::vector<uint8_t> exact_;
+  std::vector<uint8_t> by_literal_;
   size_t screened_count_ = 0;
   size_t exact_count_ = 0;
   uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for

@@ -254,11 +254,15 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
     return Status::InvalidArgument("the rules' patterns are too large to compile together");
   }
   if (screening == Screening::kBest) {
-    std::vector<bool> want_exact;
-    for (const SetEntry& entry : impl.entries) want_exact.push_back(!entry.captures);
+    // A candidate the walk confirms costs little even when the screen lets many through.
+    std::vector<bool> want_exact, cheap_confirm;
+    for (const SetEntry& entry : impl.entries) {
+      want_exact.push_back(!entry.captures);
+      cheap_confirm.push_back(entry.direct != nullptr);
+    }
     const ScreenCache cache(screen_cache_dir);
-    impl.screen =
-        PatternScreen::Build(patterns, want_exact, screen_cache_dir.empty() ? nullptr : &cache);
+    impl.screen = PatternScreen::Build(patterns, want_exact, cheap_confirm,
+                                       screen_cache_dir.empty() ? nullptr : &cache);
   }
   if (impl.screen && impl.screen->screened_count() < patterns.size()) {
     impl.unscreened = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
