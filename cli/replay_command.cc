@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -100,15 +101,17 @@ class LineChunk {
     in.file = file_;
     in.time_ms = line.time_ms;
     streams_.push_back(line.time_ms == ReplaySource::kStampPending ? stream : nullptr);
-    const rules::JournalFields& j = line.journal;
+    const rules::JournalFields& j = engine::JournalOf(line);
     if (!j.unit.empty() || !j.identifier.empty() || !j.priority.empty() || !j.pid.empty()) {
       auto intern = [](std::string_view v) { return v.empty() ? v : *engine::Intern(v); };
-      in.journal = {intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)};
+      in.journal = &journals_.emplace_back(rules::JournalFields{
+          intern(j.unit), intern(j.identifier), intern(j.priority), intern(j.pid)});
     }
   }
   void Clear() {
     lines_.clear();
     streams_.clear();
+    journals_.clear();
     filled_ = 0;
     copies_.Clear();
   }
@@ -137,6 +140,7 @@ class LineChunk {
   size_t filled_ = 0;             // bytes of read_ used, up to the end of the last read
   BlockArena copies_{256 << 10};  // lines from elsewhere
   std::vector<engine::InputLine> lines_;
+  std::deque<rules::JournalFields> journals_;  // the lines' journal fields (stay in place)
   std::vector<engine::StampStream*> streams_;
   engine::DeferredStamps stamps_{engine::DeferredStamps::Unstamped::kPreviousLine};
   std::string file_;                   // the file of every line
@@ -339,8 +343,9 @@ int RunReplay(const ReplayArgs& args) {
       engine::InputLine in{line, entry.hostname, path, entry.realtime_us / 1000, ""};
       const std::string priority = journal::PriorityText(entry);
       const std::string pid = journal::PidText(entry);
-      in.journal = {entry.unit, entry.identifier, priority, pid};
-      filling->Add(in);
+      const rules::JournalFields fields{entry.unit, entry.identifier, priority, pid};
+      in.journal = &fields;
+      filling->Add(in);  // interns the fields
       if (filling->full()) flush_chunk(bytes);
     }
     flush_chunk(bytes);

@@ -211,7 +211,7 @@ void Engine::Ingest(const InputLine& line) {
   if (!Admit(line, &batch)) return;
   const uint64_t before = stats_.matches;
   Collector collector(*this, batch, line);
-  rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag, line.journal},
+  rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag, JournalOf(line)},
                 scratch_, collector);
   if (stats_.matches != before) ++stats_.matched_lines;
 }

@@ -54,8 +54,15 @@ struct InputLine {
   // Who sent it: the agent's CURVE key name when agents are authenticated, else the name it
   // gave; "" when unknown (replay). Recorded with the provenance.
   std::string_view agent = {};
-  rules::JournalFields journal = {};  // a journal entry's fields; empty for lines of files
+  // A journal entry's fields; null for lines of files. Not owned: it lives as long as the line.
+  const rules::JournalFields* journal = nullptr;
 };
+
+// The line's journal fields, all empty for a line of a file.
+inline const rules::JournalFields& JournalOf(const InputLine& line) {
+  static constexpr rules::JournalFields kNone{};
+  return line.journal != nullptr ? *line.journal : kNone;
+}
 
 struct EngineStats {
   uint64_t lines = 0;

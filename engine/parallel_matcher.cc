@@ -84,11 +84,11 @@ bool SameSource(const rules::LineSource& source, const InputLine& line) {
   auto same = [](std::string_view a, std::string_view b) {
     return a.data() == b.data() && a.size() == b.size();
   };
+  const rules::JournalFields& journal = JournalOf(line);
   return same(source.host, line.host) && same(source.file, line.file) &&
-         same(source.tag, line.tag) && same(source.journal.unit, line.journal.unit) &&
-         same(source.journal.identifier, line.journal.identifier) &&
-         same(source.journal.priority, line.journal.priority) &&
-         same(source.journal.pid, line.journal.pid);
+         same(source.tag, line.tag) && same(source.journal.unit, journal.unit) &&
+         same(source.journal.identifier, journal.identifier) &&
+         same(source.journal.priority, journal.priority) && same(source.journal.pid, journal.pid);
 }
 
 }  // namespace
@@ -166,7 +166,7 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
     if (s.sources.empty() || !SameSource(s.sources.back(), line)) {
-      s.sources.push_back(rules::LineSource{line.host, line.file, line.tag, line.journal});
+      s.sources.push_back(rules::LineSource{line.host, line.file, line.tag, JournalOf(line)});
     }
     s.refs.push_back(rules::LineRef{line.text, &s.sources.back()});
   }
