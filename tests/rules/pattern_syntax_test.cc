@@ -36,6 +36,25 @@ Agreement Compare(const std::string& p, const std::string& q,
   return out;
 }
 
+// Over `lines`: how many hold a match of pattern p (RE2's leftmost), and for how many of
+// those matches `holds` is false.
+struct MatchCheck {
+  size_t matched = 0, wrong = 0;
+};
+MatchCheck CheckMatches(const std::string& p, const std::vector<std::string>& lines,
+                        const std::function<bool(std::string_view)>& holds) {
+  RE2 re(p);
+  REQUIRE(re.ok());
+  MatchCheck out;
+  for (const auto& line : lines) {
+    re2::StringPiece whole;
+    if (!re.Match(line, 0, line.size(), RE2::UNANCHORED, &whole, 1)) continue;
+    ++out.matched;
+    if (!holds(std::string_view(whole.data(), whole.size()))) ++out.wrong;
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("LiteralPrefix: the leading literal run, without what a quantifier may drop",
@@ -84,18 +103,11 @@ TEST_CASE("LiteralPrefix: every RE2 match of a pattern starts with its prefix",
   REQUIRE(lines.size() > 20000);
   for (const auto& p : patterns) {
     INFO(p);
-    RE2 re(p);
-    REQUIRE(re.ok());
     const std::string prefix = LiteralPrefix(p);
-    size_t matched = 0, wrong = 0;
-    for (const auto& line : lines) {
-      re2::StringPiece whole;
-      if (!re.Match(line, 0, line.size(), RE2::UNANCHORED, &whole, 1)) continue;
-      ++matched;
-      if (std::string_view(whole.data(), whole.size()).substr(0, prefix.size()) != prefix) ++wrong;
-    }
-    CHECK(wrong == 0);
-    if (p != "ab*" && p != "user(name)?=") CHECK(matched > 0);
+    const MatchCheck c = CheckMatches(
+        p, lines, [&](std::string_view whole) { return whole.substr(0, prefix.size()) == prefix; });
+    CHECK(c.wrong == 0);
+    if (p != "ab*" && p != "user(name)?=") CHECK(c.matched > 0);
   }
 }
 
@@ -149,29 +161,22 @@ TEST_CASE("RequiredLiteral: every RE2 match of a pattern holds its literal",
   REQUIRE(lines.size() > 20000);
   for (const auto& p : patterns) {
     INFO(p);
-    RE2 re(p);
-    REQUIRE(re.ok());
     bool caseless = false;
     std::string literal = RequiredLiteral(p, &caseless);
     CHECK(literal.size() >= 4);
-    auto fold = [&](std::string s) {
+    auto fold = [&](std::string_view text) {
+      std::string out(text);
       if (caseless) {
-        for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       }
-      return s;
+      return out;
     };
     literal = fold(literal);
-    size_t matched = 0, wrong = 0;
-    for (const auto& line : lines) {
-      re2::StringPiece whole;
-      if (!re.Match(line, 0, line.size(), RE2::UNANCHORED, &whole, 1)) continue;
-      ++matched;
-      if (fold(std::string(whole.data(), whole.size())).find(literal) == std::string::npos) {
-        ++wrong;
-      }
-    }
-    CHECK(wrong == 0);
-    if (p != "user(name)?=") CHECK(matched > 0);
+    const MatchCheck c = CheckMatches(p, lines, [&](std::string_view whole) {
+      return fold(whole).find(literal) != std::string::npos;
+    });
+    CHECK(c.wrong == 0);
+    if (p != "user(name)?=") CHECK(c.matched > 0);
   }
 }
 
