@@ -41,7 +41,7 @@ void FrameIntake::Pass::Prepare(size_t first, std::span<engine::InputLine> slice
                            frame.path,       frame.read_time_ms,
                            frame.tag,        frame.start_offset,
                            frame.end_offset, p.sender};
-    if (!p.journal.empty()) in.journal = &p.journal[k];
+    if (!frame.fields.empty()) in.journal = &frame.fields[k];
     streams[at] = p.parser;
   }
   stamps.Prepare(first, slice);
@@ -153,14 +153,8 @@ void FrameIntake::Handle(Receiver::Message& message, engine::Engine& engine, int
   sessions_.NoteFrame(*agent, f, now_ms);
   pending_lines_ += f.lines.size();
   std::string sender = message.identity.empty() ? *agent : message.identity;
-  std::vector<rules::JournalFields> journal;
-  journal.reserve(f.fields.size());
-  for (const wire::LineFields& j : f.fields) {
-    journal.push_back(rules::JournalFields{j.unit, j.identifier, j.priority, j.pid});
-  }
   pending_.push_back(PendingFrame{std::move(message.frame), std::move(*data), parser,
-                                  std::move(stream), std::move(host), std::move(sender),
-                                  std::move(journal)});
+                                  std::move(stream), std::move(host), std::move(sender)});
   if (pending_lines_ >= kMaxPendingLines) StartPending(engine, now_ms);
 }
 

@@ -118,7 +118,6 @@ class FrameIntake {
     std::string stream;           // StreamMarks::Key
     std::string host;             // with CURVE, when the frame's host is not allowed
     std::string sender;           // its CURVE key's name, else the agent's name (evidence)
-    std::vector<rules::JournalFields> journal;  // per line for journal entries; else empty
   };
   std::vector<PendingFrame> pending_;
   // The frames of one pass over the socket, from the start of their matching until they are

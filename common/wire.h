@@ -51,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/journal_fields.h"
 #include "common/status.h"
 
 namespace ember::wire {
@@ -76,12 +77,7 @@ enum class FrameType : uint8_t {
 };
 
 // The fields of a journal entry that travel with its line. Views, like DataFrame's.
-struct LineFields {
-  std::string_view unit;
-  std::string_view identifier;
-  std::string_view priority;
-  std::string_view pid;
-};
+using LineFields = JournalFields;
 
 // A decoded DATA frame. The views point into the buffer passed to Decode*; they live as long
 // as that buffer.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/journal_fields.h"
 #include "common/status.h"
 #include "rules/rule.h"
 
@@ -76,12 +77,7 @@ bool AppendKeyField(std::string& key, std::string_view value, size_t limit);
 
 // Where a line comes from: the built-in key fields. Views live for the Match call only.
 // The fields of a systemd journal entry a line came from ("" for lines of files).
-struct JournalFields {
-  std::string_view unit;        // _SYSTEMD_UNIT
-  std::string_view identifier;  // SYSLOG_IDENTIFIER
-  std::string_view priority;    // PRIORITY, "0".."7"
-  std::string_view pid;         // _PID, decimal
-};
+using JournalFields = ember::JournalFields;
 
 struct LineSource {
   std::string_view host;
