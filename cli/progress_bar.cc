@@ -12,14 +12,12 @@ ProgressBar::ProgressBar(uint64_t total_bytes, std::FILE* out)
       out_(out),
       enabled_(total_bytes > 0 && ::isatty(::fileno(out)) != 0),
       started_(std::chrono::steady_clock::now()),
-      last_draw_(started_) {}
+      last_draw_(started_ - kRedraw) {}  // the first update draws at once
 
 void ProgressBar::Update(uint64_t done) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
-  // The first update draws at once (the bar shows from the start), the next every 200 ms.
-  if (drawn_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
-  drawn_ = true;
+  if (now - last_draw_ < kRedraw) return;
   last_draw_ = now;
   const double secs = std::chrono::duration<double>(now - started_).count();
   const double fraction = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));

@@ -25,7 +25,7 @@ class ProgressBar {
   bool enabled_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_draw_;
-  bool drawn_ = false;
+  static constexpr std::chrono::milliseconds kRedraw{200};
 };
 
 }  // namespace ember::cli
