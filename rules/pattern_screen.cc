@@ -56,9 +56,6 @@ constexpr size_t kLongScreenLiteral = 8;
 
 bool Flag(const std::vector<bool>& flags, size_t i) { return i < flags.size() && flags[i]; }
 
-// How a screened pattern is compiled; stored with the database in the cache.
-enum Mode : uint8_t { kPrefilter = 0, kExact = 1, kLiteral = 2 };
-
 // `literal` as a Hyperscan expression that matches exactly it: every byte but letters and
 // digits written as \xHH.
 std::string HyperscanLiteral(std::string_view literal) {
@@ -77,13 +74,14 @@ std::string HyperscanLiteral(std::string_view literal) {
   return out;
 }
 
-// Everything the compiled screen depends on: Hyperscan's version and the CPU it tunes for,
-// how patterns that are not exact are screened, and each pattern with whether it may be
-// exact and whether its confirmation is cheap.
+// Everything the compiled screen depends on: how its value stores each pattern's mode,
+// Hyperscan's version and the CPU it tunes for, how patterns that are not exact are screened, and
+// each pattern with whether it may be exact and whether its confirmation is cheap.
 std::string CacheKey(const std::vector<std::string>& patterns, const std::vector<bool>& want_exact,
                      const std::vector<bool>& cheap_confirm) {
-  std::string key = "hyperscan, required literals of " + std::to_string(kMinScreenLiteral) + "+/" +
-                    std::to_string(kLongScreenLiteral) + "+ ";
+  std::string key =
+      "hyperscan screen (modes: prefilter 1, exact 2, literal 3), required literals of " +
+      std::to_string(kMinScreenLiteral) + "+/" + std::to_string(kLongScreenLiteral) + "+ ";
   key += hs_version();
   hs_platform_info_t platform{};
   if (hs_populate_platform(&platform) == HS_SUCCESS) {
@@ -119,9 +117,7 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
     }
   }
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
-  screen->screened_.assign(patterns.size(), 0);
-  screen->exact_.assign(patterns.size(), 0);
-  screen->by_literal_.assign(patterns.size(), 0);
+  screen->modes_.assign(patterns.size(), Mode::kUnscreened);
   std::vector<unsigned> ids;
   std::vector<std::string> exact_texts(patterns.size());    // "": prefilter mode
   std::vector<std::string> literal_texts(patterns.size());  // else: the required literal
@@ -180,10 +176,10 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
   if (ids.empty()) return nullptr;
   screen->serial_ = next_serial.fetch_add(1);
   for (unsigned id : ids) {
-    screen->screened_[id] = 1;
-    screen->exact_[id] = exact_texts[id].empty() ? 0 : 1;
-    screen->by_literal_[id] = exact_texts[id].empty() && !literal_texts[id].empty() ? 1 : 0;
-    screen->exact_count_ += screen->exact_[id];
+    screen->modes_[id] = !exact_texts[id].empty()     ? Mode::kExact
+                         : !literal_texts[id].empty() ? Mode::kLiteral
+                                                      : Mode::kPrefilter;
+    screen->exact_count_ += screen->exact(id) ? 1 : 0;
   }
   screen->screened_count_ = ids.size();
   if (cache != nullptr) {
@@ -195,9 +191,7 @@ std::unique_ptr<PatternScreen> PatternScreen::Build(const std::vector<std::strin
       PutU32(value, static_cast<uint32_t>(ids.size()));
       for (unsigned id : ids) {
         PutU32(value, id);
-        value += static_cast<char>(screen->exact_[id] != 0        ? kExact
-                                   : screen->by_literal_[id] != 0 ? kLiteral
-                                                                  : kPrefilter);
+        value += static_cast<char>(screen->modes_[id]);
       }
       value.append(bytes, length);
       std::free(bytes);
@@ -215,19 +209,19 @@ std::unique_ptr<PatternScreen> PatternScreen::FromStored(std::string_view value,
   const uint32_t count = GetU32(value);
   if (count == 0 || count > patterns || value.size() < size_t{count} * 5) return nullptr;
   std::unique_ptr<PatternScreen> screen(new PatternScreen());
-  screen->screened_.assign(patterns, 0);
-  screen->exact_.assign(patterns, 0);
-  screen->by_literal_.assign(patterns, 0);
+  screen->modes_.assign(patterns, Mode::kUnscreened);
   for (uint32_t i = 0; i < count; ++i) {
     const uint32_t id = GetU32(value);
     const auto mode = static_cast<uint8_t>(value[0]);
     value.remove_prefix(1);
-    if (id >= patterns || screen->screened_[id] != 0 || mode > kLiteral) return nullptr;
-    if (mode == kExact && !Flag(want_exact, id)) return nullptr;
-    screen->screened_[id] = 1;
-    screen->exact_[id] = mode == kExact ? 1 : 0;
-    screen->by_literal_[id] = mode == kLiteral ? 1 : 0;
-    screen->exact_count_ += mode == kExact ? 1 : 0;
+    if (id >= patterns || screen->modes_[id] != Mode::kUnscreened) return nullptr;
+    if (mode < static_cast<uint8_t>(Mode::kPrefilter) ||
+        mode > static_cast<uint8_t>(Mode::kLiteral)) {
+      return nullptr;
+    }
+    screen->modes_[id] = static_cast<Mode>(mode);
+    if (screen->exact(id) && !Flag(want_exact, id)) return nullptr;
+    screen->exact_count_ += screen->exact(id) ? 1 : 0;
   }
   hs_database_t* db = nullptr;
   if (hs_deserialize_database(value.data(), value.size(), &db) != HS_SUCCESS) return nullptr;

@@ -56,14 +56,14 @@ class PatternScreen {
   ~PatternScreen();
 
   // Whether pattern i is screened (else the caller must run it on every line).
-  bool screened(size_t i) const { return screened_[i] != 0; }
+  bool screened(size_t i) const { return modes_[i] != Mode::kUnscreened; }
   size_t screened_count() const { return screened_count_; }
   // Whether a report of pattern i on an ASCII line without '\n' is a match (no confirmation).
-  bool exact(size_t i) const { return exact_[i] != 0; }
+  bool exact(size_t i) const { return modes_[i] == Mode::kExact; }
   // Whether pattern i is screened for its required literal (else for the pattern itself).
-  bool by_literal(size_t i) const { return by_literal_[i] != 0; }
+  bool by_literal(size_t i) const { return modes_[i] == Mode::kLiteral; }
   size_t exact_count() const { return exact_count_; }
-  size_t pattern_count() const { return screened_.size(); }
+  size_t pattern_count() const { return modes_.size(); }
   // Whether it was loaded from the cache, and how storing it there went (Ok when not tried).
   bool from_cache() const { return from_cache_; }
   const Status& store_status() const { return store_status_; }
@@ -82,9 +82,9 @@ class PatternScreen {
                                                    const std::vector<bool>& want_exact);
   struct Database;
   std::unique_ptr<Database> db_;
-  std::vector<uint8_t> screened_;
-  std::vector<uint8_t> exact_;
-  std::vector<uint8_t> by_literal_;
+  // How each pattern is screened; stored as is with the database in the cache.
+  enum class Mode : uint8_t { kUnscreened = 0, kPrefilter = 1, kExact = 2, kLiteral = 3 };
+  std::vector<Mode> modes_;
   size_t screened_count_ = 0;
   size_t exact_count_ = 0;
   uint64_t serial_ = 0;  // unique per screen built: which one a Scratch is sized for
