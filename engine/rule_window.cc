@@ -118,11 +118,11 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
   // last match is tried first, without a lookup.
   Slot* slot = nullptr;
   BatchSlots* b = nullptr;
-  if (batch == last_batch_ && last_slot_ != nullptr && keys_.key(last_slot_->key) == match.key) {
+  if (batch == last_batch_ && last_slot_ != nullptr && last_key_ == match.key) {
     slot = last_slot_;
     b = last_slots_;
   } else {
-    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &partials_[batch];
+    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &BatchAt(batch);
     slot = SlotFor(*b, match.key, /*capped=*/true);
     if (slot == nullptr) {
       ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
@@ -131,6 +131,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
     last_batch_ = batch;
     last_slots_ = b;
     last_slot_ = slot;
+    last_key_ = keys_.key(slot->key);
   }
   Slot& p = *slot;
   if (!p.dirty) {
@@ -167,6 +168,20 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
       if (pos == x.distinct.end() || *pos != h) x.distinct.insert(pos, h);
     }
   }
+}
+
+BatchSlots& RuleWindow::BatchAt(int64_t batch) {
+  if (!partials_.empty()) {
+    const auto newest = std::prev(partials_.end());
+    if (newest->first == batch) return newest->second;
+    if (newest->first < batch) {
+      return partials_
+          .emplace_hint(partials_.end(), std::piecewise_construct, std::forward_as_tuple(batch),
+                        std::forward_as_tuple())
+          ->second;
+    }
+  }
+  return partials_[batch];
 }
 
 Slot* RuleWindow::SlotFor(BatchSlots& batch, std::string_view key, bool capped) {

@@ -232,6 +232,9 @@ class RuleWindow {
   // The slot of `key` in `batch`, created (with a key reference) if absent; null when the key
   // is new, `capped`, and the rule already holds max_keys keys.
   Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
+  // The stored batch `batch`, made if absent. Lines come mostly in time order, so the newest
+  // batch, or one past it, is tried before a search of the map (whose nodes are cache misses).
+  BatchSlots& BatchAt(int64_t batch);
   // Drops the batches no window ending at or after `end` needs (nor late lines may reach).
   void DropBatchesBefore(int64_t end);
   // The stored batches, by batch, their nodes from one pool: a batch made and dropped costs no
@@ -276,6 +279,9 @@ class RuleWindow {
   int64_t last_batch_ = INT64_MIN;
   BatchSlots* last_slots_ = nullptr;
   Slot* last_slot_ = nullptr;
+  // last_slot_'s key (its view held in the KeyTable while the batch holds the key): compared
+  // without reading the table's entry, and a key of another size without reading any bytes.
+  std::string_view last_key_;
   // Batches a checkpoint delta wrote, dropped since the last TakeDirty, in the order dropped
   // (mostly ascending; a batch made again by a late line and dropped again may appear twice):
   // appended per drop, sorted once per checkpoint. Without checkpoints (replay) it stays empty.
