@@ -55,8 +55,9 @@ void DeferredStamps::Prepare(size_t first, std::span<InputLine> lines) {
     }
     InputLine& line = lines[i];
     int month = 0;
-    if (std::optional<int64_t> t = current->parser.Parse(line.text, &month)) {
-      line.time_ms = *t;
+    if (const int64_t t = current->parser.ParseMs(line.text, &month);
+        t != EventTimeParser::kNoTime) {
+      line.time_ms = t;
       found_[first + i] = static_cast<uint8_t>(month);
       year_guess_[first + i] = current->parser.year_state().year;
     } else {

@@ -14,6 +14,13 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+// Whether `c` is one of the characters of the NUL-terminated `set` (never NUL itself).
+bool IsOneOf(char c, const char* set) {
+  for (; *set != '\0'; ++set) {
+    if (*set == c) return true;
+  }
+  return false;
+}
 
 // A cursor that reads fixed-width fields; any mismatch makes ok() false.
 class Cursor {
@@ -60,8 +67,8 @@ class Cursor {
   }
   // Optional fraction after '.' or ',' (or `sep` when given): returns milliseconds.
   int Fraction(const char* seps) {
-    if (!ok_ || pos_ >= s_.size() || std::strchr(seps, s_[pos_]) == nullptr ||
-        pos_ + 1 >= s_.size() || !IsDigit(s_[pos_ + 1])) {
+    if (!ok_ || pos_ >= s_.size() || !IsOneOf(s_[pos_], seps) || pos_ + 1 >= s_.size() ||
+        !IsDigit(s_[pos_ + 1])) {
       return 0;
     }
     ++pos_;
@@ -164,6 +171,20 @@ int64_t Finish(const Cursor& c, const Civil& t) {
   return CivilToUnixMs(t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis);
 }
 
+// Whether the IsoMemo::kPrefixBytes bytes at `a` and `b` are equal: three overlapping
+// 8-byte words, compared in place (a call to memcmp costs more than the comparison).
+bool SamePrefix(const char* a, const char* b) {
+  constexpr size_t kLast = EventTimeParser::IsoMemo::kPrefixBytes - 8;
+  static_assert(kLast >= 8 && kLast <= 16);
+  auto word = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  };
+  return ((word(a) ^ word(b)) | (word(a + 8) ^ word(b + 8)) |
+          (word(a + kLast) ^ word(b + kLast))) == 0;
+}
+
 // 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 / 2024-05-31T12:00:00+02:00 (RFC 3339,
 // RFC 5424) and BGL's 2005-06-03-15.42.50.675872. A UTC offset is applied and noted in
 // *has_offset.
@@ -173,8 +194,7 @@ int64_t TryIso(std::string_view s, size_t p, bool* has_offset, EventTimeParser::
   bool bgl = false;
   int64_t ms = -1;
   constexpr size_t kPrefix = EventTimeParser::IsoMemo::kPrefixBytes;
-  if (memo->valid && p + kPrefix <= s.size() &&
-      std::memcmp(s.data() + p, memo->prefix, kPrefix) == 0) {
+  if (memo->valid && p + kPrefix <= s.size() && SamePrefix(s.data() + p, memo->prefix)) {
     // The same date and second as the stamp read before: only the rest is read.
     c = Cursor(s, p + kPrefix);
     bgl = memo->bgl;
@@ -294,9 +314,9 @@ int64_t CivilToUnixMs(int year, int month, int day, int hour, int minute, int se
   return ((days * 24 + hour) * 60 + minute) * 60'000LL + second * 1000LL + millis;
 }
 
-std::optional<int64_t> EventTimeParser::YearlessToMs(int month, int day, int hour, int minute,
-                                                     int second, int millis) {
-  if (!ValidTime(month, day, hour, minute, second)) return std::nullopt;
+int64_t EventTimeParser::YearlessToMs(int month, int day, int hour, int minute, int second,
+                                      int millis) {
+  if (!ValidTime(month, day, hour, minute, second)) return kNoTime;
   set_year_state(year_state().Step(month));
   yearless_month_ = month;
   return CivilToUnixMs(year_, month, day, hour, minute, second, millis);
@@ -308,16 +328,95 @@ std::optional<int64_t> EventTimeParser::Parse(std::string_view line) {
 }
 
 std::optional<int64_t> EventTimeParser::Parse(std::string_view line, int* yearless_month) {
+  const int64_t t = ParseMs(line, yearless_month);
+  if (t == kNoTime) return std::nullopt;
+  return t;
+}
+
+int64_t EventTimeParser::ParseMs(std::string_view line, int* yearless_month) {
   bool has_offset = false;
   yearless_month_ = 0;
-  std::optional<int64_t> t = ParseStamp(line, &has_offset);
+  const int64_t t = StampMs(line, &has_offset);
   *yearless_month = yearless_month_;
-  if (t && !has_offset && zone_ != nullptr) return zone_->LocalToUtc(*t);
+  if (t != kNoTime && !has_offset && zone_ != nullptr) return zone_->LocalToUtc(t);
   return t;
 }
 
 std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* has_offset) {
+  const int64_t t = StampMs(line, has_offset);
+  if (t == kNoTime) return std::nullopt;
+  return t;
+}
+
+int64_t EventTimeParser::StampMs(std::string_view line, bool* has_offset) {
   if (has_offset != nullptr) *has_offset = false;
+  // Lines come in runs of one second, mostly with the stamp first: the date and clock read
+  // last are not read again. Anything else is scanned for.
+  constexpr size_t kIsoPrefix = IsoMemo::kPrefixBytes;
+  if (iso_memo_.valid && line.size() >= kIsoPrefix && SamePrefix(line.data(), iso_memo_.prefix)) {
+    if (const int64_t ms = FromIsoMemo(line, has_offset); ms != kNoTime) return ms;
+    if (const int64_t ms = TryIso(line, 0, has_offset, &iso_memo_); ms >= 0) return ms;
+  } else if (syslog_memo_.size != 0) {
+    if (const int64_t ms = FromSyslogMemo(line); ms != kNoTime) return ms;
+  }
+  return ScanStamp(line, has_offset);
+}
+
+int64_t EventTimeParser::FromIsoMemo(std::string_view line, bool* has_offset) const {
+  if (iso_memo_.bgl) return kNoTime;
+  // The fraction (up to milliseconds, as Cursor::Fraction reads it), then the usual endings:
+  // "Z" (UTC) or no offset at all. Offsets are left to TryIso.
+  const size_t n = line.size();
+  size_t i = IsoMemo::kPrefixBytes;
+  int millis = 0;
+  if (i + 1 < n && (line[i] == '.' || line[i] == ',') && IsDigit(line[i + 1])) {
+    int digits = 0;
+    for (++i; i < n && IsDigit(line[i]); ++i, ++digits) {
+      if (digits < 3) millis = millis * 10 + (line[i] - '0');
+    }
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  const int64_t ms = iso_memo_.second_ms + millis;
+  if (ms < 0) return kNoTime;
+  if (i == n) return ms;
+  const char next = line[i];
+  if (next == 'Z') {
+    if (i + 1 < n && IsAlnum(line[i + 1])) return kNoTime;
+    if (has_offset != nullptr) *has_offset = true;
+    return ms;
+  }
+  if (next == ' ' || next == '+' || next == '-') return kNoTime;  // maybe an offset
+  return ms;
+}
+
+int64_t EventTimeParser::FromSyslogMemo(std::string_view line) {
+  const SyslogMemo& memo = syslog_memo_;
+  if (line.size() < SyslogMemo::kMaxPrefixBytes) return kNoTime;
+  auto word = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  };
+  if ((((word(line.data()) ^ word(memo.prefix)) & memo.mask[0]) |
+       ((word(line.data() + 8) ^ word(memo.prefix + 8)) & memo.mask[1])) != 0) {
+    return kNoTime;
+  }
+  // What follows the clock decides as in ScanStamp: a fraction, and a year after it (Apache's
+  // form, read there).
+  Cursor c(line, memo.size);
+  const int millis = c.Fraction(".");
+  Cursor year_cursor(line, c.pos());
+  year_cursor.Lit(' ');
+  year_cursor.Digits(4);
+  if (year_cursor.ok() && year_cursor.AtNumberEnd()) return kNoTime;
+  const YearState next = year_state().Step(memo.month);
+  if (next.year != memo.year) return kNoTime;
+  set_year_state(next);
+  yearless_month_ = memo.month;
+  return memo.second_ms + millis;
+}
+
+int64_t EventTimeParser::ScanStamp(std::string_view line, bool* has_offset) {
   const size_t limit = std::min(line.size(), kScanBytes);
   for (size_t p = 0; p < limit; ++p) {
     char ch = line[p];
@@ -341,7 +440,8 @@ std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* 
       ReadClock(c, ':', &t);
       t.millis = c.Fraction(".");
       if (c.ok() && c.AtNumberEnd()) {
-        if (auto ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis)) {
+        if (int64_t ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis);
+            ms != kNoTime) {
           return ms;
         }
       }
@@ -356,6 +456,7 @@ std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* 
       t.day = c.Digits12();
       c.Lit(' ');
       ReadClock(c, ':', &t);
+      const size_t clock_end = c.pos();
       t.millis = c.Fraction(".");
       if (!c.ok()) continue;
       Cursor year_cursor(line, c.pos());
@@ -364,12 +465,25 @@ std::optional<int64_t> EventTimeParser::ParseStamp(std::string_view line, bool* 
       if (year_cursor.AtNumberEnd()) {
         if (int64_t ms = Finish(year_cursor, t); ms >= 0) return ms;
       }
-      if (auto ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis)) {
+      if (int64_t ms = YearlessToMs(t.month, t.day, t.hour, t.minute, t.second, t.millis);
+          ms != kNoTime) {
+        if (p == 0 && clock_end <= SyslogMemo::kMaxPrefixBytes) {
+          SyslogMemo& memo = syslog_memo_;
+          memo = SyslogMemo{};
+          std::memcpy(memo.prefix, line.data(), clock_end);
+          char mask[SyslogMemo::kMaxPrefixBytes] = {};
+          std::memset(mask, 0xFF, clock_end);
+          std::memcpy(memo.mask, mask, sizeof mask);
+          memo.size = clock_end;
+          memo.month = t.month;
+          memo.year = year_;
+          memo.second_ms = ms - t.millis;
+        }
         return ms;
       }
     }
   }
-  return std::nullopt;
+  return kNoTime;
 }
 
 namespace {

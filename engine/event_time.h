@@ -53,6 +53,10 @@ class EventTimeParser {
   // The same; *has_offset tells whether the stamp carried its UTC offset (else it was read as
   // UTC, and may be a wall-clock time of some zone).
   std::optional<int64_t> ParseStamp(std::string_view line, bool* has_offset);
+  // Parse(line, yearless_month) with kNoTime for no stamp: for loops over every line, which
+  // then have no optional to pass back and unpack.
+  static constexpr int64_t kNoTime = INT64_MIN;
+  int64_t ParseMs(std::string_view line, int* yearless_month);
 
   static constexpr size_t kScanBytes = 64;
 
@@ -67,14 +71,38 @@ class EventTimeParser {
   };
 
  private:
-  std::optional<int64_t> YearlessToMs(int month, int day, int hour, int minute, int second,
-                                      int millis);
+  // The stamp at the start of a yearless syslog line ("Nov 15 04:00:32") read last: its
+  // bytes up to the seconds, and the Unix ms of that second in the year it was read in.
+  struct SyslogMemo {
+    static constexpr size_t kMaxPrefixBytes = 16;
+    char prefix[kMaxPrefixBytes] = {};
+    uint64_t mask[2] = {};  // the bytes of the prefix 0xFF, the rest 0 (compared a word at a time)
+    size_t size = 0;        // 0: none
+    int month = 0, year = 0;
+    int64_t second_ms = 0;
+  };
+
+  // ParseStamp with kNoTime for no stamp: the stamps read last, when the line starts with
+  // one of them, else ScanStamp.
+  int64_t StampMs(std::string_view line, bool* has_offset);
+  // The same, looking for a stamp anywhere in the first kScanBytes bytes.
+  int64_t ScanStamp(std::string_view line, bool* has_offset);
+  // The line's ISO-8601 stamp, whose date and second are iso_memo_'s, with a fraction and
+  // "Z" or no offset after them; else kNoTime (TryIso reads it).
+  int64_t FromIsoMemo(std::string_view line, bool* has_offset) const;
+  // The line's syslog stamp finished from syslog_memo_, or kNoTime when it does not start with
+  // the memo's second (or the year state moved on since).
+  int64_t FromSyslogMemo(std::string_view line);
+  // Unix ms of a stamp without a year, in the year the year state gives (which it moves), or
+  // kNoTime when the fields are no valid time.
+  int64_t YearlessToMs(int month, int day, int hour, int minute, int second, int millis);
 
   int year_;
   const TimeZone* zone_;
   int last_month_ = 0;
   int yearless_month_ = 0;  // of the stamp ParseStamp read last, if it had no year
   IsoMemo iso_memo_;
+  SyslogMemo syslog_memo_;
 };
 
 // A rule's own time stamp: `text` (a capture) read with `format` — "auto" (any format

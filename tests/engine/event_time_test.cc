@@ -105,9 +105,9 @@ TEST_CASE("EventTimeParser: stamps of one second read in a row equal each read a
   const std::vector<std::string> seconds = {"2023-11-14T22:13:20", "2023-11-14 22:13:20",
                                             "2023-11-14T22:13:21", "2005-06-03-15.42.50",
                                             "2023-02-29T10:00:00", "2024-02-29T10:00:00"};
-  const std::vector<std::string> rests = {"",        ".5",     ",978",  ".008Z", "Z",
-                                          "+02:00",  " -0530", ".1234", "+14",   "x",
-                                          ".675872", "-",      " INFO"};
+  const std::vector<std::string> rests = {"",       ".5",    ",978",  ".008Z", "Z",       "+02:00",
+                                          " -0530", ".1234", "+14",   "x",     ".675872", "-",
+                                          " INFO",  "Zulu",  ".25Z1", ".",     ".Z",      "Z+01"};
   EventTimeParser reused(2023);
   std::mt19937 rng(11);
   for (int i = 0; i < 2000; ++i) {
@@ -119,4 +119,53 @@ TEST_CASE("EventTimeParser: stamps of one second read in a row equal each read a
           EventTimeParser(2023).ParseStamp(line, &offset_alone));
     CHECK(offset_reused == offset_alone);
   }
+}
+
+TEST_CASE("EventTimeParser: syslog stamps read in a row equal each read alone in the same year",
+          "[engine][event_time][unit]") {
+  // A long-lived parser finishes a syslog stamp of the second it read last without reading
+  // it again; each line must read as a new parser in the same year state reads it (the time,
+  // the month it reports, the year state it leaves), across year ends and other formats.
+  const std::vector<std::string> months = {"Nov", "Dec", "Jan", "Feb", "Jun", "Jul"};
+  const std::vector<std::string> days = {" 1", "  1", " 9", " 15", " 31", "  30", " 29"};
+  const std::vector<std::string> clocks = {"04:00:32", "23:59:59", "00:00:00", "24:00:00",
+                                           "04:0:32"};
+  const std::vector<std::string> rests = {" web1 sshd[1]: x",
+                                          ".250 web1",
+                                          ".5",
+                                          " 2005 x",
+                                          " 2005",
+                                          " 20051",
+                                          " 12 x",
+                                          "",
+                                          "1 x",
+                                          ".x",
+                                          ". 2005"};
+  const std::vector<std::string> others = {"2023-11-14T22:13:20.008Z web1", "no stamp here",
+                                           "Jun 14 15:16:01 combo", "03-17 16:13:38.811 x"};
+  EventTimeParser reused(2023);
+  std::mt19937 rng(17);
+  std::string last;
+  for (int i = 0; i < 20000; ++i) {
+    // Runs of one second, as logs have them, broken by other stamps and new seconds.
+    std::string line;
+    const unsigned pick = rng() % 10;
+    if (pick == 0) {
+      line = others[rng() % others.size()];
+    } else if (pick < 4 || last.empty()) {
+      last = months[rng() % months.size()] + days[rng() % days.size()] + " " +
+             clocks[rng() % clocks.size()];
+      line = last + rests[rng() % rests.size()];
+    } else {
+      line = last + rests[rng() % rests.size()];
+    }
+    INFO(line);
+    EventTimeParser alone(0);
+    alone.set_year_state(reused.year_state());
+    int month_reused = -1, month_alone = -1;
+    CHECK(reused.Parse(line, &month_reused) == alone.Parse(line, &month_alone));
+    CHECK(month_reused == month_alone);
+    CHECK(reused.year_state() == alone.year_state());
+  }
+  CHECK(reused.year_state().year > 2023 + 100);  // the runs crossed many year ends
 }
