@@ -101,7 +101,8 @@ class LineChunk {
     in.file = file_;
     in.time_ms = line.time_ms;
     streams_.push_back(line.time_ms == ReplaySource::kStampPending ? stream : nullptr);
-    const rules::JournalFields& j = engine::JournalOf(line);
+    if (line.journal == nullptr) return;
+    const rules::JournalFields& j = *line.journal;
     if (!j.unit.empty() || !j.identifier.empty() || !j.priority.empty() || !j.pid.empty()) {
       auto intern = [](std::string_view v) { return v.empty() ? v : *engine::Intern(v); };
       in.journal = &journals_.emplace_back(rules::JournalFields{

@@ -56,6 +56,8 @@ inline uint32_t PartitionOfHash(uint64_t h, uint32_t partitions) {
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ULL;
   h ^= h >> 33;
+  // The same remainder without a division (tens of cycles a match) for the usual powers of two.
+  if ((partitions & (partitions - 1)) == 0) return static_cast<uint32_t>(h & (partitions - 1));
   return static_cast<uint32_t>(h % partitions);
 }
 
