@@ -189,7 +189,7 @@ bool Engine::PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
     // The rule reads its own time stamp: the line may fall in another batch for this rule.
     std::optional<int64_t> t;
     if (recorded != nullptr && recorded->time_parsed) {
-      t = recorded->time_ms;
+      if (recorded->time_ms != RecordedMatch::kUnreadTime) t = recorded->time_ms;
     } else {
       const rules::Rule& r = rules_->rules()[rule];
       t = ParseRuleTimestamp(match.time, r.time_format, r.time_zone.get(), line.time_ms);

@@ -34,8 +34,8 @@ namespace {
 // Reads the rule's own time stamp of `r` (which has one), against its line's time.
 void ReadRuleTime(const rules::RuleSet& rules, RecordedMatch& r, int64_t line_time_ms) {
   const rules::Rule& rule = rules.rules()[r.rule];
-  r.time_ms =
-      ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms);
+  r.time_ms = ParseRuleTimestamp(r.match.time, rule.time_format, rule.time_zone.get(), line_time_ms)
+                  .value_or(RecordedMatch::kUnreadTime);
   r.time_parsed = true;
 }
 
@@ -56,7 +56,9 @@ class Recorder final : public rules::LineMatchVisitor {
   void OnMatch(size_t line, size_t rule, const rules::RuleMatch& match) override {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
-    RecordedMatch& r = matches_.emplace_back(RecordedMatch{rule, match});
+    RecordedMatch& r = matches_.emplace_back();
+    r.match = match;
+    r.rule = static_cast<uint32_t>(rule);
     if (!match.key.empty()) {  // rules without `by` have none: nothing to copy
       char* key = keys_.Allocate(match.key.size());
       std::memcpy(key, match.key.data(), match.key.size());

@@ -26,15 +26,18 @@ namespace ember::engine {
 // One rule match of one line; views point into the line or the matcher's key storage and
 // stay valid until the call after the next one starts.
 struct RecordedMatch {
-  size_t rule = 0;
   rules::RuleMatch match;
-  // The rule's own time stamp (match.time), read on the matcher's thread when
-  // `time_parsed`: nullopt when it could not be read.
-  bool time_parsed = false;
-  std::optional<int64_t> time_ms = {};
   // KeyHash of the match's key (engine/partitioning.h), computed on the matcher's thread.
   uint64_t key_hash = 0;
+  // The rule's own time stamp (match.time), read on the matcher's thread when
+  // `time_parsed`: kUnreadTime when it could not be read.
+  static constexpr int64_t kUnreadTime = INT64_MIN;
+  int64_t time_ms = kUnreadTime;
+  uint32_t rule = 0;
+  bool time_parsed = false;
 };
+// Written for every match and read back to apply it: kept small (88 bytes).
+static_assert(sizeof(RecordedMatch) <= 88);
 
 // Work on the lines themselves before the rules see them (reading their time stamps, say),
 // done on the matcher's threads: Prepare is called once for each slice of the lines, on any

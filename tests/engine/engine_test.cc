@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/event_time.h"
+#include "engine/parallel_matcher.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ember;
@@ -468,6 +469,49 @@ TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its ti
   CHECK(alerts[2].window_end_ms == arrival + 1000);
   CHECK(alerts[2].count == 3);
   CHECK(e.stats().unparsed_times == 0);
+}
+
+TEST_CASE("Engine: rule stamps read on the matcher's threads count as those read in place",
+          "[engine][event_time][threads][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: stamped
+    match: '^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ app: fail'
+    timestamp: {field: ts, format: syslog}
+    window: 10s
+    when: count >= 2
+)");
+  const int64_t arrival = CivilToUnixMs(2026, 11, 22, 12, 0, 0, 0);
+  // Two readable stamps two minutes before the arrival, and one the rule cannot read (no such
+  // month), which counts at the line's own time.
+  const std::vector<InputLine> lines = {
+      InputLine{"Nov 22 11:58:00 web1 app: fail", "h", "f", arrival, ""},
+      InputLine{"Nov 22 11:58:03 web1 app: fail", "h", "f", arrival, ""},
+      InputLine{"Foo 22 11:58:04 web1 app: fail", "h", "f", arrival, ""},
+      InputLine{"Foo 22 11:58:05 web1 app: fail", "h", "f", arrival + 10, ""},
+  };
+  auto outcome = [&](Engine& e) {
+    std::vector<Alert> alerts;
+    e.AdvanceWatermark(arrival + 1000, &alerts);
+    std::vector<std::string> out;
+    for (const auto& a : alerts) out.push_back(AlertToJson(a));
+    out.push_back("unparsed " + std::to_string(e.stats().unparsed_times) + " matches " +
+                  std::to_string(e.stats().matches));
+    return out;
+  };
+  Engine in_place(rules, EngineOptions{});
+  for (const auto& line : lines) in_place.Ingest(line);
+  const std::vector<std::string> reference = outcome(in_place);
+  // The firing at 11:58 and its end, the firing at the arrival, the counters.
+  REQUIRE(reference.size() == 4);
+  CHECK(reference.back() == "unparsed 2 matches 4");
+  for (unsigned threads : {1u, 2u}) {
+    Engine matched(rules, EngineOptions{});
+    ParallelMatcher matcher(threads);
+    matcher.Match(matched.rules(), lines);
+    for (size_t i = 0; i < lines.size(); ++i) matched.IngestMatched(lines[i], matcher.MatchesOf(i));
+    CHECK(outcome(matched) == reference);
+  }
 }
 
 TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
