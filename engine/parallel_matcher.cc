@@ -81,16 +81,15 @@ class Recorder final : public rules::LineMatchVisitor {
   std::span<const InputLine> lines_;
 };
 
-// Whether `line` names the very bytes `source` does (the same views, so the same text).
-bool SameSource(const rules::LineSource& source, const InputLine& line) {
+// Whether `line` names the very bytes `source` does (the same views, so the same text), its
+// journal fields being those of `source_journal` (the same fields, not only equal ones).
+bool SameSource(const rules::LineSource& source, const rules::JournalFields* source_journal,
+                const InputLine& line) {
   auto same = [](std::string_view a, std::string_view b) {
     return a.data() == b.data() && a.size() == b.size();
   };
-  const rules::JournalFields& journal = JournalOf(line);
-  return same(source.host, line.host) && same(source.file, line.file) &&
-         same(source.tag, line.tag) && same(source.journal.unit, journal.unit) &&
-         same(source.journal.identifier, journal.identifier) &&
-         same(source.journal.priority, journal.priority) && same(source.journal.pid, journal.pid);
+  return line.journal == source_journal && same(source.host, line.host) &&
+         same(source.file, line.file) && same(source.tag, line.tag);
 }
 
 }  // namespace
@@ -165,10 +164,12 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
   s.refs.clear();
   s.sources.clear();
   s.sources.reserve(end - begin);
+  const rules::JournalFields* source_journal = nullptr;  // the last source's line's
   for (size_t i = begin; i < end; ++i) {
     const InputLine& line = lines_[i];
-    if (s.sources.empty() || !SameSource(s.sources.back(), line)) {
+    if (s.sources.empty() || !SameSource(s.sources.back(), source_journal, line)) {
       s.sources.push_back(rules::LineSource{line.host, line.file, line.tag, JournalOf(line)});
+      source_journal = line.journal;
     }
     s.refs.push_back(rules::LineRef{line.text, &s.sources.back()});
   }
