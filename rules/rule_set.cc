@@ -44,6 +44,7 @@ struct SetEntry {
   bool ratio = false;
   const RE2* regex = nullptr;
   bool captures = false;  // key fields or numbers come from its groups
+  bool scoped = false;    // the rule names hosts, files, tags or journal fields (InScope)
   std::string prefix;     // LiteralPrefix of the pattern ("" if none)
   // The pattern walked without RE2 at each place its prefix occurs, on ASCII lines without
   // '\n'; null when it has no prefix or is outside DirectCapture's subset.
@@ -115,6 +116,12 @@ std::string_view BuiltinField(const LineSource& source, int g) {
     default:
       return source.journal.pid;
   }
+}
+
+// Whether InScope can refuse any line: the rule names hosts, files, tags or journal fields.
+bool Scoped(const Rule& rule) {
+  return !rule.hosts.empty() || !rule.files.empty() || !rule.tags.empty() || !rule.units.empty() ||
+         !rule.identifiers.empty() || !rule.priorities.empty() || !rule.pids.empty();
 }
 
 bool InScope(const Rule& rule, const LineSource& source) {
@@ -239,6 +246,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromRules(std::vector<Rule> rule
       entry.captures =
           std::any_of(by_groups.begin(), by_groups.end(), [](int g) { return g >= 0; }) ||
           (!ratio && (rule.value_group > 0 || rule.distinct_group > 0 || rule.time_group > 0));
+      entry.scoped = Scoped(rule);
       entry.prefix = LiteralPrefix(pattern);
       if (!entry.prefix.empty()) {
         entry.direct = DirectCapture::Compile(pattern, entry.regex->NumberOfCapturingGroups());
@@ -493,7 +501,7 @@ void RuleSet::Report(size_t entry_index, bool known, bool plain, size_t index, c
   const SetEntry& entry = impl_->entries[entry_index];
   const Rule& rule = rules_[entry.rule];
   const std::string_view text = line.text;
-  if (!InScope(rule, *line.source)) return;
+  if (entry.scoped && !InScope(rule, *line.source)) return;
   const int n = entry.captures ? entry.regex->NumberOfCapturingGroups() + 1 : 0;
   if ((entry.captures || !known) && !MatchEntry(entry, text, plain, s.groups.data(), n)) return;
   for (const auto& unless : rule.unless_regex) {
