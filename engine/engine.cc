@@ -17,9 +17,12 @@ struct Engine::Partition {
     const InputLine* line;
     const RecordedMatch* match;
     int64_t batch;
+    uint64_t count;  // matches alike (Alike) in a row, `match` the first of them
   };
   // By rule: RouteLine's matches to apply, in line order. A rule's window is applied apart
-  // from the partition's other windows, so that hot rules spread over the threads.
+  // from the partition's other windows, so that hot rules spread over the threads. Most
+  // matches of a rule come in runs of one key in one batch (a rule without `by` has one key):
+  // a run is one entry, applied at once.
   std::vector<std::vector<Routed>> queues;
   // By rule: Evaluate's events, late ones and those of the closed batches.
   struct Events {
@@ -30,6 +33,13 @@ struct Engine::Partition {
 };
 
 namespace {
+
+// Whether matches `a` and `b` of one rule in one batch count in a window as one match counted
+// twice does: the same key, `total` and `distinct`, and no value (whose sum would be lost).
+bool Alike(const rules::RuleMatch& a, const rules::RuleMatch& b) {
+  return !a.has_value && !b.has_value && a.total == b.total && a.key == b.key &&
+         a.distinct == b.distinct;
+}
 
 LineOrigin OriginOf(const InputLine& line) {
   return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
@@ -228,8 +238,13 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
     if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    parts_[RouteHash(m.rule, m.key_hash)]->queues[m.rule].push_back(
-        Partition::Routed{&line, &m, batch});
+    std::vector<Partition::Routed>& queue = parts_[RouteHash(m.rule, m.key_hash)]->queues[m.rule];
+    if (!queue.empty() && queue.back().batch == batch &&
+        Alike(queue.back().match->match, m.match)) {
+      ++queue.back().count;
+    } else {
+      queue.push_back(Partition::Routed{&line, &m, batch, 1});
+    }
     routed_ = true;
   }
   if (stats_.matches != before) ++stats_.matched_lines;
@@ -241,7 +256,7 @@ void Engine::ApplyRouted() {
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
     for (const Partition::Routed& r : part.queues[rule]) {
-      window.Add(r.batch, r.match->match, InputMatchedLine(*r.line));
+      window.Add(r.batch, r.match->match, InputMatchedLine(*r.line), r.count);
     }
     part.queues[rule].clear();
   };

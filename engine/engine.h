@@ -35,8 +35,8 @@ struct EngineOptions {
   bool emit_pending = false;
   // Key groups of the state (engine/partitioning.h): fixed for a state store's life.
   uint32_t partitions = kDefaultPartitions;
-  // ApplyRouted with fewer matches queued runs on the calling thread alone (waking threads
-  // costs more than it saves).
+  // ApplyRouted with fewer entries queued (a run of alike matches is one) runs on the calling
+  // thread alone (waking threads costs more than it saves).
   size_t min_parallel_matches = 4096;
 };
 

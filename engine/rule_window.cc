@@ -81,14 +81,16 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
   Add(batch, match, GivenLine(line, origin));
 }
 
-void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line) {
+void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line,
+                     uint64_t count) {
+  assert(count >= 1 && (count == 1 || !match.has_value));
   if (started_ && batch < evaluated_end_) {
     // Late: held apart so ReevaluateLate can compare its windows before and after it.
     assert(batch >= std::min(evaluated_end_ - window_batches_, history_floor_ - window_batches_) -
                         lateness_batches_);
     Partial& p = late_[batch][std::string(match.key)];
     if (match.total) {
-      ++p.total;
+      p.total += count;
       return;
     }
     if (p.count == 0) {
@@ -100,7 +102,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
       p.offset_start = origin.offset_start;
       p.offset_end = origin.offset_end;
     }
-    ++p.count;
+    p.count += count;
     if (match.has_value) {
       p.min = p.numeric == 0 ? match.value : std::min(p.min, match.value);
       p.max = p.numeric == 0 ? match.value : std::max(p.max, match.value);
@@ -125,7 +127,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
     b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &BatchAt(batch);
     slot = SlotFor(*b, match.key, /*capped=*/true);
     if (slot == nullptr) {
-      ++refused_keys_;  // the rule holds max_keys keys: a new one is not counted
+      refused_keys_ += count;  // the rule holds max_keys keys: a new one is not counted
       return;
     }
     last_batch_ = batch;
@@ -139,7 +141,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
     dirty_batches_.Insert(batch);
   }
   if (match.total) {
-    ++p.mutable_extras().total;
+    p.mutable_extras().total += count;
     return;
   }
   if (p.count == 0) {
@@ -151,8 +153,8 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
   }
-  ++p.count;
-  ++matches_;
+  p.count += count;
+  matches_ += count;
   if (match.has_value) {
     SlotExtras& x = p.mutable_extras();
     x.min = x.numeric == 0 ? match.value : std::min(x.min, match.value);

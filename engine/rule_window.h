@@ -89,8 +89,10 @@ class RuleWindow {
   // The same for a match with its numbers (total, value, distinct: see rules::RuleMatch).
   void Add(int64_t batch, const rules::RuleMatch& match, std::string_view line,
            const LineOrigin& origin);
-  // The same, reading the line only if it becomes the sample.
-  void Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line);
+  // The same, reading the line only if it becomes the sample; `count` matches alike (the
+  // same key, `total` and `distinct`, no `value`) at once, `line` the first one's.
+  void Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line,
+           uint64_t count = 1);
 
   // Evaluates every window end not yet evaluated up to `closed_until` (every batch below it
   // is closed) and appends the alert events they raise (pending ones too: the Engine drops

@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <algorithm>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -512,6 +514,96 @@ TEST_CASE("Engine: rule stamps read on the matcher's threads count as those read
     for (size_t i = 0; i < lines.size(); ++i) matched.IngestMatched(lines[i], matcher.MatchesOf(i));
     CHECK(outcome(matched) == reference);
   }
+}
+
+TEST_CASE("Engine: runs of alike matches applied at once count as matches applied one by one",
+          "[engine][partitions][threads][unit]") {
+  // Routed matches of one key in one batch are applied as one entry with a count. Sums,
+  // extremes, distinct values and ratio totals must come out as applying every match alone
+  // (Ingest does), on time and late.
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: keyless
+    match: 'req \w+ 5\d\d'
+    window: 4s
+    every: 2s
+    when: count >= 5
+    message: '{{count}}'
+  - name: ratio
+    match: 'req (?P<v>\w+) 5\d\d'
+    ratio_of: 'req (?P<v>\w+) \d\d\d'
+    by: [v]
+    window: 4s
+    every: 2s
+    when: ratio > 0.3 and total >= 3
+    message: '{{count}} {{total}} {{ratio}}'
+  - name: numbers
+    match: 'req (?P<v>\w+) \d+ ms=(?P<ms>\d+) user=(?P<u>\w+)'
+    by: [v]
+    value: ms
+    distinct: u
+    window: 4s
+    every: 2s
+    when: sum > 100
+    message: '{{min}} {{max}} {{avg}} {{sum}} {{distinct}}'
+  - name: users
+    match: 'user=(?P<u>\w+)'
+    distinct: u
+    window: 4s
+    every: 2s
+    when: distinct >= 5
+    message: '{{count}} {{distinct}}'
+)");
+  std::mt19937 rng(5);
+  const char* verbs[] = {"get", "put"};
+  const char* users[] = {"ann", "bob", "cy", "dee", "eve"};
+  std::vector<std::string> texts;
+  std::vector<int64_t> times;
+  for (int i = 0; i < 3000; ++i) {
+    // Runs of one second, a few lines of it late (up to 3 s back).
+    const int64_t t = 1'000'000 + i * 7 - (rng() % 40 == 0 ? 3000 : 0);
+    texts.push_back("req " + std::string(verbs[rng() % 2]) + " " +
+                    std::to_string(rng() % 3 == 0 ? 500 + rng() % 3 : 200) +
+                    " ms=" + std::to_string(rng() % 120) + " user=" + users[rng() % 5]);
+    times.push_back(t);
+  }
+  auto run = [&](bool matched) {
+    Engine e(rules, EngineOptions{});
+    ParallelMatcher matcher(2);
+    std::vector<Alert> alerts;
+    std::vector<InputLine> lines;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      lines.push_back(InputLine{texts[i], "h", "f", times[i], ""});
+    }
+    // Chunks of 300 lines, the watermark 1 s behind the last line after each.
+    for (size_t start = 0; start < lines.size(); start += 300) {
+      std::span<const InputLine> part(lines.data() + start,
+                                      std::min<size_t>(300, lines.size() - start));
+      if (matched) {
+        matcher.Match(e.rules(), part);
+        for (size_t i = 0; i < part.size(); ++i) e.RouteLine(part[i], matcher.MatchesOf(i));
+        e.ApplyRouted();
+      } else {
+        for (const InputLine& line : part) e.Ingest(line);
+      }
+      e.AdvanceWatermark(part.back().time_ms - 1000, &alerts);
+    }
+    e.Finish(&alerts);
+    std::vector<std::string> out;
+    for (const auto& a : alerts) out.push_back(AlertToJson(a));
+    out.push_back("matches " + std::to_string(e.stats().matches) + " late " +
+                  std::to_string(e.stats().late_lines));
+    return out;
+  };
+  const std::vector<std::string> one_by_one = run(false);
+  for (const char* rule : {"keyless", "ratio", "numbers", "users"}) {
+    INFO(rule);
+    CHECK(std::count_if(one_by_one.begin(), one_by_one.end(), [&](const std::string& a) {
+            return a.find(std::string("\"rule\":\"") + rule + "\"") != std::string::npos;
+          }) >= 2);
+  }
+  CHECK(one_by_one.back().find(" late 0") == std::string::npos);
+  CHECK(run(true) == one_by_one);
 }
 
 TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
