@@ -124,7 +124,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
     slot = last_slot_;
     b = last_slots_;
   } else {
-    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &BatchAt(batch);
+    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &partials_[batch];
     slot = SlotFor(*b, match.key, /*capped=*/true);
     if (slot == nullptr) {
       refused_keys_ += count;  // the rule holds max_keys keys: a new one is not counted
@@ -172,20 +172,6 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
   }
 }
 
-BatchSlots& RuleWindow::BatchAt(int64_t batch) {
-  if (!partials_.empty()) {
-    const auto newest = std::prev(partials_.end());
-    if (newest->first == batch) return newest->second;
-    if (newest->first < batch) {
-      return partials_
-          .emplace_hint(partials_.end(), std::piecewise_construct, std::forward_as_tuple(batch),
-                        std::forward_as_tuple())
-          ->second;
-    }
-  }
-  return partials_[batch];
-}
-
 Slot* RuleWindow::SlotFor(BatchSlots& batch, std::string_view key, bool capped) {
   uint32_t id = keys_.Find(key);  // no allocation for a key already stored
   if (id != KeyTable::kNone) {
@@ -218,13 +204,14 @@ void RuleWindow::SubtractFromWindow(const Slot& slot) {
   if (keys_.SubtractSum(slot.key, SumOf(slot))) --window_keys_;
 }
 
-void RuleWindow::DropBatch(BatchMap::iterator it) {
-  if (it->first == last_batch_) {
+void RuleWindow::DropFirstBatch() {
+  const auto first = partials_.begin();
+  if (first->first == last_batch_) {
     last_slots_ = nullptr;
     last_slot_ = nullptr;
   }
-  for (const Slot& slot : it->second.slots()) keys_.Release(slot.key);
-  partials_.erase(it);
+  for (const Slot& slot : first->second.slots()) keys_.Release(slot.key);
+  partials_.erase_first();
 }
 
 std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) const {
@@ -427,7 +414,7 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
     if (partials_.begin()->second.deltas_written > 0) {
       dropped_batches_.push_back(partials_.begin()->first);
     }
-    DropBatch(partials_.begin());
+    DropFirstBatch();
   }
 }
 

@@ -23,6 +23,7 @@
 #include "common/node_pool.h"
 #include "engine/alert.h"
 #include "engine/alert_lifecycle.h"
+#include "engine/batch_map.h"
 #include "engine/batch_set.h"
 #include "engine/batch_slots.h"
 #include "engine/key_state.h"
@@ -234,17 +235,10 @@ class RuleWindow {
   // The slot of `key` in `batch`, created (with a key reference) if absent; null when the key
   // is new, `capped`, and the rule already holds max_keys keys.
   Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
-  // The stored batch `batch`, made if absent. Lines come mostly in time order, so the newest
-  // batch, or one past it, is tried before a search of the map (whose nodes are cache misses).
-  BatchSlots& BatchAt(int64_t batch);
   // Drops the batches no window ending at or after `end` needs (nor late lines may reach).
   void DropBatchesBefore(int64_t end);
-  // The stored batches, by batch, their nodes from one pool: a batch made and dropped costs no
-  // malloc and free, and batches made one after the other lie together.
-  using BatchMap = std::map<int64_t, BatchSlots, std::less<int64_t>,
-                            PoolAllocator<std::pair<const int64_t, BatchSlots>>>;
-  // Drops the stored batch `it` and its key references.
-  void DropBatch(BatchMap::iterator it);
+  // Drops the first stored batch and its key references.
+  void DropFirstBatch();
 
   const rules::Rule& rule_;
   const int64_t batch_ms_;
@@ -260,10 +254,12 @@ class RuleWindow {
   int64_t complete_end_ = INT64_MAX;   // SetHistoryFloor
   std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending
 
-  KeyTable keys_;         // every key stored in a batch, with window sums
-  NodePool batch_nodes_;  // before partials_: outlives it
-  BatchMap partials_{BatchMap::allocator_type(&batch_nodes_)};  // by batch
-  size_t window_keys_ = 0;                                      // keys with non-empty window sums
+  KeyTable keys_;  // every key stored in a batch, with window sums
+  // The stored batches, by batch, in nodes from one pool: a batch made and dropped costs no
+  // malloc and free, and batches made one after the other lie together.
+  NodePool batch_nodes_;                          // before partials_: outlives it
+  BatchMap<BatchSlots> partials_{&batch_nodes_};  // by batch
+  size_t window_keys_ = 0;                        // keys with non-empty window sums
   std::unordered_map<std::string, KeyState> states_;
   // Late matches not merged yet: by batch, then key.
   std::map<int64_t, std::map<std::string, Partial>> late_;
