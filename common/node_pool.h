@@ -1,13 +1,15 @@
-// NodePool: memory for the nodes of one node-based container (a std::map's), all of one size,
-// carved from chunks that grow from 4 nodes to 256; a freed node is reused before a chunk is
-// carved further, and the chunks are freed with the pool. A map whose nodes come from it
-// allocates almost nothing once it has reached its size, frees nothing as nodes go, and keeps
-// nodes made one after the other next to each other (walking them in order reads memory in
-// order). The pool holds the most nodes the container ever held at once. Not thread-safe.
+// NodePool: memory for the nodes of one container (a window's batches, engine/batch_map.h),
+// all of one size, carved from chunks that grow from 4 nodes to 256; a freed node is reused
+// before a chunk is carved further, and the chunks are freed with the pool. A container whose
+// nodes come from it allocates almost nothing once it has reached its size, frees nothing as
+// nodes go, and keeps nodes made one after the other next to each other (walking them in
+// order reads memory in order). The pool holds the most nodes the container ever held at
+// once. Not thread-safe.
 //
 //   NodePool pool;
-//   std::map<K, V, std::less<K>, PoolAllocator<std::pair<const K, V>>>
-//   map{PoolAllocator<...>(&pool)};
+//   T* node = new (pool.Take(sizeof(T), alignof(T))) T();
+//   node->~T();
+//   pool.Give(node);
 #pragma once
 
 #include <algorithm>
@@ -64,34 +66,6 @@ class NodePool {
   size_t node_size_ = 0, align_ = 0;
   size_t chunk_nodes_ = 0, carved_ = 0;
   FreeNode* free_ = nullptr;
-};
-
-// A std::allocator for containers that allocate one node at a time from a NodePool (larger
-// requests go to the heap). Copies share the pool, which must outlive them.
-template <class T>
-class PoolAllocator {
- public:
-  using value_type = T;
-  explicit PoolAllocator(NodePool* pool) : pool_(pool) {}
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>& other) : pool_(other.pool()) {}
-
-  T* allocate(size_t n) {
-    if (n == 1) return static_cast<T*>(pool_->Take(sizeof(T), alignof(T)));
-    return std::allocator<T>().allocate(n);
-  }
-  void deallocate(T* p, size_t n) {
-    if (n == 1) return pool_->Give(p);
-    std::allocator<T>().deallocate(p, n);
-  }
-  NodePool* pool() const { return pool_; }
-  template <class U>
-  bool operator==(const PoolAllocator<U>& other) const {
-    return pool_ == other.pool();
-  }
-
- private:
-  NodePool* pool_;
 };
 
 }  // namespace ember
