@@ -1,12 +1,12 @@
 // BatchMap: a window's stored batches by batch number, in order, each value in a node of its
 // own that never moves (batches are referred to by address). Batches come mostly in order and
-// leave from the front, and a std::map spent a tenth of replay's windows rebalancing its tree
-// for that. Here keys sit sorted in blocks of up to kBlockEntries, the blocks in order:
-// appending and dropping the first batch cost a few instructions, finding one is a binary
-// search of the blocks and then of one block, and a batch out of order (a log's time going
-// back) moves at most one block's entries, or splits the block (then the list of blocks
-// moves, about one pointer in kBlockEntries / 2 per entry). Iterators are invalidated by any
-// insert or erase. Not thread-safe.
+// leave from the front, which a balanced tree pays for with a rebalancing at every append and
+// a pointer chase at every step. Here keys sit sorted in blocks of up to kBlockEntries, the
+// blocks in order: appending and dropping the first batch cost a few instructions, finding
+// one is a binary search of the blocks and then of one block, and a batch out of order (a
+// log's time going back) moves at most one block's entries, or splits the block (then the
+// list of blocks moves, about one pointer in kBlockEntries / 2 per entry). Iterators are
+// invalidated by any insert or erase. Not thread-safe.
 #pragma once
 
 #include <algorithm>
