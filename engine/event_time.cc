@@ -171,18 +171,20 @@ int64_t Finish(const Cursor& c, const Civil& t) {
   return CivilToUnixMs(t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis);
 }
 
-// Whether the IsoMemo::kPrefixBytes bytes at `a` and `b` are equal: three overlapping
-// 8-byte words, compared in place (a call to memcmp costs more than the comparison).
+// The 8 bytes at `p` as one word, for comparing stamps a word at a time in place (a call to
+// memcmp costs more than the comparison).
+uint64_t Word(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// Whether the IsoMemo::kPrefixBytes bytes at `a` and `b` are equal: three overlapping words.
 bool SamePrefix(const char* a, const char* b) {
   constexpr size_t kLast = EventTimeParser::IsoMemo::kPrefixBytes - 8;
   static_assert(kLast >= 8 && kLast <= 16);
-  auto word = [](const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-  };
-  return ((word(a) ^ word(b)) | (word(a + 8) ^ word(b + 8)) |
-          (word(a + kLast) ^ word(b + kLast))) == 0;
+  return ((Word(a) ^ Word(b)) | (Word(a + 8) ^ Word(b + 8)) |
+          (Word(a + kLast) ^ Word(b + kLast))) == 0;
 }
 
 // 2015-10-18 18:01:47,978 / 2017-05-16T00:00:00.008 / 2024-05-31T12:00:00+02:00 (RFC 3339,
@@ -392,13 +394,8 @@ int64_t EventTimeParser::FromIsoMemo(std::string_view line, bool* has_offset) co
 int64_t EventTimeParser::FromSyslogMemo(std::string_view line) {
   const SyslogMemo& memo = syslog_memo_;
   if (line.size() < SyslogMemo::kMaxPrefixBytes) return kNoTime;
-  auto word = [](const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-  };
-  if ((((word(line.data()) ^ word(memo.prefix)) & memo.mask[0]) |
-       ((word(line.data() + 8) ^ word(memo.prefix + 8)) & memo.mask[1])) != 0) {
+  if ((((Word(line.data()) ^ Word(memo.prefix)) & memo.mask[0]) |
+       ((Word(line.data() + 8) ^ Word(memo.prefix + 8)) & memo.mask[1])) != 0) {
     return kNoTime;
   }
   // What follows the clock decides as in ScanStamp: a fraction, and a year after it (Apache's
