@@ -118,8 +118,12 @@ class LineChunk {
   }
 
  private:
-  // The interned copy of `name`, looked up only when it differs from the last one's.
+  // The interned copy of `name`, looked up only when it differs from the last one's (a
+  // name that is the last one's interned copy itself is not compared).
   static std::string_view Interned(std::string_view name, const std::string** last) {
+    if (*last != nullptr && name.data() == (*last)->data() && name.size() == (*last)->size()) {
+      return name;
+    }
     if (*last == nullptr || **last != name) *last = engine::Intern(name);
     return **last;
   }

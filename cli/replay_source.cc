@@ -13,6 +13,7 @@
 #include "common/line_splitter.h"
 #include "common/system.h"
 #include "engine/event_time.h"
+#include "engine/interned.h"
 
 namespace ember::cli {
 namespace {
@@ -58,8 +59,11 @@ Status ReplaySource::ReadAll(const std::function<void(const engine::InputLine&)>
   bool deferred = false;  // the lines go out with their stamps unread
   int64_t last_time = 0;
 
+  // Interned here once, so that a consumer interning them again knows them by address.
+  const std::string_view host = *engine::Intern(options_.host);
+  const std::string_view file = *engine::Intern(path_);
   auto emit = [&](std::string_view text, int64_t time_ms) {
-    on_line(engine::InputLine{text, options_.host, path_, time_ms, ""});
+    on_line(engine::InputLine{text, host, file, time_ms, ""});
   };
   auto release_held = [&](int64_t time_ms) {
     for (const auto& h : held) emit(h, time_ms);

@@ -174,7 +174,14 @@ bool Engine::TooLate(int64_t time_ms) const {
 }
 
 bool Engine::Place(int64_t time_ms, int64_t* batch) {
-  *batch = std::max<int64_t>(time_ms, 0) / options_.batch_interval_ms;
+  if (time_ms < placed_from_ms_ || time_ms >= placed_until_ms_) {
+    const int64_t interval = options_.batch_interval_ms;
+    placed_batch_ = std::max<int64_t>(time_ms, 0) / interval;
+    const int64_t from = placed_batch_ * interval;
+    placed_from_ms_ = time_ms < 0 ? INT64_MIN : from;
+    placed_until_ms_ = from > INT64_MAX - interval ? INT64_MAX : from + interval;
+  }
+  *batch = placed_batch_;
   if (has_closed_ && *batch < closed_until_) {
     if (*batch < OldestAdmitted()) {
       ++stats_.too_late;

@@ -239,6 +239,9 @@ class Engine {
   bool has_closed_ = false;
   int64_t closed_until_ = 0;
   int64_t max_batch_ = -1;
+  // The batch Place found last and its time range [from, until): lines come in runs of one
+  // second, so most find their batch without a division.
+  int64_t placed_from_ms_ = 0, placed_until_ms_ = 0, placed_batch_ = 0;
   int64_t lateness_batches_ = 0;
   int64_t history_floor_ms_ = INT64_MAX;
   int64_t history_floor_batch_ = INT64_MAX;
