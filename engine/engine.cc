@@ -17,7 +17,8 @@ struct Engine::Partition {
     const InputLine* line;
     const RecordedMatch* match;
     int64_t batch;
-    uint64_t count;  // matches alike (Alike) in a row, `match` the first of them
+    uint64_t count;             // matches alike (AlikeMatches) in a row, `match` the first
+    const RecordedMatch* last;  // the last of them
   };
   // By rule: RouteLine's matches to apply, in line order. A rule's window is applied apart
   // from the partition's other windows, so that hot rules spread over the threads. Most
@@ -33,13 +34,6 @@ struct Engine::Partition {
 };
 
 namespace {
-
-// Whether matches `a` and `b` of one rule in one batch count in a window as one match counted
-// twice does: the same key, `total` and `distinct`, and no value (whose sum would be lost).
-bool Alike(const rules::RuleMatch& a, const rules::RuleMatch& b) {
-  return !a.has_value && !b.has_value && a.total == b.total && a.key == b.key &&
-         a.distinct == b.distinct;
-}
 
 LineOrigin OriginOf(const InputLine& line) {
   return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
@@ -246,11 +240,14 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
     int64_t batch = 0;
     if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
     std::vector<Partition::Routed>& queue = parts_[RouteHash(m.rule, m.key_hash)]->queues[m.rule];
+    // A run continues when the match the matcher found alike is the queue's last.
     if (!queue.empty() && queue.back().batch == batch &&
-        Alike(queue.back().match->match, m.match)) {
+        ((m.run_distance != 0 && queue.back().last == &m - m.run_distance) ||
+         AlikeMatches(queue.back().match->match, m.match))) {
       ++queue.back().count;
+      queue.back().last = &m;
     } else {
-      queue.push_back(Partition::Routed{&line, &m, batch, 1});
+      queue.push_back(Partition::Routed{&line, &m, batch, 1, &m});
     }
     routed_ = true;
   }

@@ -17,13 +17,19 @@ namespace ember::engine {
 
 // The lines one thread matches, and what it found. Keys are copied into `keys`; the other
 // views point into the lines.
+namespace {
+// Slice::last_of_rule of a rule without a match yet in the slice.
+constexpr size_t kNoMatch = SIZE_MAX;
+}  // namespace
+
 struct ParallelMatcher::Slice {
   std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
   // Where they come from: one entry per run of lines from the same place (reserved for the
   // slice's lines, so the refs' pointers stay put).
   std::vector<rules::LineSource> sources;
   std::vector<RecordedMatch> matches;
-  std::vector<size_t> line_begin;  // index in matches of each line's first match, plus end
+  std::vector<size_t> line_begin;    // index in matches of each line's first match, plus end
+  std::vector<size_t> last_of_rule;  // by rule: the index of its last match, or kNoMatch
   // Copies of the keys (the rules reuse their key buffer), which never move, so a recorded
   // match points at its key at once.
   BlockArena keys{16 << 10};
@@ -44,11 +50,13 @@ void ReadRuleTime(const rules::RuleSet& rules, RecordedMatch& r, int64_t line_ti
 class Recorder final : public rules::LineMatchVisitor {
  public:
   // `lines`: the slice's; `seeds`: RuleSeed of each rule.
-  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin, BlockArena& keys,
-           const rules::RuleSet& rules, std::span<const uint64_t> seeds,
-           std::span<const InputLine> lines)
+  // `last_of_rule`: the slice's, sized to the rules and empty (kNoMatch).
+  Recorder(std::vector<RecordedMatch>& matches, std::vector<size_t>& line_begin,
+           std::vector<size_t>& last_of_rule, BlockArena& keys, const rules::RuleSet& rules,
+           std::span<const uint64_t> seeds, std::span<const InputLine> lines)
       : matches_(matches),
         line_begin_(line_begin),
+        last_of_rule_(last_of_rule),
         keys_(keys),
         rules_(rules),
         seeds_(seeds),
@@ -56,6 +64,7 @@ class Recorder final : public rules::LineMatchVisitor {
   void OnMatch(size_t line, size_t rule, const rules::RuleMatch& match) override {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
+    const size_t index = matches_.size();
     RecordedMatch& r = matches_.emplace_back();
     r.match = match;
     r.rule = static_cast<uint32_t>(rule);
@@ -66,6 +75,15 @@ class Recorder final : public rules::LineMatchVisitor {
     }
     r.key_hash = KeyHash(seeds_[rule], r.match.key);
     if (!r.match.time.empty()) ReadRuleTime(rules_, r, lines_[line].time_ms);
+    // A rule's `ratio_of` match follows its `match` on the same line: only matches of
+    // earlier lines continue a run.
+    const size_t previous = last_of_rule_[rule];
+    if (previous != kNoMatch && index - previous <= UINT16_MAX && previous < line_begin_[line] &&
+        r.key_hash == matches_[previous].key_hash &&
+        AlikeMatches(matches_[previous].match, r.match)) {
+      r.run_distance = static_cast<uint16_t>(index - previous);
+    }
+    last_of_rule_[rule] = index;
   }
   // Closes the slice: every line has a start, and the end follows.
   void Finish(size_t lines) {
@@ -75,6 +93,7 @@ class Recorder final : public rules::LineMatchVisitor {
  private:
   std::vector<RecordedMatch>& matches_;
   std::vector<size_t>& line_begin_;
+  std::vector<size_t>& last_of_rule_;
   BlockArena& keys_;
   const rules::RuleSet& rules_;
   std::span<const uint64_t> seeds_;
@@ -173,7 +192,8 @@ void ParallelMatcher::RunSlice(size_t index, unsigned thread) {
     }
     s.refs.push_back(rules::LineRef{line.text, &s.sources.back()});
   }
-  Recorder recorder(s.matches, s.line_begin, s.keys, *rules_, seeds_,
+  s.last_of_rule.assign(rules_->rules().size(), kNoMatch);
+  Recorder recorder(s.matches, s.line_begin, s.last_of_rule, s.keys, *rules_, seeds_,
                     lines_.subspan(begin, end - begin));
   rules_->MatchLines(s.refs, *scratch_[thread], recorder, in_place_);
   recorder.Finish(s.refs.size());

@@ -35,9 +35,20 @@ struct RecordedMatch {
   int64_t time_ms = kUnreadTime;
   uint32_t rule = 0;
   bool time_parsed = false;
+  // When not 0: the match this many places before in the same call is the previous match of
+  // the same rule, on an earlier line, and AlikeMatches with this one (found on the
+  // matcher's thread, so that routing continues a run without comparing keys).
+  uint16_t run_distance = 0;
 };
 // Written for every match and read back to apply it: kept small (88 bytes).
 static_assert(sizeof(RecordedMatch) <= 88);
+
+// Whether matches `a` and `b` of one rule in one batch count in a window as one match counted
+// twice does: the same key, `total` and `distinct`, and no value (whose sum would be lost).
+inline bool AlikeMatches(const rules::RuleMatch& a, const rules::RuleMatch& b) {
+  return !a.has_value && !b.has_value && a.total == b.total && a.key == b.key &&
+         a.distinct == b.distinct;
+}
 
 // Work on the lines themselves before the rules see them (reading their time stamps, say),
 // done on the matcher's threads: Prepare is called once for each slice of the lines, on any

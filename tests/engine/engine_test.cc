@@ -606,6 +606,64 @@ TEST_CASE("Engine: runs of alike matches applied at once count as matches applie
   CHECK(run(true) == one_by_one);
 }
 
+TEST_CASE("Engine: a run the matcher marked continues only where its previous match went",
+          "[engine][partitions][threads][unit]") {
+  // The matcher marks a match alike the previous match of its rule on an earlier line; the
+  // engine then adds it to its queue's last entry only if that match went there. Here the
+  // previous match of key "a" is on a line dropped as too late, and the queue's last entry
+  // (one partition) is key "b"'s of the same batch: "a" must not count as "b".
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: users
+    match: 'user=(?P<u>\w+)'
+    by: [u]
+    window: 2s
+    every: 1s
+    when: count >= 3
+)");
+  EngineOptions options;
+  options.partitions = 1;
+  options.max_lateness_ms = 0;
+  auto run = [&](bool matched) {
+    Engine e(rules, options);
+    ParallelMatcher matcher(1);
+    std::vector<Alert> alerts;
+    const std::vector<InputLine> first = {InputLine{"user=a", "h", "f", 10'000, ""}};
+    const std::vector<InputLine> second = {
+        InputLine{"user=a", "h", "f", 12'000, ""}, InputLine{"user=b", "h", "f", 12'000, ""},
+        InputLine{"user=a", "h", "f", 1'000, ""},  // too late: dropped
+        InputLine{"user=a", "h", "f", 12'000, ""}, InputLine{"user=a", "h", "f", 12'000, ""}};
+    for (const auto* part : {&first, &second}) {
+      if (matched) {
+        matcher.Match(e.rules(), *part);
+        for (size_t i = 0; i < part->size(); ++i) e.RouteLine((*part)[i], matcher.MatchesOf(i));
+        e.ApplyRouted();
+      } else {
+        for (const InputLine& line : *part) e.Ingest(line);
+      }
+      e.AdvanceWatermark(11'000, &alerts);
+    }
+    if (matched) {
+      // The matcher marked the runs: the last two "a" lines continue the one before each.
+      CHECK(matcher.MatchesOf(3)[0].run_distance == 1);
+      CHECK(matcher.MatchesOf(4)[0].run_distance == 1);
+      CHECK(matcher.MatchesOf(1)[0].run_distance == 0);  // "b" after "a"
+    }
+    CHECK(e.stats().too_late == 1);
+    e.Finish(&alerts);
+    std::vector<std::string> out;
+    for (const auto& a : alerts) {
+      if (a.state == AlertState::kFiring) out.push_back(AlertToJson(a));
+    }
+    return out;
+  };
+  const std::vector<std::string> one_by_one = run(false);
+  // "a" three times in batch 12 fires, "b" once does not.
+  REQUIRE(one_by_one.size() == 1);
+  CHECK(one_by_one[0].find("\"key\":{\"u\":\"a\"},\"count\":3") != std::string::npos);
+  CHECK(run(true) == one_by_one);
+}
+
 TEST_CASE("Engine: rule time stamps without a year take the arrival's, or the year before",
           "[engine][event_time][unit]") {
   const int64_t new_year = CivilToUnixMs(2027, 1, 1, 0, 0, 30, 0);
