@@ -35,6 +35,9 @@ struct Engine::Partition {
 
 namespace {
 
+// How many routed entries ahead applying asks for an entry's line to be fetched.
+constexpr size_t kPrefetchAhead = 4;
+
 LineOrigin OriginOf(const InputLine& line) {
   return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
 }
@@ -259,7 +262,14 @@ void Engine::ApplyRouted() {
   routed_ = false;
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
-    for (const Partition::Routed& r : part.queues[rule]) {
+    const std::vector<Partition::Routed>& queue = part.queues[rule];
+    for (size_t i = 0; i < queue.size(); ++i) {
+      // An entry's line is read when it becomes its key's sample in the batch: long after it
+      // was matched, so fetched a few entries ahead.
+      if (i + kPrefetchAhead < queue.size()) {
+        __builtin_prefetch(queue[i + kPrefetchAhead].line->text.data());
+      }
+      const Partition::Routed& r = queue[i];
       window.Add(r.batch, r.match->match, InputMatchedLine(*r.line), r.count);
     }
     part.queues[rule].clear();
