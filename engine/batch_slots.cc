@@ -12,7 +12,7 @@ Slot* BatchSlots::Find(uint32_t key) {
     }
     return nullptr;
   }
-  const uint32_t pos = index_.Find(MixId(key), [&](uint32_t p) { return slots_[p].key == key; });
+  const uint32_t pos = index_->Find(MixId(key), [&](uint32_t p) { return slots_[p].key == key; });
   return pos == OpenIndex::kNone ? nullptr : &slots_[pos];
 }
 
@@ -22,7 +22,8 @@ const Slot* BatchSlots::Find(uint32_t key) const {
 
 void BatchSlots::Reserve(size_t n) {
   if (slots_.size() + n <= kUnindexed) return;
-  index_.Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
+  if (!index_) index_ = std::make_unique<OpenIndex>();
+  index_->Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
 }
 
 Slot& SlotList::emplace_back() {
@@ -40,8 +41,9 @@ Slot& BatchSlots::Insert(uint32_t key) {
   if (slots_.size() > kUnindexed) {
     // The index starts with the slot past kUnindexed and holds every slot from then on.
     auto hash_of = [&](uint32_t p) { return MixId(slots_[p].key); };
+    if (!index_) index_ = std::make_unique<OpenIndex>();
     for (uint32_t p = slots_.size() == kUnindexed + 1 ? 0 : pos; p <= pos; ++p) {
-      index_.Insert(hash_of(p), p, hash_of);
+      index_->Insert(hash_of(p), p, hash_of);
     }
   }
   return slot;

@@ -158,7 +158,9 @@ class BatchSlots {
   // Batches of up to this many keys are searched slot by slot, without an index.
   static constexpr size_t kUnindexed = 8;
   SlotList slots_;
-  OpenIndex index_;       // key id -> position in slots_, once there are more than kUnindexed
+  // Key id -> position in slots_, once there are more than kUnindexed (most batches never
+  // have: kept apart, so that they do not carry its room).
+  std::unique_ptr<OpenIndex> index_;
   SampleBuffer samples_;  // every slot's sample, back to back
 };
 
