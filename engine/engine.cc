@@ -410,14 +410,12 @@ CheckpointDelta Engine::TakeDelta() {
         delta.partials.push_back(std::move(r));
       };
       for (int64_t batch : dirty.dropped_batches) erase(batch);
-      for (auto& [batch, whole, keys] : dirty.batches) {
+      for (auto& [batch, whole, partials] : dirty.batches) {
         // Written whole: an erased record first, so that the store replaces what it held.
         if (whole) erase(batch);
-        for (auto& key : keys) {
-          std::optional<Partial> p = w.FindPartial(batch, key);
-          if (!p) continue;
+        for (auto& [key, partial] : partials) {
           delta.partials.push_back(
-              PartialRecord{rule, batch, std::move(key), false, std::move(*p)});
+              PartialRecord{rule, batch, std::move(key), false, std::move(partial)});
         }
       }
       for (auto& key : dirty.keys) {
@@ -428,6 +426,13 @@ CheckpointDelta Engine::TakeDelta() {
   });
   CheckpointDelta delta;
   delta.closed_until = closed_until;
+  size_t partials = 0, key_states = 0;
+  for (const auto& part : parts_) {
+    partials += part->delta.partials.size();
+    key_states += part->delta.key_states.size();
+  }
+  delta.partials.reserve(partials);
+  delta.key_states.reserve(key_states);
   for (uint32_t p = 0; p < parts_.size(); ++p) {
     CheckpointDelta& d = parts_[p]->delta;
     for (auto& r : d.partials) {

@@ -964,12 +964,19 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
     DirtyBatch out;
     out.batch = batch;
     out.whole = whole.count(batch) > 0;
+    // Copied from the slots at once, in key order.
+    std::vector<std::pair<std::string_view, const Slot*>>& changed = dirty_slots_;
+    changed.clear();
     for (Slot& slot : b->second.slots()) {
       if (!slot.dirty && !out.whole) continue;
       slot.dirty = false;
-      out.keys.emplace_back(keys_.key(slot.key));
+      changed.emplace_back(keys_.key(slot.key), &slot);
     }
-    std::sort(out.keys.begin(), out.keys.end());
+    std::sort(changed.begin(), changed.end());
+    out.partials.reserve(changed.size());
+    for (const auto& [key, slot] : changed) {
+      out.partials.emplace_back(std::string(key), PartialOf(b->second, *slot));
+    }
     b->second.deltas_written = out.whole ? 1 : b->second.deltas_written + 1;
     d.batches.push_back(std::move(out));
   }
@@ -983,30 +990,25 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   return d;
 }
 
-std::optional<Partial> RuleWindow::FindPartial(int64_t batch, const std::string& key) const {
-  auto b = partials_.find(batch);
-  const uint32_t id = keys_.Find(key);
-  if (b == partials_.end() || id == KeyTable::kNone) return std::nullopt;
-  const Slot* s = b->second.Find(id);
-  if (s == nullptr) return std::nullopt;
+Partial RuleWindow::PartialOf(const BatchSlots& batch, const Slot& s) {
   Partial p;
-  p.count = s->count;
-  if (s->extras) {
-    p.total = s->extras->total;
-    p.numeric = s->extras->numeric;
-    p.sum = s->extras->sum;
-    p.min = s->extras->min;
-    p.max = s->extras->max;
-    p.distinct = s->extras->distinct;
+  p.count = s.count;
+  if (s.extras) {
+    p.total = s.extras->total;
+    p.numeric = s.extras->numeric;
+    p.sum = s.extras->sum;
+    p.min = s.extras->min;
+    p.max = s.extras->max;
+    p.distinct = s.extras->distinct;
   }
-  p.sample.assign(b->second.Sample(*s));
-  if (s->origin) {
-    p.host = s->origin->host;
-    p.file = s->origin->file;
-    p.agent = s->origin->agent;
+  p.sample.assign(batch.Sample(s));
+  if (s.origin) {
+    p.host = s.origin->host;
+    p.file = s.origin->file;
+    p.agent = s.origin->agent;
   }
-  p.offset_start = s->offset_start;
-  p.offset_end = s->offset_end;
+  p.offset_start = s.offset_start;
+  p.offset_end = s.offset_end;
   return p;
 }
 

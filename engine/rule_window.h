@@ -135,8 +135,8 @@ class RuleWindow {
   // batch instead of one per delta that changed it while it was open.
   struct DirtyBatch {
     int64_t batch = 0;
-    bool whole = false;             // every key of the batch, replacing what was stored
-    std::vector<std::string> keys;  // sorted
+    bool whole = false;  // every key of the batch, replacing what was stored
+    std::vector<std::pair<std::string, Partial>> partials;  // copies, by key
   };
   struct Dirty {
     std::vector<DirtyBatch> batches;  // by batch
@@ -144,8 +144,6 @@ class RuleWindow {
     std::vector<std::string> keys;  // key states changed (firing or erased)
   };
   Dirty TakeDirty(int64_t closed_until);
-  // A copy of the stored partial of `key` in `batch`, if any.
-  std::optional<Partial> FindPartial(int64_t batch, const std::string& key) const;
   const KeyState* FindKeyState(const std::string& key) const;
 
   // Count of `key` in the window that ended at the last evaluated end (0 if absent).
@@ -235,6 +233,8 @@ class RuleWindow {
   // The slot of `key` in `batch`, created (with a key reference) if absent; null when the key
   // is new, `capped`, and the rule already holds max_keys keys.
   Slot* SlotFor(BatchSlots& batch, std::string_view key, bool capped);
+  // A copy of what `slot` of `batch` holds, as a checkpoint stores it.
+  static Partial PartialOf(const BatchSlots& batch, const Slot& slot);
   // Drops the batches no window ending at or after `end` needs (nor late lines may reach).
   void DropBatchesBefore(int64_t end);
   // Drops the first stored batch and its key references.
@@ -290,6 +290,8 @@ class RuleWindow {
   // (up to kKeptStepKeys of them; a larger buffer is freed after its step).
   static constexpr size_t kKeptStepKeys = 1024;
   std::vector<std::pair<std::string_view, uint32_t>> step_touched_;
+  // TakeDirty's changed slots of one batch, kept between batches.
+  std::vector<std::pair<std::string_view, const Slot*>> dirty_slots_;
 };
 
 }  // namespace ember::engine
