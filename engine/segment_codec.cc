@@ -1,5 +1,6 @@
 #include "engine/segment_codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -159,23 +160,38 @@ struct OriginHash {
 
 void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
   // The origins first (most segments have one: consecutive records usually share it).
+  // A few origins are searched one by one; past kIndexedOrigins, through an index (a segment
+  // of one or two keys, the most common, allocates none).
+  constexpr size_t kIndexedOrigins = 8;
   std::vector<Origin> origins;
   std::unordered_map<Origin, uint32_t, OriginHash> origin_index;
   std::vector<uint32_t> record_origin(records.size());
   size_t bound = kSegmentV3.size() + 4 + kMaxVarint;
+  auto index_of = [&](const Origin& origin) {
+    if (origins.size() <= kIndexedOrigins) {
+      const auto it = std::find(origins.begin(), origins.end(), origin);
+      if (it != origins.end()) return static_cast<uint32_t>(it - origins.begin());
+    } else if (auto it = origin_index.find(origin); it != origin_index.end()) {
+      return it->second;
+    }
+    const auto added = static_cast<uint32_t>(origins.size());
+    origins.push_back(origin);
+    if (origins.size() == kIndexedOrigins + 1) {
+      for (uint32_t o = 0; o < origins.size(); ++o) origin_index.emplace(origins[o], o);
+    } else if (origins.size() > kIndexedOrigins + 1) {
+      origin_index.emplace(origin, added);
+    }
+    bound += 3 * kMaxVarint + (origin.host ? origin.host->size() : 0) +
+             (origin.file ? origin.file->size() : 0) + (origin.agent ? origin.agent->size() : 0);
+    return added;
+  };
   for (size_t i = 0; i < records.size(); ++i) {
     const Partial& p = records[i].partial;
     const Origin origin{p.host, p.file, p.agent};
     if (i > 0 && origins[record_origin[i - 1]] == origin) {
       record_origin[i] = record_origin[i - 1];
     } else {
-      auto [it, added] = origin_index.emplace(origin, static_cast<uint32_t>(origins.size()));
-      if (added) {
-        origins.push_back(origin);
-        bound += 3 * kMaxVarint + (p.host ? p.host->size() : 0) + (p.file ? p.file->size() : 0) +
-                 (p.agent ? p.agent->size() : 0);
-      }
-      record_origin[i] = it->second;
+      record_origin[i] = index_of(origin);
     }
     bound += 7 * kMaxVarint + 1 + records[i].key.size() + p.sample.size() +
              (kMaxVarint + 8) * (3 + p.distinct.size());

@@ -161,6 +161,36 @@ TEST_CASE("Segment: a shared origin is stored once", "[engine][segment][unit]") 
   CHECK(segment.size() <= payload + 100);
 }
 
+TEST_CASE("Segment: many origins in any order are each stored once and read back",
+          "[engine][segment][unit]") {
+  // Few origins are looked up one by one, more through an index: both ways, and the change
+  // from one to the other, must give every record its own origin.
+  for (const int origins : {1, 3, 8, 9, 10, 40}) {
+    INFO(origins << " origins");
+    std::mt19937 rng(static_cast<uint32_t>(origins));
+    std::vector<PartialRecord> records;
+    for (int i = 0; i < 400; ++i) {
+      const int o = static_cast<int>(rng() % static_cast<uint32_t>(origins));
+      records.push_back(Record(std::to_string(i), 1, "line " + std::to_string(i)));
+      records.back().partial.host = Intern("many-origins-host-" + std::to_string(o) + "!");
+      records.back().partial.file = Intern("/var/log/app-" + std::to_string(o % 3) + ".log");
+    }
+    std::string segment;
+    EncodeSegment(records, &segment);
+    bool ok = false;
+    const auto got = DecodeAll(segment, &ok);
+    CHECK(ok);
+    REQUIRE(got.size() == records.size());
+    for (size_t i = 0; i < records.size(); ++i) CheckSame(got[i].second, records[i].partial);
+    for (int o = 0; o < origins; ++o) {
+      const std::string host = "many-origins-host-" + std::to_string(o) + "!";
+      const size_t first = segment.find(host);
+      CHECK(first != std::string::npos);
+      CHECK(segment.find(host, first + 1) == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("Segment: bytes without the segment marker are refused", "[engine][segment][unit]") {
   // What an older layout wrote (a record count first, then length-prefixed records).
   const std::string old = Le(1, 4) + Le(3, 4) + "key" + Le(8, 4) + Le(1, 8);
