@@ -95,11 +95,18 @@ class LineChunk {
 
   void Add(const engine::InputLine& line, engine::StampStream* stream = nullptr) {
     if (lines_.empty()) file_.assign(line.file);
-    engine::InputLine& in = lines_.emplace_back();
-    in.text = WasRead(line.text) ? line.text : Copy(line.text);
-    in.host = Interned(line.host, &host_);
-    in.file = file_;
-    in.time_ms = line.time_ms;
+    // Every field given: default-constructed and then assigned, the 112 bytes would first be
+    // cleared by a `rep stos`, which perf finds costlier than the rest of this call.
+    engine::InputLine& in = lines_.emplace_back(
+        engine::InputLine{.text = WasRead(line.text) ? line.text : Copy(line.text),
+                          .host = Interned(line.host, &host_),
+                          .file = file_,
+                          .time_ms = line.time_ms,
+                          .tag = {},
+                          .offset_start = 0,
+                          .offset_end = 0,
+                          .agent = {},
+                          .journal = nullptr});
     streams_.push_back(line.time_ms == ReplaySource::kStampPending ? stream : nullptr);
     if (line.journal == nullptr) return;
     const rules::JournalFields& j = *line.journal;

@@ -65,9 +65,14 @@ class Recorder final : public rules::LineMatchVisitor {
     // Lines up to this one start here (the earlier ones had no more matches).
     while (line_begin_.size() <= line) line_begin_.push_back(matches_.size());
     const size_t index = matches_.size();
-    RecordedMatch& r = matches_.emplace_back();
-    r.match = match;
-    r.rule = static_cast<uint32_t>(rule);
+    // Every field given: default-constructed and then assigned, the match would first be
+    // cleared by a `rep stos`.
+    RecordedMatch& r = matches_.emplace_back(RecordedMatch{.match = match,
+                                                           .key_hash = 0,
+                                                           .time_ms = RecordedMatch::kUnreadTime,
+                                                           .rule = static_cast<uint32_t>(rule),
+                                                           .time_parsed = false,
+                                                           .run_distance = 0});
     if (!match.key.empty()) {  // rules without `by` have none: nothing to copy
       char* key = keys_.Allocate(match.key.size());
       std::memcpy(key, match.key.data(), match.key.size());
