@@ -98,6 +98,23 @@ std::vector<PartialRecord> VariedRecords() {
   return r;
 }
 
+// Encodes `records` as one segment and checks that it reads back record for record.
+std::string EncodeAndReadBack(const std::vector<PartialRecord>& records) {
+  std::string segment;
+  EncodeSegment(records, &segment);
+  bool ok = false;
+  const auto got = DecodeAll(segment, &ok);
+  CHECK(ok);
+  REQUIRE(got.size() == records.size());
+  CHECK(SegmentRecordCount(segment) == records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    INFO("record " << i);
+    CHECK(got[i].first == records[i].key);
+    CheckSame(got[i].second, records[i].partial);
+  }
+  return segment;
+}
+
 }  // namespace
 
 TEST_CASE("Segment: the encoder writes the documented version-3 bytes", "[engine][segment][unit]") {
@@ -125,19 +142,7 @@ TEST_CASE("Segment: the encoder writes the documented version-3 bytes", "[engine
 }
 
 TEST_CASE("Segment: every shape of partial reads back exactly", "[engine][segment][unit]") {
-  const std::vector<PartialRecord> records = VariedRecords();
-  std::string segment;
-  EncodeSegment(records, &segment);
-  bool ok = false;
-  const auto got = DecodeAll(segment, &ok);
-  CHECK(ok);
-  REQUIRE(got.size() == records.size());
-  CHECK(SegmentRecordCount(segment) == records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    INFO("record " << i);
-    CHECK(got[i].first == records[i].key);
-    CheckSame(got[i].second, records[i].partial);
-  }
+  EncodeAndReadBack(VariedRecords());
 }
 
 TEST_CASE("Segment: a shared origin is stored once", "[engine][segment][unit]") {
@@ -175,13 +180,7 @@ TEST_CASE("Segment: many origins in any order are each stored once and read back
       records.back().partial.host = Intern("many-origins-host-" + std::to_string(o) + "!");
       records.back().partial.file = Intern("/var/log/app-" + std::to_string(o % 3) + ".log");
     }
-    std::string segment;
-    EncodeSegment(records, &segment);
-    bool ok = false;
-    const auto got = DecodeAll(segment, &ok);
-    CHECK(ok);
-    REQUIRE(got.size() == records.size());
-    for (size_t i = 0; i < records.size(); ++i) CheckSame(got[i].second, records[i].partial);
+    const std::string segment = EncodeAndReadBack(records);
     for (int o = 0; o < origins; ++o) {
       const std::string host = "many-origins-host-" + std::to_string(o) + "!";
       const size_t first = segment.find(host);
