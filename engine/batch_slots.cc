@@ -22,8 +22,12 @@ const Slot* BatchSlots::Find(uint32_t key) const {
 
 void BatchSlots::Reserve(size_t n) {
   if (slots_.size() + n <= kUnindexed) return;
+  Index().Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
+}
+
+OpenIndex& BatchSlots::Index() {
   if (!index_) index_ = std::make_unique<OpenIndex>();
-  index_->Reserve(slots_.size() + n, [&](uint32_t p) { return MixId(slots_[p].key); });
+  return *index_;
 }
 
 Slot& SlotList::emplace_back() {
@@ -41,9 +45,8 @@ Slot& BatchSlots::Insert(uint32_t key) {
   if (slots_.size() > kUnindexed) {
     // The index starts with the slot past kUnindexed and holds every slot from then on.
     auto hash_of = [&](uint32_t p) { return MixId(slots_[p].key); };
-    if (!index_) index_ = std::make_unique<OpenIndex>();
     for (uint32_t p = slots_.size() == kUnindexed + 1 ? 0 : pos; p <= pos; ++p) {
-      index_->Insert(hash_of(p), p, hash_of);
+      Index().Insert(hash_of(p), p, hash_of);
     }
   }
   return slot;

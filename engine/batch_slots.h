@@ -157,6 +157,8 @@ class BatchSlots {
  private:
   // Batches of up to this many keys are searched slot by slot, without an index.
   static constexpr size_t kUnindexed = 8;
+  // The index, made on first use.
+  OpenIndex& Index();
   SlotList slots_;
   // Key id -> position in slots_, once there are more than kUnindexed (most batches never
   // have: kept apart, so that they do not carry its room).

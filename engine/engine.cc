@@ -262,7 +262,7 @@ void Engine::ApplyRouted() {
   routed_ = false;
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
-    const std::vector<Partition::Routed>& queue = part.queues[rule];
+    std::vector<Partition::Routed>& queue = part.queues[rule];
     for (size_t i = 0; i < queue.size(); ++i) {
       // An entry's line is read when it becomes its key's sample in the batch: long after it
       // was matched, so fetched a few entries ahead.
@@ -272,7 +272,7 @@ void Engine::ApplyRouted() {
       const Partition::Routed& r = queue[i];
       window.Add(r.batch, r.match->match, InputMatchedLine(*r.line), r.count);
     }
-    part.queues[rule].clear();
+    queue.clear();
   };
   // The windows with matches to apply; few matches are not worth waking threads for.
   std::vector<std::pair<Partition*, size_t>> due;

@@ -15,13 +15,13 @@
 
 namespace ember::engine {
 
-// The lines one thread matches, and what it found. Keys are copied into `keys`; the other
-// views point into the lines.
 namespace {
 // Slice::last_of_rule of a rule without a match yet in the slice.
 constexpr size_t kNoMatch = SIZE_MAX;
 }  // namespace
 
+// The lines one thread matches, and what it found. Keys are copied into `keys`; the other
+// views point into the lines.
 struct ParallelMatcher::Slice {
   std::vector<rules::LineRef> refs;  // the slice's lines as the rules take them
   // Where they come from: one entry per run of lines from the same place (reserved for the
