@@ -275,7 +275,8 @@ void Engine::ApplyRouted() {
     queue.clear();
   };
   // The windows with matches to apply; few matches are not worth waking threads for.
-  std::vector<std::pair<Partition*, size_t>> due;
+  std::vector<std::pair<Partition*, size_t>>& due = due_;
+  due.clear();
   size_t queued = 0;
   for (auto& part : parts_) {
     for (size_t r = 0; r < part->queues.size(); ++r) {
@@ -332,27 +333,44 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
   }
   const size_t rules = rules_->rules().size();
   const int64_t absence_until = std::min(closed_until_, absence_until_);
-  bool any_late = false;
-  for (const auto& part : parts_) {
-    for (const auto& w : part->windows) any_late = any_late || w->has_late() || w->late_waiting();
+  // Nothing is due before the earliest window end not evaluated, unless lines came late
+  // since the windows were last looked at (Place counts every one) or wait on late lines.
+  if (stats_.late_lines == late_lines_seen_ && !late_waiting_ &&
+      (!close || closed_until_ < next_end_)) {
+    return;
   }
-  if (!any_late && !close) return;
+  auto until = [&](const RuleWindow& w) {
+    return w.rule().kind == rules::RuleKind::kAbsence ? absence_until : closed_until_;
+  };
+  // The windows with something to do: most advances close no window end of most rules.
   // Each window apart (its partition's others are independent of it), so that the windows
   // of hot rules spread over the threads.
-  auto evaluate = [&](size_t task) {
-    Partition& part = *parts_[task % parts_.size()];
-    const size_t r = task / parts_.size();
-    Partition::Events& events = part.events[r];
-    events.late.clear();
-    events.closed.clear();
-    RuleWindow& w = *part.windows[r];
-    w.ReevaluateLate(&events.late);
-    if (close) {
-      w.Advance(w.rule().kind == rules::RuleKind::kAbsence ? absence_until : closed_until_,
-                &events.closed);
+  std::vector<std::pair<Partition*, size_t>>& due = due_;
+  due.clear();
+  for (const auto& part : parts_) {
+    for (size_t r = 0; r < rules; ++r) {
+      const RuleWindow& w = *part->windows[r];
+      if (w.HasWork(close, until(w))) due.emplace_back(part.get(), r);
     }
+  }
+  auto evaluate = [&](size_t task) {
+    auto [part, r] = due[task];
+    RuleWindow& w = *part->windows[r];
+    Partition::Events& events = part->events[r];
+    w.ReevaluateLate(&events.late);
+    if (close) w.Advance(until(w), &events.closed);
   };
-  RunTasks(parts_.size() * rules, evaluate);
+  RunTasks(due.size(), evaluate);
+  late_lines_seen_ = stats_.late_lines;
+  late_waiting_ = false;
+  next_end_ = INT64_MAX;
+  for (const auto& part : parts_) {
+    for (const auto& w : part->windows) {
+      late_waiting_ = late_waiting_ || w->late_waiting();
+      next_end_ = std::min(next_end_, w->next_end());
+    }
+  }
+  if (due.empty()) return;
 
   const size_t late_start = out->size();
   for (size_t r = 0; r < rules; ++r) {

@@ -233,6 +233,13 @@ class Engine {
   std::vector<std::unique_ptr<Partition>> parts_;
   std::vector<uint64_t> seeds_;      // by rule: RuleSeed
   std::vector<uint8_t> whole_rule_;  // by rule: the rule lives in one partition
+  // ApplyRouted's and Evaluate's windows with work: (partition, rule index).
+  std::vector<std::pair<Partition*, size_t>> due_;
+  // As the windows stood after the last Evaluate: the earliest window end not evaluated, the
+  // late lines counted by then, whether any window waits on late lines.
+  int64_t next_end_ = INT64_MIN;
+  uint64_t late_lines_seen_ = UINT64_MAX;
+  bool late_waiting_ = false;
   TaskRunner* runner_ = nullptr;
   bool routed_ = false;  // matches are queued: ApplyRouted is due
   rules::MatchScratch scratch_;

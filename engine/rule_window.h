@@ -111,6 +111,14 @@ class RuleWindow {
   bool has_late() const { return !late_.empty(); }
   // Whether windows late lines changed wait to be complete (ReevaluateLate may raise them).
   bool late_waiting() const { return !late_pending_keys_.empty(); }
+  // Whether ReevaluateLate, or Advance(closed_until) when `close`, would do anything: late
+  // lines, windows they changed waiting to be complete, or a window end not evaluated yet.
+  bool HasWork(bool close, int64_t closed_until) const {
+    return has_late() || late_waiting() || (close && next_end() <= closed_until);
+  }
+  // The batch the next window end not evaluated yet needs closed (INT64_MIN before the
+  // first Advance).
+  int64_t next_end() const { return started_ ? evaluated_end_ + slide_batches_ : INT64_MIN; }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.

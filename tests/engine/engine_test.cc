@@ -4,6 +4,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -431,6 +432,59 @@ TEST_CASE("Engine: the same input gives the same alerts whatever the watermark s
   CHECK_FALSE(reference.empty());
   CHECK(run(5000) == reference);
   CHECK(run(100000000) == reference);
+}
+
+TEST_CASE("Engine: rules of different slides close each window end once, in small steps",
+          "[engine][batching][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: quick
+    match: 'fail from (?P<ip>\S+)'
+    by: [ip]
+    window: 2s
+    every: 1s
+    when: count >= 2
+  - name: slow
+    match: 'fail'
+    window: 40s
+    every: 20s
+    when: count >= 30
+)");
+  // One line a second, at 0.5 s, 1.5 s, ... 59.5 s; the watermark follows every line, so
+  // most advances close no end of `slow`. Each event must come with the advance that closes
+  // its window's end.
+  auto run = [&](bool every_line) {
+    Engine e(rules, EngineOptions{});
+    std::vector<Alert> alerts;
+    for (int64_t s = 0; s < 60; ++s) {
+      e.Ingest(Line("fail from 1.1.1.1", s * 1000 + 500));
+      if (!every_line) continue;
+      const size_t before = alerts.size();
+      e.AdvanceWatermark(s * 1000, &alerts);
+      for (size_t i = before; i < alerts.size(); ++i) CHECK(alerts[i].window_end_ms == s * 1000);
+    }
+    e.Finish(&alerts);
+    return alerts;
+  };
+  const std::vector<Alert> stepped = run(true);
+  std::vector<std::tuple<std::string, AlertState, int64_t, uint64_t>> slow;
+  for (const Alert& a : stepped) {
+    if (a.rule == "slow") slow.emplace_back(a.rule, a.state, a.window_end_ms, a.count);
+  }
+  // [0, 40 s) holds 40 lines, [20 s, 60 s) 40 (still firing), [40 s, 80 s) 20.
+  CHECK(slow == decltype(slow){{"slow", AlertState::kFiring, 40'000, 40},
+                               {"slow", AlertState::kResolved, 80'000, 20}});
+  REQUIRE(stepped.size() == 4);
+  CHECK(stepped[0].rule == "quick");
+  CHECK(stepped[0].window_end_ms == 2'000);
+  CHECK(stepped[0].count == 2);
+  // Closed at once, the same events (in rule order rather than in time).
+  auto events = [](const std::vector<Alert>& alerts) {
+    std::set<std::pair<std::string, AlertState>> set;
+    for (const Alert& a : alerts) set.emplace(a.id, a.state);
+    return set;
+  };
+  CHECK(events(run(false)) == events(stepped));
 }
 
 TEST_CASE("Engine: a rule with its own time stamp batches lines by it, in its time zone",
