@@ -347,10 +347,13 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
   // of hot rules spread over the threads.
   std::vector<std::pair<Partition*, size_t>>& due = due_;
   due.clear();
+  uint64_t work = 0;
   for (const auto& part : parts_) {
     for (size_t r = 0; r < rules; ++r) {
       const RuleWindow& w = *part->windows[r];
-      if (w.HasWork(close, until(w))) due.emplace_back(part.get(), r);
+      if (!w.HasWork(close, until(w))) continue;
+      due.emplace_back(part.get(), r);
+      work += w.WorkOf(close, until(w));
     }
   }
   auto evaluate = [&](size_t task) {
@@ -360,7 +363,11 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     w.ReevaluateLate(&events.late);
     if (close) w.Advance(until(w), &events.closed);
   };
-  RunTasks(due.size(), evaluate);
+  if (work < options_.min_parallel_evaluation) {
+    for (size_t i = 0; i < due.size(); ++i) evaluate(i);
+  } else {
+    RunTasks(due.size(), evaluate);
+  }
   late_lines_seen_ = stats_.late_lines;
   late_waiting_ = false;
   next_end_ = INT64_MAX;

@@ -38,6 +38,9 @@ struct EngineOptions {
   // ApplyRouted with fewer entries queued (a run of alike matches is one) runs on the calling
   // thread alone (waking threads costs more than it saves).
   size_t min_parallel_matches = 4096;
+  // Evaluate with less work due (RuleWindow::WorkOf, about window ends times keys) runs on
+  // the calling thread alone, for the same reason.
+  uint64_t min_parallel_evaluation = 4096;
 };
 
 // One line as the engine sees it. Views must live only for the Ingest call.

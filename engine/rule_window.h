@@ -119,6 +119,18 @@ class RuleWindow {
   // The batch the next window end not evaluated yet needs closed (INT64_MIN before the
   // first Advance).
   int64_t next_end() const { return started_ ? evaluated_end_ + slide_batches_ : INT64_MIN; }
+  // A measure of that work, to tell whether it is worth other threads: the window ends due
+  // (a first Advance: the batches held) times the keys in the window and in its key states,
+  // plus the late lines' batches.
+  uint64_t WorkOf(bool close, int64_t closed_until) const {
+    uint64_t ends = 0;
+    if (close && !started_) {
+      ends = partials_.size();
+    } else if (close && next_end() <= closed_until) {
+      ends = static_cast<uint64_t>((closed_until - next_end()) / slide_batches_) + 1;
+    }
+    return ends * (1 + window_keys_ + states_.size()) + late_.size() + late_pending_keys_.size();
+  }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.

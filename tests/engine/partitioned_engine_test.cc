@@ -235,7 +235,8 @@ Outcome Run(const test::TempDir& dir, const std::string& state_name, unsigned th
   EngineOptions options;
   options.max_lateness_ms = 8000;
   options.partitions = partitions;
-  options.min_parallel_matches = 0;  // every call on the threads, however few its matches
+  options.min_parallel_matches = 0;  // every call on the threads, however little its work
+  options.min_parallel_evaluation = 0;
   std::shared_ptr<const rules::RuleSet> rules = rules_a;
 
   // An engine as the aggregator starts one: the stored state recovered, the store stamped.
