@@ -339,43 +339,46 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
       (!close || closed_until_ < next_end_)) {
     return;
   }
-  auto until = [&](const RuleWindow& w) {
-    return w.rule().kind == rules::RuleKind::kAbsence ? absence_until : closed_until_;
-  };
+  auto until = [&](const RuleWindow& w) { return w.absence() ? absence_until : closed_until_; };
   // The windows with something to do: most advances close no window end of most rules.
   // Each window apart (its partition's others are independent of it), so that the windows
   // of hot rules spread over the threads.
   std::vector<std::pair<Partition*, size_t>>& due = due_;
   due.clear();
   uint64_t work = 0;
+  // The windows without work stand as they will after it; the others are added after.
+  late_lines_seen_ = stats_.late_lines;
+  late_waiting_ = false;
+  next_end_ = INT64_MAX;
   for (const auto& part : parts_) {
     for (size_t r = 0; r < rules; ++r) {
       const RuleWindow& w = *part->windows[r];
-      if (!w.HasWork(close, until(w))) continue;
+      if (!w.HasWork(close, until(w))) {
+        next_end_ = std::min(next_end_, w.next_end());
+        continue;
+      }
       due.emplace_back(part.get(), r);
       work += w.WorkOf(close, until(w));
     }
   }
+  // Each task leaves where its window stands after it, read below without going back to it.
+  due_after_.resize(due.size());
   auto evaluate = [&](size_t task) {
     auto [part, r] = due[task];
     RuleWindow& w = *part->windows[r];
     Partition::Events& events = part->events[r];
-    w.ReevaluateLate(&events.late);
+    if (w.has_late() || w.late_waiting()) w.ReevaluateLate(&events.late);
     if (close) w.Advance(until(w), &events.closed);
+    due_after_[task] = {w.next_end(), w.late_waiting()};
   };
   if (work < options_.min_parallel_evaluation) {
     for (size_t i = 0; i < due.size(); ++i) evaluate(i);
   } else {
     RunTasks(due.size(), evaluate);
   }
-  late_lines_seen_ = stats_.late_lines;
-  late_waiting_ = false;
-  next_end_ = INT64_MAX;
-  for (const auto& part : parts_) {
-    for (const auto& w : part->windows) {
-      late_waiting_ = late_waiting_ || w->late_waiting();
-      next_end_ = std::min(next_end_, w->next_end());
-    }
+  for (const auto& [next_end, late_waiting] : due_after_) {
+    late_waiting_ = late_waiting_ || late_waiting;
+    next_end_ = std::min(next_end_, next_end);
   }
   if (due.empty()) return;
 

@@ -238,6 +238,8 @@ class Engine {
   std::vector<uint8_t> whole_rule_;  // by rule: the rule lives in one partition
   // ApplyRouted's and Evaluate's windows with work: (partition, rule index).
   std::vector<std::pair<Partition*, size_t>> due_;
+  // Evaluate: by task, its window's next_end() and late_waiting() after it.
+  std::vector<std::pair<int64_t, bool>> due_after_;
   // As the windows stood after the last Evaluate: the earliest window end not evaluated, the
   // late lines counted by then, whether any window waits on late lines.
   int64_t next_end_ = INT64_MIN;

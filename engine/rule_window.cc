@@ -35,10 +35,11 @@ std::string FormatValue(double v) {
 
 RuleWindow::RuleWindow(const rules::Rule& rule, int64_t batch_interval_ms, int64_t lateness_batches,
                        int64_t max_keys)
-    : rule_(rule),
+    : slide_batches_(rule.every_ms / batch_interval_ms),
+      absence_(rule.kind == rules::RuleKind::kAbsence),
+      rule_(rule),
       batch_ms_(batch_interval_ms),
       window_batches_(rule.window_ms / batch_interval_ms),
-      slide_batches_(rule.every_ms / batch_interval_ms),
       for_batches_(rule.for_ms / batch_interval_ms),
       keep_batches_(rule.keep_firing_for_ms / batch_interval_ms),
       repeat_batches_(rule.repeat_ms / batch_interval_ms),

@@ -120,17 +120,16 @@ class RuleWindow {
   // first Advance).
   int64_t next_end() const { return started_ ? evaluated_end_ + slide_batches_ : INT64_MIN; }
   // A measure of that work, to tell whether it is worth other threads: the window ends due
-  // (a first Advance: the batches held) times the keys in the window and in its key states,
-  // plus the late lines' batches.
+  // times the keys in the window, plus the batches of late lines. Reads only what HasWork
+  // reads and window_keys_ (a first Advance counts as one end).
   uint64_t WorkOf(bool close, int64_t closed_until) const {
     uint64_t ends = 0;
-    if (close && !started_) {
-      ends = partials_.size();
-    } else if (close && next_end() <= closed_until) {
-      ends = static_cast<uint64_t>((closed_until - next_end()) / slide_batches_) + 1;
+    if (close && next_end() <= closed_until) {
+      ends = started_ ? static_cast<uint64_t>((closed_until - next_end()) / slide_batches_) + 1 : 1;
     }
-    return ends * (1 + window_keys_ + states_.size()) + late_.size() + late_pending_keys_.size();
+    return ends * (1 + window_keys_) + late_.size() + late_pending_keys_.size();
   }
+  bool absence() const { return absence_; }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.
@@ -260,10 +259,20 @@ class RuleWindow {
   // Drops the first stored batch and its key references.
   void DropFirstBatch();
 
+  // What the engine reads of every window at every advance (HasWork, next_end, WorkOf),
+  // first and together: thousands of windows are looked at where a few have work.
+  bool started_ = false;
+  int64_t evaluated_end_ = 0;                // meaningful once started_
+  std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending
+  // Late matches not merged yet: by batch, then key.
+  std::map<int64_t, std::map<std::string, Partial>> late_;
+  size_t window_keys_ = 0;  // keys with non-empty window sums
+  const int64_t slide_batches_;
+  const bool absence_;  // an absence rule: evaluated up to the end of the input only
+
   const rules::Rule& rule_;
   const int64_t batch_ms_;
   const int64_t window_batches_;
-  const int64_t slide_batches_;
   // Lifecycle durations of the rule, in batches.
   const int64_t for_batches_, keep_batches_, repeat_batches_, flap_within_batches_, forget_batches_;
   const LifecycleSettings lifecycle_;
@@ -272,21 +281,15 @@ class RuleWindow {
   const int64_t max_keys_;             // keys this window may hold
   int64_t history_floor_ = INT64_MAX;  // SetHistoryFloor
   int64_t complete_end_ = INT64_MAX;   // SetHistoryFloor
-  std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending
 
   KeyTable keys_;  // every key stored in a batch, with window sums
   // The stored batches, by batch, in nodes from one pool: a batch made and dropped costs no
   // malloc and free, and batches made one after the other lie together.
   NodePool batch_nodes_;                          // before partials_: outlives it
   BatchMap<BatchSlots> partials_{&batch_nodes_};  // by batch
-  size_t window_keys_ = 0;                        // keys with non-empty window sums
   std::unordered_map<std::string, KeyState> states_;
-  // Late matches not merged yet: by batch, then key.
-  std::map<int64_t, std::map<std::string, Partial>> late_;
   uint64_t matches_ = 0;
   uint64_t refused_keys_ = 0;
-  bool started_ = false;
-  int64_t evaluated_end_ = 0;  // meaningful once started_
 
   // Batches holding a partial with `dirty` set (and maybe batches dropped since: TakeDirty
   // skips those): a flag in the partial costs nothing where a set of key copies cost about
