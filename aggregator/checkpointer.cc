@@ -31,16 +31,17 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
     spdlog::error("Checkpoint failed ({} batches pending): {}", uncommitted_.size(), s.message());
     return s;
   }
-  if (raised_alerts) CrashPoint("after_commit_before_send");
   auto acks = marks.Committed();
   watermarks.MarkCommitted();
   ++checkpoints_;
   uncommitted_.clear();
   pending_alerts_.clear();
   if (has_frames) CrashPoint("after_commit_before_ack");
-  dispatcher_.Deliver(store_);
-  // The checkpoint holds everything accepted so far: acknowledge it.
+  // The checkpoint holds everything accepted so far: acknowledge it first, so that the agents
+  // send on while the alerts (durable in the outbox) go out.
   for (const auto& [routing_id, entries] : acks) send_ack(routing_id, entries);
+  if (raised_alerts) CrashPoint("after_commit_before_send");
+  dispatcher_.Deliver(store_);
   return Status::Ok();
 }
 

@@ -32,8 +32,8 @@ class Checkpointer {
   // Alert events raised by the engine, to be committed with the next checkpoint.
   void AddAlerts(std::vector<engine::Alert>&& alerts);
 
-  // Commits; on success delivers the outbox and calls send_ack(routing_id, entries) for every
-  // connection owed an ACK. `status_json` is what `ember status` reads.
+  // Commits; on success calls send_ack(routing_id, entries) for every connection owed an ACK,
+  // then delivers the outbox. `status_json` is what `ember status` reads.
   using SendAck = std::function<void(const std::string&, const std::vector<wire::AckEntry>&)>;
   Status Commit(engine::Engine& engine, StreamMarks& marks, SourceWatermarks& watermarks,
                 const std::string& status_json, const SendAck& send_ack);
