@@ -172,6 +172,11 @@ struct Aggregator::Impl {
     // stop followed by a start neither loses nor repeats anything (and agents stop waiting).
     ReceiveFrames();
     CloseBatchesAndCheckpoint(/*force=*/true);
+    // No commit follows to move what the sinks took to the history: moved now, so that a
+    // start does not deliver it again.
+    if (Status s = dispatcher_.MarkDelivered(*store_); !s.ok()) {
+      spdlog::error("Cannot mark alerts delivered: {}", s.message());
+    }
     http_.reset();
     receiver_->SetLinger(1000);
     const engine::EngineStats& st = engine_->stats();

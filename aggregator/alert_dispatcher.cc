@@ -14,14 +14,18 @@ void AlertDispatcher::Deliver(engine::CheckpointStore& store) {
       if (it != deliveries_.end()) it->second[i] = Progress::kDone;
     }
   }
-  Result<std::vector<std::pair<uint64_t, engine::Alert>>> outbox = store.Outbox();
-  if (!outbox.ok()) {
-    spdlog::error("Cannot read the alert outbox: {}", outbox.status().message());
-    return;
+  if (!outbox_loaded_) {
+    Result<std::vector<std::pair<uint64_t, engine::Alert>>> outbox = store.Outbox();
+    if (!outbox.ok()) {
+      spdlog::error("Cannot read the alert outbox: {}", outbox.status().message());
+      return;
+    }
+    for (auto& [seq, alert] : *outbox) outbox_.emplace(seq, std::move(alert));
+    outbox_loaded_ = true;
   }
-  if (outbox->empty()) return;
+  if (outbox_.empty()) return;
   std::vector<std::pair<uint64_t, size_t>> sent_now;  // to synchronous sinks, before Flush
-  for (const auto& [seq, alert] : *outbox) {
+  for (const auto& [seq, alert] : outbox_) {
     auto& progress = deliveries_.try_emplace(seq, sinks_.size(), Progress::kToSend).first->second;
     for (size_t i = 0; i < sinks_.size(); ++i) {
       if (progress[i] != Progress::kToSend) continue;
@@ -54,13 +58,25 @@ void AlertDispatcher::Deliver(engine::CheckpointStore& store) {
       done.push_back(seq);
     }
   }
-  if (done.empty()) return;
-  if (Status e = store.MarkDelivered(done); !e.ok()) {
-    spdlog::error("Cannot mark alerts delivered: {}", e.message());
-    return;
+  for (uint64_t seq : done) {
+    deliveries_.erase(seq);
+    outbox_.erase(seq);
+    unmarked_.push_back(seq);
   }
-  for (uint64_t seq : done) deliveries_.erase(seq);
   delivered_ += done.size();
+}
+
+void AlertDispatcher::Committed(uint64_t first_seq, const std::vector<engine::Alert>& alerts) {
+  if (!outbox_loaded_) return;  // the first Deliver reads them with the rest of the outbox
+  uint64_t seq = first_seq;
+  for (const engine::Alert& alert : alerts) outbox_.emplace(seq++, alert);
+}
+
+Status AlertDispatcher::MarkDelivered(engine::CheckpointStore& store) {
+  if (unmarked_.empty()) return Status::Ok();
+  Status s = store.MarkDelivered(unmarked_);
+  if (s.ok()) unmarked_.clear();
+  return s;
 }
 
 void AlertDispatcher::RestoreFiring(const std::set<std::string>& firing_ids,

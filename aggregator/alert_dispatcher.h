@@ -1,8 +1,11 @@
 // AlertDispatcher: hands the committed alert events in the checkpoint store's outbox to every
-// sink and marks an event delivered once every sink has finished with it. A synchronous sink
-// that fails is offered the event again next batch; an asynchronous one reports when it is
-// done. Events still in the outbox at a crash or stop are offered again at the next start,
-// with the same id and content. Owned and called by the pipeline thread only.
+// sink, and lists an event as delivered once every sink has finished with it; the next
+// checkpoint moves the listed events to the history in its own transaction (no commit of
+// their own). A synchronous sink that fails is offered the event again next batch; an
+// asynchronous one reports when it is done. Events still in the outbox at a crash are offered
+// again at the next start, with the same id and content. The outbox is read from the store
+// once, at the first Deliver, then kept here as commits add to it. Owned and called by the
+// pipeline thread only.
 #pragma once
 
 #include <map>
@@ -21,8 +24,16 @@ class AlertDispatcher {
   explicit AlertDispatcher(std::vector<std::unique_ptr<AlertSink>> sinks)
       : sinks_(std::move(sinks)) {}
 
-  // Offers outbox events to the sinks that still need them; marks finished ones delivered.
+  // Offers outbox events to the sinks that still need them; lists finished ones as delivered.
   void Deliver(engine::CheckpointStore& store);
+  // The alerts a commit just wrote to the outbox, numbered from first_seq on.
+  void Committed(uint64_t first_seq, const std::vector<engine::Alert>& alerts);
+  // Events delivered and not yet moved to the history (the next commit moves them, then
+  // Marked()).
+  const std::vector<uint64_t>& unmarked() const { return unmarked_; }
+  void Marked() { unmarked_.clear(); }
+  // Moves them now, in a transaction of their own (at a stop: no commit follows).
+  Status MarkDelivered(engine::CheckpointStore& store);
   void Reopen();  // SIGHUP
   // Startup: tells the sinks which alerts fire (by id, looked up in the store's history).
   void RestoreFiring(const std::set<std::string>& firing_ids, engine::CheckpointStore& store);
@@ -35,6 +46,9 @@ class AlertDispatcher {
   enum class Progress : uint8_t { kToSend, kQueued, kDone };
   std::vector<std::unique_ptr<AlertSink>> sinks_;
   std::map<uint64_t, std::vector<Progress>> deliveries_;  // outbox seq -> per sink
+  std::map<uint64_t, engine::Alert> outbox_;              // the store's, by seq, once loaded
+  bool outbox_loaded_ = false;
+  std::vector<uint64_t> unmarked_;
   uint64_t delivered_ = 0;
 };
 

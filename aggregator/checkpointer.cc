@@ -22,8 +22,10 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
   if (has_frames) CrashPoint("before_commit");
   engine::SourcePositions positions = watermarks.Changed();
   positions.forgotten = marks.forgotten();
+  const uint64_t first_seq = store_.next_alert_seq();
   Status s = store_.Commit(uncommitted_, marks.moved(), pending_alerts_, status_json,
-                           has_frames ? "after_commit_before_sync" : nullptr, &positions);
+                           has_frames ? "after_commit_before_sync" : nullptr, &positions,
+                           dispatcher_.unmarked());
   duration_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (!s.ok()) {
@@ -35,6 +37,8 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
   watermarks.MarkCommitted();
   ++checkpoints_;
   uncommitted_.clear();
+  dispatcher_.Marked();
+  dispatcher_.Committed(first_seq, pending_alerts_);
   pending_alerts_.clear();
   if (has_frames) CrashPoint("after_commit_before_ack");
   // The checkpoint holds everything accepted so far: acknowledge it first, so that the agents

@@ -79,25 +79,25 @@ int RunAlerts(const AlertsArgs& args) {
   while (true) {
     auto store = OpenStateForReading(args.state_dir, "ember alerts");
     if (!store) return 2;
-    auto history = store->History(args.limit);
-    if (!history.ok()) {
-      std::fprintf(stderr, "ember alerts: %s\n", history.status().message().c_str());
+    auto raised = store->Raised(args.limit);
+    if (!raised.ok()) {
+      std::fprintf(stderr, "ember alerts: %s\n", raised.status().message().c_str());
       return 2;
     }
     // Print what came after the newest alert already printed.
     size_t start = 0;
     if (!last_id_state.empty()) {
-      start = history->size();
-      for (size_t i = history->size(); i-- > 0;) {
-        const auto& a = (*history)[i];
+      start = raised->size();
+      for (size_t i = raised->size(); i-- > 0;) {
+        const auto& a = (*raised)[i];
         if (a.id + engine::AlertStateName(a.state) == last_id_state) {
           start = i + 1;
           break;
         }
       }
     }
-    for (size_t i = start; i < history->size(); ++i) {
-      const engine::Alert& a = (*history)[i];
+    for (size_t i = start; i < raised->size(); ++i) {
+      const engine::Alert& a = (*raised)[i];
       last_id_state = a.id + engine::AlertStateName(a.state);
       if (!Keep(a, args, since_ms, severity_min)) continue;
       std::string line =
@@ -172,7 +172,8 @@ int ShowAlert(const std::string& state_dir, const std::string& id) {
 
 void AddAlertsCommand(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand(
-      "alerts", "Show the alert history of the local aggregator; -f follows new alerts");
+      "alerts",
+      "Show the alerts the local aggregator raised (delivered or not); -f follows new alerts");
   auto args = std::make_shared<AlertsArgs>();
   auto where = std::make_shared<AggregatorOptions>();
   where->AddTo(*cmd, /*with_url=*/false);

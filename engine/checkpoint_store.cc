@@ -388,7 +388,8 @@ Status CheckpointStore::Stamp(const rules::RuleSet& rules, int64_t batch_interva
 Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
                                const std::map<std::string, uint64_t>& offsets,
                                const std::vector<Alert>& alerts, const std::string& status_json,
-                               const char* crash_point, const SourcePositions* sources) {
+                               const char* crash_point, const SourcePositions* sources,
+                               const std::vector<uint64_t>& delivered) {
   const uint64_t first_seq = next_alert_seq_;
   uint64_t segment = next_segment_;
   Status committed = kv_->Write(
@@ -435,6 +436,8 @@ Status CheckpointStore::Commit(const std::vector<CheckpointDelta>& deltas,
           s = w.Put("meta", "status", status_json);
           if (!s.ok()) return s;
         }
+        s = MoveToHistory(w, delivered);
+        if (!s.ok()) return s;
         return w.Put("meta", "next_alert_seq", std::to_string(seq));
       },
       crash_point);
@@ -466,24 +469,47 @@ Result<std::vector<std::pair<uint64_t, Alert>>> CheckpointStore::Outbox() const 
 }
 
 Status CheckpointStore::MarkDelivered(const std::vector<uint64_t>& seqs) {
+  return kv_->Write([&](KvWriter& w) { return MoveToHistory(w, seqs); });
+}
+
+Status CheckpointStore::MoveToHistory(KvWriter& w, const std::vector<uint64_t>& seqs) {
   constexpr uint64_t kHistoryLimit = 10000;
-  return kv_->Write([&](KvWriter& w) -> Status {
-    for (uint64_t seq : seqs) {
-      std::string key;
-      PutU64BigEndian(key, seq);
-      Result<std::string> json = w.Get("outbox", key);
-      if (!json.ok()) continue;
-      Status s = w.Put("history", key, *json);
-      if (s.ok()) s = w.Delete("outbox", key);
-      if (s.ok() && seq > kHistoryLimit) {
-        std::string old;
-        PutU64BigEndian(old, seq - kHistoryLimit);
-        s = w.Delete("history", old);
-      }
-      if (!s.ok()) return s;
+  for (uint64_t seq : seqs) {
+    std::string key;
+    PutU64BigEndian(key, seq);
+    Result<std::string> json = w.Get("outbox", key);
+    if (!json.ok()) continue;
+    Status s = w.Put("history", key, *json);
+    if (s.ok()) s = w.Delete("outbox", key);
+    if (s.ok() && seq > kHistoryLimit) {
+      std::string old;
+      PutU64BigEndian(old, seq - kHistoryLimit);
+      s = w.Delete("history", old);
     }
-    return Status::Ok();
-  });
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<Alert>> CheckpointStore::Raised(size_t limit) const {
+  // Both tables are keyed by sequence number (big-endian: in order).
+  std::vector<std::pair<uint64_t, Alert>> all;
+  for (const char* db : {"history", "outbox"}) {
+    Status s = kv_->Scan(db, "", [&](std::string_view k, std::string_view v) {
+      if (k.size() != 8) return;
+      if (Result<Alert> a = AlertFromJson(v); a.ok()) {
+        all.emplace_back(GetU64BigEndian(k), std::move(*a));
+      }
+    });
+    if (!s.ok()) return s;
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t from = all.size() > limit ? all.size() - limit : 0;
+  std::vector<Alert> out;
+  out.reserve(all.size() - from);
+  for (size_t i = from; i < all.size(); ++i) out.push_back(std::move(all[i].second));
+  return out;
 }
 
 Result<std::vector<Alert>> CheckpointStore::History(size_t limit) const {

@@ -100,10 +100,14 @@ class CheckpointStore {
   // the commit and its sync.
   // `sources`: the watermark and the stream positions that changed, and the streams to
   // forget (null: not written).
+  // `delivered`: outbox alerts every sink has taken, moved to the history in the same
+  // transaction (as MarkDelivered). The alerts get sequence numbers from next_alert_seq() on.
   Status Commit(const std::vector<CheckpointDelta>& deltas,
                 const std::map<std::string, uint64_t>& offsets, const std::vector<Alert>& alerts,
                 const std::string& status_json = "", const char* crash_point = nullptr,
-                const SourcePositions* sources = nullptr);
+                const SourcePositions* sources = nullptr,
+                const std::vector<uint64_t>& delivered = {});
+  uint64_t next_alert_seq() const { return next_alert_seq_; }
 
   // The aggregator's status as of the last commit (JSON written by the daemon), for
   // `ember status`. NotFound before the first commit that carried one.
@@ -117,6 +121,9 @@ class CheckpointStore {
   Status MarkDelivered(const std::vector<uint64_t>& seqs);
   // The last `limit` delivered alerts, oldest first.
   Result<std::vector<Alert>> History(size_t limit) const;
+  // The last `limit` alerts committed, delivered or not (history and outbox), in the order
+  // they were raised.
+  Result<std::vector<Alert>> Raised(size_t limit) const;
 
  private:
   explicit CheckpointStore(std::unique_ptr<KvStore> kv);
@@ -128,6 +135,8 @@ class CheckpointStore {
   // commit) as one per batch, partition and commit, and stamps the store schema 4, in one
   // transaction.
   Status SplitIntoPartitions(const rules::RuleSet& rules);
+  // Moves the outbox alerts `seqs` to the history (those not in the outbox: nothing).
+  static Status MoveToHistory(KvWriter& w, const std::vector<uint64_t>& seqs);
   // Writes one delta; segments are numbered from *segment on.
   Status WriteDelta(KvWriter& w, const CheckpointDelta& delta, uint64_t* segment);
   std::unique_ptr<KvStore> kv_;

@@ -723,6 +723,53 @@ TEST_CASE(
   CHECK(again->at(1).first > again->at(0).first);
 }
 
+TEST_CASE("CheckpointStore: a commit moves the alerts delivered since the last to the history",
+          "[engine][checkpoint][outbox][unit]") {
+  test::TempDir dir;
+  auto rules = Load(dir, kRules);
+  auto store = OpenStore(dir.Sub("state"));
+  Engine e(rules, EngineOptions{});
+  std::vector<Alert> alerts(3);
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    alerts[i].id = "a" + std::to_string(i);
+    alerts[i].rule = "fails";
+  }
+  const uint64_t first = store->next_alert_seq();
+  REQUIRE(store->Commit({e.TakeDelta()}, {}, alerts).ok());
+  CHECK(store->next_alert_seq() == first + 3);
+  // Every alert raised is listed, delivered or not, in the order raised.
+  auto ids = [&] {
+    std::vector<std::string> out;
+    auto raised = store->Raised(10);
+    REQUIRE(raised.ok());
+    for (const Alert& a : *raised) out.push_back(a.id);
+    return out;
+  };
+  CHECK(ids() == std::vector<std::string>{"a0", "a1", "a2"});
+  // The second was delivered first (an asynchronous sink): the next commit moves it, with
+  // its own alert, in one transaction; an unknown number moves nothing.
+  Alert d;
+  d.id = "a3";
+  d.rule = "fails";
+  REQUIRE(store->Commit({e.TakeDelta()}, {}, {d}, "", nullptr, nullptr, {first + 1, 999}).ok());
+  auto outbox = store->Outbox();
+  REQUIRE(outbox.ok());
+  std::vector<uint64_t> waiting;
+  for (const auto& [seq, a] : *outbox) waiting.push_back(seq);
+  CHECK(waiting == std::vector<uint64_t>{first, first + 2, first + 3});
+  auto history = store->History(10);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 1);
+  CHECK(history->at(0).id == "a1");
+  CHECK(ids() == std::vector<std::string>{"a0", "a1", "a2", "a3"});
+  // The last ones only.
+  auto last = store->Raised(2);
+  REQUIRE(last.ok());
+  REQUIRE(last->size() == 2);
+  CHECK(last->at(0).id == "a2");
+  CHECK(last->at(1).id == "a3");
+}
+
 TEST_CASE("CheckpointStore: a state of 1M keys is recovered whole", "[engine][checkpoint][slow]") {
   test::TempDir dir;
   auto rules = Load(dir, R"(rules:

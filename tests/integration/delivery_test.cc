@@ -120,6 +120,29 @@ TEST_CASE("Pipeline: an alert committed just before a crash is delivered after t
   }
 }
 
+TEST_CASE("Pipeline: an alert delivered just before a graceful stop is not delivered again",
+          "[outbox][integration]") {
+  Cluster c(kFailRule);
+  c.StartAggregator();
+  c.StartAgent();
+  std::string lines;
+  for (int i = 0; i < 6; ++i) lines += "auth fail from 203.0.113.60\n";
+  c.dir.Append("logs/app.log", lines);
+  REQUIRE(WaitUntil([&] { return !c.Alerts().empty(); }, 20s));
+  // At once: a delivered alert moves to the history with the commit after its delivery, and a
+  // stop leaves none behind to be delivered again.
+  c.aggregator->Signal(SIGTERM);
+  REQUIRE(c.aggregator->Wait(15s));
+  CHECK(c.aggregator->exit_code() == 0);
+  const size_t before = c.Alerts().size();
+  c.StartAggregator();
+  std::this_thread::sleep_for(1500ms);
+  CHECK(c.Alerts().size() == before);
+  auto listed = RunCommand({EMBER_CLI_BIN, "alerts", "--json", "--state-dir", c.dir.Sub("state")});
+  CHECK(listed.exit_code == 0);
+  CHECK(listed.out.find("203.0.113.60") != std::string::npos);
+}
+
 TEST_CASE("Pipeline: stopping and starting either daemon with SIGTERM mid-stream is exact",
           "[delivery][slow]") {
   for (const bool stop_aggregator : {true, false}) {
