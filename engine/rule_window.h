@@ -120,12 +120,15 @@ class RuleWindow {
   // first Advance).
   int64_t next_end() const { return started_ ? evaluated_end_ + slide_batches_ : INT64_MIN; }
   // A measure of that work, to tell whether it is worth other threads: the window ends due
-  // times the keys in the window, plus the batches of late lines. Reads only what HasWork
-  // reads and window_keys_ (a first Advance counts as one end).
+  // times the keys in the window, plus the batches of late lines; a first Advance steps over
+  // every batch held (replay's single one at the end: the whole log). Reads little else than
+  // HasWork does.
   uint64_t WorkOf(bool close, int64_t closed_until) const {
     uint64_t ends = 0;
-    if (close && next_end() <= closed_until) {
-      ends = started_ ? static_cast<uint64_t>((closed_until - next_end()) / slide_batches_) + 1 : 1;
+    if (close && !started_) {
+      ends = partials_.size();
+    } else if (close && next_end() <= closed_until) {
+      ends = static_cast<uint64_t>((closed_until - next_end()) / slide_batches_) + 1;
     }
     return ends * (1 + window_keys_) + late_.size() + late_pending_keys_.size();
   }

@@ -141,6 +141,25 @@ TEST_CASE("RuleWindow: a firing alert carries the first matching line of its win
   CHECK(w.stored_batches() == 0);
 }
 
+TEST_CASE("RuleWindow: the work an advance has weighs the ends due, the keys, the batches held",
+          "[engine][window][unit]") {
+  const rules::Rule rule = MakeRule(/*window_batches=*/6, /*slide_batches=*/2, 3, 1000);
+  RuleWindow w(rule, 1000);
+  CHECK_FALSE(w.HasWork(false, 100));
+  CHECK(w.HasWork(true, 100));  // never advanced: its first Advance starts it
+  for (int64_t batch = 0; batch < 50; ++batch) w.Add(batch, "k" + std::to_string(batch % 3), "x");
+  // A first Advance steps over every batch held: the whole log, for replay's.
+  CHECK(w.WorkOf(true, 100) >= 50);
+  std::vector<Alert> out;
+  w.Advance(20, &out);
+  CHECK(w.next_end() == 22);
+  CHECK_FALSE(w.HasWork(true, 21));
+  CHECK(w.WorkOf(true, 21) == 0);
+  // Three keys in the window, ends 22 and 24 due.
+  CHECK(w.WorkOf(true, 24) == 2 * (1 + 3));
+  CHECK(w.HasWork(true, 22));
+}
+
 TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window][unit]") {
   rules::Rule rule = MakeRule(1, 1, 1, 1000);
   RuleWindow w(rule, 1000);
