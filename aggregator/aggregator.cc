@@ -35,6 +35,11 @@ namespace {
 constexpr int64_t kSessionIdleMs = 600'000;
 // Messages taken per receive pass, so a flood cannot delay batch ticks.
 constexpr int kMaxMessagesPerPass = 256;
+// A burst has paused when no message came for this long (frames of a busy agent come every
+// few milliseconds).
+constexpr int64_t kBurstPauseMs = 20;
+// After a failed commit (a full disk), early commits are tried at most this often.
+constexpr int64_t kCommitRetryMs = 50;
 
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -110,6 +115,12 @@ struct Aggregator::Impl {
     }
     wait = std::min(wait, rules_watch_.WaitMs(now));
     if (rules_load_.running()) wait = std::min<int64_t>(wait, 20);  // to install it soon
+    if (BurstTailWaiting()) {
+      // Up at the pause; past it, the commit failed (a full disk): up at the next attempt.
+      int64_t wake = last_message_ms_ + kBurstPauseMs;
+      if (wake <= now) wake = last_early_commit_ms_ + kCommitRetryMs;
+      wait = std::clamp<int64_t>(wake - now, 0, wait);
+    }
     zmq::pollitem_t items[] = {{receiver_->handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signal_fd_, ZMQ_POLLIN, 0},
                                {nullptr, rules_watch_.fd(), ZMQ_POLLIN, 0},
@@ -127,16 +138,26 @@ struct Aggregator::Impl {
     }
     if (auto loaded = rules_load_.TakeIfDone()) FinishReload(std::move(*loaded));
     if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
+    if (intake_->messages() != messages_at_last_look_) {
+      messages_at_last_look_ = intake_->messages();
+      last_message_ms_ = clock_.NowMs();
+    }
     receiver_->DrainTransportEvents(clock_.NowMs());
     // Agents may not read more than their credit ahead of ACKs, and ACKs follow commits:
     // under a heavy stream, commit (and acknowledge) early rather than once a batch, so
     // throughput is not capped at credit / batch_interval. A HELLO whose streams' marks moved
     // since the last checkpoint waits for one, too.
-    // (After a failed commit — a full disk — at most every 50 ms, not in a loop.)
+    // The tail of a burst (a sixteenth of the credit or more since the last commit, then a
+    // pause) is committed at the pause rather than at the next tick: its agent holds those
+    // bytes until the ACK, and a backfill's last ACK would wait up to a checkpoint interval.
+    // A trickle waits for the tick.
+    // (After a failed commit — a full disk — at most every kCommitRetryMs, not in a loop.)
+    const bool burst_paused =
+        BurstTailWaiting() && clock_.NowMs() - last_message_ms_ >= kBurstPauseMs;
     if ((intake_->accepted_bytes() >= static_cast<uint64_t>(config_.agent_credit_bytes) / 4 ||
-         intake_->welcomes_waiting()) &&
+         burst_paused || intake_->welcomes_waiting()) &&
         (checkpointer_.failures() == failures_at_last_commit_ ||
-         clock_.NowMs() - last_early_commit_ms_ >= 50)) {
+         clock_.NowMs() - last_early_commit_ms_ >= kCommitRetryMs)) {
       failures_at_last_commit_ = checkpointer_.failures();
       last_early_commit_ms_ = clock_.NowMs();
       CloseBatchesAndCheckpoint(/*force=*/true);
@@ -149,6 +170,11 @@ struct Aggregator::Impl {
       monitoring_.Publish(View(), clock_.NowMs());
       next_batch_close_ms_ = NextBatchCloseAfter(clock_.NowMs());
     }
+  }
+
+  // Whether a burst's tail is accepted and not committed: see Step.
+  bool BurstTailWaiting() const {
+    return intake_->accepted_bytes() >= static_cast<uint64_t>(config_.agent_credit_bytes) / 16;
   }
 
   // Whether the data's watermark moved past the end of the oldest open batch (looked at
@@ -355,6 +381,9 @@ struct Aggregator::Impl {
   bool stopping_ = false;
   int64_t next_batch_close_ms_ = 0;
   int64_t last_early_commit_ms_ = 0;
+  // When the last message arrived (a burst pauses after it), and the count then.
+  int64_t last_message_ms_ = 0;
+  uint64_t messages_at_last_look_ = 0;
   int64_t last_watermark_check_ms_ = 0;
   uint64_t messages_at_watermark_check_ = 0;
   uint64_t failures_at_last_commit_ = 0;  // checkpoint failures before the last early commit

@@ -36,6 +36,46 @@ TEST_CASE("Aggregator loop: no ACK before the batch closes and its checkpoint co
   CHECK(alerts.find("203.0.113.99") != std::string::npos);
 }
 
+TEST_CASE("Aggregator loop: a burst's tail is acknowledged when it pauses, a trickle at the tick",
+          "[aggregator][integration]") {
+  Loop loop;
+  RawPeer peer(loop.endpoint);
+  loop.Hello(peer);
+  auto nothing_came = [&] {
+    peer.sock.set(zmq::sockopt::rcvtimeo, 20);
+    zmq::message_t msg;
+    return !peer.sock.recv(msg);
+  };
+  // The first tick commits what came (every line stamped at the start: the watermark stays
+  // behind, no batch closes after it); the next tick is 500 ms later.
+  peer.Send(FailFrame(1, 0, 3, kStart));
+  loop.Steps();
+  loop.clock.Advance(500 + 200 + 1);
+  wire::FrameType type = wire::FrameType::kData;
+  auto first = wire::DecodeOffsets(loop.ReceiveFrom(peer), &type);
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 1);
+  CHECK((*first)[0].offset == 3 * 28);
+  // A trickle, then a pause of 100 ms: it waits for the tick.
+  peer.Send(FailFrame(1, 3 * 28, 3, kStart));
+  loop.Steps();
+  loop.clock.Advance(100);
+  loop.Steps();
+  CHECK(nothing_came());
+  // A burst of more than a sixteenth of the credit (1 MiB of 16): nothing while it may go on
+  // (the clock has not moved), acknowledged once it paused, long before the tick.
+  const int lines = 40'000;
+  peer.Send(FailFrame(1, 6 * 28, lines, kStart));
+  loop.Steps();
+  CHECK(nothing_came());
+  loop.clock.Advance(25);
+  auto ack = wire::DecodeOffsets(loop.ReceiveFrom(peer), &type);
+  REQUIRE(ack.ok());
+  CHECK(type == wire::FrameType::kAck);
+  REQUIRE(ack->size() == 1);
+  CHECK((*ack)[0].offset == 28 * (6 + static_cast<uint64_t>(lines)));
+}
+
 TEST_CASE("Aggregator loop: go-back-N at the mark, duplicates acknowledged again",
           "[aggregator][integration]") {
   Loop loop;
