@@ -66,10 +66,10 @@ void AlertDispatcher::Deliver(engine::CheckpointStore& store) {
   delivered_ += done.size();
 }
 
-void AlertDispatcher::Committed(uint64_t first_seq, const std::vector<engine::Alert>& alerts) {
+void AlertDispatcher::Committed(uint64_t first_seq, std::vector<engine::Alert>&& alerts) {
   if (!outbox_loaded_) return;  // the first Deliver reads them with the rest of the outbox
   uint64_t seq = first_seq;
-  for (const engine::Alert& alert : alerts) outbox_.emplace(seq++, alert);
+  for (engine::Alert& alert : alerts) outbox_.emplace(seq++, std::move(alert));
 }
 
 Status AlertDispatcher::MarkDelivered(engine::CheckpointStore& store) {

@@ -27,7 +27,7 @@ class AlertDispatcher {
   // Offers outbox events to the sinks that still need them; lists finished ones as delivered.
   void Deliver(engine::CheckpointStore& store);
   // The alerts a commit just wrote to the outbox, numbered from first_seq on.
-  void Committed(uint64_t first_seq, const std::vector<engine::Alert>& alerts);
+  void Committed(uint64_t first_seq, std::vector<engine::Alert>&& alerts);
   // Events delivered and not yet moved to the history (the next commit moves them, then
   // Marked()).
   const std::vector<uint64_t>& unmarked() const { return unmarked_; }

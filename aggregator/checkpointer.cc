@@ -38,8 +38,8 @@ Status Checkpointer::Commit(engine::Engine& engine, StreamMarks& marks,
   ++checkpoints_;
   uncommitted_.clear();
   dispatcher_.Marked();
-  dispatcher_.Committed(first_seq, pending_alerts_);
-  pending_alerts_.clear();
+  dispatcher_.Committed(first_seq, std::move(pending_alerts_));
+  pending_alerts_.clear();  // moved from: empty, and usable again
   if (has_frames) CrashPoint("after_commit_before_ack");
   // The checkpoint holds everything accepted so far: acknowledge it first, so that the agents
   // send on while the alerts (durable in the outbox) go out.
