@@ -29,7 +29,7 @@ std::string BuildLiveViewJson(const LiveViewInput& in) {
       top.push_back(
           {{"key", DescribeKey(rule, key)},
            {"count", count},
-           {"history", e.window(i, key).KeyHistory(key, e.closed_until(), in.history_batches)}});
+           {"history", e.window(i, key).KeyHistory(key, e.closed_until() - 1, in.history_slides)}});
     }
     e.ForEachKeyState(i, [&](const std::string& key, const engine::KeyState& state) {
       if (state.phase != engine::KeyPhase::kFiring) return;

@@ -28,7 +28,7 @@ struct LiveViewInput {
   size_t pending_checkpoints = 0;
   const SourceWatermarks* watermarks = nullptr;  // null: no event-time part
   size_t top_keys = 10;
-  size_t history_batches = 20;
+  size_t history_slides = 20;  // each top key's matches in its rule's last slides
 };
 
 std::string BuildLiveViewJson(const LiveViewInput& in);

@@ -47,7 +47,7 @@ struct Alert {
   int64_t window_end_ms = 0;
   std::string message;  // rendered template
   std::string sample;   // first matching line in the window (bounded)
-  // Firing events: the first match of each of the window's first batches (up to kMaxEvidence).
+  // Firing events: the first match of each of the window's first slides (up to kMaxEvidence).
   std::vector<Evidence> evidence;
   std::map<std::string, std::string> labels;  // the rule's labels
   bool repeat = false;  // a firing episode announced again (the rule's `repeat`)

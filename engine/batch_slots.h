@@ -1,4 +1,4 @@
-// BatchSlots: the partial aggregates of one batch of one rule, one compact slot per key (a
+// BatchSlots: the partial aggregates of one slide of one rule, one compact slot per key (a
 // KeyTable id, looked up through an OpenIndex), each key's first line kept as its sample in
 // one buffer owned by the batch, cut to its exact size when the batch closes. A key costs
 // about 56 bytes plus its sample's bytes, where a node-based map of strings cost about 330.
@@ -31,6 +31,7 @@ struct Slot {
   uint32_t sample_offset = 0;  // in the batch's sample buffer (BatchSlots::Sample)
   uint16_t sample_size = 0;
   bool dirty = false;              // changed since the last checkpoint delta
+  uint32_t sample_batch = 0;       // the sample's batch, counted from the slot's (a slide's) first
   uint64_t count = 0;              // lines matching the rule's pattern
   const Origin* origin = nullptr;  // host and file of the sample (engine/interned.h)
   uint64_t offset_start = 0;       // byte range in the file holding the sample; 0, 0 if unknown

@@ -12,10 +12,12 @@
 //             "next_alert_seq" -> decimal, "next_segment" -> decimal,
 //             "status" -> JSON (agents, counters; what `ember status` shows)
 //   segments  <rule> 0x00 <batch: u64 BE> <partition: u16 BE> <segment: u64 BE> -> the
-//             partials of one batch and partition that one commit changed, one B-tree insert
-//             for all of them; a later segment's partial of a key replaces an earlier one's.
-//             "\0Sv3" <n: u32 LE>, the segment's origins (host, file, sending agent) once, then n
-//             compact records of varints (bytes: engine/segment_codec.cc)
+//             partials of one slide of the rule (keyed by its first batch) and partition that
+//             one commit changed, one B-tree insert for all of them; a later segment's partial
+//             of a key replaces an earlier one's. "\0Sv4" <n: u32 LE>, the segment's origins
+//             (host, file, sending agent) once, then n compact records of varints (bytes:
+//             engine/segment_codec.cc). A store written with a partial per batch ("\0Sv3") is
+//             read too: its batches are merged into their slides on recovery and rewritten.
 //   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
 //             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
 //             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>

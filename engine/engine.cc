@@ -530,6 +530,9 @@ void Engine::FinishRestore(int64_t closed_until, const std::vector<KeyStateRecor
     for (auto& w : part->windows) w->FinishRestore(closed_until);
   }
   TakeDelta();  // what was just loaded is already stored
+  for (auto& part : parts_) {
+    for (auto& w : part->windows) w->RewriteMergedBatches();
+  }
 }
 
 void Engine::CarryCountersFrom(const Engine& previous) {

@@ -85,11 +85,14 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, std::string_v
 void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const MatchedLine& line,
                      uint64_t count) {
   assert(count >= 1 && (count == 1 || !match.has_value));
+  // Stored per slide: every window holds whole slides.
+  const int64_t slide = FloorToSlide(batch);
+  const auto sample_batch = static_cast<uint32_t>(batch - slide);
   if (started_ && batch < evaluated_end_) {
     // Late: held apart so ReevaluateLate can compare its windows before and after it.
     assert(batch >= std::min(evaluated_end_ - window_batches_, history_floor_ - window_batches_) -
                         lateness_batches_);
-    Partial& p = late_[batch][std::string(match.key)];
+    Partial& p = late_[slide][std::string(match.key)];
     if (match.total) {
       p.total += count;
       return;
@@ -102,6 +105,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
       p.agent = origin.agent.empty() ? nullptr : InternName(origin.agent);
       p.offset_start = origin.offset_start;
       p.offset_end = origin.offset_end;
+      p.sample_batch = sample_batch;
     }
     p.count += count;
     if (match.has_value) {
@@ -121,17 +125,17 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
   // last match is tried first, without a lookup.
   Slot* slot = nullptr;
   BatchSlots* b = nullptr;
-  if (batch == last_batch_ && last_slot_ != nullptr && last_key_ == match.key) {
+  if (slide == last_batch_ && last_slot_ != nullptr && last_key_ == match.key) {
     slot = last_slot_;
     b = last_slots_;
   } else {
-    b = batch == last_batch_ && last_slots_ != nullptr ? last_slots_ : &partials_[batch];
+    b = slide == last_batch_ && last_slots_ != nullptr ? last_slots_ : &partials_[slide];
     slot = SlotFor(*b, match.key, /*capped=*/true);
     if (slot == nullptr) {
       refused_keys_ += count;  // the rule holds max_keys keys: a new one is not counted
       return;
     }
-    last_batch_ = batch;
+    last_batch_ = slide;
     last_slots_ = b;
     last_slot_ = slot;
     last_key_ = keys_.key(slot->key);
@@ -139,7 +143,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
   Slot& p = *slot;
   if (!p.dirty) {
     p.dirty = true;
-    dirty_batches_.Insert(batch);
+    dirty_batches_.Insert(slide);
   }
   if (match.total) {
     p.mutable_extras().total += count;
@@ -153,6 +157,7 @@ void RuleWindow::Add(int64_t batch, const rules::RuleMatch& match, const Matched
                             origin.agent.empty() ? nullptr : InternName(origin.agent));
     p.offset_start = origin.offset_start;
     p.offset_end = origin.offset_end;
+    p.sample_batch = sample_batch;
   }
   p.count += count;
   matches_ += count;
@@ -233,15 +238,16 @@ std::vector<std::pair<std::string, uint64_t>> RuleWindow::TopKeys(size_t n) cons
   return out;
 }
 
-std::vector<uint64_t> RuleWindow::KeyHistory(const std::string& key, int64_t end_batch,
+std::vector<uint64_t> RuleWindow::KeyHistory(const std::string& key, int64_t last_batch,
                                              size_t n) const {
   std::vector<uint64_t> out(n, 0);
   const uint32_t id = keys_.Find(key);
-  if (id == KeyTable::kNone) return out;
+  if (id == KeyTable::kNone || last_batch < 0) return out;
+  const int64_t last = FloorToSlide(last_batch);
   for (size_t i = 0; i < n; ++i) {
-    auto batch = partials_.find(end_batch - static_cast<int64_t>(n - i));
-    if (batch == partials_.end()) continue;
-    if (const Slot* s = batch->second.Find(id)) out[i] = s->count;
+    auto slide = partials_.find(last - static_cast<int64_t>(n - 1 - i) * slide_batches_);
+    if (slide == partials_.end()) continue;
+    if (const Slot* s = slide->second.Find(id)) out[i] = s->count;
   }
   return out;
 }
@@ -330,7 +336,7 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
           s->second.phase = KeyPhase::kIdle;
           s->second.first_seen = it->first;
         }
-        s->second.last_seen = std::max(s->second.last_seen, it->first);
+        s->second.last_seen = std::max(s->second.last_seen, LastBatchOf(it->first));
         dirty_keys_.insert(s->first);
       }
     }
@@ -407,8 +413,9 @@ void RuleWindow::Step(int64_t end, std::vector<Alert>* out) {
 void RuleWindow::DropBatchesBefore(int64_t end) {
   // Batches that left the window, and the history kept for late lines, are no longer needed.
   // A late line at the floor changes the windows that end after it: those keep their batches.
-  const int64_t keep_from =
-      std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_;
+  // A slide is kept while any of its batches is.
+  const int64_t keep_from = FloorToSlide(std::max<int64_t>(
+      std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_, 0));
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
     // A batch no delta wrote has nothing stored to erase (a backfill opens and drops most of
     // its batches between two checkpoints).
@@ -480,7 +487,7 @@ std::vector<Evidence> RuleWindow::EvidenceFor(const std::string& key, int64_t en
     };
     out.push_back(Evidence{std::string(it->second.Sample(*p)), name(&Origin::host),
                            name(&Origin::file), p->offset_start, p->offset_end,
-                           it->first * batch_ms_, name(&Origin::agent)});
+                           (it->first + p->sample_batch) * batch_ms_, name(&Origin::agent)});
   }
   return out;
 }
@@ -585,6 +592,33 @@ rules::WindowValues RuleWindow::ValuesAt(const std::string& key, int64_t end,
   return v;
 }
 
+void RuleWindow::MergeIntoSlot(BatchSlots& slide, Slot& p, const Partial& from,
+                               uint32_t sample_batch) {
+  if (p.count == 0 && from.count > 0) {
+    slide.SetSample(p, from.sample);
+    p.origin = InternOrigin(from.host, from.file, from.agent);
+    p.offset_start = from.offset_start;
+    p.offset_end = from.offset_end;
+    p.sample_batch = sample_batch;
+  }
+  p.count += from.count;
+  if (from.total > 0 || from.numeric > 0 || !from.distinct.empty()) {
+    SlotExtras& x = p.mutable_extras();
+    x.total += from.total;
+    if (from.numeric > 0) {
+      x.min = x.numeric == 0 ? from.min : std::min(x.min, from.min);
+      x.max = x.numeric == 0 ? from.max : std::max(x.max, from.max);
+      x.numeric += from.numeric;
+      x.sum += from.sum;
+    }
+    for (uint64_t h : from.distinct) {
+      if (x.distinct.size() >= kMaxDistinct) break;
+      auto pos = std::lower_bound(x.distinct.begin(), x.distinct.end(), h);
+      if (pos == x.distinct.end() || *pos != h) x.distinct.insert(pos, h);
+    }
+  }
+}
+
 void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial& late) {
   BatchSlots& b = partials_[batch];
   Slot* slot = SlotFor(b, key, /*capped=*/true);
@@ -597,29 +631,8 @@ void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial&
     p.dirty = true;
     dirty_batches_.Insert(batch);
   }
-  if (p.count == 0 && late.count > 0) {
-    b.SetSample(p, late.sample);
-    p.origin = InternOrigin(late.host, late.file, late.agent);
-    p.offset_start = late.offset_start;
-    p.offset_end = late.offset_end;
-  }
-  p.count += late.count;
+  MergeIntoSlot(b, p, late, late.sample_batch);
   matches_ += late.count;
-  if (late.total > 0 || late.numeric > 0 || !late.distinct.empty()) {
-    SlotExtras& x = p.mutable_extras();
-    x.total += late.total;
-    if (late.numeric > 0) {
-      x.min = x.numeric == 0 ? late.min : std::min(x.min, late.min);
-      x.max = x.numeric == 0 ? late.max : std::max(x.max, late.max);
-      x.numeric += late.numeric;
-      x.sum += late.sum;
-    }
-    for (uint64_t h : late.distinct) {
-      if (x.distinct.size() >= kMaxDistinct) break;
-      auto pos = std::lower_bound(x.distinct.begin(), x.distinct.end(), h);
-      if (pos == x.distinct.end() || *pos != h) x.distinct.insert(pos, h);
-    }
-  }
   // The window last evaluated holds this batch: its running sums take the late lines too,
   // so they leave it again exactly when the batch does.
   if (batch >= evaluated_end_ - window_batches_) {
@@ -634,7 +647,7 @@ void RuleWindow::MergeLate(int64_t batch, const std::string& key, const Partial&
       s->second.first_seen = batch;
     }
     s->second.first_seen = std::min(s->second.first_seen, batch);
-    s->second.last_seen = std::max(s->second.last_seen, batch);
+    s->second.last_seen = std::max(s->second.last_seen, LastBatchOf(batch));
     dirty_keys_.insert(key);
   }
 }
@@ -712,8 +725,9 @@ void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
   std::set<int64_t> ends;
   const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
   for (const auto& [batch, keys] : late_) {
-    const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
-    for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+    const int64_t last =
+        std::min(evaluated_end_, LastBatchOf(batch) + window_batches_ + for_batches_);
+    for (int64_t end = batch + slide_batches_; end <= last; end += slide_batches_) {
       ends.insert(end);
     }
   }
@@ -721,8 +735,9 @@ void RuleWindow::ReevaluateLateTopK(std::vector<Alert>* out) {
   // The keys of the late lines at each end they change: only they can enter a top K.
   std::map<int64_t, std::set<std::string>> late_keys;
   for (const auto& [batch, keys] : late_) {
-    const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
-    for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+    const int64_t last =
+        std::min(evaluated_end_, LastBatchOf(batch) + window_batches_ + for_batches_);
+    for (int64_t end = batch + slide_batches_; end <= last; end += slide_batches_) {
       for (const auto& [key, partial] : keys) {
         if (partial.count > 0) late_keys[end].insert(key);
       }
@@ -823,15 +838,17 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
   if (rule_.kind == rules::RuleKind::kTopK) return ReevaluateLateTopK(out);
   // A key fires at window end X when its condition holds at X and at the ends `for` before
   // it; a late line in batch b changes the ends (b, b + window] and so the firings of the
-  // ends (b, b + window + for]. Those already evaluated are compared before and after.
+  // ends (b, b + window + for]. Those already evaluated are compared before and after (b the
+  // last batch of the late lines' slide: any of its batches may hold them).
   const bool threshold = rule_.kind == rules::RuleKind::kThreshold;
   const int64_t for_ends = (for_batches_ + slide_batches_ - 1) / slide_batches_;
   std::map<std::string, std::set<int64_t>> candidates;
   for (const auto& [batch, keys] : late_) {
     for (const auto& [key, partial] : keys) {
       if (!threshold || partial.count == 0) continue;
-      const int64_t last = std::min(evaluated_end_, batch + window_batches_ + for_batches_);
-      for (int64_t end = FloorToSlide(batch) + slide_batches_; end <= last; end += slide_batches_) {
+      const int64_t last =
+          std::min(evaluated_end_, LastBatchOf(batch) + window_batches_ + for_batches_);
+      for (int64_t end = batch + slide_batches_; end <= last; end += slide_batches_) {
         candidates[key].insert(end);
       }
     }
@@ -895,10 +912,14 @@ void RuleWindow::ReevaluateLate(std::vector<Alert>* out) {
 
 void RuleWindow::ReserveForRestore(int64_t batch, size_t n) {
   keys_.Reserve(n);
-  partials_[batch].Reserve(n);
+  if (batch == FloorToSlide(batch)) partials_[batch].Reserve(n);
 }
 
 void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Partial& partial) {
+  if (batch != FloorToSlide(batch)) {
+    restored_inside_slides_[batch][std::string(key)] = partial;
+    return;
+  }
   BatchSlots& b = partials_[batch];
   b.deltas_written = 2;  // how many segments hold it is not known: rewrite it when it closes
   // Stored state is restored whole, whatever max_keys says now.
@@ -908,6 +929,7 @@ void RuleWindow::RestorePartial(int64_t batch, std::string_view key, const Parti
   p.origin = InternOrigin(partial.host, partial.file, partial.agent);
   p.offset_start = partial.offset_start;
   p.offset_end = partial.offset_end;
+  p.sample_batch = partial.sample_batch;
   p.extras.reset();
   if (partial.total > 0 || partial.numeric > 0 || !partial.distinct.empty()) {
     SlotExtras& x = p.mutable_extras();
@@ -926,7 +948,21 @@ void RuleWindow::RestoreKeyState(const std::string& key, KeyState state) {
 }
 
 void RuleWindow::FinishRestore(int64_t closed_until) {
-  compacted_until_ = closed_until;  // batches closed before the restart stay as stored
+  // Partials stored per batch: each batch is merged into its slide (the slide's own first
+  // batch, restored as it is, comes first: it holds the earliest sample).
+  for (const auto& [batch, keys] : restored_inside_slides_) {
+    const int64_t slide = FloorToSlide(batch);
+    BatchSlots& b = partials_[slide];
+    b.deltas_written = 2;
+    for (const auto& [key, partial] : keys) {
+      MergeIntoSlot(b, *SlotFor(b, key, /*capped=*/false), partial,
+                    static_cast<uint32_t>(batch - slide) + partial.sample_batch);
+    }
+    merged_batches_.push_back(batch);
+  }
+  restored_inside_slides_.clear();
+  // Slides closed before the restart stay as stored.
+  compacted_until_ = FloorToSlide(std::max<int64_t>(closed_until, 0));
   keys_.ClearSums();
   window_keys_ = 0;
   // Evaluated up to the checkpoint, with or without state: a first line for a batch closed
@@ -942,19 +978,31 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   }
 }
 
+void RuleWindow::RewriteMergedBatches() {
+  for (int64_t batch : merged_batches_) {
+    dropped_batches_.push_back(batch);
+    auto slide = partials_.find(FloorToSlide(batch));
+    if (slide == partials_.end()) continue;
+    for (Slot& slot : slide->second.slots()) slot.dirty = true;
+    dirty_batches_.Insert(slide->first);
+  }
+  merged_batches_.clear();
+}
+
 RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   assert(late_.empty());  // merged by ReevaluateLate first
   Dirty d;
-  // Batches that closed since the last call and were (or are now) written by two deltas or
+  // Slides that closed since the last call and were (or are now) written by two deltas or
   // more are written whole.
   std::set<int64_t> whole;
+  const int64_t closed_slides = FloorToSlide(std::max<int64_t>(closed_until, 0));
   for (auto it = partials_.lower_bound(compacted_until_);
-       it != partials_.end() && it->first < closed_until; ++it) {
+       it != partials_.end() && it->first < closed_slides; ++it) {
     const uint32_t written =
         it->second.deltas_written + (dirty_batches_.Contains(it->first) ? 1 : 0);
     if (written >= 2) whole.insert(it->first);
   }
-  compacted_until_ = std::max(compacted_until_, closed_until);
+  compacted_until_ = std::max(compacted_until_, closed_slides);
   std::vector<int64_t> batches;
   const std::vector<int64_t> dirty = dirty_batches_.Take();
   std::set_union(dirty.begin(), dirty.end(), whole.begin(), whole.end(),
@@ -994,6 +1042,7 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
 Partial RuleWindow::PartialOf(const BatchSlots& batch, const Slot& s) {
   Partial p;
   p.count = s.count;
+  p.sample_batch = s.sample_batch;
   if (s.extras) {
     p.total = s.extras->total;
     p.numeric = s.extras->numeric;

@@ -3,9 +3,11 @@
 // entering the window are added and the batches leaving it subtracted, keys whose count
 // returns to zero are pruned. Per-key alert state (updateStateByKey) lives here too.
 // Batch indices are time / batch interval; a window of W batches sliding by S ends at every
-// multiple of S and covers batches [end - W, end). Late lines (for windows already evaluated)
-// wait apart until ReevaluateLate, which compares each window they fall in before and after
-// them and raises a late firing where the condition newly holds; batches are kept for
+// multiple of S and covers batches [end - W, end): every window holds whole slides, so the
+// partials are kept per slide, keyed by its first batch (one partial for a key's matches in
+// the S batches of a slide; the sample remembers its own batch). Late lines (for windows already
+// evaluated) wait apart until ReevaluateLate, which compares each window they fall in before and
+// after them and raises a late firing where the condition newly holds; batches are kept for
 // `lateness_batches` beyond the window for this, and from the history floor on (a stream
 // still reading its backlog: SetHistoryFloor). Not thread-safe: owned by the Engine.
 #pragma once
@@ -58,6 +60,7 @@ class MatchedLine {
 // checkpoint stores; RuleWindow keeps the same in a compact form (engine/batch_slots.h).
 struct Partial {
   uint64_t count = 0;                // lines matching the rule's pattern
+  uint32_t sample_batch = 0;         // the sample's batch, counted from the partial's
   uint64_t total = 0;                // lines matching its `ratio_of` pattern
   uint64_t numeric = 0;              // matching lines whose `value` capture is a number
   double sum = 0, min = 0, max = 0;  // of those numbers (min/max meaningful when numeric > 0)
@@ -69,7 +72,7 @@ struct Partial {
   uint64_t offset_start = 0;
   uint64_t offset_end = 0;
 };
-// Distinct values kept per key and batch; beyond it `distinct` counts a lower bound.
+// Distinct values kept per key and slide; beyond it `distinct` counts a lower bound.
 inline constexpr size_t kMaxDistinct = 1024;
 
 class RuleWindow {
@@ -143,13 +146,18 @@ class RuleWindow {
     complete_end_ = complete_batch;
   }
 
-  // Restores one stored partial / key state (recovery). Call before the first Advance.
+  // Restores one stored partial / key state (recovery). Call before the first Advance. A
+  // partial of a batch inside a slide (a store written with a partial per batch) is merged
+  // into its slide at FinishRestore.
   void RestorePartial(int64_t batch, std::string_view key, const Partial& partial);
   // Makes room for `n` partials of `batch` about to be restored (optional; saves regrowing).
   void ReserveForRestore(int64_t batch, size_t n);
   void RestoreKeyState(const std::string& key, KeyState state);
   // Rebuilds the window aggregate after the Restore* calls, as of `closed_until`.
   void FinishRestore(int64_t closed_until);
+  // After FinishRestore and the delta that follows it: the next TakeDirty erases the stored
+  // batches that were merged into their slides and writes those slides whole.
+  void RewriteMergedBatches();
 
   // Checkpoint support: what changed since the last TakeDirty(). A batch below `closed_until`
   // (closed: no line will change it) that two or more deltas wrote is given whole, `whole` set,
@@ -186,8 +194,9 @@ class RuleWindow {
   // The `n` keys with the highest counts in the last evaluated window, highest first (ties by
   // key). Costs one pass over the window's keys.
   std::vector<std::pair<std::string, uint64_t>> TopKeys(size_t n) const;
-  // Matches of `key` in each of the `n` batches before `end_batch`, oldest first.
-  std::vector<uint64_t> KeyHistory(const std::string& key, int64_t end_batch, size_t n) const;
+  // Matches of `key` in each of the `n` slides up to the one holding batch `last_batch`,
+  // oldest first.
+  std::vector<uint64_t> KeyHistory(const std::string& key, int64_t last_batch, size_t n) const;
   // Every key with alert state (any phase: check KeyState::phase for firing ones).
   const std::unordered_map<std::string, KeyState>& states() const { return states_; }
   size_t firing_count() const;
@@ -246,9 +255,15 @@ class RuleWindow {
   // (longer than the slide) says one was raised too recently (`last_raised`, updated).
   void RaiseLate(const std::string& key, int64_t end, int64_t* last_raised,
                  std::vector<Alert>* out);
-  // The first matches of `key` in the window ending at `end`: one per batch, up to kMaxEvidence.
+  // The first matches of `key` in the window ending at `end`: one per slide, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
+  // The first batch of the slide holding `batch` (>= 0).
   int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
+  // The last batch of the slide holding `batch`: where a stored slide's lines may lie up to.
+  int64_t LastBatchOf(int64_t batch) const { return FloorToSlide(batch) + slide_batches_ - 1; }
+  // Merges `from` (the partial of a batch `sample_batch` batches into the slot's slide) into
+  // the slot's aggregates, its sample if the slot had none.
+  void MergeIntoSlot(BatchSlots& slide, Slot& slot, const Partial& from, uint32_t sample_batch);
   // Adds / subtracts one batch's slot to / from its key's window sums.
   void AddToWindow(const Slot& slot);
   void SubtractFromWindow(const Slot& slot);
@@ -267,7 +282,7 @@ class RuleWindow {
   bool started_ = false;
   int64_t evaluated_end_ = 0;                // meaningful once started_
   std::set<std::string> late_pending_keys_;  // keys whose KeyState has late_pending
-  // Late matches not merged yet: by batch, then key.
+  // Late matches not merged yet: by slide, then key.
   std::map<int64_t, std::map<std::string, Partial>> late_;
   size_t window_keys_ = 0;  // keys with non-empty window sums
   const int64_t slide_batches_;
@@ -318,6 +333,11 @@ class RuleWindow {
   std::vector<std::pair<std::string_view, uint32_t>> step_touched_;
   // TakeDirty's changed slots of one batch, kept between batches.
   std::vector<std::pair<std::string_view, const Slot*>> dirty_slots_;
+  // RestorePartial's partials of batches inside a slide, by batch then key (a later segment's
+  // replaces an earlier one's), merged into their slides by FinishRestore; then the batches
+  // merged, for RewriteMergedBatches.
+  std::map<int64_t, std::map<std::string, Partial>> restored_inside_slides_;
+  std::vector<int64_t> merged_batches_;
 };
 
 }  // namespace ember::engine

@@ -25,15 +25,20 @@ uint64_t BitsOfDouble(double v) {
 
 // ---- Segments ----
 //
-// "\0Sv3" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
+// "\0Sv4" <records: u32 LE> <origins: varint>, per origin <host: varint length + bytes>
 // <file: likewise> <agent: likewise> (empty = unknown), then per record:
 //   <key: varint length + bytes> <count: varint> <origin index: varint>
 //   <offset_start: varint> <offset_end - offset_start: zigzag varint> <flags: u8>
 //   [flags & 1: <total: varint> <numeric: varint> <sum> <min> <max: IEEE bits, u64 LE>
 //               <distinct: varint count> <hashes: u64 LE each>]
+//   [flags & 2: <the sample's batch after the record's: varint>]
 //   <sample: varint length + bytes>
+// "\0Sv3" segments, written before partials were kept per slide, are the same without the
+// sample's batch (flag 2): every sample lay in the record's own batch.
+constexpr std::string_view kSegmentV4("\0Sv4", 4);
 constexpr std::string_view kSegmentV3("\0Sv3", 4);
 constexpr uint8_t kHasAggregates = 1;
+constexpr uint8_t kHasSampleBatch = 2;
 constexpr size_t kMaxVarint = 10;
 
 char* PutVarint(char* out, uint64_t v) {
@@ -100,7 +105,7 @@ class Reader {
   std::string_view s_;
 };
 
-bool DecodeSegmentBody(std::string_view segment,
+bool DecodeSegmentBody(std::string_view segment, bool with_sample_batch,
                        const std::function<void(std::string_view, Partial&&)>& fn) {
   if (segment.size() < 8) return false;
   uint32_t n = GetU32Le(segment.substr(4));
@@ -142,6 +147,13 @@ bool DecodeSegmentBody(std::string_view segment,
       p.distinct.resize(distinct);
       for (uint64_t& h : p.distinct) in.U64(&h);
     }
+    if ((flags & kHasSampleBatch) != 0) {
+      uint64_t sample_batch;
+      if (!with_sample_batch || !in.Varint(&sample_batch) || sample_batch > UINT32_MAX) {
+        return false;
+      }
+      p.sample_batch = static_cast<uint32_t>(sample_batch);
+    }
     if (!in.Bytes(&sample)) return false;
     p.sample.assign(sample);
     fn(key, std::move(p));
@@ -166,7 +178,7 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
   std::vector<Origin> origins;
   std::unordered_map<Origin, uint32_t, OriginHash> origin_index;
   std::vector<uint32_t> record_origin(records.size());
-  size_t bound = kSegmentV3.size() + 4 + kMaxVarint;
+  size_t bound = kSegmentV4.size() + 4 + kMaxVarint;
   auto index_of = [&](const Origin& origin) {
     if (origins.size() <= kIndexedOrigins) {
       const auto it = std::find(origins.begin(), origins.end(), origin);
@@ -193,14 +205,14 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
     } else {
       record_origin[i] = index_of(origin);
     }
-    bound += 7 * kMaxVarint + 1 + records[i].key.size() + p.sample.size() +
+    bound += 8 * kMaxVarint + 1 + records[i].key.size() + p.sample.size() +
              (kMaxVarint + 8) * (3 + p.distinct.size());
   }
   out->resize(bound);
   char* const begin = out->data();
   char* at = begin;
-  std::memcpy(at, kSegmentV3.data(), kSegmentV3.size());
-  at += kSegmentV3.size();
+  std::memcpy(at, kSegmentV4.data(), kSegmentV4.size());
+  at += kSegmentV4.size();
   const auto n = static_cast<uint32_t>(records.size());
   for (int b = 0; b < 4; ++b) *at++ = static_cast<char>((n >> (8 * b)) & 0xff);
   at = PutVarint(at, origins.size());
@@ -218,7 +230,8 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
     at = PutVarint(at, p.offset_start);
     at = PutVarint(at, ZigZag(static_cast<int64_t>(p.offset_end - p.offset_start)));
     const bool aggregates = p.total > 0 || p.numeric > 0 || !p.distinct.empty();
-    *at++ = static_cast<char>(aggregates ? kHasAggregates : 0);
+    *at++ = static_cast<char>((aggregates ? kHasAggregates : 0) |
+                              (p.sample_batch > 0 ? kHasSampleBatch : 0));
     if (aggregates) {
       at = PutVarint(at, p.total);
       at = PutVarint(at, p.numeric);
@@ -226,20 +239,24 @@ void EncodeSegment(std::span<const PartialRecord> records, std::string* out) {
       at = PutVarint(at, p.distinct.size());
       for (uint64_t h : p.distinct) at = PutU64(at, h);
     }
+    if (p.sample_batch > 0) at = PutVarint(at, p.sample_batch);
     at = PutBytes(at, p.sample);
   }
   out->resize(static_cast<size_t>(at - begin));
 }
 
 uint32_t SegmentRecordCount(std::string_view segment) {
-  if (segment.substr(0, kSegmentV3.size()) != kSegmentV3 || segment.size() < 8) return 0;
+  const std::string_view marker = segment.substr(0, kSegmentV4.size());
+  if ((marker != kSegmentV4 && marker != kSegmentV3) || segment.size() < 8) return 0;
   return GetU32Le(segment.substr(4));
 }
 
 bool DecodeSegment(std::string_view segment,
                    const std::function<void(std::string_view, Partial&&)>& fn) {
-  if (segment.substr(0, kSegmentV3.size()) != kSegmentV3) return false;
-  return DecodeSegmentBody(segment, fn);
+  const std::string_view marker = segment.substr(0, kSegmentV4.size());
+  if (marker == kSegmentV4) return DecodeSegmentBody(segment, true, fn);
+  if (marker == kSegmentV3) return DecodeSegmentBody(segment, false, fn);
+  return false;
 }
 
 }  // namespace ember::engine

@@ -15,7 +15,7 @@
 
 namespace ember::engine {
 
-// Writes the version-2 segment of `records` to *out (replacing its content; pass the same
+// Writes the version-4 segment of `records` to *out (replacing its content; pass the same
 // buffer every commit so its memory is reused). REQUIRES: records not empty, none erased, all
 // of one rule and batch (their keys are stored, the rule and batch are the caller's key).
 void EncodeSegment(std::span<const PartialRecord> records, std::string* out);

@@ -421,18 +421,19 @@ TEST_CASE("CheckpointStore: partials are stored compactly and read back exactly"
   }
 }
 
-// A batch changed by several commits while it was open is written whole once it closes, after
-// an erase of what was stored: the store keeps one segment of it instead of one per commit,
-// and recovers the same partials. A batch one commit wrote is not written again.
-TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
+// A slide (the rule's 5 s: batches 5 to 9) changed by several commits while it was open is
+// written whole once it closes, after an erase of what was stored: the store keeps one segment
+// of it instead of one per commit, and recovers the same partials. A slide one commit wrote is
+// not written again.
+TEST_CASE("CheckpointStore: a closed slide is stored as one segment",
           "[engine][checkpoint][unit]") {
   OnePartitionStore f;
   std::vector<Alert> alerts;
-  std::map<std::string, uint64_t> expected;  // key -> count in batch 5
+  std::map<std::string, uint64_t> expected;  // key -> count in the slide of batch 5
   for (int commit = 0; commit < 3; ++commit) {
     for (int k = 0; k < 4; ++k) {
       const std::string ip = "10.0.0." + std::to_string(k + commit);
-      f.e.Ingest(InputLine{"fail from " + ip, "h", "f", 5000 + commit * 100, ""});
+      f.e.Ingest(InputLine{"fail from " + ip, "h", "f", 5000 + commit * 1500, ""});
       ++expected[ip];
     }
     REQUIRE(f.store->Commit({f.e.TakeDelta()}, {}, {}).ok());
@@ -441,8 +442,8 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   CHECK(SegmentsOf(f.state, "fails", 5) == 3);
   f.store = OpenStore(f.state);
 
-  f.e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 6100, ""});  // batch 6, open
-  f.e.AdvanceWatermark(6000, &alerts);                              // batch 5 closes
+  f.e.Ingest(InputLine{"fail from 10.0.0.1", "h", "f", 10100, ""});  // slide 10, open
+  f.e.AdvanceWatermark(10000, &alerts);                              // slide 5 closes
   const CheckpointDelta closing = f.e.TakeDelta();
   std::vector<std::string> batch5;
   bool erased_first = false;
@@ -459,12 +460,12 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   REQUIRE(f.store->Commit({closing}, {}, {}).ok());
   f.store.reset();
   CHECK(SegmentsOf(f.state, "fails", 5) == 1);
-  CHECK(SegmentsOf(f.state, "fails", 6) == 1);
+  CHECK(SegmentsOf(f.state, "fails", 10) == 1);
   f.store = OpenStore(f.state);
 
-  f.e.AdvanceWatermark(7000, &alerts);  // batch 6 closes: one delta wrote it, it is kept as is
+  f.e.AdvanceWatermark(15000, &alerts);  // slide 10 closes: one delta wrote it, kept as is
   const CheckpointDelta second = f.e.TakeDelta();
-  for (const auto& r : second.partials) CHECK_FALSE((r.batch == 6 && r.erased));
+  for (const auto& r : second.partials) CHECK_FALSE((r.batch == 10 && r.erased));
   REQUIRE(f.store->Commit({second}, {}, {}).ok());
 
   const Recovered recovered = RecoverAll(*f.store, *f.rules);
@@ -474,7 +475,7 @@ TEST_CASE("CheckpointStore: a closed batch is stored as one segment",
   }
   CHECK(got == expected);
   f.store.reset();
-  CHECK(SegmentsOf(f.state, "fails", 6) == 1);
+  CHECK(SegmentsOf(f.state, "fails", 10) == 1);
 }
 
 // A batch is erased from the store when it leaves the windows only if a checkpoint wrote it:
@@ -959,6 +960,87 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
   for (const auto& r : sink.records) counts[r.key] = r.partial.count;
   CHECK(counts.size() == 50);
   CHECK(counts["10.0.0.25"] == 2);
+}
+
+// A store written with a partial per batch (version-3 segments) holds batches inside a slide
+// of their rule: recovery merges each into its slide (the sample keeps its own batch), and the
+// next checkpoint erases them and writes the slide, so a second recovery counts them once.
+TEST_CASE("CheckpointStore: partials stored per batch are merged into slides, once",
+          "[engine][checkpoint][unit]") {
+  OnePartitionStore f;  // "fails": 5 s slides, fires at 4 matches in 20 s
+  f.store.reset();
+  auto key_of = [](int64_t batch, uint64_t segment) {
+    std::string k = std::string("fails") + '\0';
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((batch >> (8 * i)) & 0xff));
+    k += std::string(2, '\0');  // partition 0
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((segment >> (8 * i)) & 0xff));
+    return k;
+  };
+  auto v3_segment = [](std::vector<std::pair<std::string, uint64_t>> counts) {
+    std::vector<PartialRecord> records;
+    for (const auto& [ip, count] : counts) {
+      PartialRecord r{"fails", 0, ip, false, {}};
+      r.partial.count = count;
+      r.partial.sample = "fail from " + ip;
+      records.push_back(std::move(r));
+    }
+    std::string segment;
+    EncodeSegment(records, &segment);  // no sample's batch: the version-3 layout
+    segment[3] = '3';
+    return segment;
+  };
+  {
+    KvStoreOptions o;
+    o.dir = f.state;
+    o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history", "progress"};
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    REQUIRE((*kv)
+                ->Write([&](KvWriter& w) {
+                  Status s = w.Put("meta", "closed_until", "8");
+                  if (s.ok()) s = w.Put("meta", "next_segment", "5");
+                  // Batch 5: A once, B twice; batch 6 in two commits (A 1, then 3: the later
+                  // replaces it); batch 7: C five times.
+                  if (s.ok()) s = w.Put("segments", key_of(5, 1), v3_segment({{"A", 1}, {"B", 2}}));
+                  if (s.ok()) s = w.Put("segments", key_of(6, 2), v3_segment({{"A", 1}}));
+                  if (s.ok()) s = w.Put("segments", key_of(6, 3), v3_segment({{"A", 3}}));
+                  if (s.ok()) s = w.Put("segments", key_of(7, 4), v3_segment({{"C", 5}}));
+                  return s;
+                })
+                .ok());
+  }
+  // The alerts of the slide once it closes, and the counts in the window then.
+  auto close = [&](Engine& e) {
+    std::vector<Alert> alerts;
+    e.AdvanceWatermark(10'000, &alerts);
+    std::map<std::string, uint64_t> counts;
+    for (const char* k : {"A", "B", "C"}) counts[k] = e.window(0, k).WindowCount(k);
+    return std::make_pair(Describe(alerts), counts);
+  };
+  f.store = OpenStore(f.state);
+  RecoverInto(*f.store, *f.rules, f.e);
+  const CheckpointDelta rewrite = f.e.TakeDelta();
+  std::set<int64_t> erased;
+  for (const auto& r : rewrite.partials) {
+    if (r.erased) erased.insert(r.batch);
+  }
+  CHECK(erased == std::set<int64_t>{6, 7});
+  REQUIRE(f.store->Commit({rewrite}, {}, {}).ok());
+  const auto first = close(f.e);
+  CHECK(first.second == std::map<std::string, uint64_t>{{"A", 4}, {"B", 2}, {"C", 5}});
+  REQUIRE(first.first.size() == 2);  // A and C fire
+  // C's only sample lay in batch 7: its evidence says so, not the slide's start.
+  CHECK(first.first[1].find("\"batch_start_ms\":7000") != std::string::npos);
+  CHECK(first.first[0].find("\"batch_start_ms\":5000") != std::string::npos);
+  f.store.reset();
+  CHECK(SegmentsOf(f.state, "fails", 6) == 0);
+  CHECK(SegmentsOf(f.state, "fails", 7) == 0);
+
+  // Recovered again: the same counts and alerts, nothing counted twice.
+  f.store = OpenStore(f.state);
+  Engine again{f.rules, OnePartition()};
+  RecoverInto(*f.store, *f.rules, again);
+  CHECK(close(again) == first);
 }
 
 // A key is stored under its own name (state of a lifecycle rule), and LMDB refuses names over

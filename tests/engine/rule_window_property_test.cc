@@ -141,15 +141,17 @@ TEST_CASE("RuleWindow: a firing alert carries the first matching line of its win
   CHECK(w.stored_batches() == 0);
 }
 
-TEST_CASE("RuleWindow: the work an advance has weighs the ends due, the keys, the batches held",
+TEST_CASE("RuleWindow: the work an advance has weighs the ends due, the keys, the slides held",
           "[engine][window][unit]") {
   const rules::Rule rule = MakeRule(/*window_batches=*/6, /*slide_batches=*/2, 3, 1000);
   RuleWindow w(rule, 1000);
   CHECK_FALSE(w.HasWork(false, 100));
   CHECK(w.HasWork(true, 100));  // never advanced: its first Advance starts it
   for (int64_t batch = 0; batch < 50; ++batch) w.Add(batch, "k" + std::to_string(batch % 3), "x");
-  // A first Advance steps over every batch held: the whole log, for replay's.
-  CHECK(w.WorkOf(true, 100) >= 50);
+  // A first Advance steps over every slide held (50 batches, 2 a slide): the whole log, for
+  // replay's.
+  CHECK(w.stored_batches() == 25);
+  CHECK(w.WorkOf(true, 100) >= 25);
   std::vector<Alert> out;
   w.Advance(20, &out);
   CHECK(w.next_end() == 22);
@@ -168,4 +170,34 @@ TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window
   w.Advance(1, &alerts);
   REQUIRE(alerts.size() == 1);
   CHECK(alerts[0].sample.size() == kMaxSampleBytes);
+}
+
+// A window holds whole slides: the matches of a key in one slide's batches are one stored
+// partial, whose sample still names the batch it came in.
+TEST_CASE("RuleWindow: a slide's batches are one partial; evidence keeps its batch",
+          "[engine][window][unit]") {
+  const rules::Rule rule = MakeRule(/*window_batches=*/6, /*slide_batches=*/3, 3, 1000);
+  RuleWindow w(rule, 1000, /*lateness_batches=*/3);
+  w.Add(4, "k", "k in batch 4");  // slide 3
+  w.Add(5, "k", "k in batch 5");
+  w.Add(3, "j", "j in batch 3");
+  w.Add(7, "k", "k in batch 7");  // slide 6
+  CHECK(w.stored_batches() == 2);
+  std::vector<Alert> out;
+  w.Advance(9, &out);  // ends 3, 6 and 9; the window ending at 9 holds k three times
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].count == 3);
+  CHECK(out[0].window_end_ms == 9000);
+  REQUIRE(out[0].evidence.size() == 2);  // one per slide
+  CHECK(out[0].evidence[0].line == "k in batch 4");
+  CHECK(out[0].evidence[0].batch_start_ms == 4000);
+  CHECK(out[0].evidence[1].line == "k in batch 7");
+  CHECK(out[0].evidence[1].batch_start_ms == 7000);
+  // The key's matches slide by slide, up to the one holding batch 8: slides 0, 3 and 6.
+  CHECK(w.KeyHistory("k", 8, 3) == std::vector<uint64_t>{0, 2, 1});
+  // A late match inside an evaluated slide joins its slide, and keeps its batch too.
+  w.Add(2, "j", "j in batch 2");
+  w.ReevaluateLate(&out);
+  CHECK(w.stored_batches() == 3);
+  CHECK(w.KeyHistory("j", 8, 3) == std::vector<uint64_t>{1, 1, 0});
 }

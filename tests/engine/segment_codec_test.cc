@@ -65,6 +65,7 @@ void CheckSame(const Partial& got, const Partial& want) {
   CHECK(got.agent == want.agent);
   CHECK(got.offset_start == want.offset_start);
   CHECK(got.offset_end == want.offset_end);
+  CHECK(got.sample_batch == want.sample_batch);
 }
 
 // Partials of every shape: no origin, two origins, aggregates, marker-like and binary samples,
@@ -83,6 +84,7 @@ std::vector<PartialRecord> VariedRecords() {
   r[2].partial.agent = Intern("db2-key");
   r[2].partial.offset_start = UINT64_MAX - 5;
   r[2].partial.offset_end = UINT64_MAX;
+  r[2].partial.sample_batch = UINT32_MAX;
   r[3].partial = r[0].partial;
   r[3].partial.count = 2;
   r[3].partial.sample = std::string(70'000, '\xff');
@@ -94,6 +96,7 @@ std::vector<PartialRecord> VariedRecords() {
   agg.partial.min = -1;
   agg.partial.max = 2.5e300;
   agg.partial.distinct = {7, 11, UINT64_MAX};
+  agg.partial.sample_batch = 9;
   r.push_back(agg);
   return r;
 }
@@ -117,7 +120,7 @@ std::string EncodeAndReadBack(const std::vector<PartialRecord>& records) {
 
 }  // namespace
 
-TEST_CASE("Segment: the encoder writes the documented version-3 bytes", "[engine][segment][unit]") {
+TEST_CASE("Segment: the encoder writes the documented version-4 bytes", "[engine][segment][unit]") {
   std::vector<PartialRecord> records{Record("10.0.0.1", 3, "fail"), Record("10.0.0.2", 300, "x")};
   records[0].partial.host = Intern("web1");
   records[0].partial.file = Intern("/var/log/auth.log");
@@ -127,18 +130,49 @@ TEST_CASE("Segment: the encoder writes the documented version-3 bytes", "[engine
   records[1].partial.total = 4;
   records[1].partial.sum = 2.0;
   records[1].partial.distinct = {5};
-  std::string expected = std::string("\0Sv3", 4) + Le(2, 4) + Varint(2);
+  records[1].partial.sample_batch = 130;  // its sample lay 130 batches into the slide
+  std::string expected = std::string("\0Sv4", 4) + Le(2, 4) + Varint(2);
   expected += Bytes("web1") + Bytes("/var/log/auth.log") + Bytes("web1-key") + Bytes("") +
               Bytes("") + Bytes("");
   expected += Bytes("10.0.0.1") + Varint(3) + Varint(0) + Varint(1000) + Varint(80) +
               std::string(1, '\0') + Bytes("fail");
   expected += Bytes("10.0.0.2") + Varint(300) + Varint(1) + Varint(0) + Varint(0) +
-              std::string(1, '\1') + Varint(4) + Varint(0) + Le(0x4000000000000000, 8) + Le(0, 8) +
-              Le(0, 8) + Varint(1) + Le(5, 8) + Bytes("x");
+              std::string(1, '\3') + Varint(4) + Varint(0) + Le(0x4000000000000000, 8) + Le(0, 8) +
+              Le(0, 8) + Varint(1) + Le(5, 8) + Varint(130) + Bytes("x");
   std::string got = "left over from the last commit";
   EncodeSegment(records, &got);
   CHECK(got == expected);
   CHECK(SegmentRecordCount(got) == 2);
+}
+
+// Stores written with a partial per batch hold version-3 segments: the same records without
+// the sample's batch, read as lying in the record's own batch.
+TEST_CASE("Segment: version-3 segments read back, without a sample's batch",
+          "[engine][segment][unit]") {
+  std::string v3 =
+      std::string("\0Sv3", 4) + Le(2, 4) + Varint(1) + Bytes("web1") + Bytes("f") + Bytes("");
+  v3 += Bytes("10.0.0.1") + Varint(3) + Varint(0) + Varint(10) + Varint(80) + std::string(1, '\0') +
+        Bytes("fail");
+  v3 += Bytes("10.0.0.2") + Varint(7) + Varint(0) + Varint(0) + Varint(0) + std::string(1, '\1') +
+        Varint(4) + Varint(0) + Le(0, 8) + Le(0, 8) + Le(0, 8) + Varint(0) + Bytes("x");
+  CHECK(SegmentRecordCount(v3) == 2);
+  bool ok = false;
+  const auto got = DecodeAll(v3, &ok);
+  CHECK(ok);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].first == "10.0.0.1");
+  CHECK(got[0].second.count == 3);
+  CHECK(got[0].second.offset_end == 50);
+  CHECK(*got[0].second.host == "web1");
+  CHECK(got[1].second.total == 4);
+  CHECK(got[1].second.sample == "x");
+  CHECK(got[0].second.sample_batch == 0);
+  CHECK(got[1].second.sample_batch == 0);
+  // Version 3 had no sample's batch: a record that says it has one is malformed there.
+  std::string flagged = v3;
+  flagged[flagged.find("fail") - 2] = '\2';
+  DecodeAll(flagged, &ok);
+  CHECK_FALSE(ok);
 }
 
 TEST_CASE("Segment: every shape of partial reads back exactly", "[engine][segment][unit]") {
