@@ -30,6 +30,9 @@ struct Engine::Partition {
     std::vector<Alert> late, closed;
   };
   std::vector<Events> events;
+  // By rule: whether the window was left Idle by its last evaluation and has been left out of
+  // the advances since (its evaluated end lags: Wake catches it up before it takes a match).
+  std::vector<uint8_t> parked;
   CheckpointDelta delta;  // TakeDelta: this partition's records
 };
 
@@ -95,6 +98,7 @@ class Engine::Collector final : public rules::MatchVisitor {
     int64_t batch = 0;
     if (!engine_.PlaceMatch(line_, batch_, rule_index, match, nullptr, &batch)) return;
     Partition& part = *engine_.parts_[engine_.Route(rule_index, match.key)];
+    engine_.Wake(part, rule_index);
     part.windows[rule_index]->Add(batch, match, InputMatchedLine(line_));
   }
 
@@ -127,6 +131,7 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
     }
     part->queues.resize(rules_->rules().size());
     part->events.resize(rules_->rules().size());
+    part->parked.resize(rules_->rules().size(), 0);
     parts_.push_back(std::move(part));
   }
 }
@@ -257,6 +262,14 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
   if (stats_.matches != before) ++stats_.matched_lines;
 }
 
+void Engine::Wake(Partition& part, size_t rule) {
+  if (!part.parked[rule]) return;
+  part.parked[rule] = 0;
+  RuleWindow& w = *part.windows[rule];
+  w.CatchUp(Until(w));
+  next_end_ = std::min(next_end_, w.next_end());
+}
+
 void Engine::ApplyRouted() {
   if (!routed_) return;
   routed_ = false;
@@ -281,6 +294,7 @@ void Engine::ApplyRouted() {
   for (auto& part : parts_) {
     for (size_t r = 0; r < part->queues.size(); ++r) {
       if (part->queues[r].empty()) continue;
+      Wake(*part, r);
       due.emplace_back(part.get(), r);
       queued += part->queues[r].size();
     }
@@ -332,14 +346,13 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     closed_until_ = closed_until;
   }
   const size_t rules = rules_->rules().size();
-  const int64_t absence_until = std::min(closed_until_, absence_until_);
   // Nothing is due before the earliest window end not evaluated, unless lines came late
   // since the windows were last looked at (Place counts every one) or wait on late lines.
   if (stats_.late_lines == late_lines_seen_ && !late_waiting_ &&
       (!close || closed_until_ < next_end_)) {
     return;
   }
-  auto until = [&](const RuleWindow& w) { return w.absence() ? absence_until : closed_until_; };
+  auto until = [&](const RuleWindow& w) { return Until(w); };
   // The windows with something to do: most advances close no window end of most rules.
   // Each window apart (its partition's others are independent of it), so that the windows
   // of hot rules spread over the threads.
@@ -352,6 +365,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
   next_end_ = INT64_MAX;
   for (const auto& part : parts_) {
     for (size_t r = 0; r < rules; ++r) {
+      if (part->parked[r]) continue;  // nothing to evaluate, not even read
       const RuleWindow& w = *part->windows[r];
       if (!w.HasWork(close, until(w))) {
         next_end_ = std::min(next_end_, w.next_end());
@@ -369,16 +383,21 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     Partition::Events& events = part->events[r];
     if (w.has_late() || w.late_waiting()) w.ReevaluateLate(&events.late);
     if (close) w.Advance(until(w), &events.closed);
-    due_after_[task] = {w.next_end(), w.late_waiting()};
+    due_after_[task] = {w.next_end(), w.late_waiting(), w.Idle()};
   };
   if (work < options_.min_parallel_evaluation) {
     for (size_t i = 0; i < due.size(); ++i) evaluate(i);
   } else {
     RunTasks(due.size(), evaluate);
   }
-  for (const auto& [next_end, late_waiting] : due_after_) {
+  for (size_t i = 0; i < due.size(); ++i) {
+    const auto [next_end, late_waiting, idle] = due_after_[i];
     late_waiting_ = late_waiting_ || late_waiting;
-    next_end_ = std::min(next_end_, next_end);
+    if (idle) {
+      due[i].first->parked[due[i].second] = 1;
+    } else {
+      next_end_ = std::min(next_end_, next_end);
+    }
   }
   if (due.empty()) return;
 

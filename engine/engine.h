@@ -227,6 +227,13 @@ class Engine {
   int64_t OldestAdmitted() const {
     return std::min(closed_until_, history_floor_batch_) - lateness_batches_;
   }
+  // The batch `w` is closed up to: absence windows stop at the end of the input (Finish).
+  int64_t Until(const RuleWindow& w) const {
+    return w.absence() ? std::min(closed_until_, absence_until_) : closed_until_;
+  }
+  // Brings a window parked by Evaluate up to where the advances since would have left it,
+  // before it takes a match. Touches that window only.
+  void Wake(Partition& part, size_t rule);
   // Re-evaluates the windows late lines changed, then (`close`) closes every batch below
   // `closed_until`, appending the events of all partitions in one order.
   void Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out);
@@ -239,7 +246,12 @@ class Engine {
   // ApplyRouted's and Evaluate's windows with work: (partition, rule index).
   std::vector<std::pair<Partition*, size_t>> due_;
   // Evaluate: by task, its window's next_end() and late_waiting() after it.
-  std::vector<std::pair<int64_t, bool>> due_after_;
+  struct After {
+    int64_t next_end;
+    bool late_waiting;
+    bool idle;
+  };
+  std::vector<After> due_after_;
   // As the windows stood after the last Evaluate: the earliest window end not evaluated, the
   // late lines counted by then, whether any window waits on late lines.
   int64_t next_end_ = INT64_MIN;

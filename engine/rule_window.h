@@ -136,6 +136,17 @@ class RuleWindow {
     return ends * (1 + window_keys_) + late_.size() + late_pending_keys_.size();
   }
   bool absence() const { return absence_; }
+  // Whether the window has started and holds nothing: no stored slide, key state or late
+  // line. Advance then only moves its evaluated end, which CatchUp does without the rest: the
+  // Engine leaves such windows out of its advances and catches one up before adding to it.
+  bool Idle() const {
+    return started_ && partials_.empty() && states_.empty() && late_.empty() &&
+           late_pending_keys_.empty();
+  }
+  // What Advance(closed_until) does to an Idle window. REQUIRES: Idle().
+  void CatchUp(int64_t closed_until) {
+    evaluated_end_ = std::max(evaluated_end_, FloorToSlide(closed_until));
+  }
   // Batches from `batch` - lateness_batches on are kept even when they left every window:
   // lines of a stream that is still reading its backlog may still come for them. INT64_MAX:
   // no such stream.
