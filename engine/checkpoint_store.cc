@@ -15,9 +15,13 @@
 namespace ember::engine {
 namespace {
 
-constexpr const char* kSchema = "4";
+constexpr const char* kSchema = "5";
+// The schema before windows kept slides: a partial per batch ("\0Sv3" segments). Read (the
+// engine merges the batches into their slides), and stamped schema 5 by the first writer that
+// recovers it, whose checkpoints then rewrite them.
+constexpr const char* kPerBatchSchema = "4";
 // The schema before key groups: its segments are <rule> 0x00 <batch> <segment>, one per
-// batch and commit. Read, and rewritten as schema 4 by the first writer that recovers it.
+// batch and commit. Read, and rewritten as schema 5 by the first writer that recovers it.
 constexpr const char* kPartitionlessSchema = "3";
 constexpr const char* kApp = "ember-aggregator";
 
@@ -165,11 +169,15 @@ Status CheckpointStore::CheckSchema() {
     partitionless_ = true;  // read as it is; Recover rewrites its segments by partition
     return Status::Ok();
   }
+  if (schema.ok() && *schema == kPerBatchSchema) {
+    per_batch_ = true;  // read as it is; Recover stamps it schema 5
+    return Status::Ok();
+  }
   if (!schema.ok() || *schema != kSchema) {
     return Status::Corruption(
         "checkpoint schema '" + (schema.ok() ? *schema : "?") + "' is not schema " + kSchema +
-        ", the only one this build reads: refusing to use or overwrite it. Move the state "
-        "directory aside and start again (agents then send their streams again from the "
+        " (nor 4 or 3, which this build upgrades): refusing to use or overwrite it. Move the "
+        "state directory aside and start again (agents then send their streams again from the "
         "start; window state and alert history start empty)");
   }
   return Status::Ok();
@@ -311,8 +319,14 @@ Result<Snapshot> CheckpointStore::Recover(const rules::RuleSet& rules, int64_t b
     if (!s.ok()) return s;
   }
   if (partitionless_ && !read_only_) {
-    s = SplitIntoPartitions(rules);
+    s = SplitIntoPartitions(rules);  // stamps schema 5
     if (!s.ok()) return s;
+  } else if (per_batch_ && !read_only_) {
+    // Its batches are merged into slides as they are recovered, on every recovery until a
+    // checkpoint rewrote them: an older build must not read the slides written from now on.
+    s = kv_->Write([&](KvWriter& w) { return w.Put("meta", "schema", kSchema); });
+    if (!s.ok()) return s;
+    per_batch_ = false;
   }
   if (stored_interval != batch_interval_ms) {
     // Batch indices of another interval mean other times: the stored windows are void.

@@ -3,10 +3,12 @@
 // changed per-key alert states and the stream offsets consumed, so they can never disagree.
 // Not thread-safe: owned by the pipeline thread (a read-only instance may live elsewhere).
 //
-// Layout (schema 4; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
+// Layout (schema 5; THE KEYS AND VALUES ARE PERSISTED: change them only with a new schema,
 // and a store of another schema is refused with a message, never read or overwritten; a
-// store of schema 3, the same without partitions, is rewritten as schema 4 on recovery):
-//   meta      "schema" -> "4", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
+// store of schema 4, the same with a partial per batch, is stamped schema 5 on recovery and
+// its batches merged into slides; one of schema 3, also without partitions, is rewritten as
+// schema 5 on recovery):
+//   meta      "schema" -> "5", "app" -> "ember-aggregator", "batch_interval_ms" -> decimal,
 //             "partitions" -> decimal key groups (engine/partitioning.h), fixed at creation,
 //             "closed_until" -> decimal batch index, "digest/<rule>" -> rule digest,
 //             "next_alert_seq" -> decimal, "next_segment" -> decimal,
@@ -16,8 +18,9 @@
 //             one commit changed, one B-tree insert for all of them; a later segment's partial
 //             of a key replaces an earlier one's. "\0Sv4" <n: u32 LE>, the segment's origins
 //             (host, file, sending agent) once, then n compact records of varints (bytes:
-//             engine/segment_codec.cc). A store written with a partial per batch ("\0Sv3") is
-//             read too: its batches are merged into their slides on recovery and rewritten.
+//             engine/segment_codec.cc). Schema 4 stored a partial per batch ("\0Sv3"
+//             segments); such segments are read in any store, their batches merged into
+//             their slides on recovery and rewritten by the next checkpoint.
 //   keystate  <rule> 0x00 <key> -> "\0Kv2" <phase|flapping: u8> <first_end_batch> <active_since>
 //             <clear_since> <last_notified> <first_seen> <last_seen> (i64 LE each)
 //             <alert id: u8 length + bytes> <flap starts: u64 LE count + i64 LE each>
@@ -144,6 +147,7 @@ class CheckpointStore {
   std::unique_ptr<KvStore> kv_;
   uint32_t partitions_ = 0;
   bool partitionless_ = false;  // a store of schema 3, before partitions
+  bool per_batch_ = false;      // a store of schema 4, a partial per batch
   bool read_only_ = false;
   uint64_t next_alert_seq_ = 1;
   uint64_t next_segment_ = 1;

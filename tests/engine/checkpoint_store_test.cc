@@ -580,7 +580,7 @@ TEST_CASE("CheckpointStore: a store of another schema is refused with the remedy
   auto store = CheckpointStore::Open(o);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == Status::Code::kCorruption);
-  CHECK(store.status().message().find("checkpoint schema '1' is not schema 4") !=
+  CHECK(store.status().message().find("checkpoint schema '1' is not schema 5") !=
         std::string::npos);
   CHECK(store.status().message().find("Move the state directory aside") != std::string::npos);
 }
@@ -923,7 +923,7 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
     CHECK(counts["10.0.0.25"] == 2);  // the later segment's
     CHECK(counts["10.0.0.49"] == 2);
   }
-  // Rewritten: schema 4, the partition count recorded, each segment in its keys' partition.
+  // Rewritten: schema 5, the partition count recorded, each segment in its keys' partition.
   KvStoreOptions ro;
   ro.dir = state;
   ro.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history", "progress"};
@@ -931,7 +931,7 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
   {
     auto kv = KvStore::Open(ro);
     REQUIRE(kv.ok());
-    CHECK(*(*kv)->Get("meta", "schema") == "4");
+    CHECK(*(*kv)->Get("meta", "schema") == "5");
     CHECK(*(*kv)->Get("meta", "partitions") == "16");
     size_t segments = 0, keys = 0;
     const uint64_t seed = RuleSeed("fails");
@@ -951,7 +951,7 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
     CHECK(segments > 2);  // 50 keys over 16 partitions, from two commits
     CHECK(keys == 60);
   }
-  // And read again as schema 4, the same partials.
+  // And read again as schema 5, the same partials.
   auto again = CheckpointStore::Open(o);
   REQUIRE(again.ok());
   CollectSink sink;
@@ -962,9 +962,10 @@ TEST_CASE("CheckpointStore: a store from before partitions is split into them on
   CHECK(counts["10.0.0.25"] == 2);
 }
 
-// A store written with a partial per batch (version-3 segments) holds batches inside a slide
-// of their rule: recovery merges each into its slide (the sample keeps its own batch), and the
-// next checkpoint erases them and writes the slide, so a second recovery counts them once.
+// A store of schema 4 holds a partial per batch (version-3 segments), batches inside a slide of
+// their rule: recovery merges each into its slide (the sample keeps its own batch) and stamps
+// the store schema 5, and the next checkpoint erases the batches and writes the slide, so a
+// second recovery counts them once.
 TEST_CASE("CheckpointStore: partials stored per batch are merged into slides, once",
           "[engine][checkpoint][unit]") {
   OnePartitionStore f;  // "fails": 5 s slides, fires at 4 matches in 20 s
@@ -998,6 +999,7 @@ TEST_CASE("CheckpointStore: partials stored per batch are merged into slides, on
     REQUIRE((*kv)
                 ->Write([&](KvWriter& w) {
                   Status s = w.Put("meta", "closed_until", "8");
+                  if (s.ok()) s = w.Put("meta", "schema", "4");
                   if (s.ok()) s = w.Put("meta", "next_segment", "5");
                   // Batch 5: A once, B twice; batch 6 in two commits (A 1, then 3: the later
                   // replaces it); batch 7: C five times.
@@ -1035,6 +1037,16 @@ TEST_CASE("CheckpointStore: partials stored per batch are merged into slides, on
   f.store.reset();
   CHECK(SegmentsOf(f.state, "fails", 6) == 0);
   CHECK(SegmentsOf(f.state, "fails", 7) == 0);
+  {
+    // Stamped schema 5 at recovery: a build that reads only batches refuses the slides.
+    KvStoreOptions o;
+    o.dir = f.state;
+    o.databases = {"meta", "segments", "keystate", "offsets", "outbox", "history", "progress"};
+    o.read_only = true;
+    auto kv = KvStore::Open(o);
+    REQUIRE(kv.ok());
+    CHECK(*(*kv)->Get("meta", "schema") == "5");
+  }
 
   // Recovered again: the same counts and alerts, nothing counted twice.
   f.store = OpenStore(f.state);

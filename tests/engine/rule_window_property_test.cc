@@ -174,7 +174,7 @@ TEST_CASE("RuleWindow: a long sample is cut to a bounded size", "[engine][window
 
 // A window holds whole slides: the matches of a key in one slide's batches are one stored
 // partial, whose sample still names the batch it came in.
-TEST_CASE("RuleWindow: a slide's batches are one partial; evidence keeps its batch",
+TEST_CASE("RuleWindow: a slide's batches are one partial that keeps its sample's batch",
           "[engine][window][unit]") {
   const rules::Rule rule = MakeRule(/*window_batches=*/6, /*slide_batches=*/3, 3, 1000);
   RuleWindow w(rule, 1000, /*lateness_batches=*/3);
