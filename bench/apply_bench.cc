@@ -42,7 +42,7 @@ Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
   engine::Engine engine(rules, options);
   engine::ParallelMatcher matcher(threads);
   if (threads > 1) engine.SetRunner(&matcher);
-  constexpr size_t kChunk = 8192;  // as ember replay's
+  constexpr size_t kChunk = 16384;  // as ember replay's
   Run r;
   for (size_t at = 0; at < lines.size(); at += kChunk) {
     const auto chunk = std::span(lines).subspan(at, std::min(kChunk, lines.size() - at));

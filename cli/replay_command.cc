@@ -58,10 +58,10 @@ struct ReplayArgs {
 // they lie.
 class LineChunk {
  public:
-  // 16 of the matcher's slices, as the aggregator's passes: enough for its threads to share.
-  // Lines and their matches are held twice (one chunk filled while the other is matched), so
-  // more only costs memory: 16K lines peaked 8 MiB higher with 1M keys, no faster.
-  static constexpr size_t kMaxLines = 8192;
+  // 32 of the matcher's slices: each chunk wakes the threads once, and its matches still fit
+  // the caches when they are applied (32K lines were slower than 8K). Lines and their matches
+  // are held twice (one chunk filled while the other is matched): docs/benchmarks.md.
+  static constexpr size_t kMaxLines = 16384;
   static constexpr size_t kMaxBytes = 4 << 20;
 
   // `read_bytes`, `max_line_bytes`: the source's (ReplaySourceOptions).
