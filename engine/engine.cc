@@ -352,7 +352,6 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
       (!close || closed_until_ < next_end_)) {
     return;
   }
-  auto until = [&](const RuleWindow& w) { return Until(w); };
   // The windows with something to do: most advances close no window end of most rules.
   // Each window apart (its partition's others are independent of it), so that the windows
   // of hot rules spread over the threads.
@@ -367,12 +366,12 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     for (size_t r = 0; r < rules; ++r) {
       if (part->parked[r]) continue;  // nothing to evaluate, not even read
       const RuleWindow& w = *part->windows[r];
-      if (!w.HasWork(close, until(w))) {
+      if (!w.HasWork(close, Until(w))) {
         next_end_ = std::min(next_end_, w.next_end());
         continue;
       }
       due.emplace_back(part.get(), r);
-      work += w.WorkOf(close, until(w));
+      work += w.WorkOf(close, Until(w));
     }
   }
   // Each task leaves where its window stands after it, read below without going back to it.
@@ -382,7 +381,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
     RuleWindow& w = *part->windows[r];
     Partition::Events& events = part->events[r];
     if (w.has_late() || w.late_waiting()) w.ReevaluateLate(&events.late);
-    if (close) w.Advance(until(w), &events.closed);
+    if (close) w.Advance(Until(w), &events.closed);
     due_after_[task] = {w.next_end(), w.late_waiting(), w.Idle()};
   };
   if (work < options_.min_parallel_evaluation) {

@@ -414,8 +414,8 @@ void RuleWindow::DropBatchesBefore(int64_t end) {
   // Batches that left the window, and the history kept for late lines, are no longer needed.
   // A late line at the floor changes the windows that end after it: those keep their batches.
   // A slide is kept while any of its batches is.
-  const int64_t keep_from = FloorToSlide(std::max<int64_t>(
-      std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_, 0));
+  const int64_t keep_from = FloorToSlide(
+      std::min(end - window_batches_, history_floor_ - window_batches_) - lateness_batches_);
   while (!partials_.empty() && partials_.begin()->first < keep_from) {
     // A batch no delta wrote has nothing stored to erase (a backfill opens and drops most of
     // its batches between two checkpoints).
@@ -962,7 +962,7 @@ void RuleWindow::FinishRestore(int64_t closed_until) {
   }
   restored_inside_slides_.clear();
   // Slides closed before the restart stay as stored.
-  compacted_until_ = FloorToSlide(std::max<int64_t>(closed_until, 0));
+  compacted_until_ = FloorToSlide(closed_until);
   keys_.ClearSums();
   window_keys_ = 0;
   // Evaluated up to the checkpoint, with or without state: a first line for a batch closed
@@ -995,7 +995,7 @@ RuleWindow::Dirty RuleWindow::TakeDirty(int64_t closed_until) {
   // Slides that closed since the last call and were (or are now) written by two deltas or
   // more are written whole.
   std::set<int64_t> whole;
-  const int64_t closed_slides = FloorToSlide(std::max<int64_t>(closed_until, 0));
+  const int64_t closed_slides = FloorToSlide(closed_until);
   for (auto it = partials_.lower_bound(compacted_until_);
        it != partials_.end() && it->first < closed_slides; ++it) {
     const uint32_t written =

@@ -268,8 +268,11 @@ class RuleWindow {
                  std::vector<Alert>* out);
   // The first matches of `key` in the window ending at `end`: one per slide, up to kMaxEvidence.
   std::vector<Evidence> EvidenceFor(const std::string& key, int64_t end) const;
-  // The first batch of the slide holding `batch` (>= 0).
-  int64_t FloorToSlide(int64_t batch) const { return batch / slide_batches_ * slide_batches_; }
+  // The first batch of the slide holding `batch` (below 0 too: rounded down).
+  int64_t FloorToSlide(int64_t batch) const {
+    const int64_t q = batch / slide_batches_;
+    return (batch % slide_batches_ < 0 ? q - 1 : q) * slide_batches_;
+  }
   // The last batch of the slide holding `batch`: where a stored slide's lines may lie up to.
   int64_t LastBatchOf(int64_t batch) const { return FloorToSlide(batch) + slide_batches_ - 1; }
   // Merges `from` (the partial of a batch `sample_batch` batches into the slot's slide) into
