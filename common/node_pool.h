@@ -1,5 +1,6 @@
 // NodePool: memory for the nodes of one container (a window's batches, engine/batch_map.h),
-// all of one size, carved from chunks that grow from 4 nodes to 256; a freed node is reused
+// all of one size, carved from chunks that grow from 4 nodes to 256 (or to max_chunk_bytes,
+// at least one node, whichever comes first); a freed node is reused
 // before a chunk is carved further, and the chunks are freed with the pool. A container whose
 // nodes come from it allocates almost nothing once it has reached its size, frees nothing as
 // nodes go, and keeps nodes made one after the other next to each other (walking them in
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <vector>
@@ -23,7 +25,7 @@ namespace ember {
 
 class NodePool {
  public:
-  NodePool() = default;
+  explicit NodePool(size_t max_chunk_bytes = SIZE_MAX) : max_chunk_bytes_(max_chunk_bytes) {}
   NodePool(const NodePool&) = delete;
   NodePool& operator=(const NodePool&) = delete;
   ~NodePool() {
@@ -46,6 +48,7 @@ class NodePool {
     if (carved_ == chunk_nodes_) {
       chunk_nodes_ =
           chunks_.empty() ? kFirstChunkNodes : std::min(chunk_nodes_ * 2, kMaxChunkNodes);
+      chunk_nodes_ = std::clamp<size_t>(max_chunk_bytes_ / node_size_, 1, chunk_nodes_);
       chunks_.push_back(static_cast<std::byte*>(
           ::operator new(chunk_nodes_* node_size_, std::align_val_t(align_))));
       carved_ = 0;
@@ -63,6 +66,7 @@ class NodePool {
     FreeNode* next;
   };
   std::vector<std::byte*> chunks_;
+  size_t max_chunk_bytes_;
   size_t node_size_ = 0, align_ = 0;
   size_t chunk_nodes_ = 0, carved_ = 0;
   FreeNode* free_ = nullptr;

@@ -6,7 +6,8 @@
 // one is a binary search of the blocks and then of one block, and a batch out of order (a
 // log's time going back) moves at most one block's entries, or splits the block (then the
 // list of blocks moves, about one pointer in kBlockEntries / 2 per entry). Iterators are
-// invalidated by any insert or erase. Not thread-safe.
+// invalidated by any insert or erase. Values are made as V(arg), `arg` given to the map (or
+// value-initialized when there is none). Not thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -16,12 +17,14 @@
 #include <deque>
 #include <memory>
 #include <new>
+#include <type_traits>
+#include <variant>
 
 #include "common/node_pool.h"
 
 namespace ember::engine {
 
-template <class V>
+template <class V, class Arg = std::monostate>
 class BatchMap {
   static constexpr uint32_t kBlockEntries = 32;
   struct Block {
@@ -73,7 +76,7 @@ class BatchMap {
   using const_iterator = Iterator<const BatchMap, const V>;
 
   // Nodes come from `pool`, which must outlive the map.
-  explicit BatchMap(NodePool* pool) : pool_(pool) {}
+  explicit BatchMap(NodePool* pool, Arg arg = {}) : pool_(pool), arg_(arg) {}
   BatchMap(const BatchMap&) = delete;
   BatchMap& operator=(const BatchMap&) = delete;
   ~BatchMap() {
@@ -108,7 +111,7 @@ class BatchMap {
     return Holds(at, key) ? const_iterator{this, at.block, at.pos} : end();
   }
 
-  // The value of `key`, made (value-initialized) if absent.
+  // The value of `key`, made if absent.
   V& operator[](int64_t key) {
     if (!blocks_.empty()) {
       Block& last = *blocks_.back();
@@ -178,7 +181,13 @@ class BatchMap {
   // Makes room at `pos` of `b` (which has room) and puts a new value of `key` there.
   V& Put(Block& b, uint32_t pos, int64_t key) {
     assert(b.size < kBlockEntries && pos <= b.size);
-    V* value = new (pool_->Take(sizeof(V), alignof(V))) V();
+    void* room = pool_->Take(sizeof(V), alignof(V));
+    V* value;
+    if constexpr (std::is_same_v<Arg, std::monostate>) {
+      value = new (room) V();
+    } else {
+      value = new (room) V(arg_);
+    }
     std::move_backward(b.keys + pos, b.keys + b.size, b.keys + b.size + 1);
     std::move_backward(b.values + pos, b.values + b.size, b.values + b.size + 1);
     b.keys[pos] = key;
@@ -199,6 +208,7 @@ class BatchMap {
   }
 
   NodePool* pool_;
+  Arg arg_;
   std::deque<std::unique_ptr<Block>> blocks_;  // none empty
   size_t size_ = 0;
 };

@@ -6,15 +6,18 @@
 // RuleWindow.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/interned.h"
 #include "engine/open_index.h"
+#include "engine/slide_memory.h"
 
 namespace ember::engine {
 
@@ -50,21 +53,29 @@ inline constexpr size_t kMaxSampleBytes = 1024;
 
 // The slots of one batch in the order they came, each at an address that never changes. Most
 // batches are small (a partition's share of a rule's keys in one batch): the first 2 slots lie
-// in the list itself, the next 6 in one block, then 16 a block, so a batch of one or two keys
-// allocates nothing for its slots. Neither copied nor moved (slots are referred to by
-// address). Not thread-safe.
+// in the list itself, the next 6 in one block, then 16 a block, the blocks from the window's
+// SlideMemory, so a batch of one or two keys takes no block. Release gives the blocks back
+// before the list is destroyed. Neither copied nor moved (slots are referred to by address).
+// Not thread-safe.
 class SlotList {
  public:
   SlotList() = default;
   SlotList(const SlotList&) = delete;
   SlotList& operator=(const SlotList&) = delete;
+  ~SlotList() { assert(second_ == nullptr && more_.empty()); }
 
   size_t size() const { return size_; }
-  Slot& operator[](size_t i) { return i < kFirst ? first_[i] : blocks_[BlockOf(i)][OffsetOf(i)]; }
   const Slot& operator[](size_t i) const {
-    return i < kFirst ? first_[i] : blocks_[BlockOf(i)][OffsetOf(i)];
+    if (i < kFirst) return first_[i];
+    if (i < kFirst + kSecond) return second_[i - kFirst];
+    i -= kFirst + kSecond;
+    return more_[i / kBlock][i % kBlock];
   }
-  Slot& emplace_back();
+  Slot& operator[](size_t i) { return const_cast<Slot&>(std::as_const(*this)[i]); }
+  Slot& emplace_back(SlideMemory& memory);
+  // Destroys the slots held in blocks and gives the blocks back to `memory` (the one they
+  // came from); the list is then empty.
+  void Release(SlideMemory& memory);
 
   template <class List, class Value>
   class Iterator {
@@ -88,21 +99,17 @@ class SlotList {
 
  private:
   static constexpr size_t kFirst = 2, kSecond = 6, kBlock = 16;
-  // The block of slot i >= kFirst in blocks_, and its place there.
-  static size_t BlockOf(size_t i) {
-    return i < kFirst + kSecond ? 0 : 1 + (i - kFirst - kSecond) / kBlock;
-  }
-  static size_t OffsetOf(size_t i) {
-    return i < kFirst + kSecond ? i - kFirst : (i - kFirst - kSecond) % kBlock;
-  }
   Slot first_[kFirst];
-  std::vector<std::unique_ptr<Slot[]>> blocks_;
+  Slot* second_ = nullptr;   // kSecond slots from the SlideMemory's pool 0
+  std::vector<Slot*> more_;  // kBlock slots each, from its pool 1
   size_t size_ = 0;
 };
 
 // Bytes appended back to back: the first kInline in place (the samples of a batch of one key
-// with a line of usual length allocate nothing), then on the heap, grown by a quarter (at
-// most a fifth of the room is then unused). Neither copied nor moved. Not thread-safe.
+// with a line of usual length allocate nothing), then in a SlideMemory's pooled buffers
+// (doubling), then on the heap, grown by a quarter (at most a fifth of the room is then
+// unused). Release gives the buffer back before it is destroyed. Neither copied nor moved.
+// Not thread-safe.
 class SampleBuffer {
  public:
   static constexpr size_t kInline = 112;
@@ -113,26 +120,38 @@ class SampleBuffer {
   SampleBuffer() = default;
   SampleBuffer(const SampleBuffer&) = delete;
   SampleBuffer& operator=(const SampleBuffer&) = delete;
+  ~SampleBuffer() { assert(heap_ == nullptr); }
 
   size_t size() const { return size_; }
   std::string_view View(size_t offset, size_t n) const { return {data() + offset, n}; }
-  // REQUIRES: size() + bytes.size() <= UINT32_MAX.
-  void Append(std::string_view bytes);
+  // REQUIRES: size() + bytes.size() <= UINT32_MAX; `memory` the same at every call.
+  void Append(std::string_view bytes, SlideMemory& memory);
   // Gives back the room kept for growth when it is more than kTrimSlackBytes.
-  void Trim();
+  void Trim(SlideMemory& memory);
+  // Gives the buffer back to `memory`; the buffer is then empty.
+  void Release(SlideMemory& memory);
 
  private:
-  const char* data() const { return heap_ ? heap_.get() : in_place_; }
-  void MoveTo(size_t capacity);
+  const char* data() const { return heap_ != nullptr ? heap_ : in_place_; }
+  void MoveTo(size_t capacity, SlideMemory& memory);
 
   char in_place_[kInline];
-  std::unique_ptr<char[]> heap_;
+  char* heap_ = nullptr;  // from SlideMemory::TakeBytes, capacity_ bytes
   uint32_t size_ = 0;
   uint32_t capacity_ = kInline;
 };
 
 class BatchSlots {
  public:
+  // Blocks and buffers come from `memory` (the window's), which must outlive the batch.
+  explicit BatchSlots(SlideMemory* memory) : memory_(memory) {}
+  ~BatchSlots() {
+    slots_.Release(*memory_);
+    samples_.Release(*memory_);
+  }
+  BatchSlots(const BatchSlots&) = delete;
+  BatchSlots& operator=(const BatchSlots&) = delete;
+
   Slot* Find(uint32_t key);
   const Slot* Find(uint32_t key) const;
   // Makes room for `n` more slots at once (recovery).
@@ -146,7 +165,7 @@ class BatchSlots {
     return samples_.View(slot.sample_offset, slot.sample_size);
   }
   // No more samples are coming: the buffer gives back what it reserved for growth.
-  void Seal() { samples_.Trim(); }
+  void Seal() { samples_.Trim(*memory_); }
 
   SlotList& slots() { return slots_; }
   const SlotList& slots() const { return slots_; }
@@ -160,6 +179,7 @@ class BatchSlots {
   static constexpr size_t kUnindexed = 8;
   // The index, made on first use.
   OpenIndex& Index();
+  SlideMemory* memory_;
   SlotList slots_;
   // Key id -> position in slots_, once there are more than kUnindexed (most batches never
   // have: kept apart, so that they do not carry its room).

@@ -30,6 +30,7 @@
 #include "engine/batch_slots.h"
 #include "engine/key_state.h"
 #include "engine/key_table.h"
+#include "engine/slide_memory.h"
 #include "rules/rule.h"
 #include "rules/rule_set.h"
 
@@ -317,8 +318,9 @@ class RuleWindow {
   KeyTable keys_;  // every key stored in a batch, with window sums
   // The stored batches, by batch, in nodes from one pool: a batch made and dropped costs no
   // malloc and free, and batches made one after the other lie together.
-  NodePool batch_nodes_;                          // before partials_: outlives it
-  BatchMap<BatchSlots> partials_{&batch_nodes_};  // by batch
+  NodePool batch_nodes_;      // before partials_: outlives it
+  SlideMemory slide_memory_;  // the batches' slot blocks and samples; outlives partials_
+  BatchMap<BatchSlots, SlideMemory*> partials_{&batch_nodes_, &slide_memory_};  // by batch
   std::unordered_map<std::string, KeyState> states_;
   uint64_t matches_ = 0;
   uint64_t refused_keys_ = 0;

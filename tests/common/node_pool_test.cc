@@ -59,3 +59,14 @@ TEST_CASE("NodePool: nodes taken and given back at random stay within the most e
   // chunks (4 + 8 + ... + 256 = 508).
   CHECK(pool.chunks() == 7);
 }
+
+TEST_CASE("NodePool: chunks stop growing at the byte bound, and hold one node at least",
+          "[common][unit]") {
+  NodePool pool(4096);
+  for (int i = 0; i < 100; ++i) std::memset(pool.Take(1000, 8), 1, 1000);
+  // 4 nodes of 1,000 bytes, then the bound: 4 a chunk (4,000 bytes); 100 nodes in 25 chunks.
+  CHECK(pool.chunks() == 25);
+  NodePool big(4096);
+  for (int i = 0; i < 3; ++i) std::memset(big.Take(10000, 8), 2, 10000);
+  CHECK(big.chunks() == 3);  // nodes larger than the bound: one a chunk
+}

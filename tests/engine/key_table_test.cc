@@ -105,7 +105,8 @@ TEST_CASE("KeyTable: a key lives while referenced, and its id is then reused",
 
 TEST_CASE("BatchSlots: slots stay put while the batch grows, samples are cut and kept",
           "[engine][index][unit]") {
-  BatchSlots b;
+  SlideMemory memory;
+  BatchSlots b(&memory);
   Slot& first = b.Insert(7);
   b.SetSample(first, "the first line");
   std::vector<Slot*> addresses;
@@ -131,7 +132,8 @@ TEST_CASE("BatchSlots: slots stay put while the batch grows, samples are cut and
 
 TEST_CASE("BatchSlots: small batches are found slot by slot, and then by index, alike",
           "[engine][index][unit]") {
-  BatchSlots b;
+  SlideMemory memory;
+  BatchSlots b(&memory);
   std::vector<std::pair<uint32_t, Slot*>> stored;
   // Ids that share their low bits, so that the index probes past each other.
   for (uint32_t n = 0; n < 24; ++n) {
@@ -153,7 +155,8 @@ TEST_CASE("BatchSlots: small batches are found slot by slot, and then by index, 
 }
 
 TEST_CASE("BatchSlots: samples kept in place move to the heap whole", "[engine][index][unit]") {
-  BatchSlots b;
+  SlideMemory memory;
+  BatchSlots b(&memory);
   std::vector<std::pair<Slot*, std::string>> kept;
   // Lines of 0 to 60 bytes: the first few fit in place, the rest move the buffer, and each
   // move must carry every sample before it.
