@@ -63,15 +63,19 @@ class LineChunk {
   // are held twice (one chunk filled while the other is matched): docs/benchmarks.md.
   static constexpr size_t kMaxLines = 16384;
   static constexpr size_t kMaxBytes = 4 << 20;
+  // A source's first chunks are smaller (1,024 lines, doubling up to kMaxLines): the matcher's
+  // threads wait for the first one, and the first touch of the chunks' memory makes it slow.
+  static constexpr size_t kFirstLines = 1024;
 
   // `read_bytes`, `max_line_bytes`: the source's (ReplaySourceOptions).
   LineChunk(size_t read_bytes, size_t max_line_bytes)
       : capacity_(kMaxBytes + read_bytes + max_line_bytes + 2),
         read_(std::make_unique_for_overwrite<char[]>(capacity_)) {}
-  // Past kMaxLines lines or kMaxBytes bytes, read or copied. A file's lines keep coming until
-  // the next read (at most read_bytes more), the lines held for its first stamp with them.
-  bool full() const {
-    return lines_.size() >= kMaxLines || filled_ >= kMaxBytes || copies_.allocated() >= kMaxBytes;
+  // Past `max_lines` lines (at most kMaxLines) or kMaxBytes bytes, read or copied. A file's
+  // lines keep coming until the next read (at most read_bytes more), the lines held for its
+  // first stamp with them.
+  bool full(size_t max_lines) const {
+    return lines_.size() >= max_lines || filled_ >= kMaxBytes || copies_.allocated() >= kMaxBytes;
   }
   std::span<engine::InputLine> lines() { return lines_; }
   // By line: the stream whose stamp the line waits for, or null.
@@ -80,7 +84,7 @@ class LineChunk {
   engine::DeferredStamps& stamps() { return stamps_; }
 
   // ReplaySource::ReadSpace: the room after what was read into this chunk, `carry` copied in
-  // front of it when it was read into another. REQUIRES: !full().
+  // front of it when it was read into another. REQUIRES: not full.
   std::span<char> Room(std::string_view carry) {
     const auto end = reinterpret_cast<uintptr_t>(carry.data() + carry.size());
     const auto base = reinterpret_cast<uintptr_t>(read_.get());
@@ -230,6 +234,8 @@ int RunReplay(const ReplayArgs& args) {
   LineChunk* filling = &chunks[0];
   LineChunk* matching = nullptr;
   uint64_t matching_bytes_done = 0;
+  size_t chunk_lines = LineChunk::kFirstLines;  // the lines the chunk being filled may hold
+  auto chunk_full = [&] { return filling->full(chunk_lines); };
   engine::ParallelMatcher matcher(args.threads);
   engine.SetRunner(&matcher);
   // Time stamps of files are read on the matcher's threads with the lines' matching, and
@@ -275,11 +281,13 @@ int RunReplay(const ReplayArgs& args) {
     matching = filling;
     matching_bytes_done = bytes_done;
     filling = filling == &chunks[0] ? &chunks[1] : &chunks[0];
+    chunk_lines = std::min(chunk_lines * 2, LineChunk::kMaxLines);
     if (matched != nullptr) apply_chunk(matched, matched_bytes_done);
   };
 
   for (const auto& path : args.files) {
     max_time = INT64_MIN;  // each source's watermark follows its own stamps
+    chunk_lines = LineChunk::kFirstLines;
     ReplaySourceOptions source_options;
     source_options.host = args.host;
     source_options.year = args.year;
@@ -300,7 +308,7 @@ int RunReplay(const ReplayArgs& args) {
     Status s =
         (*source)->ReadAll([&](const engine::InputLine& line) { filling->Add(line, &file_stamps); },
                            [&](std::string_view carry) {
-                             if (filling->full()) flush();
+                             if (chunk_full()) flush();
                              return filling->Room(carry);
                            });
     if (s.ok()) flush();
@@ -316,6 +324,7 @@ int RunReplay(const ReplayArgs& args) {
   uint64_t entries = 0, without_message = 0, binary_messages = 0;
   for (const auto& path : args.journals) {
     max_time = INT64_MIN;
+    chunk_lines = LineChunk::kFirstLines;
     struct stat st;
     const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     journal::JournalFilter filter;
@@ -358,7 +367,7 @@ int RunReplay(const ReplayArgs& args) {
       const rules::JournalFields fields{entry.unit, entry.identifier, priority, pid};
       in.journal = &fields;
       filling->Add(in);  // interns the fields
-      if (filling->full()) flush_chunk(bytes);
+      if (chunk_full()) flush_chunk(bytes);
     }
     flush_chunk(bytes);
     apply_matched();
