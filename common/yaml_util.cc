@@ -133,7 +133,12 @@ std::string ClosestWord(const std::string& word, const std::vector<std::string>&
   return best;
 }
 
-YamlMap::YamlMap(YAML::Node node, std::string path) : node_(node), path_(std::move(path)) {}
+YamlMap::YamlMap(YAML::Node node, std::string path) : node_(node), path_(std::move(path)) {
+  if (!node_.IsMap()) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    if (it->first.IsScalar()) values_.emplace(it->first.Scalar(), it->second);
+  }
+}
 
 Status YamlMap::Check(const std::string& what) const {
   if (!node_.IsMap()) {
@@ -142,17 +147,22 @@ Status YamlMap::Check(const std::string& what) const {
   return Status::Ok();
 }
 
-bool YamlMap::Has(const std::string& key) const { return node_.IsMap() && node_[key]; }
+bool YamlMap::Has(const std::string& key) const { return values_.count(key) != 0; }
 
 YAML::Node YamlMap::Get(const std::string& key) {
   known_.insert(key);
   if (!node_.IsMap()) return YAML::Node();
-  return node_[key];
+  if (auto it = values_.find(key); it != values_.end()) return it->second;
+  // An undefined node, as yaml-cpp's lookup of an absent key gives (`!node` holds), made
+  // once: each lookup would add an undefined entry to the mapping itself.
+  if (!absent_.has_value()) absent_ = YAML::Node(YAML::NodeType::Map)["absent"];
+  return *absent_;
 }
 
 std::string YamlMap::Where(const std::string& key) const {
-  if (!Has(key)) return Where();
-  return YamlWhere(path_, node_[key]);
+  const auto it = values_.find(key);
+  if (it == values_.end()) return Where();
+  return YamlWhere(path_, it->second);
 }
 
 Status YamlMap::Error(const std::string& key, const std::string& message) const {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -69,6 +71,10 @@ class YamlMap {
 
   YAML::Node node_;
   std::string path_;
+  // The mapping's values by key, read once: yaml-cpp finds a key by comparing it with each
+  // key in turn, converting every one to a string.
+  std::map<std::string, YAML::Node> values_;
+  std::optional<YAML::Node> absent_;  // Get's answer for an absent key, made on first use
   std::set<std::string> known_;
 };
 

@@ -16,7 +16,7 @@ char* SlideMemory::TakeBytes(size_t bytes, size_t* capacity) {
   }
   const size_t c = ClassOf(bytes);
   *capacity = kClassBytes[c];
-  return static_cast<char*>(bytes_[c].Take(*capacity, 1));
+  return static_cast<char*>(Made().bytes[c].Take(*capacity, 1));
 }
 
 void SlideMemory::GiveBytes(char* p, size_t capacity) {
@@ -24,7 +24,7 @@ void SlideMemory::GiveBytes(char* p, size_t capacity) {
     ::operator delete(p);
     return;
   }
-  bytes_[ClassOf(capacity)].Give(p);
+  pools_->bytes[ClassOf(capacity)].Give(p);
 }
 
 }  // namespace ember::engine

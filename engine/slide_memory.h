@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "common/node_pool.h"
 
@@ -27,9 +28,9 @@ class SlideMemory {
   // one size only, `bytes` aligned to `align`, uninitialized; GiveBlock takes one back.
   static constexpr size_t kBlockPools = 2;
   void* TakeBlock(size_t pool, size_t bytes, size_t align) {
-    return blocks_[pool].Take(bytes, align);
+    return Made().blocks[pool].Take(bytes, align);
   }
-  void GiveBlock(size_t pool, void* p) { blocks_[pool].Give(p); }
+  void GiveBlock(size_t pool, void* p) { pools_->blocks[pool].Give(p); }
 
   // Room for at least `bytes` bytes, `*capacity` set to what it holds: a pooled size when it
   // fits one, else exactly `bytes` from the heap. Give it back with GiveBytes(p, *capacity).
@@ -44,11 +45,20 @@ class SlideMemory {
   static size_t ClassOf(size_t bytes);
   // A window of few keys needs few blocks of a size: the pools' chunks stay small.
   static constexpr size_t kChunkBytes = 16 << 10;
-  NodePool blocks_[kBlockPools] = {NodePool(kChunkBytes), NodePool(kChunkBytes)};
-  NodePool bytes_[kByteClasses] = {
-      NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
-      NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
-      NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes)};
+  struct Pools {
+    NodePool blocks[kBlockPools] = {NodePool(kChunkBytes), NodePool(kChunkBytes)};
+    NodePool bytes[kByteClasses] = {
+        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
+        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
+        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes)};
+  };
+  // Made when first needed: most windows never hold a slide of more than two keys, and a
+  // rule set of hundreds of rules has thousands of windows.
+  Pools& Made() {
+    if (!pools_) pools_ = std::make_unique<Pools>();
+    return *pools_;
+  }
+  std::unique_ptr<Pools> pools_;
 };
 
 }  // namespace ember::engine

@@ -588,6 +588,7 @@ std::vector<Rule> ParseRulesFile(const std::string& path, const RuleSetOptions& 
     diagnostics->push_back(YamlWhere(path, list) + ": error: 'rules' must be a list");
     return out;
   }
+  out.reserve(list.size());  // a Rule is large: moving hundreds of them as the vector grows
   for (const auto& node : list) {
     Rule rule;
     if (ParseRule(node, path, options, &rule, diagnostics)) out.push_back(std::move(rule));

@@ -202,7 +202,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Load(const std::string& path,
   std::vector<Rule> all;
   std::set<std::string> names;
   for (const auto& file : *files) {
-    for (auto& rule : ParseRulesFile(file, options, diagnostics)) {
+    std::vector<Rule> parsed = ParseRulesFile(file, options, diagnostics);
+    all.reserve(all.size() + parsed.size());
+    for (auto& rule : parsed) {
       if (!names.insert(rule.name).second) {
         diagnostics->push_back(rule.source + ": error: rule name '" + rule.name +
                                "' is used twice; names identify a rule's state");

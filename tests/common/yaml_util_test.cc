@@ -60,3 +60,32 @@ TEST_CASE("LoadYamlFile: a duplicate key is refused at the second one, at any de
   // The same key in two mappings is not a duplicate.
   CHECK(LoadYamlFile(dir.Write("ok.yaml", "a: {k: 1}\nb: {k: 2}\n")).ok());
 }
+
+TEST_CASE("YamlMap: absent keys read as undefined and leave the mapping as it was",
+          "[common][yaml][unit]") {
+  test::TempDir dir;
+  const std::string path = dir.Write("c.yaml", "top:\n  name: x\n  empty: ~\n");
+  auto doc = LoadYamlFile(path);
+  REQUIRE(doc.ok());
+  YamlMap m((*doc)["top"], path);
+  CHECK(m.Has("name"));
+  CHECK(m.Has("empty"));  // present with a null value
+  CHECK_FALSE(m.Has("missing"));
+  CHECK(m.Get("name").Scalar() == "x");
+  CHECK(m.Get("empty").IsNull());
+  CHECK(static_cast<bool>(m.Get("empty")));
+  for (int i = 0; i < 3; ++i) {
+    const YAML::Node absent = m.Get("missing" + std::to_string(i));
+    CHECK_FALSE(absent);  // undefined, as yaml-cpp's own lookup of an absent key
+    CHECK_FALSE(absent.IsScalar());
+    CHECK_FALSE(absent.IsSequence());
+  }
+  CHECK((*doc)["top"].size() == 2);  // no key was added by looking for it
+  std::string value = "kept";
+  REQUIRE(m.GetString("missing", &value).ok());
+  CHECK(value == "kept");
+  CHECK(m.GetString("missing", &value, /*required=*/true).message() ==
+        path + ":2:3: error: missing required key 'missing'");
+  CHECK(m.Where("name") == path + ":2:9");
+  CHECK(m.Where("missing") == path + ":2:3");  // the mapping's place
+}
