@@ -93,8 +93,8 @@ bool KeyTable::SubtractSum(uint32_t id, const WindowSum& d) {
 }
 
 void KeyTable::ClearSums() {
-  for (Entry& e : entries_) e.count = e.total = 0;
-  for (NumericSum& n : numeric_) n = NumericSum{};
+  entries_.ForEach([](Entry& e) { e.count = e.total = 0; });
+  numeric_.ForEach([](NumericSum& n) { n = NumericSum{}; });
 }
 
 }  // namespace ember::engine

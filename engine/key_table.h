@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/stable_vector.h"
 #include "engine/open_index.h"
 
 namespace ember::engine {
@@ -75,8 +75,8 @@ class KeyTable {
   static uint64_t Hash(std::string_view key);
 
   const bool numeric_sums_;
-  std::deque<Entry> entries_;       // by id; a deque so growing never moves an entry
-  std::deque<NumericSum> numeric_;  // by id, when numeric_sums_
+  StableVector<Entry> entries_;       // by id; growing never moves an entry
+  StableVector<NumericSum> numeric_;  // by id, when numeric_sums_
   std::vector<uint32_t> free_;
   OpenIndex index_;
 };
