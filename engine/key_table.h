@@ -75,8 +75,10 @@ class KeyTable {
   static uint64_t Hash(std::string_view key);
 
   const bool numeric_sums_;
-  StableVector<Entry> entries_;       // by id; growing never moves an entry
-  StableVector<NumericSum> numeric_;  // by id, when numeric_sums_
+  // By id; growing never moves an entry. Blocks of 16: a partition's window of a keyed rule
+  // often holds a key or two.
+  StableVector<Entry, 16> entries_;
+  StableVector<NumericSum, 16> numeric_;  // by id, when numeric_sums_
   std::vector<uint32_t> free_;
   OpenIndex index_;
 };
