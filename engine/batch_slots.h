@@ -106,10 +106,10 @@ class SlotList {
 };
 
 // Bytes appended back to back: the first kInline in place (the samples of a batch of one key
-// with a line of usual length allocate nothing), then in a SlideMemory's pooled buffers
-// (doubling), then on the heap, grown by a quarter (at most a fifth of the room is then
-// unused). Release gives the buffer back before it is destroyed. Neither copied nor moved.
-// Not thread-safe.
+// with a line of usual length allocate nothing), then in a SlideMemory's pooled buffers (256,
+// 384, 512 … bytes, up to 4 KiB), then on the heap, grown by a quarter (at most a fifth of the
+// room is then unused). Release gives the buffer back before it is destroyed. Neither copied
+// nor moved. Not thread-safe.
 class SampleBuffer {
  public:
   static constexpr size_t kInline = 112;
