@@ -45,12 +45,12 @@ class SlideMemory {
   static size_t ClassOf(size_t bytes);
   // A window of few keys needs few blocks of a size: the pools' chunks stay small.
   static constexpr size_t kChunkBytes = 16 << 10;
+  struct Pool : NodePool {
+    Pool() : NodePool(kChunkBytes) {}
+  };
   struct Pools {
-    NodePool blocks[kBlockPools] = {NodePool(kChunkBytes), NodePool(kChunkBytes)};
-    NodePool bytes[kByteClasses] = {
-        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
-        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes),
-        NodePool(kChunkBytes), NodePool(kChunkBytes), NodePool(kChunkBytes)};
+    Pool blocks[kBlockPools];
+    Pool bytes[kByteClasses];
   };
   // Made when first needed: most windows never hold a slide of more than two keys, and a
   // rule set of hundreds of rules has thousands of windows.
