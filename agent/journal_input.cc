@@ -5,9 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/module_loader.h"
 #include "journal/journal_entry.h"
-#include "journal/journal_module.h"
+#include "journal/journal_loader.h"
 
 namespace ember::agent {
 namespace {
@@ -21,16 +20,10 @@ uint64_t StreamBytes(const std::string& line) { return line.size() + 1; }
 }  // namespace
 
 Result<std::unique_ptr<journal::JournalSource>> OpenJournal(const JournalOptions& options) {
-  Result<ModuleHandle> module = LoadModule(ModulePath("ember-agent", "ember-journal.so"));
-  if (!module.ok()) return module.status().WithContext("the journal input");
-  Result<void*> entry = module->Symbol("ember_journal_open");
-  if (!entry.ok()) return entry.status();
-  const journal::JournalOpenRequest request{options.directory, options.filter};
-  Status error;
-  journal::JournalSource* source =
-      reinterpret_cast<journal::JournalOpenFn>(*entry)(&request, &error);
-  if (source == nullptr) return error;
-  return std::unique_ptr<journal::JournalSource>(source);
+  const journal::JournalOpenRequest request{options.directory, options.filter, {}};
+  auto source = journal::OpenJournalModule("ember-agent", request);
+  if (!source.ok()) return source.status().WithContext("the journal input");
+  return source;
 }
 
 void ForgetOtherJournals(OffsetStore& store, const std::string& keep) {

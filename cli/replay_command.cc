@@ -27,7 +27,7 @@
 #include "engine/engine.h"
 #include "engine/interned.h"
 #include "engine/parallel_matcher.h"
-#include "journal/journal_reader.h"
+#include "journal/journal_loader.h"
 #include "rules/screen_cache.h"
 
 namespace ember::cli {
@@ -338,8 +338,9 @@ int RunReplay(const ReplayArgs& args) {
       }
       filter.max_priority = *level;
     }
-    auto reader = dir ? journal::JournalReader::OpenDirectory(path, filter)
-                      : journal::JournalReader::OpenFiles({path}, filter);
+    journal::JournalOpenRequest request{path, filter, {}};
+    if (!dir) request = {"", filter, {path}};
+    auto reader = journal::OpenJournalModule("ember-aggregator", request);
     if (!reader.ok()) {
       std::fprintf(stderr, "ember replay: %s\n", reader.status().message().c_str());
       return 1;

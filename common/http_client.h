@@ -5,7 +5,8 @@
 // HTTP_PROXY and NO_PROXY as curl reads them; a bearer token or a basic-auth password is read
 // from a file at each request, so no secret sits in a configuration file. Only http and https,
 // also across redirects. Thread-safe: every call has its own curl handle.
-// Linked by the aggregator and the CLI only: the agent does not carry libcurl.
+// Linked by the aggregator and the CLI only; libcurl is loaded at the first request (an
+// Unavailable error names it when it is missing).
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,8 @@ EMBER_EXPORT const char* ember_module_abi() { return ember::kModuleAbi; }
 EMBER_EXPORT ember::journal::JournalSource* ember_journal_open(
     const ember::journal::JournalOpenRequest* request, ember::Status* error) {
   using ember::journal::JournalReader;
-  auto reader = request->directory.empty()
+  auto reader = !request->files.empty() ? JournalReader::OpenFiles(request->files, request->filter)
+                : request->directory.empty()
                     ? JournalReader::OpenLocal(request->filter)
                     : JournalReader::OpenDirectory(request->directory, request->filter);
   if (!reader.ok()) {

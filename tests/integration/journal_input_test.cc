@@ -103,11 +103,6 @@ void ExpectShipped(Cluster& c, int to) {
   CHECK(per_unit == std::map<std::string, uint64_t>{{"a.service", a}, {"b.service", b}});
 }
 
-bool MapsLibsystemd(const Process& p) {
-  return ReadFile("/proc/" + std::to_string(p.pid()) + "/maps").find("libsystemd") !=
-         std::string::npos;
-}
-
 }  // namespace
 
 TEST_CASE("Journal input: entries followed live ship exactly once through SIGKILLs, by unit",
@@ -120,13 +115,13 @@ TEST_CASE("Journal input: entries followed live ship exactly once through SIGKIL
   c.StartAggregator();
   // An agent without the journal input does not load libsystemd.
   c.StartAgent();
-  CHECK_FALSE(MapsLibsystemd(*c.agent));
+  CHECK_FALSE(c.agent->Maps("libsystemd"));
   c.agent->Signal(SIGTERM);
   REQUIRE(c.agent->Wait(10s));
   c.AddAgentInputs("  journal:\n    directory: " + dir +
                    "\n    units: [a.service, b.service]\n    priority: ..info\n");
   c.StartAgent();
-  CHECK(MapsLibsystemd(*c.agent));
+  CHECK(c.agent->Maps("libsystemd"));
   AppendEntries(c, file, 200, 400);
   std::this_thread::sleep_for(300ms);
   c.agent->Signal(SIGKILL);

@@ -36,7 +36,7 @@ for f in ./usr/bin/ember-agent ./etc/ember/agent.yaml ./usr/lib/systemd/system/e
 done
 for f in ./usr/bin/ember-aggregator ./usr/bin/ember ./etc/ember/rules.d/ssh.yaml \
          ./usr/lib/systemd/system/ember-aggregator.service ./usr/share/man/man1/ember.1.gz \
-         ./usr/lib/ember-aggregator/ember-https.so; do
+         ./usr/lib/ember-aggregator/ember-https.so ./usr/lib/ember-aggregator/ember-journal.so; do
   grep -qx "$f" <<<"$aggregator_files" || fail "$f missing from the aggregator package"
 done
 dpkg-deb -I "$agent_deb" conffiles | grep -qx /etc/ember/agent.yaml || fail "agent.yaml is not a conffile"
@@ -50,7 +50,9 @@ for deb in "$agent_deb" "$aggregator_deb"; do
     dpkg-deb -I "$deb" "$script" >/dev/null || fail "$(basename "$deb") has no $script"
   done
 done
-dpkg-deb -f "$aggregator_deb" Depends | grep -q liblmdb0 || fail "aggregator does not depend on liblmdb0"
+for lib in liblmdb0 libcurl4 libsystemd0; do  # libcurl and libsystemd: loaded when needed
+  dpkg-deb -f "$aggregator_deb" Depends | grep -q $lib || fail "aggregator does not depend on $lib"
+done
 
 echo "== installing"
 dpkg -i "$agent_deb" "$aggregator_deb" >/dev/null
@@ -69,6 +71,11 @@ done
 /usr/bin/ember test /usr/share/doc/ember-aggregator/examples/rules/tests >/dev/null ||
   fail "the installed example rules fail their own ember tests"
 /usr/bin/ember check /etc/ember/rules.d >/dev/null || fail "ember check /etc/ember/rules.d"
+# `ember replay --journal` loads the journal module the package installs beside it.
+mkdir "$work/journal"
+/usr/bin/ember replay --rules /etc/ember/rules.d --journal "$work/journal" >/dev/null 2>"$work/replay.err" ||
+  fail "ember replay --journal: $(cat "$work/replay.err")"
+grep -q "read 0 journal entries" "$work/replay.err" || fail "ember replay --journal: $(cat "$work/replay.err")"
 
 echo "== running the installed services as the ember user"
 for port in 7450 7451 7452; do

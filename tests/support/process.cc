@@ -49,6 +49,10 @@ Process::~Process() {
   }
 }
 
+bool Process::Maps(const std::string& name) const {
+  return ReadFile("/proc/" + std::to_string(pid_) + "/maps").find(name) != std::string::npos;
+}
+
 void Process::Signal(int signo) {
   if (running_) ::kill(pid_, signo);
 }

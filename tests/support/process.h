@@ -36,6 +36,8 @@ class Process {
   bool running() const { return running_; }
   int exit_code() const { return exit_code_; }
   int term_signal() const { return signal_; }
+  // Whether the running child has a shared library whose path holds `name` mapped.
+  bool Maps(const std::string& name) const;
 
  private:
   pid_t pid_ = -1;
