@@ -36,9 +36,11 @@ struct Run {
 };
 
 Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
-         const std::vector<engine::InputLine>& lines, unsigned threads, uint32_t partitions) {
+         const std::vector<engine::InputLine>& lines, unsigned threads, uint32_t partitions,
+         size_t min_parallel) {
   engine::EngineOptions options;
   options.partitions = partitions;
+  options.min_parallel_matches = min_parallel;
   engine::Engine engine(rules, options);
   engine::ParallelMatcher matcher(threads);
   if (threads > 1) engine.SetRunner(&matcher);
@@ -70,10 +72,12 @@ int main(int argc, char** argv) {
   int runs = 5;
   std::vector<unsigned> thread_counts{1, 2};
   uint32_t partitions = engine::kDefaultPartitions;
+  size_t min_parallel = engine::EngineOptions{}.min_parallel_matches;
   app.add_option("--rules", rules_path)->required();
   app.add_option("--runs", runs);
   app.add_option("--threads", thread_counts)->delimiter(',');
   app.add_option("--partitions", partitions);
+  app.add_option("--min-parallel-matches", min_parallel);
   app.add_option("--json", json_path);
   app.add_option("file", file)->required();
   CLI11_PARSE(app, argc, argv);
@@ -113,7 +117,7 @@ int main(int argc, char** argv) {
   for (unsigned threads : thread_counts) {
     std::vector<double> apply, route, close;
     for (int i = 0; i < runs; ++i) {
-      const Run r = Once(*rules, lines, threads, partitions);
+      const Run r = Once(*rules, lines, threads, partitions, min_parallel);
       apply.push_back(r.apply_s);
       route.push_back(r.route_s);
       close.push_back(r.close_s);

@@ -23,10 +23,12 @@ done
 cmake --preset release -S "$repo" >/dev/null
 cmake --build "$repo/build/release" -j"$(nproc)" \
   --target ember ember-agent ember-aggregator ember-loggen ember-checkpoint-bench \
-  ember-load-agents ember-filter-bench ember-apply-bench
+  ember-load-agents ember-filter-bench ember-apply-bench ember-fork-join-bench
 cd "$repo"
 runs=${EMBER_BENCH_RUNS:-5}
 python3 bench/replay_bench.py --bin build/release "$@"
+echo
+build/release/bench/ember-fork-join-bench
 echo
 build/release/bench/ember-checkpoint-bench --runs "$runs" \
   --dir "${EMBER_BENCH_DIR:-/var/tmp/ember-checkpoint-bench}" --json bench/results/checkpoint.json
