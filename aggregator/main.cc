@@ -7,6 +7,7 @@
 
 #include "aggregator/aggregator.h"
 #include "aggregator/aggregator_config.h"
+#include "aggregator/sinks/alert_sink.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/system.h"
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
     auto rules = ember::rules::RuleSet::Load(config->rules_dir, options, &diagnostics);
     for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.c_str());
     if (!rules.ok()) return 1;
+    if (ember::Status s = ember::aggregator::LoadSinkLibraries(config->outputs); !s.ok()) {
+      std::fprintf(stderr, "ember-aggregator: %s\n", s.message().c_str());
+      return 1;
+    }
     std::printf("%s: OK (%zu rules)\n", config_path.c_str(), (*rules)->rules().size());
     return 0;
   }

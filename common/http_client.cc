@@ -94,6 +94,8 @@ Status CheckHttpUrl(const std::string& url) {
   return Status::Ok();
 }
 
+Status LoadHttpClient() { return Curl().status(); }
+
 Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
                             const std::string& body, const HttpHeaders& headers,
                             int64_t timeout_ms) {

@@ -51,4 +51,9 @@ Result<HttpReply> HttpFetch(const std::string& method, const std::string& url,
 // InvalidArgument unless `url` is http:// or https:// with a host.
 Status CheckHttpUrl(const std::string& url);
 
+// Loads libcurl now (HttpFetch does at its first request): a program that will make requests
+// calls it at start, so a missing libcurl is a startup error, not a failed delivery later.
+// Errors: Unavailable naming libcurl.so.4 and why. Thread-safe.
+Status LoadHttpClient();
+
 }  // namespace ember

@@ -38,7 +38,11 @@ class AlertSink {
   virtual void RestoreFiring(const std::vector<engine::Alert>& /*firing*/) {}
 };
 
-// Builds the sinks the configuration turns on. Errors: a sink cannot be opened.
+// Builds the sinks the configuration turns on. Errors: a sink cannot be opened, or
+// LoadSinkLibraries's.
 Result<std::vector<std::unique_ptr<AlertSink>>> MakeSinks(const OutputOptions& options);
+// Loads the libraries the configured sinks load on demand (libcurl for webhooks and
+// Alertmanager), so that one missing fails the start or `--check`, not a delivery later.
+Status LoadSinkLibraries(const OutputOptions& options);
 
 }  // namespace ember::aggregator
