@@ -312,15 +312,17 @@ void FrameIntake::ApplyMatched(Pass& pass, engine::Engine& engine, int64_t now_m
     watermarks_.Watermark(now_ms);
     engine.SetHistoryFloor(watermarks_.floor(), watermarks_.complete());
   }
+  // Each drop as too late is told to the stream of its frame.
+  std::vector<size_t>& too_late = too_late_lines_;
+  too_late.clear();
+  engine.RouteLines(lines, *matcher_, 0, &too_late);
+  auto drop = too_late.begin();
   line = 0;
   for (const PendingFrame& p : pass.frames) {
-    const uint64_t too_late = engine.stats().too_late;
-    for (size_t i = 0; i < p.frame.lines.size(); ++i, ++line) {
-      engine.RouteLine(lines[line], matcher_->MatchesOf(line));
-    }
-    if (engine.stats().too_late != too_late) {
-      watermarks_.TooLate(p.stream, engine.stats().too_late - too_late);
-    }
+    line += p.frame.lines.size();
+    uint64_t dropped = 0;
+    for (; drop != too_late.end() && *drop < line; ++drop) ++dropped;
+    if (dropped != 0) watermarks_.TooLate(p.stream, dropped);
   }
   engine.ApplyRouted();
   pass.frames.clear();

@@ -139,6 +139,7 @@ class FrameIntake {
   Pass passes_[2];
   Pass* in_flight_ = &passes_[0];  // the pass being matched, when matching_
   bool matching_ = false;
+  std::vector<size_t> too_late_lines_;  // ApplyMatched: the lines routing dropped as too late
   // HELLOs waiting for the next checkpoint, by routing id: one per connection (the latest),
   // all answered at the next commit, which the first one waiting brings on at once.
   struct WaitingWelcome {

@@ -50,7 +50,7 @@ Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
     const auto chunk = std::span(lines).subspan(at, std::min(kChunk, lines.size() - at));
     matcher.Match(*rules, chunk);
     const auto start = Clock::now();
-    for (size_t i = 0; i < chunk.size(); ++i) engine.RouteLine(chunk[i], matcher.MatchesOf(i));
+    engine.RouteLines(chunk, matcher, 0);
     r.route_s += Seconds(start);
     engine.ApplyRouted();
     r.apply_s += Seconds(start);

@@ -246,20 +246,23 @@ int RunReplay(const ReplayArgs& args) {
   auto apply_chunk = [&](LineChunk* chunk, uint64_t bytes_done) {
     const std::span<engine::InputLine> lines = chunk->lines();
     untimed += chunk->stamps().Settle(lines, matcher);
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const engine::InputLine& line = lines[i];
-      engine.RouteLine(line, matcher.MatchesOf(i));
-      if (lateness_ms >= 0 && line.time_ms > max_time) {
-        max_time = line.time_ms;
-        const int64_t watermark = max_time - lateness_ms;
-        if (watermark >= 0 && (!engine.has_closed() ||
-                               watermark / engine.batch_interval_ms() > engine.closed_until())) {
-          engine.ApplyRouted();
-          engine.AdvanceWatermark(watermark, &alerts);
-          PrintAlerts(alerts, args.resolved, &printed);
-        }
+    // The lines up to one that moves the watermark past a batch end are routed together,
+    // then the watermark moves.
+    size_t routed = 0;
+    for (size_t i = 0; lateness_ms >= 0 && i < lines.size(); ++i) {
+      if (lines[i].time_ms <= max_time) continue;
+      max_time = lines[i].time_ms;
+      const int64_t watermark = max_time - lateness_ms;
+      if (watermark >= 0 && (!engine.has_closed() ||
+                             watermark / engine.batch_interval_ms() > engine.closed_until())) {
+        engine.RouteLines(lines.subspan(routed, i + 1 - routed), matcher, routed);
+        routed = i + 1;
+        engine.ApplyRouted();
+        engine.AdvanceWatermark(watermark, &alerts);
+        PrintAlerts(alerts, args.resolved, &printed);
       }
     }
+    engine.RouteLines(lines.subspan(routed), matcher, routed);
     engine.ApplyRouted();
     chunk->Clear();
     progress.Update(bytes_done);

@@ -20,11 +20,12 @@ struct Engine::Partition {
     uint64_t count;             // matches alike (AlikeMatches) in a row, `match` the first
     const RecordedMatch* last;  // the last of them
   };
-  // By rule: RouteLine's matches to apply, in line order. A rule's window is applied apart
-  // from the partition's other windows, so that hot rules spread over the threads. Most
-  // matches of a rule come in runs of one key in one batch (a rule without `by` has one key):
-  // a run is one entry, applied at once.
-  std::vector<std::vector<Routed>> queues;
+  // By range of lines routed at once (RouteLines), then by rule: the matches to apply, in
+  // line order, range 0's before range 1's. A rule's window is applied apart from the
+  // partition's other windows, so that hot rules spread over the threads. Most matches of a
+  // rule come in runs of one key in one batch (a rule without `by` has one key): a run is one
+  // entry, applied at once.
+  std::vector<std::vector<std::vector<Routed>>> queues;
   // By rule: Evaluate's events, late ones and those of the closed batches.
   struct Events {
     std::vector<Alert> late, closed;
@@ -96,7 +97,9 @@ class Engine::Collector final : public rules::MatchVisitor {
       : engine_(engine), batch_(batch), line_(line) {}
   void OnMatch(size_t rule_index, const rules::RuleMatch& match) override {
     int64_t batch = 0;
-    if (!engine_.PlaceMatch(line_, batch_, rule_index, match, nullptr, &batch)) return;
+    if (!engine_.PlaceMatch(engine_.placer_, line_, batch_, rule_index, match, nullptr, &batch)) {
+      return;
+    }
     Partition& part = *engine_.parts_[engine_.Route(rule_index, match.key)];
     engine_.Wake(part, rule_index);
     part.windows[rule_index]->Add(batch, match, InputMatchedLine(line_));
@@ -114,6 +117,7 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
       lateness_batches_(
           (std::max<int64_t>(options.max_lateness_ms, 0) + options.batch_interval_ms - 1) /
           options.batch_interval_ms) {
+  placer_.stats = &stats_;
   const uint32_t partitions = std::clamp<uint32_t>(options.partitions, 1, kMaxPartitions);
   for (const auto& rule : rules_->rules()) {
     seeds_.push_back(RuleSeed(rule.name));
@@ -129,7 +133,8 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
       part->windows.push_back(std::make_unique<RuleWindow>(rule, options_.batch_interval_ms,
                                                            lateness_batches_, max_keys));
     }
-    part->queues.resize(rules_->rules().size());
+    part->queues.resize(1);
+    part->queues[0].resize(rules_->rules().size());
     part->events.resize(rules_->rules().size());
     part->parked.resize(rules_->rules().size(), 0);
     parts_.push_back(std::move(part));
@@ -175,32 +180,33 @@ bool Engine::TooLate(int64_t time_ms) const {
   return has_closed_ && batch < OldestAdmitted();
 }
 
-bool Engine::Place(int64_t time_ms, int64_t* batch) {
-  if (time_ms < placed_from_ms_ || time_ms >= placed_until_ms_) {
+bool Engine::Place(Placer& placer, int64_t time_ms, int64_t* batch) {
+  if (time_ms < placer.placed_from_ms || time_ms >= placer.placed_until_ms) {
     const int64_t interval = options_.batch_interval_ms;
-    placed_batch_ = std::max<int64_t>(time_ms, 0) / interval;
-    const int64_t from = placed_batch_ * interval;
-    placed_from_ms_ = time_ms < 0 ? INT64_MIN : from;
-    placed_until_ms_ = from > INT64_MAX - interval ? INT64_MAX : from + interval;
+    placer.placed_batch = std::max<int64_t>(time_ms, 0) / interval;
+    const int64_t from = placer.placed_batch * interval;
+    placer.placed_from_ms = time_ms < 0 ? INT64_MIN : from;
+    placer.placed_until_ms = from > INT64_MAX - interval ? INT64_MAX : from + interval;
   }
-  *batch = placed_batch_;
+  *batch = placer.placed_batch;
   if (has_closed_ && *batch < closed_until_) {
     if (*batch < OldestAdmitted()) {
-      ++stats_.too_late;
+      ++placer.stats->too_late;
+      if (placer.too_late != nullptr) placer.too_late->push_back(placer.line);
       return false;
     }
-    ++stats_.late_lines;
+    ++placer.stats->late_lines;
   }
-  max_batch_ = std::max(max_batch_, *batch);
+  placer.max_batch = std::max(placer.max_batch, *batch);
   return true;
 }
 
-bool Engine::Admit(const InputLine& line, int64_t* batch) {
-  ++stats_.lines;
-  return Place(line.time_ms, batch);
+bool Engine::Admit(Placer& placer, const InputLine& line, int64_t* batch) {
+  ++placer.stats->lines;
+  return Place(placer, line.time_ms, batch);
 }
 
-bool Engine::PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
+bool Engine::PlaceMatch(Placer& placer, const InputLine& line, int64_t line_batch, size_t rule,
                         const rules::RuleMatch& match, const RecordedMatch* recorded,
                         int64_t* batch) {
   *batch = line_batch;
@@ -214,20 +220,20 @@ bool Engine::PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
       t = ParseRuleTimestamp(match.time, r.time_format, r.time_zone.get(), line.time_ms);
     }
     if (!t) {
-      ++stats_.unparsed_times;
-    } else if (!Place(*t, batch)) {
+      ++placer.stats->unparsed_times;
+    } else if (!Place(placer, *t, batch)) {
       return false;
     }
   }
-  if (!match.total) ++stats_.matches;
-  if (match.key_cut) ++stats_.keys_cut;
+  if (!match.total) ++placer.stats->matches;
+  if (match.key_cut) ++placer.stats->keys_cut;
   return true;
 }
 
 void Engine::Ingest(const InputLine& line) {
-  assert(!routed_);
+  assert(!placer_.routed);
   int64_t batch = 0;
-  if (!Admit(line, &batch)) return;
+  if (!Admit(placer_, line, &batch)) return;
   const uint64_t before = stats_.matches;
   Collector collector(*this, batch, line);
   rules_->Match(line.text, rules::LineSource{line.host, line.file, line.tag, JournalOf(line)},
@@ -241,13 +247,79 @@ void Engine::IngestMatched(const InputLine& line, std::span<const RecordedMatch>
 }
 
 void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> matches) {
+  RouteInto(0, placer_, line, matches);
+}
+
+void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher& matcher,
+                        size_t first, std::vector<size_t>* too_late) {
+  // More ranges than free threads only cut more runs in two.
+  constexpr size_t kMaxRanges = 8;
+  const size_t ranges =
+      runner_ == nullptr
+          ? 1
+          : std::clamp<size_t>(lines.size() / std::max<size_t>(options_.min_range_lines, 1), 1,
+                               std::min<size_t>(runner_->width(), kMaxRanges));
+  if (ranges == 1) {
+    placer_.too_late = too_late;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      placer_.line = i;
+      RouteInto(0, placer_, lines[i], matcher.MatchesOf(first + i));
+    }
+    placer_.too_late = nullptr;
+    return;
+  }
+  ranges_.resize(std::max(ranges_.size(), ranges));
+  std::vector<std::vector<size_t>> range_too_late(too_late != nullptr ? ranges : 0);
+  for (auto& part : parts_) {
+    if (part->queues.size() >= ranges) continue;
+    part->queues.resize(ranges);
+    for (auto& queues : part->queues) queues.resize(rules_->rules().size());
+  }
+  for (size_t r = 0; r < ranges; ++r) {
+    Placer& placer = ranges_[r];
+    placer = Placer{};
+    placer.stats = &placer.counted;
+    placer.too_late = too_late != nullptr ? &range_too_late[r] : nullptr;
+  }
+  RunTasks(ranges, [&](size_t r) {
+    Placer& placer = ranges_[r];
+    const size_t end = lines.size() * (r + 1) / ranges;
+    for (size_t i = lines.size() * r / ranges; i < end; ++i) {
+      placer.line = i;
+      RouteInto(r, placer, lines[i], matcher.MatchesOf(first + i));
+    }
+  });
+  for (size_t r = 0; r < ranges; ++r) {
+    MergeRange(ranges_[r]);
+    if (too_late != nullptr) {
+      too_late->insert(too_late->end(), range_too_late[r].begin(), range_too_late[r].end());
+    }
+  }
+}
+
+void Engine::MergeRange(const Placer& placer) {
+  const EngineStats& c = placer.counted;
+  stats_.lines += c.lines;
+  stats_.matches += c.matches;
+  stats_.matched_lines += c.matched_lines;
+  stats_.late_lines += c.late_lines;
+  stats_.too_late += c.too_late;
+  stats_.unparsed_times += c.unparsed_times;
+  stats_.keys_cut += c.keys_cut;
+  placer_.max_batch = std::max(placer_.max_batch, placer.max_batch);
+  placer_.routed = placer_.routed || placer.routed;
+}
+
+void Engine::RouteInto(size_t range, Placer& placer, const InputLine& line,
+                       std::span<const RecordedMatch> matches) {
   int64_t line_batch = 0;
-  if (!Admit(line, &line_batch)) return;
-  const uint64_t before = stats_.matches;
+  if (!Admit(placer, line, &line_batch)) return;
+  const uint64_t before = placer.stats->matches;
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
-    if (!PlaceMatch(line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    std::vector<Partition::Routed>& queue = parts_[RouteHash(m.rule, m.key_hash)]->queues[m.rule];
+    if (!PlaceMatch(placer, line, line_batch, m.rule, m.match, &m, &batch)) continue;
+    std::vector<Partition::Routed>& queue =
+        parts_[RouteHash(m.rule, m.key_hash)]->queues[range][m.rule];
     // A run continues when the match the matcher found alike is the queue's last.
     if (!queue.empty() && queue.back().batch == batch &&
         ((m.run_distance != 0 && queue.back().last == &m - m.run_distance) ||
@@ -257,9 +329,9 @@ void Engine::RouteLine(const InputLine& line, std::span<const RecordedMatch> mat
     } else {
       queue.push_back(Partition::Routed{&line, &m, batch, 1, &m});
     }
-    routed_ = true;
+    placer.routed = true;
   }
-  if (stats_.matches != before) ++stats_.matched_lines;
+  if (placer.stats->matches != before) ++placer.stats->matched_lines;
 }
 
 void Engine::Wake(Partition& part, size_t rule) {
@@ -271,49 +343,57 @@ void Engine::Wake(Partition& part, size_t rule) {
 }
 
 void Engine::ApplyRouted() {
-  if (!routed_) return;
-  routed_ = false;
+  if (!placer_.routed) return;
+  placer_.routed = false;
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
-    std::vector<Partition::Routed>& queue = part.queues[rule];
-    for (size_t i = 0; i < queue.size(); ++i) {
-      // An entry's line is read when it becomes its key's sample in the batch: long after it
-      // was matched, so fetched a few entries ahead.
-      if (i + kPrefetchAhead < queue.size()) {
-        __builtin_prefetch(queue[i + kPrefetchAhead].line->text.data());
+    for (auto& range : part.queues) {
+      std::vector<Partition::Routed>& queue = range[rule];
+      for (size_t i = 0; i < queue.size(); ++i) {
+        // An entry's line is read when it becomes its key's sample in the batch: long after
+        // it was matched, so fetched a few entries ahead.
+        if (i + kPrefetchAhead < queue.size()) {
+          __builtin_prefetch(queue[i + kPrefetchAhead].line->text.data());
+        }
+        const Partition::Routed& r = queue[i];
+        window.Add(r.batch, r.match->match, InputMatchedLine(*r.line), r.count);
       }
-      const Partition::Routed& r = queue[i];
-      window.Add(r.batch, r.match->match, InputMatchedLine(*r.line), r.count);
+      queue.clear();
     }
-    queue.clear();
   };
   // The windows with matches to apply; few matches are not worth waking threads for.
   std::vector<std::pair<Partition*, size_t>>& due = due_;
+  std::vector<size_t>& sizes = due_sizes_;
   due.clear();
+  sizes.clear();
   size_t queued = 0;
   for (auto& part : parts_) {
-    for (size_t r = 0; r < part->queues.size(); ++r) {
-      if (part->queues[r].empty()) continue;
+    for (size_t r = 0; r < rules_->rules().size(); ++r) {
+      size_t size = 0;
+      for (const auto& range : part->queues) size += range[r].size();
+      if (size == 0) continue;
       Wake(*part, r);
       due.emplace_back(part.get(), r);
-      queued += part->queues[r].size();
+      sizes.push_back(size);
+      queued += size;
     }
   }
-  auto task = [&](size_t i) { apply(*due[i].first, due[i].second); };
   if (queued < options_.min_parallel_matches) {
-    for (size_t i = 0; i < due.size(); ++i) task(i);
+    for (const auto& [part, rule] : due) apply(*part, rule);
     return;
   }
   // Biggest first: the threads take tasks in turn, so a hot window started last would leave
   // the others idle while it runs. The order of tasks changes no result.
-  std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
-    return a.first->queues[a.second].size() > b.first->queues[b.second].size();
-  });
-  RunTasks(due.size(), task);
+  std::vector<size_t>& order = due_order_;
+  order.resize(due.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
+  RunTasks(order.size(), [&](size_t i) { apply(*due[order[i]].first, due[order[i]].second); });
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
-  assert(!routed_);
+  assert(!placer_.routed);
   int64_t closed_until = closed_until_;
   bool close = false;
   if (watermark_ms >= 0) {
@@ -325,12 +405,12 @@ void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
 
 void Engine::Finish(std::vector<Alert>* out) {
   SetHistoryFloor(history_floor_ms_, INT64_MAX);  // the end: every window is complete
-  if (max_batch_ < 0) return Evaluate(false, closed_until_, out);
+  if (placer_.max_batch < 0) return Evaluate(false, closed_until_, out);
   int64_t horizon = 0;
   for (const auto& w : parts_[0]->windows) horizon = std::max(horizon, w->horizon_batches());
   // Past the end of the input nothing is silent: absence rules stop where the data does.
-  absence_until_ = max_batch_ + 1;
-  const int64_t closed_until = max_batch_ + 1 + horizon;
+  absence_until_ = placer_.max_batch + 1;
+  const int64_t closed_until = placer_.max_batch + 1 + horizon;
   Evaluate(!has_closed_ || closed_until > closed_until_, closed_until, out);
 }
 
@@ -438,7 +518,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
 }
 
 CheckpointDelta Engine::TakeDelta() {
-  assert(!routed_);
+  assert(!placer_.routed);
   const int64_t closed_until = closed_until_;
   ForEachPartition([&](Partition& part) {
     CheckpointDelta& delta = part.delta;
@@ -508,7 +588,7 @@ class Engine::RestoreSink : public PartialSink {
     if (index < 0) return;
     const auto r = static_cast<size_t>(index);
     engine_->parts_[engine_->Route(r, key)]->windows[r]->RestorePartial(batch, key, partial);
-    engine_->max_batch_ = std::max(engine_->max_batch_, batch);
+    engine_->placer_.max_batch = std::max(engine_->placer_.max_batch, batch);
   }
   size_t added() const { return added_; }
 

@@ -38,6 +38,9 @@ struct EngineOptions {
   // ApplyRouted with fewer entries queued (a run of alike matches is one) runs on the calling
   // thread alone (waking threads costs more than it saves).
   size_t min_parallel_matches = 4096;
+  // RouteLines cuts its lines in ranges of at least this many, one per free thread of the
+  // runner, routed at once.
+  size_t min_range_lines = 2048;
   // Evaluate with less work due (RuleWindow::WorkOf, about window ends times keys) runs on
   // the calling thread alone, for the same reason.
   uint64_t min_parallel_evaluation = 4096;
@@ -120,6 +123,7 @@ class PartialSink {
 };
 
 struct RecordedMatch;  // engine/parallel_matcher.h
+class ParallelMatcher;
 
 class Engine {
  public:
@@ -138,6 +142,12 @@ class Engine {
   // partitions at once on the runner's threads. Lines and matches must stay alive and
   // unchanged until ApplyRouted returns; nothing else may be called in between.
   void RouteLine(const InputLine& line, std::span<const RecordedMatch> matches);
+  // RouteLine for lines[i] with the matches matcher.MatchesOf(first + i), for every i, to the
+  // same effect. With a runner whose threads are free, ranges of the lines are routed at once
+  // (EngineOptions::min_range_lines). `too_late` (optional) gets the index i of the line of
+  // each drop counted in stats().too_late, in order.
+  void RouteLines(std::span<const InputLine> lines, const ParallelMatcher& matcher, size_t first,
+                  std::vector<size_t>* too_late = nullptr);
   void ApplyRouted();
   // Where partitions run (null: one after the other, the default). Not owned; it must
   // outlive its use here.
@@ -203,13 +213,32 @@ class Engine {
   class Collector;
   class RestoreSink;
   struct Partition;
+  // Where routing counts what it admits and drops. Each range RouteLines routes at once has
+  // its own, on cache lines of its own (two ranges' counters on one line cost as much as the
+  // routing), added to the engine's when the ranges are done.
+  struct alignas(64) Placer {
+    // Where lines, matches, late lines and drops are counted: the engine's stats_ (placer_),
+    // or a range's `counted`.
+    EngineStats* stats = nullptr;
+    EngineStats counted;
+    int64_t max_batch = -1;  // the newest batch a line was placed in
+    // The batch Place found last and its time range [from, until): lines come in runs of
+    // one second, so most find their batch without a division.
+    int64_t placed_from_ms = 0, placed_until_ms = 0, placed_batch = 0;
+    // RouteLines: the line being routed, and where its drops as too late are listed.
+    size_t line = 0;
+    std::vector<size_t>* too_late = nullptr;
+    bool routed = false;  // queued a match (placer_: ApplyRouted is due)
+  };
+  // Adds what a range's placer counted to the engine's figures.
+  void MergeRange(const Placer& placer);
   // The partition of `key` of rule `rule`.
   uint32_t Route(size_t rule, std::string_view key) const;
   // The same for a key whose KeyHash the matcher computed.
   uint32_t RouteHash(size_t rule, uint64_t key_hash) const;
   // The batch one match counts in: the line's, or the rule's own stamp's (`rule_time`: already
   // parsed by the matcher, or null to parse it here); false (counted) if too late.
-  bool PlaceMatch(const InputLine& line, int64_t line_batch, size_t rule,
+  bool PlaceMatch(Placer& placer, const InputLine& line, int64_t line_batch, size_t rule,
                   const rules::RuleMatch& match, const RecordedMatch* recorded, int64_t* batch);
   // The sum of `of` over the rule's window in every partition.
   uint64_t SumOverPartitions(size_t rule, uint64_t (*of)(const RuleWindow& window)) const;
@@ -219,9 +248,12 @@ class Engine {
   // RunTasks with one task per partition.
   void ForEachPartition(const std::function<void(Partition&)>& f);
   // Counts the line and finds its batch; false if it is dropped (too late).
-  bool Admit(const InputLine& line, int64_t* batch);
+  bool Admit(Placer& placer, const InputLine& line, int64_t* batch);
   // The batch of a time stamp; false (counted) if it closed longer than max_lateness ago.
-  bool Place(int64_t time_ms, int64_t* batch);
+  bool Place(Placer& placer, int64_t time_ms, int64_t* batch);
+  // RouteLine into the queues of range `range`, counting with `placer`.
+  void RouteInto(size_t range, Placer& placer, const InputLine& line,
+                 std::span<const RecordedMatch> matches);
   // The oldest batch a line may still land in (once a batch closed): max_lateness before the
   // watermark or the history floor, whichever is older.
   int64_t OldestAdmitted() const {
@@ -245,6 +277,7 @@ class Engine {
   std::vector<uint8_t> whole_rule_;  // by rule: the rule lives in one partition
   // ApplyRouted's and Evaluate's windows with work: (partition, rule index).
   std::vector<std::pair<Partition*, size_t>> due_;
+  std::vector<size_t> due_sizes_, due_order_;  // ApplyRouted: by due window, its entries
   // Evaluate: by task, its window's next_end() and late_waiting() after it.
   struct After {
     int64_t next_end;
@@ -258,14 +291,11 @@ class Engine {
   uint64_t late_lines_seen_ = UINT64_MAX;
   bool late_waiting_ = false;
   TaskRunner* runner_ = nullptr;
-  bool routed_ = false;  // matches are queued: ApplyRouted is due
   rules::MatchScratch scratch_;
   bool has_closed_ = false;
   int64_t closed_until_ = 0;
-  int64_t max_batch_ = -1;
-  // The batch Place found last and its time range [from, until): lines come in runs of one
-  // second, so most find their batch without a division.
-  int64_t placed_from_ms_ = 0, placed_until_ms_ = 0, placed_batch_ = 0;
+  Placer placer_;               // Ingest's, RouteLine's and one range's
+  std::vector<Placer> ranges_;  // RouteLines': by range
   int64_t lateness_batches_ = 0;
   int64_t history_floor_ms_ = INT64_MAX;
   int64_t history_floor_batch_ = INT64_MAX;

@@ -97,6 +97,8 @@ class ParallelMatcher final : public TaskRunner {
 
   // TaskRunner: the tasks are taken in turn by the calling thread and the workers.
   void Run(size_t n, const std::function<void(size_t)>& task) override;
+  // 1 between Start and Finish: the workers are matching.
+  size_t width() const override { return started_ ? 1 : threads_; }
 
  private:
   struct Slice;

@@ -15,6 +15,9 @@ class TaskRunner {
   // Calls task(i) once for every i in [0, n), in any order and possibly at once on several
   // threads, and returns when all have returned. Tasks must not share mutable state.
   virtual void Run(size_t n, const std::function<void(size_t)>& task) = 0;
+  // How many tasks Run would run at once now: 1 while its threads are busy with other work
+  // (the tasks would then run on the caller), so splitting work finer gains nothing.
+  virtual size_t width() const = 0;
 };
 
 }  // namespace ember::engine

@@ -660,6 +660,63 @@ TEST_CASE("Engine: runs of alike matches applied at once count as matches applie
   CHECK(run(true) == one_by_one);
 }
 
+TEST_CASE("Engine: lines routed in ranges at once drop and count as routed one by one",
+          "[engine][partitions][threads][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, R"(rules:
+  - name: users
+    match: 'user=(?P<u>\w+)'
+    by: [u]
+    window: 2s
+    every: 1s
+    when: count >= 3
+)");
+  EngineOptions options;
+  options.max_lateness_ms = 0;
+  options.min_range_lines = 1;
+  // After the first chunk every batch before 11 s is closed: lines stamped 1 s are dropped.
+  std::vector<InputLine> first = {InputLine{"user=a", "h", "f", 10'000, ""}};
+  std::vector<std::string> texts;
+  std::vector<InputLine> second;
+  std::vector<size_t> expected_drops;
+  for (size_t i = 0; i < 40; ++i) texts.push_back("user=" + std::string(1, 'a' + i % 4));
+  for (size_t i = 0; i < 40; ++i) {
+    const bool late = i % 5 == 2;
+    if (late) expected_drops.push_back(i);
+    second.push_back(InputLine{texts[i], "h", "f", late ? 1'000 : 12'000 + int64_t(i) * 20, ""});
+  }
+  auto run = [&](bool ranges, std::vector<size_t>* drops) {
+    Engine e(rules, options);
+    ParallelMatcher matcher(3);
+    if (ranges) e.SetRunner(&matcher);
+    std::vector<Alert> alerts;
+    for (const std::vector<InputLine>* part : {&first, &second}) {
+      matcher.Match(e.rules(), *part);
+      if (ranges) {
+        e.RouteLines(*part, matcher, 0, part == &second ? drops : nullptr);
+      } else {
+        for (size_t i = 0; i < part->size(); ++i) e.RouteLine((*part)[i], matcher.MatchesOf(i));
+      }
+      e.ApplyRouted();
+      e.AdvanceWatermark(11'000, &alerts);
+    }
+    e.Finish(&alerts);
+    std::vector<std::string> out;
+    for (const auto& a : alerts) out.push_back(AlertToJson(a));
+    const EngineStats& st = e.stats();
+    out.push_back("lines " + std::to_string(st.lines) + " matches " + std::to_string(st.matches) +
+                  " matched " + std::to_string(st.matched_lines) + " too late " +
+                  std::to_string(st.too_late));
+    return out;
+  };
+  const std::vector<std::string> one_by_one = run(false, nullptr);
+  CHECK(one_by_one.back() == "lines 41 matches 33 matched 33 too late 8");
+  CHECK(one_by_one.size() > 4);  // a, b, c and d each fire
+  std::vector<size_t> drops;
+  CHECK(run(true, &drops) == one_by_one);
+  CHECK(drops == expected_drops);
+}
+
 TEST_CASE("Engine: a run the matcher marked continues only where its previous match went",
           "[engine][partitions][threads][unit]") {
   // The matcher marks a match alike the previous match of its rule on an earlier line; the

@@ -237,6 +237,7 @@ Outcome Run(const test::TempDir& dir, const std::string& state_name, unsigned th
   options.partitions = partitions;
   options.min_parallel_matches = 0;  // every call on the threads, however little its work
   options.min_parallel_evaluation = 0;
+  options.min_range_lines = 1;  // routed in ranges at once, one per thread
   std::shared_ptr<const rules::RuleSet> rules = rules_a;
 
   // An engine as the aggregator starts one: the stored state recovered, the store stamped.
@@ -267,7 +268,7 @@ Outcome Run(const test::TempDir& dir, const std::string& state_name, unsigned th
       newest = std::max(newest, events[i].arrival_ms);
     }
     matcher.Match(engine->rules(), lines);
-    for (size_t i = 0; i < lines.size(); ++i) engine->RouteLine(lines[i], matcher.MatchesOf(i));
+    engine->RouteLines(lines, matcher, 0);
     engine->ApplyRouted();
     alerts.clear();
     engine->AdvanceWatermark(newest - 1500, &alerts);
