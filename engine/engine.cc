@@ -34,6 +34,8 @@ struct Engine::Partition {
   // By rule: whether the window was left Idle by its last evaluation and has been left out of
   // the advances since (its evaluated end lags: Wake catches it up before it takes a match).
   std::vector<uint8_t> parked;
+  // By rule: ApplyRouted listed the window already (several ranges may have started it).
+  std::vector<uint8_t> listed;
   CheckpointDelta delta;  // TakeDelta: this partition's records
 };
 
@@ -137,6 +139,7 @@ Engine::Engine(std::shared_ptr<const rules::RuleSet> rules, const EngineOptions&
     part->queues[0].resize(rules_->rules().size());
     part->events.resize(rules_->rules().size());
     part->parked.resize(rules_->rules().size(), 0);
+    part->listed.resize(rules_->rules().size(), 0);
     parts_.push_back(std::move(part));
   }
 }
@@ -308,6 +311,7 @@ void Engine::MergeRange(const Placer& placer) {
   stats_.keys_cut += c.keys_cut;
   placer_.max_batch = std::max(placer_.max_batch, placer.max_batch);
   placer_.routed = placer_.routed || placer.routed;
+  placer_.touched.insert(placer_.touched.end(), placer.touched.begin(), placer.touched.end());
 }
 
 void Engine::RouteInto(size_t range, Placer& placer, const InputLine& line,
@@ -318,8 +322,8 @@ void Engine::RouteInto(size_t range, Placer& placer, const InputLine& line,
   for (const RecordedMatch& m : matches) {
     int64_t batch = 0;
     if (!PlaceMatch(placer, line, line_batch, m.rule, m.match, &m, &batch)) continue;
-    std::vector<Partition::Routed>& queue =
-        parts_[RouteHash(m.rule, m.key_hash)]->queues[range][m.rule];
+    Partition& part = *parts_[RouteHash(m.rule, m.key_hash)];
+    std::vector<Partition::Routed>& queue = part.queues[range][m.rule];
     // A run continues when the match the matcher found alike is the queue's last.
     if (!queue.empty() && queue.back().batch == batch &&
         ((m.run_distance != 0 && queue.back().last == &m - m.run_distance) ||
@@ -327,6 +331,7 @@ void Engine::RouteInto(size_t range, Placer& placer, const InputLine& line,
       ++queue.back().count;
       queue.back().last = &m;
     } else {
+      if (queue.empty()) placer.touched.emplace_back(&part, m.rule);
       queue.push_back(Partition::Routed{&line, &m, batch, 1, &m});
     }
     placer.routed = true;
@@ -367,17 +372,18 @@ void Engine::ApplyRouted() {
   due.clear();
   sizes.clear();
   size_t queued = 0;
-  for (auto& part : parts_) {
-    for (size_t r = 0; r < rules_->rules().size(); ++r) {
-      size_t size = 0;
-      for (const auto& range : part->queues) size += range[r].size();
-      if (size == 0) continue;
-      Wake(*part, r);
-      due.emplace_back(part.get(), r);
-      sizes.push_back(size);
-      queued += size;
-    }
+  for (const auto& [part, rule] : placer_.touched) {
+    if (part->listed[rule]) continue;
+    part->listed[rule] = 1;
+    size_t size = 0;
+    for (const auto& range : part->queues) size += range[rule].size();
+    Wake(*part, rule);
+    due.emplace_back(part, rule);
+    sizes.push_back(size);
+    queued += size;
   }
+  placer_.touched.clear();
+  for (const auto& [part, rule] : due) part->listed[rule] = 0;
   if (queued < options_.min_parallel_matches) {
     for (const auto& [part, rule] : due) apply(*part, rule);
     return;

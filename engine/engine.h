@@ -229,6 +229,9 @@ class Engine {
     size_t line = 0;
     std::vector<size_t>* too_late = nullptr;
     bool routed = false;  // queued a match (placer_: ApplyRouted is due)
+    // The windows (partition, rule) whose queue of this range it started: ApplyRouted visits
+    // these, not every window.
+    std::vector<std::pair<Partition*, uint32_t>> touched;
   };
   // Adds what a range's placer counted to the engine's figures.
   void MergeRange(const Placer& placer);
