@@ -660,17 +660,20 @@ TEST_CASE("Engine: runs of alike matches applied at once count as matches applie
   CHECK(run(true) == one_by_one);
 }
 
-TEST_CASE("Engine: lines routed in ranges at once drop and count as routed one by one",
-          "[engine][partitions][threads][unit]") {
-  test::TempDir dir;
-  auto rules = LoadRules(dir, R"(rules:
+// Three lines of one user in a batch fire (the routing tests below).
+constexpr const char* kUsersRule = R"(rules:
   - name: users
     match: 'user=(?P<u>\w+)'
     by: [u]
     window: 2s
     every: 1s
     when: count >= 3
-)");
+)";
+
+TEST_CASE("Engine: lines routed in ranges at once drop and count as routed one by one",
+          "[engine][partitions][threads][unit]") {
+  test::TempDir dir;
+  auto rules = LoadRules(dir, kUsersRule);
   EngineOptions options;
   options.max_lateness_ms = 0;
   options.min_range_lines = 1;
@@ -724,14 +727,7 @@ TEST_CASE("Engine: a run the matcher marked continues only where its previous ma
   // previous match of key "a" is on a line dropped as too late, and the queue's last entry
   // (one partition) is key "b"'s of the same batch: "a" must not count as "b".
   test::TempDir dir;
-  auto rules = LoadRules(dir, R"(rules:
-  - name: users
-    match: 'user=(?P<u>\w+)'
-    by: [u]
-    window: 2s
-    every: 1s
-    when: count >= 3
-)");
+  auto rules = LoadRules(dir, kUsersRule);
   EngineOptions options;
   options.partitions = 1;
   options.max_lateness_ms = 0;
