@@ -234,7 +234,7 @@ bool Engine::PlaceMatch(Placer& placer, const InputLine& line, int64_t line_batc
 }
 
 void Engine::Ingest(const InputLine& line) {
-  assert(!placer_.routed);
+  assert(placer_.touched.empty());
   int64_t batch = 0;
   if (!Admit(placer_, line, &batch)) return;
   const uint64_t before = stats_.matches;
@@ -272,18 +272,12 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
     return;
   }
   ranges_.resize(std::max(ranges_.size(), ranges));
-  std::vector<std::vector<size_t>> range_too_late(too_late != nullptr ? ranges : 0);
   for (auto& part : parts_) {
     if (part->queues.size() >= ranges) continue;
     part->queues.resize(ranges);
     for (auto& queues : part->queues) queues.resize(rules_->rules().size());
   }
-  for (size_t r = 0; r < ranges; ++r) {
-    Placer& placer = ranges_[r];
-    placer = Placer{};
-    placer.stats = &placer.counted;
-    placer.too_late = too_late != nullptr ? &range_too_late[r] : nullptr;
-  }
+  for (size_t r = 0; r < ranges; ++r) ranges_[r].StartRange(too_late != nullptr);
   RunTasks(ranges, [&](size_t r) {
     Placer& placer = ranges_[r];
     const size_t end = lines.size() * (r + 1) / ranges;
@@ -295,9 +289,19 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
   for (size_t r = 0; r < ranges; ++r) {
     MergeRange(ranges_[r]);
     if (too_late != nullptr) {
-      too_late->insert(too_late->end(), range_too_late[r].begin(), range_too_late[r].end());
+      too_late->insert(too_late->end(), ranges_[r].drops.begin(), ranges_[r].drops.end());
     }
   }
+}
+
+void Engine::Placer::StartRange(bool list_drops) {
+  stats = &counted;
+  counted = EngineStats{};
+  max_batch = -1;
+  placed_from_ms = placed_until_ms = placed_batch = 0;
+  drops.clear();
+  too_late = list_drops ? &drops : nullptr;
+  touched.clear();
 }
 
 void Engine::MergeRange(const Placer& placer) {
@@ -310,7 +314,6 @@ void Engine::MergeRange(const Placer& placer) {
   stats_.unparsed_times += c.unparsed_times;
   stats_.keys_cut += c.keys_cut;
   placer_.max_batch = std::max(placer_.max_batch, placer.max_batch);
-  placer_.routed = placer_.routed || placer.routed;
   placer_.touched.insert(placer_.touched.end(), placer.touched.begin(), placer.touched.end());
 }
 
@@ -334,7 +337,6 @@ void Engine::RouteInto(size_t range, Placer& placer, const InputLine& line,
       if (queue.empty()) placer.touched.emplace_back(&part, m.rule);
       queue.push_back(Partition::Routed{&line, &m, batch, 1, &m});
     }
-    placer.routed = true;
   }
   if (placer.stats->matches != before) ++placer.stats->matched_lines;
 }
@@ -348,8 +350,7 @@ void Engine::Wake(Partition& part, size_t rule) {
 }
 
 void Engine::ApplyRouted() {
-  if (!placer_.routed) return;
-  placer_.routed = false;
+  if (placer_.touched.empty()) return;
   auto apply = [](Partition& part, size_t rule) {
     RuleWindow& window = *part.windows[rule];
     for (auto& range : part.queues) {
@@ -399,7 +400,7 @@ void Engine::ApplyRouted() {
 }
 
 void Engine::AdvanceWatermark(int64_t watermark_ms, std::vector<Alert>* out) {
-  assert(!placer_.routed);
+  assert(placer_.touched.empty());
   int64_t closed_until = closed_until_;
   bool close = false;
   if (watermark_ms >= 0) {
@@ -524,7 +525,7 @@ void Engine::Evaluate(bool close, int64_t closed_until, std::vector<Alert>* out)
 }
 
 CheckpointDelta Engine::TakeDelta() {
-  assert(!placer_.routed);
+  assert(placer_.touched.empty());
   const int64_t closed_until = closed_until_;
   ForEachPartition([&](Partition& part) {
     CheckpointDelta& delta = part.delta;

@@ -225,13 +225,16 @@ class Engine {
     // The batch Place found last and its time range [from, until): lines come in runs of
     // one second, so most find their batch without a division.
     int64_t placed_from_ms = 0, placed_until_ms = 0, placed_batch = 0;
-    // RouteLines: the line being routed, and where its drops as too late are listed.
+    // RouteLines: the line being routed, and where its drops as too late are listed (a
+    // range's: `drops`).
     size_t line = 0;
     std::vector<size_t>* too_late = nullptr;
-    bool routed = false;  // queued a match (placer_: ApplyRouted is due)
+    std::vector<size_t> drops;
     // The windows (partition, rule) whose queue of this range it started: ApplyRouted visits
-    // these, not every window.
+    // these, not every window (placer_'s not empty: ApplyRouted is due).
     std::vector<std::pair<Partition*, uint32_t>> touched;
+    // Makes a range's placer count afresh into `counted`, keeping its vectors' capacity.
+    void StartRange(bool list_drops);
   };
   // Adds what a range's placer counted to the engine's figures.
   void MergeRange(const Placer& placer);
