@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/block_arena.h"
+#include "common/brief_spin.h"
 #include "engine/event_time.h"
 #include "engine/partitioning.h"
 
@@ -118,15 +119,19 @@ bool SameSource(const rules::LineSource& source, const rules::JournalFields* sou
 
 }  // namespace
 
-// Worker threads 1..threads-1, woken for each call by a new generation number.
+// Worker threads 1..threads-1, woken for each call by a new generation number. Between two
+// calls that come close together they poll for the next before they sleep (common/brief_spin.h),
+// and so does the caller waiting for them.
 struct ParallelMatcher::Pool {
   std::mutex mu;
   std::condition_variable wake;  // workers: a new generation, or stop
   std::condition_variable done;  // caller: every worker finished the generation
-  uint64_t generation = 0;
-  unsigned running = 0;
-  bool stop = false;
+  // Written under `mu`, read without it by the threads polling.
+  std::atomic<uint64_t> generation{0};
+  std::atomic<unsigned> running{0};
+  std::atomic<bool> stop{false};
   const std::function<void(unsigned)>* job = nullptr;  // the generation's work
+  SpinPolicy::Clock::time_point posted;                // when the generation began
   std::vector<std::thread> threads;
   // Tasks Run hands out while a call is matching (null: none): the workers take them
   // between slices. Set and cleared under `mu`; read first without it, as a hint.
@@ -142,28 +147,41 @@ struct ParallelMatcher::SideTasks {
   unsigned helpers = 0;  // workers taking its tasks (guarded by Pool::mu)
 };
 
-ParallelMatcher::ParallelMatcher(unsigned threads)
+ParallelMatcher::ParallelMatcher(unsigned threads, std::chrono::microseconds spin)
     : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+      spin_(spin),
+      caller_spin_(spin),
       take_slices_([this](unsigned thread) { TakeSlices(thread); }),
       pool_(std::make_unique<Pool>()) {
   for (unsigned i = 0; i < threads_; ++i) {
     scratch_.push_back(std::make_unique<rules::MatchScratch>());
   }
   for (unsigned i = 1; i < threads_; ++i) {
-    pool_->threads.emplace_back([this, i] {
-      uint64_t seen = 0;
-      for (;;) {
-        {
-          std::unique_lock<std::mutex> lock(pool_->mu);
-          pool_->wake.wait(lock, [&] { return pool_->stop || pool_->generation != seen; });
-          if (pool_->stop) return;
-          seen = pool_->generation;
-        }
-        (*pool_->job)(i);
-        std::lock_guard<std::mutex> lock(pool_->mu);
-        if (--pool_->running == 0) pool_->done.notify_one();
-      }
-    });
+    pool_->threads.emplace_back([this, i] { WorkerLoop(i); });
+  }
+}
+
+void ParallelMatcher::WorkerLoop(unsigned thread) {
+  Pool& pool = *pool_;
+  SpinPolicy policy(spin_);
+  uint64_t seen = 0;
+  for (;;) {
+    auto called = [&] {
+      return pool.stop.load(std::memory_order_acquire) ||
+             pool.generation.load(std::memory_order_acquire) != seen;
+    };
+    if (!SpinUntil(called, policy.budget())) {
+      std::unique_lock<std::mutex> lock(pool.mu);
+      pool.wake.wait(lock, called);
+    }
+    if (pool.stop.load(std::memory_order_acquire)) return;
+    seen = pool.generation.load(std::memory_order_acquire);
+    // From when the job was handed out, so that a slow wake-up does not count as a gap.
+    policy.JobStarted(pool.posted);
+    (*pool.job)(thread);
+    policy.JobEnded(SpinPolicy::Clock::now());
+    std::lock_guard<std::mutex> lock(pool.mu);
+    if (pool.running.fetch_sub(1, std::memory_order_acq_rel) == 1) pool.done.notify_one();
   }
 }
 
@@ -171,7 +189,7 @@ ParallelMatcher::~ParallelMatcher() {
   if (started_) Finish();
   {
     std::lock_guard<std::mutex> lock(pool_->mu);
-    pool_->stop = true;
+    pool_->stop.store(true, std::memory_order_release);
   }
   pool_->wake.notify_all();
   for (auto& t : pool_->threads) t.join();
@@ -245,19 +263,26 @@ void ParallelMatcher::HelpWithSideTasks() {
 }
 
 void ParallelMatcher::Wake(const std::function<void(unsigned)>* job) {
+  const auto now = SpinPolicy::Clock::now();
+  caller_spin_.JobStarted(now);
   {
     std::lock_guard<std::mutex> lock(pool_->mu);
     pool_->job = job;
-    pool_->running = threads_ - 1;
-    ++pool_->generation;
+    pool_->posted = now;
+    pool_->running.store(threads_ - 1, std::memory_order_relaxed);
+    pool_->generation.fetch_add(1, std::memory_order_release);
   }
   pool_->wake.notify_all();
 }
 
 void ParallelMatcher::Join() {
-  std::unique_lock<std::mutex> lock(pool_->mu);
-  pool_->done.wait(lock, [&] { return pool_->running == 0; });
+  auto finished = [&] { return pool_->running.load(std::memory_order_acquire) == 0; };
+  if (!SpinUntil(finished, caller_spin_.budget())) {
+    std::unique_lock<std::mutex> lock(pool_->mu);
+    pool_->done.wait(lock, finished);
+  }
   pool_->job = nullptr;
+  caller_spin_.JobEnded(SpinPolicy::Clock::now());
 }
 
 void ParallelMatcher::RunOnAll(const std::function<void(unsigned)>& job) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/brief_spin.h"
 #include "engine/engine.h"
 #include "engine/task_runner.h"
 #include "rules/rule_set.h"
@@ -61,8 +63,11 @@ class LinePrep {
 
 class ParallelMatcher final : public TaskRunner {
  public:
-  // `threads` 0: one per CPU. The calling thread is one of them.
-  explicit ParallelMatcher(unsigned threads = 0);
+  // Between two calls less than this apart, the workers (and the caller waiting for them)
+  // poll for the next call this long before they sleep (common/brief_spin.h).
+  static constexpr std::chrono::microseconds kDefaultSpin{100};
+  // `threads` 0: one per CPU. The calling thread is one of them. `spin` 0: never poll.
+  explicit ParallelMatcher(unsigned threads = 0, std::chrono::microseconds spin = kDefaultSpin);
   ~ParallelMatcher();
   ParallelMatcher(const ParallelMatcher&) = delete;
   ParallelMatcher& operator=(const ParallelMatcher&) = delete;
@@ -116,6 +121,8 @@ class ParallelMatcher final : public TaskRunner {
   void TakeSlices(unsigned thread);
   // A worker takes the tasks left of the Run running during the call, if any.
   void HelpWithSideTasks();
+  // Worker `thread`'s life: waits for a call's job, runs it, until the matcher stops.
+  void WorkerLoop(unsigned thread);
   // Wakes the workers to run job(i) on thread i (i >= 1).
   void Wake(const std::function<void(unsigned)>* job);
   // Waits until every worker finished the job Wake gave.
@@ -123,6 +130,8 @@ class ParallelMatcher final : public TaskRunner {
   // Runs job(i) on thread i for every thread (0: the caller) and waits for all.
   void RunOnAll(const std::function<void(unsigned)>& job);
   unsigned threads_;
+  std::chrono::microseconds spin_;
+  SpinPolicy caller_spin_;  // whether Join polls before it sleeps
   std::vector<std::unique_ptr<rules::MatchScratch>> scratch_;  // by thread
   // Two sets of slices, grown, never shrunk: a call fills one while the other holds the
   // results of the call before.
