@@ -4,7 +4,7 @@
 // chunk of lines is matched (not timed) and its matches applied (timed), then every batch is
 // closed (Engine::Finish, timed). Prints a table (median of --runs, min, max) and JSON.
 //
-//   ember-apply-bench --rules rules.yaml --runs 5 --threads 1,2 FILE
+//   ember-apply-bench --rules rules.yaml --runs 5 --threads 1,2 [--spin-us 0] FILE
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,12 +37,12 @@ struct Run {
 
 Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
          const std::vector<engine::InputLine>& lines, unsigned threads, uint32_t partitions,
-         size_t min_parallel) {
+         size_t min_parallel, std::chrono::microseconds spin) {
   engine::EngineOptions options;
   options.partitions = partitions;
   options.min_parallel_matches = min_parallel;
   engine::Engine engine(rules, options);
-  engine::ParallelMatcher matcher(threads);
+  engine::ParallelMatcher matcher(threads, spin);
   if (threads > 1) engine.SetRunner(&matcher);
   constexpr size_t kChunk = 16384;  // as ember replay's
   Run r;
@@ -73,11 +73,13 @@ int main(int argc, char** argv) {
   std::vector<unsigned> thread_counts{1, 2};
   uint32_t partitions = engine::kDefaultPartitions;
   size_t min_parallel = engine::EngineOptions{}.min_parallel_matches;
+  int64_t spin_us = engine::ParallelMatcher::kDefaultSpin.count();
   app.add_option("--rules", rules_path)->required();
   app.add_option("--runs", runs);
   app.add_option("--threads", thread_counts)->delimiter(',');
   app.add_option("--partitions", partitions);
   app.add_option("--min-parallel-matches", min_parallel);
+  app.add_option("--spin-us", spin_us, "How long idle workers poll before they sleep");
   app.add_option("--json", json_path);
   app.add_option("file", file)->required();
   CLI11_PARSE(app, argc, argv);
@@ -117,7 +119,8 @@ int main(int argc, char** argv) {
   for (unsigned threads : thread_counts) {
     std::vector<double> apply, route, close;
     for (int i = 0; i < runs; ++i) {
-      const Run r = Once(*rules, lines, threads, partitions, min_parallel);
+      const Run r = Once(*rules, lines, threads, partitions, min_parallel,
+                         std::chrono::microseconds(spin_us));
       apply.push_back(r.apply_s);
       route.push_back(r.route_s);
       close.push_back(r.close_s);

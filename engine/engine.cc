@@ -385,7 +385,8 @@ void Engine::ApplyRouted() {
   }
   placer_.touched.clear();
   for (const auto& [part, rule] : due) part->listed[rule] = 0;
-  if (queued < options_.min_parallel_matches) {
+  const bool free = runner_ != nullptr && runner_->width() > 1;
+  if (queued < (free ? options_.min_parallel_matches : options_.min_busy_parallel_matches)) {
     for (const auto& [part, rule] : due) apply(*part, rule);
     return;
   }

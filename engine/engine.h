@@ -36,8 +36,11 @@ struct EngineOptions {
   // Key groups of the state (engine/partitioning.h): fixed for a state store's life.
   uint32_t partitions = kDefaultPartitions;
   // ApplyRouted with fewer entries queued (a run of alike matches is one) runs on the calling
-  // thread alone (waking threads costs more than it saves).
-  size_t min_parallel_matches = 4096;
+  // thread alone (handing out tasks costs more than it saves): this many while the runner's
+  // threads are free, `min_busy_parallel_matches` while they do other work (TaskRunner::width
+  // 1: they take tasks only between pieces of theirs, and the caller waits for them).
+  size_t min_parallel_matches = 256;
+  size_t min_busy_parallel_matches = 4096;
   // RouteLines cuts its lines in ranges of at least this many, one per free thread of the
   // runner, routed at once.
   size_t min_range_lines = 2048;

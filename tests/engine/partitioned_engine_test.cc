@@ -236,6 +236,7 @@ Outcome Run(const test::TempDir& dir, const std::string& state_name, unsigned th
   options.max_lateness_ms = 8000;
   options.partitions = partitions;
   options.min_parallel_matches = 0;  // every call on the threads, however little its work
+  options.min_busy_parallel_matches = 0;
   options.min_parallel_evaluation = 0;
   options.min_range_lines = 1;  // routed in ranges at once, one per thread
   std::shared_ptr<const rules::RuleSet> rules = rules_a;
