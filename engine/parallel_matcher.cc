@@ -149,8 +149,10 @@ struct ParallelMatcher::SideTasks {
 
 ParallelMatcher::ParallelMatcher(unsigned threads, std::chrono::microseconds spin)
     : threads_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
-      spin_(spin),
-      caller_spin_(spin),
+      spin_(threads_ > std::max(1u, std::thread::hardware_concurrency())
+                ? std::chrono::microseconds::zero()
+                : spin),
+      caller_spin_(spin_),
       take_slices_([this](unsigned thread) { TakeSlices(thread); }),
       pool_(std::make_unique<Pool>()) {
   for (unsigned i = 0; i < threads_; ++i) {

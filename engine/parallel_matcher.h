@@ -66,7 +66,8 @@ class ParallelMatcher final : public TaskRunner {
   // Between two calls less than this apart, the workers (and the caller waiting for them)
   // poll for the next call this long before they sleep (common/brief_spin.h).
   static constexpr std::chrono::microseconds kDefaultSpin{100};
-  // `threads` 0: one per CPU. The calling thread is one of them. `spin` 0: never poll.
+  // `threads` 0: one per CPU. The calling thread is one of them. `spin` 0: never poll; more
+  // threads than CPUs never poll either (a polling thread would hold a CPU another needs).
   explicit ParallelMatcher(unsigned threads = 0, std::chrono::microseconds spin = kDefaultSpin);
   ~ParallelMatcher();
   ParallelMatcher(const ParallelMatcher&) = delete;
@@ -99,6 +100,8 @@ class ParallelMatcher final : public TaskRunner {
   // time stamps of the rules with their own again, against the new time.
   void RetimeMatches(size_t line);
   unsigned threads() const { return threads_; }
+  // How long the threads poll between calls that come close together.
+  std::chrono::microseconds spin() const { return spin_; }
 
   // TaskRunner: the tasks are taken in turn by the calling thread and the workers.
   void Run(size_t n, const std::function<void(size_t)>& task) override;

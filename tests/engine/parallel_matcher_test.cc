@@ -3,11 +3,14 @@
 // counters — for every kind of rule the examples ship, over every real Loghub line.
 #include "engine/parallel_matcher.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -79,12 +82,12 @@ TEST_CASE("ParallelMatcher: threads change nothing but the speed",
   const std::unique_ptr<LoghubInput> input = ReadLoghub();
   const std::vector<InputLine>& lines = input->lines;
   REQUIRE(lines.size() > 30000);
-  auto run = [&](unsigned threads) {
+  auto run = [&](unsigned threads, std::chrono::microseconds spin) {
     EngineOptions options;
     options.emit_pending = true;
     Engine engine(rules, options);
     std::vector<Alert> alerts;
-    ParallelMatcher matcher(threads);
+    ParallelMatcher matcher(threads, spin);
     // Calls large enough for the worker threads and small ones the caller matches alone, on
     // the same matcher (its threads persist between calls).
     const size_t chunks[] = {997, 101, 1500, ParallelMatcher::kMinParallelLines - 1,
@@ -105,8 +108,37 @@ TEST_CASE("ParallelMatcher: threads change nothing but the speed",
   REQUIRE(reference.size() > 20);
   for (unsigned threads : {1u, 2u, 3u, 8u}) {
     INFO(threads << " threads");
-    CHECK(run(threads) == reference);
+    CHECK(run(threads, ParallelMatcher::kDefaultSpin) == reference);
   }
+  // Workers that sleep at once between calls, and workers that poll for a second.
+  CHECK(run(2, std::chrono::microseconds::zero()) == reference);
+  CHECK(run(2, std::chrono::seconds(1)) == reference);
+}
+
+// Calls that follow each other closely find the workers polling: every task of every call
+// still runs exactly once, and the pool stops cleanly while its workers poll.
+TEST_CASE("ParallelMatcher: tasks handed out back to back each run once",
+          "[engine][parallel][threads][unit]") {
+  for (auto spin : {std::chrono::microseconds::zero(), ParallelMatcher::kDefaultSpin,
+                    std::chrono::microseconds(std::chrono::seconds(1))}) {
+    INFO(spin.count() << " us of polling");
+    ParallelMatcher matcher(2, spin);
+    bool once = true;
+    for (size_t call = 0; call < 2000; ++call) {
+      std::vector<std::atomic<int>> ran(2 + call % 7);
+      matcher.Run(ran.size(), [&](size_t i) { ran[i].fetch_add(1); });
+      for (const auto& r : ran) once = once && r.load() == 1;
+    }
+    CHECK(once);
+  }
+}
+
+TEST_CASE("ParallelMatcher: more threads than CPUs never poll", "[engine][parallel][unit]") {
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(ParallelMatcher(cpus + 1).spin() == std::chrono::microseconds::zero());
+  CHECK(ParallelMatcher(cpus).spin() == ParallelMatcher::kDefaultSpin);
+  CHECK(ParallelMatcher(cpus, std::chrono::microseconds::zero()).spin() ==
+        std::chrono::microseconds::zero());
 }
 
 // A caller applies one call's matches while the workers match the next: the finished call's
