@@ -2,8 +2,9 @@
 // (with the rule's own time stamp parsed there), so the Engine can apply them in line order
 // (Engine::RouteLine) with exactly the result of matching line by line. Its threads also run
 // the engine's partitions (a TaskRunner). One matcher per caller; Match and Run are not
-// reentrant. The worker threads live as long as the matcher and sleep between calls; a call
-// with few lines runs on the calling thread alone. The results of a call stay readable while
+// reentrant. The worker threads live as long as the matcher and sleep between calls (after
+// polling briefly while calls come close together, kDefaultSpin); a call with few lines runs
+// on the calling thread alone. The results of a call stay readable while
 // the next one runs: the caller can apply one chunk while the workers match the next.
 #pragma once
 
