@@ -6,6 +6,7 @@
 // (the apply stage's per-chunk tasks, docs/benchmarks.md).
 //
 //   ember-fork-join-bench --task-us 100,200,500,1000 --spin-us 0,100 --gap-us 20,500
+//   [--caller-sleeps]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,14 +30,19 @@ double Percentile(std::vector<double> v, double p) {
   return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
 }
 
-// One row: `trials` calls of `tasks` tasks of `us` each, `gap_us` apart (the caller busy).
+// One row: `trials` calls of `tasks` tasks of `us` each, `gap_us` apart (the caller busy, or
+// asleep when `caller_sleeps`).
 void Row(ember::engine::ParallelMatcher& matcher, int spin_us, int gap_us, int us, size_t tasks,
-         int trials) {
+         int trials, bool caller_sleeps) {
   std::vector<double> calls, worker_starts;
   for (int t = 0; t < trials; ++t) {
-    // The caller's own work between two calls.
-    const auto gap_end = Clock::now() + std::chrono::microseconds(gap_us);
-    while (Clock::now() < gap_end) {
+    // The caller's own work between two calls, or its sleep.
+    if (caller_sleeps) {
+      std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+    } else {
+      const auto gap_end = Clock::now() + std::chrono::microseconds(gap_us);
+      while (Clock::now() < gap_end) {
+      }
     }
     const auto start = Clock::now();
     const std::thread::id caller = std::this_thread::get_id();
@@ -79,9 +85,13 @@ int main(int argc, char** argv) {
   app.add_option("--spin-us", spin_us, "How long idle workers poll before they sleep")
       ->delimiter(',');
   app.add_option("--gap-us", gap_us, "Time between two calls")->delimiter(',');
+  bool caller_sleeps = false;
+  app.add_flag("--caller-sleeps", caller_sleeps, "The caller sleeps between calls, not works");
   CLI11_PARSE(app, argc, argv);
 
-  std::printf("\nfork-join: %zu tasks on %u threads, %d trials each\n\n", tasks, threads, trials);
+  std::printf(
+      "\nfork-join: %zu tasks on %u threads, %d trials each, the caller %s between calls\n\n",
+      tasks, threads, trials, caller_sleeps ? "asleep" : "busy");
   std::printf(
       "| spin us | gap us | task us | serial us | call p50 us | call p90 us | speedup | worker "
       "took | its start p50 us |\n");
@@ -92,7 +102,7 @@ int main(int argc, char** argv) {
     ember::engine::ParallelMatcher matcher(threads, std::chrono::microseconds(spin));
     for (int gap : gap_us) {
       for (int us : task_us) {
-        Row(matcher, spin, gap, us, tasks, trials);
+        Row(matcher, spin, gap, us, tasks, trials, caller_sleeps);
       }
     }
   }
