@@ -44,6 +44,19 @@ namespace {
 // How many routed entries ahead applying asks for an entry's line to be fetched.
 constexpr size_t kPrefetchAhead = 4;
 
+// How many lines ahead routing asks for a line and its matches to be fetched: a chunk's
+// first lines were matched longest ago and are out of the core's cache when they are routed
+// (the first half of a chunk routed a sixth slower than the second without it).
+constexpr size_t kRoutePrefetchAhead = 32;
+
+// Asks for line `ahead` of a call and its first matches to be fetched, if below `end`.
+void PrefetchForRouting(std::span<const InputLine> lines, const ParallelMatcher& matcher,
+                        size_t first, size_t ahead, size_t end) {
+  if (ahead >= end) return;
+  __builtin_prefetch(&lines[ahead]);
+  __builtin_prefetch(matcher.MatchesOf(first + ahead).data());
+}
+
 LineOrigin OriginOf(const InputLine& line) {
   return LineOrigin{line.host, line.file, line.offset_start, line.offset_end, line.agent};
 }
@@ -266,6 +279,7 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
     placer_.too_late = too_late;
     for (size_t i = 0; i < lines.size(); ++i) {
       placer_.line = i;
+      PrefetchForRouting(lines, matcher, first, i + kRoutePrefetchAhead, lines.size());
       RouteInto(0, placer_, lines[i], matcher.MatchesOf(first + i));
     }
     placer_.too_late = nullptr;
@@ -283,6 +297,7 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
     const size_t end = lines.size() * (r + 1) / ranges;
     for (size_t i = lines.size() * r / ranges; i < end; ++i) {
       placer.line = i;
+      PrefetchForRouting(lines, matcher, first, i + kRoutePrefetchAhead, end);
       RouteInto(r, placer, lines[i], matcher.MatchesOf(first + i));
     }
   });
