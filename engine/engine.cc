@@ -277,11 +277,7 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
                                std::min<size_t>(runner_->width(), kMaxRanges));
   if (ranges == 1) {
     placer_.too_late = too_late;
-    for (size_t i = 0; i < lines.size(); ++i) {
-      placer_.line = i;
-      PrefetchForRouting(lines, matcher, first, i + kRoutePrefetchAhead, lines.size());
-      RouteInto(0, placer_, lines[i], matcher.MatchesOf(first + i));
-    }
+    RouteRange(0, placer_, lines, matcher, first, 0, lines.size());
     placer_.too_late = nullptr;
     return;
   }
@@ -293,19 +289,23 @@ void Engine::RouteLines(std::span<const InputLine> lines, const ParallelMatcher&
   }
   for (size_t r = 0; r < ranges; ++r) ranges_[r].StartRange(too_late != nullptr);
   RunTasks(ranges, [&](size_t r) {
-    Placer& placer = ranges_[r];
-    const size_t end = lines.size() * (r + 1) / ranges;
-    for (size_t i = lines.size() * r / ranges; i < end; ++i) {
-      placer.line = i;
-      PrefetchForRouting(lines, matcher, first, i + kRoutePrefetchAhead, end);
-      RouteInto(r, placer, lines[i], matcher.MatchesOf(first + i));
-    }
+    RouteRange(r, ranges_[r], lines, matcher, first, lines.size() * r / ranges,
+               lines.size() * (r + 1) / ranges);
   });
   for (size_t r = 0; r < ranges; ++r) {
     MergeRange(ranges_[r]);
     if (too_late != nullptr) {
       too_late->insert(too_late->end(), ranges_[r].drops.begin(), ranges_[r].drops.end());
     }
+  }
+}
+
+void Engine::RouteRange(size_t range, Placer& placer, std::span<const InputLine> lines,
+                        const ParallelMatcher& matcher, size_t first, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    placer.line = i;
+    PrefetchForRouting(lines, matcher, first, i + kRoutePrefetchAhead, end);
+    RouteInto(range, placer, lines[i], matcher.MatchesOf(first + i));
   }
 }
 

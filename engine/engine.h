@@ -263,6 +263,9 @@ class Engine {
   // RouteLine into the queues of range `range`, counting with `placer`.
   void RouteInto(size_t range, Placer& placer, const InputLine& line,
                  std::span<const RecordedMatch> matches);
+  // RouteInto for lines [begin, end) of `lines`, whose matches are the matcher's from `first`.
+  void RouteRange(size_t range, Placer& placer, std::span<const InputLine> lines,
+                  const ParallelMatcher& matcher, size_t first, size_t begin, size_t end);
   // The oldest batch a line may still land in (once a batch closed): max_lateness before the
   // watermark or the history floor, whichever is older.
   int64_t OldestAdmitted() const {
