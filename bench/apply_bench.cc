@@ -2,7 +2,8 @@
 // partition, applying it to the windows, closing the batches — on 1, 2, ... threads, to
 // measure how it scales with cores. The file is read into memory and stamped once; each
 // chunk of lines is matched (not timed) and its matches applied (timed), then every batch is
-// closed (Engine::Finish, timed). Prints a table (median of --runs, min, max) and JSON.
+// closed (Engine::Finish, timed). After one untimed round the thread counts take turns, run by
+// run. Prints a table (median of --runs, min, max) and JSON.
 //
 //   ember-apply-bench --rules rules.yaml --runs 5 --threads 1,2 [--spin-us 0] FILE
 #include <algorithm>
@@ -64,6 +65,16 @@ Run Once(const std::shared_ptr<const rules::RuleSet>& rules,
   return r;
 }
 
+// The seconds of each timed run of one thread count.
+struct Times {
+  std::vector<double> apply, route, close;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,7 +86,7 @@ int main(int argc, char** argv) {
   size_t min_parallel = engine::EngineOptions{}.min_parallel_matches;
   int64_t spin_us = engine::ParallelMatcher::kDefaultSpin.count();
   app.add_option("--rules", rules_path)->required();
-  app.add_option("--runs", runs);
+  app.add_option("--runs", runs)->check(CLI::PositiveNumber);
   app.add_option("--threads", thread_counts)->delimiter(',');
   app.add_option("--partitions", partitions);
   app.add_option("--min-parallel-matches", min_parallel);
@@ -114,41 +125,47 @@ int main(int argc, char** argv) {
   std::printf(
       "|---------|---------|-------|-------|--------------------|---------|-----------|---------"
       "----|\n");
-  double base = 0;
+  // One untimed round first, then the thread counts take turns round by round: each count
+  // starts from memory the allocator has handed out before (a worker thread's first run
+  // otherwise pays the page faults of a fresh malloc arena that the caller's runs do not),
+  // and a noisy spell of the host falls on every count alike.
+  std::vector<Times> times(thread_counts.size());
   uint64_t matches = 0, alerts = 0;
-  for (unsigned threads : thread_counts) {
-    std::vector<double> apply, route, close;
-    for (int i = 0; i < runs; ++i) {
-      const Run r = Once(*rules, lines, threads, partitions, min_parallel,
+  for (int round = 0; round <= runs; ++round) {
+    for (size_t c = 0; c < thread_counts.size(); ++c) {
+      const Run r = Once(*rules, lines, thread_counts[c], partitions, min_parallel,
                          std::chrono::microseconds(spin_us));
-      apply.push_back(r.apply_s);
-      route.push_back(r.route_s);
-      close.push_back(r.close_s);
       if (matches == 0) {
         matches = r.matches;
         alerts = r.alerts;
       } else if (r.matches != matches || r.alerts != alerts) {
         std::fprintf(
-            stderr, "threads %u: %llu matches, %llu alerts, not %llu, %llu\n", threads,
+            stderr, "threads %u: %llu matches, %llu alerts, not %llu, %llu\n", thread_counts[c],
             static_cast<unsigned long long>(r.matches), static_cast<unsigned long long>(r.alerts),
             static_cast<unsigned long long>(matches), static_cast<unsigned long long>(alerts));
         return 1;
       }
+      if (round == 0) continue;  // the warm-up
+      times[c].apply.push_back(r.apply_s);
+      times[c].route.push_back(r.route_s);
+      times[c].close.push_back(r.close_s);
     }
-    std::sort(apply.begin(), apply.end());
-    std::sort(close.begin(), close.end());
-    std::sort(route.begin(), route.end());
-    const double median = apply[apply.size() / 2];
+  }
+  double base = 0;
+  for (size_t c = 0; c < thread_counts.size(); ++c) {
+    Times& t = times[c];
+    std::sort(t.apply.begin(), t.apply.end());
+    const double median = Median(t.apply), route = Median(t.route), close = Median(t.close);
     if (base == 0) base = median;
-    std::printf("| %7u | %7.3f | %5.3f | %5.3f | %18.3f | %7.3f | %9.0f | %10.2fx |\n", threads,
-                median, apply.front(), apply.back(), route[route.size() / 2],
-                close[close.size() / 2], static_cast<double>(matches) / median, base / median);
-    out.push_back({{"threads", threads},
+    std::printf("| %7u | %7.3f | %5.3f | %5.3f | %18.3f | %7.3f | %9.0f | %10.2fx |\n",
+                thread_counts[c], median, t.apply.front(), t.apply.back(), route, close,
+                static_cast<double>(matches) / median, base / median);
+    out.push_back({{"threads", thread_counts[c]},
                    {"apply_s", median},
-                   {"min_s", apply.front()},
-                   {"max_s", apply.back()},
-                   {"route_s", route[route.size() / 2]},
-                   {"close_s", close[close.size() / 2]},
+                   {"min_s", t.apply.front()},
+                   {"max_s", t.apply.back()},
+                   {"route_s", route},
+                   {"close_s", close},
                    {"matches", matches},
                    {"speedup", base / median}});
   }
