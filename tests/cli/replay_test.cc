@@ -130,13 +130,15 @@ TEST_CASE("ember replay: copes with every real Loghub log as it is", "[cli][repl
   const std::string loghub = std::string(EMBER_SOURCE_DIR) + "/tests/data/loghub/";
   for (const char* name : {"OpenSSH_2k.log", "Linux_2k.log", "Zookeeper_2k.log", "Apache_2k.log",
                            "HDFS_2k.log", "Proxifier_2k.log"}) {
-    INFO(name);
-    auto r = RunCommand({EMBER_CLI_BIN, "replay", "--rules",
-                         std::string(EMBER_SOURCE_DIR) + "/rules/examples", "--host", "h", "--year",
-                         "2005", loghub + name});
-    REQUIRE(r.exit_code == 0);
-    // All 2,000 lines counted, including a last line without '\n'.
-    CHECK(r.err.find(": 2000 lines,") != std::string::npos);
+    for (const char* threads : {"1", "3"}) {
+      INFO(name << ", " << threads << " threads");
+      auto r = RunCommand({EMBER_CLI_BIN, "replay", "--threads", threads, "--rules",
+                           std::string(EMBER_SOURCE_DIR) + "/rules/examples", "--host", "h",
+                           "--year", "2005", loghub + name});
+      REQUIRE(r.exit_code == 0);
+      // All 2,000 lines counted, including a last line without '\n'.
+      CHECK(r.err.find(": 2000 lines,") != std::string::npos);
+    }
   }
 }
 

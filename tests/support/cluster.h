@@ -1,7 +1,8 @@
 // Cluster: a real ember-aggregator and ember-agent on a free 127.0.0.1 port, in a temporary
 // directory with their configs, a rules file and logs/app.log; plus the helpers the delivery
 // tests share (writing numbered events, waiting for exact checkpointed counts, reading the
-// aggregator's LMDB as a separate reader would). Not thread-safe.
+// aggregator's LMDB as a separate reader would). The aggregator matches and applies its
+// partitions on two threads whatever the machine's CPUs. Not thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -44,7 +45,7 @@ struct Cluster {
               "listen: " + endpoint + "\nhttp_listen: 127.0.0.1:" + std::to_string(http_port) +
                   "\nstate_dir: " + dir.Sub("state") + "\nrules_dir: " + dir.Sub("rules") +
                   "\nbatch_interval: 500ms\nallowed_lateness: 200ms\n"
-                  "sync: false\noutputs:\n  terminal_color: never\n  jsonl: " +
+                  "sync: false\nthreads: 2\noutputs:\n  terminal_color: never\n  jsonl: " +
                   dir.Sub("alerts.jsonl") + "\n");
     dir.Write("agent.yaml", "name: test-agent\nhost: testhost\nhttp_listen: 127.0.0.1:" +
                                 std::to_string(agent_http_port) +
