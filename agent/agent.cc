@@ -82,10 +82,8 @@ class AgentDaemon {
   // Errors: the HTTP address cannot be bound.
   Status StartHttp() {
     if (config_.http_listen.empty()) return Status::Ok();
-    HttpServerOptions options;
-    options.listen = config_.http_listen;
-    options.web = config_.web;
-    options.component = "ember-agent";
+    const HttpServerOptions options = DaemonHttpOptions(
+        "ember-agent", config_.http_listen, config_.web, config_.http_insecure, "http_insecure");
     auto http = HttpServer::Start(options, [this](const HttpRequest& r) -> HttpResponse {
       if (r.path == "/metrics") return ServeMetrics(r);
       if (r.path == "/-/healthy") return {200, "text/plain; charset=utf-8", "OK\n"};

@@ -68,10 +68,9 @@ struct Aggregator::Impl {
     intake_ = std::make_unique<FrameIntake>(config_, *receiver_);
     if (Status s = InstallRules(std::move(rules)); !s.ok()) return s;
     if (!config_.http_listen.empty()) {
-      HttpServerOptions options;
-      options.listen = config_.http_listen;
-      options.web = config_.web;
-      options.component = "ember-aggregator";
+      const HttpServerOptions options =
+          DaemonHttpOptions("ember-aggregator", config_.http_listen, config_.web,
+                            config_.security.insecure, "security.insecure");
       auto http = HttpServer::Start(
           options, [this](const HttpRequest& r) { return monitoring_.Serve(r, clock_.NowMs()); });
       if (!http.ok()) {

@@ -38,19 +38,29 @@ constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
 struct Counters {
   std::atomic<uint64_t> requests{0}, bad_requests{0}, unauthorized{0}, evicted{0}, tls_failures{0},
-      timeouts{0};
+      timeouts{0}, web_reloads{0}, web_reload_failures{0};
   HttpServerStats Snapshot() const {
-    return {requests.load(), bad_requests.load(), unauthorized.load(),
-            evicted.load(),  tls_failures.load(), timeouts.load()};
+    return {requests.load(),    bad_requests.load(),       unauthorized.load(),
+            evicted.load(),     tls_failures.load(),       timeouts.load(),
+            web_reloads.load(), web_reload_failures.load()};
   }
 };
 
 // What every connection shares; lives as long as the server.
 struct Shared {
   HttpServer::Handler handler;
-  HttpAuthenticator auth;
   std::chrono::milliseconds request_timeout;
   Counters counters;
+};
+
+// One reading of the web configuration: how connections accepted while it is current
+// authenticate their requests and speak TLS. A connection keeps the one it was accepted with.
+struct Security {
+  explicit Security(const WebConfig& web) : auth(web) {}
+  HttpAuthenticator auth;
+#if EMBER_HTTP_TLS
+  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
+#endif
 };
 
 class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
@@ -78,8 +88,8 @@ template <class Stream>
 class Connection : public ConnectionBase {
  public:
   template <class... Args>
-  Connection(Shared& shared, Args&&... args)
-      : shared_(shared), stream_(std::forward<Args>(args)...) {}
+  Connection(Shared& shared, std::shared_ptr<Security> security, Args&&... args)
+      : shared_(shared), security_(std::move(security)), stream_(std::forward<Args>(args)...) {}
 
   void Start() override {
 #if EMBER_HTTP_TLS
@@ -169,10 +179,10 @@ class Connection : public ConnectionBase {
                   false);
     }
     const auto authorization = req[http::field::authorization];
-    if (!shared_.auth.Allows(std::string_view(authorization.data(), authorization.size()))) {
+    if (!security_->auth.Allows(std::string_view(authorization.data(), authorization.size()))) {
       ++shared_.counters.unauthorized;
       auto res = MakeResponse(version, http::status::unauthorized, "unauthorized\n");
-      res.set(http::field::www_authenticate, shared_.auth.Challenge());
+      res.set(http::field::www_authenticate, security_->auth.Challenge());
       return Send(std::move(res), keep_alive);
     }
     HttpRequest request;
@@ -236,6 +246,7 @@ class Connection : public ConnectionBase {
   }
 
   Shared& shared_;
+  std::shared_ptr<Security> security_;  // before stream_: its TLS context outlives the stream
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -279,13 +290,33 @@ Status LoadTlsContext(const WebTlsConfig& tls, ssl::context* ctx) {
 }
 #endif
 
+// The Security of `web`. Errors name its file and the certificate or key file.
+Result<std::shared_ptr<Security>> MakeSecurity(const WebConfig& web) {
+  auto security = std::make_shared<Security>(web);
+  if (web.tls) {
+#if EMBER_HTTP_TLS
+    security->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+    if (Status s = LoadTlsContext(*web.tls, security->tls.get()); !s.ok()) {
+      return Status::InvalidArgument(web.path + ": " + s.message());
+    }
+#else
+    return Status::InvalidArgument(web.path + ": TLS is served by the TLS module, not this build");
+#endif
+  }
+  return security;
+}
+
 }  // namespace
 
 class BeastServer final : public HttpServer {
  public:
   BeastServer(const HttpServerOptions& options, Handler handler)
-      : shared{std::move(handler), HttpAuthenticator(options.web), options.request_timeout, {}},
+      : shared{std::move(handler), options.request_timeout, {}},
         max_connections(std::max<size_t>(1, options.max_connections)),
+        tls_on(options.web.tls.has_value()),
+        web_changes(options.web_changes),
+        on_web_change(options.on_web_change),
+        web_check_interval(options.web_check_interval),
         acceptor(io),
         backoff(io) {}
 
@@ -308,15 +339,48 @@ class BeastServer final : public HttpServer {
   void Admit(tcp::socket socket) {
     std::erase_if(live, [](const std::weak_ptr<ConnectionBase>& c) { return c.expired(); });
     while (live.size() >= max_connections) Evict();
+    RefreshSecurity();
     std::shared_ptr<ConnectionBase> connection;
 #if EMBER_HTTP_TLS
-    if (tls_context) {
-      connection = std::make_shared<TlsConnection>(shared, std::move(socket), *tls_context);
+    if (security->tls) {
+      ssl::context& context = *security->tls;
+      connection = std::make_shared<TlsConnection>(shared, security, std::move(socket), context);
     }
 #endif
-    if (!connection) connection = std::make_shared<PlainConnection>(shared, std::move(socket));
+    if (!connection) {
+      connection = std::make_shared<PlainConnection>(shared, security, std::move(socket));
+    }
     live.push_back(connection);
     connection->Start();
+  }
+
+  // The Security of a changed web configuration, or why it cannot be used.
+  Result<std::shared_ptr<Security>> Made(const Result<WebConfig>& changed) const {
+    if (!changed.ok()) return changed.status();
+    if (changed->tls.has_value() != tls_on) {
+      return Status::InvalidArgument(changed->path + ": turning TLS " + (tls_on ? "off" : "on") +
+                                     " takes a restart");
+    }
+    return MakeSecurity(*changed);
+  }
+
+  // Takes a changed web configuration into use, at most every web_check_interval.
+  void RefreshSecurity() {
+    if (!web_changes) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_web_check) return;
+    next_web_check = now + web_check_interval;
+    std::optional<Result<WebConfig>> changed = web_changes();
+    if (!changed) return;
+    Result<std::shared_ptr<Security>> made = Made(*changed);
+    if (!made.ok()) {
+      ++shared.counters.web_reload_failures;
+      if (on_web_change) on_web_change(made.status());
+      return;
+    }
+    security = std::move(*made);
+    ++shared.counters.web_reloads;
+    if (on_web_change) on_web_change(Status::Ok());
   }
 
   // Closes the oldest connection that has not been answered yet, else the oldest.
@@ -333,12 +397,15 @@ class BeastServer final : public HttpServer {
 
   Shared shared;
   size_t max_connections;
+  std::shared_ptr<Security> security;  // what connections accepted now use
+  bool tls_on;                         // whether the server speaks TLS: fixed at start
+  std::function<std::optional<Result<WebConfig>>()> web_changes;
+  std::function<void(const Status&)> on_web_change;
+  std::chrono::milliseconds web_check_interval;
+  std::chrono::steady_clock::time_point next_web_check = std::chrono::steady_clock::now();
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
-#if EMBER_HTTP_TLS
-  std::unique_ptr<ssl::context> tls_context;
-#endif
   std::deque<std::weak_ptr<ConnectionBase>> live;  // oldest first
   std::thread thread;
 
@@ -357,17 +424,11 @@ Result<std::unique_ptr<HttpServer>> StartBeastServer(const HttpServerOptions& op
   if (!hp.ok()) return hp.status();
   auto server = std::make_unique<BeastServer>(options, std::move(handler));
   BeastServer& impl = *server;
-  if (options.web.tls) {
-#if EMBER_HTTP_TLS
-    impl.tls_context = std::make_unique<ssl::context>(ssl::context::tls_server);
-    if (Status s = LoadTlsContext(*options.web.tls, impl.tls_context.get()); !s.ok()) {
-      return Status::InvalidArgument(options.web.path + ": " + s.message());
-    }
-#else
-    return Status::InvalidArgument(options.web.path +
-                                   ": TLS is served by the TLS module, not this build");
-#endif
-  }
+  Result<std::shared_ptr<Security>> security = MakeSecurity(options.web);
+  if (!security.ok()) return security.status();
+  impl.security = std::move(*security);
+  // The first check is a web_check_interval after start: the files were just read.
+  impl.next_web_check = std::chrono::steady_clock::now() + options.web_check_interval;
   error_code e;
   asio::ip::address address = asio::ip::make_address(hp->host, e);
   if (e) {

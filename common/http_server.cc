@@ -1,13 +1,26 @@
 #include "common/http_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include "common/beast_server.h"
 #include "common/metrics.h"
 #include "common/module_loader.h"
 
 namespace ember {
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& given,
                                                       Handler handler) {
+  HttpServerOptions options = given;
+  if (!options.web.path.empty()) {
+    auto watch = std::make_shared<WebConfigWatch>(options.web);
+    options.web_changes = [watch, check = options.check_web] {
+      std::optional<Result<WebConfig>> changed = watch->Changed();
+      if (changed && changed->ok() && check) {
+        if (Status s = check(**changed); !s.ok()) changed = Result<WebConfig>(s);
+      }
+      return changed;
+    };
+  }
   if (!options.web.tls) return StartBeastServer(options, std::move(handler));
   Result<ModuleHandle> module = LoadModule(ModulePath(options.component, "ember-https.so"));
   if (!module.ok()) return module.status().WithContext("TLS for '" + options.listen + "'");
@@ -18,6 +31,26 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   HttpServer* server = reinterpret_cast<StartFn>(*entry)(&options, &handler, &error);
   if (server == nullptr) return error;
   return std::unique_ptr<HttpServer>(server);
+}
+
+HttpServerOptions DaemonHttpOptions(const std::string& component, const std::string& listen,
+                                    const WebConfig& web, bool insecure,
+                                    const std::string& insecure_key) {
+  HttpServerOptions options;
+  options.listen = listen;
+  options.web = web;
+  options.component = component;
+  options.check_web = [listen, insecure, insecure_key](const WebConfig& changed) {
+    return CheckHttpExposure(changed.path, listen, changed, insecure, insecure_key);
+  };
+  options.on_web_change = [path = web.path](const Status& s) {
+    if (s.ok()) {
+      spdlog::info("{}: read again after its files changed; new connections use it.", path);
+    } else {
+      spdlog::error("{} (the web configuration read before stays in use).", s.message());
+    }
+  };
+  return options;
 }
 
 std::string HttpServerMetricsText(const HttpServerStats& stats) {
@@ -38,6 +71,12 @@ std::string HttpServerMetricsText(const HttpServerStats& stats) {
   m.Counter("ember_http_timeouts_total",
             "HTTP connections closed for a request that did not arrive in time.",
             static_cast<double>(stats.timeouts));
+  m.Counter("ember_http_web_config_reloads_total",
+            "Changed web configurations (certificates, users, tokens) taken into use.",
+            static_cast<double>(stats.web_reloads));
+  m.Counter("ember_http_web_config_reload_failures_total",
+            "Changed web configurations refused; the one before stays in use.",
+            static_cast<double>(stats.web_reload_failures));
   return m.text();
 }
 

@@ -1,6 +1,7 @@
 #include "common/web_config.h"
 
 #include <crypt.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/file_util.h"
@@ -136,6 +137,60 @@ Status CheckHttpExposure(const std::string& where, const std::string& listen, co
       "with tls_server_config and basic_auth_users, bearer_token_file or client certificates "
       "in 'http_web_config', keep it on loopback, or set " +
       insecure_key + ": true");
+}
+
+std::vector<std::string> WebConfigFiles(const WebConfig& config) {
+  std::vector<std::string> files = {config.path};
+  if (config.tls) {
+    files.push_back(config.tls->cert_file);
+    files.push_back(config.tls->key_file);
+    if (!config.tls->client_ca_file.empty()) files.push_back(config.tls->client_ca_file);
+  }
+  if (!config.bearer_token_file.empty()) files.push_back(config.bearer_token_file);
+  return files;
+}
+
+bool WebConfigWatch::FileStamp::operator==(const FileStamp& o) const {
+  return exists == o.exists && device == o.device && inode == o.inode && size == o.size &&
+         modified.tv_sec == o.modified.tv_sec && modified.tv_nsec == o.modified.tv_nsec &&
+         changed.tv_sec == o.changed.tv_sec && changed.tv_nsec == o.changed.tv_nsec;
+}
+
+std::vector<WebConfigWatch::FileStamp> WebConfigWatch::Stamp(
+    const std::vector<std::string>& files) {
+  std::vector<FileStamp> stamps(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    struct stat st {};
+    if (::stat(files[i].c_str(), &st) != 0) continue;
+    stamps[i] = FileStamp{true, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+  }
+  return stamps;
+}
+
+WebConfigWatch::WebConfigWatch(const WebConfig& loaded)
+    : path_(loaded.path), files_(WebConfigFiles(loaded)), stamps_(Stamp(files_)) {}
+
+std::optional<Result<WebConfig>> WebConfigWatch::Changed() {
+  std::vector<FileStamp> before = Stamp(files_);
+  const bool files_changed = !(before == stamps_);
+  if (!files_changed && !failure_) return std::nullopt;
+  stamps_ = before;
+  Result<WebConfig> web = LoadWebConfig(path_);
+  if (!web.ok()) {
+    const bool news = files_changed || failure_ != web.status().message();
+    failure_ = web.status().message();
+    if (!news) return std::nullopt;
+    return web;
+  }
+  failure_.reset();
+  std::vector<std::string> files = WebConfigFiles(*web);
+  if (files != files_) {
+    // Other files named: stamped as read now (a change while it was read shows next time
+    // for the files it named before, as their stamps are from before the read).
+    files_ = std::move(files);
+    stamps_ = Stamp(files_);
+  }
+  return web;
 }
 
 }  // namespace ember

@@ -4,9 +4,13 @@
 // file. Plain values; immutable once loaded.
 #pragma once
 
+#include <sys/types.h>
+
+#include <ctime>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -45,5 +49,40 @@ Result<WebConfig> LoadWebConfig(const std::string& path);
 // `where` is the key's "file:line:col". InvalidArgument explaining what to configure.
 Status CheckHttpExposure(const std::string& where, const std::string& listen, const WebConfig& web,
                          bool insecure, const std::string& insecure_key);
+
+// WebConfigWatch: tells when the files a web configuration was read from (the file itself and
+// the certificate, key, CA and token files it names) change, and reads it again, so that a
+// renewed certificate or a rotated token is served without a restart. Files are compared by
+// identity, size and change times (stat(2), through symbolic links: a link moved to a new
+// file counts). Not thread-safe.
+class WebConfigWatch {
+ public:
+  // `loaded`: the configuration as read at start (its `path` must not be "").
+  explicit WebConfigWatch(const WebConfig& loaded);
+
+  // Nothing (nullopt) while the files are as they were when last read; else the configuration
+  // read again, or why it cannot be. While it cannot be, every call reads it again and tells
+  // again only when the files or the error change.
+  std::optional<Result<WebConfig>> Changed();
+
+ private:
+  struct FileStamp {
+    bool exists = false;
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec modified{}, changed{};
+    bool operator==(const FileStamp& o) const;
+  };
+  static std::vector<FileStamp> Stamp(const std::vector<std::string>& files);
+
+  std::string path_;
+  std::vector<std::string> files_;      // the file and those its last good read named
+  std::vector<FileStamp> stamps_;       // as they were before that read
+  std::optional<std::string> failure_;  // the last read's error, while reads fail
+};
+
+// The files `config` was read from: its own and those it names.
+std::vector<std::string> WebConfigFiles(const WebConfig& config);
 
 }  // namespace ember

@@ -1,7 +1,9 @@
 // The HTTP endpoints behind TLS and authentication, checked with curl: a CA and certificates
 // made by openssl in the test, a password hashed by `openssl passwd`, a real aggregator and
 // agent serving /metrics over https, and `ember top` reaching them with credentials.
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,12 +21,17 @@ namespace {
 
 constexpr const char* kToken = "0123456789abcdef0123456789";
 
+// A crypt(3) hash of `password` made by openssl.
+std::string PasswordHash(const std::string& password) {
+  ProcessResult hash = RunCommand({"openssl", "passwd", "-6", password});
+  REQUIRE(hash.exit_code == 0);
+  return hash.out.substr(0, hash.out.find('\n'));
+}
+
 // The web configuration for `pki`: TLS with the server certificate, user alice with a hash
 // openssl made of "scrape-secret", a bearer token, and `extra` lines under tls_server_config.
 std::string WriteWebConfig(const TempDir& dir, const std::string& pki, const std::string& extra) {
-  ProcessResult hash = RunCommand({"openssl", "passwd", "-6", "scrape-secret"});
-  REQUIRE(hash.exit_code == 0);
-  std::string line = hash.out.substr(0, hash.out.find('\n'));
+  const std::string line = PasswordHash("scrape-secret");
   dir.Write("password", "scrape-secret\n");
   dir.Write("wrong-password", "guess\n");
   dir.Write("token", std::string(kToken) + "\n");
@@ -34,15 +41,43 @@ std::string WriteWebConfig(const TempDir& dir, const std::string& pki, const std
                                    "bearer_token_file: token\n");
 }
 
+// What a server told of its changed web configurations (on its thread).
+class WebChanges {
+ public:
+  void Add(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.push_back(s);
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_.size();
+  }
+  std::string last() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_.empty() ? "(none)" : seen_.back().ok() ? "ok" : seen_.back().message();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Status> seen_;
+};
+
 // A server on a free loopback port with the web configuration at `web_yaml`, answering every
-// path with a page.
-std::unique_ptr<HttpServer> StartServer(const std::string& web_yaml) {
+// path with a page. With `changes`, it checks the configuration's files at every connection
+// and tells `changes` what became of them, holding a changed one to `check`.
+std::unique_ptr<HttpServer> StartServer(const std::string& web_yaml, WebChanges* changes = nullptr,
+                                        std::function<Status(const WebConfig&)> check = nullptr) {
   auto web = LoadWebConfig(web_yaml);
   INFO(web.status().ToString());
   REQUIRE(web.ok());
   HttpServerOptions options;
   options.listen = "127.0.0.1:0";
   options.web = *web;
+  if (changes != nullptr) {
+    options.web_check_interval = std::chrono::milliseconds(0);
+    options.on_web_change = [changes](const Status& s) { changes->Add(s); };
+    options.check_web = std::move(check);
+  }
   auto server = HttpServer::Start(options, [](const HttpRequest&) -> HttpResponse {
     return {200, "text/plain", "secret page\n"};
   });
@@ -57,6 +92,15 @@ std::string CurlStatus(const std::string& url, std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back(url);
   return RunCommand(argv).out;
+}
+
+// The subject of the certificate the server at `url` shows curl, "" when it shows none.
+std::string ServedSubject(const std::string& url, const std::string& ca) {
+  ProcessResult r =
+      RunCommand({"curl", "-sv", "--max-time", "5", "--cacert", ca, "-o", "/dev/null", url});
+  const size_t at = r.err.find("subject: ");
+  if (at == std::string::npos) return "";
+  return r.err.substr(at + 9, r.err.find('\n', at) - at - 9);
 }
 
 }  // namespace
@@ -114,6 +158,91 @@ TEST_CASE("HttpServer over mutual TLS: no client certificate, no connection",
   CHECK(server->stats().tls_failures == 1);
 }
 
+TEST_CASE("HttpServer over TLS: a renewed certificate and other users without a restart",
+          "[http][tls][integration]") {
+  TempDir dir;
+  const std::string pki = dir.Sub("pki/");
+  REQUIRE(MakeTestPki(pki));
+  const std::string web = WriteWebConfig(dir, pki, "");
+  WebChanges changes;
+  auto server = StartServer(web, &changes);
+  const std::string url = "https://localhost:" + std::to_string(server->port()) + "/metrics";
+  const std::string ca = pki + "ca.pem";
+  const std::vector<std::string> alice = {"--cacert", ca, "-u", "alice:scrape-secret"};
+  CHECK(ServedSubject(url, ca).find("localhost") != std::string::npos);
+  CHECK(ServedSubject(url, ca).find("renewed") == std::string::npos);
+  // Renewed as certbot does: a new certificate and key, each renamed over the old one.
+  const std::string first_key = ReadFile(pki + "server.key");
+  dir.Replace("pki/server.pem", ReadFile(pki + "renewed.pem"));
+  dir.Replace("pki/server.key", ReadFile(pki + "renewed.key"));
+  CHECK(ServedSubject(url, ca).find("renewed") != std::string::npos);
+  CHECK(CurlStatus(url, alice) == "200");
+  CHECK(server->stats().web_reloads == 1);
+  CHECK(changes.last() == "ok");
+  // A key that does not belong to the certificate: refused with the cause, the renewed pair
+  // still served, and not tried again until a file changes.
+  dir.Replace("pki/server.key", first_key);
+  CHECK(ServedSubject(url, ca).find("renewed") != std::string::npos);
+  CHECK(CurlStatus(url, alice) == "200");
+  CHECK(server->stats().web_reload_failures == 1);
+  CHECK(changes.count() == 2);
+  INFO(changes.last());
+  CHECK(changes.last().find("key_file '" + pki + "server.key'") != std::string::npos);
+  CHECK(changes.last().find("mismatch") != std::string::npos);
+  CHECK(changes.last().find(web) != std::string::npos);
+  dir.Replace("pki/server.key", ReadFile(pki + "renewed.key"));
+  CHECK(CurlStatus(url, alice) == "200");
+  CHECK(server->stats().web_reloads == 2);
+  // Another password for alice: the old one no longer opens the page.
+  const std::string tls =
+      "tls_server_config:\n  cert_file: " + pki + "server.pem\n  key_file: " + pki + "server.key\n";
+  const std::string users = "basic_auth_users:\n  alice: '" + PasswordHash("new-secret") + "'\n";
+  dir.Replace("web.yaml", tls + users);
+  CHECK(CurlStatus(url, alice) == "401");
+  CHECK(CurlStatus(url, {"--cacert", ca, "-u", "alice:new-secret"}) == "200");
+  CHECK(server->stats().web_reloads == 3);
+  // Turning TLS off takes a restart: refused, TLS still served.
+  dir.Replace("web.yaml", users);
+  CHECK(CurlStatus(url, {"--cacert", ca, "-u", "alice:new-secret"}) == "200");
+  CHECK(server->stats().web_reload_failures == 2);
+  CHECK(changes.last().find("turning TLS off takes a restart") != std::string::npos);
+}
+
+TEST_CASE("HttpServer: a rotated token is taken, a configuration the daemon refuses is not",
+          "[http][integration]") {
+  TempDir dir;
+  dir.Replace("token", "first-token-0123456789\n");
+  const std::string web = dir.Replace("web.yaml", "bearer_token_file: token\n");
+  WebChanges changes;
+  auto server = StartServer(web, &changes, [](const WebConfig& w) {
+    return w.Authenticates() ? Status::Ok() : Status::InvalidArgument(w.path + ": open to all");
+  });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + "/metrics";
+  auto bearer = [](const std::string& token) {
+    return std::vector<std::string>{"-H", "Authorization: Bearer " + token};
+  };
+  CHECK(CurlStatus(url, bearer("first-token-0123456789")) == "200");
+  dir.Replace("token", "second-token-0123456789\n");
+  CHECK(CurlStatus(url, bearer("first-token-0123456789")) == "401");
+  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
+  CHECK(server->stats().web_reloads == 1);
+  // Without authentication the daemon's check refuses it: the token still guards the page.
+  dir.Replace("web.yaml", "{}\n");
+  CHECK(CurlStatus(url, {}) == "401");
+  CHECK(changes.last().find("open to all") != std::string::npos);
+  // A broken file: told once, however many connections come, until it is mended.
+  dir.Replace("web.yaml", "bearer_token_file: [\n");
+  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
+  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
+  CHECK(server->stats().web_reload_failures == 2);
+  CHECK(changes.count() == 3);
+  CHECK(changes.last().find("web.yaml:") != std::string::npos);
+  dir.Replace("web.yaml", "bearer_token_file: token\n");
+  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
+  CHECK(server->stats().web_reloads == 2);
+  CHECK(changes.count() == 4);
+}
+
 // Both daemons serve https with authentication when their config names a web configuration;
 // `ember top -c` finds the aggregator over https with the token file the config names.
 TEST_CASE("Daemons serve /metrics over TLS with authentication, ember top reaches it",
@@ -154,4 +283,17 @@ TEST_CASE("Daemons serve /metrics over TLS with authentication, ember top reache
       {EMBER_CLI_BIN, "top", "--once", "--url", "https://localhost:" + std::to_string(c.http_port),
        "--ca-file", ca, "--user", "alice", "--password-file", c.dir.Sub("password")});
   CHECK(basic.exit_code == 0);
+  // A renewed certificate: served by both without a restart (each checks its files at most
+  // once a second), and the daemons say so.
+  c.dir.Replace("pki/server.pem", ReadFile(pki + "renewed.pem"));
+  c.dir.Replace("pki/server.key", ReadFile(pki + "renewed.key"));
+  for (int port : {c.http_port, c.agent_http_port}) {
+    const std::string url = "https://localhost:" + std::to_string(port) + "/metrics";
+    INFO(url);
+    CHECK(WaitUntil([&] { return ServedSubject(url, ca).find("renewed") != std::string::npos; },
+                    10s));
+  }
+  const std::string said = "web.yaml: read again after its files changed";
+  CHECK(c.AggregatorLogs().find(said) != std::string::npos);
+  CHECK(c.AgentLogs().find(said) != std::string::npos);
 }

@@ -7,6 +7,7 @@
 namespace ember::test {
 
 // In `dir`: ca.pem/ca.key (the CA), server.pem/server.key (for "localhost" only, not 127.0.0.1),
+// renewed.pem/renewed.key (the same name, O=renewed, another key: a renewal),
 // client.pem/client.key (CN=ember, signed by the CA), other.pem (a CA that signed nothing
 // here). Returns false if openssl failed.
 bool MakeTestPki(const std::string& dir);

@@ -28,6 +28,12 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
   return p;
 }
 
+std::string TempDir::Replace(const std::string& name, const std::string& content) const {
+  Write(name + ".new", content);
+  std::filesystem::rename(Sub(name + ".new"), Sub(name));
+  return Sub(name);
+}
+
 void TempDir::Append(const std::string& name, const std::string& content) const {
   std::ofstream out(Sub(name), std::ios::binary | std::ios::app);
   out << content;

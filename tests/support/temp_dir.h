@@ -18,6 +18,9 @@ class TempDir {
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
   // Writes `content` to Sub(name), replacing it; returns the full path.
   std::string Write(const std::string& name, const std::string& content) const;
+  // Replaces Sub(name) as certbot or an editor does: a new file renamed over it (so the file
+  // is another inode, whatever the clock's grain). Returns the full path.
+  std::string Replace(const std::string& name, const std::string& content) const;
   // Appends `content` to Sub(name) and flushes it to the file.
   void Append(const std::string& name, const std::string& content) const;
 
