@@ -1,5 +1,6 @@
 // HttpServer's thread serving a published snapshot while the owner thread replaces it, and
-// clients on other threads asking at the same time.
+// clients on other threads asking at the same time; its web configuration read again on its
+// thread while a test's thread rewrites the files.
 #include "common/http_server.h"
 
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "common/http_client.h"
 #include "common/metrics.h"
 #include "tests/support/http_probe.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/web_changes.h"
 
 using namespace ember;
 using namespace ember::test;
@@ -199,4 +202,52 @@ TEST_CASE("HttpServer: a request slower than the timeout is cut off",
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CHECK((*server)->stats().timeouts == 1);
+}
+
+TEST_CASE("HttpServer: a rotated token is taken, a configuration the daemon refuses is not",
+          "[common][http][threads][integration]") {
+  TempDir dir;
+  dir.Replace("token", "first-token-0123456789\n");
+  auto web = LoadWebConfig(dir.Replace("web.yaml", "bearer_token_file: token\n"));
+  REQUIRE(web.ok());
+  WebChanges changes;
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.web = *web;
+  options.web_check_interval = std::chrono::milliseconds(0);  // at every connection
+  options.on_web_change = [&](const Status& s) { changes.Add(s); };
+  options.check_web = [](const WebConfig& w) {
+    return w.Authenticates() ? Status::Ok() : Status::InvalidArgument(w.path + ": open to all");
+  };
+  auto server = HttpServer::Start(options, Fixed("page\n"));
+  REQUIRE(server.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics";
+  auto status_with = [&](const std::string& token) {
+    HttpHeaders headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    auto r = HttpFetch("GET", url, "", headers, 5000);
+    return r.ok() ? r->status : 0;
+  };
+  CHECK(status_with("first-token-0123456789") == 200);
+  dir.Replace("token", "second-token-0123456789\n");
+  CHECK(status_with("first-token-0123456789") == 401);
+  CHECK(status_with("second-token-0123456789") == 200);
+  CHECK((*server)->stats().web_reloads == 1);
+  // Without authentication the daemon's check refuses it: the token still guards the page.
+  dir.Replace("web.yaml", "{}\n");
+  CHECK(status_with("") == 401);
+  CHECK(changes.last().find("open to all") != std::string::npos);
+  // A broken file: told once, however many connections come, until it is mended.
+  dir.Replace("web.yaml", "bearer_token_file: [\n");
+  CHECK(status_with("second-token-0123456789") == 200);
+  CHECK(status_with("second-token-0123456789") == 200);
+  CHECK((*server)->stats().web_reload_failures == 2);
+  CHECK(changes.count() == 3);
+  CHECK(changes.last().find("web.yaml:") != std::string::npos);
+  dir.Replace("web.yaml", "bearer_token_file: token\n");
+  CHECK(status_with("second-token-0123456789") == 200);
+  CHECK((*server)->stats().web_reloads == 2);
+  CHECK(changes.count() == 4);
+  CHECK(HttpServerMetricsText((*server)->stats())
+            .find("ember_http_web_config_reload_failures_total 2\n") != std::string::npos);
 }

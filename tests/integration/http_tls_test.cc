@@ -3,7 +3,6 @@
 // agent serving /metrics over https, and `ember top` reaching them with credentials.
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "common/web_config.h"
 #include "tests/support/cluster.h"
 #include "tests/support/pki.h"
+#include "tests/support/web_changes.h"
 
 using namespace ember;
 using namespace ember::test;
@@ -40,27 +40,6 @@ std::string WriteWebConfig(const TempDir& dir, const std::string& pki, const std
                                    "basic_auth_users:\n  alice: '" + line + "'\n" +
                                    "bearer_token_file: token\n");
 }
-
-// What a server told of its changed web configurations (on its thread).
-class WebChanges {
- public:
-  void Add(const Status& s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    seen_.push_back(s);
-  }
-  size_t count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_.size();
-  }
-  std::string last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_.empty() ? "(none)" : seen_.back().ok() ? "ok" : seen_.back().message();
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Status> seen_;
-};
 
 // A server on a free loopback port with the web configuration at `web_yaml`, answering every
 // path with a page. With `changes`, it checks the configuration's files at every connection
@@ -206,41 +185,6 @@ TEST_CASE("HttpServer over TLS: a renewed certificate and other users without a 
   CHECK(CurlStatus(url, {"--cacert", ca, "-u", "alice:new-secret"}) == "200");
   CHECK(server->stats().web_reload_failures == 2);
   CHECK(changes.last().find("turning TLS off takes a restart") != std::string::npos);
-}
-
-TEST_CASE("HttpServer: a rotated token is taken, a configuration the daemon refuses is not",
-          "[http][integration]") {
-  TempDir dir;
-  dir.Replace("token", "first-token-0123456789\n");
-  const std::string web = dir.Replace("web.yaml", "bearer_token_file: token\n");
-  WebChanges changes;
-  auto server = StartServer(web, &changes, [](const WebConfig& w) {
-    return w.Authenticates() ? Status::Ok() : Status::InvalidArgument(w.path + ": open to all");
-  });
-  const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + "/metrics";
-  auto bearer = [](const std::string& token) {
-    return std::vector<std::string>{"-H", "Authorization: Bearer " + token};
-  };
-  CHECK(CurlStatus(url, bearer("first-token-0123456789")) == "200");
-  dir.Replace("token", "second-token-0123456789\n");
-  CHECK(CurlStatus(url, bearer("first-token-0123456789")) == "401");
-  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
-  CHECK(server->stats().web_reloads == 1);
-  // Without authentication the daemon's check refuses it: the token still guards the page.
-  dir.Replace("web.yaml", "{}\n");
-  CHECK(CurlStatus(url, {}) == "401");
-  CHECK(changes.last().find("open to all") != std::string::npos);
-  // A broken file: told once, however many connections come, until it is mended.
-  dir.Replace("web.yaml", "bearer_token_file: [\n");
-  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
-  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
-  CHECK(server->stats().web_reload_failures == 2);
-  CHECK(changes.count() == 3);
-  CHECK(changes.last().find("web.yaml:") != std::string::npos);
-  dir.Replace("web.yaml", "bearer_token_file: token\n");
-  CHECK(CurlStatus(url, bearer("second-token-0123456789")) == "200");
-  CHECK(server->stats().web_reloads == 2);
-  CHECK(changes.count() == 4);
 }
 
 // Both daemons serve https with authentication when their config names a web configuration;
