@@ -14,7 +14,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& g
   if (!options.web.path.empty()) {
     auto watch = std::make_shared<WebConfigWatch>(options.web);
     options.web_changes = [watch, check = options.check_web] {
-      std::optional<Result<WebConfig>> changed = watch->Changed();
+      std::optional<Result<WebConfig>> changed = watch->Changed(std::chrono::steady_clock::now());
       if (changed && changed->ok() && check) {
         if (Status s = check(**changed); !s.ok()) changed = Result<WebConfig>(s);
       }

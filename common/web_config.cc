@@ -170,15 +170,17 @@ std::vector<WebConfigWatch::FileStamp> WebConfigWatch::Stamp(
 WebConfigWatch::WebConfigWatch(const WebConfig& loaded)
     : path_(loaded.path), files_(WebConfigFiles(loaded)), stamps_(Stamp(files_)) {}
 
-std::optional<Result<WebConfig>> WebConfigWatch::Changed() {
+std::optional<Result<WebConfig>> WebConfigWatch::Changed(
+    std::chrono::steady_clock::time_point now) {
   std::vector<FileStamp> before = Stamp(files_);
   const bool files_changed = !(before == stamps_);
-  if (!files_changed && !failure_) return std::nullopt;
+  if (!files_changed && (!failure_ || now < retry_at_)) return std::nullopt;
   stamps_ = before;
   Result<WebConfig> web = LoadWebConfig(path_);
   if (!web.ok()) {
     const bool news = files_changed || failure_ != web.status().message();
     failure_ = web.status().message();
+    retry_at_ = now + kRetryFailedEvery;
     if (!news) return std::nullopt;
     return web;
   }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <optional>
@@ -60,10 +61,15 @@ class WebConfigWatch {
   // `loaded`: the configuration as read at start (its `path` must not be "").
   explicit WebConfigWatch(const WebConfig& loaded);
 
+  // Reading a configuration that cannot be read again, to see whether a file it names has
+  // appeared: at most this often (a read checks every password hash, as costly as a login).
+  static constexpr std::chrono::seconds kRetryFailedEvery{10};
+
   // Nothing (nullopt) while the files are as they were when last read; else the configuration
-  // read again, or why it cannot be. While it cannot be, every call reads it again and tells
-  // again only when the files or the error change.
-  std::optional<Result<WebConfig>> Changed();
+  // read again, or why it cannot be. While it cannot be, it is read again when its files
+  // change and at most every kRetryFailedEvery, and told again only when the files or the
+  // error change. `now`: a steady clock's.
+  std::optional<Result<WebConfig>> Changed(std::chrono::steady_clock::time_point now);
 
  private:
   struct FileStamp {
@@ -77,9 +83,10 @@ class WebConfigWatch {
   static std::vector<FileStamp> Stamp(const std::vector<std::string>& files);
 
   std::string path_;
-  std::vector<std::string> files_;      // the file and those its last good read named
-  std::vector<FileStamp> stamps_;       // as they were before that read
-  std::optional<std::string> failure_;  // the last read's error, while reads fail
+  std::vector<std::string> files_;                    // the file and those its last good read named
+  std::vector<FileStamp> stamps_;                     // as they were before that read
+  std::optional<std::string> failure_;                // the last read's error, while reads fail
+  std::chrono::steady_clock::time_point retry_at_{};  // while they fail: the next read
 };
 
 // The files `config` was read from: its own and those it names.

@@ -194,42 +194,51 @@ TEST_CASE("WebConfigWatch: reads again when a file it names changes, tells an er
   auto web = LoadWebConfig(dir.Sub("web.yaml"));
   REQUIRE(web.ok());
   WebConfigWatch watch(*web);
-  CHECK_FALSE(watch.Changed());
+  // Its clock: a second a call, unless a step says otherwise.
+  auto now = std::chrono::steady_clock::time_point{};
+  auto changed_now = [&] {
+    now += std::chrono::seconds(1);
+    return watch.Changed(now);
+  };
+  CHECK_FALSE(changed_now());
   // A rotated token.
   dir.Replace("token", "fedcba9876543210fedc\n");
-  auto changed = watch.Changed();
+  auto changed = changed_now();
   REQUIRE(changed);
   REQUIRE(changed->ok());
   CHECK((*changed)->bearer_token == "fedcba9876543210fedc");
-  CHECK_FALSE(watch.Changed());
+  CHECK_FALSE(changed_now());
   // A token too short: refused with where and why, told once while nothing changes.
   dir.Replace("token", "short\n");
-  changed = watch.Changed();
+  changed = changed_now();
   REQUIRE(changed);
   REQUIRE_FALSE(changed->ok());
   CHECK(changed->status().message().find("web.yaml:1:") != std::string::npos);
   CHECK(changed->status().message().find("shorter than 16") != std::string::npos);
-  CHECK_FALSE(watch.Changed());
-  CHECK_FALSE(watch.Changed());
+  CHECK_FALSE(changed_now());
+  CHECK_FALSE(changed_now());
   // The configuration names a file not there yet: told; when it appears (the configuration
   // itself unchanged), read.
   dir.Replace("web.yaml", "bearer_token_file: token2\n");
-  changed = watch.Changed();
+  changed = changed_now();
   REQUIRE(changed);
   REQUIRE_FALSE(changed->ok());
   CHECK(changed->status().message().find("token2") != std::string::npos);
-  CHECK_FALSE(watch.Changed());
+  CHECK_FALSE(changed_now());
+  // It appears: read again once kRetryFailedEvery has passed since the last read, not before.
   dir.Replace("token2", "0123456789abcdef9999\n");
-  changed = watch.Changed();
+  CHECK_FALSE(changed_now());
+  now += WebConfigWatch::kRetryFailedEvery;
+  changed = changed_now();
   REQUIRE(changed);
   REQUIRE(changed->ok());
   CHECK((*changed)->bearer_token == "0123456789abcdef9999");
   // The file it names now is watched, the one it named before is not.
   dir.Replace("token2", "99999999999999999999\n");
-  changed = watch.Changed();
+  changed = changed_now();
   REQUIRE(changed);
   REQUIRE(changed->ok());
   CHECK((*changed)->bearer_token == "99999999999999999999");
   dir.Replace("token", "77777777777777777777\n");
-  CHECK_FALSE(watch.Changed());
+  CHECK_FALSE(changed_now());
 }
