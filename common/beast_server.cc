@@ -313,7 +313,6 @@ class BeastServer final : public HttpServer {
   BeastServer(const HttpServerOptions& options, Handler handler)
       : shared{std::move(handler), options.request_timeout, {}},
         max_connections(std::max<size_t>(1, options.max_connections)),
-        tls_on(options.web.tls.has_value()),
         web_changes(options.web_changes),
         on_web_change(options.on_web_change),
         web_check_interval(options.web_check_interval),
@@ -354,9 +353,20 @@ class BeastServer final : public HttpServer {
     connection->Start();
   }
 
+  // Whether the server speaks TLS: fixed at start (only the TLS module can, and it is loaded
+  // for a configuration with TLS).
+  bool ServesTls() const {
+#if EMBER_HTTP_TLS
+    return security->tls != nullptr;
+#else
+    return false;
+#endif
+  }
+
   // The Security of a changed web configuration, or why it cannot be used.
   Result<std::shared_ptr<Security>> Made(const Result<WebConfig>& changed) const {
     if (!changed.ok()) return changed.status();
+    const bool tls_on = ServesTls();
     if (changed->tls.has_value() != tls_on) {
       return Status::InvalidArgument(changed->path + ": turning TLS " + (tls_on ? "off" : "on") +
                                      " takes a restart");
@@ -398,7 +408,6 @@ class BeastServer final : public HttpServer {
   Shared shared;
   size_t max_connections;
   std::shared_ptr<Security> security;  // what connections accepted now use
-  bool tls_on;                         // whether the server speaks TLS: fixed at start
   std::function<std::optional<Result<WebConfig>>()> web_changes;
   std::function<void(const Status&)> on_web_change;
   std::chrono::milliseconds web_check_interval;
